@@ -1,0 +1,254 @@
+"""The single wiring point: ``bounds(spec) -> BoundReport``.
+
+Routes (docs/theory.md, "Routes"):
+
+* **compact** -- lambda > 0 makes Loss coercive (Loss >= lambda ||theta||^2), so every
+  S_c is compact and theorem (K) applies to S_c at every level c;
+* **generic level** -- lambda = 0: for all but finitely many c, B(S_c) <=
+  B({Loss + eps ||theta||^2 <= c}) for small eps > 0, a compact sublevel set of format
+  (r, alpha, max(beta, 2)) [derived];
+* **V'** -- B(S_c) <= B(V') for V' = {(theta, t) : Loss(theta) + t^2 = c} (S_c is a
+  retract of V'), a Pfaffian variety in n + 1 variables, compact iff S_c is [derived];
+* **slice** -- theta = theta0 + D t with D of rank k: the same format in n = k
+  variables [derived];
+* **input space** -- S_N = {x : u(x) >= 0}, u the output logit, weights fixed.
+"""
+
+from __future__ import annotations
+
+from .errors import InvalidSpecError
+from .lower import lower_hypotheses, symmetry_group
+from .numbers import evaluate_product
+from .pfaffian.activations import get_activation
+from .pfaffian.derive import derive_format
+from .result import BoundReport, BoundResult
+from .spec import ArchitectureSpec
+from .theorems import get_theorem
+from .theorems.base import Hypothesis, Product
+
+__all__ = ["bounds"]
+
+
+def _result(key, kind, route, route_status, hyps, params, symbolic, **extra_hyp) -> BoundResult:
+    th = get_theorem(key)
+    product = th.rhs(**params)
+    own = [Hypothesis(h, extra_hyp.get("own_status", "holds" if not th.rigorous else "holds"),
+                      extra_hyp.get("own_reason", "")) for h in th.hypotheses] if extra_hyp.get("own") else []
+    kwargs = {}
+    if symbolic:
+        import sympy
+
+        kwargs = dict(symbolic_log2=sympy.simplify(product.log2_sympy()), symbolic_value=product.sympy())
+    else:
+        kwargs = dict(evaluated=product.evaluate())
+    return BoundResult(
+        theorem=key, name=th.name, kind=kind, statement=th.statement, latex_statement=th.latex,
+        status=th.status, route=route, route_status=route_status, rigorous=th.rigorous,
+        hypotheses=tuple([*hyps, *own]), citation=th.citation, parameters=dict(params),
+        product=product, **kwargs,
+    )
+
+
+def bounds(
+    spec: ArchitectureSpec,
+    *,
+    space: str = "loss",
+    slice_dim: int | None = None,
+    zell_constant: int = 1,
+    check: bool = False,
+) -> BoundReport:
+    """Upper and lower bounds on the Betti numbers of the loss sublevel sets of ``spec``.
+
+    Parameters
+    ----------
+    spec : ArchitectureSpec
+        Concrete or symbolic (:meth:`ArchitectureSpec.uniform` with sympy symbols).
+    space : {"loss", "input"}
+        ``"loss"``: S_c = {theta : Loss(theta) <= c} in the P parameters.
+        ``"input"``: S_N = {x in R^d : u(x) >= 0} for fixed weights (Bianchini-Scarselli
+        setting; u is the output logit).
+    slice_dim : int, optional
+        Bound the sublevel set restricted to a k-dimensional affine slice
+        theta0 + D t (n = k). Loss space only.
+    zell_constant : int, default 1
+        The constant C put in place of Zell's O(.) (the result stays non-rigorous).
+    check : bool, default False
+        Also run the node-by-node mechanical engine (small networks) and record that it
+        agrees with the closed form; raises if the closed form were ever smaller.
+
+    Returns
+    -------
+    BoundReport
+
+    Raises
+    ------
+    InvalidSpecError
+        On inconsistent options (e.g. a slice in the input space).
+
+    Examples
+    --------
+    >>> spec = ArchitectureSpec(inputs=1, widths=(1,), activation="sigmoid", loss="mse", samples=1)
+    >>> report = bounds(spec)
+    >>> report.format
+    PfaffianFormat(order=1, alpha=2, beta=4)
+    >>> [(b.theorem, b.value) for b in report.upper if b.rigorous]
+    [('K', 9000), ('GV', 2152008)]
+    """
+    if not isinstance(spec, ArchitectureSpec):
+        raise InvalidSpecError(f"bounds() takes an ArchitectureSpec, got {type(spec).__name__}")
+    if space not in ("loss", "input"):
+        raise InvalidSpecError(f"space must be 'loss' or 'input', got {space!r}")
+    if isinstance(zell_constant, bool) or not isinstance(zell_constant, int) or zell_constant < 1:
+        raise InvalidSpecError(f"zell_constant must be an integer >= 1, got {zell_constant!r}")
+    symbolic = spec.is_symbolic
+    if symbolic and space == "input":
+        raise InvalidSpecError("input-space bounds need concrete sizes (symbolic forms are for the loss space)")
+    derivation = derive_format(spec, "closed", space)
+    notes: list[str] = [f"L = number of hidden layers ({spec.depth}); the output layer is not counted"]
+    notes.extend(spec.open_hypotheses())
+    if check:
+        notes.append(_mechanical_check(spec, space, derivation))
+    r, alpha, beta = derivation.triple
+    n = derivation.n_variables
+    if slice_dim is not None:
+        if space != "loss":
+            raise InvalidSpecError("slice_dim applies to the loss space only")
+        if isinstance(slice_dim, bool) or not isinstance(slice_dim, int) or slice_dim < 1:
+            raise InvalidSpecError(f"slice_dim must be a positive integer, got {slice_dim!r}")
+        if not symbolic and slice_dim > n:
+            raise InvalidSpecError(f"slice_dim ({slice_dim}) cannot exceed the number of parameters ({n})")
+        n = slice_dim
+    upper = (_input_upper if space == "input" else _loss_upper)(spec, n, r, alpha, beta, symbolic, slice_dim, zell_constant)
+    lower = _symmetry_lower(spec, symbolic) if space == "loss" and slice_dim is None else []
+    if space == "input":
+        notes.append("no lower bound in the input space: the literature's lower bounds are not verified here")
+    if slice_dim is not None:
+        notes.append("a slice sublevel set has no symmetry lower bound (the group does not act on the slice)")
+    return BoundReport(spec, space, n, spec.n_params, derivation, tuple(upper), tuple(lower), tuple(notes))
+
+
+def _mechanical_check(spec, space, derivation) -> str:
+    if spec.is_symbolic:
+        return "mechanical check skipped: symbolic sizes"
+    mech = derive_format(spec, "mechanical", space)
+    closed = derivation.format.as_tuple()
+    m = mech.format.as_tuple()
+    if any(a > b for a, b in zip(m, closed)):
+        raise AssertionError(  # a bug in the closed forms, never a user error
+            f"closed-form format {closed} is smaller than the mechanical one {m}; please report"
+        )
+    return f"mechanical engine (node by node, generic data): {mech.format} {'= closed form' if m == closed else '<= closed form'}"
+
+
+def _loss_upper(spec, n, r, alpha, beta, symbolic, slice_dim, C):
+    lam = spec.l2_positive
+    beta2 = beta if lam else (max(beta, 2) if not symbolic else __import__("sympy").Max(beta, 2))
+    where = f"k = {slice_dim}-dimensional slice theta0 + D t" if slice_dim else "S_c"
+    hyps: list[Hypothesis] = []
+    if slice_dim:
+        hyps.append(Hypothesis("D has full column rank k (the slice is a k-dimensional affine subspace)", "undecided",
+                               "state it for your directions"))
+    if lam:
+        hyps.append(Hypothesis(f"{where} is compact for every c", "holds",
+                               "lambda > 0: Loss >= lambda ||theta||^2 is coercive"))
+        route = f"compact {where}"
+    else:
+        hyps.append(Hypothesis(
+            "c is not one of the finitely many exceptional levels of Loss", "undecided",
+            "true for all but finitely many c; with lambda = 0, S_c is in general not compact, so the bound "
+            "goes through the compact set {Loss + eps ||theta||^2 <= c}" + (
+                "; lambda's sign is undecided" if lam is None else "")))
+        route = f"generic level via eps-regularisation of {where} (beta -> max(beta, 2))"
+    params = dict(n=n, r=r, alpha=alpha, beta=beta2)
+    out = [
+        _result("K", "upper", route, "derived", hyps, params, symbolic),
+        _result("GV", "upper", route + f"; V' = {{Loss + t^2 = c}} in n + 1 variables (B(S_c) <= B(V'))",
+                "derived", [*hyps, Hypothesis("V' is compact", "holds" if lam else "undecided",
+                                              "V' is compact iff the sublevel set is")],
+                dict(n=n + 1, r=r, alpha=alpha, beta=beta2), symbolic),
+        _result("Z", "upper", route + "; one sign condition (s = 1)", "derived",
+                [*hyps, Hypothesis(f"Zell's hidden constant is C = {C}", "undecided",
+                                   "O(.) constant unknown: a core, never a rigorous number")],
+                dict(n=n, r=r, alpha=alpha, beta=beta2, s=1, C=C), symbolic),
+    ]
+    if not symbolic and r == 0:
+        out.insert(0, _result("Mi+", "upper", f"S_c = {{c - Loss >= 0}}, Loss a polynomial of degree {beta}",
+                              "derived", hyps[:1] if slice_dim else [], dict(n=n, d=beta), symbolic))
+    return out
+
+
+def _input_upper(spec, n, r, alpha, beta, symbolic, slice_dim, C):
+    act = get_activation(spec.activation)
+    hyps = [Hypothesis(
+        "0 is not one of the finitely many exceptional levels of u", "undecided",
+        "S_N is in general not compact; the bound goes through {-u + eps ||x||^2 <= 0} (beta -> max(beta, 2))")]
+    beta2 = max(beta, 2)
+    route = "generic level via eps-regularisation of S_N"
+    out = []
+    if r == 0:
+        out.append(_result("Mi+", "upper", f"S_N = {{u >= 0}}, u a polynomial of degree {beta}", "derived", [],
+                           dict(n=n, d=beta), symbolic))
+    out += [
+        _result("K", "upper", route, "derived", hyps, dict(n=n, r=r, alpha=alpha, beta=beta2), symbolic),
+        _result("GV", "upper", route + "; V' = {-u + eps||x||^2 + t^2 = 0} in n + 1 variables", "derived",
+                [*hyps, Hypothesis("V' is compact", "holds", "eps > 0 makes it compact")],
+                dict(n=n + 1, r=r, alpha=alpha, beta=beta2), symbolic),
+        _result("Z", "upper", route + "; s = 1", "derived",
+                [*hyps, Hypothesis(f"Zell's hidden constant is C = {C}", "undecided", "O(.) constant unknown")],
+                dict(n=n, r=r, alpha=alpha, beta=beta2, s=1, C=C), symbolic),
+    ]
+    bs_key = {"logistic": "BS-sigmoid", "tanh": "BS-sigmoid", "arctan": "BS-arctan"}.get(act.name)
+    if bs_key:
+        out.append(_result(bs_key, "upper", "quoted directly for S_N", "quoted",
+                           [Hypothesis("the quoted O(.) constant is 1", "undecided", "constant-free core")],
+                           dict(n=n, h=spec.total_width, l=spec.depth), symbolic))
+    return out
+
+
+def _describe_blocks(blocks) -> str:
+    """'2^3 * 3! (layer 1) * 2^4 * 4! (layers 2-3)', grouping equal consecutive factors."""
+    parts: list[list] = []
+    for b in blocks:
+        term = f"2^{b['flips']} * {b['permutations']}!"
+        layers = b["layers"]
+        if parts and parts[-1][0] == term and isinstance(layers, list):
+            parts[-1][1].extend(layers)
+        else:
+            parts.append([term, list(layers) if isinstance(layers, list) else [layers]])
+    out = []
+    for term, layers in parts:
+        count = len(layers) if all(isinstance(x, int) for x in layers) and len(layers) > 1 else 1
+        where = f"layers {layers[0]}-{layers[-1]}" if count > 1 else f"layer(s) {layers[0]}"
+        out.append(f"({term})^{count} [{where}]" if count > 1 else f"{term} [{where}]")
+    return " * ".join(out)
+
+
+def _symmetry_lower(spec, symbolic) -> list[BoundResult]:
+    group = symmetry_group(spec)
+    if not group.applicable:
+        return []
+    statement = ("If theta* is a strict local minimiser with trivial stabiliser in the loss-preserving "
+                 "group G, then B(S_c) >= b_0(S_c) >= |G| for c in [Loss(theta*), Loss(theta*) + delta)")
+    blocks = _describe_blocks(group.blocks)
+    common = dict(
+        theorem="Sym", name="Symmetry-group lower bound", kind="lower", statement=statement,
+        latex_statement=r"B(S_c) \ge b_0(S_c) \ge |G| = \prod_{\text{blocks}} 2^{f}\,h!",
+        status="derived", route=f"|G| = {blocks}" + ("; " + "; ".join(group.notes) if group.notes else ""),
+        route_status="derived", rigorous=True, hypotheses=tuple(lower_hypotheses(spec)),
+        citation=("bettibounds-theory",), parameters={"blocks": blocks},
+    )
+    if symbolic:
+        return [BoundResult(**common, symbolic_log2=group.log2, symbolic_value=group.order)]
+    import mpmath
+
+    from .numbers import Evaluated
+
+    if group.order is not None:
+        ev = evaluate_product([(group.order, 1)])
+    else:
+        with mpmath.workdps(30):
+            ev = Evaluated(group.log2, group.log2 * mpmath.log10(2), None)
+    return [BoundResult(**common, evaluated=ev)]
+
+
+_ = Product  # re-exported type used in annotations of results

@@ -1,0 +1,183 @@
+"""Command-line interface: a thin argparse layer over :func:`bettibounds.bounds`.
+
+Bad input never produces a traceback: the CLI prints one line to stderr and exits
+with status 2. Heavy modules (sympy) are imported only by the sub-commands and
+output modes that need them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .errors import BettiBoundsError, InvalidSpecError
+
+__all__ = ["main", "build_parser"]
+
+PROG = "bettibounds"
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> None:  # noqa: D401 (argparse API)
+        sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        sys.exit(2)
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(t) for t in text.replace(" ", "").split(",") if t != ""]
+    except ValueError:
+        raise InvalidSpecError(
+            f"--widths takes comma-separated positive integers such as 8,8,8; got {text!r}"
+        ) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description=(
+        "Rigorous bounds on the Betti numbers of neural-network loss sublevel sets "
+        "S_c = {theta : Loss(theta) <= c}."))
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    b = sub.add_parser("bound", help="upper and lower Betti-number bounds for an architecture",
+                       description="Upper and lower bounds on B(S_c) (or on B({x : N(x) >= 0}) with --space input).")
+    net = b.add_argument_group("network")
+    net.add_argument("--inputs", "-d", type=int, help="input dimension d")
+    net.add_argument("--widths", "-w", help="hidden widths, comma separated (e.g. 8,8,8)")
+    net.add_argument("--activation", "-a", default="sigmoid", help="hidden activation (default: sigmoid; "
+                     "see `bettibounds activations`)")
+    net.add_argument("--outputs", type=int, default=1, help="output dimension (default 1)")
+    net.add_argument("--output-activation", default="identity", help="identity, sigmoid or tanh (default identity)")
+    net.add_argument("--skip", default="none", help="none, residual, input-output, or residual,input-output")
+    net.add_argument("--no-bias", action="store_true", help="no bias in any Linear layer")
+    loss = b.add_argument_group("loss and data")
+    loss.add_argument("--loss", default="mse", help="mse or bce (bce needs --output-activation sigmoid)")
+    loss.add_argument("--samples", "-m", type=int, help="number of samples m")
+    loss.add_argument("--distinct-inputs", type=int, help="number of distinct inputs among the m samples")
+    loss.add_argument("--l2", type=float, default=0.0, help="weight lambda of lambda*||theta||^2 (default 0)")
+    loss.add_argument("--bce-chain", default="logsigmoid", help="logsigmoid (default) or two-logs")
+    mode = b.add_argument_group("what to bound")
+    mode.add_argument("--space", default="loss", choices=("loss", "input"),
+                      help="loss: S_c in parameter space; input: {x : N(x) >= 0} for fixed weights")
+    mode.add_argument("--slice", type=int, dest="slice_dim", help="bound a k-dimensional affine slice (n = k)")
+    mode.add_argument("--symbolic", action="store_true",
+                      help="closed forms in the symbols d, h, L, m for uniform networks")
+    mode.add_argument("--zell-constant", type=int, default=1, help="C in place of Zell's O(.) (default 1)")
+    mode.add_argument("--check", action="store_true",
+                      help="also run the node-by-node mechanical engine (small networks)")
+    out = b.add_argument_group("output")
+    fmt = out.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="one JSON object")
+    fmt.add_argument("--latex", action="store_true", help="LaTeX of the bound formulas")
+
+    a = sub.add_parser("activations", help="list the activation registry with chains and formats")
+    a.add_argument("--json", action="store_true")
+    t = sub.add_parser("theorems", help="list the bound theorems with status and citation")
+    t.add_argument("--json", action="store_true")
+    return parser
+
+
+def _spec_from_args(args):
+    from .spec import ArchitectureSpec
+
+    common = dict(
+        activation=args.activation, loss=args.loss, outputs=args.outputs,
+        output_activation=args.output_activation, l2=args.l2, skip=args.skip,
+        bias=not args.no_bias, bce_chain=args.bce_chain,
+    )
+    if args.symbolic:
+        if args.widths is not None:
+            raise InvalidSpecError("--symbolic derives closed forms in h and L: drop --widths")
+        if args.distinct_inputs is not None:
+            raise InvalidSpecError("--symbolic does not take --distinct-inputs")
+        import sympy
+
+        d, h, L, m = sympy.symbols("d h L m", positive=True, integer=True)
+        return ArchitectureSpec.uniform(
+            args.inputs if args.inputs is not None else d, h, L,
+            args.samples if args.samples is not None else m, **common)
+    missing = [f for f, v in (("--inputs", args.inputs), ("--widths", args.widths), ("--samples", args.samples))
+               if v is None]
+    if args.space == "input" and args.samples is None:
+        missing.remove("--samples")
+    if missing:
+        raise InvalidSpecError(f"missing {', '.join(missing)} (or use --symbolic for closed forms)")
+    return ArchitectureSpec(
+        inputs=args.inputs, widths=_int_list(args.widths),
+        samples=args.samples if args.samples is not None else 1,
+        distinct_inputs=args.distinct_inputs, **common)
+
+
+def _cmd_bound(args) -> int:
+    from .api import bounds
+
+    if args.symbolic and args.space == "input":
+        raise InvalidSpecError("--symbolic is for the loss space; drop --space input")
+    spec = _spec_from_args(args)
+    report = bounds(spec, space=args.space, slice_dim=args.slice_dim,
+                    zell_constant=args.zell_constant, check=args.check)
+    if args.json:
+        print(report.to_json())
+    elif args.latex:
+        print(report.to_latex())
+    else:
+        print(report.to_text())
+    return 0
+
+
+def _cmd_activations(args) -> int:
+    from .pfaffian.activations import ACTIVATIONS, NON_PFAFFIAN
+
+    rows = [{"name": a.name, "aliases": list(a.aliases), "chain": list(a.elements), "format": list(a.format),
+             "symmetry": a.symmetry, "description": a.description} for a in ACTIVATIONS.values()]
+    if args.json:
+        print(json.dumps({"activations": rows, "polynomial": "polynomial:<p>",
+                          "not_pfaffian": sorted(NON_PFAFFIAN)}, indent=2))
+        return 0
+    for r in rows:
+        print(f"{r['name']:<10} {str(tuple(r['format'])):<10} {r['description']}")
+    print(f"{'polynomial:<p>':<10} (0, 0, p)  polynomial of degree p")
+    print("not Pfaffian (rejected): " + ", ".join(sorted(NON_PFAFFIAN)))
+    return 0
+
+
+def _cmd_theorems(args) -> int:
+    from .references import REFERENCES
+    from .theorems import THEOREMS
+
+    rows = [{"key": t.key, "name": t.name, "status": t.status, "rigorous": t.rigorous,
+             "bounds": t.bounds, "statement": t.statement, "hypotheses": list(t.hypotheses),
+             "citation": [REFERENCES[c] for c in t.citation]} for t in THEOREMS.values()]
+    if args.json:
+        print(json.dumps({"theorems": rows}, indent=2))
+        return 0
+    for r in rows:
+        print(f"{r['key']:<11} [{r['status']}] {r['name']}\n    {r['statement']}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (2 on bad input, with one line on stderr)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from . import __version__
+
+        print(f"{PROG} {__version__}")
+        return 0
+    if args.command is None:
+        parser.print_help()
+        return 0
+    handler = {"bound": _cmd_bound, "activations": _cmd_activations, "theorems": _cmd_theorems}[args.command]
+    try:
+        return handler(args)
+    except BettiBoundsError as exc:
+        sys.stderr.write(f"{PROG}: error: {exc}\n")
+        return 2
+
+
+def entry_point() -> None:  # console script
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""Symmetry-group lower bounds on b_0 of loss sublevel sets [derived].
+
+Hidden-unit permutations and (activation-dependent) sign flips act on R^P by affine
+bijections that preserve the loss; they form a finite group G. If theta* is a strict
+local minimiser with trivial stabiliser, its orbit consists of |G| strict local
+minimisers, and for c in [Loss(theta*), Loss(theta*) + delta) each lies in its own
+component of S_c: ``B(S_c) >= b_0(S_c) >= |G|`` (docs/theory.md, "Symmetry lower
+bound"; THEORY sec. 3).
+
+The group depends on the architecture, and this module gets each case right:
+
+* permutations of the h_l units of a layer: h_l! -- but an identity-residual chain of
+  equal-width layers (a_l = phi(z_l) + a_{l-1}) ties the units of all its layers, so the
+  chain contributes one h! (THEORY sec. 3);
+* odd activations (tanh, arctan): flipping (incoming weights, bias, outgoing weights)
+  of a unit; in a residual chain the flip acts on the same unit of every layer of the
+  chain: 2^h per chain or per plain layer; l2 keeps it (||theta|| unchanged);
+* logistic: sigma(-z) = 1 - sigma(z), compensated in the *next* Linear layer's bias;
+  in a residual chain the compensation runs through every later bias of the chain
+  (docs/theory.md proves this case, which THEORY.md's list leaves out). Needs those
+  biases, and l2 > 0 breaks it (the bias shift changes ||theta||);
+* even activations (Gaussian): flipping a unit's incoming weights and bias leaves its
+  output unchanged, independently in every layer, residual or not: 2^{h_l} per layer;
+* softplus, SiLU, GELU, exp, polynomials: permutations only;
+* identity: a continuous symmetry group (GL(h)), no isolated minimisers, no bound.
+
+An input-output skip does not interact with hidden-unit symmetries.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import mpmath
+
+from .numbers import MAX_EXACT_DIGITS, log_factorial2
+from .pfaffian.activations import get_activation
+from .theorems.base import Hypothesis
+
+__all__ = ["SymmetryGroup", "symmetry_group"]
+
+
+@dataclass(frozen=True)
+class SymmetryGroup:
+    """The finite group G of loss-preserving affine maps used by the lower bound.
+
+    Attributes
+    ----------
+    blocks : list of dict
+        One entry per plain layer or residual chain: ``layers``, ``width``,
+        ``permutations`` (the h of h!) and ``flips`` (the exponent of 2).
+    log2 : mpf or sympy expression
+        log2 |G|.
+    order : int or None
+        |G| exactly when it has at most MAX_EXACT_DIGITS digits (None otherwise), or a
+        sympy expression for symbolic specs.
+    notes : list of str
+        Why each factor is (or is not) there.
+    """
+
+    blocks: list = field(default_factory=list)
+    log2: object = None
+    order: object = None
+    notes: list = field(default_factory=list)
+    applicable: bool = True
+
+
+def _blocks(spec) -> list[list[int]]:
+    if "residual" in spec.skips:
+        return [list(range(1, spec.depth + 1))] if not spec.is_symbolic else [["1..L"]]
+    if spec.is_symbolic:
+        return [["l"]]
+    return [[l] for l in range(1, spec.depth + 1)]
+
+
+def symmetry_group(spec) -> SymmetryGroup:
+    """The symmetry group G of the loss of ``spec`` (see the module docstring).
+
+    Examples
+    --------
+    >>> from bettibounds import ArchitectureSpec
+    >>> symmetry_group(ArchitectureSpec(inputs=2, widths=(2, 3), activation="tanh", samples=3)).order
+    192
+    >>> symmetry_group(ArchitectureSpec(inputs=2, widths=(2, 3), activation="tanh", samples=3, l2=0.1,
+    ...                                 )).order
+    192
+    >>> symmetry_group(ArchitectureSpec(inputs=2, widths=(2, 3), activation="sigmoid", samples=3, l2=0.1)).order
+    12
+    """
+    act = get_activation(spec.activation)
+    notes: list[str] = []
+    if act.symmetry == "continuous":
+        return SymmetryGroup(notes=[
+            "identity activation: the loss is invariant under a continuous group (GL(h) acting "
+            "between consecutive layers), so no local minimiser is isolated and no finite-group "
+            "lower bound applies"
+        ], applicable=False)
+    residual = "residual" in spec.skips
+    l2 = spec.l2_positive
+    logistic_flips = act.symmetry == "logistic"
+    if logistic_flips and l2 is not False:
+        logistic_flips = False
+        notes.append(
+            "logistic sign flips dropped: their bias compensation changes ||theta||, so they do not "
+            "preserve the l2 penalty" + (" (lambda > 0)" if l2 else " (lambda's sign is undecided)")
+        )
+    if spec.is_symbolic:
+        return _symbolic_group(spec, act, residual, logistic_flips, notes)
+    blocks = []
+    log2 = mpmath.mpf(0)
+    exact_ok = True
+    order = 1
+    for layers in _blocks(spec):
+        h = spec.widths[layers[0] - 1]
+        flips = 0
+        if act.symmetry == "odd":
+            flips = h
+        elif act.symmetry == "logistic" and logistic_flips:
+            needed = [l + 1 for l in layers]  # Linear layers whose bias absorbs the flip
+            if all(spec.has_bias(k) for k in needed):
+                flips = h
+            else:
+                notes.append(
+                    f"logistic flips of layer(s) {layers} dropped: compensation needs a bias in "
+                    f"Linear layer(s) {needed}"
+                )
+        elif act.symmetry == "even":
+            flips = h * len(layers)  # each layer flips independently
+        blocks.append({"layers": layers, "width": h, "permutations": h, "flips": flips})
+        log2 += flips + log_factorial2(h)
+    digits = float(log2 * mpmath.log10(2))
+    if digits < MAX_EXACT_DIGITS:
+        order = 1
+        for b in blocks:
+            order *= 2 ** b["flips"] * math.factorial(b["permutations"])
+    else:
+        exact_ok = False
+    if residual:
+        notes.append(f"identity-residual chain over layers 1..{spec.depth}: one permutation group S_h for the chain")
+    if act.symmetry == "none":
+        notes.append(f"{act.name}: no sign-flip symmetry; permutations only")
+    return SymmetryGroup(blocks, +log2, order if exact_ok else None, notes)
+
+
+def _symbolic_group(spec, act, residual, logistic_flips, notes) -> SymmetryGroup:
+    import sympy
+
+    h, L = spec.widths.width, spec.widths.depth
+    chains = 1 if residual else L
+    flips = 0
+    if act.symmetry == "odd" or (act.symmetry == "logistic" and logistic_flips and spec.bias):
+        flips = h * chains
+    elif act.symmetry == "even":
+        flips = h * L
+    order = 2**flips * sympy.factorial(h) ** chains
+    log2 = flips + chains * sympy.log(sympy.factorial(h), 2)
+    return SymmetryGroup([{"layers": "all", "width": h, "permutations": h, "flips": flips}], log2, order, notes)
+
+
+def lower_hypotheses(spec) -> list[Hypothesis]:
+    """Hypotheses of the symmetry lower bound for ``spec``."""
+    return [
+        Hypothesis(
+            "G acts on R^P by affine bijections that preserve the loss",
+            "holds",
+            "by construction, docs/theory.md",
+        ),
+        Hypothesis(
+            "the loss has a strict local minimiser theta* with trivial stabiliser in G "
+            "(pairwise distinct hidden units, non-zero units and outgoing weights)",
+            "undecided",
+            "not certified here: a certified witness for concrete data is a separate tool",
+        ),
+        Hypothesis(
+            "c lies in [Loss(theta*), Loss(theta*) + delta) for the delta of theta*",
+            "undecided",
+            "the bound is about levels just above a minimum, not every c",
+        ),
+    ]

@@ -1,0 +1,361 @@
+"""Registry of activations with their Pfaffian chains and ODEs.
+
+Each entry states, for a univariate activation phi(t), an explicit Pfaffian chain
+y_1(t)..y_k(t) with ``y_j'(t) = Q_j(t, y_1..y_j)`` and the activation as a polynomial
+``phi(t) = R(t, y)``. Q_j and R are stored as monomial dictionaries (see
+:data:`bettibounds.pfaffian.rules.Monomials`) so that the degree rules can use them
+without sympy; :func:`verify_activation` checks every ODE and every output identity
+symbolically with sympy (the "certificate" of the entry).
+
+Status of every entry: [derived] (THEORY sec. 1, "Primitives"); each ODE is an
+elementary calculus identity, checked by sympy in the test suite.
+
+Non-analytic activations (ReLU and friends) are not Pfaffian: looking them up raises
+:class:`~bettibounds.errors.NotPfaffianError`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..errors import InvalidSpecError, NotPfaffianError, unknown_name
+from .rules import Monomials
+
+__all__ = [
+    "Activation",
+    "ACTIVATIONS",
+    "NON_PFAFFIAN",
+    "OUTPUT_ACTIVATIONS",
+    "get_activation",
+    "activation_names",
+    "verify_activation",
+]
+
+#: symmetry kinds, used by the symmetry-group lower bound (bettibounds.lower)
+SYMMETRY_KINDS = ("odd", "logistic", "even", "none", "continuous")
+
+
+@dataclass(frozen=True)
+class Activation:
+    """One registry entry.
+
+    Attributes
+    ----------
+    name : str
+        Canonical name.
+    elements : tuple of str
+        Names of the chain elements y_1..y_k (empty for polynomials).
+    odes : tuple of Monomials
+        ``odes[j]`` is Q_j(t, y) with ``y_j' = Q_j``; keys are ``(a, (b_1..b_k))`` for
+        the monomial ``t^a y_1^b_1 ... y_k^b_k``.
+    output : Monomials
+        R(t, y) with ``phi(t) = R(t, y(t))``.
+    symmetry : str
+        ``"odd"`` (phi(-t) = -phi(t)), ``"logistic"`` (phi(-t) = 1 - phi(t)),
+        ``"even"`` (phi(-t) = phi(t)), ``"none"`` (permutations only) or
+        ``"continuous"`` (linear activation: a continuous symmetry group, no isolated
+        minimisers, no finite-group lower bound).
+    sympy_chain : callable
+        ``t -> list of sympy expressions`` of the chain elements.
+    sympy_function : callable
+        ``t -> sympy expression`` of phi.
+    description : str
+        One line for listings.
+    """
+
+    name: str
+    elements: tuple[str, ...]
+    odes: tuple[Monomials, ...]
+    output: Monomials
+    symmetry: str
+    sympy_chain: Callable = field(repr=False, compare=False)
+    sympy_function: Callable = field(repr=False, compare=False)
+    description: str = ""
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def k(self) -> int:
+        """Number of chain elements per application (the order of phi's chain)."""
+        return len(self.elements)
+
+    @property
+    def chain_alpha(self) -> int:
+        """Total degree of the ODE right-hand sides in (t, y): phi's own alpha."""
+        return max((_total_degree(q) for q in self.odes), default=0)
+
+    @property
+    def chain_beta(self) -> int:
+        """Total degree of R(t, y): phi's own beta."""
+        return _total_degree(self.output)
+
+    @property
+    def format(self) -> tuple[int, int, int]:
+        """phi's own format (k, alpha_phi, beta_phi) as in THEORY's primitives table."""
+        return (self.k, self.chain_alpha, self.chain_beta)
+
+    @property
+    def is_polynomial(self) -> bool:
+        return self.k == 0
+
+
+def _total_degree(monomials: Monomials) -> int:
+    return max((a + sum(b) for (a, b), c in monomials.items() if c != 0), default=0)
+
+
+def _sp():
+    import sympy
+
+    return sympy
+
+
+def _logistic(t):
+    sp = _sp()
+    return 1 / (1 + sp.exp(-t))
+
+
+ACTIVATIONS: dict[str, Activation] = {}
+_ALIASES: dict[str, str] = {}
+
+
+def _register(act: Activation) -> None:
+    ACTIVATIONS[act.name] = act
+    for alias in (act.name, *act.aliases):
+        _ALIASES[alias] = act.name
+
+
+_register(Activation(
+    name="logistic",
+    aliases=("sigmoid",),
+    elements=("s",),
+    odes=({(0, (1,)): 1, (0, (2,)): -1},),  # s' = s - s^2
+    output={(0, (1,)): 1},
+    symmetry="logistic",
+    sympy_chain=lambda t: [_logistic(t)],
+    sympy_function=_logistic,
+    description="logistic sigmoid 1/(1+e^-t); s' = s - s^2; format (1, 2, 1)",
+))
+_register(Activation(
+    name="tanh",
+    elements=("t",),
+    odes=({(0, (0,)): 1, (0, (2,)): -1},),  # t' = 1 - t^2
+    output={(0, (1,)): 1},
+    symmetry="odd",
+    sympy_chain=lambda t: [_sp().tanh(t)],
+    sympy_function=lambda t: _sp().tanh(t),
+    description="hyperbolic tangent; t' = 1 - t^2; format (1, 2, 1)",
+))
+_register(Activation(
+    name="arctan",
+    aliases=("atan",),
+    elements=("g", "a"),
+    # g = 1/(1+t^2): g' = -2 t g^2;  a = arctan t: a' = g
+    odes=({(1, (2, 0)): -2}, {(0, (1, 0)): 1}),
+    output={(0, (0, 1)): 1},
+    symmetry="odd",
+    sympy_chain=lambda t: [1 / (1 + t**2), _sp().atan(t)],
+    sympy_function=lambda t: _sp().atan(t),
+    description="arctangent; g = 1/(1+t^2), g' = -2t g^2, a' = g; format (2, 3, 1)",
+))
+_register(Activation(
+    name="softplus",
+    elements=("s", "p"),
+    # s = logistic: s' = s - s^2;  p = log(1+e^t): p' = s
+    odes=({(0, (1, 0)): 1, (0, (2, 0)): -1}, {(0, (1, 0)): 1}),
+    output={(0, (0, 1)): 1},
+    symmetry="none",
+    sympy_chain=lambda t: [_logistic(t), _sp().log(1 + _sp().exp(t))],
+    sympy_function=lambda t: _sp().log(1 + _sp().exp(t)),
+    description="softplus log(1+e^t); s' = s - s^2, p' = s; format (2, 2, 1)",
+))
+_register(Activation(
+    name="gaussian",
+    aliases=("gauss", "rbf"),
+    elements=("g",),
+    odes=({(1, (1,)): -2},),  # g = e^{-t^2}: g' = -2 t g
+    output={(0, (1,)): 1},
+    symmetry="even",
+    sympy_chain=lambda t: [_sp().exp(-t**2)],
+    sympy_function=lambda t: _sp().exp(-t**2),
+    description="Gaussian e^{-t^2}; g' = -2t g; format (1, 2, 1)",
+))
+_register(Activation(
+    name="silu",
+    aliases=("swish",),
+    elements=("s",),
+    odes=({(0, (1,)): 1, (0, (2,)): -1},),
+    output={(1, (1,)): 1},  # t * s
+    symmetry="none",
+    sympy_chain=lambda t: [_logistic(t)],
+    sympy_function=lambda t: t * _logistic(t),
+    description="SiLU / swish t*sigma(t); s' = s - s^2; format (1, 2, 2)",
+))
+_register(Activation(
+    name="gelu",
+    elements=("g", "c"),
+    # g = e^{-t^2/2}: g' = -t g;  c = sqrt(pi/2)(1 + erf(t/sqrt2)) = sqrt(2 pi) Phi(t): c' = g
+    odes=({(1, (1, 0)): -1}, {(0, (1, 0)): 1}),
+    output={(1, (0, 1)): "1/sqrt(2*pi)"},  # t * Phi(t)
+    symmetry="none",
+    sympy_chain=lambda t: [
+        _sp().exp(-t**2 / 2),
+        _sp().sqrt(_sp().pi / 2) * (1 + _sp().erf(t / _sp().sqrt(2))),
+    ],
+    sympy_function=lambda t: t * (1 + _sp().erf(t / _sp().sqrt(2))) / 2,
+    description="exact GELU t*Phi(t); g' = -t g, c' = g; format (2, 2, 2)",
+))
+_register(Activation(
+    name="exp",
+    elements=("e",),
+    odes=({(0, (1,)): 1},),  # e' = e
+    output={(0, (1,)): 1},
+    symmetry="none",
+    sympy_chain=lambda t: [_sp().exp(t)],
+    sympy_function=lambda t: _sp().exp(t),
+    description="exponential e^t; e' = e; format (1, 1, 1)",
+))
+_register(Activation(
+    name="identity",
+    aliases=("linear", "none"),
+    elements=(),
+    odes=(),
+    output={(1, ()): 1},
+    symmetry="continuous",
+    sympy_chain=lambda t: [],
+    sympy_function=lambda t: t,
+    description="identity (linear network); a polynomial, format (0, 0, 1)",
+))
+
+#: accepted output activations (THEORY sec. 3 covers exactly these)
+OUTPUT_ACTIVATIONS = ("identity", "logistic", "tanh")
+
+_RELU_HINT = (
+    "it is not real-analytic (its derivative jumps), so it is not a Pfaffian function "
+    "and no Pfaffian Betti-number bound applies. For shallow ReLU networks the "
+    "relevant topology is the gradient-flow obstruction of Nurisso et al. 2024 "
+    "(bettibounds.obstruction; not yet part of this release). Analytic alternatives "
+    "in the registry: softplus, silu, gelu, logistic, tanh"
+)
+NON_PFAFFIAN: dict[str, str] = {
+    name: f"activation {name!r} is not supported: " + _RELU_HINT
+    for name in (
+        "relu", "leaky_relu", "leakyrelu", "prelu", "rrelu", "relu6", "elu", "selu",
+        "celu", "hardtanh", "hardsigmoid", "hardswish", "hard_swish", "abs", "max",
+        "maxout", "sign", "step", "heaviside", "threshold", "softsign",
+    )
+}
+
+_POLY = re.compile(r"^poly(?:nomial)?[:_]?(\d+)$")
+
+
+def _polynomial(p: int) -> Activation:
+    if p < 1:
+        raise InvalidSpecError(f"polynomial activation degree must be >= 1, got {p}")
+    if p == 1:
+        return ACTIVATIONS["identity"]
+    output = {(j, ()): 1 for j in range(1, p + 1)}  # t + t^2 + ... + t^p
+    return Activation(
+        name=f"polynomial:{p}",
+        elements=(),
+        odes=(),
+        output=output,
+        symmetry="none",
+        sympy_chain=lambda t: [],
+        sympy_function=lambda t, p=p: sum(t**j for j in range(1, p + 1)),
+        description=f"polynomial of degree {p}; format (0, 0, {p})",
+    )
+
+
+def _normalise(name: object) -> str:
+    if not isinstance(name, str):
+        raise InvalidSpecError(f"activation must be a string name, got {name!r}")
+    return name.strip().lower().replace("-", "_")
+
+
+def get_activation(name: str) -> Activation:
+    """Look an activation up by name or alias.
+
+    Accepts the registry names and aliases (``sigmoid`` for ``logistic``, ``swish``
+    for ``silu``, ...) and ``polynomial:p`` / ``poly:p`` for a polynomial of degree p.
+
+    Raises
+    ------
+    NotPfaffianError
+        For ReLU and other non-analytic activations.
+    UnknownNameError
+        For any other unknown name; the message lists the valid names.
+
+    Examples
+    --------
+    >>> get_activation("sigmoid").format
+    (1, 2, 1)
+    >>> get_activation("poly:3").format
+    (0, 0, 3)
+    """
+    key = _normalise(name)
+    if key in NON_PFAFFIAN:
+        raise NotPfaffianError(NON_PFAFFIAN[key])
+    if key in _ALIASES:
+        return ACTIVATIONS[_ALIASES[key]]
+    match = _POLY.match(key)
+    if match:
+        return _polynomial(int(match.group(1)))
+    raise unknown_name("activation", name, [*activation_names(), "polynomial:<p>"])
+
+
+def activation_names() -> list[str]:
+    """Canonical names of the registry (polynomials are ``polynomial:<p>``)."""
+    return list(ACTIVATIONS)
+
+
+def get_output_activation(name: str) -> Activation:
+    """Look up an output activation: identity, sigmoid (logistic) or tanh."""
+    key = _normalise(name)
+    if key in NON_PFAFFIAN:
+        raise NotPfaffianError(NON_PFAFFIAN[key])
+    act = ACTIVATIONS.get(_ALIASES.get(key, ""))
+    if act is None or act.name not in OUTPUT_ACTIVATIONS:
+        raise unknown_name("output activation", name, ["identity", "sigmoid", "tanh"])
+    return act
+
+
+def monomials_to_sympy(monomials: Monomials, t, ys):
+    """sympy expression of ``sum c t^a y^b`` (coefficients may be sympy strings)."""
+    sp = _sp()
+    expr = sp.Integer(0)
+    for (a, b), coef in monomials.items():
+        term = sp.sympify(coef) * t**a
+        for bj, yj in zip(b, ys):
+            term = term * yj**bj
+        expr += term
+    return expr
+
+
+def verify_activation(act: Activation) -> list[str]:
+    """Check the entry symbolically; return a list of failures (empty when correct).
+
+    Checks, with sympy on a real symbol t:
+
+    * ``d/dt y_j(t) - Q_j(t, y(t)) == 0`` for every chain element (the ODE);
+    * ``Q_j`` only uses ``y_1..y_j`` (the chain is triangular);
+    * ``phi(t) - R(t, y(t)) == 0`` (the activation is the stated polynomial).
+    """
+    sp = _sp()
+    t = sp.Symbol("t", real=True)
+    chain = act.sympy_chain(t)
+    failures = []
+    if len(chain) != act.k:
+        failures.append(f"{act.name}: {len(chain)} sympy elements for {act.k} declared")
+        return failures
+    for j, (yj, q) in enumerate(zip(chain, act.odes)):
+        if any(any(b[i] for i in range(j + 1, act.k)) for (_, b), c in q.items() if c != 0):
+            failures.append(f"{act.name}: ODE of {act.elements[j]} uses a later element")
+        lhs = sp.diff(yj, t)
+        rhs = monomials_to_sympy(q, t, chain)
+        if sp.simplify(sp.expand(lhs - rhs)) != 0 and sp.simplify((lhs - rhs).rewrite(sp.exp)) != 0:
+            failures.append(f"{act.name}: ODE of {act.elements[j]} fails: {lhs} != {rhs}")
+    out = monomials_to_sympy(act.output, t, chain)
+    if sp.simplify(act.sympy_function(t) - out) != 0:
+        failures.append(f"{act.name}: output identity fails: {act.sympy_function(t)} != {out}")
+    return failures

@@ -1,0 +1,271 @@
+"""Node-by-node mechanical format tracking on the explicit scalar computation graph.
+
+Builds the loss (or, in the input space, the output logit) as a DAG of scalar nodes --
+constants, parameters, sums, products, powers and chain elements -- with
+hash-consing, so that identical sub-expressions are one node and identical inputs
+share their chain elements (THEORY sec. 1: "Identical inputs share chain elements").
+Every node carries (deg, dd) computed by the rules of
+:mod:`bettibounds.pfaffian.rules`; theta-free nodes are constants, so an activation of
+a constant adds no chain element. The result is the format
+(number of chain elements, max dd over chain elements, deg of the loss).
+
+This is the reference implementation the closed forms are tested against; its cost is
+O(m * sum_l h_l h_{l-1}) nodes, so it is meant for small and medium networks.
+"""
+
+from __future__ import annotations
+
+import random
+from fractions import Fraction
+
+from ..errors import InvalidSpecError
+from .activations import get_activation
+from .derive import Derivation, SPACES
+from .format import PfaffianFormat
+from .losses import output_chain
+from .rules import NEG_INF, ode_degree, track_add, track_const, track_mul, track_pow, track_var
+
+__all__ = ["Graph", "mechanical", "generic_data"]
+
+UNKNOWN = object()  # value of a constant that is not zero but not tracked exactly
+
+
+class Graph:
+    """A hash-consed DAG of scalar nodes with (deg, dd) per node."""
+
+    def __init__(self) -> None:
+        self._ids: dict[tuple, int] = {}
+        self.info: list[tuple[int, float]] = []
+        self.value: list[object] = []  # Fraction for known constants, UNKNOWN, or None (non-constant)
+        self.chain: list[int] = []  # node ids of chain elements, in creation (triangular) order
+
+    def _node(self, key: tuple, info: tuple, value: object = None) -> int:
+        nid = self._ids.get(key)
+        if nid is None:
+            nid = len(self.info)
+            self._ids[key] = nid
+            self.info.append(info)
+            self.value.append(value)
+        return nid
+
+    def is_const(self, a: int) -> bool:
+        return self.value[a] is not None
+
+    def is_zero(self, a: int) -> bool:
+        return isinstance(self.value[a], Fraction) and self.value[a] == 0
+
+    def const(self, v) -> int:
+        if v is UNKNOWN:
+            raise ValueError("use opaque() for constants of unknown value")
+        v = Fraction(v)
+        return self._node(("c", v), track_const(), v)
+
+    def opaque(self, key: tuple) -> int:
+        """A theta-free constant whose exact value is not tracked (e.g. sigma(0.3))."""
+        return self._node(("c?", key), track_const(), UNKNOWN)
+
+    def var(self, p: int) -> int:
+        return self._node(("v", p), track_var())
+
+    def add(self, *ids: int) -> int:
+        terms = [a for a in ids if not self.is_zero(a)]
+        known = [a for a in terms if isinstance(self.value[a], Fraction)]
+        if len(known) > 1:  # fold exact constants into one
+            total = sum((self.value[a] for a in known), Fraction(0))
+            terms = [a for a in terms if a not in known] + ([self.const(total)] if total else [])
+        if not terms:
+            return self.const(0)
+        if len(terms) == 1:
+            return terms[0]
+        key = ("+", tuple(sorted(terms)))
+        if all(self.is_const(a) for a in terms):
+            return self.opaque(key)
+        return self._node(key, track_add(*(self.info[a] for a in terms)))
+
+    def mul(self, a: int, b: int) -> int:
+        if self.is_zero(a) or self.is_zero(b):
+            return self.const(0)
+        va, vb = self.value[a], self.value[b]
+        if isinstance(va, Fraction) and isinstance(vb, Fraction):
+            return self.const(va * vb)
+        if va == 1:
+            return b
+        if vb == 1:
+            return a
+        key = ("*", tuple(sorted((a, b))))
+        if self.is_const(a) and self.is_const(b):
+            return self.opaque(key)
+        return self._node(key, track_mul(self.info[a], self.info[b]))
+
+    def pow(self, a: int, k: int) -> int:
+        if k == 0:
+            return self.const(1)
+        if k == 1:
+            return a
+        if isinstance(self.value[a], Fraction):
+            return self.const(self.value[a] ** k)
+        if self.is_const(a):
+            return self.opaque(("^", a, k))
+        return self._node(("^", a, k), track_pow(self.info[a], k))
+
+    def element(self, name: str, j: int, u: int, ode) -> int:
+        """Chain element j of ``name`` applied to the theta-dependent node u."""
+        deg_u, dd_u = self.info[u]
+        key = ("el", name, j, u)
+        before = len(self.info)
+        nid = self._node(key, (1, ode_degree(ode, deg_u) + dd_u))
+        if nid == before:
+            self.chain.append(nid)
+        return nid
+
+    def polynomial(self, monomials, u: int, ys: list[int]) -> int:
+        terms = []
+        for (a, b), coef in monomials.items():
+            c = self.const(coef) if isinstance(coef, int) else self.opaque(("coef", str(coef)))
+            term = self.mul(c, self.pow(u, a))
+            for bj, yj in zip(b, ys):
+                term = self.mul(term, self.pow(yj, bj))
+            terms.append(term)
+        return self.add(*terms)
+
+    def activation(self, act, u: int) -> int:
+        """phi(u): chain elements (when u depends on theta) and the output polynomial."""
+        if self.is_const(u):
+            if act.k == 0:
+                return self.polynomial(act.output, u, [])
+            return self.opaque(("act", act.name, u))
+        ys = [self.element(act.name, j, u, q) for j, q in enumerate(act.odes)]
+        return self.polynomial(act.output, u, ys)
+
+
+def generic_data(spec, seed: int = 0) -> tuple[list[list[Fraction]], list[list[Fraction]]]:
+    """Random non-zero rational inputs and labels in (0, 1): "generic" data.
+
+    With ``spec.distinct_inputs = m'`` the m rows cycle through m' distinct inputs.
+    """
+    rng = random.Random(seed)
+    nonzero = lambda: Fraction(rng.choice([-1, 1]) * rng.randint(1, 97), rng.randint(1, 13))  # noqa: E731
+    m_distinct = spec.effective_samples
+    rows = []
+    while len(rows) < m_distinct:
+        row = [nonzero() for _ in range(spec.inputs)]
+        if row not in rows:
+            rows.append(row)
+    xs = [rows[i % m_distinct] for i in range(spec.samples)]
+    ys = [[Fraction(rng.randint(1, 96), 97) for _ in range(spec.outputs)] for _ in range(spec.samples)]
+    return xs, ys
+
+
+def _check_rows(name: str, rows, m: int, width: int) -> list[list[Fraction]]:
+    try:
+        out = [[Fraction(v) for v in row] for row in rows]
+    except (TypeError, ValueError):
+        raise InvalidSpecError(f"{name} must be a list of rows of exact numbers (int, Fraction, decimal string)") from None
+    if len(out) != m or any(len(row) != width for row in out):
+        raise InvalidSpecError(f"{name} must have {m} rows of {width} numbers")
+    return out
+
+
+def mechanical(spec, space: str = "loss", data=None, seed: int = 0, max_nodes: int = 2_000_000) -> Derivation:
+    """Derive the format by building the explicit scalar graph (small networks).
+
+    Parameters
+    ----------
+    spec : ArchitectureSpec
+        Concrete sizes only.
+    space : {"loss", "input"}
+        Loss as a function of the parameters (data constant), or output logit as a
+        function of the input (weights constant, drawn at random, non-zero).
+    data : (xs, ys), optional
+        m rows of d inputs and m rows of ``outputs`` labels, exact numbers. Default:
+        :func:`generic_data`.
+    seed : int
+        Seed of the generic data / weights.
+    max_nodes : int
+        Refuse graphs larger than this (use the closed form instead).
+    """
+    if spec.is_symbolic:
+        raise InvalidSpecError("the mechanical engine needs concrete sizes")
+    if space not in SPACES:
+        raise InvalidSpecError(f"space must be one of {SPACES}, got {space!r}")
+    per_sample = sum(i * o for i, o in zip((spec.inputs, *spec.widths), (*spec.widths, spec.outputs)))
+    estimate = per_sample * (spec.samples if space == "loss" else 1) * 3
+    if estimate > max_nodes:
+        raise InvalidSpecError(
+            f"the mechanical graph would have about {estimate} nodes (> max_nodes={max_nodes}); "
+            "use method='closed' or 'layers' for networks of this size"
+        )
+    act = get_activation(spec.activation)
+    g = Graph()
+    rng = random.Random(seed)
+    counter = iter(range(10**12))
+
+    def weight() -> int:
+        if space == "loss":
+            return g.var(next(counter))
+        return g.const(Fraction(rng.choice([-1, 1]) * rng.randint(1, 50), rng.randint(1, 7)))
+
+    # parameters in DESIGN.md order: per Linear layer, W (out x in, row-major) then b
+    fan_in = (spec.inputs, *spec.widths)
+    fan_out = (*spec.widths, spec.outputs)
+    layers = []
+    for k, (i, o) in enumerate(zip(fan_in, fan_out), start=1):
+        W = [[weight() for _ in range(i)] for _ in range(o)]
+        b = [weight() for _ in range(o)] if spec.has_bias(k) else None
+        layers.append((W, b))
+    U = [[weight() for _ in range(spec.inputs)] for _ in range(spec.outputs)] if "input-output" in spec.skips else None
+
+    def forward(x: list[int]) -> list[int]:
+        a = x
+        for l, (W, b) in enumerate(layers[:-1], start=1):
+            z = [g.add(*(g.mul(w, ai) for w, ai in zip(row, a)), *([b[j]] if b else [])) for j, row in enumerate(W)]
+            new = [g.activation(act, zj) for zj in z]
+            if "residual" in spec.skips and l >= 2:
+                new = [g.add(n, p) for n, p in zip(new, a)]
+            a = new
+        W, b = layers[-1]
+        u = [g.add(*(g.mul(w, ai) for w, ai in zip(row, a)), *([b[j]] if b else [])) for j, row in enumerate(W)]
+        if U is not None:
+            u = [g.add(uj, *(g.mul(w, xi) for w, xi in zip(row, x))) for uj, row in zip(u, U)]
+        return u
+
+    if space == "input":
+        if spec.outputs != 1:
+            raise InvalidSpecError("input-space bounds need a scalar output (outputs=1)")
+        u = forward([g.var(i) for i in range(spec.inputs)])[0]
+        r = len(g.chain)
+        alpha = max((g.info[c][1] for c in g.chain), default=0)
+        fmt = PfaffianFormat(r, int(alpha), int(g.info[u][0]))
+        return Derivation(fmt, spec.inputs, "mechanical", space,
+                          [f"{len(g.info)} nodes, {r} chain elements", f"format {fmt}"])
+
+    xs, ys = data if data is not None else generic_data(spec, seed)
+    xs = _check_rows("data inputs", xs, spec.samples, spec.inputs)
+    ys = _check_rows("data labels", ys, spec.samples, spec.outputs)
+    oc = output_chain(spec.loss, spec.output_activation, spec.bce_chain)
+    terms = []
+    for x, y in zip(xs, ys):
+        u = forward([g.const(v) for v in x])
+        for uo, yo in zip(u, y):
+            if g.is_const(uo):
+                continue  # a theta-free sample term adds nothing to the format
+            els = [g.element("out:" + name, j, uo, q) for j, (name, q) in enumerate(zip(oc.elements, oc.odes))]
+            if spec.loss == "mse":
+                yhat = els[0] if els else uo
+                terms.append(g.pow(g.add(yhat, g.const(-yo)), 2))
+            elif spec.bce_chain == "logsigmoid":  # -(q - (1 - y) u)
+                terms.append(g.add(g.mul(g.const(-1), els[1]), g.mul(g.const(1 - yo), uo)))
+            else:  # -(y l1 + (1 - y) l2)
+                terms.append(g.add(g.mul(g.const(-yo), els[1]), g.mul(g.const(yo - 1), els[2])))
+    loss = g.mul(g.const(Fraction(1, spec.samples)), g.add(*terms))
+    if spec.l2_positive is not False:
+        lam = g.opaque(("lambda",)) if not isinstance(spec.l2, (int, Fraction)) else g.const(spec.l2)
+        n_vars = next(counter)
+        loss = g.add(loss, g.mul(lam, g.add(*(g.pow(g.var(p), 2) for p in range(n_vars)))))
+    r = len(g.chain)
+    alpha = max((g.info[c][1] for c in g.chain), default=0)
+    beta = g.info[loss][0]
+    fmt = PfaffianFormat(r, int(alpha), int(beta))
+    return Derivation(fmt, spec.n_params, "mechanical", space,
+                      [f"{len(g.info)} nodes, {r} chain elements (distinct inputs share elements)",
+                       f"format {fmt}"])

@@ -1,0 +1,347 @@
+"""ArchitectureSpec: the network, loss and data-size description everything starts from.
+
+A frozen dataclass validated at construction (bad input raises
+:class:`~bettibounds.errors.InvalidSpecError` with a message that says what is
+accepted). Sizes are Python ints, or positive-integer sympy Symbols for the symbolic
+closed forms (:meth:`ArchitectureSpec.uniform`).
+
+Conventions (../shared/DESIGN.md): hidden layers ``z_l = W_l a_{l-1} + b_l``,
+``a_l = phi(z_l)``; output ``u = V a_L + c_0`` (``+ U x`` with the input-output skip),
+``y_hat = u`` or ``sigma_out(u)``; ``skip="residual"`` adds ``a_{l-1}`` to ``a_l`` for
+l >= 2 (all hidden widths equal); ``l2`` adds ``lambda * ||theta||^2`` over all
+parameters; ``bias`` is one bool or one bool per Linear layer (L + 1 of them).
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Sequence
+
+from .errors import InvalidSpecError, unknown_name
+from .pfaffian.activations import get_activation, get_output_activation
+
+__all__ = ["ArchitectureSpec", "LOSSES", "SKIPS", "BCE_CHAINS"]
+
+LOSSES = ("mse", "bce")
+SKIPS = ("none", "residual", "input-output")
+#: how BCE is written as a Pfaffian function (THEORY sec. 3 asks for an explicit option)
+BCE_CHAINS = ("logsigmoid", "two-logs")
+
+
+def _is_symbolic(x: object) -> bool:
+    return hasattr(x, "free_symbols") and not isinstance(x, numbers.Number)
+
+
+def _check_size(name: str, value: object, *, minimum: int = 1) -> object:
+    """Validate a size: a Python/numpy int >= minimum, or a sympy expression."""
+    if _is_symbolic(value):
+        if getattr(value, "is_integer", None) is False or getattr(value, "is_positive", None) is False:
+            raise InvalidSpecError(
+                f"{name} must be a positive integer; the symbol {value} is declared "
+                "otherwise (use sympy.Symbol(name, positive=True, integer=True))"
+            )
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InvalidSpecError(
+            f"{name} must be a positive integer, got {value!r} ({type(value).__name__})"
+        )
+    value = int(value)
+    if value < minimum:
+        raise InvalidSpecError(f"{name} must be an integer >= {minimum}, got {value}")
+    return value
+
+
+def _check_l2(value: object) -> object:
+    if _is_symbolic(value):
+        if getattr(value, "is_nonnegative", None) is False:
+            raise InvalidSpecError(f"l2 must be >= 0; the symbol {value} is declared negative")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, Fraction)):
+        raise InvalidSpecError(f"l2 (the weight lambda of lambda*||theta||^2) must be a real number >= 0, got {value!r}")
+    fval = float(value)
+    if not fval >= 0 or fval == float("inf"):
+        raise InvalidSpecError(f"l2 must be a finite number >= 0, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class SymbolicWidths:
+    """``depth`` hidden layers of equal ``width`` (both may be sympy symbols)."""
+
+    width: Any
+    depth: Any
+
+
+@dataclass(frozen=True)
+class ArchitectureSpec:
+    """A fully connected network with a loss over m samples.
+
+    Parameters
+    ----------
+    inputs : int
+        Input dimension d.
+    widths : sequence of int
+        Hidden widths h_1..h_L (L >= 1; any widths, not only uniform).
+    activation : str
+        Hidden activation (registry name, see
+        :func:`bettibounds.pfaffian.activations.get_activation`).
+    loss : {"mse", "bce"}
+        MSE = mean over samples of the squared error summed over outputs; BCE needs a
+        sigmoid output and is computed from the logit.
+    samples : int
+        m, the number of data points.
+    outputs : int, default 1
+        Output dimension.
+    output_activation : {"identity", "sigmoid", "tanh"}, default "identity"
+    l2 : float, default 0
+        lambda >= 0 of the penalty lambda * ||theta||^2 over all parameters.
+    skip : str or sequence of str, default "none"
+        ``"residual"`` (identity blocks between consecutive equal-width hidden
+        layers), ``"input-output"`` (a learnable linear map U x added to the output),
+        or both.
+    bias : bool or sequence of bool, default True
+        One flag for all Linear layers or one per Linear layer (L + 1 entries).
+    distinct_inputs : int, optional
+        Number of distinct input vectors among the m samples (<= m). Samples with
+        the same input share chain elements, so the chain order uses this count.
+    bce_chain : {"logsigmoid", "two-logs"}, default "logsigmoid"
+        How BCE is written as a Pfaffian function: ``logsigmoid`` uses
+        ``-(log sigma(u) - (1 - y) u)`` (chain s, log s: 2 elements per output),
+        ``two-logs`` uses ``-(y log s + (1 - y) log(1 - s))`` (3 elements, beta 1).
+
+    Raises
+    ------
+    InvalidSpecError, NotPfaffianError, UnknownNameError
+        On any malformed or inconsistent value; the message lists what is accepted.
+
+    Examples
+    --------
+    >>> spec = ArchitectureSpec(inputs=2, widths=(2,), activation="sigmoid", loss="mse", samples=3)
+    >>> spec.n_params
+    9
+    >>> spec.depth, spec.total_width
+    (1, 2)
+    """
+
+    inputs: Any
+    widths: Any
+    activation: str = "logistic"
+    loss: str = "mse"
+    samples: Any = 1
+    outputs: Any = 1
+    output_activation: str = "identity"
+    l2: Any = 0
+    skip: Any = "none"
+    bias: Any = True
+    distinct_inputs: Any = None
+    bce_chain: str = "logsigmoid"
+    _skips: frozenset = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 (frozen)
+        set_("inputs", _check_size("inputs (input dimension d)", self.inputs))
+        if isinstance(self.widths, SymbolicWidths):
+            set_("widths", SymbolicWidths(
+                _check_size("width h", self.widths.width),
+                _check_size("depth L (number of hidden layers)", self.widths.depth),
+            ))
+        else:
+            if isinstance(self.widths, (str, bytes)) or not isinstance(self.widths, Sequence):
+                if isinstance(self.widths, numbers.Integral) and not isinstance(self.widths, bool):
+                    widths = (self.widths,)
+                else:
+                    raise InvalidSpecError(
+                        f"widths must be a sequence of positive integers (one per hidden "
+                        f"layer), got {self.widths!r}"
+                    )
+            else:
+                widths = tuple(self.widths)
+            if not widths:
+                raise InvalidSpecError(
+                    "widths is empty: give at least one hidden layer (a network without "
+                    "hidden layers is a polynomial model; use activation='identity')"
+                )
+            set_("widths", tuple(
+                _check_size(f"widths[{i}] (hidden width h_{i + 1})", w) for i, w in enumerate(widths)
+            ))
+        set_("samples", _check_size("samples m", self.samples))
+        set_("outputs", _check_size("outputs (output dimension)", self.outputs))
+        act = get_activation(self.activation)
+        set_("activation", act.name)
+        out = get_output_activation(self.output_activation)
+        set_("output_activation", out.name)
+        if not isinstance(self.loss, str) or self.loss.strip().lower() not in LOSSES:
+            raise unknown_name("loss", self.loss, LOSSES)
+        set_("loss", self.loss.strip().lower())
+        if self.loss == "bce" and self.output_activation != "logistic":
+            raise InvalidSpecError(
+                "loss='bce' needs output_activation='sigmoid' (binary cross-entropy is "
+                f"defined on probabilities sigma(u)); got output_activation={self.output_activation!r}"
+            )
+        if self.bce_chain not in BCE_CHAINS:
+            raise unknown_name("bce_chain", self.bce_chain, BCE_CHAINS)
+        set_("l2", _check_l2(self.l2))
+        set_("_skips", self._parse_skip(self.skip))
+        set_("skip", "+".join(s for s in SKIPS if s in self._skips) or "none")
+        set_("bias", self._parse_bias(self.bias))
+        if self.distinct_inputs is not None:
+            di = _check_size("distinct_inputs", self.distinct_inputs)
+            if not _is_symbolic(di) and not _is_symbolic(self.samples) and di > self.samples:
+                raise InvalidSpecError(
+                    f"distinct_inputs ({di}) cannot exceed samples ({self.samples})"
+                )
+            set_("distinct_inputs", di)
+
+    # ------------------------------------------------------------------ parsing
+    def _parse_skip(self, skip: object) -> frozenset:
+        items = skip.replace(",", "+").split("+") if isinstance(skip, str) else skip
+        try:
+            names = [str(s).strip().lower().replace("_", "-") for s in items]
+        except TypeError:
+            raise InvalidSpecError(f"skip must be a string or a list of strings, got {skip!r}") from None
+        out = set()
+        for s in names:
+            if s not in SKIPS:
+                raise unknown_name("skip", s, SKIPS)
+            if s != "none":
+                out.add(s)
+        if "residual" in out:
+            if self.is_symbolic:
+                pass  # uniform widths by construction
+            elif len(self.widths) < 2:
+                raise InvalidSpecError(
+                    "skip='residual' adds a_{l-1} to a_l for hidden layers l >= 2, so it "
+                    "needs at least two hidden layers; this network has one"
+                )
+            elif len(set(self.widths)) != 1:
+                raise InvalidSpecError(
+                    "skip='residual' (identity blocks a_l = phi(z_l) + a_{l-1}) needs equal "
+                    f"hidden widths, got widths={list(self.widths)}"
+                )
+        return frozenset(out)
+
+    def _parse_bias(self, bias: object) -> Any:
+        if isinstance(bias, bool):
+            return bias
+        if self.is_symbolic:
+            raise InvalidSpecError("a symbolic spec takes bias=True or bias=False, not a list")
+        try:
+            flags = tuple(bias)
+        except TypeError:
+            raise InvalidSpecError(f"bias must be a bool or a list of bools, got {bias!r}") from None
+        if len(flags) != self.depth + 1 or not all(isinstance(b, bool) for b in flags):
+            raise InvalidSpecError(
+                f"bias as a list needs one bool per Linear layer ({self.depth + 1} for "
+                f"{self.depth} hidden layers), got {bias!r}"
+            )
+        return flags
+
+    # ------------------------------------------------------------ constructors
+    @classmethod
+    def uniform(cls, inputs, width, depth, samples, **kwargs) -> "ArchitectureSpec":
+        """``depth`` hidden layers of equal ``width``; sizes may be sympy symbols.
+
+        Examples
+        --------
+        >>> import sympy
+        >>> d, h, L, m = sympy.symbols("d h L m", positive=True, integer=True)
+        >>> ArchitectureSpec.uniform(d, h, L, m, activation="tanh").n_params
+        L*h*(h + 1) + d*h + 1 - h**2
+        """
+        if any(_is_symbolic(v) for v in (width, depth)):
+            return cls(inputs=inputs, widths=SymbolicWidths(width, depth), samples=samples, **kwargs)
+        depth = _check_size("depth L (number of hidden layers)", depth)
+        return cls(inputs=inputs, widths=(width,) * depth, samples=samples, **kwargs)
+
+    # -------------------------------------------------------------- properties
+    @property
+    def is_symbolic(self) -> bool:
+        """True when any size is a sympy expression."""
+        return isinstance(self.widths, SymbolicWidths) or any(
+            _is_symbolic(v) for v in (self.inputs, self.samples, self.outputs, self.distinct_inputs)
+        )
+
+    @property
+    def depth(self):
+        """L, the number of hidden layers (the output layer is not counted)."""
+        return self.widths.depth if isinstance(self.widths, SymbolicWidths) else len(self.widths)
+
+    @property
+    def total_width(self):
+        """sum of hidden widths, h_1 + ... + h_L."""
+        if isinstance(self.widths, SymbolicWidths):
+            return self.widths.width * self.widths.depth
+        return sum(self.widths)
+
+    @property
+    def effective_samples(self):
+        """m' = distinct inputs when given, else m (the count the chain order uses)."""
+        return self.samples if self.distinct_inputs is None else self.distinct_inputs
+
+    @property
+    def skips(self) -> frozenset:
+        """The set of skip kinds in use (subset of {"residual", "input-output"})."""
+        return self._skips
+
+    def has_bias(self, layer: int) -> bool:
+        """Whether Linear layer ``layer`` (1..L+1; L+1 is the output layer) has a bias."""
+        if isinstance(self.bias, bool):
+            return self.bias
+        return self.bias[layer - 1]
+
+    @property
+    def n_params(self):
+        """P = sum over Linear layers of (fan_in + bias) * fan_out (+ d*outputs for the
+        input-output skip), in the parameter order of DESIGN.md."""
+        d, out = self.inputs, self.outputs
+        io = d * out if "input-output" in self._skips else 0
+        if isinstance(self.widths, SymbolicWidths):
+            h, L = self.widths.width, self.widths.depth
+            b = 1 if self.bias else 0
+            total = (d + b) * h + (L - 1) * (h + b) * h + (h + b) * out + io
+            import sympy
+
+            return sympy.expand(total)
+        fan_in = (d, *self.widths)
+        fan_out = (*self.widths, out)
+        return sum(
+            (i + (1 if self.has_bias(k + 1) else 0)) * o for k, (i, o) in enumerate(zip(fan_in, fan_out))
+        ) + io
+
+    @property
+    def l2_positive(self) -> bool | None:
+        """True / False when lambda > 0 is decided, None when undecided (a bare symbol)."""
+        if _is_symbolic(self.l2):
+            return getattr(self.l2, "is_positive", None)
+        return float(self.l2) > 0
+
+    def open_hypotheses(self) -> list[str]:
+        """Assumptions about symbolic sizes that sympy could not decide."""
+        out = []
+        if isinstance(self.widths, SymbolicWidths):
+            sizes = {"h": self.widths.width, "L": self.widths.depth}
+        else:
+            sizes = {}
+        sizes.update({"d": self.inputs, "m": self.samples, "outputs": self.outputs})
+        for label, v in sizes.items():
+            if _is_symbolic(v) and not (v.is_integer and v.is_positive):
+                out.append(f"{label} = {v} is a positive integer (assumed, not declared)")
+        return out
+
+    def to_dict(self) -> dict:
+        """JSON-ready description (symbols become strings)."""
+        conv = lambda v: v if isinstance(v, (int, bool, type(None))) else (float(v) if isinstance(v, (float, Fraction)) else str(v))  # noqa: E731
+        widths = (
+            {"width": str(self.widths.width), "depth": str(self.widths.depth)}
+            if isinstance(self.widths, SymbolicWidths) else list(self.widths)
+        )
+        return {
+            "inputs": conv(self.inputs), "widths": widths, "activation": self.activation,
+            "outputs": conv(self.outputs), "output_activation": self.output_activation,
+            "loss": self.loss, "samples": conv(self.samples),
+            "distinct_inputs": conv(self.distinct_inputs), "l2": conv(self.l2),
+            "skip": self.skip, "bias": self.bias if isinstance(self.bias, bool) else list(self.bias),
+            "bce_chain": self.bce_chain,
+        }

@@ -1,0 +1,179 @@
+"""The bound theorems (THEORY sec. 2 and the input-space rows of sec. 3).
+
+Notation: n variables, chain order r, chain degree alpha, function degree beta,
+B(X) = sum of the Betti numbers of X (rational coefficients).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from .base import Product, Theorem, smin
+
+__all__ = ["CATALOG"]
+
+
+def _khovanskii(n, r, alpha, betas):
+    # betas: tuple of (beta_i, multiplicity); there are n equations in all
+    prod = tuple((b, c) for b, c in betas)
+    total = sum(b * c for b, c in betas)
+    bracket = smin(n, r) * alpha + total - n + 1
+    return Product(((2, _tri(r)), *prod, (bracket, r)))
+
+
+def _tri(r):
+    return r * (r - 1) / 2 if hasattr(r, "free_symbols") else r * (r - 1) // 2
+
+
+def _K(n, r, alpha, beta):
+    bracket = smin(n, r) * alpha + beta + (n - 1) * (alpha + beta - 2)
+    return Product(((2, _tri(r)), (beta, 1), (alpha + beta - 1, n - 1), (bracket, r)))
+
+
+def _GV(n, r, alpha, beta):
+    return Product((
+        (2, _tri(r)), (beta, 1), (alpha + 2 * beta - 1, n - 1),
+        ((2 * n - 1) * (alpha + 2 * beta) - 2 * n + 2, r),
+    ))
+
+
+def _Z(n, r, alpha, beta, s, C):
+    return Product(((C, 1), (s, n), (2, _tri(r)), (n * beta + smin(n, r) * alpha, n + r)))
+
+
+def _milnor(n, d):
+    return Product(((d, 1), (2 * d - 1, n - 1)))
+
+
+def _milnor_sup(n, d):
+    return Product(((2 + d, 1), (1 + d, n - 1)), Fraction(1, 2))
+
+
+def _bs_sigmoid(n, h, l):
+    return Product(((2, _tri(h)), (n * l + n, n + h)))
+
+
+def _bs_arctan(n, h, l):
+    return Product(((2, h * (2 * h - 1)), (n * l + n, n + 2 * h)))
+
+
+CATALOG = (
+    Theorem(
+        key="Kh",
+        name="Khovanskii's bound on non-degenerate zeros",
+        statement=(
+            "For a Pfaffian chain of order r and degree alpha on R^n and q_1..q_n of "
+            "degrees beta_1..beta_n, #non-degenerate common zeros <= "
+            "2^(r(r-1)/2) * prod beta_i * [min(n,r)*alpha + sum beta_i - n + 1]^r"
+        ),
+        latex=r"\#\{q=0\} \le 2^{r(r-1)/2}\prod_i\beta_i\,\bigl[\min(n,r)\alpha+\textstyle\sum_i\beta_i-n+1\bigr]^r",
+        status="published",
+        citation=("Khovanskii1991", "GabrielovVorobjov2004"),
+        hypotheses=("the chain is defined on R^n (or R^{n-1} x R_+, R_+^n)",),
+        parameters=("n", "r", "alpha", "betas"),
+        product=_khovanskii,
+        bounds="zeros",
+        notes="betas is a tuple of (beta_i, multiplicity) pairs whose multiplicities sum to n",
+    ),
+    Theorem(
+        key="Mi",
+        name="Milnor / Oleinik-Petrovskii-Thom (algebraic sets)",
+        statement="An algebraic set in R^n defined by polynomials of degree <= d has B <= d(2d-1)^(n-1)",
+        latex=r"B(V) \le d\,(2d-1)^{n-1}",
+        status="published",
+        citation=("Milnor1964", "OleinikPetrovskii1949", "Thom1965"),
+        hypotheses=("V is a real algebraic set (r = 0)",),
+        parameters=("n", "d"),
+        product=_milnor,
+    ),
+    Theorem(
+        key="Mi+",
+        name="Milnor's bound for {f >= 0}",
+        statement="For a polynomial f of degree d on R^n, B({f >= 0}) <= (1/2)(2+d)(1+d)^(n-1)",
+        latex=r"B(\{f\ge 0\}) \le \tfrac12(2+d)(1+d)^{n-1}",
+        status="published",
+        citation=("Milnor1964",),
+        hypotheses=("f is a polynomial of degree d (r = 0)",),
+        parameters=("n", "d"),
+        product=_milnor_sup,
+    ),
+    Theorem(
+        key="GV",
+        name="Gabrielov-Vorobjov bound for a Pfaffian variety",
+        statement=(
+            "For V = {f_1 = ... = f_k = 0} in R^n, one chain of order r and degree alpha, "
+            "beta = max deg f_i: B(V) <= 2^(r(r-1)/2) * beta * (alpha + 2 beta - 1)^(n-1) "
+            "* ((2n-1)(alpha + 2 beta) - 2n + 2)^r"
+        ),
+        latex=(r"B(V) \le 2^{r(r-1)/2}\,\beta\,(\alpha+2\beta-1)^{n-1}"
+               r"\bigl((2n-1)(\alpha+2\beta)-2n+2\bigr)^r"),
+        status="quoted",
+        citation=("GabrielovVorobjov2004", "Zell1999"),
+        hypotheses=("V is compact (exact hypotheses of the source unverified: required here)",),
+        parameters=("n", "r", "alpha", "beta"),
+        product=_GV,
+    ),
+    Theorem(
+        key="Z",
+        name="Zell's bound for compact semi-Pfaffian sets (constant-free core)",
+        statement=(
+            "For a compact semi-Pfaffian S in R^n defined by s sign conditions: "
+            "B(S) <= s^n * 2^(r(r-1)/2) * O((n beta + min(n,r) alpha)^(n+r)); reported with "
+            "the hidden constant set to C (default 1): a core, not a rigorous number"
+        ),
+        latex=r"B(S) \le C\,s^n\,2^{r(r-1)/2}\,(n\beta+\min(n,r)\alpha)^{n+r}",
+        status="constant-free",
+        citation=("Zell1999",),
+        hypotheses=("S is compact", "the constant C hidden in O(.) is not known: C = 1 is a convention"),
+        parameters=("n", "r", "alpha", "beta", "s", "C"),
+        product=_Z,
+        rigorous=False,
+    ),
+    Theorem(
+        key="K",
+        name="Explicit bound for a compact sublevel set",
+        statement=(
+            "If f = c - Loss has format (r, alpha, beta) on R^n and S_c = {Loss <= c} is "
+            "compact with S_{c'} compact for some c' > c, then B(S_c) <= 2^(r(r-1)/2) * "
+            "beta * (alpha+beta-1)^(n-1) * [min(n,r) alpha + beta + (n-1)(alpha+beta-2)]^r"
+        ),
+        latex=(r"B(S_c) \le 2^{r(r-1)/2}\,\beta\,(\alpha+\beta-1)^{n-1}"
+               r"\bigl[\min(n,r)\alpha+\beta+(n-1)(\alpha+\beta-2)\bigr]^r"),
+        status="derived",
+        citation=("bettibounds-theory", "Khovanskii1991", "Wilkie1999", "Braess1974"),
+        hypotheses=("S_{c'} is compact for some c' > c",),
+        parameters=("n", "r", "alpha", "beta"),
+        product=_K,
+    ),
+    Theorem(
+        key="BS-sigmoid",
+        name="Bianchini-Scarselli input-space bound, deep tanh/logistic (constant-free core)",
+        statement=(
+            "For S_N = {x in R^n : N(x) >= 0}, N a network of l layers with h hidden "
+            "tanh/logistic units in total: B(S_N) <= 2^(h(h-1)/2) O((n l + n)^(n+h)); reported "
+            "with the O(.) constant set to 1"
+        ),
+        latex=r"B(S_N) \le 2^{h(h-1)/2}\,O\bigl((nl+n)^{n+h}\bigr)",
+        status="constant-free",
+        citation=("BianchiniScarselli2014",),
+        hypotheses=("quoted from secondary sources; the O(.) constant is not known",),
+        parameters=("n", "h", "l"),
+        product=_bs_sigmoid,
+        rigorous=False,
+    ),
+    Theorem(
+        key="BS-arctan",
+        name="Bianchini-Scarselli input-space bound, deep arctan (constant-free core)",
+        statement=(
+            "For S_N as above with h arctan units in l layers: "
+            "B(S_N) <= 2^(h(2h-1)) O((n l + n)^(n+2h)); O(.) constant set to 1"
+        ),
+        latex=r"B(S_N) \le 2^{h(2h-1)}\,O\bigl((nl+n)^{n+2h}\bigr)",
+        status="constant-free",
+        citation=("BianchiniScarselli2014",),
+        hypotheses=("quoted from secondary sources; the O(.) constant is not known",),
+        parameters=("n", "h", "l"),
+        product=_bs_arctan,
+        rigorous=False,
+    ),
+)
