@@ -38,7 +38,7 @@ def _result(key, kind, route, route_status, hyps, params, symbolic, **extra_hyp)
     if symbolic:
         import sympy
 
-        kwargs = dict(symbolic_log2=sympy.simplify(product.log2_sympy()), symbolic_value=product.sympy())
+        kwargs = dict(symbolic_log2=product.log2_sympy(), symbolic_value=product.sympy())
     else:
         kwargs = dict(evaluated=product.evaluate())
     return BoundResult(
@@ -206,20 +206,26 @@ def _input_upper(spec, n, r, alpha, beta, symbolic, slice_dim, C):
 
 
 def _describe_blocks(blocks) -> str:
-    """'2^3 * 3! (layer 1) * 2^4 * 4! (layers 2-3)', grouping equal consecutive factors."""
-    parts: list[list] = []
+    """'(2^3 * 3!)^2 [layers 1-2, one factor each] * ...': equal consecutive blocks grouped."""
+    if len(blocks) == 1 and "count" in blocks[0]:  # symbolic: one entry stands for `count` blocks
+        b = blocks[0]
+        return f"2^({b['flips']}) * ({b['permutations']}!)^({b['count']}) [all hidden layers, symbolic]"
+    groups: list[list] = []  # [term, [blocks' layer lists]]
     for b in blocks:
         term = f"2^{b['flips']} * {b['permutations']}!"
-        layers = b["layers"]
-        if parts and parts[-1][0] == term and isinstance(layers, list):
-            parts[-1][1].extend(layers)
+        if groups and groups[-1][0] == term:
+            groups[-1][1].append(b["layers"])
         else:
-            parts.append([term, list(layers) if isinstance(layers, list) else [layers]])
+            groups.append([term, [b["layers"]]])
     out = []
-    for term, layers in parts:
-        count = len(layers) if all(isinstance(x, int) for x in layers) and len(layers) > 1 else 1
-        where = f"layers {layers[0]}-{layers[-1]}" if count > 1 else f"layer(s) {layers[0]}"
-        out.append(f"({term})^{count} [{where}]" if count > 1 else f"{term} [{where}]")
+    for term, layer_lists in groups:
+        span = lambda ls: f"{ls[0]}-{ls[-1]}" if len(ls) > 1 else f"{ls[0]}"  # noqa: E731
+        if len(layer_lists) == 1:
+            ls = layer_lists[0]
+            kind = "residual chain, layers" if len(ls) > 1 else "layer"
+            out.append(f"{term} [{kind} {span(ls)}]")
+        else:
+            out.append(f"({term})^{len(layer_lists)} [layers {layer_lists[0][0]}-{layer_lists[-1][-1]}, one factor each]")
     return " * ".join(out)
 
 

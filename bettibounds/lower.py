@@ -155,7 +155,8 @@ def _symbolic_group(spec, act, residual, logistic_flips, notes) -> SymmetryGroup
         flips = h * L
     order = 2**flips * sympy.factorial(h) ** chains
     log2 = flips + chains * sympy.log(sympy.factorial(h), 2)
-    return SymmetryGroup([{"layers": "all", "width": h, "permutations": h, "flips": flips}], log2, order, notes)
+    blocks = [{"layers": "all", "width": h, "permutations": h, "flips": flips, "count": chains}]
+    return SymmetryGroup(blocks, log2, order, notes)
 
 
 def lower_hypotheses(spec) -> list[Hypothesis]:

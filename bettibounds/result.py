@@ -30,6 +30,12 @@ def _num(x) -> float | str | None:
     return str(x)
 
 
+def _widths_text(spec) -> str:
+    if hasattr(spec.widths, "depth"):
+        return f"{spec.widths.depth} x [{spec.widths.width}]"
+    return str(list(spec.widths))
+
+
 @dataclass(frozen=True)
 class BoundResult:
     """One bound on a Betti-number sum, with everything needed to trust it.
@@ -224,7 +230,7 @@ class BoundReport:
         what = "B({x : N(x) >= 0})" if self.space == "input" else "B(S_c), S_c = {theta : Loss(theta) <= c}"
         lines = [
             f"bettibounds: {what}",
-            f"network: d={s.inputs}, widths={list(s.widths) if not s.is_symbolic else s.widths}, "
+            f"network: d={s.inputs}, widths={_widths_text(s)}, "
             f"activation={s.activation}, output={s.output_activation} x{s.outputs}, loss={s.loss}, "
             f"m={s.samples}, l2={s.l2}, skip={s.skip}",
             f"variables n = {self.n_variables}   parameters P = {self.n_params}",
@@ -239,10 +245,13 @@ class BoundReport:
                 continue
             lines.append(header)
             for b in rows:
-                log10 = b.log10
-                l10 = mpmath.nstr(log10, 8) if isinstance(log10, mpmath.mpf) else str(log10)
                 rig = ("yes" if b.rigorous else "no") + ("*" if b.conditional else "")
-                lines.append(f"{b.kind:5} {b.theorem:<11} {b.status:<14} {rig:<9} {l10:>14}  {b.size_text()}")
+                if b.evaluated is None:  # symbolic: the closed form itself
+                    lines.append(f"{b.kind:5} {b.theorem:<11} {b.status:<14} {rig:<9} {'-':>14}")
+                    lines.append(f"      bound = {b.symbolic_value}")
+                else:
+                    l10 = mpmath.nstr(b.log10, 8)
+                    lines.append(f"{b.kind:5} {b.theorem:<11} {b.status:<14} {rig:<9} {l10:>14}  {b.size_text()}")
                 lines.append(f"      via {b.route} [{b.route_status}]")
                 for h in b.hypotheses:
                     lines.append(f"      - {h}")

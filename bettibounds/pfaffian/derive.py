@@ -233,7 +233,7 @@ def closed_form(spec) -> Derivation:
     if sym:
         import sympy
 
-        r, alpha, beta = (sympy.simplify(v) for v in (r, alpha, beta))
+        r, alpha, beta = (sympy.simplify(sympy.piecewise_fold(sympy.sympify(v))) for v in (r, alpha, beta))
         return Derivation(None, spec.n_params, "closed", "loss", steps,
                           symbolic={"order": r, "alpha": alpha, "beta": beta})
     return Derivation(PfaffianFormat(int(r), int(alpha), int(beta)), spec.n_params, "closed", "loss", steps)
