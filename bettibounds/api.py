@@ -16,6 +16,8 @@ Routes (docs/theory.md, "Routes"):
 
 from __future__ import annotations
 
+import mpmath
+
 from .errors import InvalidSpecError
 from .lower import lower_hypotheses, symmetry_group
 from .numbers import evaluate_product
@@ -145,9 +147,9 @@ def _loss_upper(spec, n, r, alpha, beta, symbolic, slice_dim, C):
     beta2 = beta if lam else (max(beta, 2) if not symbolic else __import__("sympy").Max(beta, 2))
     where = f"k = {slice_dim}-dimensional slice theta0 + D t" if slice_dim else "S_c"
     hyps: list[Hypothesis] = []
-    if slice_dim:
-        hyps.append(Hypothesis("D has full column rank k (the slice is a k-dimensional affine subspace)", "undecided",
-                               "state it for your directions"))
+    if slice_dim and lam:  # the eps-route regularises with eps ||t||^2 and needs no rank condition
+        hyps.append(Hypothesis("D has full column rank k (then lambda ||theta0 + D t||^2 is coercive in t)",
+                               "undecided", "state it for your directions"))
     if lam:
         hyps.append(Hypothesis(f"{where} is compact for every c", "holds",
                                "lambda > 0: Loss >= lambda ||theta||^2 is coercive"))
@@ -162,9 +164,11 @@ def _loss_upper(spec, n, r, alpha, beta, symbolic, slice_dim, C):
     params = dict(n=n, r=r, alpha=alpha, beta=beta2)
     out = [
         _result("K", "upper", route, "derived", hyps, params, symbolic),
-        _result("GV", "upper", route + f"; V' = {{Loss + t^2 = c}} in n + 1 variables (B(S_c) <= B(V'))",
-                "derived", [*hyps, Hypothesis("V' is compact", "holds" if lam else "undecided",
-                                              "V' is compact iff the sublevel set is")],
+        _result("GV", "upper", route + (
+                    "; V' = {Loss + t^2 = c}" if lam else "; V' = {Loss + eps ||theta||^2 + t^2 = c}"
+                ) + " in n + 1 variables (the sublevel set is a retract of V')",
+                "derived", [*hyps, Hypothesis("V' is compact", "holds",
+                                              "V' is compact iff the (regularised) sublevel set is, and Loss >= 0")],
                 dict(n=n + 1, r=r, alpha=alpha, beta=beta2), symbolic),
         _result("Z", "upper", route + "; one sign condition (s = 1)", "derived",
                 [*hyps, Hypothesis(f"Zell's hidden constant is C = {C}", "undecided",
@@ -173,25 +177,41 @@ def _loss_upper(spec, n, r, alpha, beta, symbolic, slice_dim, C):
     ]
     if not symbolic and r == 0:
         out.insert(0, _result("Mi+", "upper", f"S_c = {{c - Loss >= 0}}, Loss a polynomial of degree {beta}",
-                              "derived", hyps[:1] if slice_dim else [], dict(n=n, d=beta), symbolic))
+                              "direct", [], dict(n=n, d=beta), symbolic))
     return out
+
+
+#: growth of a hidden activation at infinity, for the compactness of the regularised
+#: input-space set {-u + eps ||x||^{2q} <= 0}: "bounded", "linear" or None (unknown)
+_GROWTH = {"logistic": "bounded", "tanh": "bounded", "arctan": "bounded", "gaussian": "bounded",
+           "softplus": "linear", "silu": "linear", "gelu": "linear", "identity": "linear"}
 
 
 def _input_upper(spec, n, r, alpha, beta, symbolic, slice_dim, C):
     act = get_activation(spec.activation)
+    growth = _GROWTH.get(act.name)
+    if act.is_polynomial:  # u is a polynomial of degree beta: a regulariser of higher even degree dominates it
+        two_q = beta + 1 if beta % 2 else beta + 2
+        coercive = Hypothesis(f"-u + eps ||x||^{two_q} is coercive", "holds", f"u is a polynomial of degree {beta}")
+    else:
+        two_q = 2
+        coercive = Hypothesis(
+            "-u + eps ||x||^2 is coercive (u(x) = o(||x||^2))", "holds" if growth else "undecided",
+            f"{act.name} is {growth} at infinity, so u grows at most linearly" if growth else
+            f"{act.name} can grow faster than any polynomial; the bound holds only if u(x) = o(||x||^2)")
     hyps = [Hypothesis(
         "0 is not one of the finitely many exceptional levels of u", "undecided",
-        "S_N is in general not compact; the bound goes through {-u + eps ||x||^2 <= 0} (beta -> max(beta, 2))")]
-    beta2 = max(beta, 2)
-    route = "generic level via eps-regularisation of S_N"
+        f"S_N is in general not compact; the bound goes through {{-u + eps ||x||^{two_q} <= 0}}"), coercive]
+    beta2 = max(beta, two_q)
+    route = f"generic level via eps-regularisation of S_N (beta -> max(beta, {two_q}))"
     out = []
     if r == 0:
-        out.append(_result("Mi+", "upper", f"S_N = {{u >= 0}}, u a polynomial of degree {beta}", "derived", [],
+        out.append(_result("Mi+", "upper", f"S_N = {{u >= 0}}, u a polynomial of degree {beta}", "direct", [],
                            dict(n=n, d=beta), symbolic))
     out += [
         _result("K", "upper", route, "derived", hyps, dict(n=n, r=r, alpha=alpha, beta=beta2), symbolic),
-        _result("GV", "upper", route + "; V' = {-u + eps||x||^2 + t^2 = 0} in n + 1 variables", "derived",
-                [*hyps, Hypothesis("V' is compact", "holds", "eps > 0 makes it compact")],
+        _result("GV", "upper", route + f"; V' = {{-u + eps ||x||^{two_q} + t^2 = 0}} in n + 1 variables", "derived",
+                [*hyps, Hypothesis("V' is compact", coercive.status, "V' is compact iff the regularised set is")],
                 dict(n=n + 1, r=r, alpha=alpha, beta=beta2), symbolic),
         _result("Z", "upper", route + "; s = 1", "derived",
                 [*hyps, Hypothesis(f"Zell's hidden constant is C = {C}", "undecided", "O(.) constant unknown")],
@@ -243,10 +263,8 @@ def _symmetry_lower(spec, symbolic) -> list[BoundResult]:
         route_status="derived", rigorous=True, hypotheses=tuple(lower_hypotheses(spec)),
         citation=("bettibounds-theory",), parameters={"blocks": blocks},
     )
-    if symbolic:
+    if not isinstance(group.log2, mpmath.mpf):  # symbolic widths
         return [BoundResult(**common, symbolic_log2=group.log2, symbolic_value=group.order)]
-    import mpmath
-
     from .numbers import Evaluated
 
     if group.order is not None:

@@ -22,8 +22,13 @@ class _Parser(argparse.ArgumentParser):
     """ArgumentParser whose errors are one line on stderr and exit status 2."""
 
     def error(self, message: str) -> None:  # noqa: D401 (argparse API)
-        sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        sys.stderr.write(f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
         sys.exit(2)
+
+
+def _one_line(text: str) -> str:
+    """Errors are one line: escape line breaks that came in with the user's input."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def _int_list(text: str) -> list[int]:
@@ -175,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handler(args)
     except BettiBoundsError as exc:
-        sys.stderr.write(f"{PROG}: error: {exc}\n")
+        sys.stderr.write(f"{PROG}: error: {_one_line(str(exc))}\n")
         return 2
 
 

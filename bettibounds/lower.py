@@ -36,6 +36,7 @@ import mpmath
 
 from .numbers import MAX_EXACT_DIGITS, log_factorial2
 from .pfaffian.activations import get_activation
+from .spec import SymbolicWidths
 from .theorems.base import Hypothesis
 
 __all__ = ["SymmetryGroup", "symmetry_group"]
@@ -67,10 +68,9 @@ class SymmetryGroup:
 
 
 def _blocks(spec) -> list[list[int]]:
+    """Layers tied together: one residual chain, or one block per plain layer."""
     if "residual" in spec.skips:
-        return [list(range(1, spec.depth + 1))] if not spec.is_symbolic else [["1..L"]]
-    if spec.is_symbolic:
-        return [["l"]]
+        return [list(range(1, spec.depth + 1))]
     return [[l] for l in range(1, spec.depth + 1)]
 
 
@@ -81,10 +81,9 @@ def symmetry_group(spec) -> SymmetryGroup:
     --------
     >>> from bettibounds import ArchitectureSpec
     >>> symmetry_group(ArchitectureSpec(inputs=2, widths=(2, 3), activation="tanh", samples=3)).order
-    192
-    >>> symmetry_group(ArchitectureSpec(inputs=2, widths=(2, 3), activation="tanh", samples=3, l2=0.1,
-    ...                                 )).order
-    192
+    384
+    >>> symmetry_group(ArchitectureSpec(inputs=2, widths=(2, 3), activation="tanh", samples=3, l2=0.1)).order
+    384
     >>> symmetry_group(ArchitectureSpec(inputs=2, widths=(2, 3), activation="sigmoid", samples=3, l2=0.1)).order
     12
     """
@@ -105,12 +104,9 @@ def symmetry_group(spec) -> SymmetryGroup:
             "logistic sign flips dropped: their bias compensation changes ||theta||, so they do not "
             "preserve the l2 penalty" + (" (lambda > 0)" if l2 else " (lambda's sign is undecided)")
         )
-    if spec.is_symbolic:
+    if isinstance(spec.widths, SymbolicWidths):
         return _symbolic_group(spec, act, residual, logistic_flips, notes)
     blocks = []
-    log2 = mpmath.mpf(0)
-    exact_ok = True
-    order = 1
     for layers in _blocks(spec):
         h = spec.widths[layers[0] - 1]
         flips = 0
@@ -128,19 +124,25 @@ def symmetry_group(spec) -> SymmetryGroup:
         elif act.symmetry == "even":
             flips = h * len(layers)  # each layer flips independently
         blocks.append({"layers": layers, "width": h, "permutations": h, "flips": flips})
-        log2 += flips + log_factorial2(h)
-    digits = float(log2 * mpmath.log10(2))
-    if digits < MAX_EXACT_DIGITS:
-        order = 1
-        for b in blocks:
-            order *= 2 ** b["flips"] * math.factorial(b["permutations"])
-    else:
-        exact_ok = False
     if residual:
         notes.append(f"identity-residual chain over layers 1..{spec.depth}: one permutation group S_h for the chain")
     if act.symmetry == "none":
         notes.append(f"{act.name}: no sign-flip symmetry; permutations only")
-    return SymmetryGroup(blocks, +log2, order if exact_ok else None, notes)
+    if any(hasattr(b["width"], "free_symbols") for b in blocks):  # symbolic widths in a tuple
+        import sympy
+
+        order = sympy.Mul(*(2 ** b["flips"] * sympy.factorial(b["permutations"]) for b in blocks))
+        log2 = sum(b["flips"] + sympy.log(sympy.factorial(b["permutations"]), 2) for b in blocks)
+        return SymmetryGroup(blocks, log2, order, notes)
+    log2 = mpmath.mpf(0)
+    for b in blocks:
+        log2 += b["flips"] + log_factorial2(b["permutations"])
+    order = None
+    if float(log2 * mpmath.log10(2)) < MAX_EXACT_DIGITS:
+        order = 1
+        for b in blocks:
+            order *= 2 ** b["flips"] * math.factorial(b["permutations"])
+    return SymmetryGroup(blocks, +log2, order, notes)
 
 
 def _symbolic_group(spec, act, residual, logistic_flips, notes) -> SymmetryGroup:
@@ -168,8 +170,9 @@ def lower_hypotheses(spec) -> list[Hypothesis]:
             "by construction, docs/theory.md",
         ),
         Hypothesis(
-            "the loss has a strict local minimiser theta* with trivial stabiliser in G "
-            "(pairwise distinct hidden units, non-zero units and outgoing weights)",
+            "the loss has a strict local minimiser theta* with trivial stabiliser in G (no non-identity "
+            "element of G fixes theta*; e.g. for odd activations no two units of a layer with equal or "
+            "opposite incoming weights and biases, no unit with zero incoming or outgoing weights)",
             "undecided",
             "not certified here: a certified witness for concrete data is a separate tool",
         ),

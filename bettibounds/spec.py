@@ -248,7 +248,7 @@ class ArchitectureSpec:
         >>> import sympy
         >>> d, h, L, m = sympy.symbols("d h L m", positive=True, integer=True)
         >>> ArchitectureSpec.uniform(d, h, L, m, activation="tanh").n_params
-        L*h*(h + 1) + d*h + 1 - h**2
+        L*h**2 + L*h + d*h - h**2 + h + 1
         """
         if any(_is_symbolic(v) for v in (width, depth)):
             return cls(inputs=inputs, widths=SymbolicWidths(width, depth), samples=samples, **kwargs)
@@ -260,7 +260,7 @@ class ArchitectureSpec:
     def is_symbolic(self) -> bool:
         """True when any size is a sympy expression."""
         return isinstance(self.widths, SymbolicWidths) or any(
-            _is_symbolic(v) for v in (self.inputs, self.samples, self.outputs, self.distinct_inputs)
+            _is_symbolic(v) for v in (self.inputs, self.samples, self.outputs, self.distinct_inputs, *self.widths)
         )
 
     @property

@@ -22,8 +22,8 @@ from ..errors import InvalidSpecError
 from .activations import get_activation
 from .derive import Derivation, SPACES
 from .format import PfaffianFormat
-from .losses import output_chain
-from .rules import NEG_INF, ode_degree, track_add, track_const, track_mul, track_pow, track_var
+from .network import build_params, forward, loss_expression
+from .rules import ode_degree, track_add, track_const, track_mul, track_pow, track_var
 
 __all__ = ["Graph", "mechanical", "generic_data"]
 
@@ -66,6 +66,8 @@ class Graph:
 
     def var(self, p: int) -> int:
         return self._node(("v", p), track_var())
+
+    param = var
 
     def add(self, *ids: int) -> int:
         terms = [a for a in ids if not self.is_zero(a)]
@@ -198,41 +200,18 @@ def mechanical(spec, space: str = "loss", data=None, seed: int = 0, max_nodes: i
     act = get_activation(spec.activation)
     g = Graph()
     rng = random.Random(seed)
-    counter = iter(range(10**12))
 
-    def weight() -> int:
+    def weight(p: int) -> int:
         if space == "loss":
-            return g.var(next(counter))
-        return g.const(Fraction(rng.choice([-1, 1]) * rng.randint(1, 50), rng.randint(1, 7)))
+            return g.var(p)
+        # pairwise distinct magnitudes: no two units can coincide by accident
+        return g.const(Fraction(rng.choice([-1, 1]) * (1000 * (p + 1) + rng.randint(1, 999)), 997))
 
-    # parameters in DESIGN.md order: per Linear layer, W (out x in, row-major) then b
-    fan_in = (spec.inputs, *spec.widths)
-    fan_out = (*spec.widths, spec.outputs)
-    layers = []
-    for k, (i, o) in enumerate(zip(fan_in, fan_out), start=1):
-        W = [[weight() for _ in range(i)] for _ in range(o)]
-        b = [weight() for _ in range(o)] if spec.has_bias(k) else None
-        layers.append((W, b))
-    U = [[weight() for _ in range(spec.inputs)] for _ in range(spec.outputs)] if "input-output" in spec.skips else None
-
-    def forward(x: list[int]) -> list[int]:
-        a = x
-        for l, (W, b) in enumerate(layers[:-1], start=1):
-            z = [g.add(*(g.mul(w, ai) for w, ai in zip(row, a)), *([b[j]] if b else [])) for j, row in enumerate(W)]
-            new = [g.activation(act, zj) for zj in z]
-            if "residual" in spec.skips and l >= 2:
-                new = [g.add(n, p) for n, p in zip(new, a)]
-            a = new
-        W, b = layers[-1]
-        u = [g.add(*(g.mul(w, ai) for w, ai in zip(row, a)), *([b[j]] if b else [])) for j, row in enumerate(W)]
-        if U is not None:
-            u = [g.add(uj, *(g.mul(w, xi) for w, xi in zip(row, x))) for uj, row in zip(u, U)]
-        return u
-
+    layers, U = build_params(spec, weight)
     if space == "input":
         if spec.outputs != 1:
             raise InvalidSpecError("input-space bounds need a scalar output (outputs=1)")
-        u = forward([g.var(i) for i in range(spec.inputs)])[0]
+        u = forward(spec, g, act, layers, U, [g.var(i) for i in range(spec.inputs)])[0]
         r = len(g.chain)
         alpha = max((g.info[c][1] for c in g.chain), default=0)
         fmt = PfaffianFormat(r, int(alpha), int(g.info[u][0]))
@@ -242,26 +221,10 @@ def mechanical(spec, space: str = "loss", data=None, seed: int = 0, max_nodes: i
     xs, ys = data if data is not None else generic_data(spec, seed)
     xs = _check_rows("data inputs", xs, spec.samples, spec.inputs)
     ys = _check_rows("data labels", ys, spec.samples, spec.outputs)
-    oc = output_chain(spec.loss, spec.output_activation, spec.bce_chain)
-    terms = []
-    for x, y in zip(xs, ys):
-        u = forward([g.const(v) for v in x])
-        for uo, yo in zip(u, y):
-            if g.is_const(uo):
-                continue  # a theta-free sample term adds nothing to the format
-            els = [g.element("out:" + name, j, uo, q) for j, (name, q) in enumerate(zip(oc.elements, oc.odes))]
-            if spec.loss == "mse":
-                yhat = els[0] if els else uo
-                terms.append(g.pow(g.add(yhat, g.const(-yo)), 2))
-            elif spec.bce_chain == "logsigmoid":  # -(q - (1 - y) u)
-                terms.append(g.add(g.mul(g.const(-1), els[1]), g.mul(g.const(1 - yo), uo)))
-            else:  # -(y l1 + (1 - y) l2)
-                terms.append(g.add(g.mul(g.const(-yo), els[1]), g.mul(g.const(yo - 1), els[2])))
-    loss = g.mul(g.const(Fraction(1, spec.samples)), g.add(*terms))
+    lam = None
     if spec.l2_positive is not False:
-        lam = g.opaque(("lambda",)) if not isinstance(spec.l2, (int, Fraction)) else g.const(spec.l2)
-        n_vars = next(counter)
-        loss = g.add(loss, g.mul(lam, g.add(*(g.pow(g.var(p), 2) for p in range(n_vars)))))
+        lam = g.const(spec.l2) if isinstance(spec.l2, (int, Fraction)) else g.opaque(("lambda",))
+    loss = loss_expression(spec, g, act, layers, U, xs, ys, spec.n_params, lam)
     r = len(g.chain)
     alpha = max((g.info[c][1] for c in g.chain), default=0)
     beta = g.info[loss][0]

@@ -142,6 +142,8 @@ class Theorem:
                 f"theorem {self.key} takes parameters {', '.join(self.parameters)}; "
                 f"missing {sorted(missing)}, unexpected {sorted(extra)}"
             )
+        if "betas" in params:
+            self._check_betas(params)
         for k, v in params.items():
             if _symbolic(v) or k == "betas":
                 continue
@@ -149,6 +151,22 @@ class Theorem:
                 raise InvalidSpecError(f"theorem {self.key}: parameter {k} must be an integer >= 0, got {v!r}")
         if params.get("n", 1) == 0:
             raise HypothesisError(f"theorem {self.key} needs n >= 1 variables")
+
+    def _check_betas(self, params: dict) -> None:
+        betas, n = params["betas"], params.get("n")
+        try:
+            pairs = [(b, c) for b, c in betas]
+        except (TypeError, ValueError):
+            raise InvalidSpecError(
+                f"theorem {self.key}: betas must be (degree, multiplicity) pairs, got {betas!r}") from None
+        for b, c in pairs:
+            for name, v in (("degree", b), ("multiplicity", c)):
+                if not _symbolic(v) and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+                    raise InvalidSpecError(f"theorem {self.key}: every {name} in betas must be an integer >= 0, got {v!r}")
+        total = sum(c for _, c in pairs)
+        if not any(_symbolic(v) for v in (n, total)) and total != n:
+            raise InvalidSpecError(
+                f"theorem {self.key} needs n = {n} equations; the multiplicities in betas add up to {total}")
 
     def rhs(self, **params) -> Product:
         """The right-hand side as a :class:`Product` (ints or sympy expressions)."""
