@@ -16,6 +16,7 @@ from .api import bounds
 from .errors import BettiBoundsError, HypothesisError, InvalidSpecError, NotPfaffianError, UnknownNameError
 from .lower import SymmetryGroup, symmetry_group
 from .pfaffian.activations import get_activation
+from .pfaffian.chain import Certificate, certify
 from .pfaffian.derive import Derivation, closed_form, derive_format, layer_recursion
 from .pfaffian.format import PfaffianFormat
 from .references import REFERENCES, cite
@@ -36,6 +37,8 @@ __all__ = [
     "closed_form",
     "layer_recursion",
     "get_activation",
+    "certify",
+    "Certificate",
     "THEOREMS",
     "get_theorem",
     "Hypothesis",

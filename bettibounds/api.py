@@ -58,6 +58,7 @@ def bounds(
     slice_dim: int | None = None,
     zell_constant: int = 1,
     check: bool = False,
+    certify: bool = False,
 ) -> BoundReport:
     """Upper and lower bounds on the Betti numbers of the loss sublevel sets of ``spec``.
 
@@ -77,6 +78,10 @@ def bounds(
     check : bool, default False
         Also run the node-by-node mechanical engine (small networks) and record that it
         agrees with the closed form; raises if the closed form were ever smaller.
+    certify : bool, default False
+        Build the explicit Pfaffian chain and machine-check the format
+        (:func:`bettibounds.certify`); the certificate is attached to the report.
+        Small concrete architectures only; the loss space only.
 
     Returns
     -------
@@ -126,7 +131,15 @@ def bounds(
         notes.append("no lower bound in the input space: the literature's lower bounds are not verified here")
     if slice_dim is not None:
         notes.append("a slice sublevel set has no symmetry lower bound (the group does not act on the slice)")
-    return BoundReport(spec, space, n, spec.n_params, derivation, tuple(upper), tuple(lower), tuple(notes))
+    certificate = None
+    if certify:
+        if space != "loss" or symbolic:
+            raise InvalidSpecError("certify=True needs a concrete spec in the loss space")
+        from .pfaffian.chain import certify as _certify
+
+        certificate = _certify(spec, derivation.format)
+    return BoundReport(spec, space, n, spec.n_params, derivation, tuple(upper), tuple(lower), tuple(notes),
+                       certificate)
 
 
 def _mechanical_check(spec, space, derivation) -> str:

@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--zell-constant", type=int, default=1, help="C in place of Zell's O(.) (default 1)")
     mode.add_argument("--check", action="store_true",
                       help="also run the node-by-node mechanical engine (small networks)")
+    mode.add_argument("--certify", action="store_true",
+                      help="build the explicit Pfaffian chain and machine-check the format (small networks)")
     out = b.add_argument_group("output")
     fmt = out.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="one JSON object")
@@ -123,13 +125,16 @@ def _cmd_bound(args) -> int:
         raise InvalidSpecError("--symbolic is for the loss space; drop --space input")
     spec = _spec_from_args(args)
     report = bounds(spec, space=args.space, slice_dim=args.slice_dim,
-                    zell_constant=args.zell_constant, check=args.check)
+                    zell_constant=args.zell_constant, check=args.check, certify=args.certify)
     if args.json:
         print(report.to_json())
     elif args.latex:
         print(report.to_latex())
     else:
         print(report.to_text())
+    if report.certificate is not None and not report.certificate.verified:
+        sys.stderr.write(f"{PROG}: error: the chain certificate FAILED ({len(report.certificate.failures)} false claims)\n")
+        return 1
     return 0
 
 

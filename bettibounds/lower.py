@@ -21,7 +21,8 @@ The group depends on the architecture, and this module gets each case right:
   biases, and l2 > 0 breaks it (the bias shift changes ||theta||);
 * even activations (Gaussian): flipping a unit's incoming weights and bias leaves its
   output unchanged, independently in every layer, residual or not: 2^{h_l} per layer;
-* softplus, SiLU, GELU, exp, polynomials: permutations only;
+* softplus, SiLU, GELU, exp, even-degree polynomials t + t^p: permutations only (odd-degree
+  polynomials t + t^p are odd activations);
 * identity: a continuous symmetry group (GL(h)), no isolated minimisers, no bound.
 
 An input-output skip does not interact with hidden-unit symmetries.

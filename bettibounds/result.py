@@ -174,6 +174,7 @@ class BoundReport:
     upper: tuple
     lower: tuple
     notes: tuple = ()
+    certificate: object = None
 
     @property
     def format(self):
@@ -202,6 +203,7 @@ class BoundReport:
             "lower": [b.to_dict() for b in self.lower],
             "notes": list(self.notes),
             "references": {k: REFERENCES[k] for k in cited},
+            **({"certificate": self.certificate.to_dict()} if self.certificate is not None else {}),
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -255,6 +257,15 @@ class BoundReport:
                 lines.append(f"      via {b.route} [{b.route_status}]")
                 for h in b.hypotheses:
                     lines.append(f"      - {h}")
+            lines.append("")
+        if self.certificate is not None:
+            c = self.certificate
+            lines.append(f"chain certificate: {'VERIFIED' if c.verified else 'FAILED'} "
+                         f"({c.checks} checks, {c.seconds:.2f} s); found format {c.found}")
+            lines.extend(f"  - {claim}" for claim in c.claims)
+            lines.extend(f"  ! {f}" for f in c.failures[:20])
+            if len(c.failures) > 20:
+                lines.append(f"  ! ... {len(c.failures) - 20} more failures")
             lines.append("")
         lines.append("rigorous 'yes*' = explicit bound, conditional on the [undecided] hypotheses listed.")
         lines.extend(f"note: {n}" for n in self.notes)

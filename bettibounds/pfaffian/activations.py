@@ -262,10 +262,10 @@ def _polynomial(p: int) -> Activation:
         elements=(),
         odes=(),
         output=output,
-        symmetry="none",
+        symmetry="odd" if p % 2 else "none",  # t + t^p is odd for odd p
         sympy_chain=lambda t: [],
         sympy_function=lambda t, p=p: t + t**p,
-        description=f"polynomial of degree {p}; format (0, 0, {p})",
+        description=f"polynomial t + t^{p}; format (0, 0, {p})",
     )
 
 

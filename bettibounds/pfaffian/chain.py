@@ -108,7 +108,7 @@ def verify_output_chains() -> list[str]:
 class _RingAlgebra:
     """Scalars are elements of Q[theta, Y, kappa] (kappa: an irrational constant)."""
 
-    def __init__(self, n_params: int, max_elements: int, output_chain):
+    def __init__(self, n_params: int, max_elements: int, output_chain, max_terms: int = 20_000):
         from sympy import QQ
         from sympy.polys.rings import ring
 
@@ -121,6 +121,7 @@ class _RingAlgebra:
         self.elements: list[dict] = []  # {"name", "ode", "u", "group": [Y indices], "j", "act"}
         self._memo: dict = {}
         self.output_chain = output_chain
+        self.max_terms = max_terms
 
     def const(self, v):
         return self.R(Fraction(v))
@@ -134,11 +135,27 @@ class _RingAlgebra:
             out = out + x
         return out
 
+    def _guard(self, x):
+        if len(x) > self.max_terms:
+            raise InvalidSpecError(
+                f"the explicit chain polynomials exceed max_terms={self.max_terms} terms (deep polynomial "
+                "activations expand exponentially); certify a smaller architecture or raise max_terms")
+        return x
+
+    def _refuse(self, estimate):
+        # refuse *before* an expansion whose term count could reach 25 x max_terms
+        if estimate > 25 * self.max_terms:
+            self._guard(range(self.max_terms + 1))
+
     def mul(self, a, b):
-        return a * b
+        self._refuse(len(a) * len(b))
+        return self._guard(a * b)
 
     def pow(self, a, k):
-        return a**k
+        from math import comb
+
+        self._refuse(comb(len(a) + k - 1, k))  # terms of a^k <= multisets of size k
+        return self._guard(a**k)
 
     def _coef(self, c):
         return self.R(c) if isinstance(c, int) else self.kappa  # the only irrational coefficient is GELU's
@@ -174,11 +191,19 @@ class _RingAlgebra:
     def _poly(self, monomials, u, ys):
         out = self.R(0)
         for (a, b), c in monomials.items():
-            term = self._coef(c) * u**a
+            term = self._coef(c) * self.pow(u, a) if a else self._coef(c)
             for bj, yj in zip(b, ys):
-                term = term * yj**bj
+                term = self.mul(term, yj**bj)
             out = out + term
         return out
+
+
+def _y_support(poly, n_params: int, n_y: int) -> set[int]:
+    """Indices i of the chain generators Y_i that occur in ``poly``."""
+    out: set[int] = set()
+    for monom in poly.itermonoms():
+        out.update(i for i, e in enumerate(monom[n_params:n_params + n_y]) if e)
+    return out
 
 
 def _total_degree(poly, n_vars: int) -> int:
@@ -187,7 +212,7 @@ def _total_degree(poly, n_vars: int) -> int:
 
 
 def certify(spec, claimed: PfaffianFormat | None = None, data=None, seed: int = 0,
-            spot_checks: int = 12, max_checks: int = 200_000) -> Certificate:
+            spot_checks: int = 12, max_checks: int = 200_000, max_terms: int = 200_000) -> Certificate:
     """Build the explicit chain of the loss of ``spec`` and check every claim.
 
     Parameters
@@ -204,6 +229,9 @@ def certify(spec, claimed: PfaffianFormat | None = None, data=None, seed: int = 
         Number of (element, parameter) pairs checked numerically against mpmath.
     max_checks : int
         Refuse architectures needing more derivative checks than this.
+    max_terms : int
+        Refuse when an intermediate polynomial has more terms than this (deep polynomial
+        activations expand exponentially).
 
     Returns
     -------
@@ -233,7 +261,7 @@ def certify(spec, claimed: PfaffianFormat | None = None, data=None, seed: int = 
     checks = 1 + 5
     oc = output_chain(spec.loss, spec.output_activation, spec.bce_chain)
     # room for more elements than claimed, so that an understated order is reported, not a crash
-    alg = _RingAlgebra(P, closed_form(spec).format.order + 1, oc)
+    alg = _RingAlgebra(P, closed_form(spec).format.order + 1, oc, max_terms)
     xs, ys = data if data is not None else generic_data(spec, seed)
     layers, U = build_params(spec, alg.param)
     lam = alg.const(Fraction(spec.l2)) if spec.l2_positive else None
@@ -245,7 +273,7 @@ def certify(spec, claimed: PfaffianFormat | None = None, data=None, seed: int = 
     alpha_found = 0
     for j, el in enumerate(alg.elements):
         u = el["u"]
-        y_in_u = [i for i in range(j) if u.degree(alg.Y[i]) > 0]
+        y_in_u = sorted(_y_support(u, P, len(alg.Y)))
         Q = el["ode"]
         qval = alg._poly(Q, u, [alg.Y[i] for i in el["group"]])
         row = []
@@ -254,7 +282,7 @@ def certify(spec, claimed: PfaffianFormat | None = None, data=None, seed: int = 
             for i in y_in_u:
                 if G[i][p]:
                     du = du + u.diff(alg.Y[i]) * G[i][p]
-            g = qval * du
+            g = alg.mul(qval, du)
             row.append(g)
             deg = _total_degree(g, n_vars)
             alpha_found = max(alpha_found, deg)
@@ -262,7 +290,7 @@ def certify(spec, claimed: PfaffianFormat | None = None, data=None, seed: int = 
             if deg > claimed.alpha:
                 failures.append(f"element Y{j} ({el['act']}:{el['name']}), parameter theta{p}: "
                                 f"dY/dtheta has degree {deg} > claimed alpha {claimed.alpha}")
-            later = [i for i in range(j + 1, len(alg.Y)) if g.degree(alg.Y[i]) > 0]
+            later = sorted(i for i in _y_support(g, P, len(alg.Y)) if i > j)
             if later:
                 failures.append(f"element Y{j}, parameter theta{p}: derivative uses later elements "
                                 f"{['Y%d' % i for i in later]} (chain not triangular)")
@@ -368,7 +396,7 @@ def _direct_loss(spec, theta, xs, ys, act, kappa):
         "silu": lambda z: z / (1 + mpmath.exp(-z)), "gelu": lambda z: z * (1 + mpmath.erf(z / mpmath.sqrt(2))) / 2,
         "exp": mpmath.exp, "identity": lambda z: z,
     }.get(act.name)
-    if phi is None:  # polynomial:p = t + ... + t^p
+    if phi is None:  # polynomial:p = t + t^p
         p = int(act.name.split(":")[1])
         phi = lambda z: z + z**p  # noqa: E731 (the registry's polynomial:p is t + t^p)
     it = iter(theta)
