@@ -80,6 +80,17 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--json", action="store_true", help="one JSON object")
     fmt.add_argument("--latex", action="store_true", help="LaTeX of the bound formulas")
 
+    lo = sub.add_parser("lower", help="certify b_0(S_c) >= |G| on a level band for a concrete network and data",
+                        description="Find a minimiser, certify a strict local minimum with ball arithmetic, certify "
+                                    "that its images under the symmetry group are separated, and print the band "
+                                    "[c_lo, c_hi) on which b_0(S_c) >= |G|. Exit status 1 when a step cannot be "
+                                    "certified (the output says which and why).")
+    lo.add_argument("--experiment", "-e", required=True, help="experiment JSON (network, loss, data)")
+    lo.add_argument("--starts", type=int, default=8, help="multi-start runs of the minimiser search (default 8)")
+    lo.add_argument("--seed", type=int, default=0, help="seed of the starts (default 0)")
+    lo.add_argument("--max-order", type=int, default=200_000, help="largest |G| whose orbit is enumerated")
+    lo.add_argument("--json", action="store_true", help="one JSON object")
+
     a = sub.add_parser("activations", help="list the activation registry with chains and formats")
     a.add_argument("--json", action="store_true")
     t = sub.add_parser("theorems", help="list the bound theorems with status and citation")
@@ -138,6 +149,22 @@ def _cmd_bound(args) -> int:
     return 0
 
 
+def _cmd_lower(args) -> int:
+    from .certified.witness import certify_lower
+    from .empirical.experiment import load_experiment
+
+    for name in ("starts", "max_order"):
+        if getattr(args, name) < 1:
+            raise InvalidSpecError(f"--{name.replace('_', '-')} must be >= 1")
+    exp = load_experiment(args.experiment)
+    cert = certify_lower(exp.spec, exp.x, exp.y, starts=args.starts, seed=args.seed, max_order=args.max_order)
+    if args.json:
+        print(json.dumps({"experiment": str(args.experiment), "spec": exp.spec.to_dict(), **cert.to_dict()}, indent=2))
+    else:
+        print(cert.to_text())
+    return 0 if cert.certified else 1
+
+
 def _cmd_activations(args) -> int:
     from .pfaffian.activations import ACTIVATIONS, NON_PFAFFIAN
 
@@ -181,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    handler = {"bound": _cmd_bound, "activations": _cmd_activations, "theorems": _cmd_theorems}[args.command]
+    handler = {"bound": _cmd_bound, "lower": _cmd_lower, "activations": _cmd_activations,
+               "theorems": _cmd_theorems}[args.command]
     try:
         return handler(args)
     except BettiBoundsError as exc:

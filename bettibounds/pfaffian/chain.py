@@ -416,8 +416,10 @@ def _direct_loss(spec, theta, xs, ys, act, kappa):
         for uo, yo in zip(u, y):
             yo = mpmath.mpf(Fraction(yo).numerator) / Fraction(yo).denominator
             if spec.loss == "bce":
-                s = 1 / (1 + mpmath.exp(-uo))
-                total += -(yo * mpmath.log(s) + (1 - yo) * mpmath.log(1 - s))
+                # log s and log(1 - s) for s = 1/(1 + e^-u), written without cancellation
+                log_s = -mpmath.log1p(mpmath.exp(-uo))
+                log_1ms = -uo - mpmath.log1p(mpmath.exp(-uo))
+                total += -(yo * log_s + (1 - yo) * log_1ms)
             else:
                 yhat = {"identity": uo, "logistic": 1 / (1 + mpmath.exp(-uo)),
                         "tanh": mpmath.tanh(uo)}[spec.output_activation]

@@ -1,0 +1,154 @@
+"""Experiment files (DESIGN.md, "Experiment files"): load and validate before any work.
+
+```json
+{"network": {"layers": [1, 2, 1], "activation": "tanh", "output_activation": "identity",
+             "bias": false, "skip": "none"},
+ "loss":    {"kind": "mse", "l2": 0.0},
+ "data":    {"x": [[-2.5], [1.1]], "y": [[0.3], [-0.2]]},
+ "region":  {"kind": "box", "low": [-3, -3, -2, -2], "high": [3, 3, 2, 2]},
+ "grid":    [41, 41, 41, 41],
+ "levels":  [0.01, 0.1, 1.0],
+ "homology_dims": [0, 1, 2, 3]}
+```
+``network`` and ``data`` are required; ``loss`` defaults to MSE without l2; ``region``,
+``grid``, ``levels`` and ``homology_dims`` are checked when present (the landscape
+tools need them; the certified lower bound does not). Every violation raises
+:class:`~bettibounds.errors.InvalidSpecError` naming the JSON path.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+from ..errors import InvalidSpecError
+from ..spec import ArchitectureSpec
+
+__all__ = ["Experiment", "load_experiment", "parse_experiment"]
+
+_TOP_KEYS = {"network", "loss", "data", "region", "grid", "levels", "homology_dims", "seed"}
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated experiment: the spec, the data (exact rationals of the JSON numbers) and the rest."""
+
+    spec: ArchitectureSpec
+    x: list
+    y: list
+    region: dict | None = None
+    grid: list | None = None
+    levels: list | None = None
+    homology_dims: list | None = None
+    raw: dict = field(default_factory=dict, repr=False)
+
+
+def _err(path: str, msg: str) -> InvalidSpecError:
+    return InvalidSpecError(f"experiment {path}: {msg}")
+
+
+def _number(path: str, v) -> Fraction:
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(float(v)):
+        raise _err(path, f"must be a finite number, got {v!r}")
+    return Fraction(v)  # floats convert exactly (binary)
+
+
+def _matrix(path: str, rows, width: int | None) -> list[list[Fraction]]:
+    if not isinstance(rows, list) or not rows:
+        raise _err(path, "must be a non-empty list of rows")
+    out = []
+    for i, row in enumerate(rows):
+        if not isinstance(row, list):
+            raise _err(f"{path}[{i}]", f"must be a list of numbers, got {row!r}")
+        if width is not None and len(row) != width:
+            raise _err(f"{path}[{i}]", f"must have {width} numbers, got {len(row)}")
+        out.append([_number(f"{path}[{i}][{j}]", v) for j, v in enumerate(row)])
+    return out
+
+
+def parse_experiment(obj: dict) -> Experiment:
+    """Validate a decoded experiment object and build the :class:`Experiment`."""
+    if not isinstance(obj, dict):
+        raise _err("(top level)", "must be a JSON object")
+    unknown = set(obj) - _TOP_KEYS
+    if unknown:
+        raise _err("(top level)", f"unknown keys {sorted(unknown)}; accepted: {sorted(_TOP_KEYS)}")
+    for key in ("network", "data"):
+        if key not in obj:
+            raise _err(key, "is required")
+    net = obj["network"]
+    if not isinstance(net, dict) or "layers" not in net:
+        raise _err("network", 'must be an object with "layers": [d, h_1, ..., h_L, outputs]')
+    layers = net["layers"]
+    if not isinstance(layers, list) or len(layers) < 3:
+        raise _err("network.layers", "must list at least [d, h_1, outputs] (one hidden layer)")
+    for i, v in enumerate(layers):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise _err(f"network.layers[{i}]", f"must be a positive integer, got {v!r}")
+    loss = obj.get("loss", {"kind": "mse"})
+    if not isinstance(loss, dict):
+        raise _err("loss", 'must be an object like {"kind": "mse", "l2": 0.0}')
+    data = obj["data"]
+    if not isinstance(data, dict) or "x" not in data or "y" not in data:
+        raise _err("data", 'must be an object with "x" and "y"')
+    d, out = layers[0], layers[-1]
+    x = _matrix("data.x", data["x"], d)
+    y = _matrix("data.y", data["y"], out)
+    if len(x) != len(y):
+        raise _err("data", f"x has {len(x)} rows but y has {len(y)}")
+    l2 = loss.get("l2", 0.0)
+    if isinstance(l2, bool) or not isinstance(l2, numbers.Real):
+        raise _err("loss.l2", f"must be a number >= 0, got {l2!r}")
+    spec = ArchitectureSpec(
+        inputs=d, widths=tuple(layers[1:-1]), outputs=out,
+        activation=net.get("activation", "tanh"), output_activation=net.get("output_activation", "identity"),
+        bias=net.get("bias", True), skip=net.get("skip", "none"),
+        loss=loss.get("kind", "mse"), l2=l2, samples=len(x), bce_chain=loss.get("bce_chain", "logsigmoid"),
+    )
+    if spec.loss == "bce" and any(not 0 <= v <= 1 for row in y for v in row):
+        raise _err("data.y", "BCE labels must lie in [0, 1]")
+    region = obj.get("region")
+    if region is not None:
+        _check_region(region, spec.n_params)
+    grid = obj.get("grid")
+    if grid is not None:
+        if not isinstance(grid, list) or not all(isinstance(g, int) and not isinstance(g, bool) and g >= 2 for g in grid):
+            raise _err("grid", "must be a list of integers >= 2 (points per axis)")
+    levels = obj.get("levels")
+    if levels is not None:
+        if not isinstance(levels, list):
+            raise _err("levels", "must be a list of numbers")
+        levels = [float(_number(f"levels[{i}]", v)) for i, v in enumerate(levels)]
+    dims = obj.get("homology_dims")
+    if dims is not None and (not isinstance(dims, list) or not all(isinstance(k, int) and not isinstance(k, bool) and k >= 0 for k in dims)):
+        raise _err("homology_dims", "must be a list of integers >= 0")
+    return Experiment(spec, x, y, region, grid, levels, dims, obj)
+
+
+def _check_region(region, P: int) -> None:
+    if not isinstance(region, dict) or region.get("kind") not in ("box", "slice"):
+        raise _err("region.kind", 'must be "box" or "slice"')
+    if region["kind"] == "box":
+        for key in ("low", "high"):
+            v = region.get(key)
+            if not isinstance(v, list) or len(v) != P:
+                raise _err(f"region.{key}", f"must list P = {P} numbers (one per parameter)")
+            [_number(f"region.{key}[{i}]", t) for i, t in enumerate(v)]
+
+
+def load_experiment(path) -> Experiment:
+    """Read and validate an experiment file (JSON)."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise InvalidSpecError(f"cannot read experiment file {str(p)!r}: {exc.strerror}") from None
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidSpecError(f"experiment file {str(p)!r} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    return parse_experiment(obj)
