@@ -55,12 +55,12 @@ def test_every_group_element_preserves_the_loss(kw):
     base = _loss(spec, xs, ys, theta)
     images = list(group_orbit(spec, theta))
     assert len(images) == symmetry_group(spec).order - 1
-    for hp, a in images:
+    for hp, a, _ in images:
         assert a >= 1
         assert abs(_loss(spec, xs, ys, hp) - base) <= 1e-10 * (1 + abs(base))
         assert np.linalg.norm(hp - theta) > 1e-6  # generic theta has a trivial stabiliser
     # the orbit points are pairwise distinct
-    pts = np.array([theta] + [hp for hp, _ in images])
+    pts = np.array([theta] + [hp for hp, _, _ in images])
     dist = np.linalg.norm(pts[:, None, :] - pts[None, :, :], axis=-1)
     assert np.all(dist[~np.eye(len(pts), dtype=bool)] > 1e-6)
 
@@ -74,6 +74,18 @@ def test_a_non_symmetry_is_detected():
     bad = theta.copy()
     bad[[0, 1, 2, 3, 4, 5]] = theta[[3, 4, 5, 0, 1, 2]]  # rows and biases of W_1 swapped, V untouched
     assert abs(_loss(spec, xs, ys, bad) - _loss(spec, xs, ys, theta)) > 1e-6
+
+
+def test_ball_image_encloses_the_float_image():
+    # apply_element on arb balls (used for the rigorous re-check) agrees with the float orbit
+    from bettibounds.certified.witness import apply_element
+
+    spec = A(inputs=2, samples=1, widths=(2, 2), activation="logistic", skip="residual")
+    theta = np.random.default_rng(5).normal(0, 1, spec.n_params)
+    ball = np.array([flint.arb(float(v)) for v in theta], dtype=object)
+    for hp, _, combo in group_orbit(spec, theta):
+        hb = apply_element(spec, ball, combo)
+        assert all(_inside(b, x) for b, x in zip(hb, hp))
 
 
 @pytest.mark.parametrize("kw", [dict(widths=(2, 2), skip="residual"), dict(widths=(3,)), dict(widths=(2, 2, 2), skip="residual")])
@@ -158,7 +170,7 @@ def test_teacher_network_is_recovered_and_certified():
     assert c_lo < c_hi and c_lo < 1e-20  # the teacher fits up to the 1e-12 rounding of y
     # the certified minimiser is the teacher, up to the symmetry group
     p = np.array(cert.theta)
-    orbit = [p] + [hp for hp, _ in group_orbit(spec, p)]
+    orbit = [p] + [hp for hp, _, _ in group_orbit(spec, p)]
     assert min(np.linalg.norm(q - theta_T) for q in orbit) < 1e-6
     assert [s["step"] for s in cert.steps] == ["candidate", "value and gradient", "strict minimum",
                                                "disjoint images", "band"]
