@@ -91,6 +91,19 @@ def build_parser() -> argparse.ArgumentParser:
     lo.add_argument("--max-order", type=int, default=200_000, help="largest |G| whose orbit is enumerated")
     lo.add_argument("--json", action="store_true", help="one JSON object")
 
+    ls = sub.add_parser("landscape", help="sample the loss on a grid and measure Betti numbers of its sublevel sets",
+                        description="Evaluate the loss of an experiment file on its grid (box over all parameters or "
+                                    "a slice), compute sublevel persistence, report Betti numbers at the file's "
+                                    "levels with clipped/stable flags, beside the rigorous upper bound.")
+    ls.add_argument("experiment", help="experiment JSON (DESIGN.md format: network, loss, data, region, grid, levels)")
+    ls.add_argument("--json", action="store_true", help="one JSON object")
+    ls.add_argument("--plot", metavar="DIR", help="write heat map / sections, Betti curves and the diagram as PNG")
+    ls.add_argument("--device", default="auto", help="auto (cuda when available), cpu or cuda")
+    ls.add_argument("--dtype", default="float64", choices=("float64", "float32"))
+    ls.add_argument("--refine", type=int, default=2,
+                    help="refinement factor of the stability check (default 2; 1 disables it)")
+    ls.add_argument("--progress", action="store_true", help="progress bar")
+
     a = sub.add_parser("activations", help="list the activation registry with chains and formats")
     a.add_argument("--json", action="store_true")
     t = sub.add_parser("theorems", help="list the bound theorems with status and citation")
@@ -165,6 +178,66 @@ def _cmd_lower(args) -> int:
     return 0 if cert.certified else 1
 
 
+def _cmd_landscape(args) -> int:
+    from .empirical.experiment import load_experiment
+
+    if args.refine < 1:
+        raise InvalidSpecError("--refine must be >= 1 (1 disables the stability check)")
+    if args.device not in ("auto", "cpu", "cuda"):
+        raise InvalidSpecError(f"--device must be auto, cpu or cuda, got {args.device!r}")
+    exp = load_experiment(args.experiment)
+    if exp.region is None or exp.grid is None:
+        raise InvalidSpecError('the experiment needs "region" and "grid" for a landscape')
+    try:
+        from .empirical.compare import analyze_landscape
+    except ImportError as exc:
+        raise InvalidSpecError(f"the landscape tools need the [empirical] extra ({exc.name} is missing): "
+                               "pip install torch==2.13.0 && pip install 'bettibounds[empirical]'") from None
+    device = None if args.device == "auto" else args.device
+    res = analyze_landscape(exp, refine=args.refine, device=device, dtype=args.dtype, progress=args.progress)
+    written = []
+    if args.plot:
+        from .empirical.plots import plot_landscape
+
+        written = plot_landscape(res, args.plot)
+    if args.json:
+        d = res.to_dict()
+        d["plots"] = written
+        print(json.dumps(d, indent=2))
+    else:
+        print(_landscape_text(res, written))
+    if res.violations:
+        sys.stderr.write(f"{PROG}: error: {len(res.violations)} stable unclipped level(s) exceed the rigorous upper "
+                         "bound: this contradicts the theory, please report it\n")
+        return 1
+    return 0
+
+
+def _landscape_text(res, written) -> str:
+    s = res.sample
+    b = res.bound
+    lines = [
+        f"landscape: {s.kind}, grid {list(s.values.shape)} = {s.points} points on {s.device} ({s.dtype}), "
+        f"{s.seconds:.2f} s; persistence backend {res.diagram.backend}",
+        f"loss range on the grid [{s.values.min():.6g}, {s.values.max():.6g}]",
+        f"upper bound ({b.theorem}, {b.status}, n = {res.n_variables}): B <= 10^{float(b.log10):.4g}",
+        "",
+        f"{'level':>12}  {'betti ' + str(res.dims):<22} {'clipped':<8} {'stable':<7} bound",
+    ]
+    for r in res.levels:
+        cmp = r["comparison"]
+        verdict = "-" if cmp is None else ("holds" if cmp["holds"] else "VIOLATED") + (
+            "" if cmp.get("slack_log10") is None else f" (slack 10^{cmp['slack_log10']:.3g})")
+        stable = {True: "yes", False: "NO", None: "n/a"}[r["stable"]]
+        lines.append(f"{r['level']:>12.6g}  {str(r['betti']):<22} {'YES' if r['clipped'] else 'no':<8} {stable:<7} {verdict}")
+        if r["stable"] is False:
+            lines.append(f"{'':>14}refined grid gives {r['betti_refined']}: do not trust this level")
+    if written:
+        lines.append("")
+        lines.extend(f"plot: {w}" for w in written)
+    return "\n".join(lines)
+
+
 def _cmd_activations(args) -> int:
     from .pfaffian.activations import ACTIVATIONS, NON_PFAFFIAN
 
@@ -208,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    handler = {"bound": _cmd_bound, "lower": _cmd_lower, "activations": _cmd_activations,
+    handler = {"bound": _cmd_bound, "lower": _cmd_lower, "landscape": _cmd_landscape, "activations": _cmd_activations,
                "theorems": _cmd_theorems}[args.command]
     try:
         return handler(args)

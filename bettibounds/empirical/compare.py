@@ -1,0 +1,138 @@
+"""Betti numbers of a sampled landscape, their trustworthiness, and the theory beside them.
+
+For each requested level c the result gives b_k(c) of the grid sublevel set (lower-star
+V-construction, DESIGN.md) and two flags:
+
+* **clipped** -- some boundary vertex of the grid lies in the sublevel set, so the
+  grid set may cut components of S_c (or of the slice's sublevel set) and is not a union
+  of whole components;
+* **stable** -- the Betti numbers are the same on a refined grid ((n - 1) * f + 1 points
+  per axis, containing the original points); thin valleys make low levels unstable.
+
+and, for every stable and unclipped level, whether sum_k b_k <= the rigorous upper bound
+of the engine (theorem K with n = P for a box, n = k for a slice, THEORY sec. 2) and the
+slack in log10. The bound must hold; a violation is reported loudly (``violations``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..api import bounds
+from .persistence import betti_curve, sublevel_persistence
+from .sampler import LandscapeSample, refined_grid, sample_landscape
+
+__all__ = ["LandscapeResult", "analyze_landscape", "touches_boundary"]
+
+
+def touches_boundary(values: np.ndarray, level: float) -> bool:
+    """True if a vertex on the boundary of the grid box has value <= level."""
+    for axis in range(values.ndim):
+        for end in (0, -1):
+            if np.any(np.take(values, end, axis=axis) <= level):
+                return True
+    return False
+
+
+@dataclass
+class LandscapeResult:
+    """Everything ``bettibounds landscape`` reports."""
+
+    sample: LandscapeSample
+    diagram: object
+    levels: list
+    dims: list
+    bound: object  # BoundResult used for the comparison
+    n_variables: int
+    refined: LandscapeSample | None = None
+    refined_diagram: object = None
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def violations(self) -> list:
+        return [r for r in self.levels if r["comparison"] is not None and not r["comparison"]["holds"]]
+
+    def to_dict(self) -> dict:
+        b = self.bound
+        return {
+            "n_params": int(self.n_params),
+            "n_variables": self.n_variables,
+            "sample": self.sample.to_dict(),
+            "directions": self.sample.to_dict()["directions"],
+            "levels": self.levels,
+            "homology_dims": self.dims,
+            "upper_bound": None if b is None else {
+                "theorem": b.theorem, "status": b.status, "rigorous": b.rigorous, "route": b.route,
+                "log10": float(b.log10), "value": None if b.value is None else str(b.value),
+                "hypotheses": [str(h) for h in b.hypotheses]},
+            "backend": self.diagram.backend,
+            "device": self.sample.device,
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+            "diagram": self.diagram.to_dict(),
+            "violations": len(self.violations),
+        }
+
+    n_params: int = 0
+
+
+def analyze_landscape(experiment, *, refine: int = 2, device=None, dtype: str = "float64", progress: bool = False,
+                      sampler=None) -> LandscapeResult:
+    """Sample, compute persistence, Betti numbers at the levels, the flags and the theory.
+
+    ``sampler(grid) -> LandscapeSample`` replaces the network kernel (tests use analytic
+    landscapes built on purpose); by default :func:`sample_landscape` on the experiment.
+    """
+    timings: dict = {}
+    spec = experiment.spec
+    if sampler is None:
+        def sampler(grid):
+            return sample_landscape(experiment, grid=grid, device=device, dtype=dtype, progress=progress)
+    sample = sampler(list(experiment.grid))
+    timings["sampling"] = sample.seconds
+    dims = experiment.homology_dims if experiment.homology_dims is not None else list(range(sample.dimension))
+    dims = [k for k in dims if k < sample.dimension]
+    levels = experiment.levels if experiment.levels is not None else []
+    t = time.perf_counter()
+    diagram = sublevel_persistence(sample.values, max_dim=max(dims) if dims else 0)
+    timings["persistence"] = time.perf_counter() - t
+    refined = refined_diagram = None
+    curve_refined = None
+    if refine and refine > 1:
+        grid = refined_grid(list(sample.values.shape), refine)
+        refined = sampler(grid)
+        timings["sampling_refined"] = refined.seconds
+        t = time.perf_counter()
+        refined_diagram = sublevel_persistence(refined.values, max_dim=max(dims) if dims else 0)
+        timings["persistence_refined"] = time.perf_counter() - t
+        curve_refined = betti_curve(refined_diagram, levels)
+    curve = betti_curve(diagram, levels)
+    k_slice = sample.directions.shape[0] if sample.kind == "slice" else None
+    report = bounds(spec, slice_dim=k_slice)
+    bound = next(b for b in report.upper if b.theorem == "K")
+    rows = []
+    for i, c in enumerate(levels):
+        betti = [int(curve[k][i]) for k in dims]
+        clipped = touches_boundary(sample.values, c)
+        row = {"level": c, "betti": betti, "clipped": clipped}
+        if curve_refined is not None:
+            betti_ref = [int(curve_refined[k][i]) for k in dims]
+            row["betti_refined"] = betti_ref
+            row["stable"] = betti_ref == betti and touches_boundary(refined.values, c) == clipped
+        else:
+            row["stable"] = None  # not checked
+        comparison = None
+        if row["stable"] and not clipped:
+            total = sum(betti)
+            log10_emp = math.log10(total) if total > 0 else float("-inf")
+            holds = total == 0 or log10_emp <= float(bound.log10)
+            comparison = {"sum_betti": total, "holds": holds,
+                          "slack_log10": None if total == 0 else float(bound.log10) - log10_emp}
+        row["comparison"] = comparison
+        rows.append(row)
+    res = LandscapeResult(sample, diagram, rows, dims, bound, report.n_variables, refined, refined_diagram, timings)
+    res.n_params = spec.n_params
+    return res

@@ -1,0 +1,669 @@
+"""Batched loss evaluation: the loss of one network at many parameter vectors at once.
+
+:class:`LossKernel` evaluates ``Loss(theta)`` for a batch of B parameter vectors with
+batched matrix products (no Python loop over the batch or over the samples), on CUDA
+when it is available and on the CPU otherwise. The network and the loss are exactly
+those of :mod:`bettibounds.pfaffian.network` (DESIGN.md conventions):
+
+* parameter order = ``torch.nn.utils.parameters_to_vector`` of
+  ``nn.Sequential(Linear, act, ..., Linear)``: per Linear layer W (out x in, row-major),
+  then b when ``spec.has_bias(k)``; the input-output skip matrix U (outputs x d,
+  row-major) comes last;
+* hidden layers ``a_l = phi(W_l a_{l-1} + b_l)`` (``+ a_{l-1}`` for l >= 2 with
+  ``skip="residual"``); output ``u = V a_L + c (+ U x)``; ``y_hat = u`` or
+  ``sigma_out(u)``;
+* MSE = mean over samples of the squared error summed over outputs; BCE = mean over
+  samples of ``-[y log s + (1 - y) log(1 - s)]``, s = sigma(u), computed from the logit
+  as ``y softplus(-u) + (1 - y) softplus(u)`` (equal to ``softplus(u) - y u``, but a sum
+  of two non-negative terms, so no cancellation for large |u|); ``l2`` adds
+  ``lambda ||theta||^2`` over all parameters.
+
+Internally activations are stored as (batch, samples, features), so that biases
+broadcast along a non-contiguous axis. :meth:`LossKernel.evaluate_slice`
+exploits that the first layer (and the input-output skip) is affine in the slice
+coordinates: with ``theta = center + sum_j t_j dir_j`` the first-layer pre-activations
+on the data are ``Z(center) + sum_j t_j Z_lin(dir_j)``, precomputed once, so the first
+layer costs O(B k m h_1) instead of O(B m d h_1).
+
+This module imports torch; nothing in the core imports it (``import bettibounds`` stays
+torch-free).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from ..errors import InvalidSpecError, NotPfaffianError
+from ..pfaffian.activations import NON_PFAFFIAN, get_activation
+from ..spec import ArchitectureSpec
+
+__all__ = ["LossKernel", "from_sequential", "flops_per_point"]
+
+_DTYPES = {"float64": torch.float64, "double": torch.float64, "float32": torch.float32, "float": torch.float32}
+#: fraction of the free memory one chunk may use when the chunk size adapts
+_MEMORY_FRACTION = 0.25
+#: on the CPU a chunk larger than this gains nothing (the per-point work is already
+#: several large matrix products) and only costs memory and cache misses
+_CPU_CHUNK_BYTES = 256 * 2**20
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+
+
+# ------------------------------------------------------------------ activations
+def _softplus(z: torch.Tensor) -> torch.Tensor:
+    """log(1 + e^z) = max(z, 0) + log1p(e^{-|z|}), accurate for every z (no threshold)."""
+    return torch.clamp_min(z, 0).add_(torch.log1p(torch.exp(-torch.abs(z))))
+
+
+def _activation_fn(name: str):
+    """``(z, inplace) -> phi(z)`` for a registry activation (canonical name)."""
+    if name == "identity":
+        return lambda z, inplace: z
+    if name == "logistic":
+        return lambda z, inplace: z.sigmoid_() if inplace else torch.sigmoid(z)
+    if name == "tanh":
+        return lambda z, inplace: z.tanh_() if inplace else torch.tanh(z)
+    if name == "arctan":
+        return lambda z, inplace: z.atan_() if inplace else torch.atan(z)
+    if name == "exp":
+        return lambda z, inplace: z.exp_() if inplace else torch.exp(z)
+    if name == "softplus":
+        return lambda z, inplace: _softplus(z)
+    if name == "gaussian":
+        return lambda z, inplace: z.square_().neg_().exp_() if inplace else torch.exp(-(z * z))
+    if name == "silu":
+        return lambda z, inplace: torch.nn.functional.silu(z, inplace=inplace)
+    if name == "gelu":
+        # t Phi(t) with Phi(t) = erfc(-t / sqrt 2) / 2: exact GELU, accurate in both tails
+        return lambda z, inplace: z * torch.special.erfc(z * -_INV_SQRT2).mul_(0.5)
+    if name.startswith("polynomial:"):
+        p = int(name.split(":", 1)[1])
+        return lambda z, inplace: z.add_(z.pow(p)) if inplace else z + z.pow(p)
+    raise InvalidSpecError(f"the batched kernel has no implementation of activation {name!r}")  # pragma: no cover
+
+
+# ------------------------------------------------------------------ validation
+def _resolve_dtype(dtype) -> torch.dtype:
+    if isinstance(dtype, torch.dtype):
+        if dtype in (torch.float64, torch.float32):
+            return dtype
+    elif isinstance(dtype, str) and dtype.strip().lower() in _DTYPES:
+        return _DTYPES[dtype.strip().lower()]
+    raise InvalidSpecError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
+
+
+def _resolve_device(device) -> torch.device:
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise InvalidSpecError(
+            f"device must be None (CUDA when available, else CPU), 'cpu', 'cuda' or 'cuda:<index>', got {device!r}"
+        ) from None
+    if dev.type not in ("cpu", "cuda"):
+        raise InvalidSpecError(f"device {device!r} is not supported; accepted: None, 'cpu', 'cuda', 'cuda:<index>'")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InvalidSpecError(
+                f"device {str(device)!r} was requested but CUDA is not available to torch "
+                f"{torch.__version__} on this machine; use device='cpu' (or None to choose automatically)"
+            )
+        n = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= n:
+            raise InvalidSpecError(f"device {str(device)!r} does not exist: this machine has {n} CUDA device(s)")
+    return dev
+
+
+def _to_numpy_matrix(name: str, value, cols: int | None = None, rows: int | None = None) -> np.ndarray:
+    """A finite float64 2-D array from rows of numbers (Fractions, floats, arrays, tensors)."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().to(torch.float64).numpy()
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidSpecError(f"{name} must be a rectangular array of real numbers ({exc})") from None
+    if arr.ndim != 2:
+        raise InvalidSpecError(f"{name} must be 2-D (rows of numbers), got an array of shape {tuple(arr.shape)}")
+    if rows is not None and arr.shape[0] != rows:
+        raise InvalidSpecError(f"{name} must have {rows} rows, got shape {tuple(arr.shape)}")
+    if cols is not None and arr.shape[1] != cols:
+        raise InvalidSpecError(f"{name} must have {cols} columns, got shape {tuple(arr.shape)}")
+    if not np.isfinite(arr).all():
+        raise InvalidSpecError(f"{name} contains non-finite values (nan or inf)")
+    return arr
+
+
+def _check_spec(spec) -> ArchitectureSpec:
+    if not isinstance(spec, ArchitectureSpec):
+        raise InvalidSpecError(f"spec must be an ArchitectureSpec, got {type(spec).__name__}")
+    if spec.is_symbolic:
+        raise InvalidSpecError("the batched kernel needs a concrete spec (integer sizes), got a symbolic one")
+    try:
+        float(spec.l2)
+    except (TypeError, ValueError):
+        raise InvalidSpecError(f"the batched kernel needs a numeric l2, got {spec.l2!r}") from None
+    return spec
+
+
+@dataclass(frozen=True)
+class _Layer:
+    w: int  # offset of W in theta
+    out: int
+    inp: int
+    b: int | None  # offset of b, or None
+
+
+@dataclass
+class _SlicePlan:
+    """Precomputed affine parts of a slice theta = center + coords @ directions."""
+
+    k: int
+    theta: torch.Tensor  # (1 + k, P): the center, then the directions
+    z1: torch.Tensor  # (1 + k, m h_1): first-layer pre-activations W_1(v) x + b_1(v) of
+    #                   v = the center, then of each direction (linear in v)
+    io: torch.Tensor | None  # (1 + k, m outputs): U x for the input-output skip, same pattern
+
+
+def flops_per_point(spec, mode: str = "full", k: int | None = None) -> int:
+    """Matrix-product FLOPs (2 per multiply-add) of one loss evaluation by the kernel.
+
+    ``mode="full"``: 2 m (d h_1 + sum h_l h_{l+1} + h_L outputs [+ d outputs]);
+    ``mode="slice"`` with k directions: the first layer and the input-output skip cost
+    2 m k h_1 (2 m k outputs) instead, plus 2 k P to form theta.
+    """
+    m, d, out = spec.samples, spec.inputs, spec.outputs
+    dims = (d, *spec.widths, out)
+    rest = sum(a * b for a, b in zip(dims[1:-1], dims[2:]))
+    io = "input-output" in spec.skips
+    if mode == "full":
+        return 2 * m * (d * dims[1] + rest + (d * out if io else 0))
+    if k is None:
+        raise InvalidSpecError("flops_per_point(mode='slice') needs k, the number of directions")
+    return 2 * m * (k * dims[1] + rest + (k * out if io else 0)) + 2 * k * spec.n_params
+
+
+# ------------------------------------------------------------------ the kernel
+class LossKernel:
+    """The loss of ``spec`` on the data (x, y), evaluated at many parameter vectors at once.
+
+    Parameters
+    ----------
+    spec : ArchitectureSpec
+        A concrete spec (integer sizes); ``spec.samples`` must equal the number of rows of x.
+    x, y : sequences of rows of numbers
+        Inputs (m x d) and targets (m x outputs): lists of Fractions (as an
+        :class:`~bettibounds.empirical.experiment.Experiment` holds them), floats, numpy
+        arrays or tensors. BCE targets must lie in [0, 1].
+    device : str or torch.device, optional
+        ``None``: ``"cuda"`` when torch sees a GPU, else ``"cpu"``.
+    dtype : {"float64", "float32"}
+        Arithmetic precision (float64 by default).
+
+    Raises
+    ------
+    InvalidSpecError
+        Bad shapes, non-finite data, an unknown dtype, or ``device="cuda"`` without CUDA.
+
+    Examples
+    --------
+    >>> spec = ArchitectureSpec(inputs=1, widths=(2,), activation="tanh", samples=2, bias=False)
+    >>> kern = LossKernel(spec, [[1.0], [-1.0]], [[0.5], [0.0]], device="cpu")
+    >>> kern.evaluate(torch.zeros(3, spec.n_params)).tolist()
+    [0.125, 0.125, 0.125]
+    """
+
+    def __init__(self, spec, x, y, device=None, dtype="float64"):
+        self.spec = _check_spec(spec)
+        self.dtype = _resolve_dtype(dtype)
+        self.device = _resolve_device(device)
+        d, out = spec.inputs, spec.outputs
+        xa = _to_numpy_matrix("x", x, cols=d)
+        ya = _to_numpy_matrix("y", y, cols=out)
+        if xa.shape[0] != ya.shape[0]:
+            raise InvalidSpecError(f"x has {xa.shape[0]} rows but y has {ya.shape[0]}")
+        if xa.shape[0] != spec.samples:
+            raise InvalidSpecError(
+                f"the data has {xa.shape[0]} samples but spec.samples = {spec.samples} "
+                "(the loss averages over spec.samples; build the spec with samples=len(x))"
+            )
+        if spec.loss == "bce" and not ((ya >= 0) & (ya <= 1)).all():
+            raise InvalidSpecError("BCE targets y must lie in [0, 1]")
+        self.m = xa.shape[0]
+        self.n_params = int(spec.n_params)
+        self.l2 = float(spec.l2)
+        # (features, samples) layout throughout
+        # (batch, samples, features) layout throughout: a bias broadcasts along the
+        # samples axis, never along the contiguous one
+        self._x = torch.as_tensor(np.ascontiguousarray(xa), dtype=self.dtype, device=self.device)  # (m, d)
+        self._y = torch.as_tensor(np.ascontiguousarray(ya), dtype=self.dtype, device=self.device)  # (m, out)
+        self._layers = self._layout()
+        self._io = self.n_params - d * out if "input-output" in spec.skips else None
+        self._act = _activation_fn(get_activation(spec.activation).name)
+        self._residual = "residual" in spec.skips
+
+    def __repr__(self) -> str:
+        s = self.spec
+        return (f"LossKernel(d={s.inputs}, widths={list(s.widths)}, outputs={s.outputs}, "
+                f"activation={s.activation!r}, loss={s.loss!r}, m={self.m}, P={self.n_params}, "
+                f"device={str(self.device)!r}, dtype={str(self.dtype).replace('torch.', '')!r})")
+
+    def _layout(self) -> list[_Layer]:
+        spec = self.spec
+        fan_in = (spec.inputs, *spec.widths)
+        fan_out = (*spec.widths, spec.outputs)
+        off, layers = 0, []
+        for k, (i, o) in enumerate(zip(fan_in, fan_out), start=1):
+            w = off
+            off += o * i
+            b = None
+            if spec.has_bias(k):
+                b, off = off, off + o
+            layers.append(_Layer(w, o, i, b))
+        return layers
+
+    # ------------------------------------------------------------- conversions
+    def _tensor(self, name: str, value, shape: tuple, check_finite: bool = True) -> torch.Tensor:
+        """value as a tensor of this kernel's dtype/device with the given shape (None = any)."""
+        if isinstance(value, torch.Tensor):
+            t = value
+        else:
+            try:
+                t = torch.as_tensor(np.asarray(value, dtype=np.float64))
+            except (TypeError, ValueError) as exc:
+                raise InvalidSpecError(f"{name} must be an array of real numbers ({exc})") from None
+        if not (t.is_floating_point() or t.dtype in (torch.int32, torch.int64, torch.int16, torch.int8, torch.uint8)):
+            raise InvalidSpecError(f"{name} must hold real numbers, got dtype {t.dtype}")
+        if t.dim() != len(shape) or any(s is not None and s != n for s, n in zip(shape, t.shape)):
+            want = "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
+            raise InvalidSpecError(f"{name} must have shape {want}, got {tuple(t.shape)}")
+        t = t.to(device=self.device, dtype=self.dtype)
+        if check_finite and t.numel() and not bool(torch.isfinite(t).all()):
+            raise InvalidSpecError(f"{name} contains non-finite values (nan or inf)")
+        return t
+
+    def _theta(self, theta) -> torch.Tensor:
+        P = self.n_params
+        theta = _host_array("theta", theta)
+        if theta.ndim == 1:
+            return self._tensor("theta", theta, (P,)).unsqueeze(0)
+        return self._tensor("theta", theta, (None, P))
+
+    # --------------------------------------------------------------- forward
+    def _weights(self, th: torch.Tensor, layer: _Layer) -> torch.Tensor:
+        return th[:, layer.w:layer.w + layer.out * layer.inp].reshape(th.shape[0], layer.out, layer.inp)
+
+    def _affine(self, th: torch.Tensor, layer: _Layer, a: torch.Tensor) -> torch.Tensor:
+        """a W^T + b: (B, m, in) -> (B, m, out) with each row of th's own W and b."""
+        B = th.shape[0]
+        if a.dim() == 2:  # the data x (m, d), shared by the batch (a stride-0 batch view)
+            a = a.unsqueeze(0).expand(B, *a.shape)
+        Wt = self._weights(th, layer).transpose(1, 2)  # (B, in, out), a view
+        if layer.b is not None:
+            return torch.baddbmm(th[:, layer.b:layer.b + layer.out].unsqueeze(1), a, Wt)
+        return torch.bmm(a, Wt)
+
+    def _tail(self, th: torch.Tensor, z1: torch.Tensor, u_io: torch.Tensor | None, inplace: bool) -> torch.Tensor:
+        """Loss from the first-layer pre-activations z1 (B, m, h_1) and the parameters th (B, P)."""
+        B = th.shape[0]
+        a = self._act(z1, inplace)
+        for idx, layer in enumerate(self._layers[1:], start=2):
+            z = self._affine(th, layer, a)
+            if idx <= len(self._layers) - 1:  # hidden layer l = idx
+                new = self._act(z, inplace)
+                if self._residual:
+                    new = new.add_(a) if inplace else new + a
+                a = new
+            else:
+                a = z  # logits u (B, m, outputs)
+        u = a
+        if u_io is not None:
+            u = u.add_(u_io) if inplace else u + u_io
+        loss = self._data_loss(u, inplace)
+        if self.l2 > 0:
+            loss = loss + self.l2 * (th * th).sum(dim=1)
+        return loss.reshape(B)
+
+    def _data_loss(self, u: torch.Tensor, inplace: bool) -> torch.Tensor:
+        spec, y = self.spec, self._y
+        if spec.loss == "bce":
+            per = y * _softplus(-u) + (1 - y) * _softplus(u)
+        else:
+            if spec.output_activation == "logistic":
+                yhat = u.sigmoid_() if inplace else torch.sigmoid(u)
+            elif spec.output_activation == "tanh":
+                yhat = u.tanh_() if inplace else torch.tanh(u)
+            else:
+                yhat = u
+            diff = yhat.sub_(y) if inplace else yhat - y
+            per = diff * diff
+        return per.sum(dim=(1, 2)) / self.m
+
+    def _io_term(self, th: torch.Tensor) -> torch.Tensor | None:
+        """U x for the input-output skip: (B, m, outputs), or None."""
+        if self._io is None:
+            return None
+        s = self.spec
+        return self._affine(th, _Layer(self._io, s.outputs, s.inputs, None), self._x)
+
+    def evaluate(self, theta) -> torch.Tensor:
+        """Loss at each row of ``theta`` (B, P) (a single (P,) vector counts as B = 1).
+
+        Returns a (B,) tensor of this kernel's dtype on its device. Differentiable with
+        autograd when ``theta`` is a tensor that requires grad.
+        """
+        th = self._theta(theta)
+        if th.shape[0] == 0:
+            return th.new_zeros(0)
+        inplace = not (torch.is_grad_enabled() and th.requires_grad)
+        return self._tail(th, self._affine(th, self._layers[0], self._x), self._io_term(th), inplace)
+
+    # ----------------------------------------------------------------- slices
+    def _plan(self, center, directions) -> _SlicePlan:
+        P = self.n_params
+        c = self._tensor("center", center, (P,))
+        directions = _host_array("directions", directions)
+        if directions.ndim == 1:
+            directions = directions.reshape(1, -1)
+        D = self._tensor("directions", directions, (None, P))
+        k = D.shape[0]
+        if k == 0:
+            raise InvalidSpecError("directions must hold at least one direction (shape (k, P), k >= 1)")
+        both = torch.cat([c.unsqueeze(0), D], dim=0)  # (1 + k, P)
+        # theta -> (x W_1(theta)^T + b_1(theta)) is linear in theta, so the first layer at
+        # center + sum_j t_j dir_j is z(center) + sum_j t_j z(dir_j) (bias rows included)
+        z = self._affine(both, self._layers[0], self._x).reshape(1 + k, -1).contiguous()
+        io = self._io_term(both)
+        if io is not None:
+            io = io.reshape(1 + k, -1).contiguous()
+        return _SlicePlan(k, both, z, io)
+
+    def _coords(self, coords, k: int) -> torch.Tensor:
+        coords = _host_array("coords", coords)
+        if coords.ndim == 1:  # (B,) when k = 1, else one point (k,)
+            coords = coords.reshape(-1, 1) if k == 1 else coords.reshape(1, -1)
+        return self._tensor("coords", coords, (None, k))
+
+    def _evaluate_plan(self, plan: _SlicePlan, t: torch.Tensor) -> torch.Tensor:
+        B = t.shape[0]
+        if B == 0:
+            return t.new_zeros(0)
+        inplace = not (torch.is_grad_enabled() and t.requires_grad)
+        # [1, t] @ [center; directions]: one GEMM writes each output once (an addmm would
+        # first copy the broadcast center into the output)
+        t1 = torch.cat([t.new_ones(B, 1), t], dim=1)  # (B, 1 + k)
+        th = torch.mm(t1, plan.theta)  # (B, P)
+        z1 = torch.mm(t1, plan.z1).reshape(B, self.m, self._layers[0].out)
+        u_io = None
+        if plan.io is not None:
+            u_io = torch.mm(t1, plan.io).reshape(B, self.m, self.spec.outputs)
+        return self._tail(th, z1, u_io, inplace)
+
+    def evaluate_slice(self, center, directions, coords) -> torch.Tensor:
+        """Loss at ``theta = center + coords @ directions``.
+
+        center (P,), directions (k, P), coords (B, k) (a (B,) vector when k = 1).
+        The first layer and the input-output skip use precomputed pre-activations of the
+        center and of each direction on the data (cost O(B k m h_1)); the remaining
+        layers are evaluated as in :meth:`evaluate`. Returns a (B,) tensor.
+        """
+        plan = self._plan(center, directions)
+        return self._evaluate_plan(plan, self._coords(coords, plan.k))
+
+    # ---------------------------------------------------------------- chunks
+    def bytes_per_point(self, mode: str = "full", k: int = 0) -> int:
+        """Conservative peak working memory of one point in a batch (bytes).
+
+        ``itemsize * (2 P + k + m * (d + 4 * (sum of widths + outputs)))``: theta (and
+        its first-layer reshaped copy), the coordinates, and a few (B, width, m)
+        activations alive at once.
+        """
+        s = self.spec
+        item = torch.empty((), dtype=self.dtype).element_size()
+        return item * (2 * self.n_params + k + self.m * (s.inputs + 4 * (sum(s.widths) + s.outputs)))
+
+    def free_memory(self) -> int:
+        """Bytes currently available on the kernel's device (CUDA: free + torch's cached
+        blocks; CPU: MemAvailable from /proc/meminfo, else the OS's available pages)."""
+        if self.device.type == "cuda":
+            free, _ = torch.cuda.mem_get_info(self.device)
+            cached = torch.cuda.memory_reserved(self.device) - torch.cuda.memory_allocated(self.device)
+            return int(free + max(cached, 0))
+        return _cpu_available_bytes()
+
+    def chunk_size(self, n_points: int, mode: str = "full", k: int = 0) -> int:
+        """The adaptive chunk: a quarter of the free memory (CPU: at most 256 MiB) over
+        :meth:`bytes_per_point`, clamped to [1, n_points]."""
+        budget = _MEMORY_FRACTION * self.free_memory()
+        if self.device.type == "cpu":
+            budget = min(budget, _CPU_CHUNK_BYTES)
+        return int(max(1, min(max(n_points, 1), budget // self.bytes_per_point(mode, k))))
+
+    def evaluate_chunked(self, points, mode: str = "full", *, center=None, directions=None,
+                         chunk: int | None = None, progress: bool = False) -> np.ndarray:
+        """Loss at N points, in chunks so that peak memory stays bounded for any N.
+
+        Parameters
+        ----------
+        points : array (N, P) or (N, k)
+            ``mode="full"``: parameter vectors theta; ``mode="slice"``: slice coordinates t
+            with theta = center + t @ directions. A numpy array stays on the host; only
+            one chunk at a time is moved to the device.
+        mode : {"full", "slice"}
+        center, directions : arrays (P,) and (k, P)
+            Required with ``mode="slice"`` (the affine first-layer parts are
+            precomputed once for all chunks).
+        chunk : int, optional
+            Points per batch; ``None`` adapts it to the free device memory
+            (:meth:`chunk_size`).
+        progress : bool
+            Show a tqdm progress bar.
+
+        Returns
+        -------
+        numpy.ndarray of float64, shape (N,)
+        """
+        if mode not in ("full", "slice"):
+            raise InvalidSpecError(f"mode must be 'full' or 'slice', got {mode!r}")
+        if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, numbers.Integral) or chunk < 1):
+            raise InvalidSpecError(f"chunk must be a positive integer or None, got {chunk!r}")
+        plan = None
+        if mode == "slice":
+            if center is None or directions is None:
+                raise InvalidSpecError("mode='slice' needs center (P,) and directions (k, P)")
+            plan = self._plan(center, directions)
+            k = plan.k
+            points = _host_array("points", points)
+            if points.ndim == 1 and k == 1:
+                points = points.reshape(-1, 1)
+            width = k
+        else:
+            if center is not None or directions is not None:
+                raise InvalidSpecError("center/directions are only used with mode='slice'")
+            points = _host_array("points", points)
+            k, width = 0, self.n_params
+        if points.ndim != 2 or points.shape[1] != width:
+            what = f"(N, k={width}) slice coordinates" if mode == "slice" else f"(N, P={width}) parameter vectors"
+            raise InvalidSpecError(f"points must have shape {what}, got {tuple(points.shape)}")
+        N = int(points.shape[0])
+        out = np.empty(N, dtype=np.float64)
+        if N == 0:
+            return out
+        size = int(chunk) if chunk is not None else self.chunk_size(N, mode, k)
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=N, unit="pt", unit_scale=True, desc=f"loss ({self.device.type}, {mode})")
+        try:
+            with torch.inference_mode():
+                for start in range(0, N, size):
+                    block = points[start:start + size]
+                    if plan is None:
+                        vals = self.evaluate(block)
+                    else:
+                        vals = self._evaluate_plan(plan, self._tensor("points", block, (None, k)))
+                    out[start:start + block.shape[0]] = vals.to(device="cpu", dtype=torch.float64).numpy()
+                    if bar is not None:
+                        bar.update(block.shape[0])
+        finally:
+            if bar is not None:
+                bar.close()
+        return out
+
+
+def _host_array(name: str, value):
+    """A tensor stays as it is; anything else becomes a float64 numpy array."""
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        return value
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidSpecError(f"{name} must be a rectangular array of real numbers ({exc})") from None
+
+
+def _cpu_available_bytes() -> int:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return 2 * 2**30  # a conservative guess when the OS does not say
+
+
+# ------------------------------------------------------------- from torch models
+def _module_activation(mod) -> str | None:
+    """Registry name of a supported activation module; None for a Linear; raises otherwise."""
+    nn = torch.nn
+    if isinstance(mod, nn.Sigmoid):
+        return "logistic"
+    if isinstance(mod, nn.Tanh):
+        return "tanh"
+    if isinstance(mod, nn.SiLU):
+        return "silu"
+    if isinstance(mod, nn.Identity):
+        return "identity"
+    if isinstance(mod, nn.Softplus):
+        if float(mod.beta) != 1.0:
+            raise InvalidSpecError(
+                f"nn.Softplus(beta={mod.beta}) is not supported: only beta=1 (log(1 + e^t)) is in the registry "
+                "(rescale the preceding Linear layer by beta and the following one by 1/beta instead)"
+            )
+        return "softplus"
+    if isinstance(mod, nn.GELU):
+        if getattr(mod, "approximate", "none") != "none":
+            raise InvalidSpecError(
+                f"nn.GELU(approximate={mod.approximate!r}) is not supported: only the exact GELU "
+                "(approximate='none', t * Phi(t)) is in the registry"
+            )
+        return "gelu"
+    name = type(mod).__name__.lower()
+    if name in NON_PFAFFIAN:
+        raise NotPfaffianError(f"nn.{type(mod).__name__}: " + NON_PFAFFIAN[name])
+    raise InvalidSpecError(
+        f"module nn.{type(mod).__name__} is not supported by from_sequential; accepted: nn.Linear and the "
+        "activations nn.Sigmoid, nn.Tanh, nn.Softplus (beta=1), nn.SiLU, nn.GELU (approximate='none'), "
+        "nn.Identity"
+    )
+
+
+def from_sequential(model, x, y, loss: str = "mse", l2: float = 0.0):
+    """``(spec, theta)`` for a ``torch.nn.Sequential`` of Linear and activation modules.
+
+    The model must read ``Linear, act, Linear, act, ..., Linear[, out_act]``: at least one
+    hidden layer, the same hidden activation throughout (nn.Sigmoid, nn.Tanh,
+    nn.Softplus with beta=1, nn.SiLU, nn.GELU with approximate='none', or nn.Identity /
+    no module for a linear layer), and optionally a final nn.Sigmoid or nn.Tanh as the
+    output activation. With ``loss="bce"`` and no final nn.Sigmoid the model's output is
+    taken as the logit (as with ``nn.BCEWithLogitsLoss``). ``theta`` is
+    ``parameters_to_vector(model)`` as float64 numpy, which is exactly the kernel's
+    parameter order; bias-free Linear layers give a per-layer ``bias`` list.
+
+    Skip connections (``skip="residual"`` or ``"input-output"``) cannot be expressed by
+    an ``nn.Sequential`` and are never produced here; build the
+    :class:`~bettibounds.spec.ArchitectureSpec` directly for them.
+
+    Raises
+    ------
+    NotPfaffianError
+        For ReLU and other non-analytic activations.
+    InvalidSpecError
+        For any other unsupported module or layout, or data of the wrong shape.
+    """
+    nn = torch.nn
+    if not isinstance(model, nn.Sequential):
+        raise InvalidSpecError(f"from_sequential needs a torch.nn.Sequential, got {type(model).__name__}")
+    mods = list(model)
+    if not mods or not isinstance(mods[0], nn.Linear):
+        raise InvalidSpecError("the Sequential must start with an nn.Linear layer")
+    linears: list = []
+    acts: list = []  # activation name between consecutive Linears (None when absent)
+    out_act = "identity"
+    pending: str | None = None
+    seen_act = False
+    for pos, mod in enumerate(mods):
+        if isinstance(mod, nn.Linear):
+            if linears:
+                acts.append(pending)
+            linears.append(mod)
+            pending, seen_act = None, False
+            continue
+        name = _module_activation(mod)
+        if name == "identity":
+            continue  # nn.Identity is a no-op wherever it sits
+        if seen_act:
+            raise InvalidSpecError(
+                f"two activations in a row at position {pos} of the Sequential; expected Linear, act, Linear, ..."
+            )
+        pending, seen_act = name, True
+    if pending is not None:  # a trailing activation: the output activation
+        if pending not in ("logistic", "tanh"):
+            raise InvalidSpecError(
+                f"the final module is a {pending} activation; only nn.Sigmoid or nn.Tanh may follow the "
+                "last Linear layer (as the output activation)"
+            )
+        out_act = pending
+    if len(linears) < 2:
+        raise InvalidSpecError(
+            "the Sequential needs at least one hidden layer (Linear, act, Linear); a single Linear layer "
+            "is a linear model: use nn.Sequential(nn.Linear(d, h), nn.Identity(), nn.Linear(h, out))"
+        )
+    names = {a or "identity" for a in acts}
+    if len(names) != 1:
+        raise InvalidSpecError(
+            f"all hidden layers must use the same activation, got {sorted(names)} (one spec activation per network)"
+        )
+    activation = names.pop()
+    for a, b in zip(linears, linears[1:]):
+        if a.out_features != b.in_features:
+            raise InvalidSpecError(f"Linear layers do not chain: {a} is followed by {b}")
+    loss_name = str(loss).strip().lower()
+    if loss_name == "bce":
+        if out_act == "tanh":
+            raise InvalidSpecError("loss='bce' needs a sigmoid output (or logits); the model ends in nn.Tanh")
+        out_act = "logistic"
+    d, outputs = linears[0].in_features, linears[-1].out_features
+    xa = _to_numpy_matrix("x", x, cols=d)
+    ya = _to_numpy_matrix("y", y, cols=outputs, rows=xa.shape[0])
+    biases = [lin.bias is not None for lin in linears]
+    bias = biases[0] if len(set(biases)) == 1 else biases
+    spec = ArchitectureSpec(
+        inputs=d, widths=tuple(lin.out_features for lin in linears[:-1]), outputs=outputs,
+        activation=activation, output_activation=out_act, loss=loss_name, l2=l2,
+        samples=xa.shape[0], bias=bias,
+    )
+    theta = torch.nn.utils.parameters_to_vector(model.parameters()).detach().to("cpu", torch.float64).numpy().copy()
+    if theta.shape[0] != spec.n_params:  # pragma: no cover - guarded by the layout checks above
+        raise InvalidSpecError(f"the model has {theta.shape[0]} parameters but the spec has {spec.n_params}")
+    return spec, theta

@@ -1,0 +1,105 @@
+"""Plots of a landscape result (matplotlib, Agg backend; imported only by the CLI's --plot).
+
+* ``heatmap.png`` (2-D): the loss with sublevel contours at the requested levels and the
+  birth locations of the H0 bars (minima) marked;
+* ``sections.png`` (3-D): heat maps of cross-sections along the first axis;
+* ``betti_curves.png``: b_k(c) on a dense level grid, the requested levels marked;
+* ``diagram.png``: the persistence diagram (essential bars drawn at the top edge).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["plot_landscape"]
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_landscape(result, out_dir) -> list[str]:
+    """Write the PNG files for ``result`` into ``out_dir``; return their paths."""
+    from .persistence import betti_curve
+
+    plt = _plt()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    s = result.sample
+    v = s.values
+    levels = [r["level"] for r in result.levels]
+    if v.ndim == 2:
+        fig, ax = plt.subplots(figsize=(6, 5))
+        X, Y = np.meshgrid(s.axes[0], s.axes[1], indexing="ij")
+        im = ax.pcolormesh(X, Y, v, shading="auto", cmap="viridis", vmax=float(np.quantile(v, 0.95)))
+        fig.colorbar(im, ax=ax, label="loss")
+        if levels:
+            cs = ax.contour(X, Y, v, levels=sorted(set(levels)), colors="white", linewidths=0.8)
+            ax.clabel(cs, fmt="%.3g", fontsize=7)
+        for i, j in result.diagram.birth_at.get(0, np.empty((0, 2), int)):
+            ax.plot(s.axes[0][i], s.axes[1][j], "r.", markersize=4)
+        ax.set_xlabel("axis 0" if s.kind == "box" else "t_1")
+        ax.set_ylabel("axis 1" if s.kind == "box" else "t_2")
+        ax.set_title("loss on the grid; contours at the levels, minima in red")
+        fig.tight_layout()
+        path = out / "heatmap.png"
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+        written.append(str(path))
+    elif v.ndim == 3:
+        idx = np.linspace(0, v.shape[0] - 1, 4).astype(int)
+        fig, axes = plt.subplots(1, 4, figsize=(14, 3.6))
+        vmin, vmax = float(v.min()), float(v.max())
+        for ax, i in zip(axes, idx):
+            im = ax.imshow(v[i].T, origin="lower", vmin=vmin, vmax=vmax, cmap="viridis", aspect="auto",
+                           extent=[s.axes[1][0], s.axes[1][-1], s.axes[2][0], s.axes[2][-1]])
+            ax.set_title(f"axis 0 = {s.axes[0][i]:.3g}")
+        fig.colorbar(im, ax=list(axes), label="loss")
+        path = out / "sections.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(str(path))
+    dense = np.linspace(float(v.min()), float(np.quantile(v, 0.9)), 200)
+    curves = betti_curve(result.diagram, list(dense))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for k in result.dims:
+        ax.step(dense, curves[k], where="post", label=f"b_{k}")
+    for c in levels:
+        ax.axvline(c, color="grey", linestyle=":", linewidth=0.8)
+    ax.set_xlabel("level c")
+    ax.set_ylabel("Betti number of the grid sublevel set")
+    ax.legend()
+    ax.set_title("Betti curves (dotted: requested levels)")
+    fig.tight_layout()
+    path = out / "betti_curves.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    written.append(str(path))
+    fig, ax = plt.subplots(figsize=(5, 5))
+    finite_max = float(v.max())
+    for k in result.dims:
+        bars = result.diagram.bars.get(k, np.empty((0, 2)))
+        b = bars[:, 0]
+        d = np.where(np.isfinite(bars[:, 1]), bars[:, 1], finite_max)
+        if len(b):
+            ax.scatter(b, d, s=10, label=f"H{k}")
+    lo = float(v.min())
+    ax.plot([lo, finite_max], [lo, finite_max], "k-", linewidth=0.6)
+    ax.set_xlabel("birth")
+    ax.set_ylabel("death (essential bars at the top)")
+    ax.legend()
+    ax.set_title("persistence diagram")
+    fig.tight_layout()
+    path = out / "diagram.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    written.append(str(path))
+    return written

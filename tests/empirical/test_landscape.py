@@ -1,0 +1,146 @@
+"""Landscapes end to end: directions, flags built on purpose, symmetry, theory beside data, CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("gudhi")
+
+from bettibounds import InvalidSpecError  # noqa: E402
+from bettibounds.empirical.compare import analyze_landscape, touches_boundary  # noqa: E402
+from bettibounds.empirical.experiment import load_experiment, parse_experiment  # noqa: E402
+from bettibounds.empirical.sampler import (LandscapeSample, grid_axes, refined_grid,  # noqa: E402
+                                           resolve_directions, sample_landscape)
+from bettibounds.pfaffian.network import build_params  # noqa: E402
+
+
+def _exp(**over):
+    base = {"network": {"layers": [1, 2, 1], "activation": "tanh", "bias": False},
+            "data": {"x": [[-2.5], [1.1]], "y": [[0.3], [-0.2]]},
+            "region": {"kind": "box", "low": [-3, -3, -2, -2], "high": [3, 3, 2, 2]},
+            "grid": [9, 9, 9, 9], "levels": [0.01, 0.1, 1.0], "homology_dims": [0, 1]}
+    base.update(over)
+    return parse_experiment(base)
+
+
+def test_grid_and_refinement_conventions():
+    axes = grid_axes([-1, 0], [1, 2], [3, 5])
+    assert np.allclose(axes[0], [-1, 0, 1]) and np.allclose(axes[1], [0, 0.5, 1, 1.5, 2])
+    assert refined_grid([3, 5], 2) == [5, 9]
+    fine = grid_axes([-1], [1], refined_grid([3], 2))[0]
+    assert set(np.round(axes[0], 12)) <= set(np.round(fine, 12))  # refined grid contains the original
+    with pytest.raises(InvalidSpecError):
+        grid_axes([1], [0], [3])
+
+
+def test_random_filter_normalised_directions():
+    exp = load_experiment("examples/slice_2d.json")
+    center, D, src = resolve_directions(exp.spec, exp.region)
+    again = resolve_directions(exp.spec, exp.region)[1]
+    assert np.array_equal(D, again) and src == {"kind": "random", "k": 2, "seed": 0, "normalization": "filter"}
+    layers, _ = build_params(exp.spec, lambda p: p)
+    for W, b in layers:
+        for row in W:  # each filter has the norm of the center's filter
+            idx = np.array(row)
+            for d in D:
+                assert np.isclose(np.linalg.norm(d[idx]), np.linalg.norm(center[idx]))
+        if b is not None:
+            assert np.all(D[:, np.array(b)] == 0)  # biases are not perturbed
+
+
+def test_dependent_directions_are_refused():
+    P = 4
+    with pytest.raises(InvalidSpecError, match="linearly dependent"):
+        resolve_directions(_exp().spec, {"kind": "slice", "center": [0] * P, "directions": [[1, 0, 0, 0], [2, 0, 0, 0]],
+                                         "low": [0, 0], "high": [1, 1]})
+
+
+def test_tanh_symmetries_are_visible_on_the_grid():
+    # full parameter space of u = v1 tanh(w1 x) + v2 tanh(w2 x): theta = (w1, w2, v1, v2) on a symmetric grid
+    exp = _exp()
+    s = sample_landscape(exp)
+    v = s.values
+    assert np.allclose(v, v.transpose(1, 0, 3, 2), rtol=1e-12, atol=1e-14)   # swap the two units
+    assert np.allclose(v, v[::-1, :, ::-1, :], rtol=1e-12, atol=1e-14)       # flip unit 1: (w1, v1) -> -(w1, v1)
+    assert not np.allclose(v, v[::-1, :, :, :])                              # control: w1 alone is not a symmetry
+
+
+def _synthetic(f, dims=2, low=-1.0, high=1.0):
+    def sampler(grid):
+        axes = [np.linspace(low, high, n) for n in grid]
+        mesh = np.meshgrid(*axes, indexing="ij")
+        return LandscapeSample(f(*mesh), axes, "slice", np.zeros(4), np.eye(4)[:dims], {"kind": "listed"})
+    return sampler
+
+
+def _slice_exp(levels, grid=(41, 41)):
+    return _exp(region={"kind": "slice", "center": [0, 0, 0, 0], "directions": [[1, 0, 0, 0], [0, 1, 0, 0]],
+                        "low": [-1, -1], "high": [1, 1]}, grid=list(grid), levels=levels)
+
+
+def test_k_wells_give_b0_k_and_the_bound_holds():
+    centers = [(-0.5, -0.5), (0.5, -0.4), (0.0, 0.5)]
+
+    def f(x, y):
+        return 1 - sum(np.exp(-((x - a) ** 2 + (y - b) ** 2) / 0.02) for a, b in centers)
+
+    res = analyze_landscape(_slice_exp([0.5, 1.5]), sampler=_synthetic(f))
+    low, high = res.levels
+    assert low["betti"][0] == 3 and not low["clipped"] and low["stable"]
+    assert low["comparison"]["holds"] and low["comparison"]["slack_log10"] > 0
+    assert high["clipped"] and high["comparison"] is None  # the whole box: not comparable
+    assert res.n_variables == 2 and res.bound.theorem == "K"
+
+
+def test_ring_valley_gives_b1():
+    def f(x, y):
+        return (np.hypot(x, y) - 0.5) ** 2
+
+    res = analyze_landscape(_slice_exp([0.01]), sampler=_synthetic(f))
+    assert res.levels[0]["betti"] == [1, 1] and res.levels[0]["stable"] and not res.levels[0]["clipped"]
+
+
+def test_clipped_flag_is_triggered():
+    res = analyze_landscape(_slice_exp([0.05]), sampler=_synthetic(lambda x, y: (x - 1.0) ** 2 + y**2))
+    assert res.levels[0]["clipped"] is True and res.levels[0]["comparison"] is None
+    assert touches_boundary(np.array([[1.0, 0.0], [1.0, 1.0]]), 0.5)
+    assert not touches_boundary(np.array([[1, 1, 1], [1, 0, 1], [1, 1, 1]], float), 0.5)
+
+
+def test_unstable_flag_is_triggered_by_a_thin_valley():
+    # two wells joined by a channel thinner than the coarse grid spacing: the coarse grid sees two components,
+    # the refined grid one
+    def f(x, y):
+        wells = np.minimum((x + 0.5) ** 2 + y**2, (x - 0.5) ** 2 + y**2)
+        channel = np.where((np.abs(y - 0.04) < 0.01) & (np.abs(x) < 0.5), 0.0, 1.0)  # between coarse rows
+        return np.minimum(wells, channel)
+
+    res = analyze_landscape(_slice_exp([0.02], grid=(21, 21)), sampler=_synthetic(f), refine=3)
+    row = res.levels[0]
+    assert row["betti"][0] == 2 and row["betti_refined"][0] == 1
+    assert row["stable"] is False and row["comparison"] is None
+
+
+def test_cli_landscape_json(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "bettibounds", "landscape", "examples/tiny_box.json", "--json",
+                          "--refine", "1", "--plot", str(tmp_path)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    d = json.loads(out.stdout)
+    assert d["n_params"] == 4 and [r["level"] for r in d["levels"]] == [0.01, 0.1, 1.0]
+    for r in d["levels"]:
+        assert set(r) >= {"level", "betti", "clipped", "stable"}
+    assert d["upper_bound"]["theorem"] == "K" and d["device"] == "cpu" and "sampling" in d["timings"]
+    assert all((tmp_path / name).exists() for name in ("betti_curves.png", "diagram.png"))
+
+
+def test_cli_landscape_bad_file(tmp_path):
+    bad = tmp_path / "e.json"
+    bad.write_text(json.dumps({"network": {"layers": [1, 2, 1]}, "data": {"x": [[1]], "y": [[1]]}}))
+    out = subprocess.run([sys.executable, "-m", "bettibounds", "landscape", str(bad)], capture_output=True, text=True)
+    assert out.returncode == 2 and "region" in out.stderr and len(out.stderr.strip().splitlines()) == 1
