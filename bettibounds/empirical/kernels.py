@@ -49,9 +49,9 @@ __all__ = ["LossKernel", "from_sequential", "flops_per_point"]
 _DTYPES = {"float64": torch.float64, "double": torch.float64, "float32": torch.float32, "float": torch.float32}
 #: fraction of the free memory one chunk may use when the chunk size adapts
 _MEMORY_FRACTION = 0.25
-#: on the CPU a chunk larger than this gains nothing (the per-point work is already
-#: several large matrix products) and only costs memory and cache misses
-_CPU_CHUNK_BYTES = 256 * 2**20
+#: CPU working set per chunk and torch thread: beyond it chunks stop fitting the caches
+#: and run slower, not faster (measured: benchmarks/bench_kernels.py)
+_CPU_BYTES_PER_THREAD = 32 * 2**20
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 
 
@@ -61,31 +61,73 @@ def _softplus(z: torch.Tensor) -> torch.Tensor:
     return torch.clamp_min(z, 0).add_(torch.log1p(torch.exp(-torch.abs(z))))
 
 
+def _scratch_like(z: torch.Tensor, scratch: torch.Tensor | None) -> torch.Tensor:
+    return torch.empty_like(z) if scratch is None else scratch
+
+
 def _activation_fn(name: str):
-    """``(z, inplace) -> phi(z)`` for a registry activation (canonical name)."""
+    """``(z, inplace, scratch=None) -> phi(z)`` for a registry activation (canonical name).
+
+    With ``inplace`` the result overwrites z (and ``scratch``, a buffer shaped like z, holds
+    any temporary); otherwise z is left alone (the autograd path).
+    """
+    simple = {"logistic": "sigmoid", "tanh": "tanh", "arctan": "atan", "exp": "exp"}
     if name == "identity":
-        return lambda z, inplace: z
-    if name == "logistic":
-        return lambda z, inplace: z.sigmoid_() if inplace else torch.sigmoid(z)
-    if name == "tanh":
-        return lambda z, inplace: z.tanh_() if inplace else torch.tanh(z)
-    if name == "arctan":
-        return lambda z, inplace: z.atan_() if inplace else torch.atan(z)
-    if name == "exp":
-        return lambda z, inplace: z.exp_() if inplace else torch.exp(z)
-    if name == "softplus":
-        return lambda z, inplace: _softplus(z)
-    if name == "gaussian":
-        return lambda z, inplace: z.square_().neg_().exp_() if inplace else torch.exp(-(z * z))
+        return lambda z, inplace, scratch=None: z
+    if name in simple:
+        op = simple[name]
+        return lambda z, inplace, scratch=None: getattr(z, op + "_")() if inplace else getattr(torch, op)(z)
+    if name == "gaussian":  # e^{-t^2}
+        return lambda z, inplace, scratch=None: z.square_().neg_().exp_() if inplace else torch.exp(-(z * z))
     if name == "silu":
-        return lambda z, inplace: torch.nn.functional.silu(z, inplace=inplace)
+        return lambda z, inplace, scratch=None: torch.nn.functional.silu(z, inplace=inplace)
+    if name == "softplus":
+        def softplus(z, inplace, scratch=None):
+            if not inplace:
+                return _softplus(z)
+            t = torch.abs(z, out=_scratch_like(z, scratch))
+            t.neg_().exp_().log1p_()
+            return z.clamp_min_(0).add_(t)
+        return softplus
     if name == "gelu":
-        # t Phi(t) with Phi(t) = erfc(-t / sqrt 2) / 2: exact GELU, accurate in both tails
-        return lambda z, inplace: z * torch.special.erfc(z * -_INV_SQRT2).mul_(0.5)
-    if name.startswith("polynomial:"):
+        # t Phi(t) with Phi(t) = erfc(-t / sqrt 2) / 2: the exact GELU, accurate in both tails
+        def gelu(z, inplace, scratch=None):
+            if not inplace:
+                return z * torch.special.erfc(z * -_INV_SQRT2).mul_(0.5)
+            t = torch.mul(z, -_INV_SQRT2, out=_scratch_like(z, scratch))
+            torch.special.erfc(t, out=t)
+            return z.mul_(t.mul_(0.5))
+        return gelu
+    if name.startswith("polynomial:"):  # t + t^p
         p = int(name.split(":", 1)[1])
-        return lambda z, inplace: z.add_(z.pow(p)) if inplace else z + z.pow(p)
+
+        def poly(z, inplace, scratch=None):
+            if not inplace:
+                return z + z.pow(p)
+            return z.add_(torch.pow(z, p, out=_scratch_like(z, scratch)))
+        return poly
     raise InvalidSpecError(f"the batched kernel has no implementation of activation {name!r}")  # pragma: no cover
+
+
+class _Workspace:
+    """Output buffers reused chunk after chunk.
+
+    Fresh multi-megabyte CPU allocations are served by mmap and page-fault on first touch,
+    which costs as much as the arithmetic; writing every large intermediate into a buffer
+    kept for the whole run (``out=``) avoids that (CUDA's caching allocator avoids it by
+    itself, the buffers just make the peak explicit).
+    """
+
+    def __init__(self, dtype: torch.dtype, device: torch.device):
+        self.dtype, self.device = dtype, device
+        self._bufs: dict[str, torch.Tensor] = {}
+
+    def get(self, name: str, shape: tuple) -> torch.Tensor:
+        n = math.prod(shape)
+        buf = self._bufs.get(name)
+        if buf is None or buf.numel() < n:
+            buf = self._bufs[name] = torch.empty(n, dtype=self.dtype, device=self.device)
+        return buf[:n].view(shape)
 
 
 # ------------------------------------------------------------------ validation
@@ -238,7 +280,6 @@ class LossKernel:
         self.m = xa.shape[0]
         self.n_params = int(spec.n_params)
         self.l2 = float(spec.l2)
-        # (features, samples) layout throughout
         # (batch, samples, features) layout throughout: a bias broadcasts along the
         # samples axis, never along the contiguous one
         self._x = torch.as_tensor(np.ascontiguousarray(xa), dtype=self.dtype, device=self.device)  # (m, d)
@@ -299,24 +340,32 @@ class LossKernel:
     def _weights(self, th: torch.Tensor, layer: _Layer) -> torch.Tensor:
         return th[:, layer.w:layer.w + layer.out * layer.inp].reshape(th.shape[0], layer.out, layer.inp)
 
-    def _affine(self, th: torch.Tensor, layer: _Layer, a: torch.Tensor) -> torch.Tensor:
+    def _affine(self, th: torch.Tensor, layer: _Layer, a: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         """a W^T + b: (B, m, in) -> (B, m, out) with each row of th's own W and b."""
         B = th.shape[0]
         if a.dim() == 2:  # the data x (m, d), shared by the batch (a stride-0 batch view)
             a = a.unsqueeze(0).expand(B, *a.shape)
         Wt = self._weights(th, layer).transpose(1, 2)  # (B, in, out), a view
+        kw = {} if out is None else {"out": out}
         if layer.b is not None:
-            return torch.baddbmm(th[:, layer.b:layer.b + layer.out].unsqueeze(1), a, Wt)
-        return torch.bmm(a, Wt)
+            return torch.baddbmm(th[:, layer.b:layer.b + layer.out].unsqueeze(1), a, Wt, **kw)
+        return torch.bmm(a, Wt, **kw)
 
-    def _tail(self, th: torch.Tensor, z1: torch.Tensor, u_io: torch.Tensor | None, inplace: bool) -> torch.Tensor:
-        """Loss from the first-layer pre-activations z1 (B, m, h_1) and the parameters th (B, P)."""
-        B = th.shape[0]
-        a = self._act(z1, inplace)
+    def _tail(self, th: torch.Tensor, z1: torch.Tensor, u_io: torch.Tensor | None, inplace: bool,
+              ws: _Workspace | None = None) -> torch.Tensor:
+        """Loss from the first-layer pre-activations z1 (B, m, h_1) and the parameters th (B, P).
+
+        ``inplace``: overwrite intermediates (no autograd); ``ws``: write them into reused
+        buffers (implies inplace).
+        """
+        B, m = th.shape[0], self.m
+        L = len(self._layers) - 1
+        a = self._act(z1, inplace, ws.get("scratch", z1.shape) if ws else None)
         for idx, layer in enumerate(self._layers[1:], start=2):
-            z = self._affine(th, layer, a)
-            if idx <= len(self._layers) - 1:  # hidden layer l = idx
-                new = self._act(z, inplace)
+            shape = (B, m, layer.out)
+            z = self._affine(th, layer, a, ws.get(f"z{idx}", shape) if ws else None)
+            if idx <= L:  # hidden layer l = idx
+                new = self._act(z, inplace, ws.get("scratch", shape) if ws else None)
                 if self._residual:
                     new = new.add_(a) if inplace else new + a
                 a = new
@@ -327,7 +376,8 @@ class LossKernel:
             u = u.add_(u_io) if inplace else u + u_io
         loss = self._data_loss(u, inplace)
         if self.l2 > 0:
-            loss = loss + self.l2 * (th * th).sum(dim=1)
+            # batched dot products theta . theta (no (B, P) temporary)
+            loss = loss + self.l2 * torch.bmm(th.unsqueeze(1), th.unsqueeze(2)).reshape(B)
         return loss.reshape(B)
 
     def _data_loss(self, u: torch.Tensor, inplace: bool) -> torch.Tensor:
@@ -345,12 +395,22 @@ class LossKernel:
             per = diff * diff
         return per.sum(dim=(1, 2)) / self.m
 
-    def _io_term(self, th: torch.Tensor) -> torch.Tensor | None:
+    def _io_term(self, th: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor | None:
         """U x for the input-output skip: (B, m, outputs), or None."""
         if self._io is None:
             return None
         s = self.spec
-        return self._affine(th, _Layer(self._io, s.outputs, s.inputs, None), self._x)
+        return self._affine(th, _Layer(self._io, s.outputs, s.inputs, None), self._x, out)
+
+    def _evaluate_full(self, th: torch.Tensor, ws: _Workspace | None = None) -> torch.Tensor:
+        B = th.shape[0]
+        if B == 0:
+            return th.new_zeros(0)
+        inplace = ws is not None or not (torch.is_grad_enabled() and th.requires_grad)
+        shape1 = (B, self.m, self._layers[0].out)
+        z1 = self._affine(th, self._layers[0], self._x, ws.get("z1", shape1) if ws else None)
+        u_io = self._io_term(th, ws.get("io", (B, self.m, self.spec.outputs)) if ws else None)
+        return self._tail(th, z1, u_io, inplace, ws)
 
     def evaluate(self, theta) -> torch.Tensor:
         """Loss at each row of ``theta`` (B, P) (a single (P,) vector counts as B = 1).
@@ -358,11 +418,7 @@ class LossKernel:
         Returns a (B,) tensor of this kernel's dtype on its device. Differentiable with
         autograd when ``theta`` is a tensor that requires grad.
         """
-        th = self._theta(theta)
-        if th.shape[0] == 0:
-            return th.new_zeros(0)
-        inplace = not (torch.is_grad_enabled() and th.requires_grad)
-        return self._tail(th, self._affine(th, self._layers[0], self._x), self._io_term(th), inplace)
+        return self._evaluate_full(self._theta(theta))
 
     # ----------------------------------------------------------------- slices
     def _plan(self, center, directions) -> _SlicePlan:
@@ -390,20 +446,25 @@ class LossKernel:
             coords = coords.reshape(-1, 1) if k == 1 else coords.reshape(1, -1)
         return self._tensor("coords", coords, (None, k))
 
-    def _evaluate_plan(self, plan: _SlicePlan, t: torch.Tensor) -> torch.Tensor:
+    def _evaluate_plan(self, plan: _SlicePlan, t: torch.Tensor, ws: _Workspace | None = None) -> torch.Tensor:
         B = t.shape[0]
         if B == 0:
             return t.new_zeros(0)
-        inplace = not (torch.is_grad_enabled() and t.requires_grad)
+        inplace = ws is not None or not (torch.is_grad_enabled() and t.requires_grad)
         # [1, t] @ [center; directions]: one GEMM writes each output once (an addmm would
         # first copy the broadcast center into the output)
         t1 = torch.cat([t.new_ones(B, 1), t], dim=1)  # (B, 1 + k)
-        th = torch.mm(t1, plan.theta)  # (B, P)
-        z1 = torch.mm(t1, plan.z1).reshape(B, self.m, self._layers[0].out)
-        u_io = None
-        if plan.io is not None:
-            u_io = torch.mm(t1, plan.io).reshape(B, self.m, self.spec.outputs)
-        return self._tail(th, z1, u_io, inplace)
+
+        def lin(name, table, width):
+            if ws is None:
+                return torch.mm(t1, table)
+            return torch.mm(t1, table, out=ws.get(name, (B, width)))
+
+        th = lin("theta", plan.theta, self.n_params)  # (B, P)
+        h1, out = self._layers[0].out, self.spec.outputs
+        z1 = lin("z1", plan.z1, self.m * h1).view(B, self.m, h1)
+        u_io = None if plan.io is None else lin("io", plan.io, self.m * out).view(B, self.m, out)
+        return self._tail(th, z1, u_io, inplace, ws)
 
     def evaluate_slice(self, center, directions, coords) -> torch.Tensor:
         """Loss at ``theta = center + coords @ directions``.
@@ -418,15 +479,17 @@ class LossKernel:
 
     # ---------------------------------------------------------------- chunks
     def bytes_per_point(self, mode: str = "full", k: int = 0) -> int:
-        """Conservative peak working memory of one point in a batch (bytes).
+        """Conservative peak working memory of one point in a chunk (bytes).
 
-        ``itemsize * (2 P + k + m * (d + 4 * (sum of widths + outputs)))``: theta (and
-        its first-layer reshaped copy), the coordinates, and a few (B, width, m)
-        activations alive at once.
+        ``1.5 * itemsize * (2 P + k + 1 + m (d + sum h_l + max h_l + 6 outputs))``: theta
+        (and a reshaped copy of a weight block), the coordinates, one (m, h_l) buffer per
+        layer, the activation scratch buffer, the data broadcast and the loss
+        temporaries, with 50 % headroom.
         """
         s = self.spec
         item = torch.empty((), dtype=self.dtype).element_size()
-        return item * (2 * self.n_params + k + self.m * (s.inputs + 4 * (sum(s.widths) + s.outputs)))
+        per = 2 * self.n_params + k + 1 + self.m * (s.inputs + sum(s.widths) + max(s.widths) + 6 * s.outputs)
+        return int(1.5 * item * per)
 
     def free_memory(self) -> int:
         """Bytes currently available on the kernel's device (CUDA: free + torch's cached
@@ -438,11 +501,13 @@ class LossKernel:
         return _cpu_available_bytes()
 
     def chunk_size(self, n_points: int, mode: str = "full", k: int = 0) -> int:
-        """The adaptive chunk: a quarter of the free memory (CPU: at most 256 MiB) over
-        :meth:`bytes_per_point`, clamped to [1, n_points]."""
+        """The adaptive chunk: a quarter of the free memory over :meth:`bytes_per_point`,
+        clamped to [1, n_points]. On the CPU the chunk's working set is also held to
+        32 MiB per torch thread: larger chunks gain nothing (each point is already a few
+        matrix products) and fall out of the caches."""
         budget = _MEMORY_FRACTION * self.free_memory()
         if self.device.type == "cpu":
-            budget = min(budget, _CPU_CHUNK_BYTES)
+            budget = min(budget, _CPU_BYTES_PER_THREAD * max(1, torch.get_num_threads()))
         return int(max(1, min(max(n_points, 1), budget // self.bytes_per_point(mode, k))))
 
     def evaluate_chunked(self, points, mode: str = "full", *, center=None, directions=None,
@@ -496,6 +561,7 @@ class LossKernel:
         if N == 0:
             return out
         size = int(chunk) if chunk is not None else self.chunk_size(N, mode, k)
+        ws = _Workspace(self.dtype, self.device)
         bar = None
         if progress:
             from tqdm.auto import tqdm
@@ -506,9 +572,9 @@ class LossKernel:
                 for start in range(0, N, size):
                     block = points[start:start + size]
                     if plan is None:
-                        vals = self.evaluate(block)
+                        vals = self._evaluate_full(self._tensor("points", block, (None, width)), ws)
                     else:
-                        vals = self._evaluate_plan(plan, self._tensor("points", block, (None, k)))
+                        vals = self._evaluate_plan(plan, self._tensor("points", block, (None, k)), ws)
                     out[start:start + block.shape[0]] = vals.to(device="cpu", dtype=torch.float64).numpy()
                     if bar is not None:
                         bar.update(block.shape[0])

@@ -73,11 +73,14 @@ __all__ = [
 
 BACKENDS: tuple[str, ...] = ("gudhi", "cripser")
 
-#: Preferred backend per array dimension, from benchmarks/bench_persistence.py (table in
-#: its docstring; measured 2 CPU cores, gudhi 3.13.0, cripser 0.0.37): cripser was faster
-#: for every size measured in 2-D, 3-D and 4-D, random and smooth inputs (1.1x to 7x).
-#: 1-D was not in the table; both take milliseconds there and cripser is used for
-#: uniformity. Above 4-D only gudhi can (cripser stops at 4-D).
+#: Preferred backend per array dimension, set from the table in the docstring of
+#: benchmarks/bench_persistence.py (2 CPU cores, gudhi 3.13.0, cripser 0.0.37): cripser
+#: was faster on every smooth input (sum of Gaussians) in 2-D (512^2, 1024^2: 2.5-4x),
+#: 3-D (64^3, 96^3: 4.6-7x) and 4-D (16^4, 24^4: 7-13x), and on i.i.d.-noise input in
+#: 2-D (5x), 3-D (2x) and 4-D 16^4 (1.4x); the one loss was 4-D noise at 24^4, where
+#: gudhi was 1.2-1.7x faster (pass backend="gudhi" for such rough 4-D data). Sampled loss
+#: landscapes are smooth, so cripser for 1-D to 4-D (1-D: both take milliseconds). Above
+#: 4-D only gudhi can (cripser stops at 4-D).
 _AUTO_BY_NDIM: dict[int, str] = {1: "cripser", 2: "cripser", 3: "cripser", 4: "cripser"}
 _CRIPSER_MAX_NDIM = 4
 
@@ -321,7 +324,7 @@ def _cripser_core():
                     break
         except ImportError:
             raise
-        except Exception:  # pragma: no cover - unusual installation layout
+        except Exception:  # pragma: no cover - unusual installation layout: use the import
             core = None
         if core is None or not hasattr(core, "computePH"):
             from cripser import _cripser as core  # the ordinary (slower) import

@@ -91,6 +91,11 @@ def grid(n: int, nd: int) -> list[np.ndarray]:
     return np.meshgrid(*([np.linspace(-1.0, 1.0, n)] * nd), indexing="ij")
 
 
+def _examples(n: int) -> int:
+    """``n`` examples, or more when the loaded hypothesis profile asks for more."""
+    return max(n, settings().max_examples)
+
+
 small_ints = st.integers(min_value=0, max_value=6)
 
 
@@ -104,7 +109,7 @@ def int_arrays(nd: int, max_side: int):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@settings(max_examples=30)
+@settings(max_examples=_examples(30))
 @given(values=int_arrays(2, 12))
 def test_b0_matches_label_2d(backend, values):
     dgm = sublevel_persistence(values, backend=backend)
@@ -115,7 +120,7 @@ def test_b0_matches_label_2d(backend, values):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@settings(max_examples=20)
+@settings(max_examples=_examples(20))
 @given(values=int_arrays(3, 6))
 def test_b0_matches_label_3d(backend, values):
     dgm = sublevel_persistence(values, backend=backend)
@@ -125,7 +130,7 @@ def test_b0_matches_label_3d(backend, values):
 
 
 @given(seed=st.integers(0, 2**32 - 1))
-@settings(max_examples=15)
+@settings(max_examples=_examples(15))
 def test_b0_matches_label_random_floats(seed):
     rng = np.random.default_rng(seed)
     values = rng.normal(size=tuple(rng.integers(2, 9, size=rng.integers(2, 4))))
@@ -306,7 +311,8 @@ def test_max_dim_and_degenerate_shapes():
     more = sublevel_persistence(values, max_dim=3)
     assert more.dims == [0, 1, 2, 3] and len(more.bars[2]) == len(more.bars[3]) == 0
     single = sublevel_persistence(np.array([[2.5]]))
-    assert single.bars[0].tolist() == [[2.5, math.inf]] and single.intervals(0)[0].birth_at == (0, 0)
+    assert single.bars[0].tolist() == [[2.5, math.inf]]
+    assert single.intervals(0)[0].birth_at == (0, 0)
     ints = sublevel_persistence(np.array([3, 1, 2, 0, 4]))
     assert ints.bars[0].tolist() == [[0.0, math.inf], [1.0, 2.0]]
 
@@ -315,7 +321,7 @@ def test_max_dim_and_degenerate_shapes():
 
 
 @given(seed=st.integers(0, 2**32 - 1))
-@settings(max_examples=20)
+@settings(max_examples=_examples(20))
 def test_betti_curve_matches_direct_count(seed):
     rng = np.random.default_rng(seed)
     values = rng.integers(0, 8, size=(7, 6, 5)).astype(float)
