@@ -21,9 +21,10 @@ those of :mod:`bettibounds.pfaffian.network` (DESIGN.md conventions):
 Internally activations are stored as (batch, samples, features), so that biases
 broadcast along a non-contiguous axis. :meth:`LossKernel.evaluate_slice`
 exploits that the first layer (and the input-output skip) is affine in the slice
-coordinates: with ``theta = center + sum_j t_j dir_j`` the first-layer pre-activations
-on the data are ``Z(center) + sum_j t_j Z_lin(dir_j)``, precomputed once, so the first
-layer costs O(B k m h_1) instead of O(B m d h_1).
+coordinates: ``Z(v) = x W_1(v)^T + b_1(v)`` is linear in the parameter vector v, so with
+``theta = center + sum_j t_j dir_j`` the first-layer pre-activations on the data are
+``Z(center) + sum_j t_j Z(dir_j)``; the k + 1 tables are computed once, and the first
+layer then costs O(B k m h_1) instead of O(B m d h_1).
 
 This module imports torch; nothing in the core imports it (``import bettibounds`` stays
 torch-free).
@@ -35,7 +36,6 @@ import math
 import numbers
 import os
 from dataclasses import dataclass
-from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -207,10 +207,12 @@ class _SlicePlan:
     """Precomputed affine parts of a slice theta = center + coords @ directions."""
 
     k: int
-    theta: torch.Tensor  # (1 + k, P): the center, then the directions
-    z1: torch.Tensor  # (1 + k, m h_1): first-layer pre-activations W_1(v) x + b_1(v) of
+    # each table is stored as (width, 1 + k) contiguous and used through its transpose:
+    # BLAS runs the skinny (B, 1 + k) x (1 + k, width) product several times faster so
+    theta: torch.Tensor  # (P, 1 + k): the center, then the directions
+    z1: torch.Tensor  # (m h_1, 1 + k): first-layer pre-activations W_1(v) x + b_1(v) of
     #                   v = the center, then of each direction (linear in v)
-    io: torch.Tensor | None  # (1 + k, m outputs): U x for the input-output skip, same pattern
+    io: torch.Tensor | None  # (m outputs, 1 + k): U x for the input-output skip, same pattern
 
 
 def flops_per_point(spec, mode: str = "full", k: int | None = None) -> int:
@@ -340,7 +342,8 @@ class LossKernel:
     def _weights(self, th: torch.Tensor, layer: _Layer) -> torch.Tensor:
         return th[:, layer.w:layer.w + layer.out * layer.inp].reshape(th.shape[0], layer.out, layer.inp)
 
-    def _affine(self, th: torch.Tensor, layer: _Layer, a: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    def _affine(self, th: torch.Tensor, layer: _Layer, a: torch.Tensor,
+                out: torch.Tensor | None = None) -> torch.Tensor:
         """a W^T + b: (B, m, in) -> (B, m, out) with each row of th's own W and b."""
         B = th.shape[0]
         if a.dim() == 2:  # the data x (m, d), shared by the batch (a stride-0 batch view)
@@ -434,11 +437,11 @@ class LossKernel:
         both = torch.cat([c.unsqueeze(0), D], dim=0)  # (1 + k, P)
         # theta -> (x W_1(theta)^T + b_1(theta)) is linear in theta, so the first layer at
         # center + sum_j t_j dir_j is z(center) + sum_j t_j z(dir_j) (bias rows included)
-        z = self._affine(both, self._layers[0], self._x).reshape(1 + k, -1).contiguous()
+        z = self._affine(both, self._layers[0], self._x).reshape(1 + k, -1).t().contiguous()
         io = self._io_term(both)
         if io is not None:
-            io = io.reshape(1 + k, -1).contiguous()
-        return _SlicePlan(k, both, z, io)
+            io = io.reshape(1 + k, -1).t().contiguous()
+        return _SlicePlan(k, both.t().contiguous(), z, io)
 
     def _coords(self, coords, k: int) -> torch.Tensor:
         coords = _host_array("coords", coords)
@@ -457,8 +460,8 @@ class LossKernel:
 
         def lin(name, table, width):
             if ws is None:
-                return torch.mm(t1, table)
-            return torch.mm(t1, table, out=ws.get(name, (B, width)))
+                return torch.mm(t1, table.t())
+            return torch.mm(t1, table.t(), out=ws.get(name, (B, width)))
 
         th = lin("theta", plan.theta, self.n_params)  # (B, P)
         h1, out = self._layers[0].out, self.spec.outputs
@@ -564,9 +567,14 @@ class LossKernel:
         ws = _Workspace(self.dtype, self.device)
         bar = None
         if progress:
-            from tqdm.auto import tqdm
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:  # pragma: no cover - tqdm ships with the [empirical] extra
+                import warnings
 
-            bar = tqdm(total=N, unit="pt", unit_scale=True, desc=f"loss ({self.device.type}, {mode})")
+                warnings.warn("progress=True needs tqdm (pip install tqdm); continuing without a bar", stacklevel=2)
+            else:
+                bar = tqdm(total=N, unit="pt", unit_scale=True, desc=f"loss ({self.device.type}, {mode})")
         try:
             with torch.inference_mode():
                 for start in range(0, N, size):

@@ -1,0 +1,191 @@
+"""Benchmark of the batched loss kernel (bettibounds.empirical.kernels). Prints a Markdown table.
+
+Measured in one run, on this machine, for float64 and float32:
+
+1. ``LossKernel.evaluate_chunked`` on a 2-D slice grid of 256 x 256 = 65,536 points
+   (theta = center + t_1 dir_1 + t_2 dir_2) of a mid-size network: d = 10, widths 64, 64,
+   one output, m = 256 samples, tanh, MSE; throughput (points/s) and achieved GFLOP/s,
+   counting the matrix-product FLOPs the kernel executes (2 per multiply-add; the slice
+   trick makes the first layer cost 2 m k h_1 instead of 2 m d h_1), and, for the record,
+   the same network in ``mode="full"`` (a (N, P) matrix of parameter vectors) on a
+   sub-grid;
+2. the naive per-point loop that landscape tools do: for each point build theta, load it
+   into a ``torch.nn.Sequential`` (``vector_to_parameters``), run the forward pass on the
+   data and compute ``F.mse_loss``; timed on a sample of points and extrapolated to the
+   grid (the sample's values are checked against the kernel's);
+3. the machine's matmul peak (``torch.matmul`` of 2048 x 2048 matrices, best of 5) in the
+   same dtype, and the fraction of it the kernel reaches.
+
+The kernel's arithmetic intensity is bounded by the network: per point it does
+2 m h^2 = 2.1 MFLOP of (B, 256, 64) x (64, 64) batched products plus m (h_1 + h_2) = 32,768
+tanh evaluations, so neither a 2048^3 GEMM's peak nor the naive loop's per-call overhead
+is the whole story; both are reported.
+
+Usage: python benchmarks/bench_kernels.py [--device cpu|cuda] [--threads N] [--naive 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import os
+import platform
+import time
+
+import numpy as np
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _sync(device) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_peak(torch, dtype, device, n: int = 2048, repeats: int = 5) -> float:
+    """GFLOP/s of torch.matmul on n x n matrices (best of ``repeats`` after a warm-up)."""
+    a = torch.randn(n, n, dtype=dtype, device=device)
+    b = torch.randn(n, n, dtype=dtype, device=device)
+    torch.matmul(a, b)
+    _sync(device)
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        torch.matmul(a, b)
+        _sync(device)
+        best = min(best, time.perf_counter() - t)
+    return 2 * n**3 / best / 1e9
+
+
+def naive_loop(torch, spec, x, y, center, directions, coords, dtype, device):
+    """Per-point evaluation the way landscape tools do it; returns (seconds, values)."""
+    nn, F = torch.nn, torch.nn.functional
+    layers, fan_in = [], spec.inputs
+    for w in spec.widths:
+        layers += [nn.Linear(fan_in, w), nn.Tanh()]
+        fan_in = w
+    layers.append(nn.Linear(fan_in, spec.outputs))
+    model = nn.Sequential(*layers).to(device=device, dtype=dtype)
+    xt = torch.as_tensor(x, dtype=dtype, device=device)
+    yt = torch.as_tensor(y, dtype=dtype, device=device)
+    c = torch.as_tensor(center, dtype=dtype, device=device)
+    D = torch.as_tensor(directions, dtype=dtype, device=device)
+    T = torch.as_tensor(coords, dtype=dtype, device=device)
+    out = np.empty(len(coords))
+    with torch.no_grad():
+        for i in range(min(5, len(coords))):  # warm-up
+            nn.utils.vector_to_parameters(c + T[i] @ D, model.parameters())
+            F.mse_loss(model(xt), yt).item()
+        _sync(device)
+        t = time.perf_counter()
+        for i in range(len(coords)):
+            theta = c + T[i] @ D
+            nn.utils.vector_to_parameters(theta, model.parameters())
+            out[i] = F.mse_loss(model(xt), yt, reduction="sum").item() / len(x)
+        _sync(device)
+        return time.perf_counter() - t, out
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    ap.add_argument("--grid", type=int, default=256, help="points per axis of the 2-D slice grid")
+    ap.add_argument("--naive", type=int, default=500, help="points timed in the naive loop")
+    ap.add_argument("--full", type=int, default=4096, help="points timed in mode='full'")
+    ap.add_argument("--dtypes", default="float64,float32")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from bettibounds.empirical.kernels import LossKernel, flops_per_point
+    from bettibounds.spec import ArchitectureSpec
+
+    d, widths, m = 10, (64, 64), 256
+    spec = ArchitectureSpec(inputs=d, widths=widths, activation="tanh", loss="mse", samples=m)
+    P = spec.n_params
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(m, d))
+    y = np.sin(x.sum(axis=1, keepdims=True))
+    fan_in = np.concatenate([np.full(w * i + w, i) for i, w in zip((d, *widths), (*widths, 1))])
+    center = rng.normal(size=P) / np.sqrt(fan_in)  # a LeCun-scaled random network
+    directions = rng.normal(size=(2, P)) / np.sqrt(fan_in)
+    axis = np.linspace(-1.0, 1.0, args.grid)
+    coords = np.stack(np.meshgrid(axis, axis, indexing="ij"), axis=-1).reshape(-1, 2)
+    N = len(coords)
+    f_slice = flops_per_point(spec, "slice", k=2)
+    f_full = flops_per_point(spec, "full")
+
+    rows = []
+    device_name = None
+    for dt_name in args.dtypes.split(","):
+        dtype = {"float64": torch.float64, "float32": torch.float32}[dt_name]
+        kern = LossKernel(spec, x, y, device=args.device, dtype=dt_name)
+        dev = kern.device
+        device_name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU: {_cpu_model()}"
+        peak = matmul_peak(torch, dtype, dev)
+        chunk = kern.chunk_size(N, "slice", 2)
+        # kernel, slice mode, whole grid (warm-up on a few chunks first)
+        kern.evaluate_chunked(coords[: 4 * chunk], mode="slice", center=center, directions=directions)
+        t = time.perf_counter()
+        values = kern.evaluate_chunked(coords, mode="slice", center=center, directions=directions)
+        t_slice = time.perf_counter() - t
+        # kernel, full mode, sub-grid (an (n, P) matrix of thetas)
+        nf = min(args.full, N)
+        thetas = center + coords[:nf] @ directions
+        kern.evaluate_chunked(thetas[: 2 * kern.chunk_size(nf)])
+        t = time.perf_counter()
+        vfull = kern.evaluate_chunked(thetas)
+        t_full = time.perf_counter() - t
+        # naive per-point loop on an evenly spread sample
+        idx = np.linspace(0, N - 1, min(args.naive, N)).astype(int)
+        t_naive, vnaive = naive_loop(torch, spec, x, y, center, directions, coords[idx], dtype, dev)
+        rate_naive = len(idx) / t_naive
+        agree = float(np.max(np.abs(vnaive - values[idx]) / np.abs(values[idx])))
+        agree_full = float(np.max(np.abs(vfull - values[:nf]) / np.abs(values[:nf])))
+        for mode, n_pts, secs, flops in (("slice", N, t_slice, f_slice), ("full", nf, t_full, f_full)):
+            rate = n_pts / secs
+            gflops = rate * flops / 1e9
+            chunk = kern.chunk_size(n_pts, mode, 2 if mode == "slice" else 0)
+            rows.append(dict(dtype=dt_name, mode=mode, points=n_pts, chunk=chunk,
+                             secs=secs, rate=rate, gflops=gflops, peak=peak, frac=gflops / peak,
+                             naive=rate_naive, naive_gflops=rate_naive * f_full / 1e9, ratio=rate / rate_naive,
+                             grid_naive_s=N / rate_naive, agree=agree if mode == "slice" else agree_full))
+
+    threads = torch.get_num_threads()
+    try:
+        load = "%.1f" % os.getloadavg()[0]
+    except OSError:  # pragma: no cover
+        load = "n/a"
+    print(f"## Batched loss kernel — {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}\n")
+    print(f"- machine: {device_name}; {os.cpu_count()} logical CPUs; torch {torch.__version__}, "
+          f"{threads} intra-op thread(s); load average at the end {load}; python {platform.python_version()}")
+    print(f"- network: d={d}, widths {list(widths)}, 1 output, m={m} samples, tanh, MSE; P={P}")
+    print(f"- grid: {args.grid}x{args.grid} = {N:,} points of a 2-D slice; matmul FLOPs per point: "
+          f"{f_slice:,} (slice kernel), {f_full:,} (full forward)")
+    print(f"- naive: per point vector_to_parameters + nn.Sequential forward + F.mse_loss + .item(), "
+          f"{min(args.naive, N)} points timed, extrapolated to the grid\n")
+    print("| dtype | kernel mode | points | chunk | time (s) | points/s | GFLOP/s | matmul peak GFLOP/s "
+          "| % of peak | naive points/s | naive GFLOP/s | naive, whole grid (s) | speed-up | max rel. diff |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['dtype']} | {r['mode']} | {r['points']:,} | {r['chunk']} | {r['secs']:.2f} | {r['rate']:,.0f} "
+              f"| {r['gflops']:.1f} | {r['peak']:.1f} | {100 * r['frac']:.0f} % | {r['naive']:,.0f} "
+              f"| {r['naive_gflops']:.2f} | {r['grid_naive_s']:.1f} | {r['ratio']:.1f}x | {r['agree']:.1e} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,370 @@
+"""The batched loss kernel (bettibounds.empirical.kernels) against the float64 jet oracle.
+
+The oracle is :func:`bettibounds.certified.witness.loss_jet`, which evaluates the loss
+one parameter vector at a time through :func:`bettibounds.pfaffian.network.loss_expression`
+(the reference semantics of the network and loss).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+torch = pytest.importorskip("torch")
+
+from bettibounds.certified.jets import FLOAT  # noqa: E402
+from bettibounds.certified.witness import loss_jet  # noqa: E402
+from bettibounds.errors import InvalidSpecError, NotPfaffianError  # noqa: E402
+from bettibounds.empirical.experiment import parse_experiment  # noqa: E402
+from bettibounds.empirical.kernels import LossKernel, flops_per_point, from_sequential  # noqa: E402
+from bettibounds.spec import BCE_CHAINS, ArchitectureSpec  # noqa: E402
+
+ACTIVATIONS = ["logistic", "tanh", "arctan", "softplus", "gaussian", "silu", "gelu", "exp", "identity",
+               "polynomial:2", "polynomial:3"]
+SKIPS = ["none", "residual", "input-output", "residual+input-output"]
+
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the oracle's exp may overflow
+
+
+def close(a, b, rel=1e-12, floor=1e-2):
+    """|a - b| <= rel * max(|b|, floor): relative, with an absolute floor for tiny losses."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return bool(np.all(np.abs(a - b) <= rel * np.maximum(np.abs(b), floor)))
+
+
+@st.composite
+def problems(draw, max_batch: int = 3):
+    """A random small spec, data (as exact Fractions, like an experiment file) and thetas."""
+    d = draw(st.integers(1, 3))
+    outputs = draw(st.integers(1, 2))
+    skip = draw(st.sampled_from(SKIPS))
+    if "residual" in skip:
+        widths = (draw(st.integers(1, 4)),) * draw(st.integers(2, 3))
+    else:
+        widths = tuple(draw(st.lists(st.integers(1, 4), min_size=1, max_size=3)))
+    loss = draw(st.sampled_from(["mse", "bce"]))
+    out_act = "sigmoid" if loss == "bce" else draw(st.sampled_from(["identity", "sigmoid", "tanh"]))
+    n_linear = len(widths) + 1
+    bias = draw(st.one_of(st.booleans(), st.lists(st.booleans(), min_size=n_linear, max_size=n_linear)))
+    l2 = draw(st.sampled_from([0, 0.0, 0.25, Fraction(1, 3), 1.5]))
+    m = draw(st.integers(1, 4))
+    spec = ArchitectureSpec(
+        inputs=d, widths=widths, activation=draw(st.sampled_from(ACTIVATIONS)), loss=loss, samples=m,
+        outputs=outputs, output_activation=out_act, l2=l2, skip=skip, bias=bias,
+        bce_chain=draw(st.sampled_from(BCE_CHAINS)),
+    )
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = rng.normal(size=(m, d))
+    y = rng.uniform(0, 1, size=(m, outputs)) if loss == "bce" else rng.normal(size=(m, outputs))
+    if loss == "bce" and draw(st.booleans()):
+        y = np.round(y)  # hard labels 0/1 as well as soft ones
+    xs = [[Fraction(float(v)) for v in row] for row in x]
+    ys = [[Fraction(float(v)) for v in row] for row in y]
+    thetas = rng.normal(scale=0.5, size=(draw(st.integers(1, max_batch)), spec.n_params))
+    return spec, xs, ys, thetas, rng
+
+
+def oracle(spec, xs, ys, theta, order=1):
+    return loss_jet(spec, xs, ys, [float(t) for t in theta], FLOAT, order=order)
+
+
+# ------------------------------------------------------------------ the oracle
+@settings(deadline=None)
+@given(problems())
+def test_evaluate_matches_jet_oracle(problem):
+    spec, xs, ys, thetas, _ = problem
+    ref = np.array([oracle(spec, xs, ys, t).v for t in thetas])
+    assume(np.all(np.isfinite(ref)) and np.all(np.abs(ref) < 1e100))
+    kern = LossKernel(spec, xs, ys, device="cpu")
+    got = kern.evaluate(thetas)
+    assert got.shape == (len(thetas),) and got.dtype == torch.float64
+    assert close(got.numpy(), ref), (got.numpy(), ref)
+
+
+@settings(deadline=None, max_examples=25)
+@given(problems(max_batch=1))
+def test_autograd_gradient_matches_jet_oracle(problem):
+    spec, xs, ys, thetas, _ = problem
+    jet = oracle(spec, xs, ys, thetas[0])
+    g_ref = np.asarray(jet.g, dtype=float)
+    assume(np.isfinite(jet.v) and abs(jet.v) < 1e50 and np.all(np.isfinite(g_ref)))
+    theta = torch.tensor(thetas, dtype=torch.float64, requires_grad=True)
+    LossKernel(spec, xs, ys, device="cpu").evaluate(theta).sum().backward()
+    scale = max(1.0, float(np.max(np.abs(g_ref))))
+    assert np.allclose(theta.grad.numpy()[0], g_ref, rtol=1e-9, atol=1e-9 * scale)
+
+
+def test_experiment_file_data_and_every_activation():
+    """Deterministic sweep: every activation x output x skip against the oracle."""
+    rng = np.random.default_rng(7)
+    for act in ACTIVATIONS:
+        for loss, out in (("mse", "identity"), ("mse", "tanh"), ("mse", "sigmoid"), ("bce", "sigmoid")):
+            for skip in SKIPS:
+                spec = ArchitectureSpec(inputs=2, widths=(3, 3), activation=act, loss=loss, output_activation=out,
+                                        samples=3, outputs=2, skip=skip, bias=[True, False, True], l2=0.1)
+                x, y = rng.normal(size=(3, 2)).tolist(), rng.uniform(size=(3, 2)).tolist()
+                thetas = rng.normal(scale=0.5, size=(2, spec.n_params))
+                ref = [oracle(spec, x, y, t).v for t in thetas]
+                assert close(LossKernel(spec, x, y, device="cpu").evaluate(thetas).numpy(), ref), (act, loss, out, skip)
+    exp = parse_experiment({
+        "network": {"layers": [1, 2, 1], "activation": "tanh", "bias": False},
+        "data": {"x": [[-2.5], [1.1]], "y": [[0.3], [-0.2]]},
+    })
+    theta = [0.3, -1.2, 0.7, 2.0]
+    got = LossKernel(exp.spec, exp.x, exp.y).evaluate(theta)
+    assert got.shape == (1,) and close(got.numpy(), [oracle(exp.spec, exp.x, exp.y, theta).v])
+
+
+# ------------------------------------------------------------------ slices and chunks
+@settings(deadline=None)
+@given(problems(), st.integers(1, 3), st.integers(1, 6))
+def test_slice_equals_full(problem, k, n):
+    spec, xs, ys, thetas, rng = problem
+    kern = LossKernel(spec, xs, ys, device="cpu")
+    center, directions = thetas[0], rng.normal(scale=0.3, size=(k, spec.n_params))
+    coords = rng.uniform(-1, 1, size=(n, k))
+    full = kern.evaluate(center + coords @ directions).numpy()
+    assume(np.all(np.isfinite(full)) and np.all(np.abs(full) < 1e100))
+    sliced = kern.evaluate_slice(center, directions, coords).numpy()
+    assert close(sliced, full, rel=1e-11), (sliced, full)
+    if k == 1:  # a (B,) coordinate vector is accepted for a 1-D slice
+        assert close(kern.evaluate_slice(center, directions[0], coords[:, 0]).numpy(), full, rel=1e-11)
+
+
+@settings(deadline=None, max_examples=25)
+@given(problems(), st.integers(1, 3))
+def test_chunked_with_tiny_chunks_equals_one_shot(problem, chunk):
+    spec, xs, ys, thetas, rng = problem
+    kern = LossKernel(spec, xs, ys, device="cpu")
+    pts = rng.normal(scale=0.5, size=(7, spec.n_params))
+    one = kern.evaluate(pts).numpy()
+    assume(np.all(np.isfinite(one)) and np.all(np.abs(one) < 1e100))
+    for ch in (chunk, None, 100):
+        got = kern.evaluate_chunked(pts, mode="full", chunk=ch)
+        assert isinstance(got, np.ndarray) and got.dtype == np.float64 and got.shape == (7,)
+        assert close(got, one, rel=1e-13)
+    center, directions = thetas[0], rng.normal(scale=0.3, size=(2, spec.n_params))
+    coords = rng.uniform(-1, 1, size=(9, 2))
+    ref = kern.evaluate_slice(center, directions, coords).numpy()
+    assume(np.all(np.isfinite(ref)) and np.all(np.abs(ref) < 1e100))
+    for ch in (chunk, None):
+        got = kern.evaluate_chunked(coords, mode="slice", center=center, directions=directions, chunk=ch)
+        assert close(got, ref, rel=1e-13)
+
+
+def test_chunked_progress_bar_and_empty(capsys):
+    spec = ArchitectureSpec(inputs=2, widths=(4, 4), activation="tanh", samples=5)
+    rng = np.random.default_rng(0)
+    kern = LossKernel(spec, rng.normal(size=(5, 2)), rng.normal(size=(5, 1)), device="cpu")
+    g = np.linspace(-1, 1, 6)
+    coords = np.stack(np.meshgrid(g, g, indexing="ij"), -1).reshape(-1, 2)
+    c, D = rng.normal(size=spec.n_params), rng.normal(size=(2, spec.n_params))
+    got = kern.evaluate_chunked(coords, mode="slice", center=c, directions=D, chunk=5, progress=True)
+    assert np.allclose(got, kern.evaluate_slice(c, D, coords).numpy(), rtol=1e-13)
+    assert "36" in capsys.readouterr().err  # tqdm writes to stderr
+    assert kern.evaluate_chunked(np.zeros((0, spec.n_params))).shape == (0,)
+    # lists and tensors are accepted as well as arrays
+    pts = rng.normal(size=(3, spec.n_params))
+    assert np.allclose(kern.evaluate_chunked(pts.tolist()), kern.evaluate_chunked(torch.tensor(pts)), rtol=1e-14)
+
+
+def test_chunk_size_adapts_and_is_bounded():
+    spec = ArchitectureSpec(inputs=10, widths=(64, 64), activation="tanh", samples=256)
+    kern = LossKernel(spec, np.zeros((256, 10)), np.zeros((256, 1)), device="cpu")
+    assert kern.bytes_per_point("slice", 2) >= 8 * 256 * 128
+    assert kern.free_memory() > 0
+    assert 1 <= kern.chunk_size(10**9, "slice", 2) < 10**9
+    assert kern.chunk_size(3) <= 3
+    assert flops_per_point(spec) == 2 * 256 * (10 * 64 + 64 * 64 + 64)
+    assert flops_per_point(spec, "slice", k=2) == 2 * 256 * (2 * 64 + 64 * 64 + 64) + 2 * 2 * spec.n_params
+
+
+def test_float32_close_to_float64():
+    spec = ArchitectureSpec(inputs=4, widths=(16, 16), activation="tanh", samples=32, outputs=2, l2=0.01)
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(32, 4)), rng.normal(size=(32, 2))
+    thetas = rng.normal(scale=0.3, size=(20, spec.n_params))
+    f64 = LossKernel(spec, x, y, dtype="float64").evaluate(thetas)
+    k32 = LossKernel(spec, x, y, dtype="float32")
+    f32 = k32.evaluate(thetas)
+    assert f32.dtype == torch.float32
+    assert np.allclose(f32.double().numpy(), f64.numpy(), rtol=1e-4)
+    c, D = thetas[0], rng.normal(scale=0.3, size=(2, spec.n_params))
+    coords = rng.uniform(-1, 1, size=(10, 2))
+    got = k32.evaluate_chunked(coords, mode="slice", center=c, directions=D, chunk=3)
+    assert got.dtype == np.float64
+    assert np.allclose(got, LossKernel(spec, x, y).evaluate_slice(c, D, coords).numpy(), rtol=1e-4)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_cpu():  # pragma: no cover - runs only where there is a GPU
+    spec = ArchitectureSpec(inputs=3, widths=(8, 8), activation="gelu", samples=16, skip="residual+input-output",
+                            l2=0.1)
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(16, 3)), rng.normal(size=(16, 1))
+    pts = rng.normal(scale=0.5, size=(50, spec.n_params))
+    cpu = LossKernel(spec, x, y, device="cpu").evaluate_chunked(pts)
+    gpu = LossKernel(spec, x, y, device="cuda")
+    assert gpu.device.type == "cuda"
+    assert np.allclose(gpu.evaluate_chunked(pts), cpu, rtol=1e-12)
+    assert np.allclose(gpu.evaluate_chunked(pts, chunk=7), cpu, rtol=1e-12)
+
+
+# ------------------------------------------------------------------ torch models
+def _model(act, out_act, bias_last=True):
+    nn = torch.nn
+    torch.manual_seed(0)
+    mods = [nn.Linear(3, 5)]
+    if act is not None:
+        mods.append(act)
+    mods += [nn.Linear(5, 4, bias=False)]
+    if act is not None:
+        mods.append(type(act)() if not isinstance(act, (nn.Softplus, nn.GELU)) else act)
+    mods += [nn.Linear(4, 2, bias=bias_last)]
+    if out_act is not None:
+        mods.append(out_act)
+    return nn.Sequential(*mods).double()
+
+
+@pytest.mark.parametrize("act", ["Sigmoid", "Tanh", "Softplus", "SiLU", "GELU", "Identity", None])
+@pytest.mark.parametrize("out_act,loss", [(None, "mse"), ("Sigmoid", "mse"), ("Tanh", "mse"),
+                                          ("Sigmoid", "bce"), (None, "bce")])
+def test_from_sequential_round_trip(act, out_act, loss):
+    nn, F = torch.nn, torch.nn.functional
+    model = _model(getattr(nn, act)() if act else None, getattr(nn, out_act)() if out_act else None,
+                   bias_last=out_act != "Tanh")
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(6, 3))
+    y = rng.uniform(size=(6, 2)) if loss == "bce" else rng.normal(size=(6, 2))
+    l2 = 0.05
+    spec, theta = from_sequential(model, x, y, loss=loss, l2=l2)
+    assert theta.dtype == np.float64 and theta.shape == (spec.n_params,)
+    assert spec.widths == (5, 4) and spec.outputs == 2 and spec.skip == "none"
+    xt, yt = torch.tensor(x), torch.tensor(y)
+    with torch.no_grad():
+        out = model(xt)
+        if loss == "mse":
+            data = F.mse_loss(out, yt, reduction="sum") / len(x)
+        elif out_act == "Sigmoid":
+            data = F.binary_cross_entropy(out, yt, reduction="sum") / len(x)
+        else:  # logits, as with nn.BCEWithLogitsLoss
+            data = F.binary_cross_entropy_with_logits(out, yt, reduction="sum") / len(x)
+        ref = float(data + l2 * sum((p * p).sum() for p in model.parameters()))
+    got = LossKernel(spec, x, y, device="cpu").evaluate(theta)
+    assert close(got.numpy(), [ref], rel=1e-10 if loss == "bce" else 1e-12), (got, ref)
+
+
+@pytest.mark.parametrize("module,error", [
+    ("ReLU", NotPfaffianError), ("LeakyReLU", NotPfaffianError), ("ELU", NotPfaffianError),
+    ("Hardtanh", NotPfaffianError), ("Dropout", InvalidSpecError), ("LayerNorm", InvalidSpecError),
+])
+def test_from_sequential_unsupported_module_raises(module, error):
+    nn = torch.nn
+    mod = nn.LayerNorm(4) if module == "LayerNorm" else getattr(nn, module)()
+    with pytest.raises(error, match=module):
+        from_sequential(nn.Sequential(nn.Linear(2, 4), mod, nn.Linear(4, 1)), [[0.0, 1.0]], [[1.0]])
+
+
+@pytest.mark.parametrize("model", [
+    lambda nn: nn.Sequential(nn.Linear(2, 4), nn.Softplus(beta=2.0), nn.Linear(4, 1)),
+    lambda nn: nn.Sequential(nn.Linear(2, 4), nn.GELU(approximate="tanh"), nn.Linear(4, 1)),
+    lambda nn: nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 4), nn.Sigmoid(), nn.Linear(4, 1)),
+    lambda nn: nn.Sequential(nn.Linear(2, 1)),
+    lambda nn: nn.Sequential(nn.Tanh(), nn.Linear(2, 1)),
+    lambda nn: nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Tanh(), nn.Linear(4, 1)),
+    lambda nn: nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 1), nn.SiLU()),
+    lambda nn: nn.Linear(2, 1),
+])
+def test_from_sequential_bad_layout_raises(model):
+    with pytest.raises(InvalidSpecError):
+        from_sequential(model(torch.nn), [[0.0, 1.0]], [[1.0]])
+
+
+# ------------------------------------------------------------------ validation
+@pytest.fixture
+def small():
+    spec = ArchitectureSpec(inputs=2, widths=(3,), activation="tanh", samples=2)
+    return spec, [[0.0, 1.0], [1.0, 0.5]], [[1.0], [0.0]]
+
+
+@pytest.mark.parametrize("change,match", [
+    (dict(x=[[0.0, 1.0, 2.0], [1.0, 0.5, 0.0]]), "x must have 2 columns"),
+    (dict(y=[[1.0], [0.0], [2.0]]), "rows"),
+    (dict(x=[[0.0, float("nan")], [1.0, 0.5]]), "non-finite"),
+    (dict(y=[[float("inf")], [0.0]]), "non-finite"),
+    (dict(x=[[0.0, 1.0]], y=[[1.0]]), "spec.samples"),
+    (dict(x=[[0.0, 1.0], [1.0]]), "rectangular"),
+    (dict(x=[0.0, 1.0]), "2-D"),
+    (dict(dtype="float16"), "dtype"),
+    (dict(dtype="int"), "dtype"),
+    (dict(device="tpu"), "device"),
+    (dict(device="mps"), "device"),
+    (dict(spec="not a spec"), "ArchitectureSpec"),
+])
+def test_bad_constructor_input_raises(small, change, match):
+    spec, x, y = small
+    kw = dict(spec=spec, x=x, y=y, device="cpu")
+    kw.update(change)
+    with pytest.raises(InvalidSpecError, match=match):
+        LossKernel(**kw)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message when CUDA is missing")
+def test_cuda_requested_but_unavailable(small):
+    spec, x, y = small
+    with pytest.raises(InvalidSpecError, match="CUDA is not available"):
+        LossKernel(spec, x, y, device="cuda")
+    assert LossKernel(spec, x, y).device.type == "cpu"  # None chooses the CPU here
+
+
+def test_bad_targets_and_symbolic_spec():
+    import sympy
+
+    spec = ArchitectureSpec(inputs=1, widths=(2,), loss="bce", output_activation="sigmoid", samples=1)
+    with pytest.raises(InvalidSpecError, match=r"\[0, 1\]"):
+        LossKernel(spec, [[0.0]], [[1.5]])
+    h = sympy.Symbol("h", positive=True, integer=True)
+    with pytest.raises(InvalidSpecError, match="concrete"):
+        LossKernel(ArchitectureSpec(inputs=1, widths=(h,), samples=1), [[0.0]], [[1.0]])
+
+
+def test_bad_evaluation_input_raises(small):
+    spec, x, y = small
+    kern = LossKernel(spec, x, y, device="cpu")
+    P = spec.n_params
+    c, D = np.zeros(P), np.ones((2, P))
+    bad = [
+        (lambda: kern.evaluate(np.zeros((2, P + 1))), "shape"),
+        (lambda: kern.evaluate(np.zeros((2, 2, P))), "shape"),
+        (lambda: kern.evaluate(np.full((1, P), np.nan)), "non-finite"),
+        (lambda: kern.evaluate([[1.0, 2.0], [3.0]]), "rectangular"),
+        (lambda: kern.evaluate(torch.zeros(1, P, dtype=torch.complex128)), "real"),
+        (lambda: kern.evaluate_slice(c, D, np.zeros((3, 3))), "shape"),
+        (lambda: kern.evaluate_slice(np.zeros(P + 1), D, np.zeros((3, 2))), "center"),
+        (lambda: kern.evaluate_slice(c, np.ones((2, P - 1)), np.zeros((3, 2))), "directions"),
+        (lambda: kern.evaluate_slice(c, np.ones((0, P)), np.zeros((3, 0))), "at least one"),
+        (lambda: kern.evaluate_slice(c, D, np.array([[np.inf, 0.0]])), "non-finite"),
+        (lambda: kern.evaluate_chunked(np.zeros((3, P)), mode="box"), "mode"),
+        (lambda: kern.evaluate_chunked(np.zeros((3, P)), chunk=0), "chunk"),
+        (lambda: kern.evaluate_chunked(np.zeros((3, P)), chunk=2.5), "chunk"),
+        (lambda: kern.evaluate_chunked(np.zeros((3, 2)), mode="slice"), "center"),
+        (lambda: kern.evaluate_chunked(np.zeros((3, P)), center=c, directions=D), "slice"),
+        (lambda: kern.evaluate_chunked(np.zeros((3, 3)), mode="slice", center=c, directions=D), "shape"),
+        (lambda: kern.evaluate_chunked(np.zeros((3, P - 1))), "shape"),
+        (lambda: kern.evaluate_chunked(np.full((3, P), np.nan), chunk=2), "non-finite"),
+    ]
+    for call, match in bad:
+        with pytest.raises(InvalidSpecError, match=match):
+            call()
+
+
+def test_import_bettibounds_does_not_import_torch():
+    code = ("import sys, bettibounds, bettibounds.empirical, bettibounds.empirical.experiment; "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
