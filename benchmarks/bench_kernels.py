@@ -105,6 +105,9 @@ def main(argv=None) -> None:
     ap.add_argument("--naive", type=int, default=500, help="points timed in the naive loop")
     ap.add_argument("--full", type=int, default=4096, help="points timed in mode='full'")
     ap.add_argument("--dtypes", default="float64,float32")
+    ap.add_argument("--d", type=int, default=10, help="input dimension")
+    ap.add_argument("--widths", default="64,64", help="hidden widths (issue target: ~1000 parameters: 32,16)")
+    ap.add_argument("--m", type=int, default=256, help="samples")
     args = ap.parse_args(argv)
 
     import torch
@@ -114,7 +117,7 @@ def main(argv=None) -> None:
     from bettibounds.empirical.kernels import LossKernel, flops_per_point
     from bettibounds.spec import ArchitectureSpec
 
-    d, widths, m = 10, (64, 64), 256
+    d, widths, m = args.d, tuple(int(w) for w in args.widths.split(",")), args.m
     spec = ArchitectureSpec(inputs=d, widths=widths, activation="tanh", loss="mse", samples=m)
     P = spec.n_params
     rng = np.random.default_rng(0)
@@ -137,6 +140,15 @@ def main(argv=None) -> None:
         dev = kern.device
         device_name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU: {_cpu_model()}"
         peak = matmul_peak(torch, dtype, dev)
+        # roofline of this network: its FLOPs at the matmul peak + its tanh count on one big contiguous tensor
+        n_act = m * sum(widths)
+        big = torch.randn(min(N * n_act, 2**25), dtype=dtype, device=dev)
+        torch.tanh(big)
+        _sync(dev)
+        t = time.perf_counter()
+        torch.tanh(big)
+        _sync(dev)
+        act_rate = big.numel() / (time.perf_counter() - t)
         chunk = kern.chunk_size(N, "slice", 2)
         # kernel, slice mode, whole grid (warm-up on a few chunks first)
         kern.evaluate_chunked(coords[: 4 * chunk], mode="slice", center=center, directions=directions)
@@ -158,12 +170,14 @@ def main(argv=None) -> None:
         agree_full = float(np.max(np.abs(vfull - values[:nf]) / np.abs(values[:nf])))
         for mode, n_pts, secs, flops in (("slice", N, t_slice, f_slice), ("full", nf, t_full, f_full)):
             rate = n_pts / secs
+            roof = n_pts * flops / (peak * 1e9) + n_pts * n_act / act_rate  # seconds at the roofline
             gflops = rate * flops / 1e9
             chunk = kern.chunk_size(n_pts, mode, 2 if mode == "slice" else 0)
             rows.append(dict(dtype=dt_name, mode=mode, points=n_pts, chunk=chunk,
                              secs=secs, rate=rate, gflops=gflops, peak=peak, frac=gflops / peak,
                              naive=rate_naive, naive_gflops=rate_naive * f_full / 1e9, ratio=rate / rate_naive,
-                             grid_naive_s=N / rate_naive, agree=agree if mode == "slice" else agree_full))
+                             grid_naive_s=N / rate_naive, agree=agree if mode == "slice" else agree_full,
+                             roof=roof / secs))
 
     threads = torch.get_num_threads()
     try:
@@ -179,11 +193,13 @@ def main(argv=None) -> None:
     print(f"- naive: per point vector_to_parameters + nn.Sequential forward + F.mse_loss + .item(), "
           f"{min(args.naive, N)} points timed, extrapolated to the grid\n")
     print("| dtype | kernel mode | points | chunk | time (s) | points/s | GFLOP/s | matmul peak GFLOP/s "
-          "| % of peak | naive points/s | naive GFLOP/s | naive, whole grid (s) | speed-up | max rel. diff |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| % of peak | % of roofline | naive points/s | naive GFLOP/s | naive, whole grid (s) | speed-up "
+          "| max rel. diff |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['dtype']} | {r['mode']} | {r['points']:,} | {r['chunk']} | {r['secs']:.2f} | {r['rate']:,.0f} "
-              f"| {r['gflops']:.1f} | {r['peak']:.1f} | {100 * r['frac']:.0f} % | {r['naive']:,.0f} "
+              f"| {r['gflops']:.1f} | {r['peak']:.1f} | {100 * r['frac']:.0f} % | {100 * r['roof']:.0f} % "
+              f"| {r['naive']:,.0f} "
               f"| {r['naive_gflops']:.2f} | {r['grid_naive_s']:.1f} | {r['ratio']:.1f}x | {r['agree']:.1e} |")
 
 

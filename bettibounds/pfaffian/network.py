@@ -61,7 +61,7 @@ def loss_expression(spec, alg, act, layers, U, xs, ys, n_params: int, lam=None):
     MSE: (1/m) sum (y_hat - y)^2; BCE "logsigmoid": -(1/m) sum [q - (1 - y) u];
     BCE "two-logs": -(1/m) sum [y l1 + (1 - y) l2]; plus lam * sum theta_p^2.
     Samples whose logit does not depend on theta are skipped by algebras that can tell
-    (``alg.is_const``): they add a constant.
+    (``alg.is_const``): a theta-free term changes neither the format nor any derivative.
     """
     oc = output_chain(spec.loss, spec.output_activation, spec.bce_chain)
     terms = []
