@@ -160,12 +160,16 @@ def _loss_upper(spec, n, r, alpha, beta, symbolic, slice_dim, C):
     beta2 = beta if lam else (max(beta, 2) if not symbolic else __import__("sympy").Max(beta, 2))
     where = f"k = {slice_dim}-dimensional slice theta0 + D t" if slice_dim else "S_c"
     hyps: list[Hypothesis] = []
-    if slice_dim and lam:  # the eps-route regularises with eps ||t||^2 and needs no rank condition
-        hyps.append(Hypothesis("D has full column rank k (then lambda ||theta0 + D t||^2 is coercive in t)",
-                               "undecided", "state it for your directions"))
-    if lam:
-        hyps.append(Hypothesis(f"{where} is compact for every c", "holds",
-                               "lambda > 0: Loss >= lambda ||theta||^2 is coercive"))
+    if spec.distinct_inputs is not None:
+        hyps.append(Hypothesis(f"the m = {spec.samples} samples have at most m' = {spec.distinct_inputs} distinct "
+                               "inputs (the chain order uses m')", "undecided", "your claim about the data"))
+    coercive = "lambda > 0: Loss >= lambda ||theta||^2 is coercive (MSE >= 0; BCE >= 0 for labels in [0, 1])"
+    if lam and slice_dim:  # (the eps-route below regularises with eps ||t||^2 and needs no rank condition)
+        hyps.append(Hypothesis(f"{where} is compact for every c (true when D has full column rank k)", "undecided",
+                               coercive + "; state the rank of your directions"))
+        route = f"compact {where} (if D has full column rank)"
+    elif lam:
+        hyps.append(Hypothesis(f"{where} is compact for every c", "holds", coercive))
         route = f"compact {where}"
     else:
         hyps.append(Hypothesis(
@@ -180,7 +184,7 @@ def _loss_upper(spec, n, r, alpha, beta, symbolic, slice_dim, C):
         _result("GV", "upper", route + (
                     "; V' = {Loss + t^2 = c}" if lam else "; V' = {Loss + eps ||theta||^2 + t^2 = c}"
                 ) + " in n + 1 variables (the sublevel set is a retract of V')",
-                "derived", [*hyps, Hypothesis("V' is compact", "holds",
+                "derived", [*hyps, Hypothesis("V' is compact", "undecided" if (lam and slice_dim) else "holds",
                                               "V' is compact iff the (regularised) sublevel set is, and Loss >= 0")],
                 dict(n=n + 1, r=r, alpha=alpha, beta=beta2), symbolic),
         _result("Z", "upper", route + "; one sign condition (s = 1)", "derived",
@@ -283,7 +287,7 @@ def _symmetry_lower(spec, symbolic) -> list[BoundResult]:
     if group.order is not None:
         ev = evaluate_product([(group.order, 1)])
     else:
-        with mpmath.workdps(30):
+        with mpmath.workdps(30 + len(str(int(group.log2)))):
             ev = Evaluated(group.log2, group.log2 * mpmath.log10(2), None)
     return [BoundResult(**common, evaluated=ev)]
 

@@ -249,7 +249,8 @@ def _cmd_activations(args) -> int:
         return 0
     for r in rows:
         print(f"{r['name']:<10} {str(tuple(r['format'])):<10} {r['description']}")
-    print(f"{'polynomial:<p>':<10} (0, 0, p)  polynomial of degree p")
+    print(f"{'polynomial:<p>':<10} (0, 0, p)  the polynomial t + t^p (upper bounds hold for any degree-p polynomial; "
+          "the symmetry lower bound assumes t + t^p)")
     print("not Pfaffian (rejected): " + ", ".join(sorted(NON_PFAFFIAN)))
     return 0
 

@@ -96,6 +96,12 @@ def symmetry_group(spec) -> SymmetryGroup:
             "between consecutive layers), so no local minimiser is isolated and no finite-group "
             "lower bound applies"
         ], applicable=False)
+    if act.name == "exp" and spec.l2_positive is not True and any(spec.has_bias(l) for l in range(1, spec.depth + 1)):
+        return SymmetryGroup(notes=[
+            "exp activation with hidden biases: (b_k, outgoing weights of k) -> (b_k + c, e^-c * outgoing) "
+            "preserves the loss for every c (a continuous symmetry), so no local minimiser is isolated and no "
+            "finite-group lower bound applies" + ("" if spec.l2_positive is False else " (lambda's sign is undecided)")
+        ], applicable=False)
     residual = "residual" in spec.skips
     l2 = spec.l2_positive
     logistic_flips = act.symmetry == "logistic"
@@ -135,15 +141,16 @@ def symmetry_group(spec) -> SymmetryGroup:
         order = sympy.Mul(*(2 ** b["flips"] * sympy.factorial(b["permutations"]) for b in blocks))
         log2 = sum(b["flips"] + sympy.log(sympy.factorial(b["permutations"]), 2) for b in blocks)
         return SymmetryGroup(blocks, log2, order, notes)
-    log2 = mpmath.mpf(0)
-    for b in blocks:
-        log2 += b["flips"] + log_factorial2(b["permutations"])
+    with mpmath.workdps(30 + max(len(str(b["permutations"])) for b in blocks) + len(str(len(blocks)))):
+        log2 = mpmath.mpf(0)
+        for b in blocks:
+            log2 += b["flips"] + log_factorial2(b["permutations"])
     order = None
     if float(log2 * mpmath.log10(2)) < MAX_EXACT_DIGITS:
         order = 1
         for b in blocks:
             order *= 2 ** b["flips"] * math.factorial(b["permutations"])
-    return SymmetryGroup(blocks, +log2, order, notes)
+    return SymmetryGroup(blocks, log2, order, notes)  # no unary +: it would round to the default precision
 
 
 def _symbolic_group(spec, act, residual, logistic_flips, notes) -> SymmetryGroup:

@@ -42,16 +42,30 @@ class Evaluated:
         """The exact value as a decimal string, or None when too large."""
         return None if self.exact is None else str(self.exact)
 
-    def scientific(self, digits: int = 4) -> str:
-        """``m.mmm × 10^e`` from log10, for any size (``0`` for zero)."""
+    def scientific(self, digits: int = 4, direction: str = "up") -> str:
+        """``m.mmme N`` from log10, for any size (``0`` for zero).
+
+        ``direction="up"`` rounds the mantissa up (for upper bounds: the printed number is
+        still an upper bound), ``"down"`` rounds it down (for lower bounds).
+        """
         if self.exact is not None and self.exact < 10**6:
             return str(self.exact)
         if self.log10 == mpmath.ninf:
             return "0"
-        with mpmath.workdps(_DPS):
+        with mpmath.workdps(_DPS + len(str(int(self.log10)))):
             e = int(mpmath.floor(self.log10))
-            mant = mpmath.power(10, self.log10 - e)
-        return f"{mpmath.nstr(mant, digits)}e{e}"
+            scaled = mpmath.power(10, self.log10 - e + digits - 1)  # in [10^(digits-1), 10^digits)
+            # mpmath's error is far below 1: the margin of 1e-9 makes rounding safe in both directions
+            q = int(mpmath.ceil(scaled - mpmath.mpf("1e-9"))) if direction == "up" else int(mpmath.floor(scaled + mpmath.mpf("1e-9")))
+            if direction == "up":
+                q = max(q, int(mpmath.ceil(scaled)))
+            else:
+                q = min(q, int(mpmath.floor(scaled)))
+        if q >= 10**digits:
+            q //= 10
+            e += 1
+        s = str(q)
+        return f"{s[0]}.{s[1:]}e{e}" if digits > 1 else f"{s}e{e}"
 
 
 def _log2_int(b: int) -> mpmath.mpf:
@@ -93,7 +107,9 @@ def evaluate_product(
         return zero
     if any(b < 0 for b, _ in live):
         raise ValueError(f"negative base with no zero factor in {live}: not a valid bound")
-    with mpmath.workdps(_DPS):
+    # enough digits for ~20 correct fractional digits of sum e_i log2(b_i), whatever the exponents' size
+    dps = _DPS + max((len(str(e)) for _, e in live), default=0)
+    with mpmath.workdps(dps):
         log2 = mpmath.log(mpmath.mpf(coef.numerator), 2) - mpmath.log(mpmath.mpf(coef.denominator), 2)
         for b, e in live:
             if b != 1:
@@ -109,6 +125,6 @@ def evaluate_product(
 
 
 def log_factorial2(k: int) -> mpmath.mpf:
-    """log2(k!) via log-gamma (any k >= 0)."""
-    with mpmath.workdps(_DPS):
-        return mpmath.loggamma(k + 1) / mpmath.log(2)
+    """log2(k!) via log-gamma (any k >= 0), with ~20 correct fractional digits."""
+    with mpmath.workdps(_DPS + len(str(k))):
+        return +(mpmath.loggamma(k + 1) / mpmath.log(2))

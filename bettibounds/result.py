@@ -145,8 +145,8 @@ class BoundResult:
 
     def size_text(self) -> str:
         """Short human form of the number: exact when small, else m.mmm e N."""
-        if self.evaluated is not None:
-            return self.evaluated.scientific()
+        if self.evaluated is not None:  # round away from the claim's safe side: up for upper, down for lower
+            return self.evaluated.scientific(direction="up" if self.kind == "upper" else "down")
         return f"2^({self.symbolic_log2})"
 
 
@@ -229,7 +229,8 @@ class BoundReport:
         """The human-readable table printed by ``bettibounds bound``."""
         r, alpha, beta = self.derivation.triple
         s = self.spec
-        what = "B({x : N(x) >= 0})" if self.space == "input" else "B(S_c), S_c = {theta : Loss(theta) <= c}"
+        what = ("B({x : u(x) >= 0}), u = the output logit (sigma(u) >= 1/2 for a sigmoid output)"
+                if self.space == "input" else "B(S_c), S_c = {theta : Loss(theta) <= c}")
         lines = [
             f"bettibounds: {what}",
             f"network: d={s.inputs}, widths={_widths_text(s)}, "

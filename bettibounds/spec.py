@@ -14,6 +14,7 @@ parameters; ``bias`` is one bool or one bool per Linear layer (L + 1 of them).
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -60,8 +61,9 @@ def _check_l2(value: object) -> object:
         return value
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, Fraction)):
         raise InvalidSpecError(f"l2 (the weight lambda of lambda*||theta||^2) must be a real number >= 0, got {value!r}")
-    fval = float(value)
-    if not fval >= 0 or fval == float("inf"):
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidSpecError(f"l2 must be a finite number >= 0, got {value!r}")
+    if not value >= 0:  # exact comparison (a Fraction of 10^-400 is positive, not 0.0)
         raise InvalidSpecError(f"l2 must be a finite number >= 0, got {value!r}")
     return value
 
@@ -315,8 +317,24 @@ class ArchitectureSpec:
         """True / False when lambda > 0 is decided, None when undecided (a bare symbol)."""
         if _is_symbolic(self.l2):
             return getattr(self.l2, "is_positive", None)
-        return float(self.l2) > 0
+        return self.l2 > 0  # exact: never through float, which rounds tiny positive Fractions to 0
 
+    def l2_fraction(self) -> Fraction:
+        """lambda as an exact Fraction (ints, floats, Fractions, sympy numbers).
+
+        Raises
+        ------
+        InvalidSpecError
+            For a symbolic lambda, which has no numeric value.
+        """
+        v = self.l2
+        if getattr(v, "free_symbols", None):
+            raise InvalidSpecError(f"this computation needs a numeric l2, got the symbol {v}")
+        if isinstance(v, (int, float, Fraction)):
+            return Fraction(v)
+        if getattr(v, "is_Rational", False):  # sympy Integer / Rational
+            return Fraction(int(v.p), int(v.q))
+        return Fraction(str(v))  # sympy Float, Decimal, ...: their decimal digits
     def open_hypotheses(self) -> list[str]:
         """Assumptions about symbolic sizes that sympy could not decide."""
         out = []

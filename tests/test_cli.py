@@ -181,7 +181,7 @@ def test_bound_input_space():
 def test_bound_input_space_text():
     proc = run_cli("bound", "--inputs", "2", "--widths", "3", "--space", "input")
     assert_ok(proc)
-    assert "N(x) >= 0" in proc.stdout
+    assert "u(x) >= 0" in proc.stdout and "logit" in proc.stdout  # the set is {u >= 0}, u the logit
 
 
 def test_bound_slice():

@@ -126,7 +126,7 @@ def loss_jet(spec, xs, ys, theta, bk=FLOAT, order: int = 2, radius=None) -> Jet:
     thetas = [Jet.variable(v, p, P, bk, order) for p, v in enumerate(vals)]
     alg = _JetAlgebra(thetas, bk)
     layers, U = build_params(spec, alg.param)
-    lam = alg.const(Fraction(spec.l2)) if spec.l2_positive else None
+    lam = alg.const(spec.l2_fraction()) if spec.l2_positive else None
     return loss_expression(spec, alg, get_activation(spec.activation), layers, U, xs, ys, P, lam)
 
 
@@ -167,6 +167,9 @@ def find_minimizers(spec, xs, ys, starts: int = 8, seed: int = 0, scale: float =
             t = t - s * step
         J = loss_jet(spec, xs, ys, t, FLOAT, order=2)
         H = np.asarray(J.H, float)
+        if not (np.all(np.isfinite(H)) and np.isfinite(float(J.v))):
+            out.append((t, math.inf, -math.inf, math.inf))  # diverged: ranked last, rejected later
+            continue
         out.append((t, float(J.v), float(np.linalg.eigvalsh((H + H.T) / 2)[0]), float(np.linalg.norm(np.asarray(J.g, float)))))
     out.sort(key=lambda c: (c[2] <= 0, c[1]))
     return out
@@ -342,7 +345,7 @@ def _interval_cholesky_pd(H, shift) -> bool:
 
 
 def certify_lower(spec, xs, ys, theta=None, *, starts: int = 8, seed: int = 0, max_order: int = 200_000,
-                  prec: int = 128) -> LowerCertificate:
+                  prec: int = 128, max_params: int = 400) -> LowerCertificate:
     """Certify ``b_0(S_c) >= |G|`` on a level band, for a concrete network and data.
 
     Parameters
@@ -372,6 +375,14 @@ def certify_lower(spec, xs, ys, theta=None, *, starts: int = 8, seed: int = 0, m
     group = symmetry_group(spec)
     if not group.applicable:
         raise InvalidSpecError("no finite symmetry group: " + "; ".join(group.notes))
+    if group.order is None or group.order > max_order:
+        raise InvalidSpecError(f"|G| = {group.order if group.order is not None else '10^%d' % int(group.log2 * 0.30103)}"
+                               f" exceeds max_order={max_order}: its orbit cannot be enumerated; use a narrower network")
+    if spec.n_params > max_params:
+        raise InvalidSpecError(f"P = {spec.n_params} parameters exceeds max_params={max_params}: the ball-arithmetic "
+                               "Hessian costs O(P^2) per operation; certify a smaller network")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InvalidSpecError(f"seed must be an integer >= 0, got {seed!r}")
     bk = arb_backend()
     import flint
 
@@ -398,6 +409,9 @@ def certify_lower(spec, xs, ys, theta=None, *, starts: int = 8, seed: int = 0, m
         steps.append({"step": "candidate", "certified": True, "detail":
                       f"given theta; float64 smallest Hessian eigenvalue {lam_min:.3e}"})
     p_list = [float(v) for v in p]
+    if not np.all(np.isfinite(p)):
+        return fail("candidate", "the candidate has non-finite entries (the optimiser diverged; rescale the data)",
+                    p_list)
     if not lam_min > 0:
         return fail("strict minimum", f"the Hessian at the candidate is not positive definite (smallest "
                     f"eigenvalue {lam_min:.3e}): a degenerate or non-minimal critical point (over-parameterised "

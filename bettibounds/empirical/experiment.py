@@ -52,8 +52,10 @@ def _err(path: str, msg: str) -> InvalidSpecError:
 
 
 def _number(path: str, v) -> Fraction:
-    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(float(v)):
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or (isinstance(v, float) and not math.isfinite(v)):
         raise _err(path, f"must be a finite number, got {v!r}")
+    if isinstance(v, int) and abs(v) > 10**300:
+        raise _err(path, "is too large (|value| > 1e300)")
     return Fraction(v)  # floats convert exactly (binary)
 
 
@@ -118,6 +120,8 @@ def parse_experiment(obj: dict) -> Experiment:
     if grid is not None:
         if not isinstance(grid, list) or not all(isinstance(g, int) and not isinstance(g, bool) and g >= 2 for g in grid):
             raise _err("grid", "must be a list of integers >= 2 (points per axis)")
+        if math.prod(grid) > 10**9:
+            raise _err("grid", f"has {math.prod(grid):.3g} points (> 1e9): use a coarser grid or a slice")
     levels = obj.get("levels")
     if levels is not None:
         if not isinstance(levels, list):
@@ -129,15 +133,41 @@ def parse_experiment(obj: dict) -> Experiment:
     return Experiment(spec, x, y, region, grid, levels, dims, obj)
 
 
+def _numbers(path: str, v, n: int) -> list:
+    if not isinstance(v, list) or len(v) != n:
+        raise _err(path, f"must list {n} numbers")
+    return [_number(f"{path}[{i}]", t) for i, t in enumerate(v)]
+
+
 def _check_region(region, P: int) -> None:
     if not isinstance(region, dict) or region.get("kind") not in ("box", "slice"):
         raise _err("region.kind", 'must be "box" or "slice"')
     if region["kind"] == "box":
-        for key in ("low", "high"):
-            v = region.get(key)
-            if not isinstance(v, list) or len(v) != P:
-                raise _err(f"region.{key}", f"must list P = {P} numbers (one per parameter)")
-            [_number(f"region.{key}[{i}]", t) for i, t in enumerate(v)]
+        k = P
+    else:
+        _numbers("region.center", region.get("center"), P)
+        dirs = region.get("directions")
+        if isinstance(dirs, list):
+            if not dirs:
+                raise _err("region.directions", "give at least one direction")
+            for j, d in enumerate(dirs):
+                _numbers(f"region.directions[{j}]", d, P)
+            k = len(dirs)
+        elif isinstance(dirs, dict) and isinstance(dirs.get("random"), int) and not isinstance(dirs["random"], bool) \
+                and dirs["random"] >= 1:
+            k = dirs["random"]
+            if dirs.get("normalization", "filter") not in ("filter", "unit", "none"):
+                raise _err("region.directions.normalization", 'must be "filter", "unit" or "none"')
+            if not isinstance(dirs.get("seed", 0), int) or isinstance(dirs.get("seed", 0), bool):
+                raise _err("region.directions.seed", "must be an integer")
+        else:
+            raise _err("region.directions", 'must be a list of P-vectors or {"random": k, "seed": s, '
+                       '"normalization": "filter"}')
+    low = _numbers("region.low", region.get("low"), k)
+    high = _numbers("region.high", region.get("high"), k)
+    for i, (a, b) in enumerate(zip(low, high)):
+        if not a < b:
+            raise _err(f"region.low[{i}]", f"must be < region.high[{i}]")
 
 
 def load_experiment(path) -> Experiment:

@@ -265,13 +265,14 @@ def _polynomial(p: int) -> Activation:
         symmetry="odd" if p % 2 else "none",  # t + t^p is odd for odd p
         sympy_chain=lambda t: [],
         sympy_function=lambda t, p=p: t + t**p,
-        description=f"polynomial t + t^{p}; format (0, 0, {p})",
+        description=(f"the polynomial t + t^{p}; format (0, 0, {p}) -- the upper bounds hold for any degree-{p} "
+                     "polynomial, the symmetry lower bound assumes exactly t + t^p"),
     )
 
 
-def _normalise(name: object) -> str:
+def _normalise(name: object, kind: str = "activation") -> str:
     if not isinstance(name, str):
-        raise InvalidSpecError(f"activation must be a string name, got {name!r}")
+        raise InvalidSpecError(f"{kind} must be a string name, got {name!r}")
     return name.strip().lower().replace("-", "_")
 
 
@@ -313,7 +314,7 @@ def activation_names() -> list[str]:
 
 def get_output_activation(name: str) -> Activation:
     """Look up an output activation: identity, sigmoid (logistic) or tanh."""
-    key = _normalise(name)
+    key = _normalise(name, "output_activation")
     if key in NON_PFAFFIAN:
         raise NotPfaffianError(NON_PFAFFIAN[key])
     act = ACTIVATIONS.get(_ALIASES.get(key, ""))

@@ -26,6 +26,7 @@ Claims 1-3 are exact; together with the chain rule they prove that the loss has 
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from dataclasses import dataclass, field
@@ -138,8 +139,9 @@ class _RingAlgebra:
     def _guard(self, x):
         if len(x) > self.max_terms:
             raise InvalidSpecError(
-                f"the explicit chain polynomials exceed max_terms={self.max_terms} terms (deep polynomial "
-                "activations expand exponentially); certify a smaller architecture or raise max_terms")
+                f"an intermediate polynomial of the explicit chain would exceed max_terms={self.max_terms} terms "
+                "(the expansion grows quickly with depth, width and polynomial degree); certify a smaller "
+                "architecture or raise max_terms")
         return x
 
     def _refuse(self, estimate):
@@ -154,6 +156,9 @@ class _RingAlgebra:
     def pow(self, a, k):
         from math import comb
 
+        if k > 64:  # huge exponents blow up the coefficients even for a single term
+            raise InvalidSpecError(f"the explicit chain needs a power {k} > 64 (a high-degree polynomial "
+                                   "activation): certificates are limited to degrees <= 64")
         self._refuse(comb(len(a) + k - 1, k))  # terms of a^k <= multisets of size k
         return self._guard(a**k)
 
@@ -212,7 +217,7 @@ def _total_degree(poly, n_vars: int) -> int:
 
 
 def certify(spec, claimed: PfaffianFormat | None = None, data=None, seed: int = 0,
-            spot_checks: int = 12, max_checks: int = 200_000, max_terms: int = 200_000) -> Certificate:
+            spot_checks: int = 12, max_checks: int = 200_000, max_terms: int = 50_000) -> Certificate:
     """Build the explicit chain of the loss of ``spec`` and check every claim.
 
     Parameters
@@ -261,10 +266,12 @@ def certify(spec, claimed: PfaffianFormat | None = None, data=None, seed: int = 
     checks = 1 + 5
     oc = output_chain(spec.loss, spec.output_activation, spec.bce_chain)
     # room for more elements than claimed, so that an understated order is reported, not a crash
-    alg = _RingAlgebra(P, closed_form(spec).format.order + 1, oc, max_terms)
+    # budget from all m samples (not the claimed m'), so that a false distinct-inputs claim is reported
+    budget = closed_form(dataclasses.replace(spec, distinct_inputs=None)).format.order + 1
+    alg = _RingAlgebra(P, budget, oc, max_terms)
     xs, ys = data if data is not None else generic_data(spec, seed)
     layers, U = build_params(spec, alg.param)
-    lam = alg.const(Fraction(spec.l2)) if spec.l2_positive else None
+    lam = alg.const(spec.l2_fraction()) if spec.l2_positive else None
     loss = loss_expression(spec, alg, act, layers, U, xs, ys, P, lam)
     r_found = len(alg.elements)
     n_vars = P + len(alg.Y)
@@ -328,9 +335,11 @@ def _spot_check(spec, alg, G, loss, xs, ys, seed, n_spot):
     act = get_activation(spec.activation)
     funcs[act.name] = sp.lambdify(t, act.sympy_chain(t), "mpmath") if act.k else None
     s_expr = 1 / (1 + sp.exp(-t))
+    log_s = -sp.log(1 + sp.exp(-t))  # log sigma(t), no cancellation
+    log_1ms = -t - sp.log(1 + sp.exp(-t))  # log(1 - sigma(t))
     out_fn = {
-        ("bce", "logsigmoid"): [s_expr, sp.log(s_expr)],
-        ("bce", "two-logs"): [s_expr, sp.log(s_expr), sp.log(1 - s_expr)],
+        ("bce", "logsigmoid"): [s_expr, log_s],
+        ("bce", "two-logs"): [s_expr, log_s, log_1ms],
     }.get((spec.loss, spec.bce_chain)) or {"logistic": [s_expr], "tanh": [sp.tanh(t)]}.get(spec.output_activation, [])
     funcs["out"] = sp.lambdify(t, out_fn, "mpmath") if out_fn else None
     failures = []
@@ -426,6 +435,6 @@ def _direct_loss(spec, theta, xs, ys, act, kappa):
                 total += (yhat - yo) ** 2
     total /= spec.samples
     if spec.l2_positive:
-        lam = Fraction(spec.l2)
+        lam = spec.l2_fraction()
         total += mpmath.mpf(lam.numerator) / lam.denominator * sum(t * t for t in theta)
     return total
