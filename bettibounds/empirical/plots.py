@@ -25,6 +25,23 @@ def _plt():
     return plt
 
 
+def _finish(plt, fig, ax, out, name, written, *, xlabel=None, ylabel=None, title=None, legend=False, dpi=120):
+    """Label, save as out/name, close, and record the path."""
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    if legend:
+        ax.legend()
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    path = out / name
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    written.append(str(path))
+
+
 def plot_landscape(result, out_dir) -> list[str]:
     """Write the PNG files for ``result`` into ``out_dir``; return their paths."""
     from .persistence import betti_curve
@@ -46,14 +63,9 @@ def plot_landscape(result, out_dir) -> list[str]:
             ax.clabel(cs, fmt="%.3g", fontsize=7)
         for i, j in result.diagram.birth_at.get(0, np.empty((0, 2), int)):
             ax.plot(s.axes[0][i], s.axes[1][j], "r.", markersize=4)
-        ax.set_xlabel("axis 0" if s.kind == "box" else "t_1")
-        ax.set_ylabel("axis 1" if s.kind == "box" else "t_2")
-        ax.set_title("loss on the grid; contours at the levels, minima in red")
-        fig.tight_layout()
-        path = out / "heatmap.png"
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-        written.append(str(path))
+        _finish(plt, fig, ax, out, "heatmap.png", written, xlabel="axis 0" if s.kind == "box" else "t_1",
+                ylabel="axis 1" if s.kind == "box" else "t_2",
+                title="loss on the grid; contours at the levels, minima in red")
     elif v.ndim == 3:
         idx = np.linspace(0, v.shape[0] - 1, 4).astype(int)
         fig, axes = plt.subplots(1, 4, figsize=(14, 3.6))
@@ -74,15 +86,9 @@ def plot_landscape(result, out_dir) -> list[str]:
         ax.step(dense, curves[k], where="post", label=f"b_{k}")
     for c in levels:
         ax.axvline(c, color="grey", linestyle=":", linewidth=0.8)
-    ax.set_xlabel("level c")
-    ax.set_ylabel("Betti number of the grid sublevel set")
-    ax.legend()
-    ax.set_title("Betti curves (dotted: requested levels)")
-    fig.tight_layout()
-    path = out / "betti_curves.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    written.append(str(path))
+    _finish(plt, fig, ax, out, "betti_curves.png", written, xlabel="level c",
+            ylabel="Betti number of the grid sublevel set", title="Betti curves (dotted: requested levels)",
+            legend=True)
     fig, ax = plt.subplots(figsize=(5, 5))
     finite_max = float(v.max())
     for k in result.dims:
@@ -93,13 +99,6 @@ def plot_landscape(result, out_dir) -> list[str]:
             ax.scatter(b, d, s=10, label=f"H{k}")
     lo = float(v.min())
     ax.plot([lo, finite_max], [lo, finite_max], "k-", linewidth=0.6)
-    ax.set_xlabel("birth")
-    ax.set_ylabel("death (essential bars at the top)")
-    ax.legend()
-    ax.set_title("persistence diagram")
-    fig.tight_layout()
-    path = out / "diagram.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    written.append(str(path))
+    _finish(plt, fig, ax, out, "diagram.png", written, xlabel="birth", ylabel="death (essential bars at the top)",
+            title="persistence diagram", legend=True)
     return written

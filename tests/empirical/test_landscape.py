@@ -144,3 +144,27 @@ def test_cli_landscape_bad_file(tmp_path):
     bad.write_text(json.dumps({"network": {"layers": [1, 2, 1]}, "data": {"x": [[1]], "y": [[1]]}}))
     out = subprocess.run([sys.executable, "-m", "bettibounds", "landscape", str(bad)], capture_output=True, text=True)
     assert out.returncode == 2 and "region" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_plots_for_2d_and_3d(tmp_path):
+    pytest.importorskip("matplotlib")
+    from bettibounds.empirical.plots import plot_landscape
+
+    res = analyze_landscape(_slice_exp([0.01]), sampler=_synthetic(lambda x, y: (np.hypot(x, y) - 0.5) ** 2), refine=1)
+    files = plot_landscape(res, tmp_path / "2d")
+    assert [p.split("/")[-1] for p in files] == ["heatmap.png", "betti_curves.png", "diagram.png"]
+    assert all((tmp_path / "2d" / n).stat().st_size > 1000 for n in ("heatmap.png", "betti_curves.png", "diagram.png"))
+
+    def sampler3(grid):
+        axes = [np.linspace(-1, 1, n) for n in grid]
+        X, Y, Z = np.meshgrid(*axes, indexing="ij")
+        return LandscapeSample((np.sqrt(X**2 + Y**2 + Z**2) - 0.6) ** 2, axes, "slice", np.zeros(4), np.eye(4)[:3], {})
+
+    exp3 = _exp(region={"kind": "slice", "center": [0, 0, 0, 0], "directions": [[1, 0, 0, 0], [0, 1, 0, 0],
+                                                                                  [0, 0, 1, 0]],
+                        "low": [-1, -1, -1], "high": [1, 1, 1]}, grid=[25, 25, 25], levels=[0.04],
+                homology_dims=[0, 1, 2])
+    res3 = analyze_landscape(exp3, sampler=sampler3, refine=1)
+    assert res3.levels[0]["betti"] == [1, 0, 1]  # a spherical shell valley: b_2 = 1
+    files = plot_landscape(res3, tmp_path / "3d")
+    assert files[0].endswith("sections.png") and (tmp_path / "3d" / "sections.png").stat().st_size > 1000
