@@ -26,27 +26,23 @@ from .pfaffian.derive import derive_format
 from .result import BoundReport, BoundResult
 from .spec import ArchitectureSpec
 from .theorems import get_theorem
-from .theorems.base import Hypothesis, Product
+from .theorems.base import Hypothesis
 
 __all__ = ["bounds"]
 
 
-def _result(key, kind, route, route_status, hyps, params, symbolic, **extra_hyp) -> BoundResult:
+def _result(key, kind, route, route_status, hyps, params, symbolic) -> BoundResult:
+    """One BoundResult: the theorem's right-hand side at ``params``, with the route's hypotheses."""
     th = get_theorem(key)
     product = th.rhs(**params)
-    own = [Hypothesis(h, extra_hyp.get("own_status", "holds" if not th.rigorous else "holds"),
-                      extra_hyp.get("own_reason", "")) for h in th.hypotheses] if extra_hyp.get("own") else []
-    kwargs = {}
     if symbolic:
-        import sympy
-
         kwargs = dict(symbolic_log2=product.log2_sympy(), symbolic_value=product.sympy())
     else:
         kwargs = dict(evaluated=product.evaluate())
     return BoundResult(
         theorem=key, name=th.name, kind=kind, statement=th.statement, latex_statement=th.latex,
         status=th.status, route=route, route_status=route_status, rigorous=th.rigorous,
-        hypotheses=tuple([*hyps, *own]), citation=th.citation, parameters=dict(params),
+        hypotheses=tuple(hyps), citation=th.citation, parameters=dict(params),
         product=product, **kwargs,
     )
 
@@ -291,5 +287,3 @@ def _symmetry_lower(spec, symbolic) -> list[BoundResult]:
             ev = Evaluated(group.log2, group.log2 * mpmath.log10(2), None)
     return [BoundResult(**common, evaluated=ev)]
 
-
-_ = Product  # re-exported type used in annotations of results

@@ -730,7 +730,7 @@ def from_sequential(model, x, y, loss: str = "mse", l2: float = 0.0):
         out_act = "logistic"
     d, outputs = linears[0].in_features, linears[-1].out_features
     xa = _to_numpy_matrix("x", x, cols=d)
-    ya = _to_numpy_matrix("y", y, cols=outputs, rows=xa.shape[0])
+    _to_numpy_matrix("y", y, cols=outputs, rows=xa.shape[0])  # validates the labels
     biases = [lin.bias is not None for lin in linears]
     bias = biases[0] if len(set(biases)) == 1 else biases
     spec = ArchitectureSpec(

@@ -11,7 +11,6 @@ import dataclasses
 import random
 from fractions import Fraction
 
-import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
