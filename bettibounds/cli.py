@@ -274,6 +274,8 @@ def _cmd_obstruction(args) -> int:
 
     from . import obstruction as ob
 
+    if args.flow < 0 or not (args.lr > 0 and np.isfinite(args.lr)):
+        raise InvalidSpecError("--flow must be >= 0 and --lr a positive finite number")
     out: dict = {}
     e = args.outputs
     if args.experiment:
@@ -314,8 +316,9 @@ def _cmd_obstruction(args) -> int:
                                     "max_invariant_drift": fl["max_invariant_drift"],
                                     "pathological_sign_changed": fl["pathological_sign_changed"]}
     elif args.c is not None:
-        if args.input_dim is None:
-            raise InvalidSpecError("--c needs --input-dim (p = d + 1 with the bias absorbed, d with --no-bias)")
+        if args.input_dim is None or args.input_dim < 1 or e < 1:
+            raise InvalidSpecError("--c needs --input-dim >= 1 (p = d + 1 with the bias absorbed, d with --no-bias) "
+                                   "and --outputs >= 1")
         try:
             c = [float(t) for t in args.c.split(",")]
         except ValueError:
@@ -346,7 +349,9 @@ def _cmd_obstruction(args) -> int:
     else:
         print(f"invariants c_k = ||w_k||^2 - ||v_k||^2: {[round(float(x), 6) for x in c]} (p = {p}, e = {e})")
         print(f"pathological neurons (c_k < 0, output sign frozen): {topo.pathological}")
-        print(f"Betti numbers of H(c): {topo.betti}; components b_0 = {topo.components}; "
+        betti = topo.betti_list if topo.betti_list is not None and len(topo.betti_list) <= 40 else \
+            {k: v for k, v in sorted(topo.betti.items())[:6]}
+        print(f"Betti numbers of H(c): {betti}; sum {sum(topo.betti.values())}; components b_0 = {topo.components}; "
               f"functionally distinct components: {topo.effective_components}")
         for n in topo.notes:
             print(f"note: {n}")

@@ -44,21 +44,24 @@ def _variance(init: str, fan_in: int, fan_out: int, scale: float = 1.0) -> float
     raise InvalidSpecError(f"unknown init {init!r}; valid: {', '.join(INITS)}")
 
 
-def _poly_mul(a: list[int], b: list[int]) -> list[int]:
-    out = [0] * (len(a) + len(b) - 1)
-    for i, x in enumerate(a):
-        for j, y in enumerate(b):
-            out[i + j] += x * y
+def _binomial_power(n: int, shift: int) -> dict[int, int]:
+    """(1 + t^shift)^n as {degree: coefficient}; (2)^n when shift = 0 (the sphere is S^0)."""
+    if shift == 0:
+        return {0: 2**n}
+    return {i * shift: math.comb(n, i) for i in range(n + 1)}
+
+
+def _poincare(sign: list[int], p: int, e: int) -> dict[int, int]:
+    """Poincare polynomial of H(c) = prod_k H_k in closed form (Kuenneth), as {degree: Betti number}."""
+    n_plus = sum(1 for s in sign if s > 0)
+    n_minus = sum(1 for s in sign if s < 0)
+    a = _binomial_power(n_plus, p - 1)
+    b = _binomial_power(n_minus, e - 1)
+    out: dict[int, int] = {}
+    for i, x in a.items():
+        for j, y in b.items():
+            out[i + j] = out.get(i + j, 0) + x * y
     return out
-
-
-def _factor_poincare(c: float, p: int, e: int) -> list[int]:
-    """Poincare polynomial of H_k (coefficients b_0, b_1, ...)."""
-    if c > 0:  # S^{p-1} x R^e
-        return [2] if p == 1 else [1] + [0] * (p - 2) + [1]
-    if c < 0:  # R^p x S^{e-1}
-        return [2] if e == 1 else [1] + [0] * (e - 2) + [1]
-    return [1]  # cone: contractible
 
 
 @dataclass
@@ -68,15 +71,23 @@ class InvariantTopology:
     invariants: list
     p: int
     e: int
-    betti: list
+    betti: dict  # {degree: Betti number}
     components: int
     pathological: list
     effective_components: int
     notes: list = field(default_factory=list)
 
+    @property
+    def betti_list(self) -> list | None:
+        """[b_0, b_1, ...] when the top degree is at most 10^4, else None (use ``betti``, a dict)."""
+        top = max(self.betti)
+        return [self.betti.get(k, 0) for k in range(top + 1)] if top <= 10**4 else None
+
     def to_dict(self) -> dict:
-        return {"invariants": self.invariants, "p": self.p, "output_dim": self.e, "betti": self.betti,
-                "betti_sum": int(sum(self.betti)), "components": self.components,
+        return {"invariants": self.invariants, "p": self.p, "output_dim": self.e,
+                "betti": self.betti_list if self.betti_list is not None else
+                {str(k): v for k, v in sorted(self.betti.items())},
+                "betti_sum": int(sum(self.betti.values())), "components": self.components,
                 "pathological": self.pathological, "effective_components": self.effective_components,
                 "notes": self.notes, "citation": "Nurisso2024; bettibounds-theory"}
 
@@ -112,9 +123,7 @@ def topology(c, p: int, e: int = 1, tol: float = 0.0) -> InvariantTopology:
     if not all(math.isfinite(x) for x in c):
         raise InvalidSpecError("invariants c must be finite")
     sign = [0 if abs(x) <= tol else (1 if x > 0 else -1) for x in c]
-    poly = [1]
-    for s in sign:
-        poly = _poly_mul(poly, _factor_poincare(s, p, e))
+    poly = _poincare(sign, p, e)
     pathological = [k for k, s in enumerate(sign) if s < 0]
     n_minus = len(pathological)
     n_plus_split = sum(1 for s in sign if s > 0) if p == 1 else 0
@@ -127,7 +136,7 @@ def topology(c, p: int, e: int = 1, tol: float = 0.0) -> InvariantTopology:
     # up to permutation and rescaling, a component is determined by how many neurons of each splitting kind
     # have each sign [derived, medium confidence]
     effective = (n_minus_split + 1) * (n_plus_split + 1)
-    return InvariantTopology(c, p, e, poly, poly[0], pathological, effective, notes)
+    return InvariantTopology(c, p, e, poly, poly.get(0, 0), pathological, effective, notes)
 
 
 def reachability(W, V, X, y, teacher=None, bias: bool = True) -> dict:
@@ -214,7 +223,8 @@ def obstruction_probability(p: int, h: int, init: str = "kaiming-normal", e: int
         q = float(np.mean((w**2).sum(1) < (v**2).sum(1)))
         method = f"Monte Carlo ({n} draws, seed {seed}; standard error {math.sqrt(q * (1 - q) / n):.1e})"
     return {"p": p, "width": h, "output_dim": e, "init": init, "q_pathological": q,
-            "expected_pathological": h * q, "p_some_pathological": 1 - (1 - q) ** h,
+            "expected_pathological": h * q,
+            "p_some_pathological": -math.expm1(h * math.log1p(-q)) if q < 1 else 1.0,  # accurate for tiny q
             "p_all_pathological": q**h, "method": method}
 
 

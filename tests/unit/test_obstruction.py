@@ -17,15 +17,26 @@ def test_hand_made_invariants():
     t = topology([0.5, -0.3, -1.2, 0.0], p=3)
     assert t.components == 4 and t.pathological == [1, 2] and t.effective_components == 3
     # Kuenneth: (1 + t^2)(2)(2)(1): B = 2^{#c != 0} = 8
-    assert t.betti == [4, 0, 4] and sum(t.betti) == 2**3
+    assert t.betti_list == [4, 0, 4] and sum(t.betti.values()) == 2**3
 
 
 def test_p_equals_one_and_vector_outputs():
     assert topology([0.5], p=1).components == 2           # S^0 x R
     assert topology([0.5, -0.2], p=1).components == 4
-    assert topology([-0.5], p=3, e=2).betti == [1, 1]     # R^3 x S^1: connected
+    assert topology([-0.5], p=3, e=2).betti_list == [1, 1]  # R^3 x S^1: connected
     assert topology([-0.5, -1.0], p=3, e=2).components == 1
-    assert topology([0.0, 0.0], p=2).betti == [1]          # cones are contractible
+    assert topology([0.0, 0.0], p=2).betti_list == [1]     # cones are contractible
+
+
+def test_large_networks_are_closed_form():
+    import math
+    import time
+
+    t0 = time.perf_counter()
+    t = topology([1.0] * 600 + [-1.0] * 400, p=785)
+    assert time.perf_counter() - t0 < 2
+    assert t.components == 2**400 and sum(t.betti.values()) == 2**1000
+    assert t.betti[784 * 3] == math.comb(600, 3) * 2**400 and t.betti_list is None
 
 
 def test_bad_inputs():
