@@ -125,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     ob.add_argument("--plot", metavar="DIR", help="plot the obstruction probability against d and h for --init")
     ob.add_argument("--json", action="store_true")
 
+    rp = sub.add_parser("reproduce", help="regenerate the literature's claims as a report (tables, plots, JSON)")
+    rp.add_argument("--out", default="bettibounds-report", help="output folder (default bettibounds-report)")
+    rp.add_argument("--quick", action="store_true", help="the quick run (a few minutes on 2 CPU cores)")
+
     a = sub.add_parser("activations", help="list the activation registry with chains and formats")
     a.add_argument("--json", action="store_true")
     t = sub.add_parser("theorems", help="list the bound theorems with status and citation")
@@ -370,6 +374,15 @@ def _cmd_obstruction(args) -> int:
     return 0
 
 
+def _cmd_reproduce(args) -> int:
+    from .reproduce import reproduce
+
+    res = reproduce(args.out, quick=args.quick)
+    print(f"wrote {res['report']} ({res['seconds']:.1f} s; {len(res['plots'])} plot(s); "
+          f"bound violations: {res['violations']})")
+    return 0
+
+
 def _cmd_activations(args) -> int:
     from .pfaffian.activations import ACTIVATIONS, NON_PFAFFIAN
 
@@ -415,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     handler = {"bound": _cmd_bound, "lower": _cmd_lower, "landscape": _cmd_landscape,
-               "obstruction": _cmd_obstruction, "activations": _cmd_activations,
+               "obstruction": _cmd_obstruction, "reproduce": _cmd_reproduce, "activations": _cmd_activations,
                "theorems": _cmd_theorems}[args.command]
     try:
         return handler(args)
