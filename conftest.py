@@ -7,3 +7,5 @@ if importlib.util.find_spec("torch") is None:
     collect_ignore.append("bettibounds/empirical/kernels.py")
 if importlib.util.find_spec("flint") is None:
     collect_ignore.append("bettibounds/certified/witness.py")
+if importlib.util.find_spec("hypothesis") is None:
+    collect_ignore.append("bettibounds/strategies.py")
