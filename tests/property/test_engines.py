@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from bettibounds import ArchitectureSpec, bounds, closed_form, get_activation, layer_recursion
 from bettibounds.pfaffian.activations import activation_names
 from bettibounds.pfaffian.graph import mechanical
+from bettibounds.strategies import architectures
 
 A = ArchitectureSpec
 ACTS = [*activation_names(), "polynomial:2", "polynomial:3"]
@@ -36,25 +37,9 @@ def per_sample_order(spec):
     return get_activation(spec.activation).k * spec.total_width + spec.outputs * k_out(spec)
 
 
-@st.composite
-def specs(draw, acts=ACTS, skip=None, max_width=3, max_depth=3, max_samples=3):
-    act = draw(st.sampled_from(acts))
-    depth = draw(st.integers(2 if skip and "residual" in skip else 1, max_depth))
-    skips = ["none", "input-output"] + (["residual", "residual+input-output"] if depth >= 2 else [])
-    skip = draw(st.sampled_from(skips)) if skip is None else skip
-    if "residual" in skip:
-        widths = (draw(st.integers(1, max_width)),) * depth
-    else:
-        widths = tuple(draw(st.lists(st.integers(1, max_width), min_size=depth, max_size=depth)))
-    loss = draw(st.sampled_from(["mse", "bce"]))
-    out = "sigmoid" if loss == "bce" else draw(st.sampled_from(["identity", "sigmoid", "tanh"]))
-    bias = draw(st.one_of(st.booleans(), st.lists(st.booleans(), min_size=depth + 1, max_size=depth + 1)))
-    return A(
-        inputs=draw(st.integers(1, 3)), widths=widths, activation=act, loss=loss,
-        samples=draw(st.integers(1, max_samples)), outputs=draw(st.integers(1, 2)), output_activation=out,
-        l2=draw(st.sampled_from([0, Fraction(1, 3), 0.25])), skip=skip, bias=bias,
-        bce_chain=draw(st.sampled_from(["logsigmoid", "two-logs"])),
-    )
+def specs(acts=ACTS, **kw):
+    """The public strategy (bettibounds.strategies.architectures) over the given activations."""
+    return architectures(activations=acts, **kw)
 
 
 def upper_log2(report):
