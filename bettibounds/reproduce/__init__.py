@@ -95,6 +95,9 @@ def _theory_vs_data(quick: bool, root: Path):
     from ..empirical.experiment import load_experiment
 
     rows, violations = [], 0
+    if not (root / "examples" / "slice_2d.json").exists():
+        return None, (f"skipped: the example experiments (examples/*.json of the source tree) were not found under "
+                      f"{root}; run from a source checkout (pip install -e .)")
     for name in ("slice_2d.json", "tiny_box.json"):
         path = root / "examples" / name
         if not path.exists():
