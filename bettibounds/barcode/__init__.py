@@ -1,0 +1,24 @@
+"""Loss barcodes (barcodes of minima) and the TO-score (Barannikov et al. 2019, 2020; THEORY.md §4).
+
+* :func:`grid_barcode` -- from a landscape sampled on a grid (box or slice): the cubical
+  persistence diagram, with the grid vertex of each minimum and of its merge saddle;
+* :func:`sample_barcode` -- in the full parameter space of a network, from uniform samples and
+  gradient-descent trajectories joined by a k-NN graph (lower-star H0 with gudhi);
+* :func:`refine_barcode` / :func:`refine_path` -- lower the graph's merge levels along explicit
+  paths (string method on the batched loss);
+* :func:`to_score` and :meth:`Barcode.to_score` -- the TO-score [reconstructed]: a norm (sum, max,
+  l2) of the finite segment lengths, optionally divided by the loss range.
+
+Importing this package is cheap; torch and gudhi are imported by the functions that need them.
+"""
+
+from .core import TO_SCORE_NORMS, TO_SCORE_STATUS, Barcode, BarcodeBar, to_score
+from .graph import knn_graph, lower_star_h0, minimax_tree, tree_path, union_find_h0
+from .grid import grid_barcode, grid_coordinates
+from .refine import RefinedPath, polyline_levels, refine_barcode, refine_path
+from .sampling import ParameterSample, sample_barcode, sample_parameters
+
+__all__ = ["Barcode", "BarcodeBar", "to_score", "TO_SCORE_NORMS", "TO_SCORE_STATUS", "grid_barcode",
+           "grid_coordinates", "knn_graph", "lower_star_h0", "union_find_h0", "minimax_tree", "tree_path",
+           "sample_barcode", "sample_parameters", "ParameterSample", "refine_barcode", "refine_path",
+           "RefinedPath", "polyline_levels"]

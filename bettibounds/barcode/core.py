@@ -1,0 +1,192 @@
+"""The barcode value type and the TO-score.
+
+A *barcode of minima* (Barannikov et al. 2019, THEORY.md §4) is the 0-dimensional persistence of
+the sublevel filtration of the loss: each local minimum p is a segment [f(p), f(s)) where s is the
+lowest saddle joining its basin to a deeper one (elder rule); the global minimum's segment never
+ends. Index-r segments are the degree-r persistence bars.
+
+This module holds only numpy-free value logic (the bars, their JSON form and the TO-score), so it is
+cheap to import and easy to property-test.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable
+
+from ..errors import InvalidSpecError
+
+__all__ = ["BarcodeBar", "Barcode", "to_score", "TO_SCORE_NORMS", "TO_SCORE_STATUS"]
+
+#: The norms a TO-score may use (THEORY.md §4: "sum, max, or L2").
+TO_SCORE_NORMS: tuple[str, ...] = ("sum", "max", "l2")
+
+#: The TO-score's definition is reconstructed from Barannikov et al. 2020 (THEORY.md §4), not quoted.
+TO_SCORE_STATUS = "reconstructed"
+
+
+@dataclass(frozen=True)
+class BarcodeBar:
+    """One segment of a barcode.
+
+    ``birth_at`` / ``death_at`` locate the creating minimum (or index-r critical cell) and the
+    killing saddle: a grid multi-index for grid barcodes, a one-element ``(sample id,)`` for
+    sample-based ones. ``death`` is ``math.inf`` (and ``death_at`` ``None``) for an essential
+    segment. ``refined`` is True when the death level comes from path refinement
+    (:mod:`bettibounds.barcode.refine`) instead of the grid or graph; ``estimate`` then keeps the
+    graph's estimate of the death level it replaced.
+    """
+
+    dim: int
+    birth: float
+    death: float
+    birth_at: tuple[int, ...]
+    death_at: tuple[int, ...] | None
+    refined: bool = False
+    estimate: float | None = None
+
+    @property
+    def length(self) -> float:
+        return self.death - self.birth
+
+    @property
+    def essential(self) -> bool:
+        return math.isinf(self.death)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"dim": self.dim, "birth": self.birth, "death": None if self.essential else self.death,
+               "birth_at": list(self.birth_at), "death_at": None if self.death_at is None else list(self.death_at),
+               "refined": self.refined}
+        if self.estimate is not None:
+            out["graph_estimate"] = self.estimate
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> BarcodeBar:
+        try:
+            death = math.inf if d["death"] is None else float(d["death"])
+            return cls(int(d["dim"]), float(d["birth"]), death, tuple(int(i) for i in d["birth_at"]),
+                       None if d.get("death_at") is None else tuple(int(i) for i in d["death_at"]),
+                       bool(d.get("refined", False)),
+                       None if d.get("graph_estimate") is None else float(d["graph_estimate"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidSpecError(f"not a barcode bar dictionary: {exc}") from exc
+
+
+def _check_norm(norm: Any) -> str:
+    if not isinstance(norm, str) or norm.lower() not in TO_SCORE_NORMS:
+        raise InvalidSpecError(f"unknown TO-score norm {norm!r}; valid norms are: {', '.join(TO_SCORE_NORMS)}")
+    return norm.lower()
+
+
+def to_score(lengths: Iterable[float], norm: str = "sum", value_range: float | None = None) -> float:
+    """TO-score [reconstructed, Barannikov2020; THEORY.md §4] of finite segment lengths.
+
+    ``norm``: ``"sum"`` (sum of lengths), ``"max"`` (longest) or ``"l2"`` (root of the sum of
+    squares); 0 for no finite segment. ``value_range``: when given, the score is divided by it
+    (the "normalised" score, with ``value_range = max f - min f``), which must then be > 0.
+
+    >>> to_score([1.0, 2.0, 2.0])
+    5.0
+    >>> to_score([3.0, 4.0], norm="l2")
+    5.0
+    >>> to_score([1.0, 3.0], norm="max", value_range=6.0)
+    0.5
+    """
+    norm = _check_norm(norm)
+    vals = [float(x) for x in lengths]
+    if any(not math.isfinite(x) or x < 0 for x in vals):
+        raise InvalidSpecError("TO-score: segment lengths must be finite and non-negative "
+                               "(essential segments are excluded)")
+    if norm == "sum":
+        s = math.fsum(vals)
+    elif norm == "max":
+        s = max(vals, default=0.0)
+    else:
+        s = math.sqrt(math.fsum(x * x for x in vals))
+    if value_range is not None:
+        if not (math.isfinite(value_range) and value_range > 0):
+            raise InvalidSpecError(f"TO-score normalisation needs max f - min f > 0, got {value_range!r}")
+        s /= value_range
+    return s
+
+
+@dataclass(frozen=True)
+class Barcode:
+    """A barcode of a loss (grid-based or sample-based) with what is needed to read it.
+
+    Attributes
+    ----------
+    bars : tuple of BarcodeBar
+        Sorted by dimension, then birth, then death.
+    source : {"grid", "knn"}
+        How the filtration was built: the cubical grid (V-construction) or a k-NN graph on samples.
+    locations : str
+        What ``birth_at`` / ``death_at`` index: ``"grid index"`` or ``"sample id"``.
+    value_min, value_max : float
+        The range of the sampled loss (for the normalised TO-score).
+    meta : dict
+        Provenance: grid shape / number of samples, k, backend, seeds, timings, device.
+    samples, edges
+        Sample-based barcodes only: the sampled points with their losses, and the k-NN graph.
+    """
+
+    bars: tuple[BarcodeBar, ...]
+    source: str
+    locations: str
+    value_min: float
+    value_max: float
+    meta: dict = field(default_factory=dict)
+    #: sample-based barcodes keep their :class:`~bettibounds.barcode.sampling.ParameterSample`
+    #: and k-NN edges here (not serialised: they are the run's raw data)
+    samples: Any = field(default=None, compare=False, repr=False)
+    edges: Any = field(default=None, compare=False, repr=False)
+
+    def of_dim(self, k: int) -> list[BarcodeBar]:
+        return [b for b in self.bars if b.dim == k]
+
+    @property
+    def dims(self) -> list[int]:
+        return sorted({b.dim for b in self.bars})
+
+    def to_score(self, norm: str = "sum", dim: int = 0, normalize: bool = False) -> float:
+        """TO-score of the finite ``dim``-segments (see :func:`to_score`)."""
+        lengths = [b.length for b in self.of_dim(dim) if not b.essential]
+        return to_score(lengths, norm, (self.value_max - self.value_min) if normalize else None)
+
+    def to_score_dict(self, norm: str = "sum", dim: int = 0, normalize: bool = False) -> dict[str, Any]:
+        """The TO-score with its definition spelled out (the defaults are explicit in the output)."""
+        return {"norm": _check_norm(norm), "dim": dim, "normalized": bool(normalize),
+                "value": self.to_score(norm, dim, normalize),
+                "n_segments": sum(1 for b in self.of_dim(dim) if not b.essential),
+                "status": TO_SCORE_STATUS, "citation": "Barannikov2020",
+                "definition": ("norm of the lengths (death - birth) of the finite index-"
+                               f"{dim} segments" + (", divided by max f - min f" if normalize else ""))}
+
+    def with_bars(self, bars: Iterable[BarcodeBar], **meta: Any) -> Barcode:
+        return replace(self, bars=_sorted(bars), meta={**self.meta, **meta})
+
+    def to_dict(self, norm: str = "sum", dim: int = 0, normalize: bool = False) -> dict[str, Any]:
+        """JSON-ready: ``bars`` (issue schema) and ``to_score``, plus source and provenance."""
+        return {"source": self.source, "locations": self.locations,
+                "value_range": [self.value_min, self.value_max],
+                "bars": [b.to_dict() for b in self.bars],
+                "to_score": self.to_score_dict(norm, dim, normalize), "meta": self.meta}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Barcode:
+        try:
+            lo, hi = d["value_range"]
+            return cls(_sorted(BarcodeBar.from_dict(b) for b in d["bars"]), str(d["source"]), str(d["locations"]),
+                       float(lo), float(hi), dict(d.get("meta", {})))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidSpecError(f"not a barcode dictionary: {exc}") from exc
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"H{k}: {len(self.of_dim(k))}" for k in self.dims)
+        return f"Barcode(source={self.source!r}, bars={{{counts}}}, range=[{self.value_min:.4g}, {self.value_max:.4g}])"
+
+
+def _sorted(bars: Iterable[BarcodeBar]) -> tuple[BarcodeBar, ...]:
+    return tuple(sorted(bars, key=lambda b: (b.dim, b.birth, b.death)))

@@ -1,0 +1,135 @@
+"""Plots of barcodes (matplotlib, Agg backend; imported only when plotting).
+
+* ``barcode.png``: the segments against the loss (index 0 blue, higher indices other colours,
+  refined deaths orange with the graph estimate they replaced marked, essential segments as arrows);
+* ``minima.png`` (2-D grid barcodes): the landscape with every minimum and its merge saddle;
+* ``to_score_trend.png``: the TO-score against width and depth (:func:`plot_trend`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..empirical.plots import _finish, _plt
+from .core import Barcode
+
+__all__ = ["plot_barcode", "plot_minima", "plot_trend", "plot_all"]
+
+_COLOURS = ["tab:blue", "tab:green", "tab:purple", "tab:brown"]
+
+
+def plot_barcode(barcode: Barcode, out_dir, name: str = "barcode.png", max_bars: int = 80) -> list[str]:
+    """The barcode as horizontal segments [birth, death) against the loss (longest ``max_bars``)."""
+    plt = _plt()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[str] = []
+    bars = sorted(barcode.bars, key=lambda b: (b.dim, -(b.length if not b.essential else np.inf)))
+    bars = bars[:max_bars]
+    bars = sorted(bars, key=lambda b: (b.dim, b.birth))
+    # the x range covers the finite segments (with a margin), not the whole loss range: a landscape's
+    # maximum is usually far above its merge levels; essential segments run to the right edge
+    ends = [b.death if not b.essential else b.birth for b in bars] + [b.birth for b in bars]
+    low = min(ends)
+    top = max(ends)
+    top = top + 0.25 * (top - low) if top > low else low + 1.0
+    fig, ax = plt.subplots(figsize=(7, max(2.5, 0.18 * len(bars) + 1.2)))
+    seen = set()
+    for y, b in enumerate(bars):
+        colour = _COLOURS[b.dim % len(_COLOURS)]
+        if b.essential:
+            ax.annotate("", xy=(top, y), xytext=(b.birth, y),
+                        arrowprops={"arrowstyle": "->", "color": colour, "lw": 1.5})
+            ax.plot([b.birth], [y], "o", color=colour, ms=3,
+                    label=f"index {b.dim}, essential" if ("e", b.dim) not in seen else None)
+            seen.add(("e", b.dim))
+            continue
+        if b.refined:
+            ax.plot([b.birth, b.death], [y, y], "-", color="tab:orange", lw=2.5,
+                    label="refined death" if "r" not in seen else None)
+            ax.plot([b.estimate], [y], "|", color="k", ms=9, label="graph estimate" if "g" not in seen else None)
+            seen.update({"r", "g"})
+        else:
+            label = f"index {b.dim}" if ("d", b.dim) not in seen else None
+            seen.add(("d", b.dim))
+            ax.plot([b.birth, b.death], [y, y], "-", color=colour, lw=2.5, label=label)
+            if b.length < 0.01 * (top - low):  # visible even when very short
+                ax.plot([b.birth], [y], "|", color=colour, ms=8)
+    ax.set_yticks([])
+    ax.set_ylabel("segments (sorted by birth)")
+    ax.set_xlim(low - 0.02 * (top - low), top)
+    shown = "" if len(bars) == len(barcode.bars) else f" (the {len(bars)} longest of {len(barcode.bars)})"
+    src = "grid (cubical)" if barcode.source == "grid" else f"k-NN graph on {barcode.meta.get('n_points', '?')} samples"
+    _finish(plt, fig, ax, out, name, written, xlabel="loss", legend=True,
+            title=f"Barcode of minima, {src}{shown}")
+    return written
+
+
+def plot_minima(barcode: Barcode, values: np.ndarray, out_dir, name: str = "minima.png") -> list[str]:
+    """Heat map of a 2-D grid landscape with each minimum (circle) and its merge saddle (cross)."""
+    plt = _plt()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[str] = []
+    axes = barcode.meta["axes"]
+    fig, ax = plt.subplots(figsize=(6.2, 5))
+    X, Y = np.meshgrid(axes[0], axes[1], indexing="ij")
+    im = ax.pcolormesh(X, Y, values, shading="auto", cmap="viridis", vmax=float(np.quantile(values, 0.95)))
+    fig.colorbar(im, ax=ax, label="loss (colour capped at the 95th percentile)")
+    for b in barcode.of_dim(0):
+        bx, by = axes[0][b.birth_at[0]], axes[1][b.birth_at[1]]
+        ax.plot([bx], [by], "o", mfc="none", mec="w", ms=8)
+        if b.death_at is not None:
+            sx, sy = axes[0][b.death_at[0]], axes[1][b.death_at[1]]
+            ax.plot([sx], [sy], "x", color="r", ms=7)
+            ax.plot([bx, sx], [by, sy], ":", color="w", lw=0.8)
+    ax.plot([], [], "o", mfc="none", mec="k", label="minimum (birth)")
+    ax.plot([], [], "x", color="r", label="merge saddle (death)")
+    kind = barcode.meta.get("kind", "grid")
+    _finish(plt, fig, ax, out, name, written, xlabel="t1" if kind == "slice" else "axis 0",
+            ylabel="t2" if kind == "slice" else "axis 1", legend=True,
+            title=f"{len(barcode.of_dim(0))} minima of the loss on the {kind}")
+    return written
+
+
+def plot_trend(rows, out_dir, name: str = "to_score_trend.png", key: str = "to_score") -> list[str]:
+    """TO-score against width (one line per depth) and against depth (one line per width)."""
+    plt = _plt()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[str] = []
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    widths = sorted({r["width"] for r in rows})
+    depths = sorted({r["depth"] for r in rows})
+    for L in depths:
+        sel = sorted((r for r in rows if r["depth"] == L), key=lambda r: r["width"])
+        a.plot([r["width"] for r in sel], [r[key] for r in sel], "o-", label=f"depth L = {L}")
+    for h in widths:
+        sel = sorted((r for r in rows if r["width"] == h), key=lambda r: r["depth"])
+        b.plot([r["depth"] for r in sel], [r[key] for r in sel], "s-", label=f"width h = {h}")
+    norm = rows[0].get("to_score_norm", "sum") if rows else "sum"
+    ylabel = f"TO-score ({norm} of segment lengths, loss units)"
+    a.set_xlabel("hidden width h")
+    b.set_xlabel("depth L (hidden layers)")
+    for ax in (a, b):
+        ax.set_ylabel(ylabel)
+        ax.legend()
+    a.set_xticks(widths)
+    b.set_xticks(depths)
+    fig.suptitle("TO-score of the sampled barcode of minima (Barannikov et al. claim: shrinks with h and L)")
+    fig.tight_layout()
+    path = out / name
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    written.append(str(path))
+    return written
+
+
+def plot_all(barcode: Barcode, out_dir, values: np.ndarray | None = None) -> list[str]:
+    """``barcode.png``, plus ``minima.png`` for a 2-D grid barcode when ``values`` are given."""
+    written = plot_barcode(barcode, out_dir)
+    if barcode.source == "grid" and values is not None and np.ndim(values) == 2:
+        written += plot_minima(barcode, values, out_dir)
+    return written
