@@ -156,7 +156,9 @@ def lower_star_h0(values, edges, backend: str = "gudhi") -> np.ndarray:
     st.insert_batch(np.arange(f.shape[0], dtype=np.int64)[None, :], f)
     if len(e):
         st.insert_batch(e.T.copy(), np.maximum(f[e[:, 0]], f[e[:, 1]]))
-    st.compute_persistence(homology_coeff_field=2, min_persistence=0, persistence_dim_max=False)
+    # persistence_dim_max=False skips the top dimension of the complex: H1 of a graph (not wanted),
+    # but H0 itself when there is no edge
+    st.compute_persistence(homology_coeff_field=2, min_persistence=0, persistence_dim_max=len(e) == 0)
     regular, essential = st.lower_star_persistence_generators()
     reg = np.asarray(regular[0], dtype=np.int64).reshape(-1, 2) if len(regular) else np.empty((0, 2), np.int64)
     ess = np.asarray(essential[0], dtype=np.int64).reshape(-1) if len(essential) else np.empty(0, np.int64)
