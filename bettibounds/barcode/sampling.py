@@ -96,8 +96,10 @@ def sample_parameters(kernel, low, high, *, uniform: int = 2000, starts: int = 6
     origin = [np.zeros(uniform, dtype=np.int8)]
     if starts:
         th = torch.as_tensor(lo + (hi - lo) * rng.random((starts, P)), dtype=kernel.dtype, device=kernel.device)
-        th.requires_grad_(True)
-        opt = torch.optim.Adam([th], lr=float(lr))
+        # Adam written out (torch.optim imports torch._dynamo, seconds of start-up): elementwise, so
+        # every row -- every trajectory -- evolves independently of the others
+        b1, b2, eps = 0.9, 0.999, 1e-8
+        m1, m2 = torch.zeros_like(th), torch.zeros_like(th)
         lo_t = torch.as_tensor(lo, dtype=kernel.dtype, device=kernel.device)
         hi_t = torch.as_tensor(hi, dtype=kernel.dtype, device=kernel.device)
         bar = None
@@ -111,14 +113,18 @@ def sample_parameters(kernel, low, high, *, uniform: int = 2000, starts: int = 6
                 origin.append(np.ones(starts, dtype=np.int8))
             if step == steps:
                 break
-            opt.zero_grad()
-            loss = kernel.evaluate(th).sum()
+            x = th.detach().requires_grad_(True)
+            loss = kernel.evaluate(x).sum()
             if not torch.isfinite(loss):
                 raise InvalidSpecError("the loss became non-finite during gradient descent; lower lr")
-            loss.backward()
-            opt.step()
+            (g,) = torch.autograd.grad(loss, x)
             with torch.no_grad():
-                th.copy_(torch.maximum(torch.minimum(th, hi_t), lo_t))
+                m1.mul_(b1).add_(g, alpha=1 - b1)
+                m2.mul_(b2).addcmul_(g, g, value=1 - b2)
+                t = step + 1
+                denom = (m2 / (1 - b2 ** t)).sqrt_().add_(eps)
+                th = th - float(lr) * (m1 / (1 - b1 ** t)) / denom
+                th = torch.maximum(torch.minimum(th, hi_t), lo_t)
             if bar is not None:
                 bar.update(1)
         if bar is not None:
