@@ -24,10 +24,10 @@ __all__ = ["trend_data", "barcode_trend", "TREND_DEFAULTS"]
 
 #: The quick configuration (the report's default); the full one is larger in every direction.
 TREND_DEFAULTS = {
-    True: {"widths": (2, 4, 8), "depths": (1, 2, 3), "uniform": 400, "starts": 48, "steps": 150, "k": 10,
-           "refine": 2, "samples": 12},
-    False: {"widths": (2, 4, 8, 16), "depths": (1, 2, 3, 4), "uniform": 3000, "starts": 160, "steps": 300,
-            "k": 12, "refine": 5, "samples": 24},
+    True: {"widths": (2, 4, 8), "depths": (1, 2, 3), "uniform": 400, "starts": 32, "steps": 150, "k": 10,
+           "refine": 8, "samples": 12},
+    False: {"widths": (2, 4, 8, 16), "depths": (1, 2, 3, 4), "uniform": 2000, "starts": 96, "steps": 300,
+            "k": 12, "refine": 10**9, "samples": 24},  # full run: every finite segment refined
 }
 
 
@@ -70,6 +70,7 @@ def _one(h: int, L: int, cfg: dict, box: float, seed: int, norm: str, device, pr
                         k=cfg["k"], seed=seed, refine=cfg["refine"], progress=progress)
     finite = [b for b in bc.of_dim(0) if not b.essential]
     return {"width": h, "depth": L, "P": spec.n_params, "n_samples": bc.meta["n_points"],
+            "starts": cfg["starts"],
             "n_segments": len(finite), "to_score": bc.to_score(norm), "to_score_norm": norm,
             "to_score_normalized": bc.to_score(norm, normalize=True),
             "longest": max((b.length for b in finite), default=0.0),
