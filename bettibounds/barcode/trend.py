@@ -24,10 +24,10 @@ __all__ = ["trend_data", "barcode_trend", "TREND_DEFAULTS"]
 
 #: The quick configuration (the report's default); the full one is larger in every direction.
 TREND_DEFAULTS = {
-    True: {"widths": (2, 4, 8), "depths": (1, 2, 3), "uniform": 400, "starts": 32, "steps": 150, "k": 10,
-           "refine": 8, "samples": 12},
+    True: {"widths": (2, 4, 8), "depths": (1, 2), "uniform": 300, "starts": 24, "steps": 120, "k": 10,
+           "refine": 4, "iterations": 120, "samples": 12},
     False: {"widths": (2, 4, 8, 16), "depths": (1, 2, 3, 4), "uniform": 2000, "starts": 96, "steps": 300,
-            "k": 12, "refine": 10**9, "samples": 24},  # full run: every finite segment refined
+            "k": 12, "refine": 10**9, "iterations": 300, "samples": 24},  # full run: every finite segment refined
 }
 
 
@@ -40,8 +40,12 @@ def trend_data(samples: int = 12, seed: int = 0):
 
 
 def barcode_trend(quick: bool = True, *, widths=None, depths=None, box: float = 3.0, seed: int = 0,
-                  norm: str = "sum", device="cpu", progress: bool = False, jobs_map=None) -> list[dict]:
+                  norm: str = "sum", device="cpu", progress: bool = False, jobs_map=None,
+                  keep_barcodes: bool = False) -> list[dict]:
     """One row per (width, depth): P, samples, number of finite segments, TO-scores, longest segment.
+
+    ``keep_barcodes``: also put each network's :class:`~bettibounds.barcode.Barcode` in its row
+    (key ``"barcode"``).
 
     ``jobs_map(func, items)``, when given, runs the networks (independent jobs) -- e.g.
     :func:`bettibounds.distributed.map_jobs` with a Dask scheduler; default in-process, in order.
@@ -52,13 +56,14 @@ def barcode_trend(quick: bool = True, *, widths=None, depths=None, box: float = 
     items = [(h, L) for L in depths for h in widths]
 
     def job(item):
-        return _one(item[0], item[1], cfg, box, seed, norm, device, progress)
+        return _one(item[0], item[1], cfg, box, seed, norm, device, progress, keep_barcodes)
 
     rows = list(jobs_map(job, items)) if jobs_map is not None else [job(it) for it in items]
     return rows
 
 
-def _one(h: int, L: int, cfg: dict, box: float, seed: int, norm: str, device, progress: bool) -> dict:
+def _one(h: int, L: int, cfg: dict, box: float, seed: int, norm: str, device, progress: bool,
+         keep: bool = False) -> dict:
     from ..empirical.kernels import LossKernel
     from .sampling import sample_barcode
 
@@ -67,12 +72,16 @@ def _one(h: int, L: int, cfg: dict, box: float, seed: int, norm: str, device, pr
     kern = LossKernel(spec, x, y, device=device)
     t = time.perf_counter()
     bc = sample_barcode(kern, -box, box, uniform=cfg["uniform"], starts=cfg["starts"], steps=cfg["steps"],
-                        k=cfg["k"], seed=seed, refine=cfg["refine"], progress=progress)
+                        k=cfg["k"], seed=seed, refine=cfg["refine"], progress=progress,
+                        refine_options={"iterations": cfg["iterations"]})
     finite = [b for b in bc.of_dim(0) if not b.essential]
-    return {"width": h, "depth": L, "P": spec.n_params, "n_samples": bc.meta["n_points"],
+    row = {"width": h, "depth": L, "P": spec.n_params, "n_samples": bc.meta["n_points"],
             "starts": cfg["starts"],
             "n_segments": len(finite), "to_score": bc.to_score(norm), "to_score_norm": norm,
             "to_score_normalized": bc.to_score(norm, normalize=True),
             "longest": max((b.length for b in finite), default=0.0),
             "min_loss": bc.value_min, "refined": sum(b.refined for b in finite),
             "seconds": time.perf_counter() - t, "seed": seed}
+    if keep:
+        row["barcode"] = bc
+    return row

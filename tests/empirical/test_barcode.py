@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -295,7 +296,6 @@ def test_refine_needs_a_sample_barcode():
 def _teacher_kernel():
     from bettibounds.empirical.experiment import load_experiment
     from bettibounds.empirical.kernels import LossKernel
-    from pathlib import Path
 
     exp = load_experiment(Path(__file__).resolve().parents[2] / "examples" / "teacher_tanh.json")
     return exp, LossKernel(exp.spec, exp.x, exp.y, device="cpu")
@@ -369,3 +369,26 @@ def test_json_schema_and_roundtrip():
     assert back.bars == bc.bars
     with pytest.raises(InvalidSpecError):
         Barcode.from_dict({"bars": [{"dim": 0}]})
+
+
+def test_trend_verdict_counts_directions():
+    from bettibounds.reproduce._barcodes import _trend_verdict
+
+    rows = [{"width": w, "depth": L, "s": 10.0 / w + L} for w in (2, 4, 8) for L in (1, 2)]
+    v = _trend_verdict(rows, "s")
+    assert v == {"shrinks_with_width": 2, "grows_with_width": 0, "of_depths": 2,
+                 "shrinks_with_depth": 0, "grows_with_depth": 3, "of_widths": 3}
+
+
+def test_trend_rows_are_measurements(tmp_path):
+    from bettibounds.barcode.plots import plot_trend
+    from bettibounds.barcode.trend import barcode_trend
+
+    rows = barcode_trend(True, widths=(2, 3), depths=(1,), keep_barcodes=True)
+    assert [(r["width"], r["depth"]) for r in rows] == [(2, 1), (3, 1)]
+    for r in rows:
+        bc = r["barcode"]
+        assert r["to_score"] == bc.to_score("sum")
+        assert r["n_segments"] == sum(not b.essential for b in bc.bars)
+        assert r["P"] == bc.meta["n_params"] and r["refined"] == sum(b.refined for b in bc.bars)
+    assert Path(plot_trend(rows, tmp_path)[0]).stat().st_size > 5000
