@@ -458,7 +458,9 @@ def certify_lower(spec, xs, ys, theta=None, *, starts: int = 8, seed: int = 0, m
             return None
 
         best, failed = None, None
-        rho = 0.999 * sep  # stay strictly inside the disjointness radius (float margin 1e-3)
+        # stay strictly inside the disjointness radius (float margin 1e-3); a trivial group has no
+        # other image (sep = inf), so start from radius 1 there -- halving inf never ends
+        rho = 0.999 * sep if math.isfinite(sep) else 1.0
         while rho > 1e-12:  # halve until a radius certifies ...
             best = attempt(rho)
             if best is not None:

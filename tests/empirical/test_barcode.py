@@ -372,7 +372,7 @@ def test_json_schema_and_roundtrip():
 
 
 def test_trend_verdict_counts_directions():
-    from bettibounds.reproduce._barcodes import _trend_verdict
+    from bettibounds.reproduce._barcode_section import _trend_verdict
 
     rows = [{"width": w, "depth": L, "s": 10.0 / w + L} for w in (2, 4, 8) for L in (1, 2)]
     v = _trend_verdict(rows, "s")

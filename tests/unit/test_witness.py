@@ -223,3 +223,24 @@ def test_cli_lower_json(tmp_path):
 def test_shipped_example_is_valid():
     exp = load_experiment("examples/teacher_tanh.json")
     assert exp.spec.n_params == 7 and exp.spec.samples == 12
+
+
+def test_trivial_group_terminates_and_certifies_the_minimum():
+    """Regression (found by the report's section 4): with |G| = 1 the orbit separation is infinite and
+    the radius search used to halve inf forever. Logistic 1-1-1 without bias and with l2 has only the
+    identity (l2 breaks the logistic flip)."""
+    pytest.importorskip("flint")
+    import threading
+
+    spec = A(inputs=1, widths=(1,), activation="logistic", samples=3, bias=False, l2=0.01)
+    assert symmetry_group(spec).order == 1
+    xs, ys = [[-1], [0], [1]], [[0], [Fraction(1, 2)], [1]]
+    result = {}
+    t = threading.Thread(target=lambda: result.setdefault("c", certify_lower(spec, xs, ys, starts=4)), daemon=True)
+    t.start()
+    t.join(120)
+    assert not t.is_alive(), "certify_lower did not return for a trivial group"
+    cert = result["c"]
+    assert cert.group_order == 1
+    assert cert.certified, cert.to_text()
+    assert cert.components_at_least == 1 and cert.band[0] < cert.band[1]

@@ -43,8 +43,11 @@ def _trend_verdict(rows, key: str) -> dict:
             "grows_with_depth": sum(s > 0 for s in by_depth), "of_widths": len(by_depth)}
 
 
-def section(quick: bool, out: Path) -> dict:
-    """The section as ``{"markdown", "figures", "tables"}`` (the contract of reproduce._barcodes)."""
+def section(quick: bool, out: Path, tiny: bool = False) -> dict:
+    """The section as ``{"markdown", "figures", "tables"}`` (the contract of reproduce._barcodes).
+
+    ``tiny`` (tests only): two small networks instead of the quick family.
+    """
     from ..barcode import grid_barcode, lower_star_h0
     from ..barcode.plots import plot_barcode, plot_trend
     from ..barcode.trend import TREND_DEFAULTS, barcode_trend, trend_data
@@ -62,7 +65,7 @@ def section(quick: bool, out: Path) -> dict:
                 "agrees": graph_bars == expected, "status": "published algorithm", "citation": _CITE_BARCODE}]
     # -- the trend (each network sampled once; the 4 x 2 network is also shown on its own)
     cfg = TREND_DEFAULTS[bool(quick)]
-    rows = barcode_trend(quick, keep_barcodes=True)
+    rows = barcode_trend(quick, keep_barcodes=True, **({"widths": (2, 4), "depths": (1,)} if tiny else {}))
     pick = next((r for r in rows if (r["width"], r["depth"]) == (4, 2)), rows[len(rows) // 2])
     bc = pick["barcode"]
     for r in rows:
@@ -81,7 +84,7 @@ def section(quick: bool, out: Path) -> dict:
     def fmt_bars(bars):
         return ", ".join(f"[{b:g}, {'inf' if math.isinf(d) else f'{d:g}'})" for b, d in bars)
 
-    md = ["### 5.3 Loss barcodes and TO-score (Barannikov et al. 2019, 2020)\n",
+    md = ["### 5.3 Loss barcodes and TO-score (Barannikov et al.)\n",
           "The barcode of minima is the degree-0 persistence of the loss's sublevel filtration (THEORY.md §4). "
           "Sample-based death levels are estimates; refined ones are the highest loss along an explicit path "
           "(docs/theory.md §12). The TO-score is **reconstructed**: here the sum of the finite segment lengths "
