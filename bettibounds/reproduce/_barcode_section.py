@@ -96,7 +96,7 @@ def section(quick: bool, out: Path, tiny: bool = False) -> dict:
           f"P = {pick['P']}, m = {len(x)}; "
           f"{bc.meta['n_points']} samples in [−3, 3]^P: {cfg['uniform']} uniform + {cfg['starts']} gradient-descent "
           f"trajectories; k = {cfg['k']}): {len(bc.of_dim(0)) - 1} finite segments, TO-score "
-          f"{bc.to_score():.4g}. The {len(refined)} longest were refined: the explicit path lay below the graph "
+          f"{bc.to_score():.4g}. {len(refined)} of them were refined: the explicit path lay below the graph "
           f"estimate for {lower} of them, above it for {len(refined) - lower} (an edge of the graph can hop "
           "over a ridge).\n",
           "![barcode of one network](barcode_example.png)\n",
@@ -118,8 +118,9 @@ def section(quick: bool, out: Path, tiny: bool = False) -> dict:
           + ("The published trend is reproduced here. " if verdict["shrinks_with_width"] == verdict["of_depths"]
              and verdict["shrinks_with_depth"] == verdict["of_widths"] else
              "The published trend is **not** reproduced in full by this measurement. ")
-          + "Caveat: one sampling budget for all networks means sparser sampling of larger P, which leaves "
-          "unrefined graph estimates of merge levels high; the loss range also grows with the network. "
+          + "Caveats: one sampling budget for all networks samples larger P more sparsely (fewer of the minima are "
+          "found); a refined merge level is the top of a locally optimised path, an upper estimate of the true one; "
+          "unrefined segments keep graph estimates, which were far too high wherever refinement ran. "
           "Treat this as a measurement of this pipeline at this budget, not as a test of the claim.\n"]
     return {"markdown": "\n".join(md), "figures": figures,
             "tables": {"barcode_example": example, "barcode_trend": rows,
