@@ -104,7 +104,7 @@ def to_score(lengths: Iterable[float], norm: str = "sum", value_range: float | N
     elif norm == "max":
         s = max(vals, default=0.0)
     else:
-        s = math.sqrt(math.fsum(x * x for x in vals))
+        s = math.hypot(*vals)  # scaled: squaring tiny lengths would underflow to 0
     if value_range is not None:
         if not (math.isfinite(value_range) and value_range > 0):
             raise InvalidSpecError(f"TO-score normalisation needs max f - min f > 0, got {value_range!r}")
