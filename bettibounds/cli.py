@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from .errors import BettiBoundsError, InvalidSpecError
 
@@ -103,6 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--refine", type=int, default=2,
                     help="refinement factor of the stability check (default 2; 1 disables it)")
     ls.add_argument("--progress", action="store_true", help="progress bar")
+    ls.add_argument("--scheduler", metavar="ADDR", default=None,
+                    help="evaluate the loss on Dask: 'local' (a LocalCluster on this machine, stopped afterwards) "
+                         "or tcp://host:port (a running `dask scheduler`); default: in this process "
+                         "(docs/distributed.md)")
+    ls.add_argument("--workers", type=int, default=None,
+                    help="worker processes of --scheduler local (default: the number of CPU cores)")
+    ls.add_argument("--block", type=int, default=None,
+                    help="points per Dask task, rounded up to whole kernel chunks (default: one chunk)")
 
     ob = sub.add_parser("obstruction", help="ReLU topological obstruction (Nurisso et al. 2024): invariants and "
                         "the components gradient flow cannot leave",
@@ -125,9 +134,40 @@ def build_parser() -> argparse.ArgumentParser:
     ob.add_argument("--plot", metavar="DIR", help="plot the obstruction probability against d and h for --init")
     ob.add_argument("--json", action="store_true")
 
+    bc = sub.add_parser("barcode", help="barcode of minima and TO-score (Barannikov et al.): on a grid, or from "
+                        "samples in the full parameter space",
+                        description="Grid mode (an experiment with region and grid, no --minima): the barcode of "
+                                    "the sampled landscape (cubical persistence: every minimum and its merge saddle, "
+                                    "higher-index segments too). Sample mode (--minima N, or an experiment without "
+                                    "a grid, or --network/--data): uniform samples plus N gradient-descent "
+                                    "trajectories in a box of parameter space, a k-NN graph, lower-star H0, and "
+                                    "optionally the longest segments' death levels refined along explicit paths. "
+                                    "The TO-score [reconstructed] is a norm of the finite segment lengths.")
+    bc.add_argument("experiment", nargs="?", help="experiment JSON (network, loss, data; region/grid for grid mode)")
+    bc.add_argument("--network", metavar="FILE", help="JSON with \"network\" and \"loss\" (instead of an experiment)")
+    bc.add_argument("--data", metavar="FILE", help="data: JSON {\"x\": [...], \"y\": [...]} or .npz with arrays x, y")
+    bc.add_argument("--minima", type=int, metavar="N", help="sample mode: N gradient-descent starts (default 64)")
+    bc.add_argument("--uniform", type=int, default=2000, help="sample mode: uniform points in the box (default 2000)")
+    bc.add_argument("--steps", type=int, default=200, help="sample mode: descent steps per start (default 200)")
+    bc.add_argument("--lr", type=float, default=0.05, help="sample mode: Adam step size (default 0.05)")
+    bc.add_argument("--k", type=int, default=10, help="sample mode: neighbours in the k-NN graph (default 10)")
+    bc.add_argument("--box", default=None, metavar="LOW,HIGH",
+                    help="sample mode: the box [LOW, HIGH]^P (default: the experiment's box region, else -3,3)")
+    bc.add_argument("--refine", type=int, default=0, metavar="N",
+                    help="sample mode: refine the death levels of the N longest segments (string method)")
+    bc.add_argument("--norm", default="sum", choices=("sum", "max", "l2"), help="TO-score norm (default sum)")
+    bc.add_argument("--normalize", action="store_true", help="TO-score divided by max f - min f")
+    bc.add_argument("--dim", type=int, default=0, help="segment index of the TO-score (default 0)")
+    bc.add_argument("--seed", type=int, default=0)
+    bc.add_argument("--device", default="auto", help="auto (cuda when available), cpu or cuda")
+    bc.add_argument("--dtype", default="float64", choices=("float64", "float32"))
+    bc.add_argument("--json", action="store_true", help="one JSON object")
+    bc.add_argument("--plot", metavar="DIR", help="write barcode.png (and minima.png for 2-D grids)")
+    bc.add_argument("--progress", action="store_true", help="progress bars")
+
     rp = sub.add_parser("reproduce", help="regenerate the literature's claims as a report (tables, plots, JSON)")
     rp.add_argument("--out", default="bettibounds-report", help="output folder (default bettibounds-report)")
-    rp.add_argument("--quick", action="store_true", help="the quick run (a few minutes on 2 CPU cores)")
+    rp.add_argument("--quick", action="store_true", help="the quick run (under a minute on 2 CPU cores); without it: larger sweeps, finer grids, more certificates")
 
     a = sub.add_parser("activations", help="list the activation registry with chains and formats")
     a.add_argument("--json", action="store_true")
@@ -219,7 +259,14 @@ def _cmd_landscape(args) -> int:
         raise InvalidSpecError(f"the landscape tools need the [empirical] extra ({exc.name} is missing): "
                                "pip install torch==2.13.0 && pip install 'bettibounds[empirical]'") from None
     device = None if args.device == "auto" else args.device
-    res = analyze_landscape(exp, refine=args.refine, device=device, dtype=args.dtype, progress=args.progress)
+    if args.scheduler is None:
+        if args.workers is not None or args.block is not None:
+            raise InvalidSpecError("--workers and --block apply to distributed runs: add --scheduler local "
+                                   "or --scheduler tcp://host:port")
+        res = analyze_landscape(exp, refine=args.refine, device=device, dtype=args.dtype, progress=args.progress)
+        dist = None
+    else:
+        res, dist = _landscape_distributed(exp, args, device)
     written = []
     if args.plot:
         from .empirical.plots import plot_landscape
@@ -228,14 +275,37 @@ def _cmd_landscape(args) -> int:
     if args.json:
         d = res.to_dict()
         d["plots"] = written
+        d["distributed"] = dist
         print(json.dumps(d, indent=2))
     else:
         print(_landscape_text(res, written))
+        if dist is not None:
+            print(f"distributed: {dist['scheduler']} ({dist['address']}), {dist['workers']} workers, "
+                  f"blocks of {dist['block']} points (chunk {dist['chunk']})")
     if res.violations:
         sys.stderr.write(f"{PROG}: error: {len(res.violations)} stable unclipped level(s) exceed the rigorous upper "
                          "bound: this contradicts the theory, please report it\n")
         return 1
     return 0
+
+
+def _landscape_distributed(exp, args, device):
+    """``analyze_landscape`` with the loss evaluated on Dask; (result, what the JSON records)."""
+    from .distributed import dask_client, landscape_sampler
+    from .empirical.compare import analyze_landscape
+
+    for name in ("workers", "block"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise InvalidSpecError(f"--{name} must be >= 1, got {getattr(args, name)}")
+    if args.workers is not None and args.scheduler != "local":
+        raise InvalidSpecError("--workers applies to --scheduler local only (a remote cluster has the workers "
+                               "started there with `dask worker`)")
+    with dask_client(args.scheduler, workers=args.workers) as client:
+        sampler = landscape_sampler(exp, client, device=device, dtype=args.dtype, block=args.block,
+                                    progress=args.progress)
+        with sampler.evaluator as ev:
+            res = analyze_landscape(exp, refine=args.refine, sampler=sampler)
+    return res, {"scheduler": args.scheduler, **ev.info, "runs": ev.runs}
 
 
 def _landscape_text(res, written) -> str:
@@ -374,12 +444,131 @@ def _cmd_obstruction(args) -> int:
     return 0
 
 
-def _cmd_reproduce(args) -> int:
-    from .reproduce import reproduce
+def _barcode_experiment(args):
+    """The experiment of ``bettibounds barcode``: a file, or --network plus --data."""
+    from .empirical.experiment import load_experiment, parse_experiment
 
-    res = reproduce(args.out, quick=args.quick)
-    print(f"wrote {res['report']} ({res['seconds']:.1f} s; {len(res['plots'])} plot(s); "
-          f"bound violations: {res['violations']})")
+    if args.experiment and (args.network or args.data):
+        raise InvalidSpecError("give either an experiment file or --network with --data, not both")
+    if args.experiment:
+        return load_experiment(args.experiment)
+    if not (args.network and args.data):
+        raise InvalidSpecError("barcode needs an experiment file, or --network FILE and --data FILE")
+    try:
+        net = json.loads(Path(args.network).read_text())
+    except (OSError, ValueError) as exc:
+        raise InvalidSpecError(f"--network {args.network}: cannot read JSON ({exc})") from None
+    if not isinstance(net, dict) or "network" not in net:
+        raise InvalidSpecError(f'--network {args.network}: expected a JSON object with "network" (and "loss")')
+    path = Path(args.data)
+    try:
+        if path.suffix == ".npz":
+            import numpy as np
+
+            with np.load(path) as z:
+                if "x" not in z or "y" not in z:
+                    raise InvalidSpecError(f"--data {path}: the .npz file needs arrays named x and y")
+                data = {"x": z["x"].tolist(), "y": z["y"].tolist()}
+        else:
+            data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise InvalidSpecError(f"--data {path}: cannot read it ({exc})") from None
+    if not isinstance(data, dict) or "x" not in data or "y" not in data:
+        raise InvalidSpecError(f'--data {path}: expected {{"x": [...], "y": [...]}}')
+    return parse_experiment({"network": net["network"], "loss": net.get("loss", {"kind": "mse"}),
+                             "data": {"x": data["x"], "y": data["y"]}})
+
+
+def _cmd_barcode(args) -> int:
+    if args.device not in ("auto", "cpu", "cuda"):
+        raise InvalidSpecError(f"--device must be auto, cpu or cuda, got {args.device!r}")
+    if args.dim < 0:
+        raise InvalidSpecError("--dim must be >= 0")
+    exp = _barcode_experiment(args)
+    try:
+        from .barcode import grid_barcode, sample_barcode
+        from .empirical.kernels import LossKernel
+        from .empirical.sampler import sample_landscape
+    except ImportError as exc:
+        raise InvalidSpecError(f"barcodes need the [empirical] extra ({exc.name} is missing): "
+                               "pip install torch==2.13.0 && pip install 'bettibounds[empirical]'") from None
+    device = None if args.device == "auto" else args.device
+    grid_mode = args.minima is None and exp.region is not None and exp.grid is not None
+    values = None
+    if grid_mode:
+        if args.box or args.refine:
+            raise InvalidSpecError("--box and --refine apply to sample mode (add --minima N)")
+        sample = sample_landscape(exp, device=device, dtype=args.dtype, progress=args.progress)
+        barcode = grid_barcode(sample)
+        values = sample.values
+    else:
+        if args.box:
+            try:
+                low, high = (float(v) for v in args.box.split(","))
+            except ValueError:
+                raise InvalidSpecError(f"--box must be LOW,HIGH (two numbers), got {args.box!r}") from None
+        elif exp.region is not None and exp.region.get("kind") == "box":
+            low, high = exp.region["low"], exp.region["high"]
+        else:
+            low, high = -3.0, 3.0
+        kernel = LossKernel(exp.spec, exp.x, exp.y, device=device, dtype=args.dtype)
+        barcode = sample_barcode(kernel, low, high, uniform=args.uniform, starts=64 if args.minima is None else
+                                 args.minima, steps=args.steps, lr=args.lr, k=args.k, seed=args.seed,
+                                 refine=args.refine, progress=args.progress)
+    if args.dim not in barcode.dims and args.dim > 0:
+        raise InvalidSpecError(f"--dim {args.dim}: this barcode has segments of index {barcode.dims} only")
+    written = []
+    if args.plot:
+        from .barcode.plots import plot_all
+
+        written = plot_all(barcode, args.plot, values)
+    d = barcode.to_dict(args.norm, args.dim, args.normalize)
+    if args.json:
+        d["n_params"] = exp.spec.n_params
+        d["plots"] = written
+        print(json.dumps(d, indent=2))
+    else:
+        print(_barcode_text(barcode, d["to_score"], exp.spec.n_params, written))
+    return 0
+
+
+def _barcode_text(barcode, score, n_params, written) -> str:
+    m = barcode.meta
+    if barcode.source == "grid":
+        head = f"barcode: grid {m['shape']} ({m.get('kind', 'array')}), persistence backend {m['backend']}"
+    else:
+        head = (f"barcode: k-NN graph (k = {m['k']}) on {m['n_points']} samples in a box of R^{n_params} "
+                f"({m['uniform']} uniform + {m['starts']} descent trajectories), seed {m['seed']}")
+    lines = [head, f"loss range [{barcode.value_min:.6g}, {barcode.value_max:.6g}]",
+             f"TO-score [{score['status']}]: {score['norm']} of {score['n_segments']} finite index-{score['dim']} "
+             f"segment lengths{' / (max f - min f)' if score['normalized'] else ''} = {score['value']:.6g}", ""]
+    bars = sorted(barcode.bars, key=lambda b: (b.dim, -(b.length if not b.essential else float("inf"))))
+    lines.append(f"{'index':>5} {'birth':>12} {'death':>12}  {'born at':<16} {'dies at':<16} note")
+    for b in bars[:25]:
+        note = f"refined (graph estimate {b.estimate:.6g})" if b.refined else ("essential" if b.essential else "")
+        death = "inf" if b.essential else f"{b.death:.6g}"
+        lines.append(f"{b.dim:>5} {b.birth:>12.6g} {death:>12}  {str(list(b.birth_at)):<16} "
+                     f"{'-' if b.death_at is None else str(list(b.death_at)):<16} {note}")
+    if len(bars) > 25:
+        lines.append(f"... {len(bars) - 25} shorter segments (all of them with --json)")
+    if barcode.source == "knn":
+        lines.append("death levels are estimates: the highest sample on the best k-NN path, or (refined) the "
+                     "highest loss along an explicit path; locations are sample ids")
+    if written:
+        lines.append("plots: " + ", ".join(written))
+    return "\n".join(lines)
+
+
+def _cmd_reproduce(args) -> int:
+    from .reproduce import TheoryViolation, reproduce
+
+    try:
+        res = reproduce(args.out, quick=args.quick)
+    except TheoryViolation as exc:  # the report is written; say where, and fail
+        sys.stderr.write(f"{PROG}: error: THEORY VIOLATED: {_one_line(str(exc))}\n")
+        return 1
+    print(f"wrote {res['report']} and {res['html']} ({res['seconds']:.1f} s; {len(res['plots'])} plot(s); "
+          f"{res['compared']} rows compared with the bounds; bound violations: {res['violations']})")
     return 0
 
 
@@ -427,7 +616,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    handler = {"bound": _cmd_bound, "lower": _cmd_lower, "landscape": _cmd_landscape,
+    handler = {"bound": _cmd_bound, "lower": _cmd_lower, "landscape": _cmd_landscape, "barcode": _cmd_barcode,
                "obstruction": _cmd_obstruction, "reproduce": _cmd_reproduce, "activations": _cmd_activations,
                "theorems": _cmd_theorems}[args.command]
     try:

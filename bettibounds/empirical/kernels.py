@@ -290,6 +290,9 @@ class LossKernel:
         self._io = self.n_params - d * out if "input-output" in spec.skips else None
         self._act = _activation_fn(get_activation(spec.activation).name)
         self._residual = "residual" in spec.skips
+        # evaluate_chunked's buffers: fresh per call unless a workspace is kept here (a Dask
+        # worker keeps one per thread across its blocks; bettibounds.distributed)
+        self._workspace: _Workspace | None = None
 
     def __repr__(self) -> str:
         s = self.spec
@@ -565,7 +568,7 @@ class LossKernel:
         if N == 0:
             return out
         size = int(chunk) if chunk is not None else self.chunk_size(N, mode, k)
-        ws = _Workspace(self.dtype, self.device)
+        ws = self._workspace if self._workspace is not None else _Workspace(self.dtype, self.device)
         bar = None
         if progress:
             try:

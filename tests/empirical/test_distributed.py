@@ -1,0 +1,271 @@
+"""Distributed landscape evaluation on Dask: bit-identity with the in-process run, a killed
+worker, job ordering, and the errors a user sees (bettibounds.distributed, issue 8).
+
+Two single-threaded worker processes (LocalCluster, processes=True) on small grids; the
+clusters are started and stopped by context managers in fixtures.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("distributed")
+pytest.importorskip("torch")
+
+from bettibounds import InvalidSpecError
+from bettibounds.cli import main
+from bettibounds.distributed import (
+    DaskEvaluator,
+    dask_client,
+    landscape_sampler,
+    map_jobs,
+)
+from bettibounds.empirical.experiment import load_experiment
+from bettibounds.empirical.kernels import LossKernel
+from bettibounds.empirical.sampler import (
+    _mesh,
+    grid_axes,
+    resolve_directions,
+    sample_landscape,
+)
+
+SLICE = "examples/slice_2d.json"
+
+
+@pytest.fixture(scope="module")
+def client():
+    with dask_client("local", workers=2) as c:
+        yield c
+
+
+def _slice_points(exp, n):
+    center, directions, _ = resolve_directions(exp.spec, exp.region)
+    return center, directions, _mesh(grid_axes(exp.region["low"], exp.region["high"], [n, n]))
+
+
+def test_the_kernel_depends_on_the_partition():
+    """Why the evaluator reproduces the in-process chunks: the same points in other batches
+    give other bits (MKL's small-row dgemm path), so equality below is not automatic."""
+    exp = load_experiment(SLICE)
+    center, directions, pts = _slice_points(exp, 31)
+    kern = LossKernel(exp.spec, exp.x, exp.y, device="cpu")
+    by3 = kern.evaluate_chunked(pts, "slice", center=center, directions=directions, chunk=3)
+    whole = kern.evaluate_chunked(pts, "slice", center=center, directions=directions, chunk=len(pts))
+    assert np.allclose(by3, whole, rtol=1e-13, atol=0)
+    assert (by3 != whole).any()
+
+
+def test_landscape_is_bit_identical_to_in_process(client):
+    exp = load_experiment(SLICE)
+    local = sample_landscape(exp, device="cpu")
+    sampler = landscape_sampler(exp, client, device="cpu")
+    with sampler.evaluator as ev:
+        dist = sampler(list(exp.grid))
+    assert dist.values.dtype == np.float64 and np.array_equal(dist.values, local.values)
+    assert np.array_equal(dist.directions, local.directions) and np.array_equal(dist.center, local.center)
+    assert dist.direction_source == local.direction_source == {"kind": "random", "k": 2, "seed": 0,
+                                                               "normalization": "filter"}
+    assert all(np.array_equal(a, b) for a, b in zip(dist.axes, local.axes))
+    assert dist.device == "cpu" and ev.info["workers"] == 2 and ev.info["points"] == local.points
+    # the default chunk is the in-process one (this process, same free-memory rule)
+    assert ev.info["chunk"] == LossKernel(exp.spec, exp.x, exp.y, device="cpu").chunk_size(local.points, "slice", 2)
+
+
+def test_many_blocks_of_small_chunks_are_bit_identical(client):
+    exp = load_experiment(SLICE)
+    center, directions, pts = _slice_points(exp, 41)
+    kern = LossKernel(exp.spec, exp.x, exp.y, device="cpu")
+    local = kern.evaluate_chunked(pts, "slice", center=center, directions=directions, chunk=3)
+    with DaskEvaluator(client, exp.spec, exp.x, exp.y, device="cpu", chunk=3, block=200) as ev:
+        dist = ev.evaluate_chunked(pts, "slice", center=center, directions=directions)
+        info = ev.info
+    assert np.array_equal(dist, local)
+    # had a worker evaluated its block as one batch, the bits would differ
+    assert (kern.evaluate_chunked(pts, "slice", center=center, directions=directions, chunk=201) != local).any()
+    assert info["block"] == 201 and info["blocks"] == math.ceil(len(pts) / 201)  # whole chunks of 3 per block
+    assert info["worker_processes_used"] == 2
+
+
+def test_full_mode_box_is_bit_identical(client):
+    exp = load_experiment("examples/tiny_box.json")
+    pts = _mesh(grid_axes(exp.region["low"], exp.region["high"], [9, 9, 9, 9]))
+    kern = LossKernel(exp.spec, exp.x, exp.y, device="cpu")
+    local = kern.evaluate_chunked(pts, chunk=5)
+    with DaskEvaluator(client, exp.spec, exp.x, exp.y, device="cpu", chunk=5, block=400) as ev:
+        assert np.array_equal(ev.evaluate_chunked(pts, chunk=5), local)
+        assert ev.info["blocks"] == math.ceil(len(pts) / 400)
+        # the whole landscape through sample_landscape (one block: the in-process chunk is the grid)
+        box = sample_landscape(exp, grid=[9, 9, 9, 9], kernel=ev)
+    assert np.array_equal(box.values, sample_landscape(exp, grid=[9, 9, 9, 9], device="cpu").values)
+
+
+def test_bad_points_fail_on_the_client_before_any_work(client):
+    exp = load_experiment(SLICE)
+    center, directions, pts = _slice_points(exp, 5)
+    with DaskEvaluator(client, exp.spec, exp.x, exp.y, device="cpu") as ev:
+        with pytest.raises(InvalidSpecError, match="points must have shape"):
+            ev.evaluate_chunked(pts[:, :1], "slice", center=center, directions=directions)
+        bad = pts.copy()
+        bad[3, 1] = np.nan
+        with pytest.raises(InvalidSpecError, match="non-finite"):
+            ev.evaluate_chunked(bad, "slice", center=center, directions=directions)
+        with pytest.raises(InvalidSpecError, match="directions"):
+            ev.evaluate_chunked(pts, "slice", center=center, directions=directions[:, :-1])
+    with pytest.raises(InvalidSpecError, match="closed"):
+        ev.evaluate_chunked(pts, "slice", center=center, directions=directions)
+    with pytest.raises(InvalidSpecError, match="device"):
+        DaskEvaluator(client, exp.spec, exp.x, exp.y, device="tpu")
+    with pytest.raises(InvalidSpecError, match="chunk"):
+        DaskEvaluator(client, exp.spec, exp.x, exp.y, chunk=0)
+
+
+def test_a_killed_worker_loses_and_duplicates_nothing():
+    exp = load_experiment(SLICE)
+    center, directions, pts = _slice_points(exp, 97)
+    local = LossKernel(exp.spec, exp.x, exp.y, device="cpu").evaluate_chunked(
+        pts, "slice", center=center, directions=directions, chunk=128)
+    with dask_client("local", workers=2) as c:
+        pids = c.run(os.getpid)  # {worker address: pid}
+        killed = []
+
+        def kill_a_busy_worker(done, total):
+            if killed:
+                return
+            busy = [addr for addr, keys in c.processing().items() if keys and addr in pids]
+            assert busy, "no block in flight when the first one came back"
+            os.kill(pids[busy[0]], signal.SIGKILL)
+            killed.append((pids[busy[0]], done, total))
+
+        with DaskEvaluator(c, exp.spec, exp.x, exp.y, device="cpu", chunk=128, block=256,
+                           callback=kill_a_busy_worker) as ev:
+            dist = ev.evaluate_chunked(pts, "slice", center=center, directions=directions)
+            info = ev.info
+        assert killed and killed[0][1] < killed[0][2]  # killed mid-run
+        deadline = time.monotonic() + 30
+        while len(c.nthreads()) < 2 and time.monotonic() < deadline:  # the nanny restarts it
+            time.sleep(0.2)
+        assert killed[0][0] not in c.run(os.getpid).values()
+    assert info["blocks"] == math.ceil(len(pts) / 256) >= 30
+    assert not np.isnan(dist).any() and np.array_equal(dist, local)
+
+
+def test_an_older_client_works_beside_a_newer_one(client):
+    """Regression: as_completed tracked the futures on the loop of the newest client (not
+    the evaluator's) when two clusters were up; blocks were then cancelled (AssertionError
+    in distributed's _track_future) and the run hung about every second time."""
+    exp = load_experiment(SLICE)
+    center, directions, pts = _slice_points(exp, 128)
+    local = LossKernel(exp.spec, exp.x, exp.y, device="cpu").evaluate_chunked(
+        pts, "slice", center=center, directions=directions, chunk=500)
+    runs = []
+    with dask_client("local", workers=1) as newer:  # now distributed's default client
+        def alternate():
+            with DaskEvaluator(client, exp.spec, exp.x, exp.y, device="cpu", chunk=500) as old, \
+                    DaskEvaluator(newer, exp.spec, exp.x, exp.y, device="cpu", chunk=500) as new:
+                for _ in range(4):
+                    for ev in (old, new):
+                        runs.append(ev.evaluate_chunked(pts, "slice", center=center, directions=directions))
+
+        worker = threading.Thread(target=alternate, daemon=True)
+        worker.start()
+        worker.join(timeout=120)
+        assert not worker.is_alive(), f"a distributed run hung after {len(runs)} of 8 runs"
+    assert len(runs) == 8 and all(np.array_equal(v, local) for v in runs)
+
+
+def test_map_jobs_keeps_the_input_order(client):
+    def slow_square(v):
+        time.sleep(0.05 * v)  # the first items finish last
+        return v * v
+
+    items = [6, 5, 4, 3, 2, 1, 0]
+    assert map_jobs(slow_square, items) == [36, 25, 16, 9, 4, 1, 0]
+    assert map_jobs(slow_square, items, scheduler=client) == [36, 25, 16, 9, 4, 1, 0]
+    assert map_jobs(slow_square, [], scheduler=client) == []
+
+    def fails(v):
+        raise ZeroDivisionError(f"job {v}")
+
+    with pytest.raises(ZeroDivisionError, match="job 1"):
+        map_jobs(fails, [1], scheduler=client)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("bad", ["remote", "tcp://host", "http://127.0.0.1:8786", "tcp://127.0.0.1:99999", "", 8786])
+def test_malformed_scheduler_is_a_one_line_error(bad):
+    with pytest.raises(InvalidSpecError, match="scheduler") as exc, dask_client(bad):
+        pass
+    assert "\n" not in str(exc.value)
+
+
+def test_unreachable_scheduler_is_a_clear_error():
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    t = time.perf_counter()
+    with pytest.raises(InvalidSpecError, match=f"no Dask scheduler answered at {address}.*dask scheduler"), \
+            dask_client(address, timeout=1):
+        pass
+    assert time.perf_counter() - t < 20
+    with pytest.raises(InvalidSpecError, match="local"), dask_client(address, workers=2):
+        pass
+    with pytest.raises(InvalidSpecError, match="workers must be a positive integer"), \
+            dask_client("local", workers=0):
+        pass
+
+
+def test_missing_dask_says_how_to_install_it(monkeypatch, client):
+    exp = load_experiment(SLICE)
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    install = r'pip install "bettibounds\[dist\]"'
+    with pytest.raises(InvalidSpecError, match=install), dask_client("local"):
+        pass
+    with pytest.raises(InvalidSpecError, match=install):
+        DaskEvaluator(client, exp.spec, exp.x, exp.y)
+    with pytest.raises(InvalidSpecError, match=install):
+        map_jobs(abs, [1], scheduler="local")
+    assert map_jobs(abs, [-2, 1]) == [2, 1]  # in-process jobs need no Dask
+
+
+def test_cli_scheduler_local_matches_in_process(tmp_path, capsys):
+    with open(SLICE) as fh:
+        raw = json.load(fh)
+    raw["grid"] = [41, 41]
+    path = tmp_path / "slice.json"
+    path.write_text(json.dumps(raw))
+    assert main(["landscape", str(path), "--json", "--refine", "1", "--device", "cpu"]) in (0, 1)
+    local = json.loads(capsys.readouterr().out)
+    assert main(["landscape", str(path), "--json", "--refine", "1", "--device", "cpu",
+                 "--scheduler", "local", "--workers", "2", "--block", "500"]) in (0, 1)
+    dist = json.loads(capsys.readouterr().out)
+    assert local["distributed"] is None
+    assert dist["distributed"]["scheduler"] == "local" and dist["distributed"]["workers"] == 2
+    assert dist["distributed"]["block"] % dist["distributed"]["chunk"] == 0
+    assert dist["diagram"] == local["diagram"] and dist["levels"] == local["levels"]
+    assert (dist["sample"]["min"], dist["sample"]["max"]) == (local["sample"]["min"], local["sample"]["max"])
+    assert dist["directions"] == local["directions"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--scheduler", "nowhere"], "scheduler must be 'local'"),
+    (["--workers", "2"], "apply to distributed runs"),
+    (["--scheduler", "local", "--workers", "0"], "--workers must be >= 1"),
+    (["--scheduler", "tcp://127.0.0.1:8786", "--workers", "2"], "--workers applies to --scheduler local"),
+])
+def test_cli_bad_distributed_options_exit_2(argv, message, capsys):
+    assert main(["landscape", SLICE, *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
