@@ -8,6 +8,7 @@ output modes that need them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -164,9 +165,16 @@ def build_parser() -> argparse.ArgumentParser:
     bc.add_argument("--json", action="store_true", help="one JSON object")
     bc.add_argument("--plot", metavar="DIR", help="write barcode.png (and minima.png for 2-D grids)")
     bc.add_argument("--progress", action="store_true", help="progress bars")
+    bc.add_argument("--scheduler", metavar="ADDR", default=None,
+                    help="evaluate the loss on Dask: local (a LocalCluster started and stopped here) or "
+                         "tcp://host:port (needs the [dist] extra); descent trajectories stay in this process")
+    bc.add_argument("--workers", type=int, default=None, help="worker processes of --scheduler local")
 
     rp = sub.add_parser("reproduce", help="regenerate the literature's claims as a report (tables, plots, JSON)")
     rp.add_argument("--out", default="bettibounds-report", help="output folder (default bettibounds-report)")
+    rp.add_argument("--scheduler", metavar="ADDR", default=None,
+                    help="run the barcode trend's networks on Dask: local (a LocalCluster) or tcp://host:port "
+                         "(needs the [dist] extra); default: in this process")
     rp.add_argument("--quick", action="store_true", help="the quick run (under a minute on 2 CPU cores); without it: larger sweeps, finer grids, more certificates")
 
     a = sub.add_parser("activations", help="list the activation registry with chains and formats")
@@ -484,37 +492,26 @@ def _cmd_barcode(args) -> int:
         raise InvalidSpecError(f"--device must be auto, cpu or cuda, got {args.device!r}")
     if args.dim < 0:
         raise InvalidSpecError("--dim must be >= 0")
+    if args.workers is not None and (args.scheduler != "local" or args.workers < 1):
+        raise InvalidSpecError("--workers must be >= 1 and applies to --scheduler local only")
     exp = _barcode_experiment(args)
     try:
-        from .barcode import grid_barcode, sample_barcode
-        from .empirical.kernels import LossKernel
-        from .empirical.sampler import sample_landscape
+        import gudhi  # noqa: F401
+        import torch  # noqa: F401
     except ImportError as exc:
         raise InvalidSpecError(f"barcodes need the [empirical] extra ({exc.name} is missing): "
                                "pip install torch==2.13.0 && pip install 'bettibounds[empirical]'") from None
     device = None if args.device == "auto" else args.device
     grid_mode = args.minima is None and exp.region is not None and exp.grid is not None
-    values = None
-    if grid_mode:
-        if args.box or args.refine:
-            raise InvalidSpecError("--box and --refine apply to sample mode (add --minima N)")
-        sample = sample_landscape(exp, device=device, dtype=args.dtype, progress=args.progress)
-        barcode = grid_barcode(sample)
-        values = sample.values
-    else:
-        if args.box:
-            try:
-                low, high = (float(v) for v in args.box.split(","))
-            except ValueError:
-                raise InvalidSpecError(f"--box must be LOW,HIGH (two numbers), got {args.box!r}") from None
-        elif exp.region is not None and exp.region.get("kind") == "box":
-            low, high = exp.region["low"], exp.region["high"]
-        else:
-            low, high = -3.0, 3.0
-        kernel = LossKernel(exp.spec, exp.x, exp.y, device=device, dtype=args.dtype)
-        barcode = sample_barcode(kernel, low, high, uniform=args.uniform, starts=64 if args.minima is None else
-                                 args.minima, steps=args.steps, lr=args.lr, k=args.k, seed=args.seed,
-                                 refine=args.refine, progress=args.progress)
+    if grid_mode and (args.box or args.refine):
+        raise InvalidSpecError("--box and --refine apply to sample mode (add --minima N)")
+    with contextlib.ExitStack() as stack:
+        client = None
+        if args.scheduler is not None:
+            from .distributed import dask_client
+
+            client = stack.enter_context(dask_client(args.scheduler, workers=args.workers))
+        barcode, values, dist = _barcode_run(exp, args, device, grid_mode, client)
     if args.dim not in barcode.dims and args.dim > 0:
         raise InvalidSpecError(f"--dim {args.dim}: this barcode has segments of index {barcode.dims} only")
     written = []
@@ -525,11 +522,52 @@ def _cmd_barcode(args) -> int:
     d = barcode.to_dict(args.norm, args.dim, args.normalize)
     if args.json:
         d["n_params"] = exp.spec.n_params
+        d["distributed"] = dist
         d["plots"] = written
         print(json.dumps(d, indent=2))
     else:
         print(_barcode_text(barcode, d["to_score"], exp.spec.n_params, written))
     return 0
+
+
+def _barcode_run(exp, args, device, grid_mode, client):
+    """(barcode, grid values or None, what JSON records of Dask); the loss on Dask when ``client``."""
+    from .barcode import grid_barcode, sample_barcode
+    from .empirical.kernels import LossKernel
+    from .empirical.sampler import sample_landscape
+
+    evaluator = None
+    if client is not None:
+        from .distributed import DaskEvaluator
+
+        evaluator = DaskEvaluator(client, exp.spec, exp.x, exp.y, device=device, dtype=args.dtype,
+                                  progress=args.progress)
+    try:
+        if grid_mode:
+            sample = sample_landscape(exp, device=device, dtype=args.dtype, progress=args.progress,
+                                      kernel=evaluator)
+            barcode, values = grid_barcode(sample), sample.values
+        else:
+            if args.box:
+                try:
+                    low, high = (float(v) for v in args.box.split(","))
+                except ValueError:
+                    raise InvalidSpecError(f"--box must be LOW,HIGH (two numbers), got {args.box!r}") from None
+            elif exp.region is not None and exp.region.get("kind") == "box":
+                low, high = exp.region["low"], exp.region["high"]
+            else:
+                low, high = -3.0, 3.0
+            kernel = LossKernel(exp.spec, exp.x, exp.y, device=device, dtype=args.dtype)
+            barcode = sample_barcode(kernel, low, high, uniform=args.uniform,
+                                     starts=64 if args.minima is None else args.minima, steps=args.steps,
+                                     lr=args.lr, k=args.k, seed=args.seed, refine=args.refine,
+                                     progress=args.progress, evaluator=evaluator)
+            values = None
+        dist = None if evaluator is None else {"scheduler": args.scheduler, **evaluator.info}
+    finally:
+        if evaluator is not None:
+            evaluator.close()
+    return barcode, values, dist
 
 
 def _barcode_text(barcode, score, n_params, written) -> str:
@@ -563,7 +601,7 @@ def _cmd_reproduce(args) -> int:
     from .reproduce import TheoryViolation, reproduce
 
     try:
-        res = reproduce(args.out, quick=args.quick)
+        res = reproduce(args.out, quick=args.quick, scheduler=args.scheduler)
     except TheoryViolation as exc:  # the report is written; say where, and fail
         sys.stderr.write(f"{PROG}: error: THEORY VIOLATED: {_one_line(str(exc))}\n")
         return 1

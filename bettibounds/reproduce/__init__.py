@@ -44,7 +44,7 @@ class TheoryViolation(AssertionError):
 
 
 # ----------------------------------------------------------- section 5 (placeholder)
-def _barcodes(quick: bool, out: Path, tiny: bool = False):
+def _barcodes(quick: bool, out: Path, tiny: bool = False, scheduler=None):
     """Sub-section 5.3 "Loss barcodes and TO-score (Barannikov et al.)" (``_barcode_section.section``).
 
     Returns ``{"markdown": str, "figures": [png names written into out], "tables": {...}}``, or
@@ -57,7 +57,7 @@ def _barcodes(quick: bool, out: Path, tiny: bool = False):
         return None
     from ._barcode_section import section
 
-    return section(quick, out, tiny=tiny)
+    return section(quick, out, tiny=tiny, scheduler=scheduler)
 
 
 # ------------------------------------------------------------------ helpers
@@ -115,7 +115,7 @@ def _empirical_available() -> str | None:
 
 # ------------------------------------------------------------------ the report
 def reproduce(out_dir="bettibounds-report", quick: bool = True, root: Path | None = None, *, tiny: bool = False,
-              device=None) -> dict:
+              device=None, scheduler=None) -> dict:
     """Write ``out_dir/report.md`` and ``report.html`` (+ PNG, JSON, CSV); return a summary dict.
 
     Parameters
@@ -131,6 +131,9 @@ def reproduce(out_dir="bettibounds-report", quick: bool = True, root: Path | Non
         Hidden knob for the test suite: an even smaller run (a few seconds). Not a user option.
     device : str, optional
         Landscape sampling device ("cpu", "cuda"); default: CUDA when available.
+    scheduler : None, "local", "tcp://host:port" or distributed.Client
+        Runs the barcode trend's networks (independent jobs) on a Dask cluster
+        (:func:`bettibounds.distributed.map_jobs`); default in this process.
 
     Returns
     -------
@@ -197,7 +200,7 @@ def reproduce(out_dir="bettibounds-report", quick: bool = True, root: Path | Non
         plots.append(fig_flow)
     timings["5. ReLU obstruction"] = time.perf_counter() - t
     t = time.perf_counter()
-    barcodes = _barcodes(quick, out, tiny=scale == "tiny")
+    barcodes = _barcodes(quick, out, tiny=scale == "tiny", scheduler=scheduler)
     if barcodes is not None:
         plots += list(barcodes.get("figures", []))
     timings["5.3 barcodes"] = time.perf_counter() - t

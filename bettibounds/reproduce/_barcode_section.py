@@ -43,10 +43,11 @@ def _trend_verdict(rows, key: str) -> dict:
             "grows_with_depth": sum(s > 0 for s in by_depth), "of_widths": len(by_depth)}
 
 
-def section(quick: bool, out: Path, tiny: bool = False) -> dict:
+def section(quick: bool, out: Path, tiny: bool = False, scheduler=None) -> dict:
     """The section as ``{"markdown", "figures", "tables"}`` (the contract of reproduce._barcodes).
 
-    ``tiny`` (tests only): two small networks instead of the quick family.
+    ``tiny`` (tests only): two small networks instead of the quick family. ``scheduler``: run the
+    trend's networks as Dask jobs (:func:`bettibounds.distributed.map_jobs`).
     """
     from ..barcode import grid_barcode, lower_star_h0
     from ..barcode.plots import plot_barcode, plot_trend
@@ -65,7 +66,14 @@ def section(quick: bool, out: Path, tiny: bool = False) -> dict:
                 "agrees": graph_bars == expected, "status": "published algorithm", "citation": _CITE_BARCODE}]
     # -- the trend (each network sampled once; the 4 x 2 network is also shown on its own)
     cfg = TREND_DEFAULTS[bool(quick)]
-    rows = barcode_trend(quick, keep_barcodes=True, **({"widths": (2, 4), "depths": (1,)} if tiny else {}))
+    jobs_map = None
+    if scheduler is not None:
+        from ..distributed import map_jobs
+
+        def jobs_map(func, items):
+            return map_jobs(func, items, scheduler)
+    rows = barcode_trend(quick, keep_barcodes=True, jobs_map=jobs_map,
+                         **({"widths": (2, 4), "depths": (1,)} if tiny else {}))
     pick = next((r for r in rows if (r["width"], r["depth"]) == (4, 2)), rows[len(rows) // 2])
     bc = pick["barcode"]
     for r in rows:

@@ -106,3 +106,32 @@ def test_console_entry_point(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["source"] == "grid"
+
+
+def test_sample_mode_on_dask_equals_in_process():
+    pytest.importorskip("distributed")
+    argv = ["barcode", str(TEACHER), "--minima", "4", "--uniform", "120", "--steps", "20", "--k", "5", "--json"]
+    code, out, _ = run(*argv)
+    code_d, out_d, _ = run(*argv, "--scheduler", "local", "--workers", "2")
+    assert code == code_d == 0
+    local, dist = json.loads(out), json.loads(out_d)
+    assert local["distributed"] is None and dist["distributed"]["workers"] == 2
+    assert dist["bars"] == local["bars"]  # float64 on the CPU: bit-identical losses, identical barcode
+    assert dist["to_score"] == local["to_score"]
+
+
+def test_trend_jobs_on_dask_equal_in_process(tmp_path):
+    pytest.importorskip("distributed")
+    from bettibounds.barcode.trend import barcode_trend
+    from bettibounds.distributed import map_jobs
+
+    kw = {"widths": (2, 3), "depths": (1,)}
+    here = barcode_trend(True, **kw)
+    there = barcode_trend(True, jobs_map=lambda f, items: map_jobs(f, items, "local", workers=2), **kw)
+    strip = [{k: v for k, v in r.items() if k != "seconds"} for r in here]
+    assert [{k: v for k, v in r.items() if k != "seconds"} for r in there] == strip
+
+
+def test_workers_without_local_scheduler_is_refused():
+    code, _, err = run("barcode", str(TEACHER), "--minima", "2", "--workers", "2")
+    assert code == 2 and "--scheduler local" in err
