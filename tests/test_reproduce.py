@@ -175,7 +175,7 @@ def test_cli_exits_nonzero_on_violation(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(rep._landscapes, "run_suite", _fake_suite(_ROW))
     real = rep.reproduce
-    monkeypatch.setattr(rep, "reproduce", lambda out, quick=True: real(out, tiny=True))
+    monkeypatch.setattr(rep, "reproduce", lambda out, quick=True, **kw: real(out, tiny=True, **kw))
     assert cli.main(["reproduce", "--quick", "--out", str(tmp_path)]) == 1
     assert "THEORY VIOLATED" in capsys.readouterr().err
 
