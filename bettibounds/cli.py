@@ -159,7 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     bc.add_argument("--norm", default="sum", choices=("sum", "max", "l2"), help="TO-score norm (default sum)")
     bc.add_argument("--normalize", action="store_true", help="TO-score divided by max f - min f")
     bc.add_argument("--dim", type=int, default=0, help="segment index of the TO-score (default 0)")
-    bc.add_argument("--seed", type=int, default=0)
+    bc.add_argument("--seed", type=int, default=0,
+                    help="sample mode: seed of the uniform points and the starts (grid mode: the experiment's own "
+                         "direction seed applies)")
     bc.add_argument("--device", default="auto", help="auto (cuda when available), cpu or cuda")
     bc.add_argument("--dtype", default="float64", choices=("float64", "float32"))
     bc.add_argument("--json", action="store_true", help="one JSON object")
@@ -454,6 +456,8 @@ def _cmd_obstruction(args) -> int:
 
 def _barcode_experiment(args):
     """The experiment of ``bettibounds barcode``: a file, or --network plus --data."""
+    import zipfile
+
     from .empirical.experiment import load_experiment, parse_experiment
 
     if args.experiment and (args.network or args.data):
@@ -479,7 +483,7 @@ def _barcode_experiment(args):
                 data = {"x": z["x"].tolist(), "y": z["y"].tolist()}
         else:
             data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # a corrupt .npz is a BadZipFile
         raise InvalidSpecError(f"--data {path}: cannot read it ({exc})") from None
     if not isinstance(data, dict) or "x" not in data or "y" not in data:
         raise InvalidSpecError(f'--data {path}: expected {{"x": [...], "y": [...]}}')
@@ -518,7 +522,10 @@ def _cmd_barcode(args) -> int:
     if args.plot:
         from .barcode.plots import plot_all
 
-        written = plot_all(barcode, args.plot, values)
+        try:
+            written = plot_all(barcode, args.plot, values)
+        except OSError as exc:
+            raise InvalidSpecError(f"--plot {args.plot}: cannot write the plots there ({exc})") from None
     d = barcode.to_dict(args.norm, args.dim, args.normalize)
     if args.json:
         d["n_params"] = exp.spec.n_params

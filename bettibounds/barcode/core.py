@@ -95,7 +95,10 @@ def to_score(lengths: Iterable[float], norm: str = "sum", value_range: float | N
     0.5
     """
     norm = _check_norm(norm)
-    vals = [float(x) for x in lengths]
+    try:
+        vals = [float(x) for x in lengths]
+    except (TypeError, ValueError) as exc:
+        raise InvalidSpecError(f"TO-score: segment lengths must be an iterable of numbers ({exc})") from None
     if any(not math.isfinite(x) or x < 0 for x in vals):
         raise InvalidSpecError("TO-score: segment lengths must be finite and non-negative "
                                "(essential segments are excluded)")
@@ -152,6 +155,8 @@ class Barcode:
 
     def to_score(self, norm: str = "sum", dim: int = 0, normalize: bool = False) -> float:
         """TO-score of the finite ``dim``-segments (see :func:`to_score`)."""
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 0:
+            raise InvalidSpecError(f"dim must be a non-negative integer, got {dim!r}")
         lengths = [b.length for b in self.of_dim(dim) if not b.essential]
         return to_score(lengths, norm, (self.value_max - self.value_min) if normalize else None)
 

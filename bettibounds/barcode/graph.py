@@ -93,6 +93,12 @@ def knn_graph(points, k: int = 8, device=None, dtype: str = "float64", progress:
     if k == 0:
         return np.empty((0, 2), dtype=np.int64)
     dev, dt = _resolve_device(device), _resolve_dtype(dtype)
+    # distances rank the same after a shift and a scaling: centre and scale to unit size, so that
+    # |y|^2 neither overflows (huge coordinates) nor swamps the small distances (cancellation)
+    arr = arr - (arr.max(0) + arr.min(0)) / 2
+    scale = float(np.abs(arr).max())
+    if scale > 0:
+        arr = arr / scale
     X = torch.as_tensor(arr, dtype=dt, device=dev)
     XT = X.T.contiguous()
     # a row's ranking needs only |y|^2 - 2 x.y (|x|^2 is constant along the row): one matmul per
@@ -126,7 +132,18 @@ def knn_graph(points, k: int = 8, device=None, dtype: str = "float64", progress:
 
 
 def _check_edges(edges, n: int) -> np.ndarray:
-    e = np.asarray(edges, dtype=np.int64).reshape(-1, 2) if len(edges) else np.empty((0, 2), dtype=np.int64)
+    try:
+        raw = np.asarray(edges)
+        if raw.size == 0:
+            return np.empty((0, 2), dtype=np.int64)
+        if raw.ndim != 2 or raw.shape[1] != 2:
+            raise ValueError(f"shape {raw.shape}")
+        if raw.dtype.kind not in "iu" and not (raw.dtype.kind == "f" and np.isfinite(raw).all()
+                                               and (raw == np.round(raw)).all()):
+            raise ValueError("entries are not integers")
+        e = raw.astype(np.int64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidSpecError(f"edges must be an (E, 2) array of vertex ids ({exc})") from None
     if e.size and (e.min() < 0 or e.max() >= n):
         raise InvalidSpecError(f"edges must index the {n} points (0..{n - 1})")
     return e
@@ -227,6 +244,9 @@ def minimax_tree(values, edges):
     f = _check_values(values, np.asarray(values).reshape(-1).shape[0])
     e = _check_edges(edges, f.shape[0])
     n = f.shape[0]
+    # one entry per undirected edge: the sparse matrix would add up the weights of repeated edges
+    e = np.unique(np.sort(e, axis=1), axis=0)
+    e = e[e[:, 0] != e[:, 1]]
     w = np.maximum(f[e[:, 0]], f[e[:, 1]])
     # scipy drops zero weights: use the (exact, order-preserving) rank of each weight + 1
     ranks = np.empty(len(w), dtype=np.float64)

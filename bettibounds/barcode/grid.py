@@ -67,7 +67,11 @@ def grid_barcode(sample, max_dim: int | None = None, backend: str = "auto", axes
     else:
         raise InvalidSpecError(f"grid_barcode needs a LandscapeSample or a numpy array of values, "
                                f"got {type(sample).__name__}")
-    if len(axes) != values.ndim or any(len(a) != n for a, n in zip(axes, values.shape)):
+    try:
+        bad_axes = len(axes) != values.ndim or any(len(a) != n for a, n in zip(axes, values.shape))
+    except TypeError:
+        bad_axes = True
+    if bad_axes:
         raise InvalidSpecError(f"axes must give one coordinate array per grid axis matching the shape "
                                f"{tuple(values.shape)}")
     t = time.perf_counter()
@@ -87,6 +91,13 @@ def grid_coordinates(barcode: Barcode, index) -> list[float]:
     if barcode.source != "grid":
         raise InvalidSpecError("grid_coordinates needs a grid barcode (its locations are sample ids otherwise)")
     axes = barcode.meta["axes"]
-    if index is None or len(index) != len(axes):
-        raise InvalidSpecError(f"index must have {len(axes)} entries, got {index!r}")
+    try:
+        ok = index is not None and len(index) == len(axes) and all(
+            isinstance(i, (int, np.integer)) and not isinstance(i, bool) and 0 <= i < len(a)
+            for i, a in zip(index, axes))
+    except TypeError:
+        ok = False
+    if not ok:
+        raise InvalidSpecError(f"index must be {len(axes)} grid indices within the shape "
+                               f"{[len(a) for a in axes]}, got {index!r}")
     return [float(axes[a][i]) for a, i in enumerate(index)]

@@ -124,7 +124,15 @@ def refine_path(kernel, waypoints, *, images: int = 24, iterations: int = 300, s
             raise InvalidSpecError(f"{name} must be an integer >= {lo_}, got {v!r}")
     if not (isinstance(step, numbers.Real) and 0 < step <= 1):
         raise InvalidSpecError(f"step must be in (0, 1], got {step!r}")
+    P = getattr(kernel, "n_params", None)
+    if P is not None and x.shape[1] != P:
+        raise InvalidSpecError(f"waypoints have {x.shape[1]} coordinates but the loss has P = {P} parameters")
+    if (low is None) != (high is None):
+        raise InvalidSpecError("give both low and high (the box), or neither")
     if low is not None:
+        from .sampling import box_bounds
+
+        low, high = box_bounds(x.shape[1], low, high)
         x = np.clip(x, low, high)
     best_level, best_saddle = polyline_levels(kernel, x, dense)
     initial, best = best_level, x.copy()
@@ -160,15 +168,17 @@ def refine_barcode(barcode: Barcode, kernel, top: int = 5, *, images: int = 24, 
                    step: float = 0.2, dense: int = 8, return_paths: bool = False):
     """Refine the death levels of the ``top`` longest finite segments of a sample-based barcode.
 
-    For each such segment, the path between its minimum and the older minimum its cluster merges
+    For each such segment, the path between its minimum and an older minimum its cluster merges
     into (its *partner*) is taken from the graph's minimax spanning tree and relaxed with
-    :func:`refine_path` inside the sampling box. When the refined polyline's level is below the
-    graph estimate it becomes the segment's death (``refined=True``, ``estimate`` keeps the graph
-    value); otherwise the graph estimate stays. ``meta["refinement"]`` lists every attempt.
+    :func:`refine_path` inside the sampling box. The refined polyline's level (at least the birth)
+    becomes the segment's death (``refined=True``, ``estimate`` keeps the graph value) *even when it
+    is above the graph estimate*: the graph estimate is the highest sample on a graph path, which
+    can hop over a ridge no sample hit, while the refined level is the top of an explicit path
+    (docs/theory.md §12). ``meta["refinement"]`` lists every attempt.
     Returns the new barcode (and the :class:`RefinedPath` per attempt if ``return_paths``).
     """
     from .core import BarcodeBar
-    from .graph import minimax_tree, tree_path, union_find_h0
+    from .graph import minimax_tree, tree_path
 
     if barcode.source != "knn" or barcode.samples is None or barcode.edges is None:
         raise InvalidSpecError("refine_barcode needs a sample-based barcode (from sample_barcode) with its "
@@ -180,17 +190,14 @@ def refine_barcode(barcode: Barcode, kernel, top: int = 5, *, images: int = 24, 
     coo = tree.tocoo()
     tree_edges = np.stack([coo.row, coo.col], axis=1)
     tree_edges = tree_edges[tree_edges[:, 0] < tree_edges[:, 1]]
-    uf = union_find_h0(s.values, tree_edges)  # the same H0 (a minimax spanning forest keeps it), with partners
-    partner_by_birth = {int(r[2]): int(r[4]) for r in uf if math.isfinite(r[1])}
-    partner_by_pair = {(float(r[0]), float(r[1])): int(r[4]) for r in uf if math.isfinite(r[1])}
     finite = [b for b in barcode.bars if b.dim == 0 and not b.essential and not b.refined]
     chosen = sorted(finite, key=lambda b: b.length, reverse=True)[:int(top)]
     new_bars = {id(b): b for b in barcode.bars}
     attempts, paths = [], []
     for bar in chosen:
         b_id = bar.birth_at[0]
-        partner = partner_by_birth.get(b_id, partner_by_pair.get((bar.birth, bar.death)))
-        if partner is None:  # pragma: no cover - the two H0 computations agree on the multiset
+        partner = _partner(s.values, tree_edges, b_id, bar.death)
+        if partner is None:  # pragma: no cover - every finite H0 bar has an older partner
             continue
         path = tree_path(tree, b_id, partner)
         graph_level = float(np.max(s.values[path]))
@@ -207,3 +214,29 @@ def refine_barcode(barcode: Barcode, kernel, top: int = 5, *, images: int = 24, 
     out = barcode.with_bars(new_bars.values(), refinement=attempts,
                             refinement_method=f"string method, {images} images, {dense} evaluations per segment")
     return (out, paths) if return_paths else out
+
+
+def _partner(values: np.ndarray, tree_edges: np.ndarray, b: int, d: float) -> int | None:
+    """An older minimum that the segment born at vertex ``b`` merges into at level ``d``.
+
+    The lowest vertex q (ties: lowest id) with f(q) <= f(b) that is joined to b by edges of level
+    <= d but not by edges of level < d: the forest path from b to q then has maximum exactly d.
+    Defined from the levels alone, so it holds for any tie-breaking of the H0 backend (gudhi and
+    the union-find sweep may pick different vertices among equal values).
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = values.shape[0]
+    w = np.maximum(values[tree_edges[:, 0]], values[tree_edges[:, 1]]) if len(tree_edges) else np.empty(0)
+
+    def labels(mask):
+        e = tree_edges[mask]
+        g = coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n))
+        return connected_components(g, directed=False)[1]
+
+    upto, below = labels(w <= d), labels(w < d)
+    cand = np.flatnonzero((upto == upto[b]) & (below != below[b]) & (values <= values[b]))
+    if not len(cand):
+        return None
+    return int(cand[np.lexsort((cand, values[cand]))[0]])

@@ -40,6 +40,10 @@ class ParameterSample:
     high: np.ndarray
 
 
+#: the keywords of :func:`~bettibounds.barcode.refine.refine_barcode` that ``refine_options`` may set
+_REFINE_OPTIONS = frozenset({"images", "iterations", "step", "dense"})
+
+
 def _count(name: str, v, minimum: int = 0) -> int:
     if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < minimum:
         raise InvalidSpecError(f"{name} must be an integer >= {minimum}, got {v!r}")
@@ -48,10 +52,13 @@ def _count(name: str, v, minimum: int = 0) -> int:
 
 def box_bounds(n_params: int, low, high) -> tuple[np.ndarray, np.ndarray]:
     """``low``/``high`` as (P,) arrays: scalars broadcast; checks low < high and finiteness."""
-    lo = np.broadcast_to(np.asarray(low, dtype=np.float64), (n_params,)).copy() if np.ndim(low) == 0 else \
-        np.asarray(low, dtype=np.float64)
-    hi = np.broadcast_to(np.asarray(high, dtype=np.float64), (n_params,)).copy() if np.ndim(high) == 0 else \
-        np.asarray(high, dtype=np.float64)
+    try:
+        lo = np.broadcast_to(np.asarray(low, dtype=np.float64), (n_params,)).copy() if np.ndim(low) == 0 else \
+            np.asarray(low, dtype=np.float64)
+        hi = np.broadcast_to(np.asarray(high, dtype=np.float64), (n_params,)).copy() if np.ndim(high) == 0 else \
+            np.asarray(high, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidSpecError(f"the box needs low/high as numbers or lists of P = {n_params} numbers ({exc})") from None
     if lo.shape != (n_params,) or hi.shape != (n_params,):
         raise InvalidSpecError(f"the box needs low/high as numbers or lists of P = {n_params} numbers, "
                                f"got shapes {lo.shape} and {hi.shape}")
@@ -89,6 +96,8 @@ def sample_parameters(kernel, low, high, *, uniform: int = 2000, starts: int = 6
     steps, record_every = _count("steps", steps), _count("record_every", record_every, 1)
     if not (isinstance(lr, numbers.Real) and math.isfinite(lr) and lr > 0):
         raise InvalidSpecError(f"lr must be a positive number, got {lr!r}")
+    if not (seed is None or (isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0)):
+        raise InvalidSpecError(f"seed must be a non-negative integer, got {seed!r}")
     if uniform + starts == 0:
         raise InvalidSpecError("nothing to sample: uniform and starts are both 0")
     rng = np.random.default_rng(seed)
@@ -153,6 +162,10 @@ def sample_barcode(kernel, low=-3.0, high=3.0, *, uniform: int = 2000, starts: i
     """
     from .graph import knn_graph, lower_star_h0
 
+    refine_options = dict(refine_options or {})
+    unknown = set(refine_options) - _REFINE_OPTIONS
+    if unknown:
+        raise InvalidSpecError(f"unknown refine_options {sorted(unknown)}; valid: {', '.join(sorted(_REFINE_OPTIONS))}")
     timings = {}
     t = time.perf_counter()
     sample = sample_parameters(kernel, low, high, uniform=uniform, starts=starts, steps=steps, lr=lr,
@@ -167,7 +180,8 @@ def sample_barcode(kernel, low=-3.0, high=3.0, *, uniform: int = 2000, starts: i
     bars = [BarcodeBar(0, float(b), float(d), (int(bi),), None if math.isinf(d) else (int(di),))
             for b, d, bi, di in rows]
     meta = {"n_points": int(sample.points.shape[0]), "uniform": int(uniform), "starts": int(starts),
-            "steps": int(steps), "lr": float(lr), "record_every": int(record_every), "k": int(k),
+            "steps": int(steps), "lr": float(lr), "record_every": int(record_every),
+            "k": min(int(k), max(sample.points.shape[0] - 1, 0)), "k_requested": int(k),  # k was validated
             "n_edges": int(edges.shape[0]), "seed": seed, "box": [sample.low.tolist(), sample.high.tolist()],
             "h0_backend": h0_backend, "knn_dtype": knn_dtype, "device": str(kernel.device),
             "dtype": str(kernel.dtype).replace("torch.", ""), "n_params": int(kernel.n_params),
@@ -178,7 +192,7 @@ def sample_barcode(kernel, low=-3.0, high=3.0, *, uniform: int = 2000, starts: i
         from .refine import refine_barcode
 
         t = time.perf_counter()
-        bc = refine_barcode(bc, kernel, top=refine, **(refine_options or {}))
+        bc = refine_barcode(bc, kernel, top=refine, **refine_options)
         timings["refine"] = time.perf_counter() - t
     bc.meta["timings"] = timings
     return bc

@@ -271,10 +271,14 @@ def test_refined_barcode_deaths_never_exceed_their_graph_polyline():
     for att, rp in zip(attempts, paths):
         assert att["refined_level"] <= att["initial_polyline_level"]
         assert att["graph_path_level"] == att["graph_estimate"]  # the tree path realises the graph's level
-    for b in ref.bars:
-        if b.refined:
-            assert b.death >= b.birth
-            assert b.estimate is not None
+    by_birth = {att["birth_id"]: att for att in attempts}
+    refined = [b for b in ref.bars if b.refined]
+    assert len(refined) == len(attempts)
+    for b in refined:  # each refined death is its attempt's polyline level (never below the birth)
+        att = by_birth[b.birth_at[0]]
+        assert b.death == max(att["refined_level"], b.birth)
+        assert b.death <= att["initial_polyline_level"]
+        assert b.estimate == att["graph_estimate"]
     # the refined levels are continuous-path levels: never below a true saddle of this landscape
     n = 401
     ax = np.linspace(-2, 2, n)
@@ -393,3 +397,70 @@ def test_trend_rows_are_measurements(tmp_path):
         assert r["n_segments"] == sum(not b.essential for b in bc.bars)
         assert r["P"] == bc.meta["n_params"] and r["refined"] == sum(b.refined for b in bc.bars)
     assert Path(plot_trend(rows, tmp_path)[0]).stat().st_size > 5000
+
+
+# ------------------------------------------------------------------------- regressions (review)
+
+
+class _Terraces:
+    """A piecewise-constant landscape (values on a few levels: many exact ties, zero gradient)."""
+
+    n_params = 2
+    dtype = torch.float64
+    device = torch.device("cpu")
+
+    def evaluate(self, theta):
+        th = torch.as_tensor(theta, dtype=torch.float64)
+        return torch.floor(2 * (torch.cos(2 * th[:, 0]) + torch.cos(3 * th[:, 1]))) / 2
+
+    def evaluate_chunked(self, points, mode="full", progress=False):
+        with torch.no_grad():
+            return self.evaluate(torch.as_tensor(np.asarray(points))).numpy()
+
+
+def test_refinement_partners_are_right_when_losses_tie():
+    """With tied losses gudhi and the union-find sweep pick different vertices; the partner of a
+    segment must still be an older minimum that its forest path reaches at exactly the death level."""
+    bc = sample_barcode(_Terraces(), -2, 2, uniform=150, starts=0, k=5, seed=0, refine=100)
+    attempts = bc.meta["refinement"]
+    assert len(attempts) == sum(not b.essential for b in bc.bars) > 0
+    vals = bc.samples.values
+    for att in attempts:
+        assert att["graph_path_level"] == att["graph_estimate"]
+        assert vals[att["partner_id"]] <= vals[att["birth_id"]] and att["partner_id"] != att["birth_id"]
+
+
+def test_minimax_tree_ignores_repeated_edges():
+    # the edge 0-1 (level 0) given three times: summing its weights made the tree route 0 -> 2 -> 1
+    tree = minimax_tree([0.0, 0.0, 1.0], [[0, 1], [0, 1], [0, 1], [0, 2], [1, 2]])
+    assert tree_path(tree, 0, 1) == [0, 1]
+
+
+def test_knn_graph_with_huge_or_offset_coordinates():
+    # |x|^2 overflowed (1e200) and swamped tiny distances far from the origin (float32)
+    edges = knn_graph([[1e200], [1e200], [3.0]], k=1, device="cpu").tolist()
+    assert [0, 1] in edges and len(edges) == 2  # 0 and 1 coincide; 2 is as far from either
+    pts = 1000.0 + np.array([[0.0], [1e-3], [3e-3], [7e-3]])
+    assert knn_graph(pts, k=1, device="cpu", dtype="float32").tolist() == [[0, 1], [1, 2], [2, 3]]
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: lower_star_h0([1.0, 0.0, 2.0], [[0, 1, 2]]), "edges"),
+    (lambda: lower_star_h0([1.0, 0.0, 2.0], [[0.5, 1]]), "edges"),
+    (lambda: union_find_h0([1.0, 0.0], "ab"), "edges"),
+    (lambda: to_score(["a"]), "lengths"),
+    (lambda: to_score(None), "lengths"),
+    (lambda: grid_barcode(np.ones(3)).to_score(dim="a"), "dim"),
+    (lambda: grid_barcode(np.ones(3), axes=5), "axes"),
+    (lambda: __import__("bettibounds.barcode", fromlist=["x"]).grid_coordinates(
+        grid_barcode(np.ones(3)), (10,)), "index"),
+    (lambda: sample_barcode(MinOfQuadratics([[0.0, 0.0]], [0.0]), "a", 2, uniform=5, starts=0), "box"),
+    (lambda: sample_barcode(MinOfQuadratics([[0.0, 0.0]], [0.0]), -1, 1, uniform=5, starts=0, seed=-1), "seed"),
+    (lambda: sample_barcode(MinOfQuadratics([[0.0, 0.0]], [0.0]), -1, 1, uniform=5, starts=0, refine=1,
+                            refine_options={"return_paths": True}), "refine_options"),
+    (lambda: refine_path(MinOfQuadratics([[0.0, 0.0]], [0.0]), [[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]), "P = 2"),
+    (lambda: refine_path(MinOfQuadratics([[0.0, 0.0]], [0.0]), [[0.0, 0.0], [1.0, 0.0]], low=2, high=-2), "box"),
+])
+def test_bad_library_input_raises_bettibounds_errors(call, match):
+    with pytest.raises(InvalidSpecError, match=match):
+        call()

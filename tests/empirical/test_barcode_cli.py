@@ -135,3 +135,24 @@ def test_trend_jobs_on_dask_equal_in_process(tmp_path):
 def test_workers_without_local_scheduler_is_refused():
     code, _, err = run("barcode", str(TEACHER), "--minima", "2", "--workers", "2")
     assert code == 2 and "--scheduler local" in err
+
+
+@pytest.mark.parametrize("extra,match", [
+    (["--seed", "-1"], "seed"),
+    (["--plot", "FILE"], "--plot"),
+])
+def test_more_bad_input_is_one_line_exit_2(tmp_path, extra, match):
+    (tmp_path / "file").write_text("x")
+    extra = [str(tmp_path / "file") if a == "FILE" else a for a in extra]
+    code, out, err = run("barcode", str(TEACHER), "--minima", "1", "--uniform", "10", "--steps", "2", "--k", "3",
+                         *extra)
+    assert code == 2 and out == ""
+    assert match in err and len(err.strip().splitlines()) == 1
+
+
+def test_corrupt_npz_data_is_one_line_exit_2(tmp_path):
+    exp = json.loads(TEACHER.read_text())
+    (tmp_path / "net.json").write_text(json.dumps({"network": exp["network"]}))
+    (tmp_path / "data.npz").write_bytes(b"PK\x03\x04garbage")
+    code, out, err = run("barcode", "--network", str(tmp_path / "net.json"), "--data", str(tmp_path / "data.npz"))
+    assert code == 2 and out == "" and "cannot read" in err and len(err.strip().splitlines()) == 1
