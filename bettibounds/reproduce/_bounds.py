@@ -14,6 +14,7 @@ import numpy as np
 from ..api import bounds
 from ..spec import ArchitectureSpec
 from ._provenance import bound_fields
+from ._render import save_figure
 
 __all__ = [
     "equal_parameter_rows",
@@ -226,11 +227,7 @@ def plot_growth(growth, out) -> str:
     axes[0].legend(fontsize=8, loc="upper left")
     fig.suptitle("Growth of the upper bound K (theorem K, derived) on the Betti sum of loss sublevel sets; "
                  "solid: MSE + linear output, dashed: BCE + logistic output", fontsize=11)
-    fig.tight_layout()
-    path = out / "growth.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path.name
+    return save_figure(plt, fig, out, "growth.png", dpi=110)
 
 
 def plot_shallow_deep(growth, fits, equal, out) -> str:
@@ -278,8 +275,4 @@ def plot_shallow_deep(growth, fits, equal, out) -> str:
                  "axes; logistic = tanh, omitted)", fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(True, alpha=0.3)
-    fig.tight_layout()
-    path = out / "shallow_deep.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path.name
+    return save_figure(plt, fig, out, "shallow_deep.png", dpi=110)

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ._provenance import SYMMETRY_CERT, bound_fields
+from ._render import save_figure
 
 __all__ = ["Case", "cases", "check_rows", "plot_slice", "run_suite"]
 
@@ -450,8 +451,4 @@ def plot_slice(res, case, out) -> str:
                  f"directions; seeds: {seeds})\nleft: heat map, white sublevel contours at the report's levels, red "
                  f"dots = local minima of the grid; right: Betti curves b_0, b_1 against the level c\nrigorous upper "
                  f"bound (theorem K, k = 2): b_0 + b_1 <= 10^{float(res.bound.log10):.4g}", fontsize=10)
-    fig.tight_layout()
-    path = out / f"landscape_{case.name}.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path.name
+    return save_figure(plt, fig, out, f"landscape_{case.name}.png", dpi=120)

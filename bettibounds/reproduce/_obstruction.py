@@ -20,6 +20,7 @@ from ..obstruction import (
     reachability,
     topology,
 )
+from ._render import save_figure
 
 __all__ = ["flow_demo", "plot_flow", "probability_rows"]
 
@@ -118,8 +119,4 @@ def plot_flow(demo, out) -> str:
     ax.legend(fontsize=8)
     fig.suptitle("ReLU obstruction (Nurisso et al. 2024): c_k = ||w_k||² − ||v_k||² is conserved, so "
                  "sign v_k is frozen when c_k < 0", fontsize=11)
-    fig.tight_layout()
-    path = out / "relu_flow.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path.name
+    return save_figure(plt, fig, out, "relu_flow.png", dpi=110)

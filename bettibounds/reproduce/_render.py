@@ -129,3 +129,12 @@ def markdown_to_html(md: str, title: str = "bettibounds reproduction report") ->
     flush()
     return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
             f"<style>{_CSS}</style></head><body>\n" + "\n".join(out) + "\n</body></html>\n")
+
+
+def save_figure(plt, fig, out, name: str, dpi: int = 110) -> str:
+    """Lay out, save as ``out/name``, close; return the file name (as the report links it)."""
+    fig.tight_layout()
+    path = out / name
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path.name
