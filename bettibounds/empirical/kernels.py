@@ -18,8 +18,10 @@ those of :mod:`bettibounds.pfaffian.network` (DESIGN.md conventions):
   of two non-negative terms, so no cancellation for large |u|); ``l2`` adds
   ``lambda ||theta||^2`` over all parameters.
 
-Internally activations are stored as (batch, samples, features), so that biases
-broadcast along a non-contiguous axis. :meth:`LossKernel.evaluate_slice`
+Internally activations are stored feature-major with a ones row, (batch, h + 1,
+samples): each layer is then one product ``[W | b] @ [a; 1]`` and no pass over the
+activations adds a bias (1.1x-2.6x faster, by dtype and mode, than a (batch, samples,
+features) layout with ``baddbmm``; docs/benchmarks.md). :meth:`LossKernel.evaluate_slice`
 exploits that the first layer (and the input-output skip) is affine in the slice
 coordinates: ``Z(v) = x W_1(v)^T + b_1(v)`` is linear in the parameter vector v, so with
 ``theta = center + sum_j t_j dir_j`` the first-layer pre-activations on the data are
@@ -49,9 +51,13 @@ __all__ = ["LossKernel", "from_sequential", "flops_per_point"]
 _DTYPES = {"float64": torch.float64, "double": torch.float64, "float32": torch.float32, "float": torch.float32}
 #: fraction of the free memory one chunk may use when the chunk size adapts
 _MEMORY_FRACTION = 0.25
-#: CPU working set per chunk and torch thread: beyond it chunks stop fitting the caches
-#: and run slower, not faster (measured: benchmarks/bench_kernels.py)
-_CPU_BYTES_PER_THREAD = 256 * 2**20
+#: CPU working set per chunk and torch thread: beyond it a chunk's activations stop
+#: fitting the last-level cache between one pass and the next (measured:
+#: benchmarks/bench_kernels.py and the chunk_size docstring)
+_CPU_BYTES_PER_THREAD = 32 * 2**20
+#: ... but at least this many points per chunk, memory permitting: batching is what
+#: amortises the per-call overhead of the batched products
+_CPU_MIN_CHUNK = 128
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 
 
@@ -210,9 +216,10 @@ class _SlicePlan:
     # each table is stored as (width, 1 + k) contiguous and used through its transpose:
     # BLAS runs the skinny (B, 1 + k) x (1 + k, width) product several times faster so
     theta: torch.Tensor  # (P, 1 + k): the center, then the directions
-    z1: torch.Tensor  # (m h_1, 1 + k): first-layer pre-activations W_1(v) x + b_1(v) of
-    #                   v = the center, then of each direction (linear in v)
-    io: torch.Tensor | None  # (m outputs, 1 + k): U x for the input-output skip, same pattern
+    z1: torch.Tensor  # ((h_1 + 1) m, 1 + k): first-layer pre-activations W_1(v) x + b_1(v)
+    #                   of v = the center, then of each direction (linear in v), unit-major,
+    #                   then the ones row (1 for the center, 0 for the directions)
+    io: torch.Tensor | None  # (outputs m, 1 + k): U x for the input-output skip, same pattern
 
 
 def flops_per_point(spec, mode: str = "full", k: int | None = None) -> int:
@@ -282,10 +289,10 @@ class LossKernel:
         self.m = xa.shape[0]
         self.n_params = int(spec.n_params)
         self.l2 = float(spec.l2)
-        # (batch, samples, features) layout throughout: a bias broadcasts along the
-        # samples axis, never along the contiguous one
-        self._x = torch.as_tensor(np.ascontiguousarray(xa), dtype=self.dtype, device=self.device)  # (m, d)
-        self._y = torch.as_tensor(np.ascontiguousarray(ya), dtype=self.dtype, device=self.device)  # (m, out)
+        # the data feature-major, as the activations are: [x^T; 1] (d + 1, m) and y^T (outputs, m)
+        xa1 = np.vstack([xa.T, np.ones((1, xa.shape[0]))])
+        self._xa = torch.as_tensor(np.ascontiguousarray(xa1), dtype=self.dtype, device=self.device)
+        self._yt = torch.as_tensor(np.ascontiguousarray(ya.T), dtype=self.dtype, device=self.device)
         self._layers = self._layout()
         self._io = self.n_params - d * out if "input-output" in spec.skips else None
         self._act = _activation_fn(get_activation(spec.activation).name)
@@ -342,41 +349,99 @@ class LossKernel:
         return self._tensor("theta", theta, (None, P))
 
     # --------------------------------------------------------------- forward
-    def _weights(self, th: torch.Tensor, layer: _Layer) -> torch.Tensor:
-        return th[:, layer.w:layer.w + layer.out * layer.inp].reshape(th.shape[0], layer.out, layer.inp)
+    # Activations are stored feature-major with a ones row: a hidden layer's output is
+    # (B, h + 1, m), row j holding unit j on every sample and the last row all ones. A
+    # layer is then one product [W | b] @ [a; 1] (the bias is one more column of the
+    # weight matrix, so no separate pass writes it into the output), and a hidden layer's
+    # matrix carries one more row (0, ..., 0, 1) that writes the next layer's ones row
+    # (exactly 1: 0 * a + 1 * 1). The (P-sized) augmented matrices are copied per chunk;
+    # the (m h)-sized activations never are.
+    def _aug(self, th: torch.Tensor, layer: _Layer, ones_row: bool, ws: _Workspace | None,
+             name: str) -> torch.Tensor:
+        """[W | b] (B, out, in + 1) of each row of th; with ``ones_row`` one more row (0, ..., 0, 1)."""
+        B, o, i = th.shape[0], layer.out, layer.inp
+        W = th[:, layer.w:layer.w + o * i].reshape(B, o, i)
+        b = None if layer.b is None else th[:, layer.b:layer.b + o]
+        if ws is None:  # built with differentiable ops (the autograd path)
+            col = th.new_zeros(B, o, 1) if b is None else b.unsqueeze(2)
+            parts = [torch.cat([W, col], dim=2)]
+            if ones_row:
+                last = th.new_zeros(B, 1, i + 1)
+                last[:, :, i] = 1
+                parts.append(last)
+            return torch.cat(parts, dim=1) if ones_row else parts[0]
+        Wa = ws.get(name, (B, o + int(ones_row), i + 1))
+        Wa[:, :o, :i].copy_(W)
+        if b is None:
+            Wa[:, :o, i].zero_()
+        else:
+            Wa[:, :o, i].copy_(b)
+        if ones_row:
+            Wa[:, o, :i].zero_()
+            Wa[:, o, i].fill_(1)
+        return Wa
 
-    def _affine(self, th: torch.Tensor, layer: _Layer, a: torch.Tensor,
-                out: torch.Tensor | None = None) -> torch.Tensor:
-        """a W^T + b: (B, m, in) -> (B, m, out) with each row of th's own W and b."""
-        B = th.shape[0]
-        if a.dim() == 2:  # the data x (m, d), shared by the batch (a stride-0 batch view)
-            a = a.unsqueeze(0).expand(B, *a.shape)
-        Wt = self._weights(th, layer).transpose(1, 2)  # (B, in, out), a view
-        kw = {} if out is None else {"out": out}
-        if layer.b is not None:
-            return torch.baddbmm(th[:, layer.b:layer.b + layer.out].unsqueeze(1), a, Wt, **kw)
-        return torch.bmm(a, Wt, **kw)
+    def _first(self, th: torch.Tensor, ws: _Workspace | None = None) -> torch.Tensor:
+        """First-layer pre-activations with their ones row, (B, h_1 + 1, m).
+
+        The data is shared by the batch, so this is a single GEMM:
+        ``[W_1 | b_1; 0 | 1]`` stacked over the batch, (B (h_1 + 1), d + 1), times ``[x^T; 1]``.
+        """
+        layer = self._layers[0]
+        B, rows = th.shape[0], layer.out + 1
+        Wa = self._aug(th, layer, True, ws, "w1").reshape(B * rows, layer.inp + 1)
+        if ws is None:
+            z = torch.mm(Wa, self._xa)
+        else:
+            z = torch.mm(Wa, self._xa, out=ws.get("z1", (B * rows, self.m)))
+        return z.view(B, rows, self.m)
+
+    def _io_term(self, th: torch.Tensor, ws: _Workspace | None = None) -> torch.Tensor | None:
+        """U x for the input-output skip: (B, outputs, m), or None."""
+        if self._io is None:
+            return None
+        B, out, d = th.shape[0], self.spec.outputs, self.spec.inputs
+        U = th[:, self._io:self._io + out * d].reshape(B * out, d)
+        xt = self._xa[:d]  # x^T (d, m)
+        z = torch.mm(U, xt) if ws is None else torch.mm(U, xt, out=ws.get("io", (B * out, self.m)))
+        return z.view(B, out, self.m)
+
+    def _activate(self, z: torch.Tensor, h: int, inplace: bool, ws: _Workspace | None) -> torch.Tensor:
+        """phi on the first h rows of z (B, h + 1, m); the ones row is kept."""
+        if inplace:
+            v = z[:, :h]
+            self._act(v, True, ws.get("scratch", tuple(v.shape)) if ws else None)
+            return z
+        return torch.cat([self._act(z[:, :h], False), z[:, h:]], dim=1)
 
     def _tail(self, th: torch.Tensor, z1: torch.Tensor, u_io: torch.Tensor | None, inplace: bool,
               ws: _Workspace | None = None) -> torch.Tensor:
-        """Loss from the first-layer pre-activations z1 (B, m, h_1) and the parameters th (B, P).
+        """Loss from the first-layer pre-activations z1 (B, h_1 + 1, m; ones row last) and
+        the parameters th (B, P).
 
         ``inplace``: overwrite intermediates (no autograd); ``ws``: write them into reused
         buffers (implies inplace).
         """
         B, m = th.shape[0], self.m
-        L = len(self._layers) - 1
-        a = self._act(z1, inplace, ws.get("scratch", z1.shape) if ws else None)
+        L = len(self._layers) - 1  # hidden layers
+        a = self._activate(z1, self._layers[0].out, inplace, ws)
         for idx, layer in enumerate(self._layers[1:], start=2):
-            shape = (B, m, layer.out)
-            z = self._affine(th, layer, a, ws.get(f"z{idx}", shape) if ws else None)
-            if idx <= L:  # hidden layer l = idx
-                new = self._act(z, inplace, ws.get("scratch", shape) if ws else None)
+            hidden = idx <= L
+            Wa = self._aug(th, layer, hidden, ws, f"w{idx}")
+            if ws is None:
+                z = torch.bmm(Wa, a)
+            else:
+                z = torch.bmm(Wa, a, out=ws.get(f"z{idx}", (B, Wa.shape[1], m)))
+            if hidden:  # hidden layer l = idx
+                new = self._activate(z, layer.out, inplace, ws)
                 if self._residual:
-                    new = new.add_(a) if inplace else new + a
+                    if inplace:
+                        new[:, :layer.out].add_(a[:, :layer.inp])
+                    else:
+                        new = torch.cat([new[:, :layer.out] + a[:, :layer.inp], new[:, layer.out:]], dim=1)
                 a = new
             else:
-                a = z  # logits u (B, m, outputs)
+                a = z  # logits u (B, outputs, m)
         u = a
         if u_io is not None:
             u = u.add_(u_io) if inplace else u + u_io
@@ -387,7 +452,8 @@ class LossKernel:
         return loss.reshape(B)
 
     def _data_loss(self, u: torch.Tensor, inplace: bool) -> torch.Tensor:
-        spec, y = self.spec, self._y
+        """Mean over samples of the per-sample loss, from the logits u (B, outputs, m)."""
+        spec, y = self.spec, self._yt
         if spec.loss == "bce":
             per = y * _softplus(-u) + (1 - y) * _softplus(u)
         else:
@@ -401,22 +467,12 @@ class LossKernel:
             per = diff * diff
         return per.sum(dim=(1, 2)) / self.m
 
-    def _io_term(self, th: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor | None:
-        """U x for the input-output skip: (B, m, outputs), or None."""
-        if self._io is None:
-            return None
-        s = self.spec
-        return self._affine(th, _Layer(self._io, s.outputs, s.inputs, None), self._x, out)
-
     def _evaluate_full(self, th: torch.Tensor, ws: _Workspace | None = None) -> torch.Tensor:
         B = th.shape[0]
         if B == 0:
             return th.new_zeros(0)
         inplace = ws is not None or not (torch.is_grad_enabled() and th.requires_grad)
-        shape1 = (B, self.m, self._layers[0].out)
-        z1 = self._affine(th, self._layers[0], self._x, ws.get("z1", shape1) if ws else None)
-        u_io = self._io_term(th, ws.get("io", (B, self.m, self.spec.outputs)) if ws else None)
-        return self._tail(th, z1, u_io, inplace, ws)
+        return self._tail(th, self._first(th, ws), self._io_term(th, ws), inplace, ws)
 
     def evaluate(self, theta) -> torch.Tensor:
         """Loss at each row of ``theta`` (B, P) (a single (P,) vector counts as B = 1).
@@ -438,9 +494,12 @@ class LossKernel:
         if k == 0:
             raise InvalidSpecError("directions must hold at least one direction (shape (k, P), k >= 1)")
         both = torch.cat([c.unsqueeze(0), D], dim=0)  # (1 + k, P)
-        # theta -> (x W_1(theta)^T + b_1(theta)) is linear in theta, so the first layer at
-        # center + sum_j t_j dir_j is z(center) + sum_j t_j z(dir_j) (bias rows included)
-        z = self._affine(both, self._layers[0], self._x).reshape(1 + k, -1).t().contiguous()
+        # theta -> [W_1(theta) | b_1(theta)] [x^T; 1] is linear in theta, so the first layer
+        # at center + sum_j t_j dir_j is z(center) + sum_j t_j z(dir_j); the ones row is
+        # affine too: 1 for the center, 0 for each direction
+        z = self._first(both)
+        z[1:, -1] = 0
+        z = z.reshape(1 + k, -1).t().contiguous()
         io = self._io_term(both)
         if io is not None:
             io = io.reshape(1 + k, -1).t().contiguous()
@@ -461,15 +520,14 @@ class LossKernel:
         # first copy the broadcast center into the output)
         t1 = torch.cat([t.new_ones(B, 1), t], dim=1)  # (B, 1 + k)
 
-        def lin(name, table, width):
+        def lin(name, table):
             if ws is None:
                 return torch.mm(t1, table.t())
-            return torch.mm(t1, table.t(), out=ws.get(name, (B, width)))
+            return torch.mm(t1, table.t(), out=ws.get(name, (B, table.shape[0])))
 
-        th = lin("theta", plan.theta, self.n_params)  # (B, P)
-        h1, out = self._layers[0].out, self.spec.outputs
-        z1 = lin("z1", plan.z1, self.m * h1).view(B, self.m, h1)
-        u_io = None if plan.io is None else lin("io", plan.io, self.m * out).view(B, self.m, out)
+        th = lin("theta", plan.theta)  # (B, P)
+        z1 = lin("z1", plan.z1).view(B, self._layers[0].out + 1, self.m)
+        u_io = None if plan.io is None else lin("io", plan.io).view(B, self.spec.outputs, self.m)
         return self._tail(th, z1, u_io, inplace, ws)
 
     def evaluate_slice(self, center, directions, coords) -> torch.Tensor:
@@ -487,14 +545,15 @@ class LossKernel:
     def bytes_per_point(self, mode: str = "full", k: int = 0) -> int:
         """Conservative peak working memory of one point in a chunk (bytes).
 
-        ``1.5 * itemsize * (2 P + k + 1 + m (d + sum h_l + max h_l + 6 outputs))``: theta
-        (and a reshaped copy of a weight block), the coordinates, one (m, h_l) buffer per
-        layer, the activation scratch buffer, the data broadcast and the loss
-        temporaries, with 50 % headroom.
+        ``1.5 * itemsize * (3 P + k + 1 + m (sum (h_l + 1) + max h_l + 6 outputs + 1))``:
+        theta and the augmented weight matrices [W | b] (about 2 P), the coordinates, one
+        (h_l + 1, m) buffer per layer (ones row included), the activation scratch buffer,
+        the logits, the input-output skip and the loss temporaries, with 50 % headroom.
         """
         s = self.spec
         item = torch.empty((), dtype=self.dtype).element_size()
-        per = 2 * self.n_params + k + 1 + self.m * (s.inputs + sum(s.widths) + max(s.widths) + 6 * s.outputs)
+        layers = sum(h + 1 for h in s.widths)
+        per = 3 * self.n_params + k + 1 + self.m * (layers + max(s.widths) + 6 * s.outputs + 1)
         return int(1.5 * item * per)
 
     def free_memory(self) -> int:
@@ -508,14 +567,21 @@ class LossKernel:
 
     def chunk_size(self, n_points: int, mode: str = "full", k: int = 0) -> int:
         """The adaptive chunk: a quarter of the free memory over :meth:`bytes_per_point`,
-        clamped to [1, n_points]. On the CPU the chunk's working set is also held to
-        256 MiB per torch thread (measured on the 2-core development machine, idle: 32 -> 128 -> 512 MiB
-        gave 7.2k -> 8.4k -> 8.6k points/s for P = 897, m = 256, and 531 -> 563 -> 658 for P = 9.8k,
-        m = 1000; the cap keeps the host's memory use modest)."""
+        clamped to [1, n_points].
+
+        On the CPU the chunk's working set is also held to 32 MiB per torch thread (but to no
+        fewer than 128 points while memory allows): chunks that stay in the last-level cache
+        between passes run faster. Measured on the 2-core development machine (105 MiB L3),
+        2-D slice, tanh: P = 897, m = 256, float32: 256-point chunks (40 MiB) gave 83k-90k
+        points/s against 61k-62k for 3 392-point chunks (the former 256 MiB cap); float64
+        and P = 10.5k, m = 1000 are indifferent within the noise (+-10 %).
+        """
+        bpp = self.bytes_per_point(mode, k)
         budget = _MEMORY_FRACTION * self.free_memory()
         if self.device.type == "cpu":
-            budget = min(budget, _CPU_BYTES_PER_THREAD * max(1, torch.get_num_threads()))
-        return int(max(1, min(max(n_points, 1), budget // self.bytes_per_point(mode, k))))
+            cache = _CPU_BYTES_PER_THREAD * max(1, torch.get_num_threads())
+            budget = min(budget, max(cache, _CPU_MIN_CHUNK * bpp))
+        return int(max(1, min(max(n_points, 1), budget // bpp)))
 
     def evaluate_chunked(self, points, mode: str = "full", *, center=None, directions=None,
                          chunk: int | None = None, progress: bool = False) -> np.ndarray:

@@ -22,7 +22,7 @@ from bettibounds.certified.jets import FLOAT  # noqa: E402
 from bettibounds.certified.witness import loss_jet  # noqa: E402
 from bettibounds.errors import InvalidSpecError, NotPfaffianError  # noqa: E402
 from bettibounds.empirical.experiment import parse_experiment  # noqa: E402
-from bettibounds.empirical.kernels import LossKernel, flops_per_point, from_sequential  # noqa: E402
+from bettibounds.empirical.kernels import LossKernel, _Workspace, flops_per_point, from_sequential  # noqa: E402
 from bettibounds.spec import BCE_CHAINS, ArchitectureSpec  # noqa: E402
 
 ACTIVATIONS = ["logistic", "tanh", "arctan", "softplus", "gaussian", "silu", "gelu", "exp", "identity",
@@ -183,6 +183,35 @@ def test_chunk_size_adapts_and_is_bounded():
     assert kern.chunk_size(3) <= 3
     assert flops_per_point(spec) == 2 * 256 * (10 * 64 + 64 * 64 + 64)
     assert flops_per_point(spec, "slice", k=2) == 2 * 256 * (2 * 64 + 64 * 64 + 64) + 2 * 2 * spec.n_params
+
+
+@pytest.mark.parametrize("kw", [
+    dict(widths=(8, 8), skip="residual", l2=0.1),
+    dict(widths=(5, 7, 3), outputs=2, skip="input-output"),
+    dict(widths=(6,), loss="bce", activation="softplus", output_activation="sigmoid"),
+    dict(widths=(4, 9), activation="gelu", output_activation="logistic"),
+])
+@pytest.mark.parametrize("mode", ["full", "slice"])
+def test_bytes_per_point_bounds_the_buffers_a_chunk_uses(kw, mode):
+    """bytes_per_point is the memory model behind chunk_size: the buffers one chunk really
+    allocates (the workspace) must fit in chunk * bytes_per_point."""
+    base = dict(inputs=3, activation="tanh", samples=20)
+    spec = ArchitectureSpec(**{**base, **kw})
+    rng = np.random.default_rng(0)
+    y = rng.uniform(size=(20, spec.outputs))
+    kern = LossKernel(spec, rng.normal(size=(20, 3)), y, device="cpu")
+    kern._workspace = _Workspace(kern.dtype, kern.device)
+    chunk, n = 7, 30
+    if mode == "slice":
+        k = 2
+        kern.evaluate_chunked(rng.normal(size=(n, k)), "slice", center=rng.normal(size=spec.n_params),
+                              directions=rng.normal(size=(k, spec.n_params)), chunk=chunk)
+    else:
+        k = 0
+        kern.evaluate_chunked(rng.normal(size=(n, spec.n_params)), chunk=chunk)
+    used = sum(b.numel() * b.element_size() for b in kern._workspace._bufs.values())
+    assert used > 0
+    assert used <= chunk * kern.bytes_per_point(mode, k)
 
 
 def test_float32_close_to_float64():
