@@ -223,7 +223,11 @@ class _SlicePlan:
 
 
 def flops_per_point(spec, mode: str = "full", k: int | None = None) -> int:
-    """Matrix-product FLOPs (2 per multiply-add) of one loss evaluation by the kernel.
+    """Matrix-product FLOPs (2 per multiply-add) of the network at one point.
+
+    These are the network's own multiply-adds; the kernel's augmented products also
+    multiply the bias column and the ones row, at most (1 + 1/h_l)(1 + 1/h_{l-1}) times as
+    many per layer, which this count leaves out (so it never overstates the work).
 
     ``mode="full"``: 2 m (d h_1 + sum h_l h_{l+1} + h_L outputs [+ d outputs]);
     ``mode="slice"`` with k directions: the first layer and the input-output skip cost
@@ -353,8 +357,9 @@ class LossKernel:
     # (B, h + 1, m), row j holding unit j on every sample and the last row all ones. A
     # layer is then one product [W | b] @ [a; 1] (the bias is one more column of the
     # weight matrix, so no separate pass writes it into the output), and a hidden layer's
-    # matrix carries one more row (0, ..., 0, 1) that writes the next layer's ones row
-    # (exactly 1: 0 * a + 1 * 1). The (P-sized) augmented matrices are copied per chunk;
+    # matrix carries one more row (0, ..., 0, 1) for the next layer's ones row (set to
+    # exactly 1 after the product: 0 * a + 1 is nan where a = +-inf). The (P-sized)
+    # augmented matrices are copied per chunk;
     # the (m h)-sized activations never are.
     def _aug(self, th: torch.Tensor, layer: _Layer, ones_row: bool, ws: _Workspace | None,
              name: str) -> torch.Tensor:
@@ -407,12 +412,18 @@ class LossKernel:
         return z.view(B, out, self.m)
 
     def _activate(self, z: torch.Tensor, h: int, inplace: bool, ws: _Workspace | None) -> torch.Tensor:
-        """phi on the first h rows of z (B, h + 1, m); the ones row is kept."""
+        """phi on the first h rows of z (B, h + 1, m), and the last row set to exactly 1.
+
+        The product's row (0, ..., 0, 1) gives 1 only while the previous activations are
+        finite: 0 * inf is nan, and a nan ones row would spread to every unit through the
+        bias column, where a plain forward keeps the inf (exp(-inf) = 0, tanh(inf) = 1).
+        """
         if inplace:
             v = z[:, :h]
             self._act(v, True, ws.get("scratch", tuple(v.shape)) if ws else None)
+            z[:, h:].fill_(1)
             return z
-        return torch.cat([self._act(z[:, :h], False), z[:, h:]], dim=1)
+        return torch.cat([self._act(z[:, :h], False), torch.ones_like(z[:, h:])], dim=1)
 
     def _tail(self, th: torch.Tensor, z1: torch.Tensor, u_io: torch.Tensor | None, inplace: bool,
               ws: _Workspace | None = None) -> torch.Tensor:
@@ -515,7 +526,8 @@ class LossKernel:
         B = t.shape[0]
         if B == 0:
             return t.new_zeros(0)
-        inplace = ws is not None or not (torch.is_grad_enabled() and t.requires_grad)
+        needs_grad = t.requires_grad or plan.theta.requires_grad or plan.z1.requires_grad
+        inplace = ws is not None or not (torch.is_grad_enabled() and needs_grad)
         # [1, t] @ [center; directions]: one GEMM writes each output once (an addmm would
         # first copy the broadcast center into the output)
         t1 = torch.cat([t.new_ones(B, 1), t], dim=1)  # (B, 1 + k)
@@ -574,7 +586,9 @@ class LossKernel:
         between passes run faster. Measured on the 2-core development machine (105 MiB L3),
         2-D slice, tanh: P = 897, m = 256, float32: 256-point chunks (40 MiB) gave 83k-90k
         points/s against 61k-62k for 3 392-point chunks (the former 256 MiB cap); float64
-        and P = 10.5k, m = 1000 are indifferent within the noise (+-10 %).
+        and P = 10.5k, m = 1000 are indifferent within the noise (+-10 %). For large m the
+        floor decides: e.g. m = 1000, widths 64, 64, float64 needs about 2.6 MB per point, so
+        chunks hold 128 points (about 330 MB).
         """
         bpp = self.bytes_per_point(mode, k)
         budget = _MEMORY_FRACTION * self.free_memory()

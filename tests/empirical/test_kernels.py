@@ -7,6 +7,7 @@ one parameter vector at a time through :func:`bettibounds.pfaffian.network.loss_
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from fractions import Fraction
@@ -212,6 +213,60 @@ def test_bytes_per_point_bounds_the_buffers_a_chunk_uses(kw, mode):
     used = sum(b.numel() * b.element_size() for b in kern._workspace._bufs.values())
     assert used > 0
     assert used <= chunk * kern.bytes_per_point(mode, k)
+
+
+@pytest.mark.parametrize("dtype, act, out_act, theta, expected", [
+    # a_1 = exp(800) = inf, z_2 = -inf, a_2 = exp(-inf) = 0, u = 0: loss (0 - 0)^2 = 0
+    ("float64", "exp", "identity", [800.0, -1.0, 1.0], 0.0),
+    ("float32", "exp", "identity", [100.0, -1.0, 1.0], 0.0),
+    # a_2 = inf, u = inf: an honest inf
+    ("float64", "exp", "identity", [800.0, 1.0, 1.0], math.inf),
+    # t + t^3 overflows float32 at |t| ~ 7e12; the tanh output saturates to 1: loss (1 - 0)^2
+    ("float32", "polynomial:3", "tanh", [1e13, 1.0, 1.0], 1.0),
+])
+def test_infinite_hidden_activations_saturate_as_in_a_plain_forward(dtype, act, out_act, theta, expected):
+    """Regression: the ones row that carries the biases was computed as 0 * a + 1, which is
+    nan where a hidden activation is +-inf; every unit, and the loss, then became nan."""
+    spec = ArchitectureSpec(inputs=1, widths=(1, 1), activation=act, output_activation=out_act,
+                            samples=1, bias=False)
+    kern = LossKernel(spec, [[1.0]], [[0.0]], device="cpu", dtype=dtype)
+    # the reference: a plain nn.Sequential forward of the same network
+    tdt = getattr(torch, dtype)
+    acts = {"exp": torch.exp, "polynomial:3": lambda t: t + t ** 3}
+    with torch.no_grad():
+        a = acts[act](torch.tensor([[theta[0]]], dtype=tdt))
+        a = acts[act](a * theta[1])
+        u = a * theta[2]
+        if out_act == "tanh":
+            u = torch.tanh(u)
+        ref = float((u ** 2).mean())
+    assert ref == expected
+    values = [
+        float(kern.evaluate(theta)[0]),
+        float(kern.evaluate_chunked(np.array([theta]))[0]),
+        float(kern.evaluate_slice(np.zeros(3), np.array([theta]), [1.0])[0]),
+        float(kern.evaluate(torch.tensor(theta, dtype=tdt, requires_grad=True))[0].detach()),
+    ]
+    assert values == [expected] * 4
+
+
+def test_slice_gradient_through_center_and_directions():
+    """Regression: evaluate_slice chose in-place (non-differentiable) arithmetic from the
+    coordinates alone, so a gradient through the center or the directions raised."""
+    spec = ArchitectureSpec(inputs=2, widths=(3, 3), activation="softplus", samples=5, skip="residual", l2=0.05)
+    rng = np.random.default_rng(4)
+    kern = LossKernel(spec, rng.normal(size=(5, 2)), rng.normal(size=(5, 1)), device="cpu")
+    P = spec.n_params
+    c = torch.tensor(rng.normal(size=P), requires_grad=True)
+    D = torch.tensor(rng.normal(size=(2, P)), requires_grad=True)
+    t = rng.normal(size=(4, 2))
+    kern.evaluate_slice(c, D, t).sum().backward()
+    # the same through full theta: d/dc sum_i L(c + t_i D) = sum_i grad L(theta_i);
+    # d/dD_j = sum_i t_ij grad L(theta_i)
+    theta = (c.detach() + torch.tensor(t) @ D.detach()).requires_grad_(True)
+    kern.evaluate(theta).sum().backward()
+    assert torch.allclose(c.grad, theta.grad.sum(0), rtol=1e-12, atol=1e-14)
+    assert torch.allclose(D.grad, torch.tensor(t).T @ theta.grad, rtol=1e-12, atol=1e-14)
 
 
 def test_float32_close_to_float64():
