@@ -18,10 +18,13 @@ those of :mod:`bettibounds.pfaffian.network` (DESIGN.md conventions):
   of two non-negative terms, so no cancellation for large |u|); ``l2`` adds
   ``lambda ||theta||^2`` over all parameters.
 
-Internally activations are stored feature-major with a ones row, (batch, h + 1,
-samples): each layer is then one product ``[W | b] @ [a; 1]`` and no pass over the
+Internally activations are stored feature-major, (batch, h, samples). The chunked path
+(:meth:`LossKernel.evaluate_chunked`, which keeps its buffers) adds a ones row, (batch,
+h + 1, samples): each layer is then one product ``[W | b] @ [a; 1]`` and no pass over the
 activations adds a bias (1.1x-2.6x faster, by dtype and mode, than a (batch, samples,
-features) layout with ``baddbmm``; docs/benchmarks.md). :meth:`LossKernel.evaluate_slice`
+features) layout with ``baddbmm``; docs/benchmarks.md). :meth:`LossKernel.evaluate`
+keeps the plain layout with ``baddbmm``: it serves the small, often differentiable batches
+of optimisers, where the number of operations matters more than memory passes. :meth:`LossKernel.evaluate_slice`
 exploits that the first layer (and the input-output skip) is affine in the slice
 coordinates: ``Z(v) = x W_1(v)^T + b_1(v)`` is linear in the parameter vector v, so with
 ``theta = center + sum_j t_j dir_j`` the first-layer pre-activations on the data are
@@ -367,7 +370,7 @@ class LossKernel:
         B, o, i = th.shape[0], layer.out, layer.inp
         W = th[:, layer.w:layer.w + o * i].reshape(B, o, i)
         b = None if layer.b is None else th[:, layer.b:layer.b + o]
-        if ws is None:  # built with differentiable ops (the autograd path)
+        if ws is None:  # differentiable ops (the slice plan, which may carry gradients)
             col = th.new_zeros(B, o, 1) if b is None else b.unsqueeze(2)
             parts = [torch.cat([W, col], dim=2)]
             if ones_row:
@@ -386,15 +389,27 @@ class LossKernel:
             Wa[:, o, i].fill_(1)
         return Wa
 
-    def _first(self, th: torch.Tensor, ws: _Workspace | None = None) -> torch.Tensor:
-        """First-layer pre-activations with their ones row, (B, h_1 + 1, m).
+    def _first(self, th: torch.Tensor, ws: _Workspace | None = None, aug: bool | None = None) -> torch.Tensor:
+        """First-layer pre-activations, (B, h_1 + 1, m) with their ones row when ``aug``
+        (default: when a workspace is given), else (B, h_1, m).
 
-        The data is shared by the batch, so this is a single GEMM:
-        ``[W_1 | b_1; 0 | 1]`` stacked over the batch, (B (h_1 + 1), d + 1), times ``[x^T; 1]``.
+        The data is shared by the batch, so this is a single GEMM: ``[W_1 | b_1; 0 | 1]``
+        stacked over the batch, (B (h_1 + 1), d + 1), times ``[x^T; 1]`` (or W_1 stacked,
+        times x^T, plus b_1 broadcast along the samples).
         """
         layer = self._layers[0]
-        B, rows = th.shape[0], layer.out + 1
-        Wa = self._aug(th, layer, True, ws, "w1").reshape(B * rows, layer.inp + 1)
+        aug = ws is not None if aug is None else aug
+        B, d = th.shape[0], layer.inp
+        if not aug:
+            W = th[:, layer.w:layer.w + layer.out * d].reshape(B * layer.out, d)
+            xt = self._xa[:d]
+            if layer.b is None:
+                z = torch.mm(W, xt)
+            else:
+                z = torch.addmm(th[:, layer.b:layer.b + layer.out].reshape(B * layer.out, 1), W, xt)
+            return z.view(B, layer.out, self.m)
+        rows = layer.out + 1
+        Wa = self._aug(th, layer, True, ws, "w1").reshape(B * rows, d + 1)
         if ws is None:
             z = torch.mm(Wa, self._xa)
         else:
@@ -412,44 +427,60 @@ class LossKernel:
         return z.view(B, out, self.m)
 
     def _activate(self, z: torch.Tensor, h: int, inplace: bool, ws: _Workspace | None) -> torch.Tensor:
-        """phi on the first h rows of z (B, h + 1, m), and the last row set to exactly 1.
+        """phi of the pre-activations z.
 
-        The product's row (0, ..., 0, 1) gives 1 only while the previous activations are
-        finite: 0 * inf is nan, and a nan ones row would spread to every unit through the
-        bias column, where a plain forward keeps the inf (exp(-inf) = 0, tanh(inf) = 1).
+        With a workspace z is augmented, (B, h + 1, m): phi acts in place on the first h
+        rows and the last is set to exactly 1. The product's row (0, ..., 0, 1) gives 1 only
+        while the previous activations are finite: 0 * inf is nan, and a nan ones row would
+        spread to every unit through the bias column, where a plain forward keeps the inf
+        (exp(-inf) = 0, tanh(inf) = 1). Without one, z is plain (B, h, m).
         """
-        if inplace:
-            v = z[:, :h]
-            self._act(v, True, ws.get("scratch", tuple(v.shape)) if ws else None)
-            z[:, h:].fill_(1)
-            return z
-        return torch.cat([self._act(z[:, :h], False), torch.ones_like(z[:, h:])], dim=1)
+        if ws is None:
+            return self._act(z, inplace)
+        v = z[:, :h]
+        self._act(v, True, ws.get("scratch", tuple(v.shape)))
+        z[:, h:].fill_(1)
+        return z
+
+    def _linear(self, th: torch.Tensor, layer: _Layer, a: torch.Tensor, idx: int, hidden: bool,
+                ws: _Workspace | None) -> torch.Tensor:
+        """W a + b for layer ``idx`` >= 2 with each row of th's own W and b.
+
+        With a workspace: one product [W | b (; 0 | 1)] @ [a; 1] into a kept buffer (the
+        chunked path, where throughput counts). Without: ``baddbmm`` on plain activations,
+        the fewest operations for the small, often differentiable batches of optimisers.
+        """
+        if ws is not None:
+            Wa = self._aug(th, layer, hidden, ws, f"w{idx}")
+            return torch.bmm(Wa, a, out=ws.get(f"z{idx}", (th.shape[0], Wa.shape[1], self.m)))
+        B = th.shape[0]
+        W = th[:, layer.w:layer.w + layer.out * layer.inp].reshape(B, layer.out, layer.inp)
+        if layer.b is None:
+            return torch.bmm(W, a)
+        return torch.baddbmm(th[:, layer.b:layer.b + layer.out].unsqueeze(2), W, a)
 
     def _tail(self, th: torch.Tensor, z1: torch.Tensor, u_io: torch.Tensor | None, inplace: bool,
               ws: _Workspace | None = None) -> torch.Tensor:
-        """Loss from the first-layer pre-activations z1 (B, h_1 + 1, m; ones row last) and
-        the parameters th (B, P).
+        """Loss from the first-layer pre-activations z1 and the parameters th (B, P).
+
+        z1 is (B, h_1 + 1, m) with its ones row when a workspace is given, else (B, h_1, m).
 
         ``inplace``: overwrite intermediates (no autograd); ``ws``: write them into reused
         buffers (implies inplace).
         """
-        B, m = th.shape[0], self.m
+        B = th.shape[0]
         L = len(self._layers) - 1  # hidden layers
         a = self._activate(z1, self._layers[0].out, inplace, ws)
         for idx, layer in enumerate(self._layers[1:], start=2):
             hidden = idx <= L
-            Wa = self._aug(th, layer, hidden, ws, f"w{idx}")
-            if ws is None:
-                z = torch.bmm(Wa, a)
-            else:
-                z = torch.bmm(Wa, a, out=ws.get(f"z{idx}", (B, Wa.shape[1], m)))
+            z = self._linear(th, layer, a, idx, hidden, ws)
             if hidden:  # hidden layer l = idx
                 new = self._activate(z, layer.out, inplace, ws)
                 if self._residual:
-                    if inplace:
+                    if ws is not None:  # augmented: the ones rows stay as they are
                         new[:, :layer.out].add_(a[:, :layer.inp])
                     else:
-                        new = torch.cat([new[:, :layer.out] + a[:, :layer.inp], new[:, layer.out:]], dim=1)
+                        new = new.add_(a) if inplace else new + a
                 a = new
             else:
                 a = z  # logits u (B, outputs, m)
@@ -508,7 +539,7 @@ class LossKernel:
         # theta -> [W_1(theta) | b_1(theta)] [x^T; 1] is linear in theta, so the first layer
         # at center + sum_j t_j dir_j is z(center) + sum_j t_j z(dir_j); the ones row is
         # affine too: 1 for the center, 0 for each direction
-        z = self._first(both)
+        z = self._first(both, aug=True)
         z[1:, -1] = 0
         z = z.reshape(1 + k, -1).t().contiguous()
         io = self._io_term(both)
@@ -538,7 +569,10 @@ class LossKernel:
             return torch.mm(t1, table.t(), out=ws.get(name, (B, table.shape[0])))
 
         th = lin("theta", plan.theta)  # (B, P)
-        z1 = lin("z1", plan.z1).view(B, self._layers[0].out + 1, self.m)
+        h1 = self._layers[0].out
+        z1 = lin("z1", plan.z1).view(B, h1 + 1, self.m)
+        if ws is None:  # the plain path has no ones rows
+            z1 = z1[:, :h1]
         u_io = None if plan.io is None else lin("io", plan.io).view(B, self.spec.outputs, self.m)
         return self._tail(th, z1, u_io, inplace, ws)
 
