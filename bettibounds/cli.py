@@ -33,6 +33,20 @@ def _one_line(text: str) -> str:
     return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
+def _output_dir(path, option: str) -> None:
+    """Create the output directory of ``option`` now, before any work: a path that is a file
+    or cannot be created is a one-line error, not a traceback after minutes of computing."""
+    if path is None:
+        return
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise InvalidSpecError(f"{option} {str(p)!r} is an existing file; give a directory")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidSpecError(f"{option} {str(p)!r}: cannot create the directory ({exc.strerror or exc})") from None
+
+
 def _int_list(text: str) -> list[int]:
     try:
         return [int(t) for t in text.replace(" ", "").split(",") if t != ""]
@@ -261,6 +275,7 @@ def _cmd_landscape(args) -> int:
     if args.device not in ("auto", "cpu", "cuda"):
         raise InvalidSpecError(f"--device must be auto, cpu or cuda, got {args.device!r}")
     exp = load_experiment(args.experiment)
+    _output_dir(args.plot, "--plot")
     if exp.region is None or exp.grid is None:
         raise InvalidSpecError('the experiment needs "region" and "grid" for a landscape')
     try:
@@ -337,6 +352,11 @@ def _landscape_text(res, written) -> str:
         lines.append(f"{r['level']:>12.6g}  {str(r['betti']):<22} {'YES' if r['clipped'] else 'no':<8} {stable:<7} {verdict}")
         if r["stable"] is False:
             lines.append(f"{'':>14}refined grid gives {r['betti_refined']}: do not trust this level")
+    if res.refined is None:
+        lines.append("stability check off (--refine 1): no level is compared with the bound, since the comparison "
+                     "needs a stable, unclipped level")
+    else:
+        lines.append(f"stability: checked on the refined grid {list(res.refined.values.shape)} (--refine {res.refine})")
     if written:
         lines.append("")
         lines.extend(f"plot: {w}" for w in written)
@@ -360,6 +380,7 @@ def _cmd_obstruction(args) -> int:
 
     if args.flow < 0 or not (args.lr > 0 and np.isfinite(args.lr)):
         raise InvalidSpecError("--flow must be >= 0 and --lr a positive finite number")
+    _output_dir(args.plot, "--plot")
     out: dict = {}
     e = args.outputs
     if args.experiment:
@@ -496,6 +517,7 @@ def _cmd_barcode(args) -> int:
         raise InvalidSpecError(f"--device must be auto, cpu or cuda, got {args.device!r}")
     if args.dim < 0:
         raise InvalidSpecError("--dim must be >= 0")
+    _output_dir(args.plot, "--plot")
     if args.workers is not None and (args.scheduler != "local" or args.workers < 1):
         raise InvalidSpecError("--workers must be >= 1 and applies to --scheduler local only")
     exp = _barcode_experiment(args)
@@ -607,6 +629,7 @@ def _barcode_text(barcode, score, n_params, written) -> str:
 def _cmd_reproduce(args) -> int:
     from .reproduce import TheoryViolation, reproduce
 
+    _output_dir(args.out, "--out")
     try:
         res = reproduce(args.out, quick=args.quick, scheduler=args.scheduler)
     except TheoryViolation as exc:  # the report is written; say where, and fail

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..api import bounds
+from ..errors import InvalidSpecError
+from ._memory import check_grid_fits
 from .persistence import betti_curve, sublevel_persistence
 from .sampler import LandscapeSample, refined_grid, sample_landscape
 
@@ -74,9 +76,12 @@ class LandscapeResult:
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "diagram": self.diagram.to_dict(),
             "violations": len(self.violations),
+            "refine": self.refine,
+            "refined_grid": None if self.refined is None else list(self.refined.values.shape),
         }
 
     n_params: int = 0
+    refine: int = 1  # the stability check's refinement factor (1: not checked)
 
 
 def analyze_landscape(experiment, *, refine: int = 2, device=None, dtype: str = "float64", progress: bool = False,
@@ -88,13 +93,21 @@ def analyze_landscape(experiment, *, refine: int = 2, device=None, dtype: str = 
     """
     timings: dict = {}
     spec = experiment.spec
+    if isinstance(refine, bool) or not isinstance(refine, int) or refine < 1:
+        raise InvalidSpecError(f"refine must be an integer >= 1 (1 disables the stability check), got {refine!r}")
+    if experiment.grid is not None:  # both grids must fit before any work starts
+        check_grid_fits(list(experiment.grid))
+        if refine > 1:
+            check_grid_fits(refined_grid(list(experiment.grid), refine), f"the refined grid (--refine {refine})")
     if sampler is None:
         def sampler(grid):
             return sample_landscape(experiment, grid=grid, device=device, dtype=dtype, progress=progress)
     sample = sampler(list(experiment.grid))
     timings["sampling"] = sample.seconds
     dims = experiment.homology_dims if experiment.homology_dims is not None else list(range(sample.dimension))
-    dims = [k for k in dims if k < sample.dimension]
+    if any(k >= sample.dimension for k in dims):
+        raise InvalidSpecError(f"homology_dims {dims}: the landscape has dimension n = {sample.dimension}, and "
+                               f"b_k = 0 for k >= n; use dimensions 0..{sample.dimension - 1}")
     levels = experiment.levels if experiment.levels is not None else []
     t = time.perf_counter()
     diagram = sublevel_persistence(sample.values, max_dim=max(dims) if dims else 0)
@@ -135,4 +148,5 @@ def analyze_landscape(experiment, *, refine: int = 2, device=None, dtype: str = 
         rows.append(row)
     res = LandscapeResult(sample, diagram, rows, dims, bound, report.n_variables, refined, refined_diagram, timings)
     res.n_params = spec.n_params
+    res.refine = refine
     return res

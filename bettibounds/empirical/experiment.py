@@ -30,7 +30,22 @@ from ..spec import ArchitectureSpec
 
 __all__ = ["Experiment", "load_experiment", "parse_experiment"]
 
-_TOP_KEYS = {"network", "loss", "data", "region", "grid", "levels", "homology_dims", "seed"}
+_TOP_KEYS = {"network", "loss", "data", "region", "grid", "levels", "homology_dims"}
+#: the keys each section accepts (DESIGN.md): a misspelt key is an error, never a silent default
+_SECTION_KEYS = {
+    "network": {"layers", "activation", "output_activation", "bias", "skip"},
+    "loss": {"kind", "l2", "bce_chain"},
+    "data": {"x", "y"},
+    "region (box)": {"kind", "low", "high"},
+    "region (slice)": {"kind", "low", "high", "center", "directions"},
+    "region.directions": {"random", "seed", "normalization"},
+}
+
+
+def _known_keys(path: str, obj: dict, section: str) -> None:
+    unknown = set(obj) - _SECTION_KEYS[section]
+    if unknown:
+        raise _err(path, f"unknown keys {sorted(unknown)}; accepted: {sorted(_SECTION_KEYS[section])}")
 
 
 @dataclass(frozen=True)
@@ -78,13 +93,16 @@ def parse_experiment(obj: dict) -> Experiment:
         raise _err("(top level)", "must be a JSON object")
     unknown = set(obj) - _TOP_KEYS
     if unknown:
-        raise _err("(top level)", f"unknown keys {sorted(unknown)}; accepted: {sorted(_TOP_KEYS)}")
+        hint = ' (random directions take their seed in region.directions: {"random": k, "seed": s})' \
+            if "seed" in unknown else ""
+        raise _err("(top level)", f"unknown keys {sorted(unknown)}; accepted: {sorted(_TOP_KEYS)}{hint}")
     for key in ("network", "data"):
         if key not in obj:
             raise _err(key, "is required")
     net = obj["network"]
     if not isinstance(net, dict) or "layers" not in net:
         raise _err("network", 'must be an object with "layers": [d, h_1, ..., h_L, outputs]')
+    _known_keys("network", net, "network")
     layers = net["layers"]
     if not isinstance(layers, list) or len(layers) < 3:
         raise _err("network.layers", "must list at least [d, h_1, outputs] (one hidden layer)")
@@ -94,9 +112,11 @@ def parse_experiment(obj: dict) -> Experiment:
     loss = obj.get("loss", {"kind": "mse"})
     if not isinstance(loss, dict):
         raise _err("loss", 'must be an object like {"kind": "mse", "l2": 0.0}')
+    _known_keys("loss", loss, "loss")
     data = obj["data"]
     if not isinstance(data, dict) or "x" not in data or "y" not in data:
         raise _err("data", 'must be an object with "x" and "y"')
+    _known_keys("data", data, "data")
     d, out = layers[0], layers[-1]
     x = _matrix("data.x", data["x"], d)
     y = _matrix("data.y", data["y"], out)
@@ -114,8 +134,9 @@ def parse_experiment(obj: dict) -> Experiment:
     if spec.loss == "bce" and any(not 0 <= v <= 1 for row in y for v in row):
         raise _err("data.y", "BCE labels must lie in [0, 1]")
     region = obj.get("region")
+    n_region = None
     if region is not None:
-        _check_region(region, spec.n_params)
+        n_region = _check_region(region, spec.n_params)
     grid = obj.get("grid")
     if grid is not None:
         if not isinstance(grid, list) or not all(isinstance(g, int) and not isinstance(g, bool) and g >= 2 for g in grid):
@@ -128,8 +149,15 @@ def parse_experiment(obj: dict) -> Experiment:
             raise _err("levels", "must be a list of numbers")
         levels = [float(_number(f"levels[{i}]", v)) for i, v in enumerate(levels)]
     dims = obj.get("homology_dims")
-    if dims is not None and (not isinstance(dims, list) or not all(isinstance(k, int) and not isinstance(k, bool) and k >= 0 for k in dims)):
-        raise _err("homology_dims", "must be a list of integers >= 0")
+    if dims is not None:
+        if not isinstance(dims, list) or not all(isinstance(k, int) and not isinstance(k, bool) and k >= 0 for k in dims):
+            raise _err("homology_dims", "must be a list of integers >= 0")
+        if any(a >= b for a, b in zip(dims, dims[1:])):
+            raise _err("homology_dims", f"must be strictly increasing (betti is reported as [b_k for k in "
+                       f"homology_dims]), got {dims}")
+        if n_region is not None and dims and dims[-1] >= n_region:
+            raise _err("homology_dims", f"asks for b_{dims[-1]}, but the region has dimension n = {n_region} "
+                       f"(a subset of R^n has b_k = 0 for k >= n); use dimensions 0..{n_region - 1}")
     return Experiment(spec, x, y, region, grid, levels, dims, obj)
 
 
@@ -139,9 +167,11 @@ def _numbers(path: str, v, n: int) -> list:
     return [_number(f"{path}[{i}]", t) for i, t in enumerate(v)]
 
 
-def _check_region(region, P: int) -> None:
+def _check_region(region, P: int) -> int:
+    """Validate the region; return its dimension n (P for a box, k for a slice)."""
     if not isinstance(region, dict) or region.get("kind") not in ("box", "slice"):
         raise _err("region.kind", 'must be "box" or "slice"')
+    _known_keys("region", region, f"region ({region['kind']})")
     if region["kind"] == "box":
         k = P
     else:
@@ -156,10 +186,12 @@ def _check_region(region, P: int) -> None:
         elif isinstance(dirs, dict) and isinstance(dirs.get("random"), int) and not isinstance(dirs["random"], bool) \
                 and dirs["random"] >= 1:
             k = dirs["random"]
+            _known_keys("region.directions", dirs, "region.directions")
             if dirs.get("normalization", "filter") not in ("filter", "unit", "none"):
                 raise _err("region.directions.normalization", 'must be "filter", "unit" or "none"')
-            if not isinstance(dirs.get("seed", 0), int) or isinstance(dirs.get("seed", 0), bool):
-                raise _err("region.directions.seed", "must be an integer")
+            seed = dirs.get("seed", 0)
+            if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+                raise _err("region.directions.seed", f"must be an integer >= 0, got {seed!r}")
         else:
             raise _err("region.directions", 'must be a list of P-vectors or {"random": k, "seed": s, '
                        '"normalization": "filter"}')
@@ -168,6 +200,7 @@ def _check_region(region, P: int) -> None:
     for i, (a, b) in enumerate(zip(low, high)):
         if not a < b:
             raise _err(f"region.low[{i}]", f"must be < region.high[{i}]")
+    return k
 
 
 def load_experiment(path) -> Experiment:

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,8 +47,9 @@ import torch
 from ..errors import InvalidSpecError, NotPfaffianError
 from ..pfaffian.activations import NON_PFAFFIAN, get_activation
 from ..spec import ArchitectureSpec
+from ._memory import available_bytes
 
-__all__ = ["LossKernel", "from_sequential", "flops_per_point"]
+__all__ = ["LossKernel", "experiment_from_sequential", "flops_per_point", "from_sequential"]
 
 _DTYPES = {"float64": torch.float64, "double": torch.float64, "float32": torch.float32, "float": torch.float32}
 #: fraction of the free memory one chunk may use when the chunk size adapts
@@ -609,7 +609,7 @@ class LossKernel:
             free, _ = torch.cuda.mem_get_info(self.device)
             cached = torch.cuda.memory_reserved(self.device) - torch.cuda.memory_allocated(self.device)
             return int(free + max(cached, 0))
-        return _cpu_available_bytes()
+        return available_bytes()
 
     def chunk_size(self, n_points: int, mode: str = "full", k: int = 0) -> int:
         """The adaptive chunk: a quarter of the free memory over :meth:`bytes_per_point`,
@@ -718,20 +718,6 @@ def _host_array(name: str, value):
         return np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise InvalidSpecError(f"{name} must be a rectangular array of real numbers ({exc})") from None
-
-
-def _cpu_available_bytes() -> int:
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):
-        return 2 * 2**30  # a conservative guess when the OS does not say
 
 
 # ------------------------------------------------------------- from torch models
@@ -859,3 +845,37 @@ def from_sequential(model, x, y, loss: str = "mse", l2: float = 0.0):
     if theta.shape[0] != spec.n_params:  # pragma: no cover - guarded by the layout checks above
         raise InvalidSpecError(f"the model has {theta.shape[0]} parameters but the spec has {spec.n_params}")
     return spec, theta
+
+
+def experiment_from_sequential(model, x, y, *, region: dict, grid, levels, homology_dims=None,
+                               loss: str = "mse", l2: float = 0.0):
+    """An :class:`~bettibounds.empirical.experiment.Experiment` for a ``torch.nn.Sequential``
+    and its data, validated exactly as an experiment file is.
+
+    ``region`` is an experiment-file region (DESIGN.md); a ``"slice"`` without ``"center"``
+    is centred at the model's own parameters (``parameters_to_vector(model)``), so
+    ``{"kind": "slice", "directions": {"random": 2, "seed": 0}, "low": [-1, -1], "high": [1, 1]}``
+    is the usual "landscape around my trained model". The result goes to
+    :func:`~bettibounds.empirical.compare.analyze_landscape` or
+    :func:`~bettibounds.empirical.sampler.sample_landscape`.
+    """
+    from .experiment import parse_experiment
+
+    spec, theta = from_sequential(model, x, y, loss=loss, l2=l2)
+    if not isinstance(region, dict):
+        raise InvalidSpecError(f"region must be an experiment-file region (a dict), got {type(region).__name__}")
+    region = dict(region)
+    if region.get("kind") == "slice" and "center" not in region:
+        region["center"] = theta.tolist()
+    biases = [spec.has_bias(k) for k in range(1, len(spec.widths) + 2)]
+    obj = {
+        "network": {"layers": [spec.inputs, *spec.widths, spec.outputs], "activation": spec.activation,
+                    "output_activation": spec.output_activation,
+                    "bias": biases[0] if len(set(biases)) == 1 else biases},
+        "loss": {"kind": spec.loss, "l2": float(l2)},
+        "data": {"x": _to_numpy_matrix("x", x).tolist(), "y": _to_numpy_matrix("y", y).tolist()},
+        "region": region, "grid": list(grid), "levels": list(levels),
+    }
+    if homology_dims is not None:
+        obj["homology_dims"] = list(homology_dims)
+    return parse_experiment(obj)

@@ -210,6 +210,10 @@ def _check_values(values: Any) -> np.ndarray:
     if isinstance(values, np.ma.MaskedArray):
         raise InvalidSpecError("values must be a plain numpy.ndarray, not a masked array; "
                                "fill or drop the masked entries first")
+    from .sampler import LandscapeSample
+
+    if isinstance(values, LandscapeSample):
+        values = values.values  # sublevel_persistence(sample_landscape(...)) works as written in the issue
     if not isinstance(values, np.ndarray):
         hint = (" (a torch tensor: use .detach().cpu().numpy())"
                 if type(values).__module__.startswith("torch") else
@@ -394,7 +398,8 @@ def sublevel_persistence(values: np.ndarray, max_dim: int | None = None,
     """Persistence diagram of the sublevel sets of ``values`` (V-construction).
 
     ``values``: numpy array of finite real numbers, one axis per grid direction, the
-    function's values at the grid vertices (1-D and up; cripser handles up to 4-D, gudhi
+    function's values at the grid vertices, or a
+    :class:`~bettibounds.empirical.sampler.LandscapeSample` (its values) (1-D and up; cripser handles up to 4-D, gudhi
     any dimension). ``max_dim``: highest homology dimension reported (default
     ``values.ndim - 1``; dimensions >= ``values.ndim`` are always empty, since a
     subcomplex of R^n has no n-dimensional homology). ``backend``: ``"auto"`` (fastest

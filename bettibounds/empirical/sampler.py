@@ -24,6 +24,7 @@ import numpy as np
 
 from ..errors import InvalidSpecError
 from ..pfaffian.network import build_params
+from ._memory import check_grid_fits
 
 __all__ = ["LandscapeSample", "sample_landscape", "resolve_directions", "grid_axes", "refined_grid"]
 
@@ -105,8 +106,8 @@ def resolve_directions(spec, region: dict) -> tuple[np.ndarray, np.ndarray, dict
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise InvalidSpecError("experiment region.directions.random: must be a positive integer")
         seed = dirs.get("seed", 0)
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise InvalidSpecError("experiment region.directions.seed: must be an integer")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise InvalidSpecError(f"experiment region.directions.seed: must be an integer >= 0, got {seed!r}")
         norm = dirs.get("normalization", "filter")
         if norm not in ("filter", "unit", "none"):
             raise InvalidSpecError('experiment region.directions.normalization: must be "filter", "unit" or "none"')
@@ -114,6 +115,11 @@ def resolve_directions(spec, region: dict) -> tuple[np.ndarray, np.ndarray, dict
         D = rng.standard_normal((k, P))
         if norm == "filter":
             D = np.stack([_filter_normalise(spec, d, center) for d in D])
+            if not D.any():
+                raise InvalidSpecError(
+                    "experiment region.directions: filter normalisation scales each filter of a direction to the "
+                    "norm of the centre's filter, and every filter of this centre has norm 0 (a zero centre?), so "
+                    'every direction is 0: use "normalization": "unit" or "none", or a non-zero centre')
         elif norm == "unit":
             D = D / np.linalg.norm(D, axis=1, keepdims=True)
         source = {"kind": "random", "k": k, "seed": seed, "normalization": norm}
@@ -169,6 +175,7 @@ def sample_landscape(experiment, *, grid=None, device=None, dtype: str = "float6
     if region is None or (grid is None and experiment.grid is None):
         raise InvalidSpecError('experiment: a landscape needs "region" and "grid"')
     grid = list(grid if grid is not None else experiment.grid)
+    check_grid_fits(grid)
     kernel = kernel or LossKernel(spec, experiment.x, experiment.y, device=device, dtype=dtype)
     t0 = time.perf_counter()
     if region["kind"] == "box":

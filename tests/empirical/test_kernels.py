@@ -452,3 +452,31 @@ def test_import_bettibounds_does_not_import_torch():
     code = ("import sys, bettibounds, bettibounds.empirical, bettibounds.empirical.experiment; "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("loss", ["mse", "bce"])
+def test_experiment_from_sequential_centres_the_slice_at_the_model(loss):
+    """The documented route from a user's nn.Sequential to a landscape: the grid point at
+    t = 0 is the model itself, so its value is the model's own loss (torch's functional loss)."""
+    from bettibounds.empirical.kernels import experiment_from_sequential
+    from bettibounds.empirical.sampler import sample_landscape
+
+    torch.manual_seed(1)
+    tail = [torch.nn.Sigmoid()] if loss == "bce" else []
+    model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Tanh(), torch.nn.Linear(3, 3, bias=False),
+                                torch.nn.Tanh(), torch.nn.Linear(3, 1), *tail).double()
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(9, 2))
+    y = (x[:, :1] > 0).astype(float)
+    exp = experiment_from_sequential(
+        model, x, y, loss=loss, grid=[5, 5], levels=[0.5],
+        region={"kind": "slice", "directions": {"random": 2, "seed": 3}, "low": [-1, -1], "high": [1, 1]})
+    assert exp.spec.n_params == sum(p.numel() for p in model.parameters())
+    sample = sample_landscape(exp, device="cpu")
+    with torch.no_grad():
+        out, target = model(torch.tensor(x)), torch.tensor(y)
+        ref = (torch.nn.functional.mse_loss(out, target) if loss == "mse"
+               else torch.nn.functional.binary_cross_entropy(out, target))
+    assert sample.values[2, 2] == pytest.approx(float(ref), rel=1e-12)
+    with pytest.raises(InvalidSpecError, match="region"):
+        experiment_from_sequential(model, x, y, region="slice", grid=[5, 5], levels=[0.5])

@@ -168,3 +168,85 @@ def test_plots_for_2d_and_3d(tmp_path):
     assert res3.levels[0]["betti"] == [1, 0, 1]  # a spherical shell valley: b_2 = 1
     files = plot_landscape(res3, tmp_path / "3d")
     assert files[0].endswith("sections.png") and (tmp_path / "3d" / "sections.png").stat().st_size > 1000
+
+
+# ---------------------------------------------------------------- audit findings (2026-11-23)
+_SLICE = {"kind": "slice", "center": [0.5, -0.3, 0.2, 0.1], "directions": {"random": 2, "seed": 0},
+          "low": [-1, -1], "high": [1, 1]}
+
+
+@pytest.mark.parametrize("over, words", [
+    ({"network": {"layers": [1, 2, 1], "activaton": "relu"}}, ["network", "activaton"]),
+    ({"loss": {"kind": "mse", "lamda": 0.1}}, ["loss", "lamda"]),
+    ({"data": {"x": [[-2.5], [1.1]], "y": [[0.3], [-0.2]], "z": 1}}, ["data", "'z'"]),
+    ({"region": {"kind": "box", "low": [-3] * 4, "high": [3] * 4, "center": [0] * 4}}, ["region", "center"]),
+    ({"region": {**_SLICE, "directions": {"random": 2, "sed": 5}}, "grid": [9, 9]}, ["directions", "sed"]),
+    ({"seed": 7}, ["seed", "region.directions"]),
+    ({"region": {**_SLICE, "directions": {"random": 2, "seed": -1}}, "grid": [9, 9]}, ["seed", ">= 0"]),
+    ({"homology_dims": [1, 0]}, ["homology_dims", "increasing"]),
+    ({"homology_dims": [0, 0]}, ["homology_dims", "increasing"]),
+    ({"region": {**_SLICE}, "grid": [9, 9], "homology_dims": [0, 2]}, ["b_2", "n = 2"]),
+])
+def test_experiment_files_reject_what_would_be_silently_ignored(over, words):
+    """Misspelt keys, out-of-range homology dimensions and negative seeds used to be dropped or
+    defaulted silently (or crash in numpy); each is now a clear error naming the culprit."""
+    with pytest.raises(InvalidSpecError) as exc:
+        _exp(**over)
+    assert all(w in str(exc.value) for w in words), str(exc.value)
+
+
+def test_filter_normalisation_at_a_zero_centre_says_why():
+    exp = _exp(region={**_SLICE, "center": [0, 0, 0, 0]}, grid=[9, 9])
+    with pytest.raises(InvalidSpecError, match="norm 0"):
+        resolve_directions(exp.spec, exp.region)
+
+
+def test_grids_that_cannot_fit_are_refused_before_any_work(monkeypatch):
+    import bettibounds.empirical._memory as mem
+
+    monkeypatch.setattr(mem, "available_bytes", lambda: 100 * 2**20)  # 100 MiB
+    exp = _exp(region={**_SLICE}, grid=[200, 200])  # 40k points: about 10 MiB
+    calls = []
+
+    def sampler(grid):
+        calls.append(grid)
+        axes = [np.linspace(-1, 1, n) for n in grid]
+        X, Y = np.meshgrid(*axes, indexing="ij")
+        return LandscapeSample(X**2 + Y**2, axes, "slice", np.zeros(4), np.eye(4)[:2], {})
+
+    assert analyze_landscape(exp, sampler=sampler, refine=2).refined is not None  # 399^2: fits
+    calls.clear()
+    with pytest.raises(InvalidSpecError, match=r"refined grid \(--refine 8\).*GiB"):
+        analyze_landscape(exp, sampler=sampler, refine=8)  # 1593^2 points: about 620 MiB
+    assert calls == []  # refused before the first grid was sampled
+    with pytest.raises(InvalidSpecError, match="GiB"):
+        sample_landscape(_exp(region={**_SLICE}, grid=[1000, 1000]), device="cpu")
+
+
+def test_sublevel_persistence_accepts_a_landscape_sample():
+    from bettibounds.empirical.persistence import sublevel_persistence
+
+    exp = _exp(region={**_SLICE}, grid=[9, 9])
+    sample = sample_landscape(exp, device="cpu")
+    a, b = sublevel_persistence(sample), sublevel_persistence(sample.values)
+    assert a.to_dict() == b.to_dict()
+
+
+def test_cli_plot_target_that_is_a_file_fails_before_any_work(tmp_path):
+    target = tmp_path / "file"
+    target.write_text("")
+    out = subprocess.run([sys.executable, "-m", "bettibounds", "landscape", "examples/tiny_box.json",
+                          "--plot", str(target)], capture_output=True, text=True)
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
+    assert "existing file" in out.stderr
+
+
+def test_cli_refine_1_says_the_stability_check_is_off():
+    out = subprocess.run([sys.executable, "-m", "bettibounds", "landscape", "examples/tiny_box.json",
+                          "--refine", "1"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "stability check off (--refine 1)" in out.stdout
+    js = subprocess.run([sys.executable, "-m", "bettibounds", "landscape", "examples/tiny_box.json",
+                         "--refine", "1", "--json"], capture_output=True, text=True)
+    d = json.loads(js.stdout)
+    assert d["refine"] == 1 and d["refined_grid"] is None
