@@ -139,6 +139,8 @@ def grid_axes(low, high, grid) -> list[np.ndarray]:
     for i, (a, b) in enumerate(zip(low, high)):
         if not a < b:
             raise InvalidSpecError(f"experiment region: low[{i}] = {a} must be < high[{i}] = {b}")
+        if not np.isfinite(float(b) - float(a)):
+            raise InvalidSpecError(f"experiment region: axis {i} spans [{a}, {b}], wider than float64 can represent")
     return [np.linspace(a, b, n) for a, b, n in zip(low, high, grid)]
 
 
@@ -195,5 +197,11 @@ def sample_landscape(experiment, *, grid=None, device=None, dtype: str = "float6
         values = kernel.evaluate_chunked(_mesh(axes), mode="slice", center=center, directions=directions,
                                          progress=progress)
     values = np.asarray(values, dtype=float).reshape(grid)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        hint = ("float32 overflows above about 3.4e38: try --dtype float64 or a smaller region"
+                if dtype in ("float32", "float") else "try a smaller region")
+        raise InvalidSpecError(f"the loss is not finite (overflow) at {int(bad.sum())} of {values.size} grid points, "
+                               f"so its sublevel persistence is undefined there; {hint}")
     return LandscapeSample(values, axes, region["kind"], center, directions, source, str(kernel.device),
                            dtype, time.perf_counter() - t0, int(values.size))

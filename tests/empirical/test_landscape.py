@@ -250,3 +250,13 @@ def test_cli_refine_1_says_the_stability_check_is_off():
                          "--refine", "1", "--json"], capture_output=True, text=True)
     d = json.loads(js.stdout)
     assert d["refine"] == 1 and d["refined_grid"] is None
+
+
+def test_an_overflowing_loss_is_a_clear_error_not_a_persistence_failure():
+    exp = _exp(network={"layers": [1, 2, 1], "activation": "exp", "bias": False},
+               region={"kind": "box", "low": [-60] * 4, "high": [60] * 4}, grid=[3, 3, 3, 3])
+    assert np.isfinite(sample_landscape(exp, device="cpu").values).all()  # exp(150) fits float64 ...
+    with pytest.raises(InvalidSpecError, match=r"not finite \(overflow\) at \d+ of 81.*float32"):
+        sample_landscape(exp, device="cpu", dtype="float32")  # ... but not float32
+    with pytest.raises(InvalidSpecError, match="wider than float64"):
+        grid_axes([-1e308], [1e308], [3])
