@@ -52,6 +52,7 @@ def bounds(
     *,
     space: str = "loss",
     slice_dim: int | None = None,
+    slice_full_rank: bool = False,
     zell_constant: int = 1,
     check: bool = False,
     certify: bool = False,
@@ -69,6 +70,10 @@ def bounds(
     slice_dim : int, optional
         Bound the sublevel set restricted to a k-dimensional affine slice
         theta0 + D t (n = k). Loss space only.
+    slice_full_rank : bool, default False
+        The caller has checked that the slice's direction matrix D has full column rank
+        k (the landscape tools do, before sampling); with lambda > 0 the compactness
+        hypothesis of the slice then holds instead of being left undecided.
     zell_constant : int, default 1
         The constant C put in place of Zell's O(.) (the result stays non-rigorous).
     check : bool, default False
@@ -121,7 +126,14 @@ def bounds(
         if not symbolic and slice_dim > n:
             raise InvalidSpecError(f"slice_dim ({slice_dim}) cannot exceed the number of parameters ({n})")
         n = slice_dim
-    upper = (_input_upper if space == "input" else _loss_upper)(spec, n, r, alpha, beta, symbolic, slice_dim, zell_constant)
+    if not isinstance(slice_full_rank, bool):
+        raise InvalidSpecError(f"slice_full_rank must be True or False, got {slice_full_rank!r}")
+    if slice_full_rank and slice_dim is None:
+        raise InvalidSpecError("slice_full_rank applies to slices: give slice_dim too")
+    if space == "input":
+        upper = _input_upper(spec, n, r, alpha, beta, symbolic, slice_dim, zell_constant)
+    else:
+        upper = _loss_upper(spec, n, r, alpha, beta, symbolic, slice_dim, zell_constant, slice_full_rank)
     lower = _symmetry_lower(spec, symbolic) if space == "loss" and slice_dim is None else []
     if space == "input":
         notes.append("no lower bound in the input space: the literature's lower bounds are not verified here")
@@ -151,7 +163,7 @@ def _mechanical_check(spec, space, derivation) -> str:
     return f"mechanical engine (node by node, generic data): {mech.format} {'= closed form' if m == closed else '<= closed form'}"
 
 
-def _loss_upper(spec, n, r, alpha, beta, symbolic, slice_dim, C):
+def _loss_upper(spec, n, r, alpha, beta, symbolic, slice_dim, C, full_rank=False):
     lam = spec.l2_positive
     beta2 = beta if lam else (max(beta, 2) if not symbolic else __import__("sympy").Max(beta, 2))
     where = f"k = {slice_dim}-dimensional slice theta0 + D t" if slice_dim else "S_c"
@@ -160,7 +172,12 @@ def _loss_upper(spec, n, r, alpha, beta, symbolic, slice_dim, C):
         hyps.append(Hypothesis(f"the m = {spec.samples} samples have at most m' = {spec.distinct_inputs} distinct "
                                "inputs (the chain order uses m')", "undecided", "your claim about the data"))
     coercive = "lambda > 0: Loss >= lambda ||theta||^2 is coercive (MSE >= 0; BCE >= 0 for labels in [0, 1])"
-    if lam and slice_dim:  # (the eps-route below regularises with eps ||t||^2 and needs no rank condition)
+    if lam and slice_dim and full_rank:  # lambda ||theta0 + D t||^2 is coercive in t when D has rank k
+        hyps.append(Hypothesis(f"{where} is compact for every c", "holds",
+                               coercive + "; D was checked to have full column rank k, so ||theta0 + D t|| -> inf "
+                               "as ||t|| -> inf"))
+        route = f"compact {where}"
+    elif lam and slice_dim:  # (the eps-route below regularises with eps ||t||^2 and needs no rank condition)
         hyps.append(Hypothesis(f"{where} is compact for every c (true when D has full column rank k)", "undecided",
                                coercive + "; state the rank of your directions"))
         route = f"compact {where} (if D has full column rank)"
@@ -180,7 +197,8 @@ def _loss_upper(spec, n, r, alpha, beta, symbolic, slice_dim, C):
         _result("GV", "upper", route + (
                     "; V' = {Loss + t^2 = c}" if lam else "; V' = {Loss + eps ||theta||^2 + t^2 = c}"
                 ) + " in n + 1 variables (the sublevel set is a retract of V')",
-                "derived", [*hyps, Hypothesis("V' is compact", "undecided" if (lam and slice_dim) else "holds",
+                "derived", [*hyps, Hypothesis("V' is compact",
+                                              "undecided" if (lam and slice_dim and not full_rank) else "holds",
                                               "V' is compact iff the (regularised) sublevel set is, and Loss >= 0")],
                 dict(n=n + 1, r=r, alpha=alpha, beta=beta2), symbolic),
         _result("Z", "upper", route + "; one sign condition (s = 1)", "derived",

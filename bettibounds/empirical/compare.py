@@ -124,7 +124,8 @@ def analyze_landscape(experiment, *, refine: int = 2, device=None, dtype: str = 
         curve_refined = betti_curve(refined_diagram, levels)
     curve = betti_curve(diagram, levels)
     k_slice = sample.directions.shape[0] if sample.kind == "slice" else None
-    report = bounds(spec, slice_dim=k_slice)
+    full_rank = k_slice is not None and int(np.linalg.matrix_rank(np.asarray(sample.directions, float))) == k_slice
+    report = bounds(spec, slice_dim=k_slice, slice_full_rank=full_rank)
     bound = next(b for b in report.upper if b.theorem == "K")
     rows = []
     for i, c in enumerate(levels):

@@ -260,3 +260,10 @@ def test_an_overflowing_loss_is_a_clear_error_not_a_persistence_failure():
         sample_landscape(exp, device="cpu", dtype="float32")  # ... but not float32
     with pytest.raises(InvalidSpecError, match="wider than float64"):
         grid_axes([-1e308], [1e308], [3])
+
+
+def test_landscape_slice_bounds_record_the_checked_rank():
+    exp = _exp(loss={"kind": "mse", "l2": 0.1}, region={**_SLICE}, grid=[9, 9], levels=[0.5])
+    res = analyze_landscape(exp, device="cpu", refine=1)
+    compact = [h for h in res.bound.hypotheses if "compact" in h.text]
+    assert [h.status for h in compact] == ["holds"] and "full column rank" in compact[0].reason

@@ -284,3 +284,21 @@ def test_GV_uses_n_plus_one():
     report = bounds(A(inputs=2, widths=(2,), samples=3))
     assert entry(report, "GV").parameters["n"] == report.n_variables + 1 == 10
     assert entry(report, "K").parameters["n"] == 9
+
+
+def test_slice_full_rank_decides_the_compactness_hypothesis():
+    spec = ArchitectureSpec(inputs=2, widths=(3,), activation="tanh", samples=4, l2=0.1)
+
+    def statuses(**kw):
+        rep = bounds(spec, slice_dim=2, **kw)
+        return {u.theorem: [h.status for h in u.hypotheses if "compact" in h.text] for u in rep.upper}
+
+    assert statuses() == {"K": ["undecided"], "GV": ["undecided", "undecided"], "Z": ["undecided"]}
+    assert statuses(slice_full_rank=True) == {"K": ["holds"], "GV": ["holds", "holds"], "Z": ["holds"]}
+    # the numbers do not depend on it
+    assert [u.log10 for u in bounds(spec, slice_dim=2).upper] == \
+        [u.log10 for u in bounds(spec, slice_dim=2, slice_full_rank=True).upper]
+    with pytest.raises(InvalidSpecError, match="slice_dim"):
+        bounds(spec, slice_full_rank=True)
+    with pytest.raises(InvalidSpecError, match="True or False"):
+        bounds(spec, slice_dim=2, slice_full_rank="yes")
