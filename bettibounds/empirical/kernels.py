@@ -24,8 +24,8 @@ h + 1, samples): each layer is then one product ``[W | b] @ [a; 1]`` and no pass
 activations adds a bias (1.1x-2.6x faster, by dtype and mode, than a (batch, samples,
 features) layout with ``baddbmm``; docs/benchmarks.md). :meth:`LossKernel.evaluate`
 keeps the plain layout with ``baddbmm``: it serves the small, often differentiable batches
-of optimisers, where the number of operations matters more than memory passes. :meth:`LossKernel.evaluate_slice`
-exploits that the first layer (and the input-output skip) is affine in the slice
+of optimisers, where the number of operations matters more than memory passes.
+:meth:`LossKernel.evaluate_slice` exploits that the first layer (and the input-output skip) is affine in the slice
 coordinates: ``Z(v) = x W_1(v)^T + b_1(v)`` is linear in the parameter vector v, so with
 ``theta = center + sum_j t_j dir_j`` the first-layer pre-activations on the data are
 ``Z(center) + sum_j t_j Z(dir_j)``; the k + 1 tables are computed once, and the first
@@ -356,14 +356,13 @@ class LossKernel:
         return self._tensor("theta", theta, (None, P))
 
     # --------------------------------------------------------------- forward
-    # Activations are stored feature-major with a ones row: a hidden layer's output is
-    # (B, h + 1, m), row j holding unit j on every sample and the last row all ones. A
-    # layer is then one product [W | b] @ [a; 1] (the bias is one more column of the
-    # weight matrix, so no separate pass writes it into the output), and a hidden layer's
-    # matrix carries one more row (0, ..., 0, 1) for the next layer's ones row (set to
-    # exactly 1 after the product: 0 * a + 1 is nan where a = +-inf). The (P-sized)
-    # augmented matrices are copied per chunk;
-    # the (m h)-sized activations never are.
+    # The chunked path stores activations feature-major with a ones row: a hidden layer's
+    # output is (B, h + 1, m), row j holding unit j on every sample and the last row all
+    # ones. A layer is then one product [W | b] @ [a; 1] (the bias is one more column of
+    # the weight matrix, so no separate pass writes it into the output), and a hidden
+    # layer's matrix carries one more row (0, ..., 0, 1) for the next layer's ones row (set
+    # to exactly 1 after the product: 0 * a + 1 is nan where a = +-inf). The (P-sized)
+    # augmented matrices are copied per chunk; the (m h)-sized activations never are.
     def _aug(self, th: torch.Tensor, layer: _Layer, ones_row: bool, ws: _Workspace | None,
              name: str) -> torch.Tensor:
         """[W | b] (B, out, in + 1) of each row of th; with ``ones_row`` one more row (0, ..., 0, 1)."""
