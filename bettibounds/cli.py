@@ -33,6 +33,11 @@ def _one_line(text: str) -> str:
     return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
+#: sample-mode options of ``bettibounds barcode`` and their defaults (None on the command line
+#: means "not given", so grid mode can refuse them)
+_SAMPLE_DEFAULTS = {"uniform": 2000, "steps": 200, "lr": 0.05, "k": 10}
+
+
 def _output_dir(path, option: str) -> None:
     """Create the output directory of ``option`` now, before any work: a path that is a file
     or cannot be created is a one-line error, not a traceback after minutes of computing."""
@@ -48,8 +53,11 @@ def _output_dir(path, option: str) -> None:
 
 
 def _int_list(text: str) -> list[int]:
+    tokens = text.replace(" ", "").split(",")
     try:
-        return [int(t) for t in text.replace(" ", "").split(",") if t != ""]
+        if "" in tokens:  # "3,,3" or "3," is a typo, not [3, 3]
+            raise ValueError
+        return [int(t) for t in tokens]
     except ValueError:
         raise InvalidSpecError(
             f"--widths takes comma-separated positive integers such as 8,8,8; got {text!r}"
@@ -162,12 +170,18 @@ def build_parser() -> argparse.ArgumentParser:
     bc.add_argument("--network", metavar="FILE", help="JSON with \"network\" and \"loss\" (instead of an experiment)")
     bc.add_argument("--data", metavar="FILE", help="data: JSON {\"x\": [...], \"y\": [...]} or .npz with arrays x, y")
     bc.add_argument("--minima", type=int, metavar="N", help="sample mode: N gradient-descent starts (default 64)")
-    bc.add_argument("--uniform", type=int, default=2000, help="sample mode: uniform points in the box (default 2000)")
-    bc.add_argument("--steps", type=int, default=200, help="sample mode: descent steps per start (default 200)")
-    bc.add_argument("--lr", type=float, default=0.05, help="sample mode: Adam step size (default 0.05)")
-    bc.add_argument("--k", type=int, default=10, help="sample mode: neighbours in the k-NN graph (default 10)")
+    bc.add_argument("--uniform", type=int, default=None,
+                    help=f"sample mode: uniform points in the box (default {_SAMPLE_DEFAULTS['uniform']})")
+    bc.add_argument("--steps", type=int, default=None,
+                    help=f"sample mode: descent steps per start (default {_SAMPLE_DEFAULTS['steps']})")
+    bc.add_argument("--lr", type=float, default=None,
+                    help=f"sample mode: Adam step size (default {_SAMPLE_DEFAULTS['lr']})")
+    bc.add_argument("--k", type=int, default=None,
+                    help=f"sample mode: neighbours in the k-NN graph (default {_SAMPLE_DEFAULTS['k']}; at most the "
+                         "number of samples - 1, the JSON records both)")
     bc.add_argument("--box", default=None, metavar="LOW,HIGH",
-                    help="sample mode: the box [LOW, HIGH]^P (default: the experiment's box region, else -3,3)")
+                    help="sample mode: the box [LOW, HIGH]^P (default: the experiment's box region, else -3,3); "
+                         "write a negative LOW as --box=-3,3")
     bc.add_argument("--refine", type=int, default=0, metavar="N",
                     help="sample mode: refine the death levels of the N longest segments (string method)")
     bc.add_argument("--norm", default="sum", choices=("sum", "max", "l2"), help="TO-score norm (default sum)")
@@ -373,6 +387,21 @@ def _init_name(name: str) -> str:
     return name
 
 
+#: sizes the obstruction command accepts: its Poincare polynomial costs O(h^2) operations
+#: (20 s at h = 10^4 on the development machine) and a random initialisation h (d + 1) numbers
+_OBSTRUCTION_MAX_WIDTH = 10_000
+_OBSTRUCTION_MAX_WEIGHTS = 10**8
+
+
+def _obstruction_size(d: int, h: int) -> None:
+    if h > _OBSTRUCTION_MAX_WIDTH:
+        raise InvalidSpecError(f"width h = {h} is above the obstruction command's limit of {_OBSTRUCTION_MAX_WIDTH} "
+                               "(the Poincare polynomial of H(c) costs O(h^2) operations: about 20 s at h = 10^4)")
+    if h * (d + 1) > _OBSTRUCTION_MAX_WEIGHTS:
+        raise InvalidSpecError(f"h (d + 1) = {h * (d + 1):.3g} first-layer weights exceed the obstruction command's "
+                               f"limit of {_OBSTRUCTION_MAX_WEIGHTS:.0e} (about 0.8 GB of float64)")
+
+
 def _cmd_obstruction(args) -> int:
     import numpy as np
 
@@ -380,6 +409,8 @@ def _cmd_obstruction(args) -> int:
 
     if args.flow < 0 or not (args.lr > 0 and np.isfinite(args.lr)):
         raise InvalidSpecError("--flow must be >= 0 and --lr a positive finite number")
+    if args.seed < 0:
+        raise InvalidSpecError(f"--seed must be a non-negative integer, got {args.seed}")
     _output_dir(args.plot, "--plot")
     out: dict = {}
     e = args.outputs
@@ -392,10 +423,14 @@ def _cmd_obstruction(args) -> int:
             bias = bool(obj["network"].get("bias", True))
             X = np.array(obj["data"]["x"], float)
             Y = np.array(obj["data"]["y"], float).reshape(len(X), -1)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except KeyError as exc:
+            raise InvalidSpecError(f"the obstruction experiment {args.experiment!r} lacks the key {exc.args[0]!r} "
+                                   '(it needs "network": {"layers": [d, h, e]} and "data": {"x", "y"})') from None
+        except (OSError, ValueError, TypeError) as exc:
             raise InvalidSpecError(f"cannot read the obstruction experiment {args.experiment!r}: {exc}") from None
         if X.ndim != 2 or X.shape[1] != d or Y.shape[1] != e or min(d, h, e) < 1:
             raise InvalidSpecError("obstruction experiment: data.x must be m x d and data.y m x e for layers [d, h, e]")
+        _obstruction_size(d, h)
         Xa = np.hstack([X, np.ones((len(X), 1))]) if bias else X
         p = Xa.shape[1]
         if "init" in obj:
@@ -428,12 +463,17 @@ def _cmd_obstruction(args) -> int:
             c = [float(t) for t in args.c.split(",")]
         except ValueError:
             raise InvalidSpecError(f"--c takes comma-separated numbers, got {args.c!r}") from None
+        if args.width is not None and args.width != len(c):
+            raise InvalidSpecError(f"--width {args.width} disagrees with the {len(c)} invariants given by --c "
+                                   "(one per hidden neuron; leave --width out)")
+        _obstruction_size(args.input_dim, len(c))
         p = args.input_dim + (0 if args.no_bias else 1)
     else:
         if args.input_dim is None or args.width is None:
             raise InvalidSpecError("give --c, --experiment, or --input-dim and --width for a random initialisation")
         if args.input_dim < 1 or args.width < 1 or e < 1:
             raise InvalidSpecError("--input-dim, --width and --outputs must be >= 1")
+        _obstruction_size(args.input_dim, args.width)
         init = _init_name(args.init)
         p = args.input_dim + (0 if args.no_bias else 1)
         rng = np.random.default_rng(args.seed)
@@ -529,8 +569,14 @@ def _cmd_barcode(args) -> int:
                                "pip install torch==2.13.0 && pip install 'bettibounds[empirical]'") from None
     device = None if args.device == "auto" else args.device
     grid_mode = args.minima is None and exp.region is not None and exp.grid is not None
-    if grid_mode and (args.box or args.refine):
-        raise InvalidSpecError("--box and --refine apply to sample mode (add --minima N)")
+    if grid_mode:
+        given = [f"--{n}" for n in ("box", *_SAMPLE_DEFAULTS) if getattr(args, n) is not None]
+        given += ["--refine"] if args.refine else []
+        if given:
+            raise InvalidSpecError(f"{', '.join(given)}: options of sample mode (add --minima N), not used on a grid")
+    for name, value in _SAMPLE_DEFAULTS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     with contextlib.ExitStack() as stack:
         client = None
         if args.scheduler is not None:

@@ -234,7 +234,7 @@ _RELU_HINT = (
     "it is not real-analytic (its derivative jumps), so it is not a Pfaffian function "
     "and no Pfaffian Betti-number bound applies. For shallow ReLU networks the "
     "relevant topology is the gradient-flow obstruction of Nurisso et al. 2024 "
-    "(bettibounds.obstruction; not yet part of this release). Analytic alternatives "
+    "(`bettibounds obstruction`, module bettibounds.obstruction). Analytic alternatives "
     "in the registry: softplus, silu, gelu, logistic, tanh"
 )
 NON_PFAFFIAN: dict[str, str] = {

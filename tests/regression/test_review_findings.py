@@ -126,3 +126,47 @@ def test_lower_refuses_large_groups_and_bad_seeds_before_any_work(tmp_path):
 def test_input_space_header_names_the_logit():
     text = bounds(A(inputs=2, widths=(3,), samples=1, output_activation="sigmoid"), space="input").to_text()
     assert "u(x) >= 0" in text and math.isfinite(0)
+
+
+# ------------------------------------------------ CLI audit of 2026-11-23 (bound, obstruction, barcode)
+@pytest.mark.parametrize("argv, words", [
+    (["obstruction", "--input-dim", "3", "--width", "8", "--seed", "-1", "--json"], ["--seed", "non-negative"]),
+    # used to allocate 74.5 GiB, or to run for an hour (O(h^2) Poincare polynomial)
+    (["obstruction", "--input-dim", "100000", "--width", "100000", "--json"], ["width", "10000"]),
+    (["obstruction", "--input-dim", "3", "--width", "100000", "--json"], ["width", "10000"]),
+    (["obstruction", "--input-dim", "20000", "--width", "9000", "--json"], ["first-layer weights"]),
+    # --width was silently ignored next to --c
+    (["obstruction", "--c", "0.5", "--input-dim", "2", "--width", "8"], ["--width 8", "1 invariants"]),
+    # "3,,3" was read as [3, 3]
+    (["bound", "-d", "2", "-w", "3,,3", "-m", "4"], ["--widths", "3,,3"]),
+    (["bound", "-d", "2", "-w", "3,", "-m", "4"], ["--widths"]),
+    # sample-mode options were silently ignored in grid mode, even invalid ones
+    (["barcode", "examples/slice_2d.json", "--lr", "0"], ["--lr", "sample mode"]),
+    (["barcode", "examples/slice_2d.json", "--k", "3", "--steps", "5"], ["--steps", "--k", "sample mode"]),
+])
+def test_cli_audit_findings_are_one_line_errors(argv, words):
+    out = subprocess.run([sys.executable, "-m", "bettibounds", *argv], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and all(w in out.stderr for w in words), out.stderr
+
+
+def test_obstruction_experiment_missing_key_names_it(tmp_path):
+    path = tmp_path / "o.json"
+    path.write_text('{"data": {"x": [[1.0]], "y": [[1.0]]}}')
+    out = subprocess.run([sys.executable, "-m", "bettibounds", "obstruction", "--experiment", str(path)],
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "lacks the key 'network'" in out.stderr
+
+
+def test_relu_message_points_to_the_obstruction_command():
+    out = subprocess.run([sys.executable, "-m", "bettibounds", "bound", "-d", "2", "-w", "3", "-m", "4", "-a", "relu"],
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "bettibounds obstruction" in out.stderr and "not yet" not in out.stderr
+
+
+def test_barcode_negative_box_with_equals_form_runs():
+    out = subprocess.run([sys.executable, "-m", "bettibounds", "barcode", "examples/teacher_tanh.json", "--minima", "2",
+                          "--uniform", "30", "--steps", "10", "--k", "4", "--box=-2,2", "--json"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["meta"]["box"][0][0] == -2.0
