@@ -56,6 +56,7 @@ def test_report_contains_every_section(quick):
     assert "Skipped" not in barcodes and "TO-score" in barcodes
     assert "| grid (cubical persistence) | [0, inf), [1, 2) | True |" in barcodes  # THEORY.md §4 example
     assert "What the data say" in barcodes and "to_score_trend.png" in barcodes
+    assert "Adam steps, every finite segment refined)" in barcodes  # the quick trend refines all segments
 
 
 def test_every_figure_exists_and_is_linked_from_both_reports(quick):

@@ -164,9 +164,10 @@ def refine_path(kernel, waypoints, *, images: int = 24, iterations: int = 300, s
     return RefinedPath(best, best_level, initial, best_saddle, it, dense)
 
 
-def refine_barcode(barcode: Barcode, kernel, top: int = 5, *, images: int = 24, iterations: int = 300,
+def refine_barcode(barcode: Barcode, kernel, top: int | None = 5, *, images: int = 24, iterations: int = 300,
                    step: float = 0.2, dense: int = 8, return_paths: bool = False):
-    """Refine the death levels of the ``top`` longest finite segments of a sample-based barcode.
+    """Refine the death levels of the ``top`` longest finite segments of a sample-based barcode
+    (``top=None``: every finite segment).
 
     For each such segment, the path between its minimum and an older minimum its cluster merges
     into (its *partner*) is taken from the graph's minimax spanning tree and relaxed with
@@ -183,15 +184,15 @@ def refine_barcode(barcode: Barcode, kernel, top: int = 5, *, images: int = 24, 
     if barcode.source != "knn" or barcode.samples is None or barcode.edges is None:
         raise InvalidSpecError("refine_barcode needs a sample-based barcode (from sample_barcode) with its "
                                "samples and k-NN edges; grid barcodes are exact on their grid")
-    if isinstance(top, bool) or not isinstance(top, numbers.Integral) or top < 0:
-        raise InvalidSpecError(f"top must be a non-negative integer, got {top!r}")
+    if top is not None and (isinstance(top, bool) or not isinstance(top, numbers.Integral) or top < 0):
+        raise InvalidSpecError(f"top must be a non-negative integer or None (every segment), got {top!r}")
     s = barcode.samples
     tree = minimax_tree(s.values, barcode.edges)
     coo = tree.tocoo()
     tree_edges = np.stack([coo.row, coo.col], axis=1)
     tree_edges = tree_edges[tree_edges[:, 0] < tree_edges[:, 1]]
     finite = [b for b in barcode.bars if b.dim == 0 and not b.essential and not b.refined]
-    chosen = sorted(finite, key=lambda b: b.length, reverse=True)[:int(top)]
+    chosen = sorted(finite, key=lambda b: b.length, reverse=True)[:None if top is None else int(top)]
     new_bars = {id(b): b for b in barcode.bars}
     attempts, paths = [], []
     for bar in chosen:

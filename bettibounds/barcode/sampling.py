@@ -145,15 +145,15 @@ def sample_parameters(kernel, low, high, *, uniform: int = 2000, starts: int = 6
 
 
 def sample_barcode(kernel, low=-3.0, high=3.0, *, uniform: int = 2000, starts: int = 64, steps: int = 200,
-                   lr: float = 0.05, record_every: int = 10, k: int = 10, seed: int = 0, refine: int = 0,
+                   lr: float = 0.05, record_every: int = 10, k: int = 10, seed: int = 0, refine: int | str = 0,
                    h0_backend: str = "gudhi", knn_dtype: str = "float64", progress: bool = False,
                    evaluator=None, refine_options: dict | None = None) -> Barcode:
     """Barcode of minima of the loss over a box of parameter space, from samples.
 
     Samples with :func:`sample_parameters`, joins each point to its ``k`` nearest neighbours
     (:func:`~bettibounds.barcode.graph.knn_graph`), computes lower-star H0 of that graph, and
-    refines the death levels of the ``refine`` longest finite segments with
-    :func:`~bettibounds.barcode.refine.refine_barcode`. Locations are sample ids into
+    refines the death levels of the ``refine`` longest finite segments (``"all"``: every finite
+    segment) with :func:`~bettibounds.barcode.refine.refine_barcode`. Locations are sample ids into
     ``barcode.meta["samples"]`` (kept on the object as ``barcode.samples``).
 
     The death levels are *estimates* (graph-based: the highest sample on the best path in the
@@ -162,6 +162,8 @@ def sample_barcode(kernel, low=-3.0, high=3.0, *, uniform: int = 2000, starts: i
     """
     from .graph import knn_graph, lower_star_h0
 
+    if refine != "all" and (isinstance(refine, bool) or not isinstance(refine, numbers.Integral) or refine < 0):
+        raise InvalidSpecError(f"refine must be a non-negative integer or 'all', got {refine!r}")
     refine_options = dict(refine_options or {})
     unknown = set(refine_options) - _REFINE_OPTIONS
     if unknown:
@@ -192,7 +194,7 @@ def sample_barcode(kernel, low=-3.0, high=3.0, *, uniform: int = 2000, starts: i
         from .refine import refine_barcode
 
         t = time.perf_counter()
-        bc = refine_barcode(bc, kernel, top=refine, **refine_options)
+        bc = refine_barcode(bc, kernel, top=None if refine == "all" else int(refine), **refine_options)
         timings["refine"] = time.perf_counter() - t
     bc.meta["timings"] = timings
     return bc

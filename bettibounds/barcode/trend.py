@@ -25,9 +25,9 @@ __all__ = ["trend_data", "barcode_trend", "TREND_DEFAULTS"]
 #: The quick configuration (the report's default); the full one is larger in every direction.
 TREND_DEFAULTS = {
     True: {"widths": (2, 4, 8), "depths": (1, 2), "uniform": 300, "starts": 16, "steps": 120, "k": 10,
-           "refine": 10**9, "iterations": 120, "samples": 12},
+           "refine": "all", "iterations": 120, "samples": 12},
     False: {"widths": (2, 4, 8, 16), "depths": (1, 2, 3), "uniform": 1000, "starts": 48, "steps": 300,
-            "k": 12, "refine": 10**9, "iterations": 200, "samples": 24},  # full run: every finite segment refined
+            "k": 12, "refine": "all", "iterations": 200, "samples": 24},
 }
 
 

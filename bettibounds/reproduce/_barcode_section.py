@@ -111,8 +111,9 @@ def section(quick: bool, out: Path, tiny: bool = False, scheduler=None) -> dict:
           "![barcode of one network](barcode_example.png)\n",
           "**The published trend** (Barannikov et al. 2020: barcodes and TO-score shrink as width and depth grow), "
           f"measured with the same budget for every network ({cfg['uniform']} uniform points, {cfg['starts']} "
-          f"trajectories of {cfg['steps']} Adam steps, the {'longest ' + str(cfg['refine']) if cfg['refine'] < 10**6 else 'all'} "
-          "segments refined), data set of `barcode.trend.trend_data` (seed 0):\n",
+          f"trajectories of {cfg['steps']} Adam steps, "
+          f"{'every finite segment' if cfg['refine'] == 'all' else 'the ' + str(cfg['refine']) + ' longest segments'} "
+          "refined), data set of `barcode.trend.trend_data` (seed 0):\n",
           "![TO-score trend](to_score_trend.png)\n",
           "| width | depth | P | samples | finite segments | TO-score (sum) | normalised | longest | refined |\n"
           "|---|---|---|---|---|---|---|---|---|\n" +

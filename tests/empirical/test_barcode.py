@@ -289,6 +289,19 @@ def test_refined_barcode_deaths_never_exceed_their_graph_polyline():
             assert b.death >= lowest_saddle - 4 * 0.01 * f.lipschitz(3)
 
 
+def test_refine_all_refines_every_finite_segment():
+    f = MinOfQuadratics([[-1.0, 0.0], [1.0, 0.2], [0.0, 1.4]], [0.0, 0.3, 0.25])
+    kw = dict(uniform=250, starts=12, steps=60, lr=0.05, k=6, seed=2, refine_options={"iterations": 40})
+    plain = sample_barcode(f, -2.0, 2.0, **kw)
+    n_finite = sum(not b.essential for b in plain.bars)
+    assert n_finite >= 2  # more than the top-1 below, so "all" is tested against a real cut
+    every = sample_barcode(f, -2.0, 2.0, refine="all", **kw)
+    assert len(every.meta["refinement"]) == n_finite
+    assert sum(b.refined for b in every.bars) == n_finite
+    assert len(refine_barcode(plain, f, top=None, iterations=40).meta["refinement"]) == n_finite
+    assert len(sample_barcode(f, -2.0, 2.0, refine=1, **kw).meta["refinement"]) == 1
+
+
 def test_refine_needs_a_sample_barcode():
     with pytest.raises(InvalidSpecError, match="sample-based"):
         refine_barcode(grid_barcode(np.array([1.0, 0.0, 1.0])), None)
@@ -458,6 +471,10 @@ def test_knn_graph_with_huge_or_offset_coordinates():
     (lambda: sample_barcode(MinOfQuadratics([[0.0, 0.0]], [0.0]), -1, 1, uniform=5, starts=0, seed=-1), "seed"),
     (lambda: sample_barcode(MinOfQuadratics([[0.0, 0.0]], [0.0]), -1, 1, uniform=5, starts=0, refine=1,
                             refine_options={"return_paths": True}), "refine_options"),
+    (lambda: sample_barcode(MinOfQuadratics([[0.0, 0.0]], [0.0]), -1, 1, uniform=5, starts=0, refine=-1), "refine"),
+    (lambda: sample_barcode(MinOfQuadratics([[0.0, 0.0]], [0.0]), -1, 1, uniform=5, starts=0, refine="most"),
+     "refine"),
+    (lambda: sample_barcode(MinOfQuadratics([[0.0, 0.0]], [0.0]), -1, 1, uniform=5, starts=0, refine=True), "refine"),
     (lambda: refine_path(MinOfQuadratics([[0.0, 0.0]], [0.0]), [[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]), "P = 2"),
     (lambda: refine_path(MinOfQuadratics([[0.0, 0.0]], [0.0]), [[0.0, 0.0], [1.0, 0.0]], low=2, high=-2), "box"),
 ])
