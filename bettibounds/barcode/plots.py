@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..empirical.plots import _finish, _plt
+from ..empirical.plots import _capped_heatmap, _finish, _plt
 from .core import Barcode
 
 __all__ = ["plot_barcode", "plot_minima", "plot_trend", "plot_all"]
@@ -58,6 +58,7 @@ def plot_barcode(barcode: Barcode, out_dir, name: str = "barcode.png", max_bars:
             if b.length < 0.01 * (top - low):  # visible even when very short
                 ax.plot([b.birth], [y], "|", color=colour, ms=8)
     ax.set_yticks([])
+    ax.set_ylim(-0.8, len(bars) - 0.2)  # room for the end markers of the first and last segments
     ax.set_ylabel("segments (sorted by birth)")
     ax.set_xlim(low - 0.02 * (top - low), top)
     shown = "" if len(bars) == len(barcode.bars) else f" (the {len(bars)} longest of {len(barcode.bars)})"
@@ -76,8 +77,7 @@ def plot_minima(barcode: Barcode, values: np.ndarray, out_dir, name: str = "mini
     axes = barcode.meta["axes"]
     fig, ax = plt.subplots(figsize=(6.2, 5))
     X, Y = np.meshgrid(axes[0], axes[1], indexing="ij")
-    im = ax.pcolormesh(X, Y, values, shading="auto", cmap="viridis", vmax=float(np.quantile(values, 0.95)))
-    fig.colorbar(im, ax=ax, label="loss (colour capped at the 95th percentile)")
+    _capped_heatmap(fig, ax, X, Y, values)
     for b in barcode.of_dim(0):
         bx, by = axes[0][b.birth_at[0]], axes[1][b.birth_at[1]]
         ax.plot([bx], [by], "o", mfc="none", mec="w", ms=8)

@@ -42,6 +42,23 @@ def _finish(plt, fig, ax, out, name, written, *, xlabel=None, ylabel=None, title
     written.append(str(path))
 
 
+def _capped_heatmap(fig, ax, X, Y, values) -> None:
+    """pcolormesh of a 2-D grid with the colour capped at the 95th percentile (a landscape's
+    maximum is usually far above its interesting levels), and a colour bar that says so."""
+    cap = float(np.quantile(values, 0.95))
+    im = ax.pcolormesh(X, Y, values, shading="auto", cmap="viridis", vmax=cap)
+    fig.colorbar(im, ax=ax, label="loss (colour capped at the 95th percentile)",
+                 extend="max" if cap < float(values.max()) else "neither")
+
+
+def _curve_levels(values, levels, n: int = 200) -> np.ndarray:
+    """The Betti curves' level grid: from the lowest value (or requested level) to the 90th
+    percentile of the values, stretched to every requested level up to the largest value."""
+    lo = min([float(values.min())] + [float(c) for c in levels])
+    hi = min(max([float(np.quantile(values, 0.9))] + [float(c) for c in levels]), float(values.max()))
+    return np.linspace(lo, max(hi, lo), n)
+
+
 def plot_landscape(result, out_dir) -> list[str]:
     """Write the PNG files for ``result`` into ``out_dir``; return their paths."""
     from .persistence import betti_curve
@@ -56,8 +73,7 @@ def plot_landscape(result, out_dir) -> list[str]:
     if v.ndim == 2:
         fig, ax = plt.subplots(figsize=(6, 5))
         X, Y = np.meshgrid(s.axes[0], s.axes[1], indexing="ij")
-        im = ax.pcolormesh(X, Y, v, shading="auto", cmap="viridis", vmax=float(np.quantile(v, 0.95)))
-        fig.colorbar(im, ax=ax, label="loss")
+        _capped_heatmap(fig, ax, X, Y, v)
         if levels:
             cs = ax.contour(X, Y, v, levels=sorted(set(levels)), colors="white", linewidths=0.8)
             ax.clabel(cs, fmt="%.3g", fontsize=7)
@@ -79,11 +95,14 @@ def plot_landscape(result, out_dir) -> list[str]:
         fig.savefig(path, dpi=110)
         plt.close(fig)
         written.append(str(path))
-    dense = np.linspace(float(v.min()), float(np.quantile(v, 0.9)), 200)
+    dense = _curve_levels(v, levels)
     curves = betti_curve(result.diagram, list(dense))
     fig, ax = plt.subplots(figsize=(6, 4))
     for k in result.dims:
         ax.step(dense, curves[k], where="post", label=f"b_{k}")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # Betti numbers are integers
     for c in levels:
         ax.axvline(c, color="grey", linestyle=":", linewidth=0.8)
     _finish(plt, fig, ax, out, "betti_curves.png", written, xlabel="level c",

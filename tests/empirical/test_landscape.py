@@ -146,6 +146,18 @@ def test_cli_landscape_bad_file(tmp_path):
     assert out.returncode == 2 and "region" in out.stderr and len(out.stderr.strip().splitlines()) == 1
 
 
+def test_betti_curve_levels_reach_every_requested_level():
+    from bettibounds.empirical.plots import _curve_levels
+
+    v = np.linspace(0.0, 100.0, 1001)  # 90th percentile 90
+    d = _curve_levels(v, [])
+    assert d[0] == 0.0 and d[-1] == pytest.approx(90.0) and len(d) == 200
+    d = _curve_levels(v, [-5.0, 95.0])  # below the lowest value, above the percentile
+    assert d[0] == -5.0 and d[-1] == 95.0
+    assert _curve_levels(v, [1e6])[-1] == 100.0  # beyond the values nothing changes: clamped to the max
+    assert np.all(_curve_levels(np.full(4, 2.0), [2.0]) == 2.0)  # a flat landscape still gives a grid
+
+
 def test_plots_for_2d_and_3d(tmp_path):
     pytest.importorskip("matplotlib")
     from bettibounds.empirical.plots import plot_landscape
