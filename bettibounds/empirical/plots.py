@@ -2,9 +2,9 @@
 
 * ``heatmap.png`` (2-D): the loss with sublevel contours at the requested levels and the
   birth locations of the H0 bars (minima) marked;
-* ``sections.png`` (3-D): heat maps of cross-sections along the first axis;
+* ``sections.png`` (3-D): four cross-sections along the first axis, with contours at the levels;
 * ``betti_curves.png``: b_k(c) on a dense level grid, the requested levels marked;
-* ``diagram.png``: the persistence diagram (essential bars drawn at the top edge).
+* ``diagram.png``: the persistence diagram (essential bars on a dashed line marked ∞).
 """
 
 from __future__ import annotations
@@ -84,13 +84,21 @@ def plot_landscape(result, out_dir) -> list[str]:
                 title="loss on the grid; contours at the levels, minima in red")
     elif v.ndim == 3:
         idx = np.linspace(0, v.shape[0] - 1, 4).astype(int)
-        fig, axes = plt.subplots(1, 4, figsize=(14, 3.6))
-        vmin, vmax = float(v.min()), float(v.max())
+        names = ["axis 0", "axis 1", "axis 2"] if s.kind == "box" else ["t_1", "t_2", "t_3"]
+        fig, axes = plt.subplots(1, 4, figsize=(14, 3.8), sharey=True, layout="constrained")
+        vmin, cap = float(v.min()), float(np.quantile(v, 0.95))
+        Y, Z = np.meshgrid(s.axes[1], s.axes[2], indexing="ij")
         for ax, i in zip(axes, idx):
-            im = ax.imshow(v[i].T, origin="lower", vmin=vmin, vmax=vmax, cmap="viridis", aspect="auto",
-                           extent=[s.axes[1][0], s.axes[1][-1], s.axes[2][0], s.axes[2][-1]])
-            ax.set_title(f"axis 0 = {s.axes[0][i]:.3g}")
-        fig.colorbar(im, ax=list(axes), label="loss")
+            im = ax.pcolormesh(Y, Z, v[i], shading="auto", cmap="viridis", vmin=vmin, vmax=cap)
+            if levels and v[i].min() < max(levels) and v[i].max() > min(levels):
+                cs = ax.contour(Y, Z, v[i], levels=sorted(set(levels)), colors="white", linewidths=0.8)
+                ax.clabel(cs, fmt="%.3g", fontsize=7)
+            ax.set_title(f"{names[0]} = {s.axes[0][i]:.3g}")
+            ax.set_xlabel(names[1])
+        axes[0].set_ylabel(names[2])
+        fig.colorbar(im, ax=list(axes), label="loss (colour capped at the 95th percentile)",
+                     extend="max" if cap < float(v.max()) else "neither")
+        fig.suptitle("cross-sections of the loss; contours at the levels")
         path = out / "sections.png"
         fig.savefig(path, dpi=110)
         plt.close(fig)
@@ -109,15 +117,17 @@ def plot_landscape(result, out_dir) -> list[str]:
             ylabel="Betti number of the grid sublevel set", title="Betti curves (dotted: requested levels)",
             legend=True)
     fig, ax = plt.subplots(figsize=(5, 5))
-    finite_max = float(v.max())
+    lo, finite_max = float(v.min()), float(v.max())
+    inf_y = finite_max + 0.08 * max(finite_max - lo, 1e-12)  # essential bars: on a separate "inf" line
     for k in result.dims:
         bars = result.diagram.bars.get(k, np.empty((0, 2)))
-        b = bars[:, 0]
-        d = np.where(np.isfinite(bars[:, 1]), bars[:, 1], finite_max)
-        if len(b):
-            ax.scatter(b, d, s=10, label=f"H{k}")
-    lo = float(v.min())
+        d = np.where(np.isfinite(bars[:, 1]), bars[:, 1], inf_y)
+        if len(bars):
+            ax.scatter(bars[:, 0], d, s=10, label=f"H{k}")
     ax.plot([lo, finite_max], [lo, finite_max], "k-", linewidth=0.6)
-    _finish(plt, fig, ax, out, "diagram.png", written, xlabel="birth", ylabel="death (essential bars at the top)",
+    ax.axhline(inf_y, color="grey", linestyle="--", linewidth=0.8)
+    ax.text(lo, inf_y, " ∞ (essential)", va="bottom", fontsize=8, color="grey")
+    ax.set_ylim(top=inf_y + 0.06 * max(finite_max - lo, 1e-12))
+    _finish(plt, fig, ax, out, "diagram.png", written, xlabel="birth", ylabel="death",
             title="persistence diagram", legend=True)
     return written
