@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,7 @@ def plot_barcode(barcode: Barcode, out_dir, name: str = "barcode.png", max_bars:
     # the x range covers the finite segments (with a margin), not the whole loss range: a landscape's
     # maximum is usually far above its merge levels; essential segments run to the right edge
     ends = [b.death if not b.essential else b.birth for b in bars] + [b.birth for b in bars]
+    ends += [b.estimate for b in bars if b.refined and b.estimate is not None and math.isfinite(b.estimate)]
     low = min(ends)
     top = max(ends)
     top = top + 0.25 * (top - low) if top > low else low + 1.0
@@ -49,7 +51,10 @@ def plot_barcode(barcode: Barcode, out_dir, name: str = "barcode.png", max_bars:
         if b.refined:
             ax.plot([b.birth, b.death], [y, y], "-", color="tab:orange", lw=2.5,
                     label="refined death" if "r" not in seen else None)
+            ax.plot([b.death, b.estimate], [y, y], ":", color="grey", lw=0.8)  # what refinement changed
             ax.plot([b.estimate], [y], "|", color="k", ms=9, label="graph estimate" if "g" not in seen else None)
+            if b.length < 0.01 * (top - low):  # refined to (nearly) no barrier: still mark the segment
+                ax.plot([b.birth], [y], "|", color="tab:orange", ms=8)
             seen.update({"r", "g"})
         else:
             label = f"index {b.dim}" if ("d", b.dim) not in seen else None
