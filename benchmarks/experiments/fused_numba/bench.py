@@ -7,7 +7,6 @@ Usage (from this folder): python bench.py [--naive 1000] [--repeats 3]
 import argparse
 import os
 import subprocess
-import time
 
 import numpy as np
 import torch

@@ -1,9 +1,13 @@
 """Shared setup: the network, data, slice, grid; the naive loop; the project's kernel; the
 fused kernels' precomputed tables."""
-import time
+import sys
+from pathlib import Path
 
 import numpy as np
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # benchmarks/
+import bench_kernels as _bench_kernels  # noqa: E402
 
 D_IN, H1, H2, M, GRID, SEED = 10, 32, 16, 256, 256, 0
 
@@ -58,30 +62,12 @@ def run_fused(fn, tab, S, T, out, chunk=64):
 
 
 def naive_loop(x, y, c, D, coords, dtype):
-    """The project's baseline: per point theta, vector_to_parameters, forward, mse_loss, .item()."""
-    nn, F = torch.nn, torch.nn.functional
-    model = make_model(dtype)
-    xt, yt = torch.as_tensor(x, dtype=dtype), torch.as_tensor(y, dtype=dtype)
-    ct, Dt, Tt = (torch.as_tensor(a, dtype=dtype) for a in (c, D, coords))
-    out = np.empty(len(coords))
-    with torch.no_grad():
-        for i in range(5):  # warm-up
-            nn.utils.vector_to_parameters(ct + Tt[i] @ Dt, model.parameters())
-            F.mse_loss(model(xt), yt).item()
-        t0 = time.perf_counter()
-        for i in range(len(coords)):
-            theta = ct + Tt[i] @ Dt
-            nn.utils.vector_to_parameters(theta, model.parameters())
-            out[i] = F.mse_loss(model(xt), yt).item()
-        return time.perf_counter() - t0, out
+    """The project's baseline, the same function as in benchmarks/bench_kernels.py: per point theta,
+    vector_to_parameters, forward, mse_loss, .item(); returns (seconds, values)."""
+    from bettibounds.spec import ArchitectureSpec
+
+    spec = ArchitectureSpec(inputs=D_IN, widths=(H1, H2), activation="tanh", samples=M)
+    return _bench_kernels.naive_loop(torch, spec, x, y, c, D, coords, dtype, torch.device("cpu"))
 
 
-def best_of(n, fn):
-    best, res = float("inf"), None
-    for _ in range(n):
-        t0 = time.perf_counter()
-        r = fn()
-        dt = time.perf_counter() - t0
-        if dt < best:
-            best, res = dt, r
-    return best, res
+best_of = _bench_kernels.best_of  # (best wall time, result) of n calls, as in bench_kernels.py
