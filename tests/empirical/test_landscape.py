@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -180,6 +181,15 @@ def test_plots_for_2d_and_3d(tmp_path):
     assert res3.levels[0]["betti"] == [1, 0, 1]  # a spherical shell valley: b_2 = 1
     files = plot_landscape(res3, tmp_path / "3d")
     assert files[0].endswith("sections.png") and (tmp_path / "3d" / "sections.png").stat().st_size > 1000
+    # levels on both sides of a section's range but none inside it (the x = -1 section spans [0.16, 1.28]):
+    # plotting stays free of warnings
+    exp3b = _exp(region={"kind": "slice", "center": [0, 0, 0, 0], "directions": np.eye(4)[:3].tolist(),
+                         "low": [-1, -1, -1], "high": [1, 1, 1]}, grid=[25, 25, 25], levels=[0.04, 2.0],
+                 homology_dims=[0, 1, 2])
+    res3b = analyze_landscape(exp3b, sampler=sampler3, refine=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plot_landscape(res3b, tmp_path / "3d-levels")
 
 
 # ---------------------------------------------------------------- audit findings (2026-11-23)
