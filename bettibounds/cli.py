@@ -119,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Evaluate the loss of an experiment file on its grid (box over all parameters or "
                                     "a slice), compute sublevel persistence, report Betti numbers at the file's "
                                     "levels with clipped/stable flags, beside the rigorous upper bound.")
-    ls.add_argument("experiment", help="experiment JSON (DESIGN.md format: network, loss, data, region, grid, levels)")
+    ls.add_argument("experiment", help="experiment JSON (network, loss, data, region, grid, levels; format: docs/usage.md, "
+                                        "'Experiment files')")
     ls.add_argument("--json", action="store_true", help="one JSON object")
     ls.add_argument("--plot", metavar="DIR", help="write heat map / sections, Betti curves and the diagram as PNG")
     ls.add_argument("--device", default="auto", help="auto (cuda when available), cpu or cuda")

@@ -1,4 +1,4 @@
-"""Experiment files (DESIGN.md, "Experiment files"): load and validate before any work.
+"""Experiment files (user documentation: docs/usage.md, "Experiment files"; team spec: DESIGN.md): load and validate before any work.
 
 ```json
 {"network": {"layers": [1, 2, 1], "activation": "tanh", "output_activation": "identity",
