@@ -1,4 +1,5 @@
-"""Experiment files (user documentation: docs/usage.md, "Experiment files"; team spec: DESIGN.md): load and validate before any work.
+"""Experiment files: load and validate before any work (user documentation: docs/usage.md,
+"Experiment files"; team spec: DESIGN.md).
 
 ```json
 {"network": {"layers": [1, 2, 1], "activation": "tanh", "output_activation": "identity",
