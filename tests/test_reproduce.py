@@ -54,7 +54,7 @@ def test_report_contains_every_section(quick):
     barcodes = md.split("### 5.3")[1].split("## 6. Provenance")[0]
     assert quick[2]["barcodes"] is not None  # the test environment has the [empirical] extra
     assert "Skipped" not in barcodes and "TO-score" in barcodes
-    assert "| grid (cubical persistence) | [0, inf), [1, 2) | True |" in barcodes  # THEORY.md §4 example
+    assert "| grid (cubical persistence) | [0, inf), [1, 2) | True |" in barcodes  # the worked path example
     assert "What the data say" in barcodes and "to_score_trend.png" in barcodes
     assert "Adam steps, every finite segment refined)" in barcodes  # the quick trend refines all segments
 

@@ -460,7 +460,7 @@ def _section6(prov, suite) -> list[str]:
           "### Timings (seconds, this run)\n",
           md_table([{"section": k, "seconds": s} for k, s in prov["timings_s"].items()], ["section", "seconds"]),
           "### Theorems behind the numbers\n",
-          "Every bound row above names one of these theorems; the status is the theorem's (THEORY preamble), the "
+          "Every bound row above names one of these theorems; the status is the theorem's (docs/theory.md §1.2), the "
           "route (how it was applied: compact S_c, generic level via ε-regularisation, slice) is in tables.json.\n",
           md_table(prov["theorems"], ["theorem", "name", "status", "rigorous", "citation"]),
           "### Bibliography\n",

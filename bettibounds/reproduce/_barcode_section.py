@@ -1,6 +1,6 @@
 """Report section 5.3: loss barcodes and TO-score (Barannikov et al. 2019, 2020).
 
-Three parts, all computed in the run: the worked example of THEORY.md §4 (path values
+Three parts, all computed in the run: a worked example (path values
 [3, 1, 2, 0, 4] -> bars [1, 2) and [0, inf)), both on a grid and on a graph; the barcode of one
 small network from samples, with the longest merge levels refined along explicit paths; and the
 published trend (barcodes and TO-score shrink with width and depth) measured on a family of tanh
@@ -94,11 +94,13 @@ def section(quick: bool, out: Path, tiny: bool = False, scheduler=None) -> dict:
         return ", ".join(f"[{b:g}, {'inf' if math.isinf(d) else f'{d:g}'})" for b, d in bars)
 
     md = ["### 5.3 Loss barcodes and TO-score (Barannikov et al.)\n",
-          "The barcode of minima is the degree-0 persistence of the loss's sublevel filtration (THEORY.md §4). "
+          "The barcode of minima is the degree-0 persistence of the loss's sublevel filtration (Barannikov et al. "
+          "2019; docs/theory.md §12). "
           "Sample-based death levels are estimates; refined ones are the highest loss along an explicit path "
           "(docs/theory.md §12). The TO-score is **reconstructed**: here the sum of the finite segment lengths "
           "(and, normalised, divided by max f − min f over the samples).\n",
-          "**Worked example** (THEORY.md §4, values 3, 1, 2, 0, 4 on a path; expected bars [0, inf) and [1, 2)):\n",
+          "**Worked example** (values 3, 1, 2, 0, 4 on a path; by hand: the minima 0 and 1 are born at 0 and 1, "
+          "and merge when the value 2 enters, so the younger dies there: bars [0, inf) and [1, 2)):\n",
           "| method | bars | agrees |\n|---|---|---|\n" +
           "".join(f"| {e['method']} | {fmt_bars(e['bars'])} | {e['agrees']} |\n" for e in example),
           f"\n**One network from samples** (tanh, d = 2, width {pick['width']}, depth {pick['depth']}, "
