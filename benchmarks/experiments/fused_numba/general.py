@@ -40,20 +40,13 @@ KMAX = 4
 
 # --------------------------------------------------------------- layout (Python glue)
 def layout(spec):
-    """[(w_offset, b_offset or None, fan_in, fan_out)] per Linear layer, the project's order
-    (the same as LossKernel._layout)."""
-    fan_in = (spec.inputs, *spec.widths)
-    fan_out = (*spec.widths, spec.outputs)
-    off, out = 0, []
-    for layer, (i, o) in enumerate(zip(fan_in, fan_out), start=1):
-        w = off
-        off += o * i
-        b = None
-        if spec.has_bias(layer):
-            b, off = off, off + o
-        out.append((w, b, i, o))
-    assert off == spec.n_params - (spec.inputs * spec.outputs if "input-output" in spec.skips else 0)
-    return out
+    """[(w_offset, b_offset or None, fan_in, fan_out)] per Linear layer: the project's order, taken
+    from LossKernel._layout itself (it reads only ``self.spec``), so the two cannot drift apart."""
+    from types import SimpleNamespace
+
+    from bettibounds.empirical.kernels import LossKernel
+
+    return [(L.w, L.b, L.inp, L.out) for L in LossKernel._layout(SimpleNamespace(spec=spec))]
 
 
 def check_supported(spec):
