@@ -9,3 +9,5 @@ if importlib.util.find_spec("flint") is None:
     collect_ignore.append("bettibounds/certified/witness.py")
 if importlib.util.find_spec("hypothesis") is None:
     collect_ignore.append("bettibounds/strategies.py")
+if importlib.util.find_spec("numba") is None:
+    collect_ignore += ["bettibounds/empirical/_fused_numba.py", "bettibounds/empirical/fused.py"]

@@ -26,7 +26,7 @@ from ..api import bounds
 from ..errors import InvalidSpecError
 from ._memory import check_grid_fits
 from .persistence import betti_curve, sublevel_persistence
-from .sampler import LandscapeSample, refined_grid, sample_landscape
+from .sampler import LandscapeSample, make_kernel, refined_grid, sample_landscape
 
 __all__ = ["LandscapeResult", "analyze_landscape", "touches_boundary"]
 
@@ -85,11 +85,12 @@ class LandscapeResult:
 
 
 def analyze_landscape(experiment, *, refine: int = 2, device=None, dtype: str = "float64", progress: bool = False,
-                      sampler=None) -> LandscapeResult:
+                      sampler=None, engine: str = "torch") -> LandscapeResult:
     """Sample, compute persistence, Betti numbers at the levels, the flags and the theory.
 
     ``sampler(grid) -> LandscapeSample`` replaces the network kernel (tests use analytic
-    landscapes built on purpose); by default :func:`sample_landscape` on the experiment.
+    landscapes built on purpose); by default :func:`sample_landscape` on the experiment, with
+    one kernel of ``engine`` ("torch" or "fused", :func:`~.sampler.make_kernel`) for both grids.
     """
     timings: dict = {}
     spec = experiment.spec
@@ -100,8 +101,10 @@ def analyze_landscape(experiment, *, refine: int = 2, device=None, dtype: str = 
         if refine > 1:
             check_grid_fits(refined_grid(list(experiment.grid), refine), f"the refined grid (--refine {refine})")
     if sampler is None:
+        kernel = make_kernel(experiment, engine=engine, device=device, dtype=dtype)  # refuses before any work
+
         def sampler(grid):
-            return sample_landscape(experiment, grid=grid, device=device, dtype=dtype, progress=progress)
+            return sample_landscape(experiment, grid=grid, progress=progress, kernel=kernel)
     sample = sampler(list(experiment.grid))
     timings["sampling"] = sample.seconds
     dims = experiment.homology_dims if experiment.homology_dims is not None else list(range(sample.dimension))

@@ -225,6 +225,22 @@ class _SlicePlan:
     io: torch.Tensor | None  # (outputs m, 1 + k): U x for the input-output skip, same pattern
 
 
+def param_layout(spec) -> list[_Layer]:
+    """Where each Linear layer's W and b sit in theta (the parameter order above): one
+    ``_Layer(w, out, inp, b)`` per layer, the output layer last. Shared by every engine."""
+    fan_in = (spec.inputs, *spec.widths)
+    fan_out = (*spec.widths, spec.outputs)
+    off, layers = 0, []
+    for k, (i, o) in enumerate(zip(fan_in, fan_out), start=1):
+        w = off
+        off += o * i
+        b = None
+        if spec.has_bias(k):
+            b, off = off, off + o
+        layers.append(_Layer(w, o, i, b))
+    return layers
+
+
 def flops_per_point(spec, mode: str = "full", k: int | None = None) -> int:
     """Matrix-product FLOPs (2 per multiply-add) of the network at one point.
 
@@ -300,7 +316,7 @@ class LossKernel:
         xa1 = np.vstack([xa.T, np.ones((1, xa.shape[0]))])
         self._xa = torch.as_tensor(np.ascontiguousarray(xa1), dtype=self.dtype, device=self.device)
         self._yt = torch.as_tensor(np.ascontiguousarray(ya.T), dtype=self.dtype, device=self.device)
-        self._layers = self._layout()
+        self._layers = param_layout(spec)
         self._io = self.n_params - d * out if "input-output" in spec.skips else None
         self._act = _activation_fn(get_activation(spec.activation).name)
         self._residual = "residual" in spec.skips
@@ -313,20 +329,6 @@ class LossKernel:
         return (f"LossKernel(d={s.inputs}, widths={list(s.widths)}, outputs={s.outputs}, "
                 f"activation={s.activation!r}, loss={s.loss!r}, m={self.m}, P={self.n_params}, "
                 f"device={str(self.device)!r}, dtype={str(self.dtype).replace('torch.', '')!r})")
-
-    def _layout(self) -> list[_Layer]:
-        spec = self.spec
-        fan_in = (spec.inputs, *spec.widths)
-        fan_out = (*spec.widths, spec.outputs)
-        off, layers = 0, []
-        for k, (i, o) in enumerate(zip(fan_in, fan_out), start=1):
-            w = off
-            off += o * i
-            b = None
-            if spec.has_bias(k):
-                b, off = off, off + o
-            layers.append(_Layer(w, o, i, b))
-        return layers
 
     # ------------------------------------------------------------- conversions
     def _tensor(self, name: str, value, shape: tuple, check_finite: bool = True) -> torch.Tensor:

@@ -26,7 +26,7 @@ from ..errors import InvalidSpecError
 from ..pfaffian.network import build_params
 from ._memory import check_grid_fits
 
-__all__ = ["LandscapeSample", "sample_landscape", "resolve_directions", "grid_axes", "refined_grid"]
+__all__ = ["LandscapeSample", "sample_landscape", "make_kernel", "resolve_directions", "grid_axes", "refined_grid"]
 
 
 @dataclass
@@ -43,6 +43,8 @@ class LandscapeSample:
     dtype: str = "float64"
     seconds: float = 0.0
     points: int = 0
+    engine: str = "torch"
+    compile_seconds: float | None = None  # fused engine: compiling/loading the kernel (part of seconds)
 
     @property
     def dimension(self) -> int:
@@ -56,8 +58,9 @@ class LandscapeSample:
             "center": None if self.center is None else [float(v) for v in self.center],
             "directions": None if self.directions is None else [[float(v) for v in d] for d in self.directions],
             "direction_source": self.direction_source,
-            "device": self.device, "dtype": self.dtype,
+            "device": self.device, "dtype": self.dtype, "engine": self.engine,
             "points": self.points, "seconds": round(self.seconds, 4),
+            "compile_seconds": None if self.compile_seconds is None else round(self.compile_seconds, 4),
             "min": float(self.values.min()), "max": float(self.values.max()),
         }
 
@@ -154,7 +157,7 @@ def _mesh(axes) -> np.ndarray:
 
 
 def sample_landscape(experiment, *, grid=None, device=None, dtype: str = "float64", progress: bool = False,
-                     kernel=None) -> LandscapeSample:
+                     kernel=None, engine: str = "torch") -> LandscapeSample:
     """Evaluate the experiment's loss on its grid (or on ``grid`` if given).
 
     Parameters
@@ -167,18 +170,24 @@ def sample_landscape(experiment, *, grid=None, device=None, dtype: str = "float6
         Passed to the kernel ("cuda" when available by default; float64 by default).
     progress : bool
         Progress bar for long runs.
-    kernel : LossKernel, optional
-        Reuse a kernel (data already on the device).
+    kernel : LossKernel or FusedSliceKernel, optional
+        Reuse a kernel (data already on the device); ``engine`` is then ignored.
+    engine : {"torch", "fused"}
+        ``"torch"``: :class:`~.kernels.LossKernel` (the default, any spec, CPU or CUDA,
+        float64 or float32). ``"fused"``: :class:`~.fused.FusedSliceKernel` (needs numba; slices
+        of tanh/logistic MSE networks, CPU, ``dtype="float32"``); an unsupported experiment is
+        refused with the reason before any work.
     """
-    from .kernels import LossKernel
-
     spec = experiment.spec
     region = experiment.region
     if region is None or (grid is None and experiment.grid is None):
         raise InvalidSpecError('experiment: a landscape needs "region" and "grid"')
     grid = list(grid if grid is not None else experiment.grid)
     check_grid_fits(grid)
-    kernel = kernel or LossKernel(spec, experiment.x, experiment.y, device=device, dtype=dtype)
+    if kernel is None:
+        kernel = make_kernel(experiment, engine=engine, device=device, dtype=dtype)
+    engine = getattr(kernel, "engine", "torch")
+    compiled_before = getattr(kernel, "compile_seconds", None)
     t0 = time.perf_counter()
     if region["kind"] == "box":
         P = spec.n_params
@@ -197,11 +206,41 @@ def sample_landscape(experiment, *, grid=None, device=None, dtype: str = "float6
         values = kernel.evaluate_chunked(_mesh(axes), mode="slice", center=center, directions=directions,
                                          progress=progress)
     values = np.asarray(values, dtype=float).reshape(grid)
+    used = str(kernel.dtype).replace("torch.", "")
     bad = ~np.isfinite(values)
     if bad.any():
-        hint = ("float32 overflows above about 3.4e38: try --dtype float64 or a smaller region"
-                if dtype in ("float32", "float") else "try a smaller region")
+        hint = ("float32 overflows above about 3.4e38: try --dtype float64 (torch engine) or a smaller region"
+                if used == "float32" else "try a smaller region")
         raise InvalidSpecError(f"the loss is not finite (overflow) at {int(bad.sum())} of {values.size} grid points, "
                                f"so its sublevel persistence is undefined there; {hint}")
     return LandscapeSample(values, axes, region["kind"], center, directions, source, str(kernel.device),
-                           dtype, time.perf_counter() - t0, int(values.size))
+                           used, time.perf_counter() - t0, int(values.size),
+                           engine, None if compiled_before is not None else getattr(kernel, "compile_seconds", None))
+
+
+def make_kernel(experiment, *, engine: str = "torch", device=None, dtype: str = "float64"):
+    """The loss kernel of an experiment for ``engine`` ("torch" or "fused"), refusing before any
+    work what the engine cannot do (the fused engine: a box region, an unsupported network or
+    number of directions, float64, CUDA)."""
+    from .fused import ENGINES
+
+    if engine not in ENGINES:
+        raise InvalidSpecError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    spec = experiment.spec
+    if engine == "torch":
+        from .kernels import LossKernel
+
+        return LossKernel(spec, experiment.x, experiment.y, device=device, dtype=dtype)
+    from .fused import FusedSliceKernel, fused_unsupported
+
+    region = experiment.region or {}
+    if region.get("kind") == "box":
+        raise InvalidSpecError("the fused engine evaluates slices only; this experiment's region is a box over all "
+                               "parameters: use the torch engine (the default)")
+    if region.get("kind") == "slice":
+        dirs = region.get("directions")
+        k = dirs.get("random") if isinstance(dirs, dict) else len(dirs) if isinstance(dirs, list) else None
+        reason = fused_unsupported(spec, k if isinstance(k, int) and not isinstance(k, bool) else None)
+        if reason is not None:
+            raise InvalidSpecError(f"{reason}; use the torch engine (the default)")
+    return FusedSliceKernel(spec, experiment.x, experiment.y, device=device, dtype=dtype)

@@ -5,7 +5,7 @@
     MSE (mean over the m samples of the squared error summed over the outputs),
     bias per Linear layer on/off, optional skip="residual", optional l2 * ||theta||^2,
 
-in the project's parameter order (bettibounds.empirical.kernels.LossKernel._layout:
+in the project's parameter order (bettibounds.empirical.kernels.param_layout:
 per Linear layer W (out x in, row-major) then b when spec.has_bias(layer)).
 
 One compiled function (`general_kernel`) serves every architecture: the network is described
@@ -41,12 +41,10 @@ KMAX = 4
 # --------------------------------------------------------------- layout (Python glue)
 def layout(spec):
     """[(w_offset, b_offset or None, fan_in, fan_out)] per Linear layer: the project's order, taken
-    from LossKernel._layout itself (it reads only ``self.spec``), so the two cannot drift apart."""
-    from types import SimpleNamespace
+    from bettibounds.empirical.kernels.param_layout itself, so the two cannot drift apart."""
+    from bettibounds.empirical.kernels import param_layout
 
-    from bettibounds.empirical.kernels import LossKernel
-
-    return [(L.w, L.b, L.inp, L.out) for L in LossKernel._layout(SimpleNamespace(spec=spec))]
+    return [(L.w, L.b, L.inp, L.out) for L in param_layout(spec)]
 
 
 def check_supported(spec):
