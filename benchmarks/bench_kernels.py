@@ -17,7 +17,9 @@ Measured in one run, on this machine, for float64 and float32:
    time of the point's m (h_1 + h_2) tanh evaluations at torch's best tanh rate (in place,
    on a cache-sized tensor, best of 20);
 4. the machine's matmul peak (``torch.matmul`` of 2048 x 2048 matrices, best of 5) in the
-   same dtype, and the fraction of it the kernel reaches.
+   same dtype, and the fraction of it the kernel reaches;
+5. in float32 on the CPU, when numba is installed, the opt-in fused engine
+   (``bettibounds.empirical.fused``) on the same grid, against the same naive sample.
 
 The kernel's arithmetic intensity is bounded by the network: with the default widths 64, 64
 it does 2 m h^2 = 2.1 MFLOP per point in (B, 65, 65) x (B, 65, 256) batched products (the
@@ -29,6 +31,7 @@ Every time is the best of ``--repeats`` (3) runs, kernel and naive loop alike: o
 VM the naive loop's rate swings by up to 2x between runs a minute apart.
 
 Usage: python benchmarks/bench_kernels.py [--device cpu|cuda] [--threads N] [--naive 1000] [--repeats 3]
+       [--widths 32,16] [--fused auto|yes|no]
 """
 
 from __future__ import annotations
@@ -114,6 +117,19 @@ def naive_loop(torch, spec, x, y, center, directions, coords, dtype, device):
         return time.perf_counter() - t, out
 
 
+def fused_kernel(spec, x, y, required: bool):
+    """The fused engine's kernel, or None when numba is missing (an error when ``required``)."""
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        if required:
+            raise SystemExit("--fused yes needs numba: pip install 'bettibounds[fast]'") from None
+        return None
+    from bettibounds.empirical.fused import FusedSliceKernel
+
+    return FusedSliceKernel(spec, x, y)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
@@ -126,7 +142,10 @@ def main(argv=None) -> None:
     ap.add_argument("--d", type=int, default=10, help="input dimension")
     ap.add_argument("--widths", default="64,64", help="hidden widths (issue target: ~1000 parameters: 32,16)")
     ap.add_argument("--m", type=int, default=256, help="samples")
+    ap.add_argument("--fused", choices=("auto", "yes", "no"), default="auto",
+                    help="also time the opt-in fused float32 engine on the CPU (auto: when numba is installed)")
     args = ap.parse_args(argv)
+    fused_load = None
 
     import torch
 
@@ -191,15 +210,26 @@ def main(argv=None) -> None:
         rate_naive = len(idx) / t_naive
         agree = float(np.max(np.abs(vnaive - values[idx]) / np.abs(values[idx])))
         agree_full = float(np.max(np.abs(vfull - values[:nf]) / np.abs(values[:nf])))
-        for mode, n_pts, secs, flops in (("slice", N, t_slice, f_slice), ("full", nf, t_full, f_full)):
+        timed = [("slice", N, t_slice, f_slice, agree), ("full", nf, t_full, f_full, agree_full)]
+        if dt_name == "float32" and dev.type == "cpu" and args.fused != "no":
+            fk = fused_kernel(spec, x, y, required=args.fused == "yes")
+            if fk is not None:  # the opt-in fused engine, on the same grid and the same naive sample
+                t = time.perf_counter()
+                fk.evaluate_chunked(coords[:64], center=center, directions=directions)
+                fused_load = time.perf_counter() - t
+                t_fused, vfused = best_of(args.repeats, lambda: fk.evaluate_chunked(
+                    coords, center=center, directions=directions))
+                agree_fused = float(np.max(np.abs(vnaive - vfused[idx]) / np.abs(vfused[idx])))
+                timed.append(("slice, fused engine", N, t_fused, f_slice, agree_fused))
+        for mode, n_pts, secs, flops, agreement in timed:
             rate = n_pts / secs
             roof = n_pts * flops / (peak * 1e9) + n_pts * n_act / act_rate  # seconds at the roofline
             gflops = rate * flops / 1e9
-            chunk = kern.chunk_size(n_pts, mode, 2 if mode == "slice" else 0)
+            chunk = {"slice": kern.chunk_size(n_pts, "slice", 2), "full": kern.chunk_size(n_pts, "full", 0)}.get(mode, "-")
             rows.append(dict(dtype=dt_name, mode=mode, points=n_pts, chunk=chunk,
                              secs=secs, rate=rate, gflops=gflops, peak=peak, frac=gflops / peak,
                              naive=rate_naive, naive_gflops=rate_naive * f_full / 1e9, ratio=rate / rate_naive,
-                             grid_naive_s=N / rate_naive, agree=agree if mode == "slice" else agree_full,
+                             grid_naive_s=N / rate_naive, agree=agreement,
                              roof=roof / secs, ceiling=act_best / (n_act * rate_naive)))
 
     threads = torch.get_num_threads()
@@ -215,7 +245,15 @@ def main(argv=None) -> None:
           f"{f_slice:,} (slice kernel), {f_full:,} (full forward)")
     print(f"- naive: per point vector_to_parameters + nn.Sequential forward + F.mse_loss + .item(), "
           f"{min(args.naive, N)} points timed, extrapolated to the grid")
-    print(f"- every time is the best of {args.repeats} repeats, kernel and naive alike\n")
+    print(f"- every time is the best of {args.repeats} repeats, kernel and naive alike")
+    if fused_load is not None:
+        import numba
+
+        print(f"- fused engine (bettibounds.empirical.fused, numba {numba.__version__}, "
+              f"{numba.get_num_threads()} thread(s)): first call in this process {fused_load:.2f} s (compiling, or "
+              "loading from numba's cache), not in the times; its roofline share uses torch's tanh rate, and "
+              "the engine uses its own float32 tanh")
+    print()
     print("| dtype | kernel mode | points | chunk | time (s) | points/s | GFLOP/s | matmul peak GFLOP/s "
           "| % of peak | % of roofline | naive points/s | naive GFLOP/s | naive, whole grid (s) | speed-up "
           "| ceiling: tanh alone | max rel. diff |")

@@ -306,7 +306,7 @@ def _cmd_landscape(args) -> int:
         raise InvalidSpecError(f"the landscape tools need the [empirical] extra ({exc.name} is missing): "
                                "pip install torch==2.13.0 && pip install 'bettibounds[empirical]'") from None
     device = None if args.device == "auto" else args.device
-    if args.dtype is None:
+    if args.dtype is None:  # the engine's own default: float64 (torch), float32 (fused)
         args.dtype = "float32" if args.engine == "fused" else "float64"
     if args.engine == "fused":
         if args.scheduler is not None:

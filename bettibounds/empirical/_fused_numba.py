@@ -12,7 +12,10 @@ exhaustively by ``check_tanh.py``.
 """
 
 import numpy as np
+from llvmlite import ir
 from numba import njit, prange
+from numba.core import types
+from numba.extending import intrinsic
 
 #: fast-math flags: FMA contraction, reassociation (vectorised reductions), no signed zeros.
 #: Not "nnan"/"ninf": comparisons with NaN and inf keep their IEEE meaning, so NaN propagates.
@@ -34,9 +37,25 @@ Q3 = np.float32(0.0003284248523414135)
 Q4 = np.float32(7.768625778226124e-07)
 ONE = np.float32(1.0)
 HALF = np.float32(0.5)
+ZERO = np.float32(0.0)
+
+# exp for the logistic: e^a = 2^n e^r, n = round(a log2 e), r = a - n ln 2 with ln 2 split in a
+# 9-bit head (n * LN2_HI is exact for |n| <= 126) and a tail (Cody-Waite), e^r by its Taylor
+# polynomial of degree 7 (truncation 5.6e-9 relative on |r| <= ln2 / 2). LO = the float32 nearest
+# to ln(2^-126), so 2^n stays a normal number.
+LO = np.float32(-87.33654)
+LOG2E = np.float32(1.4426950408889634)
+LN2_HI = np.float32(0.693359375)
+LN2_LO = np.float32(-2.12194440e-4)
+E2 = np.float32(1 / 2)
+E3 = np.float32(1 / 6)
+E4 = np.float32(1 / 24)
+E5 = np.float32(1 / 120)
+E6 = np.float32(1 / 720)
+E7 = np.float32(1 / 5040)
 
 
-@njit(fastmath=FM, inline="always", cache=True)
+@njit(fastmath=FM, inline="always", cache=True, error_model="numpy")
 def tanh_f32(x):
     """Branch-free float32 tanh (at most 5 ulp); NaN in gives NaN out (a comparison with NaN
     is false, so the clamp passes x through), +-inf give +-1."""
@@ -48,61 +67,105 @@ def tanh_f32(x):
     return a * p / q
 
 
-@njit(parallel=True, fastmath=FM, cache=True)
+@njit(parallel=True, fastmath=FM, cache=True, error_model="numpy")
 def tanh_f32_array(xs, out):
     """out[i] = tanh_f32(xs[i]) (float32 arrays; tests and checks)."""
     for i in prange(xs.shape[0]):
         out[i] = tanh_f32(xs[i])
 
 
+@intrinsic
+def _f32_from_bits(typingctx, bits):
+    """The float32 whose bit pattern is the int32 ``bits`` (an LLVM bitcast: vectorises)."""
+    if not isinstance(bits, types.Integer) or bits.bitwidth != 32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+
+    return types.float32(bits), codegen
+
+
+# Not inline="always": numba-level inlining would give these operations the caller's fast-math
+# flags, and reassociation would undo the Cody-Waite split; LLVM inlines it (and vectorises the
+# loops that call it) with its own flags.
+@njit(fastmath={"contract"}, cache=True, error_model="numpy")
+def logistic_f32(z):
+    """float32 logistic 1 / (1 + e^-z), accurate in relative terms on both sides: with
+    e = e^-|z|, e / (1 + e) for z < 0 and 1 / (1 + e) otherwise (no 1 - tiny cancellation, unlike
+    (1 + tanh(z / 2)) / 2). At most 2 ulp from the correctly rounded value for z >= -87.3 (checked on
+    every float32: benchmarks/experiments/fused_numba/check_logistic.py); below that the result is
+    e^LO / (1 + e^LO) ~ 1.2e-38 (absolute error below 1.2e-38). Never above 1. NaN gives NaN (the
+    scale is built from 0 instead of NaN, so the int conversion stays defined)."""
+    a = -abs(z)
+    a = LO if a < LO else a  # NaN passes (comparison false)
+    kf = np.floor(a * LOG2E + HALF)
+    ks = kf if kf == kf else ZERO
+    r = (a - kf * LN2_HI) - kf * LN2_LO
+    p = ONE + r * (ONE + r * (E2 + r * (E3 + r * (E4 + r * (E5 + r * (E6 + r * E7))))))
+    e = p * _f32_from_bits(np.int32((np.int32(ks) + np.int32(127)) << np.int32(23)))  # 2^n
+    num = e if z < ZERO else ONE
+    return num / (ONE + e)
+
+
+@njit(parallel=True, fastmath=FM, cache=True, error_model="numpy")
+def logistic_f32_array(xs, out):
+    """out[i] = logistic_f32(xs[i]) (float32 arrays; tests and checks)."""
+    for i in prange(xs.shape[0]):
+        out[i] = logistic_f32(xs[i])
+
+
 # --------------------------------------------------------------- kernel pieces
-@njit(fastmath=FM, inline="always", cache=True)
-def _act_inplace(H, sz, nrows, m, act):
-    """H[sz:sz + nrows] = phi(H[sz:sz + nrows]); phi = tanh (act 0) or logistic (act 1), the branch
-    outside the loops (a generic al * tanh(be * x) + ga cost 10-17 % of the whole kernel, A/B)."""
-    if act == 0:
-        for j in range(sz, sz + nrows):
-            for i in range(m):
-                H[j, i] = tanh_f32(H[j, i])
-    else:
-        for j in range(sz, sz + nrows):
-            for i in range(m):
-                H[j, i] = HALF + HALF * tanh_f32(HALF * H[j, i])
-
-
-@njit(fastmath=FM, inline="always", cache=True)
-def _act_residual(H, sa, sz, nrows, m, act):
-    """H[sz + j] = phi(H[sz + j]) + H[sa + j], j < nrows (skip='residual')."""
+@njit(fastmath=FM, inline="always", cache=True, error_model="numpy")
+def _act_inplace(H, W, bo, sz, nrows, m, act):
+    """H[sz + j] = phi(H[sz + j] + b_j), b_j = W[bo + j], j < nrows; phi = tanh (act 0) or the
+    logistic (act 1), the branch outside the loops (a generic al * tanh(be * x) + ga cost
+    10-17 % of the whole kernel, A/B). The bias is added here, after the products (see _dense)."""
     if act == 0:
         for j in range(nrows):
+            b = W[bo + j]
             for i in range(m):
-                H[sz + j, i] = tanh_f32(H[sz + j, i]) + H[sa + j, i]
+                H[sz + j, i] = tanh_f32(H[sz + j, i] + b)
     else:
         for j in range(nrows):
+            b = W[bo + j]
             for i in range(m):
-                H[sz + j, i] = HALF + HALF * tanh_f32(HALF * H[sz + j, i]) + H[sa + j, i]
+                H[sz + j, i] = logistic_f32(H[sz + j, i] + b)
 
 
-@njit(fastmath=FM, inline="always", cache=True)
-def _dense(W, wo, bo, nin, nout, H, sa, sz, m):
-    """H[sz + o, i] = W[bo + o] + sum_j W[wo + o nin + j] H[sa + j, i] for o < nout, i < m
-    (input rows from sa, output rows from sz of the same buffer):
-    4 outputs x 4 inputs per pass over the samples, with remainder loops."""
+@njit(fastmath=FM, inline="always", cache=True, error_model="numpy")
+def _act_residual(H, W, bo, sa, sz, nrows, m, act):
+    """H[sz + j] = phi(H[sz + j] + b_j) + H[sa + j], j < nrows (skip="residual")."""
+    if act == 0:
+        for j in range(nrows):
+            b = W[bo + j]
+            for i in range(m):
+                H[sz + j, i] = tanh_f32(H[sz + j, i] + b) + H[sa + j, i]
+    else:
+        for j in range(nrows):
+            b = W[bo + j]
+            for i in range(m):
+                H[sz + j, i] = logistic_f32(H[sz + j, i] + b) + H[sa + j, i]
+
+
+@njit(fastmath=FM, inline="always", cache=True, error_model="numpy")
+def _dense(W, wo, nin, nout, H, sa, sz, m):
+    """H[sz + o, i] = sum_j W[wo + o nin + j] H[sa + j, i] for o < nout, i < m (input rows from
+    sa, output rows from sz of the same buffer): 4 outputs x 4 inputs per pass over the samples,
+    with remainder loops. No bias: the caller adds it after the products, so that a large bias
+    (a saturated unit, or an output bias close to the target) is rounded once rather than at
+    every accumulation step."""
     o = 0
     while o + 4 <= nout:
         r0 = wo + o * nin
         r1 = r0 + nin
         r2 = r1 + nin
         r3 = r2 + nin
-        b0 = W[bo + o]
-        b1 = W[bo + o + 1]
-        b2 = W[bo + o + 2]
-        b3 = W[bo + o + 3]
         for i in range(m):
-            H[sz + o, i] = b0
-            H[sz + o + 1, i] = b1
-            H[sz + o + 2, i] = b2
-            H[sz + o + 3, i] = b3
+            H[sz + o, i] = ZERO
+            H[sz + o + 1, i] = ZERO
+            H[sz + o + 2, i] = ZERO
+            H[sz + o + 3, i] = ZERO
         j = 0
         while j + 4 <= nin:
             p0 = W[r0 + j]; p1 = W[r0 + j + 1]; p2 = W[r0 + j + 2]; p3 = W[r0 + j + 3]  # noqa: E702
@@ -131,9 +194,8 @@ def _dense(W, wo, bo, nin, nout, H, sa, sz, m):
         o += 4
     while o < nout:
         r0 = wo + o * nin
-        b0 = W[bo + o]
         for i in range(m):
-            H[sz + o, i] = b0
+            H[sz + o, i] = ZERO
         j = 0
         while j + 4 <= nin:
             p0 = W[r0 + j]; p1 = W[r0 + j + 1]; p2 = W[r0 + j + 2]; p3 = W[r0 + j + 3]  # noqa: E702
@@ -149,7 +211,7 @@ def _dense(W, wo, bo, nin, nout, H, sa, sz, m):
         o += 1
 
 
-@njit(fastmath=FM, inline="always", cache=True)
+@njit(fastmath=FM, inline="always", cache=True, error_model="numpy")
 def _first(Z1, t, k, h1, m, a, act):
     """a[:h1] = phi(Z1[0] + sum_j t_j Z1[1 + j]), unrolled for k = 1..4 (k, act branch outside
     the loops)."""
@@ -163,7 +225,7 @@ def _first(Z1, t, k, h1, m, a, act):
             for j in range(h1):
                 for i in range(m):
                     z = Z1[0, j, i] + t0 * Z1[1, j, i]
-                    a[j, i] = HALF + HALF * tanh_f32(HALF * z)
+                    a[j, i] = logistic_f32(z)
     elif k == 2:
         t0 = t[0]
         t1 = t[1]
@@ -175,7 +237,7 @@ def _first(Z1, t, k, h1, m, a, act):
             for j in range(h1):
                 for i in range(m):
                     z = Z1[0, j, i] + t0 * Z1[1, j, i] + t1 * Z1[2, j, i]
-                    a[j, i] = HALF + HALF * tanh_f32(HALF * z)
+                    a[j, i] = logistic_f32(z)
     elif k == 3:
         t0 = t[0]
         t1 = t[1]
@@ -188,7 +250,7 @@ def _first(Z1, t, k, h1, m, a, act):
             for j in range(h1):
                 for i in range(m):
                     z = Z1[0, j, i] + t0 * Z1[1, j, i] + t1 * Z1[2, j, i] + t2 * Z1[3, j, i]
-                    a[j, i] = HALF + HALF * tanh_f32(HALF * z)
+                    a[j, i] = logistic_f32(z)
     else:
         t0 = t[0]
         t1 = t[1]
@@ -203,10 +265,10 @@ def _first(Z1, t, k, h1, m, a, act):
             for j in range(h1):
                 for i in range(m):
                     z = Z1[0, j, i] + t0 * Z1[1, j, i] + t1 * Z1[2, j, i] + t2 * Z1[3, j, i] + t3 * Z1[4, j, i]
-                    a[j, i] = HALF + HALF * tanh_f32(HALF * z)
+                    a[j, i] = logistic_f32(z)
 
 
-@njit(fastmath=FM, inline="always", cache=True)
+@njit(fastmath=FM, inline="always", cache=True, error_model="numpy")
 def _params(Wt, t, k, Q, W):
     """W = Wt[0] + sum_j t_j Wt[1 + j] (the later layers' parameters at the point)."""
     if k == 1:
@@ -233,31 +295,40 @@ def _params(Wt, t, k, Q, W):
             W[q] = Wt[0, q] + t0 * Wt[1, q] + t1 * Wt[2, q] + t2 * Wt[3, q] + t3 * Wt[4, q]
 
 
-@njit(fastmath=FM, inline="always", cache=True)
-def _output_sse(W, lay, H, sa, sz, y, m):
-    """Sum over outputs and samples of (u - y)^2 (float64), u = V H[sa:] + c into H[sz:]."""
+@njit(fastmath=FM, inline="always", cache=True, error_model="numpy")
+def _output_sse(W, lay, H, sa, sz, y, cb, tv, k, m):
+    """Sum over outputs and samples of (u - y)^2 in float64, u = V H[sa:] + c. The products
+    V H go to H[sz:] in float32; then u - y = (V H) + (c - y) in float64, with the output bias
+    c = cb[0] + sum_j t_j cb[1 + j] in float64: no float32 rounding at the scale of c or y, so a
+    small error u - y next to a large target keeps its digits."""
     l = lay.shape[0] - 1
     nout = y.shape[0]
-    _dense(W, lay[l, 0], lay[l, 1], lay[l, 2], nout, H, sa, sz, m)
+    _dense(W, lay[l, 0], lay[l, 2], nout, H, sa, sz, m)
     acc = 0.0
     for o in range(nout):
+        c = cb[0, o]
+        for j in range(k):
+            c += tv[j + 1] * cb[j + 1, o]
         for i in range(m):
-            e = np.float64(H[sz + o, i] - y[o, i])
+            e = np.float64(H[sz + o, i]) + (c - y[o, i])
             acc += e * e
     return acc
 
 
 # --------------------------------------------------------------- the kernel
-@njit(parallel=True, fastmath=FM, cache=True)
-def general_kernel(T, Z1, Wt, lay, y, G, l2, act, residual, out, chunk):
+@njit(parallel=True, fastmath=FM, cache=True, error_model="numpy")
+def general_kernel(T, Z1, Wt, lay, y, cb, V, l2, act, residual, out, chunk):
     """out[p] = loss at theta = center + T[p] @ directions.
 
     T (N, k) float64 coordinates; Z1 (1 + k, h1, m) first-layer pre-activation tables;
     Wt (1 + k, Q) the later layers' parameters (per layer: W (out x in) row-major, then b
     (zeros when the layer has none)); lay (L, 4) int64: offset of W, offset of b, fan-in,
-    fan-out of each later layer (the last is the output layer); y (outputs, m); G (1 + k,
-    1 + k) float64 Gram matrix of [center; directions]; l2 the weight of ||theta||^2; act 0
-    tanh / 1 logistic; residual 0/1; out (N,) float64.
+    fan-out of each later layer (the last is the output layer); y (outputs, m) float64 targets;
+    cb (1 + k, outputs) float64 output-bias tables of the centre and the directions (zeros
+    without an output bias); V (1 + k,
+    P) float64 [center; directions], for l2 * ||theta||^2 in float64 (summed directly: a sum of
+    squares is never negative, unlike a Gram-matrix quadratic form, which cancels near theta = 0);
+    act 0 tanh / 1 logistic; residual 0/1; out (N,) float64.
     """
     N, k = T.shape
     h1 = Z1.shape[1]
@@ -290,18 +361,20 @@ def general_kernel(T, Z1, Wt, lay, y, G, l2, act, residual, out, chunk):
             for l in range(nl - 1):  # hidden layers 2..L
                 sz = maxw - sa
                 no = lay[l, 3]
-                _dense(W, lay[l, 0], lay[l, 1], lay[l, 2], no, H, sa, sz, m)
+                _dense(W, lay[l, 0], lay[l, 2], no, H, sa, sz, m)
                 if residual == 1:
-                    _act_residual(H, sa, sz, no, m, act)
+                    _act_residual(H, W, lay[l, 1], sa, sz, no, m, act)
                 else:
-                    _act_inplace(H, sz, no, m, act)
+                    _act_inplace(H, W, lay[l, 1], sz, no, m, act)
                 sa = sz
-            acc = _output_sse(W, lay, H, sa, maxw - sa, y, m)  # output layer and squared error
+            acc = _output_sse(W, lay, H, sa, maxw - sa, y, cb, tv, k, m)  # output layer and squared error
             loss = acc / m
             if l2 > 0.0:
                 q = 0.0
-                for a_ in range(k + 1):
-                    for b_ in range(k + 1):
-                        q += tv[a_] * G[a_, b_] * tv[b_]
+                for pp in range(V.shape[1]):
+                    v = V[0, pp]
+                    for j in range(k):
+                        v += tv[j + 1] * V[j + 1, pp]
+                    q += v * v
                 loss += l2 * q
             out[p] = loss

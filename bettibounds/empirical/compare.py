@@ -84,7 +84,7 @@ class LandscapeResult:
     refine: int = 1  # the stability check's refinement factor (1: not checked)
 
 
-def analyze_landscape(experiment, *, refine: int = 2, device=None, dtype: str = "float64", progress: bool = False,
+def analyze_landscape(experiment, *, refine: int = 2, device=None, dtype: str | None = None, progress: bool = False,
                       sampler=None, engine: str = "torch") -> LandscapeResult:
     """Sample, compute persistence, Betti numbers at the levels, the flags and the theory.
 

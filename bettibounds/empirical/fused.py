@@ -15,11 +15,17 @@ Numerics (what differs from the torch float32 kernel):
   float64 and rounded to float32 once; the later layers' parameters at a point are
   ``W(center) + sum_j t_j W(dir_j)`` in float32;
 * products and activations in float32, with FMA contraction and reassociated sums;
-* tanh is our own branch-free float32 approximation (at most 5 ulp from the float64 tanh,
-  checked on every float32 input); ``logistic(z) = (1 + tanh(z / 2)) / 2``; NaN propagates;
-* the squared errors are accumulated in float64, and ``l2 ||theta||^2`` is evaluated exactly
-  in float64 as the quadratic form ``[1, t] G [1, t]^T`` of the float64 Gram matrix G of
-  ``[center; directions]``.
+* tanh is our own branch-free float32 approximation (at most 5 ulp from the correctly rounded
+  tanh, checked on every float32 input); the logistic is computed from our own float32 exp as
+  ``e / (1 + e)`` or ``1 / (1 + e)``, ``e = exp(-|z|)`` (at most 2 ulp, checked on every
+  float32 input), so saturated units keep their relative accuracy; NaN propagates through both;
+* biases are added after the products; the output error is ``(V a) + (c - y)`` with the
+  products in float32 and the output bias c and the target y in float64, so a small error
+  next to a large target or bias keeps its digits;
+* the squared errors are accumulated in float64, and ``l2 ||theta||^2`` is summed in float64
+  from the float64 centre and directions (a sum of squares: never negative);
+* before any evaluation, every float32 intermediate is bounded in float64, and a slice on which
+  float32 could overflow is refused (:meth:`FusedSliceKernel._magnitude_bound`).
 
 Measured against the float64 torch kernel on 15 architectures of the family, its error is at
 or below the torch float32 kernel's own (tests/empirical/test_fused.py).
@@ -32,12 +38,17 @@ before any work: use the torch kernel (the default engine) for those.
 
 The kernel is compiled by numba on first use (about 30 s) and cached on disk, so later runs
 and processes load it in about half a second. The number of threads is numba's
-(``NUMBA_NUM_THREADS``, all cores by default).
+(``NUMBA_NUM_THREADS``, all cores by default). Calls from several Python threads are
+serialised (each call already uses every core; numba's fallback "workqueue" threading layer
+is not re-entrant). Do not ``fork`` a process after it has used the engine (GNU OpenMP does
+not survive a fork); use the "spawn" start method.
 """
 
 from __future__ import annotations
 
+import numbers
 import sys
+import threading
 import time
 
 import numpy as np
@@ -59,6 +70,31 @@ _BLOCK = 16384
 #: value (3.4e38), far more than the rounding errors the bound leaves out (relative ~1e-6), so
 #: under it no float32 intermediate can overflow (FusedSliceKernel._magnitude_bound)
 _F32_SAFE = 3.4e37
+#: one call into the compiled kernel at a time (see the module docstring)
+_LOCK = threading.Lock()
+#: share of the available host memory one evaluation may use
+_MEMORY_FRACTION = 0.5
+
+
+def _dtype_name(dtype) -> str:
+    """'float32' for every spelling of it (str, numpy or torch dtype), else a readable name."""
+    name = str(dtype).replace("torch.", "").strip().lower()
+    if name in ("float32", "float"):
+        return "float32"
+    try:
+        return np.dtype(dtype).name
+    except TypeError:
+        return name
+
+
+def _host_float64(name: str, value) -> np.ndarray:
+    """value (a tensor, requiring grad or not, an array or nested lists) as a float64 array."""
+    if hasattr(value, "detach"):  # a torch tensor
+        value = value.detach().cpu().double().numpy()
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidSpecError(f"{name} must be a rectangular array of real numbers ({exc})") from None
 
 
 def fused_unsupported(spec, k: int | None = None) -> str | None:
@@ -123,10 +159,10 @@ class FusedSliceKernel:
         from .kernels import _check_spec, _to_numpy_matrix
 
         self.spec = _check_spec(spec)
-        if device not in (None, "cpu"):
+        if device is not None and str(device) != "cpu":
             raise InvalidSpecError(f"the fused engine runs on the CPU only, got device={device!r}; use the "
                                    "torch engine for CUDA")
-        if str(dtype).strip().lower() not in ("float32", "float"):
+        if _dtype_name(dtype) != "float32":
             raise InvalidSpecError(f"the fused engine computes in float32 only, got dtype={dtype!r}; use the torch "
                                    "engine for float64 (in float64 it is the faster one: docs/benchmarks.md)")
         reason = fused_unsupported(spec)
@@ -156,24 +192,36 @@ class FusedSliceKernel:
                 f"activation={s.activation!r}, m={self.m}, P={self.n_params}, device='cpu', dtype='float32')")
 
     # ------------------------------------------------------------------ tables
-    def _tables(self, center, directions) -> dict:
-        """The kernel's inputs for one slice, computed in float64 and rounded to float32 once
-        (the Gram matrix stays float64)."""
-        from .kernels import _to_numpy_matrix, param_layout
+    def _slice(self, center, directions) -> tuple[np.ndarray, np.ndarray]:
+        """(center (P,), directions (k, P)) as validated float64 arrays."""
+        from .kernels import _to_numpy_matrix
 
-        P, spec = self.n_params, self.spec
-        c = _to_numpy_matrix("center", np.asarray(center, dtype=np.float64).reshape(1, -1), cols=P)[0]
-        D = np.asarray(directions, dtype=np.float64)
+        P = self.n_params
+        c = _host_float64("center", center)
+        if c.shape != (P,):
+            raise InvalidSpecError(f"center must have shape (P,) = ({P},), got {tuple(c.shape)}")
+        D = _host_float64("directions", directions)
         if D.ndim == 1:
             D = D.reshape(1, -1)
         D = _to_numpy_matrix("directions", D, cols=P)
+        c = _to_numpy_matrix("center", c.reshape(1, -1), cols=P)[0]
         k = D.shape[0]
         if k == 0:
             raise InvalidSpecError("directions must hold at least one direction (shape (k, P), k >= 1)")
-        reason = fused_unsupported(spec, k)
+        reason = fused_unsupported(self.spec, k)
         if reason is not None:
             raise InvalidSpecError(f"{reason}; use the torch engine (the default)")
-        V = np.vstack([c[None], D])  # (1 + k, P): the centre, then the directions
+        return c, D
+
+    def _tables(self, c: np.ndarray, D: np.ndarray, tmax: np.ndarray) -> dict:
+        """The kernel's inputs for one slice, computed in float64 and rounded to float32 once
+        (``V``, for the l2 term, stays float64), and ``bound``: :meth:`_magnitude_bound` for
+        coordinates of magnitude at most ``tmax`` (k,)."""
+        from .kernels import param_layout
+
+        spec = self.spec
+        k = D.shape[0]
+        V = np.ascontiguousarray(np.vstack([c[None], D]))  # (1 + k, P): the centre, then the directions
         lay = param_layout(spec)
         first = lay[0]
         W1 = V[:, first.w:first.w + first.out * first.inp].reshape(1 + k, first.out, first.inp)
@@ -187,102 +235,132 @@ class FusedSliceKernel:
             pieces.append(V[:, layer.b:layer.b + layer.out] if layer.b is not None else np.zeros((1 + k, layer.out)))
             rows.append((off, off + n_w, layer.inp, layer.out))
             off += n_w + layer.out
-        f32 = np.float32
+        Wt = np.concatenate(pieces, axis=1)
+        rows = np.ascontiguousarray(rows, dtype=np.int64).reshape(-1, 4)
+        residual = int("residual" in spec.skips)
+        bound = self._magnitude_bound(Z1, Wt, rows, tmax, residual)
 
         def c32(a):
             with np.errstate(over="ignore"):  # an overflow is refused just below, with the reason
-                return np.ascontiguousarray(a, dtype=f32)
+                return np.ascontiguousarray(a, dtype=np.float32)
 
-        Wt = np.concatenate(pieces, axis=1)
         tabs = {"Z1": c32(Z1), "Wt": c32(Wt)}
         for name, a in tabs.items():
             if not np.isfinite(a).all():
                 raise InvalidSpecError(f"the slice's {name} table overflows float32 (entries beyond 3.4e38): use "
                                        "the torch engine in float64 or smaller centre/directions")
-        return dict(k=k, lay=np.ascontiguousarray(rows, dtype=np.int64).reshape(-1, 4), y=c32(self._y.T),
-                    G=np.ascontiguousarray(V @ V.T), act=_ACT[spec.activation],
-                    residual=int("residual" in spec.skips), abs_Z1=np.abs(Z1), abs_Wt=np.abs(Wt), **tabs)
+        last = lay[-1]
+        cb = V[:, last.b:last.b + last.out] if last.b is not None else np.zeros((1 + k, last.out))
+        return dict(k=k, lay=rows, y=np.ascontiguousarray(self._y.T), cb=np.ascontiguousarray(cb), V=V,
+                    act=_ACT[spec.activation], residual=residual, bound=bound, **tabs)
 
-    def _magnitude_bound(self, tab: dict, T: np.ndarray) -> float:
-        """An upper bound (float64, before rounding) on the magnitude of every float32 value the
-        kernel forms at the points T: the coordinates, the first-layer pre-activations and the
-        later layers' parameters (each a sum of |table| |t_j| terms), every pre-activation and
-        its partial sums (|b| + sum |W| |a|, with |phi| <= 1 and |a_l| <= |a_{l-1}| + 1 with the
-        residual skip), and the output errors u - y."""
-        tmax = np.abs(T).max(axis=0) if T.shape[0] else np.zeros(tab["k"])
+    def _magnitude_bound(self, Z1: np.ndarray, Wt: np.ndarray, rows: np.ndarray, tmax: np.ndarray,
+                         residual: int) -> float:
+        """An upper bound, in exact arithmetic (float64 here), on the magnitude of every float32
+        value the kernel forms at coordinates |t_j| <= tmax_j.
+
+        Covered: the coordinates; the first-layer pre-activations and the later layers'
+        parameters (sums of |table| |t_j| terms); every later pre-activation and each of its
+        partial sums in any order, with or without the bias (|b| + sum |W| |a|); the
+        activations (|tanh|, logistic <= 1, and |a_l| <= |a_{l-1}| + 1 with the residual skip);
+        the output products V a (and, conservatively, u - y and y, which the kernel forms in
+        float64). Rounding makes the computed values exceed these by a relative
+        (1 + 2^-24)^n for sums of n terms (and the own tanh reaches 1 + 2e-7): the engine's
+        threshold is a tenth of float32's range, which absorbs that for any n below 10^7.
+        """
+        ymax = float(np.abs(self._y).max(initial=0.0))
         s = np.concatenate([[1.0], tmax])  # the weight of each table: 1 for the centre, |t_j|
-        worst = max(float(tmax.max(initial=0.0)), float(np.abs(self._y).max(initial=0.0)))
-        worst = max(worst, float(np.tensordot(s, tab["abs_Z1"], axes=1).max(initial=0.0)))
-        wabs = s @ tab["abs_Wt"]  # bound on |W(t)| entrywise
+        worst = max(float(tmax.max(initial=0.0)), ymax)
+        worst = max(worst, float(np.tensordot(s, np.abs(Z1), axes=1).max(initial=0.0)))
+        wabs = s @ np.abs(Wt)  # bound on |W(t)| entrywise
         worst = max(worst, float(wabs.max(initial=0.0)))
-        a = np.ones(tab["Z1"].shape[1])  # |phi| <= 1 for tanh and logistic
-        rows = tab["lay"]
+        a = np.ones(Z1.shape[1])  # |phi| <= 1 for tanh and logistic
         for l, (wo, bo, nin, nout) in enumerate(rows):
             z = wabs[bo:bo + nout] + wabs[wo:wo + nout * nin].reshape(nout, nin) @ a
             if l < len(rows) - 1:
                 worst = max(worst, float(z.max()))
-                a = a + 1.0 if tab["residual"] else np.ones(nout)
+                a = a + 1.0 if residual else np.ones(nout)
             else:  # the output layer, then u - y
-                worst = max(worst, float(z.max()) + float(np.abs(self._y).max(initial=0.0)))
+                worst = max(worst, float(z.max()) + ymax)
         return worst
+
+    def _check_memory(self, tab: dict, n_points: int) -> None:
+        """Refuse an evaluation whose tables, per-thread buffers and output would not fit."""
+        import numba
+
+        maxw = max(self.spec.widths)
+        per_thread = 2 * maxw * self.m * 4 + tab["Wt"].shape[1] * 4
+        need = (tab["Z1"].nbytes + tab["Wt"].nbytes + tab["V"].nbytes + 8 * n_points
+                + numba.get_num_threads() * per_thread)
+        from ._memory import available_bytes
+
+        budget = _MEMORY_FRACTION * available_bytes()
+        if need > budget:
+            raise InvalidSpecError(f"the fused engine would need {need / 2**30:.2f} GiB for this slice (tables, "
+                                   f"per-thread buffers of {per_thread / 2**20:.1f} MiB, output) but only "
+                                   f"{budget / 2**30:.2f} GiB may be used; evaluate fewer points at a time or use "
+                                   "the torch engine, which chunks to the free memory")
 
     def _ensure_compiled(self, tab: dict) -> None:
         """Compile the kernel, or load it from numba's cache, on the first use in this process
         (an empty call with this slice's argument types); its seconds go to ``compile_seconds``."""
-        kern = self._impl.general_kernel
-        if kern.signatures:
+        if self._impl.general_kernel.signatures:
             return
         t0 = time.perf_counter()
         self._call(tab, np.empty((0, tab["k"])), np.empty(0))
         self.compile_seconds = time.perf_counter() - t0
 
     def _call(self, tab: dict, T: np.ndarray, out: np.ndarray) -> None:
-        self._impl.general_kernel(T, tab["Z1"], tab["Wt"], tab["lay"], tab["y"], tab["G"], self.l2, tab["act"],
-                                  tab["residual"], out, _TASK)
+        with _LOCK:
+            self._impl.general_kernel(T, tab["Z1"], tab["Wt"], tab["lay"], tab["y"], tab["cb"], tab["V"], self.l2,
+                                      tab["act"], tab["residual"], out, _TASK)
 
     # ---------------------------------------------------------------- evaluate
     def evaluate_slice(self, center, directions, coords) -> np.ndarray:
-        """Loss at ``theta = center + coords @ directions`` (coords (B, k), or (B,) when k = 1);
-        float64 array (B,)."""
+        """Loss at ``theta = center + coords @ directions``: coords (B, k), a (B,) vector when
+        k = 1, or one point (k,); a float64 array (B,)."""
         return self.evaluate_chunked(coords, "slice", center=center, directions=directions)
 
     def evaluate_chunked(self, points, mode: str = "slice", *, center=None, directions=None,
                          chunk: int | None = None, progress: bool = False) -> np.ndarray:
         """Loss at N slice points (N, k); the same call as :meth:`LossKernel.evaluate_chunked
-        <.kernels.LossKernel.evaluate_chunked>` with ``mode="slice"``.
+        <.kernels.LossKernel.evaluate_chunked>` with ``mode="slice"``, returning a float64 array.
 
-        ``chunk`` is accepted for interchangeability and ignored: the kernel needs no memory
-        per point beyond its (N,) output. ``progress`` shows a tqdm bar (and says when the
-        first call of the process compiles or loads the kernel).
+        ``chunk`` (a positive integer or None) is accepted for interchangeability and has no
+        effect: the kernel needs no memory per point beyond its output. ``progress`` shows a
+        tqdm bar (and says when the first call of the process compiles or loads the kernel).
+
+        Raises InvalidSpecError (before any work) for a slice on which float32 could overflow,
+        with the bound, and when the tables and buffers would not fit in memory.
         """
         if mode != "slice":
             raise InvalidSpecError(f"the fused engine evaluates slices only (mode='slice'), got mode={mode!r}; "
                                    "use the torch engine for a box over all parameters")
+        if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, numbers.Integral) or chunk < 1):
+            raise InvalidSpecError(f"chunk must be a positive integer or None, got {chunk!r}")
         if center is None or directions is None:
             raise InvalidSpecError("mode='slice' needs center (P,) and directions (k, P)")
-        tab = self._tables(center, directions)
-        k = tab["k"]
-        try:
-            T = np.asarray(points, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise InvalidSpecError(f"points must be a rectangular array of real numbers ({exc})") from None
-        if T.ndim == 1 and k == 1:
-            T = T.reshape(-1, 1)
+        c, D = self._slice(center, directions)
+        k = D.shape[0]
+        T = _host_float64("points", points)
+        if T.ndim == 1:  # (B,) when k = 1, else one point (k,)
+            T = T.reshape(-1, 1) if k == 1 else T.reshape(1, -1)
         if T.ndim != 2 or T.shape[1] != k:
             raise InvalidSpecError(f"points must have shape (N, k={k}) slice coordinates, got {tuple(T.shape)}")
         if not np.isfinite(T).all():
             raise InvalidSpecError("points contains non-finite values (nan or inf)")
         T = np.ascontiguousarray(T)
-        bound = self._magnitude_bound(tab, T)
-        if not bound < _F32_SAFE:
-            raise InvalidSpecError(
-                f"float32 could overflow on this slice: an intermediate value of the loss may reach {bound:.3g} "
-                f"(float32 ends at 3.4e38; the engine refuses above {_F32_SAFE:.0e}); use the torch engine in "
-                "float64, or a smaller region")
         N = T.shape[0]
+        tab = self._tables(c, D, np.abs(T).max(axis=0) if N else np.zeros(k))
+        if not tab["bound"] < _F32_SAFE:
+            raise InvalidSpecError(
+                f"float32 could overflow on this slice: an intermediate value of the loss may reach "
+                f"{tab['bound']:.3g} (float32 ends at 3.4e38; the engine refuses above {_F32_SAFE:.1e}); use the "
+                "torch engine in float64, or a smaller region")
         out = np.empty(N, dtype=np.float64)
         if N == 0:
             return out
+        self._check_memory(tab, N)
         if progress and not self._impl.general_kernel.signatures:
             print("fused engine: compiling the kernel, or loading it from numba's cache (about 30 s the first "
                   "time on a machine, then about 0.5 s)", file=sys.stderr)

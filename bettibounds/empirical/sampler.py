@@ -156,7 +156,7 @@ def _mesh(axes) -> np.ndarray:
     return np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, len(axes))
 
 
-def sample_landscape(experiment, *, grid=None, device=None, dtype: str = "float64", progress: bool = False,
+def sample_landscape(experiment, *, grid=None, device=None, dtype: str | None = None, progress: bool = False,
                      kernel=None, engine: str = "torch") -> LandscapeSample:
     """Evaluate the experiment's loss on its grid (or on ``grid`` if given).
 
@@ -167,7 +167,8 @@ def sample_landscape(experiment, *, grid=None, device=None, dtype: str = "float6
     grid : list of int, optional
         Points per axis (overrides the file; used for the refined grid).
     device, dtype : str
-        Passed to the kernel ("cuda" when available by default; float64 by default).
+        Passed to the kernel ("cuda" when available by default; ``dtype=None``: float64 with the
+        torch engine, float32 with the fused engine).
     progress : bool
         Progress bar for long runs.
     kernel : LossKernel or FusedSliceKernel, optional
@@ -206,7 +207,8 @@ def sample_landscape(experiment, *, grid=None, device=None, dtype: str = "float6
         values = kernel.evaluate_chunked(_mesh(axes), mode="slice", center=center, directions=directions,
                                          progress=progress)
     values = np.asarray(values, dtype=float).reshape(grid)
-    used = str(kernel.dtype).replace("torch.", "")
+    # the precision the kernel really used (a stand-in kernel without one: the one asked for)
+    used = str(getattr(kernel, "dtype", dtype or "float64")).replace("torch.", "")
     bad = ~np.isfinite(values)
     if bad.any():
         hint = ("float32 overflows above about 3.4e38: try --dtype float64 (torch engine) or a smaller region"
@@ -218,10 +220,10 @@ def sample_landscape(experiment, *, grid=None, device=None, dtype: str = "float6
                            engine, None if compiled_before is not None else getattr(kernel, "compile_seconds", None))
 
 
-def make_kernel(experiment, *, engine: str = "torch", device=None, dtype: str = "float64"):
+def make_kernel(experiment, *, engine: str = "torch", device=None, dtype: str | None = None):
     """The loss kernel of an experiment for ``engine`` ("torch" or "fused"), refusing before any
     work what the engine cannot do (the fused engine: a box region, an unsupported network or
-    number of directions, float64, CUDA)."""
+    number of directions, float64, CUDA). ``dtype=None``: float64 (torch), float32 (fused)."""
     from .fused import ENGINES
 
     if engine not in ENGINES:
@@ -230,7 +232,7 @@ def make_kernel(experiment, *, engine: str = "torch", device=None, dtype: str = 
     if engine == "torch":
         from .kernels import LossKernel
 
-        return LossKernel(spec, experiment.x, experiment.y, device=device, dtype=dtype)
+        return LossKernel(spec, experiment.x, experiment.y, device=device, dtype="float64" if dtype is None else dtype)
     from .fused import FusedSliceKernel, fused_unsupported
 
     region = experiment.region or {}
@@ -243,4 +245,4 @@ def make_kernel(experiment, *, engine: str = "torch", device=None, dtype: str = 
         reason = fused_unsupported(spec, k if isinstance(k, int) and not isinstance(k, bool) else None)
         if reason is not None:
             raise InvalidSpecError(f"{reason}; use the torch engine (the default)")
-    return FusedSliceKernel(spec, experiment.x, experiment.y, device=device, dtype=dtype)
+    return FusedSliceKernel(spec, experiment.x, experiment.y, device=device, dtype="float32" if dtype is None else dtype)
