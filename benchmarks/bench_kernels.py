@@ -225,7 +225,8 @@ def main(argv=None) -> None:
             rate = n_pts / secs
             roof = n_pts * flops / (peak * 1e9) + n_pts * n_act / act_rate  # seconds at the roofline
             gflops = rate * flops / 1e9
-            chunk = {"slice": kern.chunk_size(n_pts, "slice", 2), "full": kern.chunk_size(n_pts, "full", 0)}.get(mode, "-")
+            chunk = {"slice": kern.chunk_size(n_pts, "slice", 2),
+                     "full": kern.chunk_size(n_pts, "full", 0)}.get(mode, "-")
             rows.append(dict(dtype=dt_name, mode=mode, points=n_pts, chunk=chunk,
                              secs=secs, rate=rate, gflops=gflops, peak=peak, frac=gflops / peak,
                              naive=rate_naive, naive_gflops=rate_naive * f_full / 1e9, ratio=rate / rate_naive,

@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "in float32 only)")
     ls.add_argument("--engine", default="torch", choices=("torch", "fused"),
                     help="torch: the batched kernel (default; any network, CPU or CUDA). fused: a compiled float32 "
-                         "CPU kernel for slices of tanh/logistic MSE networks, 1.4-1.8x faster on small ones; needs "
+                         "CPU kernel for slices of tanh/logistic MSE networks, 1.3-1.7x faster on small ones; needs "
                          "numba (pip install 'bettibounds[fast]'), compiles once in about 30 s (docs/usage.md, "
                          "'Engines')")
     ls.add_argument("--refine", type=int, default=2,

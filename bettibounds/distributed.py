@@ -458,13 +458,9 @@ def _host_points(points) -> np.ndarray:
 
 
 def _bar(progress: bool, total: int, desc: str):
-    if not progress:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover - tqdm ships with the [empirical] extra
-        return None
-    return tqdm(total=total, unit="pt", unit_scale=True, desc=desc)
+    from .empirical._progress import progress_bar
+
+    return progress_bar(progress, total, desc)
 
 
 def landscape_sampler(experiment, client, *, device=None, dtype: str = "float64", chunk: int | None = None,

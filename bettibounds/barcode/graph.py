@@ -19,6 +19,7 @@ import numbers
 
 import numpy as np
 
+from ..empirical._progress import progress_bar
 from ..errors import InvalidSpecError
 
 __all__ = ["knn_graph", "lower_star_h0", "union_find_h0", "minimax_tree", "tree_path", "H0_BACKENDS"]
@@ -108,11 +109,7 @@ def knn_graph(points, k: int = 8, device=None, dtype: str = "float64", progress:
     rows = max(1, min(n, _CHUNK_BYTES // (X.element_size() * n)))
     buf = torch.empty((rows, n), dtype=dt, device=dev)
     nbrs = np.empty((n, k), dtype=np.int64)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n, unit="pt", unit_scale=True, desc=f"k-NN ({dev.type})")
+    bar = progress_bar(progress, n, f"k-NN ({dev.type})")
     with torch.inference_mode():
         for s in range(0, n, rows):
             e = min(n, s + rows)

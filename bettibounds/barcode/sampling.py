@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..empirical._progress import progress_bar
 from ..errors import InvalidSpecError
 from .core import Barcode, BarcodeBar, _sorted
 
@@ -111,11 +112,7 @@ def sample_parameters(kernel, low, high, *, uniform: int = 2000, starts: int = 6
         m1, m2 = torch.zeros_like(th), torch.zeros_like(th)
         lo_t = torch.as_tensor(lo, dtype=kernel.dtype, device=kernel.device)
         hi_t = torch.as_tensor(hi, dtype=kernel.dtype, device=kernel.device)
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=steps, unit="step", desc=f"descent ({starts} starts)")
+        bar = progress_bar(progress, steps, f"descent ({starts} starts)", unit="step", unit_scale=False)
         for step in range(steps + 1):
             if step % record_every == 0 or step == steps:
                 pts.append(th.detach().cpu().numpy().astype(np.float64))

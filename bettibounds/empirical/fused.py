@@ -4,7 +4,7 @@
 slice ``theta = center + sum_j t_j dir_j`` with one compiled pass per point instead of a
 sequence of batched torch operations: every activation of a point stays in the CPU's cache,
 and the point's whole forward pass and squared error run in one loop nest. On the benchmark
-network of docs/benchmarks.md (d = 10, widths 32, 16, m = 256, a 2-D slice) it runs 1.4-1.8x
+network of docs/benchmarks.md (d = 10, widths 32, 16, m = 256, a 2-D slice) it runs 1.3-1.7x
 faster than the torch kernel in float32; on wide layers (widths 100, 80, m = 1000) the two are
 even. It exists for CPU users who sample many float32 slices; the torch kernel stays the
 default and the reference.
@@ -54,6 +54,7 @@ import time
 import numpy as np
 
 from ..errors import InvalidSpecError
+from ._progress import progress_bar
 
 __all__ = ["ENGINES", "FusedSliceKernel", "fused_unsupported"]
 
@@ -275,9 +276,9 @@ class FusedSliceKernel:
         wabs = s @ np.abs(Wt)  # bound on |W(t)| entrywise
         worst = max(worst, float(wabs.max(initial=0.0)))
         a = np.ones(Z1.shape[1])  # |phi| <= 1 for tanh and logistic
-        for l, (wo, bo, nin, nout) in enumerate(rows):
+        for n, (wo, bo, nin, nout) in enumerate(rows):
             z = wabs[bo:bo + nout] + wabs[wo:wo + nout * nin].reshape(nout, nin) @ a
-            if l < len(rows) - 1:
+            if n < len(rows) - 1:
                 worst = max(worst, float(z.max()))
                 a = a + 1.0 if residual else np.ones(nout)
             else:  # the output layer, then u - y
@@ -365,16 +366,7 @@ class FusedSliceKernel:
             print("fused engine: compiling the kernel, or loading it from numba's cache (about 30 s the first "
                   "time on a machine, then about 0.5 s)", file=sys.stderr)
         self._ensure_compiled(tab)
-        bar = None
-        if progress:
-            try:
-                from tqdm.auto import tqdm
-            except ImportError:  # pragma: no cover - tqdm ships with the [empirical] extra
-                import warnings
-
-                warnings.warn("progress=True needs tqdm (pip install tqdm); continuing without a bar", stacklevel=2)
-            else:
-                bar = tqdm(total=N, unit="pt", unit_scale=True, desc="loss (cpu, fused float32)")
+        bar = progress_bar(progress, N, "loss (cpu, fused float32)")
         if bar is None:
             self._call(tab, T, out)
             return out

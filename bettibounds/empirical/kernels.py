@@ -48,6 +48,7 @@ from ..errors import InvalidSpecError, NotPfaffianError
 from ..pfaffian.activations import NON_PFAFFIAN, get_activation
 from ..spec import ArchitectureSpec
 from ._memory import available_bytes
+from ._progress import progress_bar
 
 __all__ = ["LossKernel", "experiment_from_sequential", "flops_per_point", "from_sequential"]
 
@@ -684,16 +685,7 @@ class LossKernel:
             return out
         size = int(chunk) if chunk is not None else self.chunk_size(N, mode, k)
         ws = self._workspace if self._workspace is not None else _Workspace(self.dtype, self.device)
-        bar = None
-        if progress:
-            try:
-                from tqdm.auto import tqdm
-            except ImportError:  # pragma: no cover - tqdm ships with the [empirical] extra
-                import warnings
-
-                warnings.warn("progress=True needs tqdm (pip install tqdm); continuing without a bar", stacklevel=2)
-            else:
-                bar = tqdm(total=N, unit="pt", unit_scale=True, desc=f"loss ({self.device.type}, {mode})")
+        bar = progress_bar(progress, N, f"loss ({self.device.type}, {mode})")
         try:
             with torch.inference_mode():
                 for start in range(0, N, size):

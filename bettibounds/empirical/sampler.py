@@ -245,4 +245,5 @@ def make_kernel(experiment, *, engine: str = "torch", device=None, dtype: str | 
         reason = fused_unsupported(spec, k if isinstance(k, int) and not isinstance(k, bool) else None)
         if reason is not None:
             raise InvalidSpecError(f"{reason}; use the torch engine (the default)")
-    return FusedSliceKernel(spec, experiment.x, experiment.y, device=device, dtype="float32" if dtype is None else dtype)
+    return FusedSliceKernel(spec, experiment.x, experiment.y, device=device,
+                            dtype="float32" if dtype is None else dtype)

@@ -2,9 +2,9 @@
 
 Oracle: the project's torch kernel in float64 (itself checked against the float64 jet oracle
 in test_kernels.py). The fused engine computes in float32, so the yardstick is the torch
-kernel's own float32 error on the same points: the fused engine must not be less accurate
-than 10x that (it is at or below 1x on every case measured), and never worse than 2e-6
-relative. Skipped without numba (the [fast] extra).
+kernel's own float32 error on the same points: on the fixed cases the fused engine must be
+at least as accurate (benchmarks/check_fused.py prints the table), on random networks within
+10x. Skipped without numba (the [fast] extra).
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ pytest.importorskip("numba")
 
 from bettibounds.empirical import fused  # noqa: E402
 from bettibounds.empirical._fused_numba import LO, C, logistic_f32_array, tanh_f32_array  # noqa: E402
+from bettibounds.empirical.compare import analyze_landscape  # noqa: E402
 from bettibounds.empirical.experiment import parse_experiment  # noqa: E402
 from bettibounds.empirical.fused import FusedSliceKernel, fused_unsupported  # noqa: E402
 from bettibounds.empirical.kernels import LossKernel  # noqa: E402
-from bettibounds.empirical.compare import analyze_landscape  # noqa: E402
 from bettibounds.empirical.sampler import sample_landscape  # noqa: E402
 from bettibounds.errors import InvalidSpecError  # noqa: E402
 from bettibounds.spec import ArchitectureSpec  # noqa: E402
@@ -81,8 +81,8 @@ def test_agrees_with_torch_float64_within_torch_float32_error(n):
     ours = FusedSliceKernel(spec, x, y).evaluate_chunked(T, "slice", center=c, directions=D)
     assert ours.dtype == np.float64 and ours.shape == ref.shape
     err, err_torch = _rel(ours, ref), _rel(t32, ref)
-    assert err <= 10 * err_torch, (err, err_torch)
-    assert err < 2e-6, err
+    assert err <= err_torch, (err, err_torch)  # measured: 0.03-0.76x the torch float32 error
+    assert err < 1e-6, err
 
 
 @st.composite
@@ -229,27 +229,35 @@ def test_logistic_specials():
     assert 0 <= out[2] <= 1.2e-38 and 0 <= out[5] <= 1.2e-38  # below LO: absolute error < 1.2e-38
 
 
-def test_saturated_logistic_units_keep_their_accuracy():
-    """Hidden units pushed to logistic(z) ~ e^-8 .. e^-15 (first-layer biases), the output bias
-    equal to the target, so the loss is made of the saturated units' small contributions.
-    (1 + tanh(z/2))/2 loses them to cancellation, and so does adding the bias before the
-    products or forming u - y in float32 (errors 7-10^5x the torch float32 kernel's, measured);
-    the engine must stay within the torch float32 kernel's error here."""
+SATURATED = [(-8.0, (64,)), (-15.0, (64,)), (-15.0, (32, 32)), (-4.0, (64,))]
+
+
+def _saturated_logistic_problem(rng, bias, widths):
+    """Hidden units pushed to logistic(z) ~ e^bias (first-layer biases; the second layer's 2 lower),
+    the output bias equal to the target: the loss is made of the saturated units' small
+    contributions. (spec, x, y, center, directions, points)."""
     from bettibounds.empirical.kernels import param_layout
 
+    spec = ArchitectureSpec(inputs=3, widths=widths, activation="logistic", samples=50)
+    P, lay = spec.n_params, param_layout(spec)
+    c = rng.normal(size=P) * 0.3
+    c[lay[0].b:lay[0].b + lay[0].out] = bias
+    if len(widths) > 1:
+        c[lay[1].b:lay[1].b + lay[1].out] = bias - 2.0
+    x = rng.normal(size=(50, 3)) * 0.3
+    y = np.full((50, 1), c[lay[-1].b])  # u - y = V a, small
+    D = rng.normal(size=(2, P)) * 0.05
+    D[:, lay[-1].b] = 0
+    return spec, x, y, c, D, rng.uniform(-1, 1, size=(400, 2))
+
+
+def test_saturated_logistic_units_keep_their_accuracy():
+    """(1 + tanh(z/2))/2 loses the saturated units' contributions to cancellation, and so do
+    adding the bias before the products and forming u - y in float32 (errors 7-10^5x the torch
+    float32 kernel's, measured); the engine must stay within the torch float32 kernel's error."""
     rng = np.random.default_rng(0)
-    for bias, widths in [(-8.0, (64,)), (-15.0, (64,)), (-15.0, (32, 32)), (-4.0, (64,))]:
-        spec = ArchitectureSpec(inputs=3, widths=widths, activation="logistic", samples=50)
-        P, lay = spec.n_params, param_layout(spec)
-        c = rng.normal(size=P) * 0.3
-        c[lay[0].b:lay[0].b + lay[0].out] = bias
-        if len(widths) > 1:
-            c[lay[1].b:lay[1].b + lay[1].out] = bias - 2.0
-        x = rng.normal(size=(50, 3)) * 0.3
-        y = np.full((50, 1), c[lay[-1].b])  # u - y = V a, small
-        D = rng.normal(size=(2, P)) * 0.05
-        D[:, lay[-1].b] = 0
-        T = rng.uniform(-1, 1, size=(400, 2))
+    for bias, widths in SATURATED:
+        spec, x, y, c, D, T = _saturated_logistic_problem(rng, bias, widths)
         ref = LossKernel(spec, x, y, device="cpu", dtype="float64").evaluate_chunked(T, "slice", center=c, directions=D)
         t32 = LossKernel(spec, x, y, device="cpu", dtype="float32").evaluate_chunked(T, "slice", center=c, directions=D)
         ours = FusedSliceKernel(spec, x, y).evaluate_slice(c, D, T)
