@@ -1,7 +1,8 @@
 """Accuracy of the opt-in fused engine (bettibounds.empirical.fused) against the float64 torch
 kernel, next to the torch float32 kernel's own error, on the cases of tests/empirical/test_fused.py
 (their architectures, seeds and grids) plus networks with saturated logistic units. Prints the
-Markdown table of docs/benchmarks.md. Needs numba (the [fast] extra).
+Markdown table of docs/benchmarks.md; exit status 1 if any case is less accurate than the torch
+float32 kernel. Needs numba (the [fast] extra).
 
 Usage: python benchmarks/check_fused.py
 """
@@ -37,7 +38,7 @@ def main() -> int:
             f", {a}={v}" for a, v in extra.items())
         rows.append((desc, spec.n_params, med, e_f, e_t))
     rng = np.random.default_rng(0)  # saturated logistic units, as in the test
-    for bias, widths in tf.SATURATED:
+    for bias, widths, *_ in tf.SATURATED:
         spec, x, y, c, D, T = tf._saturated_logistic_problem(rng, bias, widths)
         e_f, e_t, med = errors(spec, x, y, c, D, T)
         desc = f"saturated logistic: first-layer bias {bias}, widths {list(widths)}"
@@ -48,7 +49,7 @@ def main() -> int:
         print(f"| {desc} | {P} | {med:.2g} | {e_f:.1e} | {e_t:.1e} | {e_f / e_t:.2g} |")
     worst = max(e_f / e_t for *_, e_f, e_t in rows)
     print(f"\nworst ratio fused / torch float32: {worst:.2f}")
-    return 0 if worst <= 10 else 1
+    return 0 if worst <= 1 else 1
 
 
 if __name__ == "__main__":

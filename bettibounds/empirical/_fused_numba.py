@@ -6,9 +6,10 @@ the supported family: the network is described at run time by an int64 table of 
 layers. Importing this module imports numba; :mod:`.fused` imports it lazily, so the package
 and the torch engine never need numba.
 
-Origin: ``benchmarks/experiments/fused_numba/general.py`` (the experiment that measured it,
-docs/benchmarks.md); the float32 tanh was fitted by ``fit_tanh.py`` there and checked
-exhaustively by ``check_tanh.py``.
+Origin: the prototype ``benchmarks/experiments/fused_numba/general.py`` (in git at commit
+ed06532; docs/benchmarks.md). The float32 tanh was fitted by ``fit_tanh.py`` in that folder; the
+shipped tanh and logistic are checked on every float32 input by ``check_tanh.py`` and
+``check_logistic.py`` there.
 """
 
 import numpy as np
@@ -41,8 +42,9 @@ ZERO = np.float32(0.0)
 
 # exp for the logistic: e^a = 2^n e^r, n = round(a log2 e), r = a - n ln 2 with ln 2 split in a
 # 9-bit head (n * LN2_HI is exact for |n| <= 126) and a tail (Cody-Waite), e^r by its Taylor
-# polynomial of degree 7 (truncation 5.6e-9 relative on |r| <= ln2 / 2). LO = the float32 nearest
-# to ln(2^-126), so 2^n stays a normal number.
+# polynomial of degree 7 (truncation at most 7.3e-9 relative on |r| <= ln2 / 2, 0.12 ulp). LO = the
+# float32 just above ln(2^-126) (the nearest one, -87.3365479, lies below it), so n >= -126 and 2^n
+# stays a normal number.
 LO = np.float32(-87.33654)
 LOG2E = np.float32(1.4426950408889634)
 LN2_HI = np.float32(0.693359375)

@@ -12,7 +12,7 @@ def progress_bar(progress: bool, total: int, desc: str, unit: str = "pt", unit_s
         return None
     try:
         from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover - tqdm ships with the [empirical] extra
+    except ImportError:  # tqdm ships with the [empirical] extra; tests/empirical/test_landscape.py
         warnings.warn("progress=True needs tqdm (pip install tqdm); continuing without a bar", stacklevel=3)
         return None
     return tqdm(total=total, unit=unit, unit_scale=unit_scale, desc=desc)

@@ -113,8 +113,12 @@ def _family(draw):
 @given(_family())
 def test_property_any_supported_network_matches_torch(problem):
     """Random architectures of the family (depth, widths, outputs, per-layer biases, residual,
-    l2, k = 1..4, weight scales up to 3): within 10x the torch float32 error, plus a float32
-    floor for points where torch float32 happens to be exact."""
+    l2, k = 1..4, weight scales up to 3): within 10x the torch float32 kernel's largest error on
+    the same points, plus a floor of 2e-6 relative (about 16 float32 steps) for points where torch
+    float32 happens to be exact. A check of the semantics on random networks (a wrong activation,
+    skip or l2 gives errors of 1e-2 and more); the accuracy itself is held tighter by the fixed
+    cases above. Measured on 4 000 random networks: at most 6.5x beyond the floor, about 99 %
+    within the floor alone."""
     spec, x, y, c, D, T = problem
     ref = LossKernel(spec, x, y, device="cpu", dtype="float64").evaluate_chunked(T, "slice", center=c, directions=D)
     t32 = LossKernel(spec, x, y, device="cpu", dtype="float32").evaluate_chunked(T, "slice", center=c, directions=D)
@@ -122,7 +126,7 @@ def test_property_any_supported_network_matches_torch(problem):
     scale = np.maximum(np.abs(ref), 1e-3)
     err = np.abs(ours - ref) / scale
     err_torch = np.abs(t32 - ref) / scale
-    assert np.all(err <= 10 * np.max(err_torch) + 1e-5), (err.max(), err_torch.max())
+    assert np.all(err <= 10 * np.max(err_torch) + 2e-6), (err.max(), err_torch.max())
 
 
 def test_one_output_matches_points_given_one_at_a_time():
@@ -229,7 +233,13 @@ def test_logistic_specials():
     assert 0 <= out[2] <= 1.2e-38 and 0 <= out[5] <= 1.2e-38  # below LO: absolute error < 1.2e-38
 
 
-SATURATED = [(-8.0, (64,)), (-15.0, (64,)), (-15.0, (32, 32)), (-4.0, (64,))]
+#: (first-layer bias, widths, the largest error allowed as a multiple of the torch float32 kernel's,
+#: the largest relative error allowed). Measured: ratios 0.18, 4e-4, 6e-4, 0.95 and errors 2.7e-7,
+#: 2.2e-6, 1.8e-3, 1.2e-6. Mutations: the logistic as (1 + tanh(z/2))/2 fails the first two; u - y
+#: in float32 gives 3.0 in the third (and fails the fourth by 1 %); the bias added before the
+#: products gives 4.6e-3 in the third.
+SATURATED = [(-8.0, (64,), 0.5, 1e-6), (-15.0, (64,), 1e-2, 1e-5), (-15.0, (32, 32), 1e-2, 3e-3),
+             (-4.0, (64,), 1.0, 2e-6)]
 
 
 def _saturated_logistic_problem(rng, bias, widths):
@@ -253,16 +263,17 @@ def _saturated_logistic_problem(rng, bias, widths):
 
 def test_saturated_logistic_units_keep_their_accuracy():
     """(1 + tanh(z/2))/2 loses the saturated units' contributions to cancellation, and so do
-    adding the bias before the products and forming u - y in float32 (errors 7-10^5x the torch
-    float32 kernel's, measured); the engine must stay within the torch float32 kernel's error."""
+    adding the bias before the products and forming u - y in float32: per case, the error must
+    stay below the measured one with a margin that each of those mutations exceeds (SATURATED)."""
     rng = np.random.default_rng(0)
-    for bias, widths in SATURATED:
+    for bias, widths, ratio, limit in SATURATED:
         spec, x, y, c, D, T = _saturated_logistic_problem(rng, bias, widths)
         ref = LossKernel(spec, x, y, device="cpu", dtype="float64").evaluate_chunked(T, "slice", center=c, directions=D)
         t32 = LossKernel(spec, x, y, device="cpu", dtype="float32").evaluate_chunked(T, "slice", center=c, directions=D)
         ours = FusedSliceKernel(spec, x, y).evaluate_slice(c, D, T)
         err, err_torch = _rel(ours, ref), _rel(t32, ref)
-        assert err <= err_torch, (bias, widths, err, err_torch)
+        assert err <= ratio * err_torch, (bias, widths, err, err_torch)
+        assert err <= limit, (bias, widths, err)
 
 
 def test_tanh_specials_and_nan_propagation():
@@ -442,17 +453,42 @@ def test_interchangeable_call_forms():
     assert kern.evaluate_chunked(pt[None], center=c, directions=D, chunk=7)[0] == one[0]
 
 
-def test_concurrent_calls_from_threads_agree_with_serial():
-    from concurrent.futures import ThreadPoolExecutor
+_THREADS_SCRIPT = """
+import sys
+from concurrent.futures import ThreadPoolExecutor
+import numpy as np
+sys.path.insert(0, {here!r})
+import test_fused as tf
+spec, x, y, c, D = tf._problem(7, *tf.CASES[7])
+kern = tf.FusedSliceKernel(spec, x, y)
+T = tf._grid(3)
+want = kern.evaluate_slice(c, D, T)
+with ThreadPoolExecutor(6) as pool:
+    results = list(pool.map(lambda _: kern.evaluate_slice(c, D, T), range(24)))
+assert all(np.array_equal(r, want) for r in results)
+import numba
+print("OK", numba.threading_layer())
+"""
 
-    spec, x, y, c, D = _problem(7, *CASES[7])
-    kern = FusedSliceKernel(spec, x, y)
-    T = _grid(3)
-    want = kern.evaluate_slice(c, D, T)
-    with ThreadPoolExecutor(6) as pool:
-        results = list(pool.map(lambda _: kern.evaluate_slice(c, D, T), range(12)))
-    for r in results:
-        np.testing.assert_array_equal(r, want)
+
+@pytest.mark.parametrize("layer", ["workqueue", "default"])
+def test_concurrent_calls_from_threads_agree_with_serial(layer):
+    """Six Python threads calling the engine at once: the same values as one call. Under numba's
+    'workqueue' threading layer (its fallback when neither TBB nor OpenMP is there) concurrent
+    entries into a parallel kernel abort the process; the engine's lock serialises them. Run in a
+    child process, with that layer forced."""
+    import os
+    from pathlib import Path
+
+    env = dict(os.environ)
+    if layer == "workqueue":
+        env["NUMBA_THREADING_LAYER"] = "workqueue"
+    script = _THREADS_SCRIPT.format(here=str(Path(__file__).resolve().parent))
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, (r.returncode, r.stderr[-2000:])
+    assert r.stdout.startswith("OK")
+    if layer == "workqueue":
+        assert "workqueue" in r.stdout
 
 
 def test_memory_check_refuses_what_would_not_fit(monkeypatch):

@@ -289,3 +289,22 @@ def test_landscape_slice_bounds_record_the_checked_rank():
     res = analyze_landscape(exp, device="cpu", refine=1)
     compact = [h for h in res.bound.hypotheses if "compact" in h.text]
     assert [h.status for h in compact] == ["holds"] and "full column rank" in compact[0].reason
+
+
+def test_progress_without_tqdm_warns_and_goes_on(monkeypatch):
+    """progress=True without tqdm: a warning says why there is no bar, and the values are those of
+    a run without progress (every long loop uses bettibounds.empirical._progress.progress_bar)."""
+    from bettibounds.barcode.graph import knn_graph
+    from bettibounds.empirical._progress import progress_bar
+
+    from pathlib import Path
+
+    exp = load_experiment(Path(__file__).resolve().parents[2] / "examples" / "slice_2d.json")
+    want = sample_landscape(exp, grid=[9, 9]).values
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # the import fails
+    with pytest.warns(UserWarning, match="needs tqdm"):
+        got = sample_landscape(exp, grid=[9, 9], progress=True).values
+    np.testing.assert_array_equal(got, want)
+    with pytest.warns(UserWarning, match="needs tqdm"):
+        knn_graph(np.random.default_rng(0).normal(size=(20, 3)), 4, progress=True)
+    assert progress_bar(False, 10, "off") is None
