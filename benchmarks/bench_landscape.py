@@ -7,7 +7,10 @@ command runs in a child process, so that its wall time and peak resident memory 
 the child) are those a user sees; sampling and persistence times come from the command's own
 ``--json`` timings.
 
-Usage: python benchmarks/bench_landscape.py [--grid 512] [--refine 1]
+``--engine fused`` (with numba installed) runs the same command with the opt-in fused float32
+engine; ``--dtype float32`` the torch engine in float32.
+
+Usage: python benchmarks/bench_landscape.py [--grid 512] [--refine 1] [--engine torch|fused] [--dtype ...]
 """
 
 from __future__ import annotations
@@ -54,13 +57,18 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--grid", type=int, default=512, help="points per axis")
     ap.add_argument("--refine", type=int, default=1, help="--refine of the command (1: no refined grid)")
+    ap.add_argument("--engine", default="torch", choices=("torch", "fused"), help="--engine of the command")
+    ap.add_argument("--dtype", default=None, choices=("float64", "float32"),
+                    help="--dtype of the command (default: the engine's own)")
     args = ap.parse_args(argv)
     exp = experiment(args.grid)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "exp.json"
         path.write_text(json.dumps(exp))
         cmd = [sys.executable, "-m", "bettibounds", "landscape", str(path), "--json", "--device", "cpu",
-               "--refine", str(args.refine)]
+               "--refine", str(args.refine), "--engine", args.engine]
+        if args.dtype:
+            cmd += ["--dtype", args.dtype]
         t = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True)
         wall = time.perf_counter() - t
@@ -73,8 +81,10 @@ def main(argv=None) -> None:
     print(f"## bettibounds landscape end to end — {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}\n")
     print(f"- machine: {cpu_model()}; {os.cpu_count()} logical CPUs; load average at the end "
           f"{os.getloadavg()[0]:.1f}")
-    print(f"- network: d=20, widths [100, 80], 1 output, P={out['n_params']}, m=1000, tanh, MSE; float64; "
-          f"grid {args.grid}x{args.grid}; --refine {args.refine}\n")
+    s = out["sample"]
+    first = "" if s["compile_seconds"] is None else f" (compiling or loading it: {s['compile_seconds']:.2f} s)"
+    print(f"- network: d=20, widths [100, 80], 1 output, P={out['n_params']}, m=1000, tanh, MSE; {s['dtype']}, "
+          f"{s['engine']} engine{first}; grid {args.grid}x{args.grid}; --refine {args.refine}\n")
     print("| grid | points | timings reported by the command | wall (whole command) | peak RSS |")
     print("|---|---:|---|---:|---:|")
     shown = ", ".join(f"{k} {v:.2f} s" for k, v in timings.items() if isinstance(v, (int, float)))
