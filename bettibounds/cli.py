@@ -199,7 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="sample mode: seed of the uniform points and the starts (grid mode: the experiment's own "
                          "direction seed applies)")
     bc.add_argument("--device", default="auto", help="auto (cuda when available), cpu or cuda")
-    bc.add_argument("--dtype", default="float64", choices=("float64", "float32"))
+    bc.add_argument("--dtype", default=None, choices=("float64", "float32"),
+                    help="arithmetic precision (default: float64 with the torch engine; the fused engine computes "
+                         "in float32 only)")
+    bc.add_argument("--engine", default="torch", choices=("torch", "fused"),
+                    help="grid mode: torch (default) or the fused float32 CPU engine for slices of tanh/logistic MSE "
+                         "networks (the [fast] extra; docs/usage.md, 'Engines'); sample mode uses torch")
     bc.add_argument("--json", action="store_true", help="one JSON object")
     bc.add_argument("--plot", metavar="DIR", help="write barcode.png (and minima.png for 2-D grids)")
     bc.add_argument("--progress", action="store_true", help="progress bars")
@@ -305,16 +310,7 @@ def _cmd_landscape(args) -> int:
     except ImportError as exc:
         raise InvalidSpecError(f"the landscape tools need the [empirical] extra ({exc.name} is missing): "
                                "pip install torch==2.13.0 && pip install 'bettibounds[empirical]'") from None
-    device = None if args.device == "auto" else args.device
-    if args.dtype is None:  # the engine's own default: float64 (torch), float32 (fused)
-        args.dtype = "float32" if args.engine == "fused" else "float64"
-    if args.engine == "fused":
-        if args.scheduler is not None:
-            raise InvalidSpecError("--engine fused runs in this process; distributed runs (--scheduler) use the "
-                                   "torch engine")
-        if device == "cuda" or (device or "").startswith("cuda:"):
-            raise InvalidSpecError("--engine fused runs on the CPU; use --engine torch for CUDA")
-        device = "cpu"
+    device = _engine_device(args)
     if args.scheduler is None:
         if args.workers is not None or args.block is not None:
             raise InvalidSpecError("--workers and --block apply to distributed runs: add --scheduler local "
@@ -344,6 +340,22 @@ def _cmd_landscape(args) -> int:
                          "bound: this contradicts the theory, please report it\n")
         return 1
     return 0
+
+
+def _engine_device(args):
+    """The device for ``--device`` and ``--engine``; sets the engine's default ``--dtype`` (float64 for
+    torch, float32 for fused) and refuses what the fused engine cannot do (CUDA, ``--scheduler``)."""
+    device = None if args.device == "auto" else args.device
+    if args.dtype is None:
+        args.dtype = "float32" if args.engine == "fused" else "float64"
+    if args.engine == "fused":
+        if args.scheduler is not None:
+            raise InvalidSpecError("--engine fused runs in this process; distributed runs (--scheduler) use the "
+                                   "torch engine")
+        if device == "cuda":
+            raise InvalidSpecError("--engine fused runs on the CPU; use --engine torch for CUDA")
+        device = "cpu"
+    return device
 
 
 def _landscape_distributed(exp, args, device):
@@ -587,8 +599,11 @@ def _cmd_barcode(args) -> int:
     except ImportError as exc:
         raise InvalidSpecError(f"barcodes need the [empirical] extra ({exc.name} is missing): "
                                "pip install torch==2.13.0 && pip install 'bettibounds[empirical]'") from None
-    device = None if args.device == "auto" else args.device
+    device = _engine_device(args)
     grid_mode = args.minima is None and exp.region is not None and exp.grid is not None
+    if args.engine == "fused" and not grid_mode:
+        raise InvalidSpecError("--engine fused applies to grid mode (an experiment with a slice region and a "
+                               "grid); sample mode descends with gradients and uses the torch kernel")
     if grid_mode:
         given = [f"--{n}" for n in ("box", *_SAMPLE_DEFAULTS) if getattr(args, n) is not None]
         given += ["--refine"] if args.refine else []
@@ -640,7 +655,7 @@ def _barcode_run(exp, args, device, grid_mode, client):
     try:
         if grid_mode:
             sample = sample_landscape(exp, device=device, dtype=args.dtype, progress=args.progress,
-                                      kernel=evaluator)
+                                      kernel=evaluator, engine=args.engine)
             barcode, values = grid_barcode(sample), sample.values
         else:
             if args.box:

@@ -59,7 +59,7 @@ def grid_barcode(sample, max_dim: int | None = None, backend: str = "auto", axes
     elif hasattr(sample, "values") and hasattr(sample, "axes"):
         values, axes = sample.values, sample.axes
         meta.update({"kind": sample.kind, "device": sample.device, "dtype": sample.dtype,
-                     "sampling_seconds": sample.seconds})
+                     "engine": getattr(sample, "engine", "torch"), "sampling_seconds": sample.seconds})
         if sample.kind == "slice":
             meta["directions"] = np.asarray(sample.directions).tolist()
             meta["center"] = np.asarray(sample.center).tolist()

@@ -587,3 +587,24 @@ def test_cli_text_names_the_engine_and_the_first_call():
 def test_cli_fused_refusals(extra, needle):
     r = _cli("landscape", str(EXAMPLES / "slice_2d.json"), "--engine", "fused", *extra)
     assert r.returncode == 2 and needle in r.stderr, r.stderr
+
+
+def test_cli_barcode_grid_mode_with_the_fused_engine():
+    """Grid-mode barcodes take --engine fused: the same bars as the torch engine on the example
+    slice (values within float32 accuracy), recorded in meta; sample mode refuses it."""
+    path = str(EXAMPLES / "slice_2d.json")
+    f = _cli("barcode", path, "--engine", "fused", "--json")
+    t = _cli("barcode", path, "--json")
+    assert f.returncode == 0, f.stderr
+    assert t.returncode == 0, t.stderr
+    jf, jt = json.loads(f.stdout), json.loads(t.stdout)
+    assert (jf["meta"]["engine"], jf["meta"]["dtype"]) == ("fused", "float32")
+    assert (jt["meta"]["engine"], jt["meta"]["dtype"]) == ("torch", "float64")
+    assert len(jf["bars"]) == len(jt["bars"]) > 0
+    for a, b in zip(jf["bars"], jt["bars"]):
+        assert a["birth"] == pytest.approx(b["birth"], rel=1e-6)
+        assert (a["death"] is None) == (b["death"] is None)
+        if a["death"] is not None:
+            assert a["death"] == pytest.approx(b["death"], rel=1e-6)
+    r = _cli("barcode", str(EXAMPLES / "teacher_tanh.json"), "--engine", "fused")
+    assert r.returncode == 2 and "grid mode" in r.stderr
