@@ -559,13 +559,18 @@ def _cli(*args):
     return subprocess.run([sys.executable, "-m", "bettibounds", *args], capture_output=True, text=True, timeout=600)
 
 
-def test_cli_landscape_fused_json_matches_torch():
+def _json_both_engines(command: str) -> tuple[dict, dict]:
+    """``bettibounds COMMAND examples/slice_2d.json --json`` with the fused and the torch engine."""
     path = str(EXAMPLES / "slice_2d.json")
-    f = _cli("landscape", path, "--engine", "fused", "--json")
-    t = _cli("landscape", path, "--json")
+    f = _cli(command, path, "--engine", "fused", "--json")
+    t = _cli(command, path, "--json")
     assert f.returncode == 0, f.stderr
     assert t.returncode == 0, t.stderr
-    jf, jt = json.loads(f.stdout), json.loads(t.stdout)
+    return json.loads(f.stdout), json.loads(t.stdout)
+
+
+def test_cli_landscape_fused_json_matches_torch():
+    jf, jt = _json_both_engines("landscape")
     assert jf["sample"]["engine"] == "fused" and jf["sample"]["dtype"] == "float32"
     assert jt["sample"]["engine"] == "torch" and jt["sample"]["dtype"] == "float64"
     assert [r["betti"] for r in jf["levels"]] == [r["betti"] for r in jt["levels"]]
@@ -592,12 +597,7 @@ def test_cli_fused_refusals(extra, needle):
 def test_cli_barcode_grid_mode_with_the_fused_engine():
     """Grid-mode barcodes take --engine fused: the same bars as the torch engine on the example
     slice (values within float32 accuracy), recorded in meta; sample mode refuses it."""
-    path = str(EXAMPLES / "slice_2d.json")
-    f = _cli("barcode", path, "--engine", "fused", "--json")
-    t = _cli("barcode", path, "--json")
-    assert f.returncode == 0, f.stderr
-    assert t.returncode == 0, t.stderr
-    jf, jt = json.loads(f.stdout), json.loads(t.stdout)
+    jf, jt = _json_both_engines("barcode")
     assert (jf["meta"]["engine"], jf["meta"]["dtype"]) == ("fused", "float32")
     assert (jt["meta"]["engine"], jt["meta"]["dtype"]) == ("torch", "float64")
     assert len(jf["bars"]) == len(jt["bars"]) > 0
