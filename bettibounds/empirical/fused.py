@@ -158,7 +158,7 @@ class FusedSliceKernel:
     engine = "fused"
 
     def __init__(self, spec, x, y, device=None, dtype="float32"):
-        from .kernels import _check_spec, _to_numpy_matrix
+        from .kernels import _check_data, _check_spec
 
         self.spec = _check_spec(spec)
         if device is not None and str(device) != "cpu":
@@ -173,14 +173,7 @@ class FusedSliceKernel:
         self.l2 = float(spec.l2)
         if not self.l2 >= 0:
             raise InvalidSpecError(f"the fused engine needs l2 >= 0, got {spec.l2!r}")
-        d, out = spec.inputs, spec.outputs
-        self._x = _to_numpy_matrix("x", x, cols=d)
-        self._y = _to_numpy_matrix("y", y, cols=out)
-        if self._x.shape[0] != self._y.shape[0]:
-            raise InvalidSpecError(f"x has {self._x.shape[0]} rows but y has {self._y.shape[0]}")
-        if self._x.shape[0] != spec.samples:
-            raise InvalidSpecError(f"the data has {self._x.shape[0]} samples but spec.samples = {spec.samples} "
-                                   "(the loss averages over spec.samples; build the spec with samples=len(x))")
+        self._x, self._y = _check_data(spec, x, y)
         self.m = self._x.shape[0]
         self.n_params = int(spec.n_params)
         self._impl = _compiled()

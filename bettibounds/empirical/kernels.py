@@ -192,6 +192,22 @@ def _to_numpy_matrix(name: str, value, cols: int | None = None, rows: int | None
     return arr
 
 
+def _check_data(spec, x, y) -> tuple[np.ndarray, np.ndarray]:
+    """(x (m, d), y (m, outputs)) as finite float64 arrays that fit ``spec`` (every engine's check)."""
+    xa = _to_numpy_matrix("x", x, cols=spec.inputs)
+    ya = _to_numpy_matrix("y", y, cols=spec.outputs)
+    if xa.shape[0] != ya.shape[0]:
+        raise InvalidSpecError(f"x has {xa.shape[0]} rows but y has {ya.shape[0]}")
+    if xa.shape[0] != spec.samples:
+        raise InvalidSpecError(
+            f"the data has {xa.shape[0]} samples but spec.samples = {spec.samples} "
+            "(the loss averages over spec.samples; build the spec with samples=len(x))"
+        )
+    if spec.loss == "bce" and not ((ya >= 0) & (ya <= 1)).all():
+        raise InvalidSpecError("BCE targets y must lie in [0, 1]")
+    return xa, ya
+
+
 def _check_spec(spec) -> ArchitectureSpec:
     if not isinstance(spec, ArchitectureSpec):
         raise InvalidSpecError(f"spec must be an ArchitectureSpec, got {type(spec).__name__}")
@@ -298,18 +314,7 @@ class LossKernel:
         self.spec = _check_spec(spec)
         self.dtype = _resolve_dtype(dtype)
         self.device = _resolve_device(device)
-        d, out = spec.inputs, spec.outputs
-        xa = _to_numpy_matrix("x", x, cols=d)
-        ya = _to_numpy_matrix("y", y, cols=out)
-        if xa.shape[0] != ya.shape[0]:
-            raise InvalidSpecError(f"x has {xa.shape[0]} rows but y has {ya.shape[0]}")
-        if xa.shape[0] != spec.samples:
-            raise InvalidSpecError(
-                f"the data has {xa.shape[0]} samples but spec.samples = {spec.samples} "
-                "(the loss averages over spec.samples; build the spec with samples=len(x))"
-            )
-        if spec.loss == "bce" and not ((ya >= 0) & (ya <= 1)).all():
-            raise InvalidSpecError("BCE targets y must lie in [0, 1]")
+        xa, ya = _check_data(spec, x, y)
         self.m = xa.shape[0]
         self.n_params = int(spec.n_params)
         self.l2 = float(spec.l2)
@@ -318,7 +323,7 @@ class LossKernel:
         self._xa = torch.as_tensor(np.ascontiguousarray(xa1), dtype=self.dtype, device=self.device)
         self._yt = torch.as_tensor(np.ascontiguousarray(ya.T), dtype=self.dtype, device=self.device)
         self._layers = param_layout(spec)
-        self._io = self.n_params - d * out if "input-output" in spec.skips else None
+        self._io = self.n_params - spec.inputs * spec.outputs if "input-output" in spec.skips else None
         self._act = _activation_fn(get_activation(spec.activation).name)
         self._residual = "residual" in spec.skips
         # evaluate_chunked's buffers: fresh per call unless a workspace is kept here (a Dask
