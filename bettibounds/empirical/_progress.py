@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
+
+#: the package's folder: frames from files under it are the library's, not the user's
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def progress_bar(progress: bool, total: int, desc: str, unit: str = "pt", unit_scale: bool = True):
@@ -13,6 +18,19 @@ def progress_bar(progress: bool, total: int, desc: str, unit: str = "pt", unit_s
     try:
         from tqdm.auto import tqdm
     except ImportError:  # tqdm ships with the [empirical] extra; tests/empirical/test_landscape.py
-        warnings.warn("progress=True needs tqdm (pip install tqdm); continuing without a bar", stacklevel=3)
+        warnings.warn("progress=True needs tqdm (pip install tqdm); continuing without a bar",
+                      stacklevel=_outside_stacklevel())
         return None
     return tqdm(total=total, unit=unit, unit_scale=unit_scale, desc=desc)
+
+
+def _outside_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning raised by the caller of this function point at the
+    first frame outside the package (the user's line), however deep in the library the caller
+    sits. One location per user line also lets Python's default filter show it once."""
+    frame = sys._getframe(1)  # the function that warns: stacklevel 1
+    level = 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE + os.sep):
+        frame = frame.f_back
+        level += 1
+    return level

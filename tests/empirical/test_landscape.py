@@ -302,9 +302,11 @@ def test_progress_without_tqdm_warns_and_goes_on(monkeypatch):
     exp = load_experiment(Path(__file__).resolve().parents[2] / "examples" / "slice_2d.json")
     want = sample_landscape(exp, grid=[9, 9]).values
     monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # the import fails
-    with pytest.warns(UserWarning, match="needs tqdm"):
+    with pytest.warns(UserWarning, match="needs tqdm") as caught:
         got = sample_landscape(exp, grid=[9, 9], progress=True).values
     np.testing.assert_array_equal(got, want)
-    with pytest.warns(UserWarning, match="needs tqdm"):
+    with pytest.warns(UserWarning, match="needs tqdm") as caught_knn:
         knn_graph(np.random.default_rng(0).normal(size=(20, 3)), 4, progress=True)
+    # the warnings point at the user's line (here), not into the library
+    assert {w.filename for w in [*caught, *caught_knn]} == {__file__}
     assert progress_bar(False, 10, "off") is None
