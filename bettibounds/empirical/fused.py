@@ -224,10 +224,14 @@ class FusedSliceKernel:
         if first.b is not None:
             Z1 = Z1 + V[:, first.b:first.b + first.out, None]
         pieces, rows, off = [], [], 0
+        last = lay[-1]
         for layer in lay[1:]:
             n_w = layer.out * layer.inp
             pieces.append(V[:, layer.w:layer.w + n_w])
-            pieces.append(V[:, layer.b:layer.b + layer.out] if layer.b is not None else np.zeros((1 + k, layer.out)))
+            # the output bias goes to the kernel in float64 (cb below), never through this float32
+            # table: zeros here, so that a large output bias (or target) costs no range
+            has_b = layer.b is not None and layer is not last
+            pieces.append(V[:, layer.b:layer.b + layer.out] if has_b else np.zeros((1 + k, layer.out)))
             rows.append((off, off + n_w, layer.inp, layer.out))
             off += n_w + layer.out
         Wt = np.concatenate(pieces, axis=1)
@@ -244,7 +248,6 @@ class FusedSliceKernel:
             if not np.isfinite(a).all():
                 raise InvalidSpecError(f"the slice's {name} table overflows float32 (entries beyond 3.4e38): use "
                                        "the torch engine in float64 or smaller centre/directions")
-        last = lay[-1]
         cb = V[:, last.b:last.b + last.out] if last.b is not None else np.zeros((1 + k, last.out))
         return dict(k=k, lay=rows, y=np.ascontiguousarray(self._y.T), cb=np.ascontiguousarray(cb), V=V,
                     act=_ACT[spec.activation], residual=residual, bound=bound, **tabs)
@@ -258,25 +261,23 @@ class FusedSliceKernel:
         parameters (sums of |table| |t_j| terms); every later pre-activation and each of its
         partial sums in any order, with or without the bias (|b| + sum |W| |a|); the
         activations (|tanh|, logistic <= 1, and |a_l| <= |a_{l-1}| + 1 with the residual skip);
-        the output products V a (and, conservatively, u - y and y, which the kernel forms in
-        float64). Rounding makes the computed values exceed these by a relative
+        the output products V a. The output bias c, the target y and u - y = V a + (c - y) are
+        float64 in the kernel (its float32 parameter table holds zeros for c), so they are not
+        bounded here. Rounding makes the computed values exceed these by a relative
         (1 + 2^-24)^n for sums of n terms (and the own tanh reaches 1 + 2e-7): the engine's
         threshold is a tenth of float32's range, which absorbs that for any n below 10^7.
         """
-        ymax = float(np.abs(self._y).max(initial=0.0))
         s = np.concatenate([[1.0], tmax])  # the weight of each table: 1 for the centre, |t_j|
-        worst = max(float(tmax.max(initial=0.0)), ymax)
+        worst = float(tmax.max(initial=0.0))
         worst = max(worst, float(np.tensordot(s, np.abs(Z1), axes=1).max(initial=0.0)))
         wabs = s @ np.abs(Wt)  # bound on |W(t)| entrywise
         worst = max(worst, float(wabs.max(initial=0.0)))
         a = np.ones(Z1.shape[1])  # |phi| <= 1 for tanh and logistic
         for n, (wo, bo, nin, nout) in enumerate(rows):
+            # (the output layer's bias entries in Wt are zeros: its z is the products V a)
             z = wabs[bo:bo + nout] + wabs[wo:wo + nout * nin].reshape(nout, nin) @ a
-            if n < len(rows) - 1:
-                worst = max(worst, float(z.max()))
-                a = a + 1.0 if residual else np.ones(nout)
-            else:  # the output layer, then u - y
-                worst = max(worst, float(z.max()) + ymax)
+            worst = max(worst, float(z.max()))
+            a = a + 1.0 if residual else np.ones(nout)
         return worst
 
     def _check_memory(self, k: int, n_points: int) -> None:

@@ -327,29 +327,30 @@ def test_slices_where_float32_could_overflow_are_refused():
         kern.evaluate_slice(tame, D, [1e38])
 
 
-def _forward_maxima(spec, x, y, c, D, T):
-    """The largest |value| of every quantity the kernel forms, by a float64 forward pass at the
-    points T: coordinates, parameters at the points, first-layer pre-activations, each later
-    pre-activation, u - y."""
+def _forward_maxima(spec, x, c, D, T):
+    """The largest |value| of every quantity the kernel forms in float32, by a float64 forward
+    pass at the points T: coordinates, parameters at the points (but the output bias, which the
+    kernel keeps in float64), first-layer pre-activations, each later pre-activation, the output
+    products V a (u - y = V a + (c - y) is float64 in the kernel)."""
     from bettibounds.empirical.kernels import param_layout
 
     theta = c + T @ D
-    worst = max(np.abs(T).max(), np.abs(theta).max(), np.abs(y).max())
     lay = param_layout(spec)
+    out_b = lay[-1].b
+    in_f32 = np.abs(theta if out_b is None else np.delete(theta, np.s_[out_b:out_b + lay[-1].out], axis=1))
+    worst = max(np.abs(T).max(), in_f32.max())
     act = np.tanh if spec.activation == "tanh" else (lambda z: 1 / (1 + np.exp(-z)))
     a = x.T[None]  # (B, d, m)
     for n, layer in enumerate(lay):
         W = theta[:, layer.w:layer.w + layer.out * layer.inp].reshape(-1, layer.out, layer.inp)
         z = W @ a
+        if n == len(lay) - 1:
+            return max(worst, np.abs(z).max())
         if layer.b is not None:
             z = z + theta[:, layer.b:layer.b + layer.out, None]
-        if n < len(lay) - 1:
-            worst = max(worst, np.abs(z).max())
-            new = act(z)
-            a = new + a if ("residual" in spec.skips and n >= 1) else new
-        else:
-            worst = max(worst, np.abs(z - y.T[None]).max())
-    return worst
+        worst = max(worst, np.abs(z).max())
+        new = act(z)
+        a = new + a if ("residual" in spec.skips and n >= 1) else new
 
 
 def test_magnitude_bound_bounds_every_intermediate_and_is_tight_when_it_can_be():
@@ -362,7 +363,7 @@ def test_magnitude_bound_bounds_every_intermediate_and_is_tight_when_it_can_be()
         T = _grid(D.shape[0])
         kern = FusedSliceKernel(spec, x, y)
         bound = kern._tables(*kern._slice(c, D), np.abs(T).max(axis=0))["bound"]
-        assert _forward_maxima(spec, x, y, c, D, T) <= bound * (1 + 1e-12), n
+        assert _forward_maxima(spec, x, c, D, T) <= bound * (1 + 1e-12), n
     spec = ArchitectureSpec(inputs=2, widths=(5, 5, 5), activation="tanh", samples=3, skip="residual")
     rng = np.random.default_rng(3)
     x = rng.uniform(1, 2, size=(3, 2))
@@ -373,9 +374,34 @@ def test_magnitude_bound_bounds_every_intermediate_and_is_tight_when_it_can_be()
     T = np.array([[1.0], [0.5], [0.0]])
     kern = FusedSliceKernel(spec, x, y)
     bound = kern._tables(*kern._slice(c, D), np.abs(T).max(axis=0))["bound"]
-    actual = _forward_maxima(spec, x, y, c, D, T)
+    actual = _forward_maxima(spec, x, c, D, T)
     assert actual <= bound * (1 + 1e-12)
     assert actual >= 0.99 * bound, (actual, bound)
+
+
+def test_a_huge_target_and_output_bias_cost_no_float32_range():
+    """The output bias and the target stay in float64 in the kernel, so a target of 1e38 (beyond
+    the guard's 3.4e37) with an output bias equal to it is evaluated, not refused, and exactly
+    enough: u - y = V a + (c - y) = V a. The reference is the float64 torch kernel on the same
+    network with c = y = 0 (the same V a); the torch kernel on the original network rounds u = V a
+    + c to c and returns 0."""
+    from bettibounds.empirical.kernels import param_layout
+
+    spec = ArchitectureSpec(inputs=2, widths=(4,), activation="tanh", samples=5)
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(5, 2))
+    c = rng.normal(size=spec.n_params)
+    D = rng.normal(size=(2, spec.n_params))
+    out_b = param_layout(spec)[-1].b
+    D[:, out_b] = 0.0
+    T = _grid(2)
+    c0 = c.copy()
+    c0[out_b] = 0.0
+    ref = LossKernel(spec, x, np.zeros((5, 1)), device="cpu", dtype="float64").evaluate_chunked(
+        T, "slice", center=c0, directions=D)
+    c[out_b] = 1e38
+    got = FusedSliceKernel(spec, x, np.full((5, 1), 1e38)).evaluate_slice(c, D, T)
+    assert _rel(got, ref) < 1e-5
 
 
 # ------------------------------------------------------------------ refusals
