@@ -344,14 +344,11 @@ def _cmd_landscape(args) -> int:
 
 def _engine_device(args):
     """The device for ``--device`` and ``--engine``; sets the engine's default ``--dtype`` (float64 for
-    torch, float32 for fused) and refuses what the fused engine cannot do (CUDA, ``--scheduler``)."""
+    torch, float32 for fused) and refuses what the fused engine cannot do (CUDA)."""
     device = None if args.device == "auto" else args.device
     if args.dtype is None:
         args.dtype = "float32" if args.engine == "fused" else "float64"
     if args.engine == "fused":
-        if args.scheduler is not None:
-            raise InvalidSpecError("--engine fused runs in this process; distributed runs (--scheduler) use the "
-                                   "torch engine")
         if device == "cuda":
             raise InvalidSpecError("--engine fused runs on the CPU; use --engine torch for CUDA")
         device = "cpu"
@@ -371,7 +368,7 @@ def _landscape_distributed(exp, args, device):
                                "started there with `dask worker`)")
     with dask_client(args.scheduler, workers=args.workers) as client:
         sampler = landscape_sampler(exp, client, device=device, dtype=args.dtype, block=args.block,
-                                    progress=args.progress)
+                                    progress=args.progress, engine=args.engine)
         with sampler.evaluator as ev:
             res = analyze_landscape(exp, refine=args.refine, sampler=sampler)
     return res, {"scheduler": args.scheduler, **ev.info, "runs": ev.runs}
@@ -651,7 +648,7 @@ def _barcode_run(exp, args, device, grid_mode, client):
         from .distributed import DaskEvaluator
 
         evaluator = DaskEvaluator(client, exp.spec, exp.x, exp.y, device=device, dtype=args.dtype,
-                                  progress=args.progress)
+                                  progress=args.progress, engine=args.engine)
     try:
         if grid_mode:
             sample = sample_landscape(exp, device=device, dtype=args.dtype, progress=args.progress,

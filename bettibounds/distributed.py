@@ -56,7 +56,10 @@ _INSTALL = 'pip install "bettibounds[dist]"'
 _ADDRESS = re.compile(r"^(tcp|tls)://(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
 #: kernels a worker thread keeps (one per scattered payload); older ones are dropped
 _CACHE_SIZE = 2
-#: per worker thread: {payload token: LossKernel}; a thread's kernel keeps its buffers
+#: points per chunk of a fused-engine run when none is given (the fused kernel evaluates each point
+#: on its own, so the partition does not change its results)
+_FUSED_CHUNK = 4096
+#: per worker thread: {payload token: kernel (LossKernel or FusedSliceKernel)}; a thread's kernel keeps its buffers
 #: from block to block (fresh buffers per block cost about half as much again: page faults)
 _WORKER = threading.local()
 
@@ -200,6 +203,7 @@ class _Payload:
     y: np.ndarray
     device: str | None
     dtype: str
+    engine: str = "torch"
 
 
 @dataclass(frozen=True)
@@ -211,7 +215,8 @@ class _Affine:
 
 
 def _worker_kernel(payload: _Payload):
-    """This worker thread's ``LossKernel`` for ``payload``, built on its first block and kept.
+    """This worker thread's kernel for ``payload`` (``LossKernel``, or ``FusedSliceKernel`` for the
+    fused engine), built on its first block and kept.
 
     One per thread, not per process: the kept workspace is written by every evaluation.
     """
@@ -222,17 +227,36 @@ def _worker_kernel(payload: _Payload):
     if kernel is None:
         from .empirical.kernels import LossKernel, _Workspace
 
-        kernel = LossKernel(payload.spec, payload.x, payload.y, device=payload.device, dtype=payload.dtype)
-        kernel._workspace = _Workspace(kernel.dtype, kernel.device)
+        if payload.engine == "fused":
+            from .empirical.fused import FusedSliceKernel
+
+            kernel = FusedSliceKernel(payload.spec, payload.x, payload.y, device=payload.device, dtype=payload.dtype)
+        else:
+            kernel = LossKernel(payload.spec, payload.x, payload.y, device=payload.device, dtype=payload.dtype)
+            kernel._workspace = _Workspace(kernel.dtype, kernel.device)
         while len(kernels) >= _CACHE_SIZE:
             kernels.pop(next(iter(kernels)))
         kernels[payload.token] = kernel
     return kernel
 
 
+def _fused_threads() -> int:
+    """Give this worker thread's numba parallel regions as many threads as the worker process's
+    OMP_NUM_THREADS (which Dask sets to 1 for the worker processes it starts, one per core, and
+    which torch follows), at most numba's pool; the count is per calling thread. Returns it."""
+    import numba
+
+    want = os.environ.get("OMP_NUM_THREADS", "")
+    if want.isdigit() and int(want) >= 1:
+        numba.set_num_threads(min(int(want), numba.config.NUMBA_NUM_THREADS))
+    return numba.get_num_threads()
+
+
 def _evaluate_block(payload: _Payload, affine: _Affine | None, points: np.ndarray, chunk: int):
     """Loss at one block of points, in chunks of ``chunk`` (runs on a worker)."""
     kernel = _worker_kernel(payload)
+    if payload.engine == "fused":
+        _fused_threads()
     if affine is None:
         values = kernel.evaluate_chunked(points, "full", chunk=chunk)
     else:
@@ -255,14 +279,22 @@ class DaskEvaluator:
     spec, x, y :
         As for ``LossKernel``; validated here, on the client, before anything is sent.
     device : {None, "cpu", "cuda", "cuda:<i>"}
-        The workers' device; ``None``: each worker uses CUDA when it has it, else the CPU.
-    dtype : {"float64", "float32"}
+        The workers' device; ``None``: each worker uses CUDA when it has it, else the CPU
+        (always the CPU with the fused engine).
+    dtype : {None, "float64", "float32"}
+        ``None``: the engine's own precision (float64 for torch, float32 for fused).
     chunk : int, optional
         Points per kernel batch. ``None``: ``LossKernel.chunk_size`` computed on the client,
         the chunk the in-process run uses -- that is what makes the result bit-identical to
-        it. One chunk bounds a worker's working memory.
+        it. One chunk bounds a worker's working memory. The fused engine evaluates each point
+        on its own, so its results are bit-identical to the in-process engine's for any
+        partition (its chunk is 4096 points unless given).
     block : int, optional
         Points per Dask task, rounded up to whole chunks (default: one chunk).
+    engine : {"torch", "fused"}
+        The workers' kernel: :class:`~bettibounds.empirical.kernels.LossKernel` (default) or
+        the fused float32 CPU engine :class:`~bettibounds.empirical.fused.FusedSliceKernel`
+        (slices only; needs numba on the client and on every worker).
     progress : bool
         A tqdm bar over the points, advanced as blocks come back from any worker.
     callback : callable, optional
@@ -282,9 +314,10 @@ class DaskEvaluator:
         Dask is missing, or bad spec, data or options (one line, before any work).
     """
 
-    def __init__(self, client, spec, x, y, *, device=None, dtype: str = "float64", chunk: int | None = None,
-                 block: int | None = None, progress: bool = False, callback=None):
+    def __init__(self, client, spec, x, y, *, device=None, dtype: str | None = None, chunk: int | None = None,
+                 block: int | None = None, progress: bool = False, callback=None, engine: str = "torch"):
         distributed = _distributed()
+        from .empirical.fused import ENGINES
         from .empirical.kernels import LossKernel, _to_numpy_matrix
 
         if not isinstance(client, distributed.Client):
@@ -295,10 +328,22 @@ class DaskEvaluator:
                                    f"or 'cuda:<index>', got {device!r}")
         if callback is not None and not callable(callback):
             raise InvalidSpecError("callback must be callable as callback(points_done, points_total)")
+        if engine not in ENGINES:
+            raise InvalidSpecError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
         self.chunk = _positive_int("chunk", chunk)
         self.block = _positive_int("block", block)
+        self.engine = engine
         # the client-side kernel validates spec, data and dtype now, and sizes chunks as in-process
-        self._local = LossKernel(spec, x, y, device="cpu", dtype=dtype)
+        if engine == "fused":
+            from .empirical.fused import FusedSliceKernel
+
+            if device not in (None, "cpu"):
+                raise InvalidSpecError(f"the fused engine runs on the CPU only, got device={device!r}; use the "
+                                       "torch engine for CUDA")
+            device = "cpu"
+            self._local = FusedSliceKernel(spec, x, y, dtype="float32" if dtype is None else dtype)
+        else:
+            self._local = LossKernel(spec, x, y, device="cpu", dtype="float64" if dtype is None else dtype)
         self.client, self.spec = client, spec
         self.dtype = str(self._local.dtype).replace("torch.", "")
         self.progress, self.callback = progress, callback
@@ -307,7 +352,7 @@ class DaskEvaluator:
         self.info: dict = {}
         self.runs: list = []
         payload = _Payload(uuid.uuid4().hex, spec, _to_numpy_matrix("x", x), _to_numpy_matrix("y", y), device,
-                           self.dtype)
+                           self.dtype, engine)
         # sent once; every worker keeps a replica, so a worker that joins later gets it from a peer
         self._payload = client.scatter(payload, broadcast=True, hash=False)
 
@@ -352,11 +397,15 @@ class DaskEvaluator:
             raise InvalidSpecError(f"mode must be 'full' or 'slice', got {mode!r}")
         chunk = _positive_int("chunk", chunk) or self.chunk
         kern = self._local
+        if self.engine == "fused":  # every check of the workers' fused kernels, here and now
+            points, _ = kern.prepare(points, mode, center=center, directions=directions, check_memory=False)
+            chunk = chunk or _FUSED_CHUNK
         affine = None
         if mode == "slice":
             if center is None or directions is None:
                 raise InvalidSpecError("mode='slice' needs center (P,) and directions (k, P)")
-            k = width = kern._plan(center, directions).k  # validates shapes and finiteness
+            # validates shapes and finiteness (the fused kernel's prepare did above)
+            k = width = points.shape[1] if self.engine == "fused" else kern._plan(center, directions).k
             # float64 on the wire: the worker's kernel converts exactly as the in-process one does
             affine = _Affine(_host_points(center), _host_points(directions))
         else:
@@ -376,7 +425,7 @@ class DaskEvaluator:
         if N == 0:
             return out
         # the in-process partition: chunks [0, c), [c, 2c), ...; a block is a run of whole chunks
-        chunk = chunk or kern.chunk_size(N, mode, k)
+        chunk = chunk or kern.chunk_size(N, mode, k)  # (the fused engine's is set above)
         per_block = chunk * max(1, math.ceil((self.block or chunk) / chunk))
         starts = list(range(0, N, per_block))
         return self._run(points, starts, per_block, chunk, affine, out,
@@ -463,8 +512,8 @@ def _bar(progress: bool, total: int, desc: str):
     return progress_bar(progress, total, desc)
 
 
-def landscape_sampler(experiment, client, *, device=None, dtype: str = "float64", chunk: int | None = None,
-                      block: int | None = None, progress: bool = False):
+def landscape_sampler(experiment, client, *, device=None, dtype: str | None = None, chunk: int | None = None,
+                      block: int | None = None, progress: bool = False, engine: str = "torch"):
     """``sampler(grid) -> LandscapeSample`` evaluating ``experiment`` on the cluster of ``client``.
 
     For :func:`~bettibounds.empirical.compare.analyze_landscape` (``sampler=``): the grid,
@@ -475,7 +524,7 @@ def landscape_sampler(experiment, client, *, device=None, dtype: str = "float64"
     from .empirical.sampler import sample_landscape
 
     evaluator = DaskEvaluator(client, experiment.spec, experiment.x, experiment.y, device=device, dtype=dtype,
-                              chunk=chunk, block=block, progress=progress)
+                              chunk=chunk, block=block, progress=progress, engine=engine)
 
     def sampler(grid):
         return sample_landscape(experiment, grid=grid, dtype=dtype, progress=progress, kernel=evaluator)

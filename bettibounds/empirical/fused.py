@@ -327,23 +327,16 @@ class FusedSliceKernel:
         k = 1, or one point (k,); a float64 array (B,)."""
         return self.evaluate_chunked(coords, "slice", center=center, directions=directions)
 
-    def evaluate_chunked(self, points, mode: str = "slice", *, center=None, directions=None,
-                         chunk: int | None = None, progress: bool = False) -> np.ndarray:
-        """Loss at N slice points (N, k); the same call as :meth:`LossKernel.evaluate_chunked
-        <.kernels.LossKernel.evaluate_chunked>` with ``mode="slice"``, returning a float64 array.
-
-        ``chunk`` (a positive integer or None) is accepted for interchangeability and has no
-        effect: the kernel needs no memory per point beyond its output. ``progress`` shows a
-        tqdm bar (and says when the first call of the process compiles or loads the kernel).
-
-        Raises InvalidSpecError (before any work) for a slice on which float32 could overflow,
-        with the bound, and when the tables and buffers would not fit in memory.
-        """
+    def prepare(self, points, mode: str = "slice", *, center=None, directions=None,
+                check_memory: bool = True) -> tuple[np.ndarray, dict]:
+        """Every check of an evaluation, before any work: (coordinates (N, k) float64, the
+        kernel's tables). Raises InvalidSpecError for another mode, malformed points, centre or
+        directions, a slice on which float32 could overflow (with the bound) and, with
+        ``check_memory``, an evaluation that would not fit in memory. A Dask client calls it
+        to refuse on the client what its workers would refuse."""
         if mode != "slice":
             raise InvalidSpecError(f"the fused engine evaluates slices only (mode='slice'), got mode={mode!r}; "
                                    "use the torch engine for a box over all parameters")
-        if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, numbers.Integral) or chunk < 1):
-            raise InvalidSpecError(f"chunk must be a positive integer or None, got {chunk!r}")
         if center is None or directions is None:
             raise InvalidSpecError("mode='slice' needs center (P,) and directions (k, P)")
         c, D = self._slice(center, directions)
@@ -357,7 +350,7 @@ class FusedSliceKernel:
             raise InvalidSpecError("points contains non-finite values (nan or inf)")
         T = np.ascontiguousarray(T)
         N = T.shape[0]
-        if N:
+        if N and check_memory:
             self._check_memory(k, N)
         tab = self._tables(c, D, np.abs(T).max(axis=0) if N else np.zeros(k))
         if not tab["bound"] < _F32_SAFE:
@@ -365,6 +358,24 @@ class FusedSliceKernel:
                 f"float32 could overflow on this slice: an intermediate value of the loss may reach "
                 f"{tab['bound']:.3g} (float32 ends at 3.4e38; the engine refuses above {_F32_SAFE:.1e}); use the "
                 "torch engine in float64, or a smaller region")
+        return T, tab
+
+    def evaluate_chunked(self, points, mode: str = "slice", *, center=None, directions=None,
+                         chunk: int | None = None, progress: bool = False) -> np.ndarray:
+        """Loss at N slice points (N, k); the same call as :meth:`LossKernel.evaluate_chunked
+        <.kernels.LossKernel.evaluate_chunked>` with ``mode="slice"``, returning a float64 array.
+
+        ``chunk`` (a positive integer or None) is accepted for interchangeability and has no
+        effect: the kernel needs no memory per point beyond its output. ``progress`` shows a
+        tqdm bar (and says when the first call of the process compiles or loads the kernel).
+
+        Raises InvalidSpecError (before any work) for a slice on which float32 could overflow,
+        with the bound, and when the tables and buffers would not fit in memory.
+        """
+        if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, numbers.Integral) or chunk < 1):
+            raise InvalidSpecError(f"chunk must be a positive integer or None, got {chunk!r}")
+        T, tab = self.prepare(points, mode, center=center, directions=directions)
+        N = T.shape[0]
         out = np.empty(N, dtype=np.float64)
         if N == 0:
             return out

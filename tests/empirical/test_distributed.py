@@ -259,6 +259,74 @@ def test_cli_scheduler_local_matches_in_process(tmp_path, capsys):
     assert dist["directions"] == local["directions"]
 
 
+def test_fused_engine_on_the_workers_is_bit_identical(client):
+    """engine="fused": each worker evaluates its blocks with the fused float32 kernel, which
+    computes every point on its own, so any partition gives the in-process engine's bits."""
+    pytest.importorskip("numba")
+    from bettibounds.empirical.fused import FusedSliceKernel
+
+    exp = load_experiment(SLICE)
+    center, directions, pts = _slice_points(exp, 37)
+    # in process first: compiles the kernel (or loads it), so the workers load it from numba's cache
+    local = FusedSliceKernel(exp.spec, exp.x, exp.y).evaluate_chunked(pts, center=center, directions=directions)
+    with DaskEvaluator(client, exp.spec, exp.x, exp.y, engine="fused", chunk=100, block=300) as ev:
+        assert (ev.engine, ev.dtype) == ("fused", "float32")
+        dist = ev.evaluate_chunked(pts, "slice", center=center, directions=directions)
+        assert ev.info["blocks"] == math.ceil(len(pts) / 300) and ev.device == "cpu"
+        sample = sample_landscape(exp, grid=[37, 37], kernel=ev)
+    assert np.array_equal(dist, local)
+    assert sample.engine == "fused" and sample.dtype == "float32"
+    assert np.array_equal(sample.values.ravel(), local)
+
+
+def test_fused_engine_uses_the_worker_process_thread_budget(client):
+    """Dask starts worker processes with OMP_NUM_THREADS=1 (one per core); the fused kernel's numba
+    threads follow it, as torch's do, instead of numba's default of one per core in every worker."""
+    pytest.importorskip("numba")
+    from bettibounds.distributed import _fused_threads
+
+    assert client.run(lambda: os.environ.get("OMP_NUM_THREADS")) == dict.fromkeys(client.nthreads(), "1")
+    assert client.submit(_fused_threads, pure=False).result() == 1
+
+
+def test_fused_engine_refusals_come_from_the_client(client, monkeypatch):
+    """What a worker's fused kernel would refuse is refused on the client, before any block
+    is sent, with the engine's own message."""
+    pytest.importorskip("numba")
+    submitted = []
+    submit = client.submit
+    monkeypatch.setattr(client, "submit", lambda *a, **kw: submitted.append(a) or submit(*a, **kw))
+    exp = load_experiment(SLICE)
+    center, directions, pts = _slice_points(exp, 5)
+    with pytest.raises(InvalidSpecError, match="CPU only"):
+        DaskEvaluator(client, exp.spec, exp.x, exp.y, engine="fused", device="cuda")
+    with pytest.raises(InvalidSpecError, match="float32 only"):
+        DaskEvaluator(client, exp.spec, exp.x, exp.y, engine="fused", dtype="float64")
+    with pytest.raises(InvalidSpecError, match="engine must be one of"):
+        DaskEvaluator(client, exp.spec, exp.x, exp.y, engine="jax")
+    with DaskEvaluator(client, exp.spec, exp.x, exp.y, engine="fused") as ev:
+        with pytest.raises(InvalidSpecError, match="slices only"):
+            ev.evaluate_chunked(np.zeros((3, exp.spec.n_params)), "full")
+        with pytest.raises(InvalidSpecError, match="float32 could overflow"):
+            ev.evaluate_chunked(pts * 1e38, "slice", center=center, directions=directions)
+        assert not submitted  # nothing was sent
+        ev.evaluate_chunked(pts, "slice", center=center, directions=directions)
+        assert submitted  # (the count above can see a submission)
+
+
+def test_cli_fused_engine_on_dask_matches_in_process(capsys):
+    pytest.importorskip("numba")
+    assert main(["landscape", SLICE, "--json", "--refine", "1", "--engine", "fused"]) in (0, 1)
+    local = json.loads(capsys.readouterr().out)
+    assert main(["landscape", SLICE, "--json", "--refine", "1", "--engine", "fused",
+                 "--scheduler", "local", "--workers", "2", "--block", "500"]) in (0, 1)
+    dist = json.loads(capsys.readouterr().out)
+    assert (dist["sample"]["engine"], dist["sample"]["dtype"]) == ("fused", "float32")
+    assert dist["distributed"]["workers"] == 2 and dist["distributed"]["blocks"] > 1
+    assert dist["diagram"] == local["diagram"] and dist["levels"] == local["levels"]
+    assert (dist["sample"]["min"], dist["sample"]["max"]) == (local["sample"]["min"], local["sample"]["max"])
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--scheduler", "nowhere"], "scheduler must be 'local'"),
     (["--workers", "2"], "apply to distributed runs"),

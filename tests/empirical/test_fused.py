@@ -613,7 +613,6 @@ def test_cli_text_names_the_engine_and_the_first_call():
 @pytest.mark.parametrize("extra, needle", [
     (["--dtype", "float64"], "float32 only"),
     (["--device", "cuda"], "runs on the CPU"),
-    (["--scheduler", "local"], "distributed runs"),
 ])
 def test_cli_fused_refusals(extra, needle):
     r = _cli("landscape", str(EXAMPLES / "slice_2d.json"), "--engine", "fused", *extra)
