@@ -13,9 +13,11 @@ shipped tanh and logistic are checked on every float32 input by ``check_tanh.py`
 """
 
 import numpy as np
+from llvmlite import binding as _llvm
 from llvmlite import ir
 from numba import njit, prange
-from numba.core import types
+from numba.core import cgutils, types
+from numba.core import config as _numba_config
 from numba.extending import intrinsic
 
 #: fast-math flags: FMA contraction, reassociation (vectorised reductions), no signed zeros.
@@ -119,155 +121,371 @@ def logistic_f32_array(xs, out):
 
 # --------------------------------------------------------------- kernel pieces
 @njit(fastmath=FM, inline="always", cache=True, error_model="numpy")
-def _act_inplace(H, W, bo, sz, nrows, m, act):
-    """H[sz + j] = phi(H[sz + j] + b_j), b_j = W[bo + j], j < nrows; phi = tanh (act 0) or the
+def _act_inplace(H, W, bo, sz, nrows, i0, m, act):
+    """H[sz + j, i] = phi(H[sz + j, i] + b_j), b_j = W[bo + j], j < nrows, i0 <= i < m; phi = tanh (act 0) or the
     logistic (act 1), the branch outside the loops (a generic al * tanh(be * x) + ga cost
     10-17 % of the whole kernel, A/B). The bias is added here, after the products (see _dense)."""
     if act == 0:
         for j in range(nrows):
             b = W[bo + j]
-            for i in range(m):
+            for i in range(i0, m):
                 H[sz + j, i] = tanh_f32(H[sz + j, i] + b)
     else:
         for j in range(nrows):
             b = W[bo + j]
-            for i in range(m):
+            for i in range(i0, m):
                 H[sz + j, i] = logistic_f32(H[sz + j, i] + b)
 
 
 @njit(fastmath=FM, inline="always", cache=True, error_model="numpy")
-def _act_residual(H, W, bo, sa, sz, nrows, m, act):
-    """H[sz + j] = phi(H[sz + j] + b_j) + H[sa + j], j < nrows (skip="residual")."""
+def _act_residual(H, W, bo, sa, sz, nrows, i0, m, act):
+    """H[sz + j, i] = phi(H[sz + j, i] + b_j) + H[sa + j, i], j < nrows, i0 <= i < m (skip="residual")."""
     if act == 0:
         for j in range(nrows):
             b = W[bo + j]
-            for i in range(m):
+            for i in range(i0, m):
                 H[sz + j, i] = tanh_f32(H[sz + j, i] + b) + H[sa + j, i]
     else:
         for j in range(nrows):
             b = W[bo + j]
-            for i in range(m):
+            for i in range(i0, m):
                 H[sz + j, i] = logistic_f32(H[sz + j, i] + b) + H[sa + j, i]
+
+
+# The hidden and output layers' products go through a register-tiled micro-kernel written as
+# LLVM vector code (an intrinsic): numba's loops leave the accumulators in memory and LLVM
+# vectorises them to 256 bits only on this CPU family (its "prefer 256-bit" tuning), which held
+# the products at 25-35 GFLOP/s per thread; the tile keeps OB x SB vector accumulators in
+# registers for the whole sum over the inputs (32 -> 16 layer, m = 256: 2.5-3x faster in
+# isolation; docs/benchmarks.md). Vector width: 16 floats (512 bits) where the target has AVX-512
+# (16 accumulators of the 32 registers), else 8 (8 accumulators; fits AVX2's 16 registers and
+# NEON's 32 as register pairs). The sums run over the inputs in order, one FMA per term, so a
+# point's value never depends on which other points share its chunk.
+# numba compiles for the host unless NUMBA_CPU_NAME / NUMBA_CPU_FEATURES name another target
+# (e.g. "generic" for a cache shared by several machines): then AVX-512 only when named. The
+# tests run the 8-wide code with NUMBA_CPU_NAME=haswell.
+
+
+def _vector_width() -> int:
+    if (_numba_config.CPU_NAME or "host") == "host" and not _numba_config.CPU_FEATURES:
+        avx512 = bool(_llvm.get_host_cpu_features().get("avx512f", False))
+    else:
+        avx512 = "+avx512f" in (_numba_config.CPU_FEATURES or "")
+    return 16 if avx512 else 8
+
+
+VW = _vector_width()  # floats per vector
+OB = 4  # outputs per tile
+SB = 4 if VW == 16 else 2  # vectors of samples per tile
+SW = VW * SB  # samples per tile
+
+
+def _splat(builder, vt, value):
+    """A vector of VW copies of the scalar ``value`` (an LLVM value or a Python float)."""
+    if not isinstance(value, ir.Value):
+        return ir.Constant(vt, [float(value)] * VW)
+    undef = ir.Constant(vt, ir.Undefined)
+    lane0 = ir.Constant(ir.IntType(32), 0)
+    return builder.shuffle_vector(builder.insert_element(undef, value, lane0), undef,
+                                  ir.Constant(ir.VectorType(ir.IntType(32), VW), [0] * VW))
+
+
+def _vector_tanh(builder, vt, fma, x):
+    """tanh_f32 on a vector, operation for operation: a = x clamped to [-C, C] (ordered
+    comparisons: NaN passes through), p and q by Horner's rule in fused multiply-adds,
+    (a p) / q. The tests hold it bit for bit to tanh_f32 on every float32 of a dense sample."""
+    c = _splat(builder, vt, C)
+    a = builder.select(builder.fcmp_ordered(">", x, c), c, x)
+    nc = _splat(builder, vt, NC)
+    a = builder.select(builder.fcmp_ordered("<", a, nc), nc, a)
+    x2 = builder.fmul(a, a)
+    one = _splat(builder, vt, ONE)
+    p = builder.call(fma, [_splat(builder, vt, P4), x2, _splat(builder, vt, P3)])
+    q = builder.call(fma, [_splat(builder, vt, Q4), x2, _splat(builder, vt, Q3)])
+    for pc, qc in ((P2, Q2), (P1, Q1)):
+        p = builder.call(fma, [p, x2, _splat(builder, vt, pc)])
+        q = builder.call(fma, [q, x2, _splat(builder, vt, qc)])
+    p = builder.call(fma, [p, x2, one])
+    q = builder.call(fma, [q, x2, one])
+    return builder.fdiv(builder.fmul(a, p), q)
+
+
+def _vector_types(builder):
+    vt = ir.VectorType(ir.FloatType(), VW)
+    fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vt, [vt, vt, vt]), f"llvm.fma.v{VW}f32")
+    return vt, vt.as_pointer(), fma
+
+
+def _f32_arrays(*arrays_and_ndims):
+    return all(isinstance(a, types.Array) and a.dtype == types.float32 and a.ndim == nd and a.layout == "C"
+               for a, nd in arrays_and_ndims)
+
+
+def _tile_intrinsic(ob, post):
+    """An intrinsic tile(W, wo, nin, H, sa, sz, m, o0, i0, bo): for r < ob and
+    i0 <= i < i0 + SW, with s = sum_{j < nin} W[wo + (o0 + r) nin + j] H[sa + j, i] accumulated in
+    registers by fused multiply-adds in the order j = 0, 1, ..., H[sz + o0 + r, i] =
+    s (post "none"), tanh_f32(s + W[bo + o0 + r]) ("tanh"), or that plus H[sa + o0 + r, i]
+    ("tanh_res", the residual skip). W float32 1-D, H float32 2-D C-contiguous with m columns;
+    the caller keeps the tile inside both arrays."""
+
+    @intrinsic
+    def tile(typingctx, W, wo, nin, H, sa, sz, m, o0, i0, bo):
+        ints = (wo, nin, sa, sz, m, o0, i0, bo)
+        if not (_f32_arrays((W, 1), (H, 2)) and all(isinstance(v, types.Integer) for v in ints)):
+            return None
+        sig = types.void(W, wo, nin, H, sa, sz, m, o0, i0, bo)
+
+        def codegen(context, builder, signature, args):
+            i64 = ir.IntType(64)
+            wo_, nin_, sa_, sz_, m_, o0_, i0_, bo_ = (
+                context.cast(builder, args[n], signature.args[n], types.int64) for n in (1, 2, 4, 5, 6, 7, 8, 9))
+            Wp = context.make_array(signature.args[0])(context, builder, args[0]).data
+            Hp = context.make_array(signature.args[3])(context, builder, args[3]).data
+            vt, vpt, fma = _vector_types(builder)
+
+            def vec_at(row, s):  # pointer to H[row, i0 + s VW:...]
+                return builder.bitcast(builder.gep(Hp, [builder.add(builder.add(builder.mul(row, m_), i0_),
+                                                                    ir.Constant(i64, s * VW))]), vpt)
+
+            # entry-block allocas, promoted to registers by LLVM (mem2reg)
+            acc = [[cgutils.alloca_once_value(builder, ir.Constant(vt, [0.0] * VW)) for _ in range(SB)]
+                   for _ in range(ob)]
+            orows = [builder.add(o0_, ir.Constant(i64, r)) for r in range(ob)]
+            wrow = [builder.add(wo_, builder.mul(o, nin_)) for o in orows]
+            with cgutils.for_range(builder, nin_) as loop:
+                j = loop.index
+                xs = [builder.load(vec_at(builder.add(sa_, j), s), align=4) for s in range(SB)]
+                for r in range(ob):
+                    wb = _splat(builder, vt, builder.load(builder.gep(Wp, [builder.add(wrow[r], j)])))
+                    for s in range(SB):
+                        builder.store(builder.call(fma, [wb, xs[s], builder.load(acc[r][s])]), acc[r][s])
+            for r in range(ob):
+                if post != "none":
+                    b = _splat(builder, vt, builder.load(builder.gep(Wp, [builder.add(bo_, orows[r])])))
+                for s in range(SB):
+                    v = builder.load(acc[r][s])
+                    if post != "none":
+                        v = _vector_tanh(builder, vt, fma, builder.fadd(v, b))
+                    if post == "tanh_res":
+                        v = builder.fadd(v, builder.load(vec_at(builder.add(sa_, orows[r]), s), align=4))
+                    builder.store(v, vec_at(builder.add(sz_, orows[r]), s), align=4)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return tile
+
+
+_tile_ob = _tile_intrinsic(OB, "none")
+_tile_1 = _tile_intrinsic(1, "none")
+_tile_ob_tanh = _tile_intrinsic(OB, "tanh")
+_tile_1_tanh = _tile_intrinsic(1, "tanh")
+_tile_ob_tanh_res = _tile_intrinsic(OB, "tanh_res")
+_tile_1_tanh_res = _tile_intrinsic(1, "tanh_res")
+
+
+def _first_tanh_intrinsic(k):
+    """An intrinsic first(Z1, t, H, n): for the flat index q < n (a multiple of VW) of the
+    (h_1, m) first layer, H.flat[q] = tanh_f32(Z1[0].flat[q] + t_0 Z1[1].flat[q] + ... +
+    t_{k-1} Z1[k].flat[q]), the sum in fused multiply-adds in that order; Z1 (1 + k, h_1, m), t
+    and H float32 and C-contiguous, H with m columns."""
+
+    @intrinsic
+    def first(typingctx, Z1, t, H, n):
+        if not (_f32_arrays((Z1, 3), (t, 1), (H, 2)) and isinstance(n, types.Integer)):
+            return None
+        sig = types.void(Z1, t, H, n)
+
+        def codegen(context, builder, signature, args):
+            i64 = ir.IntType(64)
+            z1 = context.make_array(signature.args[0])(context, builder, args[0])
+            Zp = z1.data
+            plane = builder.mul(cgutils.unpack_tuple(builder, z1.shape, 3)[1],
+                                cgutils.unpack_tuple(builder, z1.shape, 3)[2])  # h_1 m
+            tp = context.make_array(signature.args[1])(context, builder, args[1]).data
+            Hp = context.make_array(signature.args[2])(context, builder, args[2]).data
+            n_ = context.cast(builder, args[3], signature.args[3], types.int64)
+            vt, vpt, fma = _vector_types(builder)
+            ts = [_splat(builder, vt, builder.load(builder.gep(tp, [ir.Constant(i64, j)]))) for j in range(k)]
+            nvec = builder.udiv(n_, ir.Constant(i64, VW))
+            with cgutils.for_range(builder, nvec) as loop:
+                q = builder.mul(loop.index, ir.Constant(i64, VW))
+
+                def load(plane_no):
+                    off = builder.add(builder.mul(plane, ir.Constant(i64, plane_no)), q)
+                    return builder.load(builder.bitcast(builder.gep(Zp, [off]), vpt), align=4)
+
+                z = load(0)
+                for j in range(k):
+                    z = builder.call(fma, [ts[j], load(j + 1), z])
+                builder.store(_vector_tanh(builder, vt, fma, z), builder.bitcast(builder.gep(Hp, [q]), vpt), align=4)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return first
+
+
+_first_tanh_1 = _first_tanh_intrinsic(1)
+_first_tanh_2 = _first_tanh_intrinsic(2)
+_first_tanh_3 = _first_tanh_intrinsic(3)
+_first_tanh_4 = _first_tanh_intrinsic(4)
+
+
+@intrinsic
+def _tanh_vectors(typingctx, xs, out, n):
+    """out[q] = tanh_f32(xs[q]) for q < n (a multiple of VW), through the vector tanh of the
+    tiles (float32 C-contiguous 1-D arrays); tests hold it to tanh_f32 bit for bit."""
+    if not (_f32_arrays((xs, 1), (out, 1)) and isinstance(n, types.Integer)):
+        return None
+    sig = types.void(xs, out, n)
+
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        xp = context.make_array(signature.args[0])(context, builder, args[0]).data
+        op = context.make_array(signature.args[1])(context, builder, args[1]).data
+        n_ = context.cast(builder, args[2], signature.args[2], types.int64)
+        vt, vpt, fma = _vector_types(builder)
+        with cgutils.for_range(builder, builder.udiv(n_, ir.Constant(i64, VW))) as loop:
+            q = builder.mul(loop.index, ir.Constant(i64, VW))
+            v = builder.load(builder.bitcast(builder.gep(xp, [q]), vpt), align=4)
+            builder.store(_vector_tanh(builder, vt, fma, v), builder.bitcast(builder.gep(op, [q]), vpt), align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@njit(cache=True, error_model="numpy")
+def tanh_f32_vector_array(xs, out):
+    """out[i] = tanh_f32(xs[i]) through the vector tanh of the tiles and of the first layer (the
+    last len % VW values through tanh_f32 itself); tests compare it bit for bit with
+    tanh_f32_array."""
+    n = xs.shape[0]
+    nv = (n // VW) * VW
+    _tanh_vectors(xs, out, nv)
+    for i in range(nv, n):
+        out[i] = tanh_f32(xs[i])
+
+
+@njit(fastmath=FM, inline="always", cache=True, error_model="numpy")
+def _dense_rest(W, wo, nin, nout, H, sa, sz, i0, m):
+    """The samples i0 <= i < m of every output, for the last m % SW samples that no tile covers
+    (vectorised by LLVM along the samples; the sum over the inputs in the same order as the tiles)."""
+    for o in range(nout):
+        r0 = wo + o * nin
+        for i in range(i0, m):
+            H[sz + o, i] = ZERO
+        for j in range(nin):
+            w = W[r0 + j]
+            for i in range(i0, m):
+                H[sz + o, i] += w * H[sa + j, i]
 
 
 @njit(fastmath=FM, inline="always", cache=True, error_model="numpy")
 def _dense(W, wo, nin, nout, H, sa, sz, m):
     """H[sz + o, i] = sum_j W[wo + o nin + j] H[sa + j, i] for o < nout, i < m (input rows from
-    sa, output rows from sz of the same buffer): 4 outputs x 4 inputs per pass over the samples,
-    with remainder loops. No bias: the caller adds it after the products, so that a large bias
-    (a saturated unit, or an output bias close to the target) is rounded once rather than at
-    every accumulation step."""
-    o = 0
-    while o + 4 <= nout:
-        r0 = wo + o * nin
-        r1 = r0 + nin
-        r2 = r1 + nin
-        r3 = r2 + nin
-        for i in range(m):
-            H[sz + o, i] = ZERO
-            H[sz + o + 1, i] = ZERO
-            H[sz + o + 2, i] = ZERO
-            H[sz + o + 3, i] = ZERO
-        j = 0
-        while j + 4 <= nin:
-            p0 = W[r0 + j]; p1 = W[r0 + j + 1]; p2 = W[r0 + j + 2]; p3 = W[r0 + j + 3]  # noqa: E702
-            q0 = W[r1 + j]; q1 = W[r1 + j + 1]; q2 = W[r1 + j + 2]; q3 = W[r1 + j + 3]  # noqa: E702
-            s0 = W[r2 + j]; s1 = W[r2 + j + 1]; s2 = W[r2 + j + 2]; s3 = W[r2 + j + 3]  # noqa: E702
-            v0 = W[r3 + j]; v1 = W[r3 + j + 1]; v2 = W[r3 + j + 2]; v3 = W[r3 + j + 3]  # noqa: E702
-            for i in range(m):
-                x0 = H[sa + j, i]
-                x1 = H[sa + j + 1, i]
-                x2 = H[sa + j + 2, i]
-                x3 = H[sa + j + 3, i]
-                H[sz + o, i] += p0 * x0 + p1 * x1 + p2 * x2 + p3 * x3
-                H[sz + o + 1, i] += q0 * x0 + q1 * x1 + q2 * x2 + q3 * x3
-                H[sz + o + 2, i] += s0 * x0 + s1 * x1 + s2 * x2 + s3 * x3
-                H[sz + o + 3, i] += v0 * x0 + v1 * x1 + v2 * x2 + v3 * x3
-            j += 4
-        while j < nin:
-            p0 = W[r0 + j]; q0 = W[r1 + j]; s0 = W[r2 + j]; v0 = W[r3 + j]  # noqa: E702
-            for i in range(m):
-                x0 = H[sa + j, i]
-                H[sz + o, i] += p0 * x0
-                H[sz + o + 1, i] += q0 * x0
-                H[sz + o + 2, i] += s0 * x0
-                H[sz + o + 3, i] += v0 * x0
-            j += 1
-        o += 4
-    while o < nout:
-        r0 = wo + o * nin
-        for i in range(m):
-            H[sz + o, i] = ZERO
-        j = 0
-        while j + 4 <= nin:
-            p0 = W[r0 + j]; p1 = W[r0 + j + 1]; p2 = W[r0 + j + 2]; p3 = W[r0 + j + 3]  # noqa: E702
-            for i in range(m):
-                H[sz + o, i] += (p0 * H[sa + j, i] + p1 * H[sa + j + 1, i]
-                                 + p2 * H[sa + j + 2, i] + p3 * H[sa + j + 3, i])
-            j += 4
-        while j < nin:
-            p0 = W[r0 + j]
-            for i in range(m):
-                H[sz + o, i] += p0 * H[sa + j, i]
-            j += 1
-        o += 1
+    sa, output rows from sz of the same buffer): register tiles of OB outputs x SW samples, then
+    single-output tiles, then the last m % SW samples. No bias: the caller adds it after the
+    products, so that a large bias (a saturated unit, or an output bias close to the target) is
+    rounded once rather than at every accumulation step."""
+    mf = (m // SW) * SW
+    of = (nout // OB) * OB
+    for o in range(0, of, OB):
+        for i in range(0, mf, SW):
+            _tile_ob(W, wo, nin, H, sa, sz, m, o, i, 0)
+    for o in range(of, nout):
+        for i in range(0, mf, SW):
+            _tile_1(W, wo, nin, H, sa, sz, m, o, i, 0)
+    if mf < m:
+        _dense_rest(W, wo, nin, nout, H, sa, sz, mf, m)
+
+
+@njit(fastmath=FM, inline="always", cache=True, error_model="numpy")
+def _hidden(W, wo, bo, nin, nout, H, sa, sz, m, act, residual):
+    """One hidden layer: H[sz + o, i] = phi(sum_j W[wo + o nin + j] H[sa + j, i] + W[bo + o])
+    (+ H[sa + o, i] with the residual skip). For tanh the activation is applied in the tiles,
+    on the accumulators in registers; the logistic goes through a pass of its own."""
+    if act == 0:
+        mf = (m // SW) * SW
+        of = (nout // OB) * OB
+        if residual == 1:
+            for o in range(0, of, OB):
+                for i in range(0, mf, SW):
+                    _tile_ob_tanh_res(W, wo, nin, H, sa, sz, m, o, i, bo)
+            for o in range(of, nout):
+                for i in range(0, mf, SW):
+                    _tile_1_tanh_res(W, wo, nin, H, sa, sz, m, o, i, bo)
+        else:
+            for o in range(0, of, OB):
+                for i in range(0, mf, SW):
+                    _tile_ob_tanh(W, wo, nin, H, sa, sz, m, o, i, bo)
+            for o in range(of, nout):
+                for i in range(0, mf, SW):
+                    _tile_1_tanh(W, wo, nin, H, sa, sz, m, o, i, bo)
+        i0 = mf  # the last m % SW samples below
+        if mf < m:
+            _dense_rest(W, wo, nin, nout, H, sa, sz, mf, m)
+    else:
+        i0 = 0
+        _dense(W, wo, nin, nout, H, sa, sz, m)
+    if i0 < m:
+        if residual == 1:
+            _act_residual(H, W, bo, sa, sz, nout, i0, m, act)
+        else:
+            _act_inplace(H, W, bo, sz, nout, i0, m, act)
 
 
 @njit(fastmath=FM, inline="always", cache=True, error_model="numpy")
 def _first(Z1, t, k, h1, m, a, act):
-    """a[:h1] = phi(Z1[0] + sum_j t_j Z1[1 + j]), unrolled for k = 1..4 (k, act branch outside
+    """a[:h1] = phi(Z1[0] + sum_j t_j Z1[1 + j]): tanh through the vector intrinsics (k = 1..4),
+    the last h1 m % VW values here; the logistic unrolled for k = 1..4 (k and act branch outside
     the loops)."""
-    if k == 1:
-        t0 = t[0]
-        if act == 0:
-            for j in range(h1):
-                for i in range(m):
-                    a[j, i] = tanh_f32(Z1[0, j, i] + t0 * Z1[1, j, i])
+    if act == 0:
+        n = h1 * m
+        nv = (n // VW) * VW
+        if k == 1:
+            _first_tanh_1(Z1, t, a, nv)
+        elif k == 2:
+            _first_tanh_2(Z1, t, a, nv)
+        elif k == 3:
+            _first_tanh_3(Z1, t, a, nv)
         else:
-            for j in range(h1):
-                for i in range(m):
-                    z = Z1[0, j, i] + t0 * Z1[1, j, i]
-                    a[j, i] = logistic_f32(z)
+            _first_tanh_4(Z1, t, a, nv)
+        for q in range(nv, n):
+            j = q // m
+            i = q - j * m
+            z = Z1[0, j, i]
+            for jj in range(k):
+                z += t[jj] * Z1[1 + jj, j, i]
+            a[j, i] = tanh_f32(z)
+    elif k == 1:
+        t0 = t[0]
+        for j in range(h1):
+            for i in range(m):
+                a[j, i] = logistic_f32(Z1[0, j, i] + t0 * Z1[1, j, i])
     elif k == 2:
         t0 = t[0]
         t1 = t[1]
-        if act == 0:
-            for j in range(h1):
-                for i in range(m):
-                    a[j, i] = tanh_f32(Z1[0, j, i] + t0 * Z1[1, j, i] + t1 * Z1[2, j, i])
-        else:
-            for j in range(h1):
-                for i in range(m):
-                    z = Z1[0, j, i] + t0 * Z1[1, j, i] + t1 * Z1[2, j, i]
-                    a[j, i] = logistic_f32(z)
+        for j in range(h1):
+            for i in range(m):
+                a[j, i] = logistic_f32(Z1[0, j, i] + t0 * Z1[1, j, i] + t1 * Z1[2, j, i])
     elif k == 3:
         t0 = t[0]
         t1 = t[1]
         t2 = t[2]
-        if act == 0:
-            for j in range(h1):
-                for i in range(m):
-                    a[j, i] = tanh_f32(Z1[0, j, i] + t0 * Z1[1, j, i] + t1 * Z1[2, j, i] + t2 * Z1[3, j, i])
-        else:
-            for j in range(h1):
-                for i in range(m):
-                    z = Z1[0, j, i] + t0 * Z1[1, j, i] + t1 * Z1[2, j, i] + t2 * Z1[3, j, i]
-                    a[j, i] = logistic_f32(z)
+        for j in range(h1):
+            for i in range(m):
+                a[j, i] = logistic_f32(Z1[0, j, i] + t0 * Z1[1, j, i] + t1 * Z1[2, j, i] + t2 * Z1[3, j, i])
     else:
         t0 = t[0]
         t1 = t[1]
         t2 = t[2]
         t3 = t[3]
-        if act == 0:
-            for j in range(h1):
-                for i in range(m):
-                    z = Z1[0, j, i] + t0 * Z1[1, j, i] + t1 * Z1[2, j, i] + t2 * Z1[3, j, i] + t3 * Z1[4, j, i]
-                    a[j, i] = tanh_f32(z)
-        else:
-            for j in range(h1):
-                for i in range(m):
-                    z = Z1[0, j, i] + t0 * Z1[1, j, i] + t1 * Z1[2, j, i] + t2 * Z1[3, j, i] + t3 * Z1[4, j, i]
-                    a[j, i] = logistic_f32(z)
+        for j in range(h1):
+            for i in range(m):
+                z = Z1[0, j, i] + t0 * Z1[1, j, i] + t1 * Z1[2, j, i] + t2 * Z1[3, j, i] + t3 * Z1[4, j, i]
+                a[j, i] = logistic_f32(z)
 
 
 @njit(fastmath=FM, inline="always", cache=True, error_model="numpy")
@@ -363,11 +581,7 @@ def general_kernel(T, Z1, Wt, lay, y, cb, V, l2, act, residual, out, chunk):
             for l in range(nl - 1):  # hidden layers 2..L
                 sz = maxw - sa
                 no = lay[l, 3]
-                _dense(W, lay[l, 0], lay[l, 2], no, H, sa, sz, m)
-                if residual == 1:
-                    _act_residual(H, W, lay[l, 1], sa, sz, no, m, act)
-                else:
-                    _act_inplace(H, W, lay[l, 1], sz, no, m, act)
+                _hidden(W, lay[l, 0], lay[l, 1], lay[l, 2], no, H, sa, sz, m, act, residual)
                 sa = sz
             acc = _output_sse(W, lay, H, sa, maxw - sa, y, cb, tv, k, m)  # output layer and squared error
             loss = acc / m

@@ -9,7 +9,10 @@ at least as accurate (benchmarks/check_fused.py prints the table), on random net
 
 from __future__ import annotations
 
+import functools
 import json
+import os
+import platform
 import subprocess
 import sys
 
@@ -22,6 +25,7 @@ pytest.importorskip("torch")
 pytest.importorskip("numba")
 
 from bettibounds.empirical import fused  # noqa: E402
+from bettibounds.empirical import _fused_numba  # noqa: E402
 from bettibounds.empirical._fused_numba import LO, C, logistic_f32_array, tanh_f32_array  # noqa: E402
 from bettibounds.empirical.compare import analyze_landscape  # noqa: E402
 from bettibounds.empirical.experiment import parse_experiment  # noqa: E402
@@ -97,7 +101,7 @@ def _family(draw):
         widths = tuple(draw(st.lists(st.integers(1, 9), min_size=1, max_size=3)))
     bias = draw(st.one_of(st.booleans(), st.lists(st.booleans(), min_size=len(widths) + 1,
                                                  max_size=len(widths) + 1)))
-    m = draw(st.integers(1, 40))
+    m = draw(st.one_of(st.integers(1, 40), st.integers(_fused_numba.SW - 3, 2 * _fused_numba.SW + 3)))  # tiles too
     spec = ArchitectureSpec(inputs=d, widths=widths, activation=draw(st.sampled_from(["tanh", "logistic"])),
                             samples=m, outputs=outputs, l2=draw(st.sampled_from([0.0, 0.01, 1.5])),
                             skip="residual" if residual else "none", bias=bias)
@@ -178,6 +182,109 @@ def test_l2_term_is_a_float64_sum_of_squares(through_zero):
 
 
 # ------------------------------------------------------------------ the float32 tanh
+def test_vector_tanh_is_tanh_f32_bit_for_bit():
+    """The tiles and the first layer apply tanh to whole vectors in LLVM vector code written by
+    hand (_vector_tanh); it must be tanh_f32 itself, so that every accuracy check of tanh_f32
+    holds for it. Every 1021st float32 bit pattern (both signs, NaNs and infinities included), the
+    5 000 floats on each side of the clamp, specials; the length leaves a tail for tanh_f32.
+    (Over all 2^32 bit patterns: benchmarks/experiments/fused_numba/check_tanh.py.)"""
+    hi = int(np.float32(C).view(np.uint32))
+    bits = np.concatenate([np.arange(0, 2**32, 1021, dtype=np.uint64).astype(np.uint32),
+                           np.arange(hi - 5000, hi + 5000, dtype=np.uint32),
+                           np.arange(hi - 5000, hi + 5000, dtype=np.uint32) | np.uint32(0x80000000)])
+    xs = np.concatenate([bits.view(np.float32),
+                         np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45], np.float32)])[:-2]
+    assert len(xs) % _fused_numba.VW != 0
+    want, got = np.empty_like(xs), np.empty_like(xs)
+    tanh_f32_array(xs, want)
+    _fused_numba.tanh_f32_vector_array(xs, got)
+    same = (got.view(np.uint32) == want.view(np.uint32)) | (np.isnan(got) & np.isnan(want))
+    assert same.all(), xs[~same][:5]
+    assert np.isnan(got[np.isnan(xs)]).all()
+
+
+def _layer_oracle(W, wo, bo, nin, nout, H, sa, act, residual):
+    """float64 reference of one layer: phi(W x + b) (+ x), or the bare product for act None."""
+    Wm = W[wo:wo + nout * nin].astype(np.float64).reshape(nout, nin)
+    x = H[sa:sa + nin].astype(np.float64)
+    z = Wm @ x
+    scale = np.abs(Wm) @ np.abs(x)
+    if act is None:
+        return z, scale
+    z = z + W[bo:bo + nout, None]
+    scale = scale + np.abs(W[bo:bo + nout, None])
+    a = np.tanh(z) if act == 0 else 1 / (1 + np.exp(-z))
+    return (a + x if residual else a), scale
+
+
+_SW = _fused_numba.SW
+#: (fan-in, fan-out, samples): whole tiles only; OB-output and single-output tiles with a sample
+#: tail; single-output tiles only; no tile (fewer samples than a tile)
+LAYER_SHAPES = [(32, 16, 256), (7, 5, _SW + 3), (3, 1, _SW), (9, 4, 2 * _SW - 1), (1, 6, _SW + 1), (16, 16, 5),
+                (5, 5, 2 * _SW), (4, 4, 3), (6, 6, _SW + 7)]
+
+
+LAYER_CASES = [(nin, nout, m, act, residual) for nin, nout, m in LAYER_SHAPES for act in (None, 0, 1)
+               for residual in (0, 1) if not residual or (act is not None and nin == nout)]
+
+
+@functools.cache
+def _layer_runner():
+    """One compiled call of ``_dense`` (act < 0) or ``_hidden`` for every case."""
+    from numba import njit
+
+    @njit
+    def run(W, wo, bo, nin, nout, H, sa, sz, m, act, residual):
+        if act < 0:
+            _fused_numba._dense(W, wo, nin, nout, H, sa, sz, m)
+        else:
+            _fused_numba._hidden(W, wo, bo, nin, nout, H, sa, sz, m, act, residual)
+
+    return run
+
+
+@pytest.mark.parametrize("nin,nout,m,act,residual", LAYER_CASES)
+def test_layer_tiles_against_a_float64_product(nin, nout, m, act, residual):
+    """The register tiles with their tails (``_dense``: act None; ``_hidden``: tanh 0 or
+    logistic 1, plain or residual) on one layer against numpy in float64, at offsets inside a
+    larger parameter vector and buffer; every row of the buffer outside the layer's output
+    stays as it was (no tile writes out of place)."""
+    run = _layer_runner()
+    rng = np.random.default_rng(nin * 1000 + nout * 10 + m)
+    wo, bo = 3, 3 + nin * nout + 2
+    W = rng.normal(size=bo + nout + 5).astype(np.float32)
+    sa, sz = 1, 2 + max(nin, nout)
+    H = rng.normal(size=(sz + nout + 2, m)).astype(np.float32)
+    before = H.copy()
+    want, scale = _layer_oracle(W, wo, bo, nin, nout, H, sa, act, residual)
+    run(W, wo, bo, nin, nout, H, sa, sz, m, -1 if act is None else act, residual)
+    got = H[sz:sz + nout].astype(np.float64)
+    assert np.all(np.abs(got - want) <= 1e-6 * (scale + np.abs(want) + 1)), np.abs(got - want).max()
+    untouched = np.ones(len(H), bool)
+    untouched[sz:sz + nout] = False
+    np.testing.assert_array_equal(H[untouched], before[untouched])
+
+
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64")
+                    or not __import__("llvmlite.binding").binding.get_host_cpu_features().get("avx2", False),
+                    reason="the 8-wide code is compiled for Haswell (AVX2), which needs an x86 CPU with AVX2")
+def test_the_8_wide_code_for_cpus_without_avx512(tmp_path):
+    """Where the target has no AVX-512 the tiles, the first layer and the tanh use 8-wide
+    vectors. Here they are compiled for Haswell (AVX2 + FMA, no AVX-512) in a fresh numba cache and
+    must pass the engine's accuracy tests: the fixed cases against the torch kernel, the layer
+    tiles and the bit-for-bit vector tanh."""
+    env = dict(os.environ, NUMBA_CPU_NAME="haswell", NUMBA_CACHE_DIR=str(tmp_path))
+    env.pop("NUMBA_CPU_FEATURES", None)
+    probe = "from bettibounds.empirical import _fused_numba as F; print(F.VW, F.SB)"
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["8", "2"]
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k",
+                          "agrees_with_torch_float64 or layer_tiles or vector_tanh"],
+                         env=env, capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert " passed" in run.stdout and "failed" not in run.stdout
+
+
 def test_tanh_within_5_ulp_on_a_large_sample():
     """2 million float32 inputs: uniform bit patterns in [0, C] (every binade down to the
     subnormals), uniform values in [0, C], and the 5 000 floats below the clamp. Error = the
