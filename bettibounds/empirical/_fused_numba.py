@@ -156,8 +156,10 @@ def _act_residual(H, W, bo, sa, sz, nrows, i0, m, act):
 # LLVM vector code (an intrinsic): numba's loops leave the accumulators in memory and LLVM
 # vectorises them to 256 bits only on this CPU family (its "prefer 256-bit" tuning), which held
 # the products at 25-35 GFLOP/s per thread; the tile keeps OB x SB vector accumulators in
-# registers for the whole sum over the inputs (32 -> 16 layer, m = 256: 2.5-3x faster in
-# isolation; docs/benchmarks.md). Vector width: 16 floats (512 bits) where the target has AVX-512
+# registers for the whole sum over the inputs (32 -> 16 layer, m = 256: 2.1-3x faster in
+# isolation; docs/benchmarks.md) and, in tanh layers, adds the bias and applies the tanh to them
+# before its one store. The first tanh layer and the tanh itself are vector code too
+# (_vector_tanh: tanh_f32 operation for operation, bit-identical on all 2^32 inputs). Vector width: 16 floats (512 bits) where the target has AVX-512
 # (16 accumulators of the 32 registers), else 8 (8 accumulators; fits AVX2's 16 registers and
 # NEON's 32 as register pairs). The sums run over the inputs in order, one FMA per term, so a
 # point's value never depends on which other points share its chunk.
@@ -221,9 +223,9 @@ def _f32_arrays(*arrays_and_ndims):
                for a, nd in arrays_and_ndims)
 
 
-def _tile_intrinsic(ob, post):
+def _tile_intrinsic(ob, post, sb=SB):
     """An intrinsic tile(W, wo, nin, H, sa, sz, m, o0, i0, bo): for r < ob and
-    i0 <= i < i0 + SW, with s = sum_{j < nin} W[wo + (o0 + r) nin + j] H[sa + j, i] accumulated in
+    i0 <= i < i0 + sb VW, with s = sum_{j < nin} W[wo + (o0 + r) nin + j] H[sa + j, i] accumulated in
     registers by fused multiply-adds in the order j = 0, 1, ..., H[sz + o0 + r, i] =
     s (post "none"), tanh_f32(s + W[bo + o0 + r]) ("tanh"), or that plus H[sa + o0 + r, i]
     ("tanh_res", the residual skip). W float32 1-D, H float32 2-D C-contiguous with m columns;
@@ -249,21 +251,21 @@ def _tile_intrinsic(ob, post):
                                                                     ir.Constant(i64, s * VW))]), vpt)
 
             # entry-block allocas, promoted to registers by LLVM (mem2reg)
-            acc = [[cgutils.alloca_once_value(builder, ir.Constant(vt, [0.0] * VW)) for _ in range(SB)]
+            acc = [[cgutils.alloca_once_value(builder, ir.Constant(vt, [0.0] * VW)) for _ in range(sb)]
                    for _ in range(ob)]
             orows = [builder.add(o0_, ir.Constant(i64, r)) for r in range(ob)]
             wrow = [builder.add(wo_, builder.mul(o, nin_)) for o in orows]
             with cgutils.for_range(builder, nin_) as loop:
                 j = loop.index
-                xs = [builder.load(vec_at(builder.add(sa_, j), s), align=4) for s in range(SB)]
+                xs = [builder.load(vec_at(builder.add(sa_, j), s), align=4) for s in range(sb)]
                 for r in range(ob):
                     wb = _splat(builder, vt, builder.load(builder.gep(Wp, [builder.add(wrow[r], j)])))
-                    for s in range(SB):
+                    for s in range(sb):
                         builder.store(builder.call(fma, [wb, xs[s], builder.load(acc[r][s])]), acc[r][s])
             for r in range(ob):
                 if post != "none":
                     b = _splat(builder, vt, builder.load(builder.gep(Wp, [builder.add(bo_, orows[r])])))
-                for s in range(SB):
+                for s in range(sb):
                     v = builder.load(acc[r][s])
                     if post != "none":
                         v = _vector_tanh(builder, vt, fma, builder.fadd(v, b))
@@ -283,6 +285,13 @@ _tile_ob_tanh = _tile_intrinsic(OB, "tanh")
 _tile_1_tanh = _tile_intrinsic(1, "tanh")
 _tile_ob_tanh_res = _tile_intrinsic(OB, "tanh_res")
 _tile_1_tanh_res = _tile_intrinsic(1, "tanh_res")
+# one vector of samples: the samples after the last whole tile, VW at a time
+_vtile_ob = _tile_intrinsic(OB, "none", 1)
+_vtile_1 = _tile_intrinsic(1, "none", 1)
+_vtile_ob_tanh = _tile_intrinsic(OB, "tanh", 1)
+_vtile_1_tanh = _tile_intrinsic(1, "tanh", 1)
+_vtile_ob_tanh_res = _tile_intrinsic(OB, "tanh_res", 1)
+_vtile_1_tanh_res = _tile_intrinsic(1, "tanh_res", 1)
 
 
 def _first_tanh_intrinsic(k):
@@ -370,7 +379,7 @@ def tanh_f32_vector_array(xs, out):
 
 @njit(fastmath=FM, inline="always", cache=True, error_model="numpy")
 def _dense_rest(W, wo, nin, nout, H, sa, sz, i0, m):
-    """The samples i0 <= i < m of every output, for the last m % SW samples that no tile covers
+    """The samples i0 <= i < m of every output, for the last m % VW samples that no tile covers
     (vectorised by LLVM along the samples; the sum over the inputs in the same order as the tiles)."""
     for o in range(nout):
         r0 = wo + o * nin
@@ -385,20 +394,26 @@ def _dense_rest(W, wo, nin, nout, H, sa, sz, i0, m):
 @njit(fastmath=FM, inline="always", cache=True, error_model="numpy")
 def _dense(W, wo, nin, nout, H, sa, sz, m):
     """H[sz + o, i] = sum_j W[wo + o nin + j] H[sa + j, i] for o < nout, i < m (input rows from
-    sa, output rows from sz of the same buffer): register tiles of OB outputs x SW samples, then
-    single-output tiles, then the last m % SW samples. No bias: the caller adds it after the
+    sa, output rows from sz of the same buffer), one block of samples at a time, so that the block
+    of the inputs stays in the L1 cache across the outputs: blocks of SW samples, then of VW, in
+    register tiles of OB outputs and then single outputs; then the last m % VW samples. No bias: the caller adds it after the
     products, so that a large bias (a saturated unit, or an output bias close to the target) is
     rounded once rather than at every accumulation step."""
     mf = (m // SW) * SW
+    mv = (m // VW) * VW
     of = (nout // OB) * OB
-    for o in range(0, of, OB):
-        for i in range(0, mf, SW):
+    for i in range(0, mf, SW):
+        for o in range(0, of, OB):
             _tile_ob(W, wo, nin, H, sa, sz, m, o, i, 0)
-    for o in range(of, nout):
-        for i in range(0, mf, SW):
+        for o in range(of, nout):
             _tile_1(W, wo, nin, H, sa, sz, m, o, i, 0)
-    if mf < m:
-        _dense_rest(W, wo, nin, nout, H, sa, sz, mf, m)
+    for i in range(mf, mv, VW):
+        for o in range(0, of, OB):
+            _vtile_ob(W, wo, nin, H, sa, sz, m, o, i, 0)
+        for o in range(of, nout):
+            _vtile_1(W, wo, nin, H, sa, sz, m, o, i, 0)
+    if mv < m:
+        _dense_rest(W, wo, nin, nout, H, sa, sz, mv, m)
 
 
 @njit(fastmath=FM, inline="always", cache=True, error_model="numpy")
@@ -408,24 +423,33 @@ def _hidden(W, wo, bo, nin, nout, H, sa, sz, m, act, residual):
     on the accumulators in registers; the logistic goes through a pass of its own."""
     if act == 0:
         mf = (m // SW) * SW
+        mv = (m // VW) * VW
         of = (nout // OB) * OB
         if residual == 1:
-            for o in range(0, of, OB):
-                for i in range(0, mf, SW):
+            for i in range(0, mf, SW):
+                for o in range(0, of, OB):
                     _tile_ob_tanh_res(W, wo, nin, H, sa, sz, m, o, i, bo)
-            for o in range(of, nout):
-                for i in range(0, mf, SW):
+                for o in range(of, nout):
                     _tile_1_tanh_res(W, wo, nin, H, sa, sz, m, o, i, bo)
+            for i in range(mf, mv, VW):
+                for o in range(0, of, OB):
+                    _vtile_ob_tanh_res(W, wo, nin, H, sa, sz, m, o, i, bo)
+                for o in range(of, nout):
+                    _vtile_1_tanh_res(W, wo, nin, H, sa, sz, m, o, i, bo)
         else:
-            for o in range(0, of, OB):
-                for i in range(0, mf, SW):
+            for i in range(0, mf, SW):
+                for o in range(0, of, OB):
                     _tile_ob_tanh(W, wo, nin, H, sa, sz, m, o, i, bo)
-            for o in range(of, nout):
-                for i in range(0, mf, SW):
+                for o in range(of, nout):
                     _tile_1_tanh(W, wo, nin, H, sa, sz, m, o, i, bo)
-        i0 = mf  # the last m % SW samples below
-        if mf < m:
-            _dense_rest(W, wo, nin, nout, H, sa, sz, mf, m)
+            for i in range(mf, mv, VW):
+                for o in range(0, of, OB):
+                    _vtile_ob_tanh(W, wo, nin, H, sa, sz, m, o, i, bo)
+                for o in range(of, nout):
+                    _vtile_1_tanh(W, wo, nin, H, sa, sz, m, o, i, bo)
+        i0 = mv  # the last m % VW samples below
+        if mv < m:
+            _dense_rest(W, wo, nin, nout, H, sa, sz, mv, m)
     else:
         i0 = 0
         _dense(W, wo, nin, nout, H, sa, sz, m)

@@ -4,9 +4,10 @@
 slice ``theta = center + sum_j t_j dir_j`` with one compiled pass per point instead of a
 sequence of batched torch operations: every activation of a point stays in the CPU's cache,
 and the point's whole forward pass and squared error run in one loop nest. On the benchmark
-network of docs/benchmarks.md (d = 10, widths 32, 16, m = 256, a 2-D slice) it runs 1.3-1.7x
-faster than the torch kernel in float32; on wide layers (widths 100, 80, m = 1000) the two are
-even. It exists for CPU users who sample many float32 slices; the torch kernel stays the
+network of docs/benchmarks.md (d = 10, widths 32, 16, m = 256, a 2-D slice) it runs 2.3-3.8x
+faster than the torch kernel in float32, and 1.4-1.7x on wide layers (widths 100, 80, m = 1000):
+its products are register tiles and its tanh vector code, both written in LLVM IR
+(:mod:`._fused_numba`). It exists for CPU users who sample many float32 slices; the torch kernel stays the
 default and the reference.
 
 Numerics (what differs from the torch float32 kernel):
@@ -14,7 +15,8 @@ Numerics (what differs from the torch float32 kernel):
 * the first layer's pre-activation tables of the centre and of each direction are computed in
   float64 and rounded to float32 once; the later layers' parameters at a point are
   ``W(center) + sum_j t_j W(dir_j)`` in float32;
-* products and activations in float32, with FMA contraction and reassociated sums;
+* products in float32, each a sum of fused multiply-adds over the inputs in order (register tiles in
+  LLVM vector code; the same order for every point, whatever its chunk); activations in float32;
 * tanh is our own branch-free float32 approximation (at most 5 ulp from the correctly rounded
   tanh, checked on every float32 input); the logistic is computed from our own float32 exp as
   ``e / (1 + e)`` or ``1 / (1 + e)``, ``e = exp(-|z|)`` (at most 2 ulp, checked on every

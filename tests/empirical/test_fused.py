@@ -218,10 +218,11 @@ def _layer_oracle(W, wo, bo, nin, nout, H, sa, act, residual):
 
 
 _SW = _fused_numba.SW
-#: (fan-in, fan-out, samples): whole tiles only; OB-output and single-output tiles with a sample
-#: tail; single-output tiles only; no tile (fewer samples than a tile)
-LAYER_SHAPES = [(32, 16, 256), (7, 5, _SW + 3), (3, 1, _SW), (9, 4, 2 * _SW - 1), (1, 6, _SW + 1), (16, 16, 5),
-                (5, 5, 2 * _SW), (4, 4, 3), (6, 6, _SW + 7)]
+_VW = _fused_numba.VW
+#: (fan-in, fan-out, samples): whole tiles only; OB-output and single-output tiles with one-vector
+#: tiles and a tail; single-output tiles only; no tile (fewer samples than a vector)
+LAYER_SHAPES = [(32, 16, 256), (7, 5, _SW + _VW + 3), (3, 1, _SW), (9, 4, 2 * _SW - 1), (1, 6, _SW + 1),
+                (16, 16, 5), (5, 5, 2 * _SW + 2 * _VW), (4, 4, 3), (6, 6, _SW + 7), (3, 5, _VW), (100, 80, 1000)]
 
 
 LAYER_CASES = [(nin, nout, m, act, residual) for nin, nout, m in LAYER_SHAPES for act in (None, 0, 1)
