@@ -155,14 +155,15 @@ def _act_residual(H, W, bo, sa, sz, nrows, i0, m, act):
 # The hidden and output layers' products go through a register-tiled micro-kernel written as
 # LLVM vector code (an intrinsic): numba's loops leave the accumulators in memory and LLVM
 # vectorises them to 256 bits only on this CPU family (its "prefer 256-bit" tuning), which held
-# the products at 25-35 GFLOP/s per thread; the tile keeps OB x SB vector accumulators in
+# the products at 25-35 GFLOP/s per thread. The tile keeps OB x SB vector accumulators in
 # registers for the whole sum over the inputs (32 -> 16 layer, m = 256: 2.1-3x faster in
-# isolation; docs/benchmarks.md) and, in tanh layers, adds the bias and applies the tanh to them
-# before its one store. The first tanh layer and the tanh itself are vector code too
-# (_vector_tanh: tanh_f32 operation for operation, bit-identical on all 2^32 inputs). Vector width: 16 floats (512 bits) where the target has AVX-512
-# (16 accumulators of the 32 registers), else 8 (8 accumulators; fits AVX2's 16 registers and
-# NEON's 32 as register pairs). The sums run over the inputs in order, one FMA per term, so a
-# point's value never depends on which other points share its chunk.
+# isolation; docs/benchmarks.md); in hidden layers it adds the bias and applies the activation to
+# them before its one store. The first layer and the activations themselves are vector code too
+# (_vector_tanh, _vector_logistic: tanh_f32 and logistic_f32 operation for operation,
+# bit-identical to them on all 2^32 inputs). Vector width: 16 floats (512 bits) where the target
+# has AVX-512 (16 accumulators of the 32 registers), else 8 (8 accumulators; fits AVX2's 16
+# registers and NEON's 32 as register pairs). The sums run over the inputs in order, one FMA per
+# term, so a point's value never depends on which other points share its chunk.
 # numba compiles for the host unless NUMBA_CPU_NAME / NUMBA_CPU_FEATURES name another target
 # (e.g. "generic" for a cache shared by several machines): then AVX-512 only when named. The
 # tests run the 8-wide code with NUMBA_CPU_NAME=haswell.
@@ -212,6 +213,36 @@ def _vector_tanh(builder, vt, fma, x):
     return builder.fdiv(builder.fmul(a, p), q)
 
 
+def _vector_logistic(builder, vt, fma, z):
+    """logistic_f32 on a vector, operation for operation (Cody-Waite reduction with fused
+    multiply-adds, the degree-7 Horner polynomial in fused multiply-adds, 2^n from its bits,
+    e / (1 + e) or 1 / (1 + e)). The tests hold it bit for bit to logistic_f32."""
+    mod = builder.module
+    fabs = cgutils.get_or_insert_function(mod, ir.FunctionType(vt, [vt]), f"llvm.fabs.v{VW}f32")
+    floor = cgutils.get_or_insert_function(mod, ir.FunctionType(vt, [vt]), f"llvm.floor.v{VW}f32")
+    a = builder.fneg(builder.call(fabs, [z]))
+    lo = _splat(builder, vt, LO)
+    a = builder.select(builder.fcmp_ordered("<", a, lo), lo, a)  # NaN passes
+    kf = builder.call(floor, [builder.call(fma, [a, _splat(builder, vt, LOG2E), _splat(builder, vt, HALF)])])
+    ks = builder.select(builder.fcmp_ordered("==", kf, kf), kf, _splat(builder, vt, ZERO))
+    r = builder.call(fma, [builder.fneg(kf), _splat(builder, vt, LN2_HI), a])
+    r = builder.call(fma, [builder.fneg(kf), _splat(builder, vt, LN2_LO), r])
+    p = builder.call(fma, [r, _splat(builder, vt, E7), _splat(builder, vt, E6)])
+    for c in (E5, E4, E3, E2, ONE, ONE):
+        p = builder.call(fma, [r, p, _splat(builder, vt, c)])
+    it = ir.VectorType(ir.IntType(32), VW)
+    n = builder.add(builder.fptosi(ks, it), ir.Constant(it, [127] * VW))
+    e = builder.fmul(p, builder.bitcast(builder.shl(n, ir.Constant(it, [23] * VW)), vt))  # p 2^n
+    one = _splat(builder, vt, ONE)
+    num = builder.select(builder.fcmp_ordered("<", z, _splat(builder, vt, ZERO)), e, one)
+    return builder.fdiv(num, builder.fadd(one, e))
+
+
+def _vector_act(builder, vt, fma, x, act):
+    """phi(x) on a vector: tanh (act 0) or the logistic (act 1), act a Python int."""
+    return _vector_tanh(builder, vt, fma, x) if act == 0 else _vector_logistic(builder, vt, fma, x)
+
+
 def _vector_types(builder):
     vt = ir.VectorType(ir.FloatType(), VW)
     fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vt, [vt, vt, vt]), f"llvm.fma.v{VW}f32")
@@ -223,25 +254,31 @@ def _f32_arrays(*arrays_and_ndims):
                for a, nd in arrays_and_ndims)
 
 
-def _tile_intrinsic(ob, post, sb=SB):
-    """An intrinsic tile(W, wo, nin, H, sa, sz, m, o0, i0, bo): for r < ob and
+#: the tiles' epilogues (the ``mode`` argument): the bare product; phi(s + b) for tanh / logistic;
+#: the same plus the layer's input (the residual skip)
+MODE_NONE, MODE_TANH, MODE_TANH_RES, MODE_LOGISTIC, MODE_LOGISTIC_RES = 0, 1, 2, 3, 4
+
+
+def _tile_intrinsic(ob, sb):
+    """An intrinsic tile(W, wo, nin, H, sa, sz, m, o0, i0, bo, mode): for r < ob and
     i0 <= i < i0 + sb VW, with s = sum_{j < nin} W[wo + (o0 + r) nin + j] H[sa + j, i] accumulated in
-    registers by fused multiply-adds in the order j = 0, 1, ..., H[sz + o0 + r, i] =
-    s (post "none"), tanh_f32(s + W[bo + o0 + r]) ("tanh"), or that plus H[sa + o0 + r, i]
-    ("tanh_res", the residual skip). W float32 1-D, H float32 2-D C-contiguous with m columns;
-    the caller keeps the tile inside both arrays."""
+    registers by fused multiply-adds in the order j = 0, 1, ..., H[sz + o0 + r, i] = s (MODE_NONE),
+    phi(s + W[bo + o0 + r]) (MODE_TANH, MODE_LOGISTIC), or that plus H[sa + o0 + r, i] (the
+    ``_RES`` modes: the residual skip). The epilogue is chosen at run time by a switch after the
+    sum (once per tile). W float32 1-D, H float32 2-D C-contiguous with m columns; the caller keeps
+    the tile inside both arrays."""
 
     @intrinsic
-    def tile(typingctx, W, wo, nin, H, sa, sz, m, o0, i0, bo):
-        ints = (wo, nin, sa, sz, m, o0, i0, bo)
+    def tile(typingctx, W, wo, nin, H, sa, sz, m, o0, i0, bo, mode):
+        ints = (wo, nin, sa, sz, m, o0, i0, bo, mode)
         if not (_f32_arrays((W, 1), (H, 2)) and all(isinstance(v, types.Integer) for v in ints)):
             return None
-        sig = types.void(W, wo, nin, H, sa, sz, m, o0, i0, bo)
+        sig = types.void(W, wo, nin, H, sa, sz, m, o0, i0, bo, mode)
 
         def codegen(context, builder, signature, args):
             i64 = ir.IntType(64)
-            wo_, nin_, sa_, sz_, m_, o0_, i0_, bo_ = (
-                context.cast(builder, args[n], signature.args[n], types.int64) for n in (1, 2, 4, 5, 6, 7, 8, 9))
+            wo_, nin_, sa_, sz_, m_, o0_, i0_, bo_, mode_ = (
+                context.cast(builder, args[n], signature.args[n], types.int64) for n in (1, 2, 4, 5, 6, 7, 8, 9, 10))
             Wp = context.make_array(signature.args[0])(context, builder, args[0]).data
             Hp = context.make_array(signature.args[3])(context, builder, args[3]).data
             vt, vpt, fma = _vector_types(builder)
@@ -262,16 +299,29 @@ def _tile_intrinsic(ob, post, sb=SB):
                     wb = _splat(builder, vt, builder.load(builder.gep(Wp, [builder.add(wrow[r], j)])))
                     for s in range(sb):
                         builder.store(builder.call(fma, [wb, xs[s], builder.load(acc[r][s])]), acc[r][s])
-            for r in range(ob):
-                if post != "none":
-                    b = _splat(builder, vt, builder.load(builder.gep(Wp, [builder.add(bo_, orows[r])])))
-                for s in range(sb):
-                    v = builder.load(acc[r][s])
-                    if post != "none":
-                        v = _vector_tanh(builder, vt, fma, builder.fadd(v, b))
-                    if post == "tanh_res":
-                        v = builder.fadd(v, builder.load(vec_at(builder.add(sa_, orows[r]), s), align=4))
-                    builder.store(v, vec_at(builder.add(sz_, orows[r]), s), align=4)
+
+            def epilogue(mode):
+                for r in range(ob):
+                    if mode != MODE_NONE:
+                        b = _splat(builder, vt, builder.load(builder.gep(Wp, [builder.add(bo_, orows[r])])))
+                    for s in range(sb):
+                        v = builder.load(acc[r][s])
+                        if mode != MODE_NONE:
+                            act = 0 if mode in (MODE_TANH, MODE_TANH_RES) else 1
+                            v = _vector_act(builder, vt, fma, builder.fadd(v, b), act)
+                        if mode in (MODE_TANH_RES, MODE_LOGISTIC_RES):
+                            v = builder.fadd(v, builder.load(vec_at(builder.add(sa_, orows[r]), s), align=4))
+                        builder.store(v, vec_at(builder.add(sz_, orows[r]), s), align=4)
+
+            end = builder.append_basic_block("tile_end")
+            switch = builder.switch(mode_, end)
+            for mode in (MODE_NONE, MODE_TANH, MODE_TANH_RES, MODE_LOGISTIC, MODE_LOGISTIC_RES):
+                block = builder.append_basic_block(f"tile_mode_{mode}")
+                switch.add_case(ir.Constant(i64, mode), block)
+                builder.position_at_end(block)
+                epilogue(mode)
+                builder.branch(end)
+            builder.position_at_end(end)
             return context.get_dummy_value()
 
         return sig, codegen
@@ -279,56 +329,60 @@ def _tile_intrinsic(ob, post, sb=SB):
     return tile
 
 
-_tile_ob = _tile_intrinsic(OB, "none")
-_tile_1 = _tile_intrinsic(1, "none")
-_tile_ob_tanh = _tile_intrinsic(OB, "tanh")
-_tile_1_tanh = _tile_intrinsic(1, "tanh")
-_tile_ob_tanh_res = _tile_intrinsic(OB, "tanh_res")
-_tile_1_tanh_res = _tile_intrinsic(1, "tanh_res")
+_tile_ob = _tile_intrinsic(OB, SB)
+_tile_1 = _tile_intrinsic(1, SB)
 # one vector of samples: the samples after the last whole tile, VW at a time
-_vtile_ob = _tile_intrinsic(OB, "none", 1)
-_vtile_1 = _tile_intrinsic(1, "none", 1)
-_vtile_ob_tanh = _tile_intrinsic(OB, "tanh", 1)
-_vtile_1_tanh = _tile_intrinsic(1, "tanh", 1)
-_vtile_ob_tanh_res = _tile_intrinsic(OB, "tanh_res", 1)
-_vtile_1_tanh_res = _tile_intrinsic(1, "tanh_res", 1)
+_vtile_ob = _tile_intrinsic(OB, 1)
+_vtile_1 = _tile_intrinsic(1, 1)
 
 
-def _first_tanh_intrinsic(k):
-    """An intrinsic first(Z1, t, H, n): for the flat index q < n (a multiple of VW) of the
-    (h_1, m) first layer, H.flat[q] = tanh_f32(Z1[0].flat[q] + t_0 Z1[1].flat[q] + ... +
-    t_{k-1} Z1[k].flat[q]), the sum in fused multiply-adds in that order; Z1 (1 + k, h_1, m), t
-    and H float32 and C-contiguous, H with m columns."""
+def _first_intrinsic(k):
+    """An intrinsic first(Z1, t, H, n, act): for the flat index q < n (a multiple of VW) of the
+    (h_1, m) first layer, H.flat[q] = phi(Z1[0].flat[q] + t_0 Z1[1].flat[q] + ... +
+    t_{k-1} Z1[k].flat[q]), the sum in fused multiply-adds in that order, phi = tanh_f32 (act 0)
+    or logistic_f32 (act 1); Z1 (1 + k, h_1, m), t and H float32 and C-contiguous, H with m
+    columns."""
 
     @intrinsic
-    def first(typingctx, Z1, t, H, n):
-        if not (_f32_arrays((Z1, 3), (t, 1), (H, 2)) and isinstance(n, types.Integer)):
+    def first(typingctx, Z1, t, H, n, act):
+        if not (_f32_arrays((Z1, 3), (t, 1), (H, 2)) and isinstance(n, types.Integer)
+                and isinstance(act, types.Integer)):
             return None
-        sig = types.void(Z1, t, H, n)
+        sig = types.void(Z1, t, H, n, act)
 
         def codegen(context, builder, signature, args):
             i64 = ir.IntType(64)
             z1 = context.make_array(signature.args[0])(context, builder, args[0])
             Zp = z1.data
-            plane = builder.mul(cgutils.unpack_tuple(builder, z1.shape, 3)[1],
-                                cgutils.unpack_tuple(builder, z1.shape, 3)[2])  # h_1 m
+            shape = cgutils.unpack_tuple(builder, z1.shape, 3)
+            plane = builder.mul(shape[1], shape[2])  # h_1 m
             tp = context.make_array(signature.args[1])(context, builder, args[1]).data
             Hp = context.make_array(signature.args[2])(context, builder, args[2]).data
             n_ = context.cast(builder, args[3], signature.args[3], types.int64)
+            act_ = context.cast(builder, args[4], signature.args[4], types.int64)
             vt, vpt, fma = _vector_types(builder)
             ts = [_splat(builder, vt, builder.load(builder.gep(tp, [ir.Constant(i64, j)]))) for j in range(k)]
             nvec = builder.udiv(n_, ir.Constant(i64, VW))
-            with cgutils.for_range(builder, nvec) as loop:
-                q = builder.mul(loop.index, ir.Constant(i64, VW))
 
-                def load(plane_no):
-                    off = builder.add(builder.mul(plane, ir.Constant(i64, plane_no)), q)
-                    return builder.load(builder.bitcast(builder.gep(Zp, [off]), vpt), align=4)
+            def layer(act):
+                with cgutils.for_range(builder, nvec) as loop:
+                    q = builder.mul(loop.index, ir.Constant(i64, VW))
 
-                z = load(0)
-                for j in range(k):
-                    z = builder.call(fma, [ts[j], load(j + 1), z])
-                builder.store(_vector_tanh(builder, vt, fma, z), builder.bitcast(builder.gep(Hp, [q]), vpt), align=4)
+                    def load(plane_no):
+                        off = builder.add(builder.mul(plane, ir.Constant(i64, plane_no)), q)
+                        return builder.load(builder.bitcast(builder.gep(Zp, [off]), vpt), align=4)
+
+                    z = load(0)
+                    for j in range(k):
+                        z = builder.call(fma, [ts[j], load(j + 1), z])
+                    builder.store(_vector_act(builder, vt, fma, z, act), builder.bitcast(builder.gep(Hp, [q]), vpt),
+                                  align=4)
+
+            with builder.if_else(builder.icmp_signed("==", act_, ir.Constant(i64, 0))) as (is_tanh, is_logistic):
+                with is_tanh:
+                    layer(0)
+                with is_logistic:
+                    layer(1)
             return context.get_dummy_value()
 
         return sig, codegen
@@ -336,45 +390,58 @@ def _first_tanh_intrinsic(k):
     return first
 
 
-_first_tanh_1 = _first_tanh_intrinsic(1)
-_first_tanh_2 = _first_tanh_intrinsic(2)
-_first_tanh_3 = _first_tanh_intrinsic(3)
-_first_tanh_4 = _first_tanh_intrinsic(4)
+_first_1 = _first_intrinsic(1)
+_first_2 = _first_intrinsic(2)
+_first_3 = _first_intrinsic(3)
+_first_4 = _first_intrinsic(4)
 
 
-@intrinsic
-def _tanh_vectors(typingctx, xs, out, n):
-    """out[q] = tanh_f32(xs[q]) for q < n (a multiple of VW), through the vector tanh of the
-    tiles (float32 C-contiguous 1-D arrays); tests hold it to tanh_f32 bit for bit."""
-    if not (_f32_arrays((xs, 1), (out, 1)) and isinstance(n, types.Integer)):
-        return None
-    sig = types.void(xs, out, n)
+def _map_vectors(act):
+    """An intrinsic (xs, out, n): out[q] = phi(xs[q]) for q < n (a multiple of VW), through the
+    vector code of the tiles (float32 C-contiguous 1-D arrays); tests hold it to tanh_f32 (act 0)
+    and logistic_f32 (act 1) bit for bit."""
 
-    def codegen(context, builder, signature, args):
-        i64 = ir.IntType(64)
-        xp = context.make_array(signature.args[0])(context, builder, args[0]).data
-        op = context.make_array(signature.args[1])(context, builder, args[1]).data
-        n_ = context.cast(builder, args[2], signature.args[2], types.int64)
-        vt, vpt, fma = _vector_types(builder)
-        with cgutils.for_range(builder, builder.udiv(n_, ir.Constant(i64, VW))) as loop:
-            q = builder.mul(loop.index, ir.Constant(i64, VW))
-            v = builder.load(builder.bitcast(builder.gep(xp, [q]), vpt), align=4)
-            builder.store(_vector_tanh(builder, vt, fma, v), builder.bitcast(builder.gep(op, [q]), vpt), align=4)
-        return context.get_dummy_value()
+    @intrinsic
+    def vectors(typingctx, xs, out, n):
+        if not (_f32_arrays((xs, 1), (out, 1)) and isinstance(n, types.Integer)):
+            return None
+        sig = types.void(xs, out, n)
 
-    return sig, codegen
+        def codegen(context, builder, signature, args):
+            i64 = ir.IntType(64)
+            xp = context.make_array(signature.args[0])(context, builder, args[0]).data
+            op = context.make_array(signature.args[1])(context, builder, args[1]).data
+            n_ = context.cast(builder, args[2], signature.args[2], types.int64)
+            vt, vpt, fma = _vector_types(builder)
+            with cgutils.for_range(builder, builder.udiv(n_, ir.Constant(i64, VW))) as loop:
+                q = builder.mul(loop.index, ir.Constant(i64, VW))
+                v = builder.load(builder.bitcast(builder.gep(xp, [q]), vpt), align=4)
+                builder.store(_vector_act(builder, vt, fma, v, act), builder.bitcast(builder.gep(op, [q]), vpt),
+                              align=4)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return vectors
+
+
+_tanh_vectors = _map_vectors(0)
+_logistic_vectors = _map_vectors(1)
 
 
 @njit(cache=True, error_model="numpy")
-def tanh_f32_vector_array(xs, out):
-    """out[i] = tanh_f32(xs[i]) through the vector tanh of the tiles and of the first layer (the
-    last len % VW values through tanh_f32 itself); tests compare it bit for bit with
-    tanh_f32_array."""
+def act_f32_vector_array(xs, out, act):
+    """out[i] = tanh_f32(xs[i]) (act 0) or logistic_f32(xs[i]) (act 1) through the vector code of
+    the tiles and of the first layer (the last len % VW values through the scalar function
+    itself); tests and checks compare it bit for bit with tanh_f32_array / logistic_f32_array."""
     n = xs.shape[0]
     nv = (n // VW) * VW
-    _tanh_vectors(xs, out, nv)
+    if act == 0:
+        _tanh_vectors(xs, out, nv)
+    else:
+        _logistic_vectors(xs, out, nv)
     for i in range(nv, n):
-        out[i] = tanh_f32(xs[i])
+        out[i] = tanh_f32(xs[i]) if act == 0 else logistic_f32(xs[i])
 
 
 @njit(fastmath=FM, inline="always", cache=True, error_model="numpy")
@@ -392,26 +459,34 @@ def _dense_rest(W, wo, nin, nout, H, sa, sz, i0, m):
 
 
 @njit(fastmath=FM, inline="always", cache=True, error_model="numpy")
-def _dense(W, wo, nin, nout, H, sa, sz, m):
-    """H[sz + o, i] = sum_j W[wo + o nin + j] H[sa + j, i] for o < nout, i < m (input rows from
-    sa, output rows from sz of the same buffer), one block of samples at a time, so that the block
-    of the inputs stays in the L1 cache across the outputs: blocks of SW samples, then of VW, in
-    register tiles of OB outputs and then single outputs; then the last m % VW samples. No bias: the caller adds it after the
-    products, so that a large bias (a saturated unit, or an output bias close to the target) is
-    rounded once rather than at every accumulation step."""
+def _tiled(W, wo, bo, nin, nout, H, sa, sz, m, mode):
+    """The tiles of one layer (see _tile_intrinsic for ``mode``), one block of samples at a time so
+    that the block of the inputs stays in the L1 cache across the outputs: blocks of SW samples,
+    then of VW, each in tiles of OB outputs and then single outputs. Returns the first sample no
+    tile covered (the last m % VW are left to the caller)."""
     mf = (m // SW) * SW
     mv = (m // VW) * VW
     of = (nout // OB) * OB
     for i in range(0, mf, SW):
         for o in range(0, of, OB):
-            _tile_ob(W, wo, nin, H, sa, sz, m, o, i, 0)
+            _tile_ob(W, wo, nin, H, sa, sz, m, o, i, bo, mode)
         for o in range(of, nout):
-            _tile_1(W, wo, nin, H, sa, sz, m, o, i, 0)
+            _tile_1(W, wo, nin, H, sa, sz, m, o, i, bo, mode)
     for i in range(mf, mv, VW):
         for o in range(0, of, OB):
-            _vtile_ob(W, wo, nin, H, sa, sz, m, o, i, 0)
+            _vtile_ob(W, wo, nin, H, sa, sz, m, o, i, bo, mode)
         for o in range(of, nout):
-            _vtile_1(W, wo, nin, H, sa, sz, m, o, i, 0)
+            _vtile_1(W, wo, nin, H, sa, sz, m, o, i, bo, mode)
+    return mv
+
+
+@njit(fastmath=FM, inline="always", cache=True, error_model="numpy")
+def _dense(W, wo, nin, nout, H, sa, sz, m):
+    """H[sz + o, i] = sum_j W[wo + o nin + j] H[sa + j, i] for o < nout, i < m (input rows from
+    sa, output rows from sz of the same buffer): the tiles, then the last m % VW samples. No bias:
+    the caller adds it after the products, so that a large bias (a saturated unit, or an output
+    bias close to the target) is rounded once rather than at every accumulation step."""
+    mv = _tiled(W, wo, 0, nin, nout, H, sa, sz, m, MODE_NONE)
     if mv < m:
         _dense_rest(W, wo, nin, nout, H, sa, sz, mv, m)
 
@@ -419,97 +494,40 @@ def _dense(W, wo, nin, nout, H, sa, sz, m):
 @njit(fastmath=FM, inline="always", cache=True, error_model="numpy")
 def _hidden(W, wo, bo, nin, nout, H, sa, sz, m, act, residual):
     """One hidden layer: H[sz + o, i] = phi(sum_j W[wo + o nin + j] H[sa + j, i] + W[bo + o])
-    (+ H[sa + o, i] with the residual skip). For tanh the activation is applied in the tiles,
-    on the accumulators in registers; the logistic goes through a pass of its own."""
-    if act == 0:
-        mf = (m // SW) * SW
-        mv = (m // VW) * VW
-        of = (nout // OB) * OB
+    (+ H[sa + o, i] with the residual skip), phi = tanh (act 0) or the logistic (act 1). The tiles
+    add the bias and apply phi to their accumulators in registers; the last m % VW samples go
+    through a product pass and an activation pass of their own."""
+    mode = MODE_TANH + 2 * act + residual
+    mv = _tiled(W, wo, bo, nin, nout, H, sa, sz, m, mode)
+    if mv < m:
+        _dense_rest(W, wo, nin, nout, H, sa, sz, mv, m)
         if residual == 1:
-            for i in range(0, mf, SW):
-                for o in range(0, of, OB):
-                    _tile_ob_tanh_res(W, wo, nin, H, sa, sz, m, o, i, bo)
-                for o in range(of, nout):
-                    _tile_1_tanh_res(W, wo, nin, H, sa, sz, m, o, i, bo)
-            for i in range(mf, mv, VW):
-                for o in range(0, of, OB):
-                    _vtile_ob_tanh_res(W, wo, nin, H, sa, sz, m, o, i, bo)
-                for o in range(of, nout):
-                    _vtile_1_tanh_res(W, wo, nin, H, sa, sz, m, o, i, bo)
+            _act_residual(H, W, bo, sa, sz, nout, mv, m, act)
         else:
-            for i in range(0, mf, SW):
-                for o in range(0, of, OB):
-                    _tile_ob_tanh(W, wo, nin, H, sa, sz, m, o, i, bo)
-                for o in range(of, nout):
-                    _tile_1_tanh(W, wo, nin, H, sa, sz, m, o, i, bo)
-            for i in range(mf, mv, VW):
-                for o in range(0, of, OB):
-                    _vtile_ob_tanh(W, wo, nin, H, sa, sz, m, o, i, bo)
-                for o in range(of, nout):
-                    _vtile_1_tanh(W, wo, nin, H, sa, sz, m, o, i, bo)
-        i0 = mv  # the last m % VW samples below
-        if mv < m:
-            _dense_rest(W, wo, nin, nout, H, sa, sz, mv, m)
-    else:
-        i0 = 0
-        _dense(W, wo, nin, nout, H, sa, sz, m)
-    if i0 < m:
-        if residual == 1:
-            _act_residual(H, W, bo, sa, sz, nout, i0, m, act)
-        else:
-            _act_inplace(H, W, bo, sz, nout, i0, m, act)
+            _act_inplace(H, W, bo, sz, nout, mv, m, act)
 
 
 @njit(fastmath=FM, inline="always", cache=True, error_model="numpy")
 def _first(Z1, t, k, h1, m, a, act):
-    """a[:h1] = phi(Z1[0] + sum_j t_j Z1[1 + j]): tanh through the vector intrinsics (k = 1..4),
-    the last h1 m % VW values here; the logistic unrolled for k = 1..4 (k and act branch outside
-    the loops)."""
-    if act == 0:
-        n = h1 * m
-        nv = (n // VW) * VW
-        if k == 1:
-            _first_tanh_1(Z1, t, a, nv)
-        elif k == 2:
-            _first_tanh_2(Z1, t, a, nv)
-        elif k == 3:
-            _first_tanh_3(Z1, t, a, nv)
-        else:
-            _first_tanh_4(Z1, t, a, nv)
-        for q in range(nv, n):
-            j = q // m
-            i = q - j * m
-            z = Z1[0, j, i]
-            for jj in range(k):
-                z += t[jj] * Z1[1 + jj, j, i]
-            a[j, i] = tanh_f32(z)
-    elif k == 1:
-        t0 = t[0]
-        for j in range(h1):
-            for i in range(m):
-                a[j, i] = logistic_f32(Z1[0, j, i] + t0 * Z1[1, j, i])
+    """a[:h1] = phi(Z1[0] + sum_j t_j Z1[1 + j]): through the vector intrinsics (k = 1..4), the
+    last h1 m % VW values here."""
+    n = h1 * m
+    nv = (n // VW) * VW
+    if k == 1:
+        _first_1(Z1, t, a, nv, act)
     elif k == 2:
-        t0 = t[0]
-        t1 = t[1]
-        for j in range(h1):
-            for i in range(m):
-                a[j, i] = logistic_f32(Z1[0, j, i] + t0 * Z1[1, j, i] + t1 * Z1[2, j, i])
+        _first_2(Z1, t, a, nv, act)
     elif k == 3:
-        t0 = t[0]
-        t1 = t[1]
-        t2 = t[2]
-        for j in range(h1):
-            for i in range(m):
-                a[j, i] = logistic_f32(Z1[0, j, i] + t0 * Z1[1, j, i] + t1 * Z1[2, j, i] + t2 * Z1[3, j, i])
+        _first_3(Z1, t, a, nv, act)
     else:
-        t0 = t[0]
-        t1 = t[1]
-        t2 = t[2]
-        t3 = t[3]
-        for j in range(h1):
-            for i in range(m):
-                z = Z1[0, j, i] + t0 * Z1[1, j, i] + t1 * Z1[2, j, i] + t2 * Z1[3, j, i] + t3 * Z1[4, j, i]
-                a[j, i] = logistic_f32(z)
+        _first_4(Z1, t, a, nv, act)
+    for q in range(nv, n):
+        j = q // m
+        i = q - j * m
+        z = Z1[0, j, i]
+        for jj in range(k):
+            z += t[jj] * Z1[1 + jj, j, i]
+        a[j, i] = tanh_f32(z) if act == 0 else logistic_f32(z)
 
 
 @njit(fastmath=FM, inline="always", cache=True, error_model="numpy")

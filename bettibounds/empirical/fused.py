@@ -6,7 +6,7 @@ sequence of batched torch operations: every activation of a point stays in the C
 and the point's whole forward pass and squared error run in one loop nest. On the benchmark
 network of docs/benchmarks.md (d = 10, widths 32, 16, m = 256, a 2-D slice) it runs 2.3-3.8x
 faster than the torch kernel in float32, and 1.4-1.7x on wide layers (widths 100, 80, m = 1000):
-its products are register tiles and its tanh vector code, both written in LLVM IR
+its products are register tiles and its tanh and logistic vector code, written in LLVM IR
 (:mod:`._fused_numba`). It exists for CPU users who sample many float32 slices; the torch kernel stays the
 default and the reference.
 

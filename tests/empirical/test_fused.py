@@ -182,22 +182,34 @@ def test_l2_term_is_a_float64_sum_of_squares(through_zero):
 
 
 # ------------------------------------------------------------------ the float32 tanh
-def test_vector_tanh_is_tanh_f32_bit_for_bit():
-    """The tiles and the first layer apply tanh to whole vectors in LLVM vector code written by
-    hand (_vector_tanh); it must be tanh_f32 itself, so that every accuracy check of tanh_f32
-    holds for it. Every 1021st float32 bit pattern (both signs, NaNs and infinities included), the
-    5 000 floats on each side of the clamp, specials; the length leaves a tail for tanh_f32.
-    (Over all 2^32 bit patterns: benchmarks/experiments/fused_numba/check_tanh.py.)"""
-    hi = int(np.float32(C).view(np.uint32))
-    bits = np.concatenate([np.arange(0, 2**32, 1021, dtype=np.uint64).astype(np.uint32),
-                           np.arange(hi - 5000, hi + 5000, dtype=np.uint32),
-                           np.arange(hi - 5000, hi + 5000, dtype=np.uint32) | np.uint32(0x80000000)])
+def _vector_sample(edge):
+    """Every 1021st float32 bit pattern (both signs, NaNs and infinities included), the 5 000
+    floats on each side of +-edge and of 0, specials; a length that leaves a tail for the scalar
+    function."""
+    e = int(np.float32(abs(edge)).view(np.uint32))
+    sign = np.uint32(0x80000000)
+    near = [np.arange(e - 5000, e + 5000, dtype=np.uint32), np.arange(0, 5000, dtype=np.uint32)]
+    bits = np.concatenate([np.arange(0, 2**32, 1021, dtype=np.uint64).astype(np.uint32), *near,
+                           *(v | sign for v in near)])
     xs = np.concatenate([bits.view(np.float32),
-                         np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45], np.float32)])[:-2]
+                         np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45, 100.0], np.float32)])
+    return xs[:-1] if len(xs) % _fused_numba.VW == 0 else xs
+
+
+@pytest.mark.parametrize("act,scalar,edge", [(0, tanh_f32_array, C), (1, logistic_f32_array, LO)],
+                         ids=["tanh", "logistic"])
+def test_vector_activations_are_the_scalar_ones_bit_for_bit(act, scalar, edge):
+    """The tiles and the first layer apply tanh and the logistic to whole vectors in LLVM vector
+    code written by hand (_vector_tanh, _vector_logistic); each must be its scalar function
+    (tanh_f32, logistic_f32) itself, so that every accuracy check of those holds for it. Near the
+    clamp C (tanh) or LO (logistic), near 0, a sparse sweep of all bit patterns and specials. (Over
+    all 2^32 bit patterns: check_tanh.py and check_logistic.py in
+    benchmarks/experiments/fused_numba.)"""
+    xs = _vector_sample(edge)
     assert len(xs) % _fused_numba.VW != 0
     want, got = np.empty_like(xs), np.empty_like(xs)
-    tanh_f32_array(xs, want)
-    _fused_numba.tanh_f32_vector_array(xs, got)
+    scalar(xs, want)
+    _fused_numba.act_f32_vector_array(xs, got, act)
     same = (got.view(np.uint32) == want.view(np.uint32)) | (np.isnan(got) & np.isnan(want))
     assert same.all(), xs[~same][:5]
     assert np.isnan(got[np.isnan(xs)]).all()
@@ -273,14 +285,14 @@ def test_the_8_wide_code_for_cpus_without_avx512(tmp_path):
     """Where the target has no AVX-512 the tiles, the first layer and the tanh use 8-wide
     vectors. Here they are compiled for Haswell (AVX2 + FMA, no AVX-512) in a fresh numba cache and
     must pass the engine's accuracy tests: the fixed cases against the torch kernel, the layer
-    tiles and the bit-for-bit vector tanh."""
+    tiles and the bit-for-bit vector tanh and logistic."""
     env = dict(os.environ, NUMBA_CPU_NAME="haswell", NUMBA_CACHE_DIR=str(tmp_path))
     env.pop("NUMBA_CPU_FEATURES", None)
     probe = "from bettibounds.empirical import _fused_numba as F; print(F.VW, F.SB)"
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["8", "2"]
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k",
-                          "agrees_with_torch_float64 or layer_tiles or vector_tanh"],
+                          "agrees_with_torch_float64 or layer_tiles or vector_activations"],
                          env=env, capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert " passed" in run.stdout and "failed" not in run.stdout

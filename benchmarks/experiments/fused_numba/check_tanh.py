@@ -1,7 +1,7 @@
 """Exhaustive accuracy check of the shipped float32 tanh (bettibounds.empirical._fused_numba.tanh_f32,
 the fused engine's; the same function as tanh32.tanh_f32 except that NaN propagates) over every float32 in [0, C] (C = clamp),
 plus the clamp region, specials and odd symmetry; and that the vector tanh of the kernel's tiles
-and first layer (tanh_f32_vector_array) equals tanh_f32 bit for bit on all 2^32 bit patterns. Reference: float64 np.tanh rounded to
+and first layer (act_f32_vector_array) equals tanh_f32 bit for bit on all 2^32 bit patterns. Reference: float64 np.tanh rounded to
 float32. Reports the max error in ulps (integer distance of the float32 results, and the
 fractional error |approx - tanh64| / ulp32(tanh64)) and where it occurs.
 
@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from bettibounds.empirical._fused_numba import VW, C, tanh_f32_array, tanh_f32_vector_array
+from bettibounds.empirical._fused_numba import VW, C, act_f32_vector_array, tanh_f32_array
 
 
 def tanh_f32_bits(lo, n, out):
@@ -88,7 +88,7 @@ def main():
     for lo in range(0, 2**32, chunk):
         x = np.arange(lo, lo + chunk, dtype=np.uint64).astype(np.uint32).view(np.float32)
         tanh_f32_array(x, out)
-        tanh_f32_vector_array(x, outv)
+        act_f32_vector_array(x, outv, 0)
         same = (out.view(np.uint32) == outv.view(np.uint32)) | (np.isnan(out) & np.isnan(outv))
         diff += int(np.count_nonzero(~same))
     print(f"vector tanh ({VW} lanes) == tanh_f32 bit for bit on all 2^32 float32 bit patterns: {diff == 0} "
