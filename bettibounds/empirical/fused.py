@@ -4,7 +4,7 @@
 slice ``theta = center + sum_j t_j dir_j`` with one compiled pass per point instead of a
 sequence of batched torch operations: every activation of a point stays in the CPU's cache,
 and the point's whole forward pass and squared error run in one loop nest. On the benchmark
-network of docs/benchmarks.md (d = 10, widths 32, 16, m = 256, a 2-D slice) it runs 2.3-3.8x
+network of docs/benchmarks.md (d = 10, widths 32, 16, m = 256, a 2-D slice) it runs 2.2-3.8x
 faster than the torch kernel in float32, and 1.4-1.7x on wide layers (widths 100, 80, m = 1000):
 its products are register tiles and its tanh and logistic vector code, written in LLVM IR
 (:mod:`._fused_numba`). It exists for CPU users who sample many float32 slices; the torch kernel stays the
