@@ -375,6 +375,8 @@ def _landscape_distributed(exp, args, device):
 
 
 def _landscape_text(res, written) -> str:
+    from .numbers import format_log10_up
+
     s = res.sample
     b = res.bound
     lines = [
@@ -383,14 +385,14 @@ def _landscape_text(res, written) -> str:
         + ("" if s.compile_seconds is None else f" (of which {s.compile_seconds:.2f} s compiling or loading the kernel)")
         + f"; persistence backend {res.diagram.backend}",
         f"loss range on the grid [{s.values.min():.6g}, {s.values.max():.6g}]",
-        f"upper bound ({b.theorem}, {b.status}, n = {res.n_variables}): B <= 10^{float(b.log10):.4g}",
+        f"upper bound ({b.theorem}, {b.status}, n = {res.n_variables}): B <= 10^{format_log10_up(b.log10)}",
         "",
         f"{'level':>12}  {'betti ' + str(res.dims):<22} {'clipped':<8} {'stable':<7} bound",
     ]
     for r in res.levels:
         cmp = r["comparison"]
-        verdict = "-" if cmp is None else ("holds" if cmp["holds"] else "VIOLATED") + (
-            "" if cmp.get("slack_log10") is None else f" (slack 10^{cmp['slack_log10']:.3g})")
+        verdict = "-" if cmp is None else {True: "holds", False: "VIOLATED", None: "undecided (partial sum within the bound)"}[
+            cmp["holds"]] + ("" if cmp.get("slack_log10") is None else f" (slack 10^{cmp['slack_log10']:.3g})")
         stable = {True: "yes", False: "NO", None: "n/a"}[r["stable"]]
         lines.append(f"{r['level']:>12.6g}  {str(r['betti']):<22} {'YES' if r['clipped'] else 'no':<8} {stable:<7} {verdict}")
         if r["stable"] is False:

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import mpmath
 
-__all__ = ["Evaluated", "evaluate_product", "MAX_EXACT_DIGITS", "log_factorial2"]
+__all__ = ["Evaluated", "evaluate_product", "MAX_EXACT_DIGITS", "log_factorial2", "format_log10_up"]
 
 #: the exact integer is computed when the value has at most this many digits
 MAX_EXACT_DIGITS = 4000
@@ -66,6 +66,26 @@ class Evaluated:
             e += 1
         s = str(q)
         return f"{s[0]}.{s[1:]}e{e}" if digits > 1 else f"{s}e{e}"
+
+
+def format_log10_up(x, sig: int = 4) -> str:
+    """``x`` (the log10 of an upper bound: a float or an mpf) with ``sig`` significant digits,
+    rounded *up* in exact rational arithmetic, so that ``10^<printed>`` is still an upper bound
+    (plain ``f"{x:.4g}"`` prints 19.35 for 19.3516)."""
+    from decimal import Decimal
+
+    x = mpmath.mpf(x)
+    if not mpmath.isfinite(x) or x == 0:
+        return "-inf" if x == mpmath.ninf else ("inf" if x == mpmath.inf else "0")
+    sign, man, exp, _ = x._mpf_  # x = (-1)^sign man 2^exp exactly
+    exact = (-1) ** sign * Fraction(man) * Fraction(2) ** exp
+    k = int(mpmath.floor(mpmath.log10(abs(x)))) - sig + 1
+    while abs(exact) >= Fraction(10) ** (k + sig):  # mpmath's log10 can be off by one at powers of 10
+        k += 1
+    while abs(exact) < Fraction(10) ** (k + sig - 1):
+        k -= 1
+    q = math.ceil(exact / Fraction(10) ** k)
+    return format(Decimal(q).scaleb(k), f".{sig}g")
 
 
 def _log2_int(b: int) -> mpmath.mpf:

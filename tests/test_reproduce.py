@@ -153,11 +153,11 @@ def _fake_suite(row):
 
 _ROW = {"case": "fake", "network": "injected", "region": "2-D slice", "n": 2, "P": 2, "grid": [3, 3], "level": 1.0,
         "betti": [5, 0], "sum_betti": 5, "clipped": False, "stable": True, "lower": None, "lower_note": "–",
-        "log10_upper": 0.5, "log10_slack": None, "compared": True, "holds": False, "theorem": "K",
+        "log10_upper": 0.5, "log10_slack": None, "compared": True, "upper_holds": False, "holds": False, "theorem": "K",
         "status": "derived", "route": "fake", "citation": "bettibounds-theory"}
 
 
-@pytest.mark.parametrize("row", [_ROW, dict(_ROW, betti=[1, 0], sum_betti=1, lower=8, log10_upper=30.0)],
+@pytest.mark.parametrize("row", [_ROW, dict(_ROW, betti=[1, 0], sum_betti=1, lower=8, log10_upper=30.0, upper_holds=True)],
                          ids=["above-upper", "below-lower"])
 def test_violation_raises_after_writing_the_report(tmp_path, monkeypatch, row):
     from bettibounds import reproduce as rep

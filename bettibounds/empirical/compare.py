@@ -11,12 +11,14 @@ V-construction, DESIGN.md) and two flags:
 
 and, for every stable and unclipped level, whether sum_k b_k <= the rigorous upper bound
 of the engine (theorem K with n = P for a box, n = k for a slice, THEORY sec. 2) and the
-slack in log10. The bound must hold; a violation is reported loudly (``violations``).
+slack in log10 (exact in integers when the bound has its exact value). The bound must hold;
+a violation is reported loudly (``violations``). The bound is on the sum over every k: when
+``homology_dims`` leaves some out, a level whose partial sum is within the bound is not
+decided (``holds`` None), one whose partial sum exceeds it is still a violation.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 
@@ -28,7 +30,7 @@ from ._memory import check_grid_fits
 from .persistence import betti_curve, sublevel_persistence
 from .sampler import LandscapeSample, make_kernel, refined_grid, sample_landscape
 
-__all__ = ["LandscapeResult", "analyze_landscape", "touches_boundary"]
+__all__ = ["LandscapeResult", "analyze_landscape", "compare_with_bound", "touches_boundary"]
 
 
 def touches_boundary(values: np.ndarray, level: float) -> bool:
@@ -38,6 +40,29 @@ def touches_boundary(values: np.ndarray, level: float) -> bool:
             if np.any(np.take(values, end, axis=axis) <= level):
                 return True
     return False
+
+
+def compare_with_bound(total: int, bound, complete: bool) -> dict:
+    """``sum_k b_k <= bound`` for one stable, unclipped level.
+
+    Exact in integers when the bound has its exact value (a float comparison of the logs can
+    put a tie on the wrong side: log10(40) rounds above the bound's rounded log10 of 40), else in
+    mpmath on the logs (such a bound has thousands of digits). When ``homology_dims`` leaves out
+    some k, ``total`` is a partial sum: above the bound it is still a violation (b_k >= 0), below
+    it nothing is decided (``holds`` None) and no slack is reported.
+    """
+    import mpmath
+
+    exact = bound.value
+    if exact is not None:
+        over = total > int(exact)
+    else:
+        over = total > 0 and mpmath.log10(total) > bound.log10
+    holds = False if over else (True if complete else None)
+    slack = None
+    if total > 0 and holds is not None:
+        slack = 0.0 if exact is not None and total == int(exact) else float(bound.log10 - mpmath.log10(total))
+    return {"sum_betti": total, "complete": complete, "holds": holds, "slack_log10": slack}
 
 
 @dataclass
@@ -56,7 +81,7 @@ class LandscapeResult:
 
     @property
     def violations(self) -> list:
-        return [r for r in self.levels if r["comparison"] is not None and not r["comparison"]["holds"]]
+        return [r for r in self.levels if r["comparison"] is not None and r["comparison"]["holds"] is False]
 
     def to_dict(self) -> dict:
         b = self.bound
@@ -96,10 +121,12 @@ def analyze_landscape(experiment, *, refine: int = 2, device=None, dtype: str | 
     spec = experiment.spec
     if isinstance(refine, bool) or not isinstance(refine, int) or refine < 1:
         raise InvalidSpecError(f"refine must be an integer >= 1 (1 disables the stability check), got {refine!r}")
-    if experiment.grid is not None:  # both grids must fit before any work starts
-        check_grid_fits(list(experiment.grid))
-        if refine > 1:
-            check_grid_fits(refined_grid(list(experiment.grid), refine), f"the refined grid (--refine {refine})")
+    if experiment.grid is None:
+        raise InvalidSpecError("the experiment has no \"grid\": a landscape needs one (a list of point "
+                               "counts, one per axis of the region)")
+    check_grid_fits(list(experiment.grid))  # both grids must fit before any work starts
+    if refine > 1:
+        check_grid_fits(refined_grid(list(experiment.grid), refine), f"the refined grid (--refine {refine})")
     if sampler is None:
         kernel = make_kernel(experiment, engine=engine, device=device, dtype=dtype)  # refuses before any work
 
@@ -111,6 +138,7 @@ def analyze_landscape(experiment, *, refine: int = 2, device=None, dtype: str | 
     if any(k >= sample.dimension for k in dims):
         raise InvalidSpecError(f"homology_dims {dims}: the landscape has dimension n = {sample.dimension}, and "
                                f"b_k = 0 for k >= n; use dimensions 0..{sample.dimension - 1}")
+    complete = dims == list(range(sample.dimension))  # the bound is on the sum over every k
     levels = experiment.levels if experiment.levels is not None else []
     t = time.perf_counter()
     diagram = sublevel_persistence(sample.values, max_dim=max(dims) if dims else 0)
@@ -141,14 +169,7 @@ def analyze_landscape(experiment, *, refine: int = 2, device=None, dtype: str | 
             row["stable"] = betti_ref == betti and touches_boundary(refined.values, c) == clipped
         else:
             row["stable"] = None  # not checked
-        comparison = None
-        if row["stable"] and not clipped:
-            total = sum(betti)
-            log10_emp = math.log10(total) if total > 0 else float("-inf")
-            holds = total == 0 or log10_emp <= float(bound.log10)
-            comparison = {"sum_betti": total, "holds": holds,
-                          "slack_log10": None if total == 0 else float(bound.log10) - log10_emp}
-        row["comparison"] = comparison
+        row["comparison"] = compare_with_bound(sum(betti), bound, complete) if row["stable"] and not clipped else None
         rows.append(row)
     res = LandscapeResult(sample, diagram, rows, dims, bound, report.n_variables, refined, refined_diagram, timings)
     res.n_params = spec.n_params

@@ -153,6 +153,8 @@ def parse_experiment(obj: dict) -> Experiment:
     if dims is not None:
         if not isinstance(dims, list) or not all(isinstance(k, int) and not isinstance(k, bool) and k >= 0 for k in dims):
             raise _err("homology_dims", "must be a list of integers >= 0")
+        if not dims:
+            raise _err("homology_dims", "must name at least one dimension (leave it out for all of 0..n-1)")
         if any(a >= b for a, b in zip(dims, dims[1:])):
             raise _err("homology_dims", f"must be strictly increasing (betti is reported as [b_k for k in "
                        f"homology_dims]), got {dims}")

@@ -33,7 +33,9 @@ Backends
     birth location, death location]`` with 3 coordinates per location for 1-D to 3-D
     input (unused ones 0) and 4 for 4-D; locations are C-order multi-indices of the
     creating / killing vertex, the death location of an essential bar is -1 (its death
-    value is DBL_MAX). 1-D to 4-D only.
+    value is DBL_MAX). 1-D to 4-D only. Because DBL_MAX is its "never dies" marker, a bar killed
+    by a vertex of value DBL_MAX (``np.nan_to_num``'s image of +inf) would come back essential:
+    ``"auto"`` sends an array holding DBL_MAX to gudhi, and an explicit ``"cripser"`` refuses it.
 
     cripser 0.0.37 gets arrays with a length-1 axis wrong (``shape (1, 5)`` gives five
     essential H0 bars); axes of length 1 are therefore squeezed out before either backend
@@ -83,6 +85,7 @@ BACKENDS: tuple[str, ...] = ("gudhi", "cripser")
 #: 4-D only gudhi can (cripser stops at 4-D).
 _AUTO_BY_NDIM: dict[int, str] = {1: "cripser", 2: "cripser", 3: "cripser", 4: "cripser"}
 _CRIPSER_MAX_NDIM = 4
+_DBL_MAX = float(np.finfo(np.float64).max)
 
 CONVENTION = (
     "sublevel-set persistence, V-construction: values on grid vertices, lower-star "
@@ -192,6 +195,7 @@ class PersistenceDiagram:
                                      dtype=np.int64).reshape(-1, ndim)
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidSpecError(f"not a persistence-diagram dictionary: {exc}") from exc
+        _check_diagram_arrays(bars, b_at, d_at, shape)
         return cls(bars=bars, birth_at=b_at, death_at=d_at, shape=shape,
                    backend=str(data.get("backend", "unknown")), max_dim=max_dim,
                    coefficients=str(data.get("coefficients", "Z/2")),
@@ -204,6 +208,32 @@ class PersistenceDiagram:
 
 
 # ---------------------------------------------------------------------------- validation
+
+
+def _check_diagram_arrays(bars: dict, b_at: dict, d_at: dict, shape: tuple[int, ...]) -> None:
+    """What every diagram of :func:`sublevel_persistence` satisfies and :func:`betti_curve`
+    relies on: finite births, birth < death (death inf for an essential bar), one birth and one
+    death location per bar, inside the grid (-1 for an essential bar's death)."""
+    if any(s < 1 for s in shape):
+        raise InvalidSpecError(f"not a persistence diagram: shape {list(shape)} has an empty axis")
+    hi = np.asarray(shape, dtype=np.int64)
+    for k, bk in bars.items():
+        births, deaths = bk[:, 0], bk[:, 1]
+        if len(b_at[k]) != len(bk) or len(d_at[k]) != len(bk):
+            raise InvalidSpecError(f"not a persistence diagram: dimension {k} has {len(bk)} bars but "
+                                   f"{len(b_at[k])} birth and {len(d_at[k])} death locations")
+        if not np.isfinite(births).all() or np.isnan(deaths).any() or (deaths == -np.inf).any():
+            raise InvalidSpecError(f"not a persistence diagram: dimension {k} has a birth that is not "
+                                   f"finite or a death that is NaN or -inf")
+        if not (births < deaths).all():
+            i = int(np.argmin(births < deaths))
+            raise InvalidSpecError(f"not a persistence diagram: bar {i} of dimension {k} has birth "
+                                   f"{float(births[i])!r} >= death {float(deaths[i])!r}")
+        ess = np.isinf(deaths)
+        if ((b_at[k] < 0) | (b_at[k] >= hi)).any() or ((d_at[k][~ess] < 0) | (d_at[k][~ess] >= hi)).any() \
+                or (d_at[k][ess] != -1).any():
+            raise InvalidSpecError(f"not a persistence diagram: dimension {k} has a location outside the "
+                                   f"grid of shape {list(shape)} (an essential bar's death location is -1)")
 
 
 def _check_values(values: Any) -> np.ndarray:
@@ -426,6 +456,14 @@ def sublevel_persistence(values: np.ndarray, max_dim: int | None = None,
         death_at[0] = np.full((1, len(shape)), -1, dtype=np.int64)
     else:
         core = np.ascontiguousarray(arr.reshape([shape[ax] for ax in keep]))
+        if name == "cripser" and core.max() == _DBL_MAX:
+            # cripser uses DBL_MAX as its "never dies" marker, so a bar that dies at a vertex of value
+            # DBL_MAX (np.nan_to_num's image of +inf) would come back essential; gudhi has no such value
+            if backend != "auto" or not _available("gudhi"):
+                raise InvalidSpecError("the cripser backend cannot take the value DBL_MAX "
+                                       "(1.7976931348623157e+308, its marker for a bar that never dies): "
+                                       "use backend='gudhi' or 'auto', or clip the values lower")
+            name = "gudhi"
         raw = _RAW[name](core, min(top, core.ndim - 1))
         for k, (births, deaths, b_at, d_at) in raw.items():
             live = births < deaths  # drop zero-length bars
@@ -446,8 +484,11 @@ def sublevel_persistence(values: np.ndarray, max_dim: int | None = None,
 def _check_levels(levels: Any) -> np.ndarray:
     try:
         lv = np.asarray(levels, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InvalidSpecError(f"levels must be real numbers, got {levels!r}") from exc
+    except (TypeError, ValueError, OverflowError) as exc:
+        import reprlib
+
+        raise InvalidSpecError(f"levels must be real numbers within float64 range, got "
+                               f"{reprlib.repr(levels)}") from exc
     if not np.isfinite(lv).all():
         raise InvalidSpecError("levels must be finite real numbers (no NaN or inf)")
     return lv

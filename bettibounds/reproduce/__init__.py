@@ -30,6 +30,7 @@ from pathlib import Path
 
 from . import _bounds, _landscapes, _obstruction
 from ._provenance import bibliography, device_info, theorem_record, versions
+from ..numbers import format_log10_up
 from ._render import markdown_to_html, md_table
 
 __all__ = ["TheoryViolation", "reproduce"]
@@ -383,7 +384,7 @@ def _section4(suite, tvd, violations, verdict, missing) -> list[str]:
     lower_rows = [r for r in tvd if r["lower"] is not None]
     if lower_rows:
         md.append("Rows with a certified lower bound: " + "; ".join(
-            f"{r['case']} at c = {r['level']:.3g}: {r['lower']} ≤ b_0 = {r['betti'][0]} ≤ 10^{r['log10_upper']:.4g}"
+            f"{r['case']} at c = {r['level']:.3g}: {r['lower']} ≤ b_0 = {r['betti'][0]} ≤ 10^{format_log10_up(r['log10_upper'])}"
             for r in lower_rows) + ". At such levels S_c is a union of tiny balls around the |G| images of the "
             "certified minimiser; the teacher weights are grid vertices, so the grid sees every ball.\n")
     if suite["certificates"]:

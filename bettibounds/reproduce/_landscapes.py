@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..numbers import format_log10_up
 from ._provenance import SYMMETRY_CERT, bound_fields
 from ._render import save_figure
 
@@ -280,7 +281,7 @@ def _levels(exp_dict, parse, sample_fn, k_coarse):
 
 def run_suite(scale: str, out, *, device=None, log=None) -> dict:
     """Run every case; return {"rows", "cases", "certificates", "figures", "seconds"}."""
-    from ..empirical.compare import analyze_landscape
+    from ..empirical.compare import analyze_landscape, compare_with_bound
     from ..empirical.experiment import parse_experiment
     from ..empirical.sampler import sample_landscape
 
@@ -330,7 +331,8 @@ def run_suite(scale: str, out, *, device=None, log=None) -> dict:
                     lower_note = f"c outside the certified band [{cert.band[0]:.3g}, {cert.band[1]:.3g})"
             compared = bool(lv["stable"]) and not lv["clipped"]
             up = float(res.bound.log10)
-            ok_up = total == 0 or math.log10(total) <= up
+            vs_bound = compare_with_bound(total, res.bound, complete=True)  # every case asks for all k
+            ok_up = vs_bound["holds"]
             ok_lo = lower is None or lv["betti"][0] >= lower
             rows.append({
                 "case": case.name, "network": case.description, "region": kind, "n": int(res.n_variables),
@@ -341,8 +343,8 @@ def run_suite(scale: str, out, *, device=None, log=None) -> dict:
                 "lower_status": SYMMETRY_CERT["status"] if lower is not None else None,
                 "lower_citation": SYMMETRY_CERT["citation"] if lower is not None else None,
                 "log10_upper": up,
-                "log10_slack": None if total == 0 else up - math.log10(total),
-                "compared": compared, "holds": (ok_up and ok_lo) if compared else None, **ub})
+                "log10_slack": vs_bound["slack_log10"],
+                "compared": compared, "upper_holds": ok_up, "holds": (ok_up and ok_lo) if compared else None, **ub})
         seconds = time.perf_counter() - t0
         meta.append({"case": case.name, "network": case.description, "P": int(exp.spec.n_params), "region": kind,
                      "grid": list(s.values.shape), "refined_grid": None if res.refined is None else
@@ -416,8 +418,7 @@ def check_rows(rows) -> list[dict]:
     for r in rows:
         if not r.get("compared"):
             continue
-        total = r["sum_betti"]
-        over = total > 0 and math.log10(total) > r["log10_upper"]
+        over = r["upper_holds"] is False  # compare_with_bound: exact in integers where it can be
         under = r.get("lower") is not None and r["betti"][0] < r["lower"]
         if over or under:
             bad.append(r)
@@ -450,5 +451,5 @@ def plot_slice(res, case, out) -> str:
     fig.suptitle(f"{case.description}\nloss on the slice θ* + t_1 d_1 + t_2 d_2 (θ* trained; random filter-normalised "
                  f"directions; seeds: {seeds})\nleft: heat map, white sublevel contours at the report's levels, red "
                  f"dots = local minima of the grid; right: Betti curves b_0, b_1 against the level c\nrigorous upper "
-                 f"bound (theorem K, k = 2): b_0 + b_1 <= 10^{float(res.bound.log10):.4g}", fontsize=10)
+                 f"bound (theorem K, k = 2): b_0 + b_1 <= 10^{format_log10_up(res.bound.log10)}", fontsize=10)
     return save_figure(plt, fig, out, f"landscape_{case.name}.png", dpi=120)

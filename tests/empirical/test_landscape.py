@@ -14,7 +14,7 @@ pytest.importorskip("torch")
 pytest.importorskip("gudhi")
 
 from bettibounds import InvalidSpecError  # noqa: E402
-from bettibounds.empirical.compare import analyze_landscape, touches_boundary  # noqa: E402
+from bettibounds.empirical.compare import analyze_landscape, compare_with_bound, touches_boundary  # noqa: E402
 from bettibounds.empirical.experiment import load_experiment, parse_experiment  # noqa: E402
 from bettibounds.empirical.sampler import (LandscapeSample, grid_axes, refined_grid,  # noqa: E402
                                            resolve_directions, sample_landscape)
@@ -105,6 +105,53 @@ def test_ring_valley_gives_b1():
 
     res = analyze_landscape(_slice_exp([0.01]), sampler=_synthetic(f))
     assert res.levels[0]["betti"] == [1, 1] and res.levels[0]["stable"] and not res.levels[0]["clipped"]
+
+
+def test_a_partial_betti_sum_decides_only_violations():
+    # the bound is on sum_k b_k over every k; with homology_dims [0] the ring valley (b_0 = b_1 = 1) has a
+    # partial sum 1, which neither confirms the bound nor gives its slack
+    def f(x, y):
+        return (np.hypot(x, y) - 0.5) ** 2
+
+    exp = _exp(region={"kind": "slice", "center": [0, 0, 0, 0], "directions": [[1, 0, 0, 0], [0, 1, 0, 0]],
+                       "low": [-1, -1], "high": [1, 1]}, grid=[41, 41], levels=[0.01], homology_dims=[0])
+    res = analyze_landscape(exp, sampler=_synthetic(f))
+    cmp = res.levels[0]["comparison"]
+    assert res.levels[0]["betti"] == [1] and cmp["complete"] is False
+    assert cmp["holds"] is None and cmp["slack_log10"] is None and res.violations == []
+    full = analyze_landscape(_slice_exp([0.01]), sampler=_synthetic(f)).levels[0]["comparison"]
+    assert full["complete"] is True and full["holds"] is True and full["sum_betti"] == 2
+
+
+def test_the_comparison_with_the_bound_is_exact_at_a_tie():
+    import math
+    from types import SimpleNamespace
+
+    import mpmath
+
+    with mpmath.workdps(40):
+        bound = SimpleNamespace(value=40, log10=mpmath.log10(40))  # what the engine gives for K = 40
+    assert math.log10(40) > float(bound.log10)  # the float comparison of logs would call 40 <= 40 a violation
+    assert compare_with_bound(40, bound, True) == {"sum_betti": 40, "complete": True, "holds": True,
+                                                   "slack_log10": 0.0}
+    assert compare_with_bound(41, bound, True)["holds"] is False
+    assert compare_with_bound(41, bound, False)["holds"] is False  # a partial sum above the bound: violated
+    assert compare_with_bound(40, bound, False)["holds"] is None
+    assert compare_with_bound(0, bound, True)["holds"] is True
+    huge = SimpleNamespace(value=None, log10=mpmath.mpf(5000))  # too large for an exact value
+    assert compare_with_bound(10**9, huge, True)["holds"] is True
+    assert compare_with_bound(10**9, huge, True)["slack_log10"] == pytest.approx(4991)
+    assert compare_with_bound(10**9, SimpleNamespace(value=None, log10=mpmath.mpf(8.5)), True)["holds"] is False
+
+
+def test_an_experiment_without_grid_or_dims_is_refused():
+    import dataclasses
+
+    exp = dataclasses.replace(_exp(), grid=None)
+    with pytest.raises(InvalidSpecError, match="no \"grid\""):
+        analyze_landscape(exp, sampler=_synthetic(lambda x, y: x))
+    with pytest.raises(InvalidSpecError, match="at least one dimension"):
+        _exp(homology_dims=[])
 
 
 def test_clipped_flag_is_triggered():
@@ -272,6 +319,12 @@ def test_cli_refine_1_says_the_stability_check_is_off():
                          "--refine", "1", "--json"], capture_output=True, text=True)
     d = json.loads(js.stdout)
     assert d["refine"] == 1 and d["refined_grid"] is None
+    import re
+
+    import mpmath
+
+    shown = re.search(r"B <= 10\^(\S+)", out.stdout).group(1)  # printed rounded up: still an upper bound
+    assert mpmath.mpf(shown) >= mpmath.mpf(d["upper_bound"]["log10"])
 
 
 def test_an_overflowing_loss_is_a_clear_error_not_a_persistence_failure():

@@ -368,6 +368,56 @@ def test_to_dict_is_json_and_round_trips():
         PersistenceDiagram.from_dict({"shape": [2]})
 
 
+def _mutate(d, dim, key, i, value):
+    out = json.loads(json.dumps(d))
+    if value is _DROP:
+        out["dims"][dim][key].pop(i)
+    else:
+        out["dims"][dim][key][i] = value
+    return out
+
+
+_DROP = object()
+
+
+@pytest.mark.parametrize("dim, key, i, value, match", [
+    ("0", "death", 1, 0.5, "birth 1.0 >= death 0.5"),      # an inverted bar: betti_curve would count it as -1
+    ("0", "birth", 0, float("nan"), "not finite"),
+    ("0", "death", 1, float("nan"), "NaN"),
+    ("0", "birth_at", 1, [7], "outside the grid"),
+    ("0", "death_at", 1, [-1], "outside the grid"),
+    ("0", "birth_at", 1, _DROP, "2 bars but 1 birth"),
+])
+def test_from_dict_refuses_what_no_diagram_can_be(dim, key, i, value, match):
+    d = sublevel_persistence(np.array([3.0, 1.0, 2.0, 0.0, 4.0])).to_dict()  # bars [0, inf) and [1, 2)
+    PersistenceDiagram.from_dict(d)
+    with pytest.raises(InvalidSpecError, match=match):
+        PersistenceDiagram.from_dict(_mutate(d, dim, key, i, value))
+
+
+DBL_MAX = float(np.finfo(np.float64).max)
+
+
+@pytest.mark.parametrize("values, b0_at_max", [
+    ([0.0, DBL_MAX, 0.0], 1),            # two minima joined by the vertex of value DBL_MAX
+    ([DBL_MAX, DBL_MAX], 1),
+    ([[0.0, 0.0, 0.0], [0.0, DBL_MAX, 0.0], [0.0, 0.0, 0.0]], 1),
+])
+def test_the_value_dbl_max_is_a_value_not_infinity(values, b0_at_max):
+    # np.nan_to_num turns +inf into DBL_MAX, which cripser uses as its "never dies" marker: auto must not
+    # report the bar killed at DBL_MAX as essential, and an explicit cripser must refuse the array
+    arr = np.array(values)
+    dgm = sublevel_persistence(arr)
+    assert dgm.backend == "gudhi"
+    assert int(dgm.essential(0).sum()) == 1
+    curve = betti_curve(dgm, [DBL_MAX])
+    assert curve[0][0] == b0_at_max == n_components(arr, DBL_MAX)
+    assert all(curve[k][0] == 0 for k in dgm.dims if k > 0)  # the whole grid: contractible
+    assert sublevel_persistence(np.nextafter(arr, 0)).backend == "cripser"
+    with pytest.raises(InvalidSpecError, match="DBL_MAX"):
+        sublevel_persistence(arr, backend="cripser")
+
+
 # -------------------------------------------------------------------- invalid input
 
 
@@ -402,6 +452,8 @@ def test_invalid_options_raise():
     dgm = sublevel_persistence(values)
     with pytest.raises(InvalidSpecError, match="finite"):
         betti_curve(dgm, [0.0, np.nan])
+    with pytest.raises(InvalidSpecError, match="float64 range"):
+        betti_curve(dgm, 10**400)
     with pytest.raises(InvalidSpecError, match="not computed"):
         betti_curve(dgm, [0.0], dims=[2])
     with pytest.raises(InvalidSpecError, match="PersistenceDiagram"):

@@ -8,8 +8,10 @@ from fractions import Fraction
 
 import mpmath
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from bettibounds.numbers import MAX_EXACT_DIGITS, Evaluated, evaluate_product, log_factorial2
+from bettibounds.numbers import MAX_EXACT_DIGITS, Evaluated, evaluate_product, format_log10_up, log_factorial2
 
 
 def test_small_exact():
@@ -115,3 +117,30 @@ def test_evaluated_is_frozen():
     e = Evaluated(mpmath.mpf(1), mpmath.mpf(0.3), 2)
     with pytest.raises(dataclasses.FrozenInstanceError):
         e.exact = 3  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("x, shown", [(19.3516, "19.36"), (-0.31234, "-0.3123"), (9.99961, "10.00"),
+                                      (633700.4, "6.338e+5"), (2.0, "2.000"), (0.0, "0")])
+def test_log10_of_an_upper_bound_is_printed_rounded_up(x, shown):
+    assert format_log10_up(x) == shown
+
+
+@given(st.floats(min_value=-1e12, max_value=1e12, allow_nan=False).filter(lambda v: abs(v) > 1e-12),
+       st.integers(1, 8))
+def test_log10_printed_up_is_the_least_sig_digit_decimal_not_below(x, sig):
+    from decimal import Decimal
+
+    shown = Decimal(format_log10_up(x, sig))
+    exact = Fraction(x)
+    assert Fraction(shown) >= exact  # 10^shown is still an upper bound
+    digits = shown.as_tuple()
+    ulp = Fraction(Decimal((0, (1,), digits.exponent)))  # one unit in the last printed place
+    assert Fraction(shown) - ulp < exact  # and the next decimal down would not be
+    assert len(digits.digits) <= sig
+
+
+def test_log10_printed_up_holds_for_mpf_beyond_float_precision():
+    with mpmath.workdps(40):  # 1e20 + 0.5 at 40 digits: a float would drop the 0.5
+        x = mpmath.mpf(10) ** 20 + mpmath.mpf("0.5")
+        assert mpmath.mpf(format_log10_up(x)) >= x
+        assert format_log10_up(x) == "1.001e+20"
