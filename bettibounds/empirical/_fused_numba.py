@@ -43,11 +43,14 @@ HALF = np.float32(0.5)
 ZERO = np.float32(0.0)
 
 # exp for the logistic: e^a = 2^n e^r, n = round(a log2 e), r = a - n ln 2 with ln 2 split in a
-# 9-bit head (n * LN2_HI is exact for |n| <= 126) and a tail (Cody-Waite), e^r by its Taylor
-# polynomial of degree 7 (truncation at most 7.3e-9 relative on |r| <= ln2 / 2, 0.12 ulp). LO = the
-# float32 just above ln(2^-126) (the nearest one, -87.3365479, lies below it), so n >= -126 and 2^n
-# stays a normal number.
-LO = np.float32(-87.33654)
+# 9-bit head (n * LN2_HI is exact for |n| <= 2^15) and a tail (Cody-Waite), e^r by its Taylor
+# polynomial of degree 7 (truncation at most 7.3e-9 relative on |r| <= ln2 / 2, 0.12 ulp). The
+# scale is applied as (p 2^(n + 64)) 2^-64: the first product is exact (a normal number for
+# n >= -150), the second rounds once, so results below 2^-126 are correctly rounded subnormals
+# instead of a floor: a later weight of 1e37 times a floored 1.2e-38 would be an O(1) error.
+# LO = -104 < ln(2^-150) = -103.97, where e^a rounds to 0 in float32: the clamp changes nothing.
+LO = np.float32(-104.0)
+TWO_M64 = np.float32(2.0**-64)
 LOG2E = np.float32(1.4426950408889634)
 LN2_HI = np.float32(0.693359375)
 LN2_LO = np.float32(-2.12194440e-4)
@@ -97,17 +100,17 @@ def _f32_from_bits(typingctx, bits):
 def logistic_f32(z):
     """float32 logistic 1 / (1 + e^-z), accurate in relative terms on both sides: with
     e = e^-|z|, e / (1 + e) for z < 0 and 1 / (1 + e) otherwise (no 1 - tiny cancellation, unlike
-    (1 + tanh(z / 2)) / 2). At most 2 ulp from the correctly rounded value for z >= -87.3 (checked on
-    every float32: benchmarks/experiments/fused_numba/check_logistic.py); below that the result is
-    e^LO / (1 + e^LO) ~ 1.2e-38 (absolute error below 1.2e-38). Never above 1. NaN gives NaN (the
-    scale is built from 0 instead of NaN, so the int conversion stays defined)."""
+    (1 + tanh(z / 2)) / 2). At most 2 ulp from the correctly rounded value on every float32
+    (benchmarks/experiments/fused_numba/check_logistic.py), subnormal results included (counted in
+    subnormal steps); 0 below -104. Never above 1. NaN gives NaN (the scale is built from 0 instead
+    of NaN, so the int conversion stays defined)."""
     a = -abs(z)
     a = LO if a < LO else a  # NaN passes (comparison false)
     kf = np.floor(a * LOG2E + HALF)
     ks = kf if kf == kf else ZERO
     r = (a - kf * LN2_HI) - kf * LN2_LO
     p = ONE + r * (ONE + r * (E2 + r * (E3 + r * (E4 + r * (E5 + r * (E6 + r * E7))))))
-    e = p * _f32_from_bits(np.int32((np.int32(ks) + np.int32(127)) << np.int32(23)))  # 2^n
+    e = p * _f32_from_bits(np.int32((np.int32(ks) + np.int32(127 + 64)) << np.int32(23))) * TWO_M64  # p 2^n
     num = e if z < ZERO else ONE
     return num / (ONE + e)
 
@@ -231,8 +234,9 @@ def _vector_logistic(builder, vt, fma, z):
     for c in (E5, E4, E3, E2, ONE, ONE):
         p = builder.call(fma, [r, p, _splat(builder, vt, c)])
     it = ir.VectorType(ir.IntType(32), VW)
-    n = builder.add(builder.fptosi(ks, it), ir.Constant(it, [127] * VW))
-    e = builder.fmul(p, builder.bitcast(builder.shl(n, ir.Constant(it, [23] * VW)), vt))  # p 2^n
+    n = builder.add(builder.fptosi(ks, it), ir.Constant(it, [127 + 64] * VW))
+    e = builder.fmul(p, builder.bitcast(builder.shl(n, ir.Constant(it, [23] * VW)), vt))  # p 2^(n + 64), exact
+    e = builder.fmul(e, _splat(builder, vt, TWO_M64))  # p 2^n, one rounding (subnormal results)
     one = _splat(builder, vt, ONE)
     num = builder.select(builder.fcmp_ordered("<", z, _splat(builder, vt, ZERO)), e, one)
     return builder.fdiv(num, builder.fadd(one, e))

@@ -168,6 +168,7 @@ def analyze_landscape(experiment, *, refine: int = 2, device=None, dtype: str | 
             row["betti_refined"] = betti_ref
             row["stable"] = betti_ref == betti and touches_boundary(refined.values, c) == clipped
         else:
+            row["betti_refined"] = None
             row["stable"] = None  # not checked
         row["comparison"] = compare_with_bound(sum(betti), bound, complete) if row["stable"] and not clipped else None
         rows.append(row)

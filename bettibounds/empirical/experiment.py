@@ -88,10 +88,23 @@ def _matrix(path: str, rows, width: int | None) -> list[list[Fraction]]:
     return out
 
 
+def _plain(v):
+    """numpy arrays and scalars, and tuples, as the lists and numbers json would give."""
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if type(v).__module__ == "numpy" and hasattr(v, "tolist"):  # ndarray or numpy scalar
+        return _plain(v.tolist())
+    return v
+
+
 def parse_experiment(obj: dict) -> Experiment:
-    """Validate a decoded experiment object and build the :class:`Experiment`."""
+    """Validate a decoded experiment object and build the :class:`Experiment` (numpy arrays and
+    scalars and tuples are taken as the JSON lists and numbers they stand for)."""
     if not isinstance(obj, dict):
         raise _err("(top level)", "must be a JSON object")
+    obj = _plain(obj)
     unknown = set(obj) - _TOP_KEYS
     if unknown:
         hint = ' (random directions take their seed in region.directions: {"random": k, "seed": s})' \
@@ -126,6 +139,7 @@ def parse_experiment(obj: dict) -> Experiment:
     l2 = loss.get("l2", 0.0)
     if isinstance(l2, bool) or not isinstance(l2, numbers.Real):
         raise _err("loss.l2", f"must be a number >= 0, got {l2!r}")
+    _number("loss.l2", l2)  # finite, and not an integer too large for a float
     spec = ArchitectureSpec(
         inputs=d, widths=tuple(layers[1:-1]), outputs=out,
         activation=net.get("activation", "tanh"), output_activation=net.get("output_activation", "identity"),
@@ -142,8 +156,10 @@ def parse_experiment(obj: dict) -> Experiment:
     if grid is not None:
         if not isinstance(grid, list) or not all(isinstance(g, int) and not isinstance(g, bool) and g >= 2 for g in grid):
             raise _err("grid", "must be a list of integers >= 2 (points per axis)")
-        if math.prod(grid) > 10**9:
-            raise _err("grid", f"has {math.prod(grid):.3g} points (> 1e9): use a coarser grid or a slice")
+        total = math.prod(grid)
+        if total > 10**9:
+            size = f"{total:.3g}" if total < 10**300 else f"about 10^{len(str(total)) - 1}"  # no float overflow
+            raise _err("grid", f"has {size} points (> 1e9): use a coarser grid or a slice")
     levels = obj.get("levels")
     if levels is not None:
         if not isinstance(levels, list):
@@ -196,8 +212,10 @@ def _check_region(region, P: int) -> int:
             if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
                 raise _err("region.directions.seed", f"must be an integer >= 0, got {seed!r}")
         else:
+            got = (f" (got an object with keys {sorted(dirs)}, without \"random\")" if isinstance(dirs, dict)
+                   else "")
             raise _err("region.directions", 'must be a list of P-vectors or {"random": k, "seed": s, '
-                       '"normalization": "filter"}')
+                       f'"normalization": "filter"}}{got}')
     low = _numbers("region.low", region.get("low"), k)
     high = _numbers("region.high", region.get("high"), k)
     for i, (a, b) in enumerate(zip(low, high)):
@@ -210,11 +228,29 @@ def load_experiment(path) -> Experiment:
     """Read and validate an experiment file (JSON)."""
     p = Path(path)
     try:
-        text = p.read_text()
+        text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise InvalidSpecError(f"cannot read experiment file {str(p)!r}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidSpecError(f"experiment file {str(p)!r} is not UTF-8 text (byte {exc.start}): "
+                               f"an experiment file is JSON") from None
     try:
-        obj = json.loads(text)
+        obj = json.loads(text, object_pairs_hook=_no_duplicate_keys)
     except json.JSONDecodeError as exc:
         raise InvalidSpecError(f"experiment file {str(p)!r} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    except RecursionError:
+        raise InvalidSpecError(f"experiment file {str(p)!r} nests its arrays or objects too deeply") from None
+    except ValueError as exc:  # an integer literal beyond Python's digit limit, or a duplicate key
+        why = "a number has more than 4300 digits" if "digits" in str(exc) else str(exc)
+        raise InvalidSpecError(f"experiment file {str(p)!r}: {why}") from None
     return parse_experiment(obj)
+
+
+def _no_duplicate_keys(pairs) -> dict:
+    """json object hook: a key given twice is refused (json would keep the last one silently)."""
+    out = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"the key {key!r} appears twice in one object; which one is meant?")
+        out[key] = value
+    return out

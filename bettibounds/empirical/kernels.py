@@ -15,7 +15,8 @@ those of :mod:`bettibounds.pfaffian.network` (DESIGN.md conventions):
 * MSE = mean over samples of the squared error summed over outputs; BCE = mean over
   samples of ``-[y log s + (1 - y) log(1 - s)]``, s = sigma(u), computed from the logit
   as ``y softplus(-u) + (1 - y) softplus(u)`` (equal to ``softplus(u) - y u``, but a sum
-  of two non-negative terms, so no cancellation for large |u|); ``l2`` adds
+  of two non-negative terms, so no cancellation for large |u|; a term whose coefficient y or
+  1 - y is 0 is left out, so a logit that overflows to +-inf gives 0 there, not 0 * inf = NaN); ``l2`` adds
   ``lambda ||theta||^2`` over all parameters.
 
 Internally activations are stored feature-major, (batch, h, samples). The chunked path
@@ -165,7 +166,8 @@ def _resolve_device(device) -> torch.device:
         if not torch.cuda.is_available():
             raise InvalidSpecError(
                 f"device {str(device)!r} was requested but CUDA is not available to torch "
-                f"{torch.__version__} on this machine; use device='cpu' (or None to choose automatically)"
+                f"{torch.__version__} on this machine; use the CPU (--device cpu, or device='cpu' in Python) or let "
+                f"the tool choose (--device auto, device=None)"
             )
         n = torch.cuda.device_count()
         if dev.index is not None and dev.index >= n:
@@ -322,6 +324,9 @@ class LossKernel:
         xa1 = np.vstack([xa.T, np.ones((1, xa.shape[0]))])
         self._xa = torch.as_tensor(np.ascontiguousarray(xa1), dtype=self.dtype, device=self.device)
         self._yt = torch.as_tensor(np.ascontiguousarray(ya.T), dtype=self.dtype, device=self.device)
+        # BCE: the terms with a zero coefficient are left out, not multiplied by 0 (an overflowed logit
+        # would give 0 * inf = NaN where the loss term is exactly 0)
+        self._y_pos, self._y_below1 = self._yt > 0, self._yt < 1
         self._layers = param_layout(spec)
         self._io = self.n_params - spec.inputs * spec.outputs if "input-output" in spec.skips else None
         self._act = _activation_fn(get_activation(spec.activation).name)
@@ -351,8 +356,12 @@ class LossKernel:
         if t.dim() != len(shape) or any(s is not None and s != n for s, n in zip(shape, t.shape)):
             want = "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
             raise InvalidSpecError(f"{name} must have shape {want}, got {tuple(t.shape)}")
+        original = t
         t = t.to(device=self.device, dtype=self.dtype)
         if check_finite and t.numel() and not bool(torch.isfinite(t).all()):
+            if bool(torch.isfinite(original).all()):  # finite before the conversion: beyond the kernel's dtype
+                raise InvalidSpecError(f"{name} has values beyond the range of {self.dtype} (|value| > "
+                                       f"{torch.finfo(self.dtype).max:.3g}): use dtype float64")
             raise InvalidSpecError(f"{name} contains non-finite values (nan or inf)")
         return t
 
@@ -504,7 +513,9 @@ class LossKernel:
         """Mean over samples of the per-sample loss, from the logits u (B, outputs, m)."""
         spec, y = self.spec, self._yt
         if spec.loss == "bce":
-            per = y * _softplus(-u) + (1 - y) * _softplus(u)
+            zero = u.new_zeros(())
+            per = (torch.where(self._y_pos, y * _softplus(-u), zero)
+                   + torch.where(self._y_below1, (1 - y) * _softplus(u), zero))
         else:
             if spec.output_activation == "logistic":
                 yhat = u.sigmoid_() if inplace else torch.sigmoid(u)
@@ -736,6 +747,13 @@ def _module_activation(mod) -> str | None:
                 f"nn.Softplus(beta={mod.beta}) is not supported: only beta=1 (log(1 + e^t)) is in the registry "
                 "(rescale the preceding Linear layer by beta and the following one by 1/beta instead)"
             )
+        if float(mod.threshold) < 20.0:
+            raise InvalidSpecError(
+                f"nn.Softplus(threshold={mod.threshold}) is not supported: torch returns t itself above the "
+                f"threshold, which is log(1 + e^t) only up to log(1 + e^-threshold) = "
+                f"{math.log1p(math.exp(-float(mod.threshold))):.2g}; use the default threshold=20 (a gap below "
+                "2.1e-9) or more"
+            )
         return "softplus"
     if isinstance(mod, nn.GELU):
         if getattr(mod, "approximate", "none") != "none":
@@ -839,13 +857,51 @@ def from_sequential(model, x, y, loss: str = "mse", l2: float = 0.0):
         activation=activation, output_activation=out_act, loss=loss_name, l2=l2,
         samples=xa.shape[0], bias=bias,
     )
-    theta = torch.nn.utils.parameters_to_vector(model.parameters()).detach().to("cpu", torch.float64).numpy().copy()
+    _check_plain_modules(model, linears)
+    tensors = [t for lin in linears for t in (lin.weight, lin.bias) if t is not None]  # DESIGN.md's order
+    theta = torch.cat([t.detach().reshape(-1).to("cpu", torch.float64) for t in tensors]).numpy().copy()
     if theta.shape[0] != spec.n_params:  # pragma: no cover - guarded by the layout checks above
         raise InvalidSpecError(f"the model has {theta.shape[0]} parameters but the spec has {spec.n_params}")
     return spec, theta
 
 
-def experiment_from_sequential(model, x, y, *, region: dict, grid, levels, homology_dims=None,
+def _check_plain_modules(model, linears) -> None:
+    """Refuse what would make ``theta`` differ from the weights the model computes with.
+
+    A parametrised weight (``torch.nn.utils.parametrize``: spectral or weight norm, orthogonal),
+    a pruning mask (``torch.nn.utils.prune``: ``weight_orig`` times ``weight_mask``, applied by a
+    forward pre-hook) and old-style ``spectral_norm`` / ``weight_norm`` keep raw tensors that are
+    not the effective weights, and any forward hook may change what a module returns; a Linear
+    that appears twice shares its parameters between positions. None of these is the plain
+    network of the spec, so a landscape over its parameters would not be the model's.
+    """
+    from torch.nn.utils import parametrize
+
+    for pos, mod in enumerate([model, *model]):
+        what = None
+        if parametrize.is_parametrized(mod):
+            what = "a parametrisation (torch.nn.utils.parametrize: spectral/weight norm, orthogonal, ...)"
+        elif any(hasattr(mod, name + "_orig") for name in ("weight", "bias")):
+            what = "a pruning mask or a reparametrisation (weight_orig: torch.nn.utils.prune, spectral_norm)"
+        elif mod._forward_pre_hooks or mod._forward_hooks or getattr(mod, "_forward_hooks_with_kwargs", None):
+            what = "forward hooks"
+        if what is not None:
+            where = "the Sequential itself" if mod is model else f"module {pos - 1} ({type(mod).__name__})"
+            raise InvalidSpecError(
+                f"{where} has {what}, so what it computes is not what its stored tensors give; remove them "
+                "first (torch.nn.utils.prune.remove, parametrize.remove_parametrizations, the hook's handle) "
+                "to get a plain network, whose parameters the landscape is over"
+            )
+    if len({id(lin) for lin in linears}) != len(linears):
+        raise InvalidSpecError("an nn.Linear appears at two positions of the Sequential (shared weights): "
+                               "the spec's layers have independent parameters")
+    own = [id(t) for lin in linears for t in (lin.weight, lin.bias) if t is not None]
+    if sorted(id(t) for t in model.parameters()) != sorted(own):
+        raise InvalidSpecError("the Sequential has parameters besides its Linear layers' weights and biases "
+                               "(an activation module with learnable parameters?); the spec has none")
+
+
+def experiment_from_sequential(model, x, y, *, region: dict, grid, levels=None, homology_dims=None,
                                loss: str = "mse", l2: float = 0.0):
     """An :class:`~bettibounds.empirical.experiment.Experiment` for a ``torch.nn.Sequential``
     and its data, validated exactly as an experiment file is.
@@ -872,8 +928,10 @@ def experiment_from_sequential(model, x, y, *, region: dict, grid, levels, homol
                     "bias": biases[0] if len(set(biases)) == 1 else biases},
         "loss": {"kind": spec.loss, "l2": float(l2)},
         "data": {"x": _to_numpy_matrix("x", x).tolist(), "y": _to_numpy_matrix("y", y).tolist()},
-        "region": region, "grid": list(grid), "levels": list(levels),
+        "region": region, "grid": grid,
     }
+    if levels is not None:
+        obj["levels"] = levels
     if homology_dims is not None:
-        obj["homology_dims"] = list(homology_dims)
-    return parse_experiment(obj)
+        obj["homology_dims"] = homology_dims
+    return parse_experiment(obj)  # numpy arrays, numpy scalars and tuples are taken as lists and numbers

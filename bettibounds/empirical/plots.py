@@ -83,9 +83,11 @@ def plot_landscape(result, out_dir) -> list[str]:
                 ylabel="axis 1" if s.kind == "box" else "t_2",
                 title="loss on the grid; contours at the levels, minima in red")
     elif v.ndim == 3:
-        idx = np.linspace(0, v.shape[0] - 1, 4).astype(int)
+        idx = np.unique(np.linspace(0, v.shape[0] - 1, 4).astype(int))  # fewer panels when axis 0 is short
         names = ["axis 0", "axis 1", "axis 2"] if s.kind == "box" else ["t_1", "t_2", "t_3"]
-        fig, axes = plt.subplots(1, 4, figsize=(14, 3.8), sharey=True, layout="constrained")
+        fig, axes = plt.subplots(1, len(idx), figsize=(3.5 * len(idx), 3.8), sharey=True, layout="constrained",
+                                 squeeze=False)
+        axes = list(axes[0])
         vmin, cap = float(v.min()), float(np.quantile(v, 0.95))
         Y, Z = np.meshgrid(s.axes[1], s.axes[2], indexing="ij")
         for ax, i in zip(axes, idx):

@@ -129,9 +129,18 @@ def resolve_directions(spec, region: dict) -> tuple[np.ndarray, np.ndarray, dict
     else:
         raise InvalidSpecError('experiment region.directions: a list of P-vectors or {"random": k, "seed": s, '
                                '"normalization": "filter"}')
-    if np.linalg.matrix_rank(D) < D.shape[0]:
-        raise InvalidSpecError("experiment region.directions: the directions are linearly dependent "
-                               "(the slice would not be k-dimensional)")
+    rank = int(np.linalg.matrix_rank(D))
+    if rank < D.shape[0]:
+        sv = np.linalg.svd(D, compute_uv=False)
+        why = ("they are linearly dependent" if sv[-1] == 0 else
+               f"numerically they span only {rank} dimensions (singular values from {sv[0]:.3g} down to "
+               f"{sv[-1]:.3g}: directions of very different lengths, or nearly parallel ones)")
+        if source.get("normalization") == "filter":
+            zero = int(P - np.count_nonzero(D.any(axis=0)))
+            why += (f"; filter normalisation gives 0 on every filter whose centre filter is 0 ({zero} of the P = "
+                    f"{P} coordinates here)")
+        raise InvalidSpecError(f"experiment region.directions: the {D.shape[0]} directions do not span a "
+                               f"{D.shape[0]}-dimensional slice: {why}")
     return center, D, source
 
 

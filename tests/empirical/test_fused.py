@@ -182,13 +182,15 @@ def test_l2_term_is_a_float64_sum_of_squares(through_zero):
 
 
 # ------------------------------------------------------------------ the float32 tanh
-def _vector_sample(edge):
+def _vector_sample(edges):
     """Every 1021st float32 bit pattern (both signs, NaNs and infinities included), the 5 000
-    floats on each side of +-edge and of 0, specials; a length that leaves a tail for the scalar
-    function."""
-    e = int(np.float32(abs(edge)).view(np.uint32))
+    floats on each side of +-edge for each edge and of 0, specials; a length that leaves a tail for
+    the scalar function."""
     sign = np.uint32(0x80000000)
-    near = [np.arange(e - 5000, e + 5000, dtype=np.uint32), np.arange(0, 5000, dtype=np.uint32)]
+    near = [np.arange(0, 5000, dtype=np.uint32)]
+    for edge in edges:
+        e = int(np.float32(abs(edge)).view(np.uint32))
+        near.append(np.arange(e - 5000, e + 5000, dtype=np.uint32))
     bits = np.concatenate([np.arange(0, 2**32, 1021, dtype=np.uint64).astype(np.uint32), *near,
                            *(v | sign for v in near)])
     xs = np.concatenate([bits.view(np.float32),
@@ -196,16 +198,20 @@ def _vector_sample(edge):
     return xs[:-1] if len(xs) % _fused_numba.VW == 0 else xs
 
 
-@pytest.mark.parametrize("act,scalar,edge", [(0, tanh_f32_array, C), (1, logistic_f32_array, LO)],
+#: where the logistic's results turn subnormal (e^z < 2^-126)
+SUBNORMAL_EDGE = np.float32(-87.33654)
+
+
+@pytest.mark.parametrize("act,scalar,edges", [(0, tanh_f32_array, [C]), (1, logistic_f32_array, [LO, SUBNORMAL_EDGE])],
                          ids=["tanh", "logistic"])
-def test_vector_activations_are_the_scalar_ones_bit_for_bit(act, scalar, edge):
+def test_vector_activations_are_the_scalar_ones_bit_for_bit(act, scalar, edges):
     """The tiles and the first layer apply tanh and the logistic to whole vectors in LLVM vector
     code written by hand (_vector_tanh, _vector_logistic); each must be its scalar function
     (tanh_f32, logistic_f32) itself, so that every accuracy check of those holds for it. Near the
-    clamp C (tanh) or LO (logistic), near 0, a sparse sweep of all bit patterns and specials. (Over
-    all 2^32 bit patterns: check_tanh.py and check_logistic.py in
-    benchmarks/experiments/fused_numba.)"""
-    xs = _vector_sample(edge)
+    clamp C (tanh), near the clamp LO and the start of the subnormal results (logistic), near 0, a
+    sparse sweep of all bit patterns and specials. (Over all 2^32 bit patterns: check_tanh.py and
+    check_logistic.py in benchmarks/experiments/fused_numba.)"""
+    xs = _vector_sample(edges)
     assert len(xs) % _fused_numba.VW != 0
     want, got = np.empty_like(xs), np.empty_like(xs)
     scalar(xs, want)
@@ -323,25 +329,28 @@ def test_tanh_within_5_ulp_on_a_large_sample():
 
 
 def test_logistic_within_2_ulp_on_a_large_sample():
-    """2 million float32 inputs in [LO, 40] (uniform bit patterns of both signs, and uniform
-    values) against the correctly rounded float64 logistic (computed without cancellation); the
-    exhaustive version is benchmarks/experiments/fused_numba/check_logistic.py."""
+    """2 million float32 inputs in [-110, 40] (uniform bit patterns of both signs, and uniform
+    values), subnormal results included (a step there is 2^-149), against the correctly rounded
+    float64 logistic (computed without cancellation); the exhaustive version is
+    benchmarks/experiments/fused_numba/check_logistic.py."""
     rng = np.random.default_rng(1)
     top = int(np.float32(40.0).view(np.uint32))
-    lo = int(np.float32(-LO).view(np.uint32))
+    lo = int(np.float32(110.0).view(np.uint32))
     xs = np.concatenate([
         rng.integers(0, top + 1, size=600_000, dtype=np.uint32).view(np.float32),
         -rng.integers(0, lo + 1, size=600_000, dtype=np.uint32).view(np.float32),
-        rng.uniform(float(LO), 40.0, size=800_000).astype(np.float32),
+        rng.uniform(-110.0, 40.0, size=800_000).astype(np.float32),
     ])
     out = np.empty_like(xs)
     logistic_f32_array(xs, out)
     x64 = xs.astype(np.float64)
-    e = np.exp(-np.abs(x64))
-    want = np.where(x64 < 0, e / (1 + e), 1 / (1 + e)).astype(np.float32)
+    with np.errstate(under="ignore"):
+        e = np.exp(-np.abs(x64))
+        want = np.where(x64 < 0, e / (1 + e), 1 / (1 + e)).astype(np.float32)
     steps = np.abs(out.view(np.int32).astype(np.int64) - want.view(np.int32).astype(np.int64))
     assert steps.max() <= 2, (steps.max(), xs[np.argmax(steps)])
     assert np.all(out <= 1) and np.all(out >= 0)
+    assert (out[xs < SUBNORMAL_EDGE] > 0).any()  # the subnormal range was reached
 
 
 def test_logistic_specials():
@@ -350,7 +359,26 @@ def test_logistic_specials():
     logistic_f32_array(xs, out)
     assert np.isnan(out[0])
     assert out[1] == 1 and out[3] == 0.5 and out[4] == 0.5 and out[6] == 1
-    assert 0 <= out[2] <= 1.2e-38 and 0 <= out[5] <= 1.2e-38  # below LO: absolute error < 1.2e-38
+    assert out[2] == 0  # -inf
+    assert out[5] == np.float32(np.exp(-100.0))  # 3.7e-44, a subnormal, correctly rounded (not a floor 1.2e-38)
+
+
+@pytest.mark.parametrize("b1", [-200.0, -88.0, -95.0])
+@pytest.mark.parametrize("v", [1e36, 1e37, 3e37])
+def test_a_huge_weight_on_a_subnormal_logistic_unit_is_not_an_o1_error(b1, v):
+    """1-1-1 logistic network, theta = (w, b, v, c) = (0, b1, v, 0), x = 1, y = 0.5: the hidden unit is
+    e^b1 (subnormal or 0 in float32) and the loss (v e^b1 - 0.5)^2. With the logistic floored at
+    1.2e-38 below -87.34 the engine gave 0.146 for 0.25 (v = 1e37, b1 = -200); v stays inside the
+    overflow guard, so the value must be right."""
+    spec = ArchitectureSpec(inputs=1, widths=(1,), activation="logistic", samples=1)
+    c = np.array([0.0, b1, v, 0.0])
+    D = np.array([[1e-30, 0.0, 0.0, 0.0]])
+    T = np.zeros((1, 1))
+    ref = LossKernel(spec, [[1.0]], [[0.5]], device="cpu", dtype="float64").evaluate_chunked(
+        T, "slice", center=c, directions=D)
+    ours = FusedSliceKernel(spec, [[1.0]], [[0.5]]).evaluate_slice(c, D, T)
+    # the float32 unit carries the subnormal spacing 2^-149 ~ 1.4e-45 of absolute error, times v
+    assert abs(float(ours[0]) - float(ref[0])) <= 2 * abs(v) * 1.5e-45 + 1e-6 * float(ref[0])
 
 
 #: (first-layer bias, widths, the largest error allowed as a multiple of the torch float32 kernel's,

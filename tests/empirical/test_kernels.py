@@ -370,6 +370,60 @@ def test_from_sequential_bad_layout_raises(model):
         from_sequential(model(torch.nn), [[0.0, 1.0]], [[1.0]])
 
 
+def _pruned(nn):
+    import torch.nn.utils.prune as prune
+
+    model = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 1))
+    prune.random_unstructured(model[2], "weight", 0.5)
+    return model
+
+
+def _hooked(nn):
+    model = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 1))
+    model[1].register_forward_hook(lambda mod, inp, out: 2 * out)
+    return model
+
+
+def _shared(nn):
+    lin = nn.Linear(4, 4)
+    return nn.Sequential(nn.Linear(2, 4), nn.Tanh(), lin, nn.Tanh(), lin, nn.Tanh(), nn.Linear(4, 1))
+
+
+@pytest.mark.parametrize("model, match", [
+    (lambda nn: torch.nn.utils.parametrizations.spectral_norm(nn.Linear(2, 4)), "parametrisation"),
+    (lambda nn: torch.nn.utils.parametrizations.weight_norm(nn.Linear(2, 4)), "parametrisation"),
+    (lambda nn: torch.nn.utils.spectral_norm(nn.Linear(2, 4)), "weight_orig"),  # the old, hook-based one
+    (_pruned, "pruning mask"),
+    (_hooked, "forward hooks"),
+    (_shared, "two positions"),
+    (lambda nn: nn.Sequential(nn.Linear(2, 4), nn.Softplus(threshold=1.0), nn.Linear(4, 1)), "threshold"),
+], ids=["spectral_norm", "weight_norm", "old_spectral_norm", "pruned", "forward_hook", "shared_linear",
+        "softplus_threshold"])
+def test_from_sequential_refuses_models_whose_stored_tensors_are_not_what_they_compute(model, match):
+    # each of these once gave a theta (or an activation) whose loss differed from the model's own
+    nn = torch.nn
+    m = model(nn)
+    if isinstance(m, nn.Linear):  # a parametrised first layer
+        m = nn.Sequential(m, nn.Tanh(), nn.Linear(4, 1))
+    with pytest.raises(InvalidSpecError, match=match):
+        from_sequential(m, [[0.0, 1.0]], [[1.0]])
+
+
+def test_from_sequential_after_prune_remove_is_the_pruned_model():
+    torch.manual_seed(0)
+    import torch.nn.utils.prune as prune
+
+    model = _pruned(torch.nn).double()
+    prune.remove(model[2], "weight")
+    x, y = [[0.0, 1.0], [0.5, -1.0]], [[1.0], [0.0]]
+    spec, theta = from_sequential(model, x, y)
+    with torch.no_grad():
+        ref = float(torch.nn.functional.mse_loss(model(torch.tensor(x, dtype=torch.float64)),
+                                                 torch.tensor(y, dtype=torch.float64)))
+    assert (theta[-5:-1] == 0).sum() == 2  # half of the last layer's weights pruned to 0
+    assert float(LossKernel(spec, x, y, device="cpu").evaluate(theta)) == pytest.approx(ref, rel=1e-12)
+
+
 # ------------------------------------------------------------------ validation
 @pytest.fixture
 def small():
@@ -480,3 +534,26 @@ def test_experiment_from_sequential_centres_the_slice_at_the_model(loss):
     assert sample.values[2, 2] == pytest.approx(float(ref), rel=1e-12)
     with pytest.raises(InvalidSpecError, match="region"):
         experiment_from_sequential(model, x, y, region="slice", grid=[5, 5], levels=[0.5])
+    # numpy arrays and scalars and tuples stand for the JSON lists and numbers; levels are optional
+    theta = from_sequential(model, x, y, loss=loss)[1]
+    exp_np = experiment_from_sequential(
+        model, x, y, loss=loss, grid=np.array([5, 5]), levels=(np.float32(0.5),), homology_dims=np.array([0, 1]),
+        region={"kind": "slice", "center": theta, "directions": np.eye(len(theta))[:2], "low": np.array([-1.0, -1]),
+                "high": (1, 1)})
+    assert exp_np.grid == [5, 5] and exp_np.levels == [0.5] and exp_np.homology_dims == [0, 1]
+    assert experiment_from_sequential(model, x, y, loss=loss, grid=[5, 5], region=exp.region).levels is None
+
+
+@pytest.mark.parametrize("dtype, big", [("float32", 3e38), ("float64", 1.7e308)])
+def test_bce_with_an_overflowed_logit_is_its_exact_limit_not_nan(dtype, big):
+    # hard labels and logits that overflow to +-inf on the right side: every term's limit is 0, and the
+    # term with coefficient 0 is left out instead of giving 0 * inf = NaN; on the wrong side the loss is inf
+    spec = ArchitectureSpec(inputs=1, widths=(2,), outputs=1, samples=2, activation="tanh", loss="bce",
+                            output_activation="logistic", bias=False)
+    theta = np.array([[30.0, -30.0, big, -big]])  # u = +-2 big (tanh(30) = 1): overflows to +-inf for x = +-1
+    right = LossKernel(spec, [[1.0], [-1.0]], [[1.0], [0.0]], device="cpu", dtype=dtype)
+    assert float(right.evaluate(theta)) == 0.0
+    wrong = LossKernel(spec, [[1.0], [-1.0]], [[0.0], [1.0]], device="cpu", dtype=dtype)
+    assert float(wrong.evaluate(theta)) == np.inf
+    soft = LossKernel(spec, [[1.0], [-1.0]], [[0.5], [0.5]], device="cpu", dtype=dtype)
+    assert float(soft.evaluate(theta)) == np.inf  # a soft label pays for the overflowed logit

@@ -237,6 +237,13 @@ def test_plots_for_2d_and_3d(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         plot_landscape(res3b, tmp_path / "3d-levels")
+    # a first axis of 3 points gives 3 distinct sections, not 4 with one repeated
+    import matplotlib.image
+
+    exp3c = _exp(region=exp3b.region, grid=[3, 25, 25], levels=[0.04], homology_dims=[0, 1, 2])
+    plot_landscape(analyze_landscape(exp3c, sampler=sampler3, refine=1), tmp_path / "3d-short")
+    four, three = (matplotlib.image.imread(tmp_path / d / "sections.png").shape[1] for d in ("3d", "3d-short"))
+    assert three == pytest.approx(four * 3 / 4, abs=2)
 
 
 # ---------------------------------------------------------------- audit findings (2026-11-23)
@@ -255,6 +262,9 @@ _SLICE = {"kind": "slice", "center": [0.5, -0.3, 0.2, 0.1], "directions": {"rand
     ({"homology_dims": [1, 0]}, ["homology_dims", "increasing"]),
     ({"homology_dims": [0, 0]}, ["homology_dims", "increasing"]),
     ({"region": {**_SLICE}, "grid": [9, 9], "homology_dims": [0, 2]}, ["b_2", "n = 2"]),
+    ({"region": {**_SLICE, "directions": {"randon": 2}}, "grid": [9, 9]}, ["directions", "'randon'"]),
+    ({"grid": [10**400, 2, 2, 2]}, ["grid", "about 10^400 points"]),     # once an OverflowError
+    ({"loss": {"kind": "mse", "l2": 10**400}}, ["loss.l2", "too large"]),  # once an OverflowError
 ])
 def test_experiment_files_reject_what_would_be_silently_ignored(over, words):
     """Misspelt keys, out-of-range homology dimensions and negative seeds used to be dropped or
@@ -262,6 +272,33 @@ def test_experiment_files_reject_what_would_be_silently_ignored(over, words):
     with pytest.raises(InvalidSpecError) as exc:
         _exp(**over)
     assert all(w in str(exc.value) for w in words), str(exc.value)
+
+
+@pytest.mark.parametrize("text, words", [
+    (None, ["not UTF-8"]),                                              # once a UnicodeDecodeError
+    ('{"levels": [' + "1" * 5000 + "]}", ["more than 4300 digits"]),    # once a bare ValueError
+    ("[" * 100_000 + "]" * 100_000, ["too deeply"]),                    # once a RecursionError
+    ('{"grid": [3], "grid": [5]}', ["'grid' appears twice"]),           # once the last one, silently
+])
+def test_experiment_files_that_are_not_plain_json_objects_are_one_line_errors(tmp_path, text, words):
+    path = tmp_path / "e.json"
+    if text is None:
+        path.write_bytes('{"network": "t\u00e9nh"}'.encode("latin-1"))
+    else:
+        path.write_text(text)
+    with pytest.raises(InvalidSpecError) as exc:
+        load_experiment(path)
+    assert all(w in str(exc.value) for w in words), str(exc.value)
+
+
+def test_directions_that_do_not_span_the_slice_say_why():
+    spec = _exp().spec
+    region = {"kind": "slice", "center": [0] * 4, "low": [0, 0], "high": [1, 1]}
+    with pytest.raises(InvalidSpecError, match="numerically they span only 1"):  # not "linearly dependent"
+        resolve_directions(spec, {**region, "directions": [[1e300, 0, 0, 0], [0, 1, 0, 0]]})
+    with pytest.raises(InvalidSpecError, match="filter normalisation gives 0"):
+        resolve_directions(spec, {**region, "center": [1, 0, 0, 0], "low": [0] * 3, "high": [1] * 3,
+                                  "directions": {"random": 3, "seed": 0}})
 
 
 def test_filter_normalisation_at_a_zero_centre_says_why():
@@ -319,6 +356,7 @@ def test_cli_refine_1_says_the_stability_check_is_off():
                          "--refine", "1", "--json"], capture_output=True, text=True)
     d = json.loads(js.stdout)
     assert d["refine"] == 1 and d["refined_grid"] is None
+    assert all(r["stable"] is None and r["betti_refined"] is None for r in d["levels"])  # the keys usage.md lists
     import re
 
     import mpmath
