@@ -216,9 +216,12 @@ def _check_spec(spec) -> ArchitectureSpec:
     if spec.is_symbolic:
         raise InvalidSpecError("the batched kernel needs a concrete spec (integer sizes), got a symbolic one")
     try:
-        float(spec.l2)
+        l2 = float(spec.l2)
     except (TypeError, ValueError):
         raise InvalidSpecError(f"the batched kernel needs a numeric l2, got {spec.l2!r}") from None
+    if l2 == 0 and spec.l2_positive:  # the bound's compactness argument uses lambda > 0; the kernel would not
+        raise InvalidSpecError("l2 is positive but below float64's smallest number (about 5e-324), so the "
+                               "kernels would evaluate the loss without its penalty; use l2 >= 1e-300 or 0")
     return spec
 
 

@@ -557,3 +557,16 @@ def test_bce_with_an_overflowed_logit_is_its_exact_limit_not_nan(dtype, big):
     assert float(wrong.evaluate(theta)) == np.inf
     soft = LossKernel(spec, [[1.0], [-1.0]], [[0.5], [0.5]], device="cpu", dtype=dtype)
     assert float(soft.evaluate(theta)) == np.inf  # a soft label pays for the overflowed logit
+
+
+def test_a_positive_l2_that_underflows_in_float64_is_refused():
+    # the bound's compactness hypothesis holds for the spec's l2 > 0; a kernel that computed without the
+    # penalty would sample a different function
+    from fractions import Fraction
+
+    spec = ArchitectureSpec(inputs=1, widths=(2,), outputs=1, samples=2, l2=Fraction(1, 10**400))
+    assert spec.l2_positive
+    with pytest.raises(InvalidSpecError, match="without its penalty"):
+        LossKernel(spec, [[0.0], [1.0]], [[0.0], [1.0]], device="cpu")
+    LossKernel(ArchitectureSpec(inputs=1, widths=(2,), outputs=1, samples=2, l2=1e-300), [[0.0], [1.0]],
+               [[0.0], [1.0]], device="cpu")
