@@ -139,6 +139,8 @@ def bounds(
         notes.append("no lower bound in the input space: the literature's lower bounds are not verified here")
     if slice_dim is not None:
         notes.append("a slice sublevel set has no symmetry lower bound (the group does not act on the slice)")
+    if not symbolic:
+        notes.extend(_lower_above_upper(upper, lower))
     certificate = None
     if certify:
         if space != "loss" or symbolic:
@@ -278,6 +280,25 @@ def _describe_blocks(blocks) -> str:
         else:
             out.append(f"({term})^{len(layer_lists)} [layers {layer_lists[0][0]}-{layer_lists[-1][-1]}, one factor each]")
     return " * ".join(out)
+
+
+def _lower_above_upper(upper, lower) -> list[str]:
+    """A note for each lower bound above a rigorous upper bound: both cannot hold at once, so the
+    lower bound's undecided hypotheses fail for this network (e.g. no isolated minimiser with a
+    trivial stabiliser), or the upper bound's do, when it has some."""
+    out = []
+    for lo in lower:
+        if lo.evaluated is None or lo.evaluated.log10 == mpmath.ninf:
+            continue
+        for up in upper:
+            if up.rigorous and up.evaluated is not None and lo.evaluated.log10 > up.evaluated.log10:
+                whose = ("its undecided hypotheses cannot all hold for this network (e.g. no strict local "
+                         "minimiser with a trivial stabiliser in the group)" if not up.conditional else
+                         f"its undecided hypotheses and those of {up.theorem} cannot all hold at one level")
+                out.append(f"the lower bound {lo.theorem} (10^{float(lo.evaluated.log10):.6g}) exceeds the rigorous "
+                           f"upper bound {up.theorem} (10^{float(up.evaluated.log10):.6g}): {whose}")
+                break
+    return out
 
 
 def _symmetry_lower(spec, symbolic) -> list[BoundResult]:

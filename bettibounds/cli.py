@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--engine", default="torch", choices=("torch", "fused"),
                     help="torch: the batched kernel (default; any network, CPU or CUDA). fused: a compiled float32 "
                          "CPU kernel for slices of tanh/logistic MSE networks, 1.3-1.7x faster on small ones; needs "
-                         "numba (pip install 'bettibounds[fast]'), compiles once in about 30 s (docs/usage.md, "
+                         "numba (pip install -e '.[fast]'), compiles once in about 30 s (docs/usage.md, "
                          "'Engines')")
     ls.add_argument("--refine", type=int, default=2,
                     help="refinement factor of the stability check (default 2; 1 disables it)")
@@ -218,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--scheduler", metavar="ADDR", default=None,
                     help="run the barcode trend's networks on Dask: local (a LocalCluster) or tcp://host:port "
                          "(needs the [dist] extra); default: in this process")
-    rp.add_argument("--quick", action="store_true", help="the quick run (under a minute on 2 CPU cores); without it: larger sweeps, finer grids, more certificates")
+    rp.add_argument("--quick", action="store_true", help="the quick run (under a minute on 2 idle CPU cores); without it: larger sweeps, finer grids, more certificates")
 
     a = sub.add_parser("activations", help="list the activation registry with chains and formats")
     a.add_argument("--json", action="store_true")
@@ -309,7 +309,7 @@ def _cmd_landscape(args) -> int:
         from .empirical.compare import analyze_landscape
     except ImportError as exc:
         raise InvalidSpecError(f"the landscape tools need the [empirical] extra ({exc.name} is missing): "
-                               "pip install torch==2.13.0 && pip install 'bettibounds[empirical]'") from None
+                               "pip install torch==2.13.0 && pip install -e '.[empirical]'") from None
     device = _engine_device(args)
     if args.scheduler is None:
         if args.workers is not None or args.block is not None:
@@ -597,7 +597,7 @@ def _cmd_barcode(args) -> int:
         import torch  # noqa: F401
     except ImportError as exc:
         raise InvalidSpecError(f"barcodes need the [empirical] extra ({exc.name} is missing): "
-                               "pip install torch==2.13.0 && pip install 'bettibounds[empirical]'") from None
+                               "pip install torch==2.13.0 && pip install -e '.[empirical]'") from None
     device = _engine_device(args)
     grid_mode = args.minima is None and exp.region is not None and exp.grid is not None
     if args.engine == "fused" and not grid_mode:

@@ -52,7 +52,7 @@ from .errors import InvalidSpecError
 
 __all__ = ["DaskEvaluator", "dask_client", "landscape_sampler", "map_jobs"]
 
-_INSTALL = 'pip install "bettibounds[dist]"'
+_INSTALL = 'pip install -e ".[dist]"'
 _ADDRESS = re.compile(r"^(tcp|tls)://(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
 #: kernels a worker thread keeps (one per scattered payload); older ones are dropped
 _CACHE_SIZE = 2

@@ -75,6 +75,13 @@ def _blocks(spec) -> list[list[int]]:
     return [[l] for l in range(1, spec.depth + 1)]
 
 
+def _some_hidden_bias(spec) -> bool | None:
+    """Does some hidden layer have a bias? For a symbolic depth only the uniform ``bias`` flag can tell."""
+    if isinstance(spec.depth, int):
+        return any(spec.has_bias(l) for l in range(1, spec.depth + 1))
+    return bool(spec.has_bias(1))  # symbolic specs have one bias flag for every layer
+
+
 def symmetry_group(spec) -> SymmetryGroup:
     """The symmetry group G of the loss of ``spec`` (see the module docstring).
 
@@ -96,7 +103,7 @@ def symmetry_group(spec) -> SymmetryGroup:
             "between consecutive layers), so no local minimiser is isolated and no finite-group "
             "lower bound applies"
         ], applicable=False)
-    if act.name == "exp" and spec.l2_positive is not True and any(spec.has_bias(l) for l in range(1, spec.depth + 1)):
+    if act.name == "exp" and spec.l2_positive is not True and _some_hidden_bias(spec):
         return SymmetryGroup(notes=[
             "exp activation with hidden biases: (b_k, outgoing weights of k) -> (b_k + c, e^-c * outgoing) "
             "preserves the loss for every c (a continuous symmetry), so no local minimiser is isolated and no "

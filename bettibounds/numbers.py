@@ -16,7 +16,8 @@ from typing import Sequence
 
 import mpmath
 
-__all__ = ["Evaluated", "evaluate_product", "MAX_EXACT_DIGITS", "log_factorial2", "format_log10_up"]
+__all__ = ["Evaluated", "evaluate_product", "MAX_EXACT_DIGITS", "log_factorial2", "format_log10",
+           "format_log10_up", "log10_text", "safe_float"]
 
 #: the exact integer is computed when the value has at most this many digits
 MAX_EXACT_DIGITS = 4000
@@ -52,15 +53,21 @@ class Evaluated:
             return str(self.exact)
         if self.log10 == mpmath.ninf:
             return "0"
-        with mpmath.workdps(_DPS + len(str(int(self.log10)))):
-            e = int(mpmath.floor(self.log10))
-            scaled = mpmath.power(10, self.log10 - e + digits - 1)  # in [10^(digits-1), 10^digits)
-            # mpmath's error is far below 1: the margin of 1e-9 makes rounding safe in both directions
-            q = int(mpmath.ceil(scaled - mpmath.mpf("1e-9"))) if direction == "up" else int(mpmath.floor(scaled + mpmath.mpf("1e-9")))
-            if direction == "up":
-                q = max(q, int(mpmath.ceil(scaled)))
-            else:
-                q = min(q, int(mpmath.floor(scaled)))
+        if self.exact is not None:  # round the exact integer itself
+            e = len(str(self.exact)) - 1
+            if e + 1 >= digits:
+                q, rest = divmod(self.exact, 10 ** (e + 1 - digits))
+                q += 1 if direction == "up" and rest else 0
+            else:  # fewer digits than asked for: pad with zeros
+                q = self.exact * 10 ** (digits - e - 1)
+        else:
+            with mpmath.workdps(_DPS + len(str(int(self.log10)))):
+                e = int(mpmath.floor(self.log10))
+                scaled = mpmath.power(10, self.log10 - e + digits - 1)  # in [10^(digits-1), 10^digits)
+                # mpmath's error is far below 1e-9 here: step that far to the safe side before rounding
+                margin = mpmath.mpf("1e-9")
+                q = (int(mpmath.ceil(scaled + margin)) if direction == "up"
+                     else int(mpmath.floor(scaled - margin)))
         if q >= 10**digits:
             q //= 10
             e += 1
@@ -68,24 +75,68 @@ class Evaluated:
         return f"{s[0]}.{s[1:]}e{e}" if digits > 1 else f"{s}e{e}"
 
 
-def format_log10_up(x, sig: int = 4) -> str:
-    """``x`` (the log10 of an upper bound: a float or an mpf) with ``sig`` significant digits,
-    rounded *up* in exact rational arithmetic, so that ``10^<printed>`` is still an upper bound
-    (plain ``f"{x:.4g}"`` prints 19.35 for 19.3516)."""
+def _exact_fraction(x) -> Fraction:
+    """An mpf (or float) as the exact rational it is."""
+    x = mpmath.mpf(x)
+    sign, man, exp, _ = x._mpf_  # x = (-1)^sign man 2^exp exactly
+    return (-1) ** sign * Fraction(man) * Fraction(2) ** exp
+
+
+def format_log10(x, direction: str = "up", sig: int = 4) -> str:
+    """``x`` (the log10 of a bound: a float or an mpf) with ``sig`` significant digits, rounded
+    *up* (``direction="up"``, for upper bounds) or *down* (``"down"``, for lower bounds) in exact
+    rational arithmetic, so that ``10^<printed>`` is still a bound of the same kind (plain
+    ``f"{x:.4g}"`` prints 19.35 for 19.3516)."""
     from decimal import Decimal
 
+    if direction not in ("up", "down"):
+        raise ValueError(f"direction must be 'up' or 'down', got {direction!r}")
     x = mpmath.mpf(x)
     if not mpmath.isfinite(x) or x == 0:
         return "-inf" if x == mpmath.ninf else ("inf" if x == mpmath.inf else "0")
-    sign, man, exp, _ = x._mpf_  # x = (-1)^sign man 2^exp exactly
-    exact = (-1) ** sign * Fraction(man) * Fraction(2) ** exp
+    exact = _exact_fraction(x)
     k = int(mpmath.floor(mpmath.log10(abs(x)))) - sig + 1
     while abs(exact) >= Fraction(10) ** (k + sig):  # mpmath's log10 can be off by one at powers of 10
         k += 1
     while abs(exact) < Fraction(10) ** (k + sig - 1):
         k -= 1
-    q = math.ceil(exact / Fraction(10) ** k)
-    return format(Decimal(q).scaleb(k), f".{sig}g")
+    scaled = exact / Fraction(10) ** k
+    q = math.ceil(scaled) if direction == "up" else math.floor(scaled)
+    # Decimal from a string is exact (scaleb would round to the context's 28 digits); exponent as in
+    # Python's float format (e+05, not e+5)
+    text = format(Decimal(f"{q}E{k}"), f".{sig}g")
+    mant, _, exp = text.partition("e")
+    return text if not exp else f"{mant}e{exp[0]}{exp[1:].zfill(2)}"
+
+
+def format_log10_up(x, sig: int = 4) -> str:
+    """:func:`format_log10` rounded up: for the log10 of an upper bound."""
+    return format_log10(x, "up", sig)
+
+
+def log10_text(x, direction: str, min_sig: int = 8) -> str:
+    """The log10 of a bound for a table: at least ``min_sig`` significant digits and at least 3
+    after the decimal point (a log10 of 1.35e14 printed to 8 digits would move the bound by a factor
+    10^600000), rounded to the bound's safe side."""
+    x = mpmath.mpf(x)
+    if not mpmath.isfinite(x) or x == 0:
+        return format_log10(x, direction, min_sig)
+    whole = len(str(abs(int(mpmath.floor(abs(x))))))
+    return format_log10(x, direction, max(min_sig, whole + 3))
+
+
+def safe_float(x, direction: str) -> float:
+    """``float(x)``, moved one step to the bound's safe side when the rounding went the other way
+    (for JSON: a float log10 of an upper bound that is never below the true log10)."""
+    f = float(x)
+    if not math.isfinite(f):
+        return f
+    exact = _exact_fraction(x)
+    if direction == "up" and Fraction(f) < exact:
+        f = math.nextafter(f, math.inf)
+    elif direction == "down" and Fraction(f) > exact:
+        f = math.nextafter(f, -math.inf)
+    return f
 
 
 def _log2_int(b: int) -> mpmath.mpf:

@@ -14,19 +14,20 @@ from dataclasses import dataclass, field
 
 import mpmath
 
-from .numbers import Evaluated
+from .numbers import Evaluated, log10_text, safe_float
 from .references import REFERENCES
 from .theorems.base import Hypothesis, Product
 
 __all__ = ["BoundResult", "BoundReport"]
 
 
-def _num(x) -> float | str | None:
-    """JSON number for an mpf (None for -inf), string for a sympy expression."""
+def _num(x, direction: str) -> float | str | None:
+    """JSON number for an mpf (None for -inf), rounded to the bound's safe side ("up" for an
+    upper bound, "down" for a lower one); string for a sympy expression."""
     if x is None:
         return None
     if isinstance(x, mpmath.mpf):
-        return None if x == mpmath.ninf else float(x)
+        return None if x == mpmath.ninf else safe_float(x, direction)
     return str(x)
 
 
@@ -120,7 +121,8 @@ class BoundResult:
         if expr is not None:
             lines.append(sympy.latex(expr))
         if self.evaluated is not None and self.evaluated.log10 != mpmath.ninf:
-            lines.append(r"\log_{10} = " + mpmath.nstr(self.evaluated.log10, 8))
+            rel = r"\le" if self.kind == "upper" else r"\ge"  # rounded to the bound's safe side
+            lines.append(r"\log_{10} " + rel + " " + log10_text(self.evaluated.log10, self._direction))
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
@@ -134,8 +136,10 @@ class BoundResult:
             "route_status": self.route_status,
             "rigorous": self.rigorous,
             "conditional": self.conditional,
-            "log2": _num(self.log2),
-            "log10": _num(self.log10),
+            "log2": _num(self.log2, self._direction),
+            "log10": _num(self.log10, self._direction),
+            "log10_text": None if self.evaluated is None or self.evaluated.log10 == mpmath.ninf
+            else log10_text(self.evaluated.log10, self._direction),
             "value": None if self.value is None else str(self.value),
             "hypotheses": [str(h) for h in self.hypotheses],
             "citation": "; ".join(self.citation),
@@ -143,10 +147,15 @@ class BoundResult:
             "statement": self.statement,
         }
 
+    @property
+    def _direction(self) -> str:
+        """The safe side for rounding this bound: up for an upper bound, down for a lower one."""
+        return "up" if self.kind == "upper" else "down"
+
     def size_text(self) -> str:
         """Short human form of the number: exact when small, else m.mmm e N."""
-        if self.evaluated is not None:  # round away from the claim's safe side: up for upper, down for lower
-            return self.evaluated.scientific(direction="up" if self.kind == "upper" else "down")
+        if self.evaluated is not None:  # round to the claim's safe side: up for upper, down for lower
+            return self.evaluated.scientific(direction=self._direction)
         return f"2^({self.symbolic_log2})"
 
 
@@ -240,7 +249,9 @@ class BoundReport:
             f"Pfaffian format (r, alpha, beta) = ({r}, {alpha}, {beta})   [{self.derivation.method}]",
             "",
         ]
-        header = f"{'':5} {'theorem':<11} {'status':<14} {'rigorous':<9} {'log10':>14}  value"
+        w = max([14] + [len(log10_text(b.log10, b._direction)) for b in (*self.upper, *self.lower)
+                        if b.evaluated is not None])
+        header = f"{'':5} {'theorem':<11} {'status':<14} {'rigorous':<9} {'log10':>{w}}  value"
         for title, rows in (("upper bounds", self.upper), ("lower bounds", self.lower)):
             lines.append(title + ":")
             if not rows:
@@ -250,11 +261,11 @@ class BoundReport:
             for b in rows:
                 rig = ("yes" if b.rigorous else "no") + ("*" if b.conditional else "")
                 if b.evaluated is None:  # symbolic: the closed form itself
-                    lines.append(f"{b.kind:5} {b.theorem:<11} {b.status:<14} {rig:<9} {'-':>14}")
+                    lines.append(f"{b.kind:5} {b.theorem:<11} {b.status:<14} {rig:<9} {'-':>{w}}")
                     lines.append(f"      bound = {b.symbolic_value}")
                 else:
-                    l10 = mpmath.nstr(b.log10, 8)
-                    lines.append(f"{b.kind:5} {b.theorem:<11} {b.status:<14} {rig:<9} {l10:>14}  {b.size_text()}")
+                    l10 = log10_text(b.log10, b._direction)
+                    lines.append(f"{b.kind:5} {b.theorem:<11} {b.status:<14} {rig:<9} {l10:>{w}}  {b.size_text()}")
                 lines.append(f"      via {b.route} [{b.route_status}]")
                 for h in b.hypotheses:
                     lines.append(f"      - {h}")

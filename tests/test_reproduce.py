@@ -146,7 +146,7 @@ def test_relu_flow_stays_stuck(quick):
 
 # ------------------------------------------------------------- failure paths (in-process, tiny)
 def _fake_suite(row):
-    def run_suite(scale, out, *, device=None, log=None):
+    def run_suite(scale, out, *, device=None, log=None, certify=True):
         return {"rows": [row], "cases": [], "certificates": [], "figures": []}
     return run_suite
 
@@ -190,3 +190,41 @@ def test_markdown_to_html_subset():
     assert '<h1 id="t">T</h1>' in html and "<strong>bold</strong>" in html and "<code>code</code>" in html
     assert "&lt;tag&gt;" in html and '<img src="a.png" alt="alt">' in html and "<li>item</li>" in html
     assert "<th>|G|</th>" in html and "<td>1.235</td><td>x|y</td>" in html
+
+
+_BLOCKED_RUN = """
+import sys
+
+
+class Block:  # makes these top-level modules unimportable, as in an install without their extra
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {blocked!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, Block())
+from bettibounds import reproduce
+
+r = reproduce.reproduce({out!r}, tiny=True)
+print(r["theory_vs_data"], r["compared"])
+"""
+
+
+@pytest.mark.parametrize("blocked, words", [
+    ({"flint"}, ["No certified lower bounds in this run", "python-flint"]),  # the README's main job once died here
+    ({"flint", "torch", "gudhi", "cripser", "matplotlib", "numba", "dask", "distributed"},
+     ["not run: the [empirical] extra is not installed (missing: torch, gudhi, matplotlib)"]),  # once a traceback
+], ids=["without-certify", "core-only"])
+def test_the_report_is_written_without_the_optional_extras(tmp_path, blocked, words):
+    out = tmp_path / "report"
+    run = subprocess.run([sys.executable, "-c", _BLOCKED_RUN.format(blocked=sorted(blocked), out=str(out))],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    md = (out / "report.md").read_text()
+    assert all(w in md for w in words), [w for w in words if w not in md]
+    tvd = json.loads((out / "tables.json").read_text())["theory_vs_data"]
+    if "torch" in blocked:
+        assert tvd is None and run.stdout.split() == ["skipped", "0"]
+    else:
+        assert int(run.stdout.split()[1]) > 0 and all(r["lower"] is None for r in tvd)

@@ -50,7 +50,7 @@ def arb_backend() -> Backend:
         from ..errors import BettiBoundsError
 
         raise BettiBoundsError(
-            "certified lower bounds need python-flint: pip install 'bettibounds[certify]' "
+            "certified lower bounds need python-flint: pip install -e '.[certify]' "
             "(mpmath.iv lacks tanh/atan enclosures, so it is not used as a fallback)") from None
 
     def const(v):

@@ -26,6 +26,7 @@ import numpy as np
 
 from ..api import bounds
 from ..errors import InvalidSpecError
+from ..numbers import safe_float
 from ._memory import check_grid_fits
 from .persistence import betti_curve, sublevel_persistence
 from .sampler import LandscapeSample, make_kernel, refined_grid, sample_landscape
@@ -94,7 +95,7 @@ class LandscapeResult:
             "homology_dims": self.dims,
             "upper_bound": None if b is None else {
                 "theorem": b.theorem, "status": b.status, "rigorous": b.rigorous, "route": b.route,
-                "log10": float(b.log10), "value": None if b.value is None else str(b.value),
+                "log10": safe_float(b.log10, "up"), "value": None if b.value is None else str(b.value),
                 "hypotheses": [str(h) for h in b.hypotheses]},
             "backend": self.diagram.backend,
             "device": self.sample.device,

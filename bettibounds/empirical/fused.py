@@ -1,4 +1,4 @@
-"""The fused float32 CPU engine for slices (opt-in; needs numba: ``pip install 'bettibounds[fast]'``).
+"""The fused float32 CPU engine for slices (opt-in; needs numba: ``pip install -e '.[fast]'``).
 
 :class:`FusedSliceKernel` evaluates the same loss as :class:`~.kernels.LossKernel` on a
 slice ``theta = center + sum_j t_j dir_j`` with one compiled pass per point instead of a
@@ -130,7 +130,7 @@ def _compiled():
     try:
         from . import _fused_numba
     except ImportError as exc:
-        raise InvalidSpecError(f"the fused engine needs numba ({exc}): pip install 'bettibounds[fast]', "
+        raise InvalidSpecError(f"the fused engine needs numba ({exc}): pip install -e '.[fast]', "
                                "or use the default torch engine") from None
     return _fused_numba
 

@@ -299,7 +299,7 @@ def _choose_backend(backend: Any, ndim: int) -> str:
         if _available(name):
             return name
     raise ModuleNotFoundError("sublevel persistence needs gudhi or cripser; install them with "
-                              "pip install 'bettibounds[empirical]'")
+                              "pip install -e '.[empirical]'")
 
 
 def _available(name: str) -> bool:
@@ -316,7 +316,7 @@ def _import(name: str):
         return _cripser_core()
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ModuleNotFoundError(f"the {name} backend needs the {name} package; install it with "
-                                  f"pip install 'bettibounds[empirical]'") from exc
+                                  f"pip install -e '.[empirical]'") from exc
 
 
 _CRIPSER_CORE: Any = None

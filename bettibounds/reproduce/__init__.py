@@ -104,14 +104,22 @@ def _clean(obj):
     return obj
 
 
-def _empirical_available() -> str | None:
-    """None when the [empirical] extra is importable, else the missing module's name."""
-    for name in ("torch", "gudhi", "matplotlib"):
-        try:
-            __import__(name)
-        except ImportError:
-            return name
-    return None
+def _missing_modules() -> list[str]:
+    """The modules of the [empirical] extra (torch, gudhi, matplotlib) that cannot be imported."""
+    return [name for name in ("torch", "gudhi", "matplotlib") if not _importable(name)]
+
+
+def _have_flint() -> bool:
+    """python-flint (the [certify] extra), needed for the certified lower bounds of section 4."""
+    return _importable("flint")
+
+
+def _importable(name: str) -> bool:
+    try:
+        __import__(name)
+    except ImportError:
+        return False
+    return True
 
 
 # ------------------------------------------------------------------ the report
@@ -154,7 +162,9 @@ def reproduce(out_dir="bettibounds-report", quick: bool = True, root: Path | Non
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     plots: list[str] = []
-    missing = _empirical_available()
+    absent = _missing_modules()
+    missing = ", ".join(absent) or None  # what section 4 needs and lacks
+    certify = _have_flint()
 
     # ---- 1-3: the bounds
     t = time.perf_counter()
@@ -169,7 +179,7 @@ def reproduce(out_dir="bettibounds-report", quick: bool = True, root: Path | Non
     inp = _bounds.input_space_rows(scale)
     timings["3. input space"] = time.perf_counter() - t
     fig_growth = fig_sd = None
-    if missing != "matplotlib":
+    if "matplotlib" not in absent:
         try:
             t = time.perf_counter()
             fig_growth = _bounds.plot_growth(growth, out)
@@ -183,7 +193,7 @@ def reproduce(out_dir="bettibounds-report", quick: bool = True, root: Path | Non
     t = time.perf_counter()
     suite = None
     if missing is None:
-        suite = _landscapes.run_suite(scale, out, device=device)
+        suite = _landscapes.run_suite(scale, out, device=device, certify=certify)
         plots += suite["figures"]
     timings["4. theory vs data"] = time.perf_counter() - t
     tvd = None if suite is None else suite["rows"]
@@ -196,7 +206,7 @@ def reproduce(out_dir="bettibounds-report", quick: bool = True, root: Path | Non
     prob = _obstruction.probability_rows(scale)
     demo = _obstruction.flow_demo(scale)
     fig_flow = None
-    if missing != "matplotlib":
+    if "matplotlib" not in absent:
         fig_flow = _obstruction.plot_flow(demo, out)
         plots.append(fig_flow)
     timings["5. ReLU obstruction"] = time.perf_counter() - t
@@ -269,7 +279,8 @@ def reproduce(out_dir="bettibounds-report", quick: bool = True, root: Path | Non
     md += [md_table(equal, ["network", "d", "deep", "P_deep", "shallow", "P_shallow", "hidden_deep", "hidden_shallow",
                             "log10_K_deep", "log10_K_shallow", "deep_larger", "theorem", "status", "cite"],
                     ["network", "d", "deep", "P deep", "shallow", "P shallow", "units deep", "units shallow",
-                     "log10 K deep", "log10 K shallow", "deep larger", "theorem", "status", "cite"]), eq_notes]
+                     "log10 K deep", "log10 K shallow", "deep larger", "theorem", "status", "cite"],
+                    up={"log10_K_deep", "log10_K_shallow"}), eq_notes]
     n_deep = sum(r["deep_larger"] for r in equal)
     by_units = all(r["deep_larger"] == (r["hidden_deep"] > r["hidden_shallow"]) for r in equal)
     md.append(f"\nThe deep network's bound is the larger in {n_deep} of {len(equal)} pairs. K is driven by the chain "
@@ -288,7 +299,8 @@ def reproduce(out_dir="bettibounds-report", quick: bool = True, root: Path | Non
     md += ["### Selected rows (all rows: growth.csv)\n",
            md_table(sel, ["activation", "loss", "L", "h", "m", "P", "r", "alpha", "beta", "log10_K", "theorem",
                           "status", "cite"],
-                    ["activation", "loss", "L", "h", "m", "P", "r", "α", "β", "log10 K", "theorem", "status", "cite"]),
+                    ["activation", "loss", "L", "h", "m", "P", "r", "α", "β", "log10 K", "theorem", "status", "cite"],
+                    up={"log10_K"}),
            g_notes]
 
     md += ["## 2. Invariances: ℓ2 regularization and skip connections\n",
@@ -298,7 +310,7 @@ def reproduce(out_dir="bettibounds-report", quick: bool = True, root: Path | Non
     inv_notes = _cite_column(inv)
     md += [md_table(inv, ["network", "variant", "P", "format", "log10_K", "changed", "theorem", "status", "cite"],
                     ["network", "variant", "P", "(r, α, β)", "log10 K", "what changed and why", "theorem", "status",
-                     "cite"]), inv_notes]
+                     "cite"], up={"log10_K"}), inv_notes]
     n_unch = sum(1 for r in inv if r["changed"] == "unchanged")
     md.append(f"\n{n_unch} of {sum(1 for r in inv if r['variant'] != 'plain')} variants leave format and bound "
               "unchanged; every change is explained in its row.\n")
@@ -308,7 +320,8 @@ def reproduce(out_dir="bettibounds-report", quick: bool = True, root: Path | Non
            "constant-free cores (O(·) with C = 1): orders of magnitude, not bounds.\n"]
     inp_notes = _cite_column(inp)
     md += [md_table(inp, ["activation", "widths", "format", "theorem", "status", "rigorous", "log10", "cite"],
-                    ["activation", "widths", "(r, α, β)", "theorem", "status", "rigorous", "log10 bound", "cite"]),
+                    ["activation", "widths", "(r, α, β)", "theorem", "status", "rigorous", "log10 bound", "cite"],
+                    up={"log10"}),
            inp_notes]
 
     md += _section4(suite, tvd, violations, verdict, missing)
@@ -342,8 +355,8 @@ def reproduce(out_dir="bettibounds-report", quick: bool = True, root: Path | Non
 
 def _verdict(tvd, violations, compared, with_lower, missing) -> str:
     if tvd is None:
-        return (f"not run: the [empirical] extra is not installed ({missing} is missing); "
-                "pip install torch==2.13.0 && pip install 'bettibounds[empirical]'.")
+        return (f"not run: the [empirical] extra is not installed (missing: {missing}); "
+                "pip install torch==2.13.0 && pip install -e '.[empirical]'.")
     if violations:
         return (f"**VIOLATION** — {len(violations)} of {compared} stable, unclipped rows violate lower ≤ measured ≤ "
                 "upper. This contradicts a proved bound (or exposes a bug); the run exits with an error.")
@@ -369,6 +382,9 @@ def _section4(suite, tvd, violations, verdict, missing) -> list[str]:
         f"{', '.join(f'{100 * q:g} %' for q in _landscapes.QUANTILES)} quantiles of the pre-grid values (mostly "
         "clipped; context), and the midpoint of the certified band where there is one.\n")
     md.append(f"**Verdict:** {verdict}\n")
+    if not suite.get("certify", True):
+        md.append("**No certified lower bounds in this run:** python-flint (the `[certify]` extra) is not installed, "
+                  "so the lower-bound column is empty; `pip install -e '.[certify]'` and rerun for them.\n")
     rows = []
     for r in tvd:
         rows.append(dict(r, verdict=("VIOLATED" if r in violations else "holds") if r["compared"] else
@@ -378,7 +394,8 @@ def _section4(suite, tvd, violations, verdict, missing) -> list[str]:
     md.append(md_table(rows, ["case", "region", "grid", "level", "betti", "stable", "clipped", "lower", "sum_betti",
                               "log10_upper", "log10_slack", "verdict", "theorem", "status", "cite"],
                        ["case", "region", "grid", "level c", "(b_0, b_1, …)", "stable", "clipped", "lower (cert.)",
-                        "Σ b_k", "log10 K", "log10 slack", "verdict", "upper: theorem", "status", "cite"]))
+                        "Σ b_k", "log10 K", "log10 slack", "verdict", "upper: theorem", "status", "cite"],
+                       up={"log10_upper"}))
     md.append(notes + "- lower bound: theorem Sym-cert (certified symmetry bound b_0(S_c) ≥ |G|, status derived, "
               "citation key bettibounds-theory; certified by ball arithmetic in this run)\n")
     lower_rows = [r for r in tvd if r["lower"] is not None]

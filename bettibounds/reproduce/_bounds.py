@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from ..api import bounds
+from ..numbers import safe_float
 from ..spec import ArchitectureSpec
 from ._provenance import bound_fields
 from ._render import save_figure
@@ -43,7 +44,7 @@ def _row(act, loss, out, h, L, m, sweep):
     k = _k(r)
     return {"sweep": sweep, "activation": act, "loss": loss, "d": INPUTS, "L": L, "h": h, "m": m,
             "P": spec.n_params, "r": r.format.order, "alpha": r.format.alpha, "beta": r.format.beta,
-            "log10_K": float(k.log10), **bound_fields(k)}
+            "log10_K": safe_float(k.log10, "up"), **bound_fields(k)}
 
 
 def growth_rows(scale: str) -> list[dict]:
@@ -124,7 +125,7 @@ def equal_parameter_rows(scale: str) -> list[dict]:
             out.append({"network": f"{act}/{loss}", "d": d, "deep": f"{L} x {h}", "P_deep": deep.n_params,
                         "shallow": f"1 x {H}", "P_shallow": shallow.n_params,
                         "hidden_deep": L * h, "hidden_shallow": H,
-                        "log10_K_deep": float(kd.log10), "log10_K_shallow": float(ks.log10),
+                        "log10_K_deep": safe_float(kd.log10, "up"), "log10_K_shallow": safe_float(ks.log10, "up"),
                         "deep_larger": float(kd.log10) > float(ks.log10), **bound_fields(kd)})
     return out
 
@@ -158,7 +159,7 @@ def invariance_rows() -> list[dict]:
                 why = f"format unchanged; P grows by d = {spec.inputs} (learnable U), so n = P and K change"
             loss_name = f"{loss}" + (f" ({chain})" if loss == "bce" else "")
             rows.append({"network": f"{act} {'-'.join(map(str, widths))} / {loss_name} / out {out}",
-                         "variant": label, "P": spec.n_params, "format": fmt, "log10_K": float(k.log10),
+                         "variant": label, "P": spec.n_params, "format": fmt, "log10_K": safe_float(k.log10, "up"),
                          "changed": why, **bound_fields(k)})
     return rows
 
@@ -172,7 +173,7 @@ def input_space_rows(scale: str) -> list[dict]:
             r = bounds(ArchitectureSpec(inputs=2, widths=widths, activation=act, samples=1), space="input")
             for b in r.upper:
                 rows.append({"activation": act, "widths": list(widths), "format": list(r.format.as_tuple()),
-                             "log10": float(b.log10), **bound_fields(b)})
+                             "log10": safe_float(b.log10, "up"), **bound_fields(b)})
     return rows
 
 

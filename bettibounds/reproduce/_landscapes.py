@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..numbers import format_log10_up
+from ..numbers import format_log10_up, safe_float
 from ._provenance import SYMMETRY_CERT, bound_fields
 from ._render import save_figure
 
@@ -279,8 +279,14 @@ def _levels(exp_dict, parse, sample_fn, k_coarse):
     return sorted(out)
 
 
-def run_suite(scale: str, out, *, device=None, log=None) -> dict:
-    """Run every case; return {"rows", "cases", "certificates", "figures", "seconds"}."""
+#: the lower-bound column's note when python-flint (the [certify] extra) is missing
+NO_FLINT = "not certified: python-flint is missing (the [certify] extra)"
+
+
+def run_suite(scale: str, out, *, device=None, log=None, certify: bool = True) -> dict:
+    """Run every case; return {"rows", "cases", "certificates", "figures", "seconds"}.
+
+    ``certify=False`` (python-flint missing) skips the certified lower bounds: their rows say so."""
     from ..empirical.compare import analyze_landscape, compare_with_bound
     from ..empirical.experiment import parse_experiment
     from ..empirical.sampler import sample_landscape
@@ -301,7 +307,7 @@ def run_suite(scale: str, out, *, device=None, log=None) -> dict:
         levels = _levels(exp_dict, parse_experiment, sample_fn, ncoarse)
         cert = None
         band_level = None
-        if case.certify and (scale != "tiny" or case.name == "box-tanh-1-1-1"):
+        if certify and case.certify and (scale != "tiny" or case.name == "box-tanh-1-1-1"):
             cert = _certify(parse_experiment(exp_dict), case.teacher)
             if cert is not None and cert.certified:
                 lo, hi = cert.band
@@ -316,7 +322,7 @@ def run_suite(scale: str, out, *, device=None, log=None) -> dict:
         for lv in res.levels:
             c = lv["level"]
             total = int(sum(lv["betti"]))
-            lower, lower_note = None, "–"
+            lower, lower_note = None, (NO_FLINT if case.certify and not certify else "–")
             if cert is not None:
                 if not cert.certified:
                     lower_note = "not certified: " + cert.statement
@@ -330,7 +336,7 @@ def run_suite(scale: str, out, *, device=None, log=None) -> dict:
                 else:
                     lower_note = f"c outside the certified band [{cert.band[0]:.3g}, {cert.band[1]:.3g})"
             compared = bool(lv["stable"]) and not lv["clipped"]
-            up = float(res.bound.log10)
+            up = safe_float(res.bound.log10, "up")  # 10^up is still the bound
             vs_bound = compare_with_bound(total, res.bound, complete=True)  # every case asks for all k
             ok_up = vs_bound["holds"]
             ok_lo = lower is None or lv["betti"][0] >= lower
@@ -352,7 +358,7 @@ def run_suite(scale: str, out, *, device=None, log=None) -> dict:
                      "direction_source": s.direction_source, "device": s.device, "dtype": s.dtype,
                      "loss_range": [float(s.values.min()), float(s.values.max())],
                      "persistence_backend": res.diagram.backend, "seconds": round(seconds, 2),
-                     "upper": {"log10": float(res.bound.log10), **ub,
+                     "upper": {"log10": safe_float(res.bound.log10, "up"), **ub,
                                "hypotheses": [str(h) for h in res.bound.hypotheses]}})
         if cert is not None:
             certs.append({"case": case.name, "network": case.description, "P": int(exp.spec.n_params),
@@ -367,9 +373,9 @@ def run_suite(scale: str, out, *, device=None, log=None) -> dict:
                 pass
         if log:
             log(f"section 4: {case.name} ({seconds:.1f} s)")
-    if scale == "full":
+    if scale == "full" and certify:
         certs += _extra_certificates(log)
-    return {"rows": rows, "cases": meta, "certificates": certs, "figures": figures}
+    return {"rows": rows, "cases": meta, "certificates": certs, "figures": figures, "certify": certify}
 
 
 def _extra_certificates(log=None) -> list[dict]:

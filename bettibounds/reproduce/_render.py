@@ -32,12 +32,18 @@ def fmt(v) -> str:
     return str(v).replace("|", "\\|")
 
 
-def md_table(rows, cols, headers=None) -> str:
-    """A pipe table of ``rows`` (dicts) restricted to ``cols``; ``headers`` renames the columns."""
+def md_table(rows, cols, headers=None, up=()) -> str:
+    """A pipe table of ``rows`` (dicts) restricted to ``cols``; ``headers`` renames the columns.
+
+    ``up``: columns holding the log10 of an upper bound, printed with 4 significant digits rounded
+    up (:func:`~bettibounds.numbers.format_log10_up`), so that 10^cell is still an upper bound."""
+    from ..numbers import format_log10_up
+
     headers = [h.replace("|", "\\|") for h in (headers or cols)]
     out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(cols)]
     for r in rows:
-        out.append("| " + " | ".join(fmt(r.get(c)) for c in cols) + " |")
+        out.append("| " + " | ".join(format_log10_up(r[c]) if c in up and isinstance(r.get(c), float)
+                                     and math.isfinite(r[c]) else fmt(r.get(c)) for c in cols) + " |")
     return "\n".join(out) + "\n"
 
 

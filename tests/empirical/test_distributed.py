@@ -235,7 +235,7 @@ def test_unreachable_scheduler_is_a_clear_error():
 def test_missing_dask_says_how_to_install_it(monkeypatch, client):
     exp = load_experiment(SLICE)
     monkeypatch.setitem(sys.modules, "distributed", None)
-    install = r'pip install "bettibounds\[dist\]"'
+    install = r'pip install -e "\.\[dist\]"'
     with pytest.raises(InvalidSpecError, match=install), dask_client("local"):
         pass
     with pytest.raises(InvalidSpecError, match=install):

@@ -602,7 +602,7 @@ def test_missing_numba_is_a_clear_error(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "bettibounds.empirical._fused_numba", None)  # import fails
     monkeypatch.delattr(bettibounds.empirical, "_fused_numba", raising=False)
-    with pytest.raises(InvalidSpecError, match=r"bettibounds\[fast\]"):
+    with pytest.raises(InvalidSpecError, match=r"pip install -e .\.\[fast\]"):
         FusedSliceKernel(spec, x, y)
 
 

@@ -302,3 +302,58 @@ def test_slice_full_rank_decides_the_compactness_hypothesis():
         bounds(spec, slice_full_rank=True)
     with pytest.raises(InvalidSpecError, match="True or False"):
         bounds(spec, slice_dim=2, slice_full_rank="yes")
+
+
+# ------------------------------------------------------------------ printed numbers on the safe side
+def _exact(x):
+    from fractions import Fraction
+
+    sign, man, exp, _ = mpmath.mpf(x)._mpf_
+    return (-1) ** sign * Fraction(man) * Fraction(2) ** exp
+
+
+@pytest.mark.parametrize("spec", [
+    A(inputs=10, widths=(999, 999, 999), activation="tanh", samples=10000),  # log10 K ~ 1.35e14
+    A(inputs=2, widths=(8, 8, 8), activation="sigmoid", samples=100),
+    SMALL,                                                                     # K = 9000 exactly
+], ids=["huge", "medium", "small"])
+def test_printed_log10_of_every_bound_is_on_its_safe_side(spec):
+    """The log10 column of the text, the LaTeX and the JSON floats round an upper bound's log10 up and a
+    lower bound's down; 8 significant digits of 1.35e14 moved the bound by a factor 10^625674, and JSON
+    floats of log10 ~ 1e29 by 10^(1e13)."""
+    from decimal import Decimal
+    from fractions import Fraction
+
+    report = bounds(spec)
+    text = report.to_text()
+    data = report.to_dict()
+    for b, e in [(b, e) for b, e in zip(report.upper, data["upper"])] + list(zip(report.lower, data["lower"])):
+        truth = _exact(b.log10)
+        (row,) = [ln for ln in text.splitlines() if ln.startswith(f"{b.kind:5} {b.theorem} ")]
+        shown = Fraction(Decimal(row.split()[4]))
+        latex = Fraction(Decimal(b.latex().splitlines()[-1].split()[-1]))
+        if b.kind == "upper":
+            assert shown >= truth and latex >= truth and Fraction(e["log10"]) >= truth
+            assert Fraction(Decimal(e["log10_text"])) >= truth
+        else:
+            assert shown <= truth and latex <= truth and Fraction(e["log10"]) <= truth
+        assert abs(shown - truth) < Fraction(1, 10**2)  # and still close: at least 3 decimals when it is large
+
+
+@pytest.mark.parametrize("l2", [0, 0.5])
+def test_symbolic_exp_spec_gets_its_bounds(symbols, l2):
+    # range(1, depth + 1) with a symbolic depth once raised TypeError here (bettibounds bound --symbolic -a exp)
+    d, h, L, m = symbols
+    report = bounds(A.uniform(d, h, L, m, activation="exp", loss="mse", l2=l2))
+    assert {b.theorem for b in report.upper} >= {"K", "GV"}
+    if l2 == 0:  # hidden biases and no penalty: a continuous symmetry, no finite-group lower bound
+        assert report.lower == ()
+
+
+def test_a_lower_bound_above_a_rigorous_upper_bound_is_flagged():
+    # both theorems are right; together they say the lower bound's undecided hypotheses fail for this network
+    report = bounds(A(inputs=1, widths=(1000,), activation="poly:3", samples=1, l2=0.1))
+    (sym,) = report.lower
+    assert any(sym.log10 > b.log10 for b in report.upper if b.rigorous)
+    assert any("exceeds the rigorous upper bound" in n and "cannot all hold" in n for n in report.notes)
+    assert not any("exceeds" in n for n in bounds(SMALL).notes)

@@ -120,7 +120,7 @@ def test_evaluated_is_frozen():
 
 
 @pytest.mark.parametrize("x, shown", [(19.3516, "19.36"), (-0.31234, "-0.3123"), (9.99961, "10.00"),
-                                      (633700.4, "6.338e+5"), (2.0, "2.000"), (0.0, "0")])
+                                      (633700.4, "6.338e+05"), (2.0, "2.000"), (0.0, "0")])
 def test_log10_of_an_upper_bound_is_printed_rounded_up(x, shown):
     assert format_log10_up(x) == shown
 
@@ -144,3 +144,40 @@ def test_log10_printed_up_holds_for_mpf_beyond_float_precision():
         x = mpmath.mpf(10) ** 20 + mpmath.mpf("0.5")
         assert mpmath.mpf(format_log10_up(x)) >= x
         assert format_log10_up(x) == "1.001e+20"
+
+
+def test_scientific_rounds_the_exact_integer_to_the_right_side():
+    # from the 40-digit log alone, 5e41 + 1 came out as 5.000e41 rounded "up": below the value
+    e = evaluate_product([(5 * 10**41 + 1, 1)])
+    assert e.scientific(4, "up") == "5.001e41" and e.scientific(4, "down") == "5.000e41"
+    e = evaluate_product([(10, 41)])
+    assert e.scientific(4, "up") == e.scientific(4, "down") == "1.000e41"
+
+
+@given(st.integers(10**6, 10**60), st.integers(1, 8))
+def test_scientific_brackets_every_exact_value(v, digits):
+    from decimal import Decimal
+
+    e = evaluate_product([(v, 1)])
+    up, down = (Decimal(e.scientific(digits, d).replace("e", "E")) for d in ("up", "down"))
+    assert down <= v <= up
+
+
+@given(st.floats(min_value=-1e30, max_value=1e30, allow_nan=False))
+def test_log10_text_and_safe_float_stay_on_the_safe_side(x):
+    from decimal import Decimal
+
+    from bettibounds.numbers import log10_text, safe_float
+
+    with mpmath.workdps(60):
+        m = mpmath.mpf(x) + mpmath.mpf(1) / 3  # not a float: the rounding matters
+        exact = _fraction(m)
+        assert Fraction(Decimal(log10_text(m, "up"))) >= exact >= Fraction(Decimal(log10_text(m, "down")))
+        assert Fraction(safe_float(m, "up")) >= exact >= Fraction(safe_float(m, "down"))
+        if abs(x) > 1e3:  # at least 3 decimals: the printed log is within 1e-3 of the truth
+            assert abs(Fraction(Decimal(log10_text(m, "up"))) - exact) <= Fraction(1, 1000)
+
+
+def _fraction(m):
+    sign, man, exp, _ = m._mpf_
+    return (-1) ** sign * Fraction(man) * Fraction(2) ** exp
