@@ -75,7 +75,7 @@ def _blocks(spec) -> list[list[int]]:
     return [[l] for l in range(1, spec.depth + 1)]
 
 
-def _some_hidden_bias(spec) -> bool | None:
+def _some_hidden_bias(spec) -> bool:
     """Does some hidden layer have a bias? For a symbolic depth only the uniform ``bias`` flag can tell."""
     if isinstance(spec.depth, int):
         return any(spec.has_bias(l) for l in range(1, spec.depth + 1))

@@ -249,8 +249,9 @@ class BoundReport:
             f"Pfaffian format (r, alpha, beta) = ({r}, {alpha}, {beta})   [{self.derivation.method}]",
             "",
         ]
-        w = max([14] + [len(log10_text(b.log10, b._direction)) for b in (*self.upper, *self.lower)
-                        if b.evaluated is not None])
+        l10s = {id(b): log10_text(b.log10, b._direction) for b in (*self.upper, *self.lower)
+                if b.evaluated is not None}
+        w = max([14] + [len(t) for t in l10s.values()])
         header = f"{'':5} {'theorem':<11} {'status':<14} {'rigorous':<9} {'log10':>{w}}  value"
         for title, rows in (("upper bounds", self.upper), ("lower bounds", self.lower)):
             lines.append(title + ":")
@@ -264,7 +265,7 @@ class BoundReport:
                     lines.append(f"{b.kind:5} {b.theorem:<11} {b.status:<14} {rig:<9} {'-':>{w}}")
                     lines.append(f"      bound = {b.symbolic_value}")
                 else:
-                    l10 = log10_text(b.log10, b._direction)
+                    l10 = l10s[id(b)]
                     lines.append(f"{b.kind:5} {b.theorem:<11} {b.status:<14} {rig:<9} {l10:>{w}}  {b.size_text()}")
                 lines.append(f"      via {b.route} [{b.route_status}]")
                 for h in b.hypotheses:

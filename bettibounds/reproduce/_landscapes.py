@@ -307,7 +307,8 @@ def run_suite(scale: str, out, *, device=None, log=None, certify: bool = True) -
         levels = _levels(exp_dict, parse_experiment, sample_fn, ncoarse)
         cert = None
         band_level = None
-        if certify and case.certify and (scale != "tiny" or case.name == "box-tanh-1-1-1"):
+        wants_cert = case.certify and (scale != "tiny" or case.name == "box-tanh-1-1-1")
+        if certify and wants_cert:
             cert = _certify(parse_experiment(exp_dict), case.teacher)
             if cert is not None and cert.certified:
                 lo, hi = cert.band
@@ -322,7 +323,7 @@ def run_suite(scale: str, out, *, device=None, log=None, certify: bool = True) -
         for lv in res.levels:
             c = lv["level"]
             total = int(sum(lv["betti"]))
-            lower, lower_note = None, (NO_FLINT if case.certify and not certify else "–")
+            lower, lower_note = None, (NO_FLINT if wants_cert and not certify else "–")
             if cert is not None:
                 if not cert.certified:
                     lower_note = "not certified: " + cert.statement
