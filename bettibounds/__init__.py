@@ -13,7 +13,8 @@ PfaffianFormat(order=6, alpha=2, beta=4)
 from __future__ import annotations
 
 from .api import bounds
-from .errors import BettiBoundsError, HypothesisError, InvalidSpecError, NotPfaffianError, UnknownNameError
+from .errors import (BettiBoundsError, DeviceError, HypothesisError, InvalidSpecError, MissingExtraError,
+                     NotPfaffianError, ResourceLimitError, SchedulerError, UnknownNameError)
 from .lower import SymmetryGroup, symmetry_group
 from .pfaffian.activations import get_activation
 from .pfaffian.chain import Certificate, certify
@@ -51,5 +52,9 @@ __all__ = [
     "NotPfaffianError",
     "HypothesisError",
     "UnknownNameError",
+    "MissingExtraError",
+    "DeviceError",
+    "SchedulerError",
+    "ResourceLimitError",
     "__version__",
 ]

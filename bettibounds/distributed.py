@@ -48,6 +48,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._lib.arrays import as_float64
 from .errors import InvalidSpecError
 
 __all__ = ["DaskEvaluator", "dask_client", "landscape_sampler", "map_jobs"]
@@ -225,15 +226,15 @@ def _worker_kernel(payload: _Payload):
         kernels = _WORKER.kernels = {}
     kernel = kernels.get(payload.token)
     if kernel is None:
-        from .empirical.kernels import LossKernel, _Workspace
+        from .engines.torch_kernel import LossKernel
 
         if payload.engine == "fused":
             from .empirical.fused import FusedSliceKernel
 
             kernel = FusedSliceKernel(payload.spec, payload.x, payload.y, device=payload.device, dtype=payload.dtype)
         else:
-            kernel = LossKernel(payload.spec, payload.x, payload.y, device=payload.device, dtype=payload.dtype)
-            kernel._workspace = _Workspace(kernel.dtype, kernel.device)
+            kernel = LossKernel(payload.spec, payload.x, payload.y, device=payload.device,
+                                dtype=payload.dtype).keep_workspace()
         while len(kernels) >= _CACHE_SIZE:
             kernels.pop(next(iter(kernels)))
         kernels[payload.token] = kernel
@@ -317,8 +318,9 @@ class DaskEvaluator:
     def __init__(self, client, spec, x, y, *, device=None, dtype: str | None = None, chunk: int | None = None,
                  block: int | None = None, progress: bool = False, callback=None, engine: str = "torch"):
         distributed = _distributed()
-        from .empirical.fused import ENGINES
-        from .empirical.kernels import LossKernel, _to_numpy_matrix
+        from .engines import engine_names
+        from ._lib.arrays import as_matrix
+        from .engines.torch_kernel import LossKernel
 
         if not isinstance(client, distributed.Client):
             raise InvalidSpecError(
@@ -328,8 +330,8 @@ class DaskEvaluator:
                                    f"or 'cuda:<index>', got {device!r}")
         if callback is not None and not callable(callback):
             raise InvalidSpecError("callback must be callable as callback(points_done, points_total)")
-        if engine not in ENGINES:
-            raise InvalidSpecError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+        if engine not in engine_names():
+            raise InvalidSpecError(f"engine must be one of {', '.join(engine_names())}, got {engine!r}")
         self.chunk = _positive_int("chunk", chunk)
         self.block = _positive_int("block", block)
         self.engine = engine
@@ -351,7 +353,7 @@ class DaskEvaluator:
         self._devices: set = set()
         self.info: dict = {}
         self.runs: list = []
-        payload = _Payload(uuid.uuid4().hex, spec, _to_numpy_matrix("x", x), _to_numpy_matrix("y", y), device,
+        payload = _Payload(uuid.uuid4().hex, spec, as_matrix("x", x), as_matrix("y", y), device,
                            self.dtype, engine)
         # sent once; every worker keeps a replica, so a worker that joins later gets it from a peer
         self._payload = client.scatter(payload, broadcast=True, hash=False)
@@ -405,14 +407,14 @@ class DaskEvaluator:
             if center is None or directions is None:
                 raise InvalidSpecError("mode='slice' needs center (P,) and directions (k, P)")
             # validates shapes and finiteness (the fused kernel's prepare did above)
-            k = width = points.shape[1] if self.engine == "fused" else kern._plan(center, directions).k
+            k = width = points.shape[1] if self.engine == "fused" else kern.plan_slice(center, directions).k
             # float64 on the wire: the worker's kernel converts exactly as the in-process one does
-            affine = _Affine(_host_points(center), _host_points(directions))
+            affine = _Affine(as_float64("center", center), as_float64("directions", directions))
         else:
             if center is not None or directions is not None:
                 raise InvalidSpecError("center/directions are only used with mode='slice'")
             k, width = 0, kern.n_params
-        points = _host_points(points)
+        points = as_float64("points", points)
         if points.ndim == 1 and mode == "slice" and k == 1:
             points = points.reshape(-1, 1)
         if points.ndim != 2 or points.shape[1] != width:
@@ -493,21 +495,8 @@ class DaskEvaluator:
         return out
 
 
-def _host_points(points) -> np.ndarray:
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - the kernel needs torch anyway
-        torch = None
-    if torch is not None and isinstance(points, torch.Tensor):
-        points = points.detach().to("cpu", torch.float64).numpy()
-    try:
-        return np.asarray(points, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InvalidSpecError(f"points must be a rectangular array of real numbers ({exc})") from None
-
-
 def _bar(progress: bool, total: int, desc: str):
-    from .empirical._progress import progress_bar
+    from ._lib.progress import progress_bar
 
     return progress_bar(progress, total, desc)
 

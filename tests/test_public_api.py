@@ -55,11 +55,14 @@ def test_import_does_not_load_heavy_modules():
 
 
 def test_import_time_is_small(record_property):
+    """CPU time, not wall time: on a loaded machine the wall time measures the other processes
+    (0.9 s wall for 0.1 s of CPU was seen with a load average of 8); the wall time on an idle
+    machine is recorded by benchmarks/bench_bounds.py."""
     code = (
         "import time\n"
-        "t0 = time.perf_counter()\n"
+        "t0 = time.process_time()\n"
         "import bettibounds\n"
-        "print(repr(time.perf_counter() - t0))\n"
+        "print(repr(time.process_time() - t0))\n"
     )
     times = []
     for _ in range(3):
@@ -68,8 +71,8 @@ def test_import_time_is_small(record_property):
         times.append(float(proc.stdout.strip().splitlines()[-1]))
     best = min(times)
     record_property("import_time_s", best)
-    print(f"import bettibounds: min {best:.3f} s over {times}")
-    assert best < IMPORT_TIME_LIMIT_S, f"import bettibounds took {best:.3f} s (runs: {times})"
+    print(f"import bettibounds: min {best:.3f} s of CPU over {times}")
+    assert best < IMPORT_TIME_LIMIT_S, f"import bettibounds took {best:.3f} s of CPU (runs: {times})"
 
 
 def test_all_names_resolve():

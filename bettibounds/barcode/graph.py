@@ -19,7 +19,7 @@ import numbers
 
 import numpy as np
 
-from ..empirical._progress import progress_bar
+from .._lib.progress import progress_bar
 from ..errors import InvalidSpecError
 
 __all__ = ["knn_graph", "lower_star_h0", "union_find_h0", "minimax_tree", "tree_path", "H0_BACKENDS"]
@@ -86,14 +86,14 @@ def knn_graph(points, k: int = 8, device=None, dtype: str = "float64", progress:
     """
     import torch
 
-    from ..empirical.kernels import _resolve_device, _resolve_dtype
+    from .._lib.devices import resolve_device, resolve_dtype
 
     arr = _check_points(points)
     n = arr.shape[0]
     k = _check_k(k, n)
     if k == 0:
         return np.empty((0, 2), dtype=np.int64)
-    dev, dt = _resolve_device(device), _resolve_dtype(dtype)
+    dev, dt = resolve_device(device), resolve_dtype(dtype)
     # distances rank the same after a shift and a scaling: centre and scale to unit size, so that
     # |y|^2 neither overflows (huge coordinates) nor swamps the small distances (cancellation)
     arr = arr - (arr.max(0) + arr.min(0)) / 2

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..empirical._progress import progress_bar
+from .._lib.progress import progress_bar
 from ..errors import InvalidSpecError
 from .core import Barcode, BarcodeBar, _sorted
 

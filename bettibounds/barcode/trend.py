@@ -64,7 +64,7 @@ def barcode_trend(quick: bool = True, *, widths=None, depths=None, box: float = 
 
 def _one(h: int, L: int, cfg: dict, box: float, seed: int, norm: str, device, progress: bool,
          keep: bool = False) -> dict:
-    from ..empirical.kernels import LossKernel
+    from ..engines.torch_kernel import LossKernel
     from .sampling import sample_barcode
 
     x, y = trend_data(cfg["samples"], seed)

@@ -27,7 +27,7 @@ import numpy as np
 from ..api import bounds
 from ..errors import InvalidSpecError
 from ..numbers import safe_float
-from ._memory import check_grid_fits
+from .._lib.memory import check_grid_fits
 from .persistence import betti_curve, sublevel_persistence
 from .sampler import LandscapeSample, make_kernel, refined_grid, sample_landscape
 

@@ -60,7 +60,7 @@ import time
 import numpy as np
 
 from ..errors import InvalidSpecError
-from ._progress import progress_bar
+from .._lib.progress import progress_bar
 
 __all__ = ["ENGINES", "FusedSliceKernel", "fused_unsupported"]
 
@@ -163,9 +163,9 @@ class FusedSliceKernel:
     engine = "fused"
 
     def __init__(self, spec, x, y, device=None, dtype="float32"):
-        from .kernels import _check_data, _check_spec
+        from ..engines.validation import check_data, check_spec
 
-        self.spec = _check_spec(spec)
+        self.spec = check_spec(spec)
         if device is not None and str(device) != "cpu":
             raise InvalidSpecError(f"the fused engine runs on the CPU only, got device={device!r}; use the "
                                    "torch engine for CUDA")
@@ -178,7 +178,7 @@ class FusedSliceKernel:
         self.l2 = float(spec.l2)
         if not self.l2 >= 0:
             raise InvalidSpecError(f"the fused engine needs l2 >= 0, got {spec.l2!r}")
-        self._x, self._y = _check_data(spec, x, y)
+        self._x, self._y = check_data(spec, x, y)
         self.m = self._x.shape[0]
         self.n_params = int(spec.n_params)
         self._impl = _compiled()
@@ -194,7 +194,7 @@ class FusedSliceKernel:
     # ------------------------------------------------------------------ tables
     def _slice(self, center, directions) -> tuple[np.ndarray, np.ndarray]:
         """(center (P,), directions (k, P)) as validated float64 arrays."""
-        from .kernels import _to_numpy_matrix
+        from .._lib.arrays import as_matrix
 
         P = self.n_params
         c = _host_float64("center", center)
@@ -203,8 +203,8 @@ class FusedSliceKernel:
         D = _host_float64("directions", directions)
         if D.ndim == 1:
             D = D.reshape(1, -1)
-        D = _to_numpy_matrix("directions", D, cols=P)
-        c = _to_numpy_matrix("center", c.reshape(1, -1), cols=P)[0]
+        D = as_matrix("directions", D, cols=P)
+        c = as_matrix("center", c.reshape(1, -1), cols=P)[0]
         k = D.shape[0]
         if k == 0:
             raise InvalidSpecError("directions must hold at least one direction (shape (k, P), k >= 1)")
@@ -217,7 +217,7 @@ class FusedSliceKernel:
         """The kernel's inputs for one slice, computed in float64 and rounded to float32 once
         (``V``, for the l2 term, stays float64), and ``bound``: :meth:`_magnitude_bound` for
         coordinates of magnitude at most ``tmax`` (k,)."""
-        from .kernels import param_layout
+        from ..engines.layout import param_layout
 
         spec = self.spec
         k = D.shape[0]
@@ -294,7 +294,7 @@ class FusedSliceKernel:
         included) and the parameters at a point."""
         import numba
 
-        from ._memory import available_bytes
+        from .._lib.memory import available_bytes
 
         spec, m = self.spec, self.m
         h1 = spec.widths[0]

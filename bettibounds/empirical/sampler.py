@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import InvalidSpecError
 from ..pfaffian.network import build_params
-from ._memory import check_grid_fits
+from .._lib.memory import check_grid_fits
 
 __all__ = ["LandscapeSample", "sample_landscape", "make_kernel", "resolve_directions", "grid_axes", "refined_grid"]
 
@@ -233,13 +233,13 @@ def make_kernel(experiment, *, engine: str = "torch", device=None, dtype: str | 
     """The loss kernel of an experiment for ``engine`` ("torch" or "fused"), refusing before any
     work what the engine cannot do (the fused engine: a box region, an unsupported network or
     number of directions, float64, CUDA). ``dtype=None``: float64 (torch), float32 (fused)."""
-    from .fused import ENGINES
+    from ..engines import engine_names
 
-    if engine not in ENGINES:
-        raise InvalidSpecError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine not in engine_names():
+        raise InvalidSpecError(f"engine must be one of {', '.join(engine_names())}, got {engine!r}")
     spec = experiment.spec
     if engine == "torch":
-        from .kernels import LossKernel
+        from ..engines.torch_kernel import LossKernel
 
         return LossKernel(spec, experiment.x, experiment.y, device=device, dtype="float64" if dtype is None else dtype)
     from .fused import FusedSliceKernel, fused_unsupported

@@ -194,7 +194,7 @@ def _train_center(exp, seed: int, iters: int, device) -> np.ndarray:
     """A trained parameter vector (L-BFGS on the exact loss of the kernel, seeded init)."""
     import torch
 
-    from ..empirical.kernels import LossKernel
+    from ..engines.torch_kernel import LossKernel
 
     spec = exp.spec
     kernel = LossKernel(spec, exp.x, exp.y, device=device, dtype="float64")

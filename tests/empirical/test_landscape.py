@@ -308,7 +308,7 @@ def test_filter_normalisation_at_a_zero_centre_says_why():
 
 
 def test_grids_that_cannot_fit_are_refused_before_any_work(monkeypatch):
-    import bettibounds.empirical._memory as mem
+    import bettibounds._lib.memory as mem
 
     monkeypatch.setattr(mem, "available_bytes", lambda: 100 * 2**20)  # 100 MiB
     exp = _exp(region={**_SLICE}, grid=[200, 200])  # 40k points: about 10 MiB
@@ -384,9 +384,9 @@ def test_landscape_slice_bounds_record_the_checked_rank():
 
 def test_progress_without_tqdm_warns_and_goes_on(monkeypatch):
     """progress=True without tqdm: a warning says why there is no bar, and the values are those of
-    a run without progress (every long loop uses bettibounds.empirical._progress.progress_bar)."""
+    a run without progress (every long loop uses bettibounds._lib.progress.progress_bar)."""
     from bettibounds.barcode.graph import knn_graph
-    from bettibounds.empirical._progress import progress_bar
+    from bettibounds._lib.progress import progress_bar
 
     from pathlib import Path
 

@@ -7,6 +7,8 @@ import os
 
 from ..errors import InvalidSpecError
 
+__all__ = ["PERSISTENCE_BYTES_PER_VERTEX", "available_bytes", "grid_host_bytes", "check_grid_fits"]
+
 #: host bytes per grid vertex of the persistence step (measured: a 4096^2 grid took 3.3 GB
 #: with cripser, about 200 B per vertex; docs/benchmarks.md), with headroom
 PERSISTENCE_BYTES_PER_VERTEX = 256

@@ -6,8 +6,10 @@ import os
 import sys
 import warnings
 
+__all__ = ["progress_bar"]
+
 #: the package's folder: frames from files under it are the library's, not the user's
-_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # bettibounds/
 
 
 def progress_bar(progress: bool, total: int, desc: str, unit: str = "pt", unit_scale: bool = True):
