@@ -49,9 +49,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._lib.arrays import as_float64
-from .errors import InvalidSpecError
+from .errors import InvalidSpecError, SchedulerError
 
-__all__ = ["DaskEvaluator", "dask_client", "landscape_sampler", "map_jobs"]
+__all__ = ["DaskEvaluator", "dask_client", "landscape_sampler", "map_jobs", "check_scheduler"]
 
 _INSTALL = 'pip install -e ".[dist]"'
 _ADDRESS = re.compile(r"^(tcp|tls)://(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
@@ -90,6 +90,35 @@ def _check_scheduler(scheduler) -> str:
             f"scheduler such as 'tcp://10.0.0.5:8786', got {scheduler!r}")
     if scheduler != "local" and not 1 <= int(_ADDRESS.match(scheduler).group(3)) <= 65535:
         raise InvalidSpecError(f"scheduler {scheduler!r}: the port must lie in 1..65535")
+    return scheduler
+
+
+def check_scheduler(scheduler, *, timeout: float = 5.0):
+    """Validate a scheduler before any work: Dask is installed, the string is ``"local"`` or a
+    well-formed ``tcp://host:port``, and such an address accepts connections (a plain TCP
+    connection, no Dask handshake). A ``distributed.Client`` is accepted as it is.
+
+    Raises
+    ------
+    InvalidSpecError
+        Dask is missing or the string is malformed.
+    SchedulerError
+        Nothing accepts connections at the address within ``timeout`` seconds.
+    """
+    distributed = _distributed()
+    if isinstance(scheduler, distributed.Client):
+        return scheduler
+    scheduler = _check_scheduler(scheduler)
+    if scheduler != "local":
+        import socket
+
+        host, port = _ADDRESS.match(scheduler).group(2, 3)
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+        except (OSError, ValueError) as exc:
+            raise SchedulerError(f"no Dask scheduler answers at {scheduler} ({_one_line(exc)}); start one with "
+                                 f"`dask scheduler` and workers with `dask worker {scheduler}`, or use "
+                                 "scheduler 'local'") from None
     return scheduler
 
 
@@ -138,10 +167,23 @@ def dask_client(scheduler, *, workers: int | None = None, timeout: float = 10.0)
             cluster = stack.enter_context(distributed.LocalCluster(
                 n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
                 dashboard_address=None, silence_logs=logging.ERROR,
+                # the workers leave Ctrl-C to this process, which stops them (dask_setup below)
+                preload=["bettibounds.distributed"],
                 # no dashboard, and the scheduler's HTTP routes on a free port, not 8787 (which
                 # another cluster on the machine may hold)
                 scheduler_kwargs={"dashboard": False, "dashboard_address": ":0"}))
             client = stack.enter_context(distributed.Client(cluster))
+            try:
+                yield client
+            except BaseException:  # an error or Ctrl-C: stop now, do not wait for the blocks in flight
+                restore = _quiet_logs()  # the cluster logs every connection the kill breaks, with tracebacks
+                try:
+                    _kill_workers(cluster)
+                    stack.close()
+                finally:
+                    restore()
+                raise
+            return
         else:
             if workers is not None:
                 raise InvalidSpecError(f"workers applies to scheduler='local' only; the cluster at {scheduler} has "
@@ -160,6 +202,47 @@ def dask_client(scheduler, *, workers: int | None = None, timeout: float = 10.0)
                 raise InvalidSpecError(f"the Dask scheduler at {scheduler} has no workers (waited {timeout:g} s); "
                                        f"start some with `dask worker {scheduler}`") from None
         yield client
+
+
+def dask_setup(worker) -> None:
+    """Dask preload hook of the local cluster's worker processes (``preload=["bettibounds.distributed"]``).
+
+    Ctrl-C in a terminal reaches every process of the foreground group, the workers too; each
+    would print its own KeyboardInterrupt traceback. The workers ignore it: the client process
+    catches it and stops them (:func:`dask_client`).
+    """
+    import signal
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _quiet_logs():
+    """Silence Dask's loggers (and tornado's) until the returned function is called."""
+    names = ["distributed", "tornado", "asyncio"]
+    names += [n for n in logging.root.manager.loggerDict if n.startswith(("distributed.", "tornado."))]
+    loggers = [logging.getLogger(n) for n in names]
+    saved = [(lg, lg.level, lg.disabled) for lg in loggers]
+    for lg in loggers:
+        lg.disabled = True
+
+    def restore():
+        for lg, level, disabled in saved:
+            lg.setLevel(level)
+            lg.disabled = disabled
+
+    return restore
+
+
+def _kill_workers(cluster) -> None:
+    """Kill the worker processes of a local cluster at once (no restart), so that closing it after
+    an error or an interrupt does not wait for the computations in flight."""
+    import signal
+
+    for nanny in list(getattr(cluster, "workers", {}).values()):
+        with contextlib.suppress(Exception):
+            nanny.auto_restart = False
+            os.kill(nanny.process.process.pid, signal.SIGKILL)
 
 
 def _shield_thread_count(stack: contextlib.ExitStack) -> None:
@@ -462,7 +545,10 @@ class DaskEvaluator:
                                          with_results=True)
         points_done = 0
         try:
-            for fut, (values, device, pid) in queue:
+            for fut, result in queue:
+                if isinstance(result, BaseException):  # with_results hands back a failed block's exception
+                    raise worker_failure(result, client)
+                values, device, pid = result
                 i = index.pop(fut.key)
                 if done[i]:  # pragma: no cover - Dask delivers each future once
                     raise RuntimeError(f"block {i} came back twice")
@@ -493,6 +579,24 @@ class DaskEvaluator:
                      "devices": sorted(devices)}
         self.runs.append(self.info)
         return out
+
+
+def worker_failure(exc: BaseException, client=None) -> BaseException:
+    """The exception to raise for a task that came back failed: the cluster losing the work (its
+    workers killed or gone: a cancelled future, ``KilledWorker``) is a :class:`SchedulerError`; an
+    exception raised by the work itself is returned as it is."""
+    import concurrent.futures
+
+    distributed = _distributed()
+    lost = (concurrent.futures.CancelledError, distributed.KilledWorker)
+    if not isinstance(exc, lost):
+        return exc
+    where = ""
+    with contextlib.suppress(Exception):
+        where = f" at {client.scheduler.address}"
+    return SchedulerError(f"the Dask cluster{where} lost the work ({type(exc).__name__}): its workers died or were "
+                          "stopped while computing (killed, out of memory, or the scheduler shut down); start "
+                          "workers again and rerun, or run in this process (no --scheduler)")
 
 
 def _bar(progress: bool, total: int, desc: str):
@@ -579,4 +683,7 @@ def map_jobs(func, items, scheduler=None, *, workers: int | None = None, progres
         finally:
             if bar is not None:
                 bar.close()
-        return client.gather(futures)
+        try:
+            return client.gather(futures)
+        except Exception as exc:
+            raise worker_failure(exc, client) from None

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._lib.io import save_figure
 from ..empirical.plots import _capped_heatmap, _finish, _plt
 from .core import Barcode
 
@@ -126,7 +127,7 @@ def plot_trend(rows, out_dir, name: str = "to_score_trend.png", key: str = "to_s
     fig.suptitle("TO-score of the sampled barcode of minima (Barannikov et al. claim: shrinks with h and L)")
     fig.tight_layout()
     path = out / name
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
     written.append(str(path))
     return written

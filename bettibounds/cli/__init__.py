@@ -33,31 +33,75 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (2 on bad input, with one line on stderr)."""
+    """Run the CLI; returns the exit status.
+
+    0: done; 1: a check failed (a certificate not verified, a lower bound not certified, a bound
+    violated); 2: bad input or an environment that cannot do the work (one line on stderr, nothing
+    half-written); 130: interrupted (Ctrl-C; partial outputs removed). argparse's own errors exit
+    with 2 through SystemExit, ``--help`` with 0.
+    """
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        _error("interrupted", prefix="")
+        return 130
+
+
+def _error(message: str, prefix: str = "error: ") -> None:
+    try:
+        sys.stderr.write(f"{PROG}: {prefix}{one_line(message)}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):  # stderr itself is gone: nothing left to tell
+        pass
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.version:
-        from .. import __version__
-
-        print(f"{PROG} {__version__}")
-        return 0
-    if args.command is None:
-        parser.print_help()
-        return 0
     try:
-        return int(args.handler(args))
+        if args.version:
+            from .. import __version__
+
+            print(f"{PROG} {__version__}")
+            code = 0
+        elif args.command is None:
+            parser.print_help()
+            code = 0
+        else:
+            code = int(args.handler(args))
+        sys.stdout.flush()  # a full disk or /dev/full shows here, not at interpreter exit
     except BettiBoundsError as exc:
-        sys.stderr.write(f"{PROG}: error: {one_line(str(exc))}\n")
+        _error(str(exc))
         return 2
+    except BrokenPipeError:
+        raise  # `bettibounds ... | head`: entry_point stops quietly
+    except OSError as exc:  # writing the results to stdout failed (a full disk, /dev/full, ulimit -f)
+        _error(f"cannot write the output: {exc.strerror or exc}")
+        return 2
+    return code
 
 
 def entry_point() -> None:  # console script
+    import os
+
+    def drop_stdout() -> None:  # what could not be written stays buffered; Python would retry at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
     try:
         code = main()
-        sys.stdout.flush()
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2, its one line already written)
+        code = exc.code if isinstance(exc.code, int) else 2
     except BrokenPipeError:  # e.g. `bettibounds ... | head`: stop quietly, as Unix tools do
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        drop_stdout()
         code = 1
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        drop_stdout()
+        code = code or 1
+    except OSError as exc:
+        drop_stdout()
+        if code != 2:  # main has not said it yet (--help to a full disk)
+            _error(f"cannot write the output: {exc.strerror or exc}")
+        code = 2
     sys.exit(code)

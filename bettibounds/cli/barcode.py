@@ -64,9 +64,9 @@ def add_parser(sub) -> None:
 
 
 def _barcode_experiment(args):
-    """The experiment of ``bettibounds barcode``: a file, or --network plus --data."""
-    import zipfile
-
+    """The experiment of ``bettibounds barcode``: a file, or --network plus --data (every file read
+    strictly, by :mod:`bettibounds._lib.io`)."""
+    from .._lib.io import check_keys, read_json, read_npz
     from ..empirical.experiment import load_experiment, parse_experiment
 
     if args.experiment and (args.network or args.data):
@@ -75,27 +75,11 @@ def _barcode_experiment(args):
         return load_experiment(args.experiment)
     if not (args.network and args.data):
         raise InvalidSpecError("barcode needs an experiment file, or --network FILE and --data FILE")
-    try:
-        net = json.loads(Path(args.network).read_text())
-    except (OSError, ValueError) as exc:
-        raise InvalidSpecError(f"--network {args.network}: cannot read JSON ({exc})") from None
-    if not isinstance(net, dict) or "network" not in net:
-        raise InvalidSpecError(f'--network {args.network}: expected a JSON object with "network" (and "loss")')
-    path = Path(args.data)
-    try:
-        if path.suffix == ".npz":
-            import numpy as np
-
-            with np.load(path) as z:
-                if "x" not in z or "y" not in z:
-                    raise InvalidSpecError(f"--data {path}: the .npz file needs arrays named x and y")
-                data = {"x": z["x"].tolist(), "y": z["y"].tolist()}
-        else:
-            data = json.loads(path.read_text())
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # a corrupt .npz is a BadZipFile
-        raise InvalidSpecError(f"--data {path}: cannot read it ({exc})") from None
-    if not isinstance(data, dict) or "x" not in data or "y" not in data:
-        raise InvalidSpecError(f'--data {path}: expected {{"x": [...], "y": [...]}}')
+    net = check_keys("--network file", read_json(args.network, "--network file"), {"network", "loss"}, ("network",))
+    if Path(args.data).suffix.lower() == ".npz":
+        data = read_npz(args.data, ("x", "y"), "--data file")
+    else:
+        data = check_keys("--data file", read_json(args.data, "--data file"), {"x", "y"}, ("x", "y"))
     return parse_experiment({"network": net["network"], "loss": net.get("loss", {"kind": "mse"}),
                              "data": {"x": data["x"], "y": data["y"]}})
 
@@ -104,9 +88,14 @@ def run(args: argparse.Namespace) -> int:
     device, dtype = engine_device(args)
     if args.dim < 0:
         raise InvalidSpecError("--dim must be >= 0")
-    output_dir(args.plot, "--plot")
     if args.workers is not None and (args.scheduler != "local" or args.workers < 1):
         raise InvalidSpecError("--workers must be >= 1 and applies to --scheduler local only")
+    box = _box(args.box)
+    if args.scheduler is not None:
+        from ..distributed import check_scheduler
+
+        check_scheduler(args.scheduler)
+    output_dir(args.plot, "--plot")
     exp = _barcode_experiment(args)
     try:
         import gudhi  # noqa: F401
@@ -130,17 +119,16 @@ def run(args: argparse.Namespace) -> int:
             from ..distributed import dask_client
 
             client = stack.enter_context(dask_client(args.scheduler, workers=args.workers))
-        barcode, values, dist = _barcode_run(exp, args, device, dtype, grid_mode, client, sample)
+        barcode, values, dist = _barcode_run(exp, args, device, dtype, grid_mode, client, sample, box)
     if args.dim not in barcode.dims and args.dim > 0:
         raise InvalidSpecError(f"--dim {args.dim}: this barcode has segments of index {barcode.dims} only")
     written = []
     if args.plot:
+        from .._lib.io import staged_directory
         from ..barcode.plots import plot_all
 
-        try:
-            written = plot_all(barcode, args.plot, values)
-        except OSError as exc:
-            raise InvalidSpecError(f"--plot {args.plot}: cannot write the plots there ({exc})") from None
+        with staged_directory(args.plot, "the plots") as stage:  # all plots or none
+            written = [stage.final(w) for w in plot_all(barcode, stage.path, values)]
     d = barcode.to_dict(args.norm, args.dim, args.normalize)
     if args.json:
         d["n_params"] = exp.spec.n_params
@@ -152,7 +140,23 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _barcode_run(exp, args: argparse.Namespace, device, dtype: str, grid_mode: bool, client, sample: dict):
+def _box(text: str | None) -> tuple[float, float] | None:
+    """--box LOW,HIGH as two finite numbers with LOW < HIGH (None when not given)."""
+    if text is None:
+        return None
+    try:
+        low, high = (float(v) for v in text.split(","))
+    except ValueError:
+        raise InvalidSpecError(f"--box must be LOW,HIGH (two numbers), got {text!r}") from None
+    import math
+
+    if not (math.isfinite(low) and math.isfinite(high) and low < high and math.isfinite(high - low)):
+        raise InvalidSpecError(f"--box needs finite LOW < HIGH whose difference is a float64 number, got {text!r}")
+    return low, high
+
+
+def _barcode_run(exp, args: argparse.Namespace, device, dtype: str, grid_mode: bool, client, sample: dict,
+                 box: tuple[float, float] | None = None):
     """(barcode, grid values or None, what JSON records of Dask); the loss on Dask when ``client``."""
     from ..barcode import grid_barcode, sample_barcode
     from ..engines.torch_kernel import LossKernel
@@ -170,11 +174,8 @@ def _barcode_run(exp, args: argparse.Namespace, device, dtype: str, grid_mode: b
                                          kernel=evaluator, engine=args.engine)
             barcode, values = grid_barcode(landscape), landscape.values
         else:
-            if args.box:
-                try:
-                    low, high = (float(v) for v in args.box.split(","))
-                except ValueError:
-                    raise InvalidSpecError(f"--box must be LOW,HIGH (two numbers), got {args.box!r}") from None
+            if box is not None:
+                low, high = box
             elif exp.region is not None and exp.region.get("kind") == "box":
                 low, high = exp.region["low"], exp.region["high"]
             else:

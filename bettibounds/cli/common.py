@@ -25,22 +25,23 @@ class Parser(argparse.ArgumentParser):
 
 
 def one_line(text: str) -> str:
-    """Errors are one line: escape line breaks that came in with the user's input."""
-    return text.replace("\r", "\\r").replace("\n", "\\n")
+    """Errors are one line: escape line breaks and every other control character that came in
+    with the user's input (:func:`bettibounds._lib.io.escape`)."""
+    from .._lib.io import escape
+
+    return escape(text)
 
 
 def output_dir(path: Any, option: str) -> None:
-    """Create the output directory of ``option`` now, before any work: a path that is a file
-    or cannot be created is a one-line error, not a traceback after minutes of computing."""
+    """Check, before any work, that the output directory of ``option`` can be created and written
+    (:func:`bettibounds._lib.io.check_output_dir`): a path that is empty, a file, too long or not
+    writable is a one-line error, not a traceback after minutes of computing. Nothing is created
+    yet; the writers create it when they write."""
+    from .._lib.io import check_output_dir
+
     if path is None:
         return
-    p = Path(path)
-    if p.exists() and not p.is_dir():
-        raise InvalidSpecError(f"{option} {str(p)!r} is an existing file; give a directory")
-    try:
-        p.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InvalidSpecError(f"{option} {str(p)!r}: cannot create the directory ({exc.strerror or exc})") from None
+    check_output_dir(path, option)
 
 
 def int_list(text: str) -> list[int]:

@@ -41,6 +41,10 @@ def run(args: argparse.Namespace) -> int:
     if args.refine < 1:
         raise InvalidSpecError("--refine must be >= 1 (1 disables the stability check)")
     device, dtype = engine_device(args)
+    if args.scheduler is not None:
+        from ..distributed import check_scheduler
+
+        check_scheduler(args.scheduler)
     exp = load_experiment(args.experiment)
     output_dir(args.plot, "--plot")
     if exp.region is None or exp.grid is None:
@@ -60,9 +64,11 @@ def run(args: argparse.Namespace) -> int:
         res, dist = _distributed(exp, args, device, dtype)
     written = []
     if args.plot:
+        from .._lib.io import staged_directory
         from ..empirical.plots import plot_landscape
 
-        written = plot_landscape(res, args.plot)
+        with staged_directory(args.plot, "the plots") as stage:  # all plots or none
+            written = [stage.final(w) for w in plot_landscape(res, stage.path)]
     if args.json:
         d = res.to_dict()
         d["plots"] = written

@@ -72,26 +72,15 @@ def run(args: argparse.Namespace) -> int:
     out: dict = {}
     e = args.outputs
     if args.experiment:
-        from pathlib import Path
+        from ..obstruction.experiment import load_obstruction_experiment
 
-        try:
-            obj = json.loads(Path(args.experiment).read_text())
-            d, h, e = obj["network"]["layers"]
-            bias = bool(obj["network"].get("bias", True))
-            X = np.array(obj["data"]["x"], float)
-            Y = np.array(obj["data"]["y"], float).reshape(len(X), -1)
-        except KeyError as exc:
-            raise InvalidSpecError(f"the obstruction experiment {args.experiment!r} lacks the key {exc.args[0]!r} "
-                                   '(it needs "network": {"layers": [d, h, e]} and "data": {"x", "y"})') from None
-        except (OSError, ValueError, TypeError) as exc:
-            raise InvalidSpecError(f"cannot read the obstruction experiment {args.experiment!r}: {exc}") from None
-        if X.ndim != 2 or X.shape[1] != d or Y.shape[1] != e or min(d, h, e) < 1:
-            raise InvalidSpecError("obstruction experiment: data.x must be m x d and data.y m x e for layers [d, h, e]")
+        exp = load_obstruction_experiment(args.experiment)
+        d, h, e, bias = exp.d, exp.h, exp.e, exp.bias
+        Xa, Y = exp.x_absorbed, exp.y
         _obstruction_size(d, h)
-        Xa = np.hstack([X, np.ones((len(X), 1))]) if bias else X
         p = Xa.shape[1]
-        if "init" in obj:
-            W, V = np.array(obj["init"]["W"], float), np.array(obj["init"]["V"], float).reshape(h, e)
+        if exp.init is not None:
+            W, V = exp.init
         else:
             init = _init_name(args.init)
             rng = np.random.default_rng(args.seed)
@@ -99,12 +88,8 @@ def run(args: argparse.Namespace) -> int:
             draw = (lambda s, shape: rng.uniform(-s * 3**0.5, s * 3**0.5, shape)) if init.endswith("uniform") \
                 else (lambda s, shape: rng.normal(0, s, shape))
             W, V = draw(sw, (h, p)), draw(sv, (h, e))
-        if W.shape != (h, p):
-            raise InvalidSpecError(f"init.W must be {h} x {p} (bias absorbed as the last column)")
         c = ob.invariants(W, V)
-        teacher = None
-        if "teacher" in obj:
-            teacher = (np.array(obj["teacher"]["W"], float), np.array(obj["teacher"]["V"], float))
+        teacher = exp.teacher
         if e == 1:
             out["reachability"] = ob.reachability(W, V, Xa, Y, teacher=teacher)
         if args.flow:

@@ -19,13 +19,12 @@ tools need them; the certified lower bound does not). Every violation raises
 
 from __future__ import annotations
 
-import json
 import math
 import numbers
 from dataclasses import dataclass, field
 from fractions import Fraction
-from pathlib import Path
 
+from .._lib.io import read_json
 from ..errors import InvalidSpecError
 from ..spec import ArchitectureSpec
 
@@ -225,32 +224,7 @@ def _check_region(region, P: int) -> int:
 
 
 def load_experiment(path) -> Experiment:
-    """Read and validate an experiment file (JSON)."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidSpecError(f"cannot read experiment file {str(p)!r}: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise InvalidSpecError(f"experiment file {str(p)!r} is not UTF-8 text (byte {exc.start}): "
-                               f"an experiment file is JSON") from None
-    try:
-        obj = json.loads(text, object_pairs_hook=_no_duplicate_keys)
-    except json.JSONDecodeError as exc:
-        raise InvalidSpecError(f"experiment file {str(p)!r} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
-    except RecursionError:
-        raise InvalidSpecError(f"experiment file {str(p)!r} nests its arrays or objects too deeply") from None
-    except ValueError as exc:  # an integer literal beyond Python's digit limit, or a duplicate key
-        why = "a number has more than 4300 digits" if "digits" in str(exc) else str(exc)
-        raise InvalidSpecError(f"experiment file {str(p)!r}: {why}") from None
-    return parse_experiment(obj)
-
-
-def _no_duplicate_keys(pairs) -> dict:
-    """json object hook: a key given twice is refused (json would keep the last one silently)."""
-    out = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"the key {key!r} appears twice in one object; which one is meant?")
-        out[key] = value
-    return out
+    """Read and validate an experiment file (JSON, read by the package's one strict reader,
+    :func:`bettibounds._lib.io.read_json`: UTF-8, no duplicate keys, no NaN or overflowing numbers,
+    bounded nesting and size)."""
+    return parse_experiment(read_json(path, "experiment file"))

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._lib.io import save_figure
+
 __all__ = ["plot_landscape"]
 
 
@@ -37,7 +39,7 @@ def _finish(plt, fig, ax, out, name, written, *, xlabel=None, ylabel=None, title
         ax.set_title(title)
     fig.tight_layout()
     path = out / name
-    fig.savefig(path, dpi=dpi)
+    save_figure(fig, path, dpi=dpi)
     plt.close(fig)
     written.append(str(path))
 
@@ -102,7 +104,7 @@ def plot_landscape(result, out_dir) -> list[str]:
                      extend="max" if cap < float(v.max()) else "neither")
         fig.suptitle("cross-sections of the loss; contours at the levels")
         path = out / "sections.png"
-        fig.savefig(path, dpi=110)
+        save_figure(fig, path, dpi=110)
         plt.close(fig)
         written.append(str(path))
     dense = _curve_levels(v, levels)

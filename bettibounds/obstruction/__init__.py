@@ -275,6 +275,8 @@ def plot_probability(out_dir, init: str = "kaiming-normal", dims=(1, 2, 4, 8, 16
 
     import matplotlib
 
+    from .._lib.io import save_figure
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -294,6 +296,6 @@ def plot_probability(out_dir, init: str = "kaiming-normal", dims=(1, 2, 4, 8, 16
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"obstruction_probability_{init}.png"
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
     return str(path)

@@ -28,6 +28,7 @@ import math
 import time
 from pathlib import Path
 
+from .._lib.io import atomic_write
 from . import _bounds, _landscapes, _obstruction
 from ._provenance import bibliography, device_info, theorem_record, versions
 from ..numbers import format_log10_up
@@ -78,11 +79,14 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
     if not rows:
         return
     cols = list(dict.fromkeys(k for r in rows for k in r))
-    with open(path, "w", newline="") as fh:
+
+    def write(fh):
         w = csv.DictWriter(fh, fieldnames=cols)
         w.writeheader()
         for r in rows:
             w.writerow({k: (json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in r.items()})
+
+    atomic_write(path, write, "the report table", binary=False)
 
 
 def _json_default(o):
@@ -331,15 +335,15 @@ def reproduce(out_dir="bettibounds-report", quick: bool = True, root: Path | Non
     md += _section6(provenance, suite)
 
     text = "\n".join(md)
-    (out / "report.md").write_text(text)
-    (out / "report.html").write_text(markdown_to_html(text))
+    atomic_write(out / "report.md", text, "the report")
+    atomic_write(out / "report.html", markdown_to_html(text), "the report")
     tables = {"provenance": provenance, "growth": growth, "fits": fits, "equal_parameters": equal,
               "invariances": inv, "input_space": inp, "theory_vs_data": tvd,
               "theory_vs_data_cases": None if suite is None else suite["cases"],
               "certificates": None if suite is None else suite["certificates"],
               "violations": len(violations), "obstruction": prob, "relu_flow": demo,
               "barcodes": None if barcodes is None else barcodes.get("tables")}
-    (out / "tables.json").write_text(json.dumps(_clean(tables), indent=1, default=_json_default))
+    atomic_write(out / "tables.json", json.dumps(_clean(tables), indent=1, default=_json_default), "the report tables")
     _write_csv(out / "growth.csv", growth)
     _write_csv(out / "fits.csv", fits)
     if tvd:

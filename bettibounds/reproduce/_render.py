@@ -12,6 +12,8 @@ import html
 import math
 import re
 
+from .._lib.io import save_figure as save_figure_atomic
+
 __all__ = ["fmt", "markdown_to_html", "md_table"]
 
 
@@ -141,6 +143,6 @@ def save_figure(plt, fig, out, name: str, dpi: int = 110) -> str:
     """Lay out, save as ``out/name``, close; return the file name (as the report links it)."""
     fig.tight_layout()
     path = out / name
-    fig.savefig(path, dpi=dpi)
+    save_figure_atomic(fig, path, dpi=dpi)
     plt.close(fig)
     return path.name
