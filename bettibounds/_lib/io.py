@@ -534,6 +534,11 @@ def check_output_dir(path: Any, option: str) -> None:
             raise InvalidSpecError(f"{option} {display_path(p)} {what}; give a directory")
         name_max = os.pathconf(here, "PC_NAME_MAX") if hasattr(os, "pathconf") else 255
     except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            longest = max(p.parts, key=lambda part: len(os.fsencode(part)))
+            raise OutputError(f"{option} {display_path(p)}: the name {display_path(longest[:40] + '...')} has "
+                              f"{len(os.fsencode(longest))} bytes, more than the file system allows (usually 255)"
+                              ) from None
         raise OutputError(f"{option} {display_path(p)}: {exc.strerror or exc}") from None
     for name in missing:
         if len(os.fsencode(name)) > name_max:

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..errors import InvalidSpecError
 from .._lib.extras import missing_extra
 from .common import (engine_device, engine_options, json_option, output_dir, plot_option, progress_option,
-                     scheduler_options)
+                     scheduler_options, staged_outputs)
 
 __all__ = ["add_parser", "run"]
 
@@ -85,9 +85,17 @@ def _barcode_experiment(args):
 
 
 def run(args: argparse.Namespace) -> int:
+    from .._lib.budget import count
+
     device, dtype = engine_device(args)
-    if args.dim < 0:
-        raise InvalidSpecError("--dim must be >= 0")
+    count("--dim", args.dim)
+    count("--seed", args.seed)
+    count("--refine", args.refine)
+    for name in ("minima", "uniform", "steps", "k"):
+        if getattr(args, name) is not None:
+            count(f"--{name}", getattr(args, name), 1 if name == "k" else 0)
+    if args.lr is not None and not (0 < args.lr < float("inf")):
+        raise InvalidSpecError(f"--lr must be a positive finite number, got {args.lr!r}")
     if args.workers is not None and (args.scheduler != "local" or args.workers < 1):
         raise InvalidSpecError("--workers must be >= 1 and applies to --scheduler local only")
     box = _box(args.box)
@@ -113,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
             raise InvalidSpecError(f"{', '.join(given)}: options of sample mode (add --minima N), not used on a grid")
     sample = {name: value if getattr(args, name) is None else getattr(args, name)
               for name, value in _SAMPLE_DEFAULTS.items()}
+    _enforce_budget(exp, args, grid_mode, sample, device, dtype)
     with contextlib.ExitStack() as stack:
         client = None
         if args.scheduler is not None:
@@ -122,22 +131,49 @@ def run(args: argparse.Namespace) -> int:
         barcode, values, dist = _barcode_run(exp, args, device, dtype, grid_mode, client, sample, box)
     if args.dim not in barcode.dims and args.dim > 0:
         raise InvalidSpecError(f"--dim {args.dim}: this barcode has segments of index {barcode.dims} only")
-    written = []
-    if args.plot:
-        from .._lib.io import staged_directory
-        from ..barcode.plots import plot_all
+    with staged_outputs(args.plot) as stage:  # the plots and the printed result: all or none
+        written = []
+        if stage is not None:
+            from ..barcode.plots import plot_all
 
-        with staged_directory(args.plot, "the plots") as stage:  # all plots or none
             written = [stage.final(w) for w in plot_all(barcode, stage.path, values)]
-    d = barcode.to_dict(args.norm, args.dim, args.normalize)
-    if args.json:
-        d["n_params"] = exp.spec.n_params
-        d["distributed"] = dist
-        d["plots"] = written
-        print(json.dumps(d, indent=2))
-    else:
-        print(_barcode_text(barcode, d["to_score"], exp.spec.n_params, written))
+        d = barcode.to_dict(args.norm, args.dim, args.normalize)
+        if args.json:
+            d["n_params"] = exp.spec.n_params
+            d["distributed"] = dist
+            d["plots"] = written
+            print(json.dumps(d, indent=2))
+        else:
+            print(_barcode_text(barcode, d["to_score"], exp.spec.n_params, written))
     return 0
+
+
+def _enforce_budget(exp, args: argparse.Namespace, grid_mode: bool, sample: dict, device, dtype: str) -> None:
+    """Refuse, before any work, a barcode that cannot fit in memory or time; announce a long one
+    (bettibounds._lib.budget, with a pilot of this network's loss kernel)."""
+    import math
+    import os
+
+    from .._lib import budget
+    from ..engines.torch_kernel import LossKernel
+
+    starts = 64 if args.minima is None else args.minima
+    kernel = LossKernel(exp.spec, exp.x, exp.y, device=device, dtype="float32" if dtype == "float32" else "float64")
+    per_point, per_start = budget.kernel_pilot(kernel, 0 if grid_mode else starts)
+    if grid_mode:
+        points = math.prod(exp.grid)
+        cost = budget.loss_evaluations(exp.spec, points, per_point) + budget.persistence(points, len(exp.grid) - 1)
+        if args.engine == "fused":
+            cost = cost + budget.fused_compile()
+        advice = "use a coarser grid"
+    else:
+        cost = budget.sample_barcode(exp.spec, uniform=sample["uniform"], starts=starts, steps=sample["steps"],
+                                     k=sample["k"], refine=args.refine, pilot=(per_point, per_start))
+        advice = "lower --uniform, --minima, --steps or --refine"
+    if args.scheduler == "local":
+        cost = cost.alongside(budget.local_cluster(args.workers or os.cpu_count() or 1))
+        advice += ", or --workers"
+    budget.enforce(cost, "the barcode", advice)
 
 
 def _box(text: str | None) -> tuple[float, float] | None:

@@ -4,6 +4,7 @@ and small argument checks. No domain logic lives in the CLI; it parses, calls th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -11,7 +12,7 @@ from typing import Any, NoReturn
 from ..errors import InvalidSpecError
 
 __all__ = ["PROG", "Parser", "one_line", "output_dir", "int_list", "json_option", "plot_option", "engine_options",
-           "scheduler_options", "progress_option", "engine_device"]
+           "scheduler_options", "progress_option", "engine_device", "staged_outputs"]
 
 PROG = "bettibounds"
 
@@ -42,6 +43,23 @@ def output_dir(path: Any, option: str) -> None:
     if path is None:
         return
     check_output_dir(path, option)
+
+
+@contextlib.contextmanager
+def staged_outputs(directory: Any, what: str = "the plots"):
+    """All outputs or none: yields a :class:`~bettibounds._lib.io.Staging` for ``directory`` (None
+    without one). The command writes its files into ``stage.path`` and prints its result inside the
+    block; stdout is flushed before the files are moved into place, so a result that cannot be
+    printed (a full disk) takes the files with it, and a failure while writing leaves no files."""
+    from .._lib.io import staged_directory
+
+    if directory is None:
+        yield None
+        sys.stdout.flush()
+        return
+    with staged_directory(directory, what) as stage:
+        yield stage
+        sys.stdout.flush()
 
 
 def int_list(text: str) -> list[int]:

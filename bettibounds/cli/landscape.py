@@ -7,9 +7,9 @@ import json
 import sys
 
 from .._lib.extras import missing_extra
-from ..errors import InvalidSpecError
+from ..errors import InvalidSpecError, ResourceLimitError
 from .common import (PROG, engine_device, engine_options, json_option, output_dir, plot_option, progress_option,
-                     scheduler_options)
+                     scheduler_options, staged_outputs)
 
 __all__ = ["add_parser", "run"]
 
@@ -38,8 +38,12 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..empirical.experiment import load_experiment
 
-    if args.refine < 1:
-        raise InvalidSpecError("--refine must be >= 1 (1 disables the stability check)")
+    from .._lib.budget import count
+
+    count("--refine", args.refine, 1)
+    for name in ("workers", "block"):
+        if getattr(args, name) is not None:
+            count(f"--{name}", getattr(args, name), 1)
     device, dtype = engine_device(args)
     if args.scheduler is not None:
         from ..distributed import check_scheduler
@@ -49,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     output_dir(args.plot, "--plot")
     if exp.region is None or exp.grid is None:
         raise InvalidSpecError('the experiment needs "region" and "grid" for a landscape')
+    _enforce_budget(exp, args, device, dtype)
     try:
         from ..empirical.compare import analyze_landscape
     except ImportError as exc:
@@ -62,28 +67,57 @@ def run(args: argparse.Namespace) -> int:
         dist = None
     else:
         res, dist = _distributed(exp, args, device, dtype)
-    written = []
-    if args.plot:
-        from .._lib.io import staged_directory
-        from ..empirical.plots import plot_landscape
+    with staged_outputs(args.plot) as stage:  # the plots and the printed result: all or none
+        written = []
+        if stage is not None:
+            from ..empirical.plots import plot_landscape
 
-        with staged_directory(args.plot, "the plots") as stage:  # all plots or none
             written = [stage.final(w) for w in plot_landscape(res, stage.path)]
-    if args.json:
-        d = res.to_dict()
-        d["plots"] = written
-        d["distributed"] = dist
-        print(json.dumps(d, indent=2))
-    else:
-        print(_text(res, written))
-        if dist is not None:
-            print(f"distributed: {dist['scheduler']} ({dist['address']}), {dist['workers']} workers, "
-                  f"blocks of {dist['block']} points (chunk {dist['chunk']})")
+        if args.json:
+            d = res.to_dict()
+            d["plots"] = written
+            d["distributed"] = dist
+            print(json.dumps(d, indent=2))
+        else:
+            print(_text(res, written))
+            if dist is not None:
+                print(f"distributed: {dist['scheduler']} ({dist['address']}), {dist['workers']} workers, "
+                      f"blocks of {dist['block']} points (chunk {dist['chunk']})")
     if res.violations:
         sys.stderr.write(f"{PROG}: error: {len(res.violations)} stable unclipped level(s) exceed the rigorous upper "
                          "bound: this contradicts the theory, please report it\n")
         return 1
     return 0
+
+
+def _enforce_budget(exp, args: argparse.Namespace, device, dtype: str) -> None:
+    """Refuse, before any work, a landscape (with its refined grid) that cannot fit in time or in
+    the grid-size limit; announce a long one (bettibounds._lib.budget, with a pilot of the torch
+    kernel: the fused engine is faster)."""
+    import math
+    import os
+
+    from .._lib import budget
+    from ..empirical.experiment import MAX_GRID_POINTS, grid_points_text
+    from ..engines.torch_kernel import LossKernel
+
+    grid = list(exp.grid)
+    dims = len(grid) - 1 if exp.homology_dims is None else max(exp.homology_dims)
+    points = math.prod(grid)
+    refined = math.prod((n - 1) * args.refine + 1 for n in grid)  # exact: no float overflow
+    if refined > MAX_GRID_POINTS:
+        raise ResourceLimitError(
+            f"the refined grid (--refine {args.refine}) has {grid_points_text(refined)} points, more than "
+            f"{MAX_GRID_POINTS:.0e}: use a smaller --refine (--refine 1 turns the stability check off)")
+    per_point, _ = budget.kernel_pilot(LossKernel(exp.spec, exp.x, exp.y, device=device, dtype=dtype or "float64"), 0)
+    cost = budget.loss_evaluations(exp.spec, points, per_point) + budget.persistence(points, dims)
+    if args.refine > 1:
+        cost = cost + budget.loss_evaluations(exp.spec, refined, per_point) + budget.persistence(refined, dims)
+    if args.engine == "fused":
+        cost = cost + budget.fused_compile()
+    if args.scheduler == "local":
+        cost = cost.alongside(budget.local_cluster(args.workers or os.cpu_count() or 1))
+    budget.enforce(cost, "the landscape", "use a coarser grid or a smaller --refine")
 
 
 def _distributed(exp, args: argparse.Namespace, device, dtype: str):

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from ..errors import InvalidSpecError
-from .common import json_option, output_dir
+from .common import json_option, output_dir, staged_outputs
 
 __all__ = ["add_parser", "run"]
 
@@ -59,12 +59,40 @@ def _obstruction_size(d: int, h: int) -> None:
                                f"limit of {_OBSTRUCTION_MAX_WEIGHTS:.0e} (about 0.8 GB of float64)")
 
 
+def _budget(what: str, h: int, p: int, e: int, *, init: str | None = None, flow: tuple | None = None,
+            plot: bool = False, signs: tuple | None = None) -> None:
+    """Refuse what cannot fit, announce what is long (bettibounds._lib.budget): the Poincare
+    polynomial of H(c) (``signs`` = (N+, N-) when known, else the worst split), a random
+    initialisation, the Monte Carlo of uniform inits, ``flow`` = (m, steps) of gradient descent."""
+    from .._lib import budget
+
+    n_plus, n_minus = signs if signs is not None else (h // 2, h - h // 2)
+    cost = budget.invariant_topology(n_plus, n_minus).alongside(budget.Cost(0.0, 8.0 * 3 * h * (p + e), ()))
+    if init is not None and init.endswith("uniform"):
+        cost = cost + budget.monte_carlo(200_000, p, e).scaled(1 + (28 if plot else 0))
+    if flow is not None:
+        cost = cost + budget.obstruction_flow(flow[0], h, p, e, flow[1], budget.flow_pilot(flow[0], h, p, e))
+    budget.enforce(cost, what, "lower --flow, --width, --input-dim or --outputs")
+
+
 def run(args: argparse.Namespace) -> int:
+    output_dir(args.plot, "--plot")
+    with staged_outputs(args.plot) as stage:  # the plot and the printed result: all or none
+        return _run(args, stage)
+
+
+def _run(args: argparse.Namespace, stage) -> int:
     import numpy as np
 
     from .. import obstruction as ob
+    from .._lib.budget import count
 
-    if args.flow < 0 or not (args.lr > 0 and np.isfinite(args.lr)):
+    count("--flow", args.flow)
+    count("--outputs", args.outputs, 1)
+    for name in ("input_dim", "width"):
+        if getattr(args, name) is not None:
+            count(f"--{name.replace('_', '-')}", getattr(args, name), 1)
+    if not (args.lr > 0 and np.isfinite(args.lr)):
         raise InvalidSpecError("--flow must be >= 0 and --lr a positive finite number")
     if args.seed < 0:
         raise InvalidSpecError(f"--seed must be a non-negative integer, got {args.seed}")
@@ -79,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
         Xa, Y = exp.x_absorbed, exp.y
         _obstruction_size(d, h)
         p = Xa.shape[1]
+        _budget("the obstruction experiment", h, p, e, flow=(len(Xa), args.flow) if args.flow else None,
+                init=None if exp.init is not None else _init_name(args.init), plot=bool(args.plot))
         if exp.init is not None:
             W, V = exp.init
         else:
@@ -110,6 +140,8 @@ def run(args: argparse.Namespace) -> int:
                                    "(one per hidden neuron; leave --width out)")
         _obstruction_size(args.input_dim, len(c))
         p = args.input_dim + (0 if args.no_bias else 1)
+        _budget("the invariant set", len(c), p, e, signs=(sum(x > 0 for x in c), sum(x < 0 for x in c)),
+                init=_init_name(args.init) if args.plot else None, plot=bool(args.plot))
     else:
         if args.input_dim is None or args.width is None:
             raise InvalidSpecError("give --c, --experiment, or --input-dim and --width for a random initialisation")
@@ -118,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
         _obstruction_size(args.input_dim, args.width)
         init = _init_name(args.init)
         p = args.input_dim + (0 if args.no_bias else 1)
+        _budget("the random initialisation", args.width, p, e, init=init, plot=bool(args.plot))
         rng = np.random.default_rng(args.seed)
         sw, sv = ob._variance(init, p, args.width) ** 0.5, ob._variance(init, args.width, e) ** 0.5
         if init.endswith("uniform"):
@@ -129,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
         out["probability"] = ob.obstruction_probability(p, args.width, init, e, seed=args.seed)
     topo = ob.topology([float(x) for x in c], p=p, e=e)
     if args.plot:
-        out["plot"] = ob.plot_probability(args.plot, _init_name(args.init))
+        out["plot"] = stage.final(ob.plot_probability(stage.path, _init_name(args.init)))
     result = {**topo.to_dict(), **out}
     if args.json:
         print(json.dumps(result, indent=2))

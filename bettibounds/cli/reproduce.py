@@ -30,13 +30,15 @@ def run(args: argparse.Namespace) -> int:
         check_scheduler(args.scheduler)
     output_dir(args.out, "--out")
     try:
-        # the report's files appear together when the run ends, or not at all (error, Ctrl-C)
+        # the report's files appear together when the run ends, or not at all (error, Ctrl-C, a summary
+        # that cannot be printed)
         with staged_directory(args.out, "the report", commit_on=(TheoryViolation,)) as stage:
             res = reproduce(stage.path, quick=args.quick, scheduler=args.scheduler)
+            print(f"wrote {stage.final(res['report'])} and {stage.final(res['html'])} ({res['seconds']:.1f} s; "
+                  f"{len(res['plots'])} plot(s); {res['compared']} rows compared with the bounds; bound violations: "
+                  f"{res['violations']})")
+            sys.stdout.flush()
     except TheoryViolation as exc:  # the report is written; say where, and fail
         sys.stderr.write(f"{PROG}: error: THEORY VIOLATED: {one_line(stage.rewrite(str(exc)))}\n")
         return 1
-    print(f"wrote {stage.final(res['report'])} and {stage.final(res['html'])} ({res['seconds']:.1f} s; "
-          f"{len(res['plots'])} plot(s); {res['compared']} rows compared with the bounds; bound violations: "
-          f"{res['violations']})")
     return 0

@@ -19,15 +19,17 @@ decided (``holds`` None), one whose partial sum exceeds it is still a violation.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..api import bounds
-from ..errors import InvalidSpecError
+from ..errors import InvalidSpecError, ResourceLimitError
 from ..numbers import safe_float
 from .._lib.memory import check_grid_fits
+from .experiment import MAX_GRID_POINTS, grid_points_text
 from .persistence import betti_curve, sublevel_persistence
 from .sampler import LandscapeSample, make_kernel, refined_grid, sample_landscape
 
@@ -127,6 +129,10 @@ def analyze_landscape(experiment, *, refine: int = 2, device=None, dtype: str | 
                                "counts, one per axis of the region)")
     check_grid_fits(list(experiment.grid))  # both grids must fit before any work starts
     if refine > 1:
+        refined_points = math.prod(refined_grid(list(experiment.grid), refine))
+        if refined_points > MAX_GRID_POINTS:  # before any float arithmetic on it (10^400 overflows)
+            raise ResourceLimitError(f"the refined grid (--refine {refine}) has {grid_points_text(refined_points)} "
+                                     f"points, more than {MAX_GRID_POINTS:.0e}: use a smaller refinement factor")
         check_grid_fits(refined_grid(list(experiment.grid), refine), f"the refined grid (--refine {refine})")
     if sampler is None:
         kernel = make_kernel(experiment, engine=engine, device=device, dtype=dtype)  # refuses before any work

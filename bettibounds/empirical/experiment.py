@@ -28,7 +28,18 @@ from .._lib.io import read_json
 from ..errors import InvalidSpecError
 from ..spec import ArchitectureSpec
 
-__all__ = ["Experiment", "load_experiment", "parse_experiment"]
+__all__ = ["Experiment", "load_experiment", "parse_experiment", "MAX_GRID_POINTS", "grid_points_text"]
+
+#: the most grid points a landscape may have (the experiment's grid, or a refined one)
+MAX_GRID_POINTS = 10**9
+
+
+def grid_points_text(total: int) -> str:
+    """A point count for messages, exact integers of any size included (no float overflow, no
+    4300-digit limit): '1.25e+06', 'about 10^400'."""
+    if total < 10**300:
+        return f"{total:.3g}"
+    return f"about 10^{int(math.log10(total))}"
 
 _TOP_KEYS = {"network", "loss", "data", "region", "grid", "levels", "homology_dims"}
 #: the keys each section accepts (DESIGN.md): a misspelt key is an error, never a silent default
@@ -156,9 +167,8 @@ def parse_experiment(obj: dict) -> Experiment:
         if not isinstance(grid, list) or not all(isinstance(g, int) and not isinstance(g, bool) and g >= 2 for g in grid):
             raise _err("grid", "must be a list of integers >= 2 (points per axis)")
         total = math.prod(grid)
-        if total > 10**9:
-            size = f"{total:.3g}" if total < 10**300 else f"about 10^{len(str(total)) - 1}"  # no float overflow
-            raise _err("grid", f"has {size} points (> 1e9): use a coarser grid or a slice")
+        if total > MAX_GRID_POINTS:
+            raise _err("grid", f"has {grid_points_text(total)} points (> 1e9): use a coarser grid or a slice")
     levels = obj.get("levels")
     if levels is not None:
         if not isinstance(levels, list):

@@ -243,21 +243,28 @@ def gradient_flow(W, V, X, y, steps: int = 20000, lr: float = 1e-3) -> dict:
     sign0 = np.sign(V[patho])
     losses, flips, drift = [], False, 0.0
     m = len(X)
-    for t in range(steps):
-        Z = X @ W.T  # (m, h)
-        A = np.maximum(Z, 0)
-        F = A @ V  # (m, e)
-        R = F - Y
-        losses.append(float((R**2).sum() / m)) if t % max(1, steps // 200) == 0 else None
-        gV = 2 / m * A.T @ R
-        gZ = 2 / m * (R @ V.T) * (Z > 0)
-        gW = gZ.T @ X
-        W -= lr * gW
-        V -= lr * gV
-        if patho.any() and np.any(np.sign(V[patho]) != sign0):
-            flips = True
-        drift = max(drift, float(np.max(np.abs(invariants(W, V) - c0))))
-    final = float((((np.maximum(X @ W.T, 0) @ V) - Y) ** 2).sum() / m)
+    with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected below and said in words
+        for t in range(steps):
+            Z = X @ W.T  # (m, h)
+            A = np.maximum(Z, 0)
+            F = A @ V  # (m, e)
+            R = F - Y
+            losses.append(float((R**2).sum() / m)) if t % max(1, steps // 200) == 0 else None
+            gV = 2 / m * A.T @ R
+            gZ = 2 / m * (R @ V.T) * (Z > 0)
+            gW = gZ.T @ X
+            W -= lr * gW
+            V -= lr * gV
+            if patho.any() and np.any(np.sign(V[patho]) != sign0):
+                flips = True
+            step_drift = float(np.max(np.abs(invariants(W, V) - c0)))
+            drift = max(drift, step_drift)
+            if not math.isfinite(step_drift):  # the weights overflowed: nothing after this step means anything
+                raise InvalidSpecError(f"gradient descent diverged at step {t + 1} of {steps} (the weights overflowed "
+                                       f"float64); lower the step size (lr = {lr:g}) or rescale the data")
+        final = float((((np.maximum(X @ W.T, 0) @ V) - Y) ** 2).sum() / m)
+    if not math.isfinite(final):
+        raise InvalidSpecError(f"the loss after gradient descent overflows float64 ({final}); rescale the data")
     return {"W": W, "V": V, "final_loss": final, "loss_curve": losses, "max_invariant_drift": drift,
             "pathological_sign_changed": flips}
 
