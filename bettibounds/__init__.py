@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from .api import bounds
 from .errors import (BettiBoundsError, DeviceError, HypothesisError, InvalidSpecError, MissingExtraError,
-                     NotPfaffianError, ResourceLimitError, SchedulerError, UnknownNameError)
+                     NotPfaffianError, OutputError, ResourceLimitError, SchedulerError,
+                     UnknownNameError)
 from .lower import SymmetryGroup, symmetry_group
 from .pfaffian.activations import get_activation
 from .pfaffian.chain import Certificate, certify
@@ -56,5 +57,6 @@ __all__ = [
     "DeviceError",
     "SchedulerError",
     "ResourceLimitError",
+    "OutputError",
     "__version__",
 ]

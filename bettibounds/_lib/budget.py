@@ -264,34 +264,46 @@ def cpu_seconds(fn) -> float:
 
 #: starts of the descent pilot (the default of ``barcode``: one pilot step is one real step)
 PILOT_STARTS = 64
-#: points of the evaluation pilot
-PILOT_POINTS = 64
+#: points of the evaluation pilot (a fraction of a kernel chunk: the run's batches are larger)
+PILOT_POINTS = 2048
 
 
-def kernel_pilot(kernel, starts: int, low: float = -1.0, high: float = 1.0) -> tuple[float, float]:
+def kernel_pilot(kernel, starts: int, low: float = -1.0, high: float = 1.0, *, slice_dim: int | None = None
+                 ) -> tuple[float, float]:
     """(reference seconds of one loss evaluation at one point, of one descent step per start) for a
     batched kernel (:class:`~bettibounds.engines.torch_kernel.LossKernel`), measured (imports torch):
-    the loss at one point of the box, then, when that took under :data:`PILOT_SLOW` seconds, at
-    :data:`PILOT_POINTS` points; one forward and backward pass at one point, then at min(starts,
-    :data:`PILOT_STARTS`) points. Small batches cost more per point than large ones, so the
-    estimates err on the long side; a slow network is measured on one point only, so that the
+    the loss at one point, then, when that took under :data:`PILOT_SLOW` seconds, at
+    :data:`PILOT_POINTS` points (over all parameters, or in a ``slice_dim``-dimensional slice as a
+    landscape evaluates them); one forward and backward pass at one point, then at min(starts,
+    :data:`PILOT_STARTS`) points. Smaller batches cost more per point than a run's large ones, so
+    the estimates err on the long side; a slow network is measured on one point only, so that the
     pilot stays a small part of the work it estimates."""
     import numpy as np
     import torch
 
     P = kernel.n_params
     rng = np.random.default_rng(0)
-    pts = low + (high - low) * rng.random((max(PILOT_POINTS, PILOT_STARTS), P))
-    per_point = cpu_seconds(lambda: kernel.evaluate_chunked(pts[:1], "full"))
+    if slice_dim is None:
+        pts = low + (high - low) * rng.random((max(PILOT_POINTS, PILOT_STARTS), P))
+        evaluate = lambda n: kernel.evaluate_chunked(pts[:n], "full")  # noqa: E731
+    else:
+        center, directions = rng.normal(size=P), rng.normal(size=(slice_dim, P)) / max(P, 1)
+        ts = low + (high - low) * rng.random((PILOT_POINTS, slice_dim))
+        pts = low + (high - low) * rng.random((PILOT_STARTS, P))
+        evaluate = lambda n: kernel.evaluate_chunked(ts[:n], "slice", center=center, directions=directions)  # noqa: E731
+    per_point = cpu_seconds(lambda: evaluate(1))
     if per_point < PILOT_SLOW:
-        per_point = cpu_seconds(lambda: kernel.evaluate_chunked(pts[:PILOT_POINTS], "full")) / PILOT_POINTS
+        evaluate(8)  # warm-up: the first batch of a size allocates its buffers
+        per_point = cpu_seconds(lambda: evaluate(PILOT_POINTS)) / PILOT_POINTS
+    if starts <= 0:
+        return per_point, 0.0
 
     def step(n):
         x = torch.as_tensor(pts[:n], dtype=kernel.dtype, device=kernel.device).requires_grad_(True)
         torch.autograd.grad(kernel.evaluate(x).sum(), x)
 
     per_start = cpu_seconds(lambda: step(1))
-    n = min(max(starts, 1), PILOT_STARTS)
+    n = min(starts, PILOT_STARTS)
     if per_start < PILOT_SLOW and n > 1:
         per_start = cpu_seconds(lambda: step(n)) / n
     return per_point, per_start

@@ -159,7 +159,8 @@ def _enforce_budget(exp, args: argparse.Namespace, grid_mode: bool, sample: dict
 
     starts = 64 if args.minima is None else args.minima
     kernel = LossKernel(exp.spec, exp.x, exp.y, device=device, dtype="float32" if dtype == "float32" else "float64")
-    per_point, per_start = budget.kernel_pilot(kernel, 0 if grid_mode else starts)
+    slice_dim = len(exp.grid) if grid_mode and exp.region["kind"] == "slice" else None
+    per_point, per_start = budget.kernel_pilot(kernel, 0 if grid_mode else starts, slice_dim=slice_dim)
     if grid_mode:
         points = math.prod(exp.grid)
         cost = budget.loss_evaluations(exp.spec, points, per_point) + budget.persistence(points, len(exp.grid) - 1)

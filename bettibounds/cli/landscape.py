@@ -45,6 +45,12 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, name) is not None:
             count(f"--{name}", getattr(args, name), 1)
     device, dtype = engine_device(args)
+    if args.scheduler is None and (args.workers is not None or args.block is not None):
+        raise InvalidSpecError("--workers and --block apply to distributed runs: add --scheduler local "
+                               "or --scheduler tcp://host:port")
+    if args.workers is not None and args.scheduler != "local":
+        raise InvalidSpecError("--workers applies to --scheduler local only (a remote cluster has the workers "
+                               "started there with `dask worker`)")
     if args.scheduler is not None:
         from ..distributed import check_scheduler
 
@@ -109,7 +115,8 @@ def _enforce_budget(exp, args: argparse.Namespace, device, dtype: str) -> None:
         raise ResourceLimitError(
             f"the refined grid (--refine {args.refine}) has {grid_points_text(refined)} points, more than "
             f"{MAX_GRID_POINTS:.0e}: use a smaller --refine (--refine 1 turns the stability check off)")
-    per_point, _ = budget.kernel_pilot(LossKernel(exp.spec, exp.x, exp.y, device=device, dtype=dtype or "float64"), 0)
+    kernel = LossKernel(exp.spec, exp.x, exp.y, device=device, dtype=dtype or "float64")
+    per_point, _ = budget.kernel_pilot(kernel, 0, slice_dim=len(grid) if exp.region["kind"] == "slice" else None)
     cost = budget.loss_evaluations(exp.spec, points, per_point) + budget.persistence(points, dims)
     if args.refine > 1:
         cost = cost + budget.loss_evaluations(exp.spec, refined, per_point) + budget.persistence(refined, dims)
