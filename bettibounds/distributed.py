@@ -164,15 +164,24 @@ def dask_client(scheduler, *, workers: int | None = None, timeout: float = 10.0)
     with contextlib.ExitStack() as stack:
         if scheduler == "local":
             _shield_thread_count(stack)
-            cluster = stack.enter_context(distributed.LocalCluster(
-                n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                dashboard_address=None, silence_logs=logging.ERROR,
-                # the workers leave Ctrl-C to this process, which stops them (dask_setup below)
-                preload=["bettibounds.distributed"],
-                # no dashboard, and the scheduler's HTTP routes on a free port, not 8787 (which
-                # another cluster on the machine may hold)
-                scheduler_kwargs={"dashboard": False, "dashboard_address": ":0"}))
-            client = stack.enter_context(distributed.Client(cluster))
+            n = workers or os.cpu_count() or 1
+            restore = _quiet_logs()  # a worker that fails to start logs its traceback: the error below says it
+            try:
+                cluster = stack.enter_context(distributed.LocalCluster(
+                    n_workers=n, threads_per_worker=1, processes=True,
+                    dashboard_address=None, silence_logs=logging.ERROR,
+                    # the workers leave Ctrl-C to this process, which stops them (dask_setup below)
+                    preload=["bettibounds.distributed"],
+                    # no dashboard, and the scheduler's HTTP routes on a free port, not 8787 (which
+                    # another cluster on the machine may hold)
+                    scheduler_kwargs={"dashboard": False, "dashboard_address": ":0"}))
+                client = stack.enter_context(distributed.Client(cluster))
+            except (RuntimeError, OSError, TimeoutError) as exc:  # a worker process could not start
+                raise SchedulerError(f"could not start a local Dask cluster of {n} worker processes "
+                                     f"({_one_line(exc)}): the machine may lack the memory or the processes for "
+                                     "them; use fewer --workers or run in this process (no --scheduler)") from None
+            finally:
+                restore()
             try:
                 yield client
             except BaseException:  # an error or Ctrl-C: stop now, do not wait for the blocks in flight

@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bettibounds import errors
 from bettibounds.cli import main
-from bettibounds.errors import InvalidSpecError, OutputError, ResourceLimitError
+from bettibounds.errors import InvalidSpecError, ResourceLimitError
 
 ROOT = Path(__file__).resolve().parents[1]
 TEACHER = ROOT / "examples" / "teacher_tanh.json"
@@ -234,7 +235,7 @@ def test_atomic_write_leaves_no_truncated_file(tmp_path, monkeypatch):
         fh.write(b"half of it")
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    with pytest.raises(OutputError, match="disk is full"):
+    with pytest.raises(errors.OutputError, match="disk is full"):
         libio.atomic_write(target, full_disk, "the report")
     assert target.read_text() == "old" and sorted(os.listdir(tmp_path)) == ["report.md"]
 
@@ -335,6 +336,38 @@ def test_ctrl_c_during_reproduce_leaves_no_partial_report(tmp_path):
     assert not (tmp_path / "rep").exists() or list((tmp_path / "rep").iterdir()) == []
 
 
+def test_an_interrupt_a_library_turns_into_another_error_is_still_exit_130(monkeypatch):
+    import _thread
+
+    import bettibounds.cli.bound as bound
+
+    def handler(args):  # what Dask does when Ctrl-C lands while a LocalCluster starts
+        try:
+            _thread.interrupt_main()
+            time.sleep(5)
+        except KeyboardInterrupt:
+            raise RuntimeError("Nanny failed to start.") from None
+        return 0
+
+    monkeypatch.setattr(bound, "run", handler)
+    code, out, err, _ = call("bound", "-d", "2", "-w", "3", "-m", "4")
+    assert (code, err) == (130, "bettibounds: interrupted\n")
+
+
+def test_a_local_cluster_that_cannot_start_is_a_scheduler_error(monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    from bettibounds.distributed import dask_client
+    from bettibounds.errors import SchedulerError
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("Nanny failed to start.")
+
+    monkeypatch.setattr(distributed, "LocalCluster", refuse)
+    with pytest.raises(SchedulerError, match="could not start a local Dask cluster of 2 worker processes"):
+        with dask_client("local", workers=2):
+            pass
+
+
 def test_lost_dask_work_is_a_scheduler_error_not_a_type_error(monkeypatch):
     distributed = pytest.importorskip("distributed")
     import bettibounds.distributed as bd
@@ -398,9 +431,10 @@ def test_lower_with_huge_data_warns_nobody(tmp_path):
     assert [str(w.message) for w in caught] == [] and err == ""
 
 
-@pytest.mark.parametrize("bad", ["4\x1b[31m", "4\u202e", "4\x07\x00"])
+@pytest.mark.parametrize("bad", ["\x1b[31m", "\u202e", "\x07\x00"])
 def test_control_characters_are_escaped_in_errors(bad):
-    code, out, err, _ = call("bound", "-d", "2", "-w", "3", "-m", bad)
+    # argparse quotes option values with repr, but not stray arguments ("unrecognized arguments: ...")
+    code, out, err, _ = call("bound", "-d", "2", "-w", "3", "-m", "4", bad)
     line = one_line_error(code, out, err)
     assert not any(ord(ch) < 32 or ch == "\u202e" for ch in line), repr(line)
     assert "\\x1b" in line or "\\u202e" in line or "\\x07" in line

@@ -29,7 +29,9 @@ on write), some are interrupted (KeyboardInterrupt at a random moment: exit 130 
 Each case runs in a worker process (``--workers`` of them) with an address-space limit
 (``--memory-gb``) and an in-process timer; a worker that does not answer within the cap plus a
 grace period is killed (a hang), one that dies is a crash; workers are recycled every
-``--recycle`` cases.
+``--recycle`` cases, and after every interrupted, timed-out or failed case (an interrupt that lands
+inside ``import torch`` leaves a half-initialised module behind, a state no real run goes on from:
+the command exits).
 
 Usage::
 
@@ -752,6 +754,10 @@ class Pool:
                         slot = self.slots[i]
                     slot["case"] = None
                     slot["done"] += 1
+                    if res.get("interrupt") is not None or res.get("status") != "done":
+                        # an interrupt or a timer that fired inside an import leaves a half-initialised module
+                        # behind (a state no real run continues from: the process exits): a fresh worker next
+                        slot["done"] = self.recycle
                     results.append(res)
                     if progress:
                         progress(res, len(results))

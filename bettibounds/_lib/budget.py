@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from ..errors import InvalidSpecError, ResourceLimitError
 
 __all__ = ["cpu_seconds", "kernel_pilot", "flow_pilot", "Cost", "MAX_COUNT", "ANNOUNCE_SECONDS", "time_limit", "machine_factor", "cpu_factor", "contention",
-           "lower_cost", "invariant_topology", "local_cluster", "fused_compile", "enforce", "count",
+           "lower_cost", "invariant_topology", "local_cluster", "fused_compile", "chain_certificate", "enforce", "count",
            "format_seconds", "format_bytes", "obstruction_flow", "monte_carlo", "loss_evaluations", "descent",
            "knn", "lower_star", "persistence", "refinement", "certify_lower", "sample_barcode"]
 
@@ -459,6 +459,17 @@ def invariant_topology(n_plus: int, n_minus: int) -> Cost:
     """Betti numbers of H(c) by Kuenneth: (N+ + 1)(N- + 1) products of binomial coefficients."""
     terms = (n_plus + 1) * (n_minus + 1)
     return _part(f"the Poincare polynomial of H(c) ({terms:.3g} terms)", terms * POINCARE_TERM, 200.0 * (n_plus + n_minus + 2))
+
+
+#: per derivative claim of a chain certificate, at P = 0 (grows with P: the claims' polynomials have
+#: P variables; measured 1e-4 to 5e-4 s per claim for P = 13 to 419)
+CERTIFICATE_CHECK = 1.2e-4
+
+
+def chain_certificate(order: int, n_params: int) -> Cost:
+    """``bound --certify``: about order x P derivative claims, each costing more as P grows."""
+    checks = max(order, 1) * n_params
+    return _part(f"checking about {checks} derivative claims", checks * CERTIFICATE_CHECK * (1 + n_params / 100))
 
 
 #: host memory of one Dask worker process of a local cluster (Python, numpy, torch loaded)

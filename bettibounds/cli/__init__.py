@@ -10,6 +10,7 @@ sub-commands that need them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 from ..errors import BettiBoundsError
@@ -40,11 +41,52 @@ def main(argv: list[str] | None = None) -> int:
     half-written); 130: interrupted (Ctrl-C; partial outputs removed). argparse's own errors exit
     with 2 through SystemExit, ``--help`` with 0.
     """
+    with _interrupts() as interrupted:
+        try:
+            return _main(argv, interrupted)
+        except KeyboardInterrupt:
+            pass
+    _error("interrupted", prefix="")
+    return 130
+
+
+@contextlib.contextmanager
+def _interrupts():
+    """Record Ctrl-C while the command runs (yields a threading.Event).
+
+    Two ways an interrupt can go astray: a library catches the KeyboardInterrupt and raises
+    something else (Dask turns it into "Nanny failed to start"), or it arrives inside a weakref
+    callback or a finaliser, where Python prints "Exception ignored ..." and goes on. The flag
+    lets main report the first as an interruption, and the unraisable hook silences the second
+    (the work then simply goes on; a second Ctrl-C stops it). Only in the main thread and only
+    where Ctrl-C still has Python's default handler."""
+    import signal
+    import threading
+
+    flag = threading.Event()
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield flag
+        return
+
+    def on_sigint(signum, frame):
+        flag.set()
+        raise KeyboardInterrupt
+
+    previous_hook = sys.unraisablehook
+
+    def hook(unraisable):
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            return
+        previous_hook(unraisable)
+
+    signal.signal(signal.SIGINT, on_sigint)
+    sys.unraisablehook = hook
     try:
-        return _main(argv)
-    except KeyboardInterrupt:
-        _error("interrupted", prefix="")
-        return 130
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        sys.unraisablehook = previous_hook
 
 
 def _error(message: str, prefix: str = "error: ") -> None:
@@ -55,7 +97,7 @@ def _error(message: str, prefix: str = "error: ") -> None:
         pass
 
 
-def _main(argv: list[str] | None) -> int:
+def _main(argv: list[str] | None, interrupted) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -71,13 +113,21 @@ def _main(argv: list[str] | None) -> int:
             code = int(args.handler(args))
         sys.stdout.flush()  # a full disk or /dev/full shows here, not at interpreter exit
     except BettiBoundsError as exc:
+        if interrupted.is_set():  # an error made of an interruption (a cluster stopped half-started)
+            raise KeyboardInterrupt from None
         _error(str(exc))
         return 2
     except BrokenPipeError:
         raise  # `bettibounds ... | head`: entry_point stops quietly
     except OSError as exc:  # writing the results to stdout failed (a full disk, /dev/full, ulimit -f)
+        if interrupted.is_set():
+            raise KeyboardInterrupt from None
         _error(f"cannot write the output: {exc.strerror or exc}")
         return 2
+    except Exception:
+        if interrupted.is_set():  # a library turned the KeyboardInterrupt into another error
+            raise KeyboardInterrupt from None
+        raise
     return code
 
 

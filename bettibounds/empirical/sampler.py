@@ -117,7 +117,13 @@ def resolve_directions(spec, region: dict) -> tuple[np.ndarray, np.ndarray, dict
         rng = np.random.default_rng(seed)
         D = rng.standard_normal((k, P))
         if norm == "filter":
-            D = np.stack([_filter_normalise(spec, d, center) for d in D])
+            with np.errstate(over="ignore", invalid="ignore"):  # a norm beyond float64 is refused just below
+                D = np.stack([_filter_normalise(spec, d, center) for d in D])
+            if not np.isfinite(D).all():
+                raise InvalidSpecError(
+                    "experiment region.directions: filter normalisation scales each filter of a direction to the "
+                    "norm of the centre's filter, and some filter of this centre has a norm beyond float64 "
+                    '(about 1.8e308): rescale the centre, or use "normalization": "unit" or "none"')
             if not D.any():
                 raise InvalidSpecError(
                     "experiment region.directions: filter normalisation scales each filter of a direction to the "
