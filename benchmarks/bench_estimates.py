@@ -7,6 +7,10 @@ budget's probe factor), the measured time and their ratio, and the machine, load
 between 1/3 and 3 is the models' target; an estimate far *below* the measured time would let a run
 through that should have been refused (or announced).
 
+The kernel workloads are estimated as the CLI estimates them: from a pilot of the real kernel
+(``budget.kernel_pilot``, ``budget.flow_pilot``, the loss jet of ``budget.lower_cost``); the others
+from operation counts. The pilots' own time is not part of the measured time.
+
 Usage: ``python benchmarks/bench_estimates.py [--quick]`` (prints a Markdown table; writes nothing).
 """
 
@@ -58,7 +62,7 @@ def rows(quick: bool):
         rng = np.random.default_rng(0)
         X, Y = rng.normal(size=(m, p)), rng.normal(size=(m, e))
         W, V = rng.normal(size=(h, p)) * 0.1, rng.normal(size=(h, e)) * 0.1
-        est = budget.obstruction_flow(m, h, p, e, steps)
+        est = budget.obstruction_flow(m, h, p, e, steps, budget.flow_pilot(m, h, p, e))  # as the CLI estimates
         out.append((f"flow m={m} h={h} p={p} e={e}, {steps} steps", est,
                     _time(lambda: gradient_flow(W, V, X, Y, steps=steps, lr=1e-5))))
     # ---- Monte Carlo of uniform initialisations
@@ -73,8 +77,8 @@ def rows(quick: bool):
         x, y = _data(spec)
         kern = LossKernel(spec, x, y, device="cpu", dtype="float64")
         pts = np.random.default_rng(1).normal(size=(n, spec.n_params))
-        kern.evaluate_chunked(pts[:100], "full")
-        est = budget.loss_evaluations(spec, n, kern.chunk_size(n, "full", 0))
+        per_point, _ = budget.kernel_pilot(kern, 0)  # as the CLI estimates: a pilot of the kernel
+        est = budget.loss_evaluations(spec, n, per_point)
         out.append((f"loss at {n} points, widths {widths}, m={m}", est,
                     _time(lambda: kern.evaluate_chunked(pts, "full"))))
     from bettibounds.barcode.sampling import sample_parameters
@@ -83,7 +87,9 @@ def rows(quick: bool):
         spec = _spec(3, widths, m)
         x, y = _data(spec)
         kern = LossKernel(spec, x, y, device="cpu", dtype="float64")
-        est = budget.descent(spec, starts, steps) + budget.loss_evaluations(spec, starts * (steps // 10 + 2))
+        per_point, per_start = budget.kernel_pilot(kern, starts)
+        est = (budget.descent(spec, starts, steps, budget.DESCENT_STEP + per_start * starts)
+               + budget.loss_evaluations(spec, starts * (steps // 10 + 2), per_point))
         out.append((f"descent widths {widths}, m={m}: {starts} x {steps} steps", est,
                     _time(lambda: sample_parameters(kern, -3, 3, uniform=0, starts=starts, steps=steps))))
     # ---- k-NN graph and lower-star H0

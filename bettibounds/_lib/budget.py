@@ -63,7 +63,7 @@ FLOP = 0.5e-9
 #: one floating-point operation of a large matrix product (BLAS)
 MATMUL_FLOP = 0.03e-9
 #: one random draw of numpy's generator with the arithmetic on it
-DRAW = 16e-9
+DRAW = 40e-9
 #: per parameter vector and layer, the batched kernel's own work (models without a pilot only)
 POINT = 6e-6
 #: per step of the batched Adam descent, the autograd graph's own work (models without a pilot only)
@@ -72,7 +72,7 @@ DESCENT_STEP = 2e-3
 SIMPLEX = 0.4e-6
 GRAPH_PERSISTENCE_CALL = 5e-3
 #: one vertex through cubical persistence of a grid, per homology dimension computed
-CUBICAL_VERTEX = 0.3e-6
+CUBICAL_VERTEX = 0.6e-6
 
 #: the probe's CPU time on the development machine when the costs above were measured (seconds)
 PROBE_REFERENCE = 1.1e-3
@@ -170,11 +170,23 @@ def cpu_factor() -> float:
 
 def contention() -> float:
     """How many times longer work takes now because other processes share the cores (at least 1):
-    the one-minute load average over the cores this process may use."""
+    the processes runnable now (this one included; /proc/loadavg, five samples 2 ms apart) over the
+    cores this process may use; where the kernel does not say, the one-minute load average (which
+    lags behind a change of load by about a minute)."""
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
+    runnable = []
+    for _ in range(5):
+        try:
+            with open("/proc/loadavg") as fh:
+                runnable.append(int(fh.read().split()[3].split("/")[0]))
+        except (OSError, ValueError, IndexError):
+            break
+        time.sleep(0.002)
+    if runnable:
+        return max(1.0, sum(runnable) / len(runnable) / max(cores, 1))
     try:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):
@@ -375,12 +387,12 @@ def descent(spec, starts: int, steps: int, per_step: float | None = None, record
 
 
 def knn(points: int, dim: int, k: int) -> Cost:
-    """Exact k-NN graph: n^2 (2 P) flops of matrix products and 8 n^2 of the rest (top-k) in row
+    """Exact k-NN graph: n^2 (2 P) flops of matrix products and 16 n^2 of the rest (top-k) in row
     chunks of 64 MiB of distances, and its edges."""
     n = float(points)
     rows = max(1, min(points, (64 * 2**20) // (8 * max(points, 1))))
     chunks = math.ceil(n / rows)
-    seconds = n * n * (2 * dim * MATMUL_FLOP + 8 * FLOP) + chunks * 20 * TORCH_CALL
+    seconds = n * n * (2 * dim * MATMUL_FLOP + 16 * FLOP) + chunks * 20 * TORCH_CALL
     memory = 8.0 * (3 * n * dim + 4 * n * k) + 8.0 * min(n * n, 64 * 2**20 / 8) + 8.0 * n * 2
     return _part(f"the k-NN graph of {points} points", seconds, memory)
 
@@ -426,12 +438,12 @@ def sample_barcode(spec, *, uniform: int, starts: int, steps: int, k: int, refin
 
 def certify_lower(jet_seconds: float, n_params: int, starts: int, orbit: int) -> Cost:
     """``certify_lower`` from the time of one first-order loss jet (measured by the caller): per
-    start up to about 300 L-BFGS evaluations and 30 Newton steps with a Hessian (about P / 4 first-order
+    start up to about 500 L-BFGS evaluations and 30 Newton steps with a Hessian (about P / 4 first-order
     jets each); the orbit of |G| images; the ball-arithmetic steps (about 40 Hessian enclosures)."""
     hessian = jet_seconds * max(1.0, n_params / 4)
-    per_start = 300 * jet_seconds + 30 * (hessian + 3 * jet_seconds)
+    per_start = 500 * jet_seconds + 30 * (hessian + 3 * jet_seconds)  # L-BFGS's maxiter is 500
     orbit_s = orbit * (n_params * 3 * NUMPY_CALL + 30 * NUMPY_CALL)
-    ball = 40 * hessian * 30  # arb costs about 30 times float64 per operation
+    ball = 40 * hessian * 60  # arb costs about 60 times float64 per operation
     return (_part(f"{starts} minimiser searches", starts * per_start) + _part(f"the orbit of {orbit} images", orbit_s)
             + _part("the ball-arithmetic enclosures", ball))
 
