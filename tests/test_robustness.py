@@ -211,7 +211,7 @@ def test_budget_counts_and_words():
         budget.count("--starts", 0, 1)
     assert budget.format_seconds(45) == "45 s" and budget.format_seconds(7200) == "2 h"
     assert budget.format_seconds(1e30).startswith("about 10^")
-    big = budget.obstruction_flow(10, 10, 3, 1, 10**12)
+    big = budget.obstruction_flow(10, 10, 3, 1, 10**14)  # at least 3 years on any machine
     with pytest.raises(ResourceLimitError, match="years"):
         budget.enforce(big, "the flow", "lower it")
 
@@ -266,6 +266,7 @@ def test_stdout_on_a_full_disk_is_one_line_exit_2():
     (lambda t: str(t / ("n" * 300)), ["300 bytes", "255"]),  # was an OSError traceback
     (lambda t: "", ["empty"]),                                  # was the current directory
     (lambda t: str(t / "afile" / "sub"), ["a file"]),
+    (lambda t: str(t / "\ud800"), ["cannot store"]),           # fuzz: a UnicodeEncodeError traceback
 ])
 def test_output_folders_that_cannot_be_written_are_refused_before_work(tmp_path, make, words):
     (tmp_path / "afile").write_text("x")

@@ -23,9 +23,9 @@ how many units the request has; the rest (k-NN graphs, persistence, Monte Carlo 
 operation counts times per-operation costs measured on the development machine
 (benchmarks/bench_estimates.py). Everything is expressed at reference speed and scaled by
 :func:`machine_factor`: this CPU's speed (a probe of about a millisecond) times the contention
-of the cores (the load average per core). They are estimates, pessimistic rather than
-optimistic (a pilot's CPU time counts every thread), typically within a factor of 3 of the measured
-time (docs/benchmarks.md, "Time estimates"), never guarantees; a refusal is made only where the
+of the cores (the load average per core). They are estimates, never guarantees: on an idle machine 1 to 7 times the
+measured time (a pilot's CPU time counts every thread: they err on the long side), on a heavily and
+changingly loaded one within a factor of 10 either way (docs/benchmarks.md, "Time estimates"); a refusal is made only where the
 estimate exceeds the limit, so a borderline run can be allowed by raising it.
 """
 

@@ -103,8 +103,8 @@ def _stat_input(path: Any, what: str) -> tuple[Path, os.stat_result]:
         st = os.stat(p)
     except OSError as exc:
         raise InvalidSpecError(f"cannot read {what} {display_path(p)}: {exc.strerror or exc}") from None
-    except ValueError:  # an embedded NUL byte
-        raise InvalidSpecError(f"cannot read {what} {display_path(p)}: the path contains a NUL byte") from None
+    except ValueError:  # an embedded NUL byte, or a character the file system encoding cannot write
+        raise InvalidSpecError(f"cannot read {what} {display_path(p)}: {_bad_path(p)}") from None
     if stat.S_ISDIR(st.st_mode):
         raise InvalidSpecError(f"cannot read {what} {display_path(p)}: it is a directory, not a file")
     if not stat.S_ISREG(st.st_mode):
@@ -472,7 +472,7 @@ def atomic_write(path: Any, data: str | bytes | Callable[[Any], None], what: str
     except OSError as exc:
         raise output_error(exc, what, target) from None
     except ValueError:
-        raise OutputError(f"cannot write {what} {display_path(target)}: the path contains a NUL byte") from None
+        raise OutputError(f"cannot write {what} {display_path(target)}: {_bad_path(target)}") from None
     try:
         with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": ""})) as fh:
             if callable(data):
@@ -502,6 +502,22 @@ def save_figure(fig, path: Any, what: str = "the plot", **savefig_kwargs) -> str
     return atomic_write(path, lambda fh: fig.savefig(fh, format=fmt, **savefig_kwargs), what)
 
 
+def _bad_path(path: Any) -> str:
+    """Why the OS cannot take ``path`` (a NUL byte, a character the file-system encoding cannot
+    write, such as a lone surrogate), or "" when it can."""
+    text = os.fspath(path)
+    if isinstance(text, str):
+        if "\0" in text:
+            return "the path contains a NUL byte"
+        try:
+            os.fsencode(text)
+        except UnicodeEncodeError as exc:
+            return f"the path holds a character the file system cannot store ({exc.object[exc.start]!r})"
+    elif b"\0" in text:
+        return "the path contains a NUL byte"
+    return ""
+
+
 def check_output_dir(path: Any, option: str) -> None:
     """Check that the directory ``path`` exists and files can be created in it, or that it can be
     created: its nearest existing ancestor is a directory we can write in, and no missing component
@@ -516,9 +532,9 @@ def check_output_dir(path: Any, option: str) -> None:
     """
     if str(path).strip() == "":
         raise InvalidSpecError(f"{option} is empty; give a directory (. for the current one)")
-    if "\0" in str(path):
-        raise InvalidSpecError(f"{option} {display_path(path)}: the path contains a NUL byte")
     p = Path(path)
+    if _bad_path(p) != "":
+        raise InvalidSpecError(f"{option} {display_path(path)}: {_bad_path(p)}")
     missing: list[str] = []
     here = p
     try:
