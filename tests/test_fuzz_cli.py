@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -53,20 +54,59 @@ def _fast(case: dict) -> bool:
     return argv[0] in FAST
 
 
-def test_fuzz_subset_is_clean(tmp_path):
+def _tree(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+def test_fuzz_subset_is_clean_and_leaves_the_cwd_unchanged(tmp_path, monkeypatch):
     fuzz = _harness()
-    cases = fuzz.generate(400, 120, seed=7, folder=tmp_path)
+    cases = fuzz.generate(400, 120, seed=7, folder=tmp_path / "corpus")
     argv_cases = [c for c in cases if c["id"].startswith("a") and _fast(c)][:150]
     file_cases = [c for c in cases if c["id"].startswith("f") and c["argv"][0] == "obstruction"][:25]
     assert len(argv_cases) >= 100 and len(file_cases) >= 15
     work = tmp_path / "cases"
     work.mkdir()
+    start = tmp_path / "start"  # the directory the harness is started from, with a file of the user's
+    start.mkdir()
+    (start / "notes.txt").write_text("mine")
+    monkeypatch.chdir(start)
     with _address_space_cap(4 * 2**30):  # a regression that allocates without limit fails, not the machine
         results = [fuzz.run_case(c, work, timeout=60) for c in argv_cases + file_cases]
     bad = [r for r in results if r["findings"]]
     assert not bad, json.dumps(bad[:3], indent=1, default=str)
     codes = {r["code"] for r in results}
     assert {0, 2} <= codes  # both outcomes are exercised
+    assert Path.cwd() == start and _tree(start) == ["notes.txt"]  # an earlier harness left 34 folders here
+    assert _tree(work) == []  # every case's folder removed
+
+
+def test_relative_outputs_land_in_the_case_folder_not_the_cwd(tmp_path, monkeypatch):
+    """The junk values include relative paths ("0", "nan", "."): `--plot 0` writes ./0/, which must be
+    the case's own folder. A failed run that leaves such a file is a leftover finding."""
+    import bettibounds.cli as cli
+
+    fuzz = _harness()
+    work = tmp_path / "cases"
+    work.mkdir()
+    start = tmp_path / "start"
+    start.mkdir()
+    monkeypatch.chdir(start)
+
+    def plot_into(status):
+        def fake(argv):
+            Path(argv[-1]).mkdir()
+            (Path(argv[-1]) / "diagram.png").write_bytes(b"\x89PNG")
+            print("plotted") if status == 0 else print("bettibounds: error: no", file=sys.stderr)
+            return status
+        return fake
+
+    monkeypatch.setattr(cli, "main", plot_into(0))
+    ok = fuzz.run_case({"id": "rel-ok", "argv": ["barcode", "--plot", "0"]}, work, timeout=10)
+    monkeypatch.setattr(cli, "main", plot_into(2))
+    failed = fuzz.run_case({"id": "rel-failed", "argv": ["barcode", "--plot", "nan"]}, work, timeout=10)
+    assert _tree(start) == [] and Path.cwd() == start
+    assert ok["findings"] == []  # a successful run may write where it was told
+    assert "leftover" in failed["findings"] and failed["leftover"][0].endswith("nan/diagram.png")
 
 
 def test_the_harness_sees_what_it_must(tmp_path, monkeypatch):

@@ -14,8 +14,8 @@ What counts as a finding:
                     error lines, time announcements and progress bars;
 * ``stdout``     -- text on stdout with exit 2, or no output / invalid JSON with exit 0;
 * ``warning``    -- a Python warning (numpy's RuntimeWarning, ...) reached the user;
-* ``leftover``   -- a failed or interrupted run left files in its output folder, or a temporary
-                    file (``.bb-*``) anywhere.
+* ``leftover``   -- a failed or interrupted run left files in its output folder or its working
+                    directory, or a temporary file (``.bb-*``) anywhere.
 
 Cases: ``--argv`` generated argument vectors over every sub-command (valid-looking values most of
 the time, junk otherwise: huge, negative, non-finite, control characters, unwritable or
@@ -40,7 +40,9 @@ Usage::
     python verification/fuzz_cli.py --json report.json --seed 3 --workers 2 --timeout 120
 
 Prints a summary table and the findings (argv, status, last lines of stderr or the traceback);
-exits 1 when there is any finding. Writes nothing outside a temporary folder (and ``--json``).
+exits 1 when there is any finding. Writes nothing outside a temporary folder (and ``--json``): every
+case runs with a fresh temporary folder as its working directory, so relative output paths among the
+junk values (``--plot 0``, ``--plot .``) land there, not where the harness was started.
 The test suite runs a small subset of the same cases in-process (tests/test_fuzz_cli.py).
 """
 
@@ -573,6 +575,12 @@ def run_case(case: dict, base: Path, timeout: float) -> dict:
 
     case_dir = Path(tempfile.mkdtemp(prefix=f"{case['id']}-", dir=base))
     (case_dir / "afile").write_text("x")
+    # every case runs in a fresh working directory of its own: a relative output path among the junk
+    # values ("0", "nan", "." for --plot) is the user's current directory, which must not be the
+    # directory the harness (or the test suite) was started from
+    cwd = case_dir / "cwd"
+    cwd.mkdir()
+    started_in = os.getcwd()
     argv = [_substitute(a, case_dir) for a in case["argv"]]
     out = FullStream() if case.get("stdout") == "full" else io.StringIO()
     err = io.StringIO()
@@ -594,6 +602,7 @@ def run_case(case: dict, base: Path, timeout: float) -> dict:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
+            os.chdir(cwd)
             signal.setitimer(signal.ITIMER_REAL, timeout)
             if case.get("interrupt") is not None:
                 timer = threading.Timer(case["interrupt"], interrupt)
@@ -617,6 +626,7 @@ def run_case(case: dict, base: Path, timeout: float) -> dict:
             status = "traceback"
             tb = traceback.format_exc(limit=-8)
         finally:
+            os.chdir(started_in)
             signal.signal(signal.SIGALRM, previous)
         seconds = time.perf_counter() - t0
     with contextlib.suppress(KeyboardInterrupt):  # a timer that fired just as main returned
@@ -656,7 +666,7 @@ def run_case(case: dict, base: Path, timeout: float) -> dict:
                     findings.append("stdout")
     if caught:
         findings.append("warning")
-    produced = _files_under(case_dir / "out") if (case_dir / "out").exists() else []
+    produced = [f for folder in (case_dir / "out", cwd) if folder.exists() for f in _files_under(folder)]
     temporaries = [f for f in _files_under(case_dir) if os.path.basename(f).startswith(".bb-")]
     if temporaries or (code in (2, 130) and produced):
         findings.append("leftover")
@@ -678,6 +688,7 @@ def _worker(conn, base: str, timeout: float, memory_gb: float, budget: float) ->
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     os.environ["BETTIBOUNDS_MAX_SECONDS"] = str(budget)
     os.environ.setdefault("MPLBACKEND", "Agg")
+    os.chdir(base)  # run_case gives each case its own folder; nothing a worker writes lands in the caller's cwd
     import bettibounds.cli  # noqa: F401 - warm up the imports once per worker
 
     while True:
