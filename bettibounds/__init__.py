@@ -12,6 +12,7 @@ PfaffianFormat(order=6, alpha=2, beta=4)
 
 from __future__ import annotations
 
+from ._version import __version__
 from .api import bounds
 from .errors import (BettiBoundsError, DeviceError, HypothesisError, InvalidSpecError, MissingExtraError,
                      NotPfaffianError, ResourceLimitError, SchedulerError, UnknownNameError)
@@ -25,7 +26,6 @@ from .result import BoundReport, BoundResult
 from .spec import ArchitectureSpec
 from .theorems import THEOREMS, Hypothesis, get_theorem
 
-__version__ = "0.1.0"
 
 __all__ = [
     "ArchitectureSpec",
