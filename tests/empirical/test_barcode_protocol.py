@@ -1,0 +1,221 @@
+"""The authors' barcode protocol (issue 22) and the H0 backends' agreement (issue 18, item 8).
+
+Oracles: brute-force connected components for cluster sizes; gudhi against the union-find sweep;
+the three-hump camel function's known minima and saddle; the symmetry group's own action
+(``bettibounds.certified.witness.group_orbit``, written independently of the quotient) for the
+canonical form.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+pytest.importorskip("gudhi")
+pytest.importorskip("scipy")
+
+from bettibounds.barcode import barcode_of_points, lower_star_h0, union_find_h0  # noqa: E402
+from bettibounds.errors import InvalidSpecError  # noqa: E402
+
+# ------------------------------------------------------------------ random graphs with ties
+
+
+def _graphs():
+    """Values on few levels (many ties), edges with duplicates, both orientations and self-loops."""
+    return st.integers(1, 30).flatmap(lambda n: st.tuples(
+        st.lists(st.integers(0, 4).map(float), min_size=n, max_size=n),
+        st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=3 * n)))
+
+
+def _components(n, pairs, allowed=None):
+    """Connected components (lists of vertices) of the graph on ``allowed`` (default: all)."""
+    allowed = set(range(n)) if allowed is None else set(allowed)
+    adj = {v: set() for v in allowed}
+    for i, j in pairs:
+        if i in allowed and j in allowed and i != j:
+            adj[i].add(j)
+            adj[j].add(i)
+    seen, comps = set(), []
+    for v in sorted(allowed):
+        if v in seen:
+            continue
+        stack, comp = [v], []
+        seen.add(v)
+        while stack:
+            u = stack.pop()
+            comp.append(u)
+            for w in adj[u] - seen:
+                seen.add(w)
+                stack.append(w)
+        comps.append(comp)
+    return comps
+
+
+@settings(deadline=None, max_examples=150)
+@given(_graphs())
+@example(([1.0, 2.0, 3.0], [(0, 0), (1, 1)]))  # self-loops only: gudhi returned no bar (issue 18, item 8)
+@example(([2.0, 2.0], [(1, 1)]))
+@example(([0.0, 1.0, 0.0], [(0, 1), (1, 0), (1, 2), (2, 1), (1, 2)]))
+def test_gudhi_and_union_find_agree_on_every_graph(case):
+    values, pairs = case
+    n = len(values)
+    edges = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+    g = lower_star_h0(values, edges, backend="gudhi")
+    u = lower_star_h0(values, edges, backend="union-find")
+    assert sorted(map(tuple, g[:, :2].tolist())) == sorted(map(tuple, u[:, :2].tolist()))
+    # one essential bar per connected component, born at the component's minimum
+    comps = _components(n, pairs)
+    for rows in (g, u):
+        ess = sorted(rows[np.isinf(rows[:, 1]), 0].tolist())
+        assert ess == sorted(min(values[v] for v in c) for c in comps)
+
+
+@settings(deadline=None, max_examples=150)
+@given(_graphs())
+@example(([1.0, 0.0, 1.0, 3.0, 1.0, 0.5, 1.0, 0.7], [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 6), (3, 7)]))
+def test_cluster_sizes_match_a_brute_force_count(case):
+    """A bar born at b and dying at v: its cluster is the component of b among the vertices that
+    entered before v (order (value, index)); an essential bar's: its connected component."""
+    values, pairs = case
+    n = len(values)
+    f = np.asarray(values)
+    rank = np.empty(n, dtype=int)
+    rank[np.lexsort((np.arange(n), f))] = np.arange(n)
+    rows = union_find_h0(values, np.array(pairs, dtype=np.int64).reshape(-1, 2), sizes=True)
+    comps = _components(n, pairs)
+    for b, d, bi, di, partner, size in rows:
+        bi = int(bi)
+        if math.isinf(d):
+            assert size == len(next(c for c in comps if bi in c))
+            continue
+        before = [w for w in range(n) if rank[w] < rank[int(di)]]
+        mine = next(c for c in _components(n, pairs, before) if bi in c)
+        assert size == len(mine)
+        assert f[int(partner)] <= b and int(partner) not in mine  # it merges into another, older cluster
+        assert min(f[w] for w in mine) == b and f[int(di)] == d
+
+
+def test_barcode_of_points_sizes_and_filter():
+    # two wells on a line: the shallow one's cluster has 3 samples when it dies at the ridge (value 3)
+    bc = barcode_of_points([[0], [1], [2], [3], [4], [5], [6]], [1, 0, 1, 3, 1, 0.5, 1], k=2)
+    assert [(b.birth, b.death, b.cluster_size) for b in bc.bars] == [(0.0, math.inf, 7), (0.5, 3.0, 3)]
+    assert bc.to_score() == 2.5 and bc.to_score(min_cluster=3) == 2.5 and bc.to_score(min_cluster=4) == 0.0
+    d = bc.to_dict(min_cluster=4)["to_score"]
+    assert d["value"] == 2.5 and d["filtered"] == {"min_cluster": 4, "value": 0.0, "n_segments": 0,
+                                                   "definition": d["filtered"]["definition"]}
+    # the edge-length cutoff: with radius 1.5 the k = 2 edges of length 2 go, the graph stays a path
+    cut = barcode_of_points([[0], [1], [2], [3], [4], [5], [6]], [1, 0, 1, 3, 1, 0.5, 1], k=2, radius=1.5)
+    assert cut.meta["n_edges"] == 6 and bc.meta["n_edges"] == 8
+    # a cutoff that cuts everything: every sample is its own component
+    iso = barcode_of_points([[0], [10], [20]], [0, 1, 2], k=1, radius=5.0)
+    assert [(b.birth, b.death, b.cluster_size) for b in iso.bars] == [(0, math.inf, 1), (1, math.inf, 1),
+                                                                      (2, math.inf, 1)]
+    with pytest.raises(InvalidSpecError, match="min_cluster"):
+        bc.to_score(min_cluster=0)
+
+
+def test_min_cluster_needs_cluster_sizes():
+    from bettibounds.barcode import grid_barcode
+
+    with pytest.raises(InvalidSpecError, match="cluster sizes"):
+        grid_barcode(np.array([3.0, 1.0, 2.0, 0.0, 4.0])).to_score(min_cluster=2)
+
+
+# ------------------------------------------------------------------ the camel function
+
+
+def _camel(x, y):
+    return (2 - 1.05 * x**2 + x**4 / 6) * x**2 + x * y + y**2
+
+
+CAMEL_MIN, CAMEL_SADDLE = 0.2986384, 0.8773616  # the two side minima and their saddle (6 digits)
+
+
+def test_camel_grid_and_filtered_sample_barcodes():
+    from bettibounds.barcode import grid_barcode
+
+    ax = np.linspace(-2, 2, 801)
+    X, Y = np.meshgrid(ax, ax, indexing="ij")
+    grid = grid_barcode(_camel(X, Y), max_dim=0, axes=[ax, ax])
+    # the grid is symmetric like the function ((x, y) -> (-x, -y)): rounding makes twin vertices near
+    # the global minimum, which leaves segments of length ~1e-16 (the authors' grid shows one too)
+    finite = sorted((b.birth, b.death) for b in grid.of_dim(0) if not b.essential and b.length > 1e-9)
+    assert len(finite) == 2
+    for b, d in finite:  # the grid spacing 0.005 times the gradient bounds the error
+        assert b == pytest.approx(CAMEL_MIN, abs=1e-4) and d == pytest.approx(CAMEL_SADDLE, abs=1e-4)
+    rng = np.random.default_rng(0)
+    pts = rng.uniform(-2, 2, size=(100_000, 2))
+    bc = barcode_of_points(pts, _camel(pts[:, 0], pts[:, 1]), k=8, min_cluster=20)
+    kept = sorted((b.birth, b.death) for b in bc.of_dim(0) if not b.essential and b.cluster_size >= 20)
+    assert len(kept) == 2
+    for b, d in kept:
+        assert b == pytest.approx(CAMEL_MIN, abs=1e-3) and d == pytest.approx(CAMEL_SADDLE, abs=1e-3)
+    true_score = 2 * (CAMEL_SADDLE - CAMEL_MIN)
+    assert bc.to_score(min_cluster=20) == pytest.approx(true_score, abs=1e-3)
+    assert bc.to_score() > true_score + 0.5  # the raw score is dominated by sampling noise
+    assert bc.meta["knn_backend"] == "kdtree" and bc.meta["knn_exact"] is True
+
+
+# ------------------------------------------------------------------ the quotient by the symmetry group
+
+QUOTIENT_CASES = [
+    {"widths": (2, 3), "activation": "tanh"},
+    {"widths": (3,), "activation": "sigmoid"},  # flips with bias compensation in the output bias
+    {"widths": (2, 2), "activation": "sigmoid"},  # ... and in a hidden layer's bias
+    {"widths": (2, 2, 2), "activation": "tanh", "skip": "residual"},  # tied permutations and flips
+    {"widths": (2, 2, 2), "activation": "sigmoid", "skip": "residual"},  # compensation through the chain
+    {"widths": (2, 2), "activation": "gaussian", "skip": "residual"},  # even: flips per layer
+    {"widths": (2, 3), "activation": "gaussian"},
+    {"widths": (3, 2), "activation": "softplus"},  # permutations only
+    {"widths": (2, 2), "activation": "tanh", "skip": "residual+input-output"},
+    {"widths": (2, 3), "activation": "tanh", "bias": False},
+    {"widths": (3,), "activation": "sigmoid", "l2": 0.1},  # the l2 penalty drops the logistic flips
+]
+
+
+@pytest.mark.parametrize("kw", QUOTIENT_CASES, ids=lambda kw: "-".join(str(v) for v in kw.values()))
+def test_every_image_of_a_point_has_one_canonical_form_in_its_orbit(kw):
+    torch = pytest.importorskip("torch")
+    from bettibounds import ArchitectureSpec
+    from bettibounds.barcode import canonical_form
+    from bettibounds.certified.witness import group_orbit
+    from bettibounds.empirical.kernels import LossKernel
+
+    spec = ArchitectureSpec(inputs=2, samples=4, **kw)
+    rng = np.random.default_rng(len(str(kw)))
+    theta = rng.normal(size=spec.n_params)
+    orbit = np.stack([theta] + [g for g, _, _ in group_orbit(spec, theta)])
+    canon, info = canonical_form(spec, orbit)
+    assert info.kind == "canonical" and info.group_order == len(orbit) and info.degenerate == 0
+    assert np.abs(canon - canon[0]).max() <= 1e-12 * (1 + np.abs(theta).max())  # one representative
+    assert np.linalg.norm(orbit - canon[0], axis=1).min() <= 1e-12 * (1 + np.abs(theta).max())  # in the orbit
+    kern = LossKernel(spec, rng.normal(size=(4, 2)), rng.normal(size=(4, 1)))
+    loss = kern.evaluate(torch.as_tensor(np.stack([theta, canon[0]]))).numpy()
+    assert loss[1] == pytest.approx(loss[0], rel=1e-12, abs=1e-15)
+    # a second, generic point has another representative (the map is not constant)
+    other, _ = canonical_form(spec, rng.normal(size=spec.n_params))
+    assert np.abs(other - canon[0]).max() > 1e-3
+
+
+def test_quotient_none_and_refusals():
+    from bettibounds import ArchitectureSpec
+    from bettibounds.barcode import canonical_form
+
+    spec = ArchitectureSpec(inputs=1, widths=(2,), activation="tanh", samples=1)
+    x = np.arange(spec.n_params, dtype=float)
+    same, info = canonical_form(spec, x, quotient="none")
+    assert np.array_equal(same, x) and info.kind == "none" and "raw" in info.to_dict()["description"]
+    with pytest.raises(InvalidSpecError, match="P = 7 columns"):
+        canonical_form(spec, np.zeros(6))
+    with pytest.raises(InvalidSpecError, match="unknown quotient"):
+        canonical_form(spec, x, quotient="orbit")
+    linear = ArchitectureSpec(inputs=1, widths=(2,), activation="identity", samples=1)
+    with pytest.raises(InvalidSpecError, match="no finite symmetry group"):
+        canonical_form(linear, np.zeros(linear.n_params))
+    # a dead unit (zero incoming row) is off the generic set, and counted
+    dead = np.array([0.0, 1.0, 0.0, 0.5, 1.0, 1.0, 0.0])
+    assert canonical_form(spec, dead)[1].degenerate == 1
