@@ -339,6 +339,9 @@ def reproduce(out_dir="bettibounds-report", quick: bool = True, root: Path | Non
               "certificates": None if suite is None else suite["certificates"],
               "violations": len(violations), "obstruction": prob, "relu_flow": demo,
               "barcodes": None if barcodes is None else barcodes.get("tables")}
+    # the real-data TO-score trend and its verdict at the top level too (issue 22's schema)
+    for key in ("to_score_trend", "to_score_trend_verdict"):
+        tables[key] = None if barcodes is None else barcodes["tables"].get(key)
     (out / "tables.json").write_text(json.dumps(_clean(tables), indent=1, default=_json_default))
     _write_csv(out / "growth.csv", growth)
     _write_csv(out / "fits.csv", fits)

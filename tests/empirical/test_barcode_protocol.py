@@ -219,3 +219,181 @@ def test_quotient_none_and_refusals():
     # a dead unit (zero incoming row) is off the generic set, and counted
     dead = np.array([0.0, 1.0, 0.0, 0.5, 1.0, 1.0, 0.0])
     assert canonical_form(spec, dead)[1].degenerate == 1
+
+
+# ------------------------------------------------------------------ verdict rules on synthetic tables
+
+
+def _rows(score, ci_half=0.05, datasets=("digits",), archs=((16, 1), (64, 1), (16, 2), (64, 2))):
+    return [{"dataset": ds, "width": h, "depth": L, "to_score_mean": score(h, L),
+             "to_score_ci95": [score(h, L) - ci_half, score(h, L) + ci_half]} for ds in datasets for h, L in archs]
+
+
+def test_trend_verdict_on_synthetic_tables():
+    from bettibounds.barcode.realdata import trend_verdict
+
+    down = trend_verdict(_rows(lambda h, L: 4.0 / h + 1.0 / L))
+    assert down["verdict"] == "reproduced" and down["directions"] == {"width": "decreases", "depth": "decreases"}
+    assert [c["result"] for c in down["comparisons"]["width"]] == ["decrease", "decrease"]
+    up = trend_verdict(_rows(lambda h, L: h / 16 + L))
+    assert up["verdict"] == "not reproduced" and up["directions"] == {"width": "increases", "depth": "increases"}
+    # overlapping confidence intervals: the same trend, but too noisy to tell
+    noisy = trend_verdict(_rows(lambda h, L: 4.0 / h + 1.0 / L, ci_half=5.0))
+    assert noisy["verdict"] == "inconclusive" and noisy["directions"] == {"width": "unclear", "depth": "unclear"}
+    # decreasing with width, increasing with depth: not the published claim
+    mixed = trend_verdict(_rows(lambda h, L: 4.0 / h + L))
+    assert mixed["verdict"] == "not reproduced" and mixed["directions"]["depth"] == "increases"
+    # one width comparison up, one down: mixed
+    zig = trend_verdict(_rows(lambda h, L: (4.0 / h if L == 1 else h / 16) + 1.0 / L))
+    assert zig["directions"]["width"] == "mixed" and zig["verdict"] == "not reproduced"
+    # no depth comparison at all: never "reproduced"
+    flat = trend_verdict(_rows(lambda h, L: 4.0 / h, archs=((16, 1), (64, 1))))
+    assert flat["verdict"] == "inconclusive" and flat["comparisons"]["depth"] == []
+
+
+def test_generalisation_verdict_and_confidence_intervals():
+    from bettibounds.barcode.realdata import generalisation_verdict, mean_ci95
+
+    m, ci = mean_ci95([1.0, 2.0, 3.0])  # sd 1, t(0.975, 2) = 4.302653
+    assert m == 2.0 and ci == pytest.approx([2 - 4.302653 / math.sqrt(3), 2 + 4.302653 / math.sqrt(3)], abs=1e-6)
+    assert mean_ci95([5.0]) == (5.0, [5.0, 5.0])
+
+    def runs(sign, n=4):
+        return [{"segments": [{"segment": s, "test_error": 0.1 + sign * 0.01 * s + 0.001 * r} for s in (1, 2, 3, 4)]}
+                for r in range(n)]
+
+    assert generalisation_verdict(runs(+1))["verdict"] == "reproduced"
+    assert generalisation_verdict(runs(-1))["verdict"] == "not reproduced"
+    assert generalisation_verdict(runs(+1, n=2))["verdict"] == "inconclusive"  # fewer than 3 runs qualify
+    mixed = runs(+1, 2) + runs(-1, 2)
+    assert generalisation_verdict(mixed)["verdict"] == "inconclusive"
+
+
+# ------------------------------------------------------------------ the minima-graph protocol
+
+
+def test_graph_reading_is_the_minimax_and_can_be_below_the_direct_one():
+    from bettibounds.barcode.minima import graph_h0
+
+    inf = math.inf
+    # B (loss 1) is joined to the lower A only over a high pass (5); through the higher C it needs 3
+    levels = np.array([[inf, 5.0, 3.0], [5.0, inf, 2.5], [3.0, 2.5, inf]])
+    bars, direct = graph_h0([0.0, 1.0, 2.0], levels)
+    assert [(v, d) for v, d, _ in bars] == [(0, inf), (1, 3.0), (2, 2.5)]
+    assert direct.tolist() == [inf, 5.0, 2.5]
+
+
+def test_minima_graph_on_the_camel_function():
+    from bettibounds.barcode.evaluate import FunctionEvaluator
+    from bettibounds.barcode.minima import descend, minima_graph_barcode
+
+    def grad(X):
+        x, y = X[:, 0], X[:, 1]
+        return np.stack([4 * x - 4.2 * x**3 + x**5 + y, x + 2 * y], 1)
+
+    ev = FunctionEvaluator(2, lambda X: _camel(X[:, 0], X[:, 1]), grad)
+    starts = np.array([[1.5, -1.0], [1.9, -0.5], [-1.6, 1.0], [0.3, 0.2], [-0.2, -0.4]])
+    minima, vals = descend(ev, starts, steps=1500, lr=0.02)
+    mg = minima_graph_barcode(ev, minima, identify_tol=1e-4, images=10, iterations=40)
+    assert sorted(len(g) for g in mg.identified) == [2, 2] and len(mg.values) == 3  # five runs, three minima
+    assert sorted(mg.values.tolist()) == pytest.approx([0.0, CAMEL_MIN, CAMEL_MIN], abs=1e-6)
+    finite = sorted(d for d in mg.graph_deaths if math.isfinite(d))
+    # the relaxed path crosses the saddle: its top is the saddle's level, up to the dense sampling
+    assert finite == pytest.approx([CAMEL_SADDLE, CAMEL_SADDLE], abs=1e-4)
+    assert mg.to_score() == pytest.approx(2 * (CAMEL_SADDLE - CAMEL_MIN), abs=2e-4)
+    assert (mg.straight[np.isfinite(mg.straight)] >= CAMEL_SADDLE - 1e-4).all()  # the straight paths cross it too
+    d = mg.to_dict()
+    assert d["n_minima"] == 3 and d["barcode"]["source"] == "minima-graph"
+
+
+def test_minima_graph_quotient_identifies_the_images_of_a_minimum():
+    pytest.importorskip("torch")
+    from bettibounds import ArchitectureSpec
+    from bettibounds.barcode.minima import descend, minima_graph_barcode
+    from bettibounds.certified.witness import group_orbit
+    from bettibounds.empirical.kernels import LossKernel
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (6, 1))
+    spec = ArchitectureSpec(inputs=1, widths=(2,), activation="tanh", samples=6)
+    kern = LossKernel(spec, x, np.sin(2 * x))
+    theta, _ = descend(kern, rng.normal(size=(1, spec.n_params)), steps=300, lr=0.05)
+    images = np.stack([theta[0]] + [g for g, _, _ in group_orbit(spec, theta[0])])  # |G| = 8 images
+    raw = minima_graph_barcode(kern, images, spec=spec, quotient="none", images=4, iterations=0)
+    quot = minima_graph_barcode(kern, images, spec=spec, quotient="canonical", images=4, iterations=0)
+    assert raw.values.shape[0] == 8 and quot.values.shape[0] == 1 and quot.identified == [list(range(8))]
+    assert raw.to_score() > 0 and quot.to_score() == 0.0  # the raw graph counts the images as minima
+    assert quot.meta["quotient"]["kind"] == "canonical" and quot.meta["quotient"]["group_order"] == 8
+
+
+# ------------------------------------------------------------------ sample mode: protocol and warnings
+
+
+def test_sample_mode_preset_quotient_and_warnings():
+    torch = pytest.importorskip("torch")
+    from bettibounds import ArchitectureSpec
+    from bettibounds.barcode import canonical_form, sample_barcode
+    from bettibounds.barcode.sampling import BarcodeWarning
+    from bettibounds.empirical.kernels import LossKernel
+
+    del torch
+    x = np.linspace(-1, 1, 5)[:, None]
+    spec = ArchitectureSpec(inputs=1, widths=(2,), activation="tanh", samples=5)
+    kern = LossKernel(spec, x, np.tanh(x))
+    with pytest.warns(BarcodeWarning, match="fewer than 2\\^P"):
+        bc = sample_barcode(kern, -2, 2, uniform=100, starts=2, steps=5, preset="barannikov", quotient="canonical")
+    m = bc.meta
+    assert m["k"] == 4 * spec.n_params == 28 and m["radius_rule"].startswith("2 x mean") and m["min_cluster"] == 20
+    assert m["quotient"]["kind"] == "canonical" and any("2^P" in w for w in m["warnings"])
+    assert np.allclose(canonical_form(spec, bc.samples.points)[0], bc.samples.points)  # samples are canonical
+    d = bc.to_dict()["to_score"]
+    assert d["value"] >= d["filtered"]["value"] and d["filtered"]["min_cluster"] == 20  # side by side
+    assert all(b.cluster_size is not None for b in bc.bars)
+    # explicit options win over the preset; enough samples for P = 2 -> no sparsity warning
+    f = ArchitectureSpec(inputs=1, widths=(1,), activation="tanh", samples=5, bias=False)
+    k2 = LossKernel(f, x, np.tanh(x))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", BarcodeWarning)
+        small = sample_barcode(k2, -2, 2, uniform=200, starts=0, preset="barannikov", k=5, min_cluster=3)
+    assert small.meta["k"] == 5 and small.meta["min_cluster"] == 3 and "warnings" not in small.meta
+
+
+def test_threshold_region_keeps_only_low_samples():
+    pytest.importorskip("torch")
+    from bettibounds import ArchitectureSpec
+    from bettibounds.barcode import sample_barcode
+    from bettibounds.empirical.kernels import LossKernel
+
+    x = np.linspace(-1, 1, 5)[:, None]
+    spec = ArchitectureSpec(inputs=1, widths=(1,), activation="tanh", samples=5, bias=False)
+    kern = LossKernel(spec, x, np.tanh(x))
+    bc = sample_barcode(kern, -3, 3, uniform=300, starts=0, k=4, region="threshold", threshold=0.2)
+    s = bc.samples
+    assert (s.values[s.origin == 2] < 0.2).all() and (s.origin == 2).sum() == 300
+    assert bc.meta["region"]["kind"] == "threshold" and 0 < bc.meta["region"]["acceptance"] < 1
+    with pytest.raises(InvalidSpecError, match="threshold"):
+        sample_barcode(kern, -3, 3, uniform=10, starts=0, k=4, region="threshold")
+
+
+def test_far_above_warning_rule():
+    from bettibounds.barcode.refine import far_above_warning
+
+    assert far_above_warning([{"birth": 0.0, "graph_estimate": 2.0, "refined_level": 1.0}]) is None
+    w = far_above_warning([{"birth": 0.0, "graph_estimate": 4.0, "refined_level": 1.0},
+                           {"birth": 0.0, "graph_estimate": 1.0, "refined_level": 0.0}])
+    assert "1 had graph estimates more than 3 x" in w and "(up to 4 x)" in w and "1 refined to no barrier" in w
+
+
+def test_bundled_data_equal_scikit_learn_loaders():
+    sklearn_datasets = pytest.importorskip("sklearn.datasets")
+    from bettibounds.barcode.realdata import bundled_data, load_dataset
+
+    for name, loader in (("digits", sklearn_datasets.load_digits), ("breast_cancer", sklearn_datasets.load_breast_cancer)):
+        x, y = bundled_data(name)
+        ref = loader()
+        assert np.array_equal(x, ref.data) and np.array_equal(y, ref.target)
+    x, y, xt, yt, info = load_dataset("breast_cancer", n_train=100, seed=1)
+    assert x.shape == (100, 30) and xt.shape == (469, 30) and y.shape == (100, 1)
+    assert np.allclose(x.mean(0), 0, atol=1e-12) and info["n_test"] == 469
