@@ -101,16 +101,19 @@ def _dense_levels(ev, C: np.ndarray, dense: int) -> tuple[np.ndarray, np.ndarray
     return v[np.arange(M), i], pts[np.arange(M), i]
 
 
-def relax_paths(evaluator, starts, ends, *, images: int = 12, iterations: int = 60, step: float = 0.2,
-                dense: int = 4, check_every: int = 10):
+def relax_paths(evaluator, starts, ends, *, images: int = 12, iterations: int = 60, step: float = 0.5,
+                dense: int = 4, check_every: int = 5, grow: float = 1.5, max_step: float = 2.0,
+                history: dict | None = None):
     """Relax the straight paths starts[m] -> ends[m] by the string method, all M paths at once.
 
     Every interior image takes a gradient step of ``step`` times the chain's mean image spacing
     (normalised by the chain's largest gradient, so the step does not depend on the loss scale),
     then the chain is respaced to equal arc length; every ``check_every`` iterations the chain is
     evaluated densely (``dense`` points per segment) and the best chain so far is kept; a chain
-    whose level stops improving twice restarts from its best with half the step. The straight
-    line is the first "best" chain. At the end, the two segments around each chain's top are
+    whose level stops improving twice restarts from its best with half the step, and a chain that
+    improved lengthens its step by ``grow`` (up to ``max_step``). The straight line is the first
+    "best" chain. ``history``, when given, receives ``{iteration: best levels so far}`` at every
+    check (the convergence record: how much the levels still moved). At the end, the two segments around each chain's top are
     evaluated 16 times denser (for the relaxed and the straight chain alike); a level is the
     largest loss found on the chain -- a lower estimate of the polyline's maximum, which is itself
     an upper estimate of the merge level.
@@ -158,12 +161,15 @@ def relax_paths(evaluator, starts, ends, *, images: int = 12, iterations: int = 
             for j, m in enumerate(idx):
                 if better[j]:
                     best_level[m], best_saddle[m], best[m], stale[m] = lv[j], sd[j], C[m], 0
+                    steps[m] = min(steps[m] * grow, max_step)  # moving well: lengthen the step
                 else:
                     stale[m] += 1
                     if stale[m] >= 2:  # restart from the best chain with a smaller step
                         C[m], steps[m], stale[m] = best[m], steps[m] / 2, 0
                         if steps[m] < 1e-3:
                             active[m] = False
+            if history is not None:
+                history[it] = best_level.copy()
     # a finer look at the top of each chain kept (and of the straight line, so the two stay
     # comparable): the two segments around its highest dense point, 16 times denser -- a coarse
     # dense maximum can sit below the polyline's maximum (on the camel function by 3e-3)
@@ -287,8 +293,8 @@ class MinimaGraph:
 
 
 def minima_graph_barcode(evaluator, minima, *, spec=None, quotient: str = "none", identify_tol: float = 1e-6,
-                         images: int = 12, iterations: int = 60, step: float = 0.2, dense: int = 4,
-                         check_every: int = 10) -> MinimaGraph:
+                         images: int = 12, iterations: int = 60, step: float = 0.5, dense: int = 4,
+                         check_every: int = 5) -> MinimaGraph:
     """The minima-graph barcode of the minima (rows of ``minima``); see the module docstring.
 
     Parameters
@@ -305,6 +311,10 @@ def minima_graph_barcode(evaluator, minima, *, spec=None, quotient: str = "none"
         representatives.
     images, iterations, step, dense, check_every
         The string method (:func:`relax_paths`).
+
+    ``meta["convergence"]`` records the TO-score (graph reading) with the levels reached at half
+    the iterations beside the final one: a large drop says the relaxation had not converged and
+    the segments are loose upper estimates.
     """
     from .quotient import canonical_form, quotient_info
 
@@ -335,16 +345,28 @@ def minima_graph_barcode(evaluator, minima, *, spec=None, quotient: str = "none"
     f = ev.values(X)
     n = X.shape[0]
     pairs = list(itertools.combinations(range(n), 2))
+    convergence: dict = {}
     levels = np.full((n, n), math.inf)
     straight = np.full((n, n), math.inf)
     if pairs:
         a = X[[i for i, _ in pairs]]
         b = X[[j for _, j in pairs]]
+        hist: dict = {}
         lv, st, _ = relax_paths(ev, a, b, images=images, iterations=iterations, step=step, dense=dense,
-                                check_every=check_every)
+                                check_every=check_every, history=hist)
         for (i, j), x, y in zip(pairs, lv, st):
             levels[i, j] = levels[j, i] = max(float(x), f[i], f[j])
             straight[i, j] = straight[j, i] = max(float(y), f[i], f[j])
+        half = [it for it in hist if it <= iterations // 2]
+        if half:
+            mid = np.full((n, n), math.inf)
+            for (i, j), x in zip(pairs, hist[max(half)]):
+                mid[i, j] = mid[j, i] = max(float(x), f[i], f[j])
+            mid_deaths = [d for _, d, _ in graph_h0(f, mid)[0]]
+            convergence = {"iterations_half": int(max(half)), "to_score_half": float(sum(
+                d - v for d, v in zip(mid_deaths, f) if math.isfinite(d)))}
+        else:
+            convergence = {}
     raw, direct = graph_h0(f, levels)
     graph_deaths = np.array([d for _, d, _ in raw])
     bars = [BarcodeBar(0, float(f[v]), d, (v,), None if e is None else tuple(int(x) for x in e))
@@ -352,6 +374,8 @@ def minima_graph_barcode(evaluator, minima, *, spec=None, quotient: str = "none"
     meta = {"protocol": "minima graph (Barannikov et al. 2020)", "n_runs": int(len(minima)), "n_minima": n,
             "quotient": None if qinfo is None else qinfo.to_dict(), "identify_tol": identify_tol,
             "string_method": {"images": images, "iterations": iterations, "step": step, "dense": dense},
+            "convergence": {**convergence, "to_score": float(sum(d - v for d, v in zip(graph_deaths, f)
+                                                                  if math.isfinite(d)))},
             "death_levels": "tops of relaxed explicit paths between minima (upper estimates of the merge levels)",
             "seconds": time.perf_counter() - t0}
     bc = Barcode(sorted_bars(bars), "minima-graph", "minimum id", float(f.min()),

@@ -8,6 +8,7 @@ canonical form.
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -397,3 +398,51 @@ def test_bundled_data_equal_scikit_learn_loaders():
     x, y, xt, yt, info = load_dataset("breast_cancer", n_train=100, seed=1)
     assert x.shape == (100, 30) and xt.shape == (469, 30) and y.shape == (100, 1)
     assert np.allclose(x.mean(0), 0, atol=1e-12) and info["n_test"] == 469
+
+
+# ------------------------------------------------------------------ the command line
+
+
+def _cli(*argv):
+    import contextlib
+    import io
+
+    from bettibounds.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(argv))
+        except SystemExit as exc:  # argparse errors
+            code = exc.code
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_cli_preset_prints_raw_and_filtered_scores_and_the_protocol():
+    pytest.importorskip("torch")
+    from pathlib import Path
+
+    teacher = Path(__file__).resolve().parents[2] / "examples" / "teacher_tanh.json"
+    code, out, err = _cli("barcode", str(teacher), "--minima", "2", "--uniform", "80", "--steps", "5",
+                          "--preset", "barannikov", "--quotient", "canonical", "--min-cluster", "3")
+    assert code == 0, err
+    assert "protocol: k = 28 (4P); edge cutoff" in out and "quotient canonical (|G| = 8)" in out
+    assert "filtered TO-score (clusters >= 3 samples)" in out and "TO-score [reconstructed]" in out
+    assert "warning: sample mode: " in out and "BarcodeWarning" not in err  # printed once, as a line
+    code, out, err = _cli("barcode", str(teacher), "--minima", "1", "--uniform", "30", "--steps", "2", "--k", "4P",
+                          "--radius", "0.5", "--json")
+    d = json.loads(out)
+    assert code == 0 and d["meta"]["k"] == 28 and d["meta"]["radius"] == 0.5 and "filtered" not in d["to_score"]
+    for argv, words in ((["--k", "four"], "--k takes a positive integer or 4P"),
+                        (["--radius", "wide"], "--radius takes a positive number or auto"),
+                        (["--region", "threshold"], "needs a finite threshold")):
+        code, out, err = _cli("barcode", str(teacher), "--minima", "1", "--uniform", "10", "--steps", "1", *argv)
+        assert code == 2 and words in err and err.count("\n") == 1 and out == ""
+
+
+def test_cli_grid_mode_refuses_the_protocol_options():
+    from pathlib import Path
+
+    slice_exp = Path(__file__).resolve().parents[2] / "examples" / "slice_2d.json"
+    code, _, err = _cli("barcode", str(slice_exp), "--min-cluster", "5", "--quotient", "canonical")
+    assert code == 2 and "--min-cluster, --quotient: options of sample mode" in err
