@@ -131,10 +131,11 @@ class Barcode:
     ----------
     bars : tuple of BarcodeBar
         Sorted by dimension, then birth, then death.
-    source : {"grid", "knn"}
-        How the filtration was built: the cubical grid (V-construction) or a k-NN graph on samples.
+    source : {"grid", "knn", "minima-graph"}
+        How the filtration was built: the cubical grid (V-construction), a k-NN graph on samples, or
+        the complete graph on minima with relaxed path levels (:mod:`bettibounds.barcode.minima`).
     locations : str
-        What ``birth_at`` / ``death_at`` index: ``"grid index"`` or ``"sample id"``.
+        What ``birth_at`` / ``death_at`` index: ``"grid index"``, ``"sample id"`` or ``"minimum id"``.
     value_min, value_max : float
         The range of the sampled loss (for the normalised TO-score).
     meta : dict

@@ -23,10 +23,13 @@ from ..empirical._progress import progress_bar
 from ..errors import InvalidSpecError
 
 __all__ = ["as_points", "as_values", "knn_graph", "knn_search", "lower_star_h0", "union_find_h0", "minimax_tree", "tree_path",
-           "spanning_edges", "unique_pairs", "H0_BACKENDS", "KNN_BACKENDS", "KDTREE_MAX_DIM"]
+           "spanning_edges", "unique_pairs", "H0_BACKENDS", "KNN_BACKENDS", "KDTREE_MAX_DIM", "HNSW_PARAMS"]
 
 H0_BACKENDS: tuple[str, ...] = ("gudhi", "union-find")
-KNN_BACKENDS: tuple[str, ...] = ("auto", "kdtree", "brute")
+KNN_BACKENDS: tuple[str, ...] = ("auto", "kdtree", "brute", "hnsw")
+#: parameters of the approximate "hnsw" backend (hnswlib; the values BarcodeCalc uses: M = 16,
+#: ef_construction = 200, query ef = 120 + k)
+HNSW_PARAMS = {"M": 16, "ef_construction": 200, "ef_extra": 120}
 #: the "auto" k-NN backend uses the k-d tree up to this dimension (benchmarks/bench_barcode.py)
 KDTREE_MAX_DIM = 12
 
@@ -82,6 +85,10 @@ def knn_search(points, k: int = 8, *, backend: str = "auto", device=None, dtype:
         ``"auto"``: the k-d tree for P <= ``KDTREE_MAX_DIM``, brute force above (a k-d tree
         degrades to a slow brute force in high dimension; benchmarks/bench_barcode.py).
         Both are exact: every result is the true k nearest up to ties among equal distances.
+        ``"hnsw"`` (opt in, never chosen by "auto"): hnswlib's approximate graph index (the
+        authors' choice; ``pip install hnswlib``), for 10^6 points in high dimension where the
+        exact search takes hours on a CPU; some true neighbours are missed (recall < 1,
+        benchmarks/bench_barcode.py measures it), and results say so (``knn_exact: False``).
     device, dtype, progress
         Brute force only: torch device (default cuda when available), precision of the
         distance ranking ("float32" is faster, ties may then break differently), tqdm bar.
@@ -114,6 +121,8 @@ def knn_search(points, k: int = 8, *, backend: str = "auto", device=None, dtype:
         arr = arr / scale
     if backend == "kdtree":
         nbrs = _kdtree_neighbours(arr, k)
+    elif backend == "hnsw":
+        nbrs = _hnsw_neighbours(arr, k)
     else:
         nbrs = _brute_neighbours(arr, k, device, dtype, progress)
     # exact float64 distances of the chosen pairs (and a row order by distance, ties by index)
@@ -138,6 +147,27 @@ def _kdtree_neighbours(arr: np.ndarray, k: int) -> np.ndarray:
     missing = ~self_mask.any(1)
     self_mask[missing, -1] = True
     return idx[~self_mask].reshape(arr.shape[0], k)
+
+
+def _hnsw_neighbours(arr: np.ndarray, k: int) -> np.ndarray:
+    try:
+        import hnswlib
+    except ImportError:
+        raise InvalidSpecError("the approximate k-NN backend 'hnsw' needs hnswlib: pip install hnswlib "
+                               "(or the [approx] extra); the exact backends are 'kdtree' and 'brute'") from None
+    n, p = arr.shape
+    index = hnswlib.Index(space="l2", dim=p)
+    index.init_index(max_elements=n, ef_construction=HNSW_PARAMS["ef_construction"], M=HNSW_PARAMS["M"],
+                     random_seed=0)
+    index.set_num_threads(1)  # deterministic construction (the graph depends on insertion order)
+    index.add_items(arr.astype(np.float32), np.arange(n))
+    index.set_ef(HNSW_PARAMS["ef_extra"] + k + 1)
+    idx, _ = index.knn_query(arr.astype(np.float32), k=min(k + 1, n))
+    idx = np.asarray(idx, dtype=np.int64)
+    self_mask = idx == np.arange(n)[:, None]
+    missing = ~self_mask.any(1)
+    self_mask[missing, -1] = True
+    return idx[~self_mask].reshape(n, k)
 
 
 def _brute_neighbours(arr: np.ndarray, k: int, device, dtype: str, progress: bool) -> np.ndarray:

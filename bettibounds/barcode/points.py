@@ -48,8 +48,10 @@ def barcode_of_points(points, values, *, k: int, radius=None, knn: str = "auto",
     radius : float, "auto" or None
         Edge-length cutoff: neighbour pairs farther apart are not joined. ``"auto"``: twice the
         mean distance of the N * k neighbour pairs (BarcodeCalc's default). None: no cutoff.
-    knn : {"auto", "kdtree", "brute"}
-        The exact k-NN search (:func:`~bettibounds.barcode.graph.knn_search`).
+    knn : {"auto", "kdtree", "brute", "hnsw"}
+        The k-NN search (:func:`~bettibounds.barcode.graph.knn_search`): exact, or ``"hnsw"``, the
+        approximate index the authors use (opt in; ``meta["knn_exact"]`` is then False and
+        ``meta["knn_approximation"]`` says what was approximated).
     device, knn_dtype
         Brute-force search only (torch device, ranking precision).
     min_cluster : int, optional
@@ -62,8 +64,8 @@ def barcode_of_points(points, values, *, k: int, radius=None, knn: str = "auto",
     -------
     Barcode
         ``source="knn"``, ``locations="sample id"``; every bar carries ``cluster_size``;
-        ``meta`` holds k, the radius used, the number of edges, the search backend and
-        ``knn_exact: True`` (no approximate index is used).
+        ``meta`` holds k, the radius used, the number of edges, the search backend and whether
+        it was exact.
 
     Examples
     --------
@@ -75,7 +77,7 @@ def barcode_of_points(points, values, *, k: int, radius=None, knn: str = "auto",
     >>> bc.to_score(min_cluster=4)
     0.0
     """
-    from .graph import KDTREE_MAX_DIM, as_points, as_values, knn_graph, lower_star_h0, union_find_h0
+    from .graph import HNSW_PARAMS, KDTREE_MAX_DIM, as_points, as_values, knn_graph, lower_star_h0, union_find_h0
 
     t0 = time.perf_counter()
     pts = as_points(points)
@@ -97,9 +99,14 @@ def barcode_of_points(points, values, *, k: int, radius=None, knn: str = "auto",
     meta = {"n_points": int(n), "dimension": int(p), "k": min(int(k), max(n - 1, 0)), "k_requested": int(k),
             "radius": r, "radius_rule": ("2 x mean k-NN distance (BarcodeCalc)" if radius == "auto" else
                                          None if radius is None else "given"),
-            "n_edges": int(edges.shape[0]), "knn_backend": backend, "knn_exact": True, "h0_backend": "union-find",
+            "n_edges": int(edges.shape[0]), "knn_backend": backend, "knn_exact": backend != "hnsw",
+            "h0_backend": "union-find",
             "timings": {"knn": t_knn, "h0": t_h0},
             "death_levels": "graph estimates (highest sample on the best k-NN path)"}
+    if backend == "hnsw":
+        meta["knn_approximation"] = (f"hnswlib HNSW index (M = {HNSW_PARAMS['M']}, ef_construction = "
+                                     f"{HNSW_PARAMS['ef_construction']}, ef = {HNSW_PARAMS['ef_extra']} + k + 1): "
+                                     "some true k nearest neighbours may be missing from the graph")
     if min_cluster is not None:
         meta["min_cluster"] = int(min_cluster)
     from .sampling import ParameterSample

@@ -446,3 +446,19 @@ def test_cli_grid_mode_refuses_the_protocol_options():
     slice_exp = Path(__file__).resolve().parents[2] / "examples" / "slice_2d.json"
     code, _, err = _cli("barcode", str(slice_exp), "--min-cluster", "5", "--quotient", "canonical")
     assert code == 2 and "--min-cluster, --quotient: options of sample mode" in err
+
+
+def test_approximate_knn_is_opt_in_and_says_so():
+    pytest.importorskip("hnswlib")
+    from bettibounds.barcode.graph import knn_search
+
+    X = np.random.default_rng(0).uniform(-1, 1, size=(600, 8))
+    exact, _ = knn_search(X, 6, backend="kdtree")
+    brute, _ = knn_search(X, 6, backend="brute")
+    assert all(set(a) == set(b) for a, b in zip(exact, brute))  # the exact backends agree
+    approx, d = knn_search(X, 6, backend="hnsw")
+    recall = np.mean([len(set(a) & set(b)) / 6 for a, b in zip(exact, approx)])
+    assert recall > 0.95 and (approx != np.arange(600)[:, None]).all()  # never its own neighbour
+    bc = barcode_of_points(X, X.sum(1), k=6, knn="hnsw")
+    assert bc.meta["knn_exact"] is False and "hnswlib" in bc.meta["knn_approximation"]
+    assert barcode_of_points(X, X.sum(1), k=6).meta["knn_exact"] is True  # "auto" stays exact
