@@ -229,13 +229,23 @@ def protocol_text(cfg: dict) -> str:
             f"{cfg['n_train']} training points, float64")
 
 
-def to_score_trend(scale: str = "quick", *, jobs_map=None, device="cpu", dtype: str = "float64", cfg=None):
+def _job(args):
+    """One sweep job (module level, so that worker processes can receive it)."""
+    item, cfg, device, dtype = args
+    return run_architecture(*item, cfg, device=device, dtype=dtype)
+
+
+def to_score_trend(scale: str = "quick", *, jobs_map=None, device="cpu", dtype: str = "float64", cfg=None,
+                   processes: int | None = None):
     """Run the sweep of ``TREND_CONFIGS[scale]`` (or ``cfg``): ``(rows, runs)``.
 
     ``rows``: one per (data set, width, depth) with ``dataset``, ``width``, ``depth``, ``seeds``,
     ``to_score_mean``, ``to_score_ci95``, ``protocol`` (and the direct reading, P, losses, test
     errors, timings); ``runs``: one per seed (:func:`run_architecture`). ``jobs_map(func, items)``
-    runs the independent jobs (e.g. on Dask); default in order, in-process.
+    runs the independent jobs (e.g. on Dask); ``processes``: else run them on that many local
+    worker processes (spawned; most jobs use one torch thread each); default in order, in-process.
+    Every job is seeded by its (data set, width, depth, seed), so the rows do not depend on where
+    the jobs ran.
     """
     cfg = dict(cfg or TREND_CONFIGS[scale])
     archs = sorted({(int(h), int(L)) for h, L in cfg["archs"]}, key=lambda a: (a[1], a[0]))
@@ -244,7 +254,21 @@ def to_score_trend(scale: str = "quick", *, jobs_map=None, device="cpu", dtype: 
     def job(item):
         return run_architecture(*item, cfg, device=device, dtype=dtype)
 
-    runs = list(jobs_map(job, items)) if jobs_map is not None else [job(it) for it in items]
+    if jobs_map is not None:
+        runs = list(jobs_map(job, items))
+    elif processes is not None and processes > 1 and len(items) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # the biggest jobs first, so that the last one to finish is short
+        order = sorted(range(len(items)), key=lambda i: -items[i][1] ** 2 * items[i][2])
+        with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+            done = list(pool.map(_job, [(items[i], cfg, device, dtype) for i in order]))
+        runs = [None] * len(items)
+        for i, r in zip(order, done):
+            runs[i] = r
+    else:
+        runs = [job(it) for it in items]
     rows = []
     proto = protocol_text(cfg)
     if not runs:

@@ -115,7 +115,11 @@ def section(quick: bool, out: Path, tiny: bool = False, scheduler=None) -> dict:
 
         def jobs_map(func, items):
             return map_jobs(func, items, scheduler)
-    rows, runs = to_score_trend(scale, jobs_map=jobs_map)
+    import os
+
+    # the full sweep's jobs on every core when no Dask scheduler is given (identical rows either way)
+    procs = min(os.cpu_count() or 1, 4) if scale == "full" and jobs_map is None else None
+    rows, runs = to_score_trend(scale, jobs_map=jobs_map, processes=procs)
     verdict = trend_verdict(rows)
     gen = generalisation_verdict(runs)
     figures += [Path(p).name for p in plot_to_score_ci(rows, out)]
