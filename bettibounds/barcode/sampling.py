@@ -334,8 +334,15 @@ def sample_barcode(kernel, low=-3.0, high=3.0, *, uniform: int = 2000, starts: i
     meta: dict = {}
     n_region = 0
     extra_uniform = 0 if region == "box" else uniform
-    sample = sample_parameters(kernel, low, high, uniform=uniform - extra_uniform, starts=starts, steps=steps,
-                               lr=lr, record_every=record_every, seed=seed, progress=progress, evaluator=evaluator)
+    if uniform - extra_uniform + starts > 0:
+        sample = sample_parameters(kernel, low, high, uniform=uniform - extra_uniform, starts=starts, steps=steps,
+                                   lr=lr, record_every=record_every, seed=seed, progress=progress,
+                                   evaluator=evaluator)
+    else:  # only the region's points (threshold or hull) and no descent trajectories
+        _count("uniform", uniform, 1)
+        lo, hi = box_bounds(kernel.n_params, low, high)
+        P = kernel.n_params
+        sample = ParameterSample(np.empty((0, P)), np.empty(0), np.empty(0, dtype=np.int8), lo, hi)
     if region != "box":
         rng = np.random.default_rng(None if seed is None else [seed, 1])
         if region == "threshold":
@@ -363,6 +370,9 @@ def sample_barcode(kernel, low=-3.0, high=3.0, *, uniform: int = 2000, starts: i
                                      np.concatenate([np.full(n_region, 2, dtype=np.int8), sample.origin]),
                                      sample.low, sample.high)
     timings["sampling"] = time.perf_counter() - t
+    if sample.points.shape[0] == 0:
+        raise InvalidSpecError("no samples: the threshold region kept none and there are no descent trajectories "
+                               "(raise the threshold or max_draws, or add starts)")
     if quotient == "canonical":  # the samples become their representatives (same losses): the graph,
         # and any refined path through its samples, then live in one fundamental domain
         canon, qinfo = canonical_form(spec, sample.points)

@@ -376,6 +376,11 @@ def test_threshold_region_keeps_only_low_samples():
     assert bc.meta["region"]["kind"] == "threshold" and 0 < bc.meta["region"]["acceptance"] < 1
     with pytest.raises(InvalidSpecError, match="threshold"):
         sample_barcode(kern, -3, 3, uniform=10, starts=0, k=4, region="threshold")
+    with pytest.warns(UserWarning, match="only 0 of 10 samples"), pytest.raises(InvalidSpecError, match="no samples"):
+        sample_barcode(kern, -3, 3, uniform=10, starts=0, k=4, region="threshold", threshold=-1.0, max_draws=50)
+    # the hull region: convex combinations of descent minima, enlarged 1.5 x about their centroid
+    hull = sample_barcode(kern, -3, 3, uniform=50, starts=0, k=4, region="hull", hull_descents=3, steps=20)
+    assert (hull.samples.origin == 2).sum() == 50 and hull.meta["region"]["kind"] == "hull"
 
 
 def test_far_above_warning_rule():
