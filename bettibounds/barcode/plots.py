@@ -147,7 +147,7 @@ def plot_to_score_ci(rows, out_dir, name: str = "to_score_trend.png") -> list[st
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     datasets = sorted({r["dataset"] for r in rows})
-    fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(datasets), figsize=(max(7.0, 5.5 * len(datasets)), 4.4), squeeze=False)
     for ax, ds in zip(axes[0], datasets):
         for L in sorted({r["depth"] for r in rows if r["dataset"] == ds}):
             sel = sorted((r for r in rows if r["dataset"] == ds and r["depth"] == L), key=lambda r: r["width"])
@@ -156,11 +156,14 @@ def plot_to_score_ci(rows, out_dir, name: str = "to_score_trend.png") -> list[st
             hi = np.array([r["to_score_ci95"][1] for r in sel]) - m
             ax.errorbar([r["width"] for r in sel], m, yerr=[lo, hi], marker="o", capsize=3, label=f"depth {L}")
         ax.set_xscale("log", base=2)
+        ws = sorted({r["width"] for r in rows if r["dataset"] == ds})
+        ax.set_xticks(ws)
+        ax.set_xticklabels([str(w) for w in ws])
         ax.set_xlabel("hidden width h")
         ax.set_ylabel("TO-score (sum of segment lengths, loss units)")
         ax.set_title(f"{ds}: mean over seeds, 95% CI")
         ax.legend()
-    fig.suptitle("Minima-graph TO-score (Barannikov et al. claim: decreases with width and depth)")
+    fig.suptitle("Minima-graph TO-score\n(Barannikov et al.: decreases with width and depth)", fontsize=10)
     fig.tight_layout()
     path = out / name
     fig.savefig(path, dpi=110)

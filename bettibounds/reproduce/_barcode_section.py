@@ -134,6 +134,15 @@ def section(quick: bool, out: Path, tiny: bool = False, scheduler=None) -> dict:
         return f"{r[key + '_mean']:.4g} [{r[key + '_ci95'][0]:.4g}, {r[key + '_ci95'][1]:.4g}]"
 
     warn = bc.meta.get("warnings", [])
+    ratios = [r["to_score_half_budget_mean"] / r["to_score_mean"] for r in rows
+              if r["to_score_mean"] > 0 and math.isfinite(r["to_score_half_budget_mean"])]
+    convergence_note = ""
+    if ratios and float(np.median(ratios)) > 1.1:
+        convergence_note = (f" **Here the relaxation had not converged**: the half-budget TO-score is "
+                            f"{min(ratios):.2f}–{max(ratios):.2f} × the final one (median {float(np.median(ratios)):.2f}), "
+                            "so the verdicts below are about the upper estimates this budget reaches, not about "
+                            "the true merge levels; a larger budget lowers every segment, not necessarily "
+                            "uniformly across architectures.")
     md = ["### 5.3 Loss barcodes and TO-score (Barannikov et al.)\n",
           "The barcode of minima is the degree-0 persistence of the loss's sublevel filtration (Barannikov et al. "
           "2019; docs/theory.md §12). Sample-based death levels are estimates; refined ones and minima-graph ones "
@@ -176,7 +185,7 @@ def section(quick: bool, out: Path, tiny: bool = False, scheduler=None) -> dict:
                    f"{r['test_error_mean']:.3f} |\n" for r in rows),
            "\nThe column *at half the relaxation* is the TO-score with the path levels reached after half the "
            "string-method iterations: where it is well above the final one, the paths were still falling and the "
-           "segments are loose upper estimates (docs/theory.md §12.5).\n",
+           "segments are loose upper estimates (docs/theory.md §12.5)." + convergence_note + "\n",
            f"\n**Verdict on observation 1 (the TO-score decreases with width and depth): {verdict['verdict']}.** "
            f"Directions: width {verdict['directions']['width']}, depth {verdict['directions']['depth']}; "
            "comparisons: " + ("; ".join(
