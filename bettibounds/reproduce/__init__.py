@@ -12,8 +12,9 @@ Sections (issue 5):
    lower <= measured <= upper, otherwise :class:`TheoryViolation` is raised (after the report
    is written, so the offending rows can be read);
 5. the ReLU obstruction (Nurisso et al. 2024), and loss barcodes and TO-score (Barannikov et
-   al. 2019, 2020; :mod:`._barcode_section`): the worked example, one network's sampled barcode with
-   refined merge levels, and the published width/depth trend as measured;
+   al. 2019, 2020; :mod:`._barcode_section`): the worked example, the authors' sample protocol on the
+   camel function, one network's sampled barcode with the authors' preset, and the two published
+   observations on real data (minima-graph protocol) with rule-based verdicts;
 6. provenance: versions, seeds, device, timings, and per number the theorem, its status and
    citation (also in ``tables.json``).
 
