@@ -13,13 +13,45 @@ engine for arbitrary ``torch.nn.Module`` models, which only has to provide the s
 
 from __future__ import annotations
 
+import contextlib
 from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
 
 from ..errors import InvalidSpecError
 
-__all__ = ["PointEvaluator", "KernelEvaluator", "FunctionEvaluator", "as_evaluator"]
+__all__ = ["PointEvaluator", "KernelEvaluator", "FunctionEvaluator", "as_evaluator", "torch_threads",
+           "small_problem_threads", "SINGLE_THREAD_WORK"]
+
+#: below this many multiply-adds per point (P x data points) one torch thread is used for descents
+#: and path relaxation: their batches are small, and synchronising a second thread cost 10-20 x the
+#: arithmetic (1.0 ms against 22 ms of CPU per gradient call of a 1210-parameter network on 96
+#: points, measured on a loaded 2-core machine; docs/benchmarks.md)
+SINGLE_THREAD_WORK = 4_000_000
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None):
+    """Run the block with ``n`` torch threads (None: unchanged); the previous count is restored."""
+    import torch
+
+    old = torch.get_num_threads()
+    if n is not None and n != old:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if n is not None and n != old:
+            torch.set_num_threads(old)
+
+
+def small_problem_threads(kernel) -> int | None:
+    """1 for a CPU kernel whose work per point is below ``SINGLE_THREAD_WORK``, else None (unchanged)."""
+    m = getattr(kernel, "m", None)
+    dev = str(getattr(kernel, "device", "cpu"))
+    if m is None or not dev.startswith("cpu"):
+        return None
+    return 1 if int(kernel.n_params) * int(m) < SINGLE_THREAD_WORK else None
 
 
 @runtime_checkable

@@ -92,7 +92,7 @@ def _respace(C: np.ndarray) -> np.ndarray:
 
 def _dense_levels(ev, C: np.ndarray, dense: int) -> tuple[np.ndarray, np.ndarray]:
     """Largest loss on ``dense`` evaluations per segment of every chain, and where it is reached."""
-    M, W, P = C.shape
+    M, _, P = C.shape
     t = np.arange(dense, dtype=np.float64) / dense
     pts = C[:, :-1, None, :] + t[None, None, :, None] * np.diff(C, axis=1)[:, :, None, :]
     pts = np.concatenate([pts.reshape(M, -1, P), C[:, -1:]], axis=1)  # (M, (W - 1) dense + 1, P)

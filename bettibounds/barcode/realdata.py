@@ -24,7 +24,6 @@ scikit-learn is needed only to load the data (``pip install scikit-learn``, in t
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 import time
@@ -33,6 +32,7 @@ import numpy as np
 
 from ..errors import InvalidSpecError
 from ..spec import ArchitectureSpec
+from .evaluate import SINGLE_THREAD_WORK, torch_threads
 
 __all__ = ["DATASETS", "TREND_CONFIGS", "load_dataset", "run_architecture", "to_score_trend", "trend_verdict",
            "generalisation_verdict", "mean_ci95", "default_init"]
@@ -153,26 +153,6 @@ def _test_error(spec, theta, x, y) -> float:
     return float(np.mean(out.argmax(1) != y.argmax(1)))
 
 
-#: below this many multiply-adds per point (P x training points) one torch thread is used: the
-#: batches are small, and a second thread's synchronisation cost 10-20 x the arithmetic here
-#: (1.0 ms against 22 ms of CPU per gradient call of a 1210-parameter network, 96 points)
-SINGLE_THREAD_WORK = 4_000_000
-
-
-@contextlib.contextmanager
-def _torch_threads(n: int | None):
-    import torch
-
-    old = torch.get_num_threads()
-    if n is not None and n != old:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        if n is not None and n != old:
-            torch.set_num_threads(old)
-
-
 def run_architecture(dataset: str, width: int, depth: int, seed: int, cfg: dict, *, device="cpu",
                      dtype: str = "float64") -> dict:
     """One (data set, width, depth, seed): minima, their minima-graph barcode, test errors."""
@@ -180,7 +160,7 @@ def run_architecture(dataset: str, width: int, depth: int, seed: int, cfg: dict,
     spec = ArchitectureSpec(inputs=x.shape[1], widths=(int(width),) * int(depth), activation="tanh",
                             outputs=y.shape[1], samples=x.shape[0])
     small = spec.n_params * x.shape[0] < SINGLE_THREAD_WORK and str(device) == "cpu"
-    with _torch_threads(1 if small else None):
+    with torch_threads(1 if small else None):
         return _run(spec, dataset, width, depth, seed, cfg, x, y, xt, yt, info, device, dtype)
 
 

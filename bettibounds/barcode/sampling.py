@@ -301,9 +301,7 @@ def sample_barcode(kernel, low=-3.0, high=3.0, *, uniform: int = 2000, starts: i
     merge level. The essential segment is born at the lowest sample. ``meta["warnings"]`` (also
     issued as :class:`BarcodeWarning`) says where the method says little.
     """
-    from .graph import knn_graph, lower_star_h0, union_find_h0
-    from .points import bars_from_sweep
-    from .quotient import canonical_form, quotient_info
+    from .quotient import quotient_info
 
     if preset is not None:
         if preset not in SAMPLE_PRESETS:
@@ -329,6 +327,22 @@ def sample_barcode(kernel, low=-3.0, high=3.0, *, uniform: int = 2000, starts: i
     if quotient != "none" and spec is None:
         raise InvalidSpecError("quotient='canonical' needs a kernel with a network spec")
     qinfo = quotient_info(spec, quotient) if spec is not None else None  # validates the name early
+    from .evaluate import small_problem_threads, torch_threads
+
+    with torch_threads(small_problem_threads(kernel)):  # descents and refinement: small batches
+        return _sample_barcode(kernel, low, high, uniform, starts, steps, lr, record_every, k, k_used, seed, refine,
+                               h0_backend, knn_dtype, progress, evaluator, refine_options, radius, min_cluster,
+                               region, threshold, max_draws, hull_descents, hull_scale, quotient, preset, spec,
+                               qinfo)
+
+
+def _sample_barcode(kernel, low, high, uniform, starts, steps, lr, record_every, k, k_used, seed, refine,
+                    h0_backend, knn_dtype, progress, evaluator, refine_options, radius, min_cluster, region,
+                    threshold, max_draws, hull_descents, hull_scale, quotient, preset, spec, qinfo) -> Barcode:
+    from .graph import knn_graph, lower_star_h0, union_find_h0
+    from .points import bars_from_sweep
+    from .quotient import canonical_form
+
     timings = {}
     t = time.perf_counter()
     meta: dict = {}
@@ -358,7 +372,7 @@ def sample_barcode(kernel, low=-3.0, high=3.0, *, uniform: int = 2000, starts: i
             _count("hull_descents", hull_descents, 2)
             if not (isinstance(hull_scale, numbers.Real) and math.isfinite(hull_scale) and hull_scale > 0):
                 raise InvalidSpecError(f"hull_scale must be a positive number, got {hull_scale!r}")
-            pts, minima = _hull_points(kernel, sample.low, sample.high, uniform, rng, hull_descents, steps, lr,
+            pts, _ = _hull_points(kernel, sample.low, sample.high, uniform, rng, hull_descents, steps, lr,
                                        float(hull_scale))
             meta["region"] = {"kind": "hull", "descents": int(hull_descents), "scale": float(hull_scale),
                               "status": "reconstructed (the enlargement factor is our choice)"}

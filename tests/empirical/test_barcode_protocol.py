@@ -294,7 +294,7 @@ def test_minima_graph_on_the_camel_function():
 
     ev = FunctionEvaluator(2, lambda X: _camel(X[:, 0], X[:, 1]), grad)
     starts = np.array([[1.5, -1.0], [1.9, -0.5], [-1.6, 1.0], [0.3, 0.2], [-0.2, -0.4]])
-    minima, vals = descend(ev, starts, steps=1500, lr=0.02)
+    minima, _ = descend(ev, starts, steps=1500, lr=0.02)
     mg = minima_graph_barcode(ev, minima, identify_tol=1e-4, images=10, iterations=40)
     assert sorted(len(g) for g in mg.identified) == [2, 2] and len(mg.values) == 3  # five runs, three minima
     assert sorted(mg.values.tolist()) == pytest.approx([0.0, CAMEL_MIN, CAMEL_MIN], abs=1e-6)
@@ -400,7 +400,7 @@ def test_bundled_data_equal_scikit_learn_loaders():
         x, y = bundled_data(name)
         ref = loader()
         assert np.array_equal(x, ref.data) and np.array_equal(y, ref.target)
-    x, y, xt, yt, info = load_dataset("breast_cancer", n_train=100, seed=1)
+    x, y, xt, _, info = load_dataset("breast_cancer", n_train=100, seed=1)
     assert x.shape == (100, 30) and xt.shape == (469, 30) and y.shape == (100, 1)
     assert np.allclose(x.mean(0), 0, atol=1e-12) and info["n_test"] == 469
 
@@ -461,7 +461,7 @@ def test_approximate_knn_is_opt_in_and_says_so():
     exact, _ = knn_search(X, 6, backend="kdtree")
     brute, _ = knn_search(X, 6, backend="brute")
     assert all(set(a) == set(b) for a, b in zip(exact, brute))  # the exact backends agree
-    approx, d = knn_search(X, 6, backend="hnsw")
+    approx, _ = knn_search(X, 6, backend="hnsw")
     recall = np.mean([len(set(a) & set(b)) / 6 for a, b in zip(exact, approx)])
     assert recall > 0.95 and (approx != np.arange(600)[:, None]).all()  # never its own neighbour
     bc = barcode_of_points(X, X.sum(1), k=6, knn="hnsw")
