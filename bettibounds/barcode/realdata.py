@@ -45,10 +45,11 @@ TREND_CONFIGS = {
              "steps": 60, "lr": 0.02, "images": 4, "iterations": 10, "dense": 3},
     "quick": {"datasets": ("digits",), "archs": ((16, 1), (64, 1), (16, 2), (64, 2)), "seeds": 3, "runs": 4,
               "n_train": 96, "steps": 300, "lr": 0.02, "images": 8, "iterations": 60, "dense": 3},
-    # widths 16 to 256 and depths 1 to 4; width 256 only at depths 1 and 2 (P = 150k and 216k at depths
-    # 3 and 4 would take the sweep past 30 minutes on 2 cores; pass your own cfg to add them)
+    # widths 16 to 256 and depths 1 to 4; width 256 only at depth 1: at depth 2 (P = 85 002 on digits) one job
+    # took 284 CPU s and 2.2 GB, more than the rest of a seed together, and depths 3-4 more still -- they
+    # would take the sweep past 30 minutes on 2 cores (docs/benchmarks.md); pass your own cfg to add them
     "full": {"datasets": ("digits", "breast_cancer"),
-             "archs": ((16, 1), (64, 1), (256, 1), (16, 2), (64, 2), (256, 2), (16, 3), (64, 3), (16, 4), (64, 4)),
+             "archs": ((16, 1), (64, 1), (256, 1), (16, 2), (64, 2), (16, 3), (64, 3), (16, 4), (64, 4)),
              "seeds": 5, "runs": 5, "n_train": 128, "steps": 400, "lr": 0.02, "images": 8, "iterations": 150,
              "dense": 3},
 }
