@@ -55,8 +55,16 @@ def test_report_contains_every_section(quick):
     assert quick[2]["barcodes"] is not None  # the test environment has the [empirical] extra
     assert "Skipped" not in barcodes and "TO-score" in barcodes
     assert "| grid (cubical persistence) | [0, inf), [1, 2) | True |" in barcodes  # the worked path example
-    assert "What the data say" in barcodes and "to_score_trend.png" in barcodes
-    assert "Adam steps, every finite segment refined)" in barcodes  # the quick trend refines all segments
+    assert "to_score_trend.png" in barcodes and "segment_vs_test_error.png" in barcodes
+    # the verdicts are computed, and their rules printed (issue 22)
+    v = quick[2]["to_score_trend_verdict"]
+    assert v["verdict"] in ("reproduced", "not reproduced", "inconclusive") and v["rule"] in barcodes
+    assert f"(the TO-score decreases with width and depth): {v['verdict']}.**" in barcodes
+    rows = quick[2]["to_score_trend"]
+    assert rows and all({"dataset", "width", "depth", "seeds", "to_score_mean", "to_score_ci95", "protocol"} <= set(r)
+                        for r in rows)
+    assert all(r["to_score_ci95"][0] <= r["to_score_mean"] <= r["to_score_ci95"][1] for r in rows)
+    assert "filtered TO-score" in barcodes and "raw TO-score" in barcodes  # side by side
 
 
 def test_every_figure_exists_and_is_linked_from_both_reports(quick):

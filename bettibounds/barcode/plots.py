@@ -16,7 +16,7 @@ import numpy as np
 from ..empirical.plots import _capped_heatmap, _finish, _plt
 from .core import Barcode
 
-__all__ = ["plot_barcode", "plot_minima", "plot_trend", "plot_all"]
+__all__ = ["plot_barcode", "plot_minima", "plot_trend", "plot_all", "plot_to_score_ci", "plot_segments_vs_error"]
 
 _COLOURS = ["tab:blue", "tab:green", "tab:purple", "tab:brown"]
 
@@ -138,3 +138,55 @@ def plot_all(barcode: Barcode, out_dir, values: np.ndarray | None = None) -> lis
     if barcode.source == "grid" and values is not None and np.ndim(values) == 2:
         written += plot_minima(barcode, values, out_dir)
     return written
+
+
+def plot_to_score_ci(rows, out_dir, name: str = "to_score_trend.png") -> list[str]:
+    """TO-score (mean over seeds, 95% CI error bars) against width, one line per depth, one panel
+    per data set (rows of :func:`bettibounds.barcode.realdata.to_score_trend`)."""
+    plt = _plt()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    datasets = sorted({r["dataset"] for r in rows})
+    fig, axes = plt.subplots(1, len(datasets), figsize=(max(7.0, 5.5 * len(datasets)), 4.4), squeeze=False)
+    for ax, ds in zip(axes[0], datasets):
+        for L in sorted({r["depth"] for r in rows if r["dataset"] == ds}):
+            sel = sorted((r for r in rows if r["dataset"] == ds and r["depth"] == L), key=lambda r: r["width"])
+            m = np.array([r["to_score_mean"] for r in sel])
+            lo = m - np.array([r["to_score_ci95"][0] for r in sel])
+            hi = np.array([r["to_score_ci95"][1] for r in sel]) - m
+            ax.errorbar([r["width"] for r in sel], m, yerr=[lo, hi], marker="o", capsize=3, label=f"depth {L}")
+        ax.set_xscale("log", base=2)
+        ws = sorted({r["width"] for r in rows if r["dataset"] == ds})
+        ax.set_xticks(ws)
+        ax.set_xticklabels([str(w) for w in ws])
+        ax.set_xlabel("hidden width h")
+        ax.set_ylabel("TO-score (sum of segment lengths, loss units)")
+        ax.set_title(f"{ds}: mean over seeds, 95% CI")
+        ax.legend()
+    fig.suptitle("Minima-graph TO-score\n(Barannikov et al.: decreases with width and depth)", fontsize=10)
+    fig.tight_layout()
+    path = out / name
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return [str(path)]
+
+
+def plot_segments_vs_error(runs, out_dir, name: str = "segment_vs_test_error.png") -> list[str]:
+    """Each finite segment's length against its minimum's held-out test error (one colour per data set)."""
+    plt = _plt()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for ds in sorted({r["dataset"] for r in runs}):
+        xs = [s["segment"] for r in runs if r["dataset"] == ds for s in r["segments"]]
+        ys = [s["test_error"] for r in runs if r["dataset"] == ds for s in r["segments"]]
+        ax.plot(xs, ys, "o", ms=3, alpha=0.6, label=ds)
+    ax.set_xlabel("segment length (minimax death - loss at the minimum)")
+    ax.set_ylabel("test error of the minimum (held-out split)")
+    ax.set_title("Segment length against generalisation (2019 observation 2)")
+    ax.legend()
+    fig.tight_layout()
+    path = out / name
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return [str(path)]

@@ -16,7 +16,10 @@ __all__ = ["add_parser", "run"]
 
 #: sample-mode options of ``bettibounds barcode`` and their defaults (None on the command line
 #: means "not given", so grid mode can refuse them)
-_SAMPLE_DEFAULTS = {"uniform": 2000, "steps": 200, "lr": 0.05, "k": 10}
+_SAMPLE_DEFAULTS = {"uniform": 2000, "steps": 200, "lr": 0.05, "k": "4P"}
+#: the authors' sample protocol options of ``bettibounds barcode`` (sample mode only; None = not given)
+_PROTOCOL_OPTIONS = ("preset", "radius", "min_cluster", "region", "threshold", "hull_descents", "hull_scale",
+                     "quotient")
 
 
 _ENGINE_HELP = ("grid mode: torch (default) or the fused float32 CPU engine for slices of tanh/logistic MSE "
@@ -46,9 +49,26 @@ def add_parser(sub) -> None:
                     help=f"sample mode: descent steps per start (default {_SAMPLE_DEFAULTS['steps']})")
     bc.add_argument("--lr", type=float, default=None,
                     help=f"sample mode: Adam step size (default {_SAMPLE_DEFAULTS['lr']})")
-    bc.add_argument("--k", type=int, default=None,
-                    help=f"sample mode: neighbours in the k-NN graph (default {_SAMPLE_DEFAULTS['k']}; at most the "
-                         "number of samples - 1, the JSON records both)")
+    bc.add_argument("--k", default=None,
+                    help="sample mode: neighbours in the k-NN graph, an integer or 4P (default 4P, the authors' "
+                         "choice; at most the number of samples - 1, the JSON records both)")
+    proto = bc.add_argument_group("the authors' sample protocol (sample mode; docs/usage.md, 'Loss barcodes')")
+    proto.add_argument("--preset", choices=("barannikov",), default=None,
+                       help="barannikov: k = 4P, --radius auto, --min-cluster 20 (explicit options win)")
+    proto.add_argument("--radius", default=None, metavar="R",
+                       help="edge-length cutoff: a number, or auto (2 x the mean k-NN distance, BarcodeCalc)")
+    proto.add_argument("--min-cluster", type=int, default=None, metavar="N",
+                       help="also report the filtered TO-score over segments whose cluster had >= N samples")
+    proto.add_argument("--region", choices=("box", "threshold", "hull"), default=None,
+                       help="where the uniform points come from: the box (default), the part below --threshold, "
+                            "or the enlarged convex hull of minima of --hull-descents descents")
+    proto.add_argument("--threshold", type=float, default=None, metavar="C", help="--region threshold: keep loss < C")
+    proto.add_argument("--hull-descents", type=int, default=None, metavar="N",
+                       help="--region hull: descents whose minima span the hull (default 100)")
+    proto.add_argument("--hull-scale", type=float, default=None, metavar="S",
+                       help="--region hull: enlargement about the minima's centroid (default 1.5)")
+    proto.add_argument("--quotient", choices=("none", "canonical"), default=None,
+                       help="canonical: identify the images of a point under the symmetry group before the graph")
     bc.add_argument("--box", default=None, metavar="LOW,HIGH",
                     help="sample mode: the box [LOW, HIGH]^P (default: the experiment's box region, else -3,3); "
                          "write a negative LOW as --box=-3,3")
@@ -118,7 +138,8 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidSpecError("--engine fused applies to grid mode (an experiment with a slice region and a "
                                "grid); sample mode descends with gradients and uses the torch kernel")
     if grid_mode:
-        given = [f"--{n}" for n in ("box", *_SAMPLE_DEFAULTS) if getattr(args, n) is not None]
+        given = [f"--{n.replace('_', '-')}" for n in ("box", *_SAMPLE_DEFAULTS, *_PROTOCOL_OPTIONS)
+                 if getattr(args, n) is not None]
         given += ["--refine"] if args.refine else []
         if given:
             raise InvalidSpecError(f"{', '.join(given)}: options of sample mode (add --minima N), not used on a grid")
@@ -154,7 +175,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _barcode_run(exp, args: argparse.Namespace, device, dtype: str, grid_mode: bool, client, sample: dict):
     """(barcode, grid values or None, what JSON records of Dask); the loss on Dask when ``client``."""
+    import warnings
+
     from ..barcode import grid_barcode, sample_barcode
+    from ..barcode.sampling import BarcodeWarning, protocol_options
     from ..engines.torch_kernel import LossKernel
     from ..empirical.sampler import sample_landscape
 
@@ -180,10 +204,13 @@ def _barcode_run(exp, args: argparse.Namespace, device, dtype: str, grid_mode: b
             else:
                 low, high = -3.0, 3.0
             kernel = LossKernel(exp.spec, exp.x, exp.y, device=device, dtype=dtype)
-            barcode = sample_barcode(kernel, low, high, uniform=sample["uniform"],
-                                     starts=64 if args.minima is None else args.minima, steps=sample["steps"],
-                                     lr=sample["lr"], k=sample["k"], seed=args.seed, refine=args.refine,
-                                     progress=args.progress, evaluator=evaluator)
+            with warnings.catch_warnings():  # printed from meta["warnings"] with the result
+                warnings.simplefilter("ignore", BarcodeWarning)
+                barcode = sample_barcode(kernel, low, high, uniform=sample["uniform"],
+                                         starts=64 if args.minima is None else args.minima, steps=sample["steps"],
+                                         lr=sample["lr"], seed=args.seed, refine=args.refine,
+                                         progress=args.progress, evaluator=evaluator,
+                                         **protocol_options(sample["k"], {n: getattr(args, n) for n in _PROTOCOL_OPTIONS}))
             values = None
         dist = None if evaluator is None else {"scheduler": args.scheduler, **evaluator.info}
     finally:
@@ -199,13 +226,23 @@ def _barcode_text(barcode, score, n_params, written) -> str:
     else:
         head = (f"barcode: k-NN graph (k = {m['k']}) on {m['n_points']} samples in a box of R^{n_params} "
                 f"({m['uniform']} uniform + {m['starts']} descent trajectories), seed {m['seed']}")
+        from ..barcode.sampling import protocol_text
+
+        head += "\n" + protocol_text(m)
     lines = [head, f"loss range [{barcode.value_min:.6g}, {barcode.value_max:.6g}]",
              f"TO-score [{score['status']}]: {score['norm']} of {score['n_segments']} finite index-{score['dim']} "
-             f"segment lengths{' / (max f - min f)' if score['normalized'] else ''} = {score['value']:.6g}", ""]
+             f"segment lengths{' / (max f - min f)' if score['normalized'] else ''} = {score['value']:.6g}"]
+    if "filtered" in score:
+        f = score["filtered"]
+        lines.append(f"filtered TO-score (clusters >= {f['min_cluster']} samples): {f['n_segments']} segments, "
+                     f"{f['value']:.6g}")
+    lines.append("")
     bars = sorted(barcode.bars, key=lambda b: (b.dim, -(b.length if not b.essential else float("inf"))))
     lines.append(f"{'index':>5} {'birth':>12} {'death':>12}  {'born at':<16} {'dies at':<16} note")
     for b in bars[:25]:
         note = f"refined (graph estimate {b.estimate:.6g})" if b.refined else ("essential" if b.essential else "")
+        if b.cluster_size is not None:
+            note = f"cluster {b.cluster_size}" + (f", {note}" if note else "")
         death = "inf" if b.essential else f"{b.death:.6g}"
         lines.append(f"{b.dim:>5} {b.birth:>12.6g} {death:>12}  {str(list(b.birth_at)):<16} "
                      f"{'-' if b.death_at is None else str(list(b.death_at)):<16} {note}")
@@ -214,6 +251,7 @@ def _barcode_text(barcode, score, n_params, written) -> str:
     if barcode.source == "knn":
         lines.append("death levels are estimates: the highest sample on the best k-NN path, or (refined) the "
                      "highest loss along an explicit path; locations are sample ids")
+    lines += [f"warning: {w}" for w in m.get("warnings", [])]
     if written:
         lines.append("plots: " + ", ".join(written))
     return "\n".join(lines)

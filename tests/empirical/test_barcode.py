@@ -389,15 +389,6 @@ def test_json_schema_and_roundtrip():
         Barcode.from_dict({"bars": [{"dim": 0}]})
 
 
-def test_trend_verdict_counts_directions():
-    from bettibounds.reproduce._barcode_section import _trend_verdict
-
-    rows = [{"width": w, "depth": L, "s": 10.0 / w + L} for w in (2, 4, 8) for L in (1, 2)]
-    v = _trend_verdict(rows, "s")
-    assert v == {"shrinks_with_width": 2, "grows_with_width": 0, "of_depths": 2,
-                 "shrinks_with_depth": 0, "grows_with_depth": 3, "of_widths": 3}
-
-
 def test_trend_rows_are_measurements(tmp_path):
     from bettibounds.barcode.plots import plot_trend
     from bettibounds.barcode.trend import barcode_trend
