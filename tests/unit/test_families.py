@@ -271,11 +271,18 @@ def test_skip_flips_need_the_output_bias_when_layer_1_has_one():
 
 
 def test_witness_uses_the_linear_subgroup():
+    """The certified witness's orbit (linear maps only, docs/theory.md 10.2) is the permutation subgroup here:
+    enumerating the skip flips with the witness's linear flip maps would give maps that do not preserve the loss."""
+    from bettibounds.certified.witness import group_orbit
+
     spec = A(inputs=1, widths=(2,), activation="softplus", samples=4, skip="input-output")
     assert symmetry_group(spec).order == 8
     lin = symmetry_group(spec, linear_only=True)
     assert lin.order == 2 and all(b["flips"] == 0 for b in lin.blocks)
     assert any("not linear" in n for n in lin.notes)
+    theta, X, Y = setup(spec, 9)
+    images = [t for t, _, _ in group_orbit(spec, theta)]
+    assert len(images) == 1 and same(loss_np(spec, images[0], X, Y), loss_np(spec, theta, X, Y))
 
 
 # ------------------------------------------------------------------ the audit of the registry (docs/theory.md 7.3)
@@ -287,6 +294,8 @@ FAMILY = [  # (spec kwargs, continuous family expected)
     (dict(activation="exp", l2=0.1), False),
     (dict(activation="exp", widths=(2, 2), skip="residual"), True),
     (dict(activation="polynomial:2"), True),
+    (dict(activation="polynomial:2", widths=(2,), outputs=2), True),          # B only (the issue's family)
+    (dict(activation="polynomial:2", widths=(2, 2), outputs=2), True),        # B only, both layers
     (dict(activation="polynomial:2", l2=0.1), False),
     (dict(activation="polynomial:2", bias=[True, False], outputs=1), True),   # B': 3 > 1
     (dict(activation="polynomial:2", bias=False), True),                      # E: width 3 feeding one unit
