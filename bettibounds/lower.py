@@ -46,7 +46,7 @@ from .pfaffian.activations import get_activation
 from .spec import SymbolicWidths
 from .theorems.base import Hypothesis
 
-__all__ = ["SymmetryGroup", "symmetry_group", "continuous_family"]
+__all__ = ["SymmetryGroup", "continuous_family", "symmetry_group"]
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from .graph import generic_data
 from .losses import output_chain
 from .network import build_params, loss_expression
 
-__all__ = ["Certificate", "certify", "certificate_size_guard", "verify_output_chains"]
+__all__ = ["Certificate", "certificate_size_guard", "certify", "verify_output_chains"]
 
 
 @dataclass

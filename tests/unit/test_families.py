@@ -19,8 +19,8 @@ from scipy.linalg import expm
 
 from bettibounds import ArchitectureSpec as A
 from bettibounds import InvalidSpecError, bounds, symmetry_group
-from bettibounds.lower import continuous_family
 from bettibounds.certified.witness import FLOAT, loss_jet
+from bettibounds.lower import continuous_family
 from bettibounds.pfaffian.network import build_params
 
 RTOL = 1e-12
@@ -85,7 +85,7 @@ def test_exp_bias_shift():
     base = loss_np(spec, theta, X, Y)
     for l, k, c in [(1, 0, 0.7), (2, 1, -1.1)]:
         t = theta.copy()
-        (W, b), (Wn, _) = layers[l - 1], layers[l]
+        (_, b), (Wn, _) = layers[l - 1], layers[l]
         t[b[k]] += c
         t[Wn[:, k]] *= math.exp(-c)
         assert same(loss_np(spec, t, X, Y), base) and not same(t @ t, theta @ theta)
@@ -101,7 +101,7 @@ def test_exp_residual_chain_scaling():
     k, c = 1, 0.45
     t = theta.copy()
     for l in range(1, 4):
-        W, b = layers[l - 1]
+        _, b = layers[l - 1]
         t[b[k]] += c  # every layer of the chain: a_{l,k} -> e^c a_{l,k}
         Wn, _ = layers[l]
         t[Wn[:, k]] *= math.exp(-c)  # the next Linear layer (and V) reads coordinate k divided by e^c
@@ -199,7 +199,7 @@ def test_polynomial_scaling_with_the_input_output_skip(act, bias):
 def test_identity_gl_and_orthogonal_families():
     spec = A(inputs=2, widths=(3, 2), activation="identity", samples=4)
     theta, X, Y = setup(spec, 6)
-    (W1, b1), (W2, b2), _ = index(spec)[0]
+    (W1, b1), (W2, _), _ = index(spec)[0]
     rng = np.random.default_rng(7)
     for Amat in (rng.normal(size=(3, 3)) + 2 * np.eye(3), np.linalg.qr(rng.normal(size=(3, 3)))[0]):
         t = theta.copy()
@@ -257,7 +257,7 @@ def test_skip_flips_preserve_the_loss_and_form_a_group_of_order_2h_hfact(act, bi
     t = skip_flip(spec, theta, (0, 1, 2), (-1, 1, 1))
     assert not same(loss_np(reg, t, X, Y), loss_np(reg, theta, X, Y))
     assert symmetry_group(reg).order == math.factorial(3)
-    (W, b), _ = index(spec)[0]
+    (W, _), _ = index(spec)[0]
     bad = theta.copy()
     bad[W[0]] = -bad[W[0]]
     assert not same(loss_np(spec, bad, X, Y), base)
