@@ -188,8 +188,8 @@ def _loss_upper(spec, n, r, alpha, beta, symbolic, slice_dim, C, full_rank=False
                                coercive + "; state the rank of your directions"))
         route = f"compact {where} (if D has full column rank)"
     elif n == 1:  # one variable: no genericity and no rank needed (docs/theory.md, Proposition 6.7)
-        route = (f"every level c (n = 1: B(S_c) <= B(S_c') at a generic c' just above c, docs/theory.md 6.7) "
-                 f"via eps-regularisation of {where} (beta -> max(beta, 2))")
+        route = (f"every level c, no genericity needed (n = 1: B(S_c) <= B(S_c') at a generic c' just above c, "
+                 f"docs/theory.md sec. 6.7); eps-regularisation of {where} (beta -> max(beta, 2))")
     elif lam:
         hyps.append(Hypothesis(f"{where} is compact for every c", "holds", coercive))
         route = f"compact {where}"
@@ -250,8 +250,8 @@ def _input_upper(spec, n, r, alpha, beta, symbolic, slice_dim, C):
     beta2 = max(beta, two_q)
     if n == 1:  # d = 1: no genericity needed (docs/theory.md, Proposition 6.7, applied to -u at level 0)
         hyps = [coercive]
-        route = (f"level 0 without genericity (n = d = 1: B(S_N) <= B({{u >= -c'}}) at a generic c' just above 0, "
-                 f"docs/theory.md 6.7) via eps-regularisation (beta -> max(beta, {two_q}))")
+        route = (f"level 0, no genericity needed (n = d = 1: B(S_N) <= B({{u >= -c'}}) at a generic c' just above 0, "
+                 f"docs/theory.md sec. 6.7); eps-regularisation of S_N (beta -> max(beta, {two_q}))")
     else:
         hyps = [Hypothesis(
             "0 is not one of the finitely many exceptional levels of u", "undecided",
