@@ -100,7 +100,7 @@ def bounds(
     >>> report.format
     PfaffianFormat(order=1, alpha=2, beta=4)
     >>> [(b.theorem, b.value) for b in report.upper if b.rigorous]
-    [('K', 9000), ('GV', 2152008)]
+    [('K', 4500), ('GV', 2152008)]
     """
     if not isinstance(spec, ArchitectureSpec):
         raise InvalidSpecError(f"bounds() takes an ArchitectureSpec, got {type(spec).__name__}")
@@ -134,7 +134,11 @@ def bounds(
         upper = _input_upper(spec, n, r, alpha, beta, symbolic, slice_dim, zell_constant)
     else:
         upper = _loss_upper(spec, n, r, alpha, beta, symbolic, slice_dim, zell_constant, slice_full_rank)
-    lower = _symmetry_lower(spec, symbolic) if space == "loss" and slice_dim is None else []
+    lower = []
+    if space == "loss" and slice_dim is None:
+        lower, why_none = _symmetry_lower(spec, symbolic)
+        if why_none:  # say why there is no lower bound (e.g. a continuous family: no minimiser is strict)
+            notes.append("no symmetry lower bound: " + why_none)
     if space == "input":
         notes.append("no lower bound in the input space: the literature's lower bounds are not verified here")
     if slice_dim is not None:
@@ -179,28 +183,39 @@ def _loss_upper(spec, n, r, alpha, beta, symbolic, slice_dim, C, full_rank=False
                                coercive + "; D was checked to have full column rank k, so ||theta0 + D t|| -> inf "
                                "as ||t|| -> inf"))
         route = f"compact {where}"
-    elif lam and slice_dim:  # (the eps-route below regularises with eps ||t||^2 and needs no rank condition)
+    elif lam and slice_dim and n != 1:  # (the eps-route regularises with eps ||t||^2 and needs no rank)
         hyps.append(Hypothesis(f"{where} is compact for every c (true when D has full column rank k)", "undecided",
                                coercive + "; state the rank of your directions"))
         route = f"compact {where} (if D has full column rank)"
+    elif n == 1:  # one variable: no genericity and no rank needed (docs/theory.md, Proposition 6.7)
+        route = (f"every level c, no genericity needed (n = 1: B(S_c) <= B(S_c') at a generic c' just above c, "
+                 f"docs/theory.md sec. 6.7); eps-regularisation of {where} (beta -> max(beta, 2))")
     elif lam:
         hyps.append(Hypothesis(f"{where} is compact for every c", "holds", coercive))
         route = f"compact {where}"
     else:
+        # on a slice the exceptional levels are those of the restricted function, not of Loss: the
+        # slice's own minimum, e.g., is exceptional for t -> Loss(theta0 + D t) but rarely critical for Loss
+        of = "t -> Loss(theta0 + D t) (the slice's own, not those of Loss)" if slice_dim else "Loss"
         hyps.append(Hypothesis(
-            "c is not one of the finitely many exceptional levels of Loss", "undecided",
-            "true for all but finitely many c; with lambda = 0, S_c is in general not compact, so the bound "
-            "goes through the compact set {Loss + eps ||theta||^2 <= c}" + (
+            f"c is not one of the finitely many exceptional levels of {of}", "undecided",
+            f"true for all but finitely many c; with lambda = 0, {where} is in general not compact, so the bound "
+            "goes through the compact set {" + ("Loss(theta0 + D t) + eps ||t||^2" if slice_dim else
+                                                "Loss + eps ||theta||^2") + " <= c}" + (
                 "; lambda's sign is undecided" if lam is None else "")))
         route = f"generic level via eps-regularisation of {where} (beta -> max(beta, 2))"
     params = dict(n=n, r=r, alpha=alpha, beta=beta2)
     out = [
         _result("K", "upper", route, "derived", hyps, params, symbolic),
         _result("GV", "upper", route + (
-                    "; V' = {Loss + t^2 = c}" if lam else "; V' = {Loss + eps ||theta||^2 + t^2 = c}"
+                    "; V' = {Loss + t^2 = c}" if "compact" in route and not slice_dim else
+                    "; V' = {Loss(theta0 + D t) + s^2 = c}" if "compact" in route else
+                    "; V' = {Loss(theta0 + D t) + eps ||t||^2 + s^2 = c}" if slice_dim else
+                    "; V' = {Loss + eps ||theta||^2 + t^2 = c}"
                 ) + " in n + 1 variables (the sublevel set is a retract of V')",
                 "derived", [*hyps, Hypothesis("V' is compact",
-                                              "undecided" if (lam and slice_dim and not full_rank) else "holds",
+                                              "undecided" if (lam and slice_dim and not full_rank and n != 1)
+                                              else "holds",
                                               "V' is compact iff the (regularised) sublevel set is, and Loss >= 0")],
                 dict(n=n + 1, r=r, alpha=alpha, beta=beta2), symbolic),
         _result("Z", "upper", route + "; one sign condition (s = 1)", "derived",
@@ -232,11 +247,16 @@ def _input_upper(spec, n, r, alpha, beta, symbolic, slice_dim, C):
             "-u + eps ||x||^2 is coercive (u(x) = o(||x||^2))", "holds" if growth else "undecided",
             f"{act.name} is {growth} at infinity, so u grows at most linearly" if growth else
             f"{act.name} can grow faster than any polynomial; the bound holds only if u(x) = o(||x||^2)")
-    hyps = [Hypothesis(
-        "0 is not one of the finitely many exceptional levels of u", "undecided",
-        f"S_N is in general not compact; the bound goes through {{-u + eps ||x||^{two_q} <= 0}}"), coercive]
     beta2 = max(beta, two_q)
-    route = f"generic level via eps-regularisation of S_N (beta -> max(beta, {two_q}))"
+    if n == 1:  # d = 1: no genericity needed (docs/theory.md, Proposition 6.7, applied to -u at level 0)
+        hyps = [coercive]
+        route = (f"level 0, no genericity needed (n = d = 1: B(S_N) <= B({{u >= -c'}}) at a generic c' just above 0, "
+                 f"docs/theory.md sec. 6.7); eps-regularisation of S_N (beta -> max(beta, {two_q}))")
+    else:
+        hyps = [Hypothesis(
+            "0 is not one of the finitely many exceptional levels of u", "undecided",
+            f"S_N is in general not compact; the bound goes through {{-u + eps ||x||^{two_q} <= 0}}"), coercive]
+        route = f"generic level via eps-regularisation of S_N (beta -> max(beta, {two_q}))"
     out = []
     if r == 0:
         out.append(_result("Mi+", "upper", f"S_N = {{u >= 0}}, u a polynomial of degree {beta}", "direct", [],
@@ -301,10 +321,11 @@ def _lower_above_upper(upper, lower) -> list[str]:
     return out
 
 
-def _symmetry_lower(spec, symbolic) -> list[BoundResult]:
+def _symmetry_lower(spec, symbolic) -> tuple[list[BoundResult], str | None]:
+    """The symmetry lower bound (a list of at most one result), or no result and the reason."""
     group = symmetry_group(spec)
     if not group.applicable:
-        return []
+        return [], "; ".join(group.notes)
     statement = ("If theta* is a strict local minimiser with trivial stabiliser in the loss-preserving "
                  "group G, then B(S_c) >= b_0(S_c) >= |G| for c in [Loss(theta*), Loss(theta*) + delta)")
     blocks = _describe_blocks(group.blocks)
@@ -316,7 +337,7 @@ def _symmetry_lower(spec, symbolic) -> list[BoundResult]:
         citation=("bettibounds-theory",), parameters={"blocks": blocks},
     )
     if not isinstance(group.log2, mpmath.mpf):  # symbolic widths
-        return [BoundResult(**common, symbolic_log2=group.log2, symbolic_value=group.order)]
+        return [BoundResult(**common, symbolic_log2=group.log2, symbolic_value=group.order)], None
     from .numbers import Evaluated
 
     if group.order is not None:
@@ -324,5 +345,5 @@ def _symmetry_lower(spec, symbolic) -> list[BoundResult]:
     else:
         with mpmath.workdps(30 + len(str(int(group.log2)))):
             ev = Evaluated(group.log2, group.log2 * mpmath.log10(2), None)
-    return [BoundResult(**common, evaluated=ev)]
+    return [BoundResult(**common, evaluated=ev)], None
 

@@ -10,7 +10,7 @@ __all__ = ["REFERENCES", "cite"]
 
 REFERENCES: dict[str, str] = {
     "Bucarelli2024": (
-        "D. Bucarelli, G. A. D'Inverno, M. Bianchini, F. Scarselli, F. Silvestri, "
+        "M. S. Bucarelli, G. A. D'Inverno, M. Bianchini, F. Scarselli, F. Silvestri, "
         "A topological description of loss surfaces based on Betti Numbers, "
         "Neural Networks 178 (2024) 106465, arXiv:2401.03824"
     ),

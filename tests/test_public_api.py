@@ -185,7 +185,8 @@ def test_bounds_docstring_example_explicit():
     report = bettibounds.bounds(spec)
     assert report.format.as_tuple() == (1, 2, 4)
     assert report.n_params == 4  # (1 + 1) * 1 + (1 + 1) * 1
-    assert [(b.theorem, b.value) for b in report.upper if b.rigorous] == [("K", 9000), ("GV", 2152008)]
+    # K: floor(9000 / 2) (docs/theory.md 6.1)
+    assert [(b.theorem, b.value) for b in report.upper if b.rigorous] == [("K", 4500), ("GV", 2152008)]
 
 
 # --------------------------------------------------------------------------- fuzzing ArchitectureSpec

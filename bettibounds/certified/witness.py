@@ -11,7 +11,9 @@ Pipeline (every claim in the result is backed by the step that certifies it):
    theorem Loss > c_hi := L_lo - g rho + mu rho^2 / 2 on the sphere, and if c_hi > L_hi
    the loss is strongly convex on the ball with its minimum inside: a unique, strict local
    minimiser.
-3. **Orbit**: every element h of the loss-preserving group G (bettibounds.lower) is a
+3. **Orbit**: every element h of the loss-preserving group G (bettibounds.lower, its linear
+   subgroup ``symmetry_group(spec, linear_only=True)``: the skip flips of softplus/SiLU/GELU
+   are bilinear and left out, a lower bound from a subgroup stays valid) is a
    linear map theta -> A_h theta with ||A_h|| <= a_h (a_h = 1 for signed permutations; the
    logistic bias shifts are bounded through their Frobenius norm). The images h(B) lie in
    B(h theta*, a_h rho), so B and h(B) are disjoint when ||theta* - h theta*|| > (1 + a_h) rho;
@@ -258,7 +260,7 @@ def _norm_bound(spec, block, flips, kind) -> float:
 def apply_element(spec, theta, combo):
     """h(theta) for the group element ``combo`` (one (perm, flips) per block); any dtype
     (float64, or object arrays of arb balls for a rigorous image)."""
-    group = symmetry_group(spec)
+    group = symmetry_group(spec, linear_only=True)  # the disjointness argument needs linear maps
     kind = get_activation(spec.activation).symmetry
     Ws, bs = _structure(spec)
     t = theta
@@ -269,7 +271,7 @@ def apply_element(spec, theta, combo):
 
 def group_orbit(spec, theta, max_order: int = 200_000):
     """Yield ``(h_theta, norm_bound, element)`` for every non-identity element h of G."""
-    group = symmetry_group(spec)
+    group = symmetry_group(spec, linear_only=True)  # the disjointness argument needs linear maps
     if not group.applicable:
         raise InvalidSpecError("; ".join(group.notes))
     if group.order is None or group.order > max_order:
@@ -372,7 +374,7 @@ def certify_lower(spec, xs, ys, theta=None, *, starts: int = 8, seed: int = 0, m
         raise InvalidSpecError("certified lower bounds need a concrete network")
     if len(xs) != spec.samples or len(ys) != spec.samples:
         raise InvalidSpecError(f"the spec has samples={spec.samples} but the data has {len(xs)} rows")
-    group = symmetry_group(spec)
+    group = symmetry_group(spec, linear_only=True)  # the disjointness argument needs linear maps
     if not group.applicable:
         raise InvalidSpecError("no finite symmetry group: " + "; ".join(group.notes))
     if group.order is None or group.order > max_order:

@@ -40,7 +40,7 @@ from .graph import generic_data
 from .losses import output_chain
 from .network import build_params, loss_expression
 
-__all__ = ["Certificate", "certify", "verify_output_chains"]
+__all__ = ["Certificate", "certificate_size_guard", "certify", "verify_output_chains"]
 
 
 @dataclass
@@ -216,8 +216,57 @@ def _total_degree(poly, n_vars: int) -> int:
     return max((sum(m[:n_vars]) for m in poly.monoms()), default=0) if poly else 0
 
 
+#: bytes per stored monomial per ring generator: sympy keeps every monomial of a polynomial as a tuple of
+#: exponents, one machine word per generator of the ring
+_BYTES_PER_EXPONENT = 8
+#: bytes per exact data entry (a Fraction with its two ints) and per stored term beyond its exponent tuple
+_BYTES_PER_ENTRY = 200
+
+
+def certificate_size_guard(spec, order: int, budget: int, max_checks: int, max_terms: int, max_bytes: int) -> None:
+    """Refuse, before anything is allocated, a certificate that cannot fit.
+
+    The real sizes of the construction are (i) the derivative claims, chain elements x parameters;
+    (ii) the loss itself, built sample by sample over every parameter: samples x parameters (this is
+    the work even when the chain order is 0, as for identity and polynomial activations); (iii) the
+    memory of one polynomial of the ring Q[theta, Y, kappa]: every stored term carries one exponent
+    per generator, so a polynomial of up to ``max_terms`` terms takes about
+    ``max_terms x (P + budget + 1) x 8`` bytes; (iv) the first pre-activation alone has
+    d (+ bias) terms, more than ``max_terms`` cannot be built at all.
+
+    Raises
+    ------
+    InvalidSpecError
+        With the size that does not fit and what to change.
+    """
+    P, m, d = spec.n_params, spec.samples, spec.inputs
+    checks = order * P
+    if checks > max_checks:
+        raise InvalidSpecError(
+            f"a certificate would check about {checks} derivative claims (chain order {order} x P = {P} "
+            f"parameters > max_checks={max_checks}); certify a smaller architecture (fewer samples, narrower layers)")
+    work = m * P
+    if work > max_checks:
+        raise InvalidSpecError(
+            f"a certificate builds the loss over m = {m} samples x P = {P} parameters = {work:.3g} "
+            f"(> max_checks={max_checks}); certify a smaller architecture (fewer samples, fewer parameters)")
+    first = d + (1 if spec.has_bias(1) else 0)
+    if first > max_terms:
+        raise InvalidSpecError(
+            f"a first-layer pre-activation of the explicit chain has {first} terms (> max_terms={max_terms}); "
+            "certify a network with fewer inputs")
+    generators = P + budget + 1  # theta, Y, kappa
+    peak = max_terms * (generators * _BYTES_PER_EXPONENT + _BYTES_PER_ENTRY) + m * (d + spec.outputs) * _BYTES_PER_ENTRY
+    if peak > max_bytes:
+        raise InvalidSpecError(
+            f"a certificate's ring has {generators} generators; a polynomial of up to max_terms={max_terms} terms "
+            f"would take about {peak / 2**30:.3g} GiB (> max_bytes={max_bytes / 2**30:.3g} GiB); certify a smaller "
+            "architecture or lower max_terms")
+
+
 def certify(spec, claimed: PfaffianFormat | None = None, data=None, seed: int = 0,
-            spot_checks: int = 12, max_checks: int = 200_000, max_terms: int = 50_000) -> Certificate:
+            spot_checks: int = 12, max_checks: int = 200_000, max_terms: int = 50_000,
+            max_bytes: int = 2 * 2**30) -> Certificate:
     """Build the explicit chain of the loss of ``spec`` and check every claim.
 
     Parameters
@@ -233,10 +282,15 @@ def certify(spec, claimed: PfaffianFormat | None = None, data=None, seed: int = 
     spot_checks : int
         Number of (element, parameter) pairs checked numerically against mpmath.
     max_checks : int
-        Refuse architectures needing more derivative checks than this.
+        Refuse architectures needing more derivative checks (chain elements x parameters) or a
+        larger loss construction (samples x parameters) than this.
     max_terms : int
         Refuse when an intermediate polynomial has more terms than this (deep polynomial
         activations expand exponentially).
+    max_bytes : int
+        Refuse, before any allocation, when a polynomial of ``max_terms`` terms in the ring's
+        P + r + 2 generators (plus the data) could take more memory than this
+        (:func:`certificate_size_guard`).
 
     Returns
     -------
@@ -251,23 +305,22 @@ def certify(spec, claimed: PfaffianFormat | None = None, data=None, seed: int = 
     """
     if spec.is_symbolic:
         raise InvalidSpecError("certificates need concrete sizes")
+    for name, v in (("max_checks", max_checks), ("max_terms", max_terms), ("max_bytes", max_bytes)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise InvalidSpecError(f"{name} must be a positive integer, got {v!r}")
     t0 = time.perf_counter()
     claimed = claimed if claimed is not None else closed_form(spec).format
+    # budget from all m samples (not the claimed m'), so that a false distinct-inputs claim is reported;
+    # one more than the closed form, so that an understated order is reported, not a crash
+    budget = closed_form(dataclasses.replace(spec, distinct_inputs=None)).format.order + 1
+    certificate_size_guard(spec, claimed.order, budget, max_checks, max_terms, max_bytes)
     P = spec.n_params
-    n_checks_est = claimed.order * P
-    if n_checks_est > max_checks:
-        raise InvalidSpecError(
-            f"a certificate would check about {n_checks_est} derivative claims (> max_checks={max_checks}); "
-            "certify a smaller architecture (fewer samples, narrower layers)")
     act = get_activation(spec.activation)
     failures: list[str] = []
     failures += verify_activation(act)
     failures += verify_output_chains()
     checks = 1 + 5
     oc = output_chain(spec.loss, spec.output_activation, spec.bce_chain)
-    # room for more elements than claimed, so that an understated order is reported, not a crash
-    # budget from all m samples (not the claimed m'), so that a false distinct-inputs claim is reported
-    budget = closed_form(dataclasses.replace(spec, distinct_inputs=None)).format.order + 1
     alg = _RingAlgebra(P, budget, oc, max_terms)
     xs, ys = data if data is not None else generic_data(spec, seed)
     layers, U = build_params(spec, alg.param)

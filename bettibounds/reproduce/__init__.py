@@ -248,7 +248,9 @@ def reproduce(out_dir="bettibounds-report", quick: bool = True, root: Path | Non
            f"**Theory against data:** {verdict}\n"]
 
     md += ["## 1. How complexity grows (Bucarelli et al. 2024)\n",
-           "The rigorous upper bound K (theorem K, status derived; docs/theory.md) on the Betti sum B(S_c) of the "
+           "The rigorous upper bound K (theorem K, status derived; docs/theory.md §6.1: B(S_c) ≤ ⌊K/2⌋, half the "
+           "count K(n, r, α, β) of boundary critical points; every 'K' number of this report is ⌊K/2⌋, whose log10 "
+           "is log10 K − 0.30103, and reports before issue 18 printed the count) on the Betti sum B(S_c) of the "
            "loss sublevel set, as a function of the width h, the depth L and the number of samples m, for logistic, "
            "tanh and arctan hidden units, MSE with a linear output and BCE with a logistic output (d = 2 inputs). "
            "Logistic and tanh have the same Pfaffian format, hence the same bound. With l2 = 0 the bound holds for "
@@ -374,7 +376,8 @@ def _section4(suite, tvd, violations, verdict, missing) -> list[str]:
         return md + [verdict + "\n"]
     md.append(
         "Measured Betti numbers b_k(c) of grid sublevel sets (lower-star filtration on the grid vertices) beside the "
-        "rigorous upper bound K (n = P for a box over all parameters, n = k for a k-dimensional slice) and, where "
+        "rigorous upper bound K (theorem K's ⌊K/2⌋, compared as an exact integer; n = P for a box over all "
+        "parameters, n = k for a k-dimensional slice, where a 1-dimensional slice needs no genericity) and, where "
         "certified, the symmetry lower bound b_0(S_c) ≥ |G| (ball arithmetic, `bettibounds lower`). *clipped*: the "
         "grid set touches the box boundary, so it may cut components — not compared. *stable*: a grid refined "
         "twofold gives the same numbers — unstable rows are not compared. *log10 slack* = log10 K − log10 Σ b_k. "

@@ -180,7 +180,7 @@ class Theorem:
         --------
         >>> from bettibounds.theorems import get_theorem
         >>> get_theorem("K").evaluate(n=4, r=1, alpha=2, beta=4).exact
-        9000
+        4500
         """
         return self.rhs(**params).evaluate()
 

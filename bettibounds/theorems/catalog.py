@@ -26,8 +26,11 @@ def _tri(r):
 
 
 def _K(n, r, alpha, beta):
+    # K(n, r, alpha, beta) counts the critical points of a generic linear function on the boundary of the
+    # compact set; ell and -ell share them with inward/outward swapped, so B <= floor(K / 2) (docs/theory.md
+    # sec. 6.1, Step 3): the coefficient 1/2, and the exact value is floored (numbers.evaluate_product)
     bracket = smin(n, r) * alpha + beta + (n - 1) * (alpha + beta - 2)
-    return Product(((2, _tri(r)), (beta, 1), (alpha + beta - 1, n - 1), (bracket, r)))
+    return Product(((2, _tri(r)), (beta, 1), (alpha + beta - 1, n - 1), (bracket, r)), Fraction(1, 2))
 
 
 def _GV(n, r, alpha, beta):
@@ -103,7 +106,9 @@ CATALOG = (
         statement=(
             "For V = {f_1 = ... = f_k = 0} in R^n, one chain of order r and degree alpha, "
             "beta = max deg f_i: B(V) <= 2^(r(r-1)/2) * beta * (alpha + 2 beta - 1)^(n-1) "
-            "* ((2n-1)(alpha + 2 beta) - 2n + 2)^r"
+            "* ((2n-1)(alpha + 2 beta) - 2n + 2)^r (the package applies it to V' in n + 1 variables, where "
+            "GV(n+1, r, alpha, beta) >= K(n, r, alpha, beta) >= floor(K/2) on the natural domain: it never beats "
+            "theorem K and is reported as the published comparison, docs/theory.md 5)"
         ),
         latex=(r"B(V) \le 2^{r(r-1)/2}\,\beta\,(\alpha+2\beta-1)^{n-1}"
                r"\bigl((2n-1)(\alpha+2\beta)-2n+2\bigr)^r"),
@@ -112,6 +117,7 @@ CATALOG = (
         hypotheses=("V is compact (exact hypotheses of the source unverified: required here)",),
         parameters=("n", "r", "alpha", "beta"),
         product=_GV,
+        notes="GV(n+1) >= K(n) >= floor(K(n)/2) for every format of the natural domain (docs/theory.md 5)",
     ),
     Theorem(
         key="Z",
@@ -134,13 +140,15 @@ CATALOG = (
         name="Explicit bound for a compact sublevel set",
         statement=(
             "If f = c - Loss has format (r, alpha, beta) on R^n and S_c = {Loss <= c} is "
-            "compact with S_{c'} compact for some c' > c, then B(S_c) <= 2^(r(r-1)/2) * "
-            "beta * (alpha+beta-1)^(n-1) * [min(n,r) alpha + beta + (n-1)(alpha+beta-2)]^r"
+            "compact with S_{c'} compact for some c' > c, then B(S_c) <= floor(K/2), K = 2^(r(r-1)/2) * "
+            "beta * (alpha+beta-1)^(n-1) * [min(n,r) alpha + beta + (n-1)(alpha+beta-2)]^r (K counts the "
+            "boundary critical points of a generic linear function; ell and -ell share them, inward and "
+            "outward swapped, and only inward ones attach cells: the factor 1/2)"
         ),
-        latex=(r"B(S_c) \le 2^{r(r-1)/2}\,\beta\,(\alpha+\beta-1)^{n-1}"
+        latex=(r"B(S_c) \le \bigl\lfloor K/2\bigr\rfloor,\quad K=2^{r(r-1)/2}\,\beta\,(\alpha+\beta-1)^{n-1}"
                r"\bigl[\min(n,r)\alpha+\beta+(n-1)(\alpha+\beta-2)\bigr]^r"),
         status="derived",
-        citation=("bettibounds-theory", "Khovanskii1991", "Wilkie1999", "Braess1974"),
+        citation=("bettibounds-theory", "Khovanskii1991", "Milnor1964", "Wilkie1999", "Braess1974"),
         hypotheses=("S_{c'} is compact for some c' > c",),
         parameters=("n", "r", "alpha", "beta"),
         product=_K,
