@@ -326,15 +326,13 @@ def _symmetry_lower(spec, symbolic) -> tuple[list[BoundResult], str | None]:
     group = symmetry_group(spec)
     if not group.applicable:
         return [], "; ".join(group.notes)
-    statement = ("If theta* is a strict local minimiser with trivial stabiliser in the loss-preserving "
-                 "group G, then B(S_c) >= b_0(S_c) >= |G| for c in [Loss(theta*), Loss(theta*) + delta)")
+    sym = get_theorem("Sym")
     blocks = _describe_blocks(group.blocks)
     common = dict(
-        theorem="Sym", name="Symmetry-group lower bound", kind="lower", statement=statement,
-        latex_statement=r"B(S_c) \ge b_0(S_c) \ge |G| = \prod_{\text{blocks}} 2^{f}\,h!",
-        status="derived", route=f"|G| = {blocks}" + ("; " + "; ".join(group.notes) if group.notes else ""),
-        route_status="derived", rigorous=True, hypotheses=tuple(lower_hypotheses(spec)),
-        citation=("bettibounds-theory",), parameters={"blocks": blocks},
+        theorem=sym.key, name=sym.name, kind="lower", statement=sym.statement, latex_statement=sym.latex,
+        status=sym.status, route=f"|G| = {blocks}" + ("; " + "; ".join(group.notes) if group.notes else ""),
+        route_status="derived", rigorous=sym.rigorous, hypotheses=tuple(lower_hypotheses(spec)),
+        citation=sym.citation, parameters={"blocks": blocks},
     )
     if not isinstance(group.log2, mpmath.mpf):  # symbolic widths
         return [BoundResult(**common, symbolic_log2=group.log2, symbolic_value=group.order)], None

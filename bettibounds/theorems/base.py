@@ -115,6 +115,8 @@ class Theorem:
         *constant-free core*, never a rigorous bound.
     bounds : str
         What the right-hand side bounds ("betti" or "zeros").
+    kind : str
+        "upper" (the right-hand side bounds from above) or "lower" (Sym, Sym-cert).
     """
 
     key: str
@@ -129,10 +131,13 @@ class Theorem:
     rigorous: bool = True
     bounds: str = "betti"
     notes: str = ""
+    kind: str = "upper"
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+        if self.kind not in ("upper", "lower"):
+            raise ValueError(f"kind must be 'upper' or 'lower', got {self.kind!r}")
 
     def _check(self, params: dict) -> None:
         missing = set(self.parameters) - set(params)

@@ -52,6 +52,10 @@ def _milnor_sup(n, d):
     return Product(((2 + d, 1), (1 + d, n - 1)), Fraction(1, 2))
 
 
+def _group_order(order):
+    return Product(((order, 1),))
+
+
 def _bs_sigmoid(n, h, l):
     return Product(((2, _tri(h)), (n * l + n, n + h)))
 
@@ -183,5 +187,40 @@ CATALOG = (
         parameters=("n", "h", "l"),
         product=_bs_arctan,
         rigorous=False,
+    ),
+    Theorem(
+        key="Sym",
+        name="Symmetry-group lower bound",
+        statement=(
+            "If theta* is a strict local minimiser with trivial stabiliser in the loss-preserving group G "
+            "(hidden-unit permutations and sign flips), then B(S_c) >= b_0(S_c) >= |G| for c in "
+            "[Loss(theta*), Loss(theta*) + delta)"
+        ),
+        latex=r"B(S_c) \ge b_0(S_c) \ge |G| = \prod_{\text{blocks}} 2^{f}\,h!",
+        status="derived",
+        citation=("bettibounds-theory",),
+        hypotheses=("a strict local minimiser theta* with trivial stabiliser in G exists (undecided in general)",
+                    "no continuous loss-preserving family (docs/theory.md §7.3): otherwise not applied"),
+        parameters=("order",),
+        product=_group_order,
+        kind="lower",
+        notes="order = |G| from bettibounds.lower.symmetry_group; reported as conditional (yes*) by bounds()",
+    ),
+    Theorem(
+        key="Sym-cert",
+        name="Certified symmetry lower bound",
+        statement=(
+            "b_0(S_c) >= |G| for every c in a certified band [c_lo, c_hi): a strict local minimum in a ball "
+            "(interval Cholesky of the Hessian enclosure, ball arithmetic) whose |G| images are pairwise disjoint"
+        ),
+        latex=r"b_0(S_c) \ge |G| \quad (c \in [c_{lo}, c_{hi}))",
+        status="derived",
+        citation=("bettibounds-theory",),
+        hypotheses=("the concrete network, data and band certified by bettibounds lower "
+                    "(bettibounds.certified.certify_lower)",),
+        parameters=("order",),
+        product=_group_order,
+        kind="lower",
+        notes="every hypothesis is checked by the certificate; a failed step gives no number",
     ),
 )

@@ -18,7 +18,19 @@ Kh, K, GV, Z, Mi, MiSup = (get_theorem(k) for k in ("Kh", "K", "GV", "Z", "Mi", 
 
 # ------------------------------------------------------------------ registry
 def test_registry_keys():
-    assert {"K", "GV", "Z", "Kh", "Mi", "Mi+", "BS-sigmoid", "BS-arctan"} <= set(THEOREMS)
+    assert {"K", "GV", "Z", "Kh", "Mi", "Mi+", "BS-sigmoid", "BS-arctan", "Sym", "Sym-cert"} <= set(THEOREMS)
+    assert {k for k, t in THEOREMS.items() if t.kind == "lower"} == {"Sym", "Sym-cert"}
+
+
+def test_cli_lists_the_lower_bound_theorems(capsys):
+    import json
+
+    from bettibounds.cli import main
+
+    assert main(["theorems", "--json"]) == 0
+    rows = {r["key"]: r for r in json.loads(capsys.readouterr().out)["theorems"]}
+    for key in ("Sym", "Sym-cert"):
+        assert rows[key]["kind"] == "lower" and rows[key]["status"] == "derived" and rows[key]["citation"]
 
 
 @pytest.mark.parametrize("key", sorted(THEOREMS))
