@@ -229,15 +229,9 @@ def _loss_upper(spec, n, r, alpha, beta, symbolic, slice_dim, C, full_rank=False
     return out
 
 
-#: growth of a hidden activation at infinity, for the compactness of the regularised
-#: input-space set {-u + eps ||x||^{2q} <= 0}: "bounded", "linear" or None (unknown)
-_GROWTH = {"logistic": "bounded", "tanh": "bounded", "arctan": "bounded", "gaussian": "bounded",
-           "softplus": "linear", "silu": "linear", "gelu": "linear", "identity": "linear"}
-
-
 def _input_upper(spec, n, r, alpha, beta, symbolic, slice_dim, C):
     act = get_activation(spec.activation)
-    growth = _GROWTH.get(act.name)
+    growth = act.growth
     if act.is_polynomial:  # u is a polynomial of degree beta: a regulariser of higher even degree dominates it
         two_q = beta + 1 if beta % 2 else beta + 2
         coercive = Hypothesis(f"-u + eps ||x||^{two_q} is coercive", "holds", f"u is a polynomial of degree {beta}")

@@ -63,6 +63,9 @@ class Activation:
         ``t -> sympy expression`` of phi.
     description : str
         One line for listings.
+    growth : str or None
+        Growth at infinity: ``"bounded"`` (|phi| bounded), ``"linear"`` (|phi(t)| <= a + b|t|), or None
+        (faster, or not known): decides the coercivity hypothesis of the input-space bound.
     """
 
     name: str
@@ -74,6 +77,7 @@ class Activation:
     sympy_function: Callable = field(repr=False, compare=False)
     description: str = ""
     aliases: tuple[str, ...] = ()
+    growth: str | None = None
 
     @property
     def k(self) -> int:
@@ -134,6 +138,7 @@ _register(Activation(
     symmetry="logistic",
     sympy_chain=lambda t: [_logistic(t)],
     sympy_function=_logistic,
+    growth="bounded",
     description="logistic sigmoid 1/(1+e^-t); s' = s - s^2; format (1, 2, 1)",
 ))
 _register(Activation(
@@ -144,6 +149,7 @@ _register(Activation(
     symmetry="odd",
     sympy_chain=lambda t: [_sp().tanh(t)],
     sympy_function=lambda t: _sp().tanh(t),
+    growth="bounded",
     description="hyperbolic tangent; t' = 1 - t^2; format (1, 2, 1)",
 ))
 _register(Activation(
@@ -156,6 +162,7 @@ _register(Activation(
     symmetry="odd",
     sympy_chain=lambda t: [1 / (1 + t**2), _sp().atan(t)],
     sympy_function=lambda t: _sp().atan(t),
+    growth="bounded",
     description="arctangent; g = 1/(1+t^2), g' = -2t g^2, a' = g; format (2, 3, 1)",
 ))
 _register(Activation(
@@ -167,6 +174,7 @@ _register(Activation(
     symmetry="none",
     sympy_chain=lambda t: [_logistic(t), _sp().log(1 + _sp().exp(t))],
     sympy_function=lambda t: _sp().log(1 + _sp().exp(t)),
+    growth="linear",
     description="softplus log(1+e^t); s' = s - s^2, p' = s; format (2, 2, 1)",
 ))
 _register(Activation(
@@ -178,6 +186,7 @@ _register(Activation(
     symmetry="even",
     sympy_chain=lambda t: [_sp().exp(-t**2)],
     sympy_function=lambda t: _sp().exp(-t**2),
+    growth="bounded",
     description="Gaussian e^{-t^2}; g' = -2t g; format (1, 2, 1)",
 ))
 _register(Activation(
@@ -189,6 +198,7 @@ _register(Activation(
     symmetry="none",
     sympy_chain=lambda t: [_logistic(t)],
     sympy_function=lambda t: t * _logistic(t),
+    growth="linear",
     description="SiLU / swish t*sigma(t); s' = s - s^2; format (1, 2, 2)",
 ))
 _register(Activation(
@@ -203,6 +213,7 @@ _register(Activation(
         _sp().sqrt(_sp().pi / 2) * (1 + _sp().erf(t / _sp().sqrt(2))),
     ],
     sympy_function=lambda t: t * (1 + _sp().erf(t / _sp().sqrt(2))) / 2,
+    growth="linear",
     description="exact GELU t*Phi(t); g' = -t g, c' = g; format (2, 2, 2)",
 ))
 _register(Activation(
@@ -224,6 +235,7 @@ _register(Activation(
     symmetry="continuous",
     sympy_chain=lambda t: [],
     sympy_function=lambda t: t,
+    growth="linear",
     description="identity (linear network); a polynomial, format (0, 0, 1)",
 ))
 

@@ -214,3 +214,23 @@ def test_output_activation_rejections():
 )
 def test_symmetry_kinds(name, kind):
     assert get_activation(name).symmetry == kind
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_growth_at_infinity_is_true(name):
+    """The registry's growth claim (it decides the input-space bound's coercivity hypothesis), checked
+    by sympy limits: "bounded" has finite limits at +-oo, "linear" finite limits of phi(t)/t; None
+    is claimed only where phi(t)/t is unbounded (exp) or for polynomials of degree >= 2."""
+    import sympy
+
+    act = ACTIVATIONS[name]
+    t = sympy.Symbol("t", real=True)
+    phi = act.sympy_function(t)
+    limits = {g: [sympy.limit(g, t, s) for s in (sympy.oo, -sympy.oo)] for g in (phi, phi / t)}
+    finite = {g: all(v.is_finite for v in vals) for g, vals in limits.items()}
+    if act.growth == "bounded":
+        assert finite[phi], limits
+    elif act.growth == "linear":
+        assert finite[phi / t] and not finite[phi], limits
+    else:
+        assert not finite[phi / t], limits
