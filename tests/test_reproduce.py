@@ -26,7 +26,7 @@ SECTIONS = ("## 1. How complexity grows", "### Fitted growth", "### Deep against
             "### Certified lower bounds", "## 5. Loss barcodes and the ReLU obstruction",
             "### 5.1 ReLU obstruction: probability", "### 5.2 ReLU obstruction: gradient flow",
             "### 5.3 Loss barcodes and TO-score (Barannikov et al.)", "## 6. Provenance", "### Versions",
-            "### Seeds", "### Timings", "### Theorems behind the numbers", "### Bibliography")
+            "### Seeds", "### Timings", "### Published claims", "### Theorems behind the numbers", "### Bibliography")
 
 
 @pytest.fixture(scope="module")
@@ -176,6 +176,23 @@ def test_violation_raises_after_writing_the_report(tmp_path, monkeypatch, row):
     md = (tmp_path / "report.md").read_text()
     assert "**VIOLATION**" in md and "| VIOLATED |" in md
     assert json.loads((tmp_path / "tables.json").read_text())["violations"] == 1
+
+
+def test_a_disagreeing_published_claim_fails_the_run_after_writing_the_report(tmp_path, monkeypatch):
+    from bettibounds import reproduce as rep
+
+    real = rep.check_claims
+
+    def one_wrong():
+        rows = real()
+        rows[0] = {**rows[0], "verdict": "DISAGREES", "disagreeing": ["injected: published 1, recomputed 2"]}
+        return rows
+
+    monkeypatch.setattr(rep, "check_claims", one_wrong)
+    with pytest.raises(rep.TheoryViolation, match="1 published claim"):
+        rep.reproduce(tmp_path, tiny=True)
+    md = (tmp_path / "report.md").read_text()
+    assert "| DISAGREES |" in md and "injected: published 1, recomputed 2" in md
 
 
 def test_cli_exits_nonzero_on_violation(tmp_path, monkeypatch, capsys):

@@ -1,37 +1,25 @@
-"""Recompute the claims of ``verification/published/*.json`` with the bettibounds API.
+"""The checkers of the published claims: one per ``check.kind``, each recomputing a claim with the API.
 
-Every claim carries a machine-readable ``check`` object whose ``kind`` names one of the
-checkers below. A checker returns a list of :class:`Row` -- one comparison of the
-published value (typed in from the literature or THEORY.md, never produced by this code)
-with the value bettibounds recomputes. A claim agrees when it produced at least one row
-and every row agrees.
+Every claim (``bettibounds/claims/data/*.json``) carries a machine-readable ``check`` object whose
+``kind`` names one of the checkers below. A checker returns a list of :class:`Row` -- one comparison
+of the published value (typed in from the literature, never produced by this code) with the value
+bettibounds recomputes. A claim agrees when it produced at least one row and every row agrees.
 
-Published formulas are stored as Python expressions (``formula`` fields) and evaluated here
-with exact integer / ``Fraction`` arithmetic over the claim's parameter grid, so the
-literature's formula is the oracle and the package's implementation is what is tested.
-
-Used by the section scripts (``python verification/growth.py`` ...) and by
-``tests/regression/test_published.py``. Run ``python verification/checks.py`` for every
-claim at once.
+Published formulas are stored as Python expressions (``formula`` fields) and evaluated here with
+exact integer / ``Fraction`` arithmetic over the claim's parameter grid, so the literature's formula
+is the oracle and the package's implementation is what is tested.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import itertools
-import json
 import math
-import sys
 from collections.abc import Callable
 from fractions import Fraction
-from pathlib import Path
 from typing import NamedTuple
 
-HERE = Path(__file__).resolve().parent
-if importlib.util.find_spec("bettibounds") is None:  # run from a checkout without installing
-    sys.path.insert(0, str(HERE.parent))
-PUBLISHED = HERE / "published"
+__all__ = ["CHECKERS", "REQUIRED_FIELDS", "STATUSES", "Row", "Skip", "formula", "run_claim"]
 
 #: fields every claim must have (the schema test checks them)
 REQUIRED_FIELDS = ("id", "statement", "value", "citation", "locator", "locator_source", "status",
@@ -445,66 +433,9 @@ CHECKERS: dict[str, Callable[[dict], list[Row]]] = {
 }
 
 
-# ------------------------------------------------------------------ loading and running
-def load(names=None, match: Callable[[str], bool] | None = None) -> list[tuple[str, dict]]:
-    """(file stem, claim) for every claim of the published files (all, or the given stems),
-    optionally only the claims whose id satisfies ``match``."""
-    out = []
-    for path in sorted(PUBLISHED.glob("*.json")):
-        if names is not None and path.stem not in names:
-            continue
-        data = json.loads(path.read_text())
-        out += [(path.stem, claim) for claim in data["claims"] if match is None or match(claim["id"])]
-    return out
-
-
 def run_claim(claim: dict) -> list[Row]:
     """Rows of one claim (raises :class:`Skip` for claims checked elsewhere)."""
     kind = claim["check"]["kind"]
     if kind not in CHECKERS:
         raise KeyError(f"claim {claim['id']}: unknown check kind {kind!r}; known: {sorted(CHECKERS)}")
     return CHECKERS[kind](claim["check"])
-
-
-def _short(x, width=44) -> str:
-    s = str(x)
-    return s if len(s) <= width else s[: width - 3] + "..."
-
-
-def main(names=None, title: str = "all published claims", verbose: bool | None = None,
-         match: Callable[[str], bool] | None = None) -> int:
-    """Print claim id / published / recomputed / agree; return 0 iff every claim agrees.
-
-    One line per claim (its first comparison); ``verbose`` (or ``-v`` on the command line)
-    prints every comparison. A disagreeing claim always lists its disagreeing comparisons.
-    """
-    if verbose is None:
-        verbose = "-v" in sys.argv[1:]
-    claims = load(names, match)
-    if not claims:
-        print(f"no claims found for {names}", file=sys.stderr)
-        return 1
-    print(f"# {title}\n")
-    print(f"{'claim id':52} {'published':44} {'recomputed':44} agree")
-    bad = 0
-    for stem, claim in claims:
-        try:
-            rows = run_claim(claim)
-        except Skip as why:
-            print(f"{claim['id']:52} {_short(claim['value']):44} {_short('-- ' + str(why)):44} skip")
-            continue
-        ok = bool(rows) and all(r.agree for r in rows)
-        bad += not ok
-        more = f"  (+{len(rows) - 1} more)" if len(rows) > 1 and not verbose else ""
-        first = rows[0].recomputed if rows else "(no comparison)"
-        print(f"{_short(claim['id'], 52):52} {_short(claim['value']):44} {_short(str(first) + more):44} "
-              f"{'yes' if ok else 'NO'}")
-        for r in rows if verbose else [r for r in rows if not r.agree]:
-            print(f"    {'' if r.agree else 'DISAGREES: '}{r.label}: published {r.published!r}, "
-                  f"recomputed {r.recomputed!r}")
-    print(f"\n{len(claims)} claims, {bad} disagreeing")
-    return 1 if bad else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
