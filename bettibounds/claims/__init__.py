@@ -60,6 +60,7 @@ SECTIONS: dict[str, tuple[tuple[str, ...], str, Callable[[str], bool] | None]] =
                         "Milnor1964)", None),
     "barcode": (("barannikov2019", "barannikov2020"), "Loss barcodes (Barannikov2019, Barannikov2020)", None),
     "obstruction": (("nurisso2024",), "ReLU obstruction (Nurisso2024)", None),
+    "worked_numbers": (("worked_numbers",), "Worked numbers (docs/theory.md §4.5)", None),
 }
 
 

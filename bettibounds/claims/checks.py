@@ -409,6 +409,40 @@ def check_primitive_formats(c: dict) -> list[Row]:
             for name, want in c["expected"].items()]
 
 
+#: the loss rows of the worked-numbers table (docs/theory.md §4.5)
+WORKED_LOSS_ROWS = {"MSE-lin": dict(loss="mse", output_activation="identity"),
+                    "MSE-sig": dict(loss="mse", output_activation="sigmoid"),
+                    "BCE": dict(loss="bce", output_activation="sigmoid")}
+
+
+def check_worked_row(c: dict) -> list[Row]:
+    """A row of the worked-numbers table, end to end: ``bounds()`` of the logistic network ``network``
+    (d, h, L, m, loss_row) against P, the format, and log2 of Zell's core, of the count K (theorem K's
+    bound is floor(K/2), one less in log2 for an even count) and of GV, to ``decimals`` decimals; the
+    closed-form and the mechanical format derivations both give the format."""
+    from bettibounds import ArchitectureSpec, bounds, closed_form
+    from bettibounds.pfaffian.graph import mechanical
+
+    n = c["network"]
+    spec = ArchitectureSpec.uniform(n["d"], n["h"], n["L"], n["m"], activation="logistic",
+                                    **WORKED_LOSS_ROWS[n["loss_row"]])
+    report = bounds(spec)
+    tol = 0.5 * 10 ** -c["decimals"] + 1e-9
+    fmt = tuple(c["format"])
+    upper = {b.theorem: float(b.log2) for b in report.upper}
+    rows = [Row("P", c["P"], report.n_params, report.n_params == c["P"]),
+            Row("format (bounds)", fmt, report.format.as_tuple(), report.format.as_tuple() == fmt),
+            Row("format (closed form)", fmt, closed_form(spec).format.as_tuple(),
+                closed_form(spec).format.as_tuple() == fmt),
+            Row("format (mechanical)", fmt, mechanical(spec).format.as_tuple(),
+                mechanical(spec).format.as_tuple() == fmt),
+            Row("log2 Z", c["log2_zell"], round(upper["Z"], 4), abs(upper["Z"] - c["log2_zell"]) <= tol),
+            Row("log2 K count (bound + 1)", c["log2_k_count"], round(upper["K"] + 1, 4),
+                abs(upper["K"] + 1 - c["log2_k_count"]) <= tol),
+            Row("log2 GV", c["log2_gv"], round(upper["GV"], 4), abs(upper["GV"] - c["log2_gv"]) <= tol)]
+    return rows
+
+
 def check_external(c: dict) -> list[Row]:
     raise Skip(f"checked by {c['checked_by']}")
 
@@ -429,6 +463,7 @@ CHECKERS: dict[str, Callable[[dict], list[Row]]] = {
     "reachability": check_reachability,
     "format_rule": check_format_rule,
     "primitive_formats": check_primitive_formats,
+    "worked_row": check_worked_row,
     "external": check_external,
 }
 

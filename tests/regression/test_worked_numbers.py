@@ -1,13 +1,14 @@
-"""THEORY sec. 3 "Worked numbers": exact first row, log2 of the others to 2 decimals.
+"""docs/theory.md §4.5 "Worked numbers": exact first row, log2 of the others to 2 decimals.
 
 Each row is checked three ways: the formats (P, r, alpha, beta) from the closed form
 and from the mechanical engine, the theorem registry at THEORY's (n, r, alpha, beta),
 and ``bounds(spec)`` end to end. An independent integer oracle (the formulas of
 THEORY sec. 2 typed in again, evaluated with Python ints) backs the 2-decimal values.
 
-THEORY's K column is the count K(n, r, alpha, beta) of boundary critical points; theorem K's bound
+The table's K column is the count K(n, r, alpha, beta) of boundary critical points; theorem K's bound
 is floor(K / 2) (docs/theory.md 6.1, issue 18 item 5), so the package reports log2 K - 1 (K even
-in every row here) and K_int // 2.
+in every row here) and K_int // 2. The rows are the claims ``worked_numbers.*`` of the package data
+(bettibounds/claims/data/worked_numbers.json): one source for this test, the claims check and the report.
 """
 
 from __future__ import annotations
@@ -17,21 +18,17 @@ import math
 import pytest
 
 from bettibounds import ArchitectureSpec, bounds, closed_form
+from bettibounds.claims import load_claims
+from bettibounds.claims.checks import WORKED_LOSS_ROWS
 from bettibounds.pfaffian.graph import mechanical
 from bettibounds.theorems import get_theorem
 
-# (d, h, L, m, loss row, P, (r, alpha, beta), log2 Zell core, log2 K (THEORY: the count), log2 GV on V' (n = P+1))
-ROWS = [
-    (2, 2, 1, 3, "MSE-lin", 9, (6, 2, 4), 98.77, 69.09, 90.09),
-    (2, 2, 2, 3, "MSE-lin", 15, (12, 5, 4), 252.49, 198.08, 224.29),
-    (2, 2, 1, 3, "MSE-sig", 9, (9, 5, 2), 143.59, 115.67, 129.32),
-    (2, 2, 1, 3, "BCE", 9, (12, 5, 2), 191.52, 165.00, 181.09),
-]
-LOSS_ROWS = {
-    "MSE-lin": dict(loss="mse", output_activation="identity"),
-    "MSE-sig": dict(loss="mse", output_activation="sigmoid"),
-    "BCE": dict(loss="bce", output_activation="sigmoid"),
-}
+# (d, h, L, m, loss row, P, (r, alpha, beta), log2 Zell core, log2 K (the count), log2 GV on V' (n = P+1))
+ROWS = [(c.data["check"]["network"]["d"], c.data["check"]["network"]["h"], c.data["check"]["network"]["L"],
+         c.data["check"]["network"]["m"], c.data["check"]["network"]["loss_row"], c.data["check"]["P"],
+         tuple(c.data["check"]["format"]), c.data["check"]["log2_zell"], c.data["check"]["log2_k_count"],
+         c.data["check"]["log2_gv"]) for c in load_claims(["worked_numbers"])]
+LOSS_ROWS = WORKED_LOSS_ROWS
 
 
 def spec_of(d, h, L, m, row):
@@ -94,6 +91,10 @@ def test_first_row_end_to_end():
 
 def test_first_row_oracles():
     assert K_int(4, 1, 2, 4) == 9000 and GV_int(5, 1, 2, 4) == 2_152_008 and Z_int(4, 1, 2, 4) == 1_889_568
+
+
+def test_the_worked_rows_are_the_package_data():
+    assert len(ROWS) == 4 and {r[4] for r in ROWS} == {"MSE-lin", "MSE-sig", "BCE"}
 
 
 # ------------------------------------------------------------------ other rows
