@@ -7,9 +7,39 @@ import os
 
 from ..errors import InvalidSpecError
 
-#: host bytes per grid vertex of the persistence step (measured: a 4096^2 grid took 3.3 GB
-#: with cripser, about 200 B per vertex; docs/benchmarks.md), with headroom
-PERSISTENCE_BYTES_PER_VERTEX = 256
+#: gudhi's ``CubicalComplex(vertices=...)`` stores the whole cubical complex of the grid, prod(2 n_i - 1)
+#: cells (vertices, edges, squares, ...: about 2^k cells per vertex in k dimensions), and its persistence
+#: works cell by cell. Measured peak (benchmarks/bench_persistence_memory.py, docs/benchmarks.md): 44-54 B
+#: per cell on smooth arrays, 58-99 B on i.i.d. noise (the most at 7-D), so 112 B with headroom
+GUDHI_BYTES_PER_CELL = 112
+
+#: cripser's V-construction builds cells on the fly: bytes per *vertex* by dimension; measured peaks
+#: 100-230 B (1-D to 3-D, smooth and noise) and 130-690 B (4-D, noise the most), with headroom
+CRIPSER_BYTES_PER_VERTEX = {1: 320, 2: 320, 3: 320, 4: 800}
+
+#: the old flat figure, kept for callers that read it: the smallest per-vertex figure above
+PERSISTENCE_BYTES_PER_VERTEX = CRIPSER_BYTES_PER_VERTEX[2]
+
+
+def persistence_bytes(grid, backend: str | None = None) -> int:
+    """Peak host bytes of :func:`~.persistence.sublevel_persistence` on a grid of shape ``grid``
+    (an estimate at or above every measured peak, see the constants above).
+
+    ``backend``: "gudhi" or "cripser"; default the one the "auto" choice would use (gudhi when
+    neither is installed, the larger figure). Axes of length 1 are dropped, as the backends do.
+    """
+    sizes = [int(n) for n in grid if int(n) > 1]
+    k = len(sizes)
+    if backend is None:
+        try:
+            from .persistence import backend_for
+
+            backend = backend_for(k)
+        except (ImportError, ModuleNotFoundError):
+            backend = "gudhi"
+    if backend == "cripser" and k in CRIPSER_BYTES_PER_VERTEX:
+        return math.prod(sizes) * CRIPSER_BYTES_PER_VERTEX[k]
+    return math.prod(2 * n - 1 for n in sizes) * GUDHI_BYTES_PER_CELL
 
 
 def available_bytes() -> int:
@@ -31,11 +61,12 @@ def grid_host_bytes(grid) -> int:
     """Host memory a landscape on ``grid`` needs at its peak (bytes, an estimate).
 
     The coordinates of every vertex (meshgrid, then stacked: 2 x 8 k bytes per vertex for
-    k axes), the float64 values (8 bytes) and the persistence step (about 256 bytes per
-    vertex), whichever stage is larger, plus the values.
+    k axes) or the persistence step (:func:`persistence_bytes`: about 2^k cells per vertex
+    with gudhi above 4-D, a few hundred bytes per vertex with cripser), whichever stage is
+    larger, plus the float64 values.
     """
     n, k = math.prod(grid), len(grid)
-    return n * (max(16 * k, PERSISTENCE_BYTES_PER_VERTEX) + 8)
+    return max(n * 16 * k, persistence_bytes(grid)) + 8 * n
 
 
 def check_grid_fits(grid, what: str = "the grid") -> None:

@@ -71,6 +71,7 @@ __all__ = [
     "betti_curve",
     "betti_numbers_at",
     "BACKENDS",
+    "backend_for",
 ]
 
 BACKENDS: tuple[str, ...] = ("gudhi", "cripser")
@@ -279,6 +280,12 @@ def _check_max_dim(max_dim: Any, ndim: int) -> int:
     if max_dim < 0:
         raise InvalidSpecError(f"max_dim must be None or a non-negative integer, got {max_dim}")
     return int(max_dim)
+
+
+def backend_for(ndim: int, backend: str = "auto") -> str:
+    """The backend :func:`sublevel_persistence` uses for an array with ``ndim`` axes longer than 1
+    (``"auto"``: the faster installed one, see ``_AUTO_BY_NDIM``)."""
+    return _choose_backend(backend, max(int(ndim), 1))
 
 
 def _choose_backend(backend: Any, ndim: int) -> str:

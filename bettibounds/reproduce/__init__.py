@@ -198,6 +198,7 @@ def reproduce(out_dir="bettibounds-report", quick: bool = True, root: Path | Non
     timings["4. theory vs data"] = time.perf_counter() - t
     tvd = None if suite is None else suite["rows"]
     violations = [] if tvd is None else _landscapes.check_rows(tvd)
+    excesses = [] if tvd is None else _landscapes.conditional_excesses(tvd)
     compared = 0 if tvd is None else sum(1 for r in tvd if r["compared"])
     with_lower = 0 if tvd is None else sum(1 for r in tvd if r["compared"] and r["lower"] is not None)
 
@@ -236,7 +237,7 @@ def reproduce(out_dir="bettibounds-report", quick: bool = True, root: Path | Non
 
     # ---- markdown
     md: list[str] = []
-    verdict = _verdict(tvd, violations, compared, with_lower, missing)
+    verdict = _verdict(tvd, violations, compared, with_lower, missing, excesses)
     md += ["# bettibounds reproduction report\n",
            f"bettibounds {vers['bettibounds']}, Python {vers['python']}, {provenance['date']}, **{scale}** run on "
            f"{dev['device']} ({dev['cpu_count']} CPU cores visible). Every number below is computed by this run. Each "
@@ -324,7 +325,7 @@ def reproduce(out_dir="bettibounds-report", quick: bool = True, root: Path | Non
                     up={"log10"}),
            inp_notes]
 
-    md += _section4(suite, tvd, violations, verdict, missing)
+    md += _section4(suite, tvd, violations, verdict, missing, excesses)
     md += _section5(prob, demo, fig_flow, barcodes)
     timings["total (before writing)"] = time.perf_counter() - t_start
     provenance["timings_s"] = {k: round(v, 2) for k, v in timings.items()}
@@ -337,7 +338,8 @@ def reproduce(out_dir="bettibounds-report", quick: bool = True, root: Path | Non
               "invariances": inv, "input_space": inp, "theory_vs_data": tvd,
               "theory_vs_data_cases": None if suite is None else suite["cases"],
               "certificates": None if suite is None else suite["certificates"],
-              "violations": len(violations), "obstruction": prob, "relu_flow": demo,
+              "violations": len(violations),
+              "exceeds_conditional_bound": len(excesses), "obstruction": prob, "relu_flow": demo,
               "barcodes": None if barcodes is None else barcodes.get("tables")}
     (out / "tables.json").write_text(json.dumps(_clean(tables), indent=1, default=_json_default))
     _write_csv(out / "growth.csv", growth)
@@ -353,18 +355,42 @@ def reproduce(out_dir="bettibounds-report", quick: bool = True, root: Path | Non
             "theory_vs_data": "skipped" if tvd is None else "run", "plots": plots}
 
 
-def _verdict(tvd, violations, compared, with_lower, missing) -> str:
+def _verdict(tvd, violations, compared, with_lower, missing, excesses=()) -> str:
     if tvd is None:
         return (f"not run: the [empirical] extra is not installed (missing: {missing}); "
                 "pip install torch==2.13.0 && pip install -e '.[empirical]'.")
+    cond = ""
+    if excesses:
+        hyps = "; ".join(sorted({h for r in excesses for h in r["upper_conditional_on"]}))
+        cond = (f" {len(excesses)} stable, unclipped row(s) exceed an upper bound that holds only if {hyps} "
+                "(ℓ2 = 0, docs/theory.md §6.2): there c is exceptional or the grid misrepresents S_c; this "
+                "contradicts nothing proved and is not counted as a violation.")
     if violations:
         return (f"**VIOLATION** — {len(violations)} of {compared} stable, unclipped rows violate lower ≤ measured ≤ "
-                "upper. This contradicts a proved bound (or exposes a bug); the run exits with an error.")
+                "upper where the bounds are proved without an undecided hypothesis. This contradicts a proved bound "
+                "(or exposes a bug); the run exits with an error." + cond)
+    if excesses:
+        return (f"no stable, unclipped row violates a proved bound; {compared - len(excesses)} of {compared} satisfy "
+                f"lower ≤ measured ≤ upper ({with_lower} rows have a certified lower bound).{cond} "
+                f"{len(tvd) - compared} unstable or clipped rows are shown but not compared.")
     return (f"all {compared} stable, unclipped rows satisfy lower ≤ measured ≤ upper ({with_lower} of them against a "
             f"certified lower bound); {len(tvd) - compared} unstable or clipped rows are shown but not compared.")
 
 
-def _section4(suite, tvd, violations, verdict, missing) -> list[str]:
+def _row_verdict(r, violations) -> str:
+    """The section-4 table's verdict of one row."""
+    if not r["compared"]:
+        return "not compared: " + ", ".join(x for x, f in (("clipped", r["clipped"]), ("unstable", not r["stable"]),
+                                                           ("below the grid's resolution", r.get("resolved") is False))
+                                              if f)
+    if r in violations:
+        return "VIOLATED"
+    if r["upper_verdict"] == "exceeds_conditional_bound":
+        return "exceeds K, which holds for non-exceptional c only: c exceptional or the grid wrong"
+    return "holds"
+
+
+def _section4(suite, tvd, violations, verdict, missing, excesses=()) -> list[str]:
     md = ["## 4. Theory against data\n"]
     if tvd is None:
         return md + [verdict + "\n"]
@@ -373,7 +399,13 @@ def _section4(suite, tvd, violations, verdict, missing) -> list[str]:
         "rigorous upper bound K (n = P for a box over all parameters, n = k for a k-dimensional slice) and, where "
         "certified, the symmetry lower bound b_0(S_c) ≥ |G| (ball arithmetic, `bettibounds lower`). *clipped*: the "
         "grid set touches the box boundary, so it may cut components — not compared. *stable*: a grid refined "
-        "twofold gives the same numbers — unstable rows are not compared. *log10 slack* = log10 K − log10 Σ b_k. "
+        "twofold gives the same numbers, and the grid resolves the level: c is not below the grid's minimum, and "
+        "not within one grid cell's rise of a known minimum (the grid's lowest minima polished by L-BFGS-B; "
+        "docs/usage.md, \"Landscapes\") — unstable rows are not compared. *log10 slack* = log10 K − log10 Σ b_k. "
+        "K holds at every level when ℓ2 > 0 (S_c is compact); with ℓ2 = 0 it holds only for the c that are not among "
+        "the finitely many exceptional levels of the loss (docs/theory.md §6.2, recorded per row in tables.json as "
+        "`upper_conditional_on`), so a row above such a conditional bound reads \"c exceptional or the grid wrong\", "
+        "and only a row above an unconditional bound, or below a certified lower bound, is a violation. "
         "The lower bound applies only for c inside its certified band and only where the box contains the whole "
         "orbit of the certified minimiser as grid vertices (the tiny teacher networks are built so); elsewhere the "
         "column shows –. Levels per experiment: v0 + f·(b − v0) for f in "
@@ -387,9 +419,7 @@ def _section4(suite, tvd, violations, verdict, missing) -> list[str]:
                   "so the lower-bound column is empty; `pip install -e '.[certify]'` and rerun for them.\n")
     rows = []
     for r in tvd:
-        rows.append(dict(r, verdict=("VIOLATED" if r in violations else "holds") if r["compared"] else
-                         ("not compared: " + ", ".join(x for x, f in (("clipped", r["clipped"]),
-                                                                       ("unstable", not r["stable"])) if f))))
+        rows.append(dict(r, verdict=_row_verdict(r, violations)))
     notes = _cite_column(rows)
     md.append(md_table(rows, ["case", "region", "grid", "level", "betti", "stable", "clipped", "lower", "sum_betti",
                               "log10_upper", "log10_slack", "verdict", "theorem", "status", "cite"],
@@ -400,10 +430,14 @@ def _section4(suite, tvd, violations, verdict, missing) -> list[str]:
               "citation key bettibounds-theory; certified by ball arithmetic in this run)\n")
     lower_rows = [r for r in tvd if r["lower"] is not None]
     if lower_rows:
+        shown = [r for r in lower_rows if not r["compared"]]
         md.append("Rows with a certified lower bound: " + "; ".join(
             f"{r['case']} at c = {r['level']:.3g}: {r['lower']} ≤ b_0 = {r['betti'][0]} ≤ 10^{format_log10_up(r['log10_upper'])}"
             for r in lower_rows) + ". At such levels S_c is a union of tiny balls around the |G| images of the "
-            "certified minimiser; the teacher weights are grid vertices, so the grid sees every ball.\n")
+            "certified minimiser; the teacher weights are grid vertices, so the grid has a vertex in every ball."
+            + (f" {len(shown)} of these rows are shown but not compared: each ball is far smaller than a grid cell, so "
+               "the level is within the grid's resolution of the minimum and the grid cannot show the set's shape "
+               "(only the certificate speaks for these levels)." if shown else "") + "\n")
     if suite["certificates"]:
         md.append("### Certified lower bounds\n")
         md.append(md_table(suite["certificates"], ["case", "P", "group_order", "certified", "band", "seconds",
