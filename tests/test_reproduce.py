@@ -57,6 +57,10 @@ def test_report_contains_every_section(quick):
     assert "| grid (cubical persistence) | [0, inf), [1, 2) | True |" in barcodes  # the worked path example
     assert "What the data say" in barcodes and "to_score_trend.png" in barcodes
     assert "Adam steps, every finite segment refined)" in barcodes  # the quick trend refines all segments
+    cls = quick[2]["relu_classification"]  # issue 22, item 7: computed in this run, on the breast-cancer data
+    assert cls is not None and "#### Classification on real data: breast cancer" in md
+    assert all(r["sign_changes"] == 0 for r in cls["summary"])
+    assert next(r for r in cls["summary"] if r["all_negative"])["above_floor"] is True
 
 
 def test_every_figure_exists_and_is_linked_from_both_reports(quick):
@@ -64,7 +68,7 @@ def test_every_figure_exists_and_is_linked_from_both_reports(quick):
     md = (out / "report.md").read_text()
     html = (out / "report.html").read_text()
     pngs = re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", md)
-    assert {"growth.png", "shallow_deep.png", "relu_flow.png"} <= set(pngs)
+    assert {"growth.png", "shallow_deep.png", "relu_flow.png", "relu_bce.png"} <= set(pngs)
     assert any(p.startswith("landscape_slice2d") for p in pngs)
     for p in pngs:
         assert (out / p).stat().st_size > 10_000, p
