@@ -510,8 +510,10 @@ def _cmd_obstruction(args) -> int:
             print(f"reachability of a global minimiser: {out['reachability']['status']} -- {out['reachability']['reason']}")
         if "gradient_flow" in out:
             g = out["gradient_flow"]
+            changed = g["pathological_sign_changed"]
             print(f"gradient descent ({g['steps']} steps, lr {g['lr']}): final loss {g['final_loss']:.4g}, max drift "
-                  f"of c_k {g['max_invariant_drift']:.2e}, pathological sign changed: {g['pathological_sign_changed']}")
+                  f"of c_k {g['max_invariant_drift']:.2e}, pathological sign changed: "
+                  f"{'n/a (vector output)' if changed is None else changed}")
     return 0
 
 

@@ -207,8 +207,8 @@ def topology(c, p: int, e: int = 1, tol: float = 0.0) -> InvariantTopology:
         notes.append("p = 1: neurons with c_k > 0 keep the sign of w_k, which also splits components")
     if e >= 2:
         notes.append(f"vector output (e = {e}): a neuron with c_k < 0 has its output weights on a sphere S^{e - 1}, "
-                     f"which is connected, so nothing is frozen and no neuron is pathological ({len(negative)} have "
-                     "c_k < 0)")
+                     f"which is connected, so nothing is frozen and no neuron is pathological (neurons with "
+                     f"c_k < 0: {negative})")
     # up to permutation and rescaling, a component is determined by how many neurons of each splitting kind
     # have each sign [derived, medium confidence]
     effective = (n_minus_split + 1) * (n_plus_split + 1)
