@@ -389,9 +389,12 @@ def _verdict(tvd, violations, compared, with_lower, missing, excesses=()) -> str
 def _row_verdict(r, violations) -> str:
     """The section-4 table's verdict of one row."""
     if not r["compared"]:
-        return "not compared: " + ", ".join(x for x, f in (("clipped", r["clipped"]), ("unstable", not r["stable"]),
-                                                           ("below the grid's resolution", r.get("resolved") is False))
-                                              if f)
+        unresolved = r.get("resolved") is False
+        # "unstable": the refined grid disagrees (an unresolved level is unstable by the resolution rule alone)
+        refined_differs = not r["stable"] and (not unresolved or (r.get("betti_refined") is not None
+                                                                  and r["betti_refined"] != r["betti"]))
+        return "not compared: " + ", ".join(x for x, f in (("clipped", r["clipped"]), ("unstable", refined_differs),
+                                                           ("below the grid's resolution", unresolved)) if f)
     if r in violations:
         return "VIOLATED"
     if r["upper_verdict"] == "exceeds_conditional_bound":
