@@ -494,8 +494,7 @@ def _cmd_obstruction(args) -> int:
         else:
             print(f"pathological neurons: none (vector output e = {e}: nothing is frozen); neurons with c_k < 0: "
                   f"{topo.negative}")
-        total = sum(topo.betti.values())
-        print(f"Betti numbers of H(c): {topo.betti_text()}; sum {total if total < 10**30 else ob._sci(total)}; "
+        print(f"Betti numbers of H(c): {topo.betti_text()}; sum {topo.betti_sum_text}; "
               f"components b_0 = {topo.components}; functionally distinct components: {topo.effective_components}")
         for n in topo.notes:
             print(f"note: {n}")

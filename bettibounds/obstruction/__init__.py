@@ -130,6 +130,12 @@ class InvariantTopology:
         top = max(self.betti)
         return [self.betti.get(k, 0) for k in range(top + 1)] if top <= 10**4 else None
 
+    @property
+    def betti_sum_text(self) -> str:
+        """sum_k b_k, exact up to 30 digits, else ``~m.mmme+N``."""
+        total = int(sum(self.betti.values()))
+        return str(total) if total < 10**30 else _sci(total)
+
     def betti_text(self, max_terms: int = 40) -> str:
         """The non-zero Betti numbers as ``b_k = value`` (exact up to 30 digits, else ``~m.mmme+N``), at most
         ``max_terms`` of them, saying how many are left out (all of them: ``to_dict``)."""
