@@ -163,11 +163,13 @@ def _fake_suite(row):
 
 _ROW = {"case": "fake", "network": "injected", "region": "2-D slice", "n": 2, "P": 2, "grid": [3, 3], "level": 1.0,
         "betti": [5, 0], "sum_betti": 5, "clipped": False, "stable": True, "lower": None, "lower_note": "–",
-        "log10_upper": 0.5, "log10_slack": None, "compared": True, "upper_holds": False, "holds": False, "theorem": "K",
-        "status": "derived", "route": "fake", "citation": "bettibounds-theory"}
+        "log10_upper": 0.5, "log10_slack": None, "compared": True, "upper_holds": False, "upper_verdict": "violated",
+        "upper_conditional_on": [], "holds": False, "theorem": "K", "status": "derived", "route": "fake",
+        "citation": "bettibounds-theory"}
 
 
-@pytest.mark.parametrize("row", [_ROW, dict(_ROW, betti=[1, 0], sum_betti=1, lower=8, log10_upper=30.0, upper_holds=True)],
+@pytest.mark.parametrize("row", [_ROW, dict(_ROW, betti=[1, 0], sum_betti=1, lower=8, log10_upper=30.0, upper_holds=True,
+                                            upper_verdict="holds")],
                          ids=["above-upper", "below-lower"])
 def test_violation_raises_after_writing_the_report(tmp_path, monkeypatch, row):
     from bettibounds import reproduce as rep
@@ -178,6 +180,22 @@ def test_violation_raises_after_writing_the_report(tmp_path, monkeypatch, row):
     md = (tmp_path / "report.md").read_text()
     assert "**VIOLATION**" in md and "| VIOLATED |" in md
     assert json.loads((tmp_path / "tables.json").read_text())["violations"] == 1
+
+
+def test_an_excess_over_a_conditional_bound_is_reported_not_raised(tmp_path, monkeypatch):
+    # issue 18, item 2: with l2 = 0, K holds only for non-exceptional c; an excess there contradicts nothing
+    from bettibounds import reproduce as rep
+
+    row = dict(_ROW, upper_verdict="exceeds_conditional_bound",
+               upper_conditional_on=["c is not one of the finitely many exceptional levels of Loss"])
+    monkeypatch.setattr(rep._landscapes, "run_suite", _fake_suite(row))
+    res = rep.reproduce(tmp_path, tiny=True)
+    assert res["violations"] == 0
+    md = (tmp_path / "report.md").read_text()
+    assert "**VIOLATION**" not in md and "| VIOLATED |" not in md
+    assert "c exceptional or the grid wrong" in md and "contradicts nothing proved" in md
+    tables = json.loads((tmp_path / "tables.json").read_text())
+    assert tables["violations"] == 0 and tables["exceeds_conditional_bound"] == 1
 
 
 def test_cli_exits_nonzero_on_violation(tmp_path, monkeypatch, capsys):
