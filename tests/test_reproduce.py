@@ -65,6 +65,10 @@ def test_report_contains_every_section(quick):
                         for r in rows)
     assert all(r["to_score_ci95"][0] <= r["to_score_mean"] <= r["to_score_ci95"][1] for r in rows)
     assert "filtered TO-score" in barcodes and "raw TO-score" in barcodes  # side by side
+    cls = quick[2]["relu_classification"]  # issue 22, item 7: computed in this run, on the breast-cancer data
+    assert cls is not None and "#### Classification on real data: breast cancer" in md
+    assert all(r["sign_changes"] == 0 for r in cls["summary"])
+    assert next(r for r in cls["summary"] if r["all_negative"])["above_floor"] is True
 
 
 def test_every_figure_exists_and_is_linked_from_both_reports(quick):
@@ -72,7 +76,7 @@ def test_every_figure_exists_and_is_linked_from_both_reports(quick):
     md = (out / "report.md").read_text()
     html = (out / "report.html").read_text()
     pngs = re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", md)
-    assert {"growth.png", "shallow_deep.png", "relu_flow.png"} <= set(pngs)
+    assert {"growth.png", "shallow_deep.png", "relu_flow.png", "relu_bce.png"} <= set(pngs)
     assert any(p.startswith("landscape_slice2d") for p in pngs)
     for p in pngs:
         assert (out / p).stat().st_size > 10_000, p
@@ -89,7 +93,13 @@ def test_theory_vs_data_sandwich(quick):
         assert r["sum_betti"] == 0 or math.log10(r["sum_betti"]) <= r["log10_upper"]
         if r["lower"] is not None:
             assert r["lower"] <= r["betti"][0]
-    assert sum(r["lower"] is not None for r in compared) >= 2  # the certified bound is really compared
+    with_lower = [r for r in rows if r["lower"] is not None]
+    assert len(with_lower) >= 2  # the certified bound is really set beside the grid
+    for r in with_lower:  # the orbit's vertices lie in distinct grid components
+        assert r["lower"] <= r["betti"][0]
+        # the certified band lies within the grid's resolution of the minimum (issue 18, item 3): such a row
+        # is shown but not compared
+        assert r["compared"] or (r["resolved"] is False and r["unresolved_because"])
     assert data["violations"] == 0
     # the suite covers what issue 5 asks for
     nets = " ".join(c["network"] for c in data["theory_vs_data_cases"])
@@ -161,11 +171,13 @@ def _fake_suite(row):
 
 _ROW = {"case": "fake", "network": "injected", "region": "2-D slice", "n": 2, "P": 2, "grid": [3, 3], "level": 1.0,
         "betti": [5, 0], "sum_betti": 5, "clipped": False, "stable": True, "lower": None, "lower_note": "–",
-        "log10_upper": 0.5, "log10_slack": None, "compared": True, "upper_holds": False, "holds": False, "theorem": "K",
-        "status": "derived", "route": "fake", "citation": "bettibounds-theory"}
+        "log10_upper": 0.5, "log10_slack": None, "compared": True, "upper_holds": False, "upper_verdict": "violated",
+        "upper_conditional_on": [], "holds": False, "theorem": "K", "status": "derived", "route": "fake",
+        "citation": "bettibounds-theory"}
 
 
-@pytest.mark.parametrize("row", [_ROW, dict(_ROW, betti=[1, 0], sum_betti=1, lower=8, log10_upper=30.0, upper_holds=True)],
+@pytest.mark.parametrize("row", [_ROW, dict(_ROW, betti=[1, 0], sum_betti=1, lower=8, log10_upper=30.0, upper_holds=True,
+                                            upper_verdict="holds")],
                          ids=["above-upper", "below-lower"])
 def test_violation_raises_after_writing_the_report(tmp_path, monkeypatch, row):
     from bettibounds import reproduce as rep
@@ -193,6 +205,22 @@ def test_a_disagreeing_published_claim_fails_the_run_after_writing_the_report(tm
         rep.reproduce(tmp_path, tiny=True)
     md = (tmp_path / "report.md").read_text()
     assert "| DISAGREES |" in md and "injected: published 1, recomputed 2" in md
+
+
+def test_an_excess_over_a_conditional_bound_is_reported_not_raised(tmp_path, monkeypatch):
+    # issue 18, item 2: with l2 = 0, K holds only for non-exceptional c; an excess there contradicts nothing
+    from bettibounds import reproduce as rep
+
+    row = dict(_ROW, upper_verdict="exceeds_conditional_bound",
+               upper_conditional_on=["c is not one of the finitely many exceptional levels of Loss"])
+    monkeypatch.setattr(rep._landscapes, "run_suite", _fake_suite(row))
+    res = rep.reproduce(tmp_path, tiny=True)
+    assert res["violations"] == 0
+    md = (tmp_path / "report.md").read_text()
+    assert "**VIOLATION**" not in md and "| VIOLATED |" not in md
+    assert "c exceptional or the grid wrong" in md and "contradicts nothing proved" in md
+    tables = json.loads((tmp_path / "tables.json").read_text())
+    assert tables["violations"] == 0 and tables["exceeds_conditional_bound"] == 1
 
 
 def test_cli_exits_nonzero_on_violation(tmp_path, monkeypatch, capsys):

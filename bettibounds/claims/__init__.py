@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from ..errors import unknown_name
+from ..errors import MissingExtraError, unknown_name
 from .checks import CHECKERS, REQUIRED_FIELDS, STATUSES, Row, Skip, run_claim
 
 __all__ = ["Claim", "Row", "Skip", "SECTIONS", "CHECKERS", "REQUIRED_FIELDS", "STATUSES", "claim_files",
@@ -108,6 +108,11 @@ def check_claims(claims: Iterable[Claim] | None = None) -> list[dict[str, Any]]:
             comparisons = claim.check()
         except Skip as why:
             rows.append({**base, "verdict": f"checked elsewhere: {why}", "comparisons": 0, "disagreeing": []})
+            continue
+        except ImportError as exc:  # e.g. a barcode claim in a core-only install
+            what = f"the [{exc.extra}] extra" if isinstance(exc, MissingExtraError) else (exc.name or "a module")
+            rows.append({**base, "verdict": f"not checked: {what} is not installed", "comparisons": 0,
+                         "disagreeing": []})
             continue
         bad = [f"{r.label}: published {r.published!r}, recomputed {r.recomputed!r}" for r in comparisons
                if not r.agree]

@@ -25,7 +25,10 @@ def add_parser(sub) -> None:
     ob.add_argument("--width", type=int, help="number of hidden neurons h (random initialisation)")
     ob.add_argument("--outputs", type=int, default=1, help="output dimension e (default 1)")
     ob.add_argument("--no-bias", action="store_true", help="no bias: p = d")
-    ob.add_argument("--init", default="kaiming", help="kaiming, xavier, normal, uniform, or kaiming-uniform etc.")
+    ob.add_argument("--init", default="pytorch",
+                    help="pytorch (default: torch.nn.Linear's own, every weight and bias U(+-1/sqrt(fan_in))), "
+                         "kaiming, xavier, normal, uniform, or kaiming-uniform etc. (variance conventions, bias "
+                         "drawn like a weight)")
     ob.add_argument("--seed", type=int, default=0)
     ob.add_argument("--flow", type=int, default=0, metavar="STEPS",
                     help="with --experiment: run STEPS of small-step gradient descent and check the invariants")
@@ -38,7 +41,7 @@ def _init_name(name: str) -> str:
     from ..obstruction import INITS
 
     name = {"kaiming": "kaiming-normal", "he": "kaiming-normal", "xavier": "xavier-normal",
-            "glorot": "xavier-normal"}.get(name, name)
+            "glorot": "xavier-normal", "torch": "pytorch", "default": "pytorch"}.get(name, name)
     if name not in INITS:
         raise InvalidSpecError(f"unknown --init {name!r}; valid: kaiming, xavier, {', '.join(INITS)}")
     return name
@@ -93,12 +96,7 @@ def run(args: argparse.Namespace) -> int:
         if "init" in obj:
             W, V = np.array(obj["init"]["W"], float), np.array(obj["init"]["V"], float).reshape(h, e)
         else:
-            init = _init_name(args.init)
-            rng = np.random.default_rng(args.seed)
-            sw, sv = ob._variance(init, p, h) ** 0.5, ob._variance(init, h, e) ** 0.5
-            draw = (lambda s, shape: rng.uniform(-s * 3**0.5, s * 3**0.5, shape)) if init.endswith("uniform") \
-                else (lambda s, shape: rng.normal(0, s, shape))
-            W, V = draw(sw, (h, p)), draw(sv, (h, e))
+            W, V = ob.initialise(d, h, e, init=_init_name(args.init), bias=bias, seed=args.seed)
         if W.shape != (h, p):
             raise InvalidSpecError(f"init.W must be {h} x {p} (bias absorbed as the last column)")
         c = ob.invariants(W, V)
@@ -133,40 +131,42 @@ def run(args: argparse.Namespace) -> int:
         _obstruction_size(args.input_dim, args.width)
         init = _init_name(args.init)
         p = args.input_dim + (0 if args.no_bias else 1)
-        rng = np.random.default_rng(args.seed)
-        sw, sv = ob._variance(init, p, args.width) ** 0.5, ob._variance(init, args.width, e) ** 0.5
-        if init.endswith("uniform"):
-            W = rng.uniform(-sw * 3**0.5, sw * 3**0.5, (args.width, p))
-            V = rng.uniform(-sv * 3**0.5, sv * 3**0.5, (args.width, e))
-        else:
-            W, V = rng.normal(0, sw, (args.width, p)), rng.normal(0, sv, (args.width, e))
+        W, V = ob.initialise(args.input_dim, args.width, e, init=init, bias=not args.no_bias, seed=args.seed)
         c = ob.invariants(W, V)
-        out["probability"] = ob.obstruction_probability(p, args.width, init, e, seed=args.seed)
+        out["probability"] = ob.obstruction_probability(p, args.width, init, e, seed=args.seed,
+                                                        bias=not args.no_bias)
     topo = ob.topology([float(x) for x in c], p=p, e=e)
-    if args.plot:
-        out["plot"] = ob.plot_probability(args.plot, _init_name(args.init))
+    if args.plot:  # the user's d, h, init, bias and e, with the user's network marked
+        d_user, bias_user = (d, bias) if args.experiment else (args.input_dim, not args.no_bias)
+        out["plot"] = ob.plot_probability(args.plot, _init_name(args.init), mark=(d_user, len(c)), bias=bias_user,
+                                          e=e)
     result = {**topo.to_dict(), **out}
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"invariants c_k = ||w_k||^2 - ||v_k||^2: {[round(float(x), 6) for x in c]} (p = {p}, e = {e})")
-        print(f"pathological neurons (c_k < 0, output sign frozen): {topo.pathological}")
-        betti = topo.betti_list if topo.betti_list is not None and len(topo.betti_list) <= 40 else \
-            {k: v for k, v in sorted(topo.betti.items())[:6]}
-        print(f"Betti numbers of H(c): {betti}; sum {sum(topo.betti.values())}; components b_0 = {topo.components}; "
-              f"functionally distinct components: {topo.effective_components}")
+        print(ob.invariants_text(c, p, e))
+        if e == 1:
+            print(f"pathological neurons (c_k < 0, output sign frozen): {topo.pathological}")
+        else:
+            print(f"pathological neurons: none (vector output e = {e}: nothing is frozen); neurons with c_k < 0: "
+                  f"{topo.negative}")
+        print(f"Betti numbers of H(c): {topo.betti_text()}; sum {topo.betti_sum_text}; "
+              f"components b_0 = {topo.components}; functionally distinct components: {topo.effective_components}")
         for n in topo.notes:
             print(f"note: {n}")
         if "probability" in out:
             pr = out["probability"]
-            print(f"at {pr['init']} initialisation: P(neuron pathological) = {pr['q_pathological']:.4g}, "
-                  f"P(some neuron pathological) = {pr['p_some_pathological']:.4g} [{pr['method']}]")
+            what = "pathological" if e == 1 else "with c_k < 0"
+            print(f"at {pr['init']} initialisation: P(neuron {what}) = {pr['q_pathological']:.4g}, "
+                  f"P(some neuron {what}) = {pr['p_some_pathological']:.4g} [{pr['method']}]")
         if "plot" in out:
             print(f"plot: {out['plot']}")
         if "reachability" in out:
             print(f"reachability of a global minimiser: {out['reachability']['status']} -- {out['reachability']['reason']}")
         if "gradient_flow" in out:
             g = out["gradient_flow"]
+            changed = g["pathological_sign_changed"]
             print(f"gradient descent ({g['steps']} steps, lr {g['lr']}): final loss {g['final_loss']:.4g}, max drift "
-                  f"of c_k {g['max_invariant_drift']:.2e}, pathological sign changed: {g['pathological_sign_changed']}")
+                  f"of c_k {g['max_invariant_drift']:.2e}, pathological sign changed: "
+                  f"{'n/a (vector output)' if changed is None else changed}")
     return 0

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import InvalidSpecError
 from ..pfaffian.network import build_params
-from .._lib.memory import check_grid_fits
+from .grid_memory import check_grid_fits
 
 __all__ = ["LandscapeSample", "sample_landscape", "make_kernel", "resolve_directions", "grid_axes", "refined_grid"]
 

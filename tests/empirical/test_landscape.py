@@ -133,7 +133,8 @@ def test_the_comparison_with_the_bound_is_exact_at_a_tie():
         bound = SimpleNamespace(value=40, log10=mpmath.log10(40))  # what the engine gives for K = 40
     assert math.log10(40) > float(bound.log10)  # the float comparison of logs would call 40 <= 40 a violation
     assert compare_with_bound(40, bound, True) == {"sum_betti": 40, "complete": True, "holds": True,
-                                                   "slack_log10": 0.0}
+                                                   "slack_log10": 0.0, "conditional": False, "conditional_on": [],
+                                                   "verdict": "holds"}
     assert compare_with_bound(41, bound, True)["holds"] is False
     assert compare_with_bound(41, bound, False)["holds"] is False  # a partial sum above the bound: violated
     assert compare_with_bound(40, bound, False)["holds"] is None
