@@ -134,6 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
                          "'Engines')")
     ls.add_argument("--refine", type=int, default=2,
                     help="refinement factor of the stability check (default 2; 1 disables it)")
+    ls.add_argument("--certify", action="store_true",
+                    help="also prove b_0, b_1 of each sublevel set by interval arithmetic (1-D/2-D slices, boxes over "
+                         "P <= 2 parameters), or say why not; flags levels where the grid is wrong (docs/usage.md, "
+                         "'Certified topology')")
+    ls.add_argument("--certify-seconds", type=float, default=60.0, metavar="S",
+                    help="time budget of --certify per level (default 60)")
     ls.add_argument("--progress", action="store_true", help="progress bar")
     ls.add_argument("--scheduler", metavar="ADDR", default=None,
                     help="evaluate the loss on Dask: 'local' (a LocalCluster on this machine, stopped afterwards) "
@@ -320,6 +326,7 @@ def _cmd_landscape(args) -> int:
         dist = None
     else:
         res, dist = _landscape_distributed(exp, args, device)
+    wrong = _landscape_certify(exp, res, args) if args.certify else []
     written = []
     if args.plot:
         from .empirical.plots import plot_landscape
@@ -332,6 +339,10 @@ def _cmd_landscape(args) -> int:
         print(json.dumps(d, indent=2))
     else:
         print(_landscape_text(res, written))
+        if args.certify:
+            from .certified.landscape import certified_lines
+
+            print("\n" + "\n".join(certified_lines(res.levels)))
         if dist is not None:
             print(f"distributed: {dist['scheduler']} ({dist['address']}), {dist['workers']} workers, "
                   f"blocks of {dist['block']} points (chunk {dist['chunk']})")
@@ -340,6 +351,21 @@ def _cmd_landscape(args) -> int:
                          "bound: this contradicts the theory, please report it\n")
         return 1
     return 0
+
+
+def _landscape_certify(exp, res, args) -> list:
+    """``--certify``: certified rows next to the grid's; a warning on stderr where the grid was wrong."""
+    from .certified.landscape import attach_certified, certify_landscape
+
+    if not args.certify_seconds > 0:
+        raise InvalidSpecError(f"--certify-seconds must be > 0, got {args.certify_seconds}")
+    cert = certify_landscape(exp, seconds=args.certify_seconds)
+    wrong = attach_certified(res.levels, cert, res.dims)
+    if wrong:
+        where = ", ".join(f"{r['level']:g}" for r in wrong)
+        sys.stderr.write(f"{PROG}: warning: the grid's Betti numbers are WRONG at level(s) {where}: the certified "
+                         "numbers are proved (see the certified rows)\n")
+    return wrong
 
 
 def _engine_device(args):
