@@ -33,7 +33,7 @@ import math
 import numpy as np
 
 __all__ = [
-    "Interval", "down", "up", "gamma", "matmul", "isum", "exp_bounds", "log1p_bounds", "atan_bounds",
+    "Interval", "down", "up", "up_pos", "gamma", "matmul", "matmul_many", "isum", "exp_bounds", "log1p_bounds", "atan_bounds",
     "phi_cdf_bounds", "EPS_EXP", "EPS_LOG1P", "EPS_ATAN", "EPS_PHI", "U", "ETA", "CONSTANTS",
 ]
 
@@ -59,6 +59,11 @@ def down(y):
 def up(y):
     """A float >= the exact value of any real whose round-to-nearest is ``y`` (§13.3, Lemma R)."""
     return y + (np.abs(y) * _C52 + ETA)
+
+
+def up_pos(y):
+    """``up`` for y >= 0 (or +inf): y (1 + 2^-51) + eta, two operations (§13.3, Lemma R)."""
+    return y * (1.0 + 2.0 * _C52) + ETA
 
 
 def gamma(n: int) -> float:
@@ -190,6 +195,13 @@ class Interval:
 
     __rmul__ = __mul__
 
+    def mul_sym(self, rho) -> "Interval":
+        """The product with the symmetric interval [-rho, rho] (rho >= 0): [-rho M, rho M] with M
+        the larger absolute value of the bounds."""
+        M = np.maximum(np.abs(self.lo), np.abs(self.hi))
+        r = up_pos(M * rho)
+        return Interval(-r, r)
+
     def scale_exact(self, s: float) -> "Interval":
         """Multiplication by a power of two s > 0 (exact unless it under- or overflows)."""
         lo, hi = self.lo * s, self.hi * s
@@ -280,28 +292,45 @@ def matmul(A, X: Interval) -> Interval:
     """The interval product ``A @ X`` of a float matrix A (n_out, n) by X (n, ...).
 
     Midpoint-radius (§13.3, Lemma M): with m = mid X and X in m +- r, A X lies in
-    ``fl(A @ m) +- (|A| (r + gamma_n |m|) + n eta) (1 + 2 gamma_n) + n eta``, the second
-    product computed by BLAS too. Non-finite inputs give infinite (NaN -> inf) radii.
+    ``fl(A @ m) +- ((|A| r + gamma_n |A||m| + n eta) (1 + 2 gamma_n) + n eta)``, both products by
+    BLAS; the term |A||m| is bounded without a third product by ``rowsum|A| * max_j |m_j|``
+    (the largest midpoint of each column). Non-finite inputs give infinite radii.
     """
-    A = np.asarray(A, dtype=np.float64)
-    n = A.shape[1]
+    return matmul_many([A], X)[0]
+
+
+def matmul_many(As, X: Interval) -> list:
+    """[A @ X for A in As] (float matrices with X.shape[0] columns): the midpoint-radius form of X
+    is computed once and the matrices are stacked into one BLAS product per half."""
+    As = [np.asarray(A, dtype=np.float64) for A in As]
+    n = As[0].shape[1]
     shape = X.lo.shape
     lo, hi = X.lo.reshape(n, -1), X.hi.reshape(n, -1)
     m = 0.5 * lo + 0.5 * hi
     r = np.maximum(up(m - lo), up(hi - m))
-    bad = ~(np.isfinite(lo) & np.isfinite(hi))
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(r) | np.isnan(m)
     if bad.any():
         m = np.where(bad, 0.0, m)
         r = np.where(bad, np.inf, r)
     g = gamma(n)
-    V = up(r + up(g * np.abs(m)))
+    A = np.concatenate(As, axis=0) if len(As) > 1 else As[0]
+    absA = np.abs(A)
     C = A @ m
-    R = np.abs(A) @ V
-    rad = up(up(R + 2 * n * ETA) * (1.0 + 2.0 * g + 4 * U))
-    rad = np.where(np.isnan(rad), np.inf, rad)
-    out_lo, out_hi = down(C - rad), up(C + rad)
-    out_shape = (A.shape[0],) + shape[1:]
-    return Interval(out_lo.reshape(out_shape), out_hi.reshape(out_shape))
+    with np.errstate(invalid="ignore"):
+        R = absA @ r
+        colmax = np.max(np.abs(m), axis=0)  # max_j |m_jc|
+        extra = up_pos(up_pos(g * absA.sum(axis=1))[:, None] * colmax[None, :]) + 2 * n * ETA
+        rad = up_pos(up_pos(R + extra) * (1.0 + 2.0 * g + 4 * U))
+        rad = np.where(np.isnan(rad), np.inf, rad)
+        out_lo, out_hi = down(C - rad), up(C + rad)
+    res, row = [], 0
+    for Ai in As:
+        k = Ai.shape[0]
+        res.append(Interval(out_lo[row:row + k].reshape((k,) + shape[1:]),
+                            out_hi[row:row + k].reshape((k,) + shape[1:])))
+        row += k
+    return res
 
 
 def isum(X: Interval, axis) -> Interval:

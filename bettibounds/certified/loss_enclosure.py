@@ -44,7 +44,7 @@ import numpy as np
 from ..errors import InvalidSpecError
 from ..pfaffian.network import build_params
 from .intervals import (
-    CONSTANTS, Interval, atan_bounds, down, exp_bounds, isum, log1p_bounds, matmul, phi_cdf_bounds, up,
+    CONSTANTS, Interval, atan_bounds, down, exp_bounds, isum, log1p_bounds, matmul, matmul_many, phi_cdf_bounds, up,
 )
 
 __all__ = ["SliceLoss", "certify_unsupported", "loss_arb", "INTERVAL_ACTIVATIONS"]
@@ -325,70 +325,94 @@ class SliceLoss:
         """Enclosures over the boxes [lo_i, hi_i] (arrays (N, k), lo <= hi, finite).
 
         Returns ``(F, G)``: F an Interval (N,) containing f(Q_i), G an Interval (N, k) whose
-        column r contains df/dt_r over Q_i. NaN never appears (unknown bounds are +-inf).
+        column r contains df/dt_r over Q_i. Along an axis where a box has no width (a segment
+        or a point) its column of G is (-inf, inf): not computed. NaN never appears (unknown
+        bounds are +-inf).
         """
         lo = np.asarray(lo, dtype=np.float64).reshape(-1, self.k)
         hi = np.asarray(hi, dtype=np.float64).reshape(-1, self.k)
         N = lo.shape[0]
-        per_box = max(self.spec.widths) * (2 + self.k) * self.m
-        chunk = max(1, _BATCH_ELEMENTS // max(per_box, 1))
         F_lo, F_hi = np.empty(N), np.empty(N)
-        G_lo, G_hi = np.empty((N, self.k)), np.empty((N, self.k))
-        for s in range(0, N, chunk):
-            F, G = self._enclose_batch(lo[s:s + chunk], hi[s:s + chunk])
-            F_lo[s:s + chunk], F_hi[s:s + chunk] = F.lo, F.hi
-            G_lo[s:s + chunk], G_hi[s:s + chunk] = G.lo, G.hi
+        G_lo, G_hi = np.full((N, self.k), -np.inf), np.full((N, self.k), np.inf)
+        active = hi > lo
+        # boxes with the same axes of positive width share the slots they need: a point needs
+        # its value only, a segment one tangent
+        pattern = active.astype(np.int64) @ (1 << np.arange(self.k))
+        for pat in np.unique(pattern):
+            axes = [r for r in range(self.k) if (int(pat) >> r) & 1]
+            idx = np.flatnonzero(pattern == pat)
+            per_box = max(self.spec.widths) * (1 + (len(axes) + 1 if axes else 0)) * self.m
+            chunk = max(1, _BATCH_ELEMENTS // max(per_box, 1))
+            for s in range(0, idx.size, chunk):
+                sel = idx[s:s + chunk]
+                F, G = self._enclose_batch(lo[sel], hi[sel], axes)
+                F_lo[sel], F_hi[sel] = F.lo, F.hi
+                for j, r in enumerate(axes):
+                    G_lo[sel, r], G_hi[sel, r] = G[j].lo, G[j].hi
         return Interval(F_lo, F_hi).sanitize(), Interval(G_lo, G_hi).sanitize()
 
     # -------------------------------------------------------------- internals
-    def _enclose_batch(self, lo, hi):
+    def _enclose_batch(self, lo, hi, axes):
         k = self.k
         with np.errstate(all="ignore"):
             c = 0.5 * lo + 0.5 * hi  # the centre point t^ (any point of the box will do)
             c = np.minimum(np.maximum(c, lo), hi)
-            delta = [Interval(down(lo[:, r] - c[:, r]), up(hi[:, r] - c[:, r])) for r in range(k)]
+            delta = {r: Interval(down(lo[:, r] - c[:, r]), up(hi[:, r] - c[:, r])) for r in axes}
+            # t_r - t^_r lies in [-rho_r, rho_r], broadcast against (h, N, m)
+            self._rho = {r: np.maximum(-delta[r].lo, delta[r].hi).reshape(1, -1, 1) for r in axes}
             # the box's t_r as intervals, and the centre as exact floats; shapes broadcast over (h, N, m)
             T = [Interval(lo[:, r], hi[:, r]) for r in range(k)]
-            return self._forward(c, T, delta)
+            return self._forward(c, T, delta, axes)
 
     @staticmethod
     def _bc(I: Interval) -> Interval:
         """A per-box interval (N,) broadcast against (h, N, m)."""
         return I.reshape(1, -1, 1)
 
-    def _mvf(self, V: Interval, Pt: Interval, D: list, delta: list) -> Interval:
-        """V intersected with the mean-value form Pt + sum_r delta_r D_r."""
+    def _mvf(self, V: Interval, Pt: Interval, D: list, delta: dict, axes) -> Interval:
+        """V intersected with the mean-value form Pt + sum_r delta_r D_r (r over the active axes)."""
         M = Pt
-        for Dr, dr in zip(D, delta):
-            M = M + Dr * self._bc(dr)
+        for Dr, r in zip(D, axes):
+            M = M + Dr.mul_sym(self._rho[r])
         return V.intersect(M)
 
-    def _forward(self, c, T, delta):
+    def _forward(self, c, T, delta, axes):
+        """(F, [G_r for r in axes]) for one batch; slots: the centre point, and with active
+        axes the box and one tangent per active axis."""
         k = self.k
         act = self.act
+        wide = bool(axes)
         # ---- first layer: exact affine tables
         Z1 = self.Z1
         h1 = Z1[0].shape[0]
         zp = Z1[0].reshape(h1, 1, self.m)
         for s in range(k):
             zp = zp + Z1[1 + s].reshape(h1, 1, self.m) * c[:, s].reshape(1, -1, 1)
-        zv = zp
-        for s in range(k):
-            zv = zv + Z1[1 + s].reshape(h1, 1, self.m) * self._bc(delta[s])
-        dz = [Z1[1 + r].reshape(h1, 1, self.m) for r in range(k)]  # constant over the box
-        a_p, a_v, da = self._activate(act, zp, zv, dz, delta)
+        a_p = act.narrow(zp)
+        a_v, da = None, []
+        if wide:
+            zv = zp
+            for r in axes:
+                zv = zv + Z1[1 + r].reshape(h1, 1, self.m).mul_sym(self._rho[r])
+            dz = [Z1[1 + r].reshape(h1, 1, self.m) for r in axes]  # constant over the box
+            a_v, da = self._activate_box(act, zv, dz, a_p, delta, axes)
         # ---- hidden layers 2..L and the output layer
         L = len(self.layers) - 1
         for idx in range(1, L + 1):
             layer = self.layers[idx]
-            zp, zv, dz = self._linear(layer, a_p, a_v, da, c, T)
+            zp, zv, dz = self._linear(layer, a_p, a_v, da, c, T, axes)
             if idx < L:  # hidden
-                zv = self._mvf(zv, zp, dz, delta)
-                n_p, n_v, n_d = self._activate(act, zp, zv, dz, delta)
+                n_p = act.narrow(zp)
+                n_v, n_d = None, []
+                if wide:
+                    zv = self._mvf(zv, zp, dz, delta, axes)
+                    n_v, n_d = self._activate_box(act, zv, dz, n_p, delta, axes)
                 if self.residual:
-                    n_p, n_v = n_p + a_p, n_v + a_v
-                    n_d = [x + y for x, y in zip(n_d, da)]
-                    n_v = self._mvf(n_v, n_p, n_d, delta)
+                    n_p = n_p + a_p
+                    if wide:
+                        n_v = n_v + a_v
+                        n_d = [x + y for x, y in zip(n_d, da)]
+                        n_v = self._mvf(n_v, n_p, n_d, delta, axes)
                 a_p, a_v, da = n_p, n_v, n_d
             else:
                 a_p, a_v, da = zp, zv, dz
@@ -399,65 +423,73 @@ class SliceLoss:
             io = self.IO[0].reshape(out, 1, self.m)
             for s in range(k):
                 up_ = up_ + self.IO[1 + s].reshape(out, 1, self.m) * c[:, s].reshape(1, -1, 1)
-            uv = uv + io
-            for s in range(k):
-                uv = uv + self.IO[1 + s].reshape(out, 1, self.m) * self._bc(T[s])
             up_ = up_ + io
-            du = [d + self.IO[1 + r].reshape(out, 1, self.m) for r, d in enumerate(du)]
-        uv = self._mvf(uv, up_, du, delta)
+            if wide:
+                uv = uv + io
+                for s in range(k):
+                    uv = uv + self.IO[1 + s].reshape(out, 1, self.m) * self._bc(T[s])
+                du = [d + self.IO[1 + r].reshape(out, 1, self.m) for r, d in zip(axes, du)]
+        if wide:
+            uv = self._mvf(uv, up_, du, delta, axes)
         # ---- per-sample loss and its derivative in u
-        lp, lv, dl = self._sample_loss(up_, uv)
+        lp, lv, dl = self._sample_loss(up_, uv if wide else None)
         fp = isum(lp, (0, 2)) / float(self.m)
+        if not wide:
+            if self.l2 > 0:
+                fp, _, _ = self._add_l2(fp, None, [], c, T, axes)
+            return fp, []
         fv = isum(lv, (0, 2)) / float(self.m)
         g = [isum(dl * d, (0, 2)) / float(self.m) for d in du]
         if self.l2 > 0:
-            fp, fv, g = self._add_l2(fp, fv, g, c, T)
+            fp, fv, g = self._add_l2(fp, fv, g, c, T, axes)
         # the centred form f(t^) + grad f(Q) . (Q - t^) and the naive range both contain f(Q)
         M = fp
-        for gr, dr in zip(g, delta):
-            M = M + gr * dr
-        F = fv.intersect(M)
-        G = Interval(np.stack([x.lo for x in g], axis=1), np.stack([x.hi for x in g], axis=1))
-        return F, G
+        for gr, r in zip(g, axes):
+            M = M + gr * delta[r]
+        return fv.intersect(M), g
 
-    def _activate(self, act, zp, zv, dz, delta):
-        a_p = act.narrow(zp)
+    def _activate_box(self, act, zv, dz, a_p, delta, axes):
+        """phi over the box and its tangents phi'(z) dz_r, intersected with the mean-value form."""
         a_v = act.value(zv)
         d = act.deriv(zv, a_v)
         da = [d * x for x in dz]
-        a_v = self._mvf(a_v, a_p, da, delta)
-        return a_p, a_v, da
+        return self._mvf(a_v, a_p, da, delta, axes), da
 
-    def _linear(self, layer: _Layer, a_p, a_v, da, c, T):
-        """z = W(t) a + b(t) for the point slot, the box slot and the k tangent slots."""
+    def _linear(self, layer: _Layer, a_p, a_v, da, c, T, axes):
+        """z = W(t) a + b(t) for the point slot, the box slot and the tangent slots."""
         k = self.k
-        h_in, N, m = a_v.shape
-        slots = [a_p, a_v, *da]
+        h_in, N, m = a_p.shape
+        slots = [a_p] if a_v is None else [a_p, a_v, *da]
         stacked = Interval(np.stack([np.broadcast_to(s.lo, (h_in, N, m)) for s in slots], 1),
                            np.stack([np.broadcast_to(s.hi, (h_in, N, m)) for s in slots], 1))
-        prods = [matmul(v[layer.W], stacked) for v in self.V]  # each (h_out, S, N, m)
+        prods = matmul_many([v[layer.W] for v in self.V], stacked)  # each (h_out, S, N, m)
         h_out = prods[0].shape[0]
         Tb = [self._bc(t) for t in T]
         zp = prods[0][:, 0]
-        zv = prods[0][:, 1]
         for s in range(k):
             zp = zp + prods[1 + s][:, 0] * c[:, s].reshape(1, -1, 1)
-            zv = zv + prods[1 + s][:, 1] * Tb[s]
-        dz = []
-        for r in range(k):
-            d = prods[0][:, 2 + r] + prods[1 + r][:, 1]
+        zv, dz = None, []
+        if a_v is not None:
+            zv = prods[0][:, 1]
             for s in range(k):
-                d = d + prods[1 + s][:, 2 + r] * Tb[s]
-            dz.append(d)
+                zv = zv + prods[1 + s][:, 1] * Tb[s]
+            for j, r in enumerate(axes):
+                d = prods[0][:, 2 + j] + prods[1 + r][:, 1]
+                for s in range(k):
+                    d = d + prods[1 + s][:, 2 + j] * Tb[s]
+                dz.append(d)
         if layer.b is not None:
             b = [v[layer.b].reshape(h_out, 1, 1) for v in self.V]
             bp = _pt(b[0])
-            bv = _pt(b[0])
             for s in range(k):
                 bp = bp + b[1 + s] * c[:, s].reshape(1, -1, 1)
-                bv = bv + Tb[s] * b[1 + s]
-            zp, zv = zp + bp, zv + bv
-            dz = [d + b[1 + r] for r, d in enumerate(dz)]
+            zp = zp + bp
+            if a_v is not None:
+                bv = _pt(b[0])
+                for s in range(k):
+                    bv = bv + Tb[s] * b[1 + s]
+                zv = zv + bv
+                dz = [d + b[1 + r] for r, d in zip(axes, dz)]
         return zp, zv, dz
 
     def _sample_loss(self, up_, uv):
@@ -478,20 +510,25 @@ class SliceLoss:
                 t2 = Interval(np.where(ylt1, t2.lo, 0.0), np.where(ylt1, t2.hi, 0.0))
                 return t1 + t2
 
-            lp, lv = bce(up_), bce(uv)
-            dl = _sigma_img(uv) - y
-            return lp, lv, dl
+            if uv is None:
+                return bce(up_), None, None
+            return bce(up_), bce(uv), _sigma_img(uv) - y
         oa = self.out_act
         if oa == "identity":
-            ep, ev = up_ - y, uv - y
-            return ep.square(), ev.square(), ev.scale_exact(2.0)
+            lp = (up_ - y).square()
+            if uv is None:
+                return lp, None, None
+            ev = uv - y
+            return lp, ev.square(), ev.scale_exact(2.0)
         out = INTERVAL_ACTIVATIONS["logistic" if oa == "logistic" else "tanh"]
-        yp, yv = out.narrow(up_), out.value(uv)
+        lp = (out.narrow(up_) - y).square()
+        if uv is None:
+            return lp, None, None
+        yv = out.value(uv)
         ev = yv - y
-        dy = out.deriv(uv, yv)
-        return (yp - y).square(), ev.square(), ev.scale_exact(2.0) * dy
+        return lp, ev.square(), ev.scale_exact(2.0) * out.deriv(uv, yv)
 
-    def _add_l2(self, fp, fv, g, c, T):
+    def _add_l2(self, fp, fv, g, c, T, axes):
         """lambda ||theta_0 + D t||^2 = lambda (G_00 + 2 sum_s t_s G_0s + sum_rs t_r t_s G_rs)."""
         k = self.k
         G = self.gram
@@ -508,12 +545,14 @@ class SliceLoss:
 
         ptc = [_pt(c[:, s]) for s in range(k)]
         fp = fp + quad(ptc)
+        if fv is None:
+            return fp, None, g
         fv = fv + quad(T)
-        for r in range(k):
+        for j, r in enumerate(axes):
             d = Interval(np.full(fp.shape, G.lo[0, 1 + r]), np.full(fp.shape, G.hi[0, 1 + r]))
             for s in range(k):
                 d = d + G[1 + r, 1 + s] * T[s]
-            g[r] = g[r] + d * (2.0 * lam)
+            g[j] = g[j] + d * (2.0 * lam)
         return fp, fv, g
 
     # -------------------------------------------------------------- high precision at points
