@@ -42,7 +42,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["LevelCertificate", "BoxOracle", "Limits", "certify_level", "nerve_counts", "DMAX"]
+__all__ = ["LevelCertificate", "BoxOracle", "Limits", "certify_level", "nerve_counts", "shared_segments",
+           "analyse_segments", "level_rule", "DMAX"]
 
 #: integer resolution: box coordinates are multiples of 2^-DMAX of each axis
 DMAX = 40
@@ -190,7 +191,8 @@ class BoxOracle:
         if keys.shape[0] == 0:
             return np.zeros(0, dtype=np.int8)
         flo, fhi, _, _ = self.enclose(keys)
-        st = np.where(fhi <= c, 1, np.where(flo > c, 0, -1)).astype(np.int8)
+        cls = level_rule(flo, fhi, c)
+        st = np.where(cls == IN, 1, np.where(cls == OUT, 0, -1)).astype(np.int8)
         for i in np.flatnonzero(st < 0):
             t = tuple(keys[i].tolist())
             for prec in (128, 320):
@@ -232,9 +234,15 @@ class SegmentResult:
         return bool(self.components)
 
 
+def level_rule(flo, fhi, c):
+    """IN where f <= c on the whole box (its enclosure's upper end is <= c), OUT where f > c on
+    the whole box (lower end > c), SPLIT (undecided) elsewhere -- including every NaN."""
+    return np.where(fhi <= c, IN, np.where(flo > c, OUT, SPLIT))
+
+
 def _piece_class(flo, fhi, glo_a, ghi_a, c):
-    return np.where(fhi <= c, IN, np.where(flo > c, OUT, np.where(glo_a > 0, MONO_UP,
-                                                                   np.where(ghi_a < 0, MONO_DOWN, SPLIT))))
+    cls = level_rule(flo, fhi, c)
+    return np.where(cls != SPLIT, cls, np.where(glo_a > 0, MONO_UP, np.where(ghi_a < 0, MONO_DOWN, SPLIT)))
 
 
 def analyse_segments(oracle: BoxOracle, keys: np.ndarray, axes: np.ndarray, c: float, ctx) -> list:
@@ -349,7 +357,9 @@ def _failure(kind, oracle, key, flo, fhi, glo, ghi, c) -> dict:
     centre = 0.5 * (lo[0] + hi[0])
     grad_zero = bool(np.all((glo <= 0) & (ghi >= 0)))
     return {"kind": kind, "centre": tuple(float(v) for v in centre), "box": (lo[0].tolist(), hi[0].tolist()),
-            "f": (float(flo), float(fhi)), "grad_contains_zero": grad_zero, "c": c}
+            "f": (float(flo), float(fhi)), "grad_contains_zero": grad_zero, "c": c,
+            "grad": (np.asarray(glo, dtype=float).tolist(), np.asarray(ghi, dtype=float).tolist()),
+            "domain": (oracle.low.tolist(), oracle.high.tolist())}
 
 
 def _point_failure(oracle, key, c) -> dict:
@@ -386,7 +396,7 @@ def _classify_cells(oracle, cells: np.ndarray, c: float, ctx):
     """Classify cells (n, 4): returns (cls, direction, sign, nonempty, split mask)."""
     n = cells.shape[0]
     flo, fhi, glo, ghi = oracle.enclose(cells)
-    cls = np.where(fhi <= c, IN, np.where(flo > c, OUT, SPLIT))
+    cls = level_rule(flo, fhi, c)
     direction = np.full(n, -1)
     sign = np.zeros(n, dtype=np.int8)
     nonempty = cls == IN
@@ -445,7 +455,7 @@ def _children(cells: np.ndarray) -> np.ndarray:
     return np.concatenate(kids)
 
 
-def _shared_segments(leaves: np.ndarray, axis_line: int):
+def shared_segments(leaves: np.ndarray, axis_line: int):
     """Elementary segments on lines t_{axis_line} = const between the leaves.
 
     Returns (keys (n, 4), left (n,), right (n,)) with left/right = leaf indices on the
@@ -555,7 +565,7 @@ def _certify_2d(oracle: BoxOracle, c: float, ctx: _Ctx) -> dict:
         ctx.pending_where = None
         segs = []
         for a in (0, 1):
-            keys, lft, rgt = _shared_segments(leaves, a)
+            keys, lft, rgt = shared_segments(leaves, a)
             inner = (lft >= 0) & (rgt >= 0)
             segs.append((keys[inner], lft[inner], rgt[inner], np.full(int(inner.sum()), 1 - a)))
         keys = np.concatenate([s[0] for s in segs])
@@ -789,6 +799,18 @@ def _explain(f: dict, oracle) -> tuple[str, tuple]:
         return (f"not certified: interval blow-up near t ≈ {where}: on the smallest cells the loss's enclosure "
                 f"[{lo:.6g}, {hi:.6g}] is still wider than 1e-3 of the level"), loc
     on = "f restricted to a box edge or subdivision line" if f["kind"] == "edge" else "the loss"
+    if f["kind"] == "cell" and not f.get("grad_contains_zero"):
+        # a cell with a signed partial derivative failed on its lower face: a critical point of f on that line
+        glo, ghi = f["grad"]
+        (blo, bhi), (dlo, dhi) = f["box"], f["domain"]
+        for r in range(len(glo)):
+            if glo[r] > 0 or ghi[r] < 0:
+                v = blo[r] if glo[r] > 0 else bhi[r]
+                edge = v in (dlo[r], dhi[r])
+                line = (f"the box's edge t_{r + 1} = {v:.6g}" if edge else f"the subdivision line t_{r + 1} = {v:.6g}")
+                return (f"not certified: c is within δ = {delta:.2g} of a possible critical value of f restricted to "
+                        f"{line} near t ≈ {where}: on the smallest cells there f lies in [{lo:.12g}, {hi:.12g}] ∋ c "
+                        f"while df/dt_{r + 1} has a sign"), loc
     if f.get("grad_contains_zero"):
         return (f"not certified: c is within δ = {delta:.2g} of a possible critical value of {on} near t ≈ {where}: "
                 f"on the smallest cells there the loss lies in [{lo:.12g}, {hi:.12g}] ∋ c and the gradient's "
