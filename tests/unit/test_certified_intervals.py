@@ -65,7 +65,7 @@ def _pair(draw_lo, draw_w):
     return draw_lo, draw_lo + abs(draw_w)
 
 
-@settings(max_examples=200)
+@settings(max_examples=80)
 @given(moderate, moderate, moderate, moderate, st.floats(0, 1), st.floats(0, 1))
 def test_arithmetic_contains_exact_results(a, wa, b, wb, sa, sb):
     A = Interval(np.array([a]), np.array([a + abs(wa)]))
@@ -89,7 +89,7 @@ def test_square_and_power_are_exact_ranges_not_products():
     assert A.power(3).lo[0] <= -8.0 and A.power(3).hi[0] >= 1.0
 
 
-@settings(max_examples=60)
+@settings(max_examples=20)
 @given(st.integers(0, 2**32 - 1), st.sampled_from([1, 3, 16]), st.sampled_from([1, 5, 40]),
        st.sampled_from([1.0, 1e-300, 1e150]))
 def test_matmul_contains_the_exact_product(seed, n_out, n, scale):
@@ -122,7 +122,7 @@ def test_matmul_with_infinite_or_nan_inputs_is_unbounded_not_wrong():
     assert res.lo[1, 0] == -np.inf and res.hi[1, 0] == np.inf
 
 
-@settings(max_examples=60)
+@settings(max_examples=40)
 @given(st.lists(st.floats(-1e10, 1e10), min_size=1, max_size=40), st.floats(0, 1))
 def test_isum_contains_the_exact_sum(vals, w):
     lo = np.array(vals)
@@ -168,7 +168,7 @@ SPECIAL_EXP = [0.0, -0.0, 1e-300, -1e-300, 0.3465, 0.3466, 709.7, 709.78, 709.79
                -745.2, -745.3, -1000.0, 1000.0, 5e-324]
 
 
-@settings(max_examples=100)
+@settings(max_examples=40)
 @given(st.lists(st.floats(-745.0, 709.0), min_size=1, max_size=20))
 def test_exp_encloses_ball_arithmetic(xs):
     _arb_check(exp_bounds, xs, lambda a: a.exp(), rel_width=4 * EPS_EXP)
@@ -180,20 +180,20 @@ def test_exp_special_arguments():
     assert hi[0] == np.inf and lo[0] > 1e307 and lo[1] == 0.0 and 0 < hi[1] <= 5e-324 and hi[2] == np.inf
 
 
-@settings(max_examples=100)
+@settings(max_examples=40)
 @given(st.lists(st.floats(0.0, 1.0), min_size=1, max_size=20))
 def test_log1p_encloses_ball_arithmetic(vs):
     _arb_check(log1p_bounds, vs + [0.0, 1.0, 5e-324, 1e-310], lambda a: a.log1p(), rel_width=4 * EPS_LOG1P)
 
 
-@settings(max_examples=100)
+@settings(max_examples=40)
 @given(st.lists(st.one_of(st.floats(-5.0, 5.0), finite), min_size=1, max_size=20))
 def test_atan_encloses_ball_arithmetic(xs):
     xs = xs + [0.4142, -0.4142, 0.41421357, 1.0, -1.0, 1.0000000000000002, 5e-324]
     _arb_check(atan_bounds, xs, lambda a: a.atan(), rel_width=4 * EPS_ATAN)
 
 
-@settings(max_examples=60)
+@settings(max_examples=25)
 @given(st.lists(st.floats(-12.0, 12.0), min_size=1, max_size=12))
 def test_phi_encloses_ball_arithmetic(zs):
     zs = zs + [0.0, 8.48, 8.49, 8.5, -8.49, -8.5, 30.0, -30.0, 1e-300]
@@ -203,19 +203,19 @@ def test_phi_encloses_ball_arithmetic(zs):
 
 def test_elementary_errors_are_well_inside_the_proven_bounds():
     """The proven constants (§13.3) are bounds, not estimates: the errors measured against
-    200-bit balls on 2000 arguments stay below half of them (the analysis is not vacuous,
+    200-bit balls on 600 arguments stay below half of them (the analysis is not vacuous,
     and a change that doubles an error is noticed)."""
     from bettibounds.certified import intervals as iv
 
     rng = np.random.default_rng(0)
     flint.ctx.prec = 200
     try:
-        x = rng.uniform(-700, 700, 2000)
+        x = rng.uniform(-700, 700, 600)
         lo, hi = exp_bounds(x)
         mid = 0.5 * (lo + hi)
         worst = max(abs(float((arb(float(m)) - arb(float(v)).exp()) / arb(float(v)).exp())) for m, v in zip(mid, x))
         assert worst < EPS_EXP / 2
-        v = rng.uniform(0, 1, 2000)
+        v = rng.uniform(0, 1, 600)
         lo, hi = log1p_bounds(v)
         worst = max(abs(float((arb(float(0.5 * (a + b))) - arb(float(t)).log1p()) / arb(float(t)).log1p()))
                     for a, b, t in zip(lo, hi, v))

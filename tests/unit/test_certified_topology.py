@@ -191,7 +191,7 @@ def test_nerve_counts_match_gudhi_on_cubical_sets():
     (gudhi), for X = a union of closed quadtree cells and the cover by X ∩ Q."""
     gudhi = pytest.importorskip("gudhi")
     rng = np.random.default_rng(7)
-    for trial in range(6):
+    for trial in range(4):
         leaves = _random_quadtree(rng, depth=3)
         S = rng.uniform(size=len(leaves)) < 0.55
 
