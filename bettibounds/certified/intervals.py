@@ -52,18 +52,32 @@ EPS_PHI = 2.0 ** -42
 
 
 def down(y):
-    """A float <= the exact value of any real whose round-to-nearest is ``y`` (§13.3, Lemma R)."""
-    return y - (np.abs(y) * _C52 + ETA)
+    """A float <= the exact value of any real whose round-to-nearest is ``y`` (§13.3, Lemma R):
+    y - (|y| 2^-52 + eta), each operation rounded to nearest."""
+    if not isinstance(y, np.ndarray) or y.ndim == 0:
+        return y - (np.abs(y) * _C52 + ETA)
+    t = np.abs(y)
+    t *= _C52
+    t += ETA
+    return np.subtract(y, t, out=t)
 
 
 def up(y):
-    """A float >= the exact value of any real whose round-to-nearest is ``y`` (§13.3, Lemma R)."""
-    return y + (np.abs(y) * _C52 + ETA)
+    """A float >= the exact value of any real whose round-to-nearest is ``y`` (§13.3, Lemma R):
+    y + (|y| 2^-52 + eta), each operation rounded to nearest."""
+    if not isinstance(y, np.ndarray) or y.ndim == 0:
+        return y + (np.abs(y) * _C52 + ETA)
+    t = np.abs(y)
+    t *= _C52
+    t += ETA
+    return np.add(y, t, out=t)
 
 
 def up_pos(y):
     """``up`` for y >= 0 (or +inf): y (1 + 2^-51) + eta, two operations (§13.3, Lemma R)."""
-    return y * (1.0 + 2.0 * _C52) + ETA
+    t = y * (1.0 + 2.0 * _C52)
+    t += ETA
+    return t
 
 
 def gamma(n: int) -> float:
@@ -187,11 +201,23 @@ class Interval:
     def __mul__(self, other) -> "Interval":
         if isinstance(other, Interval):
             a, b, c, d = self.lo * other.lo, self.lo * other.hi, self.hi * other.lo, self.hi * other.hi
-            return Interval(down(np.minimum(np.minimum(a, b), np.minimum(c, d))),
-                            up(np.maximum(np.maximum(a, b), np.maximum(c, d))))
+            if np.ndim(a) == 0:
+                return Interval(down(min(a, b, c, d)), up(max(a, b, c, d))) if not np.isnan([a, b, c, d]).any() \
+                    else Interval(np.nan, np.nan)
+            lo = np.minimum(a, b)
+            np.minimum(lo, c, out=lo)
+            np.minimum(lo, d, out=lo)
+            np.maximum(a, b, out=a)
+            np.maximum(a, c, out=a)
+            np.maximum(a, d, out=a)
+            return Interval(down(lo), up(a))
         o = _arr(other)
         a, b = self.lo * o, self.hi * o
-        return Interval(down(np.minimum(a, b)), up(np.maximum(a, b)))
+        if np.ndim(a) == 0:
+            return Interval(down(np.minimum(a, b)), up(np.maximum(a, b)))
+        lo = np.minimum(a, b)
+        np.maximum(a, b, out=a)
+        return Interval(down(lo), up(a))
 
     __rmul__ = __mul__
 

@@ -730,8 +730,25 @@ def _boundary_2d(oracle: BoxOracle, c: float, ctx: _Ctx) -> bool | None:
 
 
 # ------------------------------------------------------------------ one level
+def _one_blas_thread():
+    """A context in which BLAS uses one thread (threadpoolctl, when installed): the enclosures' products are
+    small, and OpenBLAS's spinning worker threads slowed them 2-5x on a shared 2-core machine."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - optional: only the speed differs
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def certify_level(oracle: BoxOracle, c: float, limits: Limits = Limits()) -> LevelCertificate:
     """Certify b_0, b_1 of X_c (docs/theory.md, Theorem 13.1), or say why not."""
+    with _one_blas_thread():
+        return _certify_level(oracle, c, limits)
+
+
+def _certify_level(oracle: BoxOracle, c: float, limits: Limits) -> LevelCertificate:
     ctx = _Ctx(oracle, limits)
     c = float(c)
     meets = None
