@@ -34,7 +34,9 @@ def _F(x) -> Fraction:
 
 
 def _inside(lo, hi, exact) -> bool:
-    return (lo == -math.inf or _F(lo) <= exact) and (hi == math.inf or exact <= _F(hi))
+    """exact in [lo, hi]; a NaN bound means "unknown" (the module's convention: sanitised to -+inf)."""
+    return (math.isnan(lo) or lo == -math.inf or _F(lo) <= exact) and \
+        (math.isnan(hi) or hi == math.inf or exact <= _F(hi))
 
 
 # ------------------------------------------------------------------ rounding (Lemma R)
