@@ -33,7 +33,7 @@ import math
 import numpy as np
 
 __all__ = [
-    "Interval", "down", "up", "up_pos", "gamma", "matmul", "matmul_many", "isum", "exp_bounds", "log1p_bounds", "atan_bounds",
+    "Interval", "down", "up", "up_pos", "gamma", "matmul", "matmul_many", "batched_matmul", "isum", "exp_bounds", "log1p_bounds", "atan_bounds",
     "phi_cdf_bounds", "EPS_EXP", "EPS_LOG1P", "EPS_ATAN", "EPS_PHI", "U", "ETA", "CONSTANTS",
 ]
 
@@ -357,6 +357,38 @@ def matmul_many(As, X: Interval) -> list:
                             out_hi[row:row + k].reshape((k,) + shape[1:])))
         row += k
     return res
+
+
+def batched_matmul(Wm, Wr, X: Interval) -> Interval:
+    """[Wm +- Wr] @ X for interval matrices given by midpoint Wm and radius Wr >= 0, shapes (N, o, n)
+    (or (1, o, n), broadcast), times X (N, n, cols): one product per box, by numpy's batched matmul.
+
+    Midpoint-radius (§13.3, Lemma M'): W x lies in ``Wm xm +- (|Wm| xr + Wr (|xm| + xr))``; the computed
+    ``fl(Wm @ xm)`` errs by at most ``gamma_n rowsum|Wm| max_j |xm_j| + n eta``, the two radius products
+    are rounded upward by the factor (1 + 2 gamma_n) and ``n eta`` each.
+    """
+    n = X.lo.shape[-2]
+    lo, hi = X.lo, X.hi
+    m = 0.5 * lo + 0.5 * hi
+    r = np.maximum(up(m - lo), up(hi - m))
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(r) | np.isnan(m)
+        if bad.any():
+            m = np.where(bad, 0.0, m)
+            r = np.where(bad, np.inf, r)
+        g = gamma(n)
+        absW = np.abs(Wm)
+        C = np.matmul(Wm, m)
+        am = np.abs(m)
+        R = np.matmul(absW, r)
+        R += np.matmul(Wr, up_pos(am + r))
+        colmax = am.max(axis=-2, keepdims=True)  # (N, 1, cols)
+        rowsum = up_pos(g * absW.sum(axis=-1, keepdims=True))  # (N, o, 1)
+        R += up_pos(rowsum * colmax)
+        R += 3 * n * ETA
+        rad = up_pos(R * (1.0 + 2.0 * g + 8 * U))
+        rad = np.where(np.isnan(rad), np.inf, rad)
+        return Interval(down(C - rad), up(C + rad))
 
 
 def isum(X: Interval, axis) -> Interval:

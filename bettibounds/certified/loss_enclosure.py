@@ -44,7 +44,8 @@ import numpy as np
 from ..errors import InvalidSpecError
 from ..pfaffian.network import build_params
 from .intervals import (
-    CONSTANTS, Interval, atan_bounds, down, exp_bounds, isum, log1p_bounds, matmul, matmul_many, phi_cdf_bounds, up,
+    CONSTANTS, U, Interval, atan_bounds, batched_matmul, down, exp_bounds, gamma, isum, log1p_bounds, matmul,
+    phi_cdf_bounds, up, up_pos,
 )
 
 __all__ = ["SliceLoss", "certify_unsupported", "loss_arb", "INTERVAL_ACTIVATIONS"]
@@ -358,16 +359,15 @@ class SliceLoss:
             c = 0.5 * lo + 0.5 * hi  # the centre point t^ (any point of the box will do)
             c = np.minimum(np.maximum(c, lo), hi)
             delta = {r: Interval(down(lo[:, r] - c[:, r]), up(hi[:, r] - c[:, r])) for r in axes}
-            # t_r - t^_r lies in [-rho_r, rho_r], broadcast against (h, N, m)
-            self._rho = {r: np.maximum(-delta[r].lo, delta[r].hi).reshape(1, -1, 1) for r in axes}
-            # the box's t_r as intervals, and the centre as exact floats; shapes broadcast over (h, N, m)
+            # t_r - t^_r lies in [-rho_r, rho_r]; arrays are box-major (N, units, samples)
+            self._rho = {r: np.maximum(-delta[r].lo, delta[r].hi).reshape(-1, 1, 1) for r in axes}
             T = [Interval(lo[:, r], hi[:, r]) for r in range(k)]
             return self._forward(c, T, delta, axes)
 
     @staticmethod
-    def _bc(I: Interval) -> Interval:
-        """A per-box interval (N,) broadcast against (h, N, m)."""
-        return I.reshape(1, -1, 1)
+    def _bc(x):
+        """A per-box array or interval (N,) broadcast against (N, h, m)."""
+        return x.reshape(-1, 1, 1)
 
     def _mvf(self, V: Interval, Pt: Interval, D: list, delta: dict, axes) -> Interval:
         """V intersected with the mean-value form Pt + sum_r delta_r D_r (r over the active axes)."""
@@ -378,29 +378,28 @@ class SliceLoss:
 
     def _forward(self, c, T, delta, axes):
         """(F, [G_r for r in axes]) for one batch; slots: the centre point, and with active
-        axes the box and one tangent per active axis."""
+        axes the box and one tangent per active axis. Arrays are (N boxes, units, samples)."""
         k = self.k
         act = self.act
         wide = bool(axes)
         # ---- first layer: exact affine tables
-        Z1 = self.Z1
-        h1 = Z1[0].shape[0]
-        zp = Z1[0].reshape(h1, 1, self.m)
+        Z1 = [z.reshape((1,) + z.shape) for z in self.Z1]  # (1, h1, m)
+        zp = Z1[0]
         for s in range(k):
-            zp = zp + Z1[1 + s].reshape(h1, 1, self.m) * c[:, s].reshape(1, -1, 1)
+            zp = zp + Z1[1 + s] * self._bc(c[:, s])
         a_p = act.narrow(zp)
         a_v, da = None, []
         if wide:
             zv = zp
             for r in axes:
-                zv = zv + Z1[1 + r].reshape(h1, 1, self.m).mul_sym(self._rho[r])
-            dz = [Z1[1 + r].reshape(h1, 1, self.m) for r in axes]  # constant over the box
+                zv = zv + Z1[1 + r].mul_sym(self._rho[r])
+            dz = [Z1[1 + r] for r in axes]  # constant over the box
             a_v, da = self._activate_box(act, zv, dz, a_p, delta, axes)
         # ---- hidden layers 2..L and the output layer
         L = len(self.layers) - 1
         for idx in range(1, L + 1):
             layer = self.layers[idx]
-            zp, zv, dz = self._linear(layer, a_p, a_v, da, c, T, axes)
+            zp, zv, dz = self._linear(layer, a_p, a_v, da, c, axes)
             if idx < L:  # hidden
                 n_p = act.narrow(zp)
                 n_v, n_d = None, []
@@ -416,30 +415,31 @@ class SliceLoss:
                 a_p, a_v, da = n_p, n_v, n_d
             else:
                 a_p, a_v, da = zp, zv, dz
-        # ---- logits u (outputs, N, m), with the input-output skip
+        # ---- logits u (N, outputs, m), with the input-output skip
         up_, uv, du = a_p, a_v, da
         if self.IO is not None:
-            out = self.IO[0].shape[0]
-            io = self.IO[0].reshape(out, 1, self.m)
+            IO = [z.reshape((1,) + z.shape) for z in self.IO]
+            io_p = IO[0]
             for s in range(k):
-                up_ = up_ + self.IO[1 + s].reshape(out, 1, self.m) * c[:, s].reshape(1, -1, 1)
-            up_ = up_ + io
+                io_p = io_p + IO[1 + s] * self._bc(c[:, s])
+            up_ = up_ + io_p
             if wide:
-                uv = uv + io
-                for s in range(k):
-                    uv = uv + self.IO[1 + s].reshape(out, 1, self.m) * self._bc(T[s])
-                du = [d + self.IO[1 + r].reshape(out, 1, self.m) for r, d in zip(axes, du)]
+                io_v = io_p
+                for r in axes:
+                    io_v = io_v + IO[1 + r].mul_sym(self._rho[r])
+                uv = uv + io_v
+                du = [d + IO[1 + r] for r, d in zip(axes, du)]
         if wide:
             uv = self._mvf(uv, up_, du, delta, axes)
         # ---- per-sample loss and its derivative in u
         lp, lv, dl = self._sample_loss(up_, uv if wide else None)
-        fp = isum(lp, (0, 2)) / float(self.m)
+        fp = isum(lp, (1, 2)) / float(self.m)
         if not wide:
             if self.l2 > 0:
                 fp, _, _ = self._add_l2(fp, None, [], c, T, axes)
             return fp, []
-        fv = isum(lv, (0, 2)) / float(self.m)
-        g = [isum(dl * d, (0, 2)) / float(self.m) for d in du]
+        fv = isum(lv, (1, 2)) / float(self.m)
+        g = [isum(dl * d, (1, 2)) / float(self.m) for d in du]
         if self.l2 > 0:
             fp, fv, g = self._add_l2(fp, fv, g, c, T, axes)
         # the centred form f(t^) + grad f(Q) . (Q - t^) and the naive range both contain f(Q)
@@ -455,46 +455,61 @@ class SliceLoss:
         da = [d * x for x in dz]
         return self._mvf(a_v, a_p, da, delta, axes), da
 
-    def _linear(self, layer: _Layer, a_p, a_v, da, c, T, axes):
-        """z = W(t) a + b(t) for the point slot, the box slot and the tangent slots."""
+    def _weights(self, idx_matrix, c, axes):
+        """The layer's weight matrix over the batch: midpoint W(t^) (N, o, i), the radius of W(t^)
+        (its rounding) and of W(Q) (plus sum_r rho_r |W(D_r)|), as in §13.2."""
         k = self.k
-        h_in, N, m = a_p.shape
-        slots = [a_p] if a_v is None else [a_p, a_v, *da]
-        stacked = Interval(np.stack([np.broadcast_to(s.lo, (h_in, N, m)) for s in slots], 1),
-                           np.stack([np.broadcast_to(s.hi, (h_in, N, m)) for s in slots], 1))
-        prods = matmul_many([v[layer.W] for v in self.V], stacked)  # each (h_out, S, N, m)
-        h_out = prods[0].shape[0]
-        Tb = [self._bc(t) for t in T]
-        zp = prods[0][:, 0]
+        Ws = [v[idx_matrix] for v in self.V]  # W(theta_0), W(D_1), ..., W(D_k): exact floats
+        Wm = np.broadcast_to(Ws[0], (c.shape[0],) + Ws[0].shape).copy()
+        mag = np.abs(Wm)
         for s in range(k):
-            zp = zp + prods[1 + s][:, 0] * c[:, s].reshape(1, -1, 1)
+            term = Ws[1 + s][None] * c[:, s].reshape(-1, 1, 1)
+            Wm += term
+            mag += np.abs(term)
+        # 2k roundings per entry (k products, k sums): |fl - exact| <= gamma_{2k} sum of |terms|
+        rad_p = up_pos(up_pos(gamma(2 * k + 2) * mag) * (1.0 + 8 * U))
+        rad_q = rad_p
+        for r in axes:
+            rad_q = up_pos(rad_q + up_pos(np.abs(Ws[1 + r])[None] * self._rho[r]))
+        return Wm, rad_p, rad_q, Ws
+
+    def _linear(self, layer: _Layer, a_p, a_v, da, c, axes):
+        """z = W(t) a + b(t) for the point slot, the box slot and the tangent slots:
+        z(t^) = W(t^) a(t^) + b(t^), z(Q) = W(Q) a(Q) + b(Q), d_r z = W(Q) d_r a + W(D_r) a(Q) + b(D_r)."""
+        k = self.k
+        Wm, rad_p, rad_q, Ws = self._weights(layer.W, c, axes)
+        zp = batched_matmul(Wm, rad_p, a_p)
         zv, dz = None, []
         if a_v is not None:
-            zv = prods[0][:, 1]
-            for s in range(k):
-                zv = zv + prods[1 + s][:, 1] * Tb[s]
-            for j, r in enumerate(axes):
-                d = prods[0][:, 2 + j] + prods[1 + r][:, 1]
-                for s in range(k):
-                    d = d + prods[1 + s][:, 2 + j] * Tb[s]
-                dz.append(d)
+            N, h_in, m = a_v.shape
+            S = 1 + len(da)
+            stacked = Interval(np.concatenate([a_v.lo, *[d.lo for d in da]], axis=2),
+                               np.concatenate([a_v.hi, *[d.hi for d in da]], axis=2))
+            prod = batched_matmul(Wm, rad_q, stacked)  # (N, o, S m)
+            zv = prod[:, :, :m]
+            # W(D_r) a(Q): shared point matrices, stacked into one product
+            Wd = np.concatenate([Ws[1 + r] for r in axes], axis=0)[None]
+            extra = batched_matmul(Wd, np.zeros_like(Wd), a_v)
+            o = Ws[0].shape[0]
+            for j in range(len(axes)):
+                dz.append(prod[:, :, (1 + j) * m:(2 + j) * m] + extra[:, j * o:(j + 1) * o, :])
         if layer.b is not None:
-            b = [v[layer.b].reshape(h_out, 1, 1) for v in self.V]
+            b = [v[layer.b].reshape(1, -1, 1) for v in self.V]  # (1, o, 1)
             bp = _pt(b[0])
             for s in range(k):
-                bp = bp + b[1 + s] * c[:, s].reshape(1, -1, 1)
+                bp = bp + b[1 + s] * self._bc(c[:, s])
             zp = zp + bp
             if a_v is not None:
-                bv = _pt(b[0])
-                for s in range(k):
-                    bv = bv + Tb[s] * b[1 + s]
+                bv = bp
+                for r in axes:
+                    bv = bv + _pt(b[1 + r]).mul_sym(self._rho[r])
                 zv = zv + bv
                 dz = [d + b[1 + r] for r, d in zip(axes, dz)]
         return zp, zv, dz
 
     def _sample_loss(self, up_, uv):
         """Per-(output, sample) loss at the point, over the box, and its derivative in u over the box."""
-        y = self._y.reshape(self._y.shape[0], 1, self.m)
+        y = self._y.reshape(1, self._y.shape[0], self.m)
         if self.loss_kind == "bce":
             ypos = (y > 0)
             ylt1 = (y < 1)
