@@ -33,7 +33,7 @@ import math
 import numpy as np
 
 __all__ = [
-    "Interval", "down", "up", "up_pos", "gamma", "matmul", "matmul_many", "batched_matmul", "isum", "exp_bounds", "log1p_bounds", "atan_bounds",
+    "Interval", "down", "up", "up_pos", "down_pos", "gamma", "matmul", "matmul_many", "batched_matmul", "isum", "exp_bounds", "log1p_bounds", "atan_bounds",
     "phi_cdf_bounds", "EPS_EXP", "EPS_LOG1P", "EPS_ATAN", "EPS_PHI", "U", "ETA", "CONSTANTS",
 ]
 
@@ -77,6 +77,13 @@ def up_pos(y):
     """``up`` for y >= 0 (or +inf): y (1 + 2^-51) + eta, two operations (§13.3, Lemma R)."""
     t = y * (1.0 + 2.0 * _C52)
     t += ETA
+    return t
+
+
+def down_pos(y):
+    """``down`` for y >= 0: y (1 - 2^-51) - eta, two operations (§13.3, Lemma R)."""
+    t = y * (1.0 - 2.0 * _C52)
+    t -= ETA
     return t
 
 
@@ -409,9 +416,11 @@ def isum(X: Interval, axis) -> Interval:
 
 # ------------------------------------------------------------------ elementary functions
 def _horner(coef, x):
+    """Horner's rule in floats: p = p x + c_j, two roundings per step (Higham 2002, (5.3))."""
     p = np.full_like(x, coef[-1])
     for c in reversed(coef[:-1]):
-        p = p * x + c
+        p *= x
+        p += c
     return p
 
 
@@ -423,32 +432,40 @@ def exp_bounds(x):
     underflow (0, eta), NaN (0, inf).
     """
     x = _arr(x)
-    lo = np.empty_like(x)
-    hi = np.empty_like(x)
-    with np.errstate(invalid="ignore"):
-        big = x > 709.78
-        small = x < -745.2
-    nan = np.isnan(x)
-    mid = ~(big | small | nan)
     c = CONSTANTS
-    xm = np.where(mid, x, 0.0)
+    if x.size == 0:
+        return x.copy(), x.copy()
+    with np.errstate(invalid="ignore"):
+        xmin, xmax = float(np.min(x)), float(np.max(x))
+    plain = -708.0 <= xmin and xmax <= 709.0  # no NaN, no overflow, no subnormal results
+    if plain:
+        xm = x
+    else:
+        with np.errstate(invalid="ignore"):
+            big = x > 709.78
+            small = x < -745.2
+        nan = np.isnan(x)
+        mid = ~(big | small | nan)
+        xm = np.where(mid, x, 0.0)
     n = np.rint(xm * c["inv_ln2"])
-    r = (xm - n * c["ln2_1"]) - n * c["ln2_2"]
+    r = xm - n * c["ln2_1"]
+    r -= n * c["ln2_2"]
     p = _horner(_EXP_COEF, r)
-    plo = down(p * (1.0 - EPS_EXP))
-    phi = up(p * (1.0 + EPS_EXP))
+    plo = down_pos(p * (1.0 - EPS_EXP))
+    phi = up_pos(p * (1.0 + EPS_EXP))
     ni = n.astype(np.int64)
     with np.errstate(over="ignore", under="ignore"):
         elo = np.ldexp(plo, ni)
         ehi = np.ldexp(phi, ni)
-    # ldexp rounds only into the subnormal range: widen there; an overflowed lower bound means
-    # the exact value exceeds DBL_MAX
-    sub_lo = elo < REALMIN
-    sub_hi = ehi < REALMIN
-    elo = np.where(sub_lo, np.maximum(down(elo), 0.0), elo)
-    ehi = np.where(sub_hi, up(ehi), ehi)
+    if plain:
+        return elo, ehi
+    # ldexp rounds only into the subnormal range (a result <= REALMIN may have been rounded up to
+    # it): widen there; an overflowed lower bound means the exact value exceeds DBL_MAX
+    elo = np.where(elo <= REALMIN, np.maximum(down(elo), 0.0), elo)
+    ehi = np.where(ehi <= REALMIN, up(ehi), ehi)
     elo = np.where(np.isinf(elo), DBL_MAX, elo)
-    lo[mid], hi[mid] = elo[mid], ehi[mid]
+    lo = np.where(mid, elo, 0.0)
+    hi = np.where(mid, ehi, 0.0)
     lo[big], hi[big] = DBL_MAX, np.inf
     lo[small], hi[small] = 0.0, ETA
     lo[nan], hi[nan] = 0.0, np.inf

@@ -44,8 +44,8 @@ import numpy as np
 from ..errors import InvalidSpecError
 from ..pfaffian.network import build_params
 from .intervals import (
-    CONSTANTS, U, Interval, atan_bounds, batched_matmul, down, exp_bounds, gamma, isum, log1p_bounds, matmul,
-    phi_cdf_bounds, up, up_pos,
+    CONSTANTS, U, Interval, atan_bounds, batched_matmul, down, down_pos, exp_bounds, gamma, isum, log1p_bounds,
+    matmul, phi_cdf_bounds, up, up_pos,
 )
 
 __all__ = ["SliceLoss", "certify_unsupported", "loss_arb", "INTERVAL_ACTIVATIONS"]
@@ -64,22 +64,25 @@ def _exp_img(I: Interval) -> Interval:
 
 
 def _tanh_pt(x):
-    """(lo, hi) around tanh(x): (1 - E) / (1 + E) with E = e^{-2|x|} (decreasing in E)."""
+    """(lo, hi) around tanh(x): (1 - E) / (1 + E) with E = e^{-2|x|} in [0, 1] (decreasing in E);
+    every quantity is >= 0, so each rounding is widened by the two-operation rules of Lemma R."""
     a = np.abs(x)
     elo, ehi = exp_bounds(-2.0 * a)
-    lo = ((1.0 - _pt(ehi)) / (1.0 + _pt(ehi))).lo
-    hi = ((1.0 - _pt(elo)) / (1.0 + _pt(elo))).hi
+    np.minimum(ehi, 1.0, out=ehi)  # e^{-2|x|} <= 1
+    with np.errstate(invalid="ignore"):
+        lo = down_pos(np.maximum(down_pos(1.0 - ehi), 0.0) / up_pos(1.0 + ehi))
+        hi = up_pos(up_pos(1.0 - elo) / down_pos(1.0 + elo))
     lo, hi = np.maximum(lo, 0.0), np.minimum(hi, 1.0)
     neg = x < 0
     return np.where(neg, -hi, lo), np.where(neg, -lo, hi)
 
 
 def _logistic_pt(x):
-    """(lo, hi) around 1 / (1 + e^{-x}) (decreasing in E = e^{-x})."""
+    """(lo, hi) around 1 / (1 + e^{-x}) (decreasing in E = e^{-x} >= 0)."""
     elo, ehi = exp_bounds(-x)
-    with np.errstate(over="ignore"):
-        lo = (1.0 + _pt(ehi)).recip().lo
-        hi = (1.0 + _pt(elo)).recip().hi
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        lo = down_pos(1.0 / up_pos(1.0 + ehi))
+        hi = up_pos(1.0 / down_pos(1.0 + elo))
     return np.maximum(np.nan_to_num(lo, nan=0.0), 0.0), np.minimum(np.nan_to_num(hi, nan=1.0), 1.0)
 
 
@@ -720,7 +723,7 @@ def _arb_act(name, z):
         s = 1 / (1 + (-z).exp())
         return z * s, s + z * s * (1 - s)
     if name == "gelu":
-        Phi = (1 + (z / arb(2).sqrt()).erf()) / 2
+        Phi = (-z / arb(2).sqrt()).erfc() / 2  # erfc keeps the left tail accurate (1 + erf cancels)
         pdf = (-(z * z) / 2).exp() / (2 * arb.pi()).sqrt()
         return z * Phi, Phi + z * pdf
     if name.startswith("polynomial:"):

@@ -26,6 +26,11 @@ flint = pytest.importorskip("flint")
 arb = flint.arb
 
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
+
+
+def _examples(n: int) -> int:
+    """``n`` examples (these tests are heavy), or more when the loaded profile asks for more (``thorough``)."""
+    return n if settings().max_examples <= 100 else max(n, settings().max_examples // 4)
 moderate = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
 
 
@@ -67,7 +72,7 @@ def _pair(draw_lo, draw_w):
     return draw_lo, draw_lo + abs(draw_w)
 
 
-@settings(max_examples=80)
+@settings(max_examples=_examples(80))
 @given(moderate, moderate, moderate, moderate, st.floats(0, 1), st.floats(0, 1))
 def test_arithmetic_contains_exact_results(a, wa, b, wb, sa, sb):
     A = Interval(np.array([a]), np.array([a + abs(wa)]))
@@ -91,7 +96,7 @@ def test_square_and_power_are_exact_ranges_not_products():
     assert A.power(3).lo[0] <= -8.0 and A.power(3).hi[0] >= 1.0
 
 
-@settings(max_examples=20)
+@settings(max_examples=_examples(20))
 @given(st.integers(0, 2**32 - 1), st.sampled_from([1, 3, 16]), st.sampled_from([1, 5, 40]),
        st.sampled_from([1.0, 1e-300, 1e150]))
 def test_matmul_contains_the_exact_product(seed, n_out, n, scale):
@@ -124,7 +129,7 @@ def test_matmul_with_infinite_or_nan_inputs_is_unbounded_not_wrong():
     assert res.lo[1, 0] == -np.inf and res.hi[1, 0] == np.inf
 
 
-@settings(max_examples=40)
+@settings(max_examples=_examples(40))
 @given(st.lists(st.floats(-1e10, 1e10), min_size=1, max_size=40), st.floats(0, 1))
 def test_isum_contains_the_exact_sum(vals, w):
     lo = np.array(vals)
@@ -170,7 +175,7 @@ SPECIAL_EXP = [0.0, -0.0, 1e-300, -1e-300, 0.3465, 0.3466, 709.7, 709.78, 709.79
                -745.2, -745.3, -1000.0, 1000.0, 5e-324]
 
 
-@settings(max_examples=40)
+@settings(max_examples=_examples(40))
 @given(st.lists(st.floats(-745.0, 709.0), min_size=1, max_size=20))
 def test_exp_encloses_ball_arithmetic(xs):
     _arb_check(exp_bounds, xs, lambda a: a.exp(), rel_width=4 * EPS_EXP)
@@ -182,20 +187,20 @@ def test_exp_special_arguments():
     assert hi[0] == np.inf and lo[0] > 1e307 and lo[1] == 0.0 and 0 < hi[1] <= 5e-324 and hi[2] == np.inf
 
 
-@settings(max_examples=40)
+@settings(max_examples=_examples(40))
 @given(st.lists(st.floats(0.0, 1.0), min_size=1, max_size=20))
 def test_log1p_encloses_ball_arithmetic(vs):
     _arb_check(log1p_bounds, vs + [0.0, 1.0, 5e-324, 1e-310], lambda a: a.log1p(), rel_width=4 * EPS_LOG1P)
 
 
-@settings(max_examples=40)
+@settings(max_examples=_examples(40))
 @given(st.lists(st.one_of(st.floats(-5.0, 5.0), finite), min_size=1, max_size=20))
 def test_atan_encloses_ball_arithmetic(xs):
     xs = xs + [0.4142, -0.4142, 0.41421357, 1.0, -1.0, 1.0000000000000002, 5e-324]
     _arb_check(atan_bounds, xs, lambda a: a.atan(), rel_width=4 * EPS_ATAN)
 
 
-@settings(max_examples=25)
+@settings(max_examples=_examples(25))
 @given(st.lists(st.floats(-12.0, 12.0), min_size=1, max_size=12))
 def test_phi_encloses_ball_arithmetic(zs):
     zs = zs + [0.0, 8.48, 8.49, 8.5, -8.49, -8.5, 30.0, -30.0, 1e-300]
@@ -223,5 +228,55 @@ def test_elementary_errors_are_well_inside_the_proven_bounds():
                     for a, b, t in zip(lo, hi, v))
         assert worst < EPS_LOG1P / 2
         assert iv.EPS_ATAN >= EPS_LOG1P  # the documented ordering of the constants
+    finally:
+        flint.ctx.prec = 53
+
+
+# ------------------------------------------------------------------ activations over intervals
+def _arb_phi(name, z):
+    from bettibounds.certified.loss_enclosure import _arb_act  # noqa: PLC2701 - the oracle of this test
+
+    return _arb_act(name, z)
+
+
+#: ranges the functions never leave (the exact value lies in the arb ball intersected with them)
+VALUE_RANGE = {"tanh": (-1, 1), "logistic": (0, 1), "arctan": (-2, 2), "gaussian": (0, 1)}
+DERIV_RANGE = {"tanh": (0, 1), "logistic": (0, 0.25), "arctan": (0, 1), "softplus": (0, 1)}
+
+
+@settings(max_examples=_examples(25))
+@given(st.sampled_from(["tanh", "logistic", "arctan", "softplus", "gaussian", "silu", "gelu", "exp", "identity",
+                        "polynomial:3", "polynomial:4"]),
+       st.lists(st.tuples(st.floats(-40, 40), st.floats(0, 3), st.sampled_from([0, 0.25, 0.5, 0.75, 1])),
+                min_size=1, max_size=6))
+def test_activation_enclosures_contain_values_and_derivatives(name, boxes):
+    from bettibounds.certified.loss_enclosure import _activation
+
+    act = _activation(name)
+    extreme = [(-800.0, 0.0, 0.5), (750.0, 1.0, 0.3), (1e-300, 0.0, 0.0), (-1e-300, 2e-300, 0.5), (0.0, 0.0, 0.0)]
+    if name in ("exp", "polynomial:3", "polynomial:4", "gaussian"):
+        extreme = extreme[2:]  # exp(750), 800^4 overflow float64: infinite bounds, nothing to compare
+    boxes = boxes + extreme
+    lo = np.array([a for a, _, _ in boxes])
+    hi = np.array([a + w for a, w, _ in boxes])
+    I = Interval(lo, hi)
+    V, N = act.value(I), act.narrow(I)
+    Dv = act.deriv(I, V)
+    flint.ctx.prec = 200
+    try:
+        for i, (a, w, s) in enumerate(boxes):
+            z = _F(lo[i]) + Fraction(s) * (_F(hi[i]) - _F(lo[i]))  # a dyadic rational: exact at 4000 bits
+            flint.ctx.prec = 4000
+            za = arb(z.numerator) / arb(z.denominator)
+            assert za.rad() == 0
+            flint.ctx.prec = 200
+            v, d = _arb_phi(name, za)
+            for ball, enc, known in ((v, V, VALUE_RANGE.get(name)), (v, N, VALUE_RANGE.get(name)),
+                                     (d, Dv, DERIV_RANGE.get(name))):
+                b_lo, b_hi = ball_bounds(ball)
+                if known is not None:  # the ball may stick out of the function's range (tanh(-800) = -1 + 1e-695)
+                    b_lo, b_hi = max(b_lo, Fraction(known[0])), min(b_hi, Fraction(known[1]))
+                assert _inside(enc.lo[i], enc.hi[i], b_lo) and _inside(enc.lo[i], enc.hi[i], b_hi), \
+                    (name, a, w, s, enc.lo[i], enc.hi[i], float(b_lo))
     finally:
         flint.ctx.prec = 53
