@@ -555,9 +555,12 @@ def _certify_2d(oracle: BoxOracle, c: float, ctx: _Ctx) -> dict:
                 ok = (w0 > min_width) & (w1 > min_width)
                 ok &= oracle.splittable(0, sp[:, 0], sp[:, 1]) & oracle.splittable(1, sp[:, 2], sp[:, 3])
                 if not ok.all():
-                    i = int(np.flatnonzero(~done)[np.flatnonzero(~ok)[0]])
+                    j = int(np.flatnonzero(~ok)[0])
+                    i = int(np.flatnonzero(~done)[j])
                     flo, fhi, glo, ghi = enc
-                    return {"failure": _failure("cell", oracle, queue[i], flo[i], fhi[i], glo[i], ghi[i], c)}
+                    fail = _failure("cell", oracle, queue[i], flo[i], fhi[i], glo[i], ghi[i], c)
+                    fail["resolution"] = bool(w0[j] > min_width and w1[j] > min_width)  # float64, not the depth
+                    return {"failure": fail}
                 queue = _children(sp)
             else:
                 queue = np.zeros((0, 4), dtype=np.int64)
@@ -798,6 +801,10 @@ def _explain(f: dict, oracle) -> tuple[str, tuple]:
     c = f["c"]
     loc = f["centre"]
     where = _fmt(loc)
+    if f.get("resolution"):
+        return (f"not certified: near t ≈ {where} the cells reached the spacing of float64 numbers at these "
+                "coordinates before the level set was resolved (the box is very narrow for the size of its "
+                "coordinates; shift the slice so that t stays near 0)"), loc
     if f["kind"] == "point":
         lo, hi = f["f"]
         return (f"not certified: the level passes within {max(hi - c, c - lo):.2g} of the loss at the subdivision "

@@ -360,8 +360,12 @@ def _verdict(tvd, violations, compared, with_lower, missing) -> str:
     if violations:
         return (f"**VIOLATION** — {len(violations)} of {compared} stable, unclipped rows violate lower ≤ measured ≤ "
                 "upper. This contradicts a proved bound (or exposes a bug); the run exits with an error.")
-    return (f"all {compared} stable, unclipped rows satisfy lower ≤ measured ≤ upper ({with_lower} of them against a "
-            f"certified lower bound); {len(tvd) - compared} unstable or clipped rows are shown but not compared.")
+    certified = sum(1 for r in tvd if r["compared"] and r.get("measured_by") == "certified")
+    wrong = sum(1 for r in tvd if r.get("grid_wrong"))
+    return (f"all {compared} compared rows satisfy lower ≤ measured ≤ upper ({with_lower} of them against a "
+            f"certified lower bound; {certified} of them with Betti numbers certified by interval arithmetic); "
+            f"{len(tvd) - compared} unstable or clipped rows are shown but not compared"
+            + (f"; the grid was wrong at {wrong} certified level(s) (column *certified*)." if wrong else "."))
 
 
 def _section4(suite, tvd, violations, verdict, missing) -> list[str]:
@@ -373,7 +377,13 @@ def _section4(suite, tvd, violations, verdict, missing) -> list[str]:
         "rigorous upper bound K (n = P for a box over all parameters, n = k for a k-dimensional slice) and, where "
         "certified, the symmetry lower bound b_0(S_c) ≥ |G| (ball arithmetic, `bettibounds lower`). *clipped*: the "
         "grid set touches the box boundary, so it may cut components — not compared. *stable*: a grid refined "
-        "twofold gives the same numbers — unstable rows are not compared. *log10 slack* = log10 K − log10 Σ b_k. "
+        "twofold gives the same numbers — unstable rows are not compared. *certified*: on 2-D regions every level's "
+        "b_0, b_1 are also proved by interval arithmetic (theorem 13.1 of docs/theory.md, status certified), or "
+        "the row says why not; where the certified X_c stays off the box's boundary its numbers are what is "
+        "compared (*measured by* = certified), stable on the grid or not, and a grid that disagrees is marked "
+        "GRID WRONG. The report's certification budget is counted in enclosed boxes per level (quick run: "
+        f"{_landscapes.CERT_BOXES['quick']}; full run: {_landscapes.CERT_BOXES['full']}), so it does not depend on "
+        "the machine's load. *log10 slack* = log10 K − log10 Σ b_k. "
         "The lower bound applies only for c inside its certified band and only where the box contains the whole "
         "orbit of the certified minimiser as grid vertices (the tiny teacher networks are built so); elsewhere the "
         "column shows –. Levels per experiment: v0 + f·(b − v0) for f in "
@@ -387,15 +397,23 @@ def _section4(suite, tvd, violations, verdict, missing) -> list[str]:
                   "so the lower-bound column is empty; `pip install -e '.[certify]'` and rerun for them.\n")
     rows = []
     for r in tvd:
+        why_not = [x for x, f in (("clipped", r["clipped"]), ("unstable", not r["stable"]),
+                                  ("certified X_c meets the boundary", r.get("certified_meets_boundary") is True))
+                   if f]
         rows.append(dict(r, verdict=("VIOLATED" if r in violations else "holds") if r["compared"] else
-                         ("not compared: " + ", ".join(x for x, f in (("clipped", r["clipped"]),
-                                                                       ("unstable", not r["stable"])) if f))))
+                         ("not compared: " + ", ".join(why_not)), certified_cell=_certified_cell(r)))
     notes = _cite_column(rows)
-    md.append(md_table(rows, ["case", "region", "grid", "level", "betti", "stable", "clipped", "lower", "sum_betti",
-                              "log10_upper", "log10_slack", "verdict", "theorem", "status", "cite"],
-                       ["case", "region", "grid", "level c", "(b_0, b_1, …)", "stable", "clipped", "lower (cert.)",
-                        "Σ b_k", "log10 K", "log10 slack", "verdict", "upper: theorem", "status", "cite"],
+    md.append(md_table(rows, ["case", "region", "grid", "level", "betti", "stable", "clipped", "certified_cell",
+                              "measured_by", "lower", "sum_betti", "log10_upper", "log10_slack", "verdict", "theorem",
+                              "status", "cite"],
+                       ["case", "region", "grid", "level c", "grid (b_0, b_1, …)", "stable", "clipped",
+                        "certified (b_0, b_1, …)", "measured by", "lower (cert.)", "Σ b_k", "log10 K", "log10 slack",
+                        "verdict", "upper: theorem", "status", "cite"],
                        up={"log10_upper"}))
+    reasons = [f"{r['case']} at c = {r['level']:.3g}: {r['certified_reason']}" for r in tvd
+               if r.get("certified") == "not certified"]
+    if reasons:
+        md.append("Levels not certified, and why: " + "; ".join(reasons) + ".\n")
     md.append(notes + "- lower bound: theorem Sym-cert (certified symmetry bound b_0(S_c) ≥ |G|, status derived, "
               "citation key bettibounds-theory; certified by ball arithmetic in this run)\n")
     lower_rows = [r for r in tvd if r["lower"] is not None]
@@ -425,6 +443,17 @@ def _section4(suite, tvd, violations, verdict, missing) -> list[str]:
     for f in suite["figures"]:
         md.append(f"![2-D slice: heat map with sublevel contours and Betti curves]({f})\n")
     return md
+
+
+def _certified_cell(r) -> str:
+    """The certified column: the proved numbers (marked where the grid disagrees), or why there are none."""
+    status = r.get("certified")
+    if status in (None, "n/a"):
+        return "– (3-D)"
+    if status != "certified":
+        return "not certified"
+    cell = str(r["betti_certified"]) + (", meets ∂box" if r.get("certified_meets_boundary") else "")
+    return cell + (" — GRID WRONG" if r.get("grid_wrong") else "")
 
 
 def _section5(prob, demo, fig_flow, barcodes) -> list[str]:
