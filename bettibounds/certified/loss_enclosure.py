@@ -48,7 +48,8 @@ from .intervals import (
     matmul, phi_cdf_bounds, up, up_pos,
 )
 
-__all__ = ["SliceLoss", "certify_unsupported", "loss_arb", "INTERVAL_ACTIVATIONS"]
+__all__ = ["SliceLoss", "certify_unsupported", "loss_arb", "INTERVAL_ACTIVATIONS", "IntervalActivation",
+           "activation_enclosure", "arb_activation"]
 
 #: elements per interval array of a batch (h * slots * boxes * samples): bounds memory (~8 MB per array)
 _BATCH_ELEMENTS = 2 ** 19
@@ -206,7 +207,8 @@ def _build_activations() -> dict:
 INTERVAL_ACTIVATIONS: dict = _build_activations()
 
 
-def _activation(name: str) -> IntervalActivation | None:
+def activation_enclosure(name: str) -> IntervalActivation | None:
+    """The interval extensions of a registry activation (canonical name), or None."""
     if name.startswith("polynomial:"):
         return _poly_activation(int(name.split(":", 1)[1]))
     return INTERVAL_ACTIVATIONS.get(name)
@@ -219,7 +221,7 @@ def certify_unsupported(spec) -> str | None:
     if spec.is_symbolic:
         return "the certified topology needs a concrete network (integer sizes), not a symbolic one"
     name = get_activation(spec.activation).name
-    if _activation(name) is None:  # pragma: no cover - every registry activation has one
+    if activation_enclosure(name) is None:  # pragma: no cover - every registry activation has one
         return f"activation {name!r} has no interval extension in bettibounds.certified"
     if name.startswith("polynomial:") and int(name.split(":")[1]) > 64:
         return (f"activation {name}: degrees above 64 are not supported by the certified topology "
@@ -293,7 +295,7 @@ class SliceLoss:
         self.l2 = float(lam)
         if Fraction(self.l2) != lam:
             raise InvalidSpecError(f"l2 = {lam} is not exactly a float64 number")
-        self.act = _activation(get_activation(spec.activation).name)
+        self.act = activation_enclosure(get_activation(spec.activation).name)
         self.act_name = self.act.name
         self.out_act = spec.output_activation
         self.loss_kind = spec.loss
@@ -640,7 +642,7 @@ def loss_arb(sl: SliceLoss, t, prec: int = 128, gradient: bool = True):
             for idx, layer in enumerate(sl.layers):
                 z, dz = affine(layer, a, da)
                 if idx < L:
-                    vals = [_arb_act(sl.act_name, zi) for zi in z]
+                    vals = [arb_activation(sl.act_name, zi) for zi in z]
                     new = [v[0] for v in vals]
                     dnew = [[vals[j][1] * dz[r][j] for j in range(len(z))] for r in range(nd)]
                     if sl.residual and idx >= 1:
@@ -697,7 +699,7 @@ def _arb_out(name, u):
     return u, u * 0 + 1
 
 
-def _arb_act(name, z):
+def arb_activation(name, z):
     """(phi(z), phi'(z)) in ball arithmetic."""
     from flint import arb
 

@@ -449,7 +449,7 @@ def _certified_cell(r) -> str:
     """The certified column: the proved numbers (marked where the grid disagrees), or why there are none."""
     status = r.get("certified")
     if status in (None, "n/a"):
-        return "– (3-D)"
+        return f"– ({r.get('n', '≥ 3')}-D)"
     if status != "certified":
         return "not certified"
     cell = str(r["betti_certified"]) + (", meets ∂box" if r.get("certified_meets_boundary") else "")

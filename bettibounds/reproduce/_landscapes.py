@@ -406,7 +406,8 @@ def _certified_fields(cert, dims, grid_betti) -> dict:
     """The row's certified-topology fields; ``_measured``: the certified numbers for ``dims`` when they are
     the ones to compare (certified and X_c off the box's boundary), else None."""
     if cert is None:
-        return {"certified": "n/a", "betti_certified": None, "certified_reason": "3-D and higher: docs/theory.md §13.7",
+        return {"certified": "n/a", "betti_certified": None,
+                "certified_reason": "regions of dimension 3 and more are not certified: docs/theory.md §13.7",
                 "certified_meets_boundary": None, "certified_seconds": None, "measured_by": "grid",
                 "grid_wrong": None, "_measured": None}
     betti = None if cert.betti is None else [int(cert.betti[k]) if k <= 1 else 0 for k in dims]
