@@ -252,7 +252,7 @@ class Interval:
     def recip(self) -> "Interval":
         """1 / x for intervals not containing 0 (NaN where they do)."""
         bad = (self.lo <= 0) & (self.hi >= 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             lo, hi = down(1.0 / self.hi), up(1.0 / self.lo)
         lo = np.where(bad, np.nan, lo)
         hi = np.where(bad, np.nan, hi)
