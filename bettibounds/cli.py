@@ -326,7 +326,8 @@ def _cmd_landscape(args) -> int:
         dist = None
     else:
         res, dist = _landscape_distributed(exp, args, device)
-    wrong = _landscape_certify(exp, res, args) if args.certify else []
+    if args.certify:
+        _landscape_certify(exp, res, args)
     written = []
     if args.plot:
         from .empirical.plots import plot_landscape

@@ -61,8 +61,8 @@ class CertifiedLandscape:
         }
 
     def to_text(self) -> str:
-        lines = [f"certified topology ({THEOREM}): {self.kind}, dimension {self.dimension}, "
-                 f"box {list(self.low)} .. {list(self.high)}, {self.seconds:.2f} s"]
+        lines = [(f"certified topology ({THEOREM}): {self.kind}, dimension {self.dimension}, "
+                  f"box {list(self.low)} .. {list(self.high)}, {self.seconds:.2f} s")]
         if self.unsupported:
             lines.append(f"not certified: {self.unsupported}")
             return "\n".join(lines)

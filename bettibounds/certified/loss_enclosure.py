@@ -486,8 +486,7 @@ class SliceLoss:
         zp = batched_matmul(Wm, rad_p, a_p)
         zv, dz = None, []
         if a_v is not None:
-            N, h_in, m = a_v.shape
-            S = 1 + len(da)
+            m = a_v.shape[2]
             stacked = Interval(np.concatenate([a_v.lo, *[d.lo for d in da]], axis=2),
                                np.concatenate([a_v.hi, *[d.hi for d in da]], axis=2))
             prod = batched_matmul(Wm, rad_q, stacked)  # (N, o, S m)

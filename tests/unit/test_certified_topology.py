@@ -195,9 +195,11 @@ def test_nerve_counts_match_gudhi_on_cubical_sets():
         leaves = _random_quadtree(rng, depth=3)
         S = rng.uniform(size=len(leaves)) < 0.55
 
-        def meets(box):  # does the closed box meet the union of the cells in S?
+        cells_in_x = leaves[S].tolist()
+
+        def meets(box, cells_in_x=cells_in_x):  # does the closed box meet the union of the cells in S?
             return any(box[0] <= L[1] and L[0] <= box[1] and box[2] <= L[3] and L[2] <= box[3]
-                       for L in leaves[S].tolist())
+                       for L in cells_in_x)
 
         nonempty = np.array([meets(L) for L in leaves.tolist()])
         pairs, seg_ne = [], []
