@@ -30,6 +30,12 @@ def add_parser(sub) -> None:
                                        "docs/usage.md, 'Experiment files')")
     ls.add_argument("--refine", type=int, default=2,
                     help="refinement factor of the stability check (default 2; 1 disables it)")
+    ls.add_argument("--certify", action="store_true",
+                    help="also prove b_0, b_1 of each sublevel set by interval arithmetic (1-D/2-D slices, boxes over "
+                         "P <= 2 parameters), or say why not; flags levels where the grid is wrong (docs/usage.md, "
+                         "'Certified topology')")
+    ls.add_argument("--certify-seconds", type=float, default=60.0, metavar="S",
+                    help="time budget of --certify per level (default 60)")
     ls.add_argument("--no-local-search", action="store_true",
                     help="skip the L-BFGS-B polish of the grid's lowest minima used by the resolution check (the "
                          "check then uses grid values only; docs/usage.md, 'Landscapes')")
@@ -44,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
     if args.refine < 1:
         raise InvalidSpecError("--refine must be >= 1 (1 disables the stability check)")
     device, dtype = engine_device(args)
+    if args.certify and not args.certify_seconds > 0:
+        raise InvalidSpecError(f"--certify-seconds must be > 0, got {args.certify_seconds}")
     exp = load_experiment(args.experiment)
     output_dir(args.plot, "--plot")
     if exp.region is None or exp.grid is None:
@@ -61,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
         dist = None
     else:
         res, dist = _distributed(exp, args, device, dtype)
+    if args.certify:
+        _certify(exp, res, args)
     written = []
     if args.plot:
         from ..empirical.plots import plot_landscape
@@ -73,6 +83,10 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(d, indent=2))
     else:
         print(res.to_text(written))
+        if args.certify:
+            from ..certified.landscape import certified_lines
+
+            print("\n" + "\n".join(certified_lines(res.levels)))
         if dist is not None:
             print(f"distributed: {dist['scheduler']} ({dist['address']}), {dist['workers']} workers, "
                   f"blocks of {dist['block']} points (chunk {dist['chunk']})")
@@ -101,3 +115,16 @@ def _distributed(exp, args: argparse.Namespace, device, dtype: str):
             res = analyze_landscape(exp, refine=args.refine, sampler=sampler, objective="experiment",
                                     local_search=not args.no_local_search)
     return res, {"scheduler": args.scheduler, **ev.info, "runs": ev.runs}
+
+
+def _certify(exp, res, args: argparse.Namespace) -> list:
+    """``--certify``: certified rows next to the grid's; a warning on stderr where the grid was wrong."""
+    from ..certified.landscape import attach_certified, certify_landscape
+
+    cert = certify_landscape(exp, seconds=args.certify_seconds)
+    wrong = attach_certified(res.levels, cert, res.dims)
+    if wrong:
+        where = ", ".join(f"{r['level']:g}" for r in wrong)
+        sys.stderr.write(f"{PROG}: warning: the grid's Betti numbers are WRONG at level(s) {where}: the certified "
+                         "numbers are proved (see the certified rows)\n")
+    return wrong

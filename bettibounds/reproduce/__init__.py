@@ -392,12 +392,17 @@ def _verdict(tvd, violations, compared, with_lower, missing, excesses=()) -> str
         return (f"**VIOLATION** — {len(violations)} of {compared} stable, unclipped rows violate lower ≤ measured ≤ "
                 "upper where the bounds are proved without an undecided hypothesis. This contradicts a proved bound "
                 "(or exposes a bug); the run exits with an error." + cond)
+    certified = sum(1 for r in tvd if r["compared"] and r.get("measured_by") == "certified")
+    wrong = sum(1 for r in tvd if r.get("grid_wrong"))
+    tail = (f"; {len(tvd) - compared} unstable, clipped or unresolved rows are shown but not compared"
+            + (f"; the grid was wrong at {wrong} certified level(s) (column *certified*)." if wrong else "."))
     if excesses:
-        return (f"no stable, unclipped row violates a proved bound; {compared - len(excesses)} of {compared} satisfy "
-                f"lower ≤ measured ≤ upper ({with_lower} rows have a certified lower bound).{cond} "
-                f"{len(tvd) - compared} unstable or clipped rows are shown but not compared.")
-    return (f"all {compared} stable, unclipped rows satisfy lower ≤ measured ≤ upper ({with_lower} of them against a "
-            f"certified lower bound); {len(tvd) - compared} unstable or clipped rows are shown but not compared.")
+        return (f"no compared row violates a proved bound; {compared - len(excesses)} of {compared} satisfy "
+                f"lower ≤ measured ≤ upper ({with_lower} rows have a certified lower bound; {certified} compared rows "
+                f"have Betti numbers certified by interval arithmetic).{cond}" + tail)
+    return (f"all {compared} compared rows satisfy lower ≤ measured ≤ upper ({with_lower} of them against a "
+            f"certified lower bound; {certified} of them with Betti numbers certified by interval arithmetic)"
+            + tail)
 
 
 def _row_verdict(r, violations) -> str:
@@ -407,8 +412,9 @@ def _row_verdict(r, violations) -> str:
         # "unstable": the refined grid disagrees (an unresolved level is unstable by the resolution rule alone)
         refined_differs = not r["stable"] and (not unresolved or (r.get("betti_refined") is not None
                                                                   and r["betti_refined"] != r["betti"]))
-        return "not compared: " + ", ".join(x for x, f in (("clipped", r["clipped"]), ("unstable", refined_differs),
-                                                           ("below the grid's resolution", unresolved)) if f)
+        return "not compared: " + ", ".join(x for x, f in (
+            ("clipped", r["clipped"]), ("unstable", refined_differs), ("below the grid's resolution", unresolved),
+            ("certified X_c meets the boundary", r.get("certified_meets_boundary") is True)) if f)
     if r in violations:
         return "VIOLATED"
     if r["upper_verdict"] == "exceeds_conditional_bound":
@@ -428,7 +434,13 @@ def _section4(suite, tvd, violations, verdict, missing, excesses=()) -> list[str
         "grid set touches the box boundary, so it may cut components — not compared. *stable*: a grid refined "
         "twofold gives the same numbers, and the grid resolves the level: c is not below the grid's minimum, and "
         "not within one grid cell's rise of a known minimum (the grid's lowest minima polished by L-BFGS-B; "
-        "docs/usage.md, \"Landscapes\") — unstable rows are not compared. *log10 slack* = log10 K − log10 Σ b_k. "
+        "docs/usage.md, \"Landscapes\") — unstable rows are not compared. *certified*: on 2-D regions every level's "
+        "b_0, b_1 are also proved by interval arithmetic (theorem 13.1 of docs/theory.md, status certified), or "
+        "the row says why not; where the certified X_c stays off the box's boundary its numbers are what is "
+        "compared (*measured by* = certified), stable on the grid or not, and a grid that disagrees is marked "
+        "GRID WRONG. The report's certification budget is counted in enclosed boxes per level (quick run: "
+        f"{_landscapes.CERT_BOXES['quick']}; full run: {_landscapes.CERT_BOXES['full']}), so it does not depend on "
+        "the machine's load. *log10 slack* = log10 K − log10 Σ b_k. "
         "K holds at every level when ℓ2 > 0 (S_c is compact); with ℓ2 = 0 it holds only for the c that are not among "
         "the finitely many exceptional levels of the loss (docs/theory.md §6.2, recorded per row in tables.json as "
         "`upper_conditional_on`), so a row above such a conditional bound reads \"c exceptional or the grid wrong\", "
@@ -446,13 +458,19 @@ def _section4(suite, tvd, violations, verdict, missing, excesses=()) -> list[str
                   "so the lower-bound column is empty; `pip install -e '.[certify]'` and rerun for them.\n")
     rows = []
     for r in tvd:
-        rows.append(dict(r, verdict=_row_verdict(r, violations)))
+        rows.append(dict(r, verdict=_row_verdict(r, violations), certified_cell=_certified_cell(r)))
     notes = _cite_column(rows)
-    md.append(md_table(rows, ["case", "region", "grid", "level", "betti", "stable", "clipped", "lower", "sum_betti",
-                              "log10_upper", "log10_slack", "verdict", "theorem", "status", "cite"],
-                       ["case", "region", "grid", "level c", "(b_0, b_1, …)", "stable", "clipped", "lower (cert.)",
-                        "Σ b_k", "log10 K", "log10 slack", "verdict", "upper: theorem", "status", "cite"],
+    md.append(md_table(rows, ["case", "region", "grid", "level", "betti", "stable", "clipped", "certified_cell",
+                              "measured_by", "lower", "sum_betti", "log10_upper", "log10_slack", "verdict", "theorem",
+                              "status", "cite"],
+                       ["case", "region", "grid", "level c", "grid (b_0, b_1, …)", "stable", "clipped",
+                        "certified (b_0, b_1, …)", "measured by", "lower (cert.)", "Σ b_k", "log10 K", "log10 slack",
+                        "verdict", "upper: theorem", "status", "cite"],
                        up={"log10_upper"}))
+    reasons = [f"{r['case']} at c = {r['level']:.3g}: {r['certified_reason']}" for r in tvd
+               if r.get("certified") == "not certified"]
+    if reasons:
+        md.append("Levels not certified, and why: " + "; ".join(reasons) + ".\n")
     md.append(notes + "- lower bound: theorem Sym-cert (certified symmetry bound b_0(S_c) ≥ |G|, status derived, "
               "citation key bettibounds-theory; certified by ball arithmetic in this run)\n")
     lower_rows = [r for r in tvd if r["lower"] is not None]
@@ -486,6 +504,17 @@ def _section4(suite, tvd, violations, verdict, missing, excesses=()) -> list[str
     for f in suite["figures"]:
         md.append(f"![2-D slice: heat map with sublevel contours and Betti curves]({f})\n")
     return md
+
+
+def _certified_cell(r) -> str:
+    """The certified column: the proved numbers (marked where the grid disagrees), or why there are none."""
+    status = r.get("certified")
+    if status in (None, "n/a"):
+        return f"– ({r.get('n', '≥ 3')}-D)"
+    if status != "certified":
+        return "not certified"
+    cell = str(r["betti_certified"]) + (", meets ∂box" if r.get("certified_meets_boundary") else "")
+    return cell + (" — GRID WRONG" if r.get("grid_wrong") else "")
 
 
 def _section5(prob, demo, fig_flow, barcodes, cls=None, fig_cls=None) -> list[str]:
