@@ -104,19 +104,27 @@ class LandscapeResult:
             "violations": len(self.violations),
             "refine": self.refine,
             "refined_grid": None if self.refined is None else list(self.refined.values.shape),
+            **({} if self.model is None else {"model": self.model, "no_bound_reason": self.no_bound_reason}),
         }
 
     n_params: int = 0
     refine: int = 1  # the stability check's refinement factor (1: not checked)
+    no_bound_reason: str | None = None  # model experiments: why there is no bound column
+    model: dict | None = None  # model experiments: what was evaluated (loss, reduction, parameters, data, notes)
 
 
 def analyze_landscape(experiment, *, refine: int = 2, device=None, dtype: str | None = None, progress: bool = False,
-                      sampler=None, engine: str = "torch") -> LandscapeResult:
+                      sampler=None, engine: str | None = None) -> LandscapeResult:
     """Sample, compute persistence, Betti numbers at the levels, the flags and the theory.
 
     ``sampler(grid) -> LandscapeSample`` replaces the network kernel (tests use analytic
     landscapes built on purpose); by default :func:`sample_landscape` on the experiment, with
-    one kernel of ``engine`` ("torch" or "fused", :func:`~.sampler.make_kernel`) for both grids.
+    one kernel of ``engine`` ("torch" or "fused" for experiment files, "model" for
+    :func:`~.models.experiment_from_model`; ``None``: the experiment's default,
+    :func:`~.sampler.make_kernel`) for both grids.
+
+    For a model experiment the bound column is computed when the model is a network of the
+    catalog (``experiment.spec``); otherwise ``bound`` is None and ``no_bound_reason`` says why.
     """
     timings: dict = {}
     spec = experiment.spec
@@ -157,8 +165,16 @@ def analyze_landscape(experiment, *, refine: int = 2, device=None, dtype: str | 
     curve = betti_curve(diagram, levels)
     k_slice = sample.directions.shape[0] if sample.kind == "slice" else None
     full_rank = k_slice is not None and int(np.linalg.matrix_rank(np.asarray(sample.directions, float))) == k_slice
-    report = bounds(spec, slice_dim=k_slice, slice_full_rank=full_rank)
-    bound = next(b for b in report.upper if b.theorem == "K")
+    model_exp = getattr(experiment, "kind", None) == "model"
+    below = getattr(experiment, "bound_levels_below", None)
+    if model_exp and k_slice is None and spec is not None and experiment.n_params < spec.n_params:
+        # a box over a subset of the parameters is an axis-parallel slice of the full space
+        k_slice, full_rank = experiment.n_params, True
+    if spec is None:
+        bound, n_variables = None, sample.dimension
+    else:
+        report = bounds(spec, slice_dim=k_slice, slice_full_rank=full_rank)
+        bound, n_variables = next(b for b in report.upper if b.theorem == "K"), report.n_variables
     rows = []
     for i, c in enumerate(levels):
         betti = [int(curve[k][i]) for k in dims]
@@ -171,9 +187,18 @@ def analyze_landscape(experiment, *, refine: int = 2, device=None, dtype: str | 
         else:
             row["betti_refined"] = None
             row["stable"] = None  # not checked
-        row["comparison"] = compare_with_bound(sum(betti), bound, complete) if row["stable"] and not clipped else None
+        comparable = bound is not None and row["stable"] and not clipped and (below is None or c < below)
+        row["comparison"] = compare_with_bound(sum(betti), bound, complete) if comparable else None
         rows.append(row)
-    res = LandscapeResult(sample, diagram, rows, dims, bound, report.n_variables, refined, refined_diagram, timings)
-    res.n_params = spec.n_params
+    res = LandscapeResult(sample, diagram, rows, dims, bound, n_variables, refined, refined_diagram, timings)
+    res.n_params = experiment.n_params if model_exp else spec.n_params
     res.refine = refine
+    if model_exp:
+        res.model = sample.model
+        res.no_bound_reason = experiment.bound_reason
+        if below is not None:
+            res.model = {**res.model, "bound_levels_below": below,
+                         "bound_levels_note": "torch's binary_cross_entropy clamps each log at -100, so the sampled "
+                                              "loss equals the analytic one, whose sublevel sets the bound is about, "
+                                              f"only below {below:.6g}; higher levels are not compared"}
     return res
