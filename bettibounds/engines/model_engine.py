@@ -628,6 +628,12 @@ class ModelEngine:
         local = {n.rsplit(".", 1)[-1] if "." in n else n: v for n, v in own_values.items()}
         return functional_call(mod, local, args, kwargs, strict=False)
 
+    def plan_slice(self, center, directions) -> _SlicePlan:
+        """The slice ``theta = center + t @ directions`` validated, with the slice trick's tables
+        (computed once per slice and kept for the next call on the same slice); ``.k`` is its
+        dimension."""
+        return self._plan_slice(center, directions)
+
     def _plan_slice(self, center, directions) -> _SlicePlan:
         c = self._tensor("center", center, (self.n_params,))
         directions = host_or_tensor("directions", directions)
