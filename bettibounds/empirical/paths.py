@@ -153,9 +153,9 @@ def path_between(model_a, model_b, x, y=None, *, loss="mse", reduction: str = "t
 def plot_path(result: PathResult, out_dir, name: str = "path.png", log: bool = False) -> list[str]:
     """Plot the loss along the straight and the relaxed path (against the arc-length fraction s);
     the two models and each path's top are marked. Returns the written path."""
-    from .plots import _plt
+    from .plots import pyplot
 
-    plt = _plt()
+    plt = pyplot()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(6, 4))
