@@ -23,7 +23,9 @@ def add_parser(sub) -> None:
         "landscape", help="sample the loss on a grid and measure Betti numbers of its sublevel sets",
         description="Evaluate the loss of an experiment file on its grid (box over all parameters or a slice), "
                     "compute sublevel persistence, report Betti numbers at the file's levels with clipped/stable "
-                    "flags, beside the rigorous upper bound.",
+                    "flags, beside the rigorous upper bound. A file with a \"model\" section (or --model) is a "
+                    "PyTorch model defined in your own Python file, evaluated by the model engine "
+                    "(docs/usage.md, 'Any PyTorch model').",
         parents=[json_option(), plot_option("write heat map / sections, Betti curves and the diagram as PNG"),
                  engine_options(_ENGINE_HELP), progress_option(), scheduler_options("evaluate the loss")])
     ls.add_argument("experiment", help="experiment JSON (network, loss, data, region, grid, levels; format: "
@@ -32,16 +34,60 @@ def add_parser(sub) -> None:
                     help="refinement factor of the stability check (default 2; 1 disables it)")
     ls.add_argument("--block", type=int, default=None,
                     help="points per Dask task, rounded up to whole kernel chunks (default: one chunk)")
+    mg = ls.add_argument_group("PyTorch models (replace the file's \"model\", \"data\" and \"loss\" entries)")
+    mg.add_argument("--model", metavar="FILE.py:FACTORY", help="a function in your Python file that returns the "
+                                                              "torch.nn.Module")
+    mg.add_argument("--weights", metavar="FILE.pt", help="its state_dict, read with torch.load(weights_only=True)")
+    mg.add_argument("--data", metavar="FILE.npz", help="the data: arrays x and y (.npz, or a .pt dict of tensors)")
+    mg.add_argument("--loss", help="mse, bce, bce_with_logits, cross_entropy or nll")
+    mg.add_argument("--reduction", choices=("torch", "theory"),
+                    help="torch (default: torch's mean over all elements) or theory (sum over outputs, mean over "
+                         "samples)")
+    ls.add_argument("--log-scale", action="store_true", help="logarithmic colour scale in the plots")
     ls.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def _load(args: argparse.Namespace):
+    """The experiment: a model experiment when the file has a "model" section or --model is given,
+    else an experiment file (read as before)."""
     from ..empirical.experiment import load_experiment
 
+    model_flags = [f"--{n}" for n in ("model", "weights", "data", "loss", "reduction") if getattr(args, n) is not None]
+    try:
+        from ..empirical.model_files import is_model_experiment, load_model_experiment
+    except ImportError as exc:
+        if model_flags:
+            raise missing_extra("empirical", exc, "PyTorch models") from None
+        return load_experiment(args.experiment)
+    if args.model is not None or is_model_experiment(args.experiment):
+        if args.engine not in ("torch", "model"):
+            raise InvalidSpecError(f"a PyTorch model is evaluated by the model engine, not --engine {args.engine}")
+        return load_model_experiment(args.experiment, factory=args.model, weights=args.weights, data=args.data,
+                                     loss=args.loss, reduction=args.reduction)
+    if model_flags:
+        raise InvalidSpecError(f"{', '.join(model_flags)} {'applies' if len(model_flags) == 1 else 'apply'} to PyTorch models: add --model file.py:factory (or "
+                               "a \"model\" section in the experiment file)")
+    return load_experiment(args.experiment)
+
+
+def _estimate(exp, kernel, refine: int) -> None:
+    """Print the time and memory estimate of a run over about 10 s (stderr, before the run)."""
+    from ..empirical.sampler import estimate_run
+
+    est = estimate_run(exp, kernel, refine)
+    if est["seconds"] > 10:
+        sec = est["seconds"]
+        when = f"{sec / 60:.1f} min" if sec >= 120 else f"{sec:.0f} s"
+        sys.stderr.write(f"{PROG}: estimate: about {when} for {est['points']} points (grid"
+                         f"{' and refined grid' if refine > 1 else ''}), peak memory about "
+                         f"{est['bytes'] / 2**20:.0f} MiB\n")
+
+
+def run(args: argparse.Namespace) -> int:
     if args.refine < 1:
         raise InvalidSpecError("--refine must be >= 1 (1 disables the stability check)")
     device, dtype = engine_device(args)
-    exp = load_experiment(args.experiment)
+    exp = _load(args)
     output_dir(args.plot, "--plot")
     if exp.region is None or exp.grid is None:
         raise InvalidSpecError('the experiment needs "region" and "grid" for a landscape')
@@ -53,8 +99,15 @@ def run(args: argparse.Namespace) -> int:
         if args.workers is not None or args.block is not None:
             raise InvalidSpecError("--workers and --block apply to distributed runs: add --scheduler local "
                                    "or --scheduler tcp://host:port")
+        from ..empirical.sampler import make_kernel
+
+        model_exp = getattr(exp, "kind", None) == "model"
+        engine = None if model_exp else args.engine
+        kernel = make_kernel(exp, engine=engine, device=device, dtype=dtype)  # refuses before any work
+        if engine != "fused":  # (the fused engine's first call compiles: a probe would not measure its rate)
+            _estimate(exp, kernel, args.refine)
         res = analyze_landscape(exp, refine=args.refine, device=device, dtype=dtype, progress=args.progress,
-                                engine=args.engine)
+                                engine=engine, kernel=kernel)
         dist = None
     else:
         res, dist = _distributed(exp, args, device, dtype)
@@ -62,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         from ..empirical.plots import plot_landscape
 
-        written = plot_landscape(res, args.plot)
+        written = plot_landscape(res, args.plot, log_color=args.log_scale)
     if args.json:
         d = res.to_dict()
         d["plots"] = written
@@ -104,13 +157,31 @@ def _text(res, written) -> str:
 
     s = res.sample
     b = res.bound
+    total = sum(res.timings.values())
+    parts = [f"sampling {res.timings.get('sampling', 0.0):.2f} s"]
+    if "sampling_refined" in res.timings:
+        parts.append(f"refined grid {res.timings['sampling_refined']:.2f} s")
+    parts.append(f"persistence {res.timings.get('persistence', 0.0) + res.timings.get('persistence_refined', 0.0):.2f} s")
     lines = [
         f"landscape: {s.kind}, grid {list(s.values.shape)} = {s.points} points on {s.device} ({s.dtype}, "
-        f"{s.engine} engine), {s.seconds:.2f} s"
+        f"{s.engine} engine), {total:.2f} s in all ({', '.join(parts)})"
         + ("" if s.compile_seconds is None else f" (of which {s.compile_seconds:.2f} s compiling or loading the kernel)")
         + f"; persistence backend {res.diagram.backend}",
         f"loss range on the grid [{s.values.min():.6g}, {s.values.max():.6g}]",
-        f"upper bound ({b.theorem}, {b.status}, n = {res.n_variables}): B <= 10^{format_log10_up(b.log10)}",
+    ]
+    if res.model is not None:
+        m = res.model
+        lines.append(f"model: {m['model']}, loss {m['loss']} (reduction {m['reduction']}), {m['n_params']} varied "
+                     f"parameters, {m['data']['samples']} samples"
+                     + ("" if m["data"].get("seed") is None else f" (seeded subset, seed {m['data']['seed']})"))
+        lines.extend(f"note: {n}" for n in m.get("notes", []))
+    if b is None:
+        lines.append(f"upper bound: none -- {res.no_bound_reason}")
+    else:
+        lines.append(f"upper bound ({b.theorem}, {b.status}, n = {res.n_variables}): B <= 10^{format_log10_up(b.log10)}")
+        if res.model is not None and res.model.get("bound_levels_note"):
+            lines.append(f"note: {res.model['bound_levels_note']}")
+    lines += [
         "",
         f"{'level':>12}  {'betti ' + str(res.dims):<22} {'clipped':<8} {'stable':<7} bound",
     ]

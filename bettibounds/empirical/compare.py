@@ -114,14 +114,14 @@ class LandscapeResult:
 
 
 def analyze_landscape(experiment, *, refine: int = 2, device=None, dtype: str | None = None, progress: bool = False,
-                      sampler=None, engine: str | None = None) -> LandscapeResult:
+                      sampler=None, engine: str | None = None, kernel=None) -> LandscapeResult:
     """Sample, compute persistence, Betti numbers at the levels, the flags and the theory.
 
     ``sampler(grid) -> LandscapeSample`` replaces the network kernel (tests use analytic
     landscapes built on purpose); by default :func:`sample_landscape` on the experiment, with
     one kernel of ``engine`` ("torch" or "fused" for experiment files, "model" for
     :func:`~.models.experiment_from_model`; ``None``: the experiment's default,
-    :func:`~.sampler.make_kernel`) for both grids.
+    :func:`~.sampler.make_kernel`) for both grids, or ``kernel`` when given.
 
     For a model experiment the bound column is computed when the model is a network of the
     catalog (``experiment.spec``); otherwise ``bound`` is None and ``no_bound_reason`` says why.
@@ -137,7 +137,8 @@ def analyze_landscape(experiment, *, refine: int = 2, device=None, dtype: str | 
     if refine > 1:
         check_grid_fits(refined_grid(list(experiment.grid), refine), f"the refined grid (--refine {refine})")
     if sampler is None:
-        kernel = make_kernel(experiment, engine=engine, device=device, dtype=dtype)  # refuses before any work
+        if kernel is None:
+            kernel = make_kernel(experiment, engine=engine, device=device, dtype=dtype)  # refuses before any work
 
         def sampler(grid):
             return sample_landscape(experiment, grid=grid, progress=progress, kernel=kernel)

@@ -26,7 +26,8 @@ from ..errors import InvalidSpecError
 from ..pfaffian.network import build_params
 from .._lib.memory import check_grid_fits
 
-__all__ = ["LandscapeSample", "sample_landscape", "make_kernel", "resolve_directions", "grid_axes", "refined_grid"]
+__all__ = ["LandscapeSample", "sample_landscape", "make_kernel", "resolve_directions", "grid_axes", "refined_grid",
+           "estimate_run"]
 
 
 @dataclass
@@ -278,3 +279,50 @@ def make_kernel(experiment, *, engine: str | None = None, device=None, dtype: st
             raise InvalidSpecError(f"{reason}; use the torch engine (the default)")
     return FusedSliceKernel(spec, experiment.x, experiment.y, device=device,
                             dtype="float32" if dtype is None else dtype)
+
+
+def estimate_run(experiment, kernel, refine: int = 1, probe: int | None = None) -> dict:
+    """Time and memory a landscape run will take, from ``probe`` grid points evaluated now.
+
+    ``probe=None``: one chunk of the kernel (at least 32, at most 1024 points), the batch size the run
+    itself uses. Returns ``{"points", "seconds", "bytes"}``: every point of the grid and of the refined grid (when
+    ``refine > 1``), the seconds they take at the rate of the probe (after a two-point warm-up; a
+    probe smaller than a chunk runs below the full chunks' rate, so the estimate errs high), and the
+    peak memory: one chunk of the kernel plus the host
+    memory of the largest grid (values, coordinates and persistence).
+    """
+    from .._lib.memory import grid_host_bytes
+
+    grid = list(experiment.grid)
+    grids = [grid] + ([refined_grid(grid, refine)] if refine > 1 else [])
+    total = sum(int(np.prod(g)) for g in grids)
+    region = experiment.region
+    model_exp = getattr(experiment, "kind", None) == "model"
+    if probe is None:
+        k0 = 0 if region["kind"] == "box" else None
+        size = 32
+        if hasattr(kernel, "chunk_size"):
+            size = kernel.chunk_size(int(np.prod(grid)), "full" if k0 == 0 else "slice", 0 if k0 == 0 else 2)
+        probe = min(max(32, int(size)), 1024)
+    n = min(probe, int(np.prod(grid)))
+    if region["kind"] == "box":
+        P = experiment.n_params if model_exp else experiment.spec.n_params
+        axes = grid_axes(_floats("region.low", list(region["low"]), P), _floats("region.high", list(region["high"]), P),
+                         grid)
+        pts = np.stack([np.asarray(a)[np.arange(n) % len(a)] for a in axes], axis=1)
+        mode, kw, k = "full", {}, 0
+    else:
+        center, directions, _ = experiment.slice_basis() if model_exp else resolve_directions(experiment.spec, region)
+        k = directions.shape[0]
+        axes = grid_axes(_floats("region.low", list(region["low"]), k), _floats("region.high", list(region["high"]), k),
+                         grid)
+        pts = np.stack([np.asarray(a)[np.arange(n) % len(a)] for a in axes], axis=1)
+        mode, kw = "slice", {"center": center, "directions": directions}
+    kernel.evaluate_chunked(pts[:2], mode, **kw)  # the first call's set-up (a slice's tables) is not the rate
+    t0 = time.perf_counter()
+    kernel.evaluate_chunked(pts, mode, **kw)
+    rate = n / max(time.perf_counter() - t0, 1e-9)
+    chunk_bytes = 0
+    if hasattr(kernel, "chunk_size") and hasattr(kernel, "bytes_per_point"):
+        chunk_bytes = kernel.chunk_size(int(np.prod(grids[-1])), mode, k) * kernel.bytes_per_point(mode, k)
+    return {"points": total, "seconds": total / rate, "bytes": int(chunk_bytes + grid_host_bytes(grids[-1]))}
