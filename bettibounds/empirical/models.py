@@ -294,7 +294,8 @@ def _check_rank(D: np.ndarray, source: dict) -> None:
     if rank < D.shape[0]:
         sv = np.linalg.svd(D, compute_uv=False)
         why = ("they are linearly dependent" if sv[-1] == 0 else
-               f"numerically they span only {rank} dimensions (singular values {sv[0]:.3g} down to {sv[-1]:.3g})")
+               f"numerically they span only {rank} dimension{'s' if rank != 1 else ''} (singular values {sv[0]:.3g} "
+               f"down to {sv[-1]:.3g})")
         if source.get("normalization") == "filter":
             why += "; filter normalisation gives 0 on biases, norm parameters and filters whose centre filter is 0"
         raise InvalidSpecError(f"region directions: the {D.shape[0]} directions do not span a "
@@ -450,6 +451,10 @@ def _chain(model):
     except Exception as exc:  # data-dependent Python control flow, unsupported constructs
         return None, f"its forward could not be traced to read its structure ({' '.join(str(exc).split())[:100]})"
     mods = dict(gm.named_modules())
+    for node in gm.graph.nodes:  # a sum of two computed values: a skip connection
+        if node.op == "call_function" and node.target in (operator.add, torch.add) and \
+                sum(isinstance(a, torch.fx.Node) for a in node.args) >= 2:
+            return None, "residual connections are not covered by any theorem in the catalog"
     chain, prev = [], None
     for node in gm.graph.nodes:
         if node.op == "placeholder":
@@ -463,8 +468,6 @@ def _chain(model):
             break
         inputs = [a for a in node.all_input_nodes]
         if inputs != [prev] or len(node.users) != 1:
-            if node.op == "call_function" and node.target in (operator.add, torch.add):
-                return None, "residual connections are not covered by any theorem in the catalog"
             return None, "its forward is not a chain of layers (a value is used twice or combined)"
         if node.op == "call_module":
             chain.append(mods[node.target])
