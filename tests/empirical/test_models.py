@@ -139,11 +139,22 @@ def test_cross_entropy_indices_one_hot_and_soft_labels():
     a = ModelEngine(ModelProblem(net, "cross_entropy"), x, idx).evaluate_chunked(np.zeros((1, 51)) + 0.1)
     b = ModelEngine(ModelProblem(net, "cross_entropy"), x, one_hot).evaluate_chunked(np.zeros((1, 51)) + 0.1)
     np.testing.assert_allclose(a, b, rtol=1e-13)
-    # confident predictions: the loss is tiny and still relatively accurate (no cancellation)
+    # confident, correct predictions: a loss near 1e-6 from logits near 1e4 keeps its relative accuracy
+    # (logsumexp(u) - u_y loses it to cancellation, about 1e-12 / 1e-6; the formula avoids that)
     sharp = nn.Sequential(nn.Linear(4, 3)).eval()
     with torch.no_grad():
-        sharp[0].weight.mul_(60)
-    check_against_reference(sharp, x, idx, "cross_entropy", nn.CrossEntropyLoss())
+        sharp[0].weight.mul_(12)
+        sharp[0].bias.fill_(1e4)  # logits near 1e4
+        xs = torch.randn(1000, 4, dtype=torch.float64)
+        top2 = sharp.double()(xs).topk(2, dim=1)
+        margin = top2.values[:, 0] - top2.values[:, 1]
+        keep = (margin > 12) & (margin < 16)  # a loss per sample between 1e-7 and 6e-6
+        xs, label = xs[keep], top2.indices[keep, 0]
+    assert len(xs) >= 5
+    eng = ModelEngine(ModelProblem(sharp, "cross_entropy"), xs, label)
+    want = reference(sharp, eng.names, eng.center, xs, label, nn.CrossEntropyLoss())
+    assert 0 < want < 1e-5
+    assert eng.evaluate_chunked(eng.center[None])[0] == pytest.approx(want, rel=REL, abs=0)
     logsm = nn.Sequential(nn.Linear(4, 3), nn.LogSoftmax(dim=1)).eval()
     check_against_reference(logsm, x, idx, "nll", nn.NLLLoss())
 
