@@ -1,7 +1,10 @@
 """The model engine against what users of any PyTorch model run today, on the same model and grid.
 
-For each model (a small CNN and an MLP of about 1000 parameters, both on scikit-learn's bundled
-digits, 1797 samples of 8 x 8 pixels, cross entropy) and one 2-D slice grid, in one process:
+For each model and one 2-D slice grid, in one process -- ``mlp``: 64-14-10 tanh (P = 1060) and ``cnn``:
+Conv2d(1, 8, 3) - tanh - AvgPool2d(2) - Linear(128, 10) (P = 1370), both on scikit-learn's bundled digits (1797
+samples of 8 x 8 pixels) with cross entropy; ``cnn2``: a second 8-channel convolution before the pooling
+(P = 1954: the first layer is a small share of the work); ``bc``: 30-20-16-1 tanh (P = 973) on the bundled
+breast-cancer data (569 samples, standardised) with BCE on logits, the issue's first example:
 
 * ``engine``: :class:`bettibounds.engines.model_engine.ModelEngine` (``evaluate_chunked`` in slice
   mode: vmap over chunks, with the slice trick);
@@ -51,18 +54,45 @@ def digits(dtype):
     return torch.tensor(x / 16.0, dtype=dtype), torch.tensor(y, dtype=torch.int64)
 
 
+def breast_cancer(dtype):
+    """scikit-learn's bundled breast-cancer data (569 x 30), standardised; labels as (m, 1) floats."""
+    import torch
+    from sklearn.datasets import load_breast_cancer
+
+    x, y = load_breast_cancer(return_X_y=True)
+    x = (x - x.mean(0)) / x.std(0)
+    return torch.tensor(x, dtype=dtype), torch.tensor(y, dtype=dtype).reshape(-1, 1)
+
+
+#: model -> (data, loss name, torch loss)
+SETUPS = {"mlp": ("digits", "cross_entropy"), "cnn": ("digits", "cross_entropy"), "cnn2": ("digits", "cross_entropy"),
+          "bc": ("breast_cancer", "bce_with_logits")}
+
+
+def data_for(name, dtype):
+    return digits(dtype) if SETUPS[name][0] == "digits" else breast_cancer(dtype)
+
+
+def torch_loss(name):
+    import torch
+
+    return torch.nn.CrossEntropyLoss() if SETUPS[name][1] == "cross_entropy" else torch.nn.BCEWithLogitsLoss()
+
+
 def models(dtype):
     import torch
 
     nn = torch.nn
     torch.manual_seed(0)
+    bc = nn.Sequential(nn.Linear(30, 20), nn.Tanh(), nn.Linear(20, 16), nn.Tanh(), nn.Linear(16, 1))  # P = 973
     mlp = nn.Sequential(nn.Linear(64, 14), nn.Tanh(), nn.Linear(14, 10))  # P = 1060
     cnn = nn.Sequential(nn.Unflatten(1, (1, 8, 8)), nn.Conv2d(1, 8, 3, padding=1), nn.Tanh(), nn.AvgPool2d(2),
                         nn.Flatten(), nn.Linear(8 * 4 * 4, 10))  # P = 1370
     cnn2 = nn.Sequential(nn.Unflatten(1, (1, 8, 8)), nn.Conv2d(1, 8, 3, padding=1), nn.Tanh(),
                          nn.Conv2d(8, 8, 3, padding=1), nn.Tanh(), nn.AvgPool2d(2), nn.Flatten(),
                          nn.Linear(8 * 4 * 4, 10))  # P = 1954: the first layer is a smaller share of the work
-    return {"mlp": mlp.eval().to(dtype), "cnn": cnn.eval().to(dtype), "cnn2": cnn2.eval().to(dtype)}
+    return {"mlp": mlp.eval().to(dtype), "cnn": cnn.eval().to(dtype), "cnn2": cnn2.eval().to(dtype),
+            "bc": bc.eval().to(dtype)}
 
 
 def directions(model, seed=0):
@@ -74,21 +104,20 @@ def directions(model, seed=0):
     return c.numpy(), D.numpy()
 
 
-def run_engine(model, x, y, c, D, t, dtype, trick=True):
+def run_engine(model, x, y, c, D, t, dtype, trick=True, loss="cross_entropy"):
     from bettibounds.engines.model_engine import ModelEngine, ModelProblem
 
-    eng = ModelEngine(ModelProblem(model, "cross_entropy"), x, y, device="cpu", dtype=dtype, slice_trick=trick)
+    eng = ModelEngine(ModelProblem(model, loss), x, y, device="cpu", dtype=dtype, slice_trick=trick)
     eng.evaluate_chunked(t[:8], "slice", center=c, directions=D)  # warm-up
     t0 = time.perf_counter()
     v = eng.evaluate_chunked(t, "slice", center=c, directions=D)
     return v, time.perf_counter() - t0, eng
 
 
-def run_vmap(model, x, y, c, D, t, chunk):
+def run_vmap(model, x, y, c, D, t, chunk, loss_fn):
     import torch
     from torch.func import functional_call, vmap
 
-    F = torch.nn.functional
     names = [n for n, _ in model.named_parameters()]
     shapes = [p.shape for _, p in model.named_parameters()]
     sizes = [p.numel() for _, p in model.named_parameters()]
@@ -96,7 +125,7 @@ def run_vmap(model, x, y, c, D, t, chunk):
 
     def loss(theta):
         params = {n: piece.view(s) for n, piece, s in zip(names, theta.split(sizes), shapes)}
-        return F.cross_entropy(functional_call(model, params, (x,)), y)
+        return loss_fn(functional_call(model, params, (x,)), y)
 
     basis = torch.as_tensor(np.vstack([c, D]), dtype=dt)
     tt = torch.as_tensor(t, dtype=dt)
@@ -110,11 +139,10 @@ def run_vmap(model, x, y, c, D, t, chunk):
     return torch.cat(out).double().numpy(), time.perf_counter() - t0
 
 
-def run_loop(model, x, y, c, D, t):
+def run_loop(model, x, y, c, D, t, loss_fn):
     import torch
     from torch.nn.utils import vector_to_parameters
 
-    F = torch.nn.functional
     m = copy.deepcopy(model)
     dt = next(m.parameters()).dtype
     out = []
@@ -122,11 +150,11 @@ def run_loop(model, x, y, c, D, t):
     with torch.no_grad():
         for ti in t:
             vector_to_parameters(torch.as_tensor(c + ti @ D, dtype=dt), m.parameters())
-            out.append(float(F.cross_entropy(m(x), y)))
+            out.append(float(loss_fn(m(x), y)))
     return np.array(out), time.perf_counter() - t0
 
 
-def run_loss_landscapes(model, x, y, steps):
+def run_loss_landscapes(model, x, y, steps, loss_fn):
     try:
         import loss_landscapes
         import loss_landscapes.metrics as metrics
@@ -134,7 +162,7 @@ def run_loss_landscapes(model, x, y, steps):
         return None
     import torch
 
-    metric = metrics.Loss(torch.nn.CrossEntropyLoss(), x, y)
+    metric = metrics.Loss(loss_fn, x, y)
     t0 = time.perf_counter()
     with torch.no_grad():
         loss_landscapes.random_plane(model, metric, distance=1, steps=steps, normalization="filter",
@@ -147,12 +175,12 @@ def memory_probe(name: str, grid: int, dtype_name: str) -> int:
     import torch
 
     dt = {"float32": torch.float32, "float64": torch.float64}[dtype_name]
-    x, y = digits(dt)
+    x, y = data_for(name, dt)
     model = models(dt)[name]
     c, D = directions(model)
     ax = np.linspace(-1, 1, grid)
     t = np.stack(np.meshgrid(ax, ax, indexing="ij"), -1).reshape(-1, 2)
-    run_engine(model, x, y, c, D, t, dtype_name)
+    run_engine(model, x, y, c, D, t, dtype_name, loss=SETUPS[name][1])
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
@@ -163,7 +191,7 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     ap.add_argument("--loop-points", type=int, default=200,
                     help="points timed for the per-point loop and loss-landscapes (rate extrapolated)")
-    ap.add_argument("--models", default="mlp,cnn,cnn2")
+    ap.add_argument("--models", default="mlp,cnn,cnn2,bc")
     ap.add_argument("--repeat", type=int, default=3, help="runs per method, taking turns; the best counts")
     ap.add_argument("--no-memory", action="store_true", help="skip the memory check (two child processes)")
     ap.add_argument("--memory-probe", nargs=2, metavar=("MODEL", "GRID"), help=argparse.SUPPRESS)
@@ -176,15 +204,16 @@ def main(argv=None) -> None:
         print(memory_probe(args.memory_probe[0], int(args.memory_probe[1]), args.dtype))
         return
     dt = {"float32": torch.float32, "float64": torch.float64}[args.dtype]
-    x, y = digits(dt)
     print(f"# bench_models  {_dt.datetime.now().isoformat(timespec='minutes')}  {cpu_model()}  torch "
-          f"{torch.__version__}, {torch.get_num_threads()} threads, {args.dtype}, digits m = {len(x)}, "
+          f"{torch.__version__}, {torch.get_num_threads()} threads, {args.dtype}, "
           f"grid {args.grid}x{args.grid}, load average {os.getloadavg()[0]:.1f}")
     header = f"{'model':<6} {'P':>5} {'method':<16} {'points':>6} {'pt/s':>9} {'engine x':>9}  note"
     print(header)
     ax = np.linspace(-1, 1, args.grid)
     t = np.stack(np.meshgrid(ax, ax, indexing="ij"), -1).reshape(-1, 2)
     for name in args.models.split(","):
+        x, y = data_for(name, dt)
+        loss, loss_fn = SETUPS[name][1], torch_loss(name)
         model = models(dt)[name]
         c, D = directions(model)
         n = min(args.loop_points, len(t))
@@ -193,22 +222,22 @@ def main(argv=None) -> None:
         best: dict = {}
         # the methods take turns, --repeat times; each keeps its best time (the machine is shared)
         for _ in range(args.repeat):
-            v, sec, eng = run_engine(model, x, y, c, D, t, args.dtype)
+            v, sec, eng = run_engine(model, x, y, c, D, t, args.dtype, loss=loss)
             chunk = eng.chunk_size(len(t), "slice", 2)
             best["engine"] = min(best.get("engine", np.inf), sec)
             best["engine, no trick"] = min(best.get("engine, no trick", np.inf),
-                                           run_engine(model, x, y, c, D, t, args.dtype, trick=False)[1])
-            best["vmap"] = min(best.get("vmap", np.inf), run_vmap(model, x, y, c, D, t, chunk)[1])
-            ref, sec_l = run_loop(model, x, y, c, D, t[idx])
+                                           run_engine(model, x, y, c, D, t, args.dtype, False, loss)[1])
+            best["vmap"] = min(best.get("vmap", np.inf), run_vmap(model, x, y, c, D, t, chunk, loss_fn)[1])
+            ref, sec_l = run_loop(model, x, y, c, D, t[idx], loss_fn)
             best["loop"] = min(best.get("loop", np.inf), sec_l)
-            sec_ll = run_loss_landscapes(model, x, y, steps)
+            sec_ll = run_loss_landscapes(model, x, y, steps, loss_fn)
             if sec_ll is not None:
                 best["loss-landscapes"] = min(best.get("loss-landscapes", np.inf), sec_ll)
         err = float(np.max(np.abs(v[idx] - ref) / np.maximum(np.abs(ref), 1e-300)))
         rate = len(t) / best["engine"]
         rows = [("engine", len(t), f"chunk {chunk} points, slice trick from {eng.slice_trick}"),
                 ("engine, no trick", len(t), "the engine with slice_trick=False"),
-                ("vmap", len(t), "plain vmap of functional_call + F.cross_entropy, same chunks"),
+                ("vmap", len(t), "plain vmap of functional_call + the torch loss, same chunks"),
                 ("loop", n, f"max rel diff engine vs loop {err:.1e}"),
                 ("loss-landscapes", steps * steps, "random_plane, filter normalisation")]
         for method, pts, note in rows:
@@ -218,6 +247,7 @@ def main(argv=None) -> None:
                 continue
             r = pts / best[method]
             print(f"{name:<6} {eng.n_params:>5} {method:<16} {pts:>6} {r:>9.1f} {rate / r:>9.2f}  {note}")
+        print(f"{name:<6} data {SETUPS[name][0]} (m = {len(x)}), loss {loss}")
     if not args.no_memory:
         name = args.models.split(",")[0]
         small, large = max(5, args.grid // 4), args.grid
