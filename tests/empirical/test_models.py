@@ -472,3 +472,17 @@ def test_cli_model_experiment_file(tmp_path, capsys):
     assert err.count("\n") == 1 and "model.weights: no file" in err
     assert main(["landscape", "examples/slice_2d.json", "--loss", "mse"]) == 2
     assert "--loss applies to PyTorch models" in capsys.readouterr().err
+
+
+def test_grid_barcode_of_a_model_landscape():
+    """Downstream tools take a model landscape as they take any: the grid barcode's essential bar is the
+    grid minimum."""
+    from bettibounds.barcode import grid_barcode
+
+    torch.manual_seed(16)
+    exp = experiment_from_model(nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1)).eval(), torch.randn(8, 2),
+                                torch.randn(8, 1), grid=[9, 9], region={"kind": "slice", "low": [-2, -2],
+                                                                        "high": [2, 2], "directions": {"random": 2}})
+    sample = sample_landscape(exp)
+    bc = grid_barcode(sample)
+    assert min(b.birth for b in bc.bars) == pytest.approx(float(sample.values.min()), abs=0)
