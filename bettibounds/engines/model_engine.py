@@ -88,7 +88,8 @@ _MEMORY_FRACTION = 0.25
 _CPU_BYTES_PER_THREAD = 32 * 2**20
 #: ... but at least this many points per chunk (the per-call cost of vmap and functional_call is then
 #: spread over them; measured on a 30-20-16-1 network, m = 569: 64-128 points ran 1.3-1.6x the rate of 21),
-#: as long as such a chunk stays under _CPU_FLOOR_BYTES (a CNN's points are tens of MB each)
+#: when such a chunk stays under _CPU_FLOOR_BYTES; points of tens of MB (a CNN on 1797 images) run best
+#: in chunks that fit the cache (1-2 points: their elementwise passes dominate, not the per-call cost)
 _CPU_MIN_CHUNK = 64
 _CPU_FLOOR_BYTES = 256 * 2**20
 
@@ -602,8 +603,11 @@ class ModelEngine:
         fixed = dict(self._model.named_parameters())
         with torch.no_grad():
             self._first_shape = tuple(self._layer_output({n: fixed[n] for n in self._first[3]}).shape)
-        self._sample_major = isinstance(mod, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)) and \
-            len(self._first_shape) >= 2 and self._first_shape[0] == self.m
+        # the first layer's outputs are formed point-major, (B, m, ...): one matrix product, and the
+        # layout vmap's batched linear layers and pooling take without a copy (a sample-major (m, B, ...)
+        # layout, which a following convolution takes without a copy, needed m tiny products and made
+        # the last Linear's batched product 50x slower: measured on the benchmark's CNN)
+        self._sample_major = False
         self._override = _Override(mod)
         self.slice_trick = label
         if not self._trick_agrees():
@@ -770,13 +774,14 @@ class ModelEngine:
 
     def chunk_size(self, n_points: int, mode: str = "full", k: int = 0) -> int:
         """Points per chunk: a quarter of the free memory over :meth:`bytes_per_point`, and on the CPU
-        a working set of at most 32 MiB per torch thread, but at least 64 points while those take at
-        most 256 MiB; clamped to [1, n_points]."""
+        a working set of at most 32 MiB per torch thread, but 64 points when those take at most
+        256 MiB; clamped to [1, n_points]."""
         bpp = self.bytes_per_point(mode, k)
         budget = _MEMORY_FRACTION * self.free_memory()
         if self.device.type == "cpu":
             cache = _CPU_BYTES_PER_THREAD * max(1, torch.get_num_threads())
-            budget = min(budget, max(cache, min(_CPU_MIN_CHUNK * bpp, _CPU_FLOOR_BYTES)))
+            floor = _CPU_MIN_CHUNK * bpp if _CPU_MIN_CHUNK * bpp <= _CPU_FLOOR_BYTES else 0
+            budget = min(budget, max(cache, floor))
         return int(max(1, min(max(n_points, 1), budget // bpp)))
 
     def evaluate_chunked(self, points, mode: str = "full", *, center=None, directions=None,
