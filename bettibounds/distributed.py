@@ -228,7 +228,11 @@ def _worker_kernel(payload: _Payload):
     if kernel is None:
         from .engines.torch_kernel import LossKernel
 
-        if payload.engine == "fused":
+        if payload.engine == "model":  # the model arrived once with the payload; each thread has its own copy
+            from .engines.model_engine import ModelEngine
+
+            kernel = ModelEngine(payload.spec, payload.x, payload.y, device=payload.device, dtype=payload.dtype)
+        elif payload.engine == "fused":
             from .empirical.fused import FusedSliceKernel
 
             kernel = FusedSliceKernel(payload.spec, payload.x, payload.y, device=payload.device, dtype=payload.dtype)
@@ -292,10 +296,14 @@ class DaskEvaluator:
         partition (its chunk is 4096 points unless given).
     block : int, optional
         Points per Dask task, rounded up to whole chunks (default: one chunk).
-    engine : {"torch", "fused"}
-        The workers' kernel: :class:`~bettibounds.empirical.kernels.LossKernel` (default) or
+    engine : {"torch", "fused", "model"}
+        The workers' kernel: :class:`~bettibounds.empirical.kernels.LossKernel` (default),
         the fused float32 CPU engine :class:`~bettibounds.empirical.fused.FusedSliceKernel`
-        (slices only; needs numba on the client and on every worker).
+        (slices only; needs numba on the client and on every worker), or the model engine
+        :class:`~bettibounds.engines.model_engine.ModelEngine`, for which ``spec`` is a
+        :class:`~bettibounds.engines.model_engine.ModelProblem` (the module is pickled once, sent
+        to every worker with the data, and each worker thread evaluates its own copy; its class
+        must be importable on the workers).
     progress : bool
         A tqdm bar over the points, advanced as blocks come back from any worker.
     callback : callable, optional
@@ -344,6 +352,10 @@ class DaskEvaluator:
                                        "torch engine for CUDA")
             device = "cpu"
             self._local = FusedSliceKernel(spec, x, y, dtype="float32" if dtype is None else dtype)
+        elif engine == "model":
+            from .engines.model_engine import ModelEngine
+
+            self._local = ModelEngine(spec, x, y, device="cpu", dtype="float64" if dtype is None else dtype)
         else:
             self._local = LossKernel(spec, x, y, device="cpu", dtype="float64" if dtype is None else dtype)
         self.client, self.spec = client, spec
@@ -353,8 +365,11 @@ class DaskEvaluator:
         self._devices: set = set()
         self.info: dict = {}
         self.runs: list = []
-        payload = _Payload(uuid.uuid4().hex, spec, as_matrix("x", x), as_matrix("y", y), device,
-                           self.dtype, engine)
+        if engine == "model":  # any shapes (images, sequences): the engine checked them above
+            xs, ys = _host(x), _host(y)
+        else:
+            xs, ys = as_matrix("x", x), as_matrix("y", y)
+        payload = _Payload(uuid.uuid4().hex, spec, xs, ys, device, self.dtype, engine)
         # sent once; every worker keeps a replica, so a worker that joins later gets it from a peer
         self._payload = client.scatter(payload, broadcast=True, hash=False)
 
@@ -495,6 +510,11 @@ class DaskEvaluator:
         return out
 
 
+def _host(v):
+    """A tensor detached on the CPU (what a worker unpickles), anything else as it is."""
+    return v.detach().cpu() if hasattr(v, "detach") and hasattr(v, "cpu") else v
+
+
 def _bar(progress: bool, total: int, desc: str):
     from ._lib.progress import progress_bar
 
@@ -502,7 +522,7 @@ def _bar(progress: bool, total: int, desc: str):
 
 
 def landscape_sampler(experiment, client, *, device=None, dtype: str | None = None, chunk: int | None = None,
-                      block: int | None = None, progress: bool = False, engine: str = "torch"):
+                      block: int | None = None, progress: bool = False, engine: str | None = None):
     """``sampler(grid) -> LandscapeSample`` evaluating ``experiment`` on the cluster of ``client``.
 
     For :func:`~bettibounds.empirical.compare.analyze_landscape` (``sampler=``): the grid,
@@ -512,8 +532,14 @@ def landscape_sampler(experiment, client, *, device=None, dtype: str | None = No
     """
     from .empirical.sampler import sample_landscape
 
-    evaluator = DaskEvaluator(client, experiment.spec, experiment.x, experiment.y, device=device, dtype=dtype,
-                              chunk=chunk, block=block, progress=progress, engine=engine)
+    if getattr(experiment, "kind", None) == "model":  # experiment_from_model: the model engine on the workers
+        if engine not in (None, "torch", "model"):
+            raise InvalidSpecError(f"a model experiment is evaluated by the model engine, not {engine!r}")
+        evaluator = DaskEvaluator(client, experiment.problem, experiment.x, experiment.y, device=device,
+                                  dtype=dtype, chunk=chunk, block=block, progress=progress, engine="model")
+    else:
+        evaluator = DaskEvaluator(client, experiment.spec, experiment.x, experiment.y, device=device, dtype=dtype,
+                                  chunk=chunk, block=block, progress=progress, engine=engine or "torch")
 
     def sampler(grid):
         return sample_landscape(experiment, grid=grid, dtype=dtype, progress=progress, kernel=evaluator)

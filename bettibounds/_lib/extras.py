@@ -22,7 +22,7 @@ EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
     "certify": ("certified lower bounds and certified Betti numbers (ball arithmetic)", ("flint",)),
     "dist": ("Dask clusters", ("dask", "distributed")),
     "fast": ("the fused CPU engine", ("numba", "llvmlite")),
-    "test": ("the test suite", ("pytest", "hypothesis")),
+    "test": ("the test suite", ("pytest", "hypothesis", "sklearn")),
 }
 
 

@@ -74,8 +74,12 @@ def plot_option(what: str) -> argparse.ArgumentParser:
 
 
 def progress_option() -> argparse.ArgumentParser:
+    """--progress / --no-progress: progress bars on stderr, on by default when stderr is a terminal."""
     p = _parent()
-    p.add_argument("--progress", action="store_true", help="progress bars")
+    on = sys.stderr.isatty()
+    p.add_argument("--progress", dest="progress", action="store_true", default=on,
+                   help="progress bars on stderr (default: on when stderr is a terminal)")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     return p
 
 

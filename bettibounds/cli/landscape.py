@@ -23,7 +23,9 @@ def add_parser(sub) -> None:
         "landscape", help="sample the loss on a grid and measure Betti numbers of its sublevel sets",
         description="Evaluate the loss of an experiment file on its grid (box over all parameters or a slice), "
                     "compute sublevel persistence, report Betti numbers at the file's levels with clipped/stable "
-                    "flags, beside the rigorous upper bound.",
+                    "flags, beside the rigorous upper bound. A file with a \"model\" section (or --model) is a "
+                    "PyTorch model defined in your own Python file, evaluated by the model engine "
+                    "(docs/usage.md, 'Any PyTorch model').",
         parents=[json_option(), plot_option("write heat map / sections, Betti curves and the diagram as PNG"),
                  engine_options(_ENGINE_HELP), progress_option(), scheduler_options("evaluate the loss")])
     ls.add_argument("experiment", help="experiment JSON (network, loss, data, region, grid, levels; format: "
@@ -41,18 +43,65 @@ def add_parser(sub) -> None:
                          "check then uses grid values only; docs/usage.md, 'Landscapes')")
     ls.add_argument("--block", type=int, default=None,
                     help="points per Dask task, rounded up to whole kernel chunks (default: one chunk)")
+    mg = ls.add_argument_group("PyTorch models (replace the file's \"model\", \"data\" and \"loss\" entries)")
+    mg.add_argument("--model", metavar="FILE.py:FACTORY", help="a function in your Python file that returns the "
+                                                              "torch.nn.Module")
+    mg.add_argument("--weights", metavar="FILE.pt", help="its state_dict, read with torch.load(weights_only=True)")
+    mg.add_argument("--data", metavar="FILE.npz", help="the data: arrays x and y (.npz, or a .pt dict of tensors)")
+    mg.add_argument("--loss", help="mse, bce, bce_with_logits, cross_entropy or nll")
+    mg.add_argument("--reduction", choices=("torch", "theory"),
+                    help="torch (default: torch's mean over all elements) or theory (sum over outputs, mean over "
+                         "samples)")
+    ls.add_argument("--log-scale", action="store_true", help="logarithmic colour scale in the plots")
     ls.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def _load(args: argparse.Namespace):
+    """The experiment: a model experiment when the file has a "model" section or --model is given,
+    else an experiment file (read as before)."""
     from ..empirical.experiment import load_experiment
 
+    model_flags = [f"--{n}" for n in ("model", "weights", "data", "loss", "reduction") if getattr(args, n) is not None]
+    try:
+        from ..empirical.model_files import is_model_experiment, load_model_experiment
+    except ImportError as exc:
+        if model_flags:
+            raise missing_extra("empirical", exc, "PyTorch models") from None
+        return load_experiment(args.experiment)
+    if args.model is not None or is_model_experiment(args.experiment):
+        if args.engine not in ("torch", "model"):
+            raise InvalidSpecError(f"a PyTorch model is evaluated by the model engine, not --engine {args.engine}")
+        return load_model_experiment(args.experiment, factory=args.model, weights=args.weights, data=args.data,
+                                     loss=args.loss, reduction=args.reduction)
+    if model_flags:
+        raise InvalidSpecError(f"{', '.join(model_flags)} {'applies' if len(model_flags) == 1 else 'apply'} to PyTorch models: add --model file.py:factory (or "
+                               "a \"model\" section in the experiment file)")
+    return load_experiment(args.experiment)
+
+
+def _estimate(exp, kernel, refine: int) -> None:
+    """Print the time and memory estimate of a run over about 10 s (stderr, before the run)."""
+    from ..empirical.sampler import estimate_run
+
+    est = estimate_run(exp, kernel, refine)
+    if est["seconds"] > 10:
+        sec = est["seconds"]
+        when = f"{sec / 60:.1f} min" if sec >= 120 else f"{sec:.0f} s"
+        sys.stderr.write(f"{PROG}: estimate: about {when} for {est['points']} points (grid"
+                         f"{' and refined grid' if refine > 1 else ''}), peak memory about "
+                         f"{est['bytes'] / 2**20:.0f} MiB\n")
+
+
+def run(args: argparse.Namespace) -> int:
     if args.refine < 1:
         raise InvalidSpecError("--refine must be >= 1 (1 disables the stability check)")
     device, dtype = engine_device(args)
     if args.certify and not args.certify_seconds > 0:
         raise InvalidSpecError(f"--certify-seconds must be > 0, got {args.certify_seconds}")
-    exp = load_experiment(args.experiment)
+    exp = _load(args)
+    if args.certify and getattr(exp, "kind", None) == "model":
+        raise InvalidSpecError("--certify proves Betti numbers for the networks of experiment files (interval "
+                               "enclosures of the spec-based loss); a model experiment has none: drop --certify")
     output_dir(args.plot, "--plot")
     if exp.region is None or exp.grid is None:
         raise InvalidSpecError('the experiment needs "region" and "grid" for a landscape')
@@ -64,8 +113,15 @@ def run(args: argparse.Namespace) -> int:
         if args.workers is not None or args.block is not None:
             raise InvalidSpecError("--workers and --block apply to distributed runs: add --scheduler local "
                                    "or --scheduler tcp://host:port")
+        from ..empirical.sampler import make_kernel
+
+        model_exp = getattr(exp, "kind", None) == "model"
+        engine = None if model_exp else args.engine
+        kernel = make_kernel(exp, engine=engine, device=device, dtype=dtype)  # refuses before any work
+        if engine != "fused":  # (the fused engine's first call compiles: a probe would not measure its rate)
+            _estimate(exp, kernel, args.refine)
         res = analyze_landscape(exp, refine=args.refine, device=device, dtype=dtype, progress=args.progress,
-                                engine=args.engine, local_search=not args.no_local_search)
+                                engine=engine, kernel=kernel, local_search=not args.no_local_search)
         dist = None
     else:
         res, dist = _distributed(exp, args, device, dtype)
@@ -75,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         from ..empirical.plots import plot_landscape
 
-        written = plot_landscape(res, args.plot)
+        written = plot_landscape(res, args.plot, log_color=args.log_scale)
     if args.json:
         d = res.to_dict()
         d["plots"] = written

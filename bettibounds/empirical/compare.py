@@ -151,10 +151,13 @@ class LandscapeResult:
             "refine": self.refine,
             "refined_grid": None if self.refined is None else list(self.refined.values.shape),
             "resolution": None if self.resolution is None else self.resolution.to_dict(),
+            **({} if self.model is None else {"model": self.model, "no_bound_reason": self.no_bound_reason}),
         }
 
     n_params: int = 0
     refine: int = 1  # the stability check's refinement factor (1: not checked)
+    no_bound_reason: str | None = None  # model experiments: why there is no bound column
+    model: dict | None = None  # model experiments: what was evaluated (loss, reduction, parameters, data, notes)
 
     def to_text(self, written=()) -> str:
         """What ``bettibounds landscape`` prints: the grid, the bound with its hypotheses, one row
@@ -163,20 +166,38 @@ class LandscapeResult:
         from ..numbers import format_log10_up
 
         s, b = self.sample, self.bound
+        tm = self.timings
+        parts = [f"sampling {tm.get('sampling', 0.0):.2f} s"]
+        if "sampling_refined" in tm:
+            parts.append(f"refined grid {tm['sampling_refined']:.2f} s")
+        parts.append(f"persistence {tm.get('persistence', 0.0) + tm.get('persistence_refined', 0.0):.2f} s")
+        if tm.get("local_search"):
+            parts.append(f"local search {tm['local_search']:.2f} s")
         lines = [
             f"landscape: {s.kind}, grid {list(s.values.shape)} = {s.points} points on {s.device} ({s.dtype}, "
-            f"{s.engine} engine), {s.seconds:.2f} s"
+            f"{s.engine} engine), {sum(tm.values()):.2f} s in all ({', '.join(parts)})"
             + ("" if s.compile_seconds is None else
                f" (of which {s.compile_seconds:.2f} s compiling or loading the kernel)")
             + f"; persistence backend {self.diagram.backend}",
             f"loss range on the grid [{s.values.min():.6g}, {s.values.max():.6g}]",
         ]
-        undecided = _undecided(b)
-        cond = f" if {' and '.join(undecided)}" if undecided else ""
-        lines.append(f"upper bound ({b.theorem}, {b.status}, n = {self.n_variables}): "
-                     f"B <= 10^{format_log10_up(b.log10)}{cond}")
-        for h in b.hypotheses:
-            lines.append(f"  hypothesis [{h.status}]: {h.text}" + (f" ({h.reason})" if h.reason else ""))
+        if self.model is not None:
+            m = self.model
+            lines.append(f"model: {m['model']}, loss {m['loss']} (reduction {m['reduction']}), {m['n_params']} "
+                         f"varied parameters, {m['data']['samples']} samples"
+                         + ("" if m["data"].get("seed") is None else f" (seeded subset, seed {m['data']['seed']})"))
+            lines.extend(f"note: {n}" for n in m.get("notes", []))
+        undecided = _undecided(b) if b is not None else []
+        if b is None:
+            lines.append(f"upper bound: none -- {self.no_bound_reason}")
+        else:
+            cond = f" if {' and '.join(undecided)}" if undecided else ""
+            lines.append(f"upper bound ({b.theorem}, {b.status}, n = {self.n_variables}): "
+                         f"B <= 10^{format_log10_up(b.log10)}{cond}")
+            for h in b.hypotheses:
+                lines.append(f"  hypothesis [{h.status}]: {h.text}" + (f" ({h.reason})" if h.reason else ""))
+            if self.model is not None and self.model.get("bound_levels_note"):
+                lines.append(f"note: {self.model['bound_levels_note']}")
         lines += ["", f"{'level':>12}  {'betti ' + str(self.dims):<22} {'clipped':<8} {'stable':<7} bound"]
         for r in self.levels:
             cmp = r["comparison"]
@@ -224,13 +245,15 @@ class LandscapeResult:
 
 
 def analyze_landscape(experiment, *, refine: int = 2, device=None, dtype: str | None = None, progress: bool = False,
-                      sampler=None, engine: str = "torch", objective=None,
+                      sampler=None, engine: str | None = None, kernel=None, objective=None,
                       local_search: bool = True) -> LandscapeResult:
     """Sample, compute persistence, Betti numbers at the levels, the flags and the theory.
 
     ``sampler(grid) -> LandscapeSample`` replaces the network kernel (tests use analytic
     landscapes built on purpose); by default :func:`sample_landscape` on the experiment, with
-    one kernel of ``engine`` ("torch" or "fused", :func:`~.sampler.make_kernel`) for both grids.
+    one kernel of ``engine`` ("torch" or "fused" for experiment files, "model" for
+    :func:`~.models.experiment_from_model`; ``None``: the experiment's default,
+    :func:`~.sampler.make_kernel`) for both grids, or ``kernel`` when given.
 
     A level is ``stable`` only if the refined grid agrees *and* the grid resolves it
     (:mod:`.resolution`: not below the grid's minimum, not within one cell's variation of a known
@@ -239,6 +262,9 @@ def analyze_landscape(experiment, *, refine: int = 2, device=None, dtype: str | 
     ``objective="experiment"`` -- the default when no ``sampler`` is given (a sampler that
     evaluates the experiment's loss elsewhere, as on Dask, passes "experiment" too). With a
     ``sampler`` and no ``objective``, or ``local_search=False``, the known minima are grid vertices.
+
+    For a model experiment the bound column is computed when the model is a network of the
+    catalog (``experiment.spec``); otherwise ``bound`` is None and ``no_bound_reason`` says why.
     """
     timings: dict = {}
     spec = experiment.spec
@@ -252,7 +278,8 @@ def analyze_landscape(experiment, *, refine: int = 2, device=None, dtype: str | 
         check_grid_fits(refined_grid(list(experiment.grid), refine), f"the refined grid (--refine {refine})")
     own_sampler = sampler is None
     if sampler is None:
-        kernel = make_kernel(experiment, engine=engine, device=device, dtype=dtype)  # refuses before any work
+        if kernel is None:
+            kernel = make_kernel(experiment, engine=engine, device=device, dtype=dtype)  # refuses before any work
 
         def sampler(grid):
             return sample_landscape(experiment, grid=grid, progress=progress, kernel=kernel)
@@ -286,15 +313,23 @@ def analyze_landscape(experiment, *, refine: int = 2, device=None, dtype: str | 
     if objective == "experiment" and local_search:
         with torch_single_thread():
             resolution = resolve_levels(sample, diagram, refined, refined_diagram,
-                                        objective=network_objective(experiment))
+                                        objective=network_objective(experiment, sample))
     else:
         resolution = resolve_levels(sample, diagram, refined, refined_diagram,
                                     objective=objective if local_search and callable(objective) else None)
     timings["local_search"] = time.perf_counter() - t
     k_slice = sample.directions.shape[0] if sample.kind == "slice" else None
     full_rank = k_slice is not None and int(np.linalg.matrix_rank(np.asarray(sample.directions, float))) == k_slice
-    report = bounds(spec, slice_dim=k_slice, slice_full_rank=full_rank)
-    bound = next(b for b in report.upper if b.theorem == "K")
+    model_exp = getattr(experiment, "kind", None) == "model"
+    below = getattr(experiment, "bound_levels_below", None)
+    if model_exp and k_slice is None and spec is not None and experiment.n_params < spec.n_params:
+        # a box over a subset of the parameters is an axis-parallel slice of the full space
+        k_slice, full_rank = experiment.n_params, True
+    if spec is None:
+        bound, n_variables = None, sample.dimension
+    else:
+        report = bounds(spec, slice_dim=k_slice, slice_full_rank=full_rank)
+        bound, n_variables = next(b for b in report.upper if b.theorem == "K"), report.n_variables
     rows = []
     for i, c in enumerate(levels):
         betti = [int(curve[k][i]) for k in dims]
@@ -310,10 +345,19 @@ def analyze_landscape(experiment, *, refine: int = 2, device=None, dtype: str | 
             row["stable"] = None  # not checked
         row["resolved"] = resolved
         row["unresolved_because"] = why
-        row["comparison"] = compare_with_bound(sum(betti), bound, complete) if row["stable"] and not clipped else None
+        comparable = bound is not None and row["stable"] and not clipped and (below is None or c < below)
+        row["comparison"] = compare_with_bound(sum(betti), bound, complete) if comparable else None
         rows.append(row)
-    res = LandscapeResult(sample, diagram, rows, dims, bound, report.n_variables, refined, refined_diagram, timings,
+    res = LandscapeResult(sample, diagram, rows, dims, bound, n_variables, refined, refined_diagram, timings,
                           resolution)
-    res.n_params = spec.n_params
+    res.n_params = experiment.n_params if model_exp else spec.n_params
     res.refine = refine
+    if model_exp:
+        res.model = sample.model
+        res.no_bound_reason = experiment.bound_reason
+        if below is not None:
+            res.model = {**res.model, "bound_levels_below": below,
+                         "bound_levels_note": "torch's binary_cross_entropy clamps each log at -100, so the sampled "
+                                              "loss equals the analytic one, whose sublevel sets the bound is about, "
+                                              f"only below {below:.6g}; higher levels are not compared"}
     return res

@@ -198,20 +198,20 @@ def torch_single_thread():
         torch.set_num_threads(before)
 
 
-def network_objective(experiment):
+def network_objective(experiment, sample):
     """The loss of an experiment in its region's coordinates (theta for a box, t for a slice
-    theta0 + D^T t), with its gradient, in float64 on the CPU (torch autograd)."""
+    theta0 + t @ D, with the centre and directions the ``sample`` used), with its gradient, in
+    float64 on the CPU (torch autograd through a differentiable engine: the torch kernel for
+    experiment files, the model engine for :func:`~.models.experiment_from_model`)."""
     import torch
 
-    from ..engines.torch_kernel import LossKernel
-    from .sampler import resolve_directions
+    from .sampler import make_kernel
 
-    kernel = LossKernel(experiment.spec, experiment.x, experiment.y, device="cpu", dtype="float64")
-    region = experiment.region
-    if region["kind"] == "slice":
-        center, D, _ = resolve_directions(experiment.spec, region)
-        c_t = torch.tensor(center, dtype=torch.float64)
-        D_t = torch.tensor(D, dtype=torch.float64)
+    model = getattr(experiment, "kind", None) == "model"
+    kernel = make_kernel(experiment, engine="model" if model else "torch", device="cpu", dtype="float64")
+    if sample.kind == "slice":
+        c_t = torch.tensor(np.asarray(sample.center, float), dtype=torch.float64)
+        D_t = torch.tensor(np.asarray(sample.directions, float), dtype=torch.float64)
     else:
         c_t = D_t = None
 
