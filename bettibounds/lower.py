@@ -71,7 +71,7 @@ class SymmetryGroup:
 
     Attributes
     ----------
-    blocks : list of dict
+    blocks : list of SymmetryBlock (dicts)
         One entry per plain layer or residual chain: ``layers``, ``width``,
         ``permutations`` (the h of h!), ``flips`` (the exponent of 2) and ``flip_kind``
         ("odd", "logistic", "even", "skip" or None).
