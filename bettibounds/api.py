@@ -16,14 +16,17 @@ Routes (docs/theory.md, "Routes"):
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import mpmath
 
 from .errors import InvalidSpecError
-from .lower import lower_hypotheses, symmetry_group
-from .numbers import evaluate_product
+from .lower import SymmetryBlock, lower_hypotheses, symmetry_group
+from .numbers import Evaluated, evaluate_product
 from .pfaffian.activations import get_activation
-from .pfaffian.derive import derive_format
+from .pfaffian.derive import Derivation, derive_format
 from .result import BoundReport, BoundResult
+from .sizes import Size
 from .spec import ArchitectureSpec
 from .theorems import get_theorem
 from .theorems.base import Hypothesis
@@ -31,19 +34,19 @@ from .theorems.base import Hypothesis
 __all__ = ["bounds"]
 
 
-def _result(key, kind, route, route_status, hyps, params, symbolic) -> BoundResult:
+def _result(key: str, kind: str, route: str, route_status: str, hyps: Sequence[Hypothesis],
+            params: dict[str, object], symbolic: bool) -> BoundResult:
     """One BoundResult: the theorem's right-hand side at ``params``, with the route's hypotheses."""
     th = get_theorem(key)
     product = th.rhs(**params)
-    if symbolic:
-        kwargs = dict(symbolic_log2=product.log2_sympy(), symbolic_value=product.sympy())
-    else:
-        kwargs = dict(evaluated=product.evaluate())
     return BoundResult(
         theorem=key, name=th.name, kind=kind, statement=th.statement, latex_statement=th.latex,
         status=th.status, route=route, route_status=route_status, rigorous=th.rigorous,
-        hypotheses=tuple(hyps), citation=th.citation, parameters=dict(params),
-        product=product, **kwargs,
+        hypotheses=tuple(hyps), citation=th.citation, parameters=dict(params), product=product,
+        # a symbolic result carries its closed form, a numeric one its value
+        evaluated=None if symbolic else product.evaluate(),
+        symbolic_log2=product.log2_sympy() if symbolic else None,
+        symbolic_value=product.sympy() if symbolic else None,
     )
 
 
@@ -134,7 +137,7 @@ def bounds(
         upper = _input_upper(spec, n, r, alpha, beta, symbolic, slice_dim, zell_constant)
     else:
         upper = _loss_upper(spec, n, r, alpha, beta, symbolic, slice_dim, zell_constant, slice_full_rank)
-    lower = []
+    lower: list[BoundResult] = []
     if space == "loss" and slice_dim is None:
         lower, why_none = _symmetry_lower(spec, symbolic)
         if why_none:  # say why there is no lower bound (e.g. a continuous family: no minimiser is strict)
@@ -156,10 +159,11 @@ def bounds(
                        certificate)
 
 
-def _mechanical_check(spec, space, derivation) -> str:
+def _mechanical_check(spec: ArchitectureSpec, space: str, derivation: Derivation) -> str:
     if spec.is_symbolic:
         return "mechanical check skipped: symbolic sizes"
     mech = derive_format(spec, "mechanical", space)
+    assert derivation.format is not None and mech.format is not None  # concrete sizes: numeric formats
     closed = derivation.format.as_tuple()
     m = mech.format.as_tuple()
     if any(a > b for a, b in zip(m, closed)):
@@ -169,7 +173,8 @@ def _mechanical_check(spec, space, derivation) -> str:
     return f"mechanical engine (node by node, generic data): {mech.format} {'= closed form' if m == closed else '<= closed form'}"
 
 
-def _loss_upper(spec, n, r, alpha, beta, symbolic, slice_dim, C, full_rank=False):
+def _loss_upper(spec: ArchitectureSpec, n: Size, r: Size, alpha: Size, beta: Size, symbolic: bool,
+                slice_dim: int | None, C: int, full_rank: bool = False) -> list[BoundResult]:
     lam = spec.l2_positive
     beta2 = beta if lam else (max(beta, 2) if not symbolic else __import__("sympy").Max(beta, 2))
     where = f"k = {slice_dim}-dimensional slice theta0 + D t" if slice_dim else "S_c"
@@ -229,7 +234,8 @@ def _loss_upper(spec, n, r, alpha, beta, symbolic, slice_dim, C, full_rank=False
     return out
 
 
-def _input_upper(spec, n, r, alpha, beta, symbolic, slice_dim, C):
+def _input_upper(spec: ArchitectureSpec, n: Size, r: Size, alpha: Size, beta: Size, symbolic: bool,
+                 slice_dim: int | None, C: int) -> list[BoundResult]:
     act = get_activation(spec.activation)
     growth = act.growth
     if act.is_polynomial:  # u is a polynomial of degree beta: a regulariser of higher even degree dominates it
@@ -272,21 +278,24 @@ def _input_upper(spec, n, r, alpha, beta, symbolic, slice_dim, C):
     return out
 
 
-def _describe_blocks(blocks) -> str:
+def _describe_blocks(blocks: Sequence[SymmetryBlock]) -> str:
     """'(2^3 * 3!)^2 [layers 1-2, one factor each] * ...': equal consecutive blocks grouped."""
     if len(blocks) == 1 and "count" in blocks[0]:  # symbolic: one entry stands for `count` blocks
         b = blocks[0]
         return f"2^({b['flips']}) * ({b['permutations']}!)^({b['count']}) [all hidden layers, symbolic]"
-    groups: list[list] = []  # [term, [blocks' layer lists]]
+    groups: list[tuple[str, list[list[int] | str]]] = []  # (term, [blocks' layer lists])
     for b in blocks:
         term = f"2^{b['flips']} * {b['permutations']}!"
         if groups and groups[-1][0] == term:
             groups[-1][1].append(b["layers"])
         else:
-            groups.append([term, [b["layers"]]])
+            groups.append((term, [b["layers"]]))
     out = []
     for term, layer_lists in groups:
-        span = lambda ls: f"{ls[0]}-{ls[-1]}" if len(ls) > 1 else f"{ls[0]}"  # noqa: E731
+
+        def span(ls: list[int] | str) -> str:
+            return f"{ls[0]}-{ls[-1]}" if len(ls) > 1 else f"{ls[0]}"
+
         if len(layer_lists) == 1:
             ls = layer_lists[0]
             kind = "residual chain, layers" if len(ls) > 1 else "layer"
@@ -296,7 +305,7 @@ def _describe_blocks(blocks) -> str:
     return " * ".join(out)
 
 
-def _lower_above_upper(upper, lower) -> list[str]:
+def _lower_above_upper(upper: Sequence[BoundResult], lower: Sequence[BoundResult]) -> list[str]:
     """A note for each lower bound above a rigorous upper bound: both cannot hold at once, so the
     lower bound's undecided hypotheses fail for this network (e.g. no isolated minimiser with a
     trivial stabiliser), or the upper bound's do, when it has some."""
@@ -315,27 +324,26 @@ def _lower_above_upper(upper, lower) -> list[str]:
     return out
 
 
-def _symmetry_lower(spec, symbolic) -> tuple[list[BoundResult], str | None]:
+def _symmetry_lower(spec: ArchitectureSpec, symbolic: bool) -> tuple[list[BoundResult], str | None]:
     """The symmetry lower bound (a list of at most one result), or no result and the reason."""
     group = symmetry_group(spec)
     if not group.applicable:
         return [], "; ".join(group.notes)
     sym = get_theorem("Sym")
     blocks = _describe_blocks(group.blocks)
-    common = dict(
+    evaluated: Evaluated | None = None
+    symbolic_log2 = symbolic_value = None
+    if not isinstance(group.log2, mpmath.mpf):  # symbolic widths
+        symbolic_log2, symbolic_value = group.log2, group.order
+    elif group.order is not None:
+        evaluated = evaluate_product([(group.order, 1)])
+    else:
+        with mpmath.workdps(30 + len(str(int(group.log2)))):
+            evaluated = Evaluated(group.log2, group.log2 * mpmath.log10(2), None)
+    return [BoundResult(
         theorem=sym.key, name=sym.name, kind="lower", statement=sym.statement, latex_statement=sym.latex,
         status=sym.status, route=f"|G| = {blocks}" + ("; " + "; ".join(group.notes) if group.notes else ""),
         route_status="derived", rigorous=sym.rigorous, hypotheses=tuple(lower_hypotheses(spec)),
         citation=sym.citation, parameters={"blocks": blocks},
-    )
-    if not isinstance(group.log2, mpmath.mpf):  # symbolic widths
-        return [BoundResult(**common, symbolic_log2=group.log2, symbolic_value=group.order)], None
-    from .numbers import Evaluated
-
-    if group.order is not None:
-        ev = evaluate_product([(group.order, 1)])
-    else:
-        with mpmath.workdps(30 + len(str(int(group.log2)))):
-            ev = Evaluated(group.log2, group.log2 * mpmath.log10(2), None)
-    return [BoundResult(**common, evaluated=ev)], None
-
+        evaluated=evaluated, symbolic_log2=symbolic_log2, symbolic_value=symbolic_value,
+    )], None

@@ -38,15 +38,31 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Iterable, TypedDict
 
 import mpmath
 
 from .numbers import MAX_EXACT_DIGITS, log_factorial2
-from .pfaffian.activations import get_activation
-from .spec import SymbolicWidths
+from .pfaffian.activations import Activation, get_activation
+from .sizes import Expr, Size
+from .spec import ArchitectureSpec, SymbolicWidths
 from .theorems.base import Hypothesis
 
-__all__ = ["SymmetryGroup", "continuous_family", "symmetry_group"]
+__all__ = ["SymmetryGroup", "SymmetryBlock", "continuous_family", "symmetry_group"]
+
+
+class _SymmetryBlockKeys(TypedDict):
+    layers: list[int] | str  # the hidden layers of the block; "all" for symbolic widths
+    width: Size  # h, the width of every layer of the block
+    permutations: Size  # the h of h!
+    flips: Size  # the exponent of 2
+    flip_kind: str | None  # "odd", "logistic", "even", "skip" or None
+
+
+class SymmetryBlock(_SymmetryBlockKeys, total=False):
+    """One entry of :attr:`SymmetryGroup.blocks`: a plain layer or a residual chain (see there)."""
+
+    count: Size  # symbolic widths only: the one entry stands for ``count`` equal blocks
 
 
 @dataclass(frozen=True)
@@ -55,7 +71,7 @@ class SymmetryGroup:
 
     Attributes
     ----------
-    blocks : list of dict
+    blocks : list of SymmetryBlock (dicts)
         One entry per plain layer or residual chain: ``layers``, ``width``,
         ``permutations`` (the h of h!), ``flips`` (the exponent of 2) and ``flip_kind``
         ("odd", "logistic", "even", "skip" or None).
@@ -70,28 +86,28 @@ class SymmetryGroup:
         False when the loss has a continuous loss-preserving family (:func:`continuous_family`).
     """
 
-    blocks: list = field(default_factory=list)
-    log2: object = None
-    order: object = None
-    notes: list = field(default_factory=list)
+    blocks: list[SymmetryBlock] = field(default_factory=list)
+    log2: mpmath.mpf | Expr | None = None
+    order: int | Expr | None = None
+    notes: list[str] = field(default_factory=list)
     applicable: bool = True
 
 
-def _blocks(spec) -> list[list[int]]:
+def _blocks(spec: ArchitectureSpec) -> list[list[int]]:
     """Layers tied together: one residual chain, or one block per plain layer."""
     if "residual" in spec.skips:
         return [list(range(1, spec.depth + 1))]
     return [[l] for l in range(1, spec.depth + 1)]
 
 
-def _some_hidden_bias(spec) -> bool:
+def _some_hidden_bias(spec: ArchitectureSpec) -> bool:
     """Does some hidden layer have a bias? For a symbolic depth only the uniform ``bias`` flag can tell."""
     if isinstance(spec.depth, int):
         return any(spec.has_bias(l) for l in range(1, spec.depth + 1))
     return bool(spec.has_bias(1))  # symbolic specs have one bias flag for every layer
 
 
-def _int_or_none(x):
+def _int_or_none(x: Size) -> int | None:
     """x as an int when it is a concrete integer (sympy integers included), else None (a symbol)."""
     if isinstance(x, bool):
         return None
@@ -103,7 +119,14 @@ def _int_or_none(x):
         return None
 
 
-def _plain_layers(spec):
+def _concrete_ints(sizes: Iterable[Size]) -> list[int] | None:
+    """The sizes as ints when every one is a concrete integer, else None."""
+    ints = [_int_or_none(v) for v in sizes]
+    known = [v for v in ints if v is not None]
+    return known if len(known) == len(ints) else None
+
+
+def _plain_layers(spec: ArchitectureSpec) -> list[tuple[int, int, Size]] | None:
     """Hidden layers that are not tied by a residual chain (a chain needs L >= 2), with their width and fan-out
     (the width of the next layer, or the number of outputs); None when the sizes are symbolic."""
     L = _int_or_none(spec.depth)
@@ -111,13 +134,13 @@ def _plain_layers(spec):
         return None
     if "residual" in spec.skips and L >= 2:
         return []
-    widths = [_int_or_none(w) for w in spec.widths]
-    if any(w is None for w in widths):
+    widths = _concrete_ints(spec.widths)
+    if widths is None:
         return None
     return [(l, widths[l - 1], widths[l] if l < L else spec.outputs) for l in range(1, L + 1)]
 
 
-def continuous_family(spec) -> str | None:
+def continuous_family(spec: ArchitectureSpec) -> str | None:
     """Why the loss of ``spec`` has a continuous loss-preserving family through *every* theta, or None.
 
     Such a family makes every local minimiser non-strict, so the hypothesis of the symmetry lower
@@ -138,9 +161,7 @@ def continuous_family(spec) -> str | None:
     act = get_activation(spec.activation)
     lam = spec.l2_positive
     plain = _plain_layers(spec)
-    widths = None if isinstance(spec.widths, SymbolicWidths) else [_int_or_none(w) for w in spec.widths]
-    if widths is not None and any(w is None for w in widths):
-        widths = None
+    widths = None if isinstance(spec.widths, SymbolicWidths) else _concrete_ints(spec.widths)
     if act.symmetry == "continuous":  # identity
         if lam is not True:
             return ("identity activation: the loss is invariant under a continuous group (W_l -> A W_l, b_l -> A b_l, "
@@ -211,14 +232,14 @@ def continuous_family(spec) -> str | None:
     return None
 
 
-def _poly2_reason(l, why) -> str:
+def _poly2_reason(l: int, why: str) -> str:
     return (f"polynomial:2 (t + t^2 = (t + 1/2)^2 - 1/4), hidden layer {l}: for every s != 0, (w_k, b_k) -> "
             "(s w_k, s (b_k + 1/2) - 1/2), W_{l+1} e_k -> W_{l+1} e_k / s^2, b_{l+1} -> b_{l+1} - (1 - s^-2) W_{l+1} e_k / 4 "
             f"preserves the loss ({why}), a continuous family through every theta, so no local minimiser is strict "
             "and no finite-group lower bound applies")
 
 
-def _skip_flips(spec, act) -> bool:
+def _skip_flips(spec: ArchitectureSpec, act: Activation) -> bool:
     """softplus, SiLU, GELU (phi(-t) = phi(t) - t) with L = 1 and the input-output skip: the flip of unit k,
     (w_k, b_k, U, c_0) -> (-w_k, -b_k, U + V e_k w_k^T, c_0 + V e_k b_k), preserves the loss (lambda = 0); the
     shift of c_0 needs the output bias when layer 1 has one (docs/theory.md sec. 7.2)."""
@@ -226,7 +247,7 @@ def _skip_flips(spec, act) -> bool:
             and "input-output" in spec.skips and (not spec.has_bias(1) or spec.has_bias(2)))
 
 
-def symmetry_group(spec, *, linear_only: bool = False) -> SymmetryGroup:
+def symmetry_group(spec: ArchitectureSpec, *, linear_only: bool = False) -> SymmetryGroup:
     """The symmetry group G of the loss of ``spec`` (see the module docstring).
 
     ``linear_only=True`` leaves out the elements that are not linear maps of theta (the skip flips of
@@ -266,8 +287,8 @@ def symmetry_group(spec, *, linear_only: bool = False) -> SymmetryGroup:
             "preserve the l2 penalty" + (" (lambda > 0)" if l2 else " (lambda's sign is undecided)")
         )
     if isinstance(spec.widths, SymbolicWidths):
-        return _symbolic_group(spec, act, residual, logistic_flips, notes, skip_flips)
-    blocks = []
+        return _symbolic_group(spec, spec.widths, act, residual, logistic_flips, notes, skip_flips)
+    blocks: list[SymmetryBlock] = []
     for layers in _blocks(spec):
         h = spec.widths[layers[0] - 1]
         flips = 0
@@ -313,10 +334,11 @@ def symmetry_group(spec, *, linear_only: bool = False) -> SymmetryGroup:
     return SymmetryGroup(blocks, log2, order, notes)  # no unary +: it would round to the default precision
 
 
-def _symbolic_group(spec, act, residual, logistic_flips, notes, skip_flips=False) -> SymmetryGroup:
+def _symbolic_group(spec: ArchitectureSpec, widths: SymbolicWidths, act: Activation, residual: bool,
+                    logistic_flips: bool, notes: list[str], skip_flips: bool = False) -> SymmetryGroup:
     import sympy
 
-    h, L = spec.widths.width, spec.widths.depth
+    h, L = widths.width, widths.depth
     chains = 1 if residual else L
     flips, kind = 0, None
     if act.symmetry == "odd" or (act.symmetry == "logistic" and logistic_flips and spec.bias):
@@ -327,11 +349,12 @@ def _symbolic_group(spec, act, residual, logistic_flips, notes, skip_flips=False
         flips, kind = h, "skip"
     order = 2**flips * sympy.factorial(h) ** chains
     log2 = flips + chains * sympy.log(sympy.factorial(h), 2)
-    blocks = [{"layers": "all", "width": h, "permutations": h, "flips": flips, "flip_kind": kind, "count": chains}]
+    blocks: list[SymmetryBlock] = [
+        {"layers": "all", "width": h, "permutations": h, "flips": flips, "flip_kind": kind, "count": chains}]
     return SymmetryGroup(blocks, log2, order, notes)
 
 
-def lower_hypotheses(spec) -> list[Hypothesis]:
+def lower_hypotheses(spec: ArchitectureSpec) -> list[Hypothesis]:
     """Hypotheses of the symmetry lower bound for ``spec``."""
     return [
         Hypothesis(

@@ -75,14 +75,17 @@ class Evaluated:
         return f"{s[0]}.{s[1:]}e{e}" if digits > 1 else f"{s}e{e}"
 
 
-def _exact_fraction(x) -> Fraction:
+def _exact_fraction(x: mpmath.mpf | float) -> Fraction:
     """An mpf (or float) as the exact rational it is."""
-    x = mpmath.mpf(x)
-    sign, man, exp, _ = x._mpf_  # x = (-1)^sign man 2^exp exactly
-    return (-1) ** sign * Fraction(man) * Fraction(2) ** exp
+    sign: int
+    man: int
+    exp: int
+    sign, man, exp, _ = mpmath.mpf(x)._mpf_  # x = (-1)^sign man 2^exp exactly
+    magnitude = Fraction(man) * Fraction(2) ** exp
+    return -magnitude if sign else magnitude
 
 
-def format_log10(x, direction: str = "up", sig: int = 4) -> str:
+def format_log10(x: mpmath.mpf | float, direction: str = "up", sig: int = 4) -> str:
     """``x`` (the log10 of a bound: a float or an mpf) with ``sig`` significant digits, rounded
     *up* (``direction="up"``, for upper bounds) or *down* (``"down"``, for lower bounds) in exact
     rational arithmetic, so that ``10^<printed>`` is still a bound of the same kind (plain
@@ -109,12 +112,12 @@ def format_log10(x, direction: str = "up", sig: int = 4) -> str:
     return text if not exp else f"{mant}e{exp[0]}{exp[1:].zfill(2)}"
 
 
-def format_log10_up(x, sig: int = 4) -> str:
+def format_log10_up(x: mpmath.mpf | float, sig: int = 4) -> str:
     """:func:`format_log10` rounded up: for the log10 of an upper bound."""
     return format_log10(x, "up", sig)
 
 
-def log10_text(x, direction: str, min_sig: int = 8) -> str:
+def log10_text(x: mpmath.mpf | float, direction: str, min_sig: int = 8) -> str:
     """The log10 of a bound for a table: at least ``min_sig`` significant digits and at least 3
     after the decimal point (a log10 of 1.35e14 printed to 8 digits would move the bound by a factor
     10^600000), rounded to the bound's safe side."""
@@ -125,7 +128,7 @@ def log10_text(x, direction: str, min_sig: int = 8) -> str:
     return format_log10(x, direction, max(min_sig, whole + 3))
 
 
-def safe_float(x, direction: str) -> float:
+def safe_float(x: mpmath.mpf | float, direction: str) -> float:
     """``float(x)``, moved one step to the bound's safe side when the rounding went the other way
     (for JSON: a float log10 of an upper bound that is never below the true log10)."""
     f = float(x)

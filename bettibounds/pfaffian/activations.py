@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Callable
+from types import ModuleType
+from typing import Callable, Sequence
 
 from ..errors import InvalidSpecError, NotPfaffianError, unknown_name
+from ..sizes import Expr
 from .rules import Monomials
 
 __all__ = [
@@ -73,8 +75,8 @@ class Activation:
     odes: tuple[Monomials, ...]
     output: Monomials
     symmetry: str
-    sympy_chain: Callable = field(repr=False, compare=False)
-    sympy_function: Callable = field(repr=False, compare=False)
+    sympy_chain: Callable[[Expr], list[Expr]] = field(repr=False, compare=False)
+    sympy_function: Callable[[Expr], Expr] = field(repr=False, compare=False)
     description: str = ""
     aliases: tuple[str, ...] = ()
     growth: str | None = None
@@ -108,13 +110,14 @@ def _total_degree(monomials: Monomials) -> int:
     return max((a + sum(b) for (a, b), c in monomials.items() if c != 0), default=0)
 
 
-def _sp():
+def _sp() -> ModuleType:
     import sympy
 
-    return sympy
+    module: ModuleType = sympy  # (sympy ships no types: to mypy the module is Any)
+    return module
 
 
-def _logistic(t):
+def _logistic(t: Expr) -> Expr:
     sp = _sp()
     return 1 / (1 + sp.exp(-t))
 
@@ -268,7 +271,7 @@ def _polynomial(p: int) -> Activation:
         raise InvalidSpecError(f"polynomial activation degree must be in 1..{MAX_POLY_DEGREE}, got {p}")
     if p == 1:
         return ACTIVATIONS["identity"]
-    output = {(1, ()): 1, (p, ()): 1}  # t + t^p: a polynomial of degree p (only the degree matters)
+    output: Monomials = {(1, ()): 1, (p, ()): 1}  # t + t^p: a polynomial of degree p (only the degree matters)
     return Activation(
         name=f"polynomial:{p}",
         elements=(),
@@ -276,7 +279,7 @@ def _polynomial(p: int) -> Activation:
         output=output,
         symmetry="odd" if p % 2 else "none",  # t + t^p is odd for odd p
         sympy_chain=lambda t: [],
-        sympy_function=lambda t, p=p: t + t**p,
+        sympy_function=lambda t: t + t**p,  # p is not rebound: the closure is this p
         description=(f"the polynomial t + t^{p}; format (0, 0, {p}) -- the upper bounds hold for any degree-{p} "
                      "polynomial, the symmetry lower bound assumes exactly t + t^p"),
     )
@@ -335,7 +338,7 @@ def get_output_activation(name: str) -> Activation:
     return act
 
 
-def monomials_to_sympy(monomials: Monomials, t, ys):
+def monomials_to_sympy(monomials: Monomials, t: Expr, ys: Sequence[Expr]) -> Expr:
     """sympy expression of ``sum c t^a y^b`` (coefficients may be sympy strings)."""
     sp = _sp()
     expr = sp.Integer(0)

@@ -21,7 +21,7 @@ from .rules import Monomials
 
 __all__ = ["OutputChain", "output_chain"]
 
-_S_ODE = {(0, (1,)): 1, (0, (2,)): -1}  # s' = s - s^2 (times u')
+_S_ODE: Monomials = {(0, (1,)): 1, (0, (2,)): -1}  # s' = s - s^2 (times u')
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,15 @@ B(X) = sum of the Betti numbers of X (rational coefficients).
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Sequence
 
-from .base import Product, Theorem, smin
+from ..sizes import Size
+from .base import Product, Theorem, is_symbolic, smin
 
 __all__ = ["CATALOG"]
 
 
-def _khovanskii(n, r, alpha, betas):
+def _khovanskii(n: Size, r: Size, alpha: Size, betas: Sequence[tuple[Size, Size]]) -> Product:
     # betas: tuple of (beta_i, multiplicity); there are n equations in all
     prod = tuple((b, c) for b, c in betas)
     total = sum(b * c for b, c in betas)
@@ -21,11 +23,11 @@ def _khovanskii(n, r, alpha, betas):
     return Product(((2, _tri(r)), *prod, (bracket, r)))
 
 
-def _tri(r):
-    return r * (r - 1) / 2 if hasattr(r, "free_symbols") else r * (r - 1) // 2
+def _tri(r: Size) -> Size:
+    return r * (r - 1) / 2 if is_symbolic(r) else r * (r - 1) // 2
 
 
-def _K(n, r, alpha, beta):
+def _K(n: Size, r: Size, alpha: Size, beta: Size) -> Product:
     # K(n, r, alpha, beta) counts the critical points of a generic linear function on the boundary of the
     # compact set; ell and -ell share them with inward/outward swapped, so B <= floor(K / 2) (docs/theory.md
     # sec. 6.1, Step 3): the coefficient 1/2, and the exact value is floored (numbers.evaluate_product)
@@ -33,34 +35,34 @@ def _K(n, r, alpha, beta):
     return Product(((2, _tri(r)), (beta, 1), (alpha + beta - 1, n - 1), (bracket, r)), Fraction(1, 2))
 
 
-def _GV(n, r, alpha, beta):
+def _GV(n: Size, r: Size, alpha: Size, beta: Size) -> Product:
     return Product((
         (2, _tri(r)), (beta, 1), (alpha + 2 * beta - 1, n - 1),
         ((2 * n - 1) * (alpha + 2 * beta) - 2 * n + 2, r),
     ))
 
 
-def _Z(n, r, alpha, beta, s, C):
+def _Z(n: Size, r: Size, alpha: Size, beta: Size, s: Size, C: Size) -> Product:
     return Product(((C, 1), (s, n), (2, _tri(r)), (n * beta + smin(n, r) * alpha, n + r)))
 
 
-def _milnor(n, d):
+def _milnor(n: Size, d: Size) -> Product:
     return Product(((d, 1), (2 * d - 1, n - 1)))
 
 
-def _milnor_sup(n, d):
+def _milnor_sup(n: Size, d: Size) -> Product:
     return Product(((2 + d, 1), (1 + d, n - 1)), Fraction(1, 2))
 
 
-def _group_order(order):
+def _group_order(order: Size) -> Product:
     return Product(((order, 1),))
 
 
-def _bs_sigmoid(n, h, l):
+def _bs_sigmoid(n: Size, h: Size, l: Size) -> Product:
     return Product(((2, _tri(h)), (n * l + n, n + h)))
 
 
-def _bs_arctan(n, h, l):
+def _bs_arctan(n: Size, h: Size, l: Size) -> Product:
     return Product(((2, h * (2 * h - 1)), (n * l + n, n + 2 * h)))
 
 
