@@ -209,7 +209,7 @@ class Barcode:
         return out
 
     def with_bars(self, bars: Iterable[BarcodeBar], **meta: Any) -> Barcode:
-        return replace(self, bars=_sorted(bars), meta={**self.meta, **meta})
+        return replace(self, bars=sorted_bars(bars), meta={**self.meta, **meta})
 
     def to_dict(self, norm: str = "sum", dim: int = 0, normalize: bool = False, *,
                 min_cluster: int | None = None) -> dict[str, Any]:
@@ -224,7 +224,7 @@ class Barcode:
     def from_dict(cls, d: dict[str, Any]) -> Barcode:
         try:
             lo, hi = d["value_range"]
-            return cls(_sorted(BarcodeBar.from_dict(b) for b in d["bars"]), str(d["source"]), str(d["locations"]),
+            return cls(sorted_bars(BarcodeBar.from_dict(b) for b in d["bars"]), str(d["source"]), str(d["locations"]),
                        float(lo), float(hi), dict(d.get("meta", {})))
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidSpecError(f"not a barcode dictionary: {exc}") from exc
@@ -239,4 +239,3 @@ def sorted_bars(bars: Iterable[BarcodeBar]) -> tuple[BarcodeBar, ...]:
     return tuple(sorted(bars, key=lambda b: (b.dim, b.birth, b.death)))
 
 
-_sorted = sorted_bars  # the name grid.py and sampling.py import

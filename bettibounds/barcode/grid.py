@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from ..errors import InvalidSpecError
-from .core import Barcode, BarcodeBar, _sorted
+from .core import Barcode, BarcodeBar, sorted_bars
 
 __all__ = ["grid_barcode", "grid_coordinates"]
 
@@ -83,7 +83,7 @@ def grid_barcode(sample, max_dim: int | None = None, backend: str = "auto", axes
     for k in diagram.dims:
         for bar in diagram.intervals(k):
             bars.append(BarcodeBar(k, bar.birth, bar.death, bar.birth_at, bar.death_at))
-    return Barcode(_sorted(bars), "grid", "grid index", float(np.min(values)), float(np.max(values)), meta)
+    return Barcode(sorted_bars(bars), "grid", "grid index", float(np.min(values)), float(np.max(values)), meta)
 
 
 def grid_coordinates(barcode: Barcode, index) -> list[float]:
