@@ -16,15 +16,11 @@
 
 from __future__ import annotations
 
-__all__ = ["certify_lower", "LowerCertificate", "certify_landscape", "CertifiedLandscape"]
+from .._lib.lazy import lazy_exports
 
-_HOME = {"certify_lower": "witness", "LowerCertificate": "witness",
-         "certify_landscape": "landscape", "CertifiedLandscape": "landscape"}
+#: public name -> the module that defines it (numpy and python-flint are imported on first use)
+EXPORTS = {"certify_lower": "witness", "LowerCertificate": "witness",
+           "certify_landscape": "landscape", "CertifiedLandscape": "landscape"}
 
-
-def __getattr__(name):  # lazy: numpy/flint only when used
-    if name in _HOME:
-        from importlib import import_module
-
-        return getattr(import_module(f".{_HOME[name]}", __name__), name)
-    raise AttributeError(name)
+__all__ = sorted(EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, EXPORTS, globals())

@@ -14,10 +14,10 @@ themselves).
 
 from __future__ import annotations
 
-import importlib
+from .._lib.lazy import lazy_exports
 
 #: public name -> the module that defines it
-_EXPORTS = {
+EXPORTS = {
     "Experiment": "experiment", "load_experiment": "experiment", "parse_experiment": "experiment",
     "LandscapeSample": "sampler", "sample_landscape": "sampler", "make_kernel": "sampler",
     "resolve_directions": "sampler", "grid_axes": "sampler", "refined_grid": "sampler", "estimate_run": "sampler",
@@ -33,17 +33,5 @@ _EXPORTS = {
     "load_model_experiment": "model_files",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'bettibounds.empirical' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__all__ = sorted(EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, EXPORTS, globals())
