@@ -18,7 +18,7 @@ EXPORTS = {
     "OUTPUT_ACTIVATIONS": "activations", "get_activation": "activations", "activation_names": "activations",
     "verify_activation": "activations",
     "Derivation": "derive", "closed_form": "derive", "layer_recursion": "derive", "derive_format": "derive",
-    "mechanical": "graph", "Certificate": "chain", "certify": "chain",
+    "mechanical": "graph", "Certificate": "chain", "certify_chain": "chain", "certify": "chain",
     "OutputChain": "losses", "output_chain": "losses",
 }
 
