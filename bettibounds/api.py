@@ -22,7 +22,7 @@ import mpmath
 
 from .errors import InvalidSpecError
 from .lower import SymmetryBlock, lower_hypotheses, symmetry_group
-from .numbers import Evaluated, evaluate_product
+from .logspace import Evaluated, evaluate_product
 from .pfaffian.activations import get_activation
 from .pfaffian.derive import Derivation, derive_format
 from .result import BoundReport, BoundResult

@@ -42,7 +42,7 @@ from typing import Iterable, TypedDict
 
 import mpmath
 
-from .numbers import MAX_EXACT_DIGITS, log_factorial2
+from .logspace import MAX_EXACT_DIGITS, log_factorial2
 from .pfaffian.activations import Activation, get_activation
 from .sizes import Expr, Size
 from .spec import ArchitectureSpec, SymbolicWidths

@@ -32,7 +32,7 @@ from pathlib import Path
 from . import _bounds, _landscapes, _obstruction
 from ._provenance import bibliography, device_info, theorem_record, versions
 from ..claims import check_claims
-from ..numbers import format_log10_up
+from ..logspace import format_log10_up
 from ._render import markdown_to_html, md_table
 
 __all__ = ["TheoryViolation", "reproduce"]

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from ..api import bounds
-from ..numbers import safe_float
+from ..logspace import safe_float
 from ..spec import ArchitectureSpec
 from ._provenance import bound_fields
 from ._render import save_figure

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..numbers import format_log10_up, safe_float
+from ..logspace import format_log10_up, safe_float
 from ._provenance import SYMMETRY_CERT, bound_fields
 from ._render import save_figure
 

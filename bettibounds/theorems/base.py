@@ -13,7 +13,7 @@ from fractions import Fraction
 from typing import Callable, Iterable, Mapping, TypeGuard
 
 from ..errors import HypothesisError, InvalidSpecError
-from ..numbers import Evaluated, evaluate_product
+from ..logspace import Evaluated, evaluate_product
 from ..sizes import Expr, Size
 
 __all__ = ["Theorem", "Product", "Hypothesis", "STATUSES", "smin", "is_symbolic"]

@@ -16,7 +16,7 @@ import mpmath
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from bettibounds.numbers import MAX_EXACT_DIGITS, evaluate_product
+from bettibounds.logspace import MAX_EXACT_DIGITS, evaluate_product
 from bettibounds.theorems import get_theorem
 
 K, GV, Z, Kh = (get_theorem(k) for k in ("K", "GV", "Z", "Kh"))
