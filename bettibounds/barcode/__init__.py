@@ -1,4 +1,4 @@
-"""Loss barcodes (barcodes of minima) and the TO-score (Barannikov et al. 2019, 2020; THEORY.md §4).
+"""Loss barcodes (barcodes of minima) and the TO-score (Barannikov et al. 2019, 2020; docs/theory.md §12).
 
 * :func:`grid_barcode` -- from a landscape sampled on a grid (box or slice): the cubical
   persistence diagram, with the grid vertex of each minimum and of its merge saddle;
