@@ -50,7 +50,7 @@ def test_claim_schema(stem, claim):
     assert claim["statement"].strip() and str(claim["value"]).strip() and claim["reproduction"].strip()
     assert claim["status"] in checks.STATUSES, claim["status"]
     assert claim["citation"] and all(k in REFERENCES for k in claim["citation"]), claim["citation"]
-    # the project's own text, when it is the locator, is a section of docs/theory.md (shipped with the docs)
+    # when the project's own text is the locator, it is a section of docs/theory.md (which users have)
     assert claim["locator_source"] in ("confirmed", "none") or claim["locator_source"].startswith(
         "docs/theory.md §"), claim["locator_source"]
     if claim["locator"] is None:
