@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-THEORY = (ROOT / "docs" / "theory.md").read_text(encoding="utf-8")
+DOCS_THEORY = (ROOT / "docs" / "theory.md").read_text(encoding="utf-8")
 
 
 def _user_files():
@@ -33,8 +33,8 @@ def _user_files():
 
 @lru_cache(maxsize=None)
 def _sections():
-    heads = set(re.findall(r"^#{2,3} (\d+(?:\.\d+)?)[. ]", THEORY, re.M))
-    sec9 = THEORY[THEORY.index("\n## 9. "):THEORY.index("\n## 10. ")]
+    heads = set(re.findall(r"^#{2,3} (\d+(?:\.\d+)?)[. ]", DOCS_THEORY, re.M))
+    sec9 = DOCS_THEORY[DOCS_THEORY.index("\n## 9. "):DOCS_THEORY.index("\n## 10. ")]
     items9 = set(re.findall(r"^(\d+)\. \*\*", sec9, re.M))
     return heads, items9
 
