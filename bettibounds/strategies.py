@@ -79,7 +79,7 @@ def datasets(draw, spec: ArchitectureSpec):
 
 @st.composite
 def experiments(draw, max_width: int = 3, grid: int = 9):
-    """A validated experiment dict (DESIGN.md format) with a 2-D slice through random directions."""
+    """A validated experiment dict (docs/usage.md, "Experiment files") with a 2-D slice through random directions."""
     spec = draw(architectures(activations=("tanh", "logistic", "arctan", "softplus"), max_width=max_width,
                               max_depth=2, max_outputs=1, skip="none"))
     xs, ys = draw(datasets(spec))

@@ -1,6 +1,6 @@
 """Sample-based barcodes of minima: a k-NN graph on sampled points and its lower-star H0.
 
-The published algorithm (Barannikov et al. 2019, THEORY.md §4): sort the points by f, build a
+The published algorithm (Barannikov et al. 2019; docs/theory.md §12): sort the points by f, build a
 k-nearest-neighbour graph, sweep in increasing f with union-find, killing the younger of two merging
 clusters at the merging vertex (elder rule). This is lower-star H0 of the graph: a vertex enters at
 f(v), an edge at max(f(u), f(v)). We compute it with gudhi's SimplexTree

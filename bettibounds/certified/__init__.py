@@ -1,10 +1,12 @@
 """Certified results by interval arithmetic.
 
-* ``certify_lower(experiment)`` (:mod:`.witness`) finds a candidate minimiser, certifies
+* ``certify_lower(spec, x, y)`` (:mod:`.witness`), for a concrete network ``spec`` and exact
+  data ``xs, ys`` (from an experiment file ``exp``: ``certify_lower(exp.spec, exp.x, exp.y)``),
+  finds a candidate minimiser (or starts from ``theta=``), certifies
   with ball arithmetic that the loss has a strict local minimum in a ball around it,
   certifies that the ball's images under the loss-preserving group G are pairwise disjoint,
-  and returns a level band [c_lo, c_hi) on which b_0(S_c) >= |G|. Needs the ``[certify]``
-  extra (python-flint).
+  and returns a :class:`LowerCertificate` with a level band [c_lo, c_hi) on which
+  b_0(S_c) >= |G| (docs/theory.md §10.2). Needs the ``[certify]`` extra (python-flint).
 * ``certify_landscape(experiment)`` (:mod:`.landscape`) proves the Betti numbers b_0, b_1
   of the sublevel sets of the loss on a 1-D or 2-D slice (or a box over P <= 2 parameters),
   or says why it cannot: float64 interval arithmetic with outward rounding

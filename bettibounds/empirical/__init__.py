@@ -1,10 +1,11 @@
 """The empirical side: experiment files, batched loss landscapes, sublevel persistence.
 
-Modules: ``experiment`` (files), ``kernels`` (the batched loss, ``from_sequential``,
-``experiment_from_sequential``), ``models`` (any PyTorch model: ``experiment_from_model``),
-``paths`` (paths between two models, barriers), ``model_files`` (model experiment files),
-``sampler`` (grids), ``persistence`` (diagrams, Betti curves), ``compare`` (flags and the theory
-beside the data), ``plots``.
+Modules: ``experiment`` (files), ``sequential`` (``from_sequential``,
+``experiment_from_sequential``: an ``nn.Sequential`` as a spec), ``kernels`` (compatibility: the
+names of 0.1, the torch engine now in :mod:`bettibounds.engines`), ``models`` (any PyTorch
+model: ``experiment_from_model``), ``paths`` (paths between two models, barriers),
+``model_files`` (model experiment files), ``sampler`` (grids), ``persistence`` (diagrams, Betti
+curves), ``compare`` (flags and the theory beside the data), ``plots``.
 
 The public names are importable from this package (``from bettibounds.empirical import
 experiment_from_model, sample_landscape, analyze_landscape``); each is loaded on first use, so

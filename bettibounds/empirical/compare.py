@@ -1,7 +1,7 @@
 """Betti numbers of a sampled landscape, their trustworthiness, and the theory beside them.
 
 For each requested level c the result gives b_k(c) of the grid sublevel set (lower-star
-V-construction, DESIGN.md) and two flags:
+V-construction, docs/usage.md "Landscapes") and two flags:
 
 * **clipped** -- some boundary vertex of the grid lies in the sublevel set, so the
   grid set may cut components of S_c (or of the slice's sublevel set) and is not a union

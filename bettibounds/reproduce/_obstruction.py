@@ -1,4 +1,4 @@
-"""Section 5 of the report: the ReLU obstruction (Nurisso, Leroy, Vaccarino 2024; THEORY sec. 5).
+"""Section 5 of the report: the ReLU obstruction (Nurisso, Leroy, Vaccarino 2024; docs/theory.md §11).
 
 * the probability that some neuron is pathological (c_k = ||w_k||^2 - ||v_k||^2 < 0) at a
   standard initialisation (closed form for normal inits);

@@ -18,7 +18,7 @@ from ..sizes import Expr, Size
 
 __all__ = ["Theorem", "Product", "Hypothesis", "STATUSES", "smin", "is_symbolic"]
 
-#: status of a statement (THEORY preamble); "constant-free" marks O(.) cores
+#: status of a statement (docs/theory.md §1.2); "constant-free" marks O(.) cores
 STATUSES = ("published", "quoted", "derived", "reconstructed", "constant-free")
 HYPOTHESIS_STATUSES = ("holds", "undecided", "fails")
 

@@ -86,8 +86,8 @@ def collinear_expected(xs, a):
 # --------------------------------------------------------------------------- worked example
 
 
-def test_path_example_of_theory_section_4():
-    """THEORY.md §4: values [3, 1, 2, 0, 4] on a path give the bars [1, 2) and [0, inf)."""
+def test_path_example_of_theory_section_12():
+    """docs/theory.md §12: values [3, 1, 2, 0, 4] on a path give the bars [1, 2) and [0, inf)."""
     values = np.array([3.0, 1.0, 2.0, 0.0, 4.0])
     bc = grid_barcode(values)
     assert [(b.birth, b.death) for b in bc.of_dim(0)] == [(0.0, math.inf), (1.0, 2.0)]
