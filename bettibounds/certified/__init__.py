@@ -1,7 +1,7 @@
 """Certified results by interval arithmetic.
 
 * ``certify_lower(spec, x, y)`` (:mod:`.witness`), for a concrete network ``spec`` and exact
-  data ``xs, ys`` (from an experiment file ``exp``: ``certify_lower(exp.spec, exp.x, exp.y)``),
+  data ``x, y`` (from an experiment file ``exp``: ``certify_lower(exp.spec, exp.x, exp.y)``),
   finds a candidate minimiser (or starts from ``theta=``), certifies
   with ball arithmetic that the loss has a strict local minimum in a ball around it,
   certifies that the ball's images under the loss-preserving group G are pairwise disjoint,
