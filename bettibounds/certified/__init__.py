@@ -11,9 +11,12 @@
   of the sublevel sets of the loss on a 1-D or 2-D slice (or a box over P <= 2 parameters),
   or says why it cannot: float64 interval arithmetic with outward rounding
   (:mod:`.intervals`), enclosures of the loss and its gradient on many boxes at once
-  (:mod:`.loss_enclosure`), adaptive subdivision and the nerve of the cell cover
-  (:mod:`.topology`); docs/theory.md §13. python-flint is used only to decide f(t) <= c
-  at the rare subdivision vertices where float64 cannot.
+  (:mod:`.loss_enclosure`; the activations' interval extensions in
+  :mod:`.interval_activations`, the ball-arithmetic oracle in :mod:`.arb_oracle`), adaptive
+  subdivision and the nerve of the cell cover (:mod:`.topology`, one level; its parts
+  :mod:`.boxes`, :mod:`.limits`, :mod:`.segments`, :mod:`.subdivision`, :mod:`.nerve`);
+  docs/theory.md §13. python-flint is used only to decide f(t) <= c at the rare subdivision
+  vertices where float64 cannot.
 """
 
 from __future__ import annotations

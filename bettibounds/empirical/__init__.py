@@ -3,9 +3,11 @@
 Modules: ``experiment`` (files), ``sequential`` (``from_sequential``,
 ``experiment_from_sequential``: an ``nn.Sequential`` as a spec), ``kernels`` (compatibility: the
 names of 0.1, the torch engine now in :mod:`bettibounds.engines`), ``models`` (any PyTorch
-model: ``experiment_from_model``), ``paths`` (paths between two models, barriers),
-``model_files`` (model experiment files), ``sampler`` (grids), ``persistence`` (diagrams, Betti
-curves), ``compare`` (flags and the theory beside the data), ``plots``.
+model: ``experiment_from_model``; its data in ``model_datasets``, regions and directions in
+``model_regions``, the bound column's recognition in ``model_recognition``), ``paths`` (paths
+between two models, barriers), ``model_files`` (model experiment files), ``sampler`` (grids),
+``persistence`` (diagrams, Betti curves), ``compare`` (flags and the theory beside the data),
+``plots``.
 
 The public names are importable from this package (``from bettibounds.empirical import
 experiment_from_model, sample_landscape, analyze_landscape``); each is loaded on first use, so
@@ -28,8 +30,8 @@ EXPORTS = {
     "touches_boundary": "compare",
     "plot_landscape": "plots",
     "LossKernel": "kernels", "from_sequential": "sequential", "experiment_from_sequential": "sequential",
-    "ModelExperiment": "models", "experiment_from_model": "models", "model_data": "models",
-    "model_vector": "models", "filter_normalize": "models", "recognise_network": "models",
+    "ModelExperiment": "models", "experiment_from_model": "models", "model_data": "model_datasets",
+    "model_vector": "model_regions", "filter_normalize": "model_regions", "recognise_network": "model_recognition",
     "PathResult": "paths", "path_between": "paths", "plot_path": "paths", "barrier_heights": "paths",
     "load_model_experiment": "model_files",
 }
