@@ -8,7 +8,7 @@ between 1/3 and 3 is the models' target; an estimate far *below* the measured ti
 through that should have been refused (or announced).
 
 The kernel workloads are estimated as the CLI estimates them: from a pilot of the real kernel
-(``budget.kernel_pilot``, ``budget.flow_pilot``, the loss jet of ``budget.lower_cost``); the others
+(``budget.kernel_pilot``, ``obstruction.flow_step_seconds``, the loss jet of ``certify_lower_cost``); the others
 from operation counts. The pilots' own time is not part of the measured time.
 
 Usage: ``python benchmarks/bench_estimates.py [--quick]`` (prints a Markdown table; writes nothing).
@@ -54,7 +54,7 @@ def _data(spec, seed=0):
 
 
 def rows(quick: bool):
-    from bettibounds.obstruction import gradient_flow, obstruction_probability
+    from bettibounds.obstruction import flow_step_seconds, gradient_flow, obstruction_probability
 
     out = []
     # ---- obstruction gradient flow
@@ -62,7 +62,7 @@ def rows(quick: bool):
         rng = np.random.default_rng(0)
         X, Y = rng.normal(size=(m, p)), rng.normal(size=(m, e))
         W, V = rng.normal(size=(h, p)) * 0.1, rng.normal(size=(h, e)) * 0.1
-        est = budget.obstruction_flow(m, h, p, e, steps, budget.flow_pilot(m, h, p, e))  # as the CLI estimates
+        est = budget.obstruction_flow(m, h, p, e, steps, flow_step_seconds(m, h, p, e))  # as the CLI estimates
         out.append((f"flow m={m} h={h} p={p} e={e}, {steps} steps", est,
                     _time(lambda: gradient_flow(W, V, X, Y, steps=steps, lr=1e-5))))
     # ---- Monte Carlo of uniform initialisations
@@ -120,11 +120,12 @@ def rows(quick: bool):
         pass
     else:
         from bettibounds.empirical.experiment import load_experiment
+        from bettibounds.certified.witness import certify_lower_cost
         from bettibounds.lower import symmetry_group
 
         exp = load_experiment(ROOT / "examples" / "teacher_tanh.json")
         starts = 2 if quick else 8
-        est = budget.lower_cost(exp.spec, exp.x, exp.y, starts, symmetry_group(exp.spec).order)
+        est = certify_lower_cost(exp.spec, exp.x, exp.y, starts, symmetry_group(exp.spec).order)
         out.append((f"lower (teacher_tanh, {starts} starts)", est,
                     _time(lambda: certify_lower(exp.spec, exp.x, exp.y, starts=starts))))
     return out

@@ -12,13 +12,14 @@ PfaffianFormat(order=6, alpha=2, beta=4)
 
 from __future__ import annotations
 
+from ._version import __version__
 from .api import bounds
 from .errors import (BettiBoundsError, DeviceError, HypothesisError, InvalidSpecError, MissingExtraError,
                      NotPfaffianError, OutputError, ResourceLimitError, SchedulerError,
                      UnknownNameError)
 from .lower import SymmetryGroup, symmetry_group
 from .pfaffian.activations import get_activation
-from .pfaffian.chain import Certificate, certify
+from .pfaffian.chain import Certificate, certify, certify_chain
 from .pfaffian.derive import Derivation, closed_form, derive_format, layer_recursion
 from .pfaffian.format import PfaffianFormat
 from .references import REFERENCES, cite
@@ -26,7 +27,6 @@ from .result import BoundReport, BoundResult
 from .spec import ArchitectureSpec
 from .theorems import THEOREMS, Hypothesis, get_theorem
 
-__version__ = "0.1.0"
 
 __all__ = [
     "ArchitectureSpec",
@@ -39,6 +39,7 @@ __all__ = [
     "closed_form",
     "layer_recursion",
     "get_activation",
+    "certify_chain",
     "certify",
     "Certificate",
     "THEOREMS",

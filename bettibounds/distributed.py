@@ -4,9 +4,10 @@ Loss evaluation at grid points is embarrassingly parallel; persistence of the as
 grid stays on one machine (docs/distributed.md says up to which grid size that is cheap).
 This module spreads the evaluation over a ``dask.distributed`` cluster:
 
-* :func:`dask_client` -- ``"local"`` starts (and afterwards stops) a ``LocalCluster`` of
-  one single-threaded worker process per core; ``"tcp://host:port"`` connects to a running
-  scheduler (``dask scheduler`` / ``dask worker tcp://host:port``);
+* :func:`dask_client` (from :mod:`bettibounds.dask_cluster`, with :func:`check_scheduler`) --
+  ``"local"`` starts (and afterwards stops) a ``LocalCluster`` of one single-threaded worker
+  process per core; ``"tcp://host:port"`` connects to a running scheduler (``dask scheduler`` /
+  ``dask worker tcp://host:port``);
 * :class:`DaskEvaluator` -- a drop-in for :class:`~bettibounds.empirical.kernels.LossKernel`
   in :func:`~bettibounds.empirical.sampler.sample_landscape` (it has ``evaluate_chunked``
   and ``device``). The spec and the data are scattered to every worker once, the center and
@@ -36,10 +37,7 @@ error, not a silent hole).
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import math
-import numbers
 import os
 import re
 import threading
@@ -49,12 +47,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._lib.arrays import as_float64
-from .errors import InvalidSpecError, SchedulerError
+from .dask_cluster import (check_scheduler, dask_client, dask_package, dask_setup, positive_int,
+                           worker_failure)
+from .errors import InvalidSpecError
 
-__all__ = ["DaskEvaluator", "dask_client", "landscape_sampler", "map_jobs", "check_scheduler"]
+__all__ = ["DaskEvaluator", "dask_client", "landscape_sampler", "map_jobs", "check_scheduler", "dask_setup",
+           "worker_failure"]
 
-_INSTALL = 'pip install -e ".[dist]"'
-_ADDRESS = re.compile(r"^(tcp|tls)://(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
 #: kernels a worker thread keeps (one per scattered payload); older ones are dropped
 _CACHE_SIZE = 2
 #: points per chunk of a fused-engine run when none is given (the fused kernel evaluates each point
@@ -63,226 +62,6 @@ _FUSED_CHUNK = 4096
 #: per worker thread: {payload token: kernel (LossKernel or FusedSliceKernel)}; a thread's kernel keeps its buffers
 #: from block to block (fresh buffers per block cost about half as much again: page faults)
 _WORKER = threading.local()
-
-
-def _distributed():
-    """The ``distributed`` package, or a one-line error saying how to install it."""
-    try:
-        import distributed
-    except ImportError as exc:
-        name = getattr(exc, "name", None) or "distributed"
-        raise InvalidSpecError(f"distributed evaluation needs Dask ({name} is not installed): {_INSTALL}") from None
-    return distributed
-
-
-def _positive_int(name: str, value, allow_none: bool = True):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise InvalidSpecError(f"{name} must be a positive integer{' or None' if allow_none else ''}, got {value!r}")
-    return int(value)
-
-
-def _check_scheduler(scheduler) -> str:
-    if not isinstance(scheduler, str) or not (scheduler == "local" or _ADDRESS.match(scheduler)):
-        raise InvalidSpecError(
-            f"scheduler must be 'local' (start a LocalCluster on this machine) or the address of a running Dask "
-            f"scheduler such as 'tcp://10.0.0.5:8786', got {scheduler!r}")
-    if scheduler != "local" and not 1 <= int(_ADDRESS.match(scheduler).group(3)) <= 65535:
-        raise InvalidSpecError(f"scheduler {scheduler!r}: the port must lie in 1..65535")
-    return scheduler
-
-
-def check_scheduler(scheduler, *, timeout: float = 5.0):
-    """Validate a scheduler before any work: Dask is installed, the string is ``"local"`` or a
-    well-formed ``tcp://host:port``, and such an address accepts connections (a plain TCP
-    connection, no Dask handshake). A ``distributed.Client`` is accepted as it is.
-
-    Raises
-    ------
-    InvalidSpecError
-        Dask is missing or the string is malformed.
-    SchedulerError
-        Nothing accepts connections at the address within ``timeout`` seconds.
-    """
-    distributed = _distributed()
-    if isinstance(scheduler, distributed.Client):
-        return scheduler
-    scheduler = _check_scheduler(scheduler)
-    if scheduler != "local":
-        import socket
-
-        host, port = _ADDRESS.match(scheduler).group(2, 3)
-        try:
-            socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
-        except (OSError, ValueError) as exc:
-            raise SchedulerError(f"no Dask scheduler answers at {scheduler} ({_one_line(exc)}); start one with "
-                                 f"`dask scheduler` and workers with `dask worker {scheduler}`, or use "
-                                 "scheduler 'local'") from None
-    return scheduler
-
-
-@contextlib.contextmanager
-def dask_client(scheduler, *, workers: int | None = None, timeout: float = 10.0):
-    """A ``distributed.Client`` for ``scheduler``, closed (with its cluster) on exit.
-
-    Parameters
-    ----------
-    scheduler : str or distributed.Client
-        ``"local"``: start a ``LocalCluster`` of ``workers`` single-threaded worker
-        processes on this machine (stopped on exit); ``"tcp://host:port"`` (or
-        ``tls://``): connect to a running scheduler (``dask scheduler``), which is left
-        running; an existing ``Client`` is yielded as it is and not closed.
-    workers : int, optional
-        Worker processes of the local cluster (default: the number of CPU cores);
-        only with ``"local"``.
-    timeout : float
-        Seconds to wait for a remote scheduler to answer and to have a worker.
-
-    Raises
-    ------
-    InvalidSpecError
-        Dask is not installed, the scheduler string is malformed, ``workers`` is given
-        for a remote scheduler, or no scheduler (or no worker) answers in time.
-
-    Examples
-    --------
-    >>> with dask_client("local", workers=2) as client:  # doctest: +SKIP
-    ...     print(len(client.nthreads()))
-    2
-    """
-    distributed = _distributed()
-    if isinstance(scheduler, distributed.Client):
-        if workers is not None:
-            raise InvalidSpecError("workers applies to scheduler='local' only (the cluster already exists)")
-        yield scheduler
-        return
-    scheduler = _check_scheduler(scheduler)
-    workers = _positive_int("workers", workers)
-    if not isinstance(timeout, numbers.Real) or isinstance(timeout, bool) or not timeout > 0:
-        raise InvalidSpecError(f"timeout must be a positive number of seconds, got {timeout!r}")
-    with contextlib.ExitStack() as stack:
-        if scheduler == "local":
-            _shield_thread_count(stack)
-            n = workers or os.cpu_count() or 1
-            restore = _quiet_logs()  # a worker that fails to start logs its traceback: the error below says it
-            try:
-                cluster = stack.enter_context(distributed.LocalCluster(
-                    n_workers=n, threads_per_worker=1, processes=True,
-                    dashboard_address=None, silence_logs=logging.ERROR,
-                    # the workers leave Ctrl-C to this process, which stops them (dask_setup below)
-                    preload=["bettibounds.distributed"],
-                    # no dashboard, and the scheduler's HTTP routes on a free port, not 8787 (which
-                    # another cluster on the machine may hold)
-                    scheduler_kwargs={"dashboard": False, "dashboard_address": ":0"}))
-                client = stack.enter_context(distributed.Client(cluster))
-            except (RuntimeError, OSError, TimeoutError) as exc:  # a worker process could not start
-                raise SchedulerError(f"could not start a local Dask cluster of {n} worker processes "
-                                     f"({_one_line(exc)}): the machine may lack the memory or the processes for "
-                                     "them; use fewer --workers or run in this process (no --scheduler)") from None
-            finally:
-                restore()
-            try:
-                yield client
-            except BaseException:  # an error or Ctrl-C: stop now, do not wait for the blocks in flight
-                restore = _quiet_logs()  # the cluster logs every connection the kill breaks, with tracebacks
-                try:
-                    _kill_workers(cluster)
-                    stack.close()
-                finally:
-                    restore()
-                raise
-            return
-        else:
-            if workers is not None:
-                raise InvalidSpecError(f"workers applies to scheduler='local' only; the cluster at {scheduler} has "
-                                       "the workers started there with `dask worker`")
-            try:
-                client = distributed.Client(scheduler, timeout=timeout)
-            except (OSError, TimeoutError) as exc:
-                raise InvalidSpecError(
-                    f"no Dask scheduler answered at {scheduler} within {timeout:g} s ({_one_line(exc)}); start one "
-                    f"with `dask scheduler` and workers with `dask worker {scheduler}`, or use scheduler 'local'"
-                ) from None
-            stack.callback(client.close)
-            try:
-                client.wait_for_workers(1, timeout=timeout)
-            except (OSError, TimeoutError):
-                raise InvalidSpecError(f"the Dask scheduler at {scheduler} has no workers (waited {timeout:g} s); "
-                                       f"start some with `dask worker {scheduler}`") from None
-        yield client
-
-
-def dask_setup(worker) -> None:
-    """Dask preload hook of the local cluster's worker processes (``preload=["bettibounds.distributed"]``).
-
-    Ctrl-C in a terminal reaches every process of the foreground group, the workers too; each
-    would print its own KeyboardInterrupt traceback. The workers ignore it: the client process
-    catches it and stops them (:func:`dask_client`).
-    """
-    import signal
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _quiet_logs():
-    """Silence Dask's loggers (and tornado's) until the returned function is called."""
-    names = ["distributed", "tornado", "asyncio"]
-    names += [n for n in logging.root.manager.loggerDict if n.startswith(("distributed.", "tornado."))]
-    loggers = [logging.getLogger(n) for n in names]
-    saved = [(lg, lg.level, lg.disabled) for lg in loggers]
-    for lg in loggers:
-        lg.disabled = True
-
-    def restore():
-        for lg, level, disabled in saved:
-            lg.setLevel(level)
-            lg.disabled = disabled
-
-    return restore
-
-
-def _kill_workers(cluster) -> None:
-    """Kill the worker processes of a local cluster at once (no restart), so that closing it after
-    an error or an interrupt does not wait for the computations in flight."""
-    import signal
-
-    for nanny in list(getattr(cluster, "workers", {}).values()):
-        with contextlib.suppress(Exception):
-            nanny.auto_restart = False
-            os.kill(nanny.process.process.pid, signal.SIGKILL)
-
-
-def _shield_thread_count(stack: contextlib.ExitStack) -> None:
-    """Keep this process's torch thread count (and so its chunk size) what it was.
-
-    A Nanny sets ``distributed.nanny.pre-spawn-environ`` (OMP_NUM_THREADS=1, ...) in the
-    environment of the process that starts it, so that the worker processes inherit it. A
-    torch first imported after that would run this process single-threaded and size its
-    chunks for one thread, unlike the in-process run; importing torch first keeps the
-    count, and the variables are put back when the cluster stops.
-    """
-    import dask
-
-    saved = {k: os.environ.get(k) for k in dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {}}
-    with contextlib.suppress(ImportError):
-        import torch
-
-        torch.get_num_threads()
-
-    def restore():
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-    stack.callback(restore)
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 # ---------------------------------------------------------------- worker side
@@ -320,7 +99,11 @@ def _worker_kernel(payload: _Payload):
     if kernel is None:
         from .engines.torch_kernel import LossKernel
 
-        if payload.engine == "fused":
+        if payload.engine == "model":  # the model arrived once with the payload; each thread has its own copy
+            from .engines.model_engine import ModelEngine
+
+            kernel = ModelEngine(payload.spec, payload.x, payload.y, device=payload.device, dtype=payload.dtype)
+        elif payload.engine == "fused":
             from .empirical.fused import FusedSliceKernel
 
             kernel = FusedSliceKernel(payload.spec, payload.x, payload.y, device=payload.device, dtype=payload.dtype)
@@ -384,10 +167,14 @@ class DaskEvaluator:
         partition (its chunk is 4096 points unless given).
     block : int, optional
         Points per Dask task, rounded up to whole chunks (default: one chunk).
-    engine : {"torch", "fused"}
-        The workers' kernel: :class:`~bettibounds.empirical.kernels.LossKernel` (default) or
+    engine : {"torch", "fused", "model"}
+        The workers' kernel: :class:`~bettibounds.empirical.kernels.LossKernel` (default),
         the fused float32 CPU engine :class:`~bettibounds.empirical.fused.FusedSliceKernel`
-        (slices only; needs numba on the client and on every worker).
+        (slices only; needs numba on the client and on every worker), or the model engine
+        :class:`~bettibounds.engines.model_engine.ModelEngine`, for which ``spec`` is a
+        :class:`~bettibounds.engines.model_engine.ModelProblem` (the module is pickled once, sent
+        to every worker with the data, and each worker thread evaluates its own copy; its class
+        must be importable on the workers).
     progress : bool
         A tqdm bar over the points, advanced as blocks come back from any worker.
     callback : callable, optional
@@ -409,7 +196,7 @@ class DaskEvaluator:
 
     def __init__(self, client, spec, x, y, *, device=None, dtype: str | None = None, chunk: int | None = None,
                  block: int | None = None, progress: bool = False, callback=None, engine: str = "torch"):
-        distributed = _distributed()
+        distributed = dask_package()
         from .engines import engine_names
         from ._lib.arrays import as_matrix
         from .engines.torch_kernel import LossKernel
@@ -424,8 +211,8 @@ class DaskEvaluator:
             raise InvalidSpecError("callback must be callable as callback(points_done, points_total)")
         if engine not in engine_names():
             raise InvalidSpecError(f"engine must be one of {', '.join(engine_names())}, got {engine!r}")
-        self.chunk = _positive_int("chunk", chunk)
-        self.block = _positive_int("block", block)
+        self.chunk = positive_int("chunk", chunk)
+        self.block = positive_int("block", block)
         self.engine = engine
         # the client-side kernel validates spec, data and dtype now, and sizes chunks as in-process
         if engine == "fused":
@@ -436,6 +223,10 @@ class DaskEvaluator:
                                        "torch engine for CUDA")
             device = "cpu"
             self._local = FusedSliceKernel(spec, x, y, dtype="float32" if dtype is None else dtype)
+        elif engine == "model":
+            from .engines.model_engine import ModelEngine
+
+            self._local = ModelEngine(spec, x, y, device="cpu", dtype="float64" if dtype is None else dtype)
         else:
             self._local = LossKernel(spec, x, y, device="cpu", dtype="float64" if dtype is None else dtype)
         self.client, self.spec = client, spec
@@ -445,8 +236,11 @@ class DaskEvaluator:
         self._devices: set = set()
         self.info: dict = {}
         self.runs: list = []
-        payload = _Payload(uuid.uuid4().hex, spec, as_matrix("x", x), as_matrix("y", y), device,
-                           self.dtype, engine)
+        if engine == "model":  # any shapes (images, sequences): the engine checked them above
+            xs, ys = _host(x), _host(y)
+        else:
+            xs, ys = as_matrix("x", x), as_matrix("y", y)
+        payload = _Payload(uuid.uuid4().hex, spec, xs, ys, device, self.dtype, engine)
         # sent once; every worker keeps a replica, so a worker that joins later gets it from a peer
         self._payload = client.scatter(payload, broadcast=True, hash=False)
 
@@ -489,7 +283,7 @@ class DaskEvaluator:
             raise InvalidSpecError("this DaskEvaluator was closed; build a new one")
         if mode not in ("full", "slice"):
             raise InvalidSpecError(f"mode must be 'full' or 'slice', got {mode!r}")
-        chunk = _positive_int("chunk", chunk) or self.chunk
+        chunk = positive_int("chunk", chunk) or self.chunk
         kern = self._local
         if self.engine == "fused":  # every check of the workers' fused kernels, here and now
             points, _ = kern.prepare(points, mode, center=center, directions=directions, check_memory=False)
@@ -526,7 +320,7 @@ class DaskEvaluator:
                          self.progress if progress is None else progress, mode)
 
     def _run(self, points, starts, per_block, chunk, affine, out, progress, mode) -> np.ndarray:
-        distributed = _distributed()
+        distributed = dask_package()
         client = self.client
         nthreads = client.nthreads()
         if not nthreads:
@@ -590,22 +384,9 @@ class DaskEvaluator:
         return out
 
 
-def worker_failure(exc: BaseException, client=None) -> BaseException:
-    """The exception to raise for a task that came back failed: the cluster losing the work (its
-    workers killed or gone: a cancelled future, ``KilledWorker``) is a :class:`SchedulerError`; an
-    exception raised by the work itself is returned as it is."""
-    import concurrent.futures
-
-    distributed = _distributed()
-    lost = (concurrent.futures.CancelledError, distributed.KilledWorker)
-    if not isinstance(exc, lost):
-        return exc
-    where = ""
-    with contextlib.suppress(Exception):
-        where = f" at {client.scheduler.address}"
-    return SchedulerError(f"the Dask cluster{where} lost the work ({type(exc).__name__}): its workers died or were "
-                          "stopped while computing (killed, out of memory, or the scheduler shut down); start "
-                          "workers again and rerun, or run in this process (no --scheduler)")
+def _host(v):
+    """A tensor detached on the CPU (what a worker unpickles), anything else as it is."""
+    return v.detach().cpu() if hasattr(v, "detach") and hasattr(v, "cpu") else v
 
 
 def _bar(progress: bool, total: int, desc: str):
@@ -615,7 +396,7 @@ def _bar(progress: bool, total: int, desc: str):
 
 
 def landscape_sampler(experiment, client, *, device=None, dtype: str | None = None, chunk: int | None = None,
-                      block: int | None = None, progress: bool = False, engine: str = "torch"):
+                      block: int | None = None, progress: bool = False, engine: str | None = None):
     """``sampler(grid) -> LandscapeSample`` evaluating ``experiment`` on the cluster of ``client``.
 
     For :func:`~bettibounds.empirical.compare.analyze_landscape` (``sampler=``): the grid,
@@ -625,8 +406,14 @@ def landscape_sampler(experiment, client, *, device=None, dtype: str | None = No
     """
     from .empirical.sampler import sample_landscape
 
-    evaluator = DaskEvaluator(client, experiment.spec, experiment.x, experiment.y, device=device, dtype=dtype,
-                              chunk=chunk, block=block, progress=progress, engine=engine)
+    if getattr(experiment, "kind", None) == "model":  # experiment_from_model: the model engine on the workers
+        if engine not in (None, "torch", "model"):
+            raise InvalidSpecError(f"a model experiment is evaluated by the model engine, not {engine!r}")
+        evaluator = DaskEvaluator(client, experiment.problem, experiment.x, experiment.y, device=device,
+                                  dtype=dtype, chunk=chunk, block=block, progress=progress, engine="model")
+    else:
+        evaluator = DaskEvaluator(client, experiment.spec, experiment.x, experiment.y, device=device, dtype=dtype,
+                                  chunk=chunk, block=block, progress=progress, engine=engine or "torch")
 
     def sampler(grid):
         return sample_landscape(experiment, grid=grid, dtype=dtype, progress=progress, kernel=evaluator)
@@ -681,7 +468,7 @@ def map_jobs(func, items, scheduler=None, *, workers: int | None = None, progres
         if bar is not None:
             bar.close()
         return results
-    distributed = _distributed()
+    distributed = dask_package()
     with dask_client(scheduler, workers=workers, timeout=timeout) as client:
         futures = client.map(func, items, pure=False)
         bar = _bar(progress, len(items), "jobs (dask)")

@@ -79,7 +79,7 @@ class ResourceLimitError(InvalidSpecError):
 class OutputError(InvalidSpecError):
     """A result cannot be written: the directory is not writable, the disk is full, a file-size
     limit (``ulimit -f``) was reached, a name is too long. Nothing half-written is left behind
-    (:mod:`bettibounds._lib.io` writes to a temporary file and renames it)."""
+    (:mod:`bettibounds._lib.writers` writes to a temporary file and renames it)."""
 
 
 def unknown_name(kind: str, name: object, valid: list[str] | tuple[str, ...]) -> UnknownNameError:

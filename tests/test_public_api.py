@@ -2,7 +2,7 @@
 
 * ``import bettibounds`` is light: no torch, gudhi, sympy, numpy or scipy, and fast;
 * every name in ``bettibounds.__all__`` resolves;
-* every error class is a ``ValueError`` (DESIGN.md, "Errors");
+* every error class is a ``ValueError`` (docs/usage.md, "Python API", errors);
 * the docstring examples of the package and of :func:`bettibounds.bounds` work;
 * ``ArchitectureSpec(**kwargs)`` fuzzed with arbitrary values raises nothing but
   ``BettiBoundsError`` (or succeeds).
@@ -185,7 +185,8 @@ def test_bounds_docstring_example_explicit():
     report = bettibounds.bounds(spec)
     assert report.format.as_tuple() == (1, 2, 4)
     assert report.n_params == 4  # (1 + 1) * 1 + (1 + 1) * 1
-    assert [(b.theorem, b.value) for b in report.upper if b.rigorous] == [("K", 9000), ("GV", 2152008)]
+    # K: floor(9000 / 2) (docs/theory.md 6.1)
+    assert [(b.theorem, b.value) for b in report.upper if b.rigorous] == [("K", 4500), ("GV", 2152008)]
 
 
 # --------------------------------------------------------------------------- fuzzing ArchitectureSpec

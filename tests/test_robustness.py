@@ -143,7 +143,7 @@ def test_barcode_network_and_data_files_refuse_unknown_keys(tmp_path, net, data,
 
 
 def test_read_json_refuses_fifos_devices_and_directories_at_once(tmp_path):
-    from bettibounds._lib.io import read_json
+    from bettibounds._lib.readers import read_json
 
     os.mkfifo(tmp_path / "fifo")  # open() would block for ever
     for path in (tmp_path / "fifo", "/dev/zero", tmp_path):
@@ -152,7 +152,7 @@ def test_read_json_refuses_fifos_devices_and_directories_at_once(tmp_path):
 
 
 def test_read_npz_checks_declared_shapes_before_reading(tmp_path):
-    from bettibounds._lib.io import read_npz
+    from bettibounds._lib.readers import read_npz
 
     buf = io.BytesIO()
     np.savez(buf, x=np.zeros((3, 100000)), y=np.zeros((3, 1)))
@@ -169,7 +169,7 @@ def test_read_npz_checks_declared_shapes_before_reading(tmp_path):
 
 
 def test_experiment_loader_uses_the_one_reader(tmp_path, monkeypatch):
-    import bettibounds._lib.io as libio
+    import bettibounds._lib.readers as libio
     from bettibounds.empirical.experiment import load_experiment
 
     seen = []
@@ -233,7 +233,7 @@ def test_available_memory_respects_the_address_space_limit():
 
 # ------------------------------------------------------------------------------ 14: output failures
 def test_atomic_write_leaves_no_truncated_file(tmp_path, monkeypatch):
-    from bettibounds._lib import io as libio
+    from bettibounds._lib import writers as libio
 
     target = tmp_path / "report.md"
     target.write_text("old")
@@ -285,7 +285,7 @@ def test_output_folders_that_cannot_be_written_are_refused_before_work(tmp_path,
 
 
 def test_staged_outputs_appear_together_or_not_at_all(tmp_path):
-    from bettibounds._lib.io import staged_directory
+    from bettibounds._lib.writers import staged_directory
 
     target = tmp_path / "new" / "plots"
     with pytest.raises(RuntimeError), staged_directory(target) as stage:
@@ -418,7 +418,7 @@ def test_lost_dask_work_is_a_scheduler_error_not_a_type_error(monkeypatch):
 
 
 def test_dask_workers_leave_ctrl_c_to_the_client():
-    from bettibounds.distributed import dask_setup  # the local cluster's preload hook
+    from bettibounds.dask_cluster import dask_setup  # the local cluster's preload hook
 
     previous = signal.getsignal(signal.SIGINT)
     try:

@@ -53,7 +53,6 @@ import contextlib
 import errno
 import io
 import json
-import math
 import multiprocessing as mp
 import os
 import random
@@ -389,7 +388,7 @@ def _engine_opts(rng, argv):
     if rng.random() < 0.15:
         _opt(rng, argv, "--engine", ["torch", "fused"])
     if rng.random() < 0.04:
-        argv.append("--progress")
+        argv.append(rng.choice(["--progress", "--no-progress"]))
     if rng.random() < 0.08:  # rarely a real local cluster (seconds to start); mostly bad addresses
         _opt(rng, argv, "--scheduler", ["local", "tcp://127.0.0.1:1", "bogus", "tcp://[::1]:99999", "tls://x:1"],
              p_valid=0.9)
@@ -443,6 +442,15 @@ def gen_argv(rng: random.Random, valid: dict[str, str]) -> list[str]:
             _opt(rng, argv, "--plot", ["@OUT@", "@OUT@/a/b"], 0.6)
         if rng.random() < 0.1:
             _opt(rng, argv, "--block", small(1, 5000))
+        if rng.random() < 0.08:  # interval arithmetic, capped per level: short caps keep the campaign fast
+            argv.append("--certify")
+            _opt(rng, argv, "--certify-seconds", ["0.5", "1", "2"], 0.7)
+        for switch, p in (("--no-local-search", 0.15), ("--log-scale", 0.1)):
+            if rng.random() < p:
+                argv.append(switch)
+        if rng.random() < 0.05:  # PyTorch-model options with no model file: refused, or junk
+            _opt(rng, argv, rng.choice(["--model", "--weights", "--data", "--loss", "--reduction"]),
+                 ["@MISSING@", "@EXISTING_FILE@", "x.py:f", "mse", "theory"], 0.7)
         _engine_opts(rng, argv)
         if rng.random() < 0.3:
             argv.append("--json")
@@ -457,7 +465,15 @@ def gen_argv(rng: random.Random, valid: dict[str, str]) -> list[str]:
             _opt(rng, argv, "--minima", small(0, 3), 0.75)
             _opt(rng, argv, "--uniform", small(0, 60), 0.75)
             _opt(rng, argv, "--steps", small(0, 10), 0.75)
-            _opt(rng, argv, "--k", small(1, 6), 0.75)
+            _opt(rng, argv, "--k", lambda r: r.choice([r.randint(1, 6), "4P"]), 0.75)
+        if rng.random() < 0.25:  # the authors' sample protocol
+            flag, val = rng.choice([("--preset", ["barannikov"]), ("--radius", ["auto", "0.5", "2"]),
+                                    ("--min-cluster", small(1, 30)), ("--region", ["box", "threshold", "hull"]),
+                                    ("--threshold", ["0.1", "1", "10"]), ("--hull-descents", small(2, 6)),
+                                    ("--hull-scale", ["1.5", "1", "3"]), ("--quotient", ["none", "canonical"])])
+            _opt(rng, argv, flag, val, 0.75)
+            if "threshold" in argv and rng.random() < 0.7:
+                _opt(rng, argv, "--threshold", ["0.5", "2"], 0.8)
         for _ in range(rng.randint(0, 3)):
             flag, val = rng.choice([("--lr", ["0.05", "0.5", "1e-3"]), ("--box", ["-3,3", "-1,1", "0,1", "1,0"]),
                                     ("--refine", small(0, 1)), ("--norm", ["sum", "max", "l2"]), ("--dim", small(0, 1)),
@@ -483,8 +499,8 @@ def gen_argv(rng: random.Random, valid: dict[str, str]) -> list[str]:
             _opt(rng, argv, "--input-dim", small(1, 8), 0.85)
             _opt(rng, argv, "--width", small(1, 12), 0.85)
         for _ in range(rng.randint(0, 3)):
-            flag, val = rng.choice([("--outputs", small(1, 3)), ("--init", ["kaiming", "xavier", "uniform", "normal",
-                                                                          "kaiming-uniform", "he", "bogus"]),
+            inits = ["pytorch", "torch", "kaiming", "xavier", "uniform", "normal", "kaiming-uniform", "he", "bogus"]
+            flag, val = rng.choice([("--outputs", small(1, 3)), ("--init", inits),
                                     ("--seed", small(0, 9)), ("--plot", ["@OUT@"])])
             _opt(rng, argv, flag, val, 0.75)
         if rng.random() < 0.1:
@@ -730,10 +746,14 @@ class Pool:
             slot["proc"].join(5)
         self.slots[i] = self._start()
 
-    def run(self, cases: list[dict], progress=None) -> list[dict]:
+    def run(self, cases: list[dict], progress=None, deadline: float | None = None) -> list[dict]:
+        """Every case (or, with ``deadline`` -- a time.monotonic() value -- those started before it;
+        the cases in flight then finish)."""
         todo, results = list(cases), []
         grace = 30.0 + 0.5 * self.timeout  # the worker's own timer fires first; this catches C code that ignores it
         while todo or any(s["case"] is not None for s in self.slots):
+            if deadline is not None and todo and time.monotonic() > deadline:
+                todo = []  # the time cap: start nothing more
             for i, slot in enumerate(self.slots):
                 if slot["case"] is None and todo:
                     if slot["done"] >= self.recycle:
@@ -830,6 +850,10 @@ def main() -> int:
     ap.add_argument("--only", default=None, help="run only the case ids listed (comma separated)")
     ap.add_argument("--json", metavar="FILE", help="also write every result as JSON")
     ap.add_argument("--show", type=int, default=40, help="findings printed in full (default 40)")
+    ap.add_argument("--max-seconds", type=float, default=None,
+                    help="start no case after this many seconds (the cases in flight finish); the summary says how "
+                         "many of the generated cases ran. Argument vectors and files are interleaved, so a capped "
+                         "run covers both in proportion")
     args = ap.parse_args()
     if args.quick:
         args.argv, args.files = 300, 100
@@ -851,11 +875,24 @@ def main() -> int:
                 print(f"[{n}/{len(cases)} {time.perf_counter() - t0:.0f} s, {found[0]} with findings]{flag}",
                       file=sys.stderr, flush=True)
 
-        results = Pool(args.workers, work, args.timeout, args.memory_gb, args.budget, args.recycle).run(cases, progress)
+        # argument vectors and files interleaved in proportion (each kind in its generated order)
+        order = {}
+        for kind in "af":
+            kind_cases = [c for c in cases if c["id"][0] == kind]
+            for i, c in enumerate(kind_cases):
+                order[c["id"]] = (i + 0.5) / len(kind_cases)
+        cases.sort(key=lambda c: order[c["id"]])
+        generated = len(cases)
+        deadline = None if args.max_seconds is None else time.monotonic() + args.max_seconds
+        results = Pool(args.workers, work, args.timeout, args.memory_gb, args.budget, args.recycle).run(
+            cases, progress, deadline)
         summary = summarize(results, time.perf_counter() - t0, args)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     bad = [r for r in results if r["findings"]]
+    if summary["cases"] < generated:
+        print(f"fuzz_cli: time cap (--max-seconds {args.max_seconds:g}): {summary['cases']} of the {generated} "
+              "generated cases ran")
     print(f"fuzz_cli: {summary['cases']} cases ({summary['argv_cases']} argument vectors, {summary['file_cases']} "
           f"mutated files) in {summary['seconds']} s; load average {summary['load'][0]:.1f}; {summary['date']}")
     print("exit codes: " + ", ".join(f"{k}: {v}" for k, v in sorted(summary["exit_codes"].items())))

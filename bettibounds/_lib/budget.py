@@ -18,7 +18,9 @@ The time limit is 24 hours of estimated work, or what the environment variable
 
 How the estimates are made. The unit of work of each command is *measured* on the spot where
 it is cheap to do so (a pilot: one descent step of the batched kernel, the loss at a few hundred
-points, one first-order loss jet, a few gradient-flow steps), in CPU seconds, and multiplied by
+points; the modules that own the work measure theirs: one first-order loss jet,
+:func:`bettibounds.certified.witness.certify_lower_cost`, a few gradient-flow steps,
+:func:`bettibounds.obstruction.flow_step_seconds`), in CPU seconds, and multiplied by
 how many units the request has; the rest (k-NN graphs, persistence, Monte Carlo draws) comes from
 operation counts times per-operation costs measured on the development machine
 (benchmarks/bench_estimates.py). Everything is expressed at reference speed and scaled by
@@ -39,9 +41,10 @@ from dataclasses import dataclass, field
 
 from ..errors import InvalidSpecError, ResourceLimitError
 
-__all__ = ["cpu_seconds", "kernel_pilot", "flow_pilot", "Cost", "MAX_COUNT", "ANNOUNCE_SECONDS", "time_limit", "machine_factor", "cpu_factor", "contention",
-           "lower_cost", "invariant_topology", "local_cluster", "fused_compile", "chain_certificate", "enforce", "count",
-           "format_seconds", "format_bytes", "obstruction_flow", "monte_carlo", "loss_evaluations", "descent",
+__all__ = ["cpu_seconds", "kernel_pilot", "step_pilot", "Cost", "MAX_COUNT", "ANNOUNCE_SECONDS", "time_limit", "machine_factor", "cpu_factor", "contention",
+           "invariant_topology", "local_cluster", "fused_compile", "chain_certificate", "enforce", "count",
+           "format_seconds", "format_bytes", "obstruction_flow", "monte_carlo", "loss_evaluations",
+           "engine_evaluations", "local_search", "descent",
            "knn", "lower_star", "persistence", "refinement", "certify_lower", "sample_barcode"]
 
 #: largest count accepted anywhere (about 10^15): beyond it an index or a size overflows somewhere
@@ -225,7 +228,8 @@ def format_bytes(n: float) -> str:
     return f"{n / 2**30:.3g} GiB"
 
 
-def enforce(cost: Cost, what: str, advice: str, *, announce: bool = True, stream=None) -> float:
+def enforce(cost: Cost, what: str, advice: str, *, announce: bool = True, stream=None,
+            announce_at: float | None = None, detail: str = "") -> float:
     """Refuse ``cost`` if it cannot fit; announce it on stderr if it is long; return its seconds.
 
     Parameters
@@ -236,6 +240,10 @@ def enforce(cost: Cost, what: str, advice: str, *, announce: bool = True, stream
         The request, for the messages ("sampling the barcode").
     advice : str
         What to lower when it is refused ("lower --uniform or --minima").
+    announce_at : float, optional
+        Announce on stderr when the estimate reaches this many seconds (default :data:`ANNOUNCE_SECONDS`).
+    detail : str
+        Added to the announcement after "of work" (" for 10^6 points, peak memory about 2 GiB").
 
     Raises
     ------
@@ -254,10 +262,10 @@ def enforce(cost: Cost, what: str, advice: str, *, announce: bool = True, stream
         raise ResourceLimitError(
             f"{what} would take about {format_seconds(seconds)} here (estimate; mostly {cost.dominant()}), more than "
             f"the limit of {format_seconds(limit)}: {advice} (or raise the limit with {_ENV}=<seconds>)")
-    if announce and seconds >= ANNOUNCE_SECONDS:
+    if announce and seconds >= (ANNOUNCE_SECONDS if announce_at is None else announce_at):
         out = sys.stderr if stream is None else stream
         try:
-            out.write(f"bettibounds: {what}: about {format_seconds(seconds)} of work (estimate; mostly "
+            out.write(f"bettibounds: {what}: about {format_seconds(seconds)} of work{detail} (estimate; mostly "
                       f"{cost.dominant()}); Ctrl-C stops it\n")
             out.flush()
         except (OSError, ValueError):
@@ -291,7 +299,6 @@ def kernel_pilot(kernel, starts: int, low: float = -1.0, high: float = 1.0, *, s
     the estimates err on the long side; a slow network is measured on one point only, so that the
     pilot stays a small part of the work it estimates."""
     import numpy as np
-    import torch
 
     P = kernel.n_params
     rng = np.random.default_rng(0)
@@ -309,33 +316,31 @@ def kernel_pilot(kernel, starts: int, low: float = -1.0, high: float = 1.0, *, s
         per_point = cpu_seconds(lambda: evaluate(PILOT_POINTS)) / PILOT_POINTS
     if starts <= 0:
         return per_point, 0.0
+    return per_point, step_pilot(kernel, starts, low, high)
+
+
+def step_pilot(kernel, starts: int, low: float = -1.0, high: float = 1.0) -> float:
+    """Reference seconds of one descent step per start (a forward and a backward pass, the loss at
+    min(starts, :data:`PILOT_STARTS`) points), measured (imports torch): once at one point, then again
+    warm (the first backward pass sets up autograd's state) unless that took :data:`PILOT_SLOW` or more."""
+    import numpy as np
+    import torch
+
+    pts = low + (high - low) * np.random.default_rng(1).random((PILOT_STARTS, kernel.n_params))
 
     def step(n):
         x = torch.as_tensor(pts[:n], dtype=kernel.dtype, device=kernel.device).requires_grad_(True)
         torch.autograd.grad(kernel.evaluate(x).sum(), x)
 
     per_start = cpu_seconds(lambda: step(1))
-    n = min(starts, PILOT_STARTS)
-    if per_start < PILOT_SLOW and n > 1:
+    n = max(1, min(starts, PILOT_STARTS))
+    if per_start < PILOT_SLOW:
         per_start = cpu_seconds(lambda: step(n)) / n
-    return per_point, per_start
+    return per_start
 
 
 #: a pilot unit slower than this (reference seconds) is not repeated on a larger batch
 PILOT_SLOW = 0.05
-
-
-def flow_pilot(m: int, h: int, p: int, e: int) -> float:
-    """Reference seconds of one step of :func:`bettibounds.obstruction.gradient_flow` at these sizes
-    (five steps on arrays of the right shapes, measured)."""
-    import numpy as np
-
-    from ..obstruction import gradient_flow
-
-    rng = np.random.default_rng(0)
-    X, Y = rng.normal(size=(m, p)), rng.normal(size=(m, e))
-    W, V = 1e-3 * rng.normal(size=(h, p)), 1e-3 * rng.normal(size=(h, e))
-    return cpu_seconds(lambda: gradient_flow(W, V, X, Y, steps=5, lr=1e-9)) / 5
 
 
 # ----------------------------------------------------------------------------------- cost models
@@ -371,6 +376,19 @@ def loss_evaluations(spec, points: int, per_point: float | None = None, chunk: i
         per_point = m * per * FLOP + POINT * (spec.depth + 1)
     memory = 8.0 * min(points, chunk) * m * units * 3
     return _part(f"the loss at {points} points", points * per_point, memory)
+
+
+def engine_evaluations(points: int, per_point: float, nbytes: float = 0.0) -> Cost:
+    """Loss at ``points`` parameter vectors by any engine, from a pilot's ``per_point`` seconds, with
+    ``nbytes`` of the engine's own working memory (one chunk); for engines without a spec (models)."""
+    return _part(f"the loss at {points} points", points * per_point, nbytes)
+
+
+def local_search(starts: int, per_start: float, iterations: int = 100) -> Cost:
+    """L-BFGS-B polishes of ``starts`` grid minima, one point at a time: up to ``iterations``
+    iterations of about 2 loss-and-gradient evaluations each, ``per_start`` seconds apiece (a
+    pilot's forward and backward pass at one point)."""
+    return _part(f"the local search from {starts} grid minima", starts * iterations * 2 * per_start)
 
 
 def descent(spec, starts: int, steps: int, per_step: float | None = None, record_every: int = 10) -> Cost:
@@ -420,10 +438,13 @@ def refinement(spec, segments: int, per_point: float | None = None, per_start: f
 
 
 def sample_barcode(spec, *, uniform: int, starts: int, steps: int, k: int, refine: int, record_every: int = 10,
-                   pilot: tuple[float, float, float] | None = None) -> Cost:
+                   pilot: tuple[float, float, float] | None = None, region: str = "box",
+                   hull_descents: int = 100) -> Cost:
     """Everything ``bettibounds barcode`` does in sample mode (uniform points, descents, the loss at
     every recorded point, the k-NN graph, its persistence, the refinement). ``pilot``: (per point,
-    per descent step and start) from :func:`kernel_pilot`."""
+    per descent step and start) from :func:`kernel_pilot`. ``region``: "threshold" adds the rejection
+    sampling's draws (at most 100 x ``uniform``, each evaluated), "hull" the ``hull_descents`` descents
+    whose minima span the hull."""
     P = spec.n_params
     n = uniform + starts * (steps // max(record_every, 1) + 2)
     edges = n * min(k, max(n - 1, 0))
@@ -431,6 +452,11 @@ def sample_barcode(spec, *, uniform: int, starts: int, steps: int, k: int, refin
     per_step = None if per_start is None else DESCENT_STEP + per_start * starts
     total = (loss_evaluations(spec, n, per_point) + descent(spec, starts, steps, per_step, record_every)
              + knn(n, P, k) + lower_star(n, edges))
+    if region == "threshold":
+        total = total + loss_evaluations(spec, 100 * uniform, per_point)
+    elif region == "hull":
+        hull_step = None if per_start is None else DESCENT_STEP + per_start * hull_descents
+        total = total + descent(spec, hull_descents, steps, hull_step, steps + 1)
     if refine:
         total = total + refinement(spec, refine, per_point, per_start)
     return total.alongside(Cost(0.0, 8.0 * 4 * n * P, ()))  # the samples are kept throughout
@@ -446,20 +472,6 @@ def certify_lower(jet_seconds: float, n_params: int, starts: int, orbit: int) ->
     ball = 40 * hessian * 60  # arb costs about 60 times float64 per operation
     return (_part(f"{starts} minimiser searches", starts * per_start) + _part(f"the orbit of {orbit} images", orbit_s)
             + _part("the ball-arithmetic enclosures", ball))
-
-
-def lower_cost(spec, xs, ys, starts: int, orbit: int) -> Cost:
-    """:func:`certify_lower` for a concrete network, from a pilot: the CPU time of one first-order
-    loss jet at a random point (the better of two)."""
-    import numpy as np
-
-    from ..certified.jets import FLOAT
-    from ..certified.witness import loss_jet
-
-    theta = np.random.default_rng(0).normal(0.0, 1.0, spec.n_params)
-    with np.errstate(all="ignore"):  # a pilot at a random point: overflow there is the data's business
-        jet = min(cpu_seconds(lambda: loss_jet(spec, xs, ys, theta, FLOAT, order=1)) for _ in range(2))
-    return certify_lower(jet, spec.n_params, starts, orbit)
 
 
 #: per term of the Poincare polynomial of H(c): one product of two binomial coefficients (big

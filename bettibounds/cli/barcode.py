@@ -16,7 +16,10 @@ __all__ = ["add_parser", "run"]
 
 #: sample-mode options of ``bettibounds barcode`` and their defaults (None on the command line
 #: means "not given", so grid mode can refuse them)
-_SAMPLE_DEFAULTS = {"uniform": 2000, "steps": 200, "lr": 0.05, "k": 10}
+_SAMPLE_DEFAULTS = {"uniform": 2000, "steps": 200, "lr": 0.05, "k": "4P"}
+#: the authors' sample protocol options of ``bettibounds barcode`` (sample mode only; None = not given)
+_PROTOCOL_OPTIONS = ("preset", "radius", "min_cluster", "region", "threshold", "hull_descents", "hull_scale",
+                     "quotient")
 
 
 _ENGINE_HELP = ("grid mode: torch (default) or the fused float32 CPU engine for slices of tanh/logistic MSE "
@@ -46,9 +49,26 @@ def add_parser(sub) -> None:
                     help=f"sample mode: descent steps per start (default {_SAMPLE_DEFAULTS['steps']})")
     bc.add_argument("--lr", type=float, default=None,
                     help=f"sample mode: Adam step size (default {_SAMPLE_DEFAULTS['lr']})")
-    bc.add_argument("--k", type=int, default=None,
-                    help=f"sample mode: neighbours in the k-NN graph (default {_SAMPLE_DEFAULTS['k']}; at most the "
-                         "number of samples - 1, the JSON records both)")
+    bc.add_argument("--k", default=None,
+                    help="sample mode: neighbours in the k-NN graph, an integer or 4P (default 4P, the authors' "
+                         "choice; at most the number of samples - 1, the JSON records both)")
+    proto = bc.add_argument_group("the authors' sample protocol (sample mode; docs/usage.md, 'Loss barcodes')")
+    proto.add_argument("--preset", choices=("barannikov",), default=None,
+                       help="barannikov: k = 4P, --radius auto, --min-cluster 20 (explicit options win)")
+    proto.add_argument("--radius", default=None, metavar="R",
+                       help="edge-length cutoff: a number, or auto (2 x the mean k-NN distance, BarcodeCalc)")
+    proto.add_argument("--min-cluster", type=int, default=None, metavar="N",
+                       help="also report the filtered TO-score over segments whose cluster had >= N samples")
+    proto.add_argument("--region", choices=("box", "threshold", "hull"), default=None,
+                       help="where the uniform points come from: the box (default), the part below --threshold, "
+                            "or the enlarged convex hull of minima of --hull-descents descents")
+    proto.add_argument("--threshold", type=float, default=None, metavar="C", help="--region threshold: keep loss < C")
+    proto.add_argument("--hull-descents", type=int, default=None, metavar="N",
+                       help="--region hull: descents whose minima span the hull (default 100)")
+    proto.add_argument("--hull-scale", type=float, default=None, metavar="S",
+                       help="--region hull: enlargement about the minima's centroid (default 1.5)")
+    proto.add_argument("--quotient", choices=("none", "canonical"), default=None,
+                       help="canonical: identify the images of a point under the symmetry group before the graph")
     bc.add_argument("--box", default=None, metavar="LOW,HIGH",
                     help="sample mode: the box [LOW, HIGH]^P (default: the experiment's box region, else -3,3); "
                          "write a negative LOW as --box=-3,3")
@@ -65,8 +85,9 @@ def add_parser(sub) -> None:
 
 def _barcode_experiment(args):
     """The experiment of ``bettibounds barcode``: a file, or --network plus --data (every file read
-    strictly, by :mod:`bettibounds._lib.io`)."""
-    from .._lib.io import check_keys, read_json, read_npz
+    strictly, by :mod:`bettibounds._lib.readers`)."""
+    from .._lib.readers import read_json, read_npz
+    from .._lib.schema import check_keys
     from ..empirical.experiment import load_experiment, parse_experiment
 
     if args.experiment and (args.network or args.data):
@@ -91,16 +112,23 @@ def run(args: argparse.Namespace) -> int:
     count("--dim", args.dim)
     count("--seed", args.seed)
     count("--refine", args.refine)
-    for name in ("minima", "uniform", "steps", "k"):
+    for name in ("minima", "uniform", "steps"):
         if getattr(args, name) is not None:
-            count(f"--{name}", getattr(args, name), 1 if name == "k" else 0)
-    if args.lr is not None and not (0 < args.lr < float("inf")):
-        raise InvalidSpecError(f"--lr must be a positive finite number, got {args.lr!r}")
+            count(f"--{name}", getattr(args, name))
+    for name in ("min_cluster", "hull_descents"):
+        if getattr(args, name) is not None:
+            count(f"--{name.replace('_', '-')}", getattr(args, name), 1)
+    if args.k is not None:
+        from ..barcode.sampling import protocol_options
+
+        k = protocol_options(args.k, {})["k"]  # an integer or "4P"
+        if k != "4P":
+            count("--k", k, 1)
     if args.workers is not None and (args.scheduler != "local" or args.workers < 1):
         raise InvalidSpecError("--workers must be >= 1 and applies to --scheduler local only")
     box = _box(args.box)
     if args.scheduler is not None:
-        from ..distributed import check_scheduler
+        from ..dask_cluster import check_scheduler
 
         check_scheduler(args.scheduler)
     output_dir(args.plot, "--plot")
@@ -115,10 +143,17 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidSpecError("--engine fused applies to grid mode (an experiment with a slice region and a "
                                "grid); sample mode descends with gradients and uses the torch kernel")
     if grid_mode:
-        given = [f"--{n}" for n in ("box", *_SAMPLE_DEFAULTS) if getattr(args, n) is not None]
+        given = [f"--{n.replace('_', '-')}" for n in ("box", *_SAMPLE_DEFAULTS, *_PROTOCOL_OPTIONS)
+                 if getattr(args, n) is not None]
         given += ["--refine"] if args.refine else []
         if given:
             raise InvalidSpecError(f"{', '.join(given)}: options of sample mode (add --minima N), not used on a grid")
+    for name in ("lr", "hull_scale"):  # (after the grid-mode check: there they are refused as unused)
+        if getattr(args, name) is not None and not (0 < getattr(args, name) < float("inf")):
+            raise InvalidSpecError(f"--{name.replace('_', '-')} must be a positive finite number, "
+                                   f"got {getattr(args, name)!r}")
+    if args.threshold is not None and not abs(args.threshold) < float("inf"):
+        raise InvalidSpecError(f"--threshold must be a finite number, got {args.threshold!r}")
     sample = {name: value if getattr(args, name) is None else getattr(args, name)
               for name, value in _SAMPLE_DEFAULTS.items()}
     _enforce_budget(exp, args, grid_mode, sample, device, dtype)
@@ -168,8 +203,12 @@ def _enforce_budget(exp, args: argparse.Namespace, grid_mode: bool, sample: dict
             cost = cost + budget.fused_compile()
         advice = "use a coarser grid"
     else:
+        k = sample["k"] if args.preset is None or args.k is not None else "4P"
+        k = 4 * exp.spec.n_params if str(k).strip().upper() == "4P" else int(k)
         cost = budget.sample_barcode(exp.spec, uniform=sample["uniform"], starts=starts, steps=sample["steps"],
-                                     k=sample["k"], refine=args.refine, pilot=(per_point, per_start))
+                                     k=k, refine=args.refine, pilot=(per_point, per_start),
+                                     region=args.region or "box",
+                                     hull_descents=100 if args.hull_descents is None else args.hull_descents)
         advice = "lower --uniform, --minima, --steps or --refine"
     if args.scheduler == "local":
         cost = cost.alongside(budget.local_cluster(args.workers or os.cpu_count() or 1))
@@ -195,7 +234,10 @@ def _box(text: str | None) -> tuple[float, float] | None:
 def _barcode_run(exp, args: argparse.Namespace, device, dtype: str, grid_mode: bool, client, sample: dict,
                  box: tuple[float, float] | None = None):
     """(barcode, grid values or None, what JSON records of Dask); the loss on Dask when ``client``."""
+    import warnings
+
     from ..barcode import grid_barcode, sample_barcode
+    from ..barcode.sampling import BarcodeWarning, protocol_options
     from ..engines.torch_kernel import LossKernel
     from ..empirical.sampler import sample_landscape
 
@@ -218,10 +260,13 @@ def _barcode_run(exp, args: argparse.Namespace, device, dtype: str, grid_mode: b
             else:
                 low, high = -3.0, 3.0
             kernel = LossKernel(exp.spec, exp.x, exp.y, device=device, dtype=dtype)
-            barcode = sample_barcode(kernel, low, high, uniform=sample["uniform"],
-                                     starts=64 if args.minima is None else args.minima, steps=sample["steps"],
-                                     lr=sample["lr"], k=sample["k"], seed=args.seed, refine=args.refine,
-                                     progress=args.progress, evaluator=evaluator)
+            with warnings.catch_warnings():  # printed from meta["warnings"] with the result
+                warnings.simplefilter("ignore", BarcodeWarning)
+                barcode = sample_barcode(kernel, low, high, uniform=sample["uniform"],
+                                         starts=64 if args.minima is None else args.minima, steps=sample["steps"],
+                                         lr=sample["lr"], seed=args.seed, refine=args.refine,
+                                         progress=args.progress, evaluator=evaluator,
+                                         **protocol_options(sample["k"], {n: getattr(args, n) for n in _PROTOCOL_OPTIONS}))
             values = None
         dist = None if evaluator is None else {"scheduler": args.scheduler, **evaluator.info}
     finally:
@@ -237,13 +282,23 @@ def _barcode_text(barcode, score, n_params, written) -> str:
     else:
         head = (f"barcode: k-NN graph (k = {m['k']}) on {m['n_points']} samples in a box of R^{n_params} "
                 f"({m['uniform']} uniform + {m['starts']} descent trajectories), seed {m['seed']}")
+        from ..barcode.sampling import protocol_text
+
+        head += "\n" + protocol_text(m)
     lines = [head, f"loss range [{barcode.value_min:.6g}, {barcode.value_max:.6g}]",
              f"TO-score [{score['status']}]: {score['norm']} of {score['n_segments']} finite index-{score['dim']} "
-             f"segment lengths{' / (max f - min f)' if score['normalized'] else ''} = {score['value']:.6g}", ""]
+             f"segment lengths{' / (max f - min f)' if score['normalized'] else ''} = {score['value']:.6g}"]
+    if "filtered" in score:
+        f = score["filtered"]
+        lines.append(f"filtered TO-score (clusters >= {f['min_cluster']} samples): {f['n_segments']} segments, "
+                     f"{f['value']:.6g}")
+    lines.append("")
     bars = sorted(barcode.bars, key=lambda b: (b.dim, -(b.length if not b.essential else float("inf"))))
     lines.append(f"{'index':>5} {'birth':>12} {'death':>12}  {'born at':<16} {'dies at':<16} note")
     for b in bars[:25]:
         note = f"refined (graph estimate {b.estimate:.6g})" if b.refined else ("essential" if b.essential else "")
+        if b.cluster_size is not None:
+            note = f"cluster {b.cluster_size}" + (f", {note}" if note else "")
         death = "inf" if b.essential else f"{b.death:.6g}"
         lines.append(f"{b.dim:>5} {b.birth:>12.6g} {death:>12}  {str(list(b.birth_at)):<16} "
                      f"{'-' if b.death_at is None else str(list(b.death_at)):<16} {note}")
@@ -252,6 +307,7 @@ def _barcode_text(barcode, score, n_params, written) -> str:
     if barcode.source == "knn":
         lines.append("death levels are estimates: the highest sample on the best k-NN path, or (refined) the "
                      "highest loss along an explicit path; locations are sample ids")
+    lines += [f"warning: {w}" for w in m.get("warnings", [])]
     if written:
         lines.append("plots: " + ", ".join(written))
     return "\n".join(lines)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from pathlib import Path
 from typing import Any, NoReturn
 
 from ..errors import InvalidSpecError
@@ -27,18 +26,18 @@ class Parser(argparse.ArgumentParser):
 
 def one_line(text: str) -> str:
     """Errors are one line: escape line breaks and every other control character that came in
-    with the user's input (:func:`bettibounds._lib.io.escape`)."""
-    from .._lib.io import escape
+    with the user's input (:func:`bettibounds._lib.text.escape`)."""
+    from .._lib.text import escape
 
     return escape(text)
 
 
 def output_dir(path: Any, option: str) -> None:
     """Check, before any work, that the output directory of ``option`` can be created and written
-    (:func:`bettibounds._lib.io.check_output_dir`): a path that is empty, a file, too long or not
+    (:func:`bettibounds._lib.writers.check_output_dir`): a path that is empty, a file, too long or not
     writable is a one-line error, not a traceback after minutes of computing. Nothing is created
     yet; the writers create it when they write."""
-    from .._lib.io import check_output_dir
+    from .._lib.writers import check_output_dir
 
     if path is None:
         return
@@ -47,11 +46,11 @@ def output_dir(path: Any, option: str) -> None:
 
 @contextlib.contextmanager
 def staged_outputs(directory: Any, what: str = "the plots"):
-    """All outputs or none: yields a :class:`~bettibounds._lib.io.Staging` for ``directory`` (None
+    """All outputs or none: yields a :class:`~bettibounds._lib.writers.Staging` for ``directory`` (None
     without one). The command writes its files into ``stage.path`` and prints its result inside the
     block; stdout is flushed before the files are moved into place, so a result that cannot be
     printed (a full disk) takes the files with it, and a failure while writing leaves no files."""
-    from .._lib.io import staged_directory
+    from .._lib.writers import staged_directory
 
     if directory is None:
         yield None
@@ -93,8 +92,12 @@ def plot_option(what: str) -> argparse.ArgumentParser:
 
 
 def progress_option() -> argparse.ArgumentParser:
+    """--progress / --no-progress: progress bars on stderr, on by default when stderr is a terminal."""
     p = _parent()
-    p.add_argument("--progress", action="store_true", help="progress bars")
+    on = sys.stderr.isatty()
+    p.add_argument("--progress", dest="progress", action="store_true", default=on,
+                   help="progress bars on stderr (default: on when stderr is a terminal)")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     return p
 
 

@@ -23,20 +23,64 @@ def add_parser(sub) -> None:
         "landscape", help="sample the loss on a grid and measure Betti numbers of its sublevel sets",
         description="Evaluate the loss of an experiment file on its grid (box over all parameters or a slice), "
                     "compute sublevel persistence, report Betti numbers at the file's levels with clipped/stable "
-                    "flags, beside the rigorous upper bound.",
+                    "flags, beside the rigorous upper bound. A file with a \"model\" section (or --model) is a "
+                    "PyTorch model defined in your own Python file, evaluated by the model engine "
+                    "(docs/usage.md, 'Any PyTorch model').",
         parents=[json_option(), plot_option("write heat map / sections, Betti curves and the diagram as PNG"),
                  engine_options(_ENGINE_HELP), progress_option(), scheduler_options("evaluate the loss")])
     ls.add_argument("experiment", help="experiment JSON (network, loss, data, region, grid, levels; format: "
                                        "docs/usage.md, 'Experiment files')")
     ls.add_argument("--refine", type=int, default=2,
                     help="refinement factor of the stability check (default 2; 1 disables it)")
+    ls.add_argument("--certify", action="store_true",
+                    help="also prove b_0, b_1 of each sublevel set by interval arithmetic (1-D/2-D slices, boxes over "
+                         "P <= 2 parameters), or say why not; flags levels where the grid is wrong (docs/usage.md, "
+                         "'Certified topology')")
+    ls.add_argument("--certify-seconds", type=float, default=60.0, metavar="S",
+                    help="time budget of --certify per level (default 60)")
+    ls.add_argument("--no-local-search", action="store_true",
+                    help="skip the L-BFGS-B polish of the grid's lowest minima used by the resolution check (the "
+                         "check then uses grid values only; docs/usage.md, 'Landscapes')")
     ls.add_argument("--block", type=int, default=None,
                     help="points per Dask task, rounded up to whole kernel chunks (default: one chunk)")
+    mg = ls.add_argument_group("PyTorch models (replace the file's \"model\", \"data\" and \"loss\" entries)")
+    mg.add_argument("--model", metavar="FILE.py:FACTORY", help="a function in your Python file that returns the "
+                                                              "torch.nn.Module")
+    mg.add_argument("--weights", metavar="FILE.pt", help="its state_dict, read with torch.load(weights_only=True)")
+    mg.add_argument("--data", metavar="FILE.npz", help="the data: arrays x and y (.npz, or a .pt dict of tensors)")
+    mg.add_argument("--loss", help="mse, bce, bce_with_logits, cross_entropy or nll")
+    mg.add_argument("--reduction", choices=("torch", "theory"),
+                    help="torch (default: torch's mean over all elements) or theory (sum over outputs, mean over "
+                         "samples)")
+    ls.add_argument("--log-scale", action="store_true", help="logarithmic colour scale in the plots")
     ls.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def _load(args: argparse.Namespace):
+    """The experiment: a model experiment when the file has a "model" section or --model is given,
+    else an experiment file (read as before)."""
     from ..empirical.experiment import load_experiment
+
+    model_flags = [f"--{n}" for n in ("model", "weights", "data", "loss", "reduction") if getattr(args, n) is not None]
+    try:
+        from ..empirical.model_files import is_model_experiment, load_model_experiment
+    except ImportError as exc:
+        if model_flags:
+            raise missing_extra("empirical", exc, "PyTorch models") from None
+        return load_experiment(args.experiment)
+    if args.model is not None or is_model_experiment(args.experiment):
+        if args.engine not in ("torch", "model"):
+            raise InvalidSpecError(f"a PyTorch model is evaluated by the model engine, not --engine {args.engine}")
+        return load_model_experiment(args.experiment, factory=args.model, weights=args.weights, data=args.data,
+                                     loss=args.loss, reduction=args.reduction)
+    if model_flags:
+        raise InvalidSpecError(f"{', '.join(model_flags)} {'applies' if len(model_flags) == 1 else 'apply'} to PyTorch models: add --model file.py:factory (or "
+                               "a \"model\" section in the experiment file)")
+    return load_experiment(args.experiment)
+
+
+def run(args: argparse.Namespace) -> int:
+    import math
 
     from .._lib.budget import count
 
@@ -45,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, name) is not None:
             count(f"--{name}", getattr(args, name), 1)
     device, dtype = engine_device(args)
+    if args.certify and not 0 < args.certify_seconds < math.inf:
+        raise InvalidSpecError(f"--certify-seconds must be a positive finite number, got {args.certify_seconds}")
     if args.scheduler is None and (args.workers is not None or args.block is not None):
         raise InvalidSpecError("--workers and --block apply to distributed runs: add --scheduler local "
                                "or --scheduler tcp://host:port")
@@ -52,79 +98,126 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidSpecError("--workers applies to --scheduler local only (a remote cluster has the workers "
                                "started there with `dask worker`)")
     if args.scheduler is not None:
-        from ..distributed import check_scheduler
+        from ..dask_cluster import check_scheduler
 
         check_scheduler(args.scheduler)
-    exp = load_experiment(args.experiment)
+    exp = _load(args)
+    if args.certify and getattr(exp, "kind", None) == "model":
+        raise InvalidSpecError("--certify proves Betti numbers for the networks of experiment files (interval "
+                               "enclosures of the spec-based loss); a model experiment has none: drop --certify")
     output_dir(args.plot, "--plot")
     if exp.region is None or exp.grid is None:
         raise InvalidSpecError('the experiment needs "region" and "grid" for a landscape')
-    _enforce_budget(exp, args, device, dtype)
     try:
         from ..empirical.compare import analyze_landscape
+        from ..empirical.sampler import make_kernel
     except ImportError as exc:
         raise missing_extra("empirical", exc, "the landscape tools") from None
+    model_exp = getattr(exp, "kind", None) == "model"
+    engine = None if model_exp else args.engine
+    kernel = None
     if args.scheduler is None:
-        if args.workers is not None or args.block is not None:
-            raise InvalidSpecError("--workers and --block apply to distributed runs: add --scheduler local "
-                                   "or --scheduler tcp://host:port")
+        kernel = make_kernel(exp, engine=engine, device=device, dtype=dtype)  # refuses before any work
+    _enforce_budget(exp, args, kernel, device, dtype)
+    if args.scheduler is None:
         res = analyze_landscape(exp, refine=args.refine, device=device, dtype=dtype, progress=args.progress,
-                                engine=args.engine)
+                                engine=engine, kernel=kernel, local_search=not args.no_local_search)
         dist = None
     else:
         res, dist = _distributed(exp, args, device, dtype)
+    if args.certify:
+        _certify(exp, res, args)
     with staged_outputs(args.plot) as stage:  # the plots and the printed result: all or none
         written = []
         if stage is not None:
             from ..empirical.plots import plot_landscape
 
-            written = [stage.final(w) for w in plot_landscape(res, stage.path)]
+            written = [stage.final(w) for w in plot_landscape(res, stage.path, log_color=args.log_scale)]
         if args.json:
             d = res.to_dict()
             d["plots"] = written
             d["distributed"] = dist
             print(json.dumps(d, indent=2))
         else:
-            print(_text(res, written))
+            print(res.to_text(written))
+            if args.certify:
+                from ..certified.landscape import certified_lines
+
+                print("\n" + "\n".join(certified_lines(res.levels)))
             if dist is not None:
                 print(f"distributed: {dist['scheduler']} ({dist['address']}), {dist['workers']} workers, "
                       f"blocks of {dist['block']} points (chunk {dist['chunk']})")
     if res.violations:
-        sys.stderr.write(f"{PROG}: error: {len(res.violations)} stable unclipped level(s) exceed the rigorous upper "
-                         "bound: this contradicts the theory, please report it\n")
+        sys.stderr.write(f"{PROG}: error: {len(res.violations)} stable unclipped level(s) exceed the rigorous, "
+                         "unconditional upper bound: this contradicts the theory, please report it\n")
         return 1
     return 0
 
 
-def _enforce_budget(exp, args: argparse.Namespace, device, dtype: str) -> None:
-    """Refuse, before any work, a landscape (with its refined grid) that cannot fit in time or in
-    the grid-size limit; announce a long one (bettibounds._lib.budget, with a pilot of the torch
-    kernel: the fused engine is faster)."""
+#: landscapes estimated to take this long or longer are announced (time, points, peak memory) on stderr
+ANNOUNCE_SECONDS = 10.0
+
+
+def _enforce_budget(exp, args: argparse.Namespace, kernel, device, dtype: str) -> None:
+    """Refuse, before any work, a landscape (with its refined grid) that cannot fit in time, in memory
+    or in the grid-size limit; announce one of :data:`ANNOUNCE_SECONDS` or more with its time, points
+    and peak memory (bettibounds._lib.budget). The pilot runs the run's own engine (``kernel``: torch
+    or a model's); the torch engine stands in for the fused one (whose first call compiles; it is
+    faster, so the estimate errs long) and for Dask runs."""
     import math
     import os
 
     from .._lib import budget
     from ..empirical.experiment import MAX_GRID_POINTS, grid_points_text
-    from ..engines.torch_kernel import LossKernel
+    from ..empirical.grid_memory import grid_host_bytes
+    from ..empirical.resolution import DEFAULT_STARTS, torch_single_thread
+    from ..empirical.sampler import make_kernel
 
     grid = list(exp.grid)
     dims = len(grid) - 1 if exp.homology_dims is None else max(exp.homology_dims)
     points = math.prod(grid)
-    refined = math.prod((n - 1) * args.refine + 1 for n in grid)  # exact: no float overflow
+    refined_shape = [(n - 1) * args.refine + 1 for n in grid]
+    refined = math.prod(refined_shape)  # exact: no float overflow
     if refined > MAX_GRID_POINTS:
         raise ResourceLimitError(
             f"the refined grid (--refine {args.refine}) has {grid_points_text(refined)} points, more than "
             f"{MAX_GRID_POINTS:.0e}: use a smaller --refine (--refine 1 turns the stability check off)")
-    kernel = LossKernel(exp.spec, exp.x, exp.y, device=device, dtype=dtype or "float64")
-    per_point, _ = budget.kernel_pilot(kernel, 0, slice_dim=len(grid) if exp.region["kind"] == "slice" else None)
-    cost = budget.loss_evaluations(exp.spec, points, per_point) + budget.persistence(points, dims)
+    model_exp = getattr(exp, "kind", None) == "model"
+    pilot = kernel
+    if pilot is None or args.engine == "fused":
+        pilot = make_kernel(exp, engine=None if model_exp else "torch", device=device,
+                            dtype=None if model_exp else (dtype or "float64"))
+    slice_dim = len(grid) if exp.region["kind"] == "slice" else None
+    per_point, _ = budget.kernel_pilot(pilot, 0, slice_dim=slice_dim)
+
+    def evaluations(n: int, shape: list) -> budget.Cost:
+        if model_exp:
+            mode, k = ("slice", len(grid)) if slice_dim else ("full", 0)
+            chunk = pilot.chunk_size(n, mode, k) * pilot.bytes_per_point(mode, k) if hasattr(pilot, "chunk_size") else 0
+            cost = budget.engine_evaluations(n, per_point, chunk)
+        else:
+            cost = budget.loss_evaluations(exp.spec, n, per_point)
+        return cost.alongside(budget.Cost(0.0, grid_host_bytes(shape), ())) + budget.persistence(n, dims)
+
+    cost = evaluations(points, grid)
     if args.refine > 1:
-        cost = cost + budget.loss_evaluations(exp.spec, refined, per_point) + budget.persistence(refined, dims)
+        cost = cost + evaluations(refined, refined_shape)
+    if not args.no_local_search:  # one point at a time on one torch thread, as the local search runs
+        with torch_single_thread():
+            per_start = budget.step_pilot(pilot, 1)
+        cost = cost + budget.local_search(DEFAULT_STARTS, per_start)
+    if args.certify:  # wall-clock capped per level
+        levels = len(exp.levels or [])
+        cost = cost + budget.Cost(args.certify_seconds * levels, 0.0, ((f"--certify on {levels} levels",
+                                                                         args.certify_seconds * levels),))
     if args.engine == "fused":
         cost = cost + budget.fused_compile()
     if args.scheduler == "local":
         cost = cost.alongside(budget.local_cluster(args.workers or os.cpu_count() or 1))
-    budget.enforce(cost, "the landscape", "use a coarser grid or a smaller --refine")
+    total = points + (refined if args.refine > 1 else 0)
+    budget.enforce(cost, "the landscape", "use a coarser grid or a smaller --refine", announce_at=ANNOUNCE_SECONDS,
+                   detail=f" for {total} points (grid{' and refined grid' if args.refine > 1 else ''}), peak memory "
+                          f"about {budget.format_bytes(cost.bytes)}")
 
 
 def _distributed(exp, args: argparse.Namespace, device, dtype: str):
@@ -142,39 +235,19 @@ def _distributed(exp, args: argparse.Namespace, device, dtype: str):
         sampler = landscape_sampler(exp, client, device=device, dtype=dtype, block=args.block,
                                     progress=args.progress, engine=args.engine)
         with sampler.evaluator as ev:
-            res = analyze_landscape(exp, refine=args.refine, sampler=sampler)
+            res = analyze_landscape(exp, refine=args.refine, sampler=sampler, objective="experiment",
+                                    local_search=not args.no_local_search)
     return res, {"scheduler": args.scheduler, **ev.info, "runs": ev.runs}
 
 
-def _text(res, written) -> str:
-    from ..numbers import format_log10_up
+def _certify(exp, res, args: argparse.Namespace) -> list:
+    """``--certify``: certified rows next to the grid's; a warning on stderr where the grid was wrong."""
+    from ..certified.landscape import attach_certified, certify_landscape
 
-    s = res.sample
-    b = res.bound
-    lines = [
-        f"landscape: {s.kind}, grid {list(s.values.shape)} = {s.points} points on {s.device} ({s.dtype}, "
-        f"{s.engine} engine), {s.seconds:.2f} s"
-        + ("" if s.compile_seconds is None else f" (of which {s.compile_seconds:.2f} s compiling or loading the kernel)")
-        + f"; persistence backend {res.diagram.backend}",
-        f"loss range on the grid [{s.values.min():.6g}, {s.values.max():.6g}]",
-        f"upper bound ({b.theorem}, {b.status}, n = {res.n_variables}): B <= 10^{format_log10_up(b.log10)}",
-        "",
-        f"{'level':>12}  {'betti ' + str(res.dims):<22} {'clipped':<8} {'stable':<7} bound",
-    ]
-    for r in res.levels:
-        cmp = r["comparison"]
-        verdict = "-" if cmp is None else {True: "holds", False: "VIOLATED", None: "undecided (partial sum within the bound)"}[
-            cmp["holds"]] + ("" if cmp.get("slack_log10") is None else f" (slack 10^{cmp['slack_log10']:.3g})")
-        stable = {True: "yes", False: "NO", None: "n/a"}[r["stable"]]
-        lines.append(f"{r['level']:>12.6g}  {str(r['betti']):<22} {'YES' if r['clipped'] else 'no':<8} {stable:<7} {verdict}")
-        if r["stable"] is False:
-            lines.append(f"{'':>14}refined grid gives {r['betti_refined']}: do not trust this level")
-    if res.refined is None:
-        lines.append("stability check off (--refine 1): no level is compared with the bound, since the comparison "
-                     "needs a stable, unclipped level")
-    else:
-        lines.append(f"stability: checked on the refined grid {list(res.refined.values.shape)} (--refine {res.refine})")
-    if written:
-        lines.append("")
-        lines.extend(f"plot: {w}" for w in written)
-    return "\n".join(lines)
+    cert = certify_landscape(exp, seconds=args.certify_seconds)
+    wrong = attach_certified(res.levels, cert, res.dims)
+    if wrong:
+        where = ", ".join(f"{r['level']:g}" for r in wrong)
+        sys.stderr.write(f"{PROG}: warning: the grid's Betti numbers are WRONG at level(s) {where}: the certified "
+                         "numbers are proved (see the certified rows)\n")
+    return wrong

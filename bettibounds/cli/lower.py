@@ -36,7 +36,9 @@ def _enforce_budget(exp, args: argparse.Namespace) -> None:
     if not (group.applicable and group.order is not None and group.order <= args.max_order
             and exp.spec.n_params <= 400 and available("flint")):
         return
-    budget.enforce(budget.lower_cost(exp.spec, exp.x, exp.y, args.starts, group.order), "the certification",
+    from ..certified.witness import certify_lower_cost
+
+    budget.enforce(certify_lower_cost(exp.spec, exp.x, exp.y, args.starts, group.order), "the certification",
                    "lower --starts, or certify a smaller network")
 
 

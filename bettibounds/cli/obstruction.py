@@ -25,7 +25,10 @@ def add_parser(sub) -> None:
     ob.add_argument("--width", type=int, help="number of hidden neurons h (random initialisation)")
     ob.add_argument("--outputs", type=int, default=1, help="output dimension e (default 1)")
     ob.add_argument("--no-bias", action="store_true", help="no bias: p = d")
-    ob.add_argument("--init", default="kaiming", help="kaiming, xavier, normal, uniform, or kaiming-uniform etc.")
+    ob.add_argument("--init", default="pytorch",
+                    help="pytorch (default: torch.nn.Linear's own, every weight and bias U(+-1/sqrt(fan_in))), "
+                         "kaiming, xavier, normal, uniform, or kaiming-uniform etc. (variance conventions, bias "
+                         "drawn like a weight)")
     ob.add_argument("--seed", type=int, default=0)
     ob.add_argument("--flow", type=int, default=0, metavar="STEPS",
                     help="with --experiment: run STEPS of small-step gradient descent and check the invariants")
@@ -38,7 +41,7 @@ def _init_name(name: str) -> str:
     from ..obstruction import INITS
 
     name = {"kaiming": "kaiming-normal", "he": "kaiming-normal", "xavier": "xavier-normal",
-            "glorot": "xavier-normal"}.get(name, name)
+            "glorot": "xavier-normal", "torch": "pytorch", "default": "pytorch"}.get(name, name)
     if name not in INITS:
         raise InvalidSpecError(f"unknown --init {name!r}; valid: kaiming, xavier, {', '.join(INITS)}")
     return name
@@ -59,19 +62,29 @@ def _obstruction_size(d: int, h: int) -> None:
                                f"limit of {_OBSTRUCTION_MAX_WEIGHTS:.0e} (about 0.8 GB of float64)")
 
 
-def _budget(what: str, h: int, p: int, e: int, *, init: str | None = None, flow: tuple | None = None,
-            plot: bool = False, signs: tuple | None = None) -> None:
+def _budget(what: str, h: int, p: int, e: int, *, init: str | None = None, own: bool = False,
+            plot: tuple | None = None, bias: bool = True, flow: tuple | None = None,
+            signs: tuple | None = None) -> None:
     """Refuse what cannot fit, announce what is long (bettibounds._lib.budget): the Poincare
     polynomial of H(c) (``signs`` = (N+, N-) when known, else the worst split), a random
-    initialisation, the Monte Carlo of uniform inits, ``flow`` = (m, steps) of gradient descent."""
+    initialisation, the Monte Carlo estimates of P(c_k < 0) at ``init`` (the user's network when
+    ``own``; every cell of the plot's table when ``plot`` = (d, h) of the user's network), and
+    ``flow`` = (m, steps) of gradient descent."""
     from .._lib import budget
+    from ..obstruction import PLOT_DIMS, PLOT_WIDTHS, flow_step_seconds, uses_monte_carlo
 
     n_plus, n_minus = signs if signs is not None else (h // 2, h - h // 2)
     cost = budget.invariant_topology(n_plus, n_minus).alongside(budget.Cost(0.0, 8.0 * 3 * h * (p + e), ()))
-    if init is not None and init.endswith("uniform"):
-        cost = cost + budget.monte_carlo(200_000, p, e).scaled(1 + (28 if plot else 0))
+    if init is not None:
+        cells = [(p, h)] if own else []
+        if plot is not None:
+            cells += [(d + (1 if bias else 0), w) for d in sorted(set(PLOT_DIMS) | {plot[0]})
+                      for w in sorted(set(PLOT_WIDTHS) | {plot[1]})]
+        for pc, hc in cells:
+            if uses_monte_carlo(pc, hc, init, e, bias=bias):
+                cost = cost + budget.monte_carlo(200_000, pc, e)
     if flow is not None:
-        cost = cost + budget.obstruction_flow(flow[0], h, p, e, flow[1], budget.flow_pilot(flow[0], h, p, e))
+        cost = cost + budget.obstruction_flow(flow[0], h, p, e, flow[1], flow_step_seconds(flow[0], h, p, e))
     budget.enforce(cost, what, "lower --flow, --width, --input-dim or --outputs")
 
 
@@ -108,16 +121,11 @@ def _run(args: argparse.Namespace, stage) -> int:
         _obstruction_size(d, h)
         p = Xa.shape[1]
         _budget("the obstruction experiment", h, p, e, flow=(len(Xa), args.flow) if args.flow else None,
-                init=None if exp.init is not None else _init_name(args.init), plot=bool(args.plot))
+                init=_init_name(args.init) if args.plot else None, plot=(d, h) if args.plot else None, bias=bias)
         if exp.init is not None:
             W, V = exp.init
         else:
-            init = _init_name(args.init)
-            rng = np.random.default_rng(args.seed)
-            sw, sv = ob._variance(init, p, h) ** 0.5, ob._variance(init, h, e) ** 0.5
-            draw = (lambda s, shape: rng.uniform(-s * 3**0.5, s * 3**0.5, shape)) if init.endswith("uniform") \
-                else (lambda s, shape: rng.normal(0, s, shape))
-            W, V = draw(sw, (h, p)), draw(sv, (h, e))
+            W, V = ob.initialise(d, h, e, init=_init_name(args.init), bias=bias, seed=args.seed)
         c = ob.invariants(W, V)
         teacher = exp.teacher
         if e == 1:
@@ -141,7 +149,8 @@ def _run(args: argparse.Namespace, stage) -> int:
         _obstruction_size(args.input_dim, len(c))
         p = args.input_dim + (0 if args.no_bias else 1)
         _budget("the invariant set", len(c), p, e, signs=(sum(x > 0 for x in c), sum(x < 0 for x in c)),
-                init=_init_name(args.init) if args.plot else None, plot=bool(args.plot))
+                init=_init_name(args.init) if args.plot else None, plot=(args.input_dim, len(c)) if args.plot else None,
+                bias=not args.no_bias)
     else:
         if args.input_dim is None or args.width is None:
             raise InvalidSpecError("give --c, --experiment, or --input-dim and --width for a random initialisation")
@@ -150,41 +159,44 @@ def _run(args: argparse.Namespace, stage) -> int:
         _obstruction_size(args.input_dim, args.width)
         init = _init_name(args.init)
         p = args.input_dim + (0 if args.no_bias else 1)
-        _budget("the random initialisation", args.width, p, e, init=init, plot=bool(args.plot))
-        rng = np.random.default_rng(args.seed)
-        sw, sv = ob._variance(init, p, args.width) ** 0.5, ob._variance(init, args.width, e) ** 0.5
-        if init.endswith("uniform"):
-            W = rng.uniform(-sw * 3**0.5, sw * 3**0.5, (args.width, p))
-            V = rng.uniform(-sv * 3**0.5, sv * 3**0.5, (args.width, e))
-        else:
-            W, V = rng.normal(0, sw, (args.width, p)), rng.normal(0, sv, (args.width, e))
+        _budget("the random initialisation", args.width, p, e, init=init, own=True,
+                plot=(args.input_dim, args.width) if args.plot else None, bias=not args.no_bias)
+        W, V = ob.initialise(args.input_dim, args.width, e, init=init, bias=not args.no_bias, seed=args.seed)
         c = ob.invariants(W, V)
-        out["probability"] = ob.obstruction_probability(p, args.width, init, e, seed=args.seed)
+        out["probability"] = ob.obstruction_probability(p, args.width, init, e, seed=args.seed,
+                                                        bias=not args.no_bias)
     topo = ob.topology([float(x) for x in c], p=p, e=e)
-    if args.plot:
-        out["plot"] = stage.final(ob.plot_probability(stage.path, _init_name(args.init)))
+    if args.plot:  # the user's d, h, init, bias and e, with the user's network marked
+        d_user, bias_user = (d, bias) if args.experiment else (args.input_dim, not args.no_bias)
+        out["plot"] = stage.final(ob.plot_probability(stage.path, _init_name(args.init), mark=(d_user, len(c)),
+                                                      bias=bias_user, e=e))
     result = {**topo.to_dict(), **out}
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"invariants c_k = ||w_k||^2 - ||v_k||^2: {[round(float(x), 6) for x in c]} (p = {p}, e = {e})")
-        print(f"pathological neurons (c_k < 0, output sign frozen): {topo.pathological}")
-        betti = topo.betti_list if topo.betti_list is not None and len(topo.betti_list) <= 40 else \
-            {k: v for k, v in sorted(topo.betti.items())[:6]}
-        print(f"Betti numbers of H(c): {betti}; sum {sum(topo.betti.values())}; components b_0 = {topo.components}; "
-              f"functionally distinct components: {topo.effective_components}")
+        print(ob.invariants_text(c, p, e))
+        if e == 1:
+            print(f"pathological neurons (c_k < 0, output sign frozen): {topo.pathological}")
+        else:
+            print(f"pathological neurons: none (vector output e = {e}: nothing is frozen); neurons with c_k < 0: "
+                  f"{topo.negative}")
+        print(f"Betti numbers of H(c): {topo.betti_text()}; sum {topo.betti_sum_text}; "
+              f"components b_0 = {topo.components}; functionally distinct components: {topo.effective_components}")
         for n in topo.notes:
             print(f"note: {n}")
         if "probability" in out:
             pr = out["probability"]
-            print(f"at {pr['init']} initialisation: P(neuron pathological) = {pr['q_pathological']:.4g}, "
-                  f"P(some neuron pathological) = {pr['p_some_pathological']:.4g} [{pr['method']}]")
+            what = "pathological" if e == 1 else "with c_k < 0"
+            print(f"at {pr['init']} initialisation: P(neuron {what}) = {pr['q_pathological']:.4g}, "
+                  f"P(some neuron {what}) = {pr['p_some_pathological']:.4g} [{pr['method']}]")
         if "plot" in out:
             print(f"plot: {out['plot']}")
         if "reachability" in out:
             print(f"reachability of a global minimiser: {out['reachability']['status']} -- {out['reachability']['reason']}")
         if "gradient_flow" in out:
             g = out["gradient_flow"]
+            changed = g["pathological_sign_changed"]
             print(f"gradient descent ({g['steps']} steps, lr {g['lr']}): final loss {g['final_loss']:.4g}, max drift "
-                  f"of c_k {g['max_invariant_drift']:.2e}, pathological sign changed: {g['pathological_sign_changed']}")
+                  f"of c_k {g['max_invariant_drift']:.2e}, pathological sign changed: "
+                  f"{'n/a (vector output)' if changed is None else changed}")
     return 0

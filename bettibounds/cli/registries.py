@@ -39,12 +39,12 @@ def run_theorems(args: argparse.Namespace) -> int:
     from ..references import REFERENCES
     from ..theorems import THEOREMS
 
-    rows = [{"key": t.key, "name": t.name, "status": t.status, "rigorous": t.rigorous,
+    rows = [{"key": t.key, "name": t.name, "kind": t.kind, "status": t.status, "rigorous": t.rigorous,
              "bounds": t.bounds, "statement": t.statement, "hypotheses": list(t.hypotheses),
              "citation": [REFERENCES[c] for c in t.citation]} for t in THEOREMS.values()]
     if args.json:
         print(json.dumps({"theorems": rows}, indent=2))
         return 0
     for r in rows:
-        print(f"{r['key']:<11} [{r['status']}] {r['name']}\n    {r['statement']}")
+        print(f"{r['key']:<11} [{r['status']}, {r['kind']}] {r['name']}\n    {r['statement']}")
     return 0

@@ -21,11 +21,11 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._lib.io import staged_directory
+    from .._lib.writers import staged_directory
     from ..reproduce import TheoryViolation, reproduce
 
     if args.scheduler is not None:  # before any work: a bad address or a missing Dask is refused now
-        from ..distributed import check_scheduler
+        from ..dask_cluster import check_scheduler
 
         check_scheduler(args.scheduler)
     output_dir(args.out, "--out")

@@ -1,5 +1,5 @@
 """Experiment files: load and validate before any work (user documentation: docs/usage.md,
-"Experiment files"; team spec: DESIGN.md).
+"Experiment files").
 
 ```json
 {"network": {"layers": [1, 2, 1], "activation": "tanh", "output_activation": "identity",
@@ -24,7 +24,7 @@ import numbers
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from .._lib.io import read_json
+from .._lib.readers import read_json
 from ..errors import InvalidSpecError
 from ..spec import ArchitectureSpec
 
@@ -42,7 +42,7 @@ def grid_points_text(total: int) -> str:
     return f"about 10^{int(math.log10(total))}"
 
 _TOP_KEYS = {"network", "loss", "data", "region", "grid", "levels", "homology_dims"}
-#: the keys each section accepts (DESIGN.md): a misspelt key is an error, never a silent default
+#: the keys each section accepts (docs/usage.md, "Experiment files"): a misspelt key is an error, never a silent default
 _SECTION_KEYS = {
     "network": {"layers", "activation", "output_activation", "bias", "skip"},
     "loss": {"kind", "l2", "bce_chain"},
@@ -235,6 +235,6 @@ def _check_region(region, P: int) -> int:
 
 def load_experiment(path) -> Experiment:
     """Read and validate an experiment file (JSON, read by the package's one strict reader,
-    :func:`bettibounds._lib.io.read_json`: UTF-8, no duplicate keys, no NaN or overflowing numbers,
+    :func:`bettibounds._lib.readers.read_json`: UTF-8, no duplicate keys, no NaN or overflowing numbers,
     bounded nesting and size)."""
     return parse_experiment(read_json(path, "experiment file"))

@@ -12,6 +12,8 @@ torch     :class:`~bettibounds.engines.torch_kernel.LossKernel`: batched   empir
           torch kernel for spec-based networks, CPU or CUDA, float64/32
 fused     :class:`~bettibounds.empirical.fused.FusedSliceKernel`: compiled fast
           CPU kernel (numba), one fused pass per point
+model     :class:`~bettibounds.engines.model_engine.ModelEngine`: any      empirical
+          torch.nn.Module and loss, vmap over chunks, slice trick
 dask      :class:`~bettibounds.distributed.DaskEvaluator`: wraps another   dist
           engine, spreading blocks of points over a Dask cluster
 ========  ===============================================================  ==========
@@ -72,6 +74,9 @@ ENGINES: dict[str, EngineEntry] = {
                     "empirical"),
         EngineEntry("fused", "compiled CPU kernel (numba): one fused pass per point, for slices of tanh/logistic "
                              "MSE networks", "bettibounds.empirical.fused:FusedSliceKernel", "fast"),
+        EngineEntry("model", "any torch.nn.Module with any loss: functional_call + vmap over chunks, the slice trick "
+                             "where the first parametrised layer is linear in its weights; CPU or CUDA, float64 "
+                             "(default) or float32", "bettibounds.engines.model_engine:ModelEngine", "empirical"),
         EngineEntry("dask", "spreads another engine's blocks of points over a Dask cluster (bit-identical results)",
                     "bettibounds.distributed:DaskEvaluator", "dist", wrapper=True),
     )
@@ -92,6 +97,10 @@ def get_engine(name: Any) -> EngineEntry:
 
 def build_engine(name: str, spec: Any, x: Any, y: Any, *, device: Any = None, dtype: str | None = None) -> Any:
     """An engine instance for ``spec`` on the data (x, y); ``dtype=None`` is the engine's own default.
+
+    ``spec`` is an :class:`~bettibounds.spec.ArchitectureSpec` for the spec-based engines, and a
+    :class:`~bettibounds.engines.model_engine.ModelProblem` (or a bare ``torch.nn.Module``) for
+    ``"model"``.
 
     Wrappers (``"dask"``) need a client: use :class:`bettibounds.distributed.DaskEvaluator`.
     """

@@ -9,7 +9,7 @@ obstruction").
  "teacher": {"W": [[...]], "V": [...]}}
 ```
 
-Read by the package's strict reader (:func:`bettibounds._lib.io.read_json`) and checked here in
+Read by the package's strict reader (:func:`bettibounds._lib.readers.read_json`) and checked here in
 full before any work: every key known (``"bias": "false"`` is an error, not ``True``), every
 number finite, every shape consistent with ``layers``. The model is the one of
 :mod:`bettibounds.obstruction` (ReLU, no output bias, squared loss without l2), so
@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._lib.io import check_keys, json_bool, json_int, json_matrix, read_json
+from .._lib.readers import read_json
+from .._lib.schema import check_keys, json_bool, json_int, json_matrix
 from ..errors import InvalidSpecError
 
 __all__ = ["ObstructionExperiment", "parse_obstruction_experiment", "load_obstruction_experiment"]
@@ -85,7 +86,8 @@ def parse_obstruction_experiment(obj) -> ObstructionExperiment:
         raise _err("(top level)", f"unknown keys {sorted(unknown)}; accepted: {sorted(_TOP)}")
     for key in ("network", "data"):
         if key not in obj:
-            raise _err(key, "is required")
+            raise InvalidSpecError(f"the obstruction experiment lacks the key {key!r} (it needs \"network\": "
+                                   '{"layers": [d, h, e]} and "data": {"x": ..., "y": ...})')
     net = check_keys("obstruction experiment network", obj["network"], _NETWORK, ("layers",))
     layers = net["layers"]
     if not isinstance(layers, list) or len(layers) != 3:
@@ -125,5 +127,5 @@ def parse_obstruction_experiment(obj) -> ObstructionExperiment:
 
 
 def load_obstruction_experiment(path) -> ObstructionExperiment:
-    """Read (strictly: :func:`bettibounds._lib.io.read_json`) and validate an obstruction experiment file."""
+    """Read (strictly: :func:`bettibounds._lib.readers.read_json`) and validate an obstruction experiment file."""
     return parse_obstruction_experiment(read_json(path, "obstruction experiment"))

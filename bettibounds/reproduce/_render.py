@@ -12,7 +12,7 @@ import html
 import math
 import re
 
-from .._lib.io import save_figure as save_figure_atomic
+from .._lib.writers import save_figure as save_figure_atomic
 
 __all__ = ["fmt", "markdown_to_html", "md_table"]
 
@@ -38,8 +38,8 @@ def md_table(rows, cols, headers=None, up=()) -> str:
     """A pipe table of ``rows`` (dicts) restricted to ``cols``; ``headers`` renames the columns.
 
     ``up``: columns holding the log10 of an upper bound, printed with 4 significant digits rounded
-    up (:func:`~bettibounds.numbers.format_log10_up`), so that 10^cell is still an upper bound."""
-    from ..numbers import format_log10_up
+    up (:func:`~bettibounds.logspace.format_log10_up`), so that 10^cell is still an upper bound."""
+    from ..logspace import format_log10_up
 
     headers = [h.replace("|", "\\|") for h in (headers or cols)]
     out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(cols)]

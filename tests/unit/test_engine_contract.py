@@ -12,7 +12,7 @@ from bettibounds.engines.base import DifferentiableEngine, LossEngine
 from bettibounds.errors import InvalidSpecError, UnknownNameError
 from bettibounds.spec import ArchitectureSpec
 
-_NEEDS = {"torch": ("torch",), "fused": ("torch", "numba"), "dask": ("torch", "distributed")}
+_NEEDS = {"torch": ("torch",), "fused": ("torch", "numba"), "dask": ("torch", "distributed"), "model": ("torch",)}
 
 
 def _have(*mods: str) -> bool:
@@ -22,7 +22,7 @@ def _have(*mods: str) -> bool:
 def test_registry_names_and_unknown_name():
     assert set(engine_names()) <= set(engine_names(wrappers=True)) == set(ENGINES)
     assert "dask" not in engine_names() and "torch" in engine_names()
-    with pytest.raises(UnknownNameError, match="valid engine names are: dask, fused, torch"):
+    with pytest.raises(UnknownNameError, match="valid engine names are: dask, fused, model, torch"):
         get_engine("numpy")
 
 
@@ -67,3 +67,15 @@ def test_fused_engine_instance_satisfies_the_protocol():
 def test_wrappers_are_not_built_by_name():
     with pytest.raises(InvalidSpecError, match="Dask client"):
         build_engine("dask", None, None, None)
+
+
+@pytest.mark.skipif(not _have("torch"), reason="needs torch")
+def test_model_engine_instance_satisfies_the_protocols_and_records_itself():
+    import torch
+
+    net = torch.nn.Sequential(torch.nn.Linear(1, 2, bias=False), torch.nn.Tanh(), torch.nn.Linear(2, 1, bias=False))
+    eng = build_engine("model", net.eval(), [[1.0], [-1.0]], [[0.5], [0.0]], device="cpu")
+    assert isinstance(eng, LossEngine) and isinstance(eng, DifferentiableEngine)
+    assert engine_record(eng) == {"engine": "model", "device": "cpu", "dtype": "float64"}
+    vals = eng.evaluate_chunked(np.zeros((3, eng.n_params)))
+    assert vals.dtype == np.float64 and vals.tolist() == [0.125] * 3  # torch's mean over the 2 x 1 elements
