@@ -151,6 +151,27 @@ def test_read_json_refuses_fifos_devices_and_directories_at_once(tmp_path):
             read_json(path, "experiment file")
 
 
+def test_landscape_refuses_a_fifo_at_once(tmp_path):
+    """`landscape` sniffs for a model experiment first (main's model_files.read_json), which read with
+    Path.read_text: a FIFO hung for ever, /dev/zero ended in a MemoryError traceback (fuzz). A
+    subprocess: an open() blocked on a FIFO ignores SIGALRM in a process with torch's threads."""
+    os.mkfifo(tmp_path / "fifo.json")
+    proc = subprocess.run([sys.executable, "-m", "bettibounds", "landscape", str(tmp_path / "fifo.json")],
+                          capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 2 and "not a regular file" in proc.stderr and len(proc.stderr.splitlines()) == 1, \
+        proc.stderr
+
+
+def test_model_experiment_files_are_read_strictly(tmp_path):
+    pytest.importorskip("torch")
+    from bettibounds.empirical.model_files import is_model_experiment, load_model_experiment
+
+    dup = write(tmp_path, "m.json", '{"model": {"factory": "a.py:f"}, "model": {"factory": "b.py:f"}}')
+    assert not is_model_experiment(dup)  # not sniffed as a model experiment ...
+    with pytest.raises(InvalidSpecError, match="appears twice"):  # ... and refused when read as one
+        load_model_experiment(dup)
+
+
 def test_read_npz_checks_declared_shapes_before_reading(tmp_path):
     from bettibounds._lib.readers import read_npz
 

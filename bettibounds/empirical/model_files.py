@@ -30,7 +30,6 @@ Relative paths are relative to the experiment file's folder. Every error is one 
 from __future__ import annotations
 
 import importlib.util
-import json
 import uuid
 from pathlib import Path
 
@@ -47,20 +46,14 @@ _DATA = {"file", "x", "y", "samples", "seed"}
 
 
 def read_json(path) -> dict:
-    """The decoded JSON object of ``path`` (one-line errors, like experiment files)."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidSpecError(f"cannot read experiment file {str(p)!r}: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise InvalidSpecError(f"experiment file {str(p)!r} is not UTF-8 text (byte {exc.start})") from None
-    try:
-        obj = json.loads(text)
-    except (json.JSONDecodeError, RecursionError, ValueError) as exc:
-        raise InvalidSpecError(f"experiment file {str(p)!r} is not valid JSON: {getattr(exc, 'msg', exc)}") from None
+    """The decoded JSON object of ``path``, read by the package's strict reader
+    (:func:`bettibounds._lib.readers.read_json`: a regular file -- not a FIFO or a device --, UTF-8, no
+    duplicate keys, no NaN or overflowing numbers, bounded nesting and size; one-line errors)."""
+    from .._lib.readers import read_json as read_strict
+
+    obj = read_strict(path, "experiment file")
     if not isinstance(obj, dict):
-        raise InvalidSpecError(f"experiment file {str(p)!r} must hold a JSON object")
+        raise InvalidSpecError(f"experiment file {str(path)!r} must hold a JSON object")
     return obj
 
 
