@@ -369,6 +369,26 @@ def test_ctrl_c_during_reproduce_leaves_no_partial_report(tmp_path, monkeypatch)
     assert not (tmp_path / "rep").exists()  # main left the half report there
 
 
+def test_ctrl_c_while_the_handler_is_installed_is_one_line_exit_130(monkeypatch):
+    """A Ctrl-C that arrives while main installs its SIGINT handler (before its try block) escaped
+    as a traceback."""
+    real = signal.signal
+
+    def interrupted_once(signum, handler):
+        if signum == signal.SIGINT and handler is not signal.default_int_handler:
+            monkeypatch.setattr(signal, "signal", real)
+            raise KeyboardInterrupt
+        return real(signum, handler)
+
+    monkeypatch.setattr(signal, "signal", interrupted_once)
+    try:
+        code, out, err, _ = call("bound", "-d", "2", "-w", "3", "-m", "4")
+    except KeyboardInterrupt:
+        pytest.fail("the Ctrl-C escaped main: a traceback")
+    assert (code, out, err) == (130, "", "bettibounds: interrupted\n")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_an_interrupt_a_library_turns_into_another_error_is_still_exit_130(monkeypatch):
     import _thread
 

@@ -602,16 +602,29 @@ def run_case(case: dict, base: Path, timeout: float) -> dict:
     err = io.StringIO()
     status, code, tb = "done", None, None
     interrupted = threading.Event()
+    entered, finished = threading.Event(), threading.Event()
+    escaped_main = []  # a KeyboardInterrupt that escaped main itself (a finding), not one in the harness's code
     timer = None
 
     def on_alarm(signum, frame):
         raise CaseTimeout()
 
-    def interrupt():
+    def interrupt():  # Ctrl-C ``case["interrupt"]`` seconds after main began, unless it has returned by then
+        entered.wait()
+        if finished.wait(case["interrupt"]):
+            return
         interrupted.set()
         import _thread
 
         _thread.interrupt_main()
+
+    def call_main():
+        entered.set()
+        try:
+            return main(argv)
+        except KeyboardInterrupt:
+            escaped_main.append(True)
+            raise
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
     t0 = time.perf_counter()
@@ -621,14 +634,13 @@ def run_case(case: dict, base: Path, timeout: float) -> dict:
             os.chdir(cwd)
             signal.setitimer(signal.ITIMER_REAL, timeout)
             if case.get("interrupt") is not None:
-                timer = threading.Timer(case["interrupt"], interrupt)
+                timer = threading.Thread(target=interrupt, daemon=True)
                 timer.start()
             try:
                 with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                    code = main(argv)
+                    code = call_main()
             finally:
-                if timer is not None:
-                    timer.cancel()
+                finished.set()
                 signal.setitimer(signal.ITIMER_REAL, 0)
         except SystemExit as exc:
             code = 0 if exc.code is None else exc.code
@@ -636,8 +648,11 @@ def run_case(case: dict, base: Path, timeout: float) -> dict:
             status = "hang"
             tb = traceback.format_exc(limit=-6)
         except KeyboardInterrupt:
-            status = "traceback"
-            tb = traceback.format_exc(limit=-8)
+            if escaped_main:  # main let Ctrl-C through: a traceback the user would see
+                status = "traceback"
+                tb = traceback.format_exc(limit=-8)
+            else:  # it landed in the harness just as main returned (a real process would be exiting): no finding
+                code = 130 if code is None else code
         except BaseException:  # noqa: BLE001 - everything else escaping main is a finding
             status = "traceback"
             tb = traceback.format_exc(limit=-8)

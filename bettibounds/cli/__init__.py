@@ -43,11 +43,14 @@ def main(argv: list[str] | None = None) -> int:
     half-written); 130: interrupted (Ctrl-C; partial outputs removed). argparse's own errors exit
     with 2 through SystemExit, ``--help`` with 0.
     """
-    with _interrupts() as interrupted:
-        try:
-            return _main(argv, interrupted)
-        except KeyboardInterrupt:
-            pass
+    try:
+        with _interrupts() as interrupted:
+            try:
+                return _main(argv, interrupted)
+            except KeyboardInterrupt:
+                pass
+    except KeyboardInterrupt:  # while the handler was being installed or removed (a second Ctrl-C, say)
+        pass
     _error("interrupted", prefix="")
     return 130
 
