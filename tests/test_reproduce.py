@@ -174,7 +174,7 @@ def test_relu_flow_stays_stuck(quick):
     assert free["final_loss"] < 1e-6
 
 
-# ------------------------------------------------------------- failure paths (in-process, tiny)
+# ------------------------------------------------------------- failure paths (in-process, smoke scale)
 def _fake_suite(row):
     def run_suite(scale, out, *, device=None, log=None, certify=True):
         return {"rows": [row], "cases": [], "certificates": [], "figures": []}
@@ -193,10 +193,11 @@ _ROW = {"case": "fake", "network": "injected", "region": "2-D slice", "n": 2, "P
                          ids=["above-upper", "below-lower"])
 def test_violation_raises_after_writing_the_report(tmp_path, monkeypatch, row):
     from bettibounds import reproduce as rep
+    from bettibounds.reproduce.sections import theory_vs_data
 
-    monkeypatch.setattr(rep._landscapes, "run_suite", _fake_suite(row))
+    monkeypatch.setattr(theory_vs_data, "run_suite", _fake_suite(row))
     with pytest.raises(rep.TheoryViolation, match="1 stable unclipped row"):
-        rep.reproduce(tmp_path, tiny=True)
+        rep.reproduce(tmp_path, scale="smoke")
     md = (tmp_path / "report.md").read_text()
     assert "**VIOLATION**" in md and "| VIOLATED |" in md
     assert json.loads((tmp_path / "tables.json").read_text())["violations"] == 1
@@ -204,17 +205,18 @@ def test_violation_raises_after_writing_the_report(tmp_path, monkeypatch, row):
 
 def test_a_disagreeing_published_claim_fails_the_run_after_writing_the_report(tmp_path, monkeypatch):
     from bettibounds import reproduce as rep
+    from bettibounds.reproduce.sections import provenance
 
-    real = rep.check_claims
+    real = provenance.check_claims
 
     def one_wrong():
         rows = real()
         rows[0] = {**rows[0], "verdict": "DISAGREES", "disagreeing": ["injected: published 1, recomputed 2"]}
         return rows
 
-    monkeypatch.setattr(rep, "check_claims", one_wrong)
+    monkeypatch.setattr(provenance, "check_claims", one_wrong)
     with pytest.raises(rep.TheoryViolation, match="1 published claim"):
-        rep.reproduce(tmp_path, tiny=True)
+        rep.reproduce(tmp_path, scale="smoke")
     md = (tmp_path / "report.md").read_text()
     assert "| DISAGREES |" in md and "injected: published 1, recomputed 2" in md
 
@@ -222,11 +224,12 @@ def test_a_disagreeing_published_claim_fails_the_run_after_writing_the_report(tm
 def test_an_excess_over_a_conditional_bound_is_reported_not_raised(tmp_path, monkeypatch):
     # issue 18, item 2: with l2 = 0, K holds only for non-exceptional c; an excess there contradicts nothing
     from bettibounds import reproduce as rep
+    from bettibounds.reproduce.sections import theory_vs_data
 
     row = dict(_ROW, upper_verdict="exceeds_conditional_bound",
                upper_conditional_on=["c is not one of the finitely many exceptional levels of Loss"])
-    monkeypatch.setattr(rep._landscapes, "run_suite", _fake_suite(row))
-    res = rep.reproduce(tmp_path, tiny=True)
+    monkeypatch.setattr(theory_vs_data, "run_suite", _fake_suite(row))
+    res = rep.reproduce(tmp_path, scale="smoke")
     assert res["violations"] == 0
     md = (tmp_path / "report.md").read_text()
     assert "**VIOLATION**" not in md and "| VIOLATED |" not in md
@@ -238,16 +241,17 @@ def test_an_excess_over_a_conditional_bound_is_reported_not_raised(tmp_path, mon
 def test_cli_exits_nonzero_on_violation(tmp_path, monkeypatch, capsys):
     from bettibounds import cli
     from bettibounds import reproduce as rep
+    from bettibounds.reproduce.sections import theory_vs_data
 
-    monkeypatch.setattr(rep._landscapes, "run_suite", _fake_suite(_ROW))
+    monkeypatch.setattr(theory_vs_data, "run_suite", _fake_suite(_ROW))
     real = rep.reproduce
-    monkeypatch.setattr(rep, "reproduce", lambda out, quick=True, **kw: real(out, tiny=True, **kw))
+    monkeypatch.setattr(rep, "reproduce", lambda out, **kw: real(out, **{**kw, "scale": "smoke"}))
     assert cli.main(["reproduce", "--quick", "--out", str(tmp_path)]) == 1
     assert "THEORY VIOLATED" in capsys.readouterr().err
 
 
 def test_markdown_to_html_subset():
-    from bettibounds.reproduce._render import markdown_to_html, md_table
+    from bettibounds.reproduce.render import markdown_to_html, md_table
 
     md = "# T\n\ntext with **bold**, `code` and <tag>\n\n![alt](a.png)\n\n" + md_table(
         [{"a": 1.234567, "b": "x|y"}], ["a", "b"], ["a", "|G|"]) + "\n- item\n"
@@ -271,7 +275,7 @@ class Block:  # makes these top-level modules unimportable, as in an install wit
 sys.meta_path.insert(0, Block())
 from bettibounds import reproduce
 
-r = reproduce.reproduce({out!r}, tiny=True)
+r = reproduce.reproduce({out!r}, scale="smoke")
 print(r["theory_vs_data"], r["compared"])
 """
 
@@ -293,3 +297,102 @@ def test_the_report_is_written_without_the_optional_extras(tmp_path, blocked, wo
         assert tvd is None and run.stdout.split() == ["skipped", "0"]
     else:
         assert int(run.stdout.split()[1]) > 0 and all(r["lower"] is None for r in tvd)
+
+
+# ------------------------------------------------------------- the structure: sections, scales, cases (cheap)
+def test_every_section_keeps_the_contract_and_one_knob_table_per_scale():
+    from bettibounds.reproduce import SCALE_NAMES
+    from bettibounds.reproduce.sections import SECTIONS
+
+    names = [s.NAME for s in SECTIONS]
+    assert len(set(names)) == len(names) and names[0] == "preamble" and names[-1] == "provenance"
+    for section in SECTIONS:
+        assert callable(section.compute) and callable(section.markdown), section.__name__
+        assert section.TIMING is None or isinstance(section.TIMING, str)
+        table = getattr(section, "SCALES", None)
+        if table is not None:  # every scale, and the same knobs at every scale
+            assert tuple(table) == SCALE_NAMES, section.__name__
+            assert all(set(table[s]) == set(table["quick"]) for s in SCALE_NAMES), section.__name__
+
+
+def _record_scale(monkeypatch):
+    """Replace the sections by one that records the scale it ran at (no work is done)."""
+    from types import SimpleNamespace
+
+    from bettibounds import reproduce as rep
+
+    seen = []
+    fake = SimpleNamespace(NAME="fake", TIMING=None, compute=lambda ctx: seen.append(ctx.scale) or {},
+                           markdown=lambda result, ctx: ["# fake\n"])
+    monkeypatch.setattr(rep, "SECTIONS", (fake,))
+    return seen
+
+
+@pytest.mark.parametrize("argv, scale", [([], "quick"), (["--quick"], "quick"), (["--full"], "full"),
+                                         (["--scale", "smoke"], "smoke"), (["--scale", "full"], "full")])
+def test_cli_scale_options_and_the_default_run_is_quick(tmp_path, monkeypatch, capsys, argv, scale):
+    from bettibounds import cli
+
+    seen = _record_scale(monkeypatch)
+    assert cli.main(["reproduce", "--out", str(tmp_path), *argv]) == 0
+    assert seen == [scale] and "wrote" in capsys.readouterr().out
+
+
+def test_cli_refuses_two_scales(tmp_path, capsys):
+    from bettibounds import cli
+
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["reproduce", "--out", str(tmp_path), "--quick", "--full"])
+    assert exc.value.code == 2 and "not allowed with" in capsys.readouterr().err
+
+
+def test_python_scale_argument(tmp_path, monkeypatch):
+    from bettibounds import reproduce as rep
+    from bettibounds.errors import InvalidSpecError
+
+    seen = _record_scale(monkeypatch)
+    rep.reproduce(tmp_path / "a")
+    rep.reproduce(tmp_path / "b", quick=False)
+    rep.reproduce(tmp_path / "c", quick=False, scale="smoke")  # scale wins over quick
+    with pytest.warns(DeprecationWarning, match="scale='smoke'"):
+        rep.reproduce(tmp_path / "d", tiny=True)
+    assert seen == ["quick", "full", "smoke", "smoke"]
+    with pytest.raises(InvalidSpecError, match="valid: smoke, quick, full"):
+        rep.reproduce(tmp_path / "e", scale="tiny")
+    assert not (tmp_path / "e").exists()  # refused before anything is written
+
+
+def test_landscape_cases_teachers_fit_their_data_and_sit_on_grid_vertices():
+    # the data recipes against an independent forward pass (the torch engine): the teacher's loss is 0, so the
+    # certified minimiser is where the table says; and its coordinates are grid vertices at every scale
+    import numpy as np
+
+    from bettibounds.empirical.experiment import parse_experiment
+    from bettibounds.empirical.sampler import grid_axes
+    from bettibounds.engines.torch_kernel import LossKernel
+    from bettibounds.reproduce.sections import landscape_cases as lc
+
+    def loss_at(d, theta):
+        exp = parse_experiment(d)
+        return float(LossKernel(exp.spec, exp.x, exp.y, device="cpu").evaluate_chunked(np.array([theta]))[0])
+
+    teachers = [c for c in lc.CASES if c.teacher is not None]
+    assert len(teachers) == 3
+    for case in teachers:
+        for scale in case.grid:
+            d = lc.experiment(case, scale)
+            assert loss_at(d, case.teacher) < 1e-28, case.name
+            axes = grid_axes(d["region"]["low"], d["region"]["high"], d["grid"])
+            for axis, t in zip(axes, case.teacher):
+                assert np.min(np.abs(np.asarray(axis) - t)) < 1e-12, (case.name, scale, t)
+        assert set(case.certify) <= set(case.grid)
+    for case in lc.CERTIFICATE_CASES:
+        d = lc.experiment(case, "full")
+        theta = np.array(case.data["parameters"])
+        expected = d["loss"].get("l2", 0.0) * float(theta @ theta)  # the teacher fits: only the penalty is left
+        if d["loss"]["kind"] == "bce":  # soft labels y = the teacher's outputs: the BCE there is their entropy
+            y = np.array(d["data"]["y"])
+            expected += float(np.mean(-(y * np.log(y) + (1 - y) * np.log1p(-y))))
+        assert abs(loss_at(d, theta) - expected) < 1e-14, case.name
+    assert [c.name for c in lc.cases("quick")] == [c.name for c in lc.CASES if "quick" in c.grid]
+    assert lc.CASES[0].network["layers"] == [1, 1, 1]  # experiment() hands out copies: the table is unchanged

@@ -3,6 +3,7 @@
 Modules: ``experiment`` (files), ``kernels`` (the batched loss, ``from_sequential``,
 ``experiment_from_sequential``), ``models`` (any PyTorch model: ``experiment_from_model``),
 ``paths`` (paths between two models, barriers), ``model_files`` (model experiment files),
+``training`` (``train_to_minimum``: a trained centre for a slice),
 ``sampler`` (grids), ``persistence`` (diagrams, Betti curves), ``compare`` (flags and the theory
 beside the data), ``plots``.
 
@@ -31,6 +32,7 @@ _EXPORTS = {
     "model_vector": "models", "filter_normalize": "models", "recognise_network": "models",
     "PathResult": "paths", "path_between": "paths", "plot_path": "paths", "barrier_heights": "paths",
     "load_model_experiment": "model_files",
+    "TrainedMinimum": "training", "train_to_minimum": "training",
 }
 
 __all__ = sorted(_EXPORTS)
