@@ -18,7 +18,7 @@ from .errors import (BettiBoundsError, DeviceError, HypothesisError, InvalidSpec
                      NotPfaffianError, ResourceLimitError, SchedulerError, UnknownNameError)
 from .lower import SymmetryGroup, symmetry_group
 from .pfaffian.activations import get_activation
-from .pfaffian.chain import Certificate, certify
+from .pfaffian.chain import Certificate, certify, certify_chain
 from .pfaffian.derive import Derivation, closed_form, derive_format, layer_recursion
 from .pfaffian.format import PfaffianFormat
 from .references import REFERENCES, cite
@@ -38,6 +38,7 @@ __all__ = [
     "closed_form",
     "layer_recursion",
     "get_activation",
+    "certify_chain",
     "certify",
     "Certificate",
     "THEOREMS",

@@ -22,7 +22,7 @@ import mpmath
 
 from .errors import InvalidSpecError
 from .lower import SymmetryBlock, lower_hypotheses, symmetry_group
-from .numbers import Evaluated, evaluate_product
+from .logspace import Evaluated, evaluate_product
 from .pfaffian.activations import get_activation
 from .pfaffian.derive import Derivation, derive_format
 from .result import BoundReport, BoundResult
@@ -84,7 +84,7 @@ def bounds(
         agrees with the closed form; raises if the closed form were ever smaller.
     certify : bool, default False
         Build the explicit Pfaffian chain and machine-check the format
-        (:func:`bettibounds.certify`); the certificate is attached to the report.
+        (:func:`bettibounds.certify_chain`); the certificate is attached to the report.
         Small concrete architectures only; the loss space only.
 
     Returns
@@ -152,9 +152,9 @@ def bounds(
     if certify:
         if space != "loss" or symbolic:
             raise InvalidSpecError("certify=True needs a concrete spec in the loss space")
-        from .pfaffian.chain import certify as _certify
+        from .pfaffian.chain import certify_chain
 
-        certificate = _certify(spec, derivation.format)
+        certificate = certify_chain(spec, derivation.format)
     return BoundReport(spec, space, n, spec.n_params, derivation, tuple(upper), tuple(lower), tuple(notes),
                        certificate)
 

@@ -5,20 +5,19 @@ bijections (polynomial ones for the skip flips) that preserve the loss; they for
 group G. If theta* is a strict
 local minimiser with trivial stabiliser, its orbit consists of |G| strict local
 minimisers, and for c in [Loss(theta*), Loss(theta*) + delta) each lies in its own
-component of S_c: ``B(S_c) >= b_0(S_c) >= |G|`` (docs/theory.md, "Symmetry lower
-bound"; THEORY sec. 3).
+component of S_c: ``B(S_c) >= b_0(S_c) >= |G|`` (docs/theory.md §7, Theorem 7.1).
 
 The group depends on the architecture, and this module gets each case right:
 
 * permutations of the h_l units of a layer: h_l! -- but an identity-residual chain of
   equal-width layers (a_l = phi(z_l) + a_{l-1}) ties the units of all its layers, so the
-  chain contributes one h! (THEORY sec. 3);
+  chain contributes one h! (docs/theory.md §7.2);
 * odd activations (tanh, arctan): flipping (incoming weights, bias, outgoing weights)
   of a unit; in a residual chain the flip acts on the same unit of every layer of the
   chain: 2^h per chain or per plain layer; l2 keeps it (||theta|| unchanged);
 * logistic: sigma(-z) = 1 - sigma(z), compensated in the *next* Linear layer's bias;
   in a residual chain the compensation runs through every later bias of the chain
-  (docs/theory.md proves this case, which THEORY.md's list leaves out). Needs those
+  (docs/theory.md §7.2 proves this case, which is often left out; §9, item 5). Needs those
   biases, and l2 > 0 breaks it (the bias shift changes ||theta||);
 * even activations (Gaussian): flipping a unit's incoming weights and bias leaves its
   output unchanged, independently in every layer, residual or not: 2^{h_l} per layer;
@@ -42,7 +41,7 @@ from typing import Iterable, TypedDict
 
 import mpmath
 
-from .numbers import MAX_EXACT_DIGITS, log_factorial2
+from .logspace import MAX_EXACT_DIGITS, log_factorial2
 from .pfaffian.activations import Activation, get_activation
 from .sizes import Expr, Size
 from .spec import ArchitectureSpec, SymbolicWidths

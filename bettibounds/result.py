@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import mpmath
 
-from .numbers import Evaluated, log10_text, safe_float
+from .logspace import Evaluated, log10_text, safe_float
 from .references import REFERENCES
 from .sizes import Expr, Size
 from .theorems.base import Hypothesis, Product

@@ -5,7 +5,7 @@ A frozen dataclass validated at construction (bad input raises
 accepted). Sizes are Python ints, or positive-integer sympy Symbols for the symbolic
 closed forms (:meth:`ArchitectureSpec.uniform`).
 
-Conventions (../shared/DESIGN.md): hidden layers ``z_l = W_l a_{l-1} + b_l``,
+Conventions (docs/usage.md, "Conventions"; docs/theory.md §1.1): hidden layers ``z_l = W_l a_{l-1} + b_l``,
 ``a_l = phi(z_l)``; output ``u = V a_L + c_0`` (``+ U x`` with the input-output skip),
 ``y_hat = u`` or ``sigma_out(u)``; ``skip="residual"`` adds ``a_{l-1}`` to ``a_l`` for
 l >= 2 (all hidden widths equal); ``l2`` adds ``lambda * ||theta||^2`` over all
@@ -33,7 +33,7 @@ __all__ = ["ArchitectureSpec", "LOSSES", "SKIPS", "BCE_CHAINS"]
 
 LOSSES = ("mse", "bce")
 SKIPS = ("none", "residual", "input-output")
-#: how BCE is written as a Pfaffian function (THEORY sec. 3 asks for an explicit option)
+#: how BCE is written as a Pfaffian function: an explicit option, since the convention changes the bound (docs/theory.md §3, §4)
 BCE_CHAINS = ("logsigmoid", "two-logs")
 
 #: a size as accepted: a Python or numpy integer (stored as int), or a positive-integer sympy expression
@@ -370,7 +370,7 @@ class ArchitectureSpec:
     @property
     def n_params(self) -> Size:
         """P = sum over Linear layers of (fan_in + bias) * fan_out (+ d*outputs for the
-        input-output skip), in the parameter order of DESIGN.md."""
+        input-output skip), in the parameter order of docs/usage.md, "Conventions"."""
         d, out = self.inputs, self.outputs
         io = d * out if "input-output" in self._skips else 0
         if isinstance(self.widths, SymbolicWidths):

@@ -2,7 +2,7 @@
 
 End-to-end tests run ``python -m bettibounds`` in a subprocess (what a user types);
 the fuzz tests call :func:`bettibounds.cli.main` in-process. The contract
-(DESIGN.md, "Errors"): bad input never produces a traceback; the CLI prints one line
+(README.md, docs/usage.md): bad input never produces a traceback; the CLI prints one line
 to stderr and exits with status 2.
 """
 

@@ -2,7 +2,7 @@
 
 * ``import bettibounds`` is light: no torch, gudhi, sympy, numpy or scipy, and fast;
 * every name in ``bettibounds.__all__`` resolves;
-* every error class is a ``ValueError`` (DESIGN.md, "Errors");
+* every error class is a ``ValueError`` (docs/usage.md, "Python API", errors);
 * the docstring examples of the package and of :func:`bettibounds.bounds` work;
 * ``ArchitectureSpec(**kwargs)`` fuzzed with arbitrary values raises nothing but
   ``BettiBoundsError`` (or succeeds).

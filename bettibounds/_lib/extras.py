@@ -18,11 +18,13 @@ __all__ = ["EXTRAS", "install_hint", "require", "missing_extra", "available"]
 #: extra -> (what it is for, the modules it provides)
 EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
     "empirical": ("loss landscapes, persistence and barcodes",
-                  ("torch", "gudhi", "cripser", "matplotlib", "tqdm")),
-    "certify": ("certified lower bounds and certified Betti numbers (ball arithmetic)", ("flint",)),
+                  ("torch", "gudhi", "cripser", "matplotlib", "tqdm", "sklearn")),
+    "certify": ("certified lower bounds and certified Betti numbers (ball arithmetic)", ("flint", "threadpoolctl")),
     "dist": ("Dask clusters", ("dask", "distributed")),
     "fast": ("the fused CPU engine", ("numba", "llvmlite")),
     "test": ("the test suite", ("pytest", "hypothesis", "sklearn")),
+    "approx": ("the approximate k-NN index of sample-mode barcodes", ("hnswlib",)),
+    "lint": ("the linters and type checker", ("ruff", "mypy", "importlinter")),
 }
 
 

@@ -1,4 +1,4 @@
-"""Loss barcodes (barcodes of minima) and the TO-score (Barannikov et al. 2019, 2020; THEORY.md §4).
+"""Loss barcodes (barcodes of minima) and the TO-score (Barannikov et al. 2019, 2020; docs/theory.md §12).
 
 * :func:`grid_barcode` -- from a landscape sampled on a grid (box or slice): the cubical
   persistence diagram, with the grid vertex of each minimum and of its merge saddle;
@@ -17,19 +17,25 @@
 Importing this package is cheap; torch and gudhi are imported by the functions that need them.
 """
 
-from .core import TO_SCORE_NORMS, TO_SCORE_STATUS, Barcode, BarcodeBar, to_score
-from .graph import knn_graph, knn_search, lower_star_h0, minimax_tree, spanning_edges, tree_path, union_find_h0
-from .grid import grid_barcode, grid_coordinates
-from .evaluate import FunctionEvaluator, KernelEvaluator, PointEvaluator
-from .minima import MinimaGraph, descend, minima_graph_barcode, relax_paths
-from .points import barcode_of_points
-from .quotient import QUOTIENTS, QuotientInfo, canonical_form
-from .refine import RefinedPath, polyline_levels, refine_barcode, refine_path
-from .sampling import SAMPLE_PRESETS, BarcodeWarning, ParameterSample, sample_barcode, sample_parameters
+from .._lib.lazy import lazy_exports
 
-__all__ = ["Barcode", "BarcodeBar", "to_score", "TO_SCORE_NORMS", "TO_SCORE_STATUS", "grid_barcode",
-           "grid_coordinates", "knn_graph", "lower_star_h0", "union_find_h0", "minimax_tree", "tree_path",
-           "sample_barcode", "sample_parameters", "ParameterSample", "refine_barcode", "refine_path",
-           "RefinedPath", "polyline_levels", "barcode_of_points", "knn_search", "spanning_edges",
-           "canonical_form", "QuotientInfo", "QUOTIENTS", "minima_graph_barcode", "MinimaGraph", "descend",
-           "relax_paths", "PointEvaluator", "KernelEvaluator", "FunctionEvaluator", "SAMPLE_PRESETS", "BarcodeWarning"]
+#: the public API, name -> module
+_PUBLIC = {
+    "Barcode": "core", "BarcodeBar": "core", "to_score": "core",
+    "grid_barcode": "grid", "barcode_of_points": "points", "sample_barcode": "sampling",
+    "BarcodeWarning": "sampling", "minima_graph_barcode": "minima", "MinimaGraph": "minima", "descend": "minima",
+    "relax_paths": "minima", "canonical_form": "quotient", "QuotientInfo": "quotient",
+    "refine_barcode": "refine", "refine_path": "refine", "knn_graph": "graph", "lower_star_h0": "graph",
+    "union_find_h0": "graph", "minimax_tree": "graph", "tree_path": "graph",
+    "KernelEvaluator": "evaluate", "FunctionEvaluator": "evaluate",
+}
+#: names 0.1 exported that belong to the modules' internals: still importable from here, not in __all__
+_COMPAT = {
+    "TO_SCORE_NORMS": "core", "TO_SCORE_STATUS": "core", "grid_coordinates": "grid", "knn_search": "graph",
+    "spanning_edges": "graph", "PointEvaluator": "evaluate", "QUOTIENTS": "quotient", "RefinedPath": "refine",
+    "polyline_levels": "refine", "SAMPLE_PRESETS": "sampling", "ParameterSample": "sampling",
+    "sample_parameters": "sampling",
+}
+
+__all__ = sorted(_PUBLIC)
+__getattr__, __dir__ = lazy_exports(__name__, {**_PUBLIC, **_COMPAT}, globals())

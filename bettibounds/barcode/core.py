@@ -1,6 +1,6 @@
 """The barcode value type and the TO-score.
 
-A *barcode of minima* (Barannikov et al. 2019, THEORY.md §4) is the 0-dimensional persistence of
+A *barcode of minima* (Barannikov et al. 2019; docs/theory.md §12) is the 0-dimensional persistence of
 the sublevel filtration of the loss: each local minimum p is a segment [f(p), f(s)) where s is the
 lowest saddle joining its basin to a deeper one (elder rule); the global minimum's segment never
 ends. Index-r segments are the degree-r persistence bars.
@@ -20,10 +20,10 @@ from ..errors import InvalidSpecError
 
 __all__ = ["BarcodeBar", "Barcode", "to_score", "sorted_bars", "TO_SCORE_NORMS", "TO_SCORE_STATUS"]
 
-#: The norms a TO-score may use (THEORY.md §4: "sum, max, or L2").
+#: The norms a TO-score may use (docs/theory.md §12: sum, max or l2).
 TO_SCORE_NORMS: tuple[str, ...] = ("sum", "max", "l2")
 
-#: The TO-score's definition is reconstructed from Barannikov et al. 2020 (THEORY.md §4), not quoted.
+#: The TO-score's definition is reconstructed from Barannikov et al. 2020 (docs/theory.md §12), not quoted.
 TO_SCORE_STATUS = "reconstructed"
 
 
@@ -89,7 +89,7 @@ def _check_norm(norm: Any) -> str:
 
 
 def to_score(lengths: Iterable[float], norm: str = "sum", value_range: float | None = None) -> float:
-    """TO-score [reconstructed, Barannikov2020; THEORY.md §4] of finite segment lengths.
+    """TO-score [reconstructed, Barannikov2020; docs/theory.md §12] of finite segment lengths.
 
     ``norm``: ``"sum"`` (sum of lengths), ``"max"`` (longest) or ``"l2"`` (root of the sum of
     squares); 0 for no finite segment. ``value_range``: when given, the score is divided by it
@@ -209,7 +209,7 @@ class Barcode:
         return out
 
     def with_bars(self, bars: Iterable[BarcodeBar], **meta: Any) -> Barcode:
-        return replace(self, bars=_sorted(bars), meta={**self.meta, **meta})
+        return replace(self, bars=sorted_bars(bars), meta={**self.meta, **meta})
 
     def to_dict(self, norm: str = "sum", dim: int = 0, normalize: bool = False, *,
                 min_cluster: int | None = None) -> dict[str, Any]:
@@ -224,7 +224,7 @@ class Barcode:
     def from_dict(cls, d: dict[str, Any]) -> Barcode:
         try:
             lo, hi = d["value_range"]
-            return cls(_sorted(BarcodeBar.from_dict(b) for b in d["bars"]), str(d["source"]), str(d["locations"]),
+            return cls(sorted_bars(BarcodeBar.from_dict(b) for b in d["bars"]), str(d["source"]), str(d["locations"]),
                        float(lo), float(hi), dict(d.get("meta", {})))
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidSpecError(f"not a barcode dictionary: {exc}") from exc
@@ -239,4 +239,3 @@ def sorted_bars(bars: Iterable[BarcodeBar]) -> tuple[BarcodeBar, ...]:
     return tuple(sorted(bars, key=lambda b: (b.dim, b.birth, b.death)))
 
 
-_sorted = sorted_bars  # the name grid.py and sampling.py import

@@ -1,6 +1,6 @@
 """Sample-based barcodes of minima: a k-NN graph on sampled points and its lower-star H0.
 
-The published algorithm (Barannikov et al. 2019, THEORY.md §4): sort the points by f, build a
+The published algorithm (Barannikov et al. 2019; docs/theory.md §12): sort the points by f, build a
 k-nearest-neighbour graph, sweep in increasing f with union-find, killing the younger of two merging
 clusters at the merging vertex (elder rule). This is lower-star H0 of the graph: a vertex enters at
 f(v), an edge at max(f(u), f(v)). We compute it with gudhi's SimplexTree
@@ -19,6 +19,7 @@ import numbers
 
 import numpy as np
 
+from .._lib.extras import require
 from .._lib.progress import progress_bar
 from ..errors import InvalidSpecError
 
@@ -150,11 +151,8 @@ def _kdtree_neighbours(arr: np.ndarray, k: int) -> np.ndarray:
 
 
 def _hnsw_neighbours(arr: np.ndarray, k: int) -> np.ndarray:
-    try:
-        import hnswlib
-    except ImportError:
-        raise InvalidSpecError("the approximate k-NN backend 'hnsw' needs hnswlib: pip install hnswlib "
-                               "(or the [approx] extra); the exact backends are 'kdtree' and 'brute'") from None
+    hnswlib = require("approx", "hnswlib", "the approximate k-NN backend 'hnsw' (the exact backends are 'kdtree' "
+                                         "and 'brute')")
     n, p = arr.shape
     index = hnswlib.Index(space="l2", dim=p)
     index.init_index(max_elements=n, ef_construction=HNSW_PARAMS["ef_construction"], M=HNSW_PARAMS["M"],

@@ -30,7 +30,8 @@ import time
 
 import numpy as np
 
-from ..errors import InvalidSpecError
+from .._lib.extras import install_hint
+from ..errors import InvalidSpecError, MissingExtraError
 from ..spec import ArchitectureSpec
 from .evaluate import SINGLE_THREAD_WORK, torch_threads
 
@@ -96,8 +97,9 @@ def bundled_data(name: str) -> tuple[np.ndarray, np.ndarray]:
 
     spec = importlib.util.find_spec("sklearn")
     if spec is None or spec.origin is None:
-        raise InvalidSpecError("the real-data reproduction needs scikit-learn for its bundled data sets: "
-                               "pip install scikit-learn")
+        raise MissingExtraError("the [empirical] extra is needed for the real-data reproduction (scikit-learn, "
+                                f"for its bundled data sets, is missing): {install_hint('empirical')}",
+                                extra="empirical", name="sklearn")
     folder = Path(spec.origin).parent / "datasets" / "data"
     try:
         if name == "digits":

@@ -27,10 +27,12 @@ per-layer bias, identity-residual and input-output skips; hidden activations tan
 arctan, softplus, gaussian, silu, gelu, exp, identity and polynomial:p. Anything else is
 refused with the reason (:func:`certify_unsupported`).
 
-:func:`loss_arb` evaluates the same loss (and its gradient in t) at a point in python-flint
+The activations' interval extensions live in :mod:`.interval_activations`
+(:func:`activation_enclosure`, :data:`INTERVAL_ACTIVATIONS`). :func:`loss_arb`
+(:mod:`.arb_oracle`) evaluates the same loss (and its gradient in t) at a point in python-flint
 ball arithmetic: an independent implementation used as the oracle of the tests and, at
 higher precision, to decide the sign of f(t) - c at subdivision vertices where the float64
-enclosure is too wide.
+enclosure is too wide. Their public names are importable from here as before.
 """
 
 from __future__ import annotations
@@ -43,10 +45,11 @@ import numpy as np
 
 from ..errors import InvalidSpecError
 from ..pfaffian.network import build_params
-from .intervals import (
-    CONSTANTS, U, Interval, atan_bounds, batched_matmul, down, down_pos, exp_bounds, gamma, isum, log1p_bounds,
-    matmul, phi_cdf_bounds, up, up_pos,
+from .arb_oracle import arb_activation, arb_float_bounds, loss_arb
+from .interval_activations import (
+    INTERVAL_ACTIVATIONS, IntervalActivation, activation_enclosure, logistic_image, softplus_bounds,
 )
+from .intervals import U, Interval, batched_matmul, down, gamma, isum, matmul, up, up_pos
 
 __all__ = ["SliceLoss", "certify_unsupported", "loss_arb", "INTERVAL_ACTIVATIONS", "IntervalActivation",
            "activation_enclosure", "arb_activation"]
@@ -55,163 +58,8 @@ __all__ = ["SliceLoss", "certify_unsupported", "loss_arb", "INTERVAL_ACTIVATIONS
 _BATCH_ELEMENTS = 2 ** 19
 
 
-# ------------------------------------------------------------------ activations over intervals
 def _pt(x):
     return Interval(x, x)
-
-
-def _exp_img(I: Interval) -> Interval:
-    return Interval(exp_bounds(I.lo)[0], exp_bounds(I.hi)[1])
-
-
-def _tanh_pt(x):
-    """(lo, hi) around tanh(x): (1 - E) / (1 + E) with E = e^{-2|x|} in [0, 1] (decreasing in E);
-    every quantity is >= 0, so each rounding is widened by the two-operation rules of Lemma R."""
-    a = np.abs(x)
-    elo, ehi = exp_bounds(-2.0 * a)
-    np.minimum(ehi, 1.0, out=ehi)  # e^{-2|x|} <= 1
-    with np.errstate(invalid="ignore"):
-        lo = down_pos(np.maximum(down_pos(1.0 - ehi), 0.0) / up_pos(1.0 + ehi))
-        hi = up_pos(up_pos(1.0 - elo) / down_pos(1.0 + elo))
-    lo, hi = np.maximum(lo, 0.0), np.minimum(hi, 1.0)
-    neg = x < 0
-    return np.where(neg, -hi, lo), np.where(neg, -lo, hi)
-
-
-def _logistic_pt(x):
-    """(lo, hi) around 1 / (1 + e^{-x}) (decreasing in E = e^{-x} >= 0)."""
-    elo, ehi = exp_bounds(-x)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        lo = down_pos(1.0 / up_pos(1.0 + ehi))
-        hi = up_pos(1.0 / down_pos(1.0 + elo))
-    return np.maximum(np.nan_to_num(lo, nan=0.0), 0.0), np.minimum(np.nan_to_num(hi, nan=1.0), 1.0)
-
-
-def _softplus_pt(x):
-    """(lo, hi) around log(1 + e^x) = max(x, 0) + log1p(e^{-|x|})."""
-    elo, ehi = exp_bounds(-np.abs(x))
-    llo, _ = log1p_bounds(np.minimum(elo, 1.0))
-    _, lhi = log1p_bounds(np.minimum(ehi, 1.0))  # e^{-|x|} <= 1, so clipping keeps an upper bound
-    base = np.maximum(x, 0.0)
-    return np.maximum(down(base + llo), base), up(base + lhi)
-
-
-def _mono(point_fn):
-    def img(I: Interval) -> Interval:
-        return Interval(point_fn(I.lo)[0], point_fn(I.hi)[1])
-    return img
-
-
-def _lipschitz_narrow(point_fn, L: float):
-    """phi over a narrow interval from phi at its midpoint and a global Lipschitz constant L."""
-    def img(I: Interval) -> Interval:
-        c = I.mid()
-        r = np.maximum(up(c - I.lo), up(I.hi - c))
-        lo, hi = point_fn(c)
-        with np.errstate(invalid="ignore"):
-            e = up(L * r)
-        return Interval(down(lo - e), up(hi + e))
-    return img
-
-
-def _sigma_img(I):
-    return _mono(_logistic_pt)(I)
-
-
-def _phi_img(I):
-    """Phi (normal distribution function) over I: increasing."""
-    return Interval(phi_cdf_bounds(I.lo)[0], phi_cdf_bounds(I.hi)[1])
-
-
-def _normal_pdf_img(I):
-    """phi(z) = e^{-z^2/2} / sqrt(2 pi) over I."""
-    s = I.square().scale_exact(0.5)
-    e = Interval(exp_bounds(-s.hi)[0], exp_bounds(-s.lo)[1])
-    c = CONSTANTS["inv_sqrt2pi"]
-    return e * Interval(c[0], c[1])
-
-
-@dataclass(frozen=True)
-class IntervalActivation:
-    """A hidden or output activation with interval extensions of phi and phi'.
-
-    ``value(I)``: an enclosure of phi over I; ``narrow(I)``: the same, cheaper for narrow I
-    (the centre-point slot); ``deriv(I, V)``: an enclosure of phi' over I, given V = value(I).
-    """
-
-    name: str
-    value: object
-    narrow: object
-    deriv: object
-
-
-def _poly_activation(p: int) -> IntervalActivation:
-    def value(I):
-        return I + I.power(p)
-
-    def deriv(I, V):
-        return I.power(p - 1) * float(p) + 1.0
-
-    return IntervalActivation(f"polynomial:{p}", value, value, deriv)
-
-
-def _gaussian_value(I):
-    s = I.square()
-    return Interval(exp_bounds(-s.hi)[0], exp_bounds(-s.lo)[1])
-
-
-def _build_activations() -> dict:
-    acts = {}
-
-    def add(name, value, narrow, deriv):
-        acts[name] = IntervalActivation(name, value, narrow, deriv)
-
-    add("identity", lambda I: I, lambda I: I, lambda I, V: Interval(np.ones_like(I.lo)))
-    # tanh' = 1 - tanh^2 (exact range through the interval square); |tanh'| <= 1
-    add("tanh", _mono(_tanh_pt), _lipschitz_narrow(_tanh_pt, 1.0),
-        lambda I, V: (1.0 - V.square()).clip(0.0, 1.0))
-    # sigma' = sigma (1 - sigma) = 1/4 - (sigma - 1/2)^2; |sigma'| <= 1/4
-    add("logistic", _mono(_logistic_pt), _lipschitz_narrow(_logistic_pt, 0.25),
-        lambda I, V: (0.25 - (V - 0.5).square()).clip(0.0, 0.25))
-    # arctan' = 1 / (1 + t^2) <= 1
-    add("arctan", _mono(atan_bounds), _lipschitz_narrow(atan_bounds, 1.0),
-        lambda I, V: (1.0 + I.square()).recip().clip(0.0, 1.0))
-    # softplus' = sigma <= 1
-    add("softplus", _mono(_softplus_pt), _lipschitz_narrow(_softplus_pt, 1.0),
-        lambda I, V: _sigma_img(I))
-    # gaussian e^{-t^2}: its derivative -2 t e^{-t^2} has |.| <= sqrt(2/e) < 0.8578
-    add("gaussian", _gaussian_value, _gaussian_value,
-        lambda I, V: (I * V) * -2.0)
-    add("exp", _exp_img, _exp_img, lambda I, V: V)
-
-    def silu_value(I):
-        return I * _sigma_img(I)
-
-    def silu_deriv(I, V):
-        S = _sigma_img(I)
-        dS = (0.25 - (S - 0.5).square()).clip(0.0, 0.25)
-        return S + I * dS
-
-    add("silu", silu_value, silu_value, silu_deriv)
-
-    def gelu_value(I):
-        return I * _phi_img(I)
-
-    def gelu_deriv(I, V):
-        return _phi_img(I) + I * _normal_pdf_img(I)
-
-    add("gelu", gelu_value, gelu_value, gelu_deriv)
-    return acts
-
-
-INTERVAL_ACTIVATIONS: dict = _build_activations()
-
-
-def activation_enclosure(name: str) -> IntervalActivation | None:
-    """The interval extensions of a registry activation (canonical name), or None."""
-    if name.startswith("polynomial:"):
-        return _poly_activation(int(name.split(":", 1)[1]))
-    return INTERVAL_ACTIVATIONS.get(name)
 
 
 def certify_unsupported(spec) -> str | None:
@@ -520,8 +368,8 @@ class SliceLoss:
             omy = self._one_minus_y.reshape(y.shape)
 
             def bce(u):
-                sp_pos = Interval(_softplus_pt(u.lo)[0], _softplus_pt(u.hi)[1])  # softplus(u), increasing
-                sp_neg = Interval(_softplus_pt(-u.hi)[0], _softplus_pt(-u.lo)[1])  # softplus(-u)
+                sp_pos = Interval(softplus_bounds(u.lo)[0], softplus_bounds(u.hi)[1])  # softplus(u), increasing
+                sp_neg = Interval(softplus_bounds(-u.hi)[0], softplus_bounds(-u.lo)[1])  # softplus(-u)
                 t1 = sp_neg * y
                 t2 = sp_pos * omy
                 # a term with a zero coefficient is exactly 0 (also where the logit is unbounded)
@@ -531,7 +379,7 @@ class SliceLoss:
 
             if uv is None:
                 return bce(up_), None, None
-            return bce(up_), bce(uv), _sigma_img(uv) - y
+            return bce(up_), bce(uv), logistic_image(uv) - y
         oa = self.out_act
         if oa == "identity":
             lp = (up_ - y).square()
@@ -578,156 +426,5 @@ class SliceLoss:
     def point_arb(self, t, prec: int = 128):
         """(lo, hi) floats around f(t) at one point t (k floats), by :func:`loss_arb` at ``prec`` bits."""
         v = loss_arb(self, t, prec=prec, gradient=False)[0]
-        return _arb_float_bounds(v)
+        return arb_float_bounds(v)
 
-
-def _arb_float_bounds(v) -> tuple[float, float]:
-    """Floats (lo, hi) with lo <= every point of the arb ball v <= hi."""
-    from flint import arb
-
-    if not v.is_finite():
-        return -math.inf, math.inf
-    lo_a, hi_a = v.lower(), v.upper()
-    lo, hi = float(lo_a), float(hi_a)
-    if arb(lo) > lo_a:
-        lo = float(np.nextafter(lo, -np.inf))
-    if arb(hi) < hi_a:
-        hi = float(np.nextafter(hi, np.inf))
-    return lo, hi
-
-
-# ------------------------------------------------------------------ ball arithmetic oracle
-def loss_arb(sl: SliceLoss, t, prec: int = 128, gradient: bool = True):
-    """[f(t), df/dt_1, ..., df/dt_k] as python-flint ``arb`` balls at the point t (floats).
-
-    An independent implementation (plain forward mode over arb scalars in numpy object
-    arrays), used as the oracle of the interval enclosures' tests and to decide f(t) <= c at
-    vertices. ``gradient=False`` returns [f(t)] only.
-    """
-    import flint
-    from flint import arb
-
-    old = flint.ctx.prec
-    flint.ctx.prec = prec
-    try:
-        k = sl.k
-        tv = [arb(float(v)) for v in np.asarray(t, dtype=np.float64).reshape(-1)]
-        if len(tv) != k:
-            raise InvalidSpecError(f"a point of this slice has k = {k} coordinates")
-        V = [[arb(float(v)) for v in row] for row in sl.V]
-        theta = [V[0][p] + sum((tv[s] * V[1 + s][p] for s in range(k)), arb(0)) for p in range(sl.P)]
-        dtheta = [[V[1 + r][p] for p in range(sl.P)] for r in range(k)] if gradient else []
-        nd = len(dtheta)
-
-        def affine(layer, a, da):
-            out = []
-            for j in range(layer.W.shape[0]):
-                row = layer.W[j]
-                z = sum((theta[row[i]] * a[i] for i in range(len(row))), arb(0))
-                dz = [sum((theta[row[i]] * da[r][i] + dtheta[r][row[i]] * a[i] for i in range(len(row))), arb(0))
-                      for r in range(nd)]
-                if layer.b is not None:
-                    z += theta[layer.b[j]]
-                    dz = [dz[r] + dtheta[r][layer.b[j]] for r in range(nd)]
-                out.append((z, dz))
-            return [o[0] for o in out], [[o[1][r] for o in out] for r in range(nd)]
-
-        total = arb(0)
-        dtotal = [arb(0)] * nd
-        for i in range(sl.m):
-            a = [arb(float(v)) for v in sl.x[i]]
-            da = [[arb(0)] * len(a) for _ in range(nd)]
-            L = len(sl.layers) - 1
-            for idx, layer in enumerate(sl.layers):
-                z, dz = affine(layer, a, da)
-                if idx < L:
-                    vals = [arb_activation(sl.act_name, zi) for zi in z]
-                    new = [v[0] for v in vals]
-                    dnew = [[vals[j][1] * dz[r][j] for j in range(len(z))] for r in range(nd)]
-                    if sl.residual and idx >= 1:
-                        new = [n + p for n, p in zip(new, a)]
-                        dnew = [[n + p for n, p in zip(dnew[r], da[r])] for r in range(nd)]
-                    a, da = new, dnew
-                else:
-                    a, da = z, dz
-            u, du = a, da
-            if sl.U is not None:
-                xi = [arb(float(v)) for v in sl.x[i]]
-                for o in range(len(u)):
-                    u[o] = u[o] + sum((theta[sl.U[o][j]] * xi[j] for j in range(len(xi))), arb(0))
-                    for r in range(nd):
-                        du[r][o] = du[r][o] + sum((dtheta[r][sl.U[o][j]] * xi[j] for j in range(len(xi))), arb(0))
-            for o in range(len(u)):
-                yo = arb(float(sl.y[i][o]))
-                if sl.loss_kind == "bce":
-                    term = arb(0)
-                    if sl.y[i][o] > 0:
-                        term += yo * _arb_softplus(-u[o])
-                    if sl.y[i][o] < 1:
-                        term += (1 - yo) * _arb_softplus(u[o])
-                    dterm = 1 / (1 + (-u[o]).exp()) - yo
-                else:
-                    yh, dyh = _arb_out(sl.out_act, u[o])
-                    term = (yh - yo) ** 2
-                    dterm = 2 * (yh - yo) * dyh
-                total += term
-                dtotal = [dtotal[r] + dterm * du[r][o] for r in range(nd)]
-        f = total / sl.m
-        g = [d / sl.m for d in dtotal]
-        if sl.l2 > 0:
-            lam = arb(sl.l2)
-            f += lam * sum((th * th for th in theta), arb(0))
-            g = [g[r] + 2 * lam * sum((theta[p] * dtheta[r][p] for p in range(sl.P)), arb(0)) for r in range(nd)]
-        return [f, *g]
-    finally:
-        flint.ctx.prec = old
-
-
-def _arb_softplus(u):
-    """log(1 + e^u) (arb has no overflow, so the direct formula is exact in ball arithmetic)."""
-    return u.exp().log1p()
-
-
-def _arb_out(name, u):
-    if name == "logistic":
-        s = 1 / (1 + (-u).exp())
-        return s, s * (1 - s)
-    if name == "tanh":
-        t = u.tanh()
-        return t, 1 - t * t
-    return u, u * 0 + 1
-
-
-def arb_activation(name, z):
-    """(phi(z), phi'(z)) in ball arithmetic."""
-    from flint import arb
-
-    if name == "identity":
-        return z, arb(1)
-    if name == "tanh":
-        t = z.tanh()
-        return t, 1 - t * t
-    if name == "logistic":
-        s = 1 / (1 + (-z).exp())
-        return s, s * (1 - s)
-    if name == "arctan":
-        return z.atan(), 1 / (1 + z * z)
-    if name == "softplus":
-        return _arb_softplus(z), 1 / (1 + (-z).exp())
-    if name == "gaussian":
-        e = (-(z * z)).exp()
-        return e, -2 * z * e
-    if name == "exp":
-        e = z.exp()
-        return e, e
-    if name == "silu":
-        s = 1 / (1 + (-z).exp())
-        return z * s, s + z * s * (1 - s)
-    if name == "gelu":
-        Phi = (-z / arb(2).sqrt()).erfc() / 2  # erfc keeps the left tail accurate (1 + erf cancels)
-        pdf = (-(z * z) / 2).exp() / (2 * arb.pi()).sqrt()
-        return z * Phi, Phi + z * pdf
-    if name.startswith("polynomial:"):
-        p = int(name.split(":")[1])
-        return z + z ** p, 1 + p * z ** (p - 1)
-    raise InvalidSpecError(f"no ball-arithmetic implementation of activation {name!r}")  # pragma: no cover

@@ -211,7 +211,7 @@ def check_bound_formula(c: dict) -> list[Row]:
 
 def check_invariance(c: dict) -> list[Row]:
     """Changing a spec field (``change``) leaves the format -- and the upper bounds, or the
-    bounds up to n -> n + ``n_shift`` -- unchanged (THEORY sec. 3)."""
+    bounds up to n -> n + ``n_shift`` -- unchanged (docs/theory.md §4.3 item 7, §4.4)."""
     from bettibounds import bounds
 
     rows = []

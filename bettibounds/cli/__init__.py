@@ -1,7 +1,9 @@
 """Command-line interface: a thin argparse layer over the library, one module per sub-command.
 
-Each module (``bound``, ``lower``, ``landscape``, ``barcode``, ``obstruction``, ``reproduce``,
-``registries``) adds its parser and a ``run(args) -> int``; options shared by several commands
+Each module (``bound``, ``lower``, ``landscape``, ``barcode``, ``obstruction``, ``reproduce``) has
+``add_parser(sub)``, which adds its sub-command, and ``run(args) -> int``; ``registries`` adds two
+(``add_parsers(sub)``: ``activations`` and ``theorems``, run by ``run_activations`` and
+``run_theorems``). Options shared by several commands
 come from the parent parsers of :mod:`.common`. Bad input never produces a traceback: the CLI
 prints one line to stderr and exits with status 2. Heavy modules are imported only by the
 sub-commands that need them.

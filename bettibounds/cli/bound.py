@@ -17,8 +17,8 @@ def add_parser(sub) -> None:
     net = b.add_argument_group("network")
     net.add_argument("--inputs", "-d", type=int, help="input dimension d")
     net.add_argument("--widths", "-w", help="hidden widths, comma separated (e.g. 8,8,8)")
-    net.add_argument("--activation", "-a", default="sigmoid", help="hidden activation (default: sigmoid; "
-                     "see `bettibounds activations`)")
+    net.add_argument("--activation", "-a", default="logistic",
+                     help="hidden activation (default: logistic, alias sigmoid; see `bettibounds activations`)")
     net.add_argument("--outputs", type=int, default=1, help="output dimension (default 1)")
     net.add_argument("--output-activation", default="identity", help="identity, sigmoid or tanh (default identity)")
     net.add_argument("--skip", default="none", help="none, residual, input-output, or residual,input-output")

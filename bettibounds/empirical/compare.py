@@ -1,7 +1,7 @@
 """Betti numbers of a sampled landscape, their trustworthiness, and the theory beside them.
 
 For each requested level c the result gives b_k(c) of the grid sublevel set (lower-star
-V-construction, DESIGN.md) and two flags:
+V-construction, docs/usage.md "Landscapes") and two flags:
 
 * **clipped** -- some boundary vertex of the grid lies in the sublevel set, so the
   grid set may cut components of S_c (or of the slice's sublevel set) and is not a union
@@ -35,7 +35,7 @@ import numpy as np
 
 from ..api import bounds
 from ..errors import InvalidSpecError
-from ..numbers import safe_float
+from ..logspace import safe_float
 from .grid_memory import check_grid_fits
 from .persistence import betti_curve, sublevel_persistence
 from .resolution import Resolution, network_objective, resolve_levels, torch_single_thread
@@ -163,7 +163,7 @@ class LandscapeResult:
         """What ``bettibounds landscape`` prints: the grid, the bound with its hypotheses, one row
         per level (Betti numbers, flags, the comparison and what an excess means), and the plots
         ``written``."""
-        from ..numbers import format_log10_up
+        from ..logspace import format_log10_up
 
         s, b = self.sample, self.bound
         tm = self.timings

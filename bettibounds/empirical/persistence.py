@@ -1,6 +1,6 @@
 """Sublevel-set persistent homology of a function sampled on a grid.
 
-Convention (DESIGN.md, binding): the sampled values live on the grid **vertices** (the
+Convention (binding; docs/usage.md, "Landscapes"): the sampled values live on the grid **vertices** (the
 *V-construction*). The filtered space is the cubical complex of the grid: a vertex for
 every sample, an edge between two vertices whose multi-indices differ by one in exactly
 one coordinate (axis neighbours -- 2k-neighbour connectivity in k dimensions, never

@@ -14,60 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .._lib.plotting import capped_heatmap, color_norm, finish, pyplot
+
 __all__ = ["plot_landscape", "axis_names", "plural", "pyplot"]
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def pyplot():
-    """matplotlib.pyplot on the Agg backend (files only, no display needed)."""
-    return _plt()
-
-
-def _finish(plt, fig, ax, out, name, written, *, xlabel=None, ylabel=None, title=None, legend=False, dpi=120):
-    """Label, save as out/name, close, and record the path."""
-    if xlabel:
-        ax.set_xlabel(xlabel)
-    if ylabel:
-        ax.set_ylabel(ylabel)
-    if legend:
-        ax.legend()
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    path = out / name
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    written.append(str(path))
-
-
-def _norm(values, log: bool, cap: float):
-    """The colour scale: linear up to ``cap``, or logarithmic from the smallest positive value (a
-    loss of 0 shows in the lowest colour) up to ``cap``."""
-    from matplotlib.colors import LogNorm, Normalize
-
-    if not log:
-        return Normalize(vmin=float(values.min()), vmax=cap)
-    positive = values[values > 0]
-    lo = float(positive.min()) if positive.size else 1e-300
-    return LogNorm(vmin=lo, vmax=max(cap, lo * (1 + 1e-12)), clip=True)
-
-
-def _capped_heatmap(fig, ax, X, Y, values, log: bool = False):
-    """pcolormesh of a 2-D grid with the colour capped at the 95th percentile (a landscape's
-    maximum is usually far above its interesting levels), and a colour bar that says so."""
-    cap = float(np.quantile(values, 0.95))
-    im = ax.pcolormesh(X, Y, values, shading="auto", cmap="viridis", norm=_norm(values, log, cap))
-    fig.colorbar(im, ax=ax, label=f"loss{' (log scale)' if log else ''}, colour capped at the 95th percentile",
-                 extend="max" if cap < float(values.max()) else "neither")
-    return im
 
 
 def _curve_levels(values, levels, n: int = 200) -> np.ndarray:
@@ -133,7 +82,7 @@ def plot_landscape(result, out_dir, *, log_color: bool = False, mark_center: boo
     """
     from .persistence import betti_curve
 
-    plt = _plt()
+    plt = pyplot()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -144,7 +93,7 @@ def plot_landscape(result, out_dir, *, log_color: bool = False, mark_center: boo
     if v.ndim == 2:
         fig, ax = plt.subplots(figsize=(6, 5))
         X, Y = np.meshgrid(s.axes[0], s.axes[1], indexing="ij")
-        _capped_heatmap(fig, ax, X, Y, v, log_color)
+        capped_heatmap(fig, ax, X, Y, v, log_color)
         if levels:
             cs = ax.contour(X, Y, v, levels=sorted(set(levels)), colors="white", linewidths=0.8)
             ax.clabel(cs, fmt="%.3g", fontsize=7)
@@ -152,14 +101,14 @@ def plot_landscape(result, out_dir, *, log_color: bool = False, mark_center: boo
         for i, j in minima:
             ax.plot(s.axes[0][i], s.axes[1][j], "r.", markersize=4)
         _marks(ax, s, mark_center)
-        _finish(plt, fig, ax, out, "heatmap.png", written, xlabel=names[0], ylabel=names[1],
+        finish(plt, fig, ax, out, "heatmap.png", written, xlabel=names[0], ylabel=names[1],
                 legend=bool(ax.get_legend_handles_labels()[0]),
                 title=f"loss on the grid; contours at the levels, {plural(len(minima), 'minimum', 'minima')} in red")
     elif v.ndim == 3:
         c = _center_index(s)
         fig, axes = plt.subplots(1, 3, figsize=(11, 3.9), layout="constrained")
         cap = float(np.quantile(v, 0.95))
-        norm = _norm(v, log_color, cap)
+        norm = color_norm(v, log_color, cap)
         im = None
         for ax, fixed in zip(axes, range(3)):
             a, b = [i for i in range(3) if i != fixed]
@@ -200,7 +149,7 @@ def plot_landscape(result, out_dir, *, log_color: bool = False, mark_center: boo
     title = "Betti curves (dotted: requested levels)"
     if zero:
         title += "\n" + ", ".join(f"b_{k}" for k in zero) + " = 0 at every level shown"
-    _finish(plt, fig, ax, out, "betti_curves.png", written, xlabel="level c",
+    finish(plt, fig, ax, out, "betti_curves.png", written, xlabel="level c",
             ylabel="Betti number of the grid sublevel set", title=title,
             legend=bool(ax.get_legend_handles_labels()[0]))
     fig, ax = plt.subplots(figsize=(5, 5))
@@ -215,6 +164,6 @@ def plot_landscape(result, out_dir, *, log_color: bool = False, mark_center: boo
     ax.axhline(inf_y, color="grey", linestyle="--", linewidth=0.8)
     ax.text(lo, inf_y, " ∞ (essential)", va="bottom", fontsize=8, color="grey")
     ax.set_ylim(top=inf_y + 0.06 * max(finite_max - lo, 1e-12))
-    _finish(plt, fig, ax, out, "diagram.png", written, xlabel="birth", ylabel="death",
+    finish(plt, fig, ax, out, "diagram.png", written, xlabel="birth", ylabel="death",
             title="persistence diagram", legend=bool(ax.get_legend_handles_labels()[0]))
     return written

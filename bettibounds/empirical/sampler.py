@@ -1,10 +1,10 @@
 """Landscape sampling: the grid of an experiment, evaluated by the batched kernel.
 
 ``sample_landscape(experiment)`` returns a :class:`LandscapeSample`: the loss on the
-grid (values on grid vertices, DESIGN.md's V-construction), the axes, and everything
+grid (values on grid vertices, the V-construction of docs/usage.md, "Landscapes"), the axes, and everything
 needed to repeat the run (the directions actually used, seeds, device, dtype, timings).
 
-Regions (DESIGN.md):
+Regions (docs/usage.md, "Experiment files"):
 
 * ``{"kind": "box", "low": [P numbers], "high": [P numbers]}`` -- the whole parameter
   space of a tiny network, one grid axis per parameter;
@@ -148,7 +148,7 @@ def resolve_directions(spec, region: dict) -> tuple[np.ndarray, np.ndarray, dict
 
 
 def grid_axes(low, high, grid) -> list[np.ndarray]:
-    """linspace(low_i, high_i, n_i) per axis, endpoints included (DESIGN.md)."""
+    """linspace(low_i, high_i, n_i) per axis, endpoints included (docs/usage.md, "Experiment files")."""
     if len(low) != len(high) or len(low) != len(grid):
         raise InvalidSpecError(f"experiment grid: {len(grid)} sizes for a {len(low)}-dimensional region")
     for i, (a, b) in enumerate(zip(low, high)):

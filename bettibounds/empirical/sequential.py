@@ -148,7 +148,7 @@ def from_sequential(model, x, y, loss: str = "mse", l2: float = 0.0):
         samples=xa.shape[0], bias=bias,
     )
     _check_plain_modules(model, linears)
-    tensors = [t for lin in linears for t in (lin.weight, lin.bias) if t is not None]  # DESIGN.md's order
+    tensors = [t for lin in linears for t in (lin.weight, lin.bias) if t is not None]  # docs/usage.md's order
     theta = torch.cat([t.detach().reshape(-1).to("cpu", torch.float64) for t in tensors]).numpy().copy()
     if theta.shape[0] != spec.n_params:  # pragma: no cover - guarded by the layout checks above
         raise InvalidSpecError(f"the model has {theta.shape[0]} parameters but the spec has {spec.n_params}")
@@ -196,7 +196,7 @@ def experiment_from_sequential(model, x, y, *, region: dict, grid, levels=None, 
     """An :class:`~bettibounds.empirical.experiment.Experiment` for a ``torch.nn.Sequential``
     and its data, validated exactly as an experiment file is.
 
-    ``region`` is an experiment-file region (DESIGN.md); a ``"slice"`` without ``"center"``
+    ``region`` is an experiment-file region (docs/usage.md, "Experiment files"); a ``"slice"`` without ``"center"``
     is centred at the model's own parameters (``parameters_to_vector(model)``), so
     ``{"kind": "slice", "directions": {"random": 2, "seed": 0}, "low": [-1, -1], "high": [1, 1]}``
     is the usual "landscape around my trained model". The result goes to

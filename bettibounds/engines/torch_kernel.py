@@ -106,6 +106,7 @@ class LossKernel:
 
     Examples
     --------
+    >>> from bettibounds import ArchitectureSpec
     >>> spec = ArchitectureSpec(inputs=1, widths=(2,), activation="tanh", samples=2, bias=False)
     >>> kern = LossKernel(spec, [[1.0], [-1.0]], [[0.5], [0.0]], device="cpu")
     >>> kern.evaluate(torch.zeros(3, spec.n_params)).tolist()

@@ -1,4 +1,4 @@
-"""The ReLU topological obstruction (Nurisso, Leroy, Vaccarino, NeurIPS 2024; THEORY sec. 5).
+"""The ReLU topological obstruction (Nurisso, Leroy, Vaccarino, NeurIPS 2024; docs/theory.md §11).
 
 Model: ``f(x) = sum_k v_k relu(w_k . x)`` with the bias absorbed into ``w_k`` (``p = d + 1``
 with biases, ``p = d`` without); ``v_k`` in R^e (e = output dimension). ReLU is
@@ -14,7 +14,8 @@ and trajectories stay on H(c) = prod_k H_k, H_k = {||w||^2 - ||v||^2 = c_k}:
 Betti numbers of H(c) by Kuenneth; for scalar output and p >= 2, b_0 = 2^{N_-} with N_- the
 number of *pathological* neurons (c_k < 0: the sign of v_k never changes). Status of every
 statement: [derived] (the conservation law and the topology are elementary; the count of
-functionally distinct components is [derived, medium confidence], as in THEORY sec. 5).
+functionally distinct components is proved in docs/theory.md §11, Proposition 11.1 -- exact for
+p >= 2, an upper bound for p = 1).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ y_1(t)..y_k(t) with ``y_j'(t) = Q_j(t, y_1..y_j)`` and the activation as a polyn
 without sympy; :func:`verify_activation` checks every ODE and every output identity
 symbolically with sympy (the "certificate" of the entry).
 
-Status of every entry: [derived] (THEORY sec. 1, "Primitives"); each ODE is an
+Status of every entry: [derived] (docs/theory.md §3, the activation registry); each ODE is an
 elementary calculus identity, checked by sympy in the test suite.
 
 Non-analytic activations (ReLU and friends) are not Pfaffian: looking them up raises
@@ -98,7 +98,7 @@ class Activation:
 
     @property
     def format(self) -> tuple[int, int, int]:
-        """phi's own format (k, alpha_phi, beta_phi) as in THEORY's primitives table."""
+        """phi's own format (k, alpha_phi, beta_phi), the "format" column of docs/theory.md §3."""
         return (self.k, self.chain_alpha, self.chain_beta)
 
     @property
@@ -242,7 +242,7 @@ _register(Activation(
     description="identity (linear network); a polynomial, format (0, 0, 1)",
 ))
 
-#: accepted output activations (THEORY sec. 3 covers exactly these)
+#: accepted output activations (docs/theory.md §3 and §4.3 cover exactly these)
 OUTPUT_ACTIVATIONS = ("identity", "logistic", "tanh")
 
 _RELU_HINT = (

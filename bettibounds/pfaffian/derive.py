@@ -1,7 +1,7 @@
 """Loss format derivation: ArchitectureSpec -> PfaffianFormat, three ways.
 
-* :func:`closed_form` -- the explicit formulas of THEORY sec. 3 (and their extension
-  to every registry activation, docs/theory.md "Closed forms"), valid for ints and
+* :func:`closed_form` -- the explicit formulas of docs/theory.md §4 ("Closed forms for the
+  loss format", every registry activation), valid for ints and
   for sympy symbols (d, h, L, m); used by :func:`bettibounds.bounds`.
 * :func:`layer_recursion` -- the mechanical degree rules applied to whole layers
   (every unit of a layer has the same (deg, dd)); any size, parameter or input space.
@@ -10,8 +10,8 @@
   (:mod:`bettibounds.pfaffian.graph`); identical inputs share chain elements.
 
 All three give upper bounds on the true format; on generic data they agree, which the
-property tests check. Status: [derived] (THEORY sec. 1 "Mechanical format tracking",
-sec. 3; proofs in docs/theory.md).
+property tests check. Status: [derived] (docs/theory.md §2.3 "Mechanical format tracking",
+with Proposition 2.1; the closed forms and their proofs in §4).
 """
 
 from __future__ import annotations
@@ -202,7 +202,7 @@ def _hidden_closed(name: str, L: Size, sympy_mode: bool) -> tuple[Size, Size, Si
 
 
 def closed_form(spec: ArchitectureSpec) -> Derivation:
-    """Explicit closed-form format of the loss (THEORY sec. 3 and its extension).
+    """Explicit closed-form format of the loss (docs/theory.md §4.2-§4.4).
 
     Works for concrete specs and for symbolic ones (:meth:`ArchitectureSpec.uniform`
     with sympy symbols). The formulas assume generic data (no all-zero input when the

@@ -3,7 +3,7 @@
 Builds the loss (or, in the input space, the output logit) as a DAG of scalar nodes --
 constants, parameters, sums, products, powers and chain elements -- with
 hash-consing, so that identical sub-expressions are one node and identical inputs
-share their chain elements (THEORY sec. 1: "Identical inputs share chain elements").
+share their chain elements (docs/theory.md §2.3, "Sharing").
 Every node carries (deg, dd) computed by the rules of
 :mod:`bettibounds.pfaffian.rules`; theta-free nodes are constants, so an activation of
 a constant adds no chain element. The result is the format

@@ -6,7 +6,7 @@ network; they differ only in what a scalar is. An algebra provides ``const(v)``,
 ``add(*xs)``, ``mul(a, b)``, ``pow(a, k)``, ``activation(act, u)`` and
 ``element(name, j, u, ode)`` (a new chain element of an output/loss chain).
 
-Parameter order is DESIGN.md's: per Linear layer W (out x in, row-major), then b when
+Parameter order (docs/usage.md, "Conventions"): per Linear layer W (out x in, row-major), then b when
 present; the input-output skip matrix U (outputs x d) comes last.
 """
 

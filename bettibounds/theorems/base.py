@@ -13,12 +13,12 @@ from fractions import Fraction
 from typing import Callable, Iterable, Mapping, TypeGuard
 
 from ..errors import HypothesisError, InvalidSpecError
-from ..numbers import Evaluated, evaluate_product
+from ..logspace import Evaluated, evaluate_product
 from ..sizes import Expr, Size
 
 __all__ = ["Theorem", "Product", "Hypothesis", "STATUSES", "smin", "is_symbolic"]
 
-#: status of a statement (THEORY preamble); "constant-free" marks O(.) cores
+#: status of a statement (docs/theory.md §1.2); "constant-free" marks O(.) cores
 STATUSES = ("published", "quoted", "derived", "reconstructed", "constant-free")
 HYPOTHESIS_STATUSES = ("holds", "undecided", "fails")
 

@@ -1,4 +1,4 @@
-"""The bound theorems (THEORY sec. 2 and the input-space rows of sec. 3).
+"""The bound theorems (docs/theory.md §5; the symmetry lower bounds of §7 and §10.2).
 
 Notation: n variables, chain order r, chain degree alpha, function degree beta,
 B(X) = sum of the Betti numbers of X (rational coefficients).

@@ -17,7 +17,7 @@ from bettibounds.empirical.compare import analyze_landscape, compare_with_bound 
 from bettibounds.empirical.experiment import parse_experiment  # noqa: E402
 from bettibounds.empirical.resolution import cell_max, local_search  # noqa: E402
 from bettibounds.empirical.sampler import LandscapeSample  # noqa: E402
-from bettibounds.numbers import Evaluated  # noqa: E402
+from bettibounds.logspace import Evaluated  # noqa: E402
 from bettibounds.theorems.base import Hypothesis  # noqa: E402
 
 

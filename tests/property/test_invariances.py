@@ -1,4 +1,4 @@
-"""Invariances of the bounds (issue 5; THEORY.md §3, docs/theory.md §4.3-§4.4, §6.4, §7.2).
+"""Invariances of the bounds (issue 5; docs/theory.md §4.3-§4.4, §6.4, §7.2).
 
 Already covered elsewhere (tests/property/test_engines.py): l2 keeps (r, alpha) and maps beta to
 max(beta, 2) (format level); identity residual skips leave the format and every upper bound unchanged;
@@ -53,7 +53,7 @@ def test_l2_leaves_every_upper_bound_number_unchanged(spec, lam, k):
     rp, rr = bounds(plain, slice_dim=k), bounds(reg, slice_dim=k)
     assert rr.n_variables == rp.n_variables
     assert log2s(rr) == log2s(rp)
-    # the format changes only where beta < 2 (THEORY.md's "in specific cases" = beta >= 2)
+    # the format changes only where beta < 2 (the abstract's "in specific cases" = beta >= 2; docs/theory.md §9.11)
     fp, fr = rp.format, rr.format
     assert (fr.order, fr.alpha) == (fp.order, fp.alpha)
     assert (fr.beta == fp.beta) == (fp.beta >= 2)

@@ -16,13 +16,13 @@ import mpmath
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from bettibounds.numbers import MAX_EXACT_DIGITS, evaluate_product
+from bettibounds.logspace import MAX_EXACT_DIGITS, evaluate_product
 from bettibounds.theorems import get_theorem
 
 K, GV, Z, Kh = (get_theorem(k) for k in ("K", "GV", "Z", "Kh"))
 
 
-# ---------------------------------------------- independent oracles (THEORY sec. 2)
+# ------------------------------------ independent oracles (docs/theory.md §5)
 def K_oracle(n, r, alpha, beta):
     return 2 ** (r * (r - 1) // 2) * beta * (alpha + beta - 1) ** (n - 1) * (
         min(n, r) * alpha + beta + (n - 1) * (alpha + beta - 2)) ** r

@@ -1,4 +1,4 @@
-"""Symmetric parameter points have equal loss (issue 5; THEORY.md §3, docs/theory.md §7.2).
+"""Symmetric parameter points have equal loss (issue 5; docs/theory.md §7.2).
 
 For random tiny networks and data, every element h of the loss-preserving group G of
 ``bettibounds.lower.symmetry_group`` -- enumerated by ``bettibounds.certified.witness.group_orbit`` --

@@ -183,7 +183,7 @@ def GV_int(n, r, a, b):
 
 
 def test_theorem_k_is_halved_everywhere():
-    """Item 5. On main theorem K reported the count K (e.g. 9000 for THEORY's row 1) on every route."""
+    """Item 5. On main theorem K reported the count K (e.g. 9000 for row 1 of docs/theory.md §4.5) on every route."""
     from bettibounds.theorems import get_theorem
 
     assert get_theorem("K").evaluate(n=4, r=1, alpha=2, beta=4).exact == 4500 == K_count(4, 1, 2, 4) // 2

@@ -15,7 +15,7 @@ import pytest
 from bettibounds import ArchitectureSpec as A
 from bettibounds import InvalidSpecError, bounds, certify, symmetry_group
 from bettibounds.empirical.experiment import parse_experiment
-from bettibounds.numbers import evaluate_product
+from bettibounds.logspace import evaluate_product
 
 
 def test_tiny_positive_l2_is_positive():

@@ -1,9 +1,9 @@
 """docs/theory.md §4.5 "Worked numbers": exact first row, log2 of the others to 2 decimals.
 
 Each row is checked three ways: the formats (P, r, alpha, beta) from the closed form
-and from the mechanical engine, the theorem registry at THEORY's (n, r, alpha, beta),
+and from the mechanical engine, the theorem registry at the table's (n, r, alpha, beta),
 and ``bounds(spec)`` end to end. An independent integer oracle (the formulas of
-THEORY sec. 2 typed in again, evaluated with Python ints) backs the 2-decimal values.
+docs/theory.md §5 typed in again, evaluated with Python ints) backs the 2-decimal values.
 
 The table's K column is the count K(n, r, alpha, beta) of boundary critical points; theorem K's bound
 is floor(K / 2) (docs/theory.md 6.1, issue 18 item 5), so the package reports log2 K - 1 (K even

@@ -20,8 +20,8 @@ from bettibounds.pfaffian.rules import ode_degree, poly_track
 
 ALL = [*ACTIVATIONS, "polynomial:2", "polynomial:3", "poly:5"]
 
-#: THEORY sec. 1 "Primitives" table (and the registry's own docs for gelu / exp / identity)
-THEORY_FORMATS = {
+#: the "format" column of docs/theory.md §3 (the activation registry)
+PRIMITIVE_FORMATS = {
     "logistic": (1, 2, 1),
     "tanh": (1, 2, 1),
     "arctan": (2, 3, 1),
@@ -43,10 +43,10 @@ def test_every_entry_is_certified(name):
 
 
 def test_registry_is_not_empty_and_covers_theory_table():
-    assert set(THEORY_FORMATS) - {"polynomial:2", "polynomial:3"} <= set(activation_names())
+    assert set(PRIMITIVE_FORMATS) - {"polynomial:2", "polynomial:3"} <= set(activation_names())
 
 
-@pytest.mark.parametrize("name, fmt", sorted(THEORY_FORMATS.items()))
+@pytest.mark.parametrize("name, fmt", sorted(PRIMITIVE_FORMATS.items()))
 def test_formats_match_theory_table(name, fmt):
     assert get_activation(name).format == fmt
 

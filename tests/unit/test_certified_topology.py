@@ -25,6 +25,7 @@ import math
 import numpy as np
 import pytest
 
+from bettibounds.certified import boxes, segments, subdivision
 from bettibounds.certified import topology as T
 from bettibounds.certified.loss_enclosure import SliceLoss
 from bettibounds.spec import ArchitectureSpec
@@ -127,8 +128,11 @@ def test_teacher_orbit_two_components():
 def test_mutation_tolerant_level_rule_is_caught(monkeypatch):
     """A rule that calls a cell OUT when its enclosure is merely *close* above c certifies a
     wrong number at the minimum level (S_0 = four points): the critical-level test catches it."""
-    monkeypatch.setattr(T, "level_rule", lambda flo, fhi, c: np.where(fhi <= c + 1e-9, T.IN,
-                                                                         np.where(flo > c - 1e-9, T.OUT, T.SPLIT)))
+    def tolerant(flo, fhi, c):
+        return np.where(fhi <= c + 1e-9, T.IN, np.where(flo > c - 1e-9, T.OUT, T.SPLIT))
+
+    for module in (boxes, segments, subdivision):  # every module that decides with the rule
+        monkeypatch.setattr(module, "level_rule", tolerant)
     r = _level(wells(), 0.0)
     assert r.certified and r.betti != WELLS_CRITICAL[0.0]
 
@@ -142,7 +146,8 @@ def test_mutation_skipping_the_connectivity_checks_is_caught(monkeypatch):
         return [T.SegmentResult(min(r.components, 1) if r.ok else 1, r.start_in, r.end_in)
                 for r in original(oracle, keys, axes, c, ctx)]
 
-    monkeypatch.setattr(T, "analyse_segments", one_component)
+    for module in (subdivision, T):  # every module that isolates roots on segments
+        monkeypatch.setattr(module, "analyse_segments", one_component)
     r = _level(comb(), 0.500025)
     assert r.certified and r.betti == (1, 0)  # wrong: the truth is (2, 0)
 

@@ -1,4 +1,4 @@
-"""Symmetry-group lower bound: |G| hand-computed per architecture (THEORY sec. 3)."""
+"""Symmetry-group lower bound: |G| hand-computed per architecture (docs/theory.md §7.2)."""
 
 from __future__ import annotations
 

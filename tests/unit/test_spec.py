@@ -193,7 +193,7 @@ def test_frozen():
 @pytest.mark.parametrize(
     "kw, P",
     [
-        # THEORY sec. 3 table: (d+1)h + (h+1)
+        # docs/theory.md §1.1 (P) and §4.5: (d+1)h + (h+1)
         (dict(inputs=1, widths=(1,)), 4),
         (dict(inputs=2, widths=(2,)), 9),
         (dict(inputs=2, widths=(2, 2)), 15),

@@ -1,4 +1,4 @@
-"""Theorem registry: statements, statuses, reductions (THEORY sec. 2) and validation."""
+"""Theorem registry: statements, statuses, reductions (docs/theory.md §5) and validation."""
 
 from __future__ import annotations
 
@@ -160,7 +160,7 @@ def test_milnor_sup_hand():
 
 
 def test_hand_values():
-    # K = 4 * 5^3 * [2 + 4 + 3*4] = 9000 (THEORY worked row 1); the bound is floor(9000 / 2) = 4500
+    # K = 4 * 5^3 * [2 + 4 + 3*4] = 9000 (docs/theory.md §4.5, row 1: the count); the bound is floor(9000 / 2) = 4500
     assert K.evaluate(n=4, r=1, alpha=2, beta=4).exact == 4500
     assert K.rhs(n=4, r=1, alpha=2, beta=4).coef == Fraction(1, 2)
     # Z: 18^5 with s = 1, C = 1; s = 2 multiplies by 2^n, C by C

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ...api import bounds
-from ...numbers import safe_float
+from ...logspace import safe_float
 from ...spec import ArchitectureSpec
 from ..render import cite_column, md_table, pyplot, save_figure
 from .provenance import bound_fields

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...api import bounds
-from ...numbers import safe_float
+from ...logspace import safe_float
 from ...spec import ArchitectureSpec
 from ..render import cite_column, md_table
 from .provenance import bound_fields

@@ -6,7 +6,7 @@ every scale computes the same rows.
 from __future__ import annotations
 
 from ...api import bounds
-from ...numbers import safe_float
+from ...logspace import safe_float
 from ...spec import ArchitectureSpec
 from ..render import cite_column, md_table
 from .growth import theorem_k

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ...numbers import format_log10_up, safe_float
+from ...logspace import format_log10_up, safe_float
 from ..render import cite_column, md_table, pyplot, save_figure
 from . import landscape_cases
 from .provenance import SYMMETRY_CERT, bound_fields

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bettibounds.numbers import MAX_EXACT_DIGITS, Evaluated, evaluate_product, format_log10_up, log_factorial2
+from bettibounds.logspace import MAX_EXACT_DIGITS, Evaluated, evaluate_product, format_log10_up, log_factorial2
 
 
 def test_small_exact():
@@ -167,7 +167,7 @@ def test_scientific_brackets_every_exact_value(v, digits):
 def test_log10_text_and_safe_float_stay_on_the_safe_side(x):
     from decimal import Decimal
 
-    from bettibounds.numbers import log10_text, safe_float
+    from bettibounds.logspace import log10_text, safe_float
 
     with mpmath.workdps(60):
         m = mpmath.mpf(x) + mpmath.mpf(1) / 3  # not a float: the rounding matters
