@@ -18,8 +18,8 @@ def add_parser(sub) -> None:
                          "(needs the [dist] extra); default: in this process")
     scale = rp.add_mutually_exclusive_group()
     scale.add_argument("--scale", choices=("smoke", "quick", "full"), default=None,
-                       help="smoke: seconds, checks an installation end to end; quick (the default): a few minutes "
-                            "on 2 CPU cores; full: larger sweeps, finer grids, more certificates")
+                       help="smoke: about 20 s of CPU, checks an installation end to end; quick (the default): a few "
+                            "minutes on 2 CPU cores; full: larger sweeps, finer grids, more certificates")
     scale.add_argument("--quick", dest="scale", action="store_const", const="quick", help="the quick run (default)")
     scale.add_argument("--full", dest="scale", action="store_const", const="full", help="the full run (--scale full)")
     rp.set_defaults(handler=run)

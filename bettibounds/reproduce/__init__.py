@@ -54,8 +54,8 @@ def reproduce(out_dir="bettibounds-report", quick: bool = True, *, scale: str | 
     quick : bool
         Without ``scale``: True runs the quick scale, False the full one.
     scale : {"smoke", "quick", "full"}, optional
-        ``"smoke"``: a run of seconds that checks an installation end to end (every section, tiny sweeps and
-        grids: its numbers are not for reading); ``"quick"``: the default (a few minutes on 2 CPU cores);
+        ``"smoke"``: a run of about 20 s of CPU that checks an installation end to end (every section, tiny
+        sweeps and grids: its numbers are not for reading); ``"quick"``: the default (a few minutes on 2 CPU cores);
         ``"full"``: larger sweeps, finer grids and more certificates. Overrides ``quick``.
     device : str, optional
         Landscape sampling device ("cpu", "cuda"); default: CUDA when available.

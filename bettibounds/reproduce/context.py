@@ -18,7 +18,7 @@ from ..errors import InvalidSpecError
 
 __all__ = ["SCALE_NAMES", "Context", "have_module", "missing_modules", "resolve_scale"]
 
-#: the report's scales, smallest first: ``smoke`` (seconds: checks an installation end to end, numbers too
+#: the report's scales, smallest first: ``smoke`` (about 20 s of CPU: checks an installation end to end, numbers too
 #: coarse to read), ``quick`` (the default: a few minutes on 2 idle CPU cores), ``full`` (larger sweeps,
 #: finer grids, more certificates)
 SCALE_NAMES: tuple[str, ...] = ("smoke", "quick", "full")
