@@ -125,13 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--plot", metavar="DIR", help="write heat map / sections, Betti curves and the diagram as PNG")
     ls.add_argument("--device", default="auto", help="auto (cuda when available), cpu or cuda")
     ls.add_argument("--dtype", default=None, choices=("float64", "float32"),
-                    help="arithmetic precision (default: float64 with the torch engine; the fused engine computes "
-                         "in float32 only)")
-    ls.add_argument("--engine", default="torch", choices=("torch", "fused"),
-                    help="torch: the batched kernel (default; any network, CPU or CUDA). fused: a compiled float32 "
-                         "CPU kernel for slices of tanh/logistic MSE networks, 1.3-1.7x faster on small ones; needs "
-                         "numba (pip install -e '.[fast]'), compiles once in about 30 s (docs/usage.md, "
-                         "'Engines')")
+                    help="arithmetic precision (default float64)")
+    ls.add_argument("--engine", default="auto", choices=_ENGINE_CHOICES, help=_ENGINE_HELP)
     ls.add_argument("--refine", type=int, default=2,
                     help="refinement factor of the stability check (default 2; 1 disables it)")
     ls.add_argument("--progress", action="store_true", help="progress bar")
@@ -200,11 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "direction seed applies)")
     bc.add_argument("--device", default="auto", help="auto (cuda when available), cpu or cuda")
     bc.add_argument("--dtype", default=None, choices=("float64", "float32"),
-                    help="arithmetic precision (default: float64 with the torch engine; the fused engine computes "
-                         "in float32 only)")
-    bc.add_argument("--engine", default="torch", choices=("torch", "fused"),
-                    help="grid mode: torch (default) or the fused float32 CPU engine for slices of tanh/logistic MSE "
-                         "networks (the [fast] extra; docs/usage.md, 'Engines'); sample mode uses torch")
+                    help="arithmetic precision (default float64)")
+    bc.add_argument("--engine", default="auto", choices=_ENGINE_CHOICES,
+                    help=_ENGINE_HELP + "; grid mode only: sample mode descends with gradients on torch")
     bc.add_argument("--json", action="store_true", help="one JSON object")
     bc.add_argument("--plot", metavar="DIR", help="write barcode.png (and minima.png for 2-D grids)")
     bc.add_argument("--progress", action="store_true", help="progress bars")
@@ -225,6 +218,14 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("theorems", help="list the bound theorems with status and citation")
     t.add_argument("--json", action="store_true")
     return parser
+
+
+_ENGINE_CHOICES = ("auto", "torch", "fused")
+_ENGINE_HELP = ("auto (default): the fused engine on the CPU where it supports the network, region and precision, "
+                "else torch; the output records the engine and why. torch: the batched torch kernel (any network, "
+                "CPU or CUDA). fused: the compiled CPU kernel (tanh/logistic hidden layers, MSE or BCE, slices with "
+                "1-4 directions and boxes, float64 or float32; needs numba, pip install -e '.[fast]'; compiled once "
+                "per machine in about 30 s per precision). docs/usage.md, 'Engines'")
 
 
 def _spec_from_args(args):
@@ -343,11 +344,12 @@ def _cmd_landscape(args) -> int:
 
 
 def _engine_device(args):
-    """The device for ``--device`` and ``--engine``; sets the engine's default ``--dtype`` (float64 for
-    torch, float32 for fused) and refuses what the fused engine cannot do (CUDA)."""
+    """The device for ``--device`` and ``--engine``; ``--dtype`` defaults to float64 with every engine;
+    refuses what the fused engine cannot do (CUDA). ``--engine auto`` is resolved by the library
+    (bettibounds.empirical.engine_choice), which records the engine and why."""
     device = None if args.device == "auto" else args.device
     if args.dtype is None:
-        args.dtype = "float32" if args.engine == "fused" else "float64"
+        args.dtype = "float64"
     if args.engine == "fused":
         if device == "cuda":
             raise InvalidSpecError("--engine fused runs on the CPU; use --engine torch for CUDA")
@@ -383,7 +385,8 @@ def _landscape_text(res, written) -> str:
         f"landscape: {s.kind}, grid {list(s.values.shape)} = {s.points} points on {s.device} ({s.dtype}, "
         f"{s.engine} engine), {s.seconds:.2f} s"
         + ("" if s.compile_seconds is None else f" (of which {s.compile_seconds:.2f} s compiling or loading the kernel)")
-        + f"; persistence backend {res.diagram.backend}",
+        + f"; persistence backend {res.diagram.backend}"
+        + ("" if not s.engine_reason else f"\nengine: {s.engine} ({s.engine_reason})"),
         f"loss range on the grid [{s.values.min():.6g}, {s.values.max():.6g}]",
         f"upper bound ({b.theorem}, {b.status}, n = {res.n_variables}): B <= 10^{format_log10_up(b.log10)}",
         "",

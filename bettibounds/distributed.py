@@ -203,7 +203,7 @@ class _Payload:
     y: np.ndarray
     device: str | None
     dtype: str
-    engine: str = "torch"
+    engine: str = "auto"  # as requested; each block names the engine that evaluates it
 
 
 @dataclass(frozen=True)
@@ -214,29 +214,30 @@ class _Affine:
     directions: np.ndarray
 
 
-def _worker_kernel(payload: _Payload):
-    """This worker thread's kernel for ``payload`` (``LossKernel``, or ``FusedSliceKernel`` for the
-    fused engine), built on its first block and kept.
+def _worker_kernel(payload: _Payload, engine: str):
+    """This worker thread's kernel of ``engine`` ("torch": ``LossKernel``, "fused": ``FusedKernel``)
+    for ``payload``, built on its first block and kept.
 
     One per thread, not per process: the kept workspace is written by every evaluation.
     """
     kernels = getattr(_WORKER, "kernels", None)
     if kernels is None:
         kernels = _WORKER.kernels = {}
-    kernel = kernels.get(payload.token)
+    key = (payload.token, engine)
+    kernel = kernels.get(key)
     if kernel is None:
         from .empirical.kernels import LossKernel, _Workspace
 
-        if payload.engine == "fused":
-            from .empirical.fused import FusedSliceKernel
+        if engine == "fused":
+            from .empirical.fused import FusedKernel
 
-            kernel = FusedSliceKernel(payload.spec, payload.x, payload.y, device=payload.device, dtype=payload.dtype)
+            kernel = FusedKernel(payload.spec, payload.x, payload.y, device="cpu", dtype=payload.dtype)
         else:
             kernel = LossKernel(payload.spec, payload.x, payload.y, device=payload.device, dtype=payload.dtype)
             kernel._workspace = _Workspace(kernel.dtype, kernel.device)
         while len(kernels) >= _CACHE_SIZE:
             kernels.pop(next(iter(kernels)))
-        kernels[payload.token] = kernel
+        kernels[key] = kernel
     return kernel
 
 
@@ -252,10 +253,10 @@ def _fused_threads() -> int:
     return numba.get_num_threads()
 
 
-def _evaluate_block(payload: _Payload, affine: _Affine | None, points: np.ndarray, chunk: int):
-    """Loss at one block of points, in chunks of ``chunk`` (runs on a worker)."""
-    kernel = _worker_kernel(payload)
-    if payload.engine == "fused":
+def _evaluate_block(payload: _Payload, affine: _Affine | None, points: np.ndarray, chunk: int, engine: str):
+    """Loss at one block of points with ``engine``, in chunks of ``chunk`` (runs on a worker)."""
+    kernel = _worker_kernel(payload, engine)
+    if engine == "fused":
         _fused_threads()
     if affine is None:
         values = kernel.evaluate_chunked(points, "full", chunk=chunk)
@@ -280,9 +281,10 @@ class DaskEvaluator:
         As for ``LossKernel``; validated here, on the client, before anything is sent.
     device : {None, "cpu", "cuda", "cuda:<i>"}
         The workers' device; ``None``: each worker uses CUDA when it has it, else the CPU
-        (always the CPU with the fused engine).
+        (always the CPU with the fused engine; ``engine="auto"`` decides on the client: the fused
+        engine unless the client sees a GPU, so name ``"cuda"`` for GPU workers).
     dtype : {None, "float64", "float32"}
-        ``None``: the engine's own precision (float64 for torch, float32 for fused).
+        ``None``: float64.
     chunk : int, optional
         Points per kernel batch. ``None``: ``LossKernel.chunk_size`` computed on the client,
         the chunk the in-process run uses -- that is what makes the result bit-identical to
@@ -291,10 +293,14 @@ class DaskEvaluator:
         partition (its chunk is 4096 points unless given).
     block : int, optional
         Points per Dask task, rounded up to whole chunks (default: one chunk).
-    engine : {"torch", "fused"}
-        The workers' kernel: :class:`~bettibounds.empirical.kernels.LossKernel` (default) or
-        the fused float32 CPU engine :class:`~bettibounds.empirical.fused.FusedSliceKernel`
-        (slices only; needs numba on the client and on every worker).
+    engine : {"auto", "torch", "fused"}
+        The workers' kernel: ``"auto"`` (the default) the one
+        :func:`~bettibounds.empirical.engine_choice.choose_engine` picks for each evaluation (its
+        mode, number of directions, precision and device; the fused engine falls back to the torch
+        kernel where its precision could overflow), as in-process; ``"torch"``:
+        :class:`~bettibounds.empirical.kernels.LossKernel`; ``"fused"``: the fused CPU engine
+        :class:`~bettibounds.empirical.fused.FusedKernel` (needs numba on the client and on every
+        worker).
     progress : bool
         A tqdm bar over the points, advanced as blocks come back from any worker.
     callback : callable, optional
@@ -304,7 +310,8 @@ class DaskEvaluator:
     ----------
     info : dict
         The last run: scheduler address, workers, threads, points, chunk, block, blocks,
-        the devices the workers used and how many worker processes returned blocks.
+        the devices the workers used, how many worker processes returned blocks, and the
+        engine with the reason (also the attributes ``engine`` and ``engine_reason``).
     runs : list of dict
         ``info`` of every run of this evaluator (a landscape and its refined grid are two).
 
@@ -315,9 +322,9 @@ class DaskEvaluator:
     """
 
     def __init__(self, client, spec, x, y, *, device=None, dtype: str | None = None, chunk: int | None = None,
-                 block: int | None = None, progress: bool = False, callback=None, engine: str = "torch"):
+                 block: int | None = None, progress: bool = False, callback=None, engine: str = "auto"):
         distributed = _distributed()
-        from .empirical.fused import ENGINES
+        from .empirical.engine_choice import ENGINES, choose_engine
         from .empirical.kernels import LossKernel, _to_numpy_matrix
 
         if not isinstance(client, distributed.Client):
@@ -332,18 +339,27 @@ class DaskEvaluator:
             raise InvalidSpecError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
         self.chunk = _positive_int("chunk", chunk)
         self.block = _positive_int("block", block)
-        self.engine = engine
-        # the client-side kernel validates spec, data and dtype now, and sizes chunks as in-process
+        self.requested_engine = engine
+        dtype = "float64" if dtype is None else dtype
+        # the client-side kernels validate spec, data and dtype now; the torch one sizes chunks as
+        # in-process, the fused one runs the fused workers' checks before a block is sent
+        self._torch = self._fused = None
         if engine == "fused":
-            from .empirical.fused import FusedSliceKernel
+            from .empirical.fused import FusedKernel
 
             if device not in (None, "cpu"):
                 raise InvalidSpecError(f"the fused engine runs on the CPU only, got device={device!r}; use the "
                                        "torch engine for CUDA")
             device = "cpu"
-            self._local = FusedSliceKernel(spec, x, y, dtype="float32" if dtype is None else dtype)
+            self._fused = FusedKernel(spec, x, y, dtype=dtype)
         else:
-            self._local = LossKernel(spec, x, y, device="cpu", dtype="float64" if dtype is None else dtype)
+            self._torch = LossKernel(spec, x, y, device="cpu", dtype=dtype)
+            if engine == "auto" and choose_engine(spec, None, None, dtype, device)[0] == "fused":
+                from .empirical.fused import FusedKernel
+
+                self._fused = FusedKernel(spec, x, y, dtype=dtype)
+        self._local = self._fused if engine == "fused" else self._torch
+        self.engine, self.engine_reason = engine, None  # the last run's engine and why
         self.client, self.spec = client, spec
         self.dtype = str(self._local.dtype).replace("torch.", "")
         self.progress, self.callback = progress, callback
@@ -396,8 +412,9 @@ class DaskEvaluator:
         if mode not in ("full", "slice"):
             raise InvalidSpecError(f"mode must be 'full' or 'slice', got {mode!r}")
         chunk = _positive_int("chunk", chunk) or self.chunk
-        kern = self._local
-        if self.engine == "fused":  # every check of the workers' fused kernels, here and now
+        engine, reason = self._engine_for(points, mode, center, directions)
+        kern = self._fused if engine == "fused" else self._torch
+        if engine == "fused":  # every check of the workers' fused kernels, here and now
             points, _ = kern.prepare(points, mode, center=center, directions=directions, check_memory=False)
             chunk = chunk or _FUSED_CHUNK
         affine = None
@@ -405,7 +422,7 @@ class DaskEvaluator:
             if center is None or directions is None:
                 raise InvalidSpecError("mode='slice' needs center (P,) and directions (k, P)")
             # validates shapes and finiteness (the fused kernel's prepare did above)
-            k = width = points.shape[1] if self.engine == "fused" else kern._plan(center, directions).k
+            k = width = points.shape[1] if engine == "fused" else kern._plan(center, directions).k
             # float64 on the wire: the worker's kernel converts exactly as the in-process one does
             affine = _Affine(_host_points(center), _host_points(directions))
         else:
@@ -428,10 +445,38 @@ class DaskEvaluator:
         chunk = chunk or kern.chunk_size(N, mode, k)  # (the fused engine's is set above)
         per_block = chunk * max(1, math.ceil((self.block or chunk) / chunk))
         starts = list(range(0, N, per_block))
-        return self._run(points, starts, per_block, chunk, affine, out,
-                         self.progress if progress is None else progress, mode)
+        out = self._run(points, starts, per_block, chunk, affine, out,
+                        self.progress if progress is None else progress, mode, engine)
+        self.engine, self.engine_reason = engine, reason
+        self.info.update(engine=engine, engine_reason=reason)
+        return out
 
-    def _run(self, points, starts, per_block, chunk, affine, out, progress, mode) -> np.ndarray:
+    def _engine_for(self, points, mode: str, center, directions) -> tuple[str, str]:
+        """(engine, reason) of one evaluation: as requested, or for ``"auto"`` the choice of
+        :func:`~bettibounds.empirical.engine_choice.choose_engine` for this mode and number of
+        directions, and the torch kernel where the fused engine's precision could overflow on
+        these points (its guard, run here on the client)."""
+        from .empirical.engine_choice import resolve_engine
+        from .empirical.fused import FusedRangeError
+
+        if self.requested_engine != "auto":
+            return self.requested_engine, "requested"
+        if self._fused is None:
+            return resolve_engine("auto", self.spec, None, None, self.dtype, self._requested_device)
+        k = None
+        if mode == "slice" and directions is not None:
+            shape = np.shape(_host_points(directions))
+            k = 1 if len(shape) == 1 else shape[0]
+        name, reason = resolve_engine("auto", self.spec, "slice" if mode == "slice" else "box", k, self.dtype,
+                                      self._requested_device)
+        if name == "fused":
+            try:
+                self._fused.prepare(points, mode, center=center, directions=directions, check_memory=False)
+            except FusedRangeError as exc:
+                return "torch", f"auto: the fused engine refused these points ({exc}); the torch kernel evaluates them"
+        return name, reason
+
+    def _run(self, points, starts, per_block, chunk, affine, out, progress, mode, engine) -> np.ndarray:
         distributed = _distributed()
         client = self.client
         nthreads = client.nthreads()
@@ -448,7 +493,7 @@ class DaskEvaluator:
         def submit(i):
             s = starts[i]
             fut = client.submit(_evaluate_block, self._payload, aff, np.ascontiguousarray(points[s:s + per_block]),
-                                chunk, key=f"bettibounds-block-{run}-{i}")
+                                chunk, engine, key=f"bettibounds-block-{run}-{i}")
             index[fut.key] = i
             return fut
 
@@ -513,7 +558,7 @@ def _bar(progress: bool, total: int, desc: str):
 
 
 def landscape_sampler(experiment, client, *, device=None, dtype: str | None = None, chunk: int | None = None,
-                      block: int | None = None, progress: bool = False, engine: str = "torch"):
+                      block: int | None = None, progress: bool = False, engine: str = "auto"):
     """``sampler(grid) -> LandscapeSample`` evaluating ``experiment`` on the cluster of ``client``.
 
     For :func:`~bettibounds.empirical.compare.analyze_landscape` (``sampler=``): the grid,

@@ -12,6 +12,8 @@ shipped tanh and logistic are checked on every float32 input by ``check_tanh.py`
 ``check_logistic.py`` there.
 """
 
+import math
+
 import numpy as np
 from llvmlite import binding as _llvm
 from llvmlite import ir
@@ -122,51 +124,40 @@ def logistic_f32_array(xs, out):
         out[i] = logistic_f32(xs[i])
 
 
-# --------------------------------------------------------------- kernel pieces
-@njit(fastmath=FM, inline="always", cache=True, error_model="numpy")
-def _act_inplace(H, W, bo, sz, nrows, i0, m, act):
-    """H[sz + j, i] = phi(H[sz + j, i] + b_j), b_j = W[bo + j], j < nrows, i0 <= i < m; phi = tanh (act 0) or the
-    logistic (act 1), the branch outside the loops (a generic al * tanh(be * x) + ga cost
-    10-17 % of the whole kernel, A/B). The bias is added here, after the products (see _dense)."""
-    if act == 0:
-        for j in range(nrows):
-            b = W[bo + j]
-            for i in range(i0, m):
-                H[sz + j, i] = tanh_f32(H[sz + j, i] + b)
-    else:
-        for j in range(nrows):
-            b = W[bo + j]
-            for i in range(i0, m):
-                H[sz + j, i] = logistic_f32(H[sz + j, i] + b)
+# --------------------------------------------------------------- float64 constants
+# The float64 tanh, logistic and softplus share one exp: for a <= 0, a = n ln 2 + r with
+# n = floor(a log2(e) + 1/2) and r = (a - n LN2_HI) - n LN2_LO (Cody-Waite: LN2_HI is ln 2 rounded
+# to double with its low 21 bits cleared, so n LN2_HI is exact for |n| < 2^21 and, by Sterbenz's
+# lemma, so is a - n LN2_HI; LN2_LO = ln 2 - LN2_HI rounded), then e^a = 2^n (1 + q) with
+# q = expm1(r) = r + r^2 S(r), S the Taylor polynomial sum_{j=0}^{11} r^j / (j + 2)! (degree 13 in
+# all: for |r| <= 0.3466 the truncation is below 1.2e-17 relative, 0.11 ulp). 2^n is built from
+# its bits. The error argument is in docs/theory.md, section 13.
+LN2_HI64 = 0.6931471803691238  # 0x3FE62E42FEE00000
+LN2_LO64 = 1.9082149292705877e-10
+LOG2E64 = 1.4426950408889634
+EXPM1_S = tuple(1.0 / math.factorial(j + 2) for j in range(12))  # 1/2!, ..., 1/13!
+#: tanh: a = -2|x| clamped at -80 (|x| >= 40, where tanh is 1 to within 1e-34): 2^n stays normal
+TANH_A_LO = -80.0
+#: logistic and softplus: a = -|z| clamped at -746 < ln(2^-1075) = -745.13, below which e^a rounds to 0
+LOGISTIC_A_LO = -746.0
+#: log1p(e) for 0 <= e <= 1 as 2 atanh(w), w = e / (2 + e) <= 1/3: 2 w sum_{j=0}^{16} w^(2j) / (2j + 1),
+#: truncation below (1/9)^17 / 35 / (1 - 1/9) = 4.7e-18 relative
+LOG1P_S = tuple(1.0 / (2 * j + 1) for j in range(17))
 
 
-@njit(fastmath=FM, inline="always", cache=True, error_model="numpy")
-def _act_residual(H, W, bo, sa, sz, nrows, i0, m, act):
-    """H[sz + j, i] = phi(H[sz + j, i] + b_j) + H[sa + j, i], j < nrows, i0 <= i < m (skip="residual")."""
-    if act == 0:
-        for j in range(nrows):
-            b = W[bo + j]
-            for i in range(i0, m):
-                H[sz + j, i] = tanh_f32(H[sz + j, i] + b) + H[sa + j, i]
-    else:
-        for j in range(nrows):
-            b = W[bo + j]
-            for i in range(i0, m):
-                H[sz + j, i] = logistic_f32(H[sz + j, i] + b) + H[sa + j, i]
-
-
-# The hidden and output layers' products go through a register-tiled micro-kernel written as
-# LLVM vector code (an intrinsic): numba's loops leave the accumulators in memory and LLVM
-# vectorises them to 256 bits only on this CPU family (its "prefer 256-bit" tuning), which held
-# the products at 25-35 GFLOP/s per thread. The tile keeps OB x SB vector accumulators in
-# registers for the whole sum over the inputs (32 -> 16 layer, m = 256: 2.1-3x faster in
-# isolation; docs/benchmarks.md); in hidden layers it adds the bias and applies the activation to
-# them before its one store. The first layer and the activations themselves are vector code too
-# (_vector_tanh, _vector_logistic: tanh_f32 and logistic_f32 operation for operation,
-# bit-identical to them on all 2^32 inputs). Vector width: 16 floats (512 bits) where the target
-# has AVX-512 (16 accumulators of the 32 registers), else 8 (8 accumulators; fits AVX2's 16
-# registers and NEON's 32 as register pairs). The sums run over the inputs in order, one FMA per
-# term, so a point's value never depends on which other points share its chunk.
+# --------------------------------------------------------------- vector code
+# The products of every layer go through a register-tiled micro-kernel written as LLVM vector code
+# (an intrinsic): numba's loops leave the accumulators in memory and LLVM vectorises them to 256
+# bits only on this CPU family (its "prefer 256-bit" tuning), which held the products at 25-35
+# GFLOP/s per thread. The tile keeps OB x SB vector accumulators in registers for the whole sum
+# over the inputs (32 -> 16 layer, m = 256: 2.1-3x faster in isolation; docs/benchmarks.md); in
+# hidden layers it adds the bias and applies the activation to them before its one store. The
+# first layer, the activations and the loss are vector code too. Vector width: 16 floats or 8
+# doubles (512 bits) where the target has AVX-512 (16 accumulators of the 32 registers), else 8
+# floats or 4 doubles (8 accumulators; fits AVX2's 16 registers and NEON's 32 as register pairs).
+# The sums run over the inputs in order, one FMA per term, so a point's value never depends on
+# which other points share its chunk. Every row of activations is padded to a multiple of VW
+# samples (zero inputs in the padding; the loss leaves the padding out), so no scalar tail exists.
 # numba compiles for the host unless NUMBA_CPU_NAME / NUMBA_CPU_FEATURES name another target
 # (e.g. "generic" for a cache shared by several machines): then AVX-512 only when named. The
 # tests run the 8-wide code with NUMBA_CPU_NAME=haswell.
@@ -180,20 +171,30 @@ def _vector_width() -> int:
     return 16 if avx512 else 8
 
 
-VW = _vector_width()  # floats per vector
+VW = _vector_width()  # floats per vector (and the padding of every row of samples)
+VW64 = VW // 2  # doubles per vector
 OB = 4  # outputs per tile
 SB = 4 if VW == 16 else 2  # vectors of samples per tile
-SW = VW * SB  # samples per tile
+SW = VW * SB  # float32 samples per tile (float64: VW64 * SB)
 
 
 def _splat(builder, vt, value):
-    """A vector of VW copies of the scalar ``value`` (an LLVM value or a Python float)."""
+    """A vector of copies of the scalar ``value`` (an LLVM value or a Python float)."""
+    n = vt.count
     if not isinstance(value, ir.Value):
-        return ir.Constant(vt, [float(value)] * VW)
+        return ir.Constant(vt, [float(value)] * n)
     undef = ir.Constant(vt, ir.Undefined)
     lane0 = ir.Constant(ir.IntType(32), 0)
     return builder.shuffle_vector(builder.insert_element(undef, value, lane0), undef,
-                                  ir.Constant(ir.VectorType(ir.IntType(32), VW), [0] * VW))
+                                  ir.Constant(ir.VectorType(ir.IntType(32), n), [0] * n))
+
+
+def _vfunc(builder, vt, name):
+    """The LLVM intrinsic ``llvm.<name>`` on vectors of type vt (fabs, floor, copysign, fma)."""
+    suffix = f"v{vt.count}{'f32' if isinstance(vt.element, ir.FloatType) else 'f64'}"
+    nargs = {"fabs": 1, "floor": 1, "copysign": 2, "fma": 3}[name]
+    return cgutils.get_or_insert_function(builder.module, ir.FunctionType(vt, [vt] * nargs),
+                                          f"llvm.{name}.{suffix}")
 
 
 def _vector_tanh(builder, vt, fma, x):
@@ -220,9 +221,7 @@ def _vector_logistic(builder, vt, fma, z):
     """logistic_f32 on a vector, operation for operation (Cody-Waite reduction with fused
     multiply-adds, the degree-7 Horner polynomial in fused multiply-adds, 2^n from its bits,
     e / (1 + e) or 1 / (1 + e)). The tests hold it bit for bit to logistic_f32."""
-    mod = builder.module
-    fabs = cgutils.get_or_insert_function(mod, ir.FunctionType(vt, [vt]), f"llvm.fabs.v{VW}f32")
-    floor = cgutils.get_or_insert_function(mod, ir.FunctionType(vt, [vt]), f"llvm.floor.v{VW}f32")
+    fabs, floor = _vfunc(builder, vt, "fabs"), _vfunc(builder, vt, "floor")
     a = builder.fneg(builder.call(fabs, [z]))
     lo = _splat(builder, vt, LO)
     a = builder.select(builder.fcmp_ordered("<", a, lo), lo, a)  # NaN passes
@@ -233,29 +232,153 @@ def _vector_logistic(builder, vt, fma, z):
     p = builder.call(fma, [r, _splat(builder, vt, E7), _splat(builder, vt, E6)])
     for c in (E5, E4, E3, E2, ONE, ONE):
         p = builder.call(fma, [r, p, _splat(builder, vt, c)])
-    it = ir.VectorType(ir.IntType(32), VW)
-    n = builder.add(builder.fptosi(ks, it), ir.Constant(it, [127 + 64] * VW))
-    e = builder.fmul(p, builder.bitcast(builder.shl(n, ir.Constant(it, [23] * VW)), vt))  # p 2^(n + 64), exact
+    it = ir.VectorType(ir.IntType(32), vt.count)
+    n = builder.add(builder.fptosi(ks, it), ir.Constant(it, [127 + 64] * vt.count))
+    e = builder.fmul(p, builder.bitcast(builder.shl(n, ir.Constant(it, [23] * vt.count)), vt))  # p 2^(n + 64), exact
     e = builder.fmul(e, _splat(builder, vt, TWO_M64))  # p 2^n, one rounding (subnormal results)
     one = _splat(builder, vt, ONE)
     num = builder.select(builder.fcmp_ordered("<", z, _splat(builder, vt, ZERO)), e, one)
     return builder.fdiv(num, builder.fadd(one, e))
 
 
+# float64: the shared exp (see the constants above)
+def _exp_parts64(builder, vt, fma, a):
+    """(n, q) for a vector a <= 0 (or NaN): a = n ln 2 + r, q = expm1(r); n is a float vector of
+    integers (0 where a is NaN, so that building 2^n stays defined; q is NaN there)."""
+    floor = _vfunc(builder, vt, "floor")
+    kf = builder.call(floor, [builder.call(fma, [a, _splat(builder, vt, LOG2E64), _splat(builder, vt, 0.5)])])
+    n = builder.select(builder.fcmp_ordered("==", kf, kf), kf, _splat(builder, vt, 0.0))
+    r = builder.call(fma, [builder.fneg(kf), _splat(builder, vt, LN2_HI64), a])  # exact
+    r = builder.call(fma, [builder.fneg(kf), _splat(builder, vt, LN2_LO64), r])
+    s = _splat(builder, vt, EXPM1_S[-1])
+    for c in EXPM1_S[-2::-1]:
+        s = builder.call(fma, [r, s, _splat(builder, vt, c)])
+    q = builder.call(fma, [builder.fmul(r, r), s, r])
+    return n, q
+
+
+def _pow2_64(builder, vt, n, offset=0):
+    """2^(n + offset) from its bits, n a float vector of integers with -1022 <= n + offset <= 1023."""
+    it = ir.VectorType(ir.IntType(64), vt.count)
+    e = builder.add(builder.fptosi(n, it), ir.Constant(it, [1023 + offset] * vt.count))
+    return builder.bitcast(builder.shl(e, ir.Constant(it, [52] * vt.count)), vt)
+
+
+def _div64(builder, vt, fma, num, den):
+    """num / den, IEEE division (correctly rounded)."""
+    return builder.fdiv(num, den)
+
+
+def _vector_tanh64(builder, vt, fma, x):
+    """float64 tanh: with a = -2|x| (clamped at TANH_A_LO) and e^a = 2^n (1 + q),
+    tanh|x| = (1 - e^a) / (1 + e^a) = ((1 - 2^n) - 2^n q) / ((1 + 2^n) + 2^n q), each a fused
+    multiply-add (1 - 2^n and 1 + 2^n are exact for n >= -52; for |x| <= 0.173, n = 0 and the
+    numerator is -q itself, so small arguments keep their relative accuracy), with the sign of x.
+    NaN gives NaN, +-inf give +-1, -0 gives -0."""
+    fabs, copysign = _vfunc(builder, vt, "fabs"), _vfunc(builder, vt, "copysign")
+    a = builder.fmul(builder.call(fabs, [x]), _splat(builder, vt, -2.0))
+    lo = _splat(builder, vt, TANH_A_LO)
+    a = builder.select(builder.fcmp_ordered("<", a, lo), lo, a)  # NaN passes
+    n, q = _exp_parts64(builder, vt, fma, a)
+    s = _pow2_64(builder, vt, n)
+    one = _splat(builder, vt, 1.0)
+    num = builder.call(fma, [builder.fneg(s), q, builder.fsub(one, s)])
+    den = builder.call(fma, [s, q, builder.fadd(one, s)])
+    return builder.call(copysign, [_div64(builder, vt, fma, num, den), x])
+
+
+def _exp64(builder, vt, fma, a):
+    """e^a for a vector a <= 0 clamped at LOGISTIC_A_LO (or NaN): 2^(n + 64) (1 + q) in one fused
+    multiply-add (a normal number), then times 2^-64 (exact unless the result is subnormal, then
+    one rounding)."""
+    n, q = _exp_parts64(builder, vt, fma, a)
+    s = _pow2_64(builder, vt, n, 64)
+    return builder.fmul(builder.call(fma, [s, q, s]), _splat(builder, vt, 2.0**-64))
+
+
+def _vector_logistic64(builder, vt, fma, z):
+    """float64 logistic: e = e^-|z| (clamped at LOGISTIC_A_LO), e / (1 + e) for z < 0, 1 / (1 + e)
+    otherwise. NaN gives NaN, +inf 1, -inf 0."""
+    fabs = _vfunc(builder, vt, "fabs")
+    a = builder.fneg(builder.call(fabs, [z]))
+    lo = _splat(builder, vt, LOGISTIC_A_LO)
+    a = builder.select(builder.fcmp_ordered("<", a, lo), lo, a)
+    e = _exp64(builder, vt, fma, a)
+    one = _splat(builder, vt, 1.0)
+    num = builder.select(builder.fcmp_ordered("<", z, _splat(builder, vt, 0.0)), e, one)
+    return _div64(builder, vt, fma, num, builder.fadd(one, e))
+
+
+def _log1p_exp_neg_abs64(builder, vt, fma, u):
+    """log(1 + e^-|u|) (float64 vector): e = e^-|u| in [0, 1], then 2 atanh(w), w = e / (2 + e)."""
+    fabs = _vfunc(builder, vt, "fabs")
+    a = builder.fneg(builder.call(fabs, [u]))
+    lo = _splat(builder, vt, LOGISTIC_A_LO)
+    a = builder.select(builder.fcmp_ordered("<", a, lo), lo, a)
+    e = _exp64(builder, vt, fma, a)
+    w = _div64(builder, vt, fma, e, builder.fadd(_splat(builder, vt, 2.0), e))
+    w2 = builder.fmul(w, w)
+    s = _splat(builder, vt, LOG1P_S[-1])
+    for c in LOG1P_S[-2::-1]:
+        s = builder.call(fma, [w2, s, _splat(builder, vt, c)])
+    return builder.fmul(builder.fmul(w, _splat(builder, vt, 2.0)), s)
+
+
+def _max0(builder, vt, u):
+    """max(u, 0) as torch's clamp_min(u, 0): NaN stays NaN."""
+    zero = _splat(builder, vt, 0.0)
+    return builder.select(builder.fcmp_ordered("<", u, zero), zero, u)
+
+
+def _vector_softplus64(builder, vt, fma, u):
+    """float64 softplus log(1 + e^u) = max(u, 0) + log(1 + e^-|u|), as the torch kernel writes it."""
+    return builder.fadd(_max0(builder, vt, u), _log1p_exp_neg_abs64(builder, vt, fma, u))
+
+
+#: activations by number: the hidden ones (tanh, logistic), then softplus (float64 only; BCE)
+ACT_TANH, ACT_LOGISTIC, ACT_SOFTPLUS = 0, 1, 2
+
+
 def _vector_act(builder, vt, fma, x, act):
-    """phi(x) on a vector: tanh (act 0) or the logistic (act 1), act a Python int."""
-    return _vector_tanh(builder, vt, fma, x) if act == 0 else _vector_logistic(builder, vt, fma, x)
+    """phi(x) on a vector of floats or doubles: tanh (act 0), the logistic (1), softplus (2, doubles)."""
+    if isinstance(vt.element, ir.FloatType):
+        return _vector_tanh(builder, vt, fma, x) if act == ACT_TANH else _vector_logistic(builder, vt, fma, x)
+    return {ACT_TANH: _vector_tanh64, ACT_LOGISTIC: _vector_logistic64,
+            ACT_SOFTPLUS: _vector_softplus64}[act](builder, vt, fma, x)
 
 
-def _vector_types(builder):
-    vt = ir.VectorType(ir.FloatType(), VW)
-    fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vt, [vt, vt, vt]), f"llvm.fma.v{VW}f32")
-    return vt, vt.as_pointer(), fma
+def _vector_types(builder, element):
+    """(vector type, its pointer type, the fma intrinsic) for element ir.FloatType() (VW lanes)
+    or ir.DoubleType() (VW64 lanes)."""
+    vt = ir.VectorType(element, VW if isinstance(element, ir.FloatType) else VW64)
+    return vt, vt.as_pointer(), _vfunc(builder, vt, "fma")
 
 
-def _f32_arrays(*arrays_and_ndims):
-    return all(isinstance(a, types.Array) and a.dtype == types.float32 and a.ndim == nd and a.layout == "C"
-               for a, nd in arrays_and_ndims)
+def _float_arrays(*arrays_and_ndims):
+    """The common dtype (types.float32 or types.float64) of C-contiguous arrays of the given
+    dimensions, or None."""
+    dts = {a.dtype for a, _ in arrays_and_ndims if isinstance(a, types.Array)}
+    ok = all(isinstance(a, types.Array) and a.ndim == nd and a.layout == "C" for a, nd in arrays_and_ndims)
+    if not ok or len(dts) != 1 or next(iter(dts)) not in (types.float32, types.float64):
+        return None
+    return next(iter(dts))
+
+
+def _element(dtype):
+    return ir.FloatType() if dtype == types.float32 else ir.DoubleType()
+
+
+@intrinsic
+def _lanes(typingctx, arr):
+    """Elements per vector of the array's dtype (VW for float32, VW64 for float64): a constant."""
+    if not isinstance(arr, types.Array) or arr.dtype not in (types.float32, types.float64):
+        return None
+    n = VW if arr.dtype == types.float32 else VW64
+
+    def codegen(context, builder, signature, args):
+        return context.get_constant(types.intp, n)
+
+    return types.intp(arr), codegen
 
 
 #: the tiles' epilogues (the ``mode`` argument): the bare product; phi(s + b) for tanh / logistic;
@@ -265,17 +388,18 @@ MODE_NONE, MODE_TANH, MODE_TANH_RES, MODE_LOGISTIC, MODE_LOGISTIC_RES = 0, 1, 2,
 
 def _tile_intrinsic(ob, sb):
     """An intrinsic tile(W, wo, nin, H, sa, sz, m, o0, i0, bo, mode): for r < ob and
-    i0 <= i < i0 + sb VW, with s = sum_{j < nin} W[wo + (o0 + r) nin + j] H[sa + j, i] accumulated in
+    i0 <= i < i0 + sb lanes, with s = sum_{j < nin} W[wo + (o0 + r) nin + j] H[sa + j, i] accumulated in
     registers by fused multiply-adds in the order j = 0, 1, ..., H[sz + o0 + r, i] = s (MODE_NONE),
     phi(s + W[bo + o0 + r]) (MODE_TANH, MODE_LOGISTIC), or that plus H[sa + o0 + r, i] (the
     ``_RES`` modes: the residual skip). The epilogue is chosen at run time by a switch after the
-    sum (once per tile). W float32 1-D, H float32 2-D C-contiguous with m columns; the caller keeps
-    the tile inside both arrays."""
+    sum (once per tile). W 1-D and H 2-D C-contiguous with m columns, both float32 (lanes = VW) or
+    both float64 (lanes = VW64); the caller keeps the tile inside both arrays."""
 
     @intrinsic
     def tile(typingctx, W, wo, nin, H, sa, sz, m, o0, i0, bo, mode):
         ints = (wo, nin, sa, sz, m, o0, i0, bo, mode)
-        if not (_f32_arrays((W, 1), (H, 2)) and all(isinstance(v, types.Integer) for v in ints)):
+        dtype = _float_arrays((W, 1), (H, 2))
+        if dtype is None or not all(isinstance(v, types.Integer) for v in ints):
             return None
         sig = types.void(W, wo, nin, H, sa, sz, m, o0, i0, bo, mode)
 
@@ -285,37 +409,54 @@ def _tile_intrinsic(ob, sb):
                 context.cast(builder, args[n], signature.args[n], types.int64) for n in (1, 2, 4, 5, 6, 7, 8, 9, 10))
             Wp = context.make_array(signature.args[0])(context, builder, args[0]).data
             Hp = context.make_array(signature.args[3])(context, builder, args[3]).data
-            vt, vpt, fma = _vector_types(builder)
+            vt, vpt, fma = _vector_types(builder, _element(dtype))
+            lanes, align = vt.count, 4 if dtype == types.float32 else 8
 
-            def vec_at(row, s):  # pointer to H[row, i0 + s VW:...]
+            def vec_at(row, s):  # pointer to H[row, i0 + s lanes:...]
                 return builder.bitcast(builder.gep(Hp, [builder.add(builder.add(builder.mul(row, m_), i0_),
-                                                                    ir.Constant(i64, s * VW))]), vpt)
+                                                                    ir.Constant(i64, s * lanes))]), vpt)
 
             # entry-block allocas, promoted to registers by LLVM (mem2reg)
-            acc = [[cgutils.alloca_once_value(builder, ir.Constant(vt, [0.0] * VW)) for _ in range(sb)]
+            acc = [[cgutils.alloca_once_value(builder, ir.Constant(vt, [0.0] * lanes)) for _ in range(sb)]
                    for _ in range(ob)]
             orows = [builder.add(o0_, ir.Constant(i64, r)) for r in range(ob)]
             wrow = [builder.add(wo_, builder.mul(o, nin_)) for o in orows]
             with cgutils.for_range(builder, nin_) as loop:
                 j = loop.index
-                xs = [builder.load(vec_at(builder.add(sa_, j), s), align=4) for s in range(sb)]
+                xs = [builder.load(vec_at(builder.add(sa_, j), s), align=align) for s in range(sb)]
                 for r in range(ob):
                     wb = _splat(builder, vt, builder.load(builder.gep(Wp, [builder.add(wrow[r], j)])))
                     for s in range(sb):
                         builder.store(builder.call(fma, [wb, xs[s], builder.load(acc[r][s])]), acc[r][s])
 
             def epilogue(mode):
+                # the sums (plus the bias) go to their place in H, then one loop applies phi to
+                # them from the L1 cache: one copy of the activation's code per mode instead of
+                # ob sb (the unrolled form compiled several times longer, for no measurable gain)
                 for r in range(ob):
                     if mode != MODE_NONE:
                         b = _splat(builder, vt, builder.load(builder.gep(Wp, [builder.add(bo_, orows[r])])))
                     for s in range(sb):
                         v = builder.load(acc[r][s])
                         if mode != MODE_NONE:
-                            act = 0 if mode in (MODE_TANH, MODE_TANH_RES) else 1
-                            v = _vector_act(builder, vt, fma, builder.fadd(v, b), act)
-                        if mode in (MODE_TANH_RES, MODE_LOGISTIC_RES):
-                            v = builder.fadd(v, builder.load(vec_at(builder.add(sa_, orows[r]), s), align=4))
-                        builder.store(v, vec_at(builder.add(sz_, orows[r]), s), align=4)
+                            v = builder.fadd(v, b)
+                        builder.store(v, vec_at(builder.add(sz_, orows[r]), s), align=align)
+                if mode == MODE_NONE:
+                    return
+                act = ACT_TANH if mode in (MODE_TANH, MODE_TANH_RES) else ACT_LOGISTIC
+                with cgutils.for_range(builder, ir.Constant(i64, ob * sb)) as loop:
+                    r = builder.udiv(loop.index, ir.Constant(i64, sb))
+                    s_off = builder.mul(builder.urem(loop.index, ir.Constant(i64, sb)), ir.Constant(i64, lanes))
+                    row = builder.add(o0_, r)
+
+                    def at(base):
+                        return builder.bitcast(builder.gep(Hp, [builder.add(builder.add(
+                            builder.mul(builder.add(base, row), m_), i0_), s_off)]), vpt)
+
+                    v = _vector_act(builder, vt, fma, builder.load(at(sz_), align=align), act)
+                    if mode in (MODE_TANH_RES, MODE_LOGISTIC_RES):
+                        v = builder.fadd(v, builder.load(at(sa_), align=align))
+                    builder.store(v, at(sz_), align=align)
 
             end = builder.append_basic_block("tile_end")
             switch = builder.switch(mode_, end)
@@ -335,22 +476,22 @@ def _tile_intrinsic(ob, sb):
 
 _tile_ob = _tile_intrinsic(OB, SB)
 _tile_1 = _tile_intrinsic(1, SB)
-# one vector of samples: the samples after the last whole tile, VW at a time
+# one vector of samples: the samples after the last whole tile, one vector at a time
 _vtile_ob = _tile_intrinsic(OB, 1)
 _vtile_1 = _tile_intrinsic(1, 1)
 
 
 def _first_intrinsic(k):
-    """An intrinsic first(Z1, t, H, n, act): for the flat index q < n (a multiple of VW) of the
-    (h_1, m) first layer, H.flat[q] = phi(Z1[0].flat[q] + t_0 Z1[1].flat[q] + ... +
-    t_{k-1} Z1[k].flat[q]), the sum in fused multiply-adds in that order, phi = tanh_f32 (act 0)
-    or logistic_f32 (act 1); Z1 (1 + k, h_1, m), t and H float32 and C-contiguous, H with m
-    columns."""
+    """An intrinsic first(Z1, t, H, n, act): for the flat index q < n (a multiple of the lanes) of
+    the (h_1, m) first layer, H.flat[q] = phi(Z1[0].flat[q] + t_0 Z1[1].flat[q] + ... +
+    t_{k-1} Z1[k].flat[q]), the sum in fused multiply-adds in that order, phi = tanh (act 0)
+    or the logistic (act 1); Z1 (1 + k, h_1, m), t and H C-contiguous, all float32 or all
+    float64, H with m columns."""
 
     @intrinsic
     def first(typingctx, Z1, t, H, n, act):
-        if not (_f32_arrays((Z1, 3), (t, 1), (H, 2)) and isinstance(n, types.Integer)
-                and isinstance(act, types.Integer)):
+        dtype = _float_arrays((Z1, 3), (t, 1), (H, 2))
+        if dtype is None or not (isinstance(n, types.Integer) and isinstance(act, types.Integer)):
             return None
         sig = types.void(Z1, t, H, n, act)
 
@@ -364,29 +505,30 @@ def _first_intrinsic(k):
             Hp = context.make_array(signature.args[2])(context, builder, args[2]).data
             n_ = context.cast(builder, args[3], signature.args[3], types.int64)
             act_ = context.cast(builder, args[4], signature.args[4], types.int64)
-            vt, vpt, fma = _vector_types(builder)
+            vt, vpt, fma = _vector_types(builder, _element(dtype))
+            lanes, align = vt.count, 4 if dtype == types.float32 else 8
             ts = [_splat(builder, vt, builder.load(builder.gep(tp, [ir.Constant(i64, j)]))) for j in range(k)]
-            nvec = builder.udiv(n_, ir.Constant(i64, VW))
+            nvec = builder.udiv(n_, ir.Constant(i64, lanes))
 
             def layer(act):
                 with cgutils.for_range(builder, nvec) as loop:
-                    q = builder.mul(loop.index, ir.Constant(i64, VW))
+                    q = builder.mul(loop.index, ir.Constant(i64, lanes))
 
                     def load(plane_no):
                         off = builder.add(builder.mul(plane, ir.Constant(i64, plane_no)), q)
-                        return builder.load(builder.bitcast(builder.gep(Zp, [off]), vpt), align=4)
+                        return builder.load(builder.bitcast(builder.gep(Zp, [off]), vpt), align=align)
 
                     z = load(0)
                     for j in range(k):
                         z = builder.call(fma, [ts[j], load(j + 1), z])
                     builder.store(_vector_act(builder, vt, fma, z, act), builder.bitcast(builder.gep(Hp, [q]), vpt),
-                                  align=4)
+                                  align=align)
 
             with builder.if_else(builder.icmp_signed("==", act_, ir.Constant(i64, 0))) as (is_tanh, is_logistic):
                 with is_tanh:
-                    layer(0)
+                    layer(ACT_TANH)
                 with is_logistic:
-                    layer(1)
+                    layer(ACT_LOGISTIC)
             return context.get_dummy_value()
 
         return sig, codegen
@@ -401,13 +543,14 @@ _first_4 = _first_intrinsic(4)
 
 
 def _map_vectors(act):
-    """An intrinsic (xs, out, n): out[q] = phi(xs[q]) for q < n (a multiple of VW), through the
-    vector code of the tiles (float32 C-contiguous 1-D arrays); tests hold it to tanh_f32 (act 0)
-    and logistic_f32 (act 1) bit for bit."""
+    """An intrinsic (xs, out, n): out[q] = phi(xs[q]) for q < n (a multiple of the lanes), through
+    the vector code of the kernel (1-D C-contiguous arrays, both float32 or both float64; softplus,
+    act 2, for float64 only)."""
 
     @intrinsic
     def vectors(typingctx, xs, out, n):
-        if not (_f32_arrays((xs, 1), (out, 1)) and isinstance(n, types.Integer)):
+        dtype = _float_arrays((xs, 1), (out, 1))
+        if dtype is None or not isinstance(n, types.Integer) or (act == ACT_SOFTPLUS and dtype != types.float64):
             return None
         sig = types.void(xs, out, n)
 
@@ -416,12 +559,13 @@ def _map_vectors(act):
             xp = context.make_array(signature.args[0])(context, builder, args[0]).data
             op = context.make_array(signature.args[1])(context, builder, args[1]).data
             n_ = context.cast(builder, args[2], signature.args[2], types.int64)
-            vt, vpt, fma = _vector_types(builder)
-            with cgutils.for_range(builder, builder.udiv(n_, ir.Constant(i64, VW))) as loop:
-                q = builder.mul(loop.index, ir.Constant(i64, VW))
-                v = builder.load(builder.bitcast(builder.gep(xp, [q]), vpt), align=4)
+            vt, vpt, fma = _vector_types(builder, _element(dtype))
+            lanes, align = vt.count, 4 if dtype == types.float32 else 8
+            with cgutils.for_range(builder, builder.udiv(n_, ir.Constant(i64, lanes))) as loop:
+                q = builder.mul(loop.index, ir.Constant(i64, lanes))
+                v = builder.load(builder.bitcast(builder.gep(xp, [q]), vpt), align=align)
                 builder.store(_vector_act(builder, vt, fma, v, act), builder.bitcast(builder.gep(op, [q]), vpt),
-                              align=4)
+                              align=align)
             return context.get_dummy_value()
 
         return sig, codegen
@@ -429,8 +573,9 @@ def _map_vectors(act):
     return vectors
 
 
-_tanh_vectors = _map_vectors(0)
-_logistic_vectors = _map_vectors(1)
+_tanh_vectors = _map_vectors(ACT_TANH)
+_logistic_vectors = _map_vectors(ACT_LOGISTIC)
+_softplus_vectors = _map_vectors(ACT_SOFTPLUS)
 
 
 @njit(cache=True, error_model="numpy")
@@ -448,90 +593,186 @@ def act_f32_vector_array(xs, out, act):
         out[i] = tanh_f32(xs[i]) if act == 0 else logistic_f32(xs[i])
 
 
-@njit(fastmath=FM, inline="always", cache=True, error_model="numpy")
-def _dense_rest(W, wo, nin, nout, H, sa, sz, i0, m):
-    """The samples i0 <= i < m of every output, for the last m % VW samples that no tile covers
-    (vectorised by LLVM along the samples; the sum over the inputs in the same order as the tiles)."""
-    for o in range(nout):
-        r0 = wo + o * nin
-        for i in range(i0, m):
-            H[sz + o, i] = ZERO
-        for j in range(nin):
-            w = W[r0 + j]
-            for i in range(i0, m):
-                H[sz + o, i] += w * H[sa + j, i]
+@njit(parallel=True, cache=True, error_model="numpy")
+def act_f64_vector_array(xs, out, act):
+    """out[i] = phi(xs[i]) for float64 arrays through the kernel's float64 vector code: tanh (act 0),
+    the logistic (1), softplus (2; the BCE terms); the last len % VW64 values through a padded
+    vector. Tests and benchmarks/check_float64_activations.py."""
+    n = xs.shape[0]
+    nvec = n // VW64
+    blocks = (nvec + 1023) // 1024
+    for b in prange(blocks):
+        lo = b * 1024 * VW64
+        cnt = min(nvec * VW64, lo + 1024 * VW64) - lo
+        if act == 0:
+            _tanh_vectors(xs[lo:lo + cnt], out[lo:lo + cnt], cnt)
+        elif act == 1:
+            _logistic_vectors(xs[lo:lo + cnt], out[lo:lo + cnt], cnt)
+        else:
+            _softplus_vectors(xs[lo:lo + cnt], out[lo:lo + cnt], cnt)
+    rest = n - nvec * VW64
+    if rest:
+        pad = np.zeros(VW64)
+        res = np.empty(VW64)
+        pad[:rest] = xs[nvec * VW64:]
+        if act == 0:
+            _tanh_vectors(pad, res, VW64)
+        elif act == 1:
+            _logistic_vectors(pad, res, VW64)
+        else:
+            _softplus_vectors(pad, res, VW64)
+        out[nvec * VW64:] = res[:rest]
 
 
+#: the loss of one output row (the ``lossmode`` argument): MSE with the identity, logistic or tanh
+#: output, and BCE from the logit
+LOSS_MSE, LOSS_MSE_LOGISTIC, LOSS_MSE_TANH, LOSS_BCE = 0, 1, 2, 3
+
+
+@intrinsic
+def _loss_rows(typingctx, H, sz, nout, c, Y, m, lossmode):
+    """sum over o < nout and i < m of the per-sample loss of output o, in float64: with the
+    products p = H[sz + o, i] (float32 or float64) and the output bias c[o] (float64),
+    u = p + c[o] and y = Y[o, i],
+
+    * LOSS_MSE: (p + (c[o] - y))^2 (c - y first: a large target next to an equal bias cancels
+      exactly, and the products keep their digits);
+    * LOSS_MSE_LOGISTIC, LOSS_MSE_TANH: (sigma(u) - y)^2, (tanh(u) - y)^2 with the float64 vector
+      activations;
+    * LOSS_BCE: y softplus(-u) + (1 - y) softplus(u), a term left out (0) where its coefficient y or
+      1 - y is 0 (as the torch kernel does: no 0 * inf).
+
+    Lanes at i >= m (the padding) give 0. Each output's samples go into one vector accumulator in
+    the order of i; its lanes are added in lane order at the end. Y is (nout, H.shape[1]) float64."""
+    dtype = _float_arrays((H, 2),)
+    if (dtype is None or _float_arrays((c, 1), (Y, 2)) != types.float64
+            or not all(isinstance(v, types.Integer) for v in (sz, nout, m, lossmode))):
+        return None
+    sig = types.float64(H, sz, nout, c, Y, m, lossmode)
+
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        harr = context.make_array(signature.args[0])(context, builder, args[0])
+        Hp = harr.data
+        mp = cgutils.unpack_tuple(builder, harr.shape, 2)[1]
+        sz_, nout_, m_, mode_ = (context.cast(builder, args[n], signature.args[n], types.int64) for n in (1, 2, 5, 6))
+        Cp = context.make_array(signature.args[3])(context, builder, args[3]).data
+        Yp = context.make_array(signature.args[4])(context, builder, args[4]).data
+        vt, vpt, fma = _vector_types(builder, ir.DoubleType())
+        lanes = vt.count
+        ht = ir.VectorType(_element(dtype), lanes).as_pointer()
+        halign = 4 if dtype == types.float32 else 8
+        it = ir.VectorType(i64, lanes)
+        zero, one = _splat(builder, vt, 0.0), _splat(builder, vt, 1.0)
+        acc = cgutils.alloca_once_value(builder, zero)
+        lane_ids = ir.Constant(it, list(range(lanes)))
+
+        def nest(mode):
+            with cgutils.for_range(builder, nout_) as outer:
+                o = outer.index
+                c_o = _splat(builder, vt, builder.load(builder.gep(Cp, [o])))
+                with cgutils.for_range(builder, builder.udiv(mp, ir.Constant(i64, lanes))) as inner:
+                    i = builder.mul(inner.index, ir.Constant(i64, lanes))
+                    hv = builder.load(builder.bitcast(builder.gep(Hp, [builder.add(builder.mul(builder.add(sz_, o), mp),
+                                                                                   i)]), ht), align=halign)
+                    p = hv if dtype == types.float64 else builder.fpext(hv, vt)
+                    y = builder.load(builder.bitcast(builder.gep(Yp, [builder.add(builder.mul(o, mp), i)]), vpt), align=8)
+                    if mode == LOSS_MSE:
+                        d = builder.fadd(p, builder.fsub(c_o, y))
+                        term = builder.fmul(d, d)
+                    elif mode in (LOSS_MSE_LOGISTIC, LOSS_MSE_TANH):
+                        act = ACT_LOGISTIC if mode == LOSS_MSE_LOGISTIC else ACT_TANH
+                        d = builder.fsub(_vector_act(builder, vt, fma, builder.fadd(p, c_o), act), y)
+                        term = builder.fmul(d, d)
+                    else:  # BCE: y softplus(-u) + (1 - y) softplus(u), softplus(+-u) = max(+-u, 0) + L
+                        u = builder.fadd(p, c_o)
+                        L = _log1p_exp_neg_abs64(builder, vt, fma, u)
+                        pos = builder.fmul(y, builder.fadd(_max0(builder, vt, builder.fneg(u)), L))
+                        neg = builder.fmul(builder.fsub(one, y), builder.fadd(_max0(builder, vt, u), L))
+                        term = builder.fadd(builder.select(builder.fcmp_ordered(">", y, zero), pos, zero),
+                                            builder.select(builder.fcmp_ordered("<", y, one), neg, zero))
+                    ids = builder.add(_splat_int(builder, it, i), lane_ids)
+                    valid = builder.icmp_signed("<", ids, _splat_int(builder, it, m_))
+                    builder.store(builder.fadd(builder.load(acc), builder.select(valid, term, zero)), acc)
+
+        end = builder.append_basic_block("loss_end")
+        switch = builder.switch(mode_, end)
+        for mode in (LOSS_MSE, LOSS_MSE_LOGISTIC, LOSS_MSE_TANH, LOSS_BCE):
+            block = builder.append_basic_block(f"loss_mode_{mode}")
+            switch.add_case(ir.Constant(i64, mode), block)
+            builder.position_at_end(block)
+            nest(mode)
+            builder.branch(end)
+        builder.position_at_end(end)
+        v = builder.load(acc)
+        total = builder.extract_element(v, ir.Constant(ir.IntType(32), 0))
+        for lane in range(1, lanes):
+            total = builder.fadd(total, builder.extract_element(v, ir.Constant(ir.IntType(32), lane)))
+        return total
+
+    return sig, codegen
+
+
+def _splat_int(builder, it, value):
+    undef = ir.Constant(it, ir.Undefined)
+    n = it.count
+    return builder.shuffle_vector(builder.insert_element(undef, value, ir.Constant(ir.IntType(32), 0)), undef,
+                                  ir.Constant(ir.VectorType(ir.IntType(32), n), [0] * n))
+
+
+# --------------------------------------------------------------- kernel pieces
 @njit(fastmath=FM, inline="always", cache=True, error_model="numpy")
 def _tiled(W, wo, bo, nin, nout, H, sa, sz, m, mode):
-    """The tiles of one layer (see _tile_intrinsic for ``mode``), one block of samples at a time so
-    that the block of the inputs stays in the L1 cache across the outputs: blocks of SW samples,
-    then of VW, each in tiles of OB outputs and then single outputs. Returns the first sample no
-    tile covered (the last m % VW are left to the caller)."""
-    mf = (m // SW) * SW
-    mv = (m // VW) * VW
+    """The tiles of one layer (see _tile_intrinsic for ``mode``) over the m samples (a multiple of
+    VW: the rows are padded), one block of samples at a time so that the block of the inputs stays
+    in the L1 cache across the outputs: blocks of SB vectors, then of one vector, each in tiles of
+    OB outputs and then single outputs."""
+    vw = _lanes(H)
+    sw = vw * SB
+    mf = (m // sw) * sw
     of = (nout // OB) * OB
-    for i in range(0, mf, SW):
+    for i in range(0, mf, sw):
         for o in range(0, of, OB):
             _tile_ob(W, wo, nin, H, sa, sz, m, o, i, bo, mode)
         for o in range(of, nout):
             _tile_1(W, wo, nin, H, sa, sz, m, o, i, bo, mode)
-    for i in range(mf, mv, VW):
+    for i in range(mf, m, vw):
         for o in range(0, of, OB):
             _vtile_ob(W, wo, nin, H, sa, sz, m, o, i, bo, mode)
         for o in range(of, nout):
             _vtile_1(W, wo, nin, H, sa, sz, m, o, i, bo, mode)
-    return mv
 
 
 @njit(fastmath=FM, inline="always", cache=True, error_model="numpy")
 def _dense(W, wo, nin, nout, H, sa, sz, m):
-    """H[sz + o, i] = sum_j W[wo + o nin + j] H[sa + j, i] for o < nout, i < m (input rows from
-    sa, output rows from sz of the same buffer): the tiles, then the last m % VW samples. No bias:
-    the caller adds it after the products, so that a large bias (a saturated unit, or an output
-    bias close to the target) is rounded once rather than at every accumulation step."""
-    mv = _tiled(W, wo, 0, nin, nout, H, sa, sz, m, MODE_NONE)
-    if mv < m:
-        _dense_rest(W, wo, nin, nout, H, sa, sz, mv, m)
+    """H[sz + o, i] = sum_j W[wo + o nin + j] H[sa + j, i] for o < nout, i < m (a multiple of VW;
+    input rows from sa, output rows from sz of the same buffer). No bias: the caller adds it after
+    the products, so that a large bias (a saturated unit, or an output bias close to the target) is
+    rounded once rather than at every accumulation step."""
+    _tiled(W, wo, 0, nin, nout, H, sa, sz, m, MODE_NONE)
 
 
 @njit(fastmath=FM, inline="always", cache=True, error_model="numpy")
 def _hidden(W, wo, bo, nin, nout, H, sa, sz, m, act, residual):
     """One hidden layer: H[sz + o, i] = phi(sum_j W[wo + o nin + j] H[sa + j, i] + W[bo + o])
-    (+ H[sa + o, i] with the residual skip), phi = tanh (act 0) or the logistic (act 1). The tiles
-    add the bias and apply phi to their accumulators in registers; the last m % VW samples go
-    through a product pass and an activation pass of their own."""
-    mode = MODE_TANH + 2 * act + residual
-    mv = _tiled(W, wo, bo, nin, nout, H, sa, sz, m, mode)
-    if mv < m:
-        _dense_rest(W, wo, nin, nout, H, sa, sz, mv, m)
-        if residual == 1:
-            _act_residual(H, W, bo, sa, sz, nout, mv, m, act)
-        else:
-            _act_inplace(H, W, bo, sz, nout, mv, m, act)
+    (+ H[sa + o, i] with the residual skip), phi = tanh (act 0) or the logistic (act 1), i < m (a
+    multiple of VW). The tiles add the bias and apply phi to their accumulators in registers."""
+    _tiled(W, wo, bo, nin, nout, H, sa, sz, m, MODE_TANH + 2 * act + residual)
 
 
 @njit(fastmath=FM, inline="always", cache=True, error_model="numpy")
 def _first(Z1, t, k, h1, m, a, act):
-    """a[:h1] = phi(Z1[0] + sum_j t_j Z1[1 + j]): through the vector intrinsics (k = 1..4), the
-    last h1 m % VW values here."""
+    """a[:h1] = phi(Z1[0] + sum_j t_j Z1[1 + j]) through the vector intrinsics (k = 1..4; m a
+    multiple of VW)."""
     n = h1 * m
-    nv = (n // VW) * VW
     if k == 1:
-        _first_1(Z1, t, a, nv, act)
+        _first_1(Z1, t, a, n, act)
     elif k == 2:
-        _first_2(Z1, t, a, nv, act)
+        _first_2(Z1, t, a, n, act)
     elif k == 3:
-        _first_3(Z1, t, a, nv, act)
+        _first_3(Z1, t, a, n, act)
     else:
-        _first_4(Z1, t, a, nv, act)
-    for q in range(nv, n):
-        j = q // m
-        i = q - j * m
-        z = Z1[0, j, i]
-        for jj in range(k):
-            z += t[jj] * Z1[1 + jj, j, i]
-        a[j, i] = tanh_f32(z) if act == 0 else logistic_f32(z)
+        _first_4(Z1, t, a, n, act)
 
 
 @njit(fastmath=FM, inline="always", cache=True, error_model="numpy")
@@ -562,81 +803,106 @@ def _params(Wt, t, k, Q, W):
 
 
 @njit(fastmath=FM, inline="always", cache=True, error_model="numpy")
-def _output_sse(W, lay, H, sa, sz, y, cb, tv, k, m):
-    """Sum over outputs and samples of (u - y)^2 in float64, u = V H[sa:] + c. The products
-    V H go to H[sz:] in float32; then u - y = (V H) + (c - y) in float64, with the output bias
-    c = cb[0] + sum_j t_j cb[1 + j] in float64: no float32 rounding at the scale of c or y, so a
-    small error u - y next to a large target keeps its digits."""
-    l = lay.shape[0] - 1
-    nout = y.shape[0]
-    _dense(W, lay[l, 0], lay[l, 2], nout, H, sa, sz, m)
-    acc = 0.0
-    for o in range(nout):
-        c = cb[0, o]
-        for j in range(k):
-            c += tv[j + 1] * cb[j + 1, o]
-        for i in range(m):
-            e = np.float64(H[sz + o, i]) + (c - y[o, i])
-            acc += e * e
-    return acc
+def _rest(W, lay, l0, H, sa, base, maxw, Y, cvec, act, residual, lossmode, m):
+    """The hidden layers l0.., the output layer and the sum of the per-sample losses (float64),
+    from the activations in rows sa.. of H; the layers alternate between rows base.. and
+    base + maxw.."""
+    nl = lay.shape[0]
+    mp = H.shape[1]
+    for l in range(l0, nl - 1):
+        sz = 2 * base + maxw - sa
+        _hidden(W, lay[l, 0], lay[l, 1], lay[l, 2], lay[l, 3], H, sa, sz, mp, act, residual)
+        sa = sz
+    sz = 2 * base + maxw - sa
+    nout = lay[nl - 1, 3]
+    _dense(W, lay[nl - 1, 0], lay[nl - 1, 2], nout, H, sa, sz, mp)
+    return _loss_rows(H, sz, nout, cvec, Y, m, lossmode)
 
 
 # --------------------------------------------------------------- the kernel
 @njit(parallel=True, fastmath=FM, cache=True, error_model="numpy")
-def general_kernel(T, Z1, Wt, lay, y, cb, V, l2, act, residual, out, chunk):
-    """out[p] = loss at theta = center + T[p] @ directions.
+def fused_kernel(T, full, Z1, Wt, X, W0, lay, Y, cb, V, cofs, l2, act, residual, lossmode, m, out, chunk):
+    """out[p] = the loss at the point p: one kernel (one compilation per precision) for both modes.
 
-    T (N, k) float64 coordinates; Z1 (1 + k, h1, m) first-layer pre-activation tables;
-    Wt (1 + k, Q) the later layers' parameters (per layer: W (out x in) row-major, then b
-    (zeros when the layer has none)); lay (L, 4) int64: offset of W, offset of b, fan-in,
-    fan-out of each later layer (the last is the output layer); y (outputs, m) float64 targets;
-    cb (1 + k, outputs) float64 output-bias tables of the centre and the directions (zeros
-    without an output bias); V (1 + k,
-    P) float64 [center; directions], for l2 * ||theta||^2 in float64 (summed directly: a sum of
-    squares is never negative, unlike a Gram-matrix quadratic form, which cancels near theta = 0);
-    act 0 tanh / 1 logistic; residual 0/1; out (N,) float64.
+    Slices (``full`` = 0): theta = center + T[p] @ directions, T (N, k) float64 coordinates;
+    Z1 (1 + k, h1, mp) first-layer pre-activation tables (mp: m padded to a multiple of VW, zeros
+    there); Wt (1 + k, Q) the later layers' parameters (per layer: W (out x in) row-major, then b
+    (zeros when the layer has none, and for the output layer, whose bias is in cb)); lay (L, 4)
+    int64: offset of W, offset of b, fan-in, fan-out of each later layer (the last is the output
+    layer); cb (1 + k, outputs) float64 output-bias tables of the centre and the directions (zeros
+    without an output bias); V (1 + k, P) float64 [center; directions], for l2 ||theta||^2 in
+    float64 (summed directly: a sum of squares is never negative, unlike a Gram-matrix quadratic
+    form, which cancels near theta = 0). X and W0 are not used (empty).
+
+    Full parameter vectors (``full`` = 1): theta = T[p], T (N, P) float64; X (d, mp) the inputs x^T
+    padded with zero columns, in the engine's precision; W0 (P + widest) zeros in the engine's
+    precision (each thread's parameter buffer; a layer without a bias points at the zeros from P
+    on); lay (L + 1, 4) as above with the first layer; cofs the offset of the output bias in theta
+    (-1: none; it stays float64); the l2 term is the float64 sum of the squares of T[p]. Z1, Wt,
+    cb and V are not used.
+
+    Both: Z1, Wt, X, W0 float32 or float64 (the engine's precision); Y (outputs, mp) float64
+    targets; act 0 tanh / 1 logistic; residual 0/1; lossmode (LOSS_*); m the number of samples;
+    out (N,) float64; chunk points per parallel task.
     """
     N, k = T.shape
-    h1 = Z1.shape[1]
-    m = Z1.shape[2]
-    Q = Wt.shape[1]
+    mp = Y.shape[1]
     nl = lay.shape[0]
-    dt = Z1.dtype
-    maxw = h1
+    nout = Y.shape[0]
+    dt = W0.dtype
+    d = X.shape[0] if full else 0  # rows [0, d) of H hold x^T in full mode
+    l0 = 1 if full else 0
+    Q = Wt.shape[1]
+    maxw = 0 if full else Z1.shape[1]
     for l in range(nl):
         maxw = max(maxw, lay[l, 3])
     nch = (N + chunk - 1) // chunk
     for c in prange(nch):
-        W = np.empty(Q, dt)
+        W = W0.copy() if full else np.empty(Q, dt)
         t = np.empty(k, dt)
         tv = np.empty(k + 1, np.float64)
-        # one buffer, two halves (the layer's input rows and its output rows), addressed by row
-        # offsets: swapping two array variables (cur, nxt = nxt, cur) inside the prange body
-        # stopped the vectorisation of the products (micro-benchmark, 32 -> 16 layer: 21.8 us
-        # with the swap vs 2.9 us without; the whole kernel ran at 36k instead of ~115k points/s)
-        H = np.empty((2 * maxw, m), dt)
+        cvec = np.zeros(nout, np.float64)
+        # one buffer: x^T (full mode), then two halves (the layer's input rows and its output rows),
+        # addressed by row offsets: swapping two array variables (cur, nxt = nxt, cur) inside the
+        # prange body stopped the vectorisation of the products (micro-benchmark, 32 -> 16 layer:
+        # 21.8 us with the swap vs 2.9 us without)
+        H = np.empty((d + 2 * maxw, mp), dt)
+        for i in range(d):
+            for j in range(mp):
+                H[i, j] = X[i, j]
         hi = min(N, (c + 1) * chunk)
         for p in range(c * chunk, hi):
-            tv[0] = 1.0
-            for j in range(k):
-                t[j] = T[p, j]
-                tv[j + 1] = T[p, j]
-            _params(Wt, t, k, Q, W)
-            _first(Z1, t, k, h1, m, H, act)
-            sa = 0  # first row of the current activations in H
-            for l in range(nl - 1):  # hidden layers 2..L
-                sz = maxw - sa
-                no = lay[l, 3]
-                _hidden(W, lay[l, 0], lay[l, 1], lay[l, 2], no, H, sa, sz, m, act, residual)
-                sa = sz
-            acc = _output_sse(W, lay, H, sa, maxw - sa, y, cb, tv, k, m)  # output layer and squared error
+            if full:
+                for q in range(k):
+                    W[q] = T[p, q]
+                if cofs >= 0:
+                    for o in range(nout):
+                        cvec[o] = T[p, cofs + o]
+                _hidden(W, lay[0, 0], lay[0, 1], lay[0, 2], lay[0, 3], H, 0, d, mp, act, 0)
+            else:
+                tv[0] = 1.0
+                for j in range(k):
+                    t[j] = T[p, j]
+                    tv[j + 1] = T[p, j]
+                _params(Wt, t, k, Q, W)
+                for o in range(nout):
+                    v = cb[0, o]
+                    for j in range(k):
+                        v += tv[j + 1] * cb[j + 1, o]
+                    cvec[o] = v
+                _first(Z1, t, k, Z1.shape[1], mp, H, act)
+            acc = _rest(W, lay, l0, H, d, d, maxw, Y, cvec, act, residual, lossmode, m)
             loss = acc / m
             if l2 > 0.0:
-                q = 0.0
-                for pp in range(V.shape[1]):
-                    v = V[0, pp]
-                    for j in range(k):
-                        v += tv[j + 1] * V[j + 1, pp]
-                    q += v * v
-                loss += l2 * q
+                q2 = 0.0
+                if full:
+                    for pp in range(k):
+                        q2 += T[p, pp] * T[p, pp]
+                else:
+                    for pp in range(V.shape[1]):
+                        v = V[0, pp]
+                        for j in range(k):
+                            v += tv[j + 1] * V[j + 1, pp]
+                        q2 += v * v
+                loss += l2 * q2
             out[p] = loss

@@ -111,12 +111,13 @@ class LandscapeResult:
 
 
 def analyze_landscape(experiment, *, refine: int = 2, device=None, dtype: str | None = None, progress: bool = False,
-                      sampler=None, engine: str = "torch") -> LandscapeResult:
+                      sampler=None, engine: str = "auto") -> LandscapeResult:
     """Sample, compute persistence, Betti numbers at the levels, the flags and the theory.
 
     ``sampler(grid) -> LandscapeSample`` replaces the network kernel (tests use analytic
     landscapes built on purpose); by default :func:`sample_landscape` on the experiment, with
-    one kernel of ``engine`` ("torch" or "fused", :func:`~.sampler.make_kernel`) for both grids.
+    one kernel of ``engine`` ("auto", the default, "torch" or "fused"; :func:`~.sampler.make_kernel`)
+    for both grids.
     """
     timings: dict = {}
     spec = experiment.spec
