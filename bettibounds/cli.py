@@ -652,8 +652,10 @@ def _barcode_run(exp, args, device, grid_mode, client):
     if client is not None:
         from .distributed import DaskEvaluator
 
+        # sample mode evaluates with the torch kernel in this process (its descent needs gradients), so
+        # its Dask evaluator does too: the same losses wherever they are computed
         evaluator = DaskEvaluator(client, exp.spec, exp.x, exp.y, device=device, dtype=args.dtype,
-                                  progress=args.progress, engine=args.engine)
+                                  progress=args.progress, engine=args.engine if grid_mode else "torch")
     try:
         if grid_mode:
             sample = sample_landscape(exp, device=device, dtype=args.dtype, progress=args.progress,

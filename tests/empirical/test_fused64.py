@@ -186,16 +186,23 @@ def test_float64_activations_special_values(compiled):
 
 
 def test_ln2_split_and_coefficients():
-    """The Cody-Waite split of ln 2 (the head with 21 trailing zero bits, so n * head is exact) and
-    the Taylor coefficients 1/k! and 1/(2j+1) are what the error argument assumes."""
-    head = _fused_numba.LN2_HI64
-    assert np.float64(head).view(np.int64) & ((1 << 21) - 1) == 0
+    """The Cody-Waite split of ln 2 (the head with 21 trailing zero bits, so N * head / 16 is exact),
+    the table 2^(j/16) as two doubles, the rounding constant and the Taylor coefficients 1/k! and
+    1/(2j+1) are what the error argument (docs/theory.md, section 13) assumes."""
+    F = _fused_numba
+    assert np.float64(F.LN2_HI64).view(np.int64) & ((1 << 21) - 1) == 0
+    assert F.LN2_16_HI * 16 == F.LN2_HI64 and F.LN2_16_LO * 16 == F.LN2_LO64
+    assert F.ROUND64 == 1.5 * 2.0**52
     with mpmath.workdps(50):
-        assert abs(mpmath.mpf(head) + mpmath.mpf(_fused_numba.LN2_LO64) - mpmath.log(2)) < mpmath.mpf(2) ** -85
-        for j, c in enumerate(_fused_numba.EXPM1_S):
+        assert abs(mpmath.mpf(F.LN2_HI64) + mpmath.mpf(F.LN2_LO64) - mpmath.log(2)) < mpmath.mpf(2) ** -85
+        assert F.INV_LN2_16 == float(16 / mpmath.log(2))
+        for j, c in enumerate(F.EXPM1_S):
             assert c == float(1 / mpmath.factorial(j + 2))
-        for j, c in enumerate(_fused_numba.LOG1P_S):
+        for j, c in enumerate(F.LOG1P_S):
             assert c == float(mpmath.mpf(1) / (2 * j + 1))
+        for j, (hi, lo) in enumerate(zip(F.EXP2_HI, F.EXP2_LO)):  # 2^(j/16) to 2^-106 relative
+            exact = mpmath.mpf(2) ** (mpmath.mpf(j) / 16)
+            assert hi == float(exact) and abs(mpmath.mpf(hi) + mpmath.mpf(lo) - exact) < mpmath.mpf(2) ** -106
 
 
 # ------------------------------------------------------------------ networks against the oracles
