@@ -221,6 +221,7 @@ def reproduce(out_dir="bettibounds-report", quick: bool = True, root: Path | Non
     dev = device_info()
     if suite is not None and suite["cases"]:
         dev["landscape_device"] = sorted({c["device"] for c in suite["cases"]})
+        dev["landscape_engine"] = sorted({f"{c['engine']} ({c['engine_reason']})" for c in suite["cases"]})
     used = {"K"} | {r["theorem"] for r in inp}
     if (tvd and any(r["lower"] is not None for r in tvd)) or (suite and suite["certificates"]):
         used.add("Sym-cert")
@@ -415,9 +416,9 @@ def _section4(suite, tvd, violations, verdict, missing) -> list[str]:
                   "|G| images. A failed certificate is reported as such, never as a number.\n")
     md.append("### The experiments\n")
     md.append(md_table(suite["cases"], ["case", "network", "P", "region", "grid", "refined_grid", "seeds", "levels",
-                                        "loss_range", "persistence_backend", "device", "seconds"],
+                                        "loss_range", "persistence_backend", "device", "engine", "seconds"],
                        ["case", "network", "P", "region", "grid", "refined", "seeds", "levels (from a coarse pre-grid; "
-                        "+ the midpoint of the certified band)", "loss range", "backend", "device",
+                        "+ the midpoint of the certified band)", "loss range", "backend", "device", "engine",
                         "seconds"]))
     md.append("Slices pass through a centre trained by L-BFGS from a seeded 1/√fan-in uniform initialisation, along "
               "random filter-normalised directions (seeded); the directions actually used are in tables.json "

@@ -357,6 +357,7 @@ def run_suite(scale: str, out, *, device=None, log=None, certify: bool = True) -
                      "grid": list(s.values.shape), "refined_grid": None if res.refined is None else
                      list(res.refined.values.shape), "seeds": case.seeds, "levels": levels,
                      "direction_source": s.direction_source, "device": s.device, "dtype": s.dtype,
+                     "engine": s.engine, "engine_reason": s.engine_reason,
                      "loss_range": [float(s.values.min()), float(s.values.max())],
                      "persistence_backend": res.diagram.backend, "seconds": round(seconds, 2),
                      "upper": {"log10": safe_float(res.bound.log10, "up"), **ub,

@@ -40,9 +40,11 @@ from bettibounds.strategies import architectures, datasets  # noqa: E402
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 #: the largest error of each float64 vector activation in units in the last place of the exact
-#: value (docs/theory.md section 13: measured on 10^8 inputs by
-#: benchmarks/check_float64_activations.py, and bounded there from the construction). Mutation:
-#: the Taylor polynomial of expm1 one degree shorter (degree 12) gives 4.1 ulp for tanh.
+#: value: a regression guard just above the maxima measured on 10^8 inputs each (2.41, 2.35, 3.50:
+#: benchmarks/check_float64_activations.py); the bounds proved from the construction are 6.6, 3.7
+#: and 7 (docs/theory.md section 13). Mutations caught: the table's tails t_j dropped; tanh's
+#: numerator formed as 1 - e^a where it cancels. Not caught (and within the proved bounds): the
+#: Taylor polynomial one degree shorter (its truncation adds at most 0.5 ulp).
 ULP_BOUND = {0: 3.0, 1: 3.0, 2: 4.0}
 
 
@@ -239,8 +241,9 @@ def _rel(a, b):
 def test_float64_matches_torch_and_a_60_digit_forward_on_random_networks(compiled, problem):
     """Slices and the same points as parameter vectors, in float64: within :func:`tolerance` (1e-13
     relative on such networks; the eps K term matters only where the loss is ill-conditioned) of
-    the 60-digit forward, and within twice it of the torch float64 kernel. (Mutations: the exp's
-    low ln 2 term dropped, or the tanh's numerator formed as 1 - e^a, each exceed it.)"""
+    the 60-digit forward, and within twice it of the torch float64 kernel. (Mutation caught: the
+    exp's low ln 2/16 term dropped. Activation errors of a few ulp stay inside it: the ulp test
+    above is the check for those.)"""
     spec, x, y, c, D, T = problem
     kern = FusedKernel(spec, x, y)
     got = kern.evaluate_chunked(T, "slice", center=c, directions=D)
@@ -309,8 +312,8 @@ def test_float64_near_a_minimum(compiled, loss, act):
     forward, and the slice values of the two engines within twice it of each other on a 21 x 21
     grid. There 1e-13 relative is not reachable by any float64 evaluation: measured on five such
     networks, fused 4e-14-1.3e-13 and torch 6e-14-1.2e-13 from the exact value, 0.9-2.7e-13
-    from each other. (Mutations: activations rounded to 2^-44 relative exceed the tolerance by 2.5x;
-    the exp's low ln 2 term dropped, 70x.)"""
+    from each other. (Mutations caught: every float64 tanh made 2^-44 too large fails the MSE/tanh
+    case; the exp's low ln 2/16 term dropped fails all four.)"""
     spec, x, y, theta = _trained(1, loss, act)
     rng = np.random.default_rng(2)
     D = rng.normal(size=(2, spec.n_params)) * 1e-4
@@ -336,7 +339,8 @@ def test_float64_with_extreme_weights(compiled, scale):
     """Weights of 1e3 (every unit saturated: tanh = +-1 and logistic 0/1 to the last bit, logits
     of 1e4, BCE terms e^-1e4 = 0 or 1e4) and of 1e-6 (the linear regime, where tanh(z) = z to
     1e-13): against the 60-digit forward, 1e-13 relative (the BCE loss of a confident wrong
-    prediction is the logit itself; softplus must not overflow or lose it)."""
+    prediction is the logit itself; softplus must not overflow or lose it). (Mutation caught: every
+    float64 tanh made 2^-44 too large, at the weights of 1e3.)"""
     rng = np.random.default_rng(4)
     for act in ("tanh", "logistic"):
         for loss, out in (("mse", "identity"), ("mse", "tanh"), ("bce", "sigmoid")):
@@ -384,7 +388,9 @@ def test_float32_classifiers_at_or_below_torch_float32_error(compiled, case):
 
 def test_bce_hard_labels_leave_out_zero_coefficient_terms(compiled):
     """y = 0 or 1 with a logit of +-1e6 (exact limits 0 and 1e6): no 0 * inf or log of 0, in both
-    precisions, equal to the torch kernel."""
+    precisions, equal to the torch kernel; and in float64 a logit that overflows to +inf (an output
+    bias of 1.79e308 plus V a = 1e307) with y = 1, whose exact term is 0: 0, not 0 * inf = NaN (as
+    the torch kernel, which leaves out a term whose coefficient is 0)."""
     spec = ArchitectureSpec(inputs=1, widths=(1,), activation="tanh", samples=2, loss="bce",
                             output_activation="sigmoid", bias=False)
     x, y = [[1.0], [1.0]], [[1.0], [0.0]]
@@ -394,6 +400,13 @@ def test_bce_hard_labels_leave_out_zero_coefficient_terms(compiled):
         got = FusedKernel(spec, x, y, dtype=dt).evaluate_chunked(thetas, "full")
         np.testing.assert_allclose(got, ref, rtol=1e-6 if dt == "float32" else 1e-15)
     assert ref[2] == pytest.approx(math.log(2))
+    spec_c = ArchitectureSpec(inputs=1, widths=(1,), activation="tanh", samples=2, loss="bce",
+                              output_activation="sigmoid")
+    theta = np.array([[5.0, 0.0, 1e307, 1.79e308]])  # W1, b1, V, c: u = V tanh(5) + c = +inf
+    y_c = [[1.0], [1.0]]
+    want = LossKernel(spec_c, x, y_c, device="cpu").evaluate_chunked(theta)
+    got = FusedKernel(spec_c, x, y_c).evaluate_chunked(theta, "full")
+    assert want[0] == 0.0 and got[0] == 0.0
 
 
 # ------------------------------------------------------------------ full mode, boxes
@@ -427,6 +440,20 @@ def test_full_mode_guard_and_padding(compiled):
     thetas = rng.normal(size=(9, spec.n_params))
     one = np.array([FusedKernel(spec, x, y).evaluate_chunked(t[None], "full")[0] for t in thetas])
     np.testing.assert_array_equal(FusedKernel(spec, x, y).evaluate_chunked(thetas, "full"), one)
+
+
+def test_float64_guard_refuses_what_could_overflow_float64(compiled):
+    """Parameters of 1e307: the first layer's pre-activations can reach 3e307, beyond the float64
+    guard (a tenth of float64's range), which refuses with the bound; smaller ones pass."""
+    spec = ArchitectureSpec(inputs=2, widths=(4, 4), activation="tanh", samples=3, skip="residual")
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(3, 2)), rng.normal(size=(3, 1))
+    theta = np.full((1, spec.n_params), 1e307)
+    with pytest.raises(FusedRangeError, match=r"float64 could overflow on this set of parameter vectors"):
+        FusedKernel(spec, x, y).evaluate_chunked(theta, "full")
+    small = theta * 1e-160  # (the loss, (1e147)^2, stays finite)
+    got = FusedKernel(spec, x, y).evaluate_chunked(small, "full")
+    np.testing.assert_allclose(got, LossKernel(spec, x, y, device="cpu").evaluate_chunked(small), rtol=1e-13)
 
 
 # ------------------------------------------------------------------ the engine choice
