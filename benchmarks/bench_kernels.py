@@ -25,10 +25,13 @@ Measured in one run, on this machine, in float64 and float32:
 Every time is the best of ``--repeats`` (3) runs (the naive loop's rate swings by up to 2x between
 runs a minute apart on a shared machine); each row is checked against the fused float64 values
 (max relative difference). The load average at the start and at the end is printed: on a shared
-machine the figures are provisional.
+machine the figures are provisional. ``--cpu-time`` measures the CPU time of this process instead of
+the wall time, with one thread for torch and numba (peak included): per-core rates that a loaded
+machine disturbs much less (threads waiting for a core do not count), for comparisons on a shared
+machine; the wall-time run with all cores is the figure users see.
 
-Usage: python benchmarks/bench_kernels.py [--threads N] [--naive 1000] [--vmap 8192] [--repeats 3]
-       [--grid 256] [--widths 32,16] [--fused auto|yes|no]
+Usage: python benchmarks/bench_kernels.py [--threads N] [--cpu-time] [--naive 1000] [--vmap 8192]
+       [--repeats 3] [--grid 256] [--widths 32,16] [--fused auto|yes|no]
 """
 
 from __future__ import annotations
@@ -58,13 +61,17 @@ def matmul_peak(torch, dtype, n: int = 2048, repeats: int = 5) -> float:
     return 2 * n**3 / best_of(repeats, lambda: torch.matmul(a, b))[0] / 1e9
 
 
+#: the clock of every measurement (time.process_time with --cpu-time)
+CLOCK = time.perf_counter
+
+
 def best_of(repeats: int, fn):
-    """(best wall time, result) of ``repeats`` calls of fn."""
+    """(best time, result) of ``repeats`` calls of fn."""
     best, out = float("inf"), None
     for _ in range(max(1, repeats)):
-        t = time.perf_counter()
+        t = CLOCK()
         res = fn()
-        dt = time.perf_counter() - t
+        dt = CLOCK() - t
         if dt < best:
             best, out = dt, res
     return best, out
@@ -101,11 +108,11 @@ def naive_loop(torch, spec, x, y, thetas, dtype):
         for i in range(min(5, len(th))):  # warm-up
             nn.utils.vector_to_parameters(th[i], model.parameters())
             lf(model(xt), yt).item()
-        t = time.perf_counter()
+        t = CLOCK()
         for i in range(len(th)):
             nn.utils.vector_to_parameters(th[i], model.parameters())
             out[i] = lf(model(xt), yt).item()
-        return time.perf_counter() - t, out
+        return CLOCK() - t, out
 
 
 def vmap_loop(torch, spec, x, y, thetas, dtype, block: int = 1024):
@@ -129,10 +136,10 @@ def vmap_loop(torch, spec, x, y, thetas, dtype, block: int = 1024):
     out = np.empty(len(th))
     with torch.no_grad():
         batched(th[:8])  # warm-up
-        t = time.perf_counter()
+        t = CLOCK()
         for s in range(0, len(th), block):
             out[s:s + block] = batched(th[s:s + block]).numpy()
-        return time.perf_counter() - t, out
+        return CLOCK() - t, out
 
 
 def fused_kernel(spec, x, y, dtype, required: bool):
@@ -163,6 +170,8 @@ def load() -> str:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="time CPU time with one thread (torch and numba): per-core figures on a loaded machine")
     ap.add_argument("--grid", type=int, default=256, help="points per axis of the 2-D slice grid")
     ap.add_argument("--naive", type=int, default=1000, help="points timed in the naive loop")
     ap.add_argument("--vmap", type=int, default=8192, help="points timed with torch.func.vmap")
@@ -178,6 +187,11 @@ def main(argv=None) -> None:
 
     import torch
 
+    global CLOCK
+    if args.cpu_time:
+        CLOCK = time.process_time
+        args.threads = 1
+        os.environ["NUMBA_NUM_THREADS"] = "1"  # before numba is imported
     if args.threads:
         torch.set_num_threads(args.threads)
     from bettibounds.empirical.experiment import load_experiment
@@ -283,7 +297,7 @@ def main(argv=None) -> None:
     print(f"## Loss engines — {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}\n")
     print(f"- machine: CPU {cpu_model()}; {os.cpu_count()} logical CPUs; python {platform.python_version()}, "
           f"torch {torch.__version__} ({threads} thread(s)); load average at the start {load_start}, at the end "
-          f"{load()}")
+          f"{load()}; clock: {'CPU time, one thread' if args.cpu_time else 'wall time'}")
     if fused_first:
         import numba
 

@@ -525,14 +525,14 @@ def test_cli_records_the_engine_and_why():
     """`landscape --json` with the default engine records engine and reason; --engine torch and
     --engine auto give the same Betti numbers."""
     path = str(EXAMPLES / "slice_2d.json")
-    auto = subprocess.run([sys.executable, "-m", "bettibounds", "landscape", path, "--json", "--device", "cpu"],
-                          capture_output=True, text=True, timeout=600)
+    auto = subprocess.run([sys.executable, "-m", "bettibounds", "landscape", path, "--json", "--device", "cpu",
+                           "--refine", "1"], capture_output=True, text=True, timeout=600)
     assert auto.returncode == 0, auto.stderr
     ja = json.loads(auto.stdout)
     assert ja["sample"]["engine"] == "fused" and ja["sample"]["engine_reason"].startswith("auto: CPU, float64")
     assert ja["sample"]["dtype"] == "float64"
-    torch_run = subprocess.run([sys.executable, "-m", "bettibounds", "landscape", path, "--json", "--engine", "torch"],
-                               capture_output=True, text=True, timeout=600)
+    torch_run = subprocess.run([sys.executable, "-m", "bettibounds", "landscape", path, "--json", "--engine", "torch",
+                                "--refine", "1"], capture_output=True, text=True, timeout=600)
     jt = json.loads(torch_run.stdout)
     assert jt["sample"]["engine_reason"] == "requested"
     assert [r["betti"] for r in ja["levels"]] == [r["betti"] for r in jt["levels"]]
