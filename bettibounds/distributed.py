@@ -59,7 +59,7 @@ _CACHE_SIZE = 2
 #: points per chunk of a fused-engine run when none is given (the fused kernel evaluates each point
 #: on its own, so the partition does not change its results)
 _FUSED_CHUNK = 4096
-#: per worker thread: {payload token: kernel (LossKernel or FusedSliceKernel)}; a thread's kernel keeps its buffers
+#: per worker thread: {(payload token, engine): kernel (LossKernel or FusedKernel)}; a thread's kernel keeps its buffers
 #: from block to block (fresh buffers per block cost about half as much again: page faults)
 _WORKER = threading.local()
 
@@ -357,7 +357,10 @@ class DaskEvaluator:
             if engine == "auto" and choose_engine(spec, None, None, dtype, device)[0] == "fused":
                 from .empirical.fused import FusedKernel
 
-                self._fused = FusedKernel(spec, x, y, dtype=dtype)
+                try:  # numba present but unusable: the torch kernel (its checks above passed)
+                    self._fused = FusedKernel(spec, x, y, dtype=dtype)
+                except InvalidSpecError:
+                    self._fused = None
         self._local = self._fused if engine == "fused" else self._torch
         self.engine, self.engine_reason = engine, None  # the last run's engine and why
         self.client, self.spec = client, spec
@@ -462,7 +465,10 @@ class DaskEvaluator:
         if self.requested_engine != "auto":
             return self.requested_engine, "requested"
         if self._fused is None:
-            return resolve_engine("auto", self.spec, None, None, self.dtype, self._requested_device)
+            name, reason = resolve_engine("auto", self.spec, None, None, self.dtype, self._requested_device)
+            if name == "fused":  # supported, but its kernel could not be built here
+                return "torch", "auto: the fused engine could not start on the client; the torch kernel evaluates it"
+            return name, reason
         k = None
         if mode == "slice" and directions is not None:
             shape = np.shape(_host_points(directions))

@@ -1,15 +1,18 @@
-"""The compiled part of the fused float32 slice engine (numba); see :mod:`.fused`.
+"""The compiled part of the fused engine (numba), float64 and float32; see :mod:`.fused`.
 
-Everything here is compiled by numba (``cache=True``: once per machine, about 30 s, then
-loaded from numba's cache in about 0.5 s). One compiled kernel serves every architecture of
-the supported family: the network is described at run time by an int64 table of its later
-layers. Importing this module imports numba; :mod:`.fused` imports it lazily, so the package
-and the torch engine never need numba.
+Everything here is compiled by numba (``cache=True``: once per machine and precision, about 15 s
+of CPU time each, then loaded from numba's cache in about 0.5 s). One compiled kernel per precision
+(:func:`fused_kernel`) serves every architecture of the supported family, slices and parameter
+vectors alike: the network is described at run time by an int64 table of its layers. Importing
+this module imports numba; :mod:`.fused` imports it lazily, so the package and the torch engine
+never need numba.
 
 Origin: the prototype ``benchmarks/experiments/fused_numba/general.py`` (in git at commit
 ed06532; docs/benchmarks.md). The float32 tanh was fitted by ``fit_tanh.py`` in that folder; the
-shipped tanh and logistic are checked on every float32 input by ``check_tanh.py`` and
-``check_logistic.py`` there.
+shipped float32 tanh and logistic are checked on every float32 input by ``check_tanh.py`` and
+``check_logistic.py`` there. The float64 tanh, logistic and softplus (for BCE) are built from one
+table-driven exp; their error bounds are proved in docs/theory.md, section 13, and measured on 10^8
+inputs each by ``benchmarks/check_float64_activations.py``.
 """
 
 import math
@@ -180,6 +183,20 @@ LOG1P_S = tuple(1.0 / (2 * j + 1) for j in range(17))
 # tests run the 8-wide code with NUMBA_CPU_NAME=haswell.
 
 
+def _switch(builder, selector, cases, emit, label):
+    """Emit ``emit(case)`` in a block of its own for each Python int ``case`` and branch to it by the
+    run-time int64 ``selector`` (an LLVM switch; other values do nothing); continue after them."""
+    end = builder.append_basic_block(f"{label}_end")
+    switch = builder.switch(selector, end)
+    for case in cases:
+        block = builder.append_basic_block(f"{label}_{case}")
+        switch.add_case(ir.Constant(ir.IntType(64), case), block)
+        builder.position_at_end(block)
+        emit(case)
+        builder.branch(end)
+    builder.position_at_end(end)
+
+
 def _vector_width() -> int:
     if (_numba_config.CPU_NAME or "host") == "host" and not _numba_config.CPU_FEATURES:
         avx512 = bool(_llvm.get_host_cpu_features().get("avx512f", False))
@@ -196,7 +213,8 @@ SW = VW * SB  # float32 samples per tile (float64: VW64 * SB)
 
 
 def _splat(builder, vt, value):
-    """A vector of copies of the scalar ``value`` (an LLVM value or a Python float)."""
+    """A vector of copies of the scalar ``value`` (an LLVM value of vt's element type, or a Python
+    float for a vector of floats or doubles)."""
     n = vt.count
     if not isinstance(value, ir.Value):
         return ir.Constant(vt, [float(value)] * n)
@@ -498,15 +516,8 @@ def _tile_intrinsic(ob, sb):
                         v = builder.fadd(v, builder.load(at(sa_), align=align))
                     builder.store(v, at(sz_), align=align)
 
-            end = builder.append_basic_block("tile_end")
-            switch = builder.switch(mode_, end)
-            for mode in (MODE_NONE, MODE_TANH, MODE_TANH_RES, MODE_LOGISTIC, MODE_LOGISTIC_RES):
-                block = builder.append_basic_block(f"tile_mode_{mode}")
-                switch.add_case(ir.Constant(i64, mode), block)
-                builder.position_at_end(block)
-                epilogue(mode)
-                builder.branch(end)
-            builder.position_at_end(end)
+            _switch(builder, mode_, (MODE_NONE, MODE_TANH, MODE_TANH_RES, MODE_LOGISTIC, MODE_LOGISTIC_RES), epilogue,
+                    "tile_mode")
             return context.get_dummy_value()
 
         return sig, codegen
@@ -731,19 +742,11 @@ def _loss_rows(typingctx, H, sz, nout, c, Y, m, lossmode):
                         neg = builder.fmul(builder.fsub(one, y), builder.fadd(_max0(builder, vt, u), L))
                         term = builder.fadd(builder.select(builder.fcmp_ordered(">", y, zero), pos, zero),
                                             builder.select(builder.fcmp_ordered("<", y, one), neg, zero))
-                    ids = builder.add(_splat_int(builder, it, i), lane_ids)
-                    valid = builder.icmp_signed("<", ids, _splat_int(builder, it, m_))
+                    ids = builder.add(_splat(builder, it, i), lane_ids)
+                    valid = builder.icmp_signed("<", ids, _splat(builder, it, m_))
                     builder.store(builder.fadd(builder.load(acc), builder.select(valid, term, zero)), acc)
 
-        end = builder.append_basic_block("loss_end")
-        switch = builder.switch(mode_, end)
-        for mode in (LOSS_MSE, LOSS_MSE_LOGISTIC, LOSS_MSE_TANH, LOSS_BCE):
-            block = builder.append_basic_block(f"loss_mode_{mode}")
-            switch.add_case(ir.Constant(i64, mode), block)
-            builder.position_at_end(block)
-            nest(mode)
-            builder.branch(end)
-        builder.position_at_end(end)
+        _switch(builder, mode_, (LOSS_MSE, LOSS_MSE_LOGISTIC, LOSS_MSE_TANH, LOSS_BCE), nest, "loss_mode")
         v = builder.load(acc)
         total = builder.extract_element(v, ir.Constant(ir.IntType(32), 0))
         for lane in range(1, lanes):
@@ -751,13 +754,6 @@ def _loss_rows(typingctx, H, sz, nout, c, Y, m, lossmode):
         return total
 
     return sig, codegen
-
-
-def _splat_int(builder, it, value):
-    undef = ir.Constant(it, ir.Undefined)
-    n = it.count
-    return builder.shuffle_vector(builder.insert_element(undef, value, ir.Constant(ir.IntType(32), 0)), undef,
-                                  ir.Constant(ir.VectorType(ir.IntType(32), n), [0] * n))
 
 
 # --------------------------------------------------------------- kernel pieces

@@ -284,13 +284,19 @@ def make_kernel(experiment, *, engine: str = "auto", device=None, dtype: str | N
             why = fused_unsupported(spec, k)
             if why is not None:
                 raise InvalidSpecError(f"{why}; use the torch engine")
-        kernel = FusedKernel(spec, experiment.x, experiment.y, device=device, dtype=dtype)
-        if engine == "auto" and kind in ("slice", "box"):
-            try:
-                _region_fits(kernel, experiment)
+        if engine == "fused":
+            kernel = FusedKernel(spec, experiment.x, experiment.y, device=device, dtype=dtype)
+        else:
+            try:  # numba present but unusable, say: the torch kernel (bad data fails there the same way)
+                kernel = FusedKernel(spec, experiment.x, experiment.y, device=device, dtype=dtype)
+                if kind in ("slice", "box"):
+                    _region_fits(kernel, experiment)
             except FusedRangeError as exc:
                 kernel, name = None, "torch"
                 reason = f"auto: the fused engine refused the region ({exc}); the torch kernel evaluates it"
+            except InvalidSpecError as exc:
+                kernel, name = None, "torch"
+                reason = f"auto: the fused engine could not start ({exc}); the torch kernel evaluates it"
     if kernel is None:
         from .kernels import LossKernel
 
