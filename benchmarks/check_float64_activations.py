@@ -106,7 +106,10 @@ def validate_reference(act: int, rng, n: int = 200_000) -> float:
     with mpmath.workdps(40):
         for xi, wi in zip(x, want):
             v = mpmath.mpf(float(xi))
-            exact = mpmath.tanh(v) if act == 0 else (1 / (1 + mpmath.exp(-v)) if act == 1 else mpmath.log1p(mpmath.exp(v)))
+            if act == 0:
+                exact = mpmath.tanh(v)
+            else:
+                exact = 1 / (1 + mpmath.exp(-v)) if act == 1 else mpmath.log1p(mpmath.exp(v))
             u = float(ulp(np.array([wi]))[0])
             worst = max(worst, float(abs(_exact_mpf(wi) - exact)) / u)
     return worst

@@ -727,7 +727,8 @@ def _loss_rows(typingctx, H, sz, nout, c, Y, m, lossmode):
                     hv = builder.load(builder.bitcast(builder.gep(Hp, [builder.add(builder.mul(builder.add(sz_, o), mp),
                                                                                    i)]), ht), align=halign)
                     p = hv if dtype == types.float64 else builder.fpext(hv, vt)
-                    y = builder.load(builder.bitcast(builder.gep(Yp, [builder.add(builder.mul(o, mp), i)]), vpt), align=8)
+                    y_at = builder.gep(Yp, [builder.add(builder.mul(o, mp), i)])
+                    y = builder.load(builder.bitcast(y_at, vpt), align=8)
                     if mode == LOSS_MSE:
                         d = builder.fadd(p, builder.fsub(c_o, y))
                         term = builder.fmul(d, d)

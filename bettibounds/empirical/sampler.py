@@ -248,7 +248,8 @@ def _region_fits(kernel, experiment) -> None:
     spec, region = experiment.spec, experiment.region
     if region["kind"] == "box":
         P = spec.n_params
-        reach = np.maximum(np.abs(_floats("region.low", region["low"], P)), np.abs(_floats("region.high", region["high"], P)))
+        reach = np.maximum(np.abs(_floats("region.low", region["low"], P)),
+                           np.abs(_floats("region.high", region["high"], P)))
         kernel.prepare(reach[None], "full", check_memory=False)
     else:
         center, directions, _ = resolve_directions(spec, region)
@@ -301,5 +302,7 @@ def make_kernel(experiment, *, engine: str = "auto", device=None, dtype: str | N
         from .kernels import LossKernel
 
         kernel = LossKernel(spec, experiment.x, experiment.y, device=device, dtype=dtype)
+    if not hasattr(kernel, "engine"):
+        kernel.engine = name  # (LossKernel has no attribute of its own)
     kernel.engine_reason = reason
     return kernel

@@ -115,8 +115,7 @@ def _activation_sample(rng, n: int) -> dict:
                                         rng.uniform(-700, -1, n // 8)])
     softplus = np.concatenate(common + [near, rng.uniform(1, 40, n // 4), rng.uniform(-746, -30, n // 8),
                                         rng.uniform(30, 746, n // 16)])
-    signs = lambda v: np.concatenate([v, -v])  # noqa: E731
-    return {0: signs(tanh), 1: signs(logistic), 2: signs(softplus)}
+    return {act: np.concatenate([v, -v]) for act, v in ((0, tanh), (1, logistic), (2, softplus))}
 
 
 def _exact(act: int, v: float) -> mpmath.mpf:
@@ -467,12 +466,13 @@ def test_choose_engine_decision_table(monkeypatch):
     for spec, kind, k, dt, dev, needle in [
         (tanh, "slice", 2, "float64", "cuda", "CUDA"), (tanh, "slice", 2, "float64", "cuda:1", "CUDA"),
         (tanh, "slice", 5, "float64", "cpu", "5 slice directions"), (tanh, "slice", 2, "float16", "cpu", "float16"),
-        (soft, "slice", 2, "float64", "cpu", "'softplus' is unbounded"), (io, "box", None, "float64", "cpu", "input-output"),
-            (tanh, "sphere", None, "float64", "cpu", "region 'sphere'")]:
+        (soft, "slice", 2, "float64", "cpu", "'softplus' is unbounded"),
+        (io, "box", None, "float64", "cpu", "input-output"),
+        (tanh, "sphere", None, "float64", "cpu", "region 'sphere'")]:
         name, reason = choose_engine(spec, kind, k, dt, dev)
         assert name == "torch" and needle in reason, (name, reason)
     monkeypatch.setenv("NUMBA_DISABLE_JIT", "1")
-    assert choose_engine(tanh, "slice", 2, "float64", "cpu") [1].startswith("NUMBA_DISABLE_JIT")
+    assert choose_engine(tanh, "slice", 2, "float64", "cpu")[1].startswith("NUMBA_DISABLE_JIT")
     monkeypatch.delenv("NUMBA_DISABLE_JIT")
     import importlib.util
 
