@@ -4,7 +4,9 @@ import importlib.util
 
 collect_ignore = []
 if importlib.util.find_spec("torch") is None:
-    collect_ignore.append("bettibounds/empirical/kernels.py")
+    collect_ignore += ["bettibounds/empirical/kernels.py", "bettibounds/empirical/sequential.py",
+                       "bettibounds/engines/torch_kernel.py", "bettibounds/engines/torch_ops.py",
+                       "bettibounds/engines/workspace.py", "bettibounds/_lib/devices.py"]
 if importlib.util.find_spec("flint") is None:
     collect_ignore.append("bettibounds/certified/witness.py")
 if importlib.util.find_spec("hypothesis") is None:

@@ -13,7 +13,16 @@ The issue's configuration: N = 10^5 samples in R^50, k = 10 neighbours. Measured
 
 Values: f(x) = sum_j sin(3 x_j) / sqrt(P) + |x|^2 / (4 P), x uniform in [-1, 1]^P (many shallow minima).
 
-Usage: ``python benchmarks/bench_barcode.py [--n 100000] [--dim 50] [--k 10] [--queries 2000]``
+Part two (issue 22): ``barcode_of_points`` end to end (k-NN with the automatic backend, the
+union-find sweep with cluster sizes on the minimum spanning forest) at 10^5 and 10^6 points of the
+camel function in R^2 (k = 4P = 8), with time and peak memory (tracemalloc: numpy's and Python's
+allocations; plus the process's peak RSS), against gudhi's H0 on the same graph. Part three
+(``--trend quick|full``): the wall time of the real-data TO-score sweep
+(``bettibounds.barcode.realdata.to_score_trend``), in-process and, with ``--dask N``, on a Dask
+LocalCluster of N single-threaded workers.
+
+Usage: ``python benchmarks/bench_barcode.py [--n 100000] [--dim 50] [--k 10] [--queries 2000]
+[--points 100000,1000000] [--skip-high-dim] [--trend quick] [--dask 2]``
 """
 
 from __future__ import annotations
@@ -40,7 +49,94 @@ def main() -> None:
     ap.add_argument("--dim", type=int, default=50)
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--queries", type=int, default=2000)
+    ap.add_argument("--points", default="100000,1000000", help="sizes for barcode_of_points (camel, R^2)")
+    ap.add_argument("--skip-high-dim", action="store_true", help="skip part one (10^5 points in R^50)")
+    ap.add_argument("--trend", choices=("tiny", "quick", "full"), default=None, help="time the real-data sweep")
+    ap.add_argument("--dask", type=int, default=0, help="also run the sweep on a LocalCluster of N workers")
+    ap.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)  # internal: one barcode_of_points run
     args = ap.parse_args()
+    if args.one is not None:
+        import json
+
+        print(json.dumps(_one_point_run(args.one)))
+        return
+    print(f"# bench_barcode; {platform.node()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}, "
+          f"{time.strftime('%Y-%m-%d %H:%M')}\n")
+    if args.points:
+        bench_points([int(v) for v in args.points.split(",")])
+    if args.trend:
+        bench_trend(args.trend, args.dask)
+    if not args.skip_high_dim:
+        bench_high_dim(args)
+
+
+def _one_point_run(n: int) -> dict:
+    """barcode_of_points on n camel samples, in this (fresh) process; gudhi's H0 on the same graph."""
+    import resource
+
+    from bettibounds.barcode import barcode_of_points, lower_star_h0
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-2, 2, size=(n, 2))
+    x, y = X[:, 0], X[:, 1]
+    f = (2 - 1.05 * x**2 + x**4 / 6) * x**2 + x * y + y**2
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t = time.perf_counter()
+    bc = barcode_of_points(X, f, k=8)
+    total = time.perf_counter() - t
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t = time.perf_counter()
+    g = lower_star_h0(f, bc.edges, backend="gudhi")
+    t_g = time.perf_counter() - t
+    same = sorted(map(tuple, g[:, :2].tolist())) == sorted((b.birth, b.death) for b in bc.bars)
+    return {"n": n, "knn": bc.meta["timings"]["knn"], "h0": bc.meta["timings"]["h0"], "total": total,
+            "rss_before": base, "rss_peak": peak, "bars": len(bc.bars), "edges": int(bc.meta["n_edges"]),
+            "filtered": bc.to_score(min_cluster=20), "gudhi": t_g, "same": same}
+
+
+def bench_points(sizes) -> None:
+    import json
+    import subprocess
+    import sys
+
+    print("## barcode_of_points: camel function on [-2, 2]^2, k = 4P = 8, exact k-d tree (one process per N)\n")
+    print("| N | edges | k-NN s | H0 (sweep + sizes) s | total s | peak RSS MB (before) | bars | filtered TO-score "
+          "(>= 20) | gudhi H0 s | same bars |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for n in sizes:
+        out = subprocess.run([sys.executable, __file__, "--one", str(n)], capture_output=True, text=True, check=True)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"| {n:,} | {r['edges']:,} | {r['knn']:.2f} | {r['h0']:.2f} | {r['total']:.2f} | {r['rss_peak']:,.0f} "
+              f"({r['rss_before']:,.0f}) | {r['bars']} | {r['filtered']:.6f} | {r['gudhi']:.2f} | {r['same']} |")
+    print("\n(true TO-score 1.1574464; the peak RSS includes the interpreter and imports, shown before the run)\n")
+
+
+def bench_trend(scale: str, dask_workers: int) -> None:
+    from bettibounds.barcode.realdata import TREND_CONFIGS, to_score_trend
+
+    cfg = TREND_CONFIGS[scale]
+    print(f"## real-data TO-score sweep ({scale}: {len(cfg['datasets'])} data sets x {len(cfg['archs'])} "
+          f"architectures x {cfg['seeds']} seeds)\n")
+    print("| where | wall s | CPU s (this process) | verdict |\n|---|---:|---:|---|")
+    from bettibounds.barcode.realdata import trend_verdict
+
+    t, c = time.perf_counter(), time.process_time()
+    rows, _ = to_score_trend(scale)
+    print(f"| in-process | {time.perf_counter() - t:.1f} | {time.process_time() - c:.1f} | "
+          f"{trend_verdict(rows)['verdict']} |")
+    if dask_workers:
+        from bettibounds.distributed import dask_client, map_jobs
+
+        with dask_client("local", workers=dask_workers) as client:
+            t = time.perf_counter()
+            rows2, _ = to_score_trend(scale, jobs_map=lambda fn, items: map_jobs(fn, items, client))
+            print(f"| Dask LocalCluster, {dask_workers} workers | {time.perf_counter() - t:.1f} | — | "
+                  f"{trend_verdict(rows2)['verdict']} |")
+        same = [r["to_score_mean"] for r in rows] == [r["to_score_mean"] for r in rows2]
+        print(f"\nDask rows equal the in-process rows: {same}")
+    print()
+
+
+def bench_high_dim(args) -> None:
     import torch
     from scipy.spatial import cKDTree
 
@@ -104,6 +200,29 @@ def main() -> None:
     print(f"| plain union-find (Python) | {t_u:.2f} | {n / t_u:,.0f} | {len(u)} |")
     print(f"\nsame bars: {same}; gudhi / union-find time ratio {t_g / t_u:.2f}")
     print(f"\nend to end (graph + H0 with gudhi): {t_graph + t_g:.1f} s = {n / (t_graph + t_g):,.0f} points/s")
+
+    # --- the approximate index the authors use (hnswlib), against the exact graph above
+    try:
+        import hnswlib  # noqa: F401
+    except ImportError:
+        print("\n(hnswlib not installed: the approximate backend was not measured)")
+        return
+    from bettibounds.barcode.graph import knn_search
+
+    t = time.perf_counter()
+    nb_h, _ = knn_search(X, k, backend="hnsw")
+    t_h = time.perf_counter() - t
+    exact = {tuple(e) for e in graphs["float64"].tolist()}
+    i = np.repeat(np.arange(n), k)
+    approx = {(min(a, b), max(a, b)) for a, b in zip(i.tolist(), nb_h.reshape(-1).tolist())}
+    recall = len(exact & approx) / len(exact)
+    from bettibounds.barcode import union_find_h0
+
+    ua = union_find_h0(f, np.array(sorted(approx)))
+    print("\n## approximate k-NN (hnswlib, opt-in backend 'hnsw')\n")
+    print("| method | seconds | edge recall vs exact | bars | same bars as exact |\n|---|---:|---:|---:|---|")
+    print(f"| knn_search(backend='hnsw') | {t_h:.1f} | {recall:.4f} | {len(ua)} | "
+          f"{sorted(map(tuple, ua[:, :2].tolist())) == sorted(map(tuple, u[:, :2].tolist()))} |")
 
 
 if __name__ == "__main__":

@@ -94,7 +94,7 @@ def main() -> None:
         v = 1
         for b, e in prod.factors:
             v *= b**e
-        return len(str(v))
+        return len(str(v * prod.coef.numerator // prod.coef.denominator))  # floor(K / 2), theorem K's bound
 
     t = time.perf_counter()
     digits = exact()

@@ -1,6 +1,6 @@
 """Accuracy of the fused engine's float64 vector activations (tanh, logistic, softplus) on 10^8
 inputs each, drawn to cover every branch and both tails. A one-off check (docs/theory.md, section
-13, reports its result); prints a table and writes nothing.
+15, reports its result); prints a table and writes nothing.
 
 Reference: numpy's long double functions (x87 extended precision on x86-64 Linux: a 64-bit
 significand, 11 more bits than float64), validated first against mpmath at 40 digits on a

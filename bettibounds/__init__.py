@@ -12,11 +12,13 @@ PfaffianFormat(order=6, alpha=2, beta=4)
 
 from __future__ import annotations
 
+from ._version import __version__
 from .api import bounds
-from .errors import BettiBoundsError, HypothesisError, InvalidSpecError, NotPfaffianError, UnknownNameError
+from .errors import (BettiBoundsError, DeviceError, HypothesisError, InvalidSpecError, MissingExtraError,
+                     NotPfaffianError, ResourceLimitError, SchedulerError, UnknownNameError)
 from .lower import SymmetryGroup, symmetry_group
 from .pfaffian.activations import get_activation
-from .pfaffian.chain import Certificate, certify
+from .pfaffian.chain import Certificate, certify, certify_chain
 from .pfaffian.derive import Derivation, closed_form, derive_format, layer_recursion
 from .pfaffian.format import PfaffianFormat
 from .references import REFERENCES, cite
@@ -24,7 +26,6 @@ from .result import BoundReport, BoundResult
 from .spec import ArchitectureSpec
 from .theorems import THEOREMS, Hypothesis, get_theorem
 
-__version__ = "0.1.0"
 
 __all__ = [
     "ArchitectureSpec",
@@ -37,6 +38,7 @@ __all__ = [
     "closed_form",
     "layer_recursion",
     "get_activation",
+    "certify_chain",
     "certify",
     "Certificate",
     "THEOREMS",
@@ -51,5 +53,9 @@ __all__ = [
     "NotPfaffianError",
     "HypothesisError",
     "UnknownNameError",
+    "MissingExtraError",
+    "DeviceError",
+    "SchedulerError",
+    "ResourceLimitError",
     "__version__",
 ]

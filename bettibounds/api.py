@@ -16,14 +16,17 @@ Routes (docs/theory.md, "Routes"):
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import mpmath
 
 from .errors import InvalidSpecError
-from .lower import lower_hypotheses, symmetry_group
-from .numbers import evaluate_product
+from .lower import SymmetryBlock, lower_hypotheses, symmetry_group
+from .logspace import Evaluated, evaluate_product
 from .pfaffian.activations import get_activation
-from .pfaffian.derive import derive_format
+from .pfaffian.derive import Derivation, derive_format
 from .result import BoundReport, BoundResult
+from .sizes import Size
 from .spec import ArchitectureSpec
 from .theorems import get_theorem
 from .theorems.base import Hypothesis
@@ -31,19 +34,19 @@ from .theorems.base import Hypothesis
 __all__ = ["bounds"]
 
 
-def _result(key, kind, route, route_status, hyps, params, symbolic) -> BoundResult:
+def _result(key: str, kind: str, route: str, route_status: str, hyps: Sequence[Hypothesis],
+            params: dict[str, object], symbolic: bool) -> BoundResult:
     """One BoundResult: the theorem's right-hand side at ``params``, with the route's hypotheses."""
     th = get_theorem(key)
     product = th.rhs(**params)
-    if symbolic:
-        kwargs = dict(symbolic_log2=product.log2_sympy(), symbolic_value=product.sympy())
-    else:
-        kwargs = dict(evaluated=product.evaluate())
     return BoundResult(
         theorem=key, name=th.name, kind=kind, statement=th.statement, latex_statement=th.latex,
         status=th.status, route=route, route_status=route_status, rigorous=th.rigorous,
-        hypotheses=tuple(hyps), citation=th.citation, parameters=dict(params),
-        product=product, **kwargs,
+        hypotheses=tuple(hyps), citation=th.citation, parameters=dict(params), product=product,
+        # a symbolic result carries its closed form, a numeric one its value
+        evaluated=None if symbolic else product.evaluate(),
+        symbolic_log2=product.log2_sympy() if symbolic else None,
+        symbolic_value=product.sympy() if symbolic else None,
     )
 
 
@@ -81,7 +84,7 @@ def bounds(
         agrees with the closed form; raises if the closed form were ever smaller.
     certify : bool, default False
         Build the explicit Pfaffian chain and machine-check the format
-        (:func:`bettibounds.certify`); the certificate is attached to the report.
+        (:func:`bettibounds.certify_chain`); the certificate is attached to the report.
         Small concrete architectures only; the loss space only.
 
     Returns
@@ -100,7 +103,7 @@ def bounds(
     >>> report.format
     PfaffianFormat(order=1, alpha=2, beta=4)
     >>> [(b.theorem, b.value) for b in report.upper if b.rigorous]
-    [('K', 9000), ('GV', 2152008)]
+    [('K', 4500), ('GV', 2152008)]
     """
     if not isinstance(spec, ArchitectureSpec):
         raise InvalidSpecError(f"bounds() takes an ArchitectureSpec, got {type(spec).__name__}")
@@ -134,7 +137,11 @@ def bounds(
         upper = _input_upper(spec, n, r, alpha, beta, symbolic, slice_dim, zell_constant)
     else:
         upper = _loss_upper(spec, n, r, alpha, beta, symbolic, slice_dim, zell_constant, slice_full_rank)
-    lower = _symmetry_lower(spec, symbolic) if space == "loss" and slice_dim is None else []
+    lower: list[BoundResult] = []
+    if space == "loss" and slice_dim is None:
+        lower, why_none = _symmetry_lower(spec, symbolic)
+        if why_none:  # say why there is no lower bound (e.g. a continuous family: no minimiser is strict)
+            notes.append("no symmetry lower bound: " + why_none)
     if space == "input":
         notes.append("no lower bound in the input space: the literature's lower bounds are not verified here")
     if slice_dim is not None:
@@ -145,17 +152,18 @@ def bounds(
     if certify:
         if space != "loss" or symbolic:
             raise InvalidSpecError("certify=True needs a concrete spec in the loss space")
-        from .pfaffian.chain import certify as _certify
+        from .pfaffian.chain import certify_chain
 
-        certificate = _certify(spec, derivation.format)
+        certificate = certify_chain(spec, derivation.format)
     return BoundReport(spec, space, n, spec.n_params, derivation, tuple(upper), tuple(lower), tuple(notes),
                        certificate)
 
 
-def _mechanical_check(spec, space, derivation) -> str:
+def _mechanical_check(spec: ArchitectureSpec, space: str, derivation: Derivation) -> str:
     if spec.is_symbolic:
         return "mechanical check skipped: symbolic sizes"
     mech = derive_format(spec, "mechanical", space)
+    assert derivation.format is not None and mech.format is not None  # concrete sizes: numeric formats
     closed = derivation.format.as_tuple()
     m = mech.format.as_tuple()
     if any(a > b for a, b in zip(m, closed)):
@@ -165,7 +173,8 @@ def _mechanical_check(spec, space, derivation) -> str:
     return f"mechanical engine (node by node, generic data): {mech.format} {'= closed form' if m == closed else '<= closed form'}"
 
 
-def _loss_upper(spec, n, r, alpha, beta, symbolic, slice_dim, C, full_rank=False):
+def _loss_upper(spec: ArchitectureSpec, n: Size, r: Size, alpha: Size, beta: Size, symbolic: bool,
+                slice_dim: int | None, C: int, full_rank: bool = False) -> list[BoundResult]:
     lam = spec.l2_positive
     beta2 = beta if lam else (max(beta, 2) if not symbolic else __import__("sympy").Max(beta, 2))
     where = f"k = {slice_dim}-dimensional slice theta0 + D t" if slice_dim else "S_c"
@@ -179,28 +188,39 @@ def _loss_upper(spec, n, r, alpha, beta, symbolic, slice_dim, C, full_rank=False
                                coercive + "; D was checked to have full column rank k, so ||theta0 + D t|| -> inf "
                                "as ||t|| -> inf"))
         route = f"compact {where}"
-    elif lam and slice_dim:  # (the eps-route below regularises with eps ||t||^2 and needs no rank condition)
+    elif lam and slice_dim and n != 1:  # (the eps-route regularises with eps ||t||^2 and needs no rank)
         hyps.append(Hypothesis(f"{where} is compact for every c (true when D has full column rank k)", "undecided",
                                coercive + "; state the rank of your directions"))
         route = f"compact {where} (if D has full column rank)"
+    elif n == 1:  # one variable: no genericity and no rank needed (docs/theory.md, Proposition 6.7)
+        route = (f"every level c, no genericity needed (n = 1: B(S_c) <= B(S_c') at a generic c' just above c, "
+                 f"docs/theory.md sec. 6.7); eps-regularisation of {where} (beta -> max(beta, 2))")
     elif lam:
         hyps.append(Hypothesis(f"{where} is compact for every c", "holds", coercive))
         route = f"compact {where}"
     else:
+        # on a slice the exceptional levels are those of the restricted function, not of Loss: the
+        # slice's own minimum, e.g., is exceptional for t -> Loss(theta0 + D t) but rarely critical for Loss
+        of = "t -> Loss(theta0 + D t) (the slice's own, not those of Loss)" if slice_dim else "Loss"
         hyps.append(Hypothesis(
-            "c is not one of the finitely many exceptional levels of Loss", "undecided",
-            "true for all but finitely many c; with lambda = 0, S_c is in general not compact, so the bound "
-            "goes through the compact set {Loss + eps ||theta||^2 <= c}" + (
+            f"c is not one of the finitely many exceptional levels of {of}", "undecided",
+            f"true for all but finitely many c; with lambda = 0, {where} is in general not compact, so the bound "
+            "goes through the compact set {" + ("Loss(theta0 + D t) + eps ||t||^2" if slice_dim else
+                                                "Loss + eps ||theta||^2") + " <= c}" + (
                 "; lambda's sign is undecided" if lam is None else "")))
         route = f"generic level via eps-regularisation of {where} (beta -> max(beta, 2))"
     params = dict(n=n, r=r, alpha=alpha, beta=beta2)
     out = [
         _result("K", "upper", route, "derived", hyps, params, symbolic),
         _result("GV", "upper", route + (
-                    "; V' = {Loss + t^2 = c}" if lam else "; V' = {Loss + eps ||theta||^2 + t^2 = c}"
+                    "; V' = {Loss + t^2 = c}" if "compact" in route and not slice_dim else
+                    "; V' = {Loss(theta0 + D t) + s^2 = c}" if "compact" in route else
+                    "; V' = {Loss(theta0 + D t) + eps ||t||^2 + s^2 = c}" if slice_dim else
+                    "; V' = {Loss + eps ||theta||^2 + t^2 = c}"
                 ) + " in n + 1 variables (the sublevel set is a retract of V')",
                 "derived", [*hyps, Hypothesis("V' is compact",
-                                              "undecided" if (lam and slice_dim and not full_rank) else "holds",
+                                              "undecided" if (lam and slice_dim and not full_rank and n != 1)
+                                              else "holds",
                                               "V' is compact iff the (regularised) sublevel set is, and Loss >= 0")],
                 dict(n=n + 1, r=r, alpha=alpha, beta=beta2), symbolic),
         _result("Z", "upper", route + "; one sign condition (s = 1)", "derived",
@@ -214,15 +234,10 @@ def _loss_upper(spec, n, r, alpha, beta, symbolic, slice_dim, C, full_rank=False
     return out
 
 
-#: growth of a hidden activation at infinity, for the compactness of the regularised
-#: input-space set {-u + eps ||x||^{2q} <= 0}: "bounded", "linear" or None (unknown)
-_GROWTH = {"logistic": "bounded", "tanh": "bounded", "arctan": "bounded", "gaussian": "bounded",
-           "softplus": "linear", "silu": "linear", "gelu": "linear", "identity": "linear"}
-
-
-def _input_upper(spec, n, r, alpha, beta, symbolic, slice_dim, C):
+def _input_upper(spec: ArchitectureSpec, n: Size, r: Size, alpha: Size, beta: Size, symbolic: bool,
+                 slice_dim: int | None, C: int) -> list[BoundResult]:
     act = get_activation(spec.activation)
-    growth = _GROWTH.get(act.name)
+    growth = act.growth
     if act.is_polynomial:  # u is a polynomial of degree beta: a regulariser of higher even degree dominates it
         two_q = beta + 1 if beta % 2 else beta + 2
         coercive = Hypothesis(f"-u + eps ||x||^{two_q} is coercive", "holds", f"u is a polynomial of degree {beta}")
@@ -232,11 +247,16 @@ def _input_upper(spec, n, r, alpha, beta, symbolic, slice_dim, C):
             "-u + eps ||x||^2 is coercive (u(x) = o(||x||^2))", "holds" if growth else "undecided",
             f"{act.name} is {growth} at infinity, so u grows at most linearly" if growth else
             f"{act.name} can grow faster than any polynomial; the bound holds only if u(x) = o(||x||^2)")
-    hyps = [Hypothesis(
-        "0 is not one of the finitely many exceptional levels of u", "undecided",
-        f"S_N is in general not compact; the bound goes through {{-u + eps ||x||^{two_q} <= 0}}"), coercive]
     beta2 = max(beta, two_q)
-    route = f"generic level via eps-regularisation of S_N (beta -> max(beta, {two_q}))"
+    if n == 1:  # d = 1: no genericity needed (docs/theory.md, Proposition 6.7, applied to -u at level 0)
+        hyps = [coercive]
+        route = (f"level 0, no genericity needed (n = d = 1: B(S_N) <= B({{u >= -c'}}) at a generic c' just above 0, "
+                 f"docs/theory.md sec. 6.7); eps-regularisation of S_N (beta -> max(beta, {two_q}))")
+    else:
+        hyps = [Hypothesis(
+            "0 is not one of the finitely many exceptional levels of u", "undecided",
+            f"S_N is in general not compact; the bound goes through {{-u + eps ||x||^{two_q} <= 0}}"), coercive]
+        route = f"generic level via eps-regularisation of S_N (beta -> max(beta, {two_q}))"
     out = []
     if r == 0:
         out.append(_result("Mi+", "upper", f"S_N = {{u >= 0}}, u a polynomial of degree {beta}", "direct", [],
@@ -258,21 +278,24 @@ def _input_upper(spec, n, r, alpha, beta, symbolic, slice_dim, C):
     return out
 
 
-def _describe_blocks(blocks) -> str:
+def _describe_blocks(blocks: Sequence[SymmetryBlock]) -> str:
     """'(2^3 * 3!)^2 [layers 1-2, one factor each] * ...': equal consecutive blocks grouped."""
     if len(blocks) == 1 and "count" in blocks[0]:  # symbolic: one entry stands for `count` blocks
         b = blocks[0]
         return f"2^({b['flips']}) * ({b['permutations']}!)^({b['count']}) [all hidden layers, symbolic]"
-    groups: list[list] = []  # [term, [blocks' layer lists]]
+    groups: list[tuple[str, list[list[int] | str]]] = []  # (term, [blocks' layer lists])
     for b in blocks:
         term = f"2^{b['flips']} * {b['permutations']}!"
         if groups and groups[-1][0] == term:
             groups[-1][1].append(b["layers"])
         else:
-            groups.append([term, [b["layers"]]])
+            groups.append((term, [b["layers"]]))
     out = []
     for term, layer_lists in groups:
-        span = lambda ls: f"{ls[0]}-{ls[-1]}" if len(ls) > 1 else f"{ls[0]}"  # noqa: E731
+
+        def span(ls: list[int] | str) -> str:
+            return f"{ls[0]}-{ls[-1]}" if len(ls) > 1 else f"{ls[0]}"
+
         if len(layer_lists) == 1:
             ls = layer_lists[0]
             kind = "residual chain, layers" if len(ls) > 1 else "layer"
@@ -282,7 +305,7 @@ def _describe_blocks(blocks) -> str:
     return " * ".join(out)
 
 
-def _lower_above_upper(upper, lower) -> list[str]:
+def _lower_above_upper(upper: Sequence[BoundResult], lower: Sequence[BoundResult]) -> list[str]:
     """A note for each lower bound above a rigorous upper bound: both cannot hold at once, so the
     lower bound's undecided hypotheses fail for this network (e.g. no isolated minimiser with a
     trivial stabiliser), or the upper bound's do, when it has some."""
@@ -301,28 +324,26 @@ def _lower_above_upper(upper, lower) -> list[str]:
     return out
 
 
-def _symmetry_lower(spec, symbolic) -> list[BoundResult]:
+def _symmetry_lower(spec: ArchitectureSpec, symbolic: bool) -> tuple[list[BoundResult], str | None]:
+    """The symmetry lower bound (a list of at most one result), or no result and the reason."""
     group = symmetry_group(spec)
     if not group.applicable:
-        return []
-    statement = ("If theta* is a strict local minimiser with trivial stabiliser in the loss-preserving "
-                 "group G, then B(S_c) >= b_0(S_c) >= |G| for c in [Loss(theta*), Loss(theta*) + delta)")
+        return [], "; ".join(group.notes)
+    sym = get_theorem("Sym")
     blocks = _describe_blocks(group.blocks)
-    common = dict(
-        theorem="Sym", name="Symmetry-group lower bound", kind="lower", statement=statement,
-        latex_statement=r"B(S_c) \ge b_0(S_c) \ge |G| = \prod_{\text{blocks}} 2^{f}\,h!",
-        status="derived", route=f"|G| = {blocks}" + ("; " + "; ".join(group.notes) if group.notes else ""),
-        route_status="derived", rigorous=True, hypotheses=tuple(lower_hypotheses(spec)),
-        citation=("bettibounds-theory",), parameters={"blocks": blocks},
-    )
+    evaluated: Evaluated | None = None
+    symbolic_log2 = symbolic_value = None
     if not isinstance(group.log2, mpmath.mpf):  # symbolic widths
-        return [BoundResult(**common, symbolic_log2=group.log2, symbolic_value=group.order)]
-    from .numbers import Evaluated
-
-    if group.order is not None:
-        ev = evaluate_product([(group.order, 1)])
+        symbolic_log2, symbolic_value = group.log2, group.order
+    elif group.order is not None:
+        evaluated = evaluate_product([(group.order, 1)])
     else:
         with mpmath.workdps(30 + len(str(int(group.log2)))):
-            ev = Evaluated(group.log2, group.log2 * mpmath.log10(2), None)
-    return [BoundResult(**common, evaluated=ev)]
-
+            evaluated = Evaluated(group.log2, group.log2 * mpmath.log10(2), None)
+    return [BoundResult(
+        theorem=sym.key, name=sym.name, kind="lower", statement=sym.statement, latex_statement=sym.latex,
+        status=sym.status, route=f"|G| = {blocks}" + ("; " + "; ".join(group.notes) if group.notes else ""),
+        route_status="derived", rigorous=sym.rigorous, hypotheses=tuple(lower_hypotheses(spec)),
+        citation=sym.citation, parameters={"blocks": blocks},
+        evaluated=evaluated, symbolic_log2=symbolic_log2, symbolic_value=symbolic_value,
+    )], None

@@ -48,6 +48,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._lib.arrays import as_float64
 from .errors import InvalidSpecError
 
 __all__ = ["DaskEvaluator", "dask_client", "landscape_sampler", "map_jobs"]
@@ -226,15 +227,19 @@ def _worker_kernel(payload: _Payload, engine: str):
     key = (payload.token, engine)
     kernel = kernels.get(key)
     if kernel is None:
-        from .empirical.kernels import LossKernel, _Workspace
+        from .engines.torch_kernel import LossKernel
 
-        if engine == "fused":
+        if engine == "model":  # the model arrived once with the payload; each thread has its own copy
+            from .engines.model_engine import ModelEngine
+
+            kernel = ModelEngine(payload.spec, payload.x, payload.y, device=payload.device, dtype=payload.dtype)
+        elif engine == "fused":
             from .empirical.fused import FusedKernel
 
             kernel = FusedKernel(payload.spec, payload.x, payload.y, device="cpu", dtype=payload.dtype)
         else:
-            kernel = LossKernel(payload.spec, payload.x, payload.y, device=payload.device, dtype=payload.dtype)
-            kernel._workspace = _Workspace(kernel.dtype, kernel.device)
+            kernel = LossKernel(payload.spec, payload.x, payload.y, device=payload.device,
+                                dtype=payload.dtype).keep_workspace()
         while len(kernels) >= _CACHE_SIZE:
             kernels.pop(next(iter(kernels)))
         kernels[key] = kernel
@@ -293,14 +298,18 @@ class DaskEvaluator:
         partition (its chunk is 4096 points unless given).
     block : int, optional
         Points per Dask task, rounded up to whole chunks (default: one chunk).
-    engine : {"auto", "torch", "fused"}
+    engine : {"auto", "torch", "fused", "model"}
         The workers' kernel: ``"auto"`` (the default) the one
         :func:`~bettibounds.empirical.engine_choice.choose_engine` picks for each evaluation (its
         mode, number of directions, precision and device; the fused engine falls back to the torch
         kernel where its precision could overflow), as in-process; ``"torch"``:
         :class:`~bettibounds.empirical.kernels.LossKernel`; ``"fused"``: the fused CPU engine
         :class:`~bettibounds.empirical.fused.FusedKernel` (needs numba on the client and on every
-        worker).
+        worker); ``"model"``: the model engine
+        :class:`~bettibounds.engines.model_engine.ModelEngine`, for which ``spec`` is a
+        :class:`~bettibounds.engines.model_engine.ModelProblem` (the module is pickled once, sent
+        to every worker with the data, and each worker thread evaluates its own copy; its class
+        must be importable on the workers).
     progress : bool
         A tqdm bar over the points, advanced as blocks come back from any worker.
     callback : callable, optional
@@ -324,8 +333,10 @@ class DaskEvaluator:
     def __init__(self, client, spec, x, y, *, device=None, dtype: str | None = None, chunk: int | None = None,
                  block: int | None = None, progress: bool = False, callback=None, engine: str = "auto"):
         distributed = _distributed()
-        from .empirical.engine_choice import ENGINES, choose_engine
-        from .empirical.kernels import LossKernel, _to_numpy_matrix
+        from ._lib.arrays import as_matrix
+        from .empirical.engine_choice import choose_engine
+        from .engines import engine_choices
+        from .engines.torch_kernel import LossKernel
 
         if not isinstance(client, distributed.Client):
             raise InvalidSpecError(
@@ -335,15 +346,15 @@ class DaskEvaluator:
                                    f"or 'cuda:<index>', got {device!r}")
         if callback is not None and not callable(callback):
             raise InvalidSpecError("callback must be callable as callback(points_done, points_total)")
-        if engine not in ENGINES:
-            raise InvalidSpecError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+        if engine not in engine_choices():
+            raise InvalidSpecError(f"engine must be one of {', '.join(engine_choices())}, got {engine!r}")
         self.chunk = _positive_int("chunk", chunk)
         self.block = _positive_int("block", block)
         self.requested_engine = engine
         dtype = "float64" if dtype is None else dtype
         # the client-side kernels validate spec, data and dtype now; the torch one sizes chunks as
         # in-process, the fused one runs the fused workers' checks before a block is sent
-        self._torch = self._fused = None
+        self._torch = self._fused = self._model = None
         if engine == "fused":
             from .empirical.fused import FusedKernel
 
@@ -352,6 +363,10 @@ class DaskEvaluator:
                                        "torch engine for CUDA")
             device = "cpu"
             self._fused = FusedKernel(spec, x, y, dtype=dtype)
+        elif engine == "model":
+            from .engines.model_engine import ModelEngine
+
+            self._model = ModelEngine(spec, x, y, device="cpu", dtype=dtype)
         else:
             self._torch = LossKernel(spec, x, y, device="cpu", dtype=dtype)
             if engine == "auto" and choose_engine(spec, None, None, dtype, device)[0] == "fused":
@@ -361,7 +376,7 @@ class DaskEvaluator:
                     self._fused = FusedKernel(spec, x, y, dtype=dtype)
                 except InvalidSpecError:
                     self._fused = None
-        self._local = self._fused if engine == "fused" else self._torch
+        self._local = {"fused": self._fused, "model": self._model}.get(engine) or self._torch
         self.engine, self.engine_reason = engine, None  # the last run's engine and why
         self.client, self.spec = client, spec
         self.dtype = str(self._local.dtype).replace("torch.", "")
@@ -370,8 +385,11 @@ class DaskEvaluator:
         self._devices: set = set()
         self.info: dict = {}
         self.runs: list = []
-        payload = _Payload(uuid.uuid4().hex, spec, _to_numpy_matrix("x", x), _to_numpy_matrix("y", y), device,
-                           self.dtype, engine)
+        if engine == "model":  # any shapes (images, sequences): the engine checked them above
+            xs, ys = _host(x), _host(y)
+        else:
+            xs, ys = as_matrix("x", x), as_matrix("y", y)
+        payload = _Payload(uuid.uuid4().hex, spec, xs, ys, device, self.dtype, engine)
         # sent once; every worker keeps a replica, so a worker that joins later gets it from a peer
         self._payload = client.scatter(payload, broadcast=True, hash=False)
 
@@ -416,7 +434,7 @@ class DaskEvaluator:
             raise InvalidSpecError(f"mode must be 'full' or 'slice', got {mode!r}")
         chunk = _positive_int("chunk", chunk) or self.chunk
         engine, reason = self._engine_for(points, mode, center, directions)
-        kern = self._fused if engine == "fused" else self._torch
+        kern = {"fused": self._fused, "model": self._model}.get(engine) or self._torch
         if engine == "fused":  # every check of the workers' fused kernels, here and now
             points, _ = kern.prepare(points, mode, center=center, directions=directions, check_memory=False)
             chunk = chunk or _FUSED_CHUNK
@@ -425,14 +443,14 @@ class DaskEvaluator:
             if center is None or directions is None:
                 raise InvalidSpecError("mode='slice' needs center (P,) and directions (k, P)")
             # validates shapes and finiteness (the fused kernel's prepare did above)
-            k = width = points.shape[1] if engine == "fused" else kern._plan(center, directions).k
+            k = width = points.shape[1] if engine == "fused" else kern.plan_slice(center, directions).k
             # float64 on the wire: the worker's kernel converts exactly as the in-process one does
-            affine = _Affine(_host_points(center), _host_points(directions))
+            affine = _Affine(as_float64("center", center), as_float64("directions", directions))
         else:
             if center is not None or directions is not None:
                 raise InvalidSpecError("center/directions are only used with mode='slice'")
             k, width = 0, kern.n_params
-        points = _host_points(points)
+        points = as_float64("points", points)
         if points.ndim == 1 and mode == "slice" and k == 1:
             points = points.reshape(-1, 1)
         if points.ndim != 2 or points.shape[1] != width:
@@ -471,7 +489,7 @@ class DaskEvaluator:
             return name, reason
         k = None
         if mode == "slice" and directions is not None:
-            shape = np.shape(_host_points(directions))
+            shape = np.shape(as_float64("directions", directions))
             k = 1 if len(shape) == 1 else shape[0]
         name, reason = resolve_engine("auto", self.spec, "slice" if mode == "slice" else "box", k, self.dtype,
                                       self._requested_device)
@@ -544,27 +562,19 @@ class DaskEvaluator:
         return out
 
 
-def _host_points(points) -> np.ndarray:
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - the kernel needs torch anyway
-        torch = None
-    if torch is not None and isinstance(points, torch.Tensor):
-        points = points.detach().to("cpu", torch.float64).numpy()
-    try:
-        return np.asarray(points, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InvalidSpecError(f"points must be a rectangular array of real numbers ({exc})") from None
+def _host(v):
+    """A tensor detached on the CPU (what a worker unpickles), anything else as it is."""
+    return v.detach().cpu() if hasattr(v, "detach") and hasattr(v, "cpu") else v
 
 
 def _bar(progress: bool, total: int, desc: str):
-    from .empirical._progress import progress_bar
+    from ._lib.progress import progress_bar
 
     return progress_bar(progress, total, desc)
 
 
 def landscape_sampler(experiment, client, *, device=None, dtype: str | None = None, chunk: int | None = None,
-                      block: int | None = None, progress: bool = False, engine: str = "auto"):
+                      block: int | None = None, progress: bool = False, engine: str | None = None):
     """``sampler(grid) -> LandscapeSample`` evaluating ``experiment`` on the cluster of ``client``.
 
     For :func:`~bettibounds.empirical.compare.analyze_landscape` (``sampler=``): the grid,
@@ -574,8 +584,14 @@ def landscape_sampler(experiment, client, *, device=None, dtype: str | None = No
     """
     from .empirical.sampler import sample_landscape
 
-    evaluator = DaskEvaluator(client, experiment.spec, experiment.x, experiment.y, device=device, dtype=dtype,
-                              chunk=chunk, block=block, progress=progress, engine=engine)
+    if getattr(experiment, "kind", None) == "model":  # experiment_from_model: the model engine on the workers
+        if engine not in (None, "auto", "model"):
+            raise InvalidSpecError(f"a model experiment is evaluated by the model engine, not {engine!r}")
+        evaluator = DaskEvaluator(client, experiment.problem, experiment.x, experiment.y, device=device,
+                                  dtype=dtype, chunk=chunk, block=block, progress=progress, engine="model")
+    else:
+        evaluator = DaskEvaluator(client, experiment.spec, experiment.x, experiment.y, device=device, dtype=dtype,
+                                  chunk=chunk, block=block, progress=progress, engine=engine or "auto")
 
     def sampler(grid):
         return sample_landscape(experiment, grid=grid, dtype=dtype, progress=progress, kernel=evaluator)

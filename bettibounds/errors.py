@@ -3,6 +3,10 @@
 Every error raised on bad input is a :class:`BettiBoundsError`, which subclasses
 :class:`ValueError`, so ``except ValueError`` keeps working for callers that do not
 know this package. Messages say what is wrong, why, and what is accepted instead.
+
+The environment errors (:class:`MissingExtraError`, :class:`DeviceError`,
+:class:`SchedulerError`, :class:`ResourceLimitError`) subclass :class:`InvalidSpecError`,
+which version 0.1 raised for all of them, so code written against 0.1 keeps catching them.
 """
 
 from __future__ import annotations
@@ -13,6 +17,10 @@ __all__ = [
     "NotPfaffianError",
     "HypothesisError",
     "UnknownNameError",
+    "MissingExtraError",
+    "DeviceError",
+    "SchedulerError",
+    "ResourceLimitError",
 ]
 
 
@@ -38,6 +46,33 @@ class HypothesisError(BettiBoundsError):
 
 class UnknownNameError(BettiBoundsError):
     """A name (activation, loss, theorem, ...) is not in its registry."""
+
+
+class MissingExtraError(InvalidSpecError, ImportError):
+    """An optional extra (``[empirical]``, ``[certify]``, ``[dist]``, ``[fast]``) is not installed.
+
+    Both a :class:`BettiBoundsError` (the CLI prints it as one line and exits 2) and an
+    :class:`ImportError` (``except ImportError`` keeps working). ``extra`` names the extra,
+    ``name`` the missing module; the message says how to install it. Raised by
+    :func:`bettibounds._lib.extras.require`.
+    """
+
+    def __init__(self, message: str, *, extra: str, name: str | None = None):
+        super().__init__(message)
+        self.extra = extra
+        self.name = name  # ImportError's attribute: the module that could not be imported
+
+
+class DeviceError(InvalidSpecError):
+    """A requested device (``cuda``, ``cuda:1``) is not available on this machine."""
+
+
+class SchedulerError(InvalidSpecError):
+    """A Dask scheduler cannot be reached, has no workers, or lost them all."""
+
+
+class ResourceLimitError(InvalidSpecError):
+    """A request would need more memory or time than this machine can give (refused before any work)."""
 
 
 def unknown_name(kind: str, name: object, valid: list[str] | tuple[str, ...]) -> UnknownNameError:

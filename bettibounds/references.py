@@ -10,7 +10,7 @@ __all__ = ["REFERENCES", "cite"]
 
 REFERENCES: dict[str, str] = {
     "Bucarelli2024": (
-        "D. Bucarelli, G. A. D'Inverno, M. Bianchini, F. Scarselli, F. Silvestri, "
+        "M. S. Bucarelli, G. A. D'Inverno, M. Bianchini, F. Scarselli, F. Silvestri, "
         "A topological description of loss surfaces based on Betti Numbers, "
         "Neural Networks 178 (2024) 106465, arXiv:2401.03824"
     ),
@@ -67,6 +67,36 @@ REFERENCES: dict[str, str] = {
     "Nurisso2024": (
         "M. Nurisso, P. Leroy, F. Vaccarino, Topological obstruction to the training of "
         "shallow ReLU neural networks, NeurIPS 2024, arXiv:2410.14837"
+    ),
+    "PlantingaVegter2004": (
+        "S. Plantinga, G. Vegter, Isotopic approximation of implicit curves and surfaces, in: Proceedings of "
+        "the Eurographics Symposium on Geometry Processing (SGP 2004), 245-254"
+    ),
+    "Bjorner1995": (
+        "A. Bjorner, Topological methods, in: R. Graham, M. Grotschel, L. Lovasz (eds.), Handbook of "
+        "Combinatorics, vol. II, Elsevier, 1995, 1819-1872 (Theorem 10.6: the nerve theorem)"
+    ),
+    "Hatcher2002": (
+        "A. Hatcher, Algebraic Topology, Cambridge University Press, 2002 (Theorem 3.44: Alexander duality)"
+    ),
+    "Higham2002": (
+        "N. J. Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., SIAM, 2002"
+    ),
+    "Rump1999": (
+        "S. M. Rump, Fast and parallel interval arithmetic, BIT Numerical Mathematics 39(3) (1999) 534-554"
+    ),
+    "Rump2012": (
+        "S. M. Rump, Fast interval matrix multiplication, Numerical Algorithms 61(1) (2012) 1-34"
+    ),
+    "Moore1966": (
+        "R. E. Moore, Interval Analysis, Prentice-Hall, 1966 (the centred / mean-value form)"
+    ),
+    "MartinEtAl2002": (
+        "R. Martin, H. Shou, I. Voiculescu, A. Bowyer, G. Wang, Comparison of interval methods for plotting "
+        "algebraic curves, Computer Aided Geometric Design 19 (2002) 553-587"
+    ),
+    "DLMF": (
+        "NIST Digital Library of Mathematical Functions, https://dlmf.nist.gov/ (7.6.2: Kummer's series of erf)"
     ),
     "bettibounds-theory": (
         "bettibounds documentation, docs/theory.md (proofs of every [derived] statement)"

@@ -11,17 +11,25 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import mpmath
 
-from .numbers import Evaluated, log10_text, safe_float
+from .logspace import Evaluated, log10_text, safe_float
 from .references import REFERENCES
+from .sizes import Expr, Size
 from .theorems.base import Hypothesis, Product
+
+if TYPE_CHECKING:
+    from .pfaffian.chain import Certificate
+    from .pfaffian.derive import Derivation
+    from .pfaffian.format import PfaffianFormat
+    from .spec import ArchitectureSpec
 
 __all__ = ["BoundResult", "BoundReport"]
 
 
-def _num(x, direction: str) -> float | str | None:
+def _num(x: object, direction: str) -> float | str | None:
     """JSON number for an mpf (None for -inf), rounded to the bound's safe side ("up" for an
     upper bound, "down" for a lower one); string for a sympy expression."""
     if x is None:
@@ -31,10 +39,15 @@ def _num(x, direction: str) -> float | str | None:
     return str(x)
 
 
-def _widths_text(spec) -> str:
-    if hasattr(spec.widths, "depth"):
+def _widths_text(spec: ArchitectureSpec) -> str:
+    if not isinstance(spec.widths, tuple):  # SymbolicWidths
         return f"{spec.widths.depth} x [{spec.widths.width}]"
     return str(list(spec.widths))
+
+
+def _json_size(v: Size) -> int | str:
+    """A size for JSON: an int as it is, a sympy expression as a string."""
+    return v if isinstance(v, int) else str(v)
 
 
 @dataclass(frozen=True)
@@ -75,20 +88,20 @@ class BoundResult:
     rigorous: bool
     hypotheses: tuple[Hypothesis, ...]
     citation: tuple[str, ...]
-    parameters: dict
+    parameters: dict[str, object]
     evaluated: Evaluated | None = None
     product: Product | None = field(default=None, repr=False)
-    symbolic_log2: object = None
-    symbolic_value: object = None
+    symbolic_log2: Expr | None = None
+    symbolic_value: Expr | None = None
 
     # -------------------------------------------------------------- numbers
     @property
-    def log2(self):
+    def log2(self) -> mpmath.mpf | Expr | None:
         """log2 of the bound (mpf; sympy expression for symbolic results)."""
         return self.evaluated.log2 if self.evaluated is not None else self.symbolic_log2
 
     @property
-    def log10(self):
+    def log10(self) -> mpmath.mpf | Expr | None:
         """log10 of the bound (mpf; sympy expression for symbolic results)."""
         if self.evaluated is not None:
             return self.evaluated.log10
@@ -106,7 +119,7 @@ class BoundResult:
         """True when some hypothesis is undecided (the bound holds *if* it holds)."""
         return any(h.status == "undecided" for h in self.hypotheses)
 
-    def expression(self):
+    def expression(self) -> Expr | None:
         """sympy expression of the bound (unevaluated powers for concrete numbers)."""
         if self.symbolic_value is not None:
             return self.symbolic_value
@@ -125,7 +138,7 @@ class BoundResult:
             lines.append(r"\log_{10} " + rel + " " + log10_text(self.evaluated.log10, self._direction))
         return "\n".join(lines)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (the keys listed in the README's JSON section)."""
         return {
             "theorem": self.theorem,
@@ -159,6 +172,12 @@ class BoundResult:
         return f"2^({self.symbolic_log2})"
 
 
+def _numeric_log2(b: BoundResult) -> mpmath.mpf:
+    """log2 of a result of a numeric format (one whose ``evaluated`` is set)."""
+    assert b.evaluated is not None, "a numeric format gives evaluated results"
+    return b.evaluated.log2
+
+
 @dataclass(frozen=True)
 class BoundReport:
     """Everything :func:`bettibounds.bounds` derived for one spec.
@@ -175,18 +194,18 @@ class BoundReport:
     notes : tuple of str
     """
 
-    spec: object
+    spec: ArchitectureSpec
     space: str
-    n_variables: object
-    n_params: object
-    derivation: object
-    upper: tuple
-    lower: tuple
-    notes: tuple = ()
-    certificate: object = None
+    n_variables: Size
+    n_params: Size
+    derivation: Derivation
+    upper: tuple[BoundResult, ...]
+    lower: tuple[BoundResult, ...]
+    notes: tuple[str, ...] = ()
+    certificate: Certificate | None = None
 
     @property
-    def format(self):
+    def format(self) -> PfaffianFormat | None:
         return self.derivation.format
 
     def best_upper(self, rigorous: bool = True) -> BoundResult | None:
@@ -194,12 +213,12 @@ class BoundReport:
         pool = [b for b in self.upper if b.rigorous or not rigorous]
         if not pool or self.derivation.format is None:
             return pool[0] if pool else None
-        return min(pool, key=lambda b: b.log2)
+        return min(pool, key=_numeric_log2)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict: n_params, format, upper, lower, notes, references."""
         r, alpha, beta = self.derivation.triple
-        conv = lambda v: v if isinstance(v, int) else str(v)  # noqa: E731
+        conv = _json_size
         cited = sorted({k for b in (*self.upper, *self.lower) for k in b.citation})
         return {
             "space": self.space,

@@ -1,4 +1,5 @@
-"""Hypothesis strategies for property-testing claims about loss landscapes (needs ``hypothesis``).
+"""Hypothesis strategies for property-testing claims about loss landscapes (needs ``hypothesis``, in the
+``[test]`` extra: without it, importing this module raises :class:`~bettibounds.errors.MissingExtraError`).
 
 >>> from hypothesis import given
 >>> from bettibounds.strategies import architectures
@@ -15,13 +16,15 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from hypothesis import strategies as st
-
+from ._lib.extras import require
 from .pfaffian.activations import activation_names
 from .pfaffian.format import PfaffianFormat
 from .spec import ArchitectureSpec
 
 __all__ = ["architectures", "formats", "datasets", "experiments", "ACTIVATIONS"]
+
+# hypothesis comes with the [test] extra: without it, importing this module says how to install it
+st = require("test", "hypothesis.strategies", "the property-testing strategies (bettibounds.strategies)")
 
 #: every registry activation plus two polynomials
 ACTIVATIONS = (*activation_names(), "polynomial:2", "polynomial:3")
@@ -76,7 +79,7 @@ def datasets(draw, spec: ArchitectureSpec):
 
 @st.composite
 def experiments(draw, max_width: int = 3, grid: int = 9):
-    """A validated experiment dict (DESIGN.md format) with a 2-D slice through random directions."""
+    """A validated experiment dict (docs/usage.md, "Experiment files") with a 2-D slice through random directions."""
     spec = draw(architectures(activations=("tanh", "logistic", "arctan", "softplus"), max_width=max_width,
                               max_depth=2, max_outputs=1, skip="none"))
     xs, ys = draw(datasets(spec))

@@ -2,7 +2,7 @@
 
 End-to-end tests run ``python -m bettibounds`` in a subprocess (what a user types);
 the fuzz tests call :func:`bettibounds.cli.main` in-process. The contract
-(DESIGN.md, "Errors"): bad input never produces a traceback; the CLI prints one line
+(README.md, docs/usage.md): bad input never produces a traceback; the CLI prints one line
 to stderr and exits with status 2.
 """
 
@@ -264,17 +264,23 @@ def test_no_command_prints_help():
 # --------------------------------------------------------------------------- timing
 
 
-def test_large_bound_wall_time(record_property):
+def test_large_bound_cpu_time(record_property):
+    """The whole command (interpreter start included) within WALL_LIMIT_S of CPU time: CPU time,
+    because the wall time of a loaded machine measures the other processes (1.6 s wall for 0.2 s
+    of CPU was seen at a load average of 8); benchmarks/bench_bounds.py records the idle wall time."""
+    import resource
+
     times = []
     for _ in range(3):
-        t0 = time.perf_counter()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         proc = run_cli(*LARGE)
-        times.append(time.perf_counter() - t0)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        times.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
         assert_ok(proc)
     best = min(times)
-    record_property("cli_large_bound_wall_s", best)
-    print(f"bettibounds bound (784-1000-1000, m=60000): min {best:.3f} s over {[round(t, 3) for t in times]}")
-    assert best < WALL_LIMIT_S, f"end-to-end wall time {best:.3f} s (runs {times})"
+    record_property("cli_large_bound_cpu_s", best)
+    print(f"bettibounds bound (784-1000-1000, m=60000): min {best:.3f} s of CPU over {[round(t, 3) for t in times]}")
+    assert best < WALL_LIMIT_S, f"end-to-end CPU time {best:.3f} s (runs {times})"
 
 
 # --------------------------------------------------------------------------- error paths

@@ -26,7 +26,7 @@ SECTIONS = ("## 1. How complexity grows", "### Fitted growth", "### Deep against
             "### Certified lower bounds", "## 5. Loss barcodes and the ReLU obstruction",
             "### 5.1 ReLU obstruction: probability", "### 5.2 ReLU obstruction: gradient flow",
             "### 5.3 Loss barcodes and TO-score (Barannikov et al.)", "## 6. Provenance", "### Versions",
-            "### Seeds", "### Timings", "### Theorems behind the numbers", "### Bibliography")
+            "### Seeds", "### Timings", "### Published claims", "### Theorems behind the numbers", "### Bibliography")
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +55,20 @@ def test_report_contains_every_section(quick):
     assert quick[2]["barcodes"] is not None  # the test environment has the [empirical] extra
     assert "Skipped" not in barcodes and "TO-score" in barcodes
     assert "| grid (cubical persistence) | [0, inf), [1, 2) | True |" in barcodes  # the worked path example
-    assert "What the data say" in barcodes and "to_score_trend.png" in barcodes
-    assert "Adam steps, every finite segment refined)" in barcodes  # the quick trend refines all segments
+    assert "to_score_trend.png" in barcodes and "segment_vs_test_error.png" in barcodes
+    # the verdicts are computed, and their rules printed (issue 22)
+    v = quick[2]["to_score_trend_verdict"]
+    assert v["verdict"] in ("reproduced", "not reproduced", "inconclusive") and v["rule"] in barcodes
+    assert f"(the TO-score decreases with width and depth): {v['verdict']}.**" in barcodes
+    rows = quick[2]["to_score_trend"]
+    assert rows and all({"dataset", "width", "depth", "seeds", "to_score_mean", "to_score_ci95", "protocol"} <= set(r)
+                        for r in rows)
+    assert all(r["to_score_ci95"][0] <= r["to_score_mean"] <= r["to_score_ci95"][1] for r in rows)
+    assert "filtered TO-score" in barcodes and "raw TO-score" in barcodes  # side by side
+    cls = quick[2]["relu_classification"]  # issue 22, item 7: computed in this run, on the breast-cancer data
+    assert cls is not None and "#### Classification on real data: breast cancer" in md
+    assert all(r["sign_changes"] == 0 for r in cls["summary"])
+    assert next(r for r in cls["summary"] if r["all_negative"])["above_floor"] is True
 
 
 def test_every_figure_exists_and_is_linked_from_both_reports(quick):
@@ -64,7 +76,7 @@ def test_every_figure_exists_and_is_linked_from_both_reports(quick):
     md = (out / "report.md").read_text()
     html = (out / "report.html").read_text()
     pngs = re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", md)
-    assert {"growth.png", "shallow_deep.png", "relu_flow.png"} <= set(pngs)
+    assert {"growth.png", "shallow_deep.png", "relu_flow.png", "relu_bce.png"} <= set(pngs)
     assert any(p.startswith("landscape_slice2d") for p in pngs)
     for p in pngs:
         assert (out / p).stat().st_size > 10_000, p
@@ -74,14 +86,32 @@ def test_every_figure_exists_and_is_linked_from_both_reports(quick):
 def test_theory_vs_data_sandwich(quick):
     _, _, data = quick
     rows = data["theory_vs_data"]
-    compared = [r for r in rows if r["stable"] and not r["clipped"]]
-    assert all(r["compared"] for r in compared) and len(compared) >= 10
+    # a stable, unclipped grid row is compared unless the certificate shows X_c meeting the box's boundary
+    grid_rows = [r for r in rows if r["stable"] and not r["clipped"] and r["certified_meets_boundary"] is not True]
+    assert all(r["compared"] for r in grid_rows)
+    compared = [r for r in rows if r["compared"]]
+    assert len(compared) >= 10
     for r in compared:
         assert r["holds"] is True
+        assert r["sum_betti"] == sum(r["measured"])
         assert r["sum_betti"] == 0 or math.log10(r["sum_betti"]) <= r["log10_upper"]
         if r["lower"] is not None:
-            assert r["lower"] <= r["betti"][0]
-    assert sum(r["lower"] is not None for r in compared) >= 2  # the certified bound is really compared
+            assert r["lower"] <= r["measured"][0]
+    with_lower = [r for r in rows if r["lower"] is not None]
+    assert len(with_lower) >= 2  # the certified bound is really set beside the grid
+    for r in with_lower:  # the orbit's vertices lie in distinct grid components
+        assert r["lower"] <= r["betti"][0]
+        # a grid row in the certified band lies within the grid's resolution of the minimum (issue 18, item 3):
+        # it is compared only where the band's Betti numbers are certified (docs/theory.md §13)
+        assert r["compared"] or (r["resolved"] is False and r["unresolved_because"])
+    # the 2-D landscapes are certified (docs/theory.md §13): their numbers are compared where X_c stays inside
+    two_d = [r for r in rows if r["region"] == "2-D slice" or r["region"].startswith("box (all P = 2)")]
+    assert two_d and all(r["certified"] in ("certified", "not certified") for r in two_d)
+    certified = [r for r in compared if r["measured_by"] == "certified"]
+    assert len(certified) >= 5
+    assert all(r["measured"] == r["betti_certified"] and r["certified_meets_boundary"] is False for r in certified)
+    assert all(r["certified"] == "n/a" for r in rows if r["region"] == "3-D slice")
+    assert sum(r["lower"] is not None for r in compared) >= 1  # a certified lower bound is really compared
     assert data["violations"] == 0
     # the suite covers what issue 5 asks for
     nets = " ".join(c["network"] for c in data["theory_vs_data_cases"])
@@ -153,11 +183,13 @@ def _fake_suite(row):
 
 _ROW = {"case": "fake", "network": "injected", "region": "2-D slice", "n": 2, "P": 2, "grid": [3, 3], "level": 1.0,
         "betti": [5, 0], "sum_betti": 5, "clipped": False, "stable": True, "lower": None, "lower_note": "–",
-        "log10_upper": 0.5, "log10_slack": None, "compared": True, "upper_holds": False, "holds": False, "theorem": "K",
-        "status": "derived", "route": "fake", "citation": "bettibounds-theory"}
+        "log10_upper": 0.5, "log10_slack": None, "compared": True, "upper_holds": False, "upper_verdict": "violated",
+        "upper_conditional_on": [], "holds": False, "theorem": "K", "status": "derived", "route": "fake",
+        "citation": "bettibounds-theory"}
 
 
-@pytest.mark.parametrize("row", [_ROW, dict(_ROW, betti=[1, 0], sum_betti=1, lower=8, log10_upper=30.0, upper_holds=True)],
+@pytest.mark.parametrize("row", [_ROW, dict(_ROW, betti=[1, 0], sum_betti=1, lower=8, log10_upper=30.0, upper_holds=True,
+                                            upper_verdict="holds")],
                          ids=["above-upper", "below-lower"])
 def test_violation_raises_after_writing_the_report(tmp_path, monkeypatch, row):
     from bettibounds import reproduce as rep
@@ -168,6 +200,39 @@ def test_violation_raises_after_writing_the_report(tmp_path, monkeypatch, row):
     md = (tmp_path / "report.md").read_text()
     assert "**VIOLATION**" in md and "| VIOLATED |" in md
     assert json.loads((tmp_path / "tables.json").read_text())["violations"] == 1
+
+
+def test_a_disagreeing_published_claim_fails_the_run_after_writing_the_report(tmp_path, monkeypatch):
+    from bettibounds import reproduce as rep
+
+    real = rep.check_claims
+
+    def one_wrong():
+        rows = real()
+        rows[0] = {**rows[0], "verdict": "DISAGREES", "disagreeing": ["injected: published 1, recomputed 2"]}
+        return rows
+
+    monkeypatch.setattr(rep, "check_claims", one_wrong)
+    with pytest.raises(rep.TheoryViolation, match="1 published claim"):
+        rep.reproduce(tmp_path, tiny=True)
+    md = (tmp_path / "report.md").read_text()
+    assert "| DISAGREES |" in md and "injected: published 1, recomputed 2" in md
+
+
+def test_an_excess_over_a_conditional_bound_is_reported_not_raised(tmp_path, monkeypatch):
+    # issue 18, item 2: with l2 = 0, K holds only for non-exceptional c; an excess there contradicts nothing
+    from bettibounds import reproduce as rep
+
+    row = dict(_ROW, upper_verdict="exceeds_conditional_bound",
+               upper_conditional_on=["c is not one of the finitely many exceptional levels of Loss"])
+    monkeypatch.setattr(rep._landscapes, "run_suite", _fake_suite(row))
+    res = rep.reproduce(tmp_path, tiny=True)
+    assert res["violations"] == 0
+    md = (tmp_path / "report.md").read_text()
+    assert "**VIOLATION**" not in md and "| VIOLATED |" not in md
+    assert "c exceptional or the grid wrong" in md and "contradicts nothing proved" in md
+    tables = json.loads((tmp_path / "tables.json").read_text())
+    assert tables["violations"] == 0 and tables["exceeds_conditional_bound"] == 1
 
 
 def test_cli_exits_nonzero_on_violation(tmp_path, monkeypatch, capsys):

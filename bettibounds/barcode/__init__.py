@@ -1,9 +1,14 @@
-"""Loss barcodes (barcodes of minima) and the TO-score (Barannikov et al. 2019, 2020; THEORY.md §4).
+"""Loss barcodes (barcodes of minima) and the TO-score (Barannikov et al. 2019, 2020; docs/theory.md §12).
 
 * :func:`grid_barcode` -- from a landscape sampled on a grid (box or slice): the cubical
   persistence diagram, with the grid vertex of each minimum and of its merge saddle;
+* :func:`barcode_of_points` -- of any function known at sample points (k-NN graph, optional
+  edge-length cutoff, cluster sizes for the filtered TO-score): the authors' algorithm on your data;
 * :func:`sample_barcode` -- in the full parameter space of a network, from uniform samples and
   gradient-descent trajectories joined by a k-NN graph (lower-star H0 with gudhi);
+* :func:`minima_graph_barcode` -- the 2020 protocol: minima of independent descents joined by
+  relaxed paths, segments from the minimax over the graph of minima (and the paper's direct reading);
+* :func:`canonical_form` -- the quotient by the symmetry group (one representative per orbit);
 * :func:`refine_barcode` / :func:`refine_path` -- lower the graph's merge levels along explicit
   paths (string method on the batched loss);
 * :func:`to_score` and :meth:`Barcode.to_score` -- the TO-score [reconstructed]: a norm (sum, max,
@@ -12,13 +17,25 @@
 Importing this package is cheap; torch and gudhi are imported by the functions that need them.
 """
 
-from .core import TO_SCORE_NORMS, TO_SCORE_STATUS, Barcode, BarcodeBar, to_score
-from .graph import knn_graph, lower_star_h0, minimax_tree, tree_path, union_find_h0
-from .grid import grid_barcode, grid_coordinates
-from .refine import RefinedPath, polyline_levels, refine_barcode, refine_path
-from .sampling import ParameterSample, sample_barcode, sample_parameters
+from .._lib.lazy import lazy_exports
 
-__all__ = ["Barcode", "BarcodeBar", "to_score", "TO_SCORE_NORMS", "TO_SCORE_STATUS", "grid_barcode",
-           "grid_coordinates", "knn_graph", "lower_star_h0", "union_find_h0", "minimax_tree", "tree_path",
-           "sample_barcode", "sample_parameters", "ParameterSample", "refine_barcode", "refine_path",
-           "RefinedPath", "polyline_levels"]
+#: the public API, name -> module
+_PUBLIC = {
+    "Barcode": "core", "BarcodeBar": "core", "to_score": "core",
+    "grid_barcode": "grid", "barcode_of_points": "points", "sample_barcode": "sampling",
+    "BarcodeWarning": "sampling", "minima_graph_barcode": "minima", "MinimaGraph": "minima", "descend": "minima",
+    "relax_paths": "minima", "canonical_form": "quotient", "QuotientInfo": "quotient",
+    "refine_barcode": "refine", "refine_path": "refine", "knn_graph": "graph", "lower_star_h0": "graph",
+    "union_find_h0": "graph", "minimax_tree": "graph", "tree_path": "graph",
+    "KernelEvaluator": "evaluate", "FunctionEvaluator": "evaluate",
+}
+#: names 0.1 exported that belong to the modules' internals: still importable from here, not in __all__
+_COMPAT = {
+    "TO_SCORE_NORMS": "core", "TO_SCORE_STATUS": "core", "grid_coordinates": "grid", "knn_search": "graph",
+    "spanning_edges": "graph", "PointEvaluator": "evaluate", "QUOTIENTS": "quotient", "RefinedPath": "refine",
+    "polyline_levels": "refine", "SAMPLE_PRESETS": "sampling", "ParameterSample": "sampling",
+    "sample_parameters": "sampling",
+}
+
+__all__ = sorted(_PUBLIC)
+__getattr__, __dir__ = lazy_exports(__name__, {**_PUBLIC, **_COMPAT}, globals())

@@ -1,6 +1,6 @@
 """The barcode value type and the TO-score.
 
-A *barcode of minima* (Barannikov et al. 2019, THEORY.md §4) is the 0-dimensional persistence of
+A *barcode of minima* (Barannikov et al. 2019; docs/theory.md §12) is the 0-dimensional persistence of
 the sublevel filtration of the loss: each local minimum p is a segment [f(p), f(s)) where s is the
 lowest saddle joining its basin to a deeper one (elder rule); the global minimum's segment never
 ends. Index-r segments are the degree-r persistence bars.
@@ -12,17 +12,18 @@ cheap to import and easy to property-test.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
 from ..errors import InvalidSpecError
 
-__all__ = ["BarcodeBar", "Barcode", "to_score", "TO_SCORE_NORMS", "TO_SCORE_STATUS"]
+__all__ = ["BarcodeBar", "Barcode", "to_score", "sorted_bars", "TO_SCORE_NORMS", "TO_SCORE_STATUS"]
 
-#: The norms a TO-score may use (THEORY.md §4: "sum, max, or L2").
+#: The norms a TO-score may use (docs/theory.md §12: sum, max or l2).
 TO_SCORE_NORMS: tuple[str, ...] = ("sum", "max", "l2")
 
-#: The TO-score's definition is reconstructed from Barannikov et al. 2020 (THEORY.md §4), not quoted.
+#: The TO-score's definition is reconstructed from Barannikov et al. 2020 (docs/theory.md §12), not quoted.
 TO_SCORE_STATUS = "reconstructed"
 
 
@@ -35,7 +36,10 @@ class BarcodeBar:
     sample-based ones. ``death`` is ``math.inf`` (and ``death_at`` ``None``) for an essential
     segment. ``refined`` is True when the death level comes from path refinement
     (:mod:`bettibounds.barcode.refine`) instead of the grid or graph; ``estimate`` then keeps the
-    graph's estimate of the death level it replaced.
+    graph's estimate of the death level it replaced. ``cluster_size`` (sample-based barcodes):
+    the number of samples in the segment's cluster when it dies, the merging sample not counted
+    (BarcodeCalc's ``dead_cluster_size``), or in its connected component for an essential
+    segment; None where it is not tracked (grid and minima-graph barcodes).
     """
 
     dim: int
@@ -45,6 +49,7 @@ class BarcodeBar:
     death_at: tuple[int, ...] | None
     refined: bool = False
     estimate: float | None = None
+    cluster_size: int | None = None
 
     @property
     def length(self) -> float:
@@ -60,6 +65,8 @@ class BarcodeBar:
                "refined": self.refined}
         if self.estimate is not None:
             out["graph_estimate"] = self.estimate
+        if self.cluster_size is not None:
+            out["cluster_size"] = self.cluster_size
         return out
 
     @classmethod
@@ -69,7 +76,8 @@ class BarcodeBar:
             return cls(int(d["dim"]), float(d["birth"]), death, tuple(int(i) for i in d["birth_at"]),
                        None if d.get("death_at") is None else tuple(int(i) for i in d["death_at"]),
                        bool(d.get("refined", False)),
-                       None if d.get("graph_estimate") is None else float(d["graph_estimate"]))
+                       None if d.get("graph_estimate") is None else float(d["graph_estimate"]),
+                       None if d.get("cluster_size") is None else int(d["cluster_size"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidSpecError(f"not a barcode bar dictionary: {exc}") from exc
 
@@ -81,7 +89,7 @@ def _check_norm(norm: Any) -> str:
 
 
 def to_score(lengths: Iterable[float], norm: str = "sum", value_range: float | None = None) -> float:
-    """TO-score [reconstructed, Barannikov2020; THEORY.md §4] of finite segment lengths.
+    """TO-score [reconstructed, Barannikov2020; docs/theory.md §12] of finite segment lengths.
 
     ``norm``: ``"sum"`` (sum of lengths), ``"max"`` (longest) or ``"l2"`` (root of the sum of
     squares); 0 for no finite segment. ``value_range``: when given, the score is divided by it
@@ -123,10 +131,11 @@ class Barcode:
     ----------
     bars : tuple of BarcodeBar
         Sorted by dimension, then birth, then death.
-    source : {"grid", "knn"}
-        How the filtration was built: the cubical grid (V-construction) or a k-NN graph on samples.
+    source : {"grid", "knn", "minima-graph"}
+        How the filtration was built: the cubical grid (V-construction), a k-NN graph on samples, or
+        the complete graph on minima with relaxed path levels (:mod:`bettibounds.barcode.minima`).
     locations : str
-        What ``birth_at`` / ``death_at`` index: ``"grid index"`` or ``"sample id"``.
+        What ``birth_at`` / ``death_at`` index: ``"grid index"``, ``"sample id"`` or ``"minimum id"``.
     value_min, value_max : float
         The range of the sampled loss (for the normalised TO-score).
     meta : dict
@@ -153,37 +162,69 @@ class Barcode:
     def dims(self) -> list[int]:
         return sorted({b.dim for b in self.bars})
 
-    def to_score(self, norm: str = "sum", dim: int = 0, normalize: bool = False) -> float:
-        """TO-score of the finite ``dim``-segments (see :func:`to_score`)."""
+    def _finite(self, dim: int, min_cluster: int | None) -> list[BarcodeBar]:
         if isinstance(dim, bool) or not isinstance(dim, int) or dim < 0:
             raise InvalidSpecError(f"dim must be a non-negative integer, got {dim!r}")
-        lengths = [b.length for b in self.of_dim(dim) if not b.essential]
+        finite = [b for b in self.of_dim(dim) if not b.essential]
+        if min_cluster is None:
+            return finite
+        if isinstance(min_cluster, bool) or not isinstance(min_cluster, numbers.Integral) or min_cluster < 1:
+            raise InvalidSpecError(f"min_cluster must be a positive integer, got {min_cluster!r}")
+        if any(b.cluster_size is None for b in finite):
+            raise InvalidSpecError("min_cluster needs cluster sizes on the segments: sample-based barcodes "
+                                   "(barcode_of_points, sample_barcode) have them; grid and minima-graph "
+                                   "barcodes do not")
+        return [b for b in finite if b.cluster_size >= min_cluster]
+
+    def to_score(self, norm: str = "sum", dim: int = 0, normalize: bool = False, *,
+                 min_cluster: int | None = None) -> float:
+        """TO-score of the finite ``dim``-segments (see :func:`to_score`).
+
+        ``min_cluster``: the *filtered* score, over the segments whose cluster had at least that
+        many samples when it died (the authors plot only those, Barannikov et al. 2019/2020,
+        with thresholds of 20 to 50 samples); the segments of smaller clusters are sampling noise
+        more often than minima. None: every finite segment (the raw score).
+        """
+        lengths = [b.length for b in self._finite(dim, min_cluster)]
         return to_score(lengths, norm, (self.value_max - self.value_min) if normalize else None)
 
-    def to_score_dict(self, norm: str = "sum", dim: int = 0, normalize: bool = False) -> dict[str, Any]:
-        """The TO-score with its definition spelled out (the defaults are explicit in the output)."""
-        return {"norm": _check_norm(norm), "dim": dim, "normalized": bool(normalize),
-                "value": self.to_score(norm, dim, normalize),
-                "n_segments": sum(1 for b in self.of_dim(dim) if not b.essential),
-                "status": TO_SCORE_STATUS, "citation": "Barannikov2020",
-                "definition": ("norm of the lengths (death - birth) of the finite index-"
-                               f"{dim} segments" + (", divided by max f - min f" if normalize else ""))}
+    def to_score_dict(self, norm: str = "sum", dim: int = 0, normalize: bool = False, *,
+                      min_cluster: int | None = None) -> dict[str, Any]:
+        """The TO-score with its definition spelled out (the defaults are explicit in the output).
+
+        The raw score is always there; with ``min_cluster`` (or ``meta["min_cluster"]`` of a
+        sample-based barcode) the filtered score sits beside it under ``"filtered"``.
+        """
+        out = {"norm": _check_norm(norm), "dim": dim, "normalized": bool(normalize),
+               "value": self.to_score(norm, dim, normalize),
+               "n_segments": len(self._finite(dim, None)),
+               "status": TO_SCORE_STATUS, "citation": "Barannikov2020",
+               "definition": ("norm of the lengths (death - birth) of the finite index-"
+                              f"{dim} segments" + (", divided by max f - min f" if normalize else ""))}
+        m = min_cluster if min_cluster is not None else self.meta.get("min_cluster")
+        if m is not None:
+            out["filtered"] = {"min_cluster": int(m), "value": self.to_score(norm, dim, normalize, min_cluster=m),
+                               "n_segments": len(self._finite(dim, m)),
+                               "definition": f"the same over the segments whose cluster had >= {m} samples at death"}
+        return out
 
     def with_bars(self, bars: Iterable[BarcodeBar], **meta: Any) -> Barcode:
-        return replace(self, bars=_sorted(bars), meta={**self.meta, **meta})
+        return replace(self, bars=sorted_bars(bars), meta={**self.meta, **meta})
 
-    def to_dict(self, norm: str = "sum", dim: int = 0, normalize: bool = False) -> dict[str, Any]:
-        """JSON-ready: ``bars`` (issue schema) and ``to_score``, plus source and provenance."""
+    def to_dict(self, norm: str = "sum", dim: int = 0, normalize: bool = False, *,
+                min_cluster: int | None = None) -> dict[str, Any]:
+        """JSON-ready: ``bars`` (issue schema) and ``to_score`` (raw, and filtered beside it when a
+        minimum cluster size applies), plus source and provenance."""
         return {"source": self.source, "locations": self.locations,
                 "value_range": [self.value_min, self.value_max],
                 "bars": [b.to_dict() for b in self.bars],
-                "to_score": self.to_score_dict(norm, dim, normalize), "meta": self.meta}
+                "to_score": self.to_score_dict(norm, dim, normalize, min_cluster=min_cluster), "meta": self.meta}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Barcode:
         try:
             lo, hi = d["value_range"]
-            return cls(_sorted(BarcodeBar.from_dict(b) for b in d["bars"]), str(d["source"]), str(d["locations"]),
+            return cls(sorted_bars(BarcodeBar.from_dict(b) for b in d["bars"]), str(d["source"]), str(d["locations"]),
                        float(lo), float(hi), dict(d.get("meta", {})))
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidSpecError(f"not a barcode dictionary: {exc}") from exc
@@ -193,5 +234,8 @@ class Barcode:
         return f"Barcode(source={self.source!r}, bars={{{counts}}}, range=[{self.value_min:.4g}, {self.value_max:.4g}])"
 
 
-def _sorted(bars: Iterable[BarcodeBar]) -> tuple[BarcodeBar, ...]:
+def sorted_bars(bars: Iterable[BarcodeBar]) -> tuple[BarcodeBar, ...]:
+    """Bars in the order of :attr:`Barcode.bars`: by dimension, then birth, then death."""
     return tuple(sorted(bars, key=lambda b: (b.dim, b.birth, b.death)))
+
+

@@ -1,6 +1,6 @@
 """Grid barcodes: the barcode of minima (and higher-index segments) of a sampled landscape.
 
-On a grid the sublevel filtration is the V-construction of DESIGN.md (values on vertices,
+On a grid the sublevel filtration is the V-construction (docs/usage.md, "Landscapes": values on vertices,
 axis-neighbour edges), so the barcode *is* the cubical persistence diagram: index-0 segments are the
 H0 bars (birth at a minimum's grid vertex, death at the vertex of the saddle that merges its basin
 into an older one, elder rule), index-r segments the H_r bars, r < grid dimension.
@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from ..errors import InvalidSpecError
-from .core import Barcode, BarcodeBar, _sorted
+from .core import Barcode, BarcodeBar, sorted_bars
 
 __all__ = ["grid_barcode", "grid_coordinates"]
 
@@ -41,7 +41,7 @@ def grid_barcode(sample, max_dim: int | None = None, backend: str = "auto", axes
 
     Examples
     --------
-    The path example of Barannikov et al. (THEORY.md §4): values 3, 1, 2, 0, 4 on a path.
+    The path example of docs/theory.md §12: values 3, 1, 2, 0, 4 on a path.
 
     >>> bc = grid_barcode(np.array([3.0, 1.0, 2.0, 0.0, 4.0]))
     >>> [(b.birth, b.death) for b in bc.of_dim(0)]
@@ -83,7 +83,7 @@ def grid_barcode(sample, max_dim: int | None = None, backend: str = "auto", axes
     for k in diagram.dims:
         for bar in diagram.intervals(k):
             bars.append(BarcodeBar(k, bar.birth, bar.death, bar.birth_at, bar.death_at))
-    return Barcode(_sorted(bars), "grid", "grid index", float(np.min(values)), float(np.max(values)), meta)
+    return Barcode(sorted_bars(bars), "grid", "grid index", float(np.min(values)), float(np.max(values)), meta)
 
 
 def grid_coordinates(barcode: Barcode, index) -> list[float]:

@@ -13,17 +13,27 @@ from pathlib import Path
 
 import numpy as np
 
-from ..empirical.plots import _capped_heatmap, _finish, _plt
+from .._lib.plotting import capped_heatmap, finish, pyplot
+from ..empirical.plots import axis_names, plural
+from ..errors import InvalidSpecError
 from .core import Barcode
 
-__all__ = ["plot_barcode", "plot_minima", "plot_trend", "plot_all"]
+__all__ = ["plot_barcode", "plot_minima", "plot_trend", "plot_all", "plot_to_score_ci", "plot_segments_vs_error"]
 
 _COLOURS = ["tab:blue", "tab:green", "tab:purple", "tab:brown"]
 
 
-def plot_barcode(barcode: Barcode, out_dir, name: str = "barcode.png", max_bars: int = 80) -> list[str]:
-    """The barcode as horizontal segments [birth, death) against the loss (longest ``max_bars``)."""
-    plt = _plt()
+def plot_barcode(barcode: Barcode, out_dir, name: str = "barcode.png", max_bars: int = 80,
+                 x_range: str = "loss") -> list[str]:
+    """The barcode as horizontal segments [birth, death) against the loss (longest ``max_bars``).
+
+    ``x_range="loss"`` (default): the axis spans the landscape's loss range [min f, max f], so
+    barcodes of different networks can be compared by eye; ``"segments"``: only the segments (with
+    a margin), which zooms in when the maximum is far above the merge levels.
+    """
+    if x_range not in ("loss", "segments"):
+        raise InvalidSpecError(f'x_range must be "loss" or "segments", got {x_range!r}')
+    plt = pyplot()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[str] = []
@@ -37,6 +47,9 @@ def plot_barcode(barcode: Barcode, out_dir, name: str = "barcode.png", max_bars:
     low = min(ends)
     top = max(ends)
     top = top + 0.25 * (top - low) if top > low else low + 1.0
+    if x_range == "loss" and math.isfinite(barcode.value_min) and math.isfinite(barcode.value_max):
+        low = min(low, barcode.value_min)
+        top = max(top, barcode.value_max) if barcode.value_max > low else low + 1.0
     fig, ax = plt.subplots(figsize=(7, max(2.5, 0.18 * len(bars) + 1.2)))
     seen = set()
     for y, b in enumerate(bars):
@@ -68,21 +81,21 @@ def plot_barcode(barcode: Barcode, out_dir, name: str = "barcode.png", max_bars:
     ax.set_xlim(low - 0.02 * (top - low), top)
     shown = "" if len(bars) == len(barcode.bars) else f" (the {len(bars)} longest of {len(barcode.bars)})"
     src = "grid (cubical)" if barcode.source == "grid" else f"k-NN graph on {barcode.meta.get('n_points', '?')} samples"
-    _finish(plt, fig, ax, out, name, written, xlabel="loss", legend=True,
+    finish(plt, fig, ax, out, name, written, xlabel="loss", legend=True,
             title=f"Barcode of minima, {src}{shown}")
     return written
 
 
 def plot_minima(barcode: Barcode, values: np.ndarray, out_dir, name: str = "minima.png") -> list[str]:
     """Heat map of a 2-D grid landscape with each minimum (circle) and its merge saddle (cross)."""
-    plt = _plt()
+    plt = pyplot()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[str] = []
     axes = barcode.meta["axes"]
     fig, ax = plt.subplots(figsize=(6.2, 5))
     X, Y = np.meshgrid(axes[0], axes[1], indexing="ij")
-    _capped_heatmap(fig, ax, X, Y, values)
+    capped_heatmap(fig, ax, X, Y, values)
     for b in barcode.of_dim(0):
         bx, by = axes[0][b.birth_at[0]], axes[1][b.birth_at[1]]
         ax.plot([bx], [by], "o", mfc="none", mec="w", ms=8)
@@ -93,15 +106,15 @@ def plot_minima(barcode: Barcode, values: np.ndarray, out_dir, name: str = "mini
     ax.plot([], [], "o", mfc="none", mec="k", label="minimum (birth)")
     ax.plot([], [], "x", color="r", label="merge saddle (death)")
     kind = barcode.meta.get("kind", "grid")
-    _finish(plt, fig, ax, out, name, written, xlabel="t1" if kind == "slice" else "axis 0",
-            ylabel="t2" if kind == "slice" else "axis 1", legend=True,
-            title=f"{len(barcode.of_dim(0))} minima of the loss on the {kind}")
+    names = axis_names("box" if kind == "box" else "slice", 2)
+    finish(plt, fig, ax, out, name, written, xlabel=names[0], ylabel=names[1], legend=True,
+           title=f"{plural(len(barcode.of_dim(0)), 'minimum', 'minima')} of the loss on the {kind}")
     return written
 
 
 def plot_trend(rows, out_dir, name: str = "to_score_trend.png", key: str = "to_score") -> list[str]:
     """TO-score against width (one line per depth) and against depth (one line per width)."""
-    plt = _plt()
+    plt = pyplot()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[str] = []
@@ -138,3 +151,55 @@ def plot_all(barcode: Barcode, out_dir, values: np.ndarray | None = None) -> lis
     if barcode.source == "grid" and values is not None and np.ndim(values) == 2:
         written += plot_minima(barcode, values, out_dir)
     return written
+
+
+def plot_to_score_ci(rows, out_dir, name: str = "to_score_trend.png") -> list[str]:
+    """TO-score (mean over seeds, 95% CI error bars) against width, one line per depth, one panel
+    per data set (rows of :func:`bettibounds.barcode.realdata.to_score_trend`)."""
+    plt = pyplot()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    datasets = sorted({r["dataset"] for r in rows})
+    fig, axes = plt.subplots(1, len(datasets), figsize=(max(7.0, 5.5 * len(datasets)), 4.4), squeeze=False)
+    for ax, ds in zip(axes[0], datasets):
+        for L in sorted({r["depth"] for r in rows if r["dataset"] == ds}):
+            sel = sorted((r for r in rows if r["dataset"] == ds and r["depth"] == L), key=lambda r: r["width"])
+            m = np.array([r["to_score_mean"] for r in sel])
+            lo = m - np.array([r["to_score_ci95"][0] for r in sel])
+            hi = np.array([r["to_score_ci95"][1] for r in sel]) - m
+            ax.errorbar([r["width"] for r in sel], m, yerr=[lo, hi], marker="o", capsize=3, label=f"depth {L}")
+        ax.set_xscale("log", base=2)
+        ws = sorted({r["width"] for r in rows if r["dataset"] == ds})
+        ax.set_xticks(ws)
+        ax.set_xticklabels([str(w) for w in ws])
+        ax.set_xlabel("hidden width h")
+        ax.set_ylabel("TO-score (sum of segment lengths, loss units)")
+        ax.set_title(f"{ds}: mean over seeds, 95% CI")
+        ax.legend()
+    fig.suptitle("Minima-graph TO-score\n(Barannikov et al.: decreases with width and depth)", fontsize=10)
+    fig.tight_layout()
+    path = out / name
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return [str(path)]
+
+
+def plot_segments_vs_error(runs, out_dir, name: str = "segment_vs_test_error.png") -> list[str]:
+    """Each finite segment's length against its minimum's held-out test error (one colour per data set)."""
+    plt = pyplot()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for ds in sorted({r["dataset"] for r in runs}):
+        xs = [s["segment"] for r in runs if r["dataset"] == ds for s in r["segments"]]
+        ys = [s["test_error"] for r in runs if r["dataset"] == ds for s in r["segments"]]
+        ax.plot(xs, ys, "o", ms=3, alpha=0.6, label=ds)
+    ax.set_xlabel("segment length (minimax death - loss at the minimum)")
+    ax.set_ylabel("test error of the minimum (held-out split)")
+    ax.set_title("Segment length against generalisation (2019 observation 2)")
+    ax.legend()
+    fig.tight_layout()
+    path = out / name
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return [str(path)]

@@ -32,7 +32,7 @@ import numpy as np
 from ..errors import InvalidSpecError
 from .core import Barcode
 
-__all__ = ["RefinedPath", "refine_path", "refine_barcode", "polyline_levels"]
+__all__ = ["RefinedPath", "refine_path", "refine_barcode", "polyline_levels", "far_above_warning", "FAR_ABOVE_RATIO"]
 
 
 @dataclass(frozen=True)
@@ -206,15 +206,57 @@ def refine_barcode(barcode: Barcode, kernel, top: int | None = 5, *, images: int
                          low=s.low, high=s.high)
         # the polyline starts at the minimum, so its level is >= the birth up to rounding
         level = max(rp.level, bar.birth)
-        attempts.append({"birth_id": b_id, "partner_id": partner, "graph_estimate": bar.death,
+        attempts.append({"birth_id": b_id, "partner_id": partner, "birth": bar.birth, "graph_estimate": bar.death,
                          "graph_path_vertices": len(path), "graph_path_level": graph_level,
                          "refined_level": rp.level, "initial_polyline_level": rp.initial_level,
                          "iterations": rp.iterations})
         paths.append(rp)
-        new_bars[id(bar)] = BarcodeBar(0, bar.birth, level, bar.birth_at, bar.death_at, True, bar.death)
+        new_bars[id(bar)] = BarcodeBar(0, bar.birth, level, bar.birth_at, bar.death_at, True, bar.death,
+                                       bar.cluster_size)
     out = barcode.with_bars(new_bars.values(), refinement=attempts,
                             refinement_method=f"string method, {images} images, {dense} evaluations per segment")
+    warn = far_above_warning(attempts)
+    if warn:
+        import warnings
+
+        from .sampling import BarcodeWarning
+
+        out.meta.setdefault("warnings", []).append(warn)
+        warnings.warn(warn, BarcodeWarning, stacklevel=2)
     return (out, paths) if return_paths else out
+
+
+#: a graph estimate is "far above" a refined level when its segment is this many times longer
+FAR_ABOVE_RATIO = 3.0
+
+
+def far_above_warning(attempts: list[dict]) -> str | None:
+    """The warning when graph estimates lie far above the refined levels, or None.
+
+    Rule: a refined segment whose graph-estimated length (estimate - birth) exceeds
+    ``FAR_ABOVE_RATIO`` times its refined length: the k-NN graph joined the minimum to its partner
+    through samples far above the saddle, so the unrefined segments of the same barcode are likely
+    too long as well (issue 22 saw 17-37 x in P = 785).
+    """
+    ratios, flat = [], 0
+    for a in attempts:
+        refined, est, base = a["refined_level"], a["graph_estimate"], a.get("birth")
+        if base is None or not est - base > 0:
+            continue
+        if refined - base <= 0:
+            flat += 1  # refined to no barrier at all
+        elif est - base > FAR_ABOVE_RATIO * (refined - base):
+            ratios.append((est - base) / (refined - base))
+    if not ratios and not flat:
+        return None
+    parts = []
+    if ratios:
+        parts.append(f"{len(ratios)} had graph estimates more than {FAR_ABOVE_RATIO:g} x longer than their refined "
+                     f"length (up to {max(ratios):.3g} x)")
+    if flat:
+        parts.append(f"{flat} refined to no barrier at all")
+    return (f"of {len(attempts)} refined segments, " + " and ".join(parts) + ": the k-NN graph's death levels are "
+            "poor here; unrefined segments are likely too long too (refine them all)")
 
 
 def _partner(values: np.ndarray, tree_edges: np.ndarray, b: int, d: float) -> int | None:

@@ -7,6 +7,12 @@ regression data set generated here with an explicit seed, with the same sampling
 network (uniform points plus gradient-descent trajectories in a fixed box, k-NN graph, refinement
 of the longest segments). It reports what the data say, whichever way they point.
 
+The reproduction report no longer uses this module: it measured a pipeline far from the authors'
+(raw TO-score dominated by sampling noise, every image of a minimum under the symmetry group counted,
+k = 10 for P up to 105; docs/theory.md §12.6). The report's measurement is
+:mod:`bettibounds.barcode.realdata` (the 2020 minima-graph protocol on real data). This module stays
+for comparison and for the tests that use it.
+
 Caveat recorded with the rows: with a fixed budget, larger networks are sampled more sparsely
 (P grows), which biases the graph toward fewer, longer-lived clusters; the number of samples and P
 are in every row so a reader can judge.
@@ -64,7 +70,7 @@ def barcode_trend(quick: bool = True, *, widths=None, depths=None, box: float = 
 
 def _one(h: int, L: int, cfg: dict, box: float, seed: int, norm: str, device, progress: bool,
          keep: bool = False) -> dict:
-    from ..empirical.kernels import LossKernel
+    from ..engines.torch_kernel import LossKernel
     from .sampling import sample_barcode
 
     x, y = trend_data(cfg["samples"], seed)

@@ -44,14 +44,10 @@ FLOAT = _float_backend()
 
 def arb_backend() -> Backend:
     """Ball arithmetic with python-flint (raises a clear error when it is missing)."""
-    try:
-        from flint import arb
-    except ImportError:  # pragma: no cover - depends on the environment
-        from ..errors import BettiBoundsError
+    from .._lib.extras import require
 
-        raise BettiBoundsError(
-            "certified lower bounds need python-flint: pip install -e '.[certify]' "
-            "(mpmath.iv lacks tanh/atan enclosures, so it is not used as a fallback)") from None
+    # (mpmath.iv lacks tanh/atan enclosures, so it is no fallback)
+    arb = require("certify", "flint", "certified lower bounds (ball arithmetic)").arb
 
     def const(v):
         if isinstance(v, arb):

@@ -11,7 +11,9 @@ Pipeline (every claim in the result is backed by the step that certifies it):
    theorem Loss > c_hi := L_lo - g rho + mu rho^2 / 2 on the sphere, and if c_hi > L_hi
    the loss is strongly convex on the ball with its minimum inside: a unique, strict local
    minimiser.
-3. **Orbit**: every element h of the loss-preserving group G (bettibounds.lower) is a
+3. **Orbit**: every element h of the loss-preserving group G (bettibounds.lower, its linear
+   subgroup ``symmetry_group(spec, linear_only=True)``: the skip flips of softplus/SiLU/GELU
+   are bilinear and left out, a lower bound from a subgroup stays valid) is a
    linear map theta -> A_h theta with ||A_h|| <= a_h (a_h = 1 for signed permutations; the
    logistic bias shifts are bounded through their Frobenius norm). The images h(B) lie in
    B(h theta*, a_h rho), so B and h(B) are disjoint when ||theta* - h theta*|| > (1 + a_h) rho;
@@ -110,7 +112,7 @@ class _JetAlgebra:
         raise ValueError(f"unknown output element {name}")  # pragma: no cover
 
 
-def loss_jet(spec, xs, ys, theta, bk=FLOAT, order: int = 2, radius=None) -> Jet:
+def loss_jet(spec, x, y, theta, bk=FLOAT, order: int = 2, radius=None) -> Jet:
     """Loss (with gradient, and Hessian when order = 2) at theta.
 
     With the arb backend and ``radius`` > 0, theta_p ranges over [theta_p - r, theta_p + r]
@@ -127,11 +129,11 @@ def loss_jet(spec, xs, ys, theta, bk=FLOAT, order: int = 2, radius=None) -> Jet:
     alg = _JetAlgebra(thetas, bk)
     layers, U = build_params(spec, alg.param)
     lam = alg.const(spec.l2_fraction()) if spec.l2_positive else None
-    return loss_expression(spec, alg, get_activation(spec.activation), layers, U, xs, ys, P, lam)
+    return loss_expression(spec, alg, get_activation(spec.activation), layers, U, x, y, P, lam)
 
 
 # ------------------------------------------------------------ candidate search
-def find_minimizers(spec, xs, ys, starts: int = 8, seed: int = 0, scale: float = 1.0, maxiter: int = 500):
+def find_minimizers(spec, x, y, starts: int = 8, seed: int = 0, scale: float = 1.0, maxiter: int = 500):
     """Multi-start L-BFGS + Newton polishing; returns candidates sorted by loss.
 
     Each candidate is ``(theta, loss, min_hessian_eigenvalue, grad_norm)`` (float64).
@@ -142,7 +144,7 @@ def find_minimizers(spec, xs, ys, starts: int = 8, seed: int = 0, scale: float =
     rng = np.random.default_rng(seed)
 
     def fg(t):
-        J = loss_jet(spec, xs, ys, t, FLOAT, order=1)
+        J = loss_jet(spec, x, y, t, FLOAT, order=1)
         return float(J.v), np.asarray(J.g, dtype=float)
 
     out = []
@@ -151,7 +153,7 @@ def find_minimizers(spec, xs, ys, starts: int = 8, seed: int = 0, scale: float =
         res = minimize(fg, t0, jac=True, method="L-BFGS-B", options={"maxiter": maxiter, "gtol": 1e-12})
         t = res.x
         for _ in range(30):  # Newton polish with the exact Hessian
-            J = loss_jet(spec, xs, ys, t, FLOAT, order=2)
+            J = loss_jet(spec, x, y, t, FLOAT, order=2)
             g, H = np.asarray(J.g, float), np.asarray(J.H, float)
             if np.linalg.norm(g) < 1e-15:
                 break
@@ -165,7 +167,7 @@ def find_minimizers(spec, xs, ys, starts: int = 8, seed: int = 0, scale: float =
             if s <= 1e-8:
                 break
             t = t - s * step
-        J = loss_jet(spec, xs, ys, t, FLOAT, order=2)
+        J = loss_jet(spec, x, y, t, FLOAT, order=2)
         H = np.asarray(J.H, float)
         if not (np.all(np.isfinite(H)) and np.isfinite(float(J.v))):
             out.append((t, math.inf, -math.inf, math.inf))  # diverged: ranked last, rejected later
@@ -258,7 +260,7 @@ def _norm_bound(spec, block, flips, kind) -> float:
 def apply_element(spec, theta, combo):
     """h(theta) for the group element ``combo`` (one (perm, flips) per block); any dtype
     (float64, or object arrays of arb balls for a rigorous image)."""
-    group = symmetry_group(spec)
+    group = symmetry_group(spec, linear_only=True)  # the disjointness argument needs linear maps
     kind = get_activation(spec.activation).symmetry
     Ws, bs = _structure(spec)
     t = theta
@@ -269,7 +271,7 @@ def apply_element(spec, theta, combo):
 
 def group_orbit(spec, theta, max_order: int = 200_000):
     """Yield ``(h_theta, norm_bound, element)`` for every non-identity element h of G."""
-    group = symmetry_group(spec)
+    group = symmetry_group(spec, linear_only=True)  # the disjointness argument needs linear maps
     if not group.applicable:
         raise InvalidSpecError("; ".join(group.notes))
     if group.order is None or group.order > max_order:
@@ -344,15 +346,15 @@ def _interval_cholesky_pd(H, shift) -> bool:
     return True
 
 
-def certify_lower(spec, xs, ys, theta=None, *, starts: int = 8, seed: int = 0, max_order: int = 200_000,
+def certify_lower(spec, x, y, theta=None, *, starts: int = 8, seed: int = 0, max_order: int = 200_000,
                   prec: int = 128, max_params: int = 400) -> LowerCertificate:
     """Certify ``b_0(S_c) >= |G|`` on a level band, for a concrete network and data.
 
     Parameters
     ----------
     spec : ArchitectureSpec
-        Concrete; its ``samples`` must equal ``len(xs)``.
-    xs, ys : lists of rows
+        Concrete; its ``samples`` must equal ``len(x)``.
+    x, y : lists of rows
         The data (exact numbers; floats are taken exactly).
     theta : sequence of float, optional
         The candidate minimiser; default: the best of ``starts`` multi-start runs.
@@ -370,9 +372,9 @@ def certify_lower(spec, xs, ys, theta=None, *, starts: int = 8, seed: int = 0, m
     t0 = time.perf_counter()
     if spec.is_symbolic:
         raise InvalidSpecError("certified lower bounds need a concrete network")
-    if len(xs) != spec.samples or len(ys) != spec.samples:
-        raise InvalidSpecError(f"the spec has samples={spec.samples} but the data has {len(xs)} rows")
-    group = symmetry_group(spec)
+    if len(x) != spec.samples or len(y) != spec.samples:
+        raise InvalidSpecError(f"the spec has samples={spec.samples} but the data has {len(x)} rows")
+    group = symmetry_group(spec, linear_only=True)  # the disjointness argument needs linear maps
     if not group.applicable:
         raise InvalidSpecError("no finite symmetry group: " + "; ".join(group.notes))
     if group.order is None or group.order > max_order:
@@ -394,7 +396,7 @@ def certify_lower(spec, xs, ys, theta=None, *, starts: int = 8, seed: int = 0, m
                                 group.order, seconds=time.perf_counter() - t0)
 
     if theta is None:
-        cands = find_minimizers(spec, xs, ys, starts=starts, seed=seed)
+        cands = find_minimizers(spec, x, y, starts=starts, seed=seed)
         p, loss, lam_min, gnorm = cands[0]
         steps.append({"step": "candidate", "certified": True, "detail":
                       f"best of {starts} L-BFGS + Newton runs (seed {seed}): loss {loss:.6g}, "
@@ -403,7 +405,7 @@ def certify_lower(spec, xs, ys, theta=None, *, starts: int = 8, seed: int = 0, m
         p = np.asarray(theta, dtype=float)
         if p.shape != (spec.n_params,):
             raise InvalidSpecError(f"theta must have P = {spec.n_params} entries, got {p.shape}")
-        JH = loss_jet(spec, xs, ys, p, FLOAT, order=2)
+        JH = loss_jet(spec, x, y, p, FLOAT, order=2)
         H = np.asarray(JH.H, float)
         lam_min = float(np.linalg.eigvalsh((H + H.T) / 2)[0])
         steps.append({"step": "candidate", "certified": True, "detail":
@@ -439,7 +441,7 @@ def certify_lower(spec, xs, ys, theta=None, *, starts: int = 8, seed: int = 0, m
     old_prec = flint.ctx.prec
     flint.ctx.prec = prec
     try:
-        J1 = loss_jet(spec, xs, ys, p, bk, order=1)
+        J1 = loss_jet(spec, x, y, p, bk, order=1)
         L_lo, L_hi = J1.v.lower(), J1.v.upper()
         g2 = sum((gi * gi for gi in J1.g), flint.arb(0))
         g_up = g2.sqrt().upper()
@@ -448,7 +450,7 @@ def certify_lower(spec, xs, ys, theta=None, *, starts: int = 8, seed: int = 0, m
                       f"(arb, {prec} bits)"})
         def attempt(rho):
             """(rho, mu, c_hi) if the ball of radius rho certifies, else None."""
-            Jbox = loss_jet(spec, xs, ys, p, bk, order=2, radius=rho)
+            Jbox = loss_jet(spec, x, y, p, bk, order=2, radius=rho)
             for frac in (0.9, 0.5, 0.25, 0.1):
                 mu = flint.arb(frac * lam_min)
                 if _interval_cholesky_pd(Jbox.H, mu):

@@ -11,7 +11,7 @@ Origin: the prototype ``benchmarks/experiments/fused_numba/general.py`` (in git 
 ed06532; docs/benchmarks.md). The float32 tanh was fitted by ``fit_tanh.py`` in that folder; the
 shipped float32 tanh and logistic are checked on every float32 input by ``check_tanh.py`` and
 ``check_logistic.py`` there. The float64 tanh, logistic and softplus (for BCE) are built from one
-table-driven exp; their error bounds are proved in docs/theory.md, section 13, and measured on 10^8
+table-driven exp; their error bounds are proved in docs/theory.md, section 15, and measured on 10^8
 inputs each by ``benchmarks/check_float64_activations.py``.
 """
 
@@ -140,7 +140,7 @@ def logistic_f32_array(xs, out):
 # (2^k from its bits). With the products of the layers, the kernel is bound by the multiply-add
 # units, so the table (fewer multiply-adds than a degree-13 polynomial with no table, more
 # additions and integer operations) made the float64 kernel 9 % faster, though the activation
-# alone runs at the same speed. The error argument is in docs/theory.md, section 13.
+# alone runs at the same speed. The error argument is in docs/theory.md, section 15.
 LN2_HI64 = 0.6931471803691238  # 0x3FE62E42FEE00000: ln 2 with its low 21 bits cleared
 LN2_LO64 = 1.9082149292705877e-10
 LN2_16_HI = LN2_HI64 / 16  # exact (a power of two)

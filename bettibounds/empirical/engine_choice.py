@@ -17,10 +17,7 @@ import os
 
 from ..errors import InvalidSpecError
 
-__all__ = ["ENGINES", "choose_engine", "resolve_engine"]
-
-#: the accepted ``engine`` values
-ENGINES = ("auto", "torch", "fused")
+__all__ = ["choose_engine", "resolve_engine"]
 
 
 def _cuda(device) -> bool:
@@ -85,12 +82,15 @@ def choose_engine(spec, region_kind: str | None, k: int | None = None, dtype: st
 
 def resolve_engine(engine: str, spec, region_kind: str | None, k: int | None = None, dtype: str | None = "float64",
                    device=None) -> tuple[str, str]:
-    """``(engine that runs, reason)`` for a requested ``engine`` in :data:`ENGINES`: ``"auto"``
-    asks :func:`choose_engine`; ``"torch"`` and ``"fused"`` are taken as requested (the fused
-    engine then refuses what it cannot do, with the reason, when its kernel is built)."""
-    if engine not in ENGINES:
-        raise InvalidSpecError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-    if engine == "auto":
+    """``(engine that runs, reason)`` for a requested ``engine`` in
+    :func:`bettibounds.engines.engine_choices`: ``"auto"`` asks :func:`choose_engine`; an engine
+    of the registry is taken as requested (the fused engine then refuses what it cannot do, with
+    the reason, when its kernel is built)."""
+    from ..engines import AUTO, engine_choices
+
+    if engine not in engine_choices():
+        raise InvalidSpecError(f"engine must be one of {', '.join(engine_choices())}, got {engine!r}")
+    if engine == AUTO:
         name, reason = choose_engine(spec, region_kind, k, dtype, device)
         return name, f"auto: {reason}"
     return engine, "requested"

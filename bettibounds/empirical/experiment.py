@@ -1,5 +1,5 @@
 """Experiment files: load and validate before any work (user documentation: docs/usage.md,
-"Experiment files"; team spec: DESIGN.md).
+"Experiment files").
 
 ```json
 {"network": {"layers": [1, 2, 1], "activation": "tanh", "output_activation": "identity",
@@ -32,7 +32,7 @@ from ..spec import ArchitectureSpec
 __all__ = ["Experiment", "load_experiment", "parse_experiment"]
 
 _TOP_KEYS = {"network", "loss", "data", "region", "grid", "levels", "homology_dims"}
-#: the keys each section accepts (DESIGN.md): a misspelt key is an error, never a silent default
+#: the keys each section accepts (docs/usage.md, "Experiment files"): a misspelt key is an error, never a silent default
 _SECTION_KEYS = {
     "network": {"layers", "activation", "output_activation", "bias", "skip"},
     "loss": {"kind", "l2", "bce_chain"},

@@ -7,7 +7,7 @@ products are register tiles and its activations vector code, written in LLVM IR
 (:mod:`._fused_numba`). It evaluates slices ``theta = center + sum_j t_j dir_j`` (k = 1 to 4
 directions) and, in ``mode="full"``, independent parameter vectors (a box over every parameter
 of a tiny network, uniform samples). On the CPU it is the engine ``engine="auto"`` picks for
-every network it supports (:func:`~.auto.choose_engine`); the torch kernel stays the reference
+every network it supports (:func:`~.engine_choice.choose_engine`); the torch kernel stays the reference
 and serves everything else (CUDA, other activations, the input-output skip, k > 4).
 
 Numerics (what differs from the torch kernel of the same precision):
@@ -21,7 +21,7 @@ Numerics (what differs from the torch kernel of the same precision):
   reduction, a degree-13 Taylor polynomial), tanh|x| = (1 - e^-2|x|) / (1 + e^-2|x|) formed
   without cancellation, the logistic e / (1 + e) or 1 / (1 + e) with e = e^-|z|: within a few
   units in the last place (the measured maxima and the error argument: docs/theory.md, section
-  13). float32: a rational tanh (at most 5 ulp) and an exp-based logistic (at most 2 ulp),
+  15). float32: a rational tanh (at most 5 ulp) and an exp-based logistic (at most 2 ulp),
   checked on every float32 input. NaN propagates, +-inf give +-1 and 0 / 1 as torch's;
 * the output u = (V a) + c is float64 (the products V a in the engine's precision, the output
   bias c and the target y in float64); MSE: (V a) + (c - y), squared; with a logistic or tanh
@@ -63,13 +63,10 @@ import time
 import numpy as np
 
 from ..errors import InvalidSpecError
-from ._progress import progress_bar
+from .._lib.progress import progress_bar
 
-__all__ = ["ENGINES", "FusedKernel", "FusedSliceKernel", "FusedRangeError", "fused_unsupported"]
+__all__ = ["FusedKernel", "FusedRangeError", "FusedSliceKernel", "fused_unsupported"]
 
-#: the engines ``sample_landscape`` / ``bettibounds landscape --engine`` accept (auto: the fastest one
-#: that supports the experiment, :func:`~.auto.choose_engine`)
-ENGINES = ("auto", "torch", "fused")
 #: largest number of slice directions (the kernel unrolls k = 1..4)
 KMAX = 4
 _ACT = {"tanh": 0, "logistic": 1}
@@ -196,9 +193,9 @@ class FusedKernel:
     engine = "fused"
 
     def __init__(self, spec, x, y, device=None, dtype="float64"):
-        from .kernels import _check_data, _check_spec
+        from ..engines.validation import check_data, check_spec
 
-        self.spec = _check_spec(spec)
+        self.spec = check_spec(spec)
         if device is not None and str(device) != "cpu":
             raise InvalidSpecError(f"the fused engine runs on the CPU only, got device={device!r}; use the "
                                    "torch engine for CUDA")
@@ -211,7 +208,7 @@ class FusedKernel:
         self.l2 = float(spec.l2)
         if not self.l2 >= 0:
             raise InvalidSpecError(f"the fused engine needs l2 >= 0, got {spec.l2!r}")
-        self._x, self._y = _check_data(spec, x, y)
+        self._x, self._y = check_data(spec, x, y)
         self.m = self._x.shape[0]
         self.n_params = int(spec.n_params)
         self._impl = _compiled()
@@ -251,7 +248,7 @@ class FusedKernel:
     # ------------------------------------------------------------------ tables
     def _slice(self, center, directions) -> tuple[np.ndarray, np.ndarray]:
         """(center (P,), directions (k, P)) as validated float64 arrays."""
-        from .kernels import _to_numpy_matrix
+        from .._lib.arrays import as_matrix
 
         P = self.n_params
         c = _host_float64("center", center)
@@ -260,8 +257,8 @@ class FusedKernel:
         D = _host_float64("directions", directions)
         if D.ndim == 1:
             D = D.reshape(1, -1)
-        D = _to_numpy_matrix("directions", D, cols=P)
-        c = _to_numpy_matrix("center", c.reshape(1, -1), cols=P)[0]
+        D = as_matrix("directions", D, cols=P)
+        c = as_matrix("center", c.reshape(1, -1), cols=P)[0]
         k = D.shape[0]
         if k == 0:
             raise InvalidSpecError("directions must hold at least one direction (shape (k, P), k >= 1)")
@@ -279,7 +276,7 @@ class FusedKernel:
         """The slice kernel's inputs, computed in float64 and rounded to the engine's precision
         once (``V``, for the l2 term, and the output-bias table ``cb`` stay float64), and ``bound``:
         :meth:`_magnitude_bound` for coordinates of magnitude at most ``tmax`` (k,)."""
-        from .kernels import param_layout
+        from ..engines.layout import param_layout
 
         spec = self.spec
         k = D.shape[0]
@@ -315,7 +312,7 @@ class FusedKernel:
         """The full-mode kernel's inputs (the layer table with the first layer, the padded inputs in
         the engine's precision, the zero-padded parameter buffer) and ``bound`` for parameter vectors
         whose entries are at most ``wmax`` (P,) in magnitude."""
-        from .kernels import param_layout
+        from ..engines.layout import param_layout
 
         spec, P = self.spec, self.n_params
         lay = param_layout(spec)
@@ -376,7 +373,7 @@ class FusedKernel:
         outputs included; and the inputs in full mode) and the parameters at a point."""
         import numba
 
-        from ._memory import available_bytes
+        from .._lib.memory import available_bytes
 
         spec, m, item = self.spec, self._mp, self._np.itemsize
         h1 = spec.widths[0]

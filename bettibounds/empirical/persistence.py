@@ -1,6 +1,6 @@
 """Sublevel-set persistent homology of a function sampled on a grid.
 
-Convention (DESIGN.md, binding): the sampled values live on the grid **vertices** (the
+Convention (binding; docs/usage.md, "Landscapes"): the sampled values live on the grid **vertices** (the
 *V-construction*). The filtered space is the cubical complex of the grid: a vertex for
 every sample, an edge between two vertices whose multi-indices differ by one in exactly
 one coordinate (axis neighbours -- 2k-neighbour connectivity in k dimensions, never
@@ -62,7 +62,8 @@ from typing import Any, Iterable, NamedTuple
 
 import numpy as np
 
-from bettibounds.errors import InvalidSpecError
+from .._lib.extras import install_hint, missing_extra
+from ..errors import InvalidSpecError, MissingExtraError
 
 __all__ = [
     "Bar",
@@ -71,6 +72,7 @@ __all__ = [
     "betti_curve",
     "betti_numbers_at",
     "BACKENDS",
+    "backend_for",
 ]
 
 BACKENDS: tuple[str, ...] = ("gudhi", "cripser")
@@ -281,6 +283,12 @@ def _check_max_dim(max_dim: Any, ndim: int) -> int:
     return int(max_dim)
 
 
+def backend_for(ndim: int, backend: str = "auto") -> str:
+    """The backend :func:`sublevel_persistence` uses for an array with ``ndim`` axes longer than 1
+    (``"auto"``: the faster installed one, see ``_AUTO_BY_NDIM``)."""
+    return _choose_backend(backend, max(int(ndim), 1))
+
+
 def _choose_backend(backend: Any, ndim: int) -> str:
     if not isinstance(backend, str) or backend not in ("auto",) + BACKENDS:
         raise InvalidSpecError(f"unknown persistence backend {backend!r}; valid backends are: "
@@ -298,8 +306,8 @@ def _choose_backend(backend: Any, ndim: int) -> str:
             continue
         if _available(name):
             return name
-    raise ModuleNotFoundError("sublevel persistence needs gudhi or cripser; install them with "
-                              "pip install -e '.[empirical]'")
+    raise MissingExtraError(f"the [empirical] extra is needed for sublevel persistence (gudhi or cripser; "
+                            f"neither is installed): {install_hint('empirical')}", extra="empirical", name="gudhi")
 
 
 def _available(name: str) -> bool:
@@ -315,8 +323,7 @@ def _import(name: str):
             return gudhi
         return _cripser_core()
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ModuleNotFoundError(f"the {name} backend needs the {name} package; install it with "
-                                  f"pip install -e '.[empirical]'") from exc
+        raise missing_extra("empirical", exc, f"the {name} persistence backend", name) from None
 
 
 _CRIPSER_CORE: Any = None

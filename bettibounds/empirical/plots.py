@@ -2,7 +2,8 @@
 
 * ``heatmap.png`` (2-D): the loss with sublevel contours at the requested levels and the
   birth locations of the H0 bars (minima) marked;
-* ``sections.png`` (3-D): four cross-sections along the first axis, with contours at the levels;
+* ``sections.png`` (3-D): the three sections through the grid vertex nearest t = 0, with contours at
+  the levels;
 * ``betti_curves.png``: b_k(c) on a dense level grid, the requested levels marked;
 * ``diagram.png``: the persistence diagram (essential bars on a dashed line marked ∞).
 """
@@ -13,42 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["plot_landscape"]
+from .._lib.plotting import capped_heatmap, color_norm, finish, pyplot
 
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _finish(plt, fig, ax, out, name, written, *, xlabel=None, ylabel=None, title=None, legend=False, dpi=120):
-    """Label, save as out/name, close, and record the path."""
-    if xlabel:
-        ax.set_xlabel(xlabel)
-    if ylabel:
-        ax.set_ylabel(ylabel)
-    if legend:
-        ax.legend()
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    path = out / name
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    written.append(str(path))
-
-
-def _capped_heatmap(fig, ax, X, Y, values) -> None:
-    """pcolormesh of a 2-D grid with the colour capped at the 95th percentile (a landscape's
-    maximum is usually far above its interesting levels), and a colour bar that says so."""
-    cap = float(np.quantile(values, 0.95))
-    im = ax.pcolormesh(X, Y, values, shading="auto", cmap="viridis", vmax=cap)
-    fig.colorbar(im, ax=ax, label="loss (colour capped at the 95th percentile)",
-                 extend="max" if cap < float(values.max()) else "neither")
+__all__ = ["plot_landscape", "axis_names", "plural", "pyplot"]
 
 
 def _curve_levels(values, levels, n: int = 200) -> np.ndarray:
@@ -59,48 +27,107 @@ def _curve_levels(values, levels, n: int = 200) -> np.ndarray:
     return np.linspace(lo, max(hi, lo), n)
 
 
-def plot_landscape(result, out_dir) -> list[str]:
-    """Write the PNG files for ``result`` into ``out_dir``; return their paths."""
+def axis_names(kind: str, n: int) -> list[str]:
+    """Axis labels: t_1, t_2, ... for a slice, theta_1, theta_2, ... for a box (1-based everywhere)."""
+    return [f"{'theta' if kind == 'box' else 't'}_{i + 1}" for i in range(n)]
+
+
+def plural(n: int, one: str, many: str) -> str:
+    """``"1 minimum"``, ``"3 minima"``."""
+    return f"{n} {one if n == 1 else many}"
+
+
+def _center_index(sample) -> list[int]:
+    """The grid vertex nearest the slice's centre t = 0 (a box: the middle of each axis)."""
+    if sample.kind == "box":
+        return [len(a) // 2 for a in sample.axes]
+    return [int(np.argmin(np.abs(np.asarray(a)))) for a in sample.axes]
+
+
+def _marks(ax, sample, mark_center: bool) -> None:
+    """The centre t = 0 of a slice (when inside the grid) and, for a plane or line through models,
+    each model."""
+    if not mark_center or sample.kind != "slice":
+        return
+    at = (sample.direction_source or {}).get("models_at")
+    if at:
+        for j, p in enumerate(at):
+            ax.plot(*p[:2], marker="*", color="white", mec="black", markersize=11, linestyle="none",
+                    label="the models" if j == 0 else None)
+        return
+    if all(a[0] <= 0 <= a[-1] for a in sample.axes[:2]):
+        ax.plot(0, 0, marker="+", color="white", markersize=12, mew=2, linestyle="none", label="centre (t = 0)")
+
+
+def plot_landscape(result, out_dir, *, log_color: bool = False, mark_center: bool = True) -> list[str]:
+    """Write the PNG files of a landscape result into ``out_dir``; return their paths.
+
+    Parameters
+    ----------
+    result : LandscapeResult
+        From :func:`~bettibounds.empirical.compare.analyze_landscape`.
+    out_dir : path
+        Created if needed.
+    log_color : bool
+        A logarithmic colour scale for the heat map and the sections (losses spanning decades).
+    mark_center : bool
+        Mark the slice's centre t = 0 (or, for a plane or line through models, the models).
+
+    Files: ``heatmap.png`` (2-D: the loss, contours at the levels, each minimum -- the birth vertex
+    of an H0 bar -- in red, the centre), ``sections.png`` (3-D: the three sections through the grid
+    vertex nearest t = 0), ``betti_curves.png`` (b_k(c) on a dense level range; a curve that is 0
+    at every level shown is not drawn, and the title says so), ``diagram.png`` (the persistence
+    diagram, essential bars on a dashed line marked infinity). Axis labels are t_1, t_2, ... on a
+    slice, theta_1, ... on a box.
+    """
     from .persistence import betti_curve
 
-    plt = _plt()
+    plt = pyplot()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     s = result.sample
     v = s.values
+    names = axis_names(s.kind, v.ndim)
     levels = [r["level"] for r in result.levels]
     if v.ndim == 2:
         fig, ax = plt.subplots(figsize=(6, 5))
         X, Y = np.meshgrid(s.axes[0], s.axes[1], indexing="ij")
-        _capped_heatmap(fig, ax, X, Y, v)
+        capped_heatmap(fig, ax, X, Y, v, log_color)
         if levels:
             cs = ax.contour(X, Y, v, levels=sorted(set(levels)), colors="white", linewidths=0.8)
             ax.clabel(cs, fmt="%.3g", fontsize=7)
-        for i, j in result.diagram.birth_at.get(0, np.empty((0, 2), int)):
+        minima = result.diagram.birth_at.get(0, np.empty((0, 2), int))
+        for i, j in minima:
             ax.plot(s.axes[0][i], s.axes[1][j], "r.", markersize=4)
-        _finish(plt, fig, ax, out, "heatmap.png", written, xlabel="axis 0" if s.kind == "box" else "t_1",
-                ylabel="axis 1" if s.kind == "box" else "t_2",
-                title="loss on the grid; contours at the levels, minima in red")
+        _marks(ax, s, mark_center)
+        finish(plt, fig, ax, out, "heatmap.png", written, xlabel=names[0], ylabel=names[1],
+                legend=bool(ax.get_legend_handles_labels()[0]),
+                title=f"loss on the grid; contours at the levels, {plural(len(minima), 'minimum', 'minima')} in red")
     elif v.ndim == 3:
-        idx = np.unique(np.linspace(0, v.shape[0] - 1, 4).astype(int))  # fewer panels when axis 0 is short
-        names = ["axis 0", "axis 1", "axis 2"] if s.kind == "box" else ["t_1", "t_2", "t_3"]
-        fig, axes = plt.subplots(1, len(idx), figsize=(3.5 * len(idx), 3.8), sharey=True, layout="constrained",
-                                 squeeze=False)
-        axes = list(axes[0])
-        vmin, cap = float(v.min()), float(np.quantile(v, 0.95))
-        Y, Z = np.meshgrid(s.axes[1], s.axes[2], indexing="ij")
-        for ax, i in zip(axes, idx):
-            im = ax.pcolormesh(Y, Z, v[i], shading="auto", cmap="viridis", vmin=vmin, vmax=cap)
-            if levels and v[i].min() < max(levels) and v[i].max() > min(levels):
-                cs = ax.contour(Y, Z, v[i], levels=sorted(set(levels)), colors="white", linewidths=0.8)
+        c = _center_index(s)
+        fig, axes = plt.subplots(1, 3, figsize=(11, 3.9), layout="constrained")
+        cap = float(np.quantile(v, 0.95))
+        norm = color_norm(v, log_color, cap)
+        im = None
+        for ax, fixed in zip(axes, range(3)):
+            a, b = [i for i in range(3) if i != fixed]
+            section = np.take(v, c[fixed], axis=fixed)  # axes (a, b) in order
+            A, B = np.meshgrid(s.axes[a], s.axes[b], indexing="ij")
+            im = ax.pcolormesh(A, B, section, shading="auto", cmap="viridis", norm=norm)
+            if levels and section.min() < max(levels) and section.max() > min(levels):
+                cs = ax.contour(A, B, section, levels=sorted(set(levels)), colors="white", linewidths=0.8)
                 ax.clabel(cs, fmt="%.3g", fontsize=7)
-            ax.set_title(f"{names[0]} = {s.axes[0][i]:.3g}")
-            ax.set_xlabel(names[1])
-        axes[0].set_ylabel(names[2])
-        fig.colorbar(im, ax=list(axes), label="loss (colour capped at the 95th percentile)",
-                     extend="max" if cap < float(v.max()) else "neither")
-        fig.suptitle("cross-sections of the loss; contours at the levels")
+            if mark_center and s.kind == "slice" and all(s.axes[i][0] <= 0 <= s.axes[i][-1] for i in (a, b)):
+                ax.plot(0, 0, marker="+", color="white", markersize=12, mew=2)
+            ax.set_title(f"{names[fixed]} = {s.axes[fixed][c[fixed]]:.3g}")
+            ax.set_xlabel(names[a])
+            ax.set_ylabel(names[b])
+        fig.colorbar(im, ax=list(axes), label=f"loss{' (log scale)' if log_color else ''}, colour capped at the "
+                                               "95th percentile", extend="max" if cap < float(v.max()) else "neither")
+        fig.suptitle("sections of the loss through the grid vertex nearest t = 0; contours at the levels"
+                     if s.kind == "slice" else "sections of the loss through the middle of the box; contours at "
+                     "the levels")
         path = out / "sections.png"
         fig.savefig(path, dpi=110)
         plt.close(fig)
@@ -108,16 +135,23 @@ def plot_landscape(result, out_dir) -> list[str]:
     dense = _curve_levels(v, levels)
     curves = betti_curve(result.diagram, list(dense))
     fig, ax = plt.subplots(figsize=(6, 4))
+    zero = []
     for k in result.dims:
+        if not curves[k].any():  # drawn on the axis it would hide there: no curve, no legend entry
+            zero.append(k)
+            continue
         ax.step(dense, curves[k], where="post", label=f"b_{k}")
     from matplotlib.ticker import MaxNLocator
 
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # Betti numbers are integers
-    for c in levels:
-        ax.axvline(c, color="grey", linestyle=":", linewidth=0.8)
-    _finish(plt, fig, ax, out, "betti_curves.png", written, xlabel="level c",
-            ylabel="Betti number of the grid sublevel set", title="Betti curves (dotted: requested levels)",
-            legend=True)
+    for lv in levels:
+        ax.axvline(lv, color="grey", linestyle=":", linewidth=0.8)
+    title = "Betti curves (dotted: requested levels)"
+    if zero:
+        title += "\n" + ", ".join(f"b_{k}" for k in zero) + " = 0 at every level shown"
+    finish(plt, fig, ax, out, "betti_curves.png", written, xlabel="level c",
+            ylabel="Betti number of the grid sublevel set", title=title,
+            legend=bool(ax.get_legend_handles_labels()[0]))
     fig, ax = plt.subplots(figsize=(5, 5))
     lo, finite_max = float(v.min()), float(v.max())
     inf_y = finite_max + 0.08 * max(finite_max - lo, 1e-12)  # essential bars: on a separate "inf" line
@@ -130,6 +164,6 @@ def plot_landscape(result, out_dir) -> list[str]:
     ax.axhline(inf_y, color="grey", linestyle="--", linewidth=0.8)
     ax.text(lo, inf_y, " ∞ (essential)", va="bottom", fontsize=8, color="grey")
     ax.set_ylim(top=inf_y + 0.06 * max(finite_max - lo, 1e-12))
-    _finish(plt, fig, ax, out, "diagram.png", written, xlabel="birth", ylabel="death",
-            title="persistence diagram", legend=True)
+    finish(plt, fig, ax, out, "diagram.png", written, xlabel="birth", ylabel="death",
+            title="persistence diagram", legend=bool(ax.get_legend_handles_labels()[0]))
     return written

@@ -1,10 +1,10 @@
 """Landscape sampling: the grid of an experiment, evaluated by the batched kernel.
 
 ``sample_landscape(experiment)`` returns a :class:`LandscapeSample`: the loss on the
-grid (values on grid vertices, DESIGN.md's V-construction), the axes, and everything
+grid (values on grid vertices, the V-construction of docs/usage.md, "Landscapes"), the axes, and everything
 needed to repeat the run (the directions actually used, seeds, device, dtype, timings).
 
-Regions (DESIGN.md):
+Regions (docs/usage.md, "Experiment files"):
 
 * ``{"kind": "box", "low": [P numbers], "high": [P numbers]}`` -- the whole parameter
   space of a tiny network, one grid axis per parameter;
@@ -24,9 +24,10 @@ import numpy as np
 
 from ..errors import InvalidSpecError
 from ..pfaffian.network import build_params
-from ._memory import check_grid_fits
+from .grid_memory import check_grid_fits
 
-__all__ = ["LandscapeSample", "sample_landscape", "make_kernel", "resolve_directions", "grid_axes", "refined_grid"]
+__all__ = ["LandscapeSample", "sample_landscape", "make_kernel", "resolve_directions", "grid_axes", "refined_grid",
+           "estimate_run"]
 
 
 @dataclass
@@ -46,6 +47,7 @@ class LandscapeSample:
     engine: str = "torch"
     compile_seconds: float | None = None  # fused engine: compiling/loading the kernel (part of seconds)
     engine_reason: str | None = None  # why this engine ran ("auto: ..." or "requested"; None: a given kernel)
+    model: dict | None = None  # model experiments: the model engine's record (loss, reduction, parameters, ...)
 
     @property
     def dimension(self) -> int:
@@ -63,6 +65,7 @@ class LandscapeSample:
             "points": self.points, "seconds": round(self.seconds, 4),
             "compile_seconds": None if self.compile_seconds is None else round(self.compile_seconds, 4),
             "min": float(self.values.min()), "max": float(self.values.max()),
+            **({} if self.model is None else {"model": self.model}),
         }
 
 
@@ -146,7 +149,7 @@ def resolve_directions(spec, region: dict) -> tuple[np.ndarray, np.ndarray, dict
 
 
 def grid_axes(low, high, grid) -> list[np.ndarray]:
-    """linspace(low_i, high_i, n_i) per axis, endpoints included (DESIGN.md)."""
+    """linspace(low_i, high_i, n_i) per axis, endpoints included (docs/usage.md, "Experiment files")."""
     if len(low) != len(high) or len(low) != len(grid):
         raise InvalidSpecError(f"experiment grid: {len(grid)} sizes for a {len(low)}-dimensional region")
     for i, (a, b) in enumerate(zip(low, high)):
@@ -167,7 +170,7 @@ def _mesh(axes) -> np.ndarray:
 
 
 def sample_landscape(experiment, *, grid=None, device=None, dtype: str | None = None, progress: bool = False,
-                     kernel=None, engine: str = "auto") -> LandscapeSample:
+                     kernel=None, engine: str | None = None) -> LandscapeSample:
     """Evaluate the experiment's loss on its grid (or on ``grid`` if given).
 
     Parameters
@@ -182,14 +185,18 @@ def sample_landscape(experiment, *, grid=None, device=None, dtype: str | None = 
         Progress bar for long runs.
     kernel : LossKernel or FusedKernel, optional
         Reuse a kernel (data already on the device); ``engine`` is then ignored.
-    engine : {"auto", "torch", "fused"}
-        ``"auto"`` (the default): the fastest engine that supports the experiment at this
-        precision and device (:func:`~.engine_choice.choose_engine`; the sample records which
-        and why). ``"torch"``: :class:`~.kernels.LossKernel` (any spec, CPU or CUDA, float64 or
-        float32). ``"fused"``: :class:`~.fused.FusedKernel` (needs numba; tanh/logistic
-        networks, MSE or BCE, slices with 1-4 directions and boxes, CPU, float64 or float32); an
-        unsupported experiment is refused with the reason before any work.
+    engine : {None, "auto", "torch", "fused", "model"}
+        ``None`` (the default): ``"auto"`` for experiment files, ``"model"`` for a model experiment.
+        ``"auto"``: the fastest engine that supports the experiment at this precision and device
+        (:func:`~.engine_choice.choose_engine`; the sample records which and why).
+        ``"torch"``: :class:`~.kernels.LossKernel` (any spec, CPU or CUDA, float64 or float32).
+        ``"fused"``: :class:`~.fused.FusedKernel` (needs numba; tanh/logistic networks, MSE or
+        BCE, slices with 1-4 directions and boxes, CPU, float64 or float32); an unsupported
+        experiment is refused with the reason before any work. ``"model"``: the model engine, the
+        only engine of a :class:`~.models.ModelExperiment` (``experiment_from_model``; ``"auto"``
+        picks it there).
     """
+    model_exp = getattr(experiment, "kind", None) == "model"
     spec = experiment.spec
     region = experiment.region
     if region is None or (grid is None and experiment.grid is None):
@@ -201,7 +208,7 @@ def sample_landscape(experiment, *, grid=None, device=None, dtype: str | None = 
     compiled_before = getattr(kernel, "compile_seconds", None)
     t0 = time.perf_counter()
     if region["kind"] == "box":
-        P = spec.n_params
+        P = experiment.n_params if model_exp else spec.n_params
         if len(grid) != P:
             raise InvalidSpecError(f"experiment grid: a box over the P = {P} parameters needs {P} sizes")
         axes = grid_axes(_floats("region.low", region["low"], P), _floats("region.high", region["high"], P), grid)
@@ -209,7 +216,8 @@ def sample_landscape(experiment, *, grid=None, device=None, dtype: str | None = 
         center = directions = None
         source: dict = {}
     else:
-        center, directions, source = resolve_directions(spec, region)
+        # a model experiment resolved its directions from the model once, when it was built
+        center, directions, source = experiment.slice_basis() if model_exp else resolve_directions(spec, region)
         k = directions.shape[0]
         if len(grid) != k:
             raise InvalidSpecError(f"experiment grid: a {k}-dimensional slice needs {k} sizes")
@@ -228,10 +236,16 @@ def sample_landscape(experiment, *, grid=None, device=None, dtype: str | None = 
                 if used == "float32" else "try a smaller region")
         raise InvalidSpecError(f"the loss is not finite (overflow) at {int(bad.sum())} of {values.size} grid points, "
                                f"so its sublevel persistence is undefined there; {hint}")
+    record = None
+    if model_exp:
+        record = experiment.record()
+        trick = getattr(kernel, "slice_trick", None)
+        if trick is not None or hasattr(kernel, "slice_trick_reason"):
+            record["slice_trick"] = trick
     return LandscapeSample(values, axes, region["kind"], center, directions, source, str(kernel.device),
                            used, time.perf_counter() - t0, int(values.size),
                            engine, None if compiled_before is not None else getattr(kernel, "compile_seconds", None),
-                           engine_reason)
+                           engine_reason, record)
 
 
 def _slice_k(region: dict) -> int | None:
@@ -259,16 +273,31 @@ def _region_fits(kernel, experiment) -> None:
         kernel.prepare(reach[None], "slice", center=center, directions=directions, check_memory=False)
 
 
-def make_kernel(experiment, *, engine: str = "auto", device=None, dtype: str | None = None):
-    """The loss kernel of an experiment for ``engine`` ("auto", "torch" or "fused"), refusing
-    before any work what an explicitly requested engine cannot do. ``dtype=None``: float64.
+def make_kernel(experiment, *, engine: str | None = None, device=None, dtype: str | None = None):
+    """The loss kernel of an experiment for ``engine`` ("auto", "torch" or "fused"; "model" for a
+    model experiment; ``None``: "auto" for experiment files, the model engine for a model
+    experiment), refusing before any work what an explicitly requested engine cannot do.
+    ``dtype=None``: float64.
 
     ``"auto"`` (:func:`~.engine_choice.choose_engine`): the fused engine on the CPU when it
     supports the network, region and precision and its precision cannot overflow on the
-    experiment's region (checked here on the region's extremes), else the torch kernel. The kernel
-    carries ``engine`` and ``engine_reason`` (why), which the samples record."""
+    experiment's region (checked here on the region's extremes), else the torch kernel; for a model
+    experiment, the model engine (its only engine). The kernel carries ``engine`` and
+    ``engine_reason`` (why), which the samples record."""
     from .engine_choice import resolve_engine
 
+    if getattr(experiment, "kind", None) == "model":
+        if engine not in (None, "auto", "model"):
+            raise InvalidSpecError(f"a model experiment (experiment_from_model) is evaluated by the model engine; "
+                                   f"the {engine!r} engine evaluates spec-based networks (experiment files)")
+        kernel = experiment.make_engine(device=device, dtype=dtype)
+        kernel.engine_reason = ("requested" if engine == "model" else
+                                "auto: a torch.nn.Module is evaluated by the model engine (its only engine)")
+        return kernel
+    engine = "auto" if engine is None else engine
+    if engine == "model":
+        raise InvalidSpecError("the model engine evaluates a torch.nn.Module: build the experiment with "
+                               "experiment_from_model (the file's network is evaluated by the torch or fused engine)")
     spec = experiment.spec
     region = experiment.region or {}
     kind = region.get("kind")
@@ -299,10 +328,55 @@ def make_kernel(experiment, *, engine: str = "auto", device=None, dtype: str | N
                 kernel, name = None, "torch"
                 reason = f"auto: the fused engine could not start ({exc}); the torch kernel evaluates it"
     if kernel is None:
-        from .kernels import LossKernel
+        from ..engines.torch_kernel import LossKernel
 
         kernel = LossKernel(spec, experiment.x, experiment.y, device=device, dtype=dtype)
-    if not hasattr(kernel, "engine"):
-        kernel.engine = name  # (LossKernel has no attribute of its own)
     kernel.engine_reason = reason
     return kernel
+
+
+def estimate_run(experiment, kernel, refine: int = 1, probe: int | None = None) -> dict:
+    """Time and memory a landscape run will take, from ``probe`` grid points evaluated now.
+
+    ``probe=None``: one chunk of the kernel (at least 32, at most 1024 points), the batch size the run
+    itself uses. Returns ``{"points", "seconds", "bytes"}``: every point of the grid and of the refined grid (when
+    ``refine > 1``), the seconds they take at the rate of the probe (after a two-point warm-up; a
+    probe smaller than a chunk runs below the full chunks' rate, so the estimate errs high), and the
+    peak memory: one chunk of the kernel plus the host
+    memory of the largest grid (values, coordinates and persistence).
+    """
+    from .grid_memory import grid_host_bytes
+
+    grid = list(experiment.grid)
+    grids = [grid] + ([refined_grid(grid, refine)] if refine > 1 else [])
+    total = sum(int(np.prod(g)) for g in grids)
+    region = experiment.region
+    model_exp = getattr(experiment, "kind", None) == "model"
+    if probe is None:
+        k0 = 0 if region["kind"] == "box" else None
+        size = 32
+        if hasattr(kernel, "chunk_size"):
+            size = kernel.chunk_size(int(np.prod(grid)), "full" if k0 == 0 else "slice", 0 if k0 == 0 else 2)
+        probe = min(max(32, int(size)), 1024)
+    n = min(probe, int(np.prod(grid)))
+    if region["kind"] == "box":
+        P = experiment.n_params if model_exp else experiment.spec.n_params
+        axes = grid_axes(_floats("region.low", list(region["low"]), P), _floats("region.high", list(region["high"]), P),
+                         grid)
+        pts = np.stack([np.asarray(a)[np.arange(n) % len(a)] for a in axes], axis=1)
+        mode, kw, k = "full", {}, 0
+    else:
+        center, directions, _ = experiment.slice_basis() if model_exp else resolve_directions(experiment.spec, region)
+        k = directions.shape[0]
+        axes = grid_axes(_floats("region.low", list(region["low"]), k), _floats("region.high", list(region["high"]), k),
+                         grid)
+        pts = np.stack([np.asarray(a)[np.arange(n) % len(a)] for a in axes], axis=1)
+        mode, kw = "slice", {"center": center, "directions": directions}
+    kernel.evaluate_chunked(pts[:2], mode, **kw)  # the first call's set-up (a slice's tables) is not the rate
+    t0 = time.perf_counter()
+    kernel.evaluate_chunked(pts, mode, **kw)
+    rate = n / max(time.perf_counter() - t0, 1e-9)
+    chunk_bytes = 0
+    if hasattr(kernel, "chunk_size") and hasattr(kernel, "bytes_per_point"):
+        chunk_bytes = kernel.chunk_size(int(np.prod(grids[-1])), mode, k) * kernel.bytes_per_point(mode, k)
+    return {"points": total, "seconds": total / rate, "bytes": int(chunk_bytes + grid_host_bytes(grids[-1]))}

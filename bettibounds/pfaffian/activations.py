@@ -7,7 +7,7 @@ y_1(t)..y_k(t) with ``y_j'(t) = Q_j(t, y_1..y_j)`` and the activation as a polyn
 without sympy; :func:`verify_activation` checks every ODE and every output identity
 symbolically with sympy (the "certificate" of the entry).
 
-Status of every entry: [derived] (THEORY sec. 1, "Primitives"); each ODE is an
+Status of every entry: [derived] (docs/theory.md §3, the activation registry); each ODE is an
 elementary calculus identity, checked by sympy in the test suite.
 
 Non-analytic activations (ReLU and friends) are not Pfaffian: looking them up raises
@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Callable
+from types import ModuleType
+from typing import Callable, Sequence
 
 from ..errors import InvalidSpecError, NotPfaffianError, unknown_name
+from ..sizes import Expr
 from .rules import Monomials
 
 __all__ = [
@@ -63,6 +65,9 @@ class Activation:
         ``t -> sympy expression`` of phi.
     description : str
         One line for listings.
+    growth : str or None
+        Growth at infinity: ``"bounded"`` (|phi| bounded), ``"linear"`` (|phi(t)| <= a + b|t|), or None
+        (faster, or not known): decides the coercivity hypothesis of the input-space bound.
     """
 
     name: str
@@ -70,10 +75,11 @@ class Activation:
     odes: tuple[Monomials, ...]
     output: Monomials
     symmetry: str
-    sympy_chain: Callable = field(repr=False, compare=False)
-    sympy_function: Callable = field(repr=False, compare=False)
+    sympy_chain: Callable[[Expr], list[Expr]] = field(repr=False, compare=False)
+    sympy_function: Callable[[Expr], Expr] = field(repr=False, compare=False)
     description: str = ""
     aliases: tuple[str, ...] = ()
+    growth: str | None = None
 
     @property
     def k(self) -> int:
@@ -92,7 +98,7 @@ class Activation:
 
     @property
     def format(self) -> tuple[int, int, int]:
-        """phi's own format (k, alpha_phi, beta_phi) as in THEORY's primitives table."""
+        """phi's own format (k, alpha_phi, beta_phi), the "format" column of docs/theory.md §3."""
         return (self.k, self.chain_alpha, self.chain_beta)
 
     @property
@@ -104,13 +110,14 @@ def _total_degree(monomials: Monomials) -> int:
     return max((a + sum(b) for (a, b), c in monomials.items() if c != 0), default=0)
 
 
-def _sp():
+def _sp() -> ModuleType:
     import sympy
 
-    return sympy
+    module: ModuleType = sympy  # (sympy ships no types: to mypy the module is Any)
+    return module
 
 
-def _logistic(t):
+def _logistic(t: Expr) -> Expr:
     sp = _sp()
     return 1 / (1 + sp.exp(-t))
 
@@ -134,6 +141,7 @@ _register(Activation(
     symmetry="logistic",
     sympy_chain=lambda t: [_logistic(t)],
     sympy_function=_logistic,
+    growth="bounded",
     description="logistic sigmoid 1/(1+e^-t); s' = s - s^2; format (1, 2, 1)",
 ))
 _register(Activation(
@@ -144,6 +152,7 @@ _register(Activation(
     symmetry="odd",
     sympy_chain=lambda t: [_sp().tanh(t)],
     sympy_function=lambda t: _sp().tanh(t),
+    growth="bounded",
     description="hyperbolic tangent; t' = 1 - t^2; format (1, 2, 1)",
 ))
 _register(Activation(
@@ -156,6 +165,7 @@ _register(Activation(
     symmetry="odd",
     sympy_chain=lambda t: [1 / (1 + t**2), _sp().atan(t)],
     sympy_function=lambda t: _sp().atan(t),
+    growth="bounded",
     description="arctangent; g = 1/(1+t^2), g' = -2t g^2, a' = g; format (2, 3, 1)",
 ))
 _register(Activation(
@@ -167,6 +177,7 @@ _register(Activation(
     symmetry="none",
     sympy_chain=lambda t: [_logistic(t), _sp().log(1 + _sp().exp(t))],
     sympy_function=lambda t: _sp().log(1 + _sp().exp(t)),
+    growth="linear",
     description="softplus log(1+e^t); s' = s - s^2, p' = s; format (2, 2, 1)",
 ))
 _register(Activation(
@@ -178,6 +189,7 @@ _register(Activation(
     symmetry="even",
     sympy_chain=lambda t: [_sp().exp(-t**2)],
     sympy_function=lambda t: _sp().exp(-t**2),
+    growth="bounded",
     description="Gaussian e^{-t^2}; g' = -2t g; format (1, 2, 1)",
 ))
 _register(Activation(
@@ -189,6 +201,7 @@ _register(Activation(
     symmetry="none",
     sympy_chain=lambda t: [_logistic(t)],
     sympy_function=lambda t: t * _logistic(t),
+    growth="linear",
     description="SiLU / swish t*sigma(t); s' = s - s^2; format (1, 2, 2)",
 ))
 _register(Activation(
@@ -203,6 +216,7 @@ _register(Activation(
         _sp().sqrt(_sp().pi / 2) * (1 + _sp().erf(t / _sp().sqrt(2))),
     ],
     sympy_function=lambda t: t * (1 + _sp().erf(t / _sp().sqrt(2))) / 2,
+    growth="linear",
     description="exact GELU t*Phi(t); g' = -t g, c' = g; format (2, 2, 2)",
 ))
 _register(Activation(
@@ -224,10 +238,11 @@ _register(Activation(
     symmetry="continuous",
     sympy_chain=lambda t: [],
     sympy_function=lambda t: t,
+    growth="linear",
     description="identity (linear network); a polynomial, format (0, 0, 1)",
 ))
 
-#: accepted output activations (THEORY sec. 3 covers exactly these)
+#: accepted output activations (docs/theory.md §3 and §4.3 cover exactly these)
 OUTPUT_ACTIVATIONS = ("identity", "logistic", "tanh")
 
 _RELU_HINT = (
@@ -256,7 +271,7 @@ def _polynomial(p: int) -> Activation:
         raise InvalidSpecError(f"polynomial activation degree must be in 1..{MAX_POLY_DEGREE}, got {p}")
     if p == 1:
         return ACTIVATIONS["identity"]
-    output = {(1, ()): 1, (p, ()): 1}  # t + t^p: a polynomial of degree p (only the degree matters)
+    output: Monomials = {(1, ()): 1, (p, ()): 1}  # t + t^p: a polynomial of degree p (only the degree matters)
     return Activation(
         name=f"polynomial:{p}",
         elements=(),
@@ -264,7 +279,7 @@ def _polynomial(p: int) -> Activation:
         output=output,
         symmetry="odd" if p % 2 else "none",  # t + t^p is odd for odd p
         sympy_chain=lambda t: [],
-        sympy_function=lambda t, p=p: t + t**p,
+        sympy_function=lambda t: t + t**p,  # p is not rebound: the closure is this p
         description=(f"the polynomial t + t^{p}; format (0, 0, {p}) -- the upper bounds hold for any degree-{p} "
                      "polynomial, the symmetry lower bound assumes exactly t + t^p"),
     )
@@ -323,7 +338,7 @@ def get_output_activation(name: str) -> Activation:
     return act
 
 
-def monomials_to_sympy(monomials: Monomials, t, ys):
+def monomials_to_sympy(monomials: Monomials, t: Expr, ys: Sequence[Expr]) -> Expr:
     """sympy expression of ``sum c t^a y^b`` (coefficients may be sympy strings)."""
     sp = _sp()
     expr = sp.Integer(0)

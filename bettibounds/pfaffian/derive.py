@@ -1,7 +1,7 @@
 """Loss format derivation: ArchitectureSpec -> PfaffianFormat, three ways.
 
-* :func:`closed_form` -- the explicit formulas of THEORY sec. 3 (and their extension
-  to every registry activation, docs/theory.md "Closed forms"), valid for ints and
+* :func:`closed_form` -- the explicit formulas of docs/theory.md §4 ("Closed forms for the
+  loss format", every registry activation), valid for ints and
   for sympy symbols (d, h, L, m); used by :func:`bettibounds.bounds`.
 * :func:`layer_recursion` -- the mechanical degree rules applied to whole layers
   (every unit of a layer has the same (deg, dd)); any size, parameter or input space.
@@ -10,23 +10,41 @@
   (:mod:`bettibounds.pfaffian.graph`); identical inputs share chain elements.
 
 All three give upper bounds on the true format; on generic data they agree, which the
-property tests check. Status: [derived] (THEORY sec. 1 "Mechanical format tracking",
-sec. 3; proofs in docs/theory.md).
+property tests check. Status: [derived] (docs/theory.md §2.3 "Mechanical format tracking",
+with Proposition 2.1; the closed forms and their proofs in §4).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypedDict
 
 from ..errors import InvalidSpecError
+from ..sizes import Expr, Size
 from .activations import Activation, get_activation
 from .format import PfaffianFormat
 from .losses import output_chain
-from .rules import NEG_INF, ode_degree, poly_track, track_add, track_const, track_mul, track_pow, track_var
+from .network import hidden_widths
+from .rules import (NEG_INF, Pair, ode_degree, poly_track, track_add, track_const, track_mul, track_pow,
+                    track_var)
 
-__all__ = ["Derivation", "closed_form", "layer_recursion", "derive_format", "SPACES"]
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack is Python >= 3.11; annotations only
+
+    from ..spec import ArchitectureSpec
+    from .graph import MechanicalOptions
+
+__all__ = ["Derivation", "SymbolicFormat", "closed_form", "layer_recursion", "derive_format", "SPACES"]
 
 SPACES = ("loss", "input")
+
+
+class SymbolicFormat(TypedDict):
+    """The format of a symbolic spec: sympy expressions in the symbolic sizes."""
+
+    order: Expr
+    alpha: Expr
+    beta: Expr
 
 
 @dataclass(frozen=True)
@@ -48,18 +66,19 @@ class Derivation:
     """
 
     format: PfaffianFormat | None
-    n_variables: object
+    n_variables: Size
     method: str
     space: str
     steps: list[str] = field(default_factory=list)
-    symbolic: dict | None = None
+    symbolic: SymbolicFormat | None = None
 
     @property
-    def triple(self):
+    def triple(self) -> tuple[Size, Size, Size]:
         """(r, alpha, beta) as ints or sympy expressions."""
         if self.format is not None:
             return self.format.as_tuple()
         s = self.symbolic
+        assert s is not None, "a Derivation has a format or a symbolic one"
         return (s["order"], s["alpha"], s["beta"])
 
 
@@ -67,14 +86,14 @@ def _fmt(dd: float) -> str:
     return "-inf" if dd == NEG_INF else str(int(dd))
 
 
-def _apply_activation(act: Activation, z: tuple) -> tuple[tuple, list[float]]:
+def _apply_activation(act: Activation, z: Pair) -> tuple[Pair, list[float]]:
     """(deg, dd) of phi(z) and the dd of each new chain element (z depends on theta)."""
     dds = [ode_degree(q, z[0]) + z[1] for q in act.odes]
     a = poly_track(act.output, z, [(1, dd) for dd in dds])
     return a, dds
 
 
-def layer_recursion(spec, space: str = "loss") -> Derivation:
+def layer_recursion(spec: ArchitectureSpec, space: str = "loss") -> Derivation:
     """Apply the mechanical degree rules layer by layer (any size, concrete specs).
 
     In the loss space the variables are the P parameters and the data are constants;
@@ -93,7 +112,7 @@ def layer_recursion(spec, space: str = "loss") -> Derivation:
     alpha = 0.0
     r_per_sample = 0
     a_prev = x
-    for l, h in enumerate(spec.widths, start=1):
+    for l, h in enumerate(hidden_widths(spec), start=1):
         z = track_mul(weight, a_prev)
         if spec.has_bias(l):
             z = track_add(z, weight)
@@ -151,7 +170,7 @@ def layer_recursion(spec, space: str = "loss") -> Derivation:
 
 
 # ------------------------------------------------------------------ closed forms
-def _hidden_closed(name: str, L, sympy_mode: bool):
+def _hidden_closed(name: str, L: Size, sympy_mode: bool) -> tuple[Size, Size, Size]:
     """(alpha_hidden, deg a_L, dd a_L) as functions of the depth L [derived]."""
     if name in ("logistic", "tanh"):
         return 3 * L - 1, 1, 3 * L - 1
@@ -182,8 +201,8 @@ def _hidden_closed(name: str, L, sympy_mode: bool):
     raise InvalidSpecError(f"no closed form for activation {name!r}")  # pragma: no cover
 
 
-def closed_form(spec) -> Derivation:
-    """Explicit closed-form format of the loss (THEORY sec. 3 and its extension).
+def closed_form(spec: ArchitectureSpec) -> Derivation:
+    """Explicit closed-form format of the loss (docs/theory.md §4.2-§4.4).
 
     Works for concrete specs and for symbolic ones (:meth:`ArchitectureSpec.uniform`
     with sympy symbols). The formulas assume generic data (no all-zero input when the
@@ -239,7 +258,8 @@ def closed_form(spec) -> Derivation:
     return Derivation(PfaffianFormat(int(r), int(alpha), int(beta)), spec.n_params, "closed", "loss", steps)
 
 
-def derive_format(spec, method: str = "closed", space: str = "loss", **kwargs) -> Derivation:
+def derive_format(spec: ArchitectureSpec, method: str = "closed", space: str = "loss",
+                  **kwargs: Unpack[MechanicalOptions]) -> Derivation:
     """Derive the format of the loss (``space="loss"``) or of the logit in the inputs.
 
     Parameters

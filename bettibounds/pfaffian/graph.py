@@ -3,7 +3,7 @@
 Builds the loss (or, in the input space, the output logit) as a DAG of scalar nodes --
 constants, parameters, sums, products, powers and chain elements -- with
 hash-consing, so that identical sub-expressions are one node and identical inputs
-share their chain elements (THEORY sec. 1: "Identical inputs share chain elements").
+share their chain elements (docs/theory.md §2.3, "Sharing").
 Every node carries (deg, dd) computed by the rules of
 :mod:`bettibounds.pfaffian.rules`; theta-free nodes are constants, so an activation of
 a constant adds no chain element. The result is the format
@@ -17,29 +17,54 @@ from __future__ import annotations
 
 import random
 from fractions import Fraction
+from typing import TYPE_CHECKING, Iterable, Sequence, TypedDict
 
 from ..errors import InvalidSpecError
 from .activations import get_activation
 from .derive import Derivation, SPACES
 from .format import PfaffianFormat
-from .network import build_params, forward, loss_expression
-from .rules import ode_degree, track_add, track_const, track_mul, track_pow, track_var
+from .network import RationalLike, build_params, forward, hidden_widths, loss_expression
+from .rules import Monomials, Pair, ode_degree, track_add, track_const, track_mul, track_pow, track_var
 
-__all__ = ["Graph", "mechanical", "generic_data"]
+if TYPE_CHECKING:
+    from ..spec import ArchitectureSpec
+    from .activations import Activation
 
-UNKNOWN = object()  # value of a constant that is not zero but not tracked exactly
+__all__ = ["Graph", "mechanical", "generic_data", "MechanicalOptions"]
+
+
+class _Unknown:
+    """Type of :data:`UNKNOWN`."""
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN = _Unknown()  # value of a constant that is not zero but not tracked exactly
+#: a node's value: a Fraction for known constants, UNKNOWN, or None for a node that depends on theta
+Value = Fraction | _Unknown | None
+#: exact data: m rows of inputs and m rows of labels
+Data = tuple[Sequence[Sequence[RationalLike]], Sequence[Sequence[RationalLike]]]
+
+
+class MechanicalOptions(TypedDict, total=False):
+    """Keyword options of :func:`mechanical` that :func:`bettibounds.pfaffian.derive.derive_format` passes on."""
+
+    data: Data | None
+    seed: int
+    max_nodes: int
 
 
 class Graph:
     """A hash-consed DAG of scalar nodes with (deg, dd) per node."""
 
     def __init__(self) -> None:
-        self._ids: dict[tuple, int] = {}
-        self.info: list[tuple[int, float]] = []
-        self.value: list[object] = []  # Fraction for known constants, UNKNOWN, or None (non-constant)
+        self._ids: dict[tuple[object, ...], int] = {}
+        self.info: list[Pair] = []
+        self.value: list[Value] = []  # Fraction for known constants, UNKNOWN, or None (non-constant)
         self.chain: list[int] = []  # node ids of chain elements, in creation (triangular) order
 
-    def _node(self, key: tuple, info: tuple, value: object = None) -> int:
+    def _node(self, key: tuple[object, ...], info: Pair, value: Value = None) -> int:
         nid = self._ids.get(key)
         if nid is None:
             nid = len(self.info)
@@ -54,13 +79,13 @@ class Graph:
     def is_zero(self, a: int) -> bool:
         return isinstance(self.value[a], Fraction) and self.value[a] == 0
 
-    def const(self, v) -> int:
-        if v is UNKNOWN:
+    def const(self, v: RationalLike) -> int:
+        if isinstance(v, _Unknown):  # (for untyped callers)
             raise ValueError("use opaque() for constants of unknown value")
-        v = Fraction(v)
-        return self._node(("c", v), track_const(), v)
+        exact = Fraction(v)
+        return self._node(("c", exact), track_const(), exact)
 
-    def opaque(self, key: tuple) -> int:
+    def opaque(self, key: tuple[object, ...]) -> int:
         """A theta-free constant whose exact value is not tracked (e.g. sigma(0.3))."""
         return self._node(("c?", key), track_const(), UNKNOWN)
 
@@ -71,10 +96,11 @@ class Graph:
 
     def add(self, *ids: int) -> int:
         terms = [a for a in ids if not self.is_zero(a)]
-        known = [a for a in terms if isinstance(self.value[a], Fraction)]
+        known = [(a, v) for a in terms if isinstance(v := self.value[a], Fraction)]
         if len(known) > 1:  # fold exact constants into one
-            total = sum((self.value[a] for a in known), Fraction(0))
-            terms = [a for a in terms if a not in known] + ([self.const(total)] if total else [])
+            total = sum((v for _, v in known), Fraction(0))
+            folded = [a for a, _ in known]
+            terms = [a for a in terms if a not in folded] + ([self.const(total)] if total else [])
         if not terms:
             return self.const(0)
         if len(terms) == 1:
@@ -104,13 +130,14 @@ class Graph:
             return self.const(1)
         if k == 1:
             return a
-        if isinstance(self.value[a], Fraction):
-            return self.const(self.value[a] ** k)
+        va = self.value[a]
+        if isinstance(va, Fraction):
+            return self.const(va ** k)
         if self.is_const(a):
             return self.opaque(("^", a, k))
         return self._node(("^", a, k), track_pow(self.info[a], k))
 
-    def element(self, name: str, j: int, u: int, ode) -> int:
+    def element(self, name: str, j: int, u: int, ode: Monomials) -> int:
         """Chain element j of ``name`` applied to the theta-dependent node u."""
         deg_u, dd_u = self.info[u]
         key = ("el", name, j, u)
@@ -120,7 +147,7 @@ class Graph:
             self.chain.append(nid)
         return nid
 
-    def polynomial(self, monomials, u: int, ys: list[int]) -> int:
+    def polynomial(self, monomials: Monomials, u: int, ys: list[int]) -> int:
         terms = []
         for (a, b), coef in monomials.items():
             c = self.const(coef) if isinstance(coef, int) else self.opaque(("coef", str(coef)))
@@ -130,7 +157,7 @@ class Graph:
             terms.append(term)
         return self.add(*terms)
 
-    def activation(self, act, u: int) -> int:
+    def activation(self, act: Activation, u: int) -> int:
         """phi(u): chain elements (when u depends on theta) and the output polynomial."""
         if self.is_const(u):
             if act.k == 0:
@@ -140,15 +167,18 @@ class Graph:
         return self.polynomial(act.output, u, ys)
 
 
-def generic_data(spec, seed: int = 0) -> tuple[list[list[Fraction]], list[list[Fraction]]]:
+def generic_data(spec: ArchitectureSpec, seed: int = 0) -> tuple[list[list[Fraction]], list[list[Fraction]]]:
     """Random non-zero rational inputs and labels in (0, 1): "generic" data.
 
     With ``spec.distinct_inputs = m'`` the m rows cycle through m' distinct inputs.
     """
     rng = random.Random(seed)
-    nonzero = lambda: Fraction(rng.choice([-1, 1]) * rng.randint(1, 97), rng.randint(1, 13))  # noqa: E731
+
+    def nonzero() -> Fraction:
+        return Fraction(rng.choice([-1, 1]) * rng.randint(1, 97), rng.randint(1, 13))
+
     m_distinct = spec.effective_samples
-    rows = []
+    rows: list[list[Fraction]] = []
     while len(rows) < m_distinct:
         row = [nonzero() for _ in range(spec.inputs)]
         if row not in rows:
@@ -158,7 +188,7 @@ def generic_data(spec, seed: int = 0) -> tuple[list[list[Fraction]], list[list[F
     return xs, ys
 
 
-def _check_rows(name: str, rows, m: int, width: int) -> list[list[Fraction]]:
+def _check_rows(name: str, rows: Iterable[Iterable[RationalLike]], m: int, width: int) -> list[list[Fraction]]:
     try:
         out = [[Fraction(v) for v in row] for row in rows]
     except (TypeError, ValueError):
@@ -168,7 +198,8 @@ def _check_rows(name: str, rows, m: int, width: int) -> list[list[Fraction]]:
     return out
 
 
-def mechanical(spec, space: str = "loss", data=None, seed: int = 0, max_nodes: int = 2_000_000) -> Derivation:
+def mechanical(spec: ArchitectureSpec, space: str = "loss", data: Data | None = None, seed: int = 0,
+               max_nodes: int = 2_000_000) -> Derivation:
     """Derive the format by building the explicit scalar graph (small networks).
 
     Parameters
@@ -190,7 +221,8 @@ def mechanical(spec, space: str = "loss", data=None, seed: int = 0, max_nodes: i
         raise InvalidSpecError("the mechanical engine needs concrete sizes")
     if space not in SPACES:
         raise InvalidSpecError(f"space must be one of {SPACES}, got {space!r}")
-    per_sample = sum(i * o for i, o in zip((spec.inputs, *spec.widths), (*spec.widths, spec.outputs)))
+    widths = hidden_widths(spec)
+    per_sample = sum(i * o for i, o in zip((spec.inputs, *widths), (*widths, spec.outputs)))
     estimate = per_sample * (spec.samples if space == "loss" else 1) * 3
     if estimate > max_nodes:
         raise InvalidSpecError(

@@ -4,9 +4,10 @@ MSE: ``(1/m) sum_i sum_o (y_hat_io - y_io)^2`` with y_hat = u (identity output) 
 sigma_out(u); sigmoid/tanh outputs add one chain element per (sample, output).
 
 BCE: ``(1/m) sum_i -[y log sigma(u) + (1 - y) log(1 - sigma(u))]`` computed from the
-logit u; two Pfaffian writings (THEORY sec. 3 asks for the convention to be explicit):
+logit u; two Pfaffian writings, an explicit option because they give different bounds
+(docs/theory.md §3, output/loss chains):
 
-* ``logsigmoid`` [derived, THEORY sec. 3 row "BCE"]: using log(1 - sigma(u)) =
+* ``logsigmoid`` [derived, docs/theory.md §3 and §4.3 item 4]: using log(1 - sigma(u)) =
   log sigma(u) - u, the loss is ``-(1/m) sum [q_i - (1 - y_i) u_i]`` with the chain
   s = sigma(u) (s' = (s - s^2) u'), q = log sigma(u) (q' = (1 - s) u'): 2 elements;
 * ``two-logs`` [derived]: chain s, l1 = log s (l1' = (1 - s) u'), l2 = log(1 - s)
@@ -21,7 +22,7 @@ from .rules import Monomials
 
 __all__ = ["OutputChain", "output_chain"]
 
-_S_ODE = {(0, (1,)): 1, (0, (2,)): -1}  # s' = s - s^2 (times u')
+_S_ODE: Monomials = {(0, (1,)): 1, (0, (2,)): -1}  # s' = s - s^2 (times u')
 
 
 @dataclass(frozen=True)

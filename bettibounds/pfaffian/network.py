@@ -6,41 +6,97 @@ network; they differ only in what a scalar is. An algebra provides ``const(v)``,
 ``add(*xs)``, ``mul(a, b)``, ``pow(a, k)``, ``activation(act, u)`` and
 ``element(name, j, u, ode)`` (a new chain element of an output/loss chain).
 
-Parameter order is DESIGN.md's: per Linear layer W (out x in, row-major), then b when
+Parameter order (docs/usage.md, "Conventions"): per Linear layer W (out x in, row-major), then b when
 present; the input-output skip matrix U (outputs x d) comes last.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from fractions import Fraction
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, Protocol, Sequence, TypeAlias, TypeVar
 
+from ..errors import InvalidSpecError
 from .losses import output_chain
 
-__all__ = ["build_params", "forward", "loss_expression"]
+if TYPE_CHECKING:
+    from ..sizes import Size
+    from ..spec import ArchitectureSpec
+    from .activations import Activation
+    from .rules import Monomials
+
+__all__ = ["Algebra", "build_params", "forward", "hidden_widths", "loss_expression"]
+
+S = TypeVar("S")
+
+#: a data entry as accepted: an exact number (int, Fraction, decimal string) or a float (taken exactly)
+RationalLike: TypeAlias = "int | Fraction | float | Decimal | str"
+#: a weight matrix: rows of scalars (one row per unit of the layer)
+Matrix: TypeAlias = "list[list[S]]"
+#: one Linear layer: its weight matrix W (out x in) and its bias b (None when the layer has none)
+Layer: TypeAlias = "tuple[list[list[S]], list[S] | None]"
 
 
-def build_params(spec, make: Callable[[int], object]):
+class Algebra(Protocol[S]):
+    """What a scalar type must provide for :func:`forward` and :func:`loss_expression`.
+
+    An algebra may also provide ``is_const(s) -> bool``: samples whose logits are constants are then
+    skipped (a theta-free term changes neither the format nor any derivative).
+    """
+
+    def const(self, v: RationalLike, /) -> S: ...
+
+    def param(self, p: int, /) -> S: ...
+
+    def add(self, *xs: S) -> S: ...
+
+    def mul(self, a: S, b: S, /) -> S: ...
+
+    def pow(self, a: S, k: int, /) -> S: ...
+
+    def activation(self, act: Activation, u: S, /) -> S: ...
+
+    def element(self, name: str, j: int, u: S, ode: Monomials, /) -> S: ...
+
+
+def hidden_widths(spec: ArchitectureSpec) -> tuple[Size, ...]:
+    """The hidden widths h_1..h_L of a spec with a concrete depth L (each may still be a sympy symbol).
+
+    Raises
+    ------
+    InvalidSpecError
+        For symbolic widths (``ArchitectureSpec.uniform`` with a symbolic depth has no list of widths).
+    """
+    if not isinstance(spec.widths, tuple):  # SymbolicWidths (not imported: spec.py sits above pfaffian/)
+        raise InvalidSpecError(
+            f"this computation needs a concrete number of hidden layers, got L = {spec.widths.depth} "
+            f"layers of width {spec.widths.width}")
+    return spec.widths
+
+
+def build_params(spec: ArchitectureSpec, make: Callable[[int], S]) -> tuple[list[Layer[S]], Matrix[S] | None]:
     """``(layers, U)`` with layers = [(W, b or None), ...]; ``make(p)`` makes parameter p."""
     counter = iter(range(10**12))
-    fan_in = (spec.inputs, *spec.widths)
-    fan_out = (*spec.widths, spec.outputs)
-    layers = []
+    widths = hidden_widths(spec)
+    fan_in = (spec.inputs, *widths)
+    fan_out = (*widths, spec.outputs)
+    layers: list[Layer[S]] = []
     for k, (i, o) in enumerate(zip(fan_in, fan_out), start=1):
         W = [[make(next(counter)) for _ in range(i)] for _ in range(o)]
         b = [make(next(counter)) for _ in range(o)] if spec.has_bias(k) else None
         layers.append((W, b))
-    U = None
+    U: Matrix[S] | None = None
     if "input-output" in spec.skips:
         U = [[make(next(counter)) for _ in range(spec.inputs)] for _ in range(spec.outputs)]
     return layers, U
 
 
-def _affine(alg, W, b, a):
+def _affine(alg: Algebra[S], W: Matrix[S], b: list[S] | None, a: Sequence[S]) -> list[S]:
     return [alg.add(*(alg.mul(w, ai) for w, ai in zip(row, a)), *([b[j]] if b else [])) for j, row in enumerate(W)]
 
 
-def forward(spec, alg, act, layers, U, x) -> list:
+def forward(spec: ArchitectureSpec, alg: Algebra[S], act: Activation, layers: Sequence[Layer[S]],
+            U: Matrix[S] | None, x: Sequence[S]) -> list[S]:
     """Output logits u (one per output) of the network at input x."""
     a = x
     for l, (W, b) in enumerate(layers[:-1], start=1):
@@ -55,7 +111,9 @@ def forward(spec, alg, act, layers, U, x) -> list:
     return u
 
 
-def loss_expression(spec, alg, act, layers, U, xs, ys, n_params: int, lam=None):
+def loss_expression(spec: ArchitectureSpec, alg: Algebra[S], act: Activation, layers: Sequence[Layer[S]],
+                    U: Matrix[S] | None, xs: Sequence[Sequence[RationalLike]], ys: Sequence[Sequence[RationalLike]],
+                    n_params: int, lam: S | None = None) -> S:
     """The loss over the data (xs, ys) in the algebra, with output/loss chain elements.
 
     MSE: (1/m) sum (y_hat - y)^2; BCE "logsigmoid": -(1/m) sum [q - (1 - y) u];
@@ -64,7 +122,7 @@ def loss_expression(spec, alg, act, layers, U, xs, ys, n_params: int, lam=None):
     (``alg.is_const``): a theta-free term changes neither the format nor any derivative.
     """
     oc = output_chain(spec.loss, spec.output_activation, spec.bce_chain)
-    terms = []
+    terms: list[S] = []
     for x, y in zip(xs, ys):
         u = forward(spec, alg, act, layers, U, [alg.const(v) for v in x])
         for uo, yo in zip(u, y):

@@ -3,9 +3,9 @@
 Everything here works on plain tuples and ints so that property tests can exercise
 the rules without building objects. Two families:
 
-* **Format algebra** [GabrielovVorobjov2004, sec. 2; restated in THEORY sec. 1]
+* **Format algebra** [published rules, GabrielovVorobjov2004; restated in docs/theory.md §2.2]
   on triples ``(r, alpha, beta)``.
-* **Mechanical tracking** [derived, docs/theory.md sec. "Mechanical format
+* **Mechanical tracking** [derived, docs/theory.md §2.3, "Mechanical format
   tracking"] on pairs ``(deg, dd)`` attached to nodes of a computation graph:
   ``deg`` is the degree of the node as a polynomial in (theta, chain) and ``dd`` the
   largest degree of one of its partial derivatives (``NEG_INF`` when the node does
@@ -146,7 +146,7 @@ def poly_degree(monomials: Monomials, deg_t: float, deg_y: Iterable[float]) -> f
 
 
 def ode_degree(monomials: Monomials, deg_u: float) -> float:
-    """degQ(u) of THEORY sec. 1: max over monomials t^a y^b of a*deg(u) + |b|.
+    """degQ(u) of docs/theory.md §2.3: max over monomials t^a y^b of a*deg(u) + |b|.
 
     Chain elements have degree 1 in (theta, chain), the argument u has ``deg_u``.
     """

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from ..api import bounds
-from ..numbers import safe_float
+from ..logspace import safe_float
 from ..spec import ArchitectureSpec
 from ._provenance import bound_fields
 from ._render import save_figure
@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 ACTIVATIONS = ("logistic", "tanh", "arctan")
-#: (loss, output activation): MSE with a linear output, BCE with the logistic output (THEORY sec. 3)
+#: (loss, output activation): MSE with a linear output, BCE with the logistic output (docs/theory.md §4.3)
 LOSSES = (("mse", "identity"), ("bce", "logistic"))
 INPUTS = 2
 

@@ -18,6 +18,13 @@ flags ``clipped`` (the grid set touches the box boundary) and ``stable`` (the re
 agrees), the rigorous upper bound K (theorem K, n = P for a box, n = k for a slice), the
 certified lower bound where it applies, and the log10 slack. Levels come from a coarse
 pre-grid (:func:`_levels`), plus the midpoint of the certified band where there is one.
+
+On 2-D regions (2-D slices, the box over P = 2 parameters) every level is also certified
+(:func:`bettibounds.certified.certify_landscape`, docs/theory.md §13): where the certified
+X_c does not meet the box's boundary its Betti numbers -- a theorem -- are what is compared
+with the bounds, stable or not on the grid; elsewhere the grid's stable, unclipped rows are
+compared as before. The certification budget per level is counted in enclosed boxes
+(:data:`CERT_BOXES`), so the outcome does not depend on the machine's load.
 """
 
 from __future__ import annotations
@@ -30,14 +37,18 @@ from pathlib import Path
 
 import numpy as np
 
-from ..numbers import format_log10_up, safe_float
+from ..logspace import format_log10_up, safe_float
 from ._provenance import SYMMETRY_CERT, bound_fields
 from ._render import save_figure
 
-__all__ = ["Case", "cases", "check_rows", "plot_slice", "run_suite"]
+__all__ = ["Case", "cases", "check_rows", "conditional_excesses", "plot_slice", "run_suite"]
 
 LEVEL_FRACTIONS = (0.2, 0.5, 0.9)
 QUANTILES = (0.1, 0.5)
+#: the certified topology's budget per level, in enclosed boxes (deterministic), by scale; and a
+#: wall-clock safety limit in seconds
+CERT_BOXES = {"tiny": 1500, "quick": 4000, "full": 400_000}
+CERT_SECONDS = {"tiny": 30.0, "quick": 60.0, "full": 300.0}
 
 
 @dataclass
@@ -194,7 +205,7 @@ def _train_center(exp, seed: int, iters: int, device) -> np.ndarray:
     """A trained parameter vector (L-BFGS on the exact loss of the kernel, seeded init)."""
     import torch
 
-    from ..empirical.kernels import LossKernel
+    from ..engines.torch_kernel import LossKernel
 
     spec = exp.spec
     kernel = LossKernel(spec, exp.x, exp.y, device=device, dtype="float64")
@@ -318,11 +329,18 @@ def run_suite(scale: str, out, *, device=None, log=None, certify: bool = True) -
         exp = parse_experiment(exp_dict)
         res = analyze_landscape(exp, refine=2, device=device)
         s = res.sample
+        topo = None
+        if s.dimension <= 2:
+            from ..certified.landscape import certify_landscape
+
+            topo = certify_landscape(exp, seconds=CERT_SECONDS[scale], max_evaluations=CERT_BOXES[scale])
         kind = f"box (all P = {exp.spec.n_params})" if s.kind == "box" else f"{s.dimension}-D slice"
         ub = bound_fields(res.bound)
-        for lv in res.levels:
+        for i, lv in enumerate(res.levels):
             c = lv["level"]
-            total = int(sum(lv["betti"]))
+            cert_row = _certified_fields(topo.levels[i] if topo is not None else None, res.dims, lv["betti"])
+            measured = cert_row.pop("_measured") or lv["betti"]
+            total = int(sum(measured))
             lower, lower_note = None, (NO_FLINT if wants_cert and not certify else "–")
             if cert is not None:
                 if not cert.certified:
@@ -336,24 +354,32 @@ def run_suite(scale: str, out, *, device=None, log=None, certify: bool = True) -
                         lower = None
                 else:
                     lower_note = f"c outside the certified band [{cert.band[0]:.3g}, {cert.band[1]:.3g})"
-            compared = bool(lv["stable"]) and not lv["clipped"]
+            # compared: a certified X_c that stays off the box's boundary (a theorem, stable or not on the grid),
+            # else a stable, unclipped grid row -- unless the certificate shows that X_c meets the boundary
+            grid_ok = bool(lv["stable"]) and not lv["clipped"] and cert_row["certified_meets_boundary"] is not True
+            compared = cert_row["measured_by"] == "certified" or grid_ok
             up = safe_float(res.bound.log10, "up")  # 10^up is still the bound
             vs_bound = compare_with_bound(total, res.bound, complete=True)  # every case asks for all k
             ok_up = vs_bound["holds"]
-            ok_lo = lower is None or lv["betti"][0] >= lower
+            ok_lo = lower is None or measured[0] >= lower
             rows.append({
                 "case": case.name, "network": case.description, "region": kind, "n": int(res.n_variables),
                 "P": int(exp.spec.n_params), "grid": list(s.values.shape), "level": float(c), "betti": lv["betti"],
-                "betti_refined": lv.get("betti_refined"), "sum_betti": total, "clipped": bool(lv["clipped"]),
-                "stable": lv["stable"], "lower": lower, "lower_note": lower_note,
+                "betti_refined": lv.get("betti_refined"), "sum_betti": total, "measured": list(measured),
+                **cert_row, "clipped": bool(lv["clipped"]),
+                "stable": lv["stable"], "resolved": lv["resolved"], "unresolved_because": lv["unresolved_because"],
+                "lower": lower, "lower_note": lower_note,
                 "lower_theorem": SYMMETRY_CERT["theorem"] if lower is not None else None,
                 "lower_status": SYMMETRY_CERT["status"] if lower is not None else None,
                 "lower_citation": SYMMETRY_CERT["citation"] if lower is not None else None,
                 "log10_upper": up,
                 "log10_slack": vs_bound["slack_log10"],
-                "compared": compared, "upper_holds": ok_up, "holds": (ok_up and ok_lo) if compared else None, **ub})
+                "compared": compared, "upper_holds": ok_up, "upper_verdict": vs_bound["verdict"],
+                "upper_conditional_on": vs_bound["conditional_on"],
+                "holds": (ok_up and ok_lo) if compared else None, **ub})
         seconds = time.perf_counter() - t0
         meta.append({"case": case.name, "network": case.description, "P": int(exp.spec.n_params), "region": kind,
+                     "certified_seconds": None if topo is None else round(topo.seconds, 2),
                      "grid": list(s.values.shape), "refined_grid": None if res.refined is None else
                      list(res.refined.values.shape), "seeds": case.seeds, "levels": levels,
                      "direction_source": s.direction_source, "device": s.device, "dtype": s.dtype,
@@ -378,6 +404,23 @@ def run_suite(scale: str, out, *, device=None, log=None, certify: bool = True) -
     if scale == "full" and certify:
         certs += _extra_certificates(log)
     return {"rows": rows, "cases": meta, "certificates": certs, "figures": figures, "certify": certify}
+
+
+def _certified_fields(cert, dims, grid_betti) -> dict:
+    """The row's certified-topology fields; ``_measured``: the certified numbers for ``dims`` when they are
+    the ones to compare (certified and X_c off the box's boundary), else None."""
+    if cert is None:
+        return {"certified": "n/a", "betti_certified": None,
+                "certified_reason": "regions of dimension 3 and more are not certified: docs/theory.md §13.7",
+                "certified_meets_boundary": None, "certified_seconds": None, "measured_by": "grid",
+                "grid_wrong": None, "_measured": None}
+    betti = None if cert.betti is None else [int(cert.betti[k]) if k <= 1 else 0 for k in dims]
+    use = cert.certified and cert.meets_boundary is False
+    return {"certified": cert.status, "betti_certified": betti, "certified_reason": cert.reason,
+            "certified_meets_boundary": cert.meets_boundary, "certified_seconds": round(cert.seconds, 3),
+            "measured_by": "certified" if use else "grid",
+            "grid_wrong": None if betti is None else betti != list(grid_betti),
+            "_measured": betti if use else None}
 
 
 def _extra_certificates(log=None) -> list[dict]:
@@ -421,16 +464,26 @@ def _extra_certificates(log=None) -> list[dict]:
 
 
 def check_rows(rows) -> list[dict]:
-    """The compared rows (stable, unclipped) that violate lower <= measured <= upper."""
+    """The compared rows (certified off the boundary, or stable and unclipped) that violate a proved
+    statement: above a rigorous, unconditional upper bound, or below a certified lower bound.
+
+    A row above an upper bound that holds only under an undecided hypothesis (l2 = 0: c not one of
+    the exceptional levels) contradicts nothing proved: see :func:`conditional_excesses`."""
     bad = []
     for r in rows:
         if not r.get("compared"):
             continue
-        over = r["upper_holds"] is False  # compare_with_bound: exact in integers where it can be
-        under = r.get("lower") is not None and r["betti"][0] < r["lower"]
+        over = r["upper_verdict"] == "violated"  # compare_with_bound: exact in integers where it can be
+        under = r.get("lower") is not None and r.get("measured", r["betti"])[0] < r["lower"]
         if over or under:
             bad.append(r)
     return bad
+
+
+def conditional_excesses(rows) -> list[dict]:
+    """The compared rows above an upper bound that is conditional (some hypothesis undecided):
+    c is then exceptional, a hypothesis fails, or the grid misrepresents S_c -- not a violation."""
+    return [r for r in rows if r.get("compared") and r["upper_verdict"] == "exceeds_conditional_bound"]
 
 
 def plot_slice(res, case, out) -> str:

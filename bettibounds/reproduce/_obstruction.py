@@ -1,4 +1,4 @@
-"""Section 5 of the report: the ReLU obstruction (Nurisso, Leroy, Vaccarino 2024; THEORY sec. 5).
+"""Section 5 of the report: the ReLU obstruction (Nurisso, Leroy, Vaccarino 2024; docs/theory.md §11).
 
 * the probability that some neuron is pathological (c_k = ||w_k||^2 - ||v_k||^2 < 0) at a
   standard initialisation (closed form for normal inits);
@@ -6,7 +6,12 @@
   with v_k < 0 cannot reach a target with y_i > 0 (f <= 0 on its whole component of the
   invariant set), which :func:`bettibounds.obstruction.reachability` decides from the
   invariants alone; small-step gradient descent then stays at a loss bounded below by
-  (1/m) sum_{y_i > 0} y_i^2, while the same data from a reachable initialisation is fitted.
+  (1/m) sum_{y_i > 0} y_i^2, while the same data from a reachable initialisation is fitted;
+* Nurisso et al.'s classification setting on real data (:func:`classification_demo`): a shallow
+  ReLU network on scikit-learn's breast-cancer data, binary cross-entropy on the logit, from
+  PyTorch-default initialisations rescaled so that no, half or all neurons are pathological with
+  v_k < 0 (and the draw as it is): the invariants' drift, whether a frozen sign changed, and the
+  trained losses, against the floor (n_pos / m) log 2 that every f <= 0 pays.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import numpy as np
 
 from ..obstruction import (
     gradient_flow,
+    initialise,
     invariants,
     probability_table,
     reachability,
@@ -22,7 +28,7 @@ from ..obstruction import (
 )
 from ._render import save_figure
 
-__all__ = ["flow_demo", "plot_flow", "probability_rows"]
+__all__ = ["classification_demo", "flow_demo", "plot_classification", "plot_flow", "probability_rows"]
 
 CITATION = "Nurisso2024; bettibounds-theory"
 
@@ -30,8 +36,11 @@ CITATION = "Nurisso2024; bettibounds-theory"
 def probability_rows(scale: str) -> list[dict]:
     dims = (1, 2, 4, 8, 16) if scale != "full" else (1, 2, 4, 8, 16, 32, 64, 128)
     widths = (4, 16, 64) if scale != "full" else (4, 16, 64, 256, 1024)
-    rows = probability_table(dims=dims, widths=widths)
-    for r in rows:
+    rows = probability_table(dims=dims, widths=widths, init="kaiming-normal")
+    torch_rows = probability_table(dims=dims, widths=widths, init="pytorch")
+    for r, t in zip(rows, torch_rows):
+        r["q_pytorch"], r["p_some_pytorch"], r["method_pytorch"] = (t["q_pathological"], t["p_some_pathological"],
+                                                                    t["method"])
         r.update({"statement": "P(c_k < 0) at initialisation", "status": "derived", "citation": CITATION})
     return rows
 
@@ -120,3 +129,113 @@ def plot_flow(demo, out) -> str:
     fig.suptitle("ReLU obstruction (Nurisso et al. 2024): c_k = ||w_k||² − ||v_k||² is conserved, so "
                  "sign v_k is frozen when c_k < 0", fontsize=11)
     return save_figure(plt, fig, out, "relu_flow.png", dpi=110)
+
+
+#: kinds of initialisation of the classification demo: the PyTorch draw W, V, with each v_k rescaled
+KINDS = (("PyTorch default (as drawn)", None),
+         ("no pathological neuron", 0.0),
+         ("half pathological, v_k < 0", 0.5),
+         ("all pathological, v_k < 0", 1.0))
+
+
+def _breast_cancer():
+    """(X with a ones column, y in {0, 1}) of scikit-learn's bundled breast-cancer data, features
+    standardised (z-scores); None when scikit-learn is missing."""
+    try:
+        from sklearn.datasets import load_breast_cancer
+    except ImportError:
+        return None
+    data = load_breast_cancer()
+    X = np.asarray(data.data, float)
+    X = (X - X.mean(0)) / X.std(0)
+    return np.hstack([X, np.ones((len(X), 1))]), np.asarray(data.target, float)
+
+
+def _rescaled(W, V, share):
+    """V rescaled from the draw: the first round(share h) neurons pathological with v_k = -1.25 ||w_k||
+    (c_k = -0.5625 ||w_k||^2 < 0, sign frozen negative), the others v_k = +-0.8 ||w_k|| with the drawn
+    sign (c_k = 0.36 ||w_k||^2 > 0: nothing frozen); ``share`` None keeps the draw."""
+    if share is None:
+        return V.copy()
+    norms = np.linalg.norm(W, axis=1)[:, None]
+    out = np.where(V >= 0, 1.0, -1.0) * 0.8 * norms
+    k = int(round(share * len(W)))
+    out[:k] = -1.25 * norms[:k]
+    return out
+
+
+def classification_demo(scale: str) -> dict | None:
+    """Gradient descent on BCE for a shallow ReLU network on the breast-cancer data; None without scikit-learn.
+
+    Every number is computed here: per run the invariants at t = 0, the pathological neurons (c_k < 0,
+    scalar output), the largest drift |c_k(t) - c_k(0)|, whether a pathological v_k changed sign, the
+    initial and final loss and the training accuracy; per kind of initialisation their summary.
+    """
+    data = _breast_cancer()
+    if data is None:
+        return None
+    X, y = data
+    d, h = X.shape[1] - 1, 16
+    seeds = {"full": list(range(10)), "quick": [0, 1], "tiny": [0]}[scale]
+    steps = {"full": 10000, "quick": 2000, "tiny": 300}[scale]
+    lr = 0.05
+    floor = float(y.mean() * np.log(2))  # f <= 0 everywhere: each positive label costs >= log 2
+    runs = []
+    for seed in seeds:
+        W0, V_draw = initialise(d, h, init="pytorch", seed=seed)
+        for label, share in KINDS:
+            V0 = _rescaled(W0, V_draw, share)
+            c0 = invariants(W0, V0)
+            patho = [int(k) for k in np.nonzero(c0 < 0)[0]]
+            f0 = (np.maximum(X @ W0.T, 0) @ V0)[:, 0]
+            res = gradient_flow(W0, V0, X, y, steps=steps, lr=lr, loss="bce")
+            f = (np.maximum(X @ res["W"].T, 0) @ res["V"])[:, 0]
+            runs.append({"init": label, "seed": seed, "pathological": len(patho),
+                         "pathological_negative": int(sum(1 for k in patho if V0[k, 0] < 0)),
+                         "initial_loss": float(np.mean(np.logaddexp(0, f0) - y * f0)),
+                         "final_loss": res["final_loss"], "train_accuracy": float(np.mean((f > 0) == (y > 0.5))),
+                         "max_invariant_drift": res["max_invariant_drift"],
+                         "relative_drift": res["max_invariant_drift"] / float(np.max(np.abs(c0))),
+                         "pathological_sign_changed": bool(res["pathological_sign_changed"]),
+                         "loss_curve": res["loss_curve"] if seed == seeds[0] else None,
+                         "status": "derived", "citation": CITATION})
+    summary = []
+    for label, share in KINDS:
+        sel = [r for r in runs if r["init"] == label]
+        fl = np.array([r["final_loss"] for r in sel])
+        summary.append({"init": label, "runs": len(sel),
+                        "pathological": sorted({r["pathological"] for r in sel}),
+                        "final_loss_mean": float(fl.mean()), "final_loss_min": float(fl.min()),
+                        "final_loss_max": float(fl.max()),
+                        "train_accuracy_mean": float(np.mean([r["train_accuracy"] for r in sel])),
+                        "max_relative_drift": float(max(r["relative_drift"] for r in sel)),
+                        "sign_changes": int(sum(r["pathological_sign_changed"] for r in sel)),
+                        "all_negative": share == 1.0,
+                        "above_floor": bool(np.all(fl >= floor)) if share == 1.0 else None})
+    return {"dataset": "scikit-learn load_breast_cancer (569 samples, 30 features, z-scored; y = 1 benign)",
+            "m": int(len(y)), "positives": int(y.sum()), "d": d, "p": d + 1, "width": h, "seeds": seeds,
+            "steps": steps, "lr": lr, "loss": "bce", "init": "pytorch", "floor": floor, "runs": runs,
+            "summary": summary, "status": "derived", "citation": CITATION}
+
+
+def plot_classification(demo, out) -> str:
+    """relu_bce.png: the BCE training loss of each kind of initialisation (first seed), with the floor."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.4))
+    for r in demo["runs"]:
+        if r["loss_curve"] is None:
+            continue
+        steps = np.linspace(0, demo["steps"], len(r["loss_curve"]))
+        ax.plot(steps, r["loss_curve"], label=f"{r['init']} ({r['pathological']} pathological)")
+    ax.axhline(demo["floor"], color="k", ls=":", label="floor (n_pos/m) log 2 for any f ≤ 0")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"gradient-descent step (learning rate {demo['lr']:g})")
+    ax.set_ylabel("training loss (BCE on the logit)")
+    ax.set_title(f"breast cancer, shallow ReLU d = {demo['d']}, h = {demo['width']}, PyTorch init "
+                 f"(seed {demo['seeds'][0]})", fontsize=10)
+    ax.legend(fontsize=8)
+    return save_figure(plt, fig, out, "relu_bce.png", dpi=110)

@@ -15,10 +15,10 @@ __all__ = ["SYMMETRY_CERT", "bibliography", "bound_fields", "device_info", "theo
 PACKAGES = ("bettibounds", "numpy", "scipy", "sympy", "mpmath", "torch", "gudhi", "cripser", "matplotlib",
             "python-flint")
 
-#: the certified symmetry lower bound is not a registry theorem: it is bettibounds' own derived statement
-#: (THEORY sec. 3 "Lower bound from symmetries") made rigorous by ball arithmetic (certified/witness.py)
-SYMMETRY_CERT = {"theorem": "Sym-cert", "name": "certified symmetry lower bound b_0(S_c) >= |G|",
-                 "status": "derived", "citation": "bettibounds-theory", "rigorous": True}
+#: the certified symmetry lower bound (registry theorem Sym-cert: docs/theory.md §7, made rigorous by ball
+#: arithmetic in certified/witness.py), as report rows record it
+SYMMETRY_CERT = {"theorem": "Sym-cert", "name": THEOREMS["Sym-cert"].name, "status": THEOREMS["Sym-cert"].status,
+                 "citation": "; ".join(THEOREMS["Sym-cert"].citation), "rigorous": THEOREMS["Sym-cert"].rigorous}
 
 
 def versions() -> dict:
@@ -59,9 +59,7 @@ def bound_fields(b) -> dict:
 
 
 def theorem_record(key: str) -> dict:
-    """Registry entry as a small dict (the certified symmetry bound included)."""
-    if key == SYMMETRY_CERT["theorem"]:
-        return dict(SYMMETRY_CERT, statement="b_0(S_c) >= |G| for every c in a certified band [c_lo, c_hi)")
+    """Registry entry as a small dict."""
     t = THEOREMS[key]
     return {"theorem": t.key, "name": t.name, "status": t.status, "citation": "; ".join(t.citation),
             "rigorous": t.rigorous, "statement": t.statement}

@@ -36,8 +36,8 @@ def md_table(rows, cols, headers=None, up=()) -> str:
     """A pipe table of ``rows`` (dicts) restricted to ``cols``; ``headers`` renames the columns.
 
     ``up``: columns holding the log10 of an upper bound, printed with 4 significant digits rounded
-    up (:func:`~bettibounds.numbers.format_log10_up`), so that 10^cell is still an upper bound."""
-    from ..numbers import format_log10_up
+    up (:func:`~bettibounds.logspace.format_log10_up`), so that 10^cell is still an upper bound."""
+    from ..logspace import format_log10_up
 
     headers = [h.replace("|", "\\|") for h in (headers or cols)]
     out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(cols)]

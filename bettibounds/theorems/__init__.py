@@ -1,7 +1,7 @@
 """Registry of bound theorems.
 
 >>> sorted(THEOREMS)
-['BS-arctan', 'BS-sigmoid', 'GV', 'K', 'Kh', 'Mi', 'Mi+', 'Z']
+['BS-arctan', 'BS-sigmoid', 'GV', 'K', 'Kh', 'Mi', 'Mi+', 'Sym', 'Sym-cert', 'Z']
 >>> get_theorem("GV").status
 'quoted'
 """

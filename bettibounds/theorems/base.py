@@ -10,25 +10,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Callable
+from typing import Callable, Iterable, Mapping, TypeGuard
 
 from ..errors import HypothesisError, InvalidSpecError
-from ..numbers import Evaluated, evaluate_product
+from ..logspace import Evaluated, evaluate_product
+from ..sizes import Expr, Size
 
-__all__ = ["Theorem", "Product", "Hypothesis", "STATUSES", "smin"]
+__all__ = ["Theorem", "Product", "Hypothesis", "STATUSES", "smin", "is_symbolic"]
 
-#: status of a statement (THEORY preamble); "constant-free" marks O(.) cores
+#: status of a statement (docs/theory.md §1.2); "constant-free" marks O(.) cores
 STATUSES = ("published", "quoted", "derived", "reconstructed", "constant-free")
 HYPOTHESIS_STATUSES = ("holds", "undecided", "fails")
 
 
-def _symbolic(x: object) -> bool:
+def is_symbolic(x: object) -> TypeGuard[Expr]:
+    """True for a sympy object (an expression, or a sympy number): sympy arithmetic is needed."""
     return hasattr(x, "free_symbols")
 
 
-def smin(a, b):
+def smin(a: Size, b: Size) -> Size:
     """min that also works on sympy expressions (sympy.Min when undecidable)."""
-    if _symbolic(a) or _symbolic(b):
+    if is_symbolic(a) or is_symbolic(b):
         import sympy
 
         return sympy.Min(a, b)
@@ -39,13 +41,13 @@ def smin(a, b):
 class Product:
     """``coef * prod(base ** exp for base, exp in factors)``."""
 
-    factors: tuple[tuple[object, object], ...]
+    factors: tuple[tuple[Size, Size], ...]
     coef: Fraction = Fraction(1)
 
     def evaluate(self) -> Evaluated:
         return evaluate_product(self.factors, self.coef)
 
-    def sympy(self, evaluate: bool = True):
+    def sympy(self, evaluate: bool = True) -> Expr:
         """sympy expression; ``evaluate=False`` keeps huge powers unevaluated."""
         import sympy
 
@@ -55,7 +57,7 @@ class Product:
                 expr = sympy.Mul(expr, sympy.Pow(sympy.sympify(b), sympy.sympify(e)))
         return expr
 
-    def log2_sympy(self):
+    def log2_sympy(self) -> Expr:
         """sympy expression of log2 of the product (for symbolic formats)."""
         import sympy
 
@@ -115,6 +117,8 @@ class Theorem:
         *constant-free core*, never a rigorous bound.
     bounds : str
         What the right-hand side bounds ("betti" or "zeros").
+    kind : str
+        "upper" (the right-hand side bounds from above) or "lower" (Sym, Sym-cert).
     """
 
     key: str
@@ -129,12 +133,15 @@ class Theorem:
     rigorous: bool = True
     bounds: str = "betti"
     notes: str = ""
+    kind: str = "upper"
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+        if self.kind not in ("upper", "lower"):
+            raise ValueError(f"kind must be 'upper' or 'lower', got {self.kind!r}")
 
-    def _check(self, params: dict) -> None:
+    def _check(self, params: Mapping[str, object]) -> None:
         missing = set(self.parameters) - set(params)
         extra = set(params) - set(self.parameters)
         if missing or extra:
@@ -145,45 +152,49 @@ class Theorem:
         if "betas" in params:
             self._check_betas(params)
         for k, v in params.items():
-            if _symbolic(v) or k == "betas":
+            if is_symbolic(v) or k == "betas":
                 continue
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise InvalidSpecError(f"theorem {self.key}: parameter {k} must be an integer >= 0, got {v!r}")
         if params.get("n", 1) == 0:
             raise HypothesisError(f"theorem {self.key} needs n >= 1 variables")
 
-    def _check_betas(self, params: dict) -> None:
+    def _check_betas(self, params: Mapping[str, object]) -> None:
         betas, n = params["betas"], params.get("n")
+        if not isinstance(betas, Iterable):
+            raise self._not_pairs(betas)
         try:
             pairs = [(b, c) for b, c in betas]
         except (TypeError, ValueError):
-            raise InvalidSpecError(
-                f"theorem {self.key}: betas must be (degree, multiplicity) pairs, got {betas!r}") from None
+            raise self._not_pairs(betas) from None
         for b, c in pairs:
             for name, v in (("degree", b), ("multiplicity", c)):
-                if not _symbolic(v) and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+                if not is_symbolic(v) and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
                     raise InvalidSpecError(f"theorem {self.key}: every {name} in betas must be an integer >= 0, got {v!r}")
         total = sum(c for _, c in pairs)
-        if not any(_symbolic(v) for v in (n, total)) and total != n:
+        if not any(is_symbolic(v) for v in (n, total)) and total != n:
             raise InvalidSpecError(
                 f"theorem {self.key} needs n = {n} equations; the multiplicities in betas add up to {total}")
 
-    def rhs(self, **params) -> Product:
+    def _not_pairs(self, betas: object) -> InvalidSpecError:
+        return InvalidSpecError(f"theorem {self.key}: betas must be (degree, multiplicity) pairs, got {betas!r}")
+
+    def rhs(self, **params: object) -> Product:
         """The right-hand side as a :class:`Product` (ints or sympy expressions)."""
         self._check(params)
         return self.product(**params)
 
-    def evaluate(self, **params) -> Evaluated:
+    def evaluate(self, **params: object) -> Evaluated:
         """log2, log10 and (when small) the exact value of the right-hand side.
 
         Examples
         --------
         >>> from bettibounds.theorems import get_theorem
         >>> get_theorem("K").evaluate(n=4, r=1, alpha=2, beta=4).exact
-        9000
+        4500
         """
         return self.rhs(**params).evaluate()
 
-    def expression(self, **params):
+    def expression(self, **params: object) -> Expr:
         """sympy expression of the right-hand side (symbols stay symbols)."""
-        return self.rhs(**params).sympy(evaluate=any(_symbolic(v) for v in params.values()))
+        return self.rhs(**params).sympy(evaluate=any(is_symbolic(v) for v in params.values()))

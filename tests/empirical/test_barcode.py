@@ -86,8 +86,8 @@ def collinear_expected(xs, a):
 # --------------------------------------------------------------------------- worked example
 
 
-def test_path_example_of_theory_section_4():
-    """THEORY.md §4: values [3, 1, 2, 0, 4] on a path give the bars [1, 2) and [0, inf)."""
+def test_path_example_of_theory_section_12():
+    """docs/theory.md §12: values [3, 1, 2, 0, 4] on a path give the bars [1, 2) and [0, inf)."""
     values = np.array([3.0, 1.0, 2.0, 0.0, 4.0])
     bc = grid_barcode(values)
     assert [(b.birth, b.death) for b in bc.of_dim(0)] == [(0.0, math.inf), (1.0, 2.0)]
@@ -389,15 +389,6 @@ def test_json_schema_and_roundtrip():
         Barcode.from_dict({"bars": [{"dim": 0}]})
 
 
-def test_trend_verdict_counts_directions():
-    from bettibounds.reproduce._barcode_section import _trend_verdict
-
-    rows = [{"width": w, "depth": L, "s": 10.0 / w + L} for w in (2, 4, 8) for L in (1, 2)]
-    v = _trend_verdict(rows, "s")
-    assert v == {"shrinks_with_width": 2, "grows_with_width": 0, "of_depths": 2,
-                 "shrinks_with_depth": 0, "grows_with_depth": 3, "of_widths": 3}
-
-
 def test_trend_rows_are_measurements(tmp_path):
     from bettibounds.barcode.plots import plot_trend
     from bettibounds.barcode.trend import barcode_trend
@@ -481,3 +472,31 @@ def test_knn_graph_with_huge_or_offset_coordinates():
 def test_bad_library_input_raises_bettibounds_errors(call, match):
     with pytest.raises(InvalidSpecError, match=match):
         call()
+
+
+def test_barcode_plot_axis_spans_the_loss_range_and_titles_in_the_singular(tmp_path, monkeypatch):
+    """issue 20 item 8: the barcode axis spans [min f, max f] (or only the segments on request); axis
+    labels t_1, t_2; "1 minimum", not "1 minima"."""
+    from bettibounds.barcode import Barcode, BarcodeBar
+    from bettibounds.barcode import plots as bplots
+
+    seen = {}
+
+    def record(plt, fig, ax, out, name, written, **kw):
+        seen[name] = (ax.get_xlim(), kw)
+        plt.close(fig)
+        written.append(str(out / name))
+
+    monkeypatch.setattr(bplots, "finish", record)
+    bars = (BarcodeBar(0, 1.0, 2.0, (0, 0), (1, 1)), BarcodeBar(0, 0.5, float("inf"), (2, 2), None))
+    bc = Barcode(bars, "grid", "grid index", 0.5, 40.0, {"axes": [np.linspace(-1, 1, 3)] * 2, "kind": "slice"})
+    bplots.plot_barcode(bc, tmp_path, name="loss.png")
+    bplots.plot_barcode(bc, tmp_path, name="segments.png", x_range="segments")
+    assert seen["loss.png"][0][1] >= 40.0 and seen["loss.png"][0][0] <= 0.5
+    assert seen["segments.png"][0][1] < 40.0
+    with pytest.raises(InvalidSpecError, match="x_range"):
+        bplots.plot_barcode(bc, tmp_path, x_range="all")
+    one = Barcode(bars[1:], "grid", "grid index", 0.5, 40.0, {"axes": [np.linspace(-1, 1, 3)] * 2, "kind": "slice"})
+    bplots.plot_minima(one, np.arange(9.0).reshape(3, 3), tmp_path)
+    kw = seen["minima.png"][1]
+    assert kw["title"].startswith("1 minimum of") and (kw["xlabel"], kw["ylabel"]) == ("t_1", "t_2")

@@ -376,3 +376,32 @@ def test_cli_bad_distributed_options_exit_2(argv, message, capsys):
     assert main(["landscape", SLICE, *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_model_engine_on_the_workers_is_bit_identical(client):
+    """Issue 20: a PyTorch model (a CNN) shipped once to each worker; blocks of whole chunks give
+    the in-process bits, and the landscape sampler records the model engine."""
+    import torch
+
+    from bettibounds.empirical.models import experiment_from_model
+
+    torch.manual_seed(0)
+    cnn = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.Tanh(), torch.nn.Flatten(),
+                              torch.nn.Linear(2 * 6 * 6, 3)).eval()
+    x, y = torch.randn(12, 1, 8, 8), torch.randint(0, 3, (12,))
+    exp = experiment_from_model(cnn, x, y, loss="cross_entropy", grid=[13, 13], levels=[1.0],
+                                region={"kind": "slice", "directions": {"random": 2, "seed": 0},
+                                        "low": [-1, -1], "high": [1, 1]})
+    center, directions, _ = exp.slice_basis()
+    pts = _mesh(grid_axes([-1, -1], [1, 1], [13, 13]))
+    local = exp.make_engine(device="cpu").evaluate_chunked(pts, "slice", center=center, directions=directions,
+                                                           chunk=5)
+    with DaskEvaluator(client, exp.problem, exp.x, exp.y, device="cpu", chunk=5, block=40,
+                       engine="model") as ev:
+        dist = ev.evaluate_chunked(pts, "slice", center=center, directions=directions)
+        info = ev.info
+    assert np.array_equal(dist, local) and info["blocks"] == math.ceil(len(pts) / 40)
+    sampler = landscape_sampler(exp, client)
+    with sampler.evaluator:
+        sample = sampler([13, 13])
+    assert sample.engine == "model" and np.array_equal(sample.values, sample_landscape(exp).values)

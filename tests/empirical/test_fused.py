@@ -19,7 +19,7 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 pytest.importorskip("torch")
@@ -119,16 +119,50 @@ def _family(draw):
             rng.normal(size=(k, P)) * scale, rng.uniform(-2, 2, size=(7, k)))
 
 
+def _input_rounding_sensitivity(spec, x, y, c, D, T, ref, trials=8):
+    """How far the float64 loss moves when every input (data, centre, directions, slice
+    coordinates) is perturbed by one float32 rounding step (relative 2^-24, random signs),
+    per point: the error any float32 kernel carries just from storing its inputs in float32.
+    Near a zero of the residual this is much larger than torch float32's error on the
+    same points, which can be exact by luck."""
+    rng = np.random.default_rng(0)
+    eps = 2.0**-24
+
+    def nudge(a):
+        return a * (1.0 + eps * rng.choice([-1.0, 1.0], size=a.shape))
+
+    dev = np.zeros_like(ref)
+    for _ in range(trials):
+        moved = LossKernel(spec, nudge(x), nudge(y), device="cpu", dtype="float64").evaluate_chunked(
+            nudge(T), "slice", center=nudge(c), directions=nudge(D))
+        dev = np.maximum(dev, np.abs(moved - ref))
+    return dev
+
+
+# Regression (CI, 2026-12-06): a loss of 1.3e-3 at a near-zero residual, where the fused
+# kernel's float32 error (1.3e-5 relative) exceeded 10x torch float32's lucky 6e-7 but stayed
+# below the 1.5e-5 that rounding the inputs to float32 alone causes.
+_CANCELLATION = (
+    ArchitectureSpec(inputs=1, widths=(3,), activation="tanh", samples=1, outputs=1, bias=False),
+    np.array([[0.34558419]]), np.array([[0.82161814]]),
+    np.array([0.99131123, -3.90947169, 2.7160676, 1.33912372, -1.61085971, 1.74335431]),
+    np.array([[1.09371719, 0.88239749, 0.08526672, 1.64013896, -2.20936226, -0.48872984]]),
+    np.array([[-0.78722068], [-0.18600844], [-1.46383321], [-0.38754805], [-1.18617904],
+              [-0.95074664], [1.00145869]]),
+)
+
+
 @settings(deadline=None)
 @given(_family())
+@example(_CANCELLATION)
 def test_property_any_supported_network_matches_torch(problem):
     """Random architectures of the family (depth, widths, outputs, per-layer biases, residual,
-    l2, k = 1..4, weight scales up to 3): within 10x the torch float32 kernel's largest error on
-    the same points, plus a floor of 2e-6 relative (about 16 float32 steps) for points where torch
-    float32 happens to be exact. A check of the semantics on random networks (a wrong activation,
-    skip or l2 gives errors of 1e-2 and more); the accuracy itself is held tighter by the fixed
-    cases above. Measured on 4 000 random networks: at most 6.5x beyond the floor, about 99 %
-    within the floor alone."""
+    l2, k = 1..4, weight scales up to 3): per point, within 10x the torch float32 kernel's
+    largest error on the same points, plus twice the error that rounding the inputs to float32
+    alone causes (the conditioning of the point: large where the residual nearly cancels), plus
+    a floor of 2e-6 relative (about 16 float32 steps). A check of the semantics on random
+    networks (a wrong activation, skip or l2 gives errors of 1e-2 and more); the accuracy
+    itself is held tighter by the fixed cases above."""
     spec, x, y, c, D, T = problem
     ref = LossKernel(spec, x, y, device="cpu", dtype="float64").evaluate_chunked(T, "slice", center=c, directions=D)
     t32 = LossKernel(spec, x, y, device="cpu", dtype="float32").evaluate_chunked(T, "slice", center=c, directions=D)
@@ -136,7 +170,8 @@ def test_property_any_supported_network_matches_torch(problem):
     scale = np.maximum(np.abs(ref), 1e-3)
     err = np.abs(ours - ref) / scale
     err_torch = np.abs(t32 - ref) / scale
-    assert np.all(err <= 10 * np.max(err_torch) + 2e-6), (err.max(), err_torch.max())
+    sens = _input_rounding_sensitivity(spec, x, y, c, D, T, ref) / scale
+    assert np.all(err <= 10 * np.max(err_torch) + 2 * sens + 2e-6), (err.max(), err_torch.max(), sens.max())
 
 
 def test_one_output_matches_points_given_one_at_a_time():

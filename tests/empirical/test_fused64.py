@@ -40,7 +40,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 #: the largest error of each float64 vector activation in units in the last place of the exact
 #: value: a regression guard just above the maxima measured on 10^8 inputs each (2.41, 2.35, 3.50:
 #: benchmarks/check_float64_activations.py); the bounds proved from the construction are 6.6, 3.7
-#: and 7 (docs/theory.md section 13). Mutations caught: the table's tails t_j dropped; tanh's
+#: and 7 (docs/theory.md section 15). Mutations caught: the table's tails t_j dropped; tanh's
 #: numerator formed as 1 - e^a where it cancels. Not caught (and within the proved bounds): the
 #: Taylor polynomial one degree shorter (its truncation adds at most 0.5 ulp).
 ULP_BOUND = {0: 3.0, 1: 3.0, 2: 4.0}
@@ -187,7 +187,7 @@ def test_float64_activations_special_values(compiled):
 def test_ln2_split_and_coefficients():
     """The Cody-Waite split of ln 2 (the head with 21 trailing zero bits, so N * head / 16 is exact),
     the table 2^(j/16) as two doubles, the rounding constant and the Taylor coefficients 1/k! and
-    1/(2j+1) are what the error argument (docs/theory.md, section 13) assumes."""
+    1/(2j+1) are what the error argument (docs/theory.md, section 15) assumes."""
     F = _fused_numba
     assert np.float64(F.LN2_HI64).view(np.int64) & ((1 << 21) - 1) == 0
     assert F.LN2_16_HI * 16 == F.LN2_HI64 and F.LN2_16_LO * 16 == F.LN2_LO64

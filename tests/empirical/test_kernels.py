@@ -23,7 +23,7 @@ from bettibounds.certified.jets import FLOAT  # noqa: E402
 from bettibounds.certified.witness import loss_jet  # noqa: E402
 from bettibounds.errors import InvalidSpecError, NotPfaffianError  # noqa: E402
 from bettibounds.empirical.experiment import parse_experiment  # noqa: E402
-from bettibounds.empirical.kernels import LossKernel, _Workspace, flops_per_point, from_sequential  # noqa: E402
+from bettibounds.empirical.kernels import LossKernel, flops_per_point, from_sequential  # noqa: E402
 from bettibounds.spec import BCE_CHAINS, ArchitectureSpec  # noqa: E402
 
 ACTIVATIONS = ["logistic", "tanh", "arctan", "softplus", "gaussian", "silu", "gelu", "exp", "identity",
@@ -201,7 +201,7 @@ def test_bytes_per_point_bounds_the_buffers_a_chunk_uses(kw, mode):
     rng = np.random.default_rng(0)
     y = rng.uniform(size=(20, spec.outputs))
     kern = LossKernel(spec, rng.normal(size=(20, 3)), y, device="cpu")
-    kern._workspace = _Workspace(kern.dtype, kern.device)
+    kern.keep_workspace()
     chunk, n = 7, 30
     if mode == "slice":
         k = 2
@@ -210,7 +210,7 @@ def test_bytes_per_point_bounds_the_buffers_a_chunk_uses(kw, mode):
     else:
         k = 0
         kern.evaluate_chunked(rng.normal(size=(n, spec.n_params)), chunk=chunk)
-    used = sum(b.numel() * b.element_size() for b in kern._workspace._bufs.values())
+    used = kern.workspace_bytes
     assert used > 0
     assert used <= chunk * kern.bytes_per_point(mode, k)
 

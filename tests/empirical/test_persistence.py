@@ -149,7 +149,7 @@ def test_axis_connectivity_not_diagonal(backend):
     assert n_components(values, 1.0) == 2
 
 
-# ------------------------------------------------------------------ the THEORY path example
+# ------------------------------------------ the path example of docs/theory.md §12
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -1,4 +1,4 @@
-"""The three format engines agree, and architectural laws of THEORY sec. 3 hold.
+"""The three format engines agree, and architectural laws of docs/theory.md §4 hold.
 
 closed_form (formulas), layer_recursion (layer-level degree rules) and mechanical
 (node-by-node on the explicit graph, bettibounds.pfaffian.graph) are three independent
@@ -174,7 +174,7 @@ def shallow_match(deep):
 @example((1, 2), 2, 1, "tanh")
 @example((30, 31), 6, 6, "logistic")
 def test_deep_grows_faster_than_shallow(dh, L, m, act):
-    """Regime 2 <= h <= d + 1, MSE with linear output (THEORY's first rows).
+    """Regime 2 <= h <= d + 1, MSE with linear output (the worked rows of docs/theory.md §4.5).
 
     Outside it the comparison can fail at equal parameter count, e.g. d=1, h=3, L=2,
     m=2: deep log2 K = 223.65 < shallow (H = 7, P = 22) 237.77 -- the shallow net then

@@ -1,4 +1,4 @@
-"""Invariances of the bounds (issue 5; THEORY.md §3, docs/theory.md §4.3-§4.4, §6.4, §7.2).
+"""Invariances of the bounds (issue 5; docs/theory.md §4.3-§4.4, §6.4, §7.2).
 
 Already covered elsewhere (tests/property/test_engines.py): l2 keeps (r, alpha) and maps beta to
 max(beta, 2) (format level); identity residual skips leave the format and every upper bound unchanged;
@@ -25,6 +25,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bettibounds import ArchitectureSpec, bounds, get_activation, symmetry_group
+from bettibounds.lower import continuous_family
 from bettibounds.strategies import architectures
 
 A = ArchitectureSpec
@@ -52,7 +53,7 @@ def test_l2_leaves_every_upper_bound_number_unchanged(spec, lam, k):
     rp, rr = bounds(plain, slice_dim=k), bounds(reg, slice_dim=k)
     assert rr.n_variables == rp.n_variables
     assert log2s(rr) == log2s(rp)
-    # the format changes only where beta < 2 (THEORY.md's "in specific cases" = beta >= 2)
+    # the format changes only where beta < 2 (the abstract's "in specific cases" = beta >= 2; docs/theory.md §9.11)
     fp, fr = rp.format, rr.format
     assert (fr.order, fr.alpha) == (fp.order, fp.alpha)
     assert (fr.beta == fp.beta) == (fp.beta >= 2)
@@ -81,7 +82,10 @@ def test_l2_and_the_symmetry_group(spec, lam):
     elif exp_with_bias:  # the continuous family b -> b + c, v -> e^-c v changes ||theta||: l2 removes it
         assert not g0.applicable and g1.applicable
         assert g1.order == math.prod(math.factorial(b["permutations"]) for b in g1.blocks)
-    elif act.symmetry == "logistic":  # flips need the bias shift, which changes ||theta||
+    elif continuous_family(plain) is not None:  # polynomial families (docs/theory.md 7.3) change ||theta|| too
+        assert act.is_polynomial and not g0.applicable and g1.applicable
+    elif act.symmetry == "logistic" or any(b["flip_kind"] == "skip" for b in g0.blocks):
+        # logistic flips need the bias shift, skip flips the shift of U: both change ||theta||
         assert all(b["flips"] == 0 for b in g1.blocks)
         assert g1.order == math.prod(math.factorial(b["permutations"]) for b in g1.blocks)
         assert g0.order % g1.order == 0 and g0.order >= g1.order
@@ -100,7 +104,18 @@ def test_input_output_skip_changes_bounds_only_through_n(spec):
         assert p1[key].pop("n") == p0[key].pop("n") + shift
         assert p1[key] == p0[key]
     g0, g1 = symmetry_group(spec), symmetry_group(io)
-    assert g0.applicable == g1.applicable and g0.order == g1.order
+    act = get_activation(spec.activation)
+    one_layer = spec.depth == 1
+    family_c = not spec.has_bias(1) or spec.has_bias(2) or spec.widths[0] > spec.outputs
+    if act.is_polynomial and one_layer and g0.applicable and family_c:  # the family (C) of docs/theory.md 7.3
+        assert not g1.applicable or spec.l2_positive
+        if spec.l2_positive:
+            assert g1.order == g0.order
+    elif (act.name in ("softplus", "silu", "gelu") and one_layer and not spec.l2_positive
+          and (not spec.has_bias(1) or spec.has_bias(2))):  # skip flips (docs/theory.md 7.2)
+        assert g1.order == 2 ** spec.widths[0] * g0.order
+    else:  # otherwise the skip does not interact with the hidden-unit symmetries
+        assert g0.applicable == g1.applicable and g0.order == g1.order
 
 
 # ------------------------------------------------------------------- residual skips
@@ -119,7 +134,10 @@ def test_a_residual_chain_has_one_group_factor(spec):
     h, L = spec.widths[0], spec.depth
     if act.symmetry == "even":
         assert g.order == 2 ** (h * L) * math.factorial(h)
+    elif not g1.applicable:  # polynomial:2: a single layer has a continuous family (docs/theory.md 7.3), the chain
+        assert act.name == "polynomial:2" and g.order == math.factorial(h)  # keeps its permutations
     else:
         assert g.order == g1.order
     plain = symmetry_group(dataclasses.replace(spec, skip="none"))
-    assert plain.order >= g.order  # the chain ties the layers: never more symmetry than the plain network
+    if plain.applicable:
+        assert plain.order >= g.order  # the chain ties the layers: never more symmetry than the plain network

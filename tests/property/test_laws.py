@@ -2,8 +2,9 @@
 
 Natural domain of a format (r, alpha, beta) (format.py: "every bound ... is monotone
 in each entry (on its natural domain)"): beta >= 1, alpha >= 1 whenever r >= 1, and
-the degenerate r = 0, beta = 1 (a linear function) excluded. Outside it, e.g. K at
-(r, alpha, beta) = (0, 0, 1) is beta (beta - 1)^(n-1) = 0^(n-1): 1 for n = 1, then 0.
+the degenerate r = 0, beta = 1 (a linear function) excluded. Outside it, e.g. the count K at
+(r, alpha, beta) = (0, 0, 1) is beta (beta - 1)^(n-1) = 0^(n-1): 1 for n = 1, then 0 (theorem K's bound
+is floor(K / 2), docs/theory.md 6.1).
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ import mpmath
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from bettibounds.numbers import MAX_EXACT_DIGITS, evaluate_product
+from bettibounds.logspace import MAX_EXACT_DIGITS, evaluate_product
 from bettibounds.theorems import get_theorem
 
 K, GV, Z, Kh = (get_theorem(k) for k in ("K", "GV", "Z", "Kh"))
 
 
-# ---------------------------------------------- independent oracles (THEORY sec. 2)
+# ------------------------------------ independent oracles (docs/theory.md §5)
 def K_oracle(n, r, alpha, beta):
     return 2 ** (r * (r - 1) // 2) * beta * (alpha + beta - 1) ** (n - 1) * (
         min(n, r) * alpha + beta + (n - 1) * (alpha + beta - 2)) ** r
@@ -123,17 +124,19 @@ def test_Kh_monotone_when_adding_an_equation(r, alpha, degrees, extra):
 
 
 def test_domain_exclusion_is_needed():
-    """Why r = 0, beta = 1 is excluded: K = 1 * 0^(n-1) drops from 1 (n = 1) to 0."""
+    """Why r = 0, beta = 1 is excluded: the count K = 1 * 0^(n-1) drops from 1 (n = 1) to 0, so the bound
+    floor(K / 2) = 0 for both, while K / 2 (its log) drops from 1/2 to 0."""
     assert not in_domain(2, 0, 0, 1)
-    assert evaluate("K", 1, 0, 0, 1).exact == 1
-    assert evaluate("K", 2, 0, 0, 1).exact == 0
+    assert evaluate("K", 1, 0, 0, 1).exact == 0 and float(evaluate("K", 1, 0, 0, 1).log2) == -1.0
+    assert evaluate("K", 2, 0, 0, 1).exact == 0 and evaluate("K", 2, 0, 0, 1).log2 == mpmath.ninf
 
 
 # ------------------------------------------------------------ exact vs oracles
 @given(small_formats)
 def test_theorems_equal_independent_oracles(fmt):
     n, r, alpha, beta = fmt
-    assert K.evaluate(n=n, r=r, alpha=alpha, beta=beta).exact == K_oracle(n, r, alpha, beta)
+    # theorem K bounds B by floor(K / 2) (docs/theory.md 6.1, Milnor's trick with ell and -ell)
+    assert K.evaluate(n=n, r=r, alpha=alpha, beta=beta).exact == K_oracle(n, r, alpha, beta) // 2
     assert GV.evaluate(n=n, r=r, alpha=alpha, beta=beta).exact == GV_oracle(n, r, alpha, beta)
     assert Z.evaluate(n=n, r=r, alpha=alpha, beta=beta, s=1, C=1).exact == Z_oracle(n, r, alpha, beta)
 
@@ -154,7 +157,14 @@ def close_log(got, exact_value):
 def test_log2_agrees_with_exact(key, fmt):
     e = evaluate(key, *fmt)
     assert e.exact is not None  # small formats always give the exact value
-    if e.exact == 0:
+    if key == "K":  # log2 is that of K / 2, never below the floored exact value it stands for
+        half = Fraction(K_oracle(*fmt), 2)
+        assert e.exact == math.floor(half)
+        if half == 0:
+            assert e.log2 == mpmath.ninf
+        else:
+            assert abs(float(e.log2) - math.log2(half)) <= 1e-9 * max(1.0, abs(math.log2(half)))
+    elif e.exact == 0:
         assert e.log2 == mpmath.ninf
     else:
         assert close_log(e.log2, e.exact)

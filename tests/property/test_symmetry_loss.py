@@ -1,4 +1,4 @@
-"""Symmetric parameter points have equal loss (issue 5; THEORY.md §3, docs/theory.md §7.2).
+"""Symmetric parameter points have equal loss (issue 5; docs/theory.md §7.2).
 
 For random tiny networks and data, every element h of the loss-preserving group G of
 ``bettibounds.lower.symmetry_group`` -- enumerated by ``bettibounds.certified.witness.group_orbit`` --
@@ -81,7 +81,9 @@ def has_flip(combo):
 @example(A(inputs=2, widths=(3, 3), activation="tanh", samples=2, skip="input-output"), None, 5)
 @example(A(inputs=1, widths=(2, 2), activation="gaussian", skip="residual", samples=2), None, 6)
 def test_every_group_element_preserves_the_loss(spec, data, seed):
-    group = symmetry_group(spec)
+    # group_orbit enumerates the linear maps (the skip flips of softplus/SiLU/GELU are bilinear: checked in
+    # tests/unit/test_families.py)
+    group = symmetry_group(spec, linear_only=True)
     assume(group.applicable and group.order <= MAX_ORDER)
     xs, ys = data.draw(datasets(spec)) if data is not None else generic_data(spec, seed)
     kern = kernel(spec, xs, ys)

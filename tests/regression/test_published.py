@@ -1,7 +1,7 @@
-"""Published claims (verification/published/*.json) against bettibounds.
+"""Published claims (bettibounds/claims/data/*.json, package data) against bettibounds.
 
-Each claim's published value or formula was typed in from the literature or THEORY.md (with its
-citation key and locator); ``verification/checks.py`` recomputes it with the bettibounds API. One
+Each claim's published value or formula was typed in from the literature (with its citation key and
+locator); :mod:`bettibounds.claims.checks` recomputes it with the bettibounds API. One
 test per claim id; qualitative claims are checked as the property they state (e.g. strict growth
 along a sweep). Claims whose check lives elsewhere (``kind: external``) are skipped with the name of
 the checker. A schema test keeps the files honest, and mutation tests show that every kind of check
@@ -11,38 +11,32 @@ can fail.
 from __future__ import annotations
 
 import copy
-import importlib.util
-import json
 import re
-from pathlib import Path
 
 import pytest
 
+from bettibounds import claims as claims_pkg
+from bettibounds.claims import checks
 from bettibounds.references import REFERENCES
 
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("bettibounds_verification_checks", ROOT / "verification" / "checks.py")
-checks = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(checks)
-
-FILES = sorted((ROOT / "verification" / "published").glob("*.json"))
-CLAIMS = checks.load()
+FILES = claims_pkg.claim_files()
+CLAIMS = [(c.stem, c.data) for c in claims_pkg.load_claims()]
 BY_ID = {c["id"]: c for _, c in CLAIMS}
 
 
 def test_there_are_published_files_for_every_source():
-    sources = {json.loads(p.read_text())["source"] for p in FILES}
+    sources = {data["source"] for data in FILES.values()}
     assert sources >= {"Bucarelli2024", "Khovanskii1991", "Zell1999", "GabrielovVorobjov2004", "Milnor1964",
                        "BianchiniScarselli2014", "Barannikov2019", "Barannikov2020", "Nurisso2024"}
 
 
 # ------------------------------------------------------------------------ schema
-@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
-def test_file_schema(path):
-    data = json.loads(path.read_text())
+@pytest.mark.parametrize("stem", sorted(FILES))
+def test_file_schema(stem):
+    data = FILES[stem]
     assert set(data) >= {"source", "title", "claims"}
-    assert data["source"] in REFERENCES, f"{path.name}: source key {data['source']!r} not in references.py"
-    assert data["claims"], f"{path.name} has no claims"
+    assert data["source"] in REFERENCES, f"{stem}.json: source key {data['source']!r} not in references.py"
+    assert data["claims"], f"{stem}.json has no claims"
     # the file's own source is cited by each of its claims
     for claim in data["claims"]:
         assert data["source"] in claim["citation"], claim["id"]
@@ -56,14 +50,14 @@ def test_claim_schema(stem, claim):
     assert claim["statement"].strip() and str(claim["value"]).strip() and claim["reproduction"].strip()
     assert claim["status"] in checks.STATUSES, claim["status"]
     assert claim["citation"] and all(k in REFERENCES for k in claim["citation"]), claim["citation"]
+    # when the project's own text is the locator, it is a section of docs/theory.md (which users have)
     assert claim["locator_source"] in ("confirmed", "none") or claim["locator_source"].startswith(
-        ("THEORY.md §", "docs/theory.md §")), claim["locator_source"]
+        "docs/theory.md §"), claim["locator_source"]
     if claim["locator"] is None:
         # never an invented locator: a missing one says why
         assert claim.get("locator_reason", "").strip(), f"{claim['id']}: locator null without locator_reason"
     else:
-        assert claim["locator_source"] == "confirmed" or claim["locator_source"].startswith(("THEORY.md §",
-                                                                                              "docs/theory.md §"))
+        assert claim["locator_source"] == "confirmed" or claim["locator_source"].startswith("docs/theory.md §")
         if claim["locator_source"] == "confirmed":
             assert claim.get("locator_url", "").startswith("https://"), claim["id"]
     assert claim["check"]["kind"] in checks.CHECKERS, claim["check"]["kind"]
@@ -132,9 +126,29 @@ def test_growth_check_demands_strict_growth(monkeypatch):
     assert rows and not any(r.agree for r in rows)
 
 
-def test_sections_cover_every_file():
-    """Every published file is run by one of the section scripts."""
-    text = "".join((ROOT / "verification" / f"{s}.py").read_text() for s in
-                   ("growth", "invariances", "input_space", "pfaffian_bounds", "barcode", "obstruction"))
-    for p in FILES:
-        assert f'"{p.stem}"' in text, p.stem
+def test_sections_cover_every_claim():
+    """Every claim is run by exactly one section of ``python -m bettibounds.claims --section``."""
+    covered: dict[str, int] = {}
+    for stems, _, match in claims_pkg.SECTIONS.values():
+        for c in claims_pkg.load_claims(stems, match):
+            covered[c.id] = covered.get(c.id, 0) + 1
+    assert covered == {cid: 1 for cid in BY_ID}
+
+
+def test_claims_command_line(capsys):
+    from bettibounds.claims.__main__ import main
+
+    assert main(["--section", "pfaffian_bounds"]) == 0
+    out = capsys.readouterr().out
+    assert "milnor1964.theorem2" in out and "0 disagreeing" in out
+
+
+def test_check_claims_rows_and_unknown_ids():
+    from bettibounds.errors import UnknownNameError
+
+    rows = {r["id"]: r for r in claims_pkg.check_claims()}
+    assert set(rows) == set(BY_ID)
+    assert rows["milnor1964.theorem2"]["verdict"] == "agrees"
+    assert rows["barannikov2020.barcode_shrinks_with_width_depth"]["verdict"].startswith("checked elsewhere")
+    with pytest.raises(UnknownNameError, match="milnor1964.theorem2"):
+        claims_pkg.get_claim("no.such.claim")

@@ -20,8 +20,8 @@ from bettibounds.pfaffian.rules import ode_degree, poly_track
 
 ALL = [*ACTIVATIONS, "polynomial:2", "polynomial:3", "poly:5"]
 
-#: THEORY sec. 1 "Primitives" table (and the registry's own docs for gelu / exp / identity)
-THEORY_FORMATS = {
+#: the "format" column of docs/theory.md §3 (the activation registry)
+PRIMITIVE_FORMATS = {
     "logistic": (1, 2, 1),
     "tanh": (1, 2, 1),
     "arctan": (2, 3, 1),
@@ -43,10 +43,10 @@ def test_every_entry_is_certified(name):
 
 
 def test_registry_is_not_empty_and_covers_theory_table():
-    assert set(THEORY_FORMATS) - {"polynomial:2", "polynomial:3"} <= set(activation_names())
+    assert set(PRIMITIVE_FORMATS) - {"polynomial:2", "polynomial:3"} <= set(activation_names())
 
 
-@pytest.mark.parametrize("name, fmt", sorted(THEORY_FORMATS.items()))
+@pytest.mark.parametrize("name, fmt", sorted(PRIMITIVE_FORMATS.items()))
 def test_formats_match_theory_table(name, fmt):
     assert get_activation(name).format == fmt
 
@@ -214,3 +214,23 @@ def test_output_activation_rejections():
 )
 def test_symmetry_kinds(name, kind):
     assert get_activation(name).symmetry == kind
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_growth_at_infinity_is_true(name):
+    """The registry's growth claim (it decides the input-space bound's coercivity hypothesis), checked
+    by sympy limits: "bounded" has finite limits at +-oo, "linear" finite limits of phi(t)/t; None
+    is claimed only where phi(t)/t is unbounded (exp) or for polynomials of degree >= 2."""
+    import sympy
+
+    act = ACTIVATIONS[name]
+    t = sympy.Symbol("t", real=True)
+    phi = act.sympy_function(t)
+    limits = {g: [sympy.limit(g, t, s) for s in (sympy.oo, -sympy.oo)] for g in (phi, phi / t)}
+    finite = {g: all(v.is_finite for v in vals) for g, vals in limits.items()}
+    if act.growth == "bounded":
+        assert finite[phi], limits
+    elif act.growth == "linear":
+        assert finite[phi / t] and not finite[phi], limits
+    else:
+        assert not finite[phi / t], limits

@@ -59,7 +59,7 @@ def test_large_K_log2_independently():
 def test_small_exact_values_in_to_dict():
     data = bounds(SMALL).to_dict()
     values = {e["theorem"]: e["value"] for e in data["upper"]}
-    assert values == {"K": "9000", "GV": "2152008", "Z": "1889568"}
+    assert values == {"K": "4500", "GV": "2152008", "Z": "1889568"}  # K: floor(9000 / 2)
     assert all(isinstance(v, str) for v in values.values())
 
 
@@ -142,9 +142,14 @@ def test_slice_dim():
         assert sl.lower == ()
         # lambda = 0: the eps-route regularises with eps ||t||^2, no rank condition is needed
         assert not any("D has full column rank" in str(h) for h in entry(sl, "K").hypotheses)
-        # lambda > 0: compactness of the slice needs D of full column rank
+        # lambda > 0: compactness of the slice needs D of full column rank -- except for k = 1, where the
+        # eps-route holds at every level with no hypothesis (docs/theory.md 6.7)
         reg = bounds(dataclasses.replace(s, l2=0.5), slice_dim=k)
-        assert any(h.status == "undecided" and "D has full column rank" in h.text for h in entry(reg, "K").hypotheses)
+        if k == 1:
+            assert not entry(reg, "K").conditional and not entry(sl, "K").conditional
+        else:
+            assert any(h.status == "undecided" and "D has full column rank" in h.text
+                       for h in entry(reg, "K").hypotheses)
     assert bounds(s, slice_dim=full.n_params).n_variables == full.n_params
 
 
@@ -238,7 +243,7 @@ def test_symbolic_worked_row(symbols, symbolic_report):
     import sympy
 
     expr = entry(symbolic_report, "K").symbolic_value
-    assert sympy.Integer(expr.subs(dict(zip(symbols, (1, 1, 1, 1))))) == 9000
+    assert sympy.Integer(expr.subs(dict(zip(symbols, (1, 1, 1, 1))))) == 4500  # K / 2, K = 9000
 
 
 def test_symbolic_input_space_rejected(symbols):

@@ -16,7 +16,7 @@ from bettibounds.pfaffian import chain as chain_mod
 
 
 def test_shallow_tanh_known_format():
-    # d=1, h=2, m=2, MSE-linear: r = m*h = 4, alpha = 2, beta = 4 (THEORY sec. 3, shallow row)
+    # d=1, h=2, m=2, MSE-linear: r = m*h = 4, alpha = 2, beta = 4 (docs/theory.md §4.3, shallow row)
     c = certify(A(inputs=1, widths=(2,), activation="tanh", samples=2))
     assert c.verified and not c.failures
     assert c.found == PfaffianFormat(4, 2, 4)

@@ -1,4 +1,4 @@
-"""Format derivation: THEORY sec. 3 closed forms, the three engines, options, errors."""
+"""Format derivation: the closed forms of docs/theory.md §4, the three engines, options, errors."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def fmt(spec, engine=closed_form, **kw):
 ENGINES = [closed_form, layer_recursion, mechanical]
 
 
-# --------------------------------------------------- THEORY sec. 3, loss table
+# ------------------------------------ docs/theory.md §4.3, the loss table
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("act", ["logistic", "tanh"])
 @pytest.mark.parametrize("widths, m", [((2,), 3), ((2, 2), 3), ((1, 3, 2), 2), ((3,), 1)])

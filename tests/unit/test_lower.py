@@ -1,4 +1,4 @@
-"""Symmetry-group lower bound: |G| hand-computed per architecture (THEORY sec. 3)."""
+"""Symmetry-group lower bound: |G| hand-computed per architecture (docs/theory.md §7.2)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,15 @@ f = math.factorial
         # no sign symmetry: permutations only
         (dict(widths=(2, 3), activation="softplus"), f(2) * f(3)),
         (dict(widths=(2, 3), activation="silu"), f(2) * f(3)),
-        (dict(widths=(4,), activation="poly:2"), f(4)),
+        # poly:2 keeps its permutations only where no continuous family is proved (docs/theory.md 7.3):
+        # no biases, two outputs (with biases, or width >= 3 feeding one unit, a family exists: no bound)
+        (dict(widths=(4,), activation="poly:2", bias=False, outputs=2), f(4)),
+        (dict(widths=(4,), activation="poly:2", l2=0.1), f(4)),
+        # softplus, SiLU, GELU with L = 1 and the input-output skip: skip flips, 2^h h! (lambda = 0)
+        (dict(widths=(3,), activation="softplus", skip="input-output"), 2**3 * f(3)),
+        (dict(widths=(3,), activation="gelu", skip="input-output"), 2**3 * f(3)),
+        (dict(widths=(3,), activation="silu", skip="input-output", l2=0.1), f(3)),
+        (dict(widths=(3, 3), activation="silu", skip="input-output"), f(3) * f(3)),
         # arctan is odd like tanh
         (dict(widths=(3,), activation="arctan"), 2**3 * f(3)),
         # an input-output skip does not interact with hidden-unit symmetries

@@ -1,6 +1,6 @@
 """Pure format algebra and mechanical degree tracking (bettibounds.pfaffian.rules).
 
-Every expected value below is worked by hand from THEORY sec. 1 (the format algebra
+Every expected value below is worked by hand from docs/theory.md §2.2-§2.3 (the format algebra
 and the (deg, dd) rules), with the computation in a comment.
 """
 
@@ -121,7 +121,7 @@ def test_track_mul(q1, q2, expected):
     [
         ((1, 0), 1, (1, 0)),
         ((1, 0), 2, (2, 1)),  # theta^2 -> 2 theta
-        ((2, 3), 2, (4, 5)),  # (u - y)^2 with u of (deg 2, dd 3): THEORY row MSE-lin
+        ((2, 3), 2, (4, 5)),  # (u - y)^2 with u of (deg 2, dd 3): docs/theory.md §4.3, MSE identity
         ((2, 1), 3, (6, 5)),  # 3 * 2, 2 * 2 + 1
         ((0, NEG_INF), 4, (0, NEG_INF)),
     ],
@@ -168,7 +168,7 @@ def test_poly_track():
 
 
 def test_theory_shallow_logistic_mse_row_by_hand():
-    """THEORY sec. 3, MSE-lin, L = 1: (r, alpha, beta) per sample = (h, 2, 4)."""
+    """docs/theory.md §4.3, MSE-lin, L = 1: (r, alpha, beta) per sample = (h, 2, 4)."""
     z = track_add(track_mul(track_var(), track_const()), track_var())  # w x + b
     assert z == (1, 0)
     dd_s = ode_degree(LOGISTIC_ODE, z[0]) + z[1]

@@ -89,6 +89,29 @@ def test_l2_positive(l2, positive):
     assert base(l2=l2).l2_positive is positive
 
 
+def _numeric_l2(kind: str, value: str):
+    import numpy as np
+    import sympy
+
+    return {"numpy-float64": np.float64, "numpy-float32": np.float32, "numpy-int64": np.int64,
+            "sympy-Integer": sympy.Integer, "sympy-Rational": sympy.Rational, "sympy-Float": sympy.Float}[kind](value)
+
+
+@pytest.mark.parametrize("kind", ["numpy-float64", "numpy-float32", "numpy-int64", "sympy-Integer",
+                                  "sympy-Rational", "sympy-Float"])
+@pytest.mark.parametrize("value, positive", [("0", False), ("2", True)])
+def test_l2_positive_is_a_bool_for_numpy_and_sympy_numbers(kind, value, positive):
+    """Fixed: numpy and sympy numbers compare to numpy.bool_ / sympy.false, which the callers' ``is False``
+    and ``is True`` tests missed: l2=numpy.float64(0) dropped the logistic sign flips (|G| = 2 instead of 8)."""
+    from bettibounds import symmetry_group
+
+    lam = _numeric_l2(kind, value)
+    spec = A(inputs=2, widths=(2,), activation="sigmoid", samples=3, l2=lam)
+    assert spec.l2_positive is positive
+    plain = A(inputs=2, widths=(2,), activation="sigmoid", samples=3, l2=int(value))
+    assert symmetry_group(spec).order == symmetry_group(plain).order == (2 if positive else 8)
+
+
 @pytest.mark.parametrize(
     "kw, kind",
     [
@@ -170,7 +193,7 @@ def test_frozen():
 @pytest.mark.parametrize(
     "kw, P",
     [
-        # THEORY sec. 3 table: (d+1)h + (h+1)
+        # docs/theory.md §1.1 (P) and §4.5: (d+1)h + (h+1)
         (dict(inputs=1, widths=(1,)), 4),
         (dict(inputs=2, widths=(2,)), 9),
         (dict(inputs=2, widths=(2, 2)), 15),
@@ -239,3 +262,17 @@ def test_to_dict_is_json_ready():
     d = json.loads(json.dumps(s.to_dict()))
     assert d["widths"] == [3, 3] and d["l2"] == 0.25 and d["bias"] == [True, False, True]
     assert d["activation"] == "tanh"
+
+
+def test_to_dict_is_json_ready_with_a_symbol_in_the_widths():
+    """Fixed: a sympy width in a widths list stayed a Symbol, and json.dumps (and BoundReport.to_json) raised."""
+    import json
+
+    import sympy
+
+    from bettibounds import bounds
+
+    m = sympy.Symbol("m", positive=True, integer=True)
+    s = A(inputs=2, widths=(m, 3), activation="tanh", samples=3)
+    assert json.loads(json.dumps(s.to_dict()))["widths"] == ["m", 3]
+    assert json.loads(bounds(s).to_json())["spec"]["widths"] == ["m", 3]

@@ -1,4 +1,4 @@
-"""Theorem registry: statements, statuses, reductions (THEORY sec. 2) and validation."""
+"""Theorem registry: statements, statuses, reductions (docs/theory.md §5) and validation."""
 
 from __future__ import annotations
 
@@ -18,7 +18,19 @@ Kh, K, GV, Z, Mi, MiSup = (get_theorem(k) for k in ("Kh", "K", "GV", "Z", "Mi", 
 
 # ------------------------------------------------------------------ registry
 def test_registry_keys():
-    assert {"K", "GV", "Z", "Kh", "Mi", "Mi+", "BS-sigmoid", "BS-arctan"} <= set(THEOREMS)
+    assert {"K", "GV", "Z", "Kh", "Mi", "Mi+", "BS-sigmoid", "BS-arctan", "Sym", "Sym-cert"} <= set(THEOREMS)
+    assert {k for k, t in THEOREMS.items() if t.kind == "lower"} == {"Sym", "Sym-cert"}
+
+
+def test_cli_lists_the_lower_bound_theorems(capsys):
+    import json
+
+    from bettibounds.cli import main
+
+    assert main(["theorems", "--json"]) == 0
+    rows = {r["key"]: r for r in json.loads(capsys.readouterr().out)["theorems"]}
+    for key in ("Sym", "Sym-cert"):
+        assert rows[key]["kind"] == "lower" and rows[key]["status"] == "derived" and rows[key]["citation"]
 
 
 @pytest.mark.parametrize("key", sorted(THEOREMS))
@@ -110,12 +122,16 @@ def test_khovanskii_r0_is_bezout(betas, alpha):
 
 @given(n=st.integers(1, 40), beta=st.integers(1, 12))
 def test_K_r0_alpha0(n, beta):
-    assert K.evaluate(n=n, r=0, alpha=0, beta=beta).exact == beta * (beta - 1) ** (n - 1)
+    # K = beta (beta - 1)^(n-1) boundary critical points (Bezout); the bound is floor(K / 2) (docs/theory.md 6.1)
+    assert K.evaluate(n=n, r=0, alpha=0, beta=beta).exact == beta * (beta - 1) ** (n - 1) // 2
 
 
 def test_K_r0_alpha0_hand():
-    assert K.evaluate(n=3, r=0, alpha=0, beta=4).exact == 4 * 3**2
-    assert K.evaluate(n=1, r=0, alpha=0, beta=1).exact == 1
+    assert K.evaluate(n=3, r=0, alpha=0, beta=4).exact == 4 * 3**2 // 2 == 18
+    # n = 1, beta = 4: {f <= c} for a quartic is at most 2 intervals = floor(4 / 2)
+    assert K.evaluate(n=1, r=0, alpha=0, beta=4).exact == 2
+    # an affine function (beta = 1): a compact sublevel set can only be empty (docs/theory.md 8)
+    assert K.evaluate(n=1, r=0, alpha=0, beta=1).exact == 0
     assert K.evaluate(n=2, r=0, alpha=0, beta=1).exact == 0
 
 
@@ -128,11 +144,12 @@ def test_GV_r0_alpha0_is_milnor(n, d):
 
 @given(n=st.integers(1, 30), r=st.integers(0, 8), alpha=st.integers(1, 6), beta=st.integers(1, 6))
 def test_K_is_khovanskii_on_the_critical_point_system(n, r, alpha, beta):
-    """THEORY (K) proof: one equation of degree beta and n-1 of degree alpha+beta-1."""
+    """docs/theory.md 6.1: K is Khovanskii's count for one equation of degree beta and n-1 of degree
+    alpha+beta-1, and the theorem's bound is half of it, rounded down (Step 3: ell and -ell)."""
     betas = ((beta, 1), (alpha + beta - 1, n - 1))
     assert K.evaluate(n=n, r=r, alpha=alpha, beta=beta).exact == Kh.evaluate(
         n=n, r=r, alpha=alpha, betas=betas
-    ).exact
+    ).exact // 2
 
 
 def test_milnor_sup_hand():
@@ -143,8 +160,9 @@ def test_milnor_sup_hand():
 
 
 def test_hand_values():
-    # K: 4 * 5^3 * [2 + 4 + 3*4] = 9000 (THEORY worked row 1)
-    assert K.evaluate(n=4, r=1, alpha=2, beta=4).exact == 9000
+    # K = 4 * 5^3 * [2 + 4 + 3*4] = 9000 (docs/theory.md §4.5, row 1: the count); the bound is floor(9000 / 2) = 4500
+    assert K.evaluate(n=4, r=1, alpha=2, beta=4).exact == 4500
+    assert K.rhs(n=4, r=1, alpha=2, beta=4).coef == Fraction(1, 2)
     # Z: 18^5 with s = 1, C = 1; s = 2 multiplies by 2^n, C by C
     assert Z.evaluate(n=4, r=1, alpha=2, beta=4, s=1, C=1).exact == 18**5
     assert Z.evaluate(n=4, r=1, alpha=2, beta=4, s=2, C=3).exact == 3 * 2**4 * 18**5
@@ -162,7 +180,7 @@ def test_symbolic_expression():
     n, r, a, b = sympy.symbols("n r alpha beta", positive=True, integer=True)
     expr = K.expression(n=n, r=r, alpha=a, beta=b)
     val = expr.subs({n: 4, r: 1, a: 2, b: 4})
-    assert sympy.simplify(val - 9000) == 0
+    assert sympy.simplify(val - 4500) == 0  # K / 2 (K = 9000 even: no rounding)
     expr = GV.expression(n=n, r=r, alpha=a, beta=b)
     assert sympy.simplify(expr.subs({n: 5, r: 1, a: 2, b: 4}) - 2_152_008) == 0
 

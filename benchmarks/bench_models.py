@@ -1,0 +1,300 @@
+"""The model engine against what users of any PyTorch model run today, on the same model and grid.
+
+For each model and one 2-D slice grid, in one process -- ``mlp``: 64-14-10 tanh (P = 1060) and ``cnn``:
+Conv2d(1, 8, 3) - tanh - AvgPool2d(2) - Linear(128, 10) (P = 1370), both on scikit-learn's bundled digits (1797
+samples of 8 x 8 pixels) with cross entropy; ``cnn2``: a second 8-channel convolution before the pooling
+(P = 1954: the first layer is a small share of the work); ``bc``: 30-20-16-1 tanh (P = 973) on the bundled
+breast-cancer data (569 samples, standardised) with BCE on logits, the issue's first example:
+
+* ``engine``: :class:`bettibounds.engines.model_engine.ModelEngine` (``evaluate_chunked`` in slice
+  mode: vmap over chunks, with the slice trick);
+* ``engine, no trick``: the same engine with ``slice_trick=False`` (what the trick alone gains);
+* ``vmap``: plain ``torch.func.vmap`` of ``functional_call`` over the same chunks of parameter
+  vectors theta = c + t @ D, without the slice trick (what a user who knows torch.func writes);
+* ``loop``: a per-point torch loop (``vector_to_parameters`` into the model, forward, loss);
+* ``loop after first``: the same loop over the layers after the first parametrised one, whose output
+  is precomputed outside the timing: the per-point work that remains for any slice method, so
+  loop / this bounds what the slice trick can gain over a per-point loop;
+* ``loss-landscapes``: ``loss_landscapes.random_plane`` (pip package loss-landscapes 3.0.6, which
+  evaluates one point at a time through its model wrapper), on a grid of the same size; skipped,
+  with a note, when the package is missing.
+
+Each method runs on the same number of points (the grid, or ``--loop-points`` of it for the two
+per-point methods, whose rate is then extrapolated: they have no per-call state); the methods take
+turns ``--repeat`` times and each keeps its best time (the machine may be shared); the table gives
+points per second and the ratio of the engine's rate to each. The engine's values are checked
+against the loop's at those points (max relative difference). The memory check runs the engine in
+child processes on two grids, 16x apart in points, and reports the peak resident memory of each:
+bounded by the chunk, it does not grow with the grid.
+
+Usage: python benchmarks/bench_models.py [--grid 41] [--dtype float32] [--threads N] [--no-memory]
+Writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime as _dt
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _machine import cpu_model  # noqa: E402
+
+
+def digits(dtype):
+    import torch
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    return torch.tensor(x / 16.0, dtype=dtype), torch.tensor(y, dtype=torch.int64)
+
+
+def breast_cancer(dtype):
+    """scikit-learn's bundled breast-cancer data (569 x 30), standardised; labels as (m, 1) floats."""
+    import torch
+    from sklearn.datasets import load_breast_cancer
+
+    x, y = load_breast_cancer(return_X_y=True)
+    x = (x - x.mean(0)) / x.std(0)
+    return torch.tensor(x, dtype=dtype), torch.tensor(y, dtype=dtype).reshape(-1, 1)
+
+
+#: model -> (data, loss name, torch loss)
+SETUPS = {"mlp": ("digits", "cross_entropy"), "cnn": ("digits", "cross_entropy"), "cnn2": ("digits", "cross_entropy"),
+          "bc": ("breast_cancer", "bce_with_logits")}
+
+
+def data_for(name, dtype):
+    return digits(dtype) if SETUPS[name][0] == "digits" else breast_cancer(dtype)
+
+
+def torch_loss(name):
+    import torch
+
+    return torch.nn.CrossEntropyLoss() if SETUPS[name][1] == "cross_entropy" else torch.nn.BCEWithLogitsLoss()
+
+
+def models(dtype):
+    import torch
+
+    nn = torch.nn
+    torch.manual_seed(0)
+    bc = nn.Sequential(nn.Linear(30, 20), nn.Tanh(), nn.Linear(20, 16), nn.Tanh(), nn.Linear(16, 1))  # P = 973
+    mlp = nn.Sequential(nn.Linear(64, 14), nn.Tanh(), nn.Linear(14, 10))  # P = 1060
+    cnn = nn.Sequential(nn.Unflatten(1, (1, 8, 8)), nn.Conv2d(1, 8, 3, padding=1), nn.Tanh(), nn.AvgPool2d(2),
+                        nn.Flatten(), nn.Linear(8 * 4 * 4, 10))  # P = 1370
+    cnn2 = nn.Sequential(nn.Unflatten(1, (1, 8, 8)), nn.Conv2d(1, 8, 3, padding=1), nn.Tanh(),
+                         nn.Conv2d(8, 8, 3, padding=1), nn.Tanh(), nn.AvgPool2d(2), nn.Flatten(),
+                         nn.Linear(8 * 4 * 4, 10))  # P = 1954: the first layer is a smaller share of the work
+    return {"mlp": mlp.eval().to(dtype), "cnn": cnn.eval().to(dtype), "cnn2": cnn2.eval().to(dtype),
+            "bc": bc.eval().to(dtype)}
+
+
+def directions(model, seed=0):
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    c = torch.nn.utils.parameters_to_vector(model.parameters()).detach().double()
+    D = torch.randn(2, c.numel(), generator=g, dtype=torch.float64) * 0.1
+    return c.numpy(), D.numpy()
+
+
+def run_engine(model, x, y, c, D, t, dtype, trick=True, loss="cross_entropy"):
+    from bettibounds.engines.model_engine import ModelEngine, ModelProblem
+
+    eng = ModelEngine(ModelProblem(model, loss), x, y, device="cpu", dtype=dtype, slice_trick=trick)
+    eng.evaluate_chunked(t[:8], "slice", center=c, directions=D)  # warm-up
+    t0 = time.perf_counter()
+    v = eng.evaluate_chunked(t, "slice", center=c, directions=D)
+    return v, time.perf_counter() - t0, eng
+
+
+def run_vmap(model, x, y, c, D, t, chunk, loss_fn):
+    import torch
+    from torch.func import functional_call, vmap
+
+    names = [n for n, _ in model.named_parameters()]
+    shapes = [p.shape for _, p in model.named_parameters()]
+    sizes = [p.numel() for _, p in model.named_parameters()]
+    dt = next(model.parameters()).dtype
+
+    def loss(theta):
+        params = {n: piece.view(s) for n, piece, s in zip(names, theta.split(sizes), shapes)}
+        return loss_fn(functional_call(model, params, (x,)), y)
+
+    basis = torch.as_tensor(np.vstack([c, D]), dtype=dt)
+    tt = torch.as_tensor(t, dtype=dt)
+    out = []
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        for s in range(0, len(t), chunk):
+            tb = tt[s:s + chunk]
+            th = torch.cat([torch.ones(len(tb), 1, dtype=dt), tb], 1) @ basis
+            out.append(vmap(loss)(th))
+    return torch.cat(out).double().numpy(), time.perf_counter() - t0
+
+
+def run_loop(model, x, y, c, D, t, loss_fn):
+    import torch
+    from torch.nn.utils import vector_to_parameters
+
+    m = copy.deepcopy(model)
+    dt = next(m.parameters()).dtype
+    out = []
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        for ti in t:
+            vector_to_parameters(torch.as_tensor(c + ti @ D, dtype=dt), m.parameters())
+            out.append(float(loss_fn(m(x), y)))
+    return np.array(out), time.perf_counter() - t0
+
+
+#: model -> index of its first parametrised layer in the Sequential
+FIRST = {"mlp": 0, "cnn": 1, "cnn2": 1, "bc": 0}
+
+
+def run_rest_loop(name, model, x, y, c, D, t, loss_fn):
+    """The per-point loop over the layers after the first, whose output is precomputed at each point
+    (the slice trick's share, done outside the timing): the per-point work any slice method still has
+    to do. loop / this = the most the trick can gain over a per-point loop."""
+    import torch
+    from torch.nn.utils import vector_to_parameters
+
+    m = copy.deepcopy(model)
+    dt = next(m.parameters()).dtype
+    k = FIRST[name]
+    head, rest = m[:k + 1], m[k + 1:]
+    zs = []
+    with torch.no_grad():
+        for ti in t:
+            vector_to_parameters(torch.as_tensor(c + ti @ D, dtype=dt), m.parameters())
+            zs.append(head(x))
+    out = []
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        for ti, z in zip(t, zs):
+            vector_to_parameters(torch.as_tensor(c + ti @ D, dtype=dt), m.parameters())
+            out.append(float(loss_fn(rest(z), y)))
+    return np.array(out), time.perf_counter() - t0
+
+
+def run_loss_landscapes(model, x, y, steps, loss_fn):
+    try:
+        import loss_landscapes
+        import loss_landscapes.metrics as metrics
+    except ImportError:
+        return None
+    import torch
+
+    metric = metrics.Loss(loss_fn, x, y)
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        loss_landscapes.random_plane(model, metric, distance=1, steps=steps, normalization="filter",
+                                     deepcopy_model=True)
+    return time.perf_counter() - t0
+
+
+def memory_probe(name: str, grid: int, dtype_name: str) -> int:
+    """Peak resident memory (KiB) of this process after the engine ran on grid x grid points."""
+    import torch
+
+    dt = {"float32": torch.float32, "float64": torch.float64}[dtype_name]
+    x, y = data_for(name, dt)
+    model = models(dt)[name]
+    c, D = directions(model)
+    ax = np.linspace(-1, 1, grid)
+    t = np.stack(np.meshgrid(ax, ax, indexing="ij"), -1).reshape(-1, 2)
+    run_engine(model, x, y, c, D, t, dtype_name, loss=SETUPS[name][1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--grid", type=int, default=41, help="points per axis of the 2-D slice (default 41)")
+    ap.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    ap.add_argument("--loop-points", type=int, default=200,
+                    help="points timed for the per-point loop and loss-landscapes (rate extrapolated)")
+    ap.add_argument("--models", default="mlp,cnn,cnn2,bc")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per method, taking turns; the best counts")
+    ap.add_argument("--no-memory", action="store_true", help="skip the memory check (two child processes)")
+    ap.add_argument("--memory-probe", nargs=2, metavar=("MODEL", "GRID"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.memory_probe:
+        print(memory_probe(args.memory_probe[0], int(args.memory_probe[1]), args.dtype))
+        return
+    dt = {"float32": torch.float32, "float64": torch.float64}[args.dtype]
+    print(f"# bench_models  {_dt.datetime.now().isoformat(timespec='minutes')}  {cpu_model()}  torch "
+          f"{torch.__version__}, {torch.get_num_threads()} threads, {args.dtype}, "
+          f"grid {args.grid}x{args.grid}, load average {os.getloadavg()[0]:.1f}")
+    header = f"{'model':<6} {'P':>5} {'method':<16} {'points':>6} {'pt/s':>9} {'engine x':>9}  note"
+    print(header)
+    ax = np.linspace(-1, 1, args.grid)
+    t = np.stack(np.meshgrid(ax, ax, indexing="ij"), -1).reshape(-1, 2)
+    for name in args.models.split(","):
+        x, y = data_for(name, dt)
+        loss, loss_fn = SETUPS[name][1], torch_loss(name)
+        model = models(dt)[name]
+        c, D = directions(model)
+        n = min(args.loop_points, len(t))
+        idx = np.linspace(0, len(t) - 1, n).astype(int)
+        steps = max(2, int(round(np.sqrt(n))))
+        best: dict = {}
+        # the methods take turns, --repeat times; each keeps its best time (the machine is shared)
+        for _ in range(args.repeat):
+            v, sec, eng = run_engine(model, x, y, c, D, t, args.dtype, loss=loss)
+            chunk = eng.chunk_size(len(t), "slice", 2)
+            best["engine"] = min(best.get("engine", np.inf), sec)
+            best["engine, no trick"] = min(best.get("engine, no trick", np.inf),
+                                           run_engine(model, x, y, c, D, t, args.dtype, False, loss)[1])
+            best["vmap"] = min(best.get("vmap", np.inf), run_vmap(model, x, y, c, D, t, chunk, loss_fn)[1])
+            ref, sec_l = run_loop(model, x, y, c, D, t[idx], loss_fn)
+            best["loop"] = min(best.get("loop", np.inf), sec_l)
+            best["loop after first"] = min(best.get("loop after first", np.inf), run_rest_loop(name, model, x, y, c, D, t[idx], loss_fn)[1])
+            sec_ll = run_loss_landscapes(model, x, y, steps, loss_fn)
+            if sec_ll is not None:
+                best["loss-landscapes"] = min(best.get("loss-landscapes", np.inf), sec_ll)
+        err = float(np.max(np.abs(v[idx] - ref) / np.maximum(np.abs(ref), 1e-300)))
+        rate = len(t) / best["engine"]
+        rows = [("engine", len(t), f"chunk {chunk} points, slice trick from {eng.slice_trick}"),
+                ("engine, no trick", len(t), "the engine with slice_trick=False"),
+                ("vmap", len(t), "plain vmap of functional_call + the torch loss, same chunks"),
+                ("loop", n, f"max rel diff engine vs loop {err:.1e}"),
+                ("loss-landscapes", steps * steps, "random_plane, filter normalisation"),
+                ("loop after first", n, "per-point loop of the layers after the first (its output precomputed): "
+                                        "loop / this bounds the trick's gain")]
+        for method, pts, note in rows:
+            if method not in best:
+                print(f"{name:<6} {eng.n_params:>5} {method:<16} {'-':>6} {'-':>9} {'-':>9}  not installed "
+                      "(pip install loss-landscapes)")
+                continue
+            r = pts / best[method]
+            print(f"{name:<6} {eng.n_params:>5} {method:<16} {pts:>6} {r:>9.1f} {rate / r:>9.2f}  {note}")
+        print(f"{name:<6} data {SETUPS[name][0]} (m = {len(x)}), loss {loss}")
+    if not args.no_memory:
+        name = args.models.split(",")[0]
+        small, large = max(5, args.grid // 4), args.grid
+        peaks = []
+        for g in (small, large):
+            cmd = [sys.executable, __file__, "--memory-probe", name, str(g), "--dtype", args.dtype]
+            if args.threads:
+                cmd += ["--threads", str(args.threads)]
+            peaks.append(int(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()))
+        print(f"memory ({name}): peak RSS {peaks[0] / 1024:.0f} MiB for {small}^2 points, {peaks[1] / 1024:.0f} MiB "
+              f"for {large}^2 points")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,385 @@
+"""The minima-graph barcode (Barannikov et al. 2020): minima of independent descents, joined by
+relaxed paths, and each minimum's segment from the minimax over the graph of minima.
+
+Protocol:
+
+1. N minima from independent optimiser runs (:func:`descend`: Adam from N starts, full batch);
+2. optionally the quotient by the symmetry group (:mod:`bettibounds.barcode.quotient`): every
+   minimum is replaced by its canonical representative, and minima whose representatives coincide
+   (images of one another) are one minimum;
+3. for every pair (i, j) a path from theta_i to theta_j relaxed by the string method
+   (:func:`relax_paths`, all pairs in one batch); its level w_ij is the largest loss on a dense
+   evaluation of the relaxed polyline -- the top of an explicit path, so an upper estimate of the
+   true merge level of the two minima;
+4. the barcode: H0 of the complete graph on the minima, vertex i at Loss(theta_i), edge (i, j) at
+   w_ij (elder rule). Minimum i dies at the minimax level from i to the set of lower minima:
+   d_i = min over chains i = v_0, ..., v_r (Loss(v_r) < Loss(v_0)) of max_t w(v_t, v_{t+1}).
+
+**Two readings.** The 2020 paper reads each minimum's segment from the lowest path to a lower
+minimum, d_i^direct = min over j with Loss_j < Loss_i of w_ij. The graph reading d_i can only be
+lower (a chain through other minima is also a path); :class:`MinimaGraph` keeps both and lists
+the minima where they differ. The graph reading is H0 of the union of the paths, and so the one
+consistent with the barcode of the loss restricted to that union.
+
+The evaluation goes through the small interface of :mod:`bettibounds.barcode.evaluate`, so any
+model with ``values`` / ``values_and_gradients`` can be measured.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import numbers
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import InvalidSpecError
+from .core import Barcode, BarcodeBar, sorted_bars
+from .evaluate import as_evaluator
+
+__all__ = ["descend", "relax_paths", "minima_graph_barcode", "MinimaGraph", "graph_h0"]
+
+
+def _positive(name: str, v, integer: bool = True):
+    ok = (isinstance(v, numbers.Integral) if integer else isinstance(v, numbers.Real)) and not isinstance(v, bool)
+    if not ok or not (math.isfinite(v) and v > 0):
+        raise InvalidSpecError(f"{name} must be a positive {'integer' if integer else 'number'}, got {v!r}")
+    return int(v) if integer else float(v)
+
+
+def descend(evaluator, starts, *, steps: int = 300, lr: float = 0.01, low=None, high=None):
+    """Adam (full batch) from every row of ``starts``, independently; returns (points, losses).
+
+    Each row is one optimiser run: the interface evaluates the rows' losses and their own
+    gradients, Adam's moments are elementwise, so runs do not interact. ``low``/``high``: optional
+    box to project onto after every step.
+    """
+    ev = as_evaluator(evaluator)
+    th = np.array(starts, dtype=np.float64).reshape(-1, ev.n_params)
+    steps, lr = _positive("steps", steps), _positive("lr", lr, integer=False)
+    b1, b2, eps = 0.9, 0.999, 1e-8
+    m1, m2 = np.zeros_like(th), np.zeros_like(th)
+    for t in range(1, steps + 1):
+        v, g = ev.values_and_gradients(th)
+        if not np.isfinite(v).all():
+            raise InvalidSpecError("the loss became non-finite during descent; lower lr")
+        m1 = b1 * m1 + (1 - b1) * g
+        m2 = b2 * m2 + (1 - b2) * g * g
+        th = th - lr * (m1 / (1 - b1 ** t)) / (np.sqrt(m2 / (1 - b2 ** t)) + eps)
+        if low is not None:
+            th = np.clip(th, low, high)
+    return th, ev.values(th)
+
+
+def _respace(C: np.ndarray) -> np.ndarray:
+    """Every chain of C (M, W, P) respaced to W points equally spaced in arc length, ends kept."""
+    M, W, _ = C.shape
+    seg = np.linalg.norm(np.diff(C, axis=1), axis=2)  # (M, W - 1)
+    s = np.concatenate([np.zeros((M, 1)), np.cumsum(seg, axis=1)], axis=1)
+    out = C.copy()
+    for m in range(M):
+        if s[m, -1] == 0.0:
+            continue
+        target = np.linspace(0.0, s[m, -1], W)[1:-1]
+        idx = np.clip(np.searchsorted(s[m], target, side="right") - 1, 0, W - 2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            w = np.where(seg[m, idx] > 0, (target - s[m, idx]) / seg[m, idx], 0.0)
+        out[m, 1:-1] = C[m, idx] + w[:, None] * (C[m, idx + 1] - C[m, idx])
+    return out
+
+
+def _dense_levels(ev, C: np.ndarray, dense: int) -> tuple[np.ndarray, np.ndarray]:
+    """Largest loss on ``dense`` evaluations per segment of every chain, and where it is reached."""
+    M, _, P = C.shape
+    t = np.arange(dense, dtype=np.float64) / dense
+    pts = C[:, :-1, None, :] + t[None, None, :, None] * np.diff(C, axis=1)[:, :, None, :]
+    pts = np.concatenate([pts.reshape(M, -1, P), C[:, -1:]], axis=1)  # (M, (W - 1) dense + 1, P)
+    v = ev.values(pts.reshape(-1, P)).reshape(M, -1)
+    i = np.argmax(v, axis=1)
+    return v[np.arange(M), i], pts[np.arange(M), i]
+
+
+def relax_paths(evaluator, starts, ends, *, images: int = 12, iterations: int = 60, step: float = 0.5,
+                dense: int = 4, check_every: int = 5, grow: float = 1.5, max_step: float = 2.0,
+                history: dict | None = None):
+    """Relax the straight paths starts[m] -> ends[m] by the string method, all M paths at once.
+
+    Every interior image takes a gradient step of ``step`` times the chain's mean image spacing
+    (normalised by the chain's largest gradient, so the step does not depend on the loss scale),
+    then the chain is respaced to equal arc length; every ``check_every`` iterations the chain is
+    evaluated densely (``dense`` points per segment) and the best chain so far is kept; a chain
+    whose level stops improving twice restarts from its best with half the step, and a chain that
+    improved lengthens its step by ``grow`` (up to ``max_step``). The straight line is the first
+    "best" chain. ``history``, when given, receives ``{iteration: best levels so far}`` at every
+    check (the convergence record: how much the levels still moved). At the end, the two segments around each chain's top are
+    evaluated 16 times denser (for the relaxed and the straight chain alike); a level is the
+    largest loss found on the chain -- a lower estimate of the polyline's maximum, which is itself
+    an upper estimate of the merge level.
+
+    Returns ``(levels, straight_levels, saddles)``: (M,), (M,), (M, P).
+    """
+    ev = as_evaluator(evaluator)
+    a = np.asarray(starts, dtype=np.float64).reshape(-1, ev.n_params)
+    b = np.asarray(ends, dtype=np.float64).reshape(-1, ev.n_params)
+    if a.shape != b.shape:
+        raise InvalidSpecError(f"starts and ends must have the same shape, got {a.shape} and {b.shape}")
+    images, dense, check_every = (_positive(n, v) for n, v in
+                                  (("images", images), ("dense", dense), ("check_every", check_every)))
+    if isinstance(iterations, bool) or not isinstance(iterations, numbers.Integral) or iterations < 0:
+        raise InvalidSpecError(f"iterations must be an integer >= 0, got {iterations!r}")
+    step = _positive("step", step, integer=False)
+    M, P = a.shape
+    if M == 0:
+        return np.empty(0), np.empty(0), np.empty((0, P))
+    s = np.linspace(0.0, 1.0, images + 2)[None, :, None]
+    C = a[:, None, :] + s * (b - a)[:, None, :]
+    best_level, best_saddle = _dense_levels(ev, C, dense)
+    straight = best_level.copy()
+    best = C.copy()
+    steps = np.full(M, float(step))
+    stale = np.zeros(M, dtype=int)
+    active = np.ones(M, dtype=bool)
+    for it in range(1, iterations + 1):
+        if not active.any():
+            break
+        idx = np.flatnonzero(active)
+        X = C[idx, 1:-1].reshape(-1, P)
+        _, g = ev.values_and_gradients(X)
+        g = g.reshape(len(idx), images, P)
+        gmax = np.linalg.norm(g, axis=2).max(1)
+        spacing = np.linalg.norm(np.diff(C[idx], axis=1), axis=2).mean(1)
+        ok = (gmax > 0) & np.isfinite(gmax) & (spacing > 0)
+        coef = np.where(ok, steps[idx] * spacing / np.where(ok, gmax, 1.0), 0.0)
+        C[idx, 1:-1] -= coef[:, None, None] * g
+        C[idx] = _respace(C[idx])
+        active[idx[~ok]] = False
+        if it % check_every == 0 or it == iterations:
+            lv, sd = _dense_levels(ev, C[idx], dense)
+            better = lv < best_level[idx]
+            for j, m in enumerate(idx):
+                if better[j]:
+                    best_level[m], best_saddle[m], best[m], stale[m] = lv[j], sd[j], C[m], 0
+                    steps[m] = min(steps[m] * grow, max_step)  # moving well: lengthen the step
+                else:
+                    stale[m] += 1
+                    if stale[m] >= 2:  # restart from the best chain with a smaller step
+                        C[m], steps[m], stale[m] = best[m], steps[m] / 2, 0
+                        if steps[m] < 1e-3:
+                            active[m] = False
+            if history is not None:
+                history[it] = best_level.copy()
+    # a finer look at the top of each chain kept (and of the straight line, so the two stay
+    # comparable): the two segments around its highest dense point, 16 times denser -- a coarse
+    # dense maximum can sit below the polyline's maximum (on the camel function by 3e-3)
+    best_level, best_saddle = _fine_top(ev, best, best_level, best_saddle, dense)
+    S = a[:, None, :] + s * (b - a)[:, None, :]
+    straight = _fine_top(ev, S, straight, _dense_levels(ev, S, dense)[1], dense)[0]
+    return best_level, straight, best_saddle
+
+
+def _fine_top(ev, C: np.ndarray, level: np.ndarray, at: np.ndarray, dense: int):
+    """Levels of the chains C re-evaluated 16 x denser on the two segments around ``at``."""
+    M, W, _ = C.shape
+    top = _nearest_vertex(C, at)
+    lo_v, hi_v = np.clip(top - 1, 0, W - 1), np.clip(top + 1, 0, W - 1)
+    r = np.arange(M)
+    fine, fine_at = _dense_levels(ev, np.stack([C[r, lo_v], C[r, top], C[r, hi_v]], axis=1), 16 * dense)
+    up = fine > level
+    return np.where(up, fine, level), np.where(up[:, None], fine_at, at)
+
+
+def _nearest_vertex(C: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Index of the chain vertex nearest to x, per chain."""
+    return np.argmin(np.linalg.norm(C - x[:, None, :], axis=2), axis=1)
+
+
+def graph_h0(values, levels) -> tuple[list[tuple[int, float, tuple[int, int] | None]], np.ndarray]:
+    """H0 of a complete graph: vertex i at ``values[i]``, edge (i, j) at ``levels[i, j]`` (>= both ends).
+
+    Returns ``(bars, direct)``: bars as (vertex, death, (i, j) of the merging edge or None for the
+    essential bar), one per vertex (elder rule, ties by index); ``direct[i]`` = min over lower j of
+    levels[i, j] (inf for a vertex with no lower one), the 2020 paper's reading.
+    """
+    f = np.asarray(values, dtype=np.float64)
+    W = np.asarray(levels, dtype=np.float64)
+    n = f.shape[0]
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.lexsort((np.arange(n), f))] = np.arange(n)
+    pairs = [(max(W[i, j], f[i], f[j]), i, j) for i, j in itertools.combinations(range(n), 2)]
+    pairs.sort()
+    parent = list(range(n))
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    deaths: dict[int, tuple[float, tuple[int, int]]] = {}
+    for w, i, j in pairs:
+        ri, rj = find(i), find(j)
+        if ri == rj:
+            continue
+        young, old = (ri, rj) if rank[ri] > rank[rj] else (rj, ri)
+        deaths[young] = (float(w), (i, j))
+        parent[young] = old
+    bars = [(v, *deaths[v]) if v in deaths else (v, math.inf, None) for v in range(n)]
+    direct = np.full(n, math.inf)
+    for i in range(n):
+        lower = [j for j in range(n) if rank[j] < rank[i]]
+        if lower:
+            direct[i] = min(max(W[i, j], f[i], f[j]) for j in lower)
+    return bars, direct
+
+
+@dataclass(frozen=True)
+class MinimaGraph:
+    """The minima-graph barcode and everything needed to read and check it.
+
+    ``minima`` (N, P) and ``values`` (N,): the minima used (canonical representatives under a
+    quotient); ``levels`` (N, N): relaxed path levels (inf on the diagonal); ``straight`` (N, N):
+    the straight-line levels they started from; ``barcode``: bars born at each minimum
+    (locations: minimum ids; a finite bar's ``death_at`` is the pair whose path carries the merge);
+    ``graph_deaths`` / ``direct_deaths``: the graph (minimax) and the 2020 paper's (direct)
+    readings; ``identified``: groups of input runs merged as one minimum by the quotient.
+    """
+
+    minima: np.ndarray
+    values: np.ndarray
+    levels: np.ndarray
+    straight: np.ndarray
+    barcode: Barcode
+    graph_deaths: np.ndarray
+    direct_deaths: np.ndarray
+    identified: list = field(default_factory=list)
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def differences(self) -> list[dict]:
+        """The minima whose two readings differ (the graph reading is lower there)."""
+        out = []
+        for i, (g, d) in enumerate(zip(self.graph_deaths, self.direct_deaths)):
+            # material differences only: the segment shortens by more than 0.1 % (rounding in the
+            # relaxation makes two readings of one path differ in the last digits)
+            if math.isfinite(d) and d - g > 1e-3 * (d - self.values[i]):
+                out.append({"minimum": i, "loss": float(self.values[i]), "graph_death": float(g),
+                            "direct_death": float(d)})
+        return out
+
+    def to_score(self, norm: str = "sum", reading: str = "graph") -> float:
+        """TO-score of the finite segments in the ``"graph"`` or ``"direct"`` reading."""
+        from .core import to_score
+
+        deaths = {"graph": self.graph_deaths, "direct": self.direct_deaths}.get(reading)
+        if deaths is None:
+            raise InvalidSpecError(f"reading must be 'graph' or 'direct', got {reading!r}")
+        return to_score([d - v for d, v in zip(deaths, self.values) if math.isfinite(d)], norm)
+
+    def to_dict(self) -> dict:
+        def fin(x):
+            return None if not math.isfinite(x) else float(x)
+
+        return {"n_minima": int(self.values.shape[0]), "values": self.values.tolist(),
+                "graph_deaths": [fin(x) for x in self.graph_deaths],
+                "direct_deaths": [fin(x) for x in self.direct_deaths],
+                "to_score": {"graph": self.to_score("sum", "graph"), "direct": self.to_score("sum", "direct"),
+                             "norm": "sum", "status": "reconstructed", "citation": "Barannikov2020"},
+                "readings_differ_at": self.differences, "identified": self.identified,
+                "levels": [[fin(x) for x in row] for row in self.levels],
+                "straight_levels": [[fin(x) for x in row] for row in self.straight],
+                "barcode": self.barcode.to_dict(), "meta": self.meta}
+
+
+def minima_graph_barcode(evaluator, minima, *, spec=None, quotient: str = "none", identify_tol: float = 1e-6,
+                         images: int = 12, iterations: int = 60, step: float = 0.5, dense: int = 4,
+                         check_every: int = 5) -> MinimaGraph:
+    """The minima-graph barcode of the minima (rows of ``minima``); see the module docstring.
+
+    Parameters
+    ----------
+    evaluator : LossKernel or PointEvaluator
+    minima : array (N, P)
+        End points of independent descents (:func:`descend`).
+    spec : ArchitectureSpec, optional
+        Needed for ``quotient="canonical"``.
+    quotient : {"none", "canonical"}
+        ``"canonical"``: replace every minimum by its canonical representative and merge minima
+        whose representatives lie within ``identify_tol * (1 + |theta|)`` of each other (images
+        of one minimum under the symmetry group); the path between two minima then joins their
+        representatives.
+    images, iterations, step, dense, check_every
+        The string method (:func:`relax_paths`).
+
+    ``meta["convergence"]`` records the TO-score (graph reading) with the levels reached at half
+    the iterations beside the final one: a large drop says the relaxation had not converged and
+    the segments are loose upper estimates.
+    """
+    from .quotient import canonical_form, quotient_info
+
+    ev = as_evaluator(evaluator)
+    X = np.array(minima, dtype=np.float64).reshape(-1, ev.n_params)
+    if X.shape[0] < 1:
+        raise InvalidSpecError("minima_graph_barcode needs at least one minimum")
+    t0 = time.perf_counter()
+    if quotient == "canonical":
+        if spec is None:
+            raise InvalidSpecError("quotient='canonical' needs the network's spec")
+        X, qinfo = canonical_form(spec, X)
+    elif quotient == "none":
+        qinfo = quotient_info(spec, "none", 0, X.shape[0]) if spec is not None else None
+    else:
+        raise InvalidSpecError(f"unknown quotient {quotient!r}; valid: none, canonical")
+    # identify coinciding minima (the quotient's point: images of one minimum are one minimum)
+    groups: list[list[int]] = []
+    for i in range(X.shape[0]):
+        for g in groups:
+            if np.linalg.norm(X[i] - X[g[0]]) <= identify_tol * (1.0 + np.linalg.norm(X[g[0]])):
+                g.append(i)
+                break
+        else:
+            groups.append([i])
+    keep = [g[0] for g in groups]
+    X = X[keep]
+    f = ev.values(X)
+    n = X.shape[0]
+    pairs = list(itertools.combinations(range(n), 2))
+    convergence: dict = {}
+    levels = np.full((n, n), math.inf)
+    straight = np.full((n, n), math.inf)
+    if pairs:
+        a = X[[i for i, _ in pairs]]
+        b = X[[j for _, j in pairs]]
+        hist: dict = {}
+        lv, st, _ = relax_paths(ev, a, b, images=images, iterations=iterations, step=step, dense=dense,
+                                check_every=check_every, history=hist)
+        for (i, j), x, y in zip(pairs, lv, st):
+            levels[i, j] = levels[j, i] = max(float(x), f[i], f[j])
+            straight[i, j] = straight[j, i] = max(float(y), f[i], f[j])
+        half = [it for it in hist if it <= iterations // 2]
+        if half:
+            mid = np.full((n, n), math.inf)
+            for (i, j), x in zip(pairs, hist[max(half)]):
+                mid[i, j] = mid[j, i] = max(float(x), f[i], f[j])
+            mid_deaths = [d for _, d, _ in graph_h0(f, mid)[0]]
+            convergence = {"iterations_half": int(max(half)), "to_score_half": float(sum(
+                d - v for d, v in zip(mid_deaths, f) if math.isfinite(d)))}
+        else:
+            convergence = {}
+    raw, direct = graph_h0(f, levels)
+    graph_deaths = np.array([d for _, d, _ in raw])
+    bars = [BarcodeBar(0, float(f[v]), d, (v,), None if e is None else tuple(int(x) for x in e))
+            for v, d, e in raw]
+    meta = {"protocol": "minima graph (Barannikov et al. 2020)", "n_runs": int(len(minima)), "n_minima": n,
+            "quotient": None if qinfo is None else qinfo.to_dict(), "identify_tol": identify_tol,
+            "string_method": {"images": images, "iterations": iterations, "step": step, "dense": dense},
+            "convergence": {**convergence, "to_score": float(sum(d - v for d, v in zip(graph_deaths, f)
+                                                                  if math.isfinite(d)))},
+            "death_levels": "tops of relaxed explicit paths between minima (upper estimates of the merge levels)",
+            "seconds": time.perf_counter() - t0}
+    bc = Barcode(sorted_bars(bars), "minima-graph", "minimum id", float(f.min()),
+                 float(max(f.max(), np.nanmax(np.where(np.isfinite(levels), levels, -np.inf), initial=f.max()))),
+                 meta)
+    return MinimaGraph(X, f, levels, straight, bc, graph_deaths, direct,
+                       [g for g in groups if len(g) > 1], meta)

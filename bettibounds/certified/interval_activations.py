@@ -1,0 +1,176 @@
+"""Interval extensions of the activations: enclosures of phi and phi' over intervals.
+
+For each hidden or output activation of the registry (canonical name), :func:`activation_enclosure`
+gives an :class:`IntervalActivation`: ``value(I)`` encloses phi over an interval I, ``narrow(I)``
+the same, cheaper for narrow I (the centre-point slot of :class:`~.loss_enclosure.SliceLoss`), and
+``deriv(I, V)`` phi' over I given V = value(I). Each is built from the float64 interval arithmetic
+with outward rounding of :mod:`.intervals` (monotone images, Lipschitz bounds around a midpoint,
+exact ranges through interval squares; docs/theory.md §13.2-13.3). :func:`softplus_bounds` and
+:func:`logistic_image` are also the BCE loss's pieces in :class:`~.loss_enclosure.SliceLoss`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .intervals import (
+    CONSTANTS, Interval, atan_bounds, down, down_pos, exp_bounds, log1p_bounds, phi_cdf_bounds, up, up_pos,
+)
+
+__all__ = ["IntervalActivation", "INTERVAL_ACTIVATIONS", "activation_enclosure", "softplus_bounds", "logistic_image"]
+
+
+def _exp_img(I: Interval) -> Interval:
+    return Interval(exp_bounds(I.lo)[0], exp_bounds(I.hi)[1])
+
+
+def _tanh_pt(x):
+    """(lo, hi) around tanh(x): (1 - E) / (1 + E) with E = e^{-2|x|} in [0, 1] (decreasing in E);
+    every quantity is >= 0, so each rounding is widened by the two-operation rules of Lemma R."""
+    a = np.abs(x)
+    elo, ehi = exp_bounds(-2.0 * a)
+    np.minimum(ehi, 1.0, out=ehi)  # e^{-2|x|} <= 1
+    with np.errstate(invalid="ignore"):
+        lo = down_pos(np.maximum(down_pos(1.0 - ehi), 0.0) / up_pos(1.0 + ehi))
+        hi = up_pos(up_pos(1.0 - elo) / down_pos(1.0 + elo))
+    lo, hi = np.maximum(lo, 0.0), np.minimum(hi, 1.0)
+    neg = x < 0
+    return np.where(neg, -hi, lo), np.where(neg, -lo, hi)
+
+
+def _logistic_pt(x):
+    """(lo, hi) around 1 / (1 + e^{-x}) (decreasing in E = e^{-x} >= 0)."""
+    elo, ehi = exp_bounds(-x)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        lo = down_pos(1.0 / up_pos(1.0 + ehi))
+        hi = up_pos(1.0 / down_pos(1.0 + elo))
+    return np.maximum(np.nan_to_num(lo, nan=0.0), 0.0), np.minimum(np.nan_to_num(hi, nan=1.0), 1.0)
+
+
+def softplus_bounds(x):
+    """(lo, hi) around log(1 + e^x) = max(x, 0) + log1p(e^{-|x|})."""
+    elo, ehi = exp_bounds(-np.abs(x))
+    llo, _ = log1p_bounds(np.minimum(elo, 1.0))
+    _, lhi = log1p_bounds(np.minimum(ehi, 1.0))  # e^{-|x|} <= 1, so clipping keeps an upper bound
+    base = np.maximum(x, 0.0)
+    return np.maximum(down(base + llo), base), up(base + lhi)
+
+
+def _mono(point_fn):
+    def img(I: Interval) -> Interval:
+        return Interval(point_fn(I.lo)[0], point_fn(I.hi)[1])
+    return img
+
+
+def _lipschitz_narrow(point_fn, L: float):
+    """phi over a narrow interval from phi at its midpoint and a global Lipschitz constant L."""
+    def img(I: Interval) -> Interval:
+        c = I.mid()
+        r = np.maximum(up(c - I.lo), up(I.hi - c))
+        lo, hi = point_fn(c)
+        with np.errstate(invalid="ignore"):
+            e = up(L * r)
+        return Interval(down(lo - e), up(hi + e))
+    return img
+
+
+def logistic_image(I):
+    return _mono(_logistic_pt)(I)
+
+
+def _phi_img(I):
+    """Phi (normal distribution function) over I: increasing."""
+    return Interval(phi_cdf_bounds(I.lo)[0], phi_cdf_bounds(I.hi)[1])
+
+
+def _normal_pdf_img(I):
+    """phi(z) = e^{-z^2/2} / sqrt(2 pi) over I."""
+    s = I.square().scale_exact(0.5)
+    e = Interval(exp_bounds(-s.hi)[0], exp_bounds(-s.lo)[1])
+    c = CONSTANTS["inv_sqrt2pi"]
+    return e * Interval(c[0], c[1])
+
+
+@dataclass(frozen=True)
+class IntervalActivation:
+    """A hidden or output activation with interval extensions of phi and phi'.
+
+    ``value(I)``: an enclosure of phi over I; ``narrow(I)``: the same, cheaper for narrow I
+    (the centre-point slot); ``deriv(I, V)``: an enclosure of phi' over I, given V = value(I).
+    """
+
+    name: str
+    value: object
+    narrow: object
+    deriv: object
+
+
+def _poly_activation(p: int) -> IntervalActivation:
+    def value(I):
+        return I + I.power(p)
+
+    def deriv(I, V):
+        return I.power(p - 1) * float(p) + 1.0
+
+    return IntervalActivation(f"polynomial:{p}", value, value, deriv)
+
+
+def _gaussian_value(I):
+    s = I.square()
+    return Interval(exp_bounds(-s.hi)[0], exp_bounds(-s.lo)[1])
+
+
+def _build_activations() -> dict:
+    acts = {}
+
+    def add(name, value, narrow, deriv):
+        acts[name] = IntervalActivation(name, value, narrow, deriv)
+
+    add("identity", lambda I: I, lambda I: I, lambda I, V: Interval(np.ones_like(I.lo)))
+    # tanh' = 1 - tanh^2 (exact range through the interval square); |tanh'| <= 1
+    add("tanh", _mono(_tanh_pt), _lipschitz_narrow(_tanh_pt, 1.0),
+        lambda I, V: (1.0 - V.square()).clip(0.0, 1.0))
+    # sigma' = sigma (1 - sigma) = 1/4 - (sigma - 1/2)^2; |sigma'| <= 1/4
+    add("logistic", _mono(_logistic_pt), _lipschitz_narrow(_logistic_pt, 0.25),
+        lambda I, V: (0.25 - (V - 0.5).square()).clip(0.0, 0.25))
+    # arctan' = 1 / (1 + t^2) <= 1
+    add("arctan", _mono(atan_bounds), _lipschitz_narrow(atan_bounds, 1.0),
+        lambda I, V: (1.0 + I.square()).recip().clip(0.0, 1.0))
+    # softplus' = sigma <= 1
+    add("softplus", _mono(softplus_bounds), _lipschitz_narrow(softplus_bounds, 1.0),
+        lambda I, V: logistic_image(I))
+    # gaussian e^{-t^2}: its derivative -2 t e^{-t^2} has |.| <= sqrt(2/e) < 0.8578
+    add("gaussian", _gaussian_value, _gaussian_value,
+        lambda I, V: (I * V) * -2.0)
+    add("exp", _exp_img, _exp_img, lambda I, V: V)
+
+    def silu_value(I):
+        return I * logistic_image(I)
+
+    def silu_deriv(I, V):
+        S = logistic_image(I)
+        dS = (0.25 - (S - 0.5).square()).clip(0.0, 0.25)
+        return S + I * dS
+
+    add("silu", silu_value, silu_value, silu_deriv)
+
+    def gelu_value(I):
+        return I * _phi_img(I)
+
+    def gelu_deriv(I, V):
+        return _phi_img(I) + I * _normal_pdf_img(I)
+
+    add("gelu", gelu_value, gelu_value, gelu_deriv)
+    return acts
+
+
+INTERVAL_ACTIVATIONS: dict = _build_activations()
+
+
+def activation_enclosure(name: str) -> IntervalActivation | None:
+    """The interval extensions of a registry activation (canonical name), or None."""
+    if name.startswith("polynomial:"):
+        return _poly_activation(int(name.split(":", 1)[1]))
+    return INTERVAL_ACTIVATIONS.get(name)

@@ -1,0 +1,260 @@
+"""``bettibounds barcode``: the barcode of minima and the TO-score (Barannikov et al.)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+from pathlib import Path
+
+from ..errors import InvalidSpecError
+from .._lib.extras import missing_extra
+from .common import (ENGINE_HELP, engine_device, engine_options, json_option, output_dir, plot_option,
+                     progress_option, scheduler_options)
+
+__all__ = ["add_parser", "run"]
+
+#: sample-mode options of ``bettibounds barcode`` and their defaults (None on the command line
+#: means "not given", so grid mode can refuse them)
+_SAMPLE_DEFAULTS = {"uniform": 2000, "steps": 200, "lr": 0.05, "k": "4P"}
+#: the authors' sample protocol options of ``bettibounds barcode`` (sample mode only; None = not given)
+_PROTOCOL_OPTIONS = ("preset", "radius", "min_cluster", "region", "threshold", "hull_descents", "hull_scale",
+                     "quotient")
+#: --engine applies to grid mode; sample mode's descents need gradients, so it evaluates with torch
+_ENGINE_HELP = ENGINE_HELP + "; barcode: grid mode only (sample mode descends with gradients on torch)"
+
+
+def add_parser(sub) -> None:
+    bc = sub.add_parser("barcode", help="barcode of minima and TO-score (Barannikov et al.): on a grid, or from "
+                        "samples in the full parameter space",
+                        description="Grid mode (an experiment with region and grid, no --minima): the barcode of "
+                                    "the sampled landscape (cubical persistence: every minimum and its merge saddle, "
+                                    "higher-index segments too). Sample mode (--minima N, or an experiment without "
+                                    "a grid, or --network/--data): uniform samples plus N gradient-descent "
+                                    "trajectories in a box of parameter space, a k-NN graph, lower-star H0, and "
+                                    "optionally the longest segments' death levels refined along explicit paths. "
+                                    "The TO-score [reconstructed] is a norm of the finite segment lengths.",
+                        parents=[json_option(), plot_option("write barcode.png (and minima.png for 2-D grids)"),
+                                 engine_options(_ENGINE_HELP), progress_option(),
+                                 scheduler_options("evaluate the loss (descent trajectories stay in this process)")])
+    bc.add_argument("experiment", nargs="?", help="experiment JSON (network, loss, data; region/grid for grid mode)")
+    bc.add_argument("--network", metavar="FILE", help="JSON with \"network\" and \"loss\" (instead of an experiment)")
+    bc.add_argument("--data", metavar="FILE", help="data: JSON {\"x\": [...], \"y\": [...]} or .npz with arrays x, y")
+    bc.add_argument("--minima", type=int, metavar="N", help="sample mode: N gradient-descent starts (default 64)")
+    bc.add_argument("--uniform", type=int, default=None,
+                    help=f"sample mode: uniform points in the box (default {_SAMPLE_DEFAULTS['uniform']})")
+    bc.add_argument("--steps", type=int, default=None,
+                    help=f"sample mode: descent steps per start (default {_SAMPLE_DEFAULTS['steps']})")
+    bc.add_argument("--lr", type=float, default=None,
+                    help=f"sample mode: Adam step size (default {_SAMPLE_DEFAULTS['lr']})")
+    bc.add_argument("--k", default=None,
+                    help="sample mode: neighbours in the k-NN graph, an integer or 4P (default 4P, the authors' "
+                         "choice; at most the number of samples - 1, the JSON records both)")
+    proto = bc.add_argument_group("the authors' sample protocol (sample mode; docs/usage.md, 'Loss barcodes')")
+    proto.add_argument("--preset", choices=("barannikov",), default=None,
+                       help="barannikov: k = 4P, --radius auto, --min-cluster 20 (explicit options win)")
+    proto.add_argument("--radius", default=None, metavar="R",
+                       help="edge-length cutoff: a number, or auto (2 x the mean k-NN distance, BarcodeCalc)")
+    proto.add_argument("--min-cluster", type=int, default=None, metavar="N",
+                       help="also report the filtered TO-score over segments whose cluster had >= N samples")
+    proto.add_argument("--region", choices=("box", "threshold", "hull"), default=None,
+                       help="where the uniform points come from: the box (default), the part below --threshold, "
+                            "or the enlarged convex hull of minima of --hull-descents descents")
+    proto.add_argument("--threshold", type=float, default=None, metavar="C", help="--region threshold: keep loss < C")
+    proto.add_argument("--hull-descents", type=int, default=None, metavar="N",
+                       help="--region hull: descents whose minima span the hull (default 100)")
+    proto.add_argument("--hull-scale", type=float, default=None, metavar="S",
+                       help="--region hull: enlargement about the minima's centroid (default 1.5)")
+    proto.add_argument("--quotient", choices=("none", "canonical"), default=None,
+                       help="canonical: identify the images of a point under the symmetry group before the graph")
+    bc.add_argument("--box", default=None, metavar="LOW,HIGH",
+                    help="sample mode: the box [LOW, HIGH]^P (default: the experiment's box region, else -3,3); "
+                         "write a negative LOW as --box=-3,3")
+    bc.add_argument("--refine", type=int, default=0, metavar="N",
+                    help="sample mode: refine the death levels of the N longest segments (string method)")
+    bc.add_argument("--norm", default="sum", choices=("sum", "max", "l2"), help="TO-score norm (default sum)")
+    bc.add_argument("--normalize", action="store_true", help="TO-score divided by max f - min f")
+    bc.add_argument("--dim", type=int, default=0, help="segment index of the TO-score (default 0)")
+    bc.add_argument("--seed", type=int, default=0,
+                    help="sample mode: seed of the uniform points and the starts (grid mode: the experiment's own "
+                         "direction seed applies)")
+    bc.set_defaults(handler=run)
+
+
+def _barcode_experiment(args):
+    """The experiment of ``bettibounds barcode``: a file, or --network plus --data."""
+    import zipfile
+
+    from ..empirical.experiment import load_experiment, parse_experiment
+
+    if args.experiment and (args.network or args.data):
+        raise InvalidSpecError("give either an experiment file or --network with --data, not both")
+    if args.experiment:
+        return load_experiment(args.experiment)
+    if not (args.network and args.data):
+        raise InvalidSpecError("barcode needs an experiment file, or --network FILE and --data FILE")
+    try:
+        net = json.loads(Path(args.network).read_text())
+    except (OSError, ValueError) as exc:
+        raise InvalidSpecError(f"--network {args.network}: cannot read JSON ({exc})") from None
+    if not isinstance(net, dict) or "network" not in net:
+        raise InvalidSpecError(f'--network {args.network}: expected a JSON object with "network" (and "loss")')
+    path = Path(args.data)
+    try:
+        if path.suffix == ".npz":
+            import numpy as np
+
+            with np.load(path) as z:
+                if "x" not in z or "y" not in z:
+                    raise InvalidSpecError(f"--data {path}: the .npz file needs arrays named x and y")
+                data = {"x": z["x"].tolist(), "y": z["y"].tolist()}
+        else:
+            data = json.loads(path.read_text())
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # a corrupt .npz is a BadZipFile
+        raise InvalidSpecError(f"--data {path}: cannot read it ({exc})") from None
+    if not isinstance(data, dict) or "x" not in data or "y" not in data:
+        raise InvalidSpecError(f'--data {path}: expected {{"x": [...], "y": [...]}}')
+    return parse_experiment({"network": net["network"], "loss": net.get("loss", {"kind": "mse"}),
+                             "data": {"x": data["x"], "y": data["y"]}})
+
+
+def run(args: argparse.Namespace) -> int:
+    device, dtype = engine_device(args)
+    if args.dim < 0:
+        raise InvalidSpecError("--dim must be >= 0")
+    output_dir(args.plot, "--plot")
+    if args.workers is not None and (args.scheduler != "local" or args.workers < 1):
+        raise InvalidSpecError("--workers must be >= 1 and applies to --scheduler local only")
+    exp = _barcode_experiment(args)
+    try:
+        import gudhi  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise missing_extra("empirical", exc, "barcodes") from None
+    grid_mode = args.minima is None and exp.region is not None and exp.grid is not None
+    if args.engine == "model":
+        raise InvalidSpecError("--engine model evaluates PyTorch models (bettibounds landscape --model); barcode "
+                               "evaluates the network of an experiment file: use auto, torch or fused")
+    if args.engine == "fused" and not grid_mode:
+        raise InvalidSpecError("--engine fused applies to grid mode (an experiment with a slice region and a "
+                               "grid); sample mode descends with gradients and uses the torch kernel")
+    if grid_mode:
+        given = [f"--{n.replace('_', '-')}" for n in ("box", *_SAMPLE_DEFAULTS, *_PROTOCOL_OPTIONS)
+                 if getattr(args, n) is not None]
+        given += ["--refine"] if args.refine else []
+        if given:
+            raise InvalidSpecError(f"{', '.join(given)}: options of sample mode (add --minima N), not used on a grid")
+    sample = {name: value if getattr(args, name) is None else getattr(args, name)
+              for name, value in _SAMPLE_DEFAULTS.items()}
+    with contextlib.ExitStack() as stack:
+        client = None
+        if args.scheduler is not None:
+            from ..distributed import dask_client
+
+            client = stack.enter_context(dask_client(args.scheduler, workers=args.workers))
+        barcode, values, dist = _barcode_run(exp, args, device, dtype, grid_mode, client, sample)
+    if args.dim not in barcode.dims and args.dim > 0:
+        raise InvalidSpecError(f"--dim {args.dim}: this barcode has segments of index {barcode.dims} only")
+    written = []
+    if args.plot:
+        from ..barcode.plots import plot_all
+
+        try:
+            written = plot_all(barcode, args.plot, values)
+        except OSError as exc:
+            raise InvalidSpecError(f"--plot {args.plot}: cannot write the plots there ({exc})") from None
+    d = barcode.to_dict(args.norm, args.dim, args.normalize)
+    if args.json:
+        d["n_params"] = exp.spec.n_params
+        d["distributed"] = dist
+        d["plots"] = written
+        print(json.dumps(d, indent=2))
+    else:
+        print(_barcode_text(barcode, d["to_score"], exp.spec.n_params, written))
+    return 0
+
+
+def _barcode_run(exp, args: argparse.Namespace, device, dtype: str, grid_mode: bool, client, sample: dict):
+    """(barcode, grid values or None, what JSON records of Dask); the loss on Dask when ``client``."""
+    import warnings
+
+    from ..barcode import grid_barcode, sample_barcode
+    from ..barcode.sampling import BarcodeWarning, protocol_options
+    from ..engines.torch_kernel import LossKernel
+    from ..empirical.sampler import sample_landscape
+
+    evaluator = None
+    if client is not None:
+        from ..distributed import DaskEvaluator
+
+        # sample mode evaluates with the torch kernel in this process (its descent needs gradients), so
+        # its Dask evaluator does too: the same losses wherever they are computed
+        evaluator = DaskEvaluator(client, exp.spec, exp.x, exp.y, device=device, dtype=dtype,
+                                  progress=args.progress, engine=args.engine if grid_mode else "torch")
+    try:
+        if grid_mode:
+            landscape = sample_landscape(exp, device=device, dtype=dtype, progress=args.progress,
+                                         kernel=evaluator, engine=args.engine)
+            barcode, values = grid_barcode(landscape), landscape.values
+        else:
+            if args.box:
+                try:
+                    low, high = (float(v) for v in args.box.split(","))
+                except ValueError:
+                    raise InvalidSpecError(f"--box must be LOW,HIGH (two numbers), got {args.box!r}") from None
+            elif exp.region is not None and exp.region.get("kind") == "box":
+                low, high = exp.region["low"], exp.region["high"]
+            else:
+                low, high = -3.0, 3.0
+            kernel = LossKernel(exp.spec, exp.x, exp.y, device=device, dtype=dtype)
+            with warnings.catch_warnings():  # printed from meta["warnings"] with the result
+                warnings.simplefilter("ignore", BarcodeWarning)
+                barcode = sample_barcode(kernel, low, high, uniform=sample["uniform"],
+                                         starts=64 if args.minima is None else args.minima, steps=sample["steps"],
+                                         lr=sample["lr"], seed=args.seed, refine=args.refine,
+                                         progress=args.progress, evaluator=evaluator,
+                                         **protocol_options(sample["k"], {n: getattr(args, n) for n in _PROTOCOL_OPTIONS}))
+            values = None
+        dist = None if evaluator is None else {"scheduler": args.scheduler, **evaluator.info}
+    finally:
+        if evaluator is not None:
+            evaluator.close()
+    return barcode, values, dist
+
+
+def _barcode_text(barcode, score, n_params, written) -> str:
+    m = barcode.meta
+    if barcode.source == "grid":
+        head = f"barcode: grid {m['shape']} ({m.get('kind', 'array')}), persistence backend {m['backend']}"
+    else:
+        head = (f"barcode: k-NN graph (k = {m['k']}) on {m['n_points']} samples in a box of R^{n_params} "
+                f"({m['uniform']} uniform + {m['starts']} descent trajectories), seed {m['seed']}")
+        from ..barcode.sampling import protocol_text
+
+        head += "\n" + protocol_text(m)
+    lines = [head, f"loss range [{barcode.value_min:.6g}, {barcode.value_max:.6g}]",
+             f"TO-score [{score['status']}]: {score['norm']} of {score['n_segments']} finite index-{score['dim']} "
+             f"segment lengths{' / (max f - min f)' if score['normalized'] else ''} = {score['value']:.6g}"]
+    if "filtered" in score:
+        f = score["filtered"]
+        lines.append(f"filtered TO-score (clusters >= {f['min_cluster']} samples): {f['n_segments']} segments, "
+                     f"{f['value']:.6g}")
+    lines.append("")
+    bars = sorted(barcode.bars, key=lambda b: (b.dim, -(b.length if not b.essential else float("inf"))))
+    lines.append(f"{'index':>5} {'birth':>12} {'death':>12}  {'born at':<16} {'dies at':<16} note")
+    for b in bars[:25]:
+        note = f"refined (graph estimate {b.estimate:.6g})" if b.refined else ("essential" if b.essential else "")
+        if b.cluster_size is not None:
+            note = f"cluster {b.cluster_size}" + (f", {note}" if note else "")
+        death = "inf" if b.essential else f"{b.death:.6g}"
+        lines.append(f"{b.dim:>5} {b.birth:>12.6g} {death:>12}  {str(list(b.birth_at)):<16} "
+                     f"{'-' if b.death_at is None else str(list(b.death_at)):<16} {note}")
+    if len(bars) > 25:
+        lines.append(f"... {len(bars) - 25} shorter segments (all of them with --json)")
+    if barcode.source == "knn":
+        lines.append("death levels are estimates: the highest sample on the best k-NN path, or (refined) the "
+                     "highest loss along an explicit path; locations are sample ids")
+    lines += [f"warning: {w}" for w in m.get("warnings", [])]
+    if written:
+        lines.append("plots: " + ", ".join(written))
+    return "\n".join(lines)

@@ -1,0 +1,131 @@
+"""What every sub-command shares: the one-line error parser, shared options (parent parsers),
+and small argument checks. No domain logic lives in the CLI; it parses, calls the library, prints."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+from ..errors import InvalidSpecError
+
+__all__ = ["PROG", "Parser", "one_line", "output_dir", "int_list", "json_option", "plot_option", "engine_options",
+           "scheduler_options", "progress_option", "engine_device", "ENGINE_HELP"]
+
+PROG = "bettibounds"
+
+
+class Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:  # argparse API
+        sys.stderr.write(f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
+        sys.exit(2)
+
+
+def one_line(text: str) -> str:
+    """Errors are one line: escape line breaks that came in with the user's input."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def output_dir(path: Any, option: str) -> None:
+    """Create the output directory of ``option`` now, before any work: a path that is a file
+    or cannot be created is a one-line error, not a traceback after minutes of computing."""
+    if path is None:
+        return
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise InvalidSpecError(f"{option} {str(p)!r} is an existing file; give a directory")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidSpecError(f"{option} {str(p)!r}: cannot create the directory ({exc.strerror or exc})") from None
+
+
+def int_list(text: str) -> list[int]:
+    """``"8,8,8"`` as [8, 8, 8] (the --widths syntax); a typo such as ``"3,,3"`` is refused."""
+    tokens = text.replace(" ", "").split(",")
+    try:
+        if "" in tokens:  # "3,,3" or "3," is a typo, not [3, 3]
+            raise ValueError
+        return [int(t) for t in tokens]
+    except ValueError:
+        raise InvalidSpecError(
+            f"--widths takes comma-separated positive integers such as 8,8,8; got {text!r}"
+        ) from None
+
+
+# ------------------------------------------------------------- parent parsers
+def _parent() -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(add_help=False)
+
+
+def json_option() -> argparse.ArgumentParser:
+    p = _parent()
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    return p
+
+
+def plot_option(what: str) -> argparse.ArgumentParser:
+    p = _parent()
+    p.add_argument("--plot", metavar="DIR", help=what)
+    return p
+
+
+def progress_option() -> argparse.ArgumentParser:
+    """--progress / --no-progress: progress bars on stderr, on by default when stderr is a terminal."""
+    p = _parent()
+    on = sys.stderr.isatty()
+    p.add_argument("--progress", dest="progress", action="store_true", default=on,
+                   help="progress bars on stderr (default: on when stderr is a terminal)")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+    return p
+
+
+def engine_options(engine_help: str) -> argparse.ArgumentParser:
+    """--device, --dtype and --engine (``auto`` or a loss engine of bettibounds.engines)."""
+    from ..engines import AUTO, engine_choices
+
+    p = _parent()
+    p.add_argument("--device", default="auto", help="auto (cuda when available), cpu or cuda")
+    p.add_argument("--dtype", default=None, choices=("float64", "float32"),
+                   help="arithmetic precision (default float64, with every engine)")
+    p.add_argument("--engine", default=AUTO, choices=engine_choices(), help=engine_help)
+    return p
+
+
+#: the --engine help of the commands that evaluate an experiment's loss on a grid
+ENGINE_HELP = ("auto (default): the fused engine on the CPU where it supports the network, region and precision, "
+               "else torch (a PyTorch model: the model engine); the output records the engine and why. torch: the "
+               "batched torch kernel (any network, CPU or CUDA). fused: the compiled CPU kernel (tanh/logistic "
+               "hidden layers, MSE or BCE, slices with 1-4 directions and boxes, float64 or float32; needs numba, "
+               "pip install -e '.[fast]'; compiled once per machine in about 30 s per precision). model: any "
+               "PyTorch model (--model). docs/usage.md, 'Engines'")
+
+
+def scheduler_options(where: str) -> argparse.ArgumentParser:
+    """--scheduler and --workers (Dask)."""
+    p = _parent()
+    p.add_argument("--scheduler", metavar="ADDR", default=None,
+                   help=f"{where} on Dask: 'local' (a LocalCluster on this machine, stopped afterwards) or "
+                        "tcp://host:port (a running `dask scheduler`; needs the [dist] extra); default: in this "
+                        "process (docs/distributed.md)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes of --scheduler local (default: the number of CPU cores)")
+    return p
+
+
+def engine_device(args: argparse.Namespace) -> tuple[str | None, str]:
+    """(device, dtype) for ``--device``, ``--dtype`` and ``--engine``: ``--dtype`` defaults to float64
+    with every engine; the fused engine refuses CUDA. ``--engine auto`` is resolved by the library
+    (bettibounds.empirical.engine_choice), which records the engine and why."""
+    if args.device not in ("auto", "cpu", "cuda"):
+        raise InvalidSpecError(f"--device must be auto, cpu or cuda, got {args.device!r}")
+    device = None if args.device == "auto" else args.device
+    dtype = args.dtype if args.dtype is not None else "float64"
+    if args.engine == "fused":
+        if device == "cuda":
+            raise InvalidSpecError("--engine fused runs on the CPU; use --engine torch for CUDA")
+        device = "cpu"
+    return device, dtype

@@ -1,0 +1,244 @@
+"""Model experiment files: a model defined in the user's own Python file, its weights, its data.
+
+``bettibounds landscape exp.json`` reads a *model experiment* when the file has a ``"model"`` section
+(an experiment file with ``"network"`` is read as before, unchanged)::
+
+    {"model":  {"factory": "net.py:make_model", "weights": "trained.pt",
+                "parameters": null, "mode": "refuse"},
+     "loss":   {"kind": "cross_entropy", "reduction": "torch"},
+     "data":   {"file": "digits.npz", "x": "x", "y": "y", "samples": 500, "seed": 0},
+     "region": {"kind": "slice", "directions": {"random": 2, "seed": 0, "normalization": "filter"},
+                "low": [-1, -1], "high": [1, 1]},
+     "grid": [51, 51], "levels": [0.1, 0.5], "homology_dims": [0, 1]}
+
+* ``model.factory``: ``"file.py:function"``; the function is called with no arguments (or with
+  ``model.kwargs``) and returns the ``torch.nn.Module``. The file is the user's own code and is run
+  as Python (import it only from a source you trust, as with any script).
+* ``model.weights``: a state_dict saved with ``torch.save(model.state_dict(), path)``, read with
+  ``torch.load(path, weights_only=True)`` (no pickled code runs) and loaded strictly.
+* ``data``: ``"file"`` a ``.npz`` (arrays named by ``"x"`` and ``"y"``, default ``x`` and ``y``) or a
+  ``.pt`` dictionary of tensors (read with ``weights_only=True``); or inline ``"x"`` / ``"y"`` lists.
+  ``samples`` and ``seed``: a seeded subset.
+* ``region``: as for :func:`~bettibounds.empirical.models.experiment_from_model`; wherever a model
+  or a direction goes (``center``, ``models``, ``trajectory``, listed ``directions``) a path to a
+  state_dict file may stand.
+
+Relative paths are relative to the experiment file's folder. Every error is one line
+(:class:`~bettibounds.errors.InvalidSpecError`) naming the key.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InvalidSpecError
+
+__all__ = ["load_model_experiment", "read_json", "is_model_experiment", "load_factory", "load_state_dict"]
+
+_TOP = {"model", "loss", "data", "region", "grid", "levels", "homology_dims"}
+_MODEL = {"factory", "weights", "parameters", "mode", "kwargs"}
+_LOSS = {"kind", "reduction"}
+_DATA = {"file", "x", "y", "samples", "seed"}
+
+
+def read_json(path) -> dict:
+    """The decoded JSON object of ``path`` (one-line errors, like experiment files)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidSpecError(f"cannot read experiment file {str(p)!r}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidSpecError(f"experiment file {str(p)!r} is not UTF-8 text (byte {exc.start})") from None
+    try:
+        obj = json.loads(text)
+    except (json.JSONDecodeError, RecursionError, ValueError) as exc:
+        raise InvalidSpecError(f"experiment file {str(p)!r} is not valid JSON: {getattr(exc, 'msg', exc)}") from None
+    if not isinstance(obj, dict):
+        raise InvalidSpecError(f"experiment file {str(p)!r} must hold a JSON object")
+    return obj
+
+
+def is_model_experiment(path) -> bool:
+    """Whether ``path`` is a model experiment (a JSON object with a ``"model"`` section); False for
+    anything else, including unreadable files (the experiment-file reader reports those)."""
+    try:
+        return "model" in read_json(path)
+    except InvalidSpecError:
+        return False
+
+
+def _resolve(base: Path, name, key: str) -> Path:
+    if not isinstance(name, str) or not name:
+        raise InvalidSpecError(f"{key} must be a file path (a string), got {name!r}")
+    p = Path(name)
+    return p if p.is_absolute() else base / p
+
+
+def load_factory(spec: str, base: Path = Path("."), kwargs: dict | None = None):
+    """The module built by ``"file.py:function"`` (the function called with ``kwargs``)."""
+    import torch
+
+    if not isinstance(spec, str) or ":" not in spec:
+        raise InvalidSpecError(f"model.factory must be 'file.py:function', got {spec!r}")
+    file, func = spec.rsplit(":", 1)
+    path = _resolve(base, file, "model.factory")
+    if not path.is_file():
+        raise InvalidSpecError(f"model.factory: no file {str(path)!r}")
+    mod_spec = importlib.util.spec_from_file_location(f"bettibounds_user_model_{uuid.uuid4().hex[:8]}", path)
+    module = importlib.util.module_from_spec(mod_spec)
+    try:
+        mod_spec.loader.exec_module(module)
+    except Exception as exc:
+        raise InvalidSpecError(f"model.factory: running {str(path)!r} failed: {type(exc).__name__}: "
+                               f"{' '.join(str(exc).split())[:200]}") from None
+    factory = getattr(module, func, None)
+    if not callable(factory):
+        raise InvalidSpecError(f"model.factory: {str(path)!r} defines no function {func!r}")
+    if kwargs is not None and not isinstance(kwargs, dict):
+        raise InvalidSpecError("model.kwargs must be an object of keyword arguments")
+    try:
+        model = factory(**(kwargs or {}))
+    except Exception as exc:
+        raise InvalidSpecError(f"model.factory: {func}() failed: {type(exc).__name__}: "
+                               f"{' '.join(str(exc).split())[:200]}") from None
+    if not isinstance(model, torch.nn.Module):
+        raise InvalidSpecError(f"model.factory: {func}() returned {type(model).__name__}, not a torch.nn.Module")
+    return model
+
+
+def load_state_dict(path: Path, key: str) -> dict:
+    """A state_dict read with ``torch.load(weights_only=True)``."""
+    import torch
+
+    if not path.is_file():
+        raise InvalidSpecError(f"{key}: no file {str(path)!r}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise InvalidSpecError(f"{key}: {str(path)!r} is not a tensor file torch.load(weights_only=True) reads "
+                               f"({type(exc).__name__}: {' '.join(str(exc).split())[:160]})") from None
+    if not isinstance(obj, dict) or not all(isinstance(k, str) for k in obj):
+        raise InvalidSpecError(f"{key}: {str(path)!r} must hold a state_dict (torch.save(model.state_dict(), path)),"
+                               f" got {type(obj).__name__}")
+    return obj
+
+
+def _data(base: Path, data) -> tuple:
+    import torch
+
+    if not isinstance(data, dict):
+        raise InvalidSpecError('data must be an object: {"file": "data.npz"} or {"x": [...], "y": [...]}')
+    unknown = set(data) - _DATA
+    if unknown:
+        raise InvalidSpecError(f"data: unknown keys {sorted(unknown)}; accepted: {sorted(_DATA)}")
+    if "file" in data:
+        path = _resolve(base, data["file"], "data.file")
+        xk, yk = data.get("x", "x"), data.get("y", "y")
+        if not path.is_file():
+            raise InvalidSpecError(f"data.file: no file {str(path)!r}")
+        if path.suffix == ".npz":
+            try:
+                with np.load(path, allow_pickle=False) as z:
+                    arrays = {k: z[k] for k in z.files}
+            except Exception as exc:
+                raise InvalidSpecError(f"data.file: cannot read {str(path)!r} as .npz ({exc})") from None
+        else:
+            try:
+                arrays = torch.load(path, map_location="cpu", weights_only=True)
+            except Exception as exc:
+                raise InvalidSpecError(f"data.file: {str(path)!r} is neither .npz nor a tensor file "
+                                       f"torch.load(weights_only=True) reads ({type(exc).__name__})") from None
+            if not isinstance(arrays, dict):
+                raise InvalidSpecError(f"data.file: {str(path)!r} must hold a dictionary of tensors")
+        for k in (xk, yk):
+            if k not in arrays:
+                raise InvalidSpecError(f"data.file: {str(path)!r} has no array {k!r} (it has {sorted(arrays)})")
+        return arrays[xk], arrays[yk]
+    if "x" not in data or "y" not in data:
+        raise InvalidSpecError('data needs "file" or both "x" and "y"')
+    return np.asarray(data["x"]), np.asarray(data["y"])
+
+
+def _region(base: Path, region):
+    """The region with every file path replaced by the state_dict it names."""
+    if not isinstance(region, dict):
+        raise InvalidSpecError("region must be an object")
+    out = dict(region)
+
+    def load(v, key):
+        return load_state_dict(_resolve(base, v, key), key) if isinstance(v, str) else v
+
+    if "center" in out:
+        out["center"] = load(out["center"], "region.center")
+    for key in ("models", "trajectory"):
+        if isinstance(out.get(key), list):
+            out[key] = [load(v, f"region.{key}[{i}]") for i, v in enumerate(out[key])]
+    if isinstance(out.get("directions"), list):
+        out["directions"] = [load(v, f"region.directions[{i}]") for i, v in enumerate(out["directions"])]
+    return out
+
+
+def load_model_experiment(path=None, *, obj: dict | None = None, factory: str | None = None,
+                          weights: str | None = None, data: str | None = None, loss: str | None = None,
+                          reduction: str | None = None):
+    """A :class:`~bettibounds.empirical.models.ModelExperiment` from a model experiment file (or a
+    decoded ``obj``); the keyword arguments stand for the command line's ``--model``, ``--weights``,
+    ``--data``, ``--loss`` and ``--reduction`` and replace the file's entries (their paths are
+    relative to the working directory)."""
+    from .models import experiment_from_model
+
+    base = Path(".") if path is None else Path(path).parent
+    if obj is None:
+        obj = read_json(path) if path is not None else {}
+    obj = dict(obj)
+    if "network" in obj:
+        raise InvalidSpecError('an experiment has either "network" (a spec-based network) or "model" (a PyTorch '
+                               "model), not both; --model needs a file without \"network\"")
+    unknown = set(obj) - _TOP
+    if unknown:
+        raise InvalidSpecError(f"model experiment: unknown keys {sorted(unknown)}; accepted: {sorted(_TOP)}")
+    msec = dict(obj.get("model") or {})
+    if not isinstance(obj.get("model", {}), dict):
+        raise InvalidSpecError('model must be an object: {"factory": "file.py:function", "weights": "w.pt"}')
+    unknown = set(msec) - _MODEL
+    if unknown:
+        raise InvalidSpecError(f"model: unknown keys {sorted(unknown)}; accepted: {sorted(_MODEL)}")
+    cwd = Path(".")
+    fac_base, w_base, d_base = base, base, base
+    if factory is not None:
+        msec["factory"], fac_base = factory, cwd
+    if weights is not None:
+        msec["weights"], w_base = weights, cwd
+    if "factory" not in msec:
+        raise InvalidSpecError("a model experiment needs model.factory (or --model file.py:function)")
+    model = load_factory(msec["factory"], fac_base, msec.get("kwargs"))
+    if msec.get("weights") is not None:
+        sd = load_state_dict(_resolve(w_base, msec["weights"], "model.weights"), "model.weights")
+        try:
+            model.load_state_dict(sd, strict=True)
+        except RuntimeError as exc:
+            raise InvalidSpecError(f"model.weights do not fit the model: {' '.join(str(exc).split())[:240]}") from None
+    lsec = obj.get("loss", {})
+    if not isinstance(lsec, dict) or set(lsec) - _LOSS:
+        raise InvalidSpecError(f'loss must be an object with keys among {sorted(_LOSS)}, like {{"kind": "mse"}}')
+    dsec = dict(obj.get("data") or {})
+    if data is not None:
+        dsec = {k: v for k, v in dsec.items() if k in ("samples", "seed")}
+        dsec["file"], d_base = data, cwd
+    if not dsec:
+        raise InvalidSpecError('a model experiment needs "data" (or --data file.npz)')
+    x, y = _data(d_base, dsec)
+    for key in ("region", "grid"):
+        if key not in obj:
+            raise InvalidSpecError(f'a model experiment needs "{key}"')
+    return experiment_from_model(
+        model, x, y, loss=loss or lsec.get("kind", "mse"), reduction=reduction or lsec.get("reduction", "torch"),
+        region=_region(base, obj["region"]), grid=obj["grid"], levels=obj.get("levels"),
+        homology_dims=obj.get("homology_dims"), parameters=msec.get("parameters"), mode=msec.get("mode", "refuse"),
+        samples=dsec.get("samples"), seed=dsec.get("seed", 0))

@@ -1,0 +1,145 @@
+"""The bound column of a model experiment: is the model a network of the symbolic engine's family?
+
+:func:`recognise_network` traces the model (``torch.fx``) into the layers it applies and, when they
+are ``[Flatten,] Linear, act, Linear, ..., Linear[, out_act]`` with an activation and a loss
+(:data:`BOUNDED_LOSSES`) the catalog covers, returns the :class:`~bettibounds.spec.ArchitectureSpec`
+whose bounds apply; otherwise the reason why none does (not Pfaffian, not covered by a theorem, not
+a chain of layers). This module imports torch.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..engines.model_problem import ModelProblem
+from ..errors import InvalidSpecError, NotPfaffianError
+
+__all__ = ["recognise_network", "BOUNDED_LOSSES"]
+
+#: losses a recognised network's bound covers (the catalog's theorems are for MSE and BCE)
+BOUNDED_LOSSES = ("mse", "bce", "bce_with_logits")
+
+_NOT_COVERED = {
+    "Conv1d": "convolution layers", "Conv2d": "convolution layers", "Conv3d": "convolution layers",
+    "ConvTranspose1d": "convolution layers", "ConvTranspose2d": "convolution layers",
+    "ConvTranspose3d": "convolution layers", "BatchNorm1d": "norm layers", "BatchNorm2d": "norm layers",
+    "BatchNorm3d": "norm layers", "LayerNorm": "norm layers", "GroupNorm": "norm layers",
+    "InstanceNorm1d": "norm layers", "InstanceNorm2d": "norm layers", "MultiheadAttention": "attention",
+    "TransformerEncoderLayer": "attention", "Embedding": "embeddings", "AvgPool1d": "pooling layers",
+    "AvgPool2d": "pooling layers", "AdaptiveAvgPool2d": "pooling layers", "Softmax": "softmax heads",
+    "LogSoftmax": "softmax heads",
+}
+_NOT_PFAFFIAN_MODULES = {"MaxPool1d": "max-pooling (a maximum is not analytic)",
+                         "MaxPool2d": "max-pooling (a maximum is not analytic)",
+                         "MaxPool3d": "max-pooling (a maximum is not analytic)",
+                         "AdaptiveMaxPool2d": "max-pooling (a maximum is not analytic)"}
+
+
+def _chain(model):
+    """The modules a model applies one after the other, from a torch.fx trace, or a reason why it is not
+    such a chain. Activation functions called as functions become their modules."""
+    import operator
+
+    import torch.fx
+
+    nn, F = torch.nn, torch.nn.functional
+    fun = {torch.tanh: nn.Tanh, F.tanh: nn.Tanh, torch.sigmoid: nn.Sigmoid, F.sigmoid: nn.Sigmoid,
+           F.silu: nn.SiLU, F.softplus: nn.Softplus, F.gelu: nn.GELU, torch.relu: nn.ReLU, F.relu: nn.ReLU}
+    try:
+        gm = torch.fx.symbolic_trace(model)
+    except Exception as exc:  # data-dependent Python control flow, unsupported constructs
+        return None, f"its forward could not be traced to read its structure ({' '.join(str(exc).split())[:100]})"
+    mods = dict(gm.named_modules())
+    for node in gm.graph.nodes:  # a sum of two computed values: a skip connection
+        if node.op == "call_function" and node.target in (operator.add, torch.add) and \
+                sum(isinstance(a, torch.fx.Node) for a in node.args) >= 2:
+            return None, "residual connections are not covered by any theorem in the catalog"
+    chain, prev = [], None
+    for node in gm.graph.nodes:
+        if node.op == "placeholder":
+            if prev is not None:
+                return None, "its forward takes more than one input"
+            prev = node
+            continue
+        if node.op == "output":
+            if node.args[0] is not prev:
+                return None, "its output is not the last layer's"
+            break
+        inputs = [a for a in node.all_input_nodes]
+        if inputs != [prev] or len(node.users) != 1:
+            return None, "its forward is not a chain of layers (a value is used twice or combined)"
+        if node.op == "call_module":
+            chain.append(mods[node.target])
+        elif node.op == "call_function" and node.target in fun:
+            chain.append(fun[node.target]())
+        elif node.op in ("call_method", "call_function") and str(getattr(node.target, "__name__", node.target)) in (
+                "flatten", "view", "reshape"):
+            chain.append(nn.Flatten())
+        else:
+            return None, f"its forward calls {getattr(node.target, '__name__', node.target)}, not a layer of the " \
+                         "catalog's networks"
+        prev = node
+    return chain, None
+
+
+def recognise_network(problem: ModelProblem, x: torch.Tensor, y: torch.Tensor):
+    """``(spec, None)`` when the model is a network of the symbolic engine's family, else
+    ``(None, reason)``.
+
+    The model is traced (``torch.fx``) into the sequence of layers it applies; the sequence must be
+    ``[Flatten,] Linear, act, Linear, ..., Linear[, out_act]`` with the activations of
+    :func:`~bettibounds.empirical.sequential.from_sequential` (Dropout and Identity are the identity
+    in eval mode and dropped), every parameter of the model in those Linear layers, and a loss the
+    catalog covers (mse, bce, bce_with_logits). The bound is then that of the spec read by
+    ``from_sequential`` (docs/theory.md, "Bounds beside a PyTorch model", says why the parameter
+    order, the reduction and a subset of varied parameters do not change it).
+    """
+    from .sequential import from_sequential
+
+    nn = torch.nn
+    model = problem.model
+    for mod in model.modules():
+        name = type(mod).__name__
+        if name in _NOT_PFAFFIAN_MODULES:
+            return None, f"not Pfaffian: {name}, {_NOT_PFAFFIAN_MODULES[name]}"
+        if isinstance(mod, (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.Hardtanh, nn.ReLU6, nn.PReLU, nn.SELU, nn.CELU,
+                            nn.Hardswish, nn.Hardsigmoid, nn.Softsign, nn.Threshold)):
+            return None, f"not Pfaffian: {name} is not analytic, so no Pfaffian chain exists"
+        if name in _NOT_COVERED:
+            return None, f"not covered by any theorem in the catalog: {_NOT_COVERED[name]} ({name})"
+    chain, why = _chain(model)
+    if chain is None:
+        return None, why
+    if not isinstance(problem.loss, str):
+        return None, "the loss is a callable, which no theorem in the catalog covers"
+    if problem.loss not in BOUNDED_LOSSES:
+        return None, f"the loss {problem.loss} is not covered by any theorem in the catalog (mse, bce)"
+    layers = []
+    for i, mod in enumerate(chain):
+        if isinstance(mod, (nn.Dropout, nn.Identity)):
+            continue
+        if isinstance(mod, nn.ReLU):
+            return None, "not Pfaffian: relu is not analytic, so no Pfaffian chain exists"
+        if isinstance(mod, nn.Flatten):
+            if layers:
+                return None, "a Flatten between layers is not part of the catalog's networks"
+            continue
+        layers.append(mod)
+    xs = x.reshape(x.shape[0], -1) if x.dim() != 2 else x
+    if y.dim() == 1 or not y.is_floating_point():
+        return None, "the targets are not a (samples, outputs) matrix of numbers"
+    seq = nn.Sequential(*layers)
+    own = {id(p) for p in seq.parameters()}
+    if any(id(p) not in own for p in model.parameters()):
+        return None, "the model has parameters outside the chain of layers its forward applies"
+    if problem.loss == "bce" and not (layers and isinstance(layers[-1], nn.Sigmoid)):
+        return None, "loss 'bce' on a model that does not end in nn.Sigmoid"
+    if problem.loss == "bce_with_logits" and layers and isinstance(layers[-1], (nn.Sigmoid, nn.Tanh)):
+        return None, "loss 'bce_with_logits' on a model that already ends in an output activation"
+    try:
+        spec, _ = from_sequential(seq, xs.numpy(), y.numpy(), loss="bce" if problem.loss.startswith("bce") else "mse")
+    except NotPfaffianError as exc:
+        return None, f"not Pfaffian: {exc}"
+    except InvalidSpecError as exc:
+        return None, f"not a network of the catalog: {exc}"
+    return spec, None

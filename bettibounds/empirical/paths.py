@@ -1,0 +1,179 @@
+"""Paths between minima of any PyTorch model (mode connectivity), their barrier, a plot.
+
+Two trained models a and b (the same architecture) are joined by
+
+* the straight segment theta(s) = (1 - s) theta_a + s theta_b, evaluated at ``points`` values of s;
+* a relaxed path: the string method of :func:`bettibounds.barcode.refine_path` (a chain of images
+  between the fixed ends, each moved down the loss gradient and re-spaced to equal arc length),
+  started from the segment, evaluated densely. This is the search for low paths of Garipov et al.
+  (2018, polygonal chains and Bezier curves trained between two minima) and Draxler et al. (2018,
+  the minimum energy path by the nudged elastic band); the string method (E, Ren and Vanden-Eijnden)
+  is a method of the same family.
+
+The barrier of a path is reported two ways, both recorded with their definition:
+
+* ``barrier``: the largest loss on the path minus the larger of the two end losses (Draxler et
+  al.'s saddle height above the minima);
+* ``barrier_above_interpolation``: the largest gap between the loss on the path and the linear
+  interpolation of the end losses along it (the convention of Frankle et al. 2020, "linear mode
+  connectivity", applied to any path's arc-length parameter).
+
+A path's maximum is an upper bound of the lowest possible barrier between the two models (the merge
+level of their sublevel sets) up to the dense sampling; the relaxed path is never higher than the
+straight one here, because the string method keeps the best chain it met, the segment included.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..engines.model_engine import ModelEngine, ModelProblem
+from ..errors import InvalidSpecError
+from .models import model_data, model_vector
+
+__all__ = ["PathResult", "path_between", "plot_path", "barrier_heights"]
+
+BARRIER_DEFINITIONS = {
+    "barrier": "max loss on the path - max(loss at a, loss at b)",
+    "barrier_above_interpolation": "max over the path of loss(s) - ((1 - s) loss(a) + s loss(b)), s the arc-length "
+                                   "fraction",
+}
+
+
+def barrier_heights(s: np.ndarray, values: np.ndarray) -> dict:
+    """The two barrier heights of a path sampled at arc-length fractions s (0 and 1 included)."""
+    a, b = float(values[0]), float(values[-1])
+    top = int(np.argmax(values))
+    return {"max_loss": float(values[top]), "at": float(s[top]), "barrier": float(values[top]) - max(a, b),
+            "barrier_above_interpolation": float(np.max(values - ((1 - s) * a + s * b)))}
+
+
+@dataclass(frozen=True)
+class PathResult:
+    """The loss along the straight segment and along the relaxed path between two models."""
+
+    s: np.ndarray  # arc-length fractions of the straight segment's points
+    straight: np.ndarray  # loss there
+    relaxed_s: np.ndarray | None  # arc-length fractions of the relaxed path's dense points
+    relaxed: np.ndarray | None  # loss there
+    images: np.ndarray | None  # (n + 2, P) the relaxed path's images, the two models first and last
+    straight_barrier: dict = field(default_factory=dict)
+    relaxed_barrier: dict | None = None
+    record: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"straight": {"s": self.s.tolist(), "loss": self.straight.tolist(), **self.straight_barrier},
+                "relaxed": None if self.relaxed is None else {
+                    "s": self.relaxed_s.tolist(), "loss": self.relaxed.tolist(), **self.relaxed_barrier,
+                    "images": int(self.images.shape[0])},
+                "definitions": BARRIER_DEFINITIONS, "record": self.record, "seconds": round(self.seconds, 4)}
+
+    def to_text(self) -> str:
+        sb, lines = self.straight_barrier, []
+        lines.append(f"path between two models ({self.record.get('loss')}, reduction {self.record.get('reduction')}):"
+                     f" loss {self.straight[0]:.6g} at a, {self.straight[-1]:.6g} at b")
+        lines.append(f"straight segment: max {sb['max_loss']:.6g} at s = {sb['at']:.3g}; barrier {sb['barrier']:.6g}"
+                     f" (above interpolation {sb['barrier_above_interpolation']:.6g})")
+        if self.relaxed_barrier is not None:
+            rb = self.relaxed_barrier
+            lines.append(f"relaxed path ({self.images.shape[0] - 2} images): max {rb['max_loss']:.6g}; barrier "
+                         f"{rb['barrier']:.6g} (above interpolation {rb['barrier_above_interpolation']:.6g})")
+        return "\n".join(lines)
+
+
+def _arc(points: np.ndarray) -> np.ndarray:
+    seg = np.linalg.norm(np.diff(points, axis=0), axis=1)
+    s = np.concatenate([[0.0], np.cumsum(seg)])
+    return s / s[-1] if s[-1] > 0 else s
+
+
+def path_between(model_a, model_b, x, y=None, *, loss="mse", reduction: str = "torch", parameters=None,
+                 mode: str = "refuse", points: int = 101, relax: bool = True, images: int = 24,
+                 iterations: int = 300, step: float = 0.2, dense: int = 8, device=None, dtype: str = "float64",
+                 samples: int | None = None, seed: int = 0, progress: bool = False) -> PathResult:
+    """The loss along the straight segment and a relaxed path between two models, and their barriers.
+
+    Parameters
+    ----------
+    model_a : torch.nn.Module
+        The first model (its architecture is the landscape's).
+    model_b : torch.nn.Module, state_dict or (P,) vector
+        The second (the same architecture; its varied parameters are taken).
+    x, y, loss, reduction, parameters, mode, samples, seed
+        As for :func:`~bettibounds.empirical.models.experiment_from_model`.
+    points : int
+        Points of the straight segment (s = 0, ..., 1).
+    relax : bool
+        Also relax the path (string method, :func:`bettibounds.barcode.refine_path`; ``images``,
+        ``iterations``, ``step`` and ``dense`` are its options). The relaxation uses gradients,
+        so it evaluates the loss with autograd, a few images at a time.
+    device, dtype
+        The model engine's.
+    """
+    from ..barcode import refine_path
+
+    if isinstance(points, bool) or not isinstance(points, int) or points < 2:
+        raise InvalidSpecError(f"points must be an integer >= 2, got {points!r}")
+    t0 = time.perf_counter()
+    problem = ModelProblem(model_a, loss, reduction, None if parameters is None else
+                           tuple([parameters] if isinstance(parameters, str) else parameters), mode)
+    xt, yt, source = model_data(x, y, samples=samples, seed=seed)
+    engine = ModelEngine(problem, xt, yt, device=device, dtype=dtype)
+    params = dict(model_a.named_parameters())
+    shapes = [tuple(params[n].shape) for n in engine.names]
+    a = engine.center
+    b = model_vector(model_b, engine.names, shapes, "model_b")
+    if np.array_equal(a, b):
+        raise InvalidSpecError("the two models have the same varied parameters: there is no path to follow")
+    s = np.linspace(0.0, 1.0, points)
+    straight = engine.evaluate_chunked(s.reshape(-1, 1), "slice", center=a, directions=(b - a).reshape(1, -1),
+                                       progress=progress)
+    record = {**engine.record(), "data": source, "points": points}
+    relaxed = relaxed_s = chain = rb = None
+    if relax:
+        rp = refine_path(engine, np.stack([a, b]), images=images, iterations=iterations, step=step, dense=dense)
+        chain = rp.images
+        t = np.arange(dense, dtype=np.float64) / dense
+        dense_pts = np.concatenate([(chain[:-1, None, :] + t[None, :, None] * (chain[1:] - chain[:-1])[:, None, :])
+                                    .reshape(-1, chain.shape[1]), chain[-1:]])
+        relaxed = engine.evaluate_chunked(dense_pts, "full")
+        relaxed_s = _arc(dense_pts)
+        rb = barrier_heights(relaxed_s, relaxed)
+        record["relaxation"] = {"method": "string method (bettibounds.barcode.refine_path)", "images": images,
+                                "iterations": rp.iterations, "step": step, "dense_per_segment": dense}
+    return PathResult(s, straight, relaxed_s, relaxed, chain, barrier_heights(s, straight), rb, record,
+                      time.perf_counter() - t0)
+
+
+def plot_path(result: PathResult, out_dir, name: str = "path.png", log: bool = False) -> list[str]:
+    """Plot the loss along the straight and the relaxed path (against the arc-length fraction s);
+    the two models and each path's top are marked. Returns the written path."""
+    from .plots import pyplot
+
+    plt = pyplot()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(result.s, result.straight, color="tab:blue",
+            label=f"straight segment (barrier {result.straight_barrier['barrier']:.3g})")
+    if result.relaxed is not None:
+        ax.plot(result.relaxed_s, result.relaxed, color="tab:orange",
+                label=f"relaxed path (barrier {result.relaxed_barrier['barrier']:.3g})")
+    ax.plot([0, 1], [result.straight[0], result.straight[-1]], "ko", markersize=5, label="the two models")
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("s (fraction of the path's length)")
+    ax.set_ylabel("loss")
+    ax.set_title("loss along paths between two models")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = out / name
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return [str(path)]
+

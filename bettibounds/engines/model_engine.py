@@ -1,0 +1,240 @@
+"""The model engine: the loss of any ``torch.nn.Module`` at many parameter vectors at once.
+
+:class:`ModelEngine` evaluates ``Loss(theta) = loss(model_theta(x), y)`` for a batch of parameter
+vectors theta (the varied parameters of the model, flattened in ``model.named_parameters()``
+order, which is ``parameters_to_vector``'s order) with ``torch.func.functional_call`` vectorised by
+``torch.func.vmap`` over chunks of points, on the CPU or CUDA, in float64 or float32, without
+autograd in :meth:`ModelEngine.evaluate_chunked`.
+
+What it accepts (:class:`ModelProblem`): any module whose forward is a function of its parameters,
+its buffers and the input -- convolutions, norm layers in eval mode (running statistics are fixed
+buffers), Dropout (the identity in eval mode), custom modules, residual blocks, attention. What it
+refuses, before any work, with a one-line reason that names the fix:
+
+* a model whose output in train mode differs from its output in eval mode (Dropout, BatchNorm, or
+  a custom module that reads ``self.training``), unless ``mode="eval"`` asks to evaluate it in eval
+  mode (the result says so): a landscape is never evaluated stochastically;
+* a forward that updates buffers in place, draws random numbers, or branches in Python on the
+  values of tensors (what ``vmap`` cannot vectorise).
+
+The slice trick. Where the first module that holds varied parameters (in the order the forward
+calls modules) is an ``nn.Linear``, ``nn.Conv1d/2d/3d``, ``nn.LayerNorm``, ``nn.GroupNorm`` or an
+eval-mode ``nn.BatchNorm1d/2d/3d`` -- modules whose output is linear in their own parameters jointly
+-- and its input does not depend on any varied parameter, its output on the data at ``theta = c +
+sum_j t_j d_j`` is ``z(c) + sum_j t_j z_0(d_j)`` (``z_0``: the same module with the direction's
+parameters, fixed parameters at 0). The k + 1 tables are computed once per slice (for a
+convolution, k + 1 convolutions of the data instead of one per point) and each chunk's first-layer
+outputs are one matrix product; the rest of the model is evaluated as usual. Everything the module
+computes before that layer is evaluated once per chunk, not once per point (``vmap`` does not
+batch what does not depend on theta), so varying only the last layer costs one forward of the body.
+Each engine checks the trick at two points of a random slice against the plain evaluation when it
+is built, and keeps it off (saying why) when they disagree.
+
+The engine is built in layers, one module each: :mod:`.model_problem` (:class:`ModelProblem`,
+:func:`select_parameters`, :func:`mode_dependent_modules`), :mod:`.model_losses`
+(:data:`MODEL_LOSSES`, :data:`REDUCTIONS`, the batched losses), :mod:`.model_forward` (the
+functional, vectorised forward and the refusals: ``FunctionalModel``), :mod:`.model_slice` (the
+slice trick: ``SliceTrick``) and this module (:class:`ModelEngine`: chunks, memory, the engine
+contract). The public names of the first two are importable from here as before.
+
+This module imports torch; nothing in the core imports it.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import torch
+
+from .._lib.arrays import host_or_tensor
+from .._lib.devices import dtype_name, free_memory
+from .._lib.progress import progress_bar
+from ..errors import InvalidSpecError
+from .model_losses import MODEL_LOSSES, REDUCTIONS
+from .model_problem import MODES, ModelProblem, mode_dependent_modules, select_parameters
+from .model_slice import SlicePlan, SliceTrick
+
+__all__ = ["ModelProblem", "ModelEngine", "MODEL_LOSSES", "REDUCTIONS", "MODES", "select_parameters",
+           "mode_dependent_modules"]
+
+#: fraction of the free device memory one chunk may use
+_MEMORY_FRACTION = 0.25
+#: CPU working set per chunk and torch thread: beyond it a chunk stops fitting the last-level cache
+_CPU_BYTES_PER_THREAD = 32 * 2**20
+#: ... but at least this many points per chunk (the per-call cost of vmap and functional_call is then
+#: spread over them; measured on a 30-20-16-1 network, m = 569: 64-128 points ran 1.3-1.6x the rate of 21),
+#: when such a chunk stays under _CPU_FLOOR_BYTES; points of tens of MB (a CNN on 1797 images) run best
+#: in chunks that fit the cache (1-2 points: their elementwise passes dominate, not the per-call cost)
+_CPU_MIN_CHUNK = 64
+_CPU_FLOOR_BYTES = 256 * 2**20
+
+
+# ------------------------------------------------------------------ engine
+class ModelEngine(SliceTrick):
+    """The loss of a module on the data (x, y), evaluated at many parameter vectors at once.
+
+    Parameters
+    ----------
+    problem : ModelProblem or torch.nn.Module
+        The model, loss, reduction and varied parameters (a bare module: MSE, torch's reduction,
+        every trainable parameter, train-mode models refused).
+    x, y : tensors or numpy arrays
+        Inputs (m, ...) and targets; the first axis runs over the m samples.
+    device : str or torch.device, optional
+        ``None``: ``"cuda"`` when torch sees a GPU, else ``"cpu"``.
+    dtype : {"float64", "float32"}
+    slice_trick : bool
+        Use the slice trick where it applies (default); False evaluates slices as full parameter
+        vectors (for comparisons).
+
+    Attributes
+    ----------
+    n_params : int
+        P, the number of varied coordinates.
+    names : list of str
+        The varied parameters, in theta's order.
+    center : numpy.ndarray
+        The model's own varied parameters as a float64 vector (P,).
+    notes : list of str
+        What the engine did that a result must say (a model switched to eval mode).
+    slice_trick : str or None
+        The module the slice trick starts from, or None; ``slice_trick_reason`` says why not.
+
+    Examples
+    --------
+    >>> net = torch.nn.Sequential(torch.nn.Linear(1, 2, bias=False), torch.nn.Tanh(), torch.nn.Linear(2, 1, bias=False))
+    >>> eng = ModelEngine(net.eval(), [[1.0], [-1.0]], [[0.5], [0.0]], device="cpu")
+    >>> eng.evaluate_chunked(np.zeros((2, eng.n_params))).tolist()
+    [0.125, 0.125]
+    """
+
+    #: the engine's name in :data:`bettibounds.engines.ENGINES`
+    engine = "model"
+
+    def __init__(self, problem, x, y, device=None, dtype="float64", *, slice_trick: bool = True):
+        super().__init__(problem, x, y, device, dtype)
+        self.slice_trick: str | None = None
+        self.slice_trick_reason: str | None = None
+        self._first = None
+        self._sample_major = False
+        self._plan: SlicePlan | None = None
+        if slice_trick:
+            self._setup_slice_trick()
+        else:
+            self.slice_trick_reason = "turned off (slice_trick=False)"
+
+    # ------------------------------------------------------------ conversions
+    def __repr__(self) -> str:
+        return (f"ModelEngine({type(self.problem.model).__name__}, loss={self.problem.loss_name!r}, "
+                f"reduction={self.problem.reduction!r}, m={self.m}, P={self.n_params}, device={str(self.device)!r}, "
+                f"dtype={dtype_name(self.dtype)!r}, slice_trick={self.slice_trick!r})")
+
+    def record(self) -> dict:
+        """What a result records about the model's evaluation."""
+        return {"model": type(self.problem.model).__name__, "loss": self.problem.loss_name,
+                "reduction": self.problem.reduction if isinstance(self.problem.loss, str) else "the callable's own",
+                "reduction_meaning": REDUCTIONS[self.problem.reduction] if isinstance(self.problem.loss, str)
+                else "whatever the callable returns",
+                "parameters": list(self.names), "n_params": self.n_params, "samples": self.m,
+                "slice_trick": self.slice_trick, "slice_trick_reason": self.slice_trick_reason,
+                "notes": list(self.notes)}
+
+    # ------------------------------------------------------------ evaluation
+    def evaluate(self, theta) -> torch.Tensor:
+        """Loss at each row of ``theta`` (B, P) (a (P,) vector counts as B = 1): a (B,) tensor of the
+        engine's dtype on its device, differentiable when ``theta`` requires grad."""
+        theta = host_or_tensor("theta", theta)
+        if isinstance(theta, torch.Tensor) and theta.requires_grad:
+            th = theta.to(device=self.device, dtype=self.dtype)
+            if th.dim() == 1:
+                th = th.unsqueeze(0)
+            if th.dim() != 2 or th.shape[1] != self.n_params:
+                raise InvalidSpecError(f"theta must have shape (N, P={self.n_params}), got {tuple(theta.shape)}")
+        else:
+            th = self._tensor("theta", theta, (None, self.n_params) if np.ndim(theta) == 2 else (self.n_params,))
+            if th.dim() == 1:
+                th = th.unsqueeze(0)
+        return self._full_values(th)
+
+    def evaluate_slice(self, center, directions, coords) -> torch.Tensor:
+        """Loss at ``theta = center + coords @ directions`` (coords (B, k)); a (B,) tensor."""
+        plan = self._plan_slice(center, directions)
+        t = host_or_tensor("coords", coords)
+        if t.ndim == 1:
+            t = t.reshape(-1, 1) if plan.k == 1 else t.reshape(1, -1)
+        with torch.no_grad():
+            return self._slice_values(plan, self._tensor("coords", t, (None, plan.k)))
+
+    def bytes_per_point(self, mode: str = "full", k: int = 0) -> int:
+        """Conservative working memory of one point in a chunk (bytes): three times the activations
+        one forward produces (the modules' outputs and their temporaries), theta and its views twice,
+        the first layer's table row (slice trick), with 50 % headroom."""
+        item = torch.empty((), dtype=self.dtype).element_size()
+        per = 3 * self._activation_numel + 2 * self.n_params + k + 1 + int(np.prod(self._out_shape))
+        return int(1.5 * item * per)
+
+    def free_memory(self) -> int:
+        """Bytes available on the engine's device now."""
+        return free_memory(self.device)
+
+    def chunk_size(self, n_points: int, mode: str = "full", k: int = 0) -> int:
+        """Points per chunk: a quarter of the free memory over :meth:`bytes_per_point`, and on the CPU
+        a working set of at most 32 MiB per torch thread, but 64 points when those take at most
+        256 MiB; clamped to [1, n_points]."""
+        bpp = self.bytes_per_point(mode, k)
+        budget = _MEMORY_FRACTION * self.free_memory()
+        if self.device.type == "cpu":
+            cache = _CPU_BYTES_PER_THREAD * max(1, torch.get_num_threads())
+            floor = _CPU_MIN_CHUNK * bpp if _CPU_MIN_CHUNK * bpp <= _CPU_FLOOR_BYTES else 0
+            budget = min(budget, max(cache, floor))
+        return int(max(1, min(max(n_points, 1), budget // bpp)))
+
+    def evaluate_chunked(self, points, mode: str = "full", *, center=None, directions=None,
+                         chunk: int | None = None, progress: bool = False) -> np.ndarray:
+        """Loss at N points, in chunks so that memory stays bounded for any N (the engine contract:
+        :class:`~bettibounds.engines.base.LossEngine`).
+
+        ``mode="full"``: ``points`` (N, P) parameter vectors; ``mode="slice"``: (N, k) coordinates with
+        theta = center + t @ directions (the slice trick's tables are computed once per slice).
+        Returns float64 numpy (N,).
+        """
+        if mode not in ("full", "slice"):
+            raise InvalidSpecError(f"mode must be 'full' or 'slice', got {mode!r}")
+        if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, numbers.Integral) or chunk < 1):
+            raise InvalidSpecError(f"chunk must be a positive integer or None, got {chunk!r}")
+        plan = None
+        points = host_or_tensor("points", points)
+        if mode == "slice":
+            if center is None or directions is None:
+                raise InvalidSpecError("mode='slice' needs center (P,) and directions (k, P)")
+            plan = self._plan_slice(center, directions)
+            k = width = plan.k
+            if points.ndim == 1 and k == 1:
+                points = points.reshape(-1, 1)
+        else:
+            if center is not None or directions is not None:
+                raise InvalidSpecError("center/directions are only used with mode='slice'")
+            k, width = 0, self.n_params
+        if points.ndim != 2 or points.shape[1] != width:
+            what = f"(N, k={width}) slice coordinates" if mode == "slice" else f"(N, P={width}) parameter vectors"
+            raise InvalidSpecError(f"points must have shape {what}, got {tuple(points.shape)}")
+        N = int(points.shape[0])
+        out = np.empty(N, dtype=np.float64)
+        if N == 0:
+            return out
+        size = int(chunk) if chunk is not None else self.chunk_size(N, mode, k)
+        bar = progress_bar(progress, N, f"loss (model, {self.device.type}, {mode})")
+        try:
+            with torch.inference_mode():
+                for start in range(0, N, size):
+                    block = self._tensor("points", points[start:start + size], (None, width))
+                    vals = self._full_values(block) if plan is None else self._slice_values(plan, block)
+                    out[start:start + block.shape[0]] = vals.to(device="cpu", dtype=torch.float64).numpy()
+                    if bar is not None:
+                        bar.update(block.shape[0])
+        finally:
+            if bar is not None:
+                bar.close()
+        return out
+

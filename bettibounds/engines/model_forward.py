@@ -1,0 +1,314 @@
+"""A module as a function of its varied parameters, vectorised over points, and the refusals.
+
+:class:`FunctionalModel` (the base of :class:`~bettibounds.engines.model_engine.ModelEngine`)
+takes a private eval-mode copy of the module in the engine's device and precision, selects the
+varied parameters, converts the data, and evaluates ``Loss(theta)`` for a batch of parameter
+vectors with ``torch.func.functional_call`` vectorised by ``torch.func.vmap``. Before any work it
+refuses, with a one-line reason that names the fix, what is not a function of its parameters: a
+model whose train-mode output differs from eval mode (unless ``mode="eval"``), a forward that
+fails on the data, returns no tensor, changes its buffers, draws random numbers, or branches in
+Python on tensor values, and targets that do not fit the loss. :class:`ForwardOverride` lets one
+module return a given tensor instead of computing (the slice trick's first layer). This module
+imports torch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+
+import numpy as np
+import torch
+
+from .._lib.devices import dtype_name, resolve_device, resolve_dtype
+from ..errors import InvalidSpecError
+from .model_losses import batched_loss, loss_targets
+from .model_problem import ModelProblem, mode_dependent_modules, select_parameters
+
+__all__ = ["FunctionalModel", "ForwardOverride"]
+
+
+def _inputs(x, dtype, device) -> torch.Tensor:
+    """The inputs as a tensor: floating point in ``dtype``; integer inputs (token ids) kept integer."""
+    t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+    t = t.detach()
+    if t.is_floating_point():
+        if not bool(torch.isfinite(t).all()):
+            raise InvalidSpecError("inputs x contain non-finite values (nan or inf)")
+        return t.to(device=device, dtype=dtype)
+    if t.dtype == torch.bool:
+        return t.to(device=device)
+    if t.is_complex():
+        raise InvalidSpecError("inputs x must be real numbers (or integer ids)")
+    return t.to(device=device)
+
+
+class ForwardOverride:
+    """Makes one module return a given tensor instead of computing (the slice trick's first layer)."""
+
+    def __init__(self, module):
+        self.value = None
+        self._forward = module.forward
+
+        def forward(*args, **kwargs):
+            if self.value is None:
+                return self._forward(*args, **kwargs)
+            return self.value
+
+        module.forward = forward  # an instance attribute: nn.Module.__call__ calls it
+
+
+class FunctionalModel:
+    """The loss of a module on the data (x, y) as a vectorised function of its varied parameters:
+    the checks and the forward of :class:`~bettibounds.engines.model_engine.ModelEngine` (see there
+    for the parameters and attributes)."""
+
+    def __init__(self, problem, x, y, device=None, dtype="float64"):
+        if not isinstance(problem, ModelProblem):
+            problem = ModelProblem(problem)
+        self.problem = problem
+        self.dtype = resolve_dtype(dtype)
+        self.device = resolve_device(device)
+        self.notes: list[str] = []
+        model = problem.model
+        dependent = mode_dependent_modules(model)
+        training = any(mod.training for mod in model.modules())
+        model = copy.deepcopy(model)
+        if dependent and problem.mode == "refuse":
+            raise InvalidSpecError(
+                f"the model is in train mode, where {', '.join(dependent[:3])}{' ...' if len(dependent) > 3 else ''} "
+                "make its output random or batch-dependent; call model.eval() first, or pass mode='eval' to "
+                "evaluate it in eval mode (recorded)")
+        model.eval()
+        if training and dependent:
+            self.notes.append(f"the model was in train mode; evaluated in eval mode (mode='eval'), which changes "
+                              f"{', '.join(dependent)}")
+        self.names = select_parameters(model, problem.parameters)  # (requires_grad says which are trainable)
+        for p in model.parameters():
+            p.requires_grad_(False)
+        model.to(device=self.device)
+        # floating parameters and buffers in the engine's precision (integer buffers stay as they are)
+        model.to(dtype=self.dtype)
+        self._model = model
+        params = dict(model.named_parameters())
+        self._shapes = [tuple(params[n].shape) for n in self.names]
+        self._sizes = [int(params[n].numel()) for n in self.names]
+        self.n_params = int(sum(self._sizes))
+        self.center = torch.cat([params[n].detach().reshape(-1) for n in self.names]).to(
+            "cpu", torch.float64).numpy().copy()
+        self._x = _inputs(x, self.dtype, self.device)
+        self._y = loss_targets(problem, y, self.dtype, self.device)
+        if self._x.dim() == 0 or self._y.dim() == 0:
+            raise InvalidSpecError("x and y need a first axis over the samples")
+        self.m = int(self._x.shape[0])
+        if self.m == 0:
+            raise InvalidSpecError("the data has no samples")
+        if int(self._y.shape[0]) != self.m:
+            raise InvalidSpecError(f"x has {self.m} samples but y has {int(self._y.shape[0])}")
+        self._loss = None if not isinstance(problem.loss, str) else batched_loss(problem, self._y, self.m)
+        if training and not dependent:
+            self._check_train_mode()
+        self._out_shape, self._activation_numel = self._check_model()
+        self._override: ForwardOverride | None = None
+
+    # ------------------------------------------------------------ checks
+    def _check_train_mode(self) -> None:
+        """A model in train mode without Dropout/BatchNorm: compare its output in both modes (a custom
+        module may read ``self.training``); equal outputs are evaluated in eval mode, and recorded."""
+        model = self._model
+        buffers = {n: b.clone() for n, b in model.named_buffers()}
+        try:
+            with torch.no_grad():
+                model.train()
+                try:
+                    trained = model(self._x)
+                finally:
+                    model.eval()
+                    for n, b in model.named_buffers():
+                        b.copy_(buffers[n])
+                evaluated = model(self._x)
+        except Exception as exc:
+            raise InvalidSpecError(f"the model's forward failed on the data x of shape {tuple(self._x.shape)}: "
+                                   f"{_one_line(exc)}") from None
+        same = isinstance(trained, torch.Tensor) and isinstance(evaluated, torch.Tensor) and \
+            trained.shape == evaluated.shape and torch.equal(trained, evaluated)
+        if not same:
+            if self.problem.mode == "refuse":
+                raise InvalidSpecError("the model is in train mode and its output there differs from eval mode (a "
+                                       "module reads self.training); call model.eval() first, or pass mode='eval' "
+                                       "to evaluate it in eval mode (recorded)")
+            self.notes.append("the model was in train mode, where its output differs; evaluated in eval mode "
+                              "(mode='eval')")
+        else:
+            self.notes.append("the model was in train mode; its output is the same in eval mode (no Dropout or "
+                              "BatchNorm acts), so it was evaluated in eval mode")
+
+    def _forward(self, params: dict) -> torch.Tensor:
+        from torch.func import functional_call
+
+        return functional_call(self._model, params, (self._x,), strict=False)
+
+    def _params_of(self, theta: torch.Tensor) -> dict:
+        return {n: piece.view(s) for n, piece, s in zip(self.names, theta.split(self._sizes), self._shapes)}
+
+    def _check_model(self) -> tuple[tuple, int]:
+        """One forward at the center: the output fits the loss, no buffer changes, no randomness;
+        returns the output's shape and the number of activations one point produces."""
+        buffers = {n: b.clone() for n, b in self._model.named_buffers()}
+        sizes = []
+
+        def count(_mod, _inp, out):
+            if isinstance(out, torch.Tensor):
+                sizes.append(out.numel())
+
+        handles = [mod.register_forward_hook(count) for mod in self._model.modules()]
+        c = torch.as_tensor(self.center, dtype=self.dtype, device=self.device)
+        try:
+            with torch.no_grad():
+                out = self._forward(self._params_of(c))
+                for h in handles:  # one forward's activations
+                    h.remove()
+                again = self._forward(self._params_of(c))
+        except InvalidSpecError:
+            raise
+        except Exception as exc:
+            raise InvalidSpecError(f"the model's forward failed on the data x of shape {tuple(self._x.shape)}: "
+                                   f"{_one_line(exc)}") from None
+        finally:
+            for h in handles:
+                h.remove()
+        if not isinstance(out, torch.Tensor):
+            raise InvalidSpecError(f"the model's forward returns {type(out).__name__}, not a tensor; wrap it so "
+                                   "that it returns the prediction the loss takes")
+        for n, b in self._model.named_buffers():
+            if not torch.equal(b, buffers[n]):
+                raise InvalidSpecError(f"the model's forward changes its buffer {n!r} in place, so its loss is not "
+                                       "a function of the parameters; remove the update (or call model.eval() if "
+                                       "it is a norm layer's running statistics)")
+        if not torch.equal(out, again):
+            raise InvalidSpecError("the model's forward gives different outputs on the same parameters and data "
+                                   "(random numbers in eval mode?), so its loss is not a function of the "
+                                   "parameters; make the forward deterministic")
+        if int(out.shape[0]) != self.m:
+            raise InvalidSpecError(f"the model maps {self.m} samples to an output of shape {tuple(out.shape)}; its "
+                                   "first axis must run over the samples")
+        if self.problem.loss in ("mse", "bce", "bce_with_logits") and tuple(out.shape) != tuple(self._y.shape):
+            hint = (f": pass y.reshape({', '.join(str(s) for s in out.shape)})"
+                    if out.numel() == self._y.numel() else "")
+            raise InvalidSpecError(f"{self.problem.loss} needs targets shaped like the model's output "
+                                   f"{tuple(out.shape)}, got y of shape {tuple(self._y.shape)}{hint} (torch "
+                                   "would broadcast them to a different loss)")
+        if self.problem.loss == "bce" and not bool(((out >= 0) & (out <= 1)).all()):
+            raise InvalidSpecError("loss 'bce' takes probabilities, but the model's output leaves [0, 1]: end the "
+                                   "model in a sigmoid, or use loss 'bce_with_logits' for logits")
+        if self.problem.loss in ("cross_entropy", "nll") and self._y.dim() == 1 and out.dim() >= 2:
+            classes = int(out.shape[1])
+            if self._y.numel() and int(self._y.max()) >= classes:
+                raise InvalidSpecError(f"{self.problem.loss}: class index {int(self._y.max())} is out of range for "
+                                       f"a model with {classes} outputs")
+        if self.problem.loss == "cross_entropy" and self._y.dim() >= 2 and tuple(out.shape) != tuple(self._y.shape):
+            raise InvalidSpecError(f"cross_entropy with probability targets needs y shaped like the output "
+                                   f"{tuple(out.shape)}, got {tuple(self._y.shape)} (class indices are (m,))")
+        # the vectorised loss on two points, which also catches data-dependent control flow
+        th = torch.stack([c, c])
+        try:
+            with torch.no_grad():
+                vals = self._full_values(th)
+        except Exception as exc:
+            raise InvalidSpecError(_vmap_reason(exc)) from None
+        if vals.shape != (2,):
+            raise InvalidSpecError(f"the loss must return a scalar per point, got shape {tuple(vals.shape[1:])} "
+                                   "(a callable loss must reduce to one number)")
+        return tuple(out.shape), int(sum(sizes))
+
+    def _predict(self, theta: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+        """The model's output at one parameter vector (vmapped); ``z``: the first layer's output (slice
+        trick)."""
+        if z is not None:
+            self._override.value = z
+        try:
+            return self._forward(self._params_of(theta))
+        finally:
+            if z is not None:
+                self._override.value = None
+
+    def _values(self, th: torch.Tensor, z: torch.Tensor | None = None, z_dim: int = 0) -> torch.Tensor:
+        """The loss at each row of th (B, P): the outputs vmapped over the points, then the loss."""
+        from torch.func import vmap
+
+        with _no_fastpath():
+            if z is None:
+                out = vmap(self._predict)(th)
+            else:
+                out = vmap(self._predict, in_dims=(0, z_dim))(th, z)
+        if self._loss is not None:
+            return self._loss(out)
+        user = self.problem.loss
+        return vmap(lambda o: user(o, self._y))(out)
+
+    # ------------------------------------------------------------ conversions
+    def _tensor(self, name: str, value, shape: tuple) -> torch.Tensor:
+        if isinstance(value, torch.Tensor):
+            t = value.detach()
+        else:
+            try:
+                t = torch.as_tensor(np.asarray(value, dtype=np.float64))
+            except (TypeError, ValueError) as exc:
+                raise InvalidSpecError(f"{name} must be an array of real numbers ({exc})") from None
+        if t.is_complex() or t.dtype == torch.bool:
+            raise InvalidSpecError(f"{name} must hold real numbers, got dtype {t.dtype}")
+        if t.dim() != len(shape) or any(s is not None and s != n for s, n in zip(shape, t.shape)):
+            want = "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
+            raise InvalidSpecError(f"{name} must have shape {want}, got {tuple(t.shape)}")
+        original = t
+        t = t.to(device=self.device, dtype=self.dtype)
+        if t.numel() and not bool(torch.isfinite(t).all()):
+            if bool(torch.isfinite(original).all()):
+                raise InvalidSpecError(f"{name} has values beyond the range of {dtype_name(self.dtype)}: use "
+                                       "dtype float64")
+            raise InvalidSpecError(f"{name} contains non-finite values (nan or inf)")
+        return t
+
+    def _full_values(self, th: torch.Tensor) -> torch.Tensor:
+        if th.shape[0] == 0:
+            return th.new_zeros(0)
+        return self._values(th)
+
+
+@contextlib.contextmanager
+def _no_fastpath():
+    """Attention layers' fused eval-mode kernels have no vmap rule (torch falls back to a slow loop
+    with a warning): evaluate them through their ordinary operations instead."""
+    mha = getattr(torch.backends, "mha", None)
+    get = getattr(mha, "get_fastpath_enabled", None)
+    if get is None:
+        yield
+        return
+    before = get()
+    mha.set_fastpath_enabled(False)
+    try:
+        yield
+    finally:
+        mha.set_fastpath_enabled(before)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) < 300 else text[:297] + "..."
+
+
+def _vmap_reason(exc: BaseException) -> str:
+    """The one-line refusal of a forward that vmap cannot vectorise, naming the fix."""
+    text = _one_line(exc)
+    if "data-dependent control flow" in text or ".item()" in text or "item()" in text:
+        return ("the model's forward (or the loss) branches in Python on tensor values or calls .item(), so it is "
+                "not a function of the parameters that can be evaluated in batches; write the branch with "
+                f"torch.where (vmap: {text[:120]})")
+    if "randomness" in text or "random" in text:
+        return ("the model's forward (or the loss) draws random numbers in eval mode, so the loss is not a "
+                "function of the parameters; remove the randomness (e.g. F.dropout(training=self.training))")
+    if "in-place" in text or "inplace" in text:
+        return ("the model's forward writes in place into a tensor that does not depend on the parameters "
+                f"(a buffer or the input); use out-of-place operations ({text[:160]})")
+    return f"the model's forward (or the loss) cannot be evaluated in batches with torch.func.vmap: {text}"
+

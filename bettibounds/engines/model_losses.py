@@ -1,0 +1,109 @@
+"""The losses the model engine knows by name, their reductions, and the targets they take.
+
+:data:`MODEL_LOSSES` (mse, bce, bce_with_logits, cross_entropy, nll) and :data:`REDUCTIONS`
+(torch's default ``reduction='mean'``, or the theory's sum over outputs and mean over samples) are
+the tables users choose from; :func:`batched_loss` is the named loss evaluated on B stacked
+predictions at once (per-element losses, then the reduction per point) and :func:`loss_targets`
+converts and checks the targets y for it (class indices, probabilities in [0, 1]). Used by
+:class:`~bettibounds.engines.model_engine.ModelEngine`; this module imports torch.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+import torch
+
+from ..errors import InvalidSpecError
+
+if TYPE_CHECKING:
+    from .model_problem import ModelProblem
+
+__all__ = ["MODEL_LOSSES", "REDUCTIONS", "batched_loss", "loss_targets"]
+
+#: the losses known by name (any callable ``loss(prediction, target) -> scalar`` is accepted too)
+MODEL_LOSSES: dict[str, str] = {
+    "mse": "squared error (torch.nn.MSELoss); targets shaped like the model's output",
+    "bce": "binary cross entropy on probabilities (torch.nn.BCELoss; the model ends in a sigmoid)",
+    "bce_with_logits": "binary cross entropy on logits (torch.nn.BCEWithLogitsLoss)",
+    "cross_entropy": "cross entropy on logits (torch.nn.CrossEntropyLoss): integer class indices (m,), "
+                     "or one-hot / soft labels (m, classes) as probabilities",
+    "nll": "negative log-likelihood of log-probabilities (torch.nn.NLLLoss; a LogSoftmax head), class indices",
+}
+
+#: how the per-element losses are reduced to one number
+REDUCTIONS: dict[str, str] = {
+    "torch": "torch's default reduction='mean': mean over all elements for mse/bce (m * outputs), mean over "
+             "samples for cross_entropy/nll",
+    "theory": "sum over outputs, mean over samples (the convention of docs/theory.md and of experiment files); "
+              "the same as 'torch' for cross_entropy/nll and single-output models",
+}
+
+
+def _cross_entropy(flat: torch.Tensor, tgt: torch.Tensor, log_probs: bool) -> torch.Tensor:
+    """Per-sample cross entropy (``reduction='none'``) over the class axis 1.
+
+    With the largest logit ``mx`` per sample: ``CE = (mx - u_y) + log sum_c exp(u_c - mx)`` for a class
+    index y, and ``sum_c p_c (mx - u_c) + (sum_c p_c) log sum_c exp(u_c - mx)`` for probabilities p (both
+    terms non-negative for p >= 0: no cancellation, as in torch's ``log_softmax``, and several times
+    faster on the CPU than ``F.cross_entropy`` for few classes). ``log_probs``: the input already holds
+    log-probabilities (NLL: ``-u_y``).
+    """
+    if log_probs:
+        return -flat.gather(1, tgt.unsqueeze(1)).squeeze(1)
+    mx = flat.amax(dim=1, keepdim=True)
+    gap = mx - flat  # >= 0
+    lse = torch.exp(-gap).sum(dim=1).log()
+    if tgt.dtype == torch.int64:
+        return gap.gather(1, tgt.unsqueeze(1)).squeeze(1) + lse
+    return (tgt * gap).sum(dim=1) + tgt.sum(dim=1) * lse
+
+
+def batched_loss(problem: ModelProblem, y: torch.Tensor, m: int) -> Callable:
+    """``loss(outputs (B, m, ...)) -> (B,)``: the per-element losses of the B predictions stacked
+    along the samples (torch's own ``reduction='none'`` functions for mse/bce, the formulas of
+    :func:`_cross_entropy` for cross_entropy/nll), then reduced per point -- torch's loss with the
+    reduction named, without a vmap of the loss (whose batch rules are slow)."""
+    F = torch.nn.functional
+    name, theory = problem.loss, problem.reduction == "theory"
+    per = {"mse": F.mse_loss, "bce": F.binary_cross_entropy, "bce_with_logits": F.binary_cross_entropy_with_logits,
+           "cross_entropy": lambda u, t, reduction: _cross_entropy(u, t, False),
+           "nll": lambda u, t, reduction: _cross_entropy(u, t, True)}[name]
+
+    def loss(out: torch.Tensor) -> torch.Tensor:
+        B = out.shape[0]
+        flat = out.reshape(B * m, *out.shape[2:])
+        tgt = y.expand(B, *y.shape).reshape(B * m, *y.shape[1:])
+        elements = per(flat, tgt, reduction="none").reshape(B, -1)
+        # torch's 'mean': over every element of the loss (m * outputs for mse/bce, m [x positions] for
+        # cross_entropy/nll); the theory's: summed over outputs, averaged over the m samples
+        return elements.sum(dim=1) / m if theory else elements.mean(dim=1)
+
+    return loss
+
+
+def loss_targets(problem: ModelProblem, y, dtype, device) -> torch.Tensor:
+    """The targets as a tensor the loss takes: class indices as int64, anything else in ``dtype``."""
+    t = y if isinstance(y, torch.Tensor) else torch.as_tensor(np.asarray(y))
+    t = t.detach()
+    if t.is_complex():
+        raise InvalidSpecError("targets y must be real numbers")
+    indices = problem.loss == "nll" or (problem.loss == "cross_entropy" and t.dim() == 1)
+    if indices:
+        if t.is_floating_point():
+            if not bool(torch.isfinite(t).all()) or not bool((t == t.round()).all()):
+                raise InvalidSpecError(f"{problem.loss} targets of shape (m,) are class indices and must be "
+                                       "integers; give soft labels or one-hot targets as (m, classes)")
+            t = t.round()
+        if t.numel() and int(t.min()) < 0:
+            raise InvalidSpecError(f"{problem.loss} class indices must be >= 0, got {int(t.min())}")
+        return t.to(device=device, dtype=torch.int64)
+    if t.dtype == torch.bool or not t.is_floating_point():
+        t = t.to(torch.float64)
+    if not bool(torch.isfinite(t).all()):
+        raise InvalidSpecError("targets y contain non-finite values (nan or inf)")
+    if problem.loss in ("bce", "bce_with_logits") and not bool(((t >= 0) & (t <= 1)).all()):
+        raise InvalidSpecError("BCE targets y must lie in [0, 1]")
+    return t.to(device=device, dtype=dtype)
+
