@@ -12,7 +12,7 @@ Measured in one run, on this machine, in float64 and float32:
      a user of torch.func would write), on a sample;
    * **torch kernel**: :class:`bettibounds.empirical.kernels.LossKernel` (``evaluate_chunked``,
      slice mode);
-   * **fused engine**: :class:`bettibounds.empirical.fused.FusedKernel` (needs numba), the engine
+   * **fused engine**: :class:`bettibounds.engines.fused.FusedKernel` (needs numba), the engine
      ``engine="auto"`` picks on the CPU;
 2. in float64 (the default precision), against the naive loop of the same kind: a BCE classifier
    (the same network with a logistic output, labels 0/1) on the same slice, and a box over all
@@ -150,7 +150,7 @@ def fused_kernel(spec, x, y, dtype, required: bool):
         if required:
             raise SystemExit("--fused yes needs numba: pip install -e '.[fast]'") from None
         return None
-    from bettibounds.empirical.fused import FusedKernel
+    from bettibounds.engines.fused import FusedKernel
 
     return FusedKernel(spec, x, y, dtype=dtype)
 

@@ -124,7 +124,7 @@ def main(argv=None) -> None:
     import numba
 
     numba.set_num_threads(args.threads)
-    from bettibounds.empirical._fused_numba import act_f64_vector_array
+    from bettibounds.engines._fused_numba import act_f64_vector_array
 
     rng = np.random.default_rng(args.seed)
     print("| function | inputs | reference error (ulp, 2e5 inputs vs mpmath) | max error (ulp) | at x | "

@@ -119,7 +119,7 @@ def scheduler_options(where: str) -> argparse.ArgumentParser:
 def engine_device(args: argparse.Namespace) -> tuple[str | None, str]:
     """(device, dtype) for ``--device``, ``--dtype`` and ``--engine``: ``--dtype`` defaults to float64
     with every engine; the fused engine refuses CUDA. ``--engine auto`` is resolved by the library
-    (bettibounds.empirical.engine_choice), which records the engine and why."""
+    (bettibounds.engines.choice), which records the engine and why."""
     if args.device not in ("auto", "cpu", "cuda"):
         raise InvalidSpecError(f"--device must be auto, cpu or cuda, got {args.device!r}")
     device = None if args.device == "auto" else args.device

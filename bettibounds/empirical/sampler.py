@@ -188,9 +188,9 @@ def sample_landscape(experiment, *, grid=None, device=None, dtype: str | None = 
     engine : {None, "auto", "torch", "fused", "model"}
         ``None`` (the default): ``"auto"`` for experiment files, ``"model"`` for a model experiment.
         ``"auto"``: the fastest engine that supports the experiment at this precision and device
-        (:func:`~.engine_choice.choose_engine`; the sample records which and why).
+        (:func:`~bettibounds.engines.choice.choose_engine`; the sample records which and why).
         ``"torch"``: :class:`~.kernels.LossKernel` (any spec, CPU or CUDA, float64 or float32).
-        ``"fused"``: :class:`~.fused.FusedKernel` (needs numba; tanh/logistic networks, MSE or
+        ``"fused"``: :class:`~bettibounds.engines.fused.FusedKernel` (needs numba; tanh/logistic networks, MSE or
         BCE, slices with 1-4 directions and boxes, CPU, float64 or float32); an unsupported
         experiment is refused with the reason before any work. ``"model"``: the model engine, the
         only engine of a :class:`~.models.ModelExperiment` (``experiment_from_model``; ``"auto"``
@@ -279,12 +279,12 @@ def make_kernel(experiment, *, engine: str | None = None, device=None, dtype: st
     experiment), refusing before any work what an explicitly requested engine cannot do.
     ``dtype=None``: float64.
 
-    ``"auto"`` (:func:`~.engine_choice.choose_engine`): the fused engine on the CPU when it
+    ``"auto"`` (:func:`~bettibounds.engines.choice.choose_engine`): the fused engine on the CPU when it
     supports the network, region and precision and its precision cannot overflow on the
     experiment's region (checked here on the region's extremes), else the torch kernel; for a model
     experiment, the model engine (its only engine). The kernel carries ``engine`` and
     ``engine_reason`` (why), which the samples record."""
-    from .engine_choice import resolve_engine
+    from ..engines.choice import resolve_engine
 
     if getattr(experiment, "kind", None) == "model":
         if engine not in (None, "auto", "model"):
@@ -305,11 +305,11 @@ def make_kernel(experiment, *, engine: str | None = None, device=None, dtype: st
     name, reason = resolve_engine(engine, spec, kind, _slice_k(region) if kind == "slice" else None, dtype, device)
     kernel = None
     if name == "fused":
-        from .fused import FusedKernel, FusedRangeError
+        from ..engines.fused import FusedKernel, FusedRangeError
 
         if engine == "fused" and kind == "slice":
             k = _slice_k(region)
-            from .fused import fused_unsupported
+            from ..engines.fused import fused_unsupported
 
             why = fused_unsupported(spec, k)
             if why is not None:

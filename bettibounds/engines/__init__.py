@@ -10,22 +10,24 @@ name      what                                                             extra
 ========  ===============================================================  ==========
 torch     :class:`~bettibounds.engines.torch_kernel.LossKernel`: batched   empirical
           torch kernel for spec-based networks, CPU or CUDA, float64/32
-fused     :class:`~bettibounds.empirical.fused.FusedKernel`: compiled  fast
+fused     :class:`~bettibounds.engines.fused.FusedKernel`: compiled    fast
           CPU kernel (numba), one fused pass per point, float64/32,
           slices (1-4 directions) and full parameter vectors,
           tanh/logistic hidden layers, MSE (identity/logistic/tanh
           output) or BCE
 model     :class:`~bettibounds.engines.model_engine.ModelEngine`: any      empirical
           torch.nn.Module and loss, vmap over chunks, slice trick
-dask      :class:`~bettibounds.distributed.DaskEvaluator`: wraps another   dist
-          engine, spreading blocks of points over a Dask cluster
+dask      :class:`~bettibounds.engines.dask_engine.DaskEvaluator`:     dist
+          wraps another engine, spreading blocks of points over a Dask
+          cluster (re-exported by :mod:`bettibounds.distributed`)
 ========  ===============================================================  ==========
 
 ``engine="auto"`` (:data:`AUTO`, the default of every job and command) is not an engine but a
-choice among them: :func:`bettibounds.empirical.engine_choice.choose_engine` picks the fused
+choice among them: :func:`choose_engine` (:mod:`.choice`) picks the fused
 engine on the CPU where it supports the network, region and precision, else torch (and the model
 engine for a ``torch.nn.Module``), and results record the engine with the reason.
-:func:`engine_choices` is what an ``engine=`` argument accepts.
+:func:`engine_choices` is what an ``engine=`` argument accepts, :func:`resolve_engine` turns one into
+``(engine, reason)``.
 
 Importing this package imports neither torch nor numba; :meth:`EngineEntry.load` imports an
 engine's module when it is used. To add an engine: implement the contract in a module of its
@@ -39,11 +41,16 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
+from .._lib.lazy import lazy_exports
 from ..errors import InvalidSpecError, unknown_name
 from .base import DifferentiableEngine, LossEngine, engine_record
 
+#: names loaded from their module on first use (the choice imports torch or numba only when called)
+_LAZY = {"choose_engine": "choice", "resolve_engine": "choice"}
+
 __all__ = ["ENGINES", "AUTO", "EngineEntry", "get_engine", "build_engine", "engine_names", "engine_choices",
-           "LossEngine", "DifferentiableEngine", "engine_record"]
+           "choose_engine", "resolve_engine", "LossEngine", "DifferentiableEngine", "engine_record"]
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 
 
 #: the ``engine`` value that lets the library choose (not an engine: resolved per run, recorded with the reason)
@@ -87,13 +94,13 @@ ENGINES: dict[str, EngineEntry] = {
                     "empirical"),
         EngineEntry("fused", "compiled CPU kernel (numba): one fused pass per point, float64 (default) or float32; "
                              "slices with 1-4 directions and full parameter vectors of tanh/logistic networks, MSE "
-                             "(identity, logistic or tanh output) or BCE", "bettibounds.empirical.fused:FusedKernel",
+                             "(identity, logistic or tanh output) or BCE", "bettibounds.engines.fused:FusedKernel",
                     "fast"),
         EngineEntry("model", "any torch.nn.Module with any loss: functional_call + vmap over chunks, the slice trick "
                              "where the first parametrised layer is linear in its weights; CPU or CUDA, float64 "
                              "(default) or float32", "bettibounds.engines.model_engine:ModelEngine", "empirical"),
         EngineEntry("dask", "spreads another engine's blocks of points over a Dask cluster (bit-identical results)",
-                    "bettibounds.distributed:DaskEvaluator", "dist", wrapper=True),
+                    "bettibounds.engines.dask_engine:DaskEvaluator", "dist", wrapper=True),
     )
 }
 

@@ -268,7 +268,7 @@ def test_fused_engine_on_the_workers_is_bit_identical(client):
     """engine="fused": each worker evaluates its blocks with the fused kernel, which computes every
     point on its own, so any partition gives the in-process engine's bits (float32 here)."""
     pytest.importorskip("numba")
-    from bettibounds.empirical.fused import FusedSliceKernel
+    from bettibounds.engines.fused import FusedSliceKernel
 
     exp = load_experiment(SLICE)
     center, directions, pts = _slice_points(exp, 37)
@@ -322,7 +322,7 @@ def test_fused_engine_uses_the_worker_process_thread_budget(client):
     """Dask starts worker processes with OMP_NUM_THREADS=1 (one per core); the fused kernel's numba
     threads follow it, as torch's do, instead of numba's default of one per core in every worker."""
     pytest.importorskip("numba")
-    from bettibounds.distributed import _fused_threads
+    from bettibounds.engines.dask_engine import _fused_threads
 
     assert client.run(lambda: os.environ.get("OMP_NUM_THREADS")) == dict.fromkeys(client.nthreads(), "1")
     assert client.submit(_fused_threads, pure=False).result() == 1

@@ -1,4 +1,4 @@
-"""The fused engine (bettibounds.empirical.fused) in float32 against the torch kernel, and its
+"""The fused engine (bettibounds.engines.fused) in float32 against the torch kernel, and its
 wiring (sampler, CLI); float64, full mode and classification: test_fused64.py.
 
 Oracle: the project's torch kernel in float64 (itself checked against the float64 jet oracle
@@ -25,14 +25,13 @@ from hypothesis import strategies as st
 pytest.importorskip("torch")
 pytest.importorskip("numba")
 
-from bettibounds.empirical import fused  # noqa: E402
-from bettibounds.empirical import _fused_numba  # noqa: E402
-from bettibounds.empirical._fused_numba import LO, C, logistic_f32_array, tanh_f32_array  # noqa: E402
 from bettibounds.empirical.compare import analyze_landscape  # noqa: E402
 from bettibounds.empirical.experiment import parse_experiment  # noqa: E402
-from bettibounds.empirical.fused import FusedSliceKernel, fused_unsupported  # noqa: E402
 from bettibounds.empirical.kernels import LossKernel  # noqa: E402
 from bettibounds.empirical.sampler import sample_landscape  # noqa: E402
+from bettibounds.engines import _fused_numba, fused  # noqa: E402
+from bettibounds.engines._fused_numba import LO, C, logistic_f32_array, tanh_f32_array  # noqa: E402
+from bettibounds.engines.fused import FusedSliceKernel, fused_unsupported  # noqa: E402
 from bettibounds.errors import InvalidSpecError  # noqa: E402
 from bettibounds.spec import ArchitectureSpec  # noqa: E402
 
@@ -360,7 +359,7 @@ import numpy as np
 sys.path.insert(0, {here!r})
 import test_fused as tf
 import test_fused64 as t64
-from bettibounds.empirical import _fused_numba as F
+from bettibounds.engines import _fused_numba as F
 from bettibounds.empirical.kernels import LossKernel
 assert (F.VW, F.SB) == (8, 2), (F.VW, F.SB)
 for n in (0, 6, 13):
@@ -689,10 +688,10 @@ def test_refuses_other_devices_dtypes_modes_and_k():
 
 def test_missing_numba_is_a_clear_error(monkeypatch):
     spec, x, y, *_ = _problem(0, *CASES[0])
-    import bettibounds.empirical
+    import bettibounds.engines
 
-    monkeypatch.setitem(sys.modules, "bettibounds.empirical._fused_numba", None)  # import fails
-    monkeypatch.delattr(bettibounds.empirical, "_fused_numba", raising=False)
+    monkeypatch.setitem(sys.modules, "bettibounds.engines._fused_numba", None)  # import fails
+    monkeypatch.delattr(bettibounds.engines, "_fused_numba", raising=False)
     with pytest.raises(InvalidSpecError, match=r"pip install -e .\.\[fast\]"):
         FusedSliceKernel(spec, x, y)
 

@@ -1,5 +1,5 @@
-"""The fused engine in float64, in full mode and for classification (bettibounds.empirical.fused),
-and the automatic engine choice (bettibounds.empirical.engine_choice).
+"""The fused engine in float64, in full mode and for classification (bettibounds.engines.fused),
+and the automatic engine choice (bettibounds.engines.choice).
 
 Oracles, independent of the engines: a 60-digit mpmath forward pass of the network and loss
 (:func:`mp_loss`), and mpmath's tanh, logistic and log1p for the vector activations. The float64
@@ -24,13 +24,12 @@ from hypothesis import strategies as st
 pytest.importorskip("torch")
 pytest.importorskip("numba")
 
-from bettibounds.empirical import _fused_numba  # noqa: E402
-from bettibounds.empirical import fused  # noqa: E402
-from bettibounds.empirical.engine_choice import choose_engine, resolve_engine  # noqa: E402
 from bettibounds.empirical.experiment import parse_experiment  # noqa: E402
-from bettibounds.empirical.fused import FusedKernel, FusedRangeError  # noqa: E402
 from bettibounds.empirical.kernels import LossKernel, param_layout  # noqa: E402
 from bettibounds.empirical.sampler import make_kernel, sample_landscape  # noqa: E402
+from bettibounds.engines import _fused_numba, fused  # noqa: E402
+from bettibounds.engines.choice import choose_engine, resolve_engine  # noqa: E402
+from bettibounds.engines.fused import FusedKernel, FusedRangeError  # noqa: E402
 from bettibounds.errors import InvalidSpecError  # noqa: E402
 from bettibounds.spec import ArchitectureSpec  # noqa: E402
 from bettibounds.strategies import architectures, datasets  # noqa: E402

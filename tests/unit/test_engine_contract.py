@@ -30,7 +30,7 @@ def test_engine_choices_are_auto_and_the_registry():
     """``engine=`` accepts "auto" and the registry's engines, nothing else (the registry is the one
     source of engine names: the resolver and the CLI read it)."""
     from bettibounds.cli import build_parser
-    from bettibounds.empirical.engine_choice import resolve_engine
+    from bettibounds.engines import resolve_engine
 
     assert AUTO not in ENGINES and engine_choices() == (AUTO, *engine_names())
     spec = ArchitectureSpec(inputs=1, widths=(2,), activation="tanh", samples=2)

@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from bettibounds.empirical.fused import FusedSliceKernel
+from bettibounds.engines.fused import FusedSliceKernel
 from bettibounds.empirical.kernels import LossKernel
 from bettibounds.spec import ArchitectureSpec
 

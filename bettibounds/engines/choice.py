@@ -86,7 +86,7 @@ def resolve_engine(engine: str, spec, region_kind: str | None, k: int | None = N
     :func:`bettibounds.engines.engine_choices`: ``"auto"`` asks :func:`choose_engine`; an engine
     of the registry is taken as requested (the fused engine then refuses what it cannot do, with
     the reason, when its kernel is built)."""
-    from ..engines import AUTO, engine_choices
+    from . import AUTO, engine_choices
 
     if engine not in engine_choices():
         raise InvalidSpecError(f"engine must be one of {', '.join(engine_choices())}, got {engine!r}")
