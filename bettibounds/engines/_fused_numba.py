@@ -13,6 +13,10 @@ shipped float32 tanh and logistic are checked on every float32 input by ``check_
 ``check_logistic.py`` there. The float64 tanh, logistic and softplus (for BCE) are built from one
 table-driven exp; their error bounds are proved in docs/theory.md, section 15, and measured on 10^8
 inputs each by ``benchmarks/check_float64_activations.py``.
+
+Size: this module is the one exception to the 600-line limit of docs/architecture.md. It holds the
+engine's LLVM IR generation through llvmlite (vector activations, register tiles, loss rows) and the
+numba kernels built from it, which share private code-generation helpers; it is kept whole.
 """
 
 import math

@@ -2,7 +2,7 @@
 
 :func:`choose_engine` picks the fastest engine that supports the experiment at the requested
 precision and device: the fused engine (:mod:`.fused`) on the CPU for every network, region and
-precision it supports, the torch kernel (:mod:`.kernels`) on CUDA and for everything else. Both
+precision it supports, the torch kernel (:mod:`.torch_kernel`) on CUDA and for everything else. Both
 compute the same loss; the choice changes a value by at most the stated tolerance of the engine
 it picked (docs/usage.md, "Engines"). :func:`resolve_engine` adds the explicit choices
 ("torch", "fused"), so that every result can record which engine ran and why.
@@ -55,7 +55,7 @@ def choose_engine(spec, region_kind: str | None, k: int | None = None, dtype: st
     configuration measured (docs/benchmarks.md). The choice does not look at the number of
     points: the fused kernel is compiled once per machine (about 30 s per precision, then loaded
     from numba's cache in about 0.5 s per process). A region on which the fused engine's
-    precision could overflow is found only with the region's numbers; :func:`~.sampler.make_kernel`
+    precision could overflow is found only with the region's numbers; :func:`~bettibounds.empirical.sampler.make_kernel`
     and the Dask evaluator check it and then fall back to the torch kernel, with the reason.
     """
     from .fused import fused_unsupported

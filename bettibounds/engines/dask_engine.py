@@ -156,7 +156,7 @@ def _evaluate_block(payload: _Payload, affine: _Affine | None, points: np.ndarra
 class DaskEvaluator:
     """The loss of ``spec`` on (x, y) at many points, evaluated by the workers of a Dask cluster.
 
-    A stand-in for :class:`~bettibounds.empirical.kernels.LossKernel` wherever only
+    A stand-in for :class:`~bettibounds.engines.torch_kernel.LossKernel` wherever only
     :meth:`evaluate_chunked` and ``device`` are used (``sample_landscape(kernel=...)``).
 
     Parameters
@@ -184,7 +184,7 @@ class DaskEvaluator:
         :func:`~bettibounds.engines.choice.choose_engine` picks for each evaluation (its
         mode, number of directions, precision and device; the fused engine falls back to the torch
         kernel where its precision could overflow), as in-process; ``"torch"``:
-        :class:`~bettibounds.empirical.kernels.LossKernel`; ``"fused"``: the fused CPU engine
+        :class:`~bettibounds.engines.torch_kernel.LossKernel`; ``"fused"``: the fused CPU engine
         :class:`~bettibounds.engines.fused.FusedKernel` (needs numba on the client and on every
         worker); ``"model"``: the model engine
         :class:`~bettibounds.engines.model_engine.ModelEngine`, for which ``spec`` is a
@@ -301,7 +301,7 @@ class DaskEvaluator:
         """Loss at N points, blocks of whole chunks spread over the workers.
 
         Same contract as :meth:`LossKernel.evaluate_chunked
-        <bettibounds.empirical.kernels.LossKernel.evaluate_chunked>`; with the same
+        <bettibounds.engines.torch_kernel.LossKernel.evaluate_chunked>`; with the same
         ``chunk`` (by default the one the in-process kernel would choose) the float64 CPU
         result is bit-identical.
 

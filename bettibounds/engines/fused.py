@@ -1,13 +1,13 @@
 """The fused CPU engine (needs numba: ``pip install -e '.[fast]'``), float64 or float32.
 
-:class:`FusedKernel` evaluates the same loss as :class:`~.kernels.LossKernel` with one compiled
+:class:`FusedKernel` evaluates the same loss as :class:`~.torch_kernel.LossKernel` with one compiled
 pass per point instead of a sequence of batched torch operations: every activation of a point
 stays in the CPU's cache, and the point's whole forward pass and loss run in one loop nest. Its
 products are register tiles and its activations vector code, written in LLVM IR
 (:mod:`._fused_numba`). It evaluates slices ``theta = center + sum_j t_j dir_j`` (k = 1 to 4
 directions) and, in ``mode="full"``, independent parameter vectors (a box over every parameter
 of a tiny network, uniform samples). On the CPU it is the engine ``engine="auto"`` picks for
-every network it supports (:func:`~.engine_choice.choose_engine`); the torch kernel stays the reference
+every network it supports (:func:`~.choice.choose_engine`); the torch kernel stays the reference
 and serves everything else (CUDA, other activations, the input-output skip, k > 4).
 
 Numerics (what differs from the torch kernel of the same precision):
@@ -167,7 +167,7 @@ def _lossmode(spec, impl) -> int:
 class FusedKernel:
     """The loss of ``spec`` on (x, y) in one fused pass per point, float64 or float32, CPU.
 
-    Same arguments and conventions as :class:`~.kernels.LossKernel` (parameter order, losses,
+    Same arguments and conventions as :class:`~.torch_kernel.LossKernel` (parameter order, losses,
     output activations, residual skip, l2) and the same :meth:`evaluate_chunked` call, with
     ``mode="slice"`` or ``mode="full"``; ``device`` is accepted so the two engines are
     interchangeable, and anything but the CPU is refused.
@@ -185,8 +185,8 @@ class FusedKernel:
     >>> spec = ArchitectureSpec(inputs=1, widths=(2,), activation="tanh", samples=2, bias=False)
     >>> kern = FusedKernel(spec, [[1.0], [-1.0]], [[0.5], [0.0]])
     >>> loss = kern.evaluate_slice([1.0, 0, 0, 0], [[0, 0, 1.0, 0]], [0.0, 1.0])
-    >>> loss.round(12).tolist()  # ((tanh(1) t - 0.5)^2 + (tanh(1) t)^2) / 2 at t = 0, 1
-    [0.125, 0.324228937448]
+    >>> loss.round(12).tolist()  # ((tanh(1) t - 0.5)^2 + (tanh(1) t)^2) / 2 at t = 0, 1 (float64)
+    [0.125, 0.324228580408]
     """
 
     device = "cpu"
@@ -470,7 +470,7 @@ class FusedKernel:
     def evaluate_chunked(self, points, mode: str | None = None, *, center=None, directions=None,
                          chunk: int | None = None, progress: bool = False) -> np.ndarray:
         """Loss at N points; the same call as :meth:`LossKernel.evaluate_chunked
-        <.kernels.LossKernel.evaluate_chunked>`: ``mode="slice"`` with (N, k) coordinates and
+        <.torch_kernel.LossKernel.evaluate_chunked>`: ``mode="slice"`` with (N, k) coordinates and
         ``center``/``directions``, or ``mode="full"`` with (N, P) parameter vectors (``None``:
         "slice" when a centre is given, else "full"). Returns a float64 array.
 
