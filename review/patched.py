@@ -44,3 +44,34 @@ def apply():
 
 def revert():
     LE.SliceLoss._linear = _orig
+
+
+# ---- finding 2 (review only): exp_bounds between 709.78 and ln(DBL_MAX) = 709.7827
+from bettibounds.certified import intervals as IV  # noqa: E402
+
+_orig_exp = IV.exp_bounds
+
+
+def _exp_fixed(x):
+    x = np.asarray(x, dtype=np.float64)
+    lo, hi = _orig_exp(x)
+    win = (x > 709.78) & (x <= 709.79)
+    if win.any():
+        # e^x = e^(x - 1) * e, with e^(x - 1) enclosed by the original code and e in [E_LO, E_HI]
+        l1, h1 = _orig_exp(np.where(win, x - 1.0, 0.0))  # x - 1 is exact here (Sterbenz)
+        E_LO, E_HI = 2.718281828459045, 2.7182818284590455
+        with np.errstate(over="ignore"):
+            wl, wh = IV.down(l1 * E_LO), IV.up(h1 * E_HI)
+        wl = np.where(np.isinf(wl), IV.DBL_MAX, wl)
+        lo, hi = np.where(win, wl, lo), np.where(win, wh, hi)
+    return lo, hi
+
+
+def apply_exp_fix():
+    IV.exp_bounds = _exp_fixed
+    LE.exp_bounds = _exp_fixed
+
+
+def revert_exp_fix():
+    IV.exp_bounds = _orig_exp
+    LE.exp_bounds = _orig_exp

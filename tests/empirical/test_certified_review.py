@@ -89,3 +89,37 @@ def test_flush_to_zero_mode_is_detected_or_harmless():
     finally:
         torch.set_flush_denormal(False)
     assert not cert.certified or cert.betti == (0, 0), cert.betti
+
+
+EXP_BUG = ("exp_bounds treats x > 709.78 as overflow and returns [DBL_MAX, inf], but e^x < DBL_MAX up to "
+           "x = ln(DBL_MAX) = 709.7827: the lower bound is above the exact value there (Lemma E's last sentence), "
+           "and logistic/silu inherit a wrong bound")
+
+
+@pytest.mark.xfail(strict=True, reason=EXP_BUG)
+def test_exp_bounds_just_below_the_overflow_threshold():
+    import mpmath
+
+    from bettibounds.certified.intervals import exp_bounds
+
+    xs = np.array([709.7800000000001, 709.781, 709.7827128933839])
+    lo, hi = exp_bounds(xs)
+    with mpmath.workdps(40):
+        for x, a, b in zip(xs, lo, hi):
+            assert mpmath.mpf(float(a)) <= mpmath.exp(mpmath.mpf(float(x))) <= mpmath.mpf(float(b)), x
+
+
+@pytest.mark.xfail(strict=True, reason=EXP_BUG + " -> certified [0, 0] for a nonempty X_c")
+def test_no_wrong_certified_b0_through_the_exp_threshold():
+    import mpmath
+
+    # silu 1-1-1 (no bias), x = 1, y = -3.953; W1 = -709.7814 + 0.001 t, W2 = 1e306, t in [-1, 1]:
+    # u(t) = 1e306 silu(W1(t)) runs from -3.9495 to -3.9574 (exact), so f = (u - y)^2 has a zero in the box
+    spec = ArchitectureSpec(inputs=1, widths=(1,), outputs=1, activation="silu", loss="mse", samples=1, bias=False)
+    sl = SliceLoss(spec, [[1.0]], [[-3.953]], np.array([-709.7814, 1e306]), np.array([[0.001, 0.0]]))
+    with mpmath.workdps(40):
+        u = [mpmath.mpf(1e306) * z / (1 + mpmath.exp(-z))
+             for z in (mpmath.mpf(-709.7814) + s * mpmath.mpf(0.001) for s in (-1, 1))]
+    assert u[1] < -3.953 < u[0]  # truth: X_c is a nonempty interval for every c > 0
+    cert = T.certify_level(T.BoxOracle(sl, [-1.0], [1.0]), 1e-5, T.Limits(max_evaluations=20_000))
+    assert not cert.certified or cert.betti == (1, 0), cert.betti
