@@ -34,7 +34,7 @@ import numpy as np
 
 __all__ = [
     "Interval", "down", "up", "up_pos", "down_pos", "gamma", "matmul", "matmul_many", "batched_matmul", "isum", "exp_bounds", "log1p_bounds", "atan_bounds",
-    "phi_cdf_bounds", "EPS_EXP", "EPS_LOG1P", "EPS_ATAN", "EPS_PHI", "U", "ETA", "CONSTANTS",
+    "phi_cdf_bounds", "X_OVERFLOW", "X_UNDERFLOW", "EPS_EXP", "EPS_LOG1P", "EPS_ATAN", "EPS_PHI", "U", "ETA", "CONSTANTS",
 ]
 
 U = 2.0 ** -53  #: unit roundoff of float64
@@ -116,11 +116,18 @@ def _constants() -> dict:
             "inv_sqrt2": float(1 / mpmath.sqrt(2)),
             "two_over_sqrtpi": _bracket(2 / mpmath.sqrt(mpmath.pi)),
             "inv_sqrt2pi": _bracket(1 / mpmath.sqrt(2 * mpmath.pi)),
+            # the ends of exp's computed range (Lemma E): above x_over, e^x > DBL_MAX; below x_under, e^x < eta
+            "x_over": _bracket(mpmath.log(mpmath.mpf(DBL_MAX)))[1],
+            "x_under": _bracket(mpmath.log(mpmath.mpf(2) ** -1074))[0],
         }
 
 
 CONSTANTS = _constants()
 assert CONSTANTS["ln2_err"] < 2.0 ** -84
+#: e^x > DBL_MAX for every float x > X_OVERFLOW (a float just above ln DBL_MAX = 709.7827...), and e^x < eta
+#: for every float x < X_UNDERFLOW (just below ln eta = -744.44...): exp_bounds's thresholds (Lemma E)
+X_OVERFLOW, X_UNDERFLOW = CONSTANTS["x_over"], CONSTANTS["x_under"]
+assert 709.78 < X_OVERFLOW < 709.79 and -744.45 < X_UNDERFLOW < -744.44
 
 # Taylor coefficients 1/j! (j = 0..13) of exp, rounded to nearest (their error is in Lemma E)
 _EXP_COEF = [1.0 / math.factorial(j) for j in range(14)]
@@ -428,8 +435,9 @@ def exp_bounds(x):
     """(lo, hi) with lo <= e^x <= hi for float64 x (§13.3, Lemma E: relative error 2^-46).
 
     x = n ln 2 + r with |r| <= 0.35 (Cody-Waite with a 32-bit head of ln 2), e^r by its
-    degree-13 Taylor polynomial, scaled by 2^n; overflow gives (DBL_MAX, inf), deep
-    underflow (0, eta), NaN (0, inf).
+    degree-13 Taylor polynomial, scaled by 2^n, for X_UNDERFLOW <= x <= X_OVERFLOW (|n| <= 1075);
+    beyond, where e^x > DBL_MAX provably, (DBL_MAX, inf), and where e^x < eta, (0, eta); NaN gives
+    (0, inf). A lower bound that overflows in the scaling is replaced by DBL_MAX (the exact value exceeds it).
     """
     x = _arr(x)
     c = CONSTANTS
@@ -442,8 +450,8 @@ def exp_bounds(x):
         xm = x
     else:
         with np.errstate(invalid="ignore"):
-            big = x > 709.78
-            small = x < -745.2
+            big = x > X_OVERFLOW
+            small = x < X_UNDERFLOW
         nan = np.isnan(x)
         mid = ~(big | small | nan)
         xm = np.where(mid, x, 0.0)
@@ -461,8 +469,9 @@ def exp_bounds(x):
         return elo, ehi
     # ldexp rounds only into the subnormal range (a result <= REALMIN may have been rounded up to
     # it): widen there; an overflowed lower bound means the exact value exceeds DBL_MAX
-    elo = np.where(elo <= REALMIN, np.maximum(down(elo), 0.0), elo)
-    ehi = np.where(ehi <= REALMIN, up(ehi), ehi)
+    with np.errstate(invalid="ignore"):  # down(inf) = inf - inf where the scaling overflowed: replaced below
+        elo = np.where(elo <= REALMIN, np.maximum(down(elo), 0.0), elo)
+        ehi = np.where(ehi <= REALMIN, up(ehi), ehi)
     elo = np.where(np.isinf(elo), DBL_MAX, elo)
     lo = np.where(mid, elo, 0.0)
     hi = np.where(mid, ehi, 0.0)

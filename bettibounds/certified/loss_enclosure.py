@@ -49,6 +49,7 @@ from .arb_oracle import arb_activation, arb_float_bounds, loss_arb
 from .interval_activations import (
     INTERVAL_ACTIVATIONS, IntervalActivation, activation_enclosure, logistic_image, softplus_bounds,
 )
+from .fpmode import check_float_mode
 from .intervals import U, Interval, batched_matmul, down, gamma, isum, matmul, up, up_pos
 
 __all__ = ["SliceLoss", "certify_unsupported", "loss_arb", "INTERVAL_ACTIVATIONS", "IntervalActivation",
@@ -182,7 +183,11 @@ class SliceLoss:
         column r contains df/dt_r over Q_i. Along an axis where a box has no width (a segment
         or a point) its column of G is (-inf, inf): not computed. NaN never appears (unknown
         bounds are +-inf).
+
+        Raises :class:`~bettibounds.errors.FloatingPointModeError` when the processor does not round
+        to nearest with gradual underflow (flush-to-zero mode, say): the enclosures' proof assumes it.
         """
+        check_float_mode()
         lo = np.asarray(lo, dtype=np.float64).reshape(-1, self.k)
         hi = np.asarray(hi, dtype=np.float64).reshape(-1, self.k)
         N = lo.shape[0]
@@ -349,7 +354,9 @@ class SliceLoss:
             b = [v[layer.b].reshape(1, -1, 1) for v in self.V]  # (1, o, 1)
             bp = _pt(b[0])
             for s in range(k):
-                bp = bp + b[1 + s] * self._bc(c[:, s])
+                # b(D_s) t^_s is an interval product (rounded outward), not a float product taken as exact:
+                # where b(theta_0) and b(D_s) t^_s cancel, the product's rounding dominates the sum
+                bp = bp + _pt(b[1 + s]) * self._bc(c[:, s])
             zp = zp + bp
             if a_v is not None:
                 bv = bp

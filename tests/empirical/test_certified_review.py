@@ -1,30 +1,47 @@
-"""Regression tests from the adversarial review of the certified topology (issue 21).
+"""Regression tests from the adversarial review of the certified topology (issue 21, docs/theory.md §13.3).
 
-Each test states what a correct implementation must do and currently fails; it is marked
-``xfail(strict=True)`` with the bug in the reason, so the suite stays green until the bug is
-fixed -- then the test passes, strict xfail turns that into a failure, and the marker must go.
-Reproduction scripts with the exact truth: review/exploit_bias_rounding.py, review/exploit_ftz.py.
+Each test failed before its fix, with a wrong certified Betti number or an enclosure that missed the exact
+value; the exact truth is computed here in rational or 40-digit arithmetic, independently of the package.
+
+* the bias of layers >= 2 at the centre point was formed as b(theta_0) + fl(b(D_s) t_s), a rounded product
+  taken as exact (`SliceLoss._linear`): now an interval product;
+* `exp_bounds` declared overflow above x = 709.78 < ln(DBL_MAX) = 709.7827, with a lower bound DBL_MAX above
+  e^x there: the thresholds are now floats bracketing ln(DBL_MAX) and ln(2^-1074) (Lemma E);
+* flush-to-zero / denormals-are-zero (or a directed rounding mode) broke Lemma R silently: the mode is now
+  checked before every enclosure (`fpmode.check_float_mode`), and a level is "not certified" under it.
+
+The experiment files of the first two are tests/data/certified_review/*.json (``bettibounds landscape FILE
+--certify`` reproduces them); benchmarks/review_certified/ holds the review's oracle, fuzzer and attack scripts.
 """
 
 from __future__ import annotations
 
+import ctypes
+import json
+import platform
+import sys
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 pytest.importorskip("scipy")
 
+from bettibounds.certified import certify_landscape  # noqa: E402
 from bettibounds.certified import topology as T  # noqa: E402
 from bettibounds.certified.loss_enclosure import SliceLoss  # noqa: E402
+from bettibounds.empirical.experiment import parse_experiment  # noqa: E402
+from bettibounds.errors import FloatingPointModeError  # noqa: E402
 from bettibounds.spec import ArchitectureSpec  # noqa: E402
 
+DATA = Path(__file__).resolve().parents[1] / "data" / "certified_review"
 R = 1.0 / 3.0  # fl(1/3): 3 * R = 1 - 2^-54 exactly, which rounds to 1.0
 S = 1e16  # floats near 1e16 are 2 apart: fl(3 S R) = S, while the exact 3 S R = S - 0.555...
 
-BIAS_BUG = ("SliceLoss._linear forms the bias of layers >= 2 at the centre point as b(theta_0) + fl(b(D_s) * t_s): "
-            "the product's rounding is not enclosed (a float product added as an exact point), so enclosures "
-            "miss the exact loss where b(theta_0) and b(D_s) t_s cancel")
+
+def _load(name: str) -> dict:
+    return json.loads((DATA / name).read_text())
 
 
 def _bias_slice(y):
@@ -41,85 +58,125 @@ def _exact_min(y):
     return (u - Fraction(y)) ** 2
 
 
-@pytest.mark.xfail(strict=True, reason=BIAS_BUG)
 def test_point_enclosure_contains_the_exact_loss_under_bias_cancellation():
     sl = _bias_slice(-0.5)
     F, _ = sl.enclose([[-R]], [[-R]])
-    exact = _exact_min(-0.5)  # 1.1133 (the enclosure claims [0.25, 0.25])
+    exact = _exact_min(-0.5)  # 1.1133 (the float product claimed [0.25, 0.25])
     assert Fraction(float(F.lo[0])) <= exact <= Fraction(float(F.hi[0]))
 
 
-@pytest.mark.xfail(strict=True, reason=BIAS_BUG + " -> certified [0, 0] for a nonempty X_c")
 def test_no_wrong_certified_b0_when_the_bias_products_cancel():
-    # y = -0.5: min f = f(-R) = 1.1133; at c = 1.2, X_c = [-R, -R + 1.3e-18] is nonempty: truth [1, 0]
-    sl = _bias_slice(-0.5)
-    orc = T.BoxOracle(sl, [-R], [R])
-    for c in (1.0, 1.2, 2.0):
-        truth = (0, 0) if Fraction(c) < _exact_min(-0.5) else (1, 0)
-        cert = T.certify_level(orc, c)
-        assert not cert.certified or cert.betti == truth, (c, cert.betti, truth)
-        assert not cert.certified or cert.meets_boundary == (truth == (1, 0)), c
+    # the experiment file is _bias_slice(-0.5) on [-R, R]: min f = f(-R) = 1.1133; at c = 1.2,
+    # X_c = [-R, -R + 1.3e-18] is nonempty: truth [1, 0] (certified [0, 0] before the fix)
+    exp = parse_experiment(_load("bias_rounding.json"))
+    assert exp.region["center"][3] == S and exp.region["low"] == [-R] and [list(map(float, r)) for r in exp.y] == [[-0.5]]
+    levels = [1.0, 1.2, 2.0]
+    for lv in certify_landscape(exp, levels, max_evaluations=2000).levels:
+        truth = (0, 0) if Fraction(lv.level) < _exact_min(-0.5) else (1, 0)
+        assert not lv.certified or lv.betti == truth, (lv.level, lv.betti, truth)
+        assert not lv.certified or lv.meets_boundary == (truth == (1, 0)), lv.level
 
 
-@pytest.mark.xfail(strict=True, reason=BIAS_BUG + " -> certified [1, 0] for an empty X_c")
 def test_no_wrong_certified_component_when_the_bias_products_cancel():
     # y = -0.555...: min f = (2 * 0.555...)^2 = 1.2326 > c = 0.77, so X_c is empty: truth [0, 0]
     y = -0.5551115123125783
     sl = _bias_slice(y)
     orc = T.BoxOracle(sl, [-R], [R])
     assert Fraction(0.77) < _exact_min(y)
-    cert = T.certify_level(orc, 0.77)
+    cert = T.certify_level(orc, 0.77, T.Limits(max_evaluations=2000))
     assert not cert.certified or cert.betti == (0, 0), cert.betti
 
 
-@pytest.mark.xfail(strict=True, reason="Lemma R (and exp's subnormal steps) assume gradual underflow; with "
-                   "flush-to-zero/denormals-are-zero on (torch.set_flush_denormal(True)) down(0) = up(0) = 0, "
-                   "nothing checks the floating-point mode, and a certified number is wrong")
-def test_flush_to_zero_mode_is_detected_or_harmless():
-    torch = pytest.importorskip("torch")
+# ------------------------------------------------------------------ the floating-point mode
+def _ftz_slice():
+    # identity 1-1-1 without bias: u = w v x, w = 1e-160, v = 1 + t on [0, 1]: f = 1e-320 (1 + t)^2 > 0 = c
     spec = ArchitectureSpec(inputs=1, widths=(1,), outputs=1, activation="identity", loss="mse", samples=1,
                             bias=False)
-    # identity 1-1-1 without bias: u = w v x, w = 1e-160, v = 1 + t on [0, 1]: f = 1e-320 (1 + t)^2 > 0 = c
-    sl = SliceLoss(spec, [[1.0]], [[0.0]], np.array([1e-160, 1.0]), np.array([[0.0, 1.0]]))
+    return SliceLoss(spec, [[1.0]], [[0.0]], np.array([1e-160, 1.0]), np.array([[0.0, 1.0]]))
+
+
+def test_flush_to_zero_mode_is_detected():
+    from bettibounds.certified.fpmode import float_mode_problem
+
+    torch = pytest.importorskip("torch")
+    sl = _ftz_slice()
+    good = T.certify_level(T.BoxOracle(sl, [0.0], [1.0]), 0.0)
+    assert good.certified and good.betti == (0, 0)  # in IEEE's default mode: X_0 is empty
     if not torch.set_flush_denormal(True):
         torch.set_flush_denormal(False)
         pytest.skip("this CPU cannot flush denormals")
     try:
-        cert = T.certify_level(T.BoxOracle(sl, [0.0], [1.0]), 0.0)
+        cert = T.certify_level(T.BoxOracle(sl, [0.0], [1.0]), 0.0)  # certified [1, 0] before the fix
+        why = float_mode_problem()  # each path is probed: numpy's loops, its scalars, BLAS
+        assert all(w in why for w in ("numpy arrays flush", "float64 scalars flush", "matrix products")), why
+        with pytest.raises(FloatingPointModeError, match="flush"):
+            sl.enclose([[0.0]], [[1.0]])
     finally:
         torch.set_flush_denormal(False)
-    assert not cert.certified or cert.betti == (0, 0), cert.betti
+    assert not cert.certified and "flush subnormal numbers to zero" in cert.reason, (cert.betti, cert.reason)
 
 
-EXP_BUG = ("exp_bounds treats x > 709.78 as overflow and returns [DBL_MAX, inf], but e^x < DBL_MAX up to "
-           "x = ln(DBL_MAX) = 709.7827: the lower bound is above the exact value there (Lemma E's last sentence), "
-           "and logistic/silu inherit a wrong bound")
+_FE = {"FE_DOWNWARD": 0x400, "FE_UPWARD": 0x800, "FE_TOWARDZERO": 0xC00}  # <fenv.h> on x86-64
 
 
-@pytest.mark.xfail(strict=True, reason=EXP_BUG)
-def test_exp_bounds_just_below_the_overflow_threshold():
+@pytest.mark.skipif(not (sys.platform.startswith("linux") and platform.machine() == "x86_64"),
+                    reason="the <fenv.h> constants used are those of glibc on x86-64")
+def test_directed_rounding_modes_are_detected():
+    from bettibounds.certified.fpmode import float_mode_problem
+
+    libm = ctypes.CDLL("libm.so.6")
+    assert float_mode_problem() is None
+    for name, mode in _FE.items():
+        assert libm.fesetround(mode) == 0, name
+        try:
+            why = float_mode_problem()
+        finally:
+            libm.fesetround(0)  # FE_TONEAREST
+        assert why is not None and "round to nearest" in why, name
+    assert float_mode_problem() is None
+
+
+# ------------------------------------------------------------------ exp's overflow and underflow thresholds
+def _around(x, k):
+    out, a, b = [x], x, x
+    for _ in range(k):
+        a, b = float(np.nextafter(a, -np.inf)), float(np.nextafter(b, np.inf))
+        out += [a, b]
+    return out
+
+
+def test_exp_bounds_around_the_overflow_and_underflow_thresholds():
     import mpmath
 
-    from bettibounds.certified.intervals import exp_bounds
+    from bettibounds.certified.intervals import DBL_MAX, X_OVERFLOW, X_UNDERFLOW, exp_bounds
 
-    xs = np.array([709.7800000000001, 709.781, 709.7827128933839])
-    lo, hi = exp_bounds(xs)
     with mpmath.workdps(40):
+        ln_max, ln_eta = mpmath.log(mpmath.mpf(DBL_MAX)), mpmath.log(mpmath.mpf(2) ** -1074)
+        assert ln_max < X_OVERFLOW and X_UNDERFLOW < ln_eta  # the thresholds are on the right side
+        xs = (_around(float(ln_max), 60) + _around(float(ln_eta), 60) + [709.78, 709.7800000000001, 709.781]
+              + list(np.linspace(709.77, 709.79, 41)) + list(np.linspace(-745.3, -744.3, 41)))
+        lo, hi = exp_bounds(np.array(xs))
         for x, a, b in zip(xs, lo, hi):
-            assert mpmath.mpf(float(a)) <= mpmath.exp(mpmath.mpf(float(x))) <= mpmath.mpf(float(b)), x
+            e = mpmath.exp(mpmath.mpf(x))
+            assert mpmath.mpf(float(a)) <= e <= mpmath.mpf(float(b)), x
+            if e < DBL_MAX:  # below overflow the enclosure is tight (not merely [0, inf])
+                assert b < np.inf and float(a) >= float(e) * (1 - 2.0 ** -40) - 2.0 ** -1074 * 2, x
 
 
-@pytest.mark.xfail(strict=True, reason=EXP_BUG + " -> certified [0, 0] for a nonempty X_c")
 def test_no_wrong_certified_b0_through_the_exp_threshold():
     import mpmath
 
     # silu 1-1-1 (no bias), x = 1, y = -3.953; W1 = -709.7814 + 0.001 t, W2 = 1e306, t in [-1, 1]:
     # u(t) = 1e306 silu(W1(t)) runs from -3.9495 to -3.9574 (exact), so f = (u - y)^2 has a zero in the box
-    spec = ArchitectureSpec(inputs=1, widths=(1,), outputs=1, activation="silu", loss="mse", samples=1, bias=False)
-    sl = SliceLoss(spec, [[1.0]], [[-3.953]], np.array([-709.7814, 1e306]), np.array([[0.001, 0.0]]))
+    exp = parse_experiment(_load("exp_threshold.json"))
+    assert exp.region["center"] == [-709.7814, 1e306] and [list(map(float, r)) for r in exp.y] == [[-3.953]]
     with mpmath.workdps(40):
         u = [mpmath.mpf(1e306) * z / (1 + mpmath.exp(-z))
              for z in (mpmath.mpf(-709.7814) + s * mpmath.mpf(0.001) for s in (-1, 1))]
+        f_ends = [(v + mpmath.mpf(3.953)) ** 2 for v in u]
     assert u[1] < -3.953 < u[0]  # truth: X_c is a nonempty interval for every c > 0
-    cert = T.certify_level(T.BoxOracle(sl, [-1.0], [1.0]), 1e-5, T.Limits(max_evaluations=20_000))
-    assert not cert.certified or cert.betti == (1, 0), cert.betti
+    assert max(f_ends) < 1e-3  # and the whole box at c = 1e-3 (f is monotone between its ends and its zero)
+    res = certify_landscape(exp, [1e-5, 1e-3], max_evaluations=20_000)
+    low, whole = res.levels
+    assert not low.certified or low.betti == (1, 0), low.betti  # certified [0, 0] before the fix
+    assert whole.certified and whole.betti == (1, 0) and whole.meets_boundary

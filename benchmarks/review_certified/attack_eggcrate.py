@@ -7,14 +7,15 @@ n^2 wells at (c_j, c_k) (f ~ 0), saddles ~0.496, maxima ~0.992 (A = 5, unit spac
 saddles, (1, (n-1)^2) between, (1, 0) above.  Truth from a 2001^2 grid of the formula (features >> grid spacing)
 and, in the clear cases, from the structure above.
 
-usage: python review/attack_eggcrate.py [n]
+usage: python benchmarks/review_certified/attack_eggcrate.py [n]
 """
+import os
 import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, "review")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from grid_topology import betti_grid  # noqa: E402
 
 from bettibounds.certified import certify_landscape  # noqa: E402

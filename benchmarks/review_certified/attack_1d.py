@@ -6,7 +6,7 @@ Cases: near-double roots (Q = (t - r)^2, y = delta tiny; the local max f(r) = de
 random quadratics at random levels, levels exactly at critical values (min 0, the local max), and the box's ends
 at or next to roots.  Every certified answer (b_0 and meets_boundary) is compared with the truth.
 
-usage: python review/attack_1d.py [n_random] [seed]
+usage: python benchmarks/review_certified/attack_1d.py [n_random] [seed]
 """
 import sys
 import time

@@ -1,6 +1,9 @@
-"""Sanity check of review/oracle.py against the torch kernel (the grid's engine) at float points."""
-import numpy as np, sys
-sys.path.insert(0, "review")
+"""Sanity check of oracle.py against the torch kernel (the grid's engine) at float points."""
+import os
+import sys
+
+import numpy as np
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from oracle import loss_mp
 from bettibounds.spec import ArchitectureSpec
 from bettibounds.engines.torch_kernel import LossKernel

@@ -1,4 +1,4 @@
-"""Fuzz SliceLoss.enclose against the independent mpmath oracle (review/oracle.py, 60 digits).
+"""Fuzz SliceLoss.enclose against the independent mpmath oracle (oracle.py, 60 digits).
 
 Random networks of every activation / output / loss / skip / bias / l2, in several regimes (moderate, huge and
 tiny weights, saturated activations, teacher data near a minimum with boxes where the loss is ~1e-20, BCE with
@@ -6,15 +6,16 @@ extreme logits, exp overflow), random boxes of widths 1 .. 1e-14 plus points and
 f at its corners and random interior points must lie in F, and df/dt_r at some points in G_r.
 Each failure is re-run with review/patched.py (finding 1 fixed) to tell finding 1 from anything new.
 
-usage: python review/fuzz_enclosures.py [trials] [seed]
+usage: python benchmarks/review_certified/fuzz_enclosures.py [trials] [seed]
 """
+import os
 import sys
 import time
 
 import mpmath
 import numpy as np
 
-sys.path.insert(0, "review")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import patched  # noqa: E402
 from oracle import slice_f, slice_grad  # noqa: E402
 

@@ -1,14 +1,15 @@
 """2-D slices of random networks (every activation, MSE/BCE, skips, l2; bumpy ones with many small components):
 certified [b_0, b_1] and meets_boundary vs a fine grid of the torch engine (1001^2, and 2001^2 where they differ).
 
-usage: python review/attack_2d_networks.py [n] [seed] [seconds_per_level]
+usage: python benchmarks/review_certified/attack_2d_networks.py [n] [seed] [seconds_per_level]
 """
+import os
 import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, "review")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from grid_topology import betti_grid  # noqa: E402
 
 from bettibounds.certified import topology as T  # noqa: E402

@@ -1,14 +1,15 @@
 """2-D attack: certified Betti numbers vs analytic truth (designed landscapes) and vs a 2001^2 grid (random ones).
 
-usage: python review/attack_2d.py designed|random [n] [seed]
+usage: python benchmarks/review_certified/attack_2d.py designed|random [n] [seed]
 """
+import os
 import sys
 import time
 
 import mpmath
 import numpy as np
 
-sys.path.insert(0, "review")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import quad_landscapes as QL  # noqa: E402
 from grid_topology import betti_grid  # noqa: E402
 
