@@ -37,7 +37,11 @@ def _tanh_pt(x):
         hi = up_pos(up_pos(1.0 - elo) / down_pos(1.0 + elo))
     lo, hi = np.maximum(lo, 0.0), np.minimum(hi, 1.0)
     neg = x < 0
-    return np.where(neg, -hi, lo), np.where(neg, -lo, hi)
+    lo, hi = np.where(neg, -hi, lo), np.where(neg, -lo, hi)
+    # NaN is an unknown argument (docs/theory.md §13.3): tanh of it is anywhere in [-1, 1] (x < 0 is False
+    # on NaN, so the formulas above would claim [0, 1])
+    nan = np.isnan(x)
+    return np.where(nan, -1.0, lo), np.where(nan, 1.0, hi)
 
 
 def _logistic_pt(x):
@@ -65,14 +69,24 @@ def _mono(point_fn):
 
 
 def _lipschitz_narrow(point_fn, L: float):
-    """phi over a narrow interval from phi at its midpoint and a global Lipschitz constant L."""
+    """phi (increasing) over a narrow interval from phi at its midpoint and a global Lipschitz constant L;
+    where that is wider than 2^-40 of the value (a wide argument: a saturated unit behind large weights),
+    intersected with the monotone image [phi(lo), phi(hi)], computed for those entries only."""
     def img(I: Interval) -> Interval:
         c = I.mid()
         r = np.maximum(up(c - I.lo), up(I.hi - c))
         lo, hi = point_fn(c)
         with np.errstate(invalid="ignore"):
             e = up(L * r)
-        return Interval(down(lo - e), up(hi + e))
+            lo, hi = down(lo - e), up(hi + e)
+            wide = np.flatnonzero(~(e <= 2.0 ** -40 * np.maximum(np.abs(lo), 1e-300)))  # and NaN
+        if wide.size:
+            shape = lo.shape
+            lo, hi = lo.reshape(-1), hi.reshape(-1)  # views of the fresh arrays above: ours to write
+            mlo, mhi = point_fn(I.lo.reshape(-1)[wide])[0], point_fn(I.hi.reshape(-1)[wide])[1]
+            lo[wide], hi[wide] = np.fmax(lo[wide], mlo), np.fmin(hi[wide], mhi)
+            lo, hi = lo.reshape(shape), hi.reshape(shape)
+        return Interval(lo, hi)
     return img
 
 

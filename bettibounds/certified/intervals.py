@@ -257,8 +257,8 @@ class Interval:
         return Interval(lo, hi)
 
     def recip(self) -> "Interval":
-        """1 / x for intervals not containing 0 (NaN where they do)."""
-        bad = (self.lo <= 0) & (self.hi >= 0)
+        """1 / x for intervals not containing 0 (NaN where they do, or where a bound is NaN: unknown)."""
+        bad = ((self.lo <= 0) & (self.hi >= 0)) | np.isnan(self.lo) | np.isnan(self.hi)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             lo, hi = down(1.0 / self.hi), up(1.0 / self.lo)
         lo = np.where(bad, np.nan, lo)
@@ -328,6 +328,13 @@ def _signed_pow(x, p: int, lower: bool):
 
 
 # ------------------------------------------------------------------ products and sums
+def _unbounded_if_nan(lo, hi):
+    """(lo, hi) with NaN bounds replaced by -inf / +inf. A product's midpoint overflows to NaN where
+    two of its terms overflow with opposite signs (inf - inf), and the exact entry may then have any
+    sign: the products return no NaN, so that no function of a NaN bound has to know what it means."""
+    return np.where(np.isnan(lo), -np.inf, lo), np.where(np.isnan(hi), np.inf, hi)
+
+
 def matmul(A, X: Interval) -> Interval:
     """The interval product ``A @ X`` of a float matrix A (n_out, n) by X (n, ...).
 
@@ -356,14 +363,14 @@ def matmul_many(As, X: Interval) -> list:
     g = gamma(n)
     A = np.concatenate(As, axis=0) if len(As) > 1 else As[0]
     absA = np.abs(A)
-    C = A @ m
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):  # overflow: infinite bounds, below
+        C = A @ m
         R = absA @ r
         colmax = np.max(np.abs(m), axis=0)  # max_j |m_jc|
         extra = up_pos(up_pos(g * absA.sum(axis=1))[:, None] * colmax[None, :]) + 2 * n * ETA
         rad = up_pos(up_pos(R + extra) * (1.0 + 2.0 * g + 4 * U))
         rad = np.where(np.isnan(rad), np.inf, rad)
-        out_lo, out_hi = down(C - rad), up(C + rad)
+        out_lo, out_hi = _unbounded_if_nan(down(C - rad), up(C + rad))
     res, row = [], 0
     for Ai in As:
         k = Ai.shape[0]
@@ -385,7 +392,7 @@ def batched_matmul(Wm, Wr, X: Interval) -> Interval:
     lo, hi = X.lo, X.hi
     m = 0.5 * lo + 0.5 * hi
     r = np.maximum(up(m - lo), up(hi - m))
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):  # overflow: infinite bounds
         bad = ~np.isfinite(r) | np.isnan(m)
         if bad.any():
             m = np.where(bad, 0.0, m)
@@ -402,7 +409,7 @@ def batched_matmul(Wm, Wr, X: Interval) -> Interval:
         R += 3 * n * ETA
         rad = up_pos(R * (1.0 + 2.0 * g + 8 * U))
         rad = np.where(np.isnan(rad), np.inf, rad)
-        return Interval(down(C - rad), up(C + rad))
+        return Interval(*_unbounded_if_nan(down(C - rad), up(C + rad)))
 
 
 def isum(X: Interval, axis) -> Interval:

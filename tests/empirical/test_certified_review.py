@@ -180,3 +180,97 @@ def test_no_wrong_certified_b0_through_the_exp_threshold():
     low, whole = res.levels
     assert not low.certified or low.betti == (1, 0), low.betti  # certified [0, 0] before the fix
     assert whole.certified and whole.betti == (1, 0) and whole.meets_boundary
+
+
+# ------------------------------------------------------------------ NaN bounds ("unknown") and overflowing products
+def _exp_tanh_slice():
+    """1-2-1 network, exp hidden, tanh output, MSE, x = 1, y = -1, no bias; theta = (z, z, 100, -101) with
+    z = 705.03 + t/2 on t in [-2, 2]: u(t) = 100 e^z - 101 e^z = -e^z <= -e^704 < -5e305, so tanh(u) = -1 + 2/(1 +
+    e^{-2u}) and f = (tanh u + 1)^2 <= 4 e^{4u} < 1e-300 on the whole box: X_c = B for every c > 0, truth [1, 0].
+    On the whole box the range slot's midpoint 100 m - 101 m (m ~ 2.4e306) overflows to inf - inf = NaN."""
+    spec = ArchitectureSpec(inputs=1, widths=(2,), outputs=1, activation="exp", output_activation="tanh",
+                            loss="mse", samples=1, bias=False)
+    return SliceLoss(spec, [[1.0]], [[-1.0]], np.array([705.03, 705.03, 100.0, -101.0]),
+                     np.array([[0.5, 0.5, 0.0, 0.0]]))
+
+
+def test_no_wrong_certified_b0_when_a_product_overflows_to_nan():
+    sl = _exp_tanh_slice()
+    F, _ = sl.enclose([[-2.0]], [[2.0]])
+    assert F.lo[0] <= 1e-300  # was [1, 4]: tanh of the NaN logit was enclosed in [0, 1]
+    orc = T.BoxOracle(sl, [-2.0], [2.0])
+    cert = T.certify_level(orc, 0.5, T.Limits(max_evaluations=300))  # certified [0, 0] before the fix
+    assert not cert.certified or (cert.betti == (1, 0) and cert.meets_boundary), cert.betti
+
+
+def test_products_never_return_nan_bounds():
+    from bettibounds.certified.intervals import Interval, batched_matmul, matmul
+
+    m = 2.4e306  # 100 m and -101 m overflow with opposite signs: the float midpoint is inf - inf
+    X = Interval(np.array([[m], [m]]), np.array([[m], [m]]))
+    for Z in (matmul(np.array([[100.0, -101.0]]), X),
+              batched_matmul(np.array([[[100.0, -101.0]]]), np.zeros((1, 1, 2)), Interval(X.lo[None], X.hi[None]))):
+        assert Z.lo.ravel().tolist() == [-np.inf] and Z.hi.ravel().tolist() == [np.inf]
+
+
+def _sample(lo, hi):
+    """Points of the real set an interval with NaN ("unknown") or infinite bounds stands for."""
+    lo = -np.inf if np.isnan(lo) else lo
+    hi = np.inf if np.isnan(hi) else hi
+    far = [-1e300, -750.0, -40.0, -3.0, -1e-300, 0.0, 1e-300, 3.0, 40.0, 750.0, 1e300]
+    return [v for v in [lo, hi] + far if lo <= v <= hi and np.isfinite(v)]
+
+
+@pytest.mark.parametrize("name", ["tanh", "logistic", "arctan", "softplus", "gaussian", "silu", "gelu", "exp",
+                                  "identity", "polynomial:2", "polynomial:3"])
+def test_activation_enclosures_of_unknown_or_unbounded_arguments(name):
+    """A NaN bound means "unknown" (docs/theory.md §13.3): phi over [NaN, 3] must contain phi of every real <= 3,
+    or be NaN there; tanh gave [0, 0.995] (x < 0 is False on NaN)."""
+    flint = pytest.importorskip("flint")
+
+    from bettibounds.certified.intervals import Interval
+    from bettibounds.certified.loss_enclosure import activation_enclosure, arb_activation
+
+    act = activation_enclosure(name)
+    nan, inf = np.nan, np.inf
+    cases = [(nan, nan), (nan, 3.0), (-3.0, nan), (nan, -3.0), (3.0, nan), (-inf, inf), (nan, inf), (-inf, nan),
+             (-inf, -3.0), (3.0, inf)]
+    I = Interval(np.array([c[0] for c in cases]), np.array([c[1] for c in cases]))
+    with np.errstate(all="ignore"):
+        V = act.value(I)
+        N = act.narrow(I)
+        D = act.deriv(I, V)
+    flint.ctx.prec = 100
+    try:
+        for j, (lo, hi) in enumerate(cases):
+            for z in _sample(lo, hi):
+                v, d = arb_activation(name, flint.arb(z))
+                for E, w in ((V, v), (N, v), (D, d)):
+                    if not w.is_finite():
+                        continue
+                    assert not (E.lo[j] > w.upper()) and not (E.hi[j] < w.lower()), (name, lo, hi, z, E.lo[j],
+                                                                                     E.hi[j])
+    finally:
+        flint.ctx.prec = 53
+
+
+def test_recip_of_an_interval_with_an_unknown_bound_is_unknown():
+    from bettibounds.certified.intervals import Interval
+
+    # [NaN, 5] may hold -1 (1/x = -1) or 0.1 (1/x = 10): no bound of 1/x is known; it claimed [0.2, NaN]
+    R = Interval(np.array([np.nan, 2.0]), np.array([5.0, np.nan])).recip().sanitize()
+    assert R.lo.tolist() == [-np.inf, -np.inf] and R.hi.tolist() == [np.inf, np.inf]
+
+
+def test_narrow_enclosures_of_saturated_units_stay_tight():
+    """The centre slot's phi(c) +- L r is useless where r is large against phi (a unit saturated behind large
+    weights: r ~ 1e290 at u ~ -1e306); there it is intersected with the monotone image. Precision, not soundness:
+    without it the point enclosures of the overflow slice above were infinite."""
+    from bettibounds.certified.intervals import Interval
+    from bettibounds.certified.loss_enclosure import activation_enclosure
+
+    I = Interval(np.array([-1e306 - 1e291, -800.0, 40.0, -1e-3]), np.array([-1e306 + 1e291, -799.0, 41.0, 1e-3]))
+    for name, lo_max, hi_min in (("tanh", (-1, -1, 1 - 1e-30, -1.1e-3), (-1 + 1e-300, -1 + 1e-300, 1, 1.1e-3)),
+                                 ("logistic", (0, 0, 1 - 1e-17, 0.49), (1e-300, 1e-300, 1, 0.51))):
+        N = activation_enclosure(name).narrow(I)
+        assert (N.lo >= np.array(lo_max) - 1e-12).all() and (N.hi <= np.array(hi_min) + 1e-12).all(), (name, N)
