@@ -71,7 +71,10 @@ def make_case(rng, regime):
         # later weights ~ 1 / phi(z0), so that the next pre-activations are O(1) and an error in phi shows
         W1, b1 = layers[0]
         x = np.ones((m, d))
-        z0 = float(rng.choice([709.7814, 709.781, -709.7814, 709.7827, -744.44, -744.0, 744.44, -745.13, 709.0]))
+        # mostly inside (709.78, ln DBL_MAX), where exp's threshold once sat, with both signs (logistic, silu
+        # and softplus see e^{-z})
+        z0 = float(rng.choice([709.7814, -709.7814, 709.781, -709.781, -709.7826, 709.7826, -744.44, 744.44,
+                               -745.13, 709.0]))
         th0[W1] = 0.0
         th0[W1[:, 0]] = z0
         D[:, W1] *= 1e-3
