@@ -50,7 +50,7 @@ from .interval_activations import (
     INTERVAL_ACTIVATIONS, IntervalActivation, activation_enclosure, logistic_image, softplus_bounds,
 )
 from .fpmode import check_float_mode
-from .intervals import U, Interval, batched_matmul, down, gamma, isum, matmul, up, up_pos
+from .intervals import ETA, U, Interval, batched_matmul, down, gamma, isum, matmul, up, up_pos
 
 __all__ = ["SliceLoss", "certify_unsupported", "loss_arb", "INTERVAL_ACTIVATIONS", "IntervalActivation",
            "activation_enclosure", "arb_activation"]
@@ -324,8 +324,9 @@ class SliceLoss:
             term = Ws[1 + s][None] * c[:, s].reshape(-1, 1, 1)
             Wm += term
             mag += np.abs(term)
-        # 2k roundings per entry (k products, k sums): |fl - exact| <= gamma_{2k} sum of |terms|
-        rad_p = up_pos(up_pos(gamma(2 * k + 2) * mag) * (1.0 + 8 * U))
+        # 2k roundings per entry (k products, k sums): |fl - exact| <= gamma_{2k+1} mag + k eta / 2, the eta's from
+        # products that underflow (docs/theory.md §13.3, Lemma W)
+        rad_p = up_pos(up_pos(up_pos(gamma(2 * k + 2) * mag) + 2 * k * ETA) * (1.0 + 8 * U))
         rad_q = rad_p
         for r in axes:
             rad_q = up_pos(rad_q + up_pos(np.abs(Ws[1 + r])[None] * self._rho[r]))
