@@ -176,9 +176,12 @@ def test_no_wrong_certified_b0_through_the_exp_threshold():
         f_ends = [(v + mpmath.mpf(3.953)) ** 2 for v in u]
     assert u[1] < -3.953 < u[0]  # truth: X_c is a nonempty interval for every c > 0
     assert max(f_ends) < 1e-3  # and the whole box at c = 1e-3 (f is monotone between its ends and its zero)
+    assert min(f_ends) > 1e-5  # at c = 1e-5, X_c is an interval inside the box (u is monotone in t)
     res = certify_landscape(exp, [1e-5, 1e-3], max_evaluations=20_000)
     low, whole = res.levels
     assert not low.certified or low.betti == (1, 0), low.betti  # certified [0, 0] before the fix
+    # with sigma' = sigma(z) sigma(-z) in the tail (not 1/4 - (sigma - 1/2)^2) the low level is certified too
+    assert low.certified and low.betti == (1, 0) and low.meets_boundary is False, low.reason
     assert whole.certified and whole.betti == (1, 0) and whole.meets_boundary
 
 
@@ -274,3 +277,27 @@ def test_narrow_enclosures_of_saturated_units_stay_tight():
                                  ("logistic", (0, 0, 1 - 1e-17, 0.49), (1e-300, 1e-300, 1, 0.51))):
         N = activation_enclosure(name).narrow(I)
         assert (N.lo >= np.array(lo_max) - 1e-12).all() and (N.hi <= np.array(hi_min) + 1e-12).all(), (name, N)
+
+
+def test_derivative_enclosures_of_saturated_units_keep_their_relative_accuracy():
+    """1 - tanh^2 and 1/4 - (sigma - 1/2)^2 are correct but lose everything in the tails (tanh'(-40) = 8.8e-35
+    came out as [0, 2.2e-16]); there the derivatives are recomputed from e^{-|z|}. Precision, not soundness: the
+    silu exploit above was "not certified" without it. Truth by mpmath at 50 digits."""
+    import mpmath
+
+    from bettibounds.certified.intervals import Interval
+    from bettibounds.certified.loss_enclosure import activation_enclosure
+
+    lo, hi = np.array([-40.0, 30.0, -709.79, -745.0]), np.array([-39.9, 30.1, -709.77, -744.0])
+    I = Interval(lo, hi)
+    exact = {"tanh": lambda z: mpmath.sech(z) ** 2, "logistic": lambda z: mpmath.exp(-z) / (1 + mpmath.exp(-z)) ** 2,
+             "silu": lambda z: (1 + mpmath.exp(-z) + z * mpmath.exp(-z)) / (1 + mpmath.exp(-z)) ** 2}
+    with mpmath.workdps(50):
+        for name, d in exact.items():
+            act = activation_enclosure(name)
+            D = act.deriv(I, act.value(I))
+            for j in range(len(lo)):
+                ends = sorted([d(mpmath.mpf(lo[j])), d(mpmath.mpf(hi[j]))])  # monotone on each of these intervals
+                assert D.lo[j] <= ends[0] and ends[1] <= D.hi[j], (name, j)
+                if ends[1] > 1e-300:  # the derivative's range plus 10 %, except where it is subnormal
+                    assert D.hi[j] - D.lo[j] <= (ends[1] - ends[0]) + 0.1 * ends[1], (name, j, D.lo[j], D.hi[j])
