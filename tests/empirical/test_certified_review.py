@@ -301,3 +301,18 @@ def test_derivative_enclosures_of_saturated_units_keep_their_relative_accuracy()
                 assert D.lo[j] <= ends[0] and ends[1] <= D.hi[j], (name, j)
                 if ends[1] > 1e-300:  # the derivative's range plus 10 %, except where it is subnormal
                     assert D.hi[j] - D.lo[j] <= (ends[1] - ends[0]) + 0.1 * ends[1], (name, j, D.lo[j], D.hi[j])
+
+
+def test_boxes_with_nan_or_infinite_corners_get_unbounded_enclosures():
+    """SliceLoss.enclose documents finite boxes; a NaN or infinite corner must still give no finite claim
+    (F = (-inf, inf) or an end that is valid for every point: the loss is >= 0, and +inf above)."""
+    spec = ArchitectureSpec(inputs=1, widths=(2,), outputs=1, activation="tanh", loss="mse", samples=1, bias=True)
+    P = int(spec.n_params)
+    sl = SliceLoss(spec, [[1.0]], [[0.5]], np.linspace(-1.0, 1.0, P), np.ones((1, P)))
+    lo = np.array([[np.nan], [-np.inf], [0.0], [-1.0], [-np.inf], [1e300]])
+    hi = np.array([[np.nan], [np.inf], [np.inf], [np.nan], [-np.inf], [1e300]])
+    with np.errstate(all="ignore"):
+        F, G = sl.enclose(lo, hi)
+    assert not np.isnan(F.lo).any() and not np.isnan(F.hi).any() and not np.isnan(G.lo).any()
+    assert (F.hi == np.inf).all() and (F.lo <= 0).all()  # unknown points, or (t = 1e300) a loss beyond DBL_MAX
+    assert (G.lo == -np.inf).all() and (G.hi == np.inf).all()
