@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from ._version import __version__
 from .api import bounds
-from .errors import (BettiBoundsError, DeviceError, HypothesisError, InvalidSpecError, MissingExtraError,
-                     NotPfaffianError, OutputError, ResourceLimitError, SchedulerError,
+from .errors import (BettiBoundsError, DeviceError, FloatingPointModeError, HypothesisError, InvalidSpecError,
+                     MissingExtraError, NotPfaffianError, OutputError, ResourceLimitError, SchedulerError,
                      UnknownNameError)
 from .lower import SymmetryGroup, symmetry_group
 from .pfaffian.activations import get_activation
@@ -59,5 +59,6 @@ __all__ = [
     "SchedulerError",
     "ResourceLimitError",
     "OutputError",
+    "FloatingPointModeError",
     "__version__",
 ]

@@ -8,7 +8,7 @@ and stop it promptly (torch-free; Dask only where a cluster is used).
   Ctrl-C the local workers are killed at once (no waiting for the blocks in flight);
 * :func:`dask_setup` -- the workers' preload hook: they ignore SIGINT and leave Ctrl-C to the
   submitting process;
-* :func:`worker_failure` -- a task the cluster lost (its workers killed, a cancelled future,
+* :func:`worker_failure` (of :mod:`bettibounds.engines.dask_engine`) -- a task the cluster lost (its workers killed, a cancelled future,
   ``KilledWorker``) is a :class:`~bettibounds.errors.SchedulerError`, one line in the CLI.
 
 The evaluation itself (scattering, blocks, bit-identity) is :mod:`bettibounds.distributed`.
@@ -23,32 +23,12 @@ import os
 import re
 import threading
 
+from .engines.dask_engine import dask_distributed, positive_int, worker_failure
 from .errors import InvalidSpecError, SchedulerError
 
-__all__ = ["check_scheduler", "dask_client", "dask_setup", "worker_failure", "dask_package", "positive_int",
-           "one_line"]
+__all__ = ["check_scheduler", "dask_client", "dask_setup", "worker_failure", "one_line"]
 
-_INSTALL = 'pip install -e ".[dist]"'
 _ADDRESS = re.compile(r"^(tcp|tls)://(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
-
-
-def dask_package():
-    """The ``distributed`` package, or a one-line error saying how to install it."""
-    try:
-        import distributed
-    except ImportError as exc:
-        name = getattr(exc, "name", None) or "distributed"
-        raise InvalidSpecError(f"distributed evaluation needs Dask ({name} is not installed): {_INSTALL}") from None
-    return distributed
-
-
-def positive_int(name: str, value, allow_none: bool = True):
-    """``value`` as a positive int (None passes when ``allow_none``), else an InvalidSpecError naming ``name``."""
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise InvalidSpecError(f"{name} must be a positive integer{' or None' if allow_none else ''}, got {value!r}")
-    return int(value)
 
 
 def _check_scheduler(scheduler) -> str:
@@ -73,7 +53,7 @@ def check_scheduler(scheduler, *, timeout: float = 5.0):
     SchedulerError
         Nothing accepts connections at the address within ``timeout`` seconds.
     """
-    distributed = dask_package()
+    distributed = dask_distributed()
     if isinstance(scheduler, distributed.Client):
         return scheduler
     scheduler = _check_scheduler(scheduler)
@@ -119,7 +99,7 @@ def dask_client(scheduler, *, workers: int | None = None, timeout: float = 10.0)
     ...     print(len(client.nthreads()))
     2
     """
-    distributed = dask_package()
+    distributed = dask_distributed()
     if isinstance(scheduler, distributed.Client):
         if workers is not None:
             raise InvalidSpecError("workers applies to scheduler='local' only (the cluster already exists)")
@@ -252,21 +232,3 @@ def _shield_thread_count(stack: contextlib.ExitStack) -> None:
 def one_line(exc: BaseException) -> str:
     """An exception's message on one line (its type name when it has none)."""
     return " ".join(str(exc).split()) or type(exc).__name__
-
-
-def worker_failure(exc: BaseException, client=None) -> BaseException:
-    """The exception to raise for a task that came back failed: the cluster losing the work (its
-    workers killed or gone: a cancelled future, ``KilledWorker``) is a :class:`SchedulerError`; an
-    exception raised by the work itself is returned as it is."""
-    import concurrent.futures
-
-    distributed = dask_package()
-    lost = (concurrent.futures.CancelledError, distributed.KilledWorker)
-    if not isinstance(exc, lost):
-        return exc
-    where = ""
-    with contextlib.suppress(Exception):
-        where = f" at {client.scheduler.address}"
-    return SchedulerError(f"the Dask cluster{where} lost the work ({type(exc).__name__}): its workers died or were "
-                          "stopped while computing (killed, out of memory, or the scheduler shut down); start "
-                          "workers again and rerun, or run in this process (no --scheduler)")

@@ -22,6 +22,7 @@ __all__ = [
     "SchedulerError",
     "ResourceLimitError",
     "OutputError",
+    "FloatingPointModeError",
 ]
 
 
@@ -80,6 +81,16 @@ class OutputError(InvalidSpecError):
     """A result cannot be written: the directory is not writable, the disk is full, a file-size
     limit (``ulimit -f``) was reached, a name is too long. Nothing half-written is left behind
     (:mod:`bettibounds._lib.writers` writes to a temporary file and renames it)."""
+
+
+class FloatingPointModeError(InvalidSpecError):
+    """The processor's floating-point mode is not IEEE 754's default (round to nearest, gradual underflow).
+
+    The certified topology's interval arithmetic (docs/theory.md §13.3, Lemma R) is proven for that mode
+    only; flush-to-zero / denormals-are-zero (``torch.set_flush_denormal(True)``, compiler flags such as
+    ``-ffast-math`` in a loaded library) or a directed rounding mode would make its bounds wrong, so
+    :func:`bettibounds.certified.fpmode.check_float_mode` refuses to compute under them.
+    """
 
 
 def unknown_name(kind: str, name: object, valid: list[str] | tuple[str, ...]) -> UnknownNameError:

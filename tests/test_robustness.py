@@ -455,7 +455,7 @@ def test_lost_dask_work_is_a_scheduler_error_not_a_type_error(monkeypatch):
     ev = object.__new__(bd.DaskEvaluator)
     ev.client, ev._payload, ev.callback = Client(), object(), None
     with pytest.raises(SchedulerError, match="lost the work"):
-        ev._run(np.zeros((4, 2)), [0], 4, 4, None, np.full(4, np.nan), False, "full")
+        ev._run(np.zeros((4, 2)), [0], 4, 4, None, np.full(4, np.nan), False, "full", "torch")
 
 
 def test_dask_workers_leave_ctrl_c_to_the_client():

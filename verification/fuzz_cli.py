@@ -386,7 +386,7 @@ def _engine_opts(rng, argv):
     if rng.random() < 0.2:
         _opt(rng, argv, "--dtype", ["float64", "float32"])
     if rng.random() < 0.15:
-        _opt(rng, argv, "--engine", ["torch", "fused"])
+        _opt(rng, argv, "--engine", ["auto", "torch", "fused", "model"])
     if rng.random() < 0.04:
         argv.append(rng.choice(["--progress", "--no-progress"]))
     if rng.random() < 0.08:  # rarely a real local cluster (seconds to start); mostly bad addresses

@@ -508,7 +508,7 @@ def local_cluster(workers: int) -> Cost:
 def fused_compile() -> Cost:
     """The fused engine's kernels: compiled by numba once per machine (about 30 s), then loaded
     from numba's cache next to the module (about 0.5 s)."""
-    folder = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "empirical", "__pycache__")
+    folder = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "engines", "__pycache__")
     try:
         cached = any(name.startswith("_fused_numba.") and name.endswith(".nbi") for name in os.listdir(folder))
     except OSError:

@@ -8,14 +8,10 @@ import sys
 
 from .._lib.extras import missing_extra
 from ..errors import InvalidSpecError, ResourceLimitError
-from .common import (PROG, engine_device, engine_options, json_option, output_dir, plot_option, progress_option,
-                     scheduler_options, staged_outputs)
+from .common import (ENGINE_HELP, PROG, engine_device, engine_options, json_option, output_dir, plot_option,
+                     progress_option, scheduler_options, staged_outputs)
 
 __all__ = ["add_parser", "run"]
-
-_ENGINE_HELP = ("torch: the batched kernel (default; any network, CPU or CUDA). fused: a compiled float32 CPU kernel "
-                "for slices of tanh/logistic MSE networks, 1.3-1.7x faster on small ones; needs numba "
-                "(pip install -e '.[fast]'), compiles once in about 30 s (docs/usage.md, 'Engines')")
 
 
 def add_parser(sub) -> None:
@@ -27,7 +23,7 @@ def add_parser(sub) -> None:
                     "PyTorch model defined in your own Python file, evaluated by the model engine "
                     "(docs/usage.md, 'Any PyTorch model').",
         parents=[json_option(), plot_option("write heat map / sections, Betti curves and the diagram as PNG"),
-                 engine_options(_ENGINE_HELP), progress_option(), scheduler_options("evaluate the loss")])
+                 engine_options(ENGINE_HELP), progress_option(), scheduler_options("evaluate the loss")])
     ls.add_argument("experiment", help="experiment JSON (network, loss, data, region, grid, levels; format: "
                                        "docs/usage.md, 'Experiment files')")
     ls.add_argument("--refine", type=int, default=2,
@@ -69,7 +65,7 @@ def _load(args: argparse.Namespace):
             raise missing_extra("empirical", exc, "PyTorch models") from None
         return load_experiment(args.experiment)
     if args.model is not None or is_model_experiment(args.experiment):
-        if args.engine not in ("torch", "model"):
+        if args.engine not in ("auto", "model"):
             raise InvalidSpecError(f"a PyTorch model is evaluated by the model engine, not --engine {args.engine}")
         return load_model_experiment(args.experiment, factory=args.model, weights=args.weights, data=args.data,
                                      loss=args.loss, reduction=args.reduction)
@@ -113,8 +109,7 @@ def run(args: argparse.Namespace) -> int:
         from ..empirical.sampler import make_kernel
     except ImportError as exc:
         raise missing_extra("empirical", exc, "the landscape tools") from None
-    model_exp = getattr(exp, "kind", None) == "model"
-    engine = None if model_exp else args.engine
+    engine = args.engine  # (a model experiment: "auto" or "model", both the model engine; _load checked)
     kernel = None
     if args.scheduler is None:
         kernel = make_kernel(exp, engine=engine, device=device, dtype=dtype)  # refuses before any work
@@ -162,8 +157,8 @@ def _enforce_budget(exp, args: argparse.Namespace, kernel, device, dtype: str) -
     """Refuse, before any work, a landscape (with its refined grid) that cannot fit in time, in memory
     or in the grid-size limit; announce one of :data:`ANNOUNCE_SECONDS` or more with its time, points
     and peak memory (bettibounds._lib.budget). The pilot runs the run's own engine (``kernel``: torch
-    or a model's); the torch engine stands in for the fused one (whose first call compiles; it is
-    faster, so the estimate errs long) and for Dask runs."""
+    or a model's); the torch engine stands in for the fused one, chosen or automatic (whose first
+    call compiles; it is faster, so the estimate errs long), and for Dask runs."""
     import math
     import os
 
@@ -183,10 +178,11 @@ def _enforce_budget(exp, args: argparse.Namespace, kernel, device, dtype: str) -
             f"the refined grid (--refine {args.refine}) has {grid_points_text(refined)} points, more than "
             f"{MAX_GRID_POINTS:.0e}: use a smaller --refine (--refine 1 turns the stability check off)")
     model_exp = getattr(exp, "kind", None) == "model"
+    fused = args.engine == "fused" or getattr(kernel, "engine", None) == "fused"  # (auto may choose it)
     pilot = kernel
-    if pilot is None or args.engine == "fused":
-        pilot = make_kernel(exp, engine=None if model_exp else "torch", device=device,
-                            dtype=None if model_exp else (dtype or "float64"))
+    if pilot is None or fused:
+        pilot = make_kernel(exp, engine=args.engine if model_exp else "torch", device=device,
+                            dtype=dtype or "float64")
     slice_dim = len(grid) if exp.region["kind"] == "slice" else None
     per_point, _ = budget.kernel_pilot(pilot, 0, slice_dim=slice_dim)
 
@@ -210,7 +206,7 @@ def _enforce_budget(exp, args: argparse.Namespace, kernel, device, dtype: str) -
         levels = len(exp.levels or [])
         cost = cost + budget.Cost(args.certify_seconds * levels, 0.0, ((f"--certify on {levels} levels",
                                                                          args.certify_seconds * levels),))
-    if args.engine == "fused":
+    if fused:
         cost = cost + budget.fused_compile()
     if args.scheduler == "local":
         cost = cost.alongside(budget.local_cluster(args.workers or os.cpu_count() or 1))
