@@ -582,7 +582,8 @@ def _files_under(folder: Path) -> list[str]:
     return out
 
 
-_PROGRESS = re.compile(r"(\d+%\||it/s|s/it|pt/s|step/s|\d+/\d+ \[)")
+# progress bars, and the fused engine's compile note that --progress prints before its first call
+_PROGRESS = re.compile(r"(\d+%\||it/s|s/it|pt/s|step/s|\d+/\d+ \[|^fused engine: compiling the kernel)")
 
 
 def run_case(case: dict, base: Path, timeout: float) -> dict:
