@@ -236,6 +236,8 @@ def sample_landscape(experiment, *, grid=None, device=None, dtype: str | None = 
         trick = getattr(kernel, "slice_trick", None)
         if trick is not None or hasattr(kernel, "slice_trick_reason"):
             record["slice_trick"] = trick
+        if getattr(kernel, "compiled", None) is not None:  # the model engine's compile option
+            record["compiled"], record["compile_reason"] = kernel.compiled, kernel.compile_reason
     return LandscapeSample(values, axes, region["kind"], center, directions, source, str(kernel.device),
                            used, time.perf_counter() - t0, int(values.size),
                            engine, None if compiled_before is not None else getattr(kernel, "compile_seconds", None),
