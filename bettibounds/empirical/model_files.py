@@ -295,6 +295,8 @@ def load_path_file(path=None, *, obj: dict | None = None, factory: str | None = 
     unknown = set(psec) - _PATH
     if unknown:
         raise InvalidSpecError(f"path options: unknown {sorted(unknown)}; accepted: {sorted(_PATH - {'to'})}")
+    if not isinstance(psec.get("relax", True), bool):
+        raise InvalidSpecError(f"path.relax must be true or false, got {psec['relax']!r}")
     if to is not None:
         psec["to"], to_base = to, Path(".")
     else:

@@ -27,7 +27,7 @@ from ..pfaffian.network import build_params
 from .grid_memory import check_grid_fits
 
 __all__ = ["LandscapeSample", "sample_landscape", "make_kernel", "resolve_directions", "grid_axes", "refined_grid",
-           "estimate_run"]
+           "estimate_run", "experiment_engine"]
 
 
 @dataclass
@@ -281,6 +281,18 @@ def make_kernel(experiment, *, engine: str | None = None, device=None, dtype: st
             raise InvalidSpecError(f"{reason}; use the torch engine (the default)")
     return FusedSliceKernel(spec, experiment.x, experiment.y, device=device,
                             dtype="float32" if dtype is None else dtype)
+
+
+def experiment_engine(experiment, engine: str | None) -> str | None:
+    """The engine to ask :func:`make_kernel` or :func:`sample_landscape` for, given a command line's
+    ``--engine`` (whose default is torch): for a model experiment None -- its model engine -- when
+    ``engine`` is None, torch or model, and a refusal for any other; for an experiment file,
+    ``engine`` itself."""
+    if getattr(experiment, "kind", None) != "model":
+        return engine
+    if engine not in (None, "torch", "model"):
+        raise InvalidSpecError(f"a PyTorch model is evaluated by the model engine, not --engine {engine}")
+    return None
 
 
 def estimate_run(experiment, kernel, refine: int = 1, probe: int | None = None) -> dict:
