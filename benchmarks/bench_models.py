@@ -238,6 +238,19 @@ def memory_probe(name: str, grid: int, dtype_name: str) -> int:
     ax = np.linspace(-1, 1, grid)
     t = np.stack(np.meshgrid(ax, ax, indexing="ij"), -1).reshape(-1, 2)
     run_engine(model, x, y, c, D, t, dtype_name, loss=SETUPS[name][1])
+    return peak_rss_kib()
+
+
+def peak_rss_kib() -> int:
+    """This process's peak resident memory (KiB): VmHWM, where Linux has it. (Not ru_maxrss: Linux
+    carries the forked parent's peak across exec into it, so a child of a large parent reports the
+    parent's size whatever it does itself.)"""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 

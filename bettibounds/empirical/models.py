@@ -171,8 +171,8 @@ def experiment_from_model(model, x, y=None, *, loss: Any = "mse", region: dict, 
     samples, seed : int
         A seeded subset of the data (``None``: all of it).
     compile : bool
-        Evaluate the grid with ``torch.compile`` (the model engine's ``compile`` option: tens of
-        seconds to compile, then 1.5-2x faster for float32 MLPs on the CPU; docs/benchmarks.md).
+        Evaluate the grid with ``torch.compile`` (the model engine's ``compile`` option: 10-20 s to
+        compile, then 1.2-1.7x faster for float32 MLPs on the CPU; docs/benchmarks.md).
 
     Examples
     --------

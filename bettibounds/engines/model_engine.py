@@ -97,8 +97,9 @@ class ModelEngine(SliceTrick):
         engine of the same model reuses torch's on-disk cache) and is checked against the plain
         evaluation (relative 1e-9 in float64, 1e-5 in float32); a failed compilation or check turns
         it off, with ``compile_reason`` saying why (and a warning). Chunks are padded to one size, so
-        it compiles once per mode. It pays for float32 on the CPU (1.5-2x for MLPs, measured in
-        docs/benchmarks.md), not for float64 nor for the convolution-pooling CNN there.
+        it compiles once per mode and slice dimension. On the CPU it paid for float32 MLPs (1.2-1.7x
+        the plain engine in docs/benchmarks.md), less or not at all for its CNNs (0.8-1.2x) and
+        float64 (0.9x).
 
     Attributes
     ----------
