@@ -39,8 +39,8 @@ def add_parser(sub) -> None:
                         parents=[json_option(), plot_option("write barcode.png (and minima.png for 2-D grids)"),
                                  engine_options(_ENGINE_HELP), progress_option(),
                                  scheduler_options("evaluate the loss (descent trajectories stay in this process)")])
-    bc.add_argument("experiment", nargs="?", help="experiment JSON (network, loss, data; region/grid for grid mode), or "
-                                                  "a model experiment (a \"model\" section: docs/usage.md)")
+    bc.add_argument("experiment", nargs="?", help="experiment JSON (network, loss, data; region/grid for grid "
+                                                  "mode), or a model experiment (a \"model\" section: docs/usage.md)")
     bc.add_argument("--network", metavar="FILE", help="JSON with \"network\" and \"loss\" (instead of an experiment)")
     bc.add_argument("--data", metavar="FILE", help="data: JSON {\"x\": [...], \"y\": [...]} or .npz with arrays x, y")
     bc.add_argument("--minima", type=int, metavar="N", help="sample mode: N gradient-descent starts (default 64)")

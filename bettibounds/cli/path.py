@@ -26,7 +26,8 @@ def add_parser(sub) -> None:
                     help="path file: JSON with \"model\", \"loss\", \"data\" and \"path\" (optional with --model)")
     pa.add_argument("--model", metavar="FILE.py:FACTORY", help="a function in your Python file that returns the "
                                                               "torch.nn.Module")
-    pa.add_argument("--weights", metavar="A.pt", help="the state_dict the path starts at (torch.load(weights_only=True))")
+    pa.add_argument("--weights", metavar="A.pt",
+                    help="the state_dict the path starts at (read with torch.load(weights_only=True))")
     pa.add_argument("--to", metavar="B.pt", help="the state_dict the path ends at (the same architecture)")
     pa.add_argument("--data", metavar="FILE.npz", help="the data: arrays x and y (.npz, or a .pt dict of tensors)")
     pa.add_argument("--loss", help="mse, bce, bce_with_logits, cross_entropy or nll")

@@ -142,7 +142,7 @@ class ModelExperiment:
 def experiment_from_model(model, x, y=None, *, loss: Any = "mse", region: dict, grid, levels=None,
                           homology_dims=None, reduction: str = "torch", parameters=None, mode: str = "refuse",
                           samples: int | None = None, seed: int = 0,
-                          compile: bool = False) -> ModelExperiment:  # noqa: A002 (torch.compile's name)
+                          compile: bool = False) -> ModelExperiment:
     """A landscape experiment of any ``torch.nn.Module`` on its data, validated before any work.
 
     Parameters
@@ -172,7 +172,8 @@ def experiment_from_model(model, x, y=None, *, loss: Any = "mse", region: dict, 
         A seeded subset of the data (``None``: all of it).
     compile : bool
         Evaluate the grid with ``torch.compile`` (the model engine's ``compile`` option: 10-20 s to
-        compile, then 1.2-1.7x faster for float32 MLPs on the CPU; docs/benchmarks.md).
+        compile, then 0.8-1.7x the plain engine's rate on the CPU, depending on the model and
+        precision; docs/benchmarks.md).
 
     Examples
     --------

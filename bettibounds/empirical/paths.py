@@ -96,7 +96,7 @@ def path_between(model_a, model_b, x, y=None, *, loss="mse", reduction: str = "t
                  mode: str = "refuse", points: int = 101, relax: bool = True, images: int = 24,
                  iterations: int = 300, step: float = 0.2, dense: int = 8, device=None, dtype: str = "float64",
                  samples: int | None = None, seed: int = 0, progress: bool = False,
-                 compile: bool = False) -> PathResult:  # noqa: A002 (torch.compile's name)
+                 compile: bool = False) -> PathResult:
     """The loss along the straight segment and a relaxed path between two models, and their barriers.
 
     Parameters

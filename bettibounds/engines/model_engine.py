@@ -54,9 +54,9 @@ from .._lib.arrays import host_or_tensor
 from .._lib.devices import dtype_name, free_memory
 from .._lib.progress import progress_bar
 from ..errors import InvalidSpecError
+from .model_forward import no_fastpath, one_line
 from .model_losses import MODEL_LOSSES, REDUCTIONS
 from .model_problem import MODES, ModelProblem, mode_dependent_modules, select_parameters
-from .model_forward import no_fastpath, one_line
 from .model_slice import SlicePlan, SliceTrick
 
 __all__ = ["ModelProblem", "ModelEngine", "MODEL_LOSSES", "REDUCTIONS", "MODES", "select_parameters",
@@ -93,13 +93,13 @@ class ModelEngine(SliceTrick):
         vectors (for comparisons).
     compile : bool
         Evaluate :meth:`evaluate_chunked`'s chunks with a ``torch.compile`` (inductor) of the batched
-        loss (default False). The first chunk of each mode compiles it (tens of seconds; a later
-        engine of the same model reuses torch's on-disk cache) and is checked against the plain
+        loss (default False). The first chunk of each mode compiles it (10-20 s for the benchmark's
+        models; a later engine of the same model reuses torch's on-disk cache) and is checked against the plain
         evaluation (relative 1e-9 in float64, 1e-5 in float32); a failed compilation or check turns
         it off, with ``compile_reason`` saying why (and a warning). Chunks are padded to one size, so
-        it compiles once per mode and slice dimension. On the CPU it paid for float32 MLPs (1.2-1.7x
-        the plain engine in docs/benchmarks.md), less or not at all for its CNNs (0.8-1.2x) and
-        float64 (0.9x).
+        it compiles once per mode and slice dimension. On the CPU (docs/benchmarks.md) it ran at
+        1.2-1.7x the plain engine for float32 MLPs, 0.8-1.2x for float32 CNNs, 0.88x (MLP) and 1.49x
+        (CNN) in float64.
 
     Attributes
     ----------
@@ -131,7 +131,7 @@ class ModelEngine(SliceTrick):
     engine = "model"
 
     def __init__(self, problem, x, y, device=None, dtype="float64", *, slice_trick: bool = True,
-                 compile: bool = False):  # noqa: A002 (torch.compile's name)
+                 compile: bool = False):  # (the name of torch.compile, which it turns on)
         super().__init__(problem, x, y, device, dtype)
         if not isinstance(compile, bool):
             raise InvalidSpecError(f"compile must be True or False, got {compile!r}")

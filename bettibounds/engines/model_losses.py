@@ -49,8 +49,8 @@ def _cross_entropy(flat: torch.Tensor, tgt: torch.Tensor, log_probs: bool) -> to
     (both terms non-negative for p >= 0: no cancellation, as in torch's ``log_softmax``, and several
     times faster on the CPU than ``F.cross_entropy`` for few classes). Three passes over the (B m,
     classes) logits after the maximum: ``e``, the target term, ``exp`` (in place without autograd)
-    and its sum (the values are bitwise those of the formula with ``gap = mx - u``: ``u - mx = -(mx - u)`` exactly in
-    floating point). ``log_probs``: the input already holds log-probabilities (NLL: ``-u_y``).
+    and its sum; the values are bitwise those of the formula with ``gap = mx - u`` (``u - mx`` is
+    ``-(mx - u)`` exactly in floating point). ``log_probs``: the input already holds log-probabilities (NLL: ``-u_y``).
     """
     if log_probs:
         return -flat.gather(1, tgt.unsqueeze(1)).squeeze(1)
