@@ -37,7 +37,8 @@ def add_parser(sub) -> None:
                         parents=[json_option(), plot_option("write barcode.png (and minima.png for 2-D grids)"),
                                  engine_options(_ENGINE_HELP), progress_option(),
                                  scheduler_options("evaluate the loss (descent trajectories stay in this process)")])
-    bc.add_argument("experiment", nargs="?", help="experiment JSON (network, loss, data; region/grid for grid mode)")
+    bc.add_argument("experiment", nargs="?", help="experiment JSON (network, loss, data; region/grid for grid "
+                                                  "mode), or a model experiment (a \"model\" section: docs/usage.md)")
     bc.add_argument("--network", metavar="FILE", help="JSON with \"network\" and \"loss\" (instead of an experiment)")
     bc.add_argument("--data", metavar="FILE", help="data: JSON {\"x\": [...], \"y\": [...]} or .npz with arrays x, y")
     bc.add_argument("--minima", type=int, metavar="N", help="sample mode: N gradient-descent starts (default 64)")
@@ -85,12 +86,13 @@ def _barcode_experiment(args):
     """The experiment of ``bettibounds barcode``: a file, or --network plus --data."""
     import zipfile
 
-    from ..empirical.experiment import load_experiment, parse_experiment
+    from ..empirical.experiment import parse_experiment
+    from ..empirical.model_files import load_any_experiment
 
     if args.experiment and (args.network or args.data):
         raise InvalidSpecError("give either an experiment file or --network with --data, not both")
     if args.experiment:
-        return load_experiment(args.experiment)
+        return load_any_experiment(args.experiment)  # a "model" section: a PyTorch model
     if not (args.network and args.data):
         raise InvalidSpecError("barcode needs an experiment file, or --network FILE and --data FILE")
     try:
@@ -126,15 +128,18 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is not None and (args.scheduler != "local" or args.workers < 1):
         raise InvalidSpecError("--workers must be >= 1 and applies to --scheduler local only")
     exp = _barcode_experiment(args)
+    from ..empirical.sampler import experiment_engine
+
+    args.engine = experiment_engine(exp, args.engine)  # None for a PyTorch model: its model engine
     try:
         import gudhi  # noqa: F401
         import torch  # noqa: F401
     except ImportError as exc:
         raise missing_extra("empirical", exc, "barcodes") from None
     grid_mode = args.minima is None and exp.region is not None and exp.grid is not None
-    if args.engine == "model":
-        raise InvalidSpecError("--engine model evaluates PyTorch models (bettibounds landscape --model); barcode "
-                               "evaluates the network of an experiment file: use auto, torch or fused")
+    if args.engine == "model":  # experiment_engine turned it into None for a model experiment
+        raise InvalidSpecError("--engine model evaluates PyTorch models (a model experiment file); this experiment "
+                               "file describes its network: use auto, torch or fused")
     if args.engine == "fused" and not grid_mode:
         raise InvalidSpecError("--engine fused applies to grid mode (an experiment with a slice region and a "
                                "grid); sample mode descends with gradients and uses the torch kernel")
@@ -165,12 +170,13 @@ def run(args: argparse.Namespace) -> int:
             raise InvalidSpecError(f"--plot {args.plot}: cannot write the plots there ({exc})") from None
     d = barcode.to_dict(args.norm, args.dim, args.normalize)
     if args.json:
-        d["n_params"] = exp.spec.n_params
+        d["n_params"] = exp.n_params
+        d["model"] = exp.record() if hasattr(exp, "record") else None
         d["distributed"] = dist
         d["plots"] = written
         print(json.dumps(d, indent=2))
     else:
-        print(_barcode_text(barcode, d["to_score"], exp.spec.n_params, written))
+        print(_barcode_text(barcode, d["to_score"], exp.n_params, written))
     return 0
 
 
@@ -180,17 +186,19 @@ def _barcode_run(exp, args: argparse.Namespace, device, dtype: str, grid_mode: b
 
     from ..barcode import grid_barcode, sample_barcode
     from ..barcode.sampling import BarcodeWarning, protocol_options
-    from ..engines.torch_kernel import LossKernel
-    from ..empirical.sampler import sample_landscape
+    from ..empirical.sampler import make_kernel, sample_landscape
 
+    # sample mode evaluates an experiment file's network with the torch kernel in this process (its
+    # descent needs gradients), and its Dask evaluator does too: the same losses wherever they are
+    # computed; a PyTorch model is evaluated by its model engine everywhere (args.engine None)
+    is_model = getattr(exp, "kind", None) == "model"
+    sample_engine = args.engine if is_model else "torch"
     evaluator = None
     if client is not None:
-        from ..distributed import DaskEvaluator
+        from ..distributed import experiment_evaluator
 
-        # sample mode evaluates with the torch kernel in this process (its descent needs gradients), so
-        # its Dask evaluator does too: the same losses wherever they are computed
-        evaluator = DaskEvaluator(client, exp.spec, exp.x, exp.y, device=device, dtype=dtype,
-                                  progress=args.progress, engine=args.engine if grid_mode else "torch")
+        evaluator = experiment_evaluator(exp, client, device=device, dtype=dtype, progress=args.progress,
+                                         engine=args.engine if grid_mode else sample_engine)
     try:
         if grid_mode:
             landscape = sample_landscape(exp, device=device, dtype=dtype, progress=args.progress,
@@ -206,7 +214,7 @@ def _barcode_run(exp, args: argparse.Namespace, device, dtype: str, grid_mode: b
                 low, high = exp.region["low"], exp.region["high"]
             else:
                 low, high = -3.0, 3.0
-            kernel = LossKernel(exp.spec, exp.x, exp.y, device=device, dtype=dtype)
+            kernel = make_kernel(exp, engine=sample_engine, device=device, dtype=dtype)
             with warnings.catch_warnings():  # printed from meta["warnings"] with the result
                 warnings.simplefilter("ignore", BarcodeWarning)
                 barcode = sample_barcode(kernel, low, high, uniform=sample["uniform"],

@@ -95,7 +95,8 @@ def _arc(points: np.ndarray) -> np.ndarray:
 def path_between(model_a, model_b, x, y=None, *, loss="mse", reduction: str = "torch", parameters=None,
                  mode: str = "refuse", points: int = 101, relax: bool = True, images: int = 24,
                  iterations: int = 300, step: float = 0.2, dense: int = 8, device=None, dtype: str = "float64",
-                 samples: int | None = None, seed: int = 0, progress: bool = False) -> PathResult:
+                 samples: int | None = None, seed: int = 0, progress: bool = False,
+                 compile: bool = False) -> PathResult:
     """The loss along the straight segment and a relaxed path between two models, and their barriers.
 
     Parameters
@@ -112,8 +113,9 @@ def path_between(model_a, model_b, x, y=None, *, loss="mse", reduction: str = "t
         Also relax the path (string method, :func:`bettibounds.barcode.refine_path`; ``images``,
         ``iterations``, ``step`` and ``dense`` are its options). The relaxation uses gradients,
         so it evaluates the loss with autograd, a few images at a time.
-    device, dtype
-        The model engine's.
+    device, dtype, compile
+        The model engine's (``compile``: the loss along the paths through ``torch.compile``; the
+        relaxation's gradients are evaluated without it).
     """
     from ..barcode import refine_path
 
@@ -123,7 +125,7 @@ def path_between(model_a, model_b, x, y=None, *, loss="mse", reduction: str = "t
     problem = ModelProblem(model_a, loss, reduction, None if parameters is None else
                            tuple([parameters] if isinstance(parameters, str) else parameters), mode)
     xt, yt, source = model_data(x, y, samples=samples, seed=seed)
-    engine = ModelEngine(problem, xt, yt, device=device, dtype=dtype)
+    engine = ModelEngine(problem, xt, yt, device=device, dtype=dtype, compile=compile)
     params = dict(model_a.named_parameters())
     shapes = [tuple(params[n].shape) for n in engine.names]
     a = engine.center

@@ -1,0 +1,69 @@
+"""``bettibounds path``: the loss along paths between two trained models and their barrier heights."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from .._lib.extras import missing_extra
+from ..errors import InvalidSpecError
+from .common import json_option, output_dir, plot_option, progress_option
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(sub) -> None:
+    pa = sub.add_parser(
+        "path", help="loss along the straight and a relaxed path between two trained PyTorch models (mode "
+                     "connectivity) and the barrier heights",
+        description="Evaluate the loss of a PyTorch model defined in your own Python file along the straight "
+                    "segment from its weights (--weights) to a second state_dict of the same architecture (--to), "
+                    "and along a relaxed path (string method), and report both barrier heights (docs/usage.md, "
+                    "'Paths between minima'). The options replace a path file's entries.",
+        parents=[json_option(), plot_option("write path.png (the loss against the fraction of the path's length)"),
+                 progress_option()])
+    pa.add_argument("path_file", nargs="?", metavar="FILE",
+                    help="path file: JSON with \"model\", \"loss\", \"data\" and \"path\" (optional with --model)")
+    pa.add_argument("--model", metavar="FILE.py:FACTORY", help="a function in your Python file that returns the "
+                                                              "torch.nn.Module")
+    pa.add_argument("--weights", metavar="A.pt",
+                    help="the state_dict the path starts at (read with torch.load(weights_only=True))")
+    pa.add_argument("--to", metavar="B.pt", help="the state_dict the path ends at (the same architecture)")
+    pa.add_argument("--data", metavar="FILE.npz", help="the data: arrays x and y (.npz, or a .pt dict of tensors)")
+    pa.add_argument("--loss", help="mse, bce, bce_with_logits, cross_entropy or nll")
+    pa.add_argument("--reduction", choices=("torch", "theory"),
+                    help="torch (default: torch's mean over all elements) or theory (sum over outputs, mean over "
+                         "samples)")
+    pa.add_argument("--points", type=int, default=None, help="points of the straight segment (default 101)")
+    pa.add_argument("--relax", action=argparse.BooleanOptionalAction, default=None,
+                    help="also relax the path by the string method (default: yes)")
+    pa.add_argument("--images", type=int, default=None, help="images of the relaxed path (default 24)")
+    pa.add_argument("--iterations", type=int, default=None, help="string-method iterations (default 300)")
+    pa.add_argument("--device", default="auto", help="auto (cuda when available), cpu or cuda")
+    pa.add_argument("--dtype", default="float64", choices=("float64", "float32"), help="precision (default float64)")
+    pa.add_argument("--log-scale", action="store_true", help="logarithmic loss axis in the plot")
+    pa.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.device not in ("auto", "cpu", "cuda"):
+        raise InvalidSpecError(f"--device must be auto, cpu or cuda, got {args.device!r}")
+    if args.path_file is None and args.model is None:
+        raise InvalidSpecError("path needs a path file, or --model FILE.py:FACTORY with --weights, --to and --data")
+    output_dir(args.plot, "--plot")
+    try:
+        from ..empirical.model_files import load_path_file
+        from ..empirical.paths import path_between, plot_path
+    except ImportError as exc:
+        raise missing_extra("empirical", exc, "paths between models") from None
+    kwargs = load_path_file(args.path_file, factory=args.model, weights=args.weights, to=args.to, data=args.data,
+                            loss=args.loss, reduction=args.reduction, points=args.points, relax=args.relax,
+                            images=args.images, iterations=args.iterations)
+    res = path_between(**kwargs, device=None if args.device == "auto" else args.device, dtype=args.dtype,
+                       progress=args.progress)
+    written = plot_path(res, args.plot, log=args.log_scale) if args.plot else []
+    if args.json:
+        print(json.dumps({**res.to_dict(), "plots": written}, indent=2))
+    else:
+        print(res.to_text() + ("\nplots: " + ", ".join(written) if written else ""))
+    return 0
