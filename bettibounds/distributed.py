@@ -23,14 +23,28 @@ from .dask_cluster import check_scheduler, dask_client, dask_setup
 from .engines.dask_engine import DaskEvaluator, dask_distributed, worker_failure
 from .errors import InvalidSpecError
 
-__all__ = ["DaskEvaluator", "dask_client", "landscape_sampler", "map_jobs", "check_scheduler", "dask_setup",
-           "worker_failure"]
+__all__ = ["DaskEvaluator", "dask_client", "experiment_evaluator", "landscape_sampler", "map_jobs", "check_scheduler",
+           "dask_setup", "worker_failure"]
 
 
 def _bar(progress: bool, total: int, desc: str):
     from ._lib.progress import progress_bar
 
     return progress_bar(progress, total, desc)
+
+
+def experiment_evaluator(experiment, client, *, device=None, dtype: str | None = None, chunk: int | None = None,
+                         block: int | None = None, progress: bool = False, engine: str | None = None) -> DaskEvaluator:
+    """The :class:`DaskEvaluator` of an experiment file's network (``engine``: auto by default, torch
+    or fused) or of a model experiment (:func:`~bettibounds.empirical.models.experiment_from_model`:
+    the model engine, refused with another ``engine`` than None, auto or model)."""
+    if getattr(experiment, "kind", None) == "model":  # experiment_from_model: the model engine on the workers
+        if engine not in (None, "auto", "model"):
+            raise InvalidSpecError(f"a model experiment is evaluated by the model engine, not {engine!r}")
+        return DaskEvaluator(client, experiment.problem, experiment.x, experiment.y, device=device,
+                             dtype=dtype, chunk=chunk, block=block, progress=progress, engine="model")
+    return DaskEvaluator(client, experiment.spec, experiment.x, experiment.y, device=device, dtype=dtype,
+                         chunk=chunk, block=block, progress=progress, engine=engine or "auto")
 
 
 def landscape_sampler(experiment, client, *, device=None, dtype: str | None = None, chunk: int | None = None,
@@ -44,14 +58,8 @@ def landscape_sampler(experiment, client, *, device=None, dtype: str | None = No
     """
     from .empirical.sampler import sample_landscape
 
-    if getattr(experiment, "kind", None) == "model":  # experiment_from_model: the model engine on the workers
-        if engine not in (None, "auto", "model"):
-            raise InvalidSpecError(f"a model experiment is evaluated by the model engine, not {engine!r}")
-        evaluator = DaskEvaluator(client, experiment.problem, experiment.x, experiment.y, device=device,
-                                  dtype=dtype, chunk=chunk, block=block, progress=progress, engine="model")
-    else:
-        evaluator = DaskEvaluator(client, experiment.spec, experiment.x, experiment.y, device=device, dtype=dtype,
-                                  chunk=chunk, block=block, progress=progress, engine=engine or "auto")
+    evaluator = experiment_evaluator(experiment, client, device=device, dtype=dtype, chunk=chunk, block=block,
+                                     progress=progress, engine=engine)
 
     def sampler(grid):
         return sample_landscape(experiment, grid=grid, dtype=dtype, progress=progress, kernel=evaluator)

@@ -46,7 +46,7 @@ def _fast(case: dict) -> bool:
     if case.get("interrupt") is not None or "--plot" in " ".join(argv) or "@OUT@" in argv:
         return False  # interrupts and plots: the full run
     if not argv or argv[0] not in {"bound", "lower", "landscape", "barcode", "obstruction", "reproduce",
-                                   "activations", "theorems"}:
+                                   "activations", "theorems", "path"}:
         return True  # top-level options and junk
     if argv[0] == "bound" and ("--certify" in argv or "--check" in argv):
         return False

@@ -218,6 +218,15 @@ def test_counts_that_cannot_fit_are_refused_before_work(tmp_path, argv, words):
     assert time.perf_counter() - t < 30
 
 
+@pytest.mark.parametrize("argv, words", [
+    (["path", "--model", "x.py:f", "--points", "1"], ["--points", ">= 2"]),
+    (["path", "--model", "x.py:f", "--iterations", str(10**60)], ["--iterations", "10^60"]),
+])
+def test_path_counts_are_checked_before_anything_is_loaded(argv, words):
+    line = one_line_error(*call(*argv)[:3])
+    assert all(w in line for w in words), line
+
+
 def test_long_runs_are_refused_over_the_time_limit_and_announced_under_it(tmp_path, monkeypatch):
     monkeypatch.setenv("BETTIBOUNDS_MAX_SECONDS", "60")
     line = one_line_error(*call("barcode", TEACHER, "--minima", "2", "--uniform", "1000000")[:3])

@@ -399,7 +399,7 @@ def _engine_opts(rng, argv):
 def gen_argv(rng: random.Random, valid: dict[str, str]) -> list[str]:
     """One generated argument vector (paths as placeholders, filled in per case)."""
     cmd = rng.choices(["bound", "lower", "landscape", "barcode", "obstruction", "reproduce", "activations",
-                       "theorems", "top"], weights=[30, 6, 10, 14, 22, 4, 2, 2, 4])[0]
+                       "theorems", "path", "top"], weights=[30, 6, 10, 14, 22, 4, 2, 2, 3, 4])[0]
     argv: list[str] = []
     if cmd == "top":
         return [rng.choice(["--version", "--help", "-h", "bogus", "", "--json", "bound\n"]) for _ in range(rng.randint(0, 2))]
@@ -507,6 +507,16 @@ def gen_argv(rng: random.Random, valid: dict[str, str]) -> list[str]:
             argv.append("--no-bias")
         if rng.random() < 0.3:
             argv.append("--json")
+    elif cmd == "path":  # no model file in the corpus: every case is refused, which is what is checked
+        if rng.random() < 0.5:
+            argv.append(pick(rng, ["@MISSING@", "@EXISTING_FILE@", valid["slice"], valid["teacher"]], 0.8))
+        for _ in range(rng.randint(0, 4)):
+            flag, val = rng.choice([("--model", ["x.py:f", "@EXISTING_FILE@:f", "nocolon"]),
+                                    ("--weights", ["@MISSING@", "@EXISTING_FILE@"]), ("--to", ["@MISSING@"]),
+                                    ("--data", [valid["npz"], "@MISSING@"]), ("--points", small(0, 5)),
+                                    ("--images", small(0, 5)), ("--iterations", small(0, 5)),
+                                    ("--loss", ["mse", "nll", "bogus"]), ("--plot", ["@OUT@"])])
+            _opt(rng, argv, flag, val, 0.75)
     elif cmd == "reproduce":
         # always with one invalid part: a valid reproduce is a fixed minutes-long workload, not fuzzing
         if rng.random() < 0.5:

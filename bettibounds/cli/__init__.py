@@ -1,6 +1,6 @@
 """Command-line interface: a thin argparse layer over the library, one module per sub-command.
 
-Each module (``bound``, ``lower``, ``landscape``, ``barcode``, ``obstruction``, ``reproduce``) has
+Each module (``bound``, ``lower``, ``landscape``, ``barcode``, ``obstruction``, ``path``, ``reproduce``) has
 ``add_parser(sub)``, which adds its sub-command, and ``run(args) -> int``; ``registries`` adds two
 (``add_parsers(sub)``: ``activations`` and ``theorems``, run by ``run_activations`` and
 ``run_theorems``). Options shared by several commands
@@ -16,7 +16,7 @@ import contextlib
 import sys
 
 from ..errors import BettiBoundsError
-from . import barcode, bound, landscape, lower, obstruction, registries, reproduce
+from . import barcode, bound, landscape, lower, obstruction, path, registries, reproduce
 from .common import PROG, Parser, one_line
 
 __all__ = ["main", "build_parser", "entry_point"]
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         "S_c = {theta : Loss(theta) <= c}."))
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", parser_class=Parser)
-    for module in (bound, lower, landscape, obstruction, barcode, reproduce):
+    for module in (bound, lower, landscape, obstruction, barcode, path, reproduce):
         module.add_parser(sub)
     registries.add_parsers(sub)
     return parser

@@ -37,7 +37,8 @@ def add_parser(sub) -> None:
                         parents=[json_option(), plot_option("write barcode.png (and minima.png for 2-D grids)"),
                                  engine_options(_ENGINE_HELP), progress_option(),
                                  scheduler_options("evaluate the loss (descent trajectories stay in this process)")])
-    bc.add_argument("experiment", nargs="?", help="experiment JSON (network, loss, data; region/grid for grid mode)")
+    bc.add_argument("experiment", nargs="?", help="experiment JSON (network, loss, data; region/grid for grid "
+                                                  "mode), or a model experiment (a \"model\" section: docs/usage.md)")
     bc.add_argument("--network", metavar="FILE", help="JSON with \"network\" and \"loss\" (instead of an experiment)")
     bc.add_argument("--data", metavar="FILE", help="data: JSON {\"x\": [...], \"y\": [...]} or .npz with arrays x, y")
     bc.add_argument("--minima", type=int, metavar="N", help="sample mode: N gradient-descent starts (default 64)")
@@ -82,16 +83,17 @@ def add_parser(sub) -> None:
 
 
 def _barcode_experiment(args):
-    """The experiment of ``bettibounds barcode``: a file, or --network plus --data (every file read
-    strictly, by :mod:`bettibounds._lib.readers`)."""
+    """The experiment of ``bettibounds barcode``: a file (an experiment file, or a model experiment with a
+    "model" section), or --network plus --data (every file read strictly, by :mod:`bettibounds._lib.readers`)."""
     from .._lib.readers import read_json, read_npz
     from .._lib.schema import check_keys
-    from ..empirical.experiment import load_experiment, parse_experiment
+    from ..empirical.experiment import parse_experiment
+    from ..empirical.model_files import load_any_experiment
 
     if args.experiment and (args.network or args.data):
         raise InvalidSpecError("give either an experiment file or --network with --data, not both")
     if args.experiment:
-        return load_experiment(args.experiment)
+        return load_any_experiment(args.experiment)  # a "model" section: a PyTorch model
     if not (args.network and args.data):
         raise InvalidSpecError("barcode needs an experiment file, or --network FILE and --data FILE")
     net = check_keys("--network file", read_json(args.network, "--network file"), {"network", "loss"}, ("network",))
@@ -131,15 +133,18 @@ def run(args: argparse.Namespace) -> int:
         check_scheduler(args.scheduler)
     output_dir(args.plot, "--plot")
     exp = _barcode_experiment(args)
+    from ..empirical.sampler import experiment_engine
+
+    args.engine = experiment_engine(exp, args.engine)  # None for a PyTorch model: its model engine
     try:
         import gudhi  # noqa: F401
         import torch  # noqa: F401
     except ImportError as exc:
         raise missing_extra("empirical", exc, "barcodes") from None
     grid_mode = args.minima is None and exp.region is not None and exp.grid is not None
-    if args.engine == "model":
-        raise InvalidSpecError("--engine model evaluates PyTorch models (bettibounds landscape --model); barcode "
-                               "evaluates the network of an experiment file: use auto, torch or fused")
+    if args.engine == "model":  # experiment_engine turned it into None for a model experiment
+        raise InvalidSpecError("--engine model evaluates PyTorch models (a model experiment file); this experiment "
+                               "file describes its network: use auto, torch or fused")
     if args.engine == "fused" and not grid_mode:
         raise InvalidSpecError("--engine fused applies to grid mode (an experiment with a slice region and a "
                                "grid); sample mode descends with gradients and uses the torch kernel")
@@ -175,33 +180,42 @@ def run(args: argparse.Namespace) -> int:
             written = [stage.final(w) for w in plot_all(barcode, stage.path, values)]
         d = barcode.to_dict(args.norm, args.dim, args.normalize)
         if args.json:
-            d["n_params"] = exp.spec.n_params
+            d["n_params"] = exp.n_params
+            d["model"] = exp.record() if hasattr(exp, "record") else None
             d["distributed"] = dist
             d["plots"] = written
             print(json.dumps(d, indent=2))
         else:
-            print(_barcode_text(barcode, d["to_score"], exp.spec.n_params, written))
+            print(_barcode_text(barcode, d["to_score"], exp.n_params, written))
     return 0
 
 
 def _enforce_budget(exp, args: argparse.Namespace, grid_mode: bool, sample: dict, device, dtype: str) -> None:
     """Refuse, before any work, a barcode that cannot fit in memory or time; announce a long one
-    (bettibounds._lib.budget, with a pilot of this network's loss kernel)."""
+    (bettibounds._lib.budget, with a pilot of this network's torch kernel, or of a PyTorch model's
+    model engine). A model's size enters the memory estimate through P and m only (its activations
+    are not modelled); its time is the pilot's."""
     import math
     import os
+    from types import SimpleNamespace
 
     from .._lib import budget
-    from ..engines.torch_kernel import LossKernel
+    from ..empirical.sampler import make_kernel
 
+    model_exp = getattr(exp, "kind", None) == "model"
     starts = 64 if args.minima is None else args.minima
-    kernel = LossKernel(exp.spec, exp.x, exp.y, device=device, dtype="float32" if dtype == "float32" else "float64")
+    kernel = make_kernel(exp, engine=None if model_exp else "torch", device=device,
+                         dtype="float32" if dtype == "float32" else "float64")
+    # the cost models need P, m and the units of a forward pass: a model's, as far as known
+    spec = SimpleNamespace(n_params=exp.n_params, samples=len(exp.x), widths=(), outputs=1, depth=1) \
+        if model_exp else exp.spec
     slice_dim = len(exp.grid) if grid_mode and exp.region["kind"] == "slice" else None
     per_point, per_start = budget.kernel_pilot(kernel, 0 if grid_mode else starts, slice_dim=slice_dim)
     if grid_mode:
         points = math.prod(exp.grid)
-        cost = budget.loss_evaluations(exp.spec, points, per_point) + budget.persistence(points, len(exp.grid) - 1)
+        cost = budget.loss_evaluations(spec, points, per_point) + budget.persistence(points, len(exp.grid) - 1)
         engine = args.engine
-        if engine == "auto":  # what the sampler will choose (the torch pilot above errs long for it)
+        if engine == "auto" and not model_exp:  # what the sampler will choose (the torch pilot errs long for it)
             from ..engines.choice import choose_engine
 
             kind = exp.region["kind"]
@@ -211,8 +225,8 @@ def _enforce_budget(exp, args: argparse.Namespace, grid_mode: bool, sample: dict
         advice = "use a coarser grid"
     else:
         k = sample["k"] if args.preset is None or args.k is not None else "4P"
-        k = 4 * exp.spec.n_params if str(k).strip().upper() == "4P" else int(k)
-        cost = budget.sample_barcode(exp.spec, uniform=sample["uniform"], starts=starts, steps=sample["steps"],
+        k = 4 * spec.n_params if str(k).strip().upper() == "4P" else int(k)
+        cost = budget.sample_barcode(spec, uniform=sample["uniform"], starts=starts, steps=sample["steps"],
                                      k=k, refine=args.refine, pilot=(per_point, per_start),
                                      region=args.region or "box",
                                      hull_descents=100 if args.hull_descents is None else args.hull_descents)
@@ -245,17 +259,19 @@ def _barcode_run(exp, args: argparse.Namespace, device, dtype: str, grid_mode: b
 
     from ..barcode import grid_barcode, sample_barcode
     from ..barcode.sampling import BarcodeWarning, protocol_options
-    from ..engines.torch_kernel import LossKernel
-    from ..empirical.sampler import sample_landscape
+    from ..empirical.sampler import make_kernel, sample_landscape
 
+    # sample mode evaluates an experiment file's network with the torch kernel in this process (its
+    # descent needs gradients), and its Dask evaluator does too: the same losses wherever they are
+    # computed; a PyTorch model is evaluated by its model engine everywhere (args.engine None)
+    is_model = getattr(exp, "kind", None) == "model"
+    sample_engine = args.engine if is_model else "torch"
     evaluator = None
     if client is not None:
-        from ..distributed import DaskEvaluator
+        from ..distributed import experiment_evaluator
 
-        # sample mode evaluates with the torch kernel in this process (its descent needs gradients), so
-        # its Dask evaluator does too: the same losses wherever they are computed
-        evaluator = DaskEvaluator(client, exp.spec, exp.x, exp.y, device=device, dtype=dtype,
-                                  progress=args.progress, engine=args.engine if grid_mode else "torch")
+        evaluator = experiment_evaluator(exp, client, device=device, dtype=dtype, progress=args.progress,
+                                         engine=args.engine if grid_mode else sample_engine)
     try:
         if grid_mode:
             landscape = sample_landscape(exp, device=device, dtype=dtype, progress=args.progress,
@@ -268,7 +284,7 @@ def _barcode_run(exp, args: argparse.Namespace, device, dtype: str, grid_mode: b
                 low, high = exp.region["low"], exp.region["high"]
             else:
                 low, high = -3.0, 3.0
-            kernel = LossKernel(exp.spec, exp.x, exp.y, device=device, dtype=dtype)
+            kernel = make_kernel(exp, engine=sample_engine, device=device, dtype=dtype)
             with warnings.catch_warnings():  # printed from meta["warnings"] with the result
                 warnings.simplefilter("ignore", BarcodeWarning)
                 barcode = sample_barcode(kernel, low, high, uniform=sample["uniform"],

@@ -72,6 +72,11 @@ class Experiment:
     homology_dims: list | None = None
     raw: dict = field(default_factory=dict, repr=False)
 
+    @property
+    def n_params(self) -> int:
+        """P, the network's number of parameters (as :class:`~.models.ModelExperiment` has it)."""
+        return self.spec.n_params
+
 
 def _err(path: str, msg: str) -> InvalidSpecError:
     return InvalidSpecError(f"experiment {path}: {msg}")

@@ -27,7 +27,7 @@ from ..pfaffian.network import build_params
 from .grid_memory import check_grid_fits
 
 __all__ = ["LandscapeSample", "sample_landscape", "make_kernel", "resolve_directions", "grid_axes", "refined_grid",
-           "estimate_run"]
+           "estimate_run", "experiment_engine"]
 
 
 @dataclass
@@ -248,6 +248,8 @@ def sample_landscape(experiment, *, grid=None, device=None, dtype: str | None = 
         trick = getattr(kernel, "slice_trick", None)
         if trick is not None or hasattr(kernel, "slice_trick_reason"):
             record["slice_trick"] = trick
+        if getattr(kernel, "compiled", None) is not None:  # the model engine's compile option
+            record["compiled"], record["compile_reason"] = kernel.compiled, kernel.compile_reason
     return LandscapeSample(values, axes, region["kind"], center, directions, source, str(kernel.device),
                            used, time.perf_counter() - t0, int(values.size),
                            engine, None if compiled_before is not None else getattr(kernel, "compile_seconds", None),
@@ -339,6 +341,18 @@ def make_kernel(experiment, *, engine: str | None = None, device=None, dtype: st
         kernel = LossKernel(spec, experiment.x, experiment.y, device=device, dtype=dtype)
     kernel.engine_reason = reason
     return kernel
+
+
+def experiment_engine(experiment, engine: str | None) -> str | None:
+    """The engine to ask :func:`make_kernel` or :func:`sample_landscape` for, given a command line's
+    ``--engine`` (whose default is auto): for a model experiment None -- its model engine -- when
+    ``engine`` is None, auto or model, and a refusal for any other; for an experiment file,
+    ``engine`` itself."""
+    if getattr(experiment, "kind", None) != "model":
+        return engine
+    if engine not in (None, "auto", "model"):
+        raise InvalidSpecError(f"a PyTorch model is evaluated by the model engine, not --engine {engine}")
+    return None
 
 
 def estimate_run(experiment, kernel, refine: int = 1, probe: int | None = None) -> dict:
