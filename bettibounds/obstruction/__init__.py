@@ -222,7 +222,7 @@ def topology(c, p: int, e: int = 1, tol: float = 0.0) -> InvariantTopology:
                      f"which is connected, so nothing is frozen and no neuron is pathological (neurons with "
                      f"c_k < 0: {negative})")
     # up to permutation and rescaling, a component is determined by how many neurons of each splitting kind
-    # have each sign [derived, medium confidence]
+    # have each sign (derived: docs/theory.md Proposition 11.1; exact for p >= 2, an upper bound for p = 1)
     effective = (n_minus_split + 1) * (n_plus_split + 1)
     return InvariantTopology(c, p, e, poly, poly.get(0, 0), pathological, effective, notes, negative)
 
