@@ -172,6 +172,26 @@ def test_model_experiment_files_are_read_strictly(tmp_path):
         load_model_experiment(dup)
 
 
+@pytest.mark.parametrize("argv", [["bound", "-d", "4", "-w=--", "--samples", "6"],
+                                  ["bound", "-d", "4", "-w", "3", "--samples=--"]])
+def test_an_option_given_the_value_double_dash_is_one_line(argv, capsys):
+    """Python 3.11's argparse stores [] for ``-w=--``; int_list then failed on a list (fuzz case a1177)."""
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "'--' is not a value" in err and len(err.splitlines()) == 1, err
+
+
+def test_model_factory_that_is_not_a_python_file_is_one_line(tmp_path, capsys):
+    """A factory file without the .py suffix has no import spec: an AttributeError traceback (fuzz a842)."""
+    pytest.importorskip("torch")
+    write(tmp_path, "afile", "x = 1\n")
+    code = main(["path", "--model", f"{tmp_path / 'afile'}:f", "--weights", str(tmp_path / "afile"),
+                 "--data", str(tmp_path / "missing.json")])
+    err = capsys.readouterr().err
+    assert code == 2 and "is not a Python file" in err and len(err.splitlines()) == 1, err
+
+
 def test_read_npz_checks_declared_shapes_before_reading(tmp_path):
     from bettibounds._lib.readers import read_npz
 

@@ -23,6 +23,14 @@ class Parser(argparse.ArgumentParser):
         sys.stderr.write(f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
         sys.exit(2)
 
+    def parse_known_args(self, args=None, namespace=None):  # argparse API
+        # Python 3.11's argparse drops a value of exactly "--" given as --opt=--, and stores [] for an
+        # option that takes one string: refuse it here rather than fail later on a list (fuzz finding)
+        for token in sys.argv[1:] if args is None else args:
+            if isinstance(token, str) and token.startswith("-") and token.endswith("=--"):
+                self.error(f"{token.split('=', 1)[0]}: '--' is not a value")
+        return super().parse_known_args(args, namespace)
+
 
 def one_line(text: str) -> str:
     """Errors are one line: escape line breaks and every other control character that came in
@@ -63,6 +71,8 @@ def staged_outputs(directory: Any, what: str = "the plots"):
 
 def int_list(text: str) -> list[int]:
     """``"8,8,8"`` as [8, 8, 8] (the --widths syntax); a typo such as ``"3,,3"`` is refused."""
+    if not isinstance(text, str):
+        raise InvalidSpecError(f"--widths takes comma-separated positive integers such as 8,8,8; got {text!r}")
     tokens = text.replace(" ", "").split(",")
     try:
         if "" in tokens:  # "3,,3" or "3," is a typo, not [3, 3]

@@ -94,6 +94,8 @@ def load_factory(spec: str, base: Path = Path("."), kwargs: dict | None = None):
     if not path.is_file():
         raise InvalidSpecError(f"model.factory: no file {str(path)!r}")
     mod_spec = importlib.util.spec_from_file_location(f"bettibounds_user_model_{uuid.uuid4().hex[:8]}", path)
+    if mod_spec is None or mod_spec.loader is None:  # e.g. a file without the .py suffix (fuzz finding)
+        raise InvalidSpecError(f"model.factory: {str(path)!r} is not a Python file (expected 'file.py:function')")
     module = importlib.util.module_from_spec(mod_spec)
     try:
         mod_spec.loader.exec_module(module)
