@@ -100,7 +100,9 @@ def run(args: argparse.Namespace) -> int:
     exp = _load(args)
     if args.certify and getattr(exp, "kind", None) == "model":
         raise InvalidSpecError("--certify proves Betti numbers for the networks of experiment files (interval "
-                               "enclosures of the spec-based loss); a model experiment has none: drop --certify")
+                               "enclosures of the spec-based loss); a model experiment has none: drop --certify, or, for a "
+                               "plain nn.Sequential MLP, convert it with bettibounds.empirical."
+                               "experiment_from_sequential and certify that (docs/usage.md)")
     output_dir(args.plot, "--plot")
     if exp.region is None or exp.grid is None:
         raise InvalidSpecError('the experiment needs "region" and "grid" for a landscape')
