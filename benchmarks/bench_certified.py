@@ -56,23 +56,25 @@ def section_report(seconds: float, quick: bool, rows: list):
     from bettibounds.empirical.compare import analyze_landscape
     from bettibounds.empirical.experiment import parse_experiment
     from bettibounds.empirical.sampler import sample_landscape
-    from bettibounds.reproduce._landscapes import _levels, _slice_cases, _train_center
+    from bettibounds.empirical.training import train_to_minimum
+    from bettibounds.reproduce.sections import landscape_cases
+    from bettibounds.reproduce.sections.theory_vs_data import levels_from_pregrid
 
     print("\n### 1. The reproduction report's 2-D slices (quick scale: grid 97 x 97, refined 193 x 193)\n")
     print("| case | P | m | level | certified | [b_0, b_1] | meets ∂B | cells | boxes | s | grid [b_0, b_1] "
           "| stable | clipped | grid s (both grids) | grid |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    cases = [c for c in _slice_cases("quick") if len(c.experiment["grid"]) == 2]
+    cases = [c for c in landscape_cases.cases("quick") if c.region["kind"] == "slice" and c.region["k"] == 2]
     if quick:
         cases = cases[:1]
     for case in cases:
-        d = dict(case.experiment)
+        d = landscape_cases.experiment(case, "quick")
         base = parse_experiment({k: v for k, v in d.items() if k not in ("region", "grid")})
         t0 = time.perf_counter()
-        center = _train_center(base, case.seeds["init"], 150, "cpu")
+        center = train_to_minimum(base, seed=case.seeds["init"], iterations=150, device="cpu").theta
         train_s = time.perf_counter() - t0
         d["region"] = dict(d["region"], center=center.tolist())
-        d["levels"] = _levels(d, parse_experiment, lambda e: sample_landscape(e, device="cpu"), 17)
+        d["levels"] = levels_from_pregrid(d, parse_experiment, lambda e: sample_landscape(e, device="cpu"), 17)
         exp = parse_experiment(d)
         t0 = time.perf_counter()
         grid = analyze_landscape(exp, refine=2, device="cpu")
@@ -94,12 +96,13 @@ def section_report(seconds: float, quick: bool, rows: list):
 # ------------------------------------------------------------------ 2. cost against P and m
 def _trained_family(h: int, m: int, seed: int = 0):
     from bettibounds.empirical.experiment import parse_experiment
-    from bettibounds.reproduce._landscapes import _slice_data, _train_center
+    from bettibounds.empirical.training import train_to_minimum
+    from bettibounds.reproduce.sections.landscape_cases import slice_data
 
-    x, y = _slice_data(seed, m, 3, "regression")
+    x, y = slice_data(seed, m, 3, "regression")
     d = {"network": {"layers": [3, h, h, 1], "activation": "tanh", "bias": True},
          "loss": {"kind": "mse", "l2": 0.001}, "data": {"x": x.tolist(), "y": y.tolist()}}
-    center = _train_center(parse_experiment(d), seed + 1, 40, "cpu")
+    center = train_to_minimum(parse_experiment(d), seed=seed + 1, iterations=40, device="cpu").theta
     d["region"] = {"kind": "slice", "center": center.tolist(),
                    "directions": {"random": 2, "seed": seed + 2, "normalization": "filter"},
                    "low": [-1.5, -1.5], "high": [1.5, 1.5]}

@@ -16,7 +16,12 @@ def add_parser(sub) -> None:
     rp.add_argument("--scheduler", metavar="ADDR", default=None,
                     help="run the barcode trend's networks on Dask: local (a LocalCluster) or tcp://host:port "
                          "(needs the [dist] extra); default: in this process")
-    rp.add_argument("--quick", action="store_true", help="the quick run (under a minute on 2 idle CPU cores); without it: larger sweeps, finer grids, more certificates")
+    scale = rp.add_mutually_exclusive_group()
+    scale.add_argument("--scale", choices=("smoke", "quick", "full"), default=None,
+                       help="smoke: about 20 s of CPU, checks an installation end to end; quick (the default): a few "
+                            "minutes on 2 CPU cores; full: larger sweeps, finer grids, more certificates")
+    scale.add_argument("--quick", dest="scale", action="store_const", const="quick", help="the quick run (default)")
+    scale.add_argument("--full", dest="scale", action="store_const", const="full", help="the full run (--scale full)")
     rp.set_defaults(handler=run)
 
 
@@ -25,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
 
     output_dir(args.out, "--out")
     try:
-        res = reproduce(args.out, quick=args.quick, scheduler=args.scheduler)
+        res = reproduce(args.out, scale=args.scale or "quick", scheduler=args.scheduler)
     except TheoryViolation as exc:  # the report is written; say where, and fail
         sys.stderr.write(f"{PROG}: error: THEORY VIOLATED: {one_line(str(exc))}\n")
         return 1

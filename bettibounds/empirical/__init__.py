@@ -5,9 +5,9 @@ Modules: ``experiment`` (files), ``sequential`` (``from_sequential``,
 names of 0.1, the torch engine now in :mod:`bettibounds.engines`), ``models`` (any PyTorch
 model: ``experiment_from_model``; its data in ``model_datasets``, regions and directions in
 ``model_regions``, the bound column's recognition in ``model_recognition``), ``paths`` (paths
-between two models, barriers), ``model_files`` (model experiment files), ``sampler`` (grids),
-``persistence`` (diagrams, Betti curves), ``compare`` (flags and the theory beside the data),
-``plots``.
+between two models, barriers), ``model_files`` (model experiment files), ``training``
+(``train_to_minimum``: a trained centre for a slice), ``sampler`` (grids), ``persistence``
+(diagrams, Betti curves), ``compare`` (flags and the theory beside the data), ``plots``.
 
 The public names are importable from this package (``from bettibounds.empirical import
 experiment_from_model, sample_landscape, analyze_landscape``); each is loaded on first use, so
@@ -34,6 +34,7 @@ EXPORTS = {
     "model_vector": "model_regions", "filter_normalize": "model_regions", "recognise_network": "model_recognition",
     "PathResult": "paths", "path_between": "paths", "plot_path": "paths", "barrier_heights": "paths",
     "load_model_experiment": "model_files",
+    "TrainedMinimum": "training", "train_to_minimum": "training",
 }
 
 __all__ = sorted(EXPORTS)

@@ -110,14 +110,14 @@ def test_compare_with_bound_reads_the_hypotheses_of_the_bound():
 
 
 def test_report_counts_only_unconditional_excesses_as_violations():
-    from bettibounds.reproduce import _landscapes
+    from bettibounds.reproduce.sections import theory_vs_data
 
     base = {"compared": True, "lower": None, "betti": [3], "upper_holds": False}
     rows = [dict(base, upper_verdict="exceeds_conditional_bound", upper_conditional_on=["c is not exceptional"]),
             dict(base, upper_verdict="violated", upper_conditional_on=[]),
             dict(base, compared=False, upper_verdict="violated", upper_conditional_on=[])]
-    assert _landscapes.check_rows(rows) == [rows[1]]
-    assert _landscapes.conditional_excesses(rows) == [rows[0]]
+    assert theory_vs_data.check_rows(rows) == [rows[1]]
+    assert theory_vs_data.conditional_excesses(rows) == [rows[0]]
 
 
 # ------------------------------------------------------------------ item 3: the grid's resolution

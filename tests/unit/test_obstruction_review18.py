@@ -148,9 +148,10 @@ def test_bce_all_pathological_negative_network_stays_above_the_floor():
 # ------------------------------------------------------------------ the report's breast-cancer experiment
 def test_report_classification_demo_computes_its_claims():
     pytest.importorskip("sklearn")
-    from bettibounds.reproduce import _classification_md, _obstruction
+    from bettibounds.reproduce.sections.relu_obstruction import SCALES, classification_demo, classification_markdown
 
-    demo = _obstruction.classification_demo("tiny")
+    smoke = SCALES["smoke"]
+    demo = classification_demo(smoke["classification_seeds"], smoke["classification_steps"])
     assert demo["m"] == 569 and demo["d"] == 30 and demo["positives"] == 357
     assert demo["floor"] == pytest.approx(357 / 569 * math.log(2))
     summary = {r["init"]: r for r in demo["summary"]}
@@ -161,6 +162,6 @@ def test_report_classification_demo_computes_its_claims():
         assert r["relative_drift"] < 0.05 and r["pathological_sign_changed"] is False
     assert allneg["above_floor"] is True and allneg["final_loss_min"] >= demo["floor"]
     assert summary["no pathological neuron"]["final_loss_mean"] < 0.5 * allneg["final_loss_mean"]
-    text = "\n".join(_classification_md(demo, None))
+    text = "\n".join(classification_markdown(demo, None))
     assert f"{allneg['final_loss_mean']:.4f}" in text and "above the floor in every run" in text
-    assert "Skipped" in _classification_md(None, None)[1]
+    assert "Skipped" in classification_markdown(None, None)[1]

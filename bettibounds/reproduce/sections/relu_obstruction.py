@@ -1,4 +1,4 @@
-"""Section 5 of the report: the ReLU obstruction (Nurisso, Leroy, Vaccarino 2024; docs/theory.md §11).
+"""Sections 5.1 and 5.2 of the report: the ReLU obstruction (Nurisso, Leroy, Vaccarino 2024; docs/theory.md §11).
 
 * the probability that some neuron is pathological (c_k = ||w_k||^2 - ||v_k||^2 < 0) at a
   standard initialisation (closed form for normal inits);
@@ -16,9 +16,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from ..obstruction import (
+from ...obstruction import (
     gradient_flow,
     initialise,
     invariants,
@@ -26,16 +28,31 @@ from ..obstruction import (
     reachability,
     topology,
 )
-from ._render import save_figure
+from ..render import md_table, pyplot, save_figure
 
-__all__ = ["classification_demo", "flow_demo", "plot_classification", "plot_flow", "probability_rows"]
+__all__ = ["NAME", "SCALES", "TIMING", "classification_demo", "classification_markdown", "compute", "flow_demo",
+           "markdown", "plot_classification", "plot_flow", "probability_rows"]
+
+NAME = "relu_obstruction"
+TIMING = "5. ReLU obstruction"
+
+#: the knobs of each scale: the input dimensions and widths of the probability table; the gradient-descent
+#: steps of the flow demonstration; the seeds (PyTorch-default initialisations) and steps of the breast-cancer
+#: classification
+SCALES: dict[str, dict[str, Any]] = {
+    "smoke": {"dims": (1, 2, 4, 8, 16), "widths": (4, 16, 64), "flow_steps": 2000,
+              "classification_seeds": (0,), "classification_steps": 300},
+    "quick": {"dims": (1, 2, 4, 8, 16), "widths": (4, 16, 64), "flow_steps": 20000,
+              "classification_seeds": (0, 1), "classification_steps": 2000},
+    "full": {"dims": (1, 2, 4, 8, 16, 32, 64, 128), "widths": (4, 16, 64, 256, 1024), "flow_steps": 60000,
+             "classification_seeds": tuple(range(10)), "classification_steps": 10000},
+}
 
 CITATION = "Nurisso2024; bettibounds-theory"
 
 
-def probability_rows(scale: str) -> list[dict]:
-    dims = (1, 2, 4, 8, 16) if scale != "full" else (1, 2, 4, 8, 16, 32, 64, 128)
-    widths = (4, 16, 64) if scale != "full" else (4, 16, 64, 256, 1024)
+def probability_rows(dims, widths) -> list[dict]:
+    """P(c_k < 0) at Kaiming-normal and at PyTorch's default initialisation, per input dimension and width."""
     rows = probability_table(dims=dims, widths=widths, init="kaiming-normal")
     torch_rows = probability_table(dims=dims, widths=widths, init="pytorch")
     for r, t in zip(rows, torch_rows):
@@ -64,7 +81,7 @@ def _run(W, V, X, y, steps, lr, chunks):
     return W, V, trace, drift, flipped
 
 
-def flow_demo(scale: str) -> dict:
+def flow_demo(steps: int) -> dict:
     """Stuck (unreachable by the invariant) vs a reachable initialisation, same data and teacher."""
     seed = 91
     rng = np.random.default_rng(seed)
@@ -76,7 +93,6 @@ def flow_demo(scale: str) -> dict:
     W0 = 0.3 * rng.standard_normal((h, d + 1))
     V_stuck = -np.abs(rng.uniform(1.0, 1.5, h))  # ||v_k|| > ||w_k||: every neuron pathological, v_k < 0
     V_free = np.abs(rng.uniform(0.05, 0.1, h))  # c_k > 0 for every neuron: no frozen sign
-    steps = {"full": 60000, "quick": 20000, "tiny": 2000}[scale]
     lr = 0.02
     out = {"seed": seed, "d": d, "p": d + 1, "width": h, "m": m, "steps": steps, "lr": lr,
            "floor": float(np.mean(np.where(y > 0, y, 0.0) ** 2)), "runs": []}
@@ -99,11 +115,7 @@ def flow_demo(scale: str) -> dict:
 
 def plot_flow(demo, out) -> str:
     """relu_flow.png: loss against step for both inits (with the floor), and v_k(t) of the stuck run."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.4))
     ax = axes[0]
     for run, color in zip(demo["runs"], ("tab:red", "tab:blue")):
@@ -164,7 +176,7 @@ def _rescaled(W, V, share):
     return out
 
 
-def classification_demo(scale: str) -> dict | None:
+def classification_demo(seeds, steps: int) -> dict | None:
     """Gradient descent on BCE for a shallow ReLU network on the breast-cancer data; None without scikit-learn.
 
     Every number is computed here: per run the invariants at t = 0, the pathological neurons (c_k < 0,
@@ -176,8 +188,7 @@ def classification_demo(scale: str) -> dict | None:
         return None
     X, y = data
     d, h = X.shape[1] - 1, 16
-    seeds = {"full": list(range(10)), "quick": [0, 1], "tiny": [0]}[scale]
-    steps = {"full": 10000, "quick": 2000, "tiny": 300}[scale]
+    seeds = list(seeds)
     lr = 0.05
     floor = float(y.mean() * np.log(2))  # f <= 0 everywhere: each positive label costs >= log 2
     runs = []
@@ -220,11 +231,7 @@ def classification_demo(scale: str) -> dict | None:
 
 def plot_classification(demo, out) -> str:
     """relu_bce.png: the BCE training loss of each kind of initialisation (first seed), with the floor."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4.4))
     for r in demo["runs"]:
         if r["loss_curve"] is None:
@@ -239,3 +246,101 @@ def plot_classification(demo, out) -> str:
                  f"(seed {demo['seeds'][0]})", fontsize=10)
     ax.legend(fontsize=8)
     return save_figure(plt, fig, out, "relu_bce.png", dpi=110)
+
+
+# ------------------------------------------------------------------ the section
+def compute(ctx) -> dict:
+    """The probability table, the flow demonstration and the classification (None without scikit-learn),
+    with their figures (with matplotlib)."""
+    knobs = ctx.knobs(SCALES)
+    prob = probability_rows(knobs["dims"], knobs["widths"])
+    demo = flow_demo(knobs["flow_steps"])
+    cls = classification_demo(knobs["classification_seeds"], knobs["classification_steps"])
+    fig_flow = fig_cls = None
+    if ctx.has("matplotlib"):
+        fig_flow = plot_flow(demo, ctx.out)
+        if cls is not None:
+            fig_cls = plot_classification(cls, ctx.out)
+    seeds = [{"what": "section 5: gradient-flow demo (data, initialisation)", "seeds": {"rng": demo["seed"]}},
+             {"what": "section 5: probability table", "seeds": "closed form (Kaiming normal); PyTorch default: "
+              "closed form, or Monte Carlo with seed 0 where the ball leaves the cube"}]
+    if cls is not None:
+        seeds.append({"what": "section 5: breast-cancer classification (PyTorch-default initialisations)",
+                      "seeds": {"init": cls["seeds"]}})
+    return {"probability": prob, "flow": demo, "classification": cls, "figure_flow": fig_flow,
+            "figure_classification": fig_cls, "figures": [f for f in (fig_flow, fig_cls) if f],
+            "tables": {"obstruction": prob, "relu_flow": demo, "relu_classification": cls},
+            "provenance": {"seeds": seeds, "citations": ["Nurisso2024"]}}
+
+
+def markdown(result, ctx) -> list[str]:
+    prob, demo, cls = result["probability"], result["flow"], result["classification"]
+    fig_flow, fig_cls = result["figure_flow"], result["figure_classification"]
+    md = ["## 5. Loss barcodes and the ReLU obstruction\n",
+          "### 5.1 ReLU obstruction: probability at initialisation (Nurisso et al. 2024)\n",
+          "For f(x) = Σ_k v_k relu(w_k·x) (bias absorbed, p = d + 1, scalar output), c_k = ‖w_k‖² − ‖v_k‖² is "
+          "conserved by gradient flow; a neuron with c_k < 0 is *pathological* (the sign of v_k is frozen; with a "
+          "vector output nothing is frozen). Probability at Kaiming-normal initialisation with the bias drawn like a "
+          "weight (closed form, F distribution) and at PyTorch's own `nn.Linear` initialisation (every weight and "
+          "bias U(±1/√fan_in); closed form where the ball ‖w‖ < |v| lies in the cube of w, else Monte Carlo); "
+          "status derived, citation Nurisso2024; bettibounds-theory.\n",
+          md_table(prob, ["d", "width", "q_pathological", "expected_pathological", "p_some_pathological",
+                          "q_pytorch", "p_some_pytorch", "status"],
+                   ["d", "width h", "P(c_k < 0), Kaiming normal", "E[# pathological]", "P(some pathological)",
+                    "P(c_k < 0), PyTorch default", "P(some), PyTorch default", "status"]),
+          "### 5.2 ReLU obstruction: gradient flow stays stuck\n"]
+    stuck, free = demo["runs"]
+    md.append(f"Shallow ReLU network, d = {demo['d']} (p = {demo['p']} with the bias), h = {demo['width']}, "
+              f"m = {demo['m']} points labelled by a teacher with positive output weights (so y ≥ 0, some y > 0), "
+              f"seed {demo['seed']}; {demo['steps']} gradient-descent steps of size {demo['lr']} on the MSE.\n")
+    md.append(md_table(demo["runs"], ["init", "invariants", "pathological", "components_b0", "reachability",
+                                      "initial_loss", "final_loss", "max_invariant_drift",
+                                      "pathological_sign_changed", "status"],
+                       ["initialisation", "c_k", "pathological k", "b_0(H(c))", "invariant says", "loss at t = 0",
+                        "final loss", "max |Δc_k| (O(lr))", "a frozen sign changed", "status"]))
+    md.append(f"The first initialisation is **{stuck['reachability']}** by the invariant alone: {stuck['reason']}. "
+              f"Any f ≤ 0 has loss ≥ (1/m) Σ_{{y>0}} y² = {demo['floor']:.4g}; gradient descent ends at "
+              f"{stuck['final_loss']:.4g} and no pathological v_k changed sign "
+              f"({'none' if not stuck['pathological_sign_changed'] else 'SOME — unexpected'}). From the second "
+              f"initialisation ({free['reachability']}) it reaches {free['final_loss']:.3g}.\n")
+    if fig_flow:
+        md.append(f"![ReLU gradient flow: stuck vs reachable]({fig_flow})\n")
+    md += classification_markdown(cls, fig_cls)
+    return md
+
+
+def classification_markdown(cls, fig_cls) -> list[str]:
+    """Section 5.2's real-data part: Nurisso et al.'s classification setting on the breast-cancer data."""
+    md = ["#### Classification on real data: breast cancer, binary cross-entropy\n"]
+    if cls is None:
+        return md + ["Skipped: scikit-learn (for its bundled breast-cancer data) is not installed; "
+                     "`pip install scikit-learn`.\n"]
+    md.append(f"{cls['dataset']}; shallow ReLU network d = {cls['d']} (p = {cls['p']}), h = {cls['width']}, logit "
+              f"f(x) = Σ_k v_k relu(w_k·x), loss (1/m) Σ_i [log(1 + e^(f_i)) − y_i f_i]; {cls['steps']} full-batch "
+              f"gradient-descent steps of size {cls['lr']}, seeds {cls['seeds']} of PyTorch's default initialisation. "
+              "Each draw is used four ways: as drawn, and with every v_k rescaled to ±0.8‖w_k‖ (no pathological "
+              "neuron) or to −1.25‖w_k‖ on half or all of the neurons (pathological with v_k < 0). A network whose "
+              f"neurons are all pathological with v_k < 0 has f ≤ 0 for ever, so its loss is at least "
+              f"(n_pos/m) log 2 = {cls['floor']:.4f} ({cls['positives']} of {cls['m']} labels are 1).\n")
+    md.append(md_table(cls["summary"], ["init", "runs", "pathological", "final_loss_mean", "final_loss_min",
+                                        "final_loss_max", "train_accuracy_mean", "max_relative_drift",
+                                        "sign_changes"],
+                       ["initialisation", "runs", "# pathological", "final loss (mean)", "min", "max",
+                        "train accuracy (mean)", "max |Δc_k| / max |c_k|", "frozen signs that changed"]))
+    allneg = next(r for r in cls["summary"] if r["all_negative"])
+    free = next(r for r in cls["summary"] if r["init"] == "no pathological neuron")
+    changed = sum(r["sign_changes"] for r in cls["summary"])
+    drift = max(r["max_relative_drift"] for r in cls["summary"])
+    md.append(f"Invariants: the largest drift of any c_k over all {len(cls['runs'])} runs is {100 * drift:.2g} % of "
+              "the largest |c_k| (gradient descent conserves c_k up to O(step); the exact flow exactly). Frozen signs: "
+              f"{changed} pathological v_k changed sign. Trained losses: all pathological with v_k < 0 ends at "
+              f"{allneg['final_loss_mean']:.4f} on average, "
+              + ("above the floor in every run" if allneg["above_floor"] else "**below the floor in some run — "
+                                                                               "unexpected, check the table**")
+              + f" (training accuracy {allneg['train_accuracy_mean']:.3f}); without a pathological neuron the loss "
+              f"reaches {free['final_loss_mean']:.4f} (accuracy {free['train_accuracy_mean']:.3f}).\n")
+    if fig_cls:
+        md.append(f"![breast-cancer BCE training from obstructed and unobstructed initialisations]({fig_cls})\n")
+    return md
+
+

@@ -1,31 +1,54 @@
-"""Sections 1-3 of the report: growth of the bounds, invariances, the input-space table.
+"""Section 1 of the report, how complexity grows (Bucarelli et al. 2024): the rigorous bound K against width,
+depth and samples; least-squares fits of log10 K against (m h L)^2 and against P ln P; deep against shallow at
+equal parameter count; the two figures.
 
 Every row carries the theorem that produced its number, that theorem's status, the route
-and the citation keys (:func:`._provenance.bound_fields`); nothing here is an O(.)-core
-unless the row says ``rigorous = False``.
+and the citation keys (:func:`.provenance.bound_fields`).
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
-from ..api import bounds
-from ..logspace import safe_float
-from ..spec import ArchitectureSpec
-from ._provenance import bound_fields
-from ._render import save_figure
+from ...api import bounds
+from ...logspace import safe_float
+from ...spec import ArchitectureSpec
+from ..render import cite_column, md_table, pyplot, save_figure
+from .provenance import bound_fields
 
 __all__ = [
+    "NAME",
+    "SCALES",
+    "TIMING",
+    "compute",
     "equal_parameter_rows",
     "fit_rows",
     "growth_rows",
-    "input_space_rows",
-    "invariance_rows",
+    "markdown",
     "plot_growth",
     "plot_shallow_deep",
+    "theorem_k",
 ]
+
+NAME = "growth"
+TIMING = "1. growth"
+
+#: the (d, h, L) of the deep networks compared with a shallow one of (about) equal parameter count
+_EQUAL_P = ((2, 4, 2), (2, 4, 3), (2, 8, 2), (10, 8, 3), (10, 16, 2))
+
+#: the knobs of each scale: the width and depth sweeps (m = 10), the samples sweep (h = 4; L = 1 and 3) and
+#: the deep networks of the equal-parameter comparison
+SCALES: dict[str, dict[str, Any]] = {
+    "smoke": {"widths": (2, 4, 8), "depths": (1, 2), "samples": (1, 10), "equal_parameters": _EQUAL_P[:2]},
+    "quick": {"widths": (2, 4, 8, 16, 32), "depths": (1, 2, 3, 4), "samples": (1, 2, 5, 10, 20, 50, 100),
+              "equal_parameters": _EQUAL_P},
+    "full": {"widths": (2, 4, 8, 16, 32, 64, 128), "depths": (1, 2, 3, 4, 6, 8),
+             "samples": (1, 2, 5, 10, 20, 50, 100, 200, 500),
+             "equal_parameters": _EQUAL_P + ((2, 16, 4), (10, 32, 3), (50, 8, 4), (50, 32, 2))},
+}
 
 ACTIVATIONS = ("logistic", "tanh", "arctan")
 #: (loss, output activation): MSE with a linear output, BCE with the logistic output (docs/theory.md §4.3)
@@ -33,7 +56,8 @@ LOSSES = (("mse", "identity"), ("bce", "logistic"))
 INPUTS = 2
 
 
-def _k(report):
+def theorem_k(report):
+    """The bound of theorem K among a :class:`~bettibounds.result.BoundReport`'s upper bounds."""
     return next(b for b in report.upper if b.theorem == "K")
 
 
@@ -41,20 +65,14 @@ def _row(act, loss, out, h, L, m, sweep):
     spec = ArchitectureSpec(inputs=INPUTS, widths=(h,) * L, activation=act, loss=loss, output_activation=out,
                             samples=m)
     r = bounds(spec)
-    k = _k(r)
+    k = theorem_k(r)
     return {"sweep": sweep, "activation": act, "loss": loss, "d": INPUTS, "L": L, "h": h, "m": m,
             "P": spec.n_params, "r": r.format.order, "alpha": r.format.alpha, "beta": r.format.beta,
             "log10_K": safe_float(k.log10, "up"), **bound_fields(k)}
 
 
-def growth_rows(scale: str) -> list[dict]:
-    """log10 K over width and depth (m = 10) and over samples (h = 4; L = 1 and 3)."""
-    if scale == "full":
-        widths, depths, samples = [2, 4, 8, 16, 32, 64, 128], [1, 2, 3, 4, 6, 8], [1, 2, 5, 10, 20, 50, 100, 200, 500]
-    elif scale == "quick":
-        widths, depths, samples = [2, 4, 8, 16, 32], [1, 2, 3, 4], [1, 2, 5, 10, 20, 50, 100]
-    else:  # tiny (tests only)
-        widths, depths, samples = [2, 4, 8], [1, 2], [1, 10]
+def growth_rows(widths, depths, samples) -> list[dict]:
+    """log10 K over ``widths`` and ``depths`` (m = 10) and over ``samples`` (h = 4; L = 1 and 3)."""
     rows = []
     for act in ACTIVATIONS:
         for loss, out in LOSSES:
@@ -105,13 +123,9 @@ def fit_rows(growth: list[dict]) -> list[dict]:
     return out
 
 
-def equal_parameter_rows(scale: str) -> list[dict]:
-    """Deep vs shallow at (about) equal parameter count: the shallow width is the least H with P >= P_deep."""
-    cases = [(2, 4, 2), (2, 4, 3), (2, 8, 2), (10, 8, 3), (10, 16, 2)]
-    if scale == "full":
-        cases += [(2, 16, 4), (10, 32, 3), (50, 8, 4), (50, 32, 2)]
-    elif scale == "tiny":
-        cases = cases[:2]
+def equal_parameter_rows(cases) -> list[dict]:
+    """Deep vs shallow at (about) equal parameter count, for each deep network (d, h, L) in ``cases``: the
+    shallow width is the least H with P >= P_deep."""
     out = []
     for act, loss, oact in (("tanh", "mse", "identity"), ("logistic", "bce", "logistic")):
         for d, h, L in cases:
@@ -121,7 +135,7 @@ def equal_parameter_rows(scale: str) -> list[dict]:
             while ArchitectureSpec(widths=(H,), **kw).n_params < deep.n_params:
                 H += 1
             shallow = ArchitectureSpec(widths=(H,), **kw)
-            kd, ks = _k(bounds(deep)), _k(bounds(shallow))
+            kd, ks = theorem_k(bounds(deep)), theorem_k(bounds(shallow))
             out.append({"network": f"{act}/{loss}", "d": d, "deep": f"{L} x {h}", "P_deep": deep.n_params,
                         "shallow": f"1 x {H}", "P_shallow": shallow.n_params,
                         "hidden_deep": L * h, "hidden_shallow": H,
@@ -130,69 +144,13 @@ def equal_parameter_rows(scale: str) -> list[dict]:
     return out
 
 
-def invariance_rows() -> list[dict]:
-    """Format and K with and without l2, identity-residual and input-output skips."""
-    rows = []
-    nets = (("tanh", "mse", "identity", "logsigmoid", (4, 4)), ("logistic", "mse", "logistic", "logsigmoid", (4, 4)),
-            ("tanh", "bce", "logistic", "logsigmoid", (4, 4)), ("tanh", "bce", "logistic", "two-logs", (4, 4)),
-            ("arctan", "mse", "identity", "logsigmoid", (3, 3, 3)))
-    for act, loss, out, chain, widths in nets:
-        base = {"inputs": 2, "widths": widths, "activation": act, "loss": loss, "output_activation": out,
-                "samples": 5, "bce_chain": chain}
-        ref = None
-        for label, extra in (("plain", {}), ("l2 = 0.01", {"l2": 0.01}), ("residual", {"skip": "residual"}),
-                             ("input-output skip", {"skip": "input-output"})):
-            spec = ArchitectureSpec(**base, **extra)
-            r = bounds(spec)
-            k = _k(r)
-            fmt = list(r.format.as_tuple())
-            if ref is None:
-                ref = (fmt, float(k.log10))
-            same_fmt, same_k = fmt == ref[0], abs(float(k.log10) - ref[1]) < 1e-9
-            if label == "plain":
-                why = "reference"
-            elif same_fmt and same_k:
-                why = "unchanged"
-            elif not same_fmt:
-                why = "beta < 2: l2 raises beta to 2 (lambda ||theta||^2 has degree 2)"
-            else:
-                why = f"format unchanged; P grows by d = {spec.inputs} (learnable U), so n = P and K change"
-            loss_name = f"{loss}" + (f" ({chain})" if loss == "bce" else "")
-            rows.append({"network": f"{act} {'-'.join(map(str, widths))} / {loss_name} / out {out}",
-                         "variant": label, "P": spec.n_params, "format": fmt, "log10_K": safe_float(k.log10, "up"),
-                         "changed": why, **bound_fields(k)})
-    return rows
-
-
-def input_space_rows(scale: str) -> list[dict]:
-    """Bianchini-Scarselli setting: B({x : N(x) >= 0}) with the weights fixed, every theorem."""
-    rows = []
-    depths = ((4,), (4, 4), (4, 4, 4)) if scale != "tiny" else ((4,), (4, 4))
-    for act in ("logistic", "tanh", "arctan", "polynomial:2", "polynomial:3"):
-        for widths in depths:
-            r = bounds(ArchitectureSpec(inputs=2, widths=widths, activation=act, samples=1), space="input")
-            for b in r.upper:
-                rows.append({"activation": act, "widths": list(widths), "format": list(r.format.as_tuple()),
-                             "log10": safe_float(b.log10, "up"), **bound_fields(b)})
-    return rows
-
-
 # -------------------------------------------------------------------- figures
 _COLORS = {"logistic": "tab:blue", "tanh": "tab:orange", "arctan": "tab:green"}
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_growth(growth, out) -> str:
     """growth.png: log10 K against h, L and m; colour = activation, line style = loss."""
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
     Ls = sorted({r["L"] for r in growth if r["sweep"] == "width-depth"})
     Lw = 2 if 2 in Ls else Ls[0]
@@ -233,7 +191,7 @@ def plot_growth(growth, out) -> str:
 
 def plot_shallow_deep(growth, fits, equal, out) -> str:
     """shallow_deep.png: (a) log10 K against P per depth, equal-P pairs marked; (b) the (m h L)^2 fit."""
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
     ax = axes[0]
     sel = [r for r in growth if r["sweep"] == "width-depth" and r["activation"] == "tanh" and r["loss"] == "mse"]
@@ -277,3 +235,85 @@ def plot_shallow_deep(growth, fits, equal, out) -> str:
     ax.legend(fontsize=8)
     ax.grid(True, alpha=0.3)
     return save_figure(plt, fig, out, "shallow_deep.png", dpi=110)
+
+
+# ------------------------------------------------------------------ the section
+def compute(ctx) -> dict:
+    """The growth rows, the fits, the equal-parameter pairs and (with matplotlib) the two figures."""
+    knobs = ctx.knobs(SCALES)
+    growth = growth_rows(knobs["widths"], knobs["depths"], knobs["samples"])
+    fits = fit_rows(growth)
+    equal = equal_parameter_rows(knobs["equal_parameters"])
+    figures = []
+    if ctx.has("matplotlib"):
+        figures = [plot_growth(growth, ctx.out), plot_shallow_deep(growth, fits, equal, ctx.out)]
+    return {"growth": growth, "fits": fits, "equal": equal, "figures": figures,
+            "tables": {"growth": growth, "fits": fits, "equal_parameters": equal},
+            "csv": {"growth.csv": growth, "fits.csv": fits},
+            "provenance": {"theorems": ["K"], "citations": ["Bucarelli2024"]}}
+
+
+def markdown(result, ctx) -> list[str]:
+    growth = result["growth"]
+    fits = [dict(f) for f in result["fits"]]
+    equal = [dict(e) for e in result["equal"]]
+    fig_growth, fig_sd = result["figures"] or (None, None)
+    md = ["## 1. How complexity grows (Bucarelli et al. 2024)\n",
+          "The rigorous upper bound K (theorem K, status derived; docs/theory.md §6.1: B(S_c) ≤ ⌊K/2⌋, half the "
+          "count K(n, r, α, β) of boundary critical points; every 'K' number of this report is ⌊K/2⌋, whose log10 "
+          "is log10 K − 0.30103, and reports before issue 18 printed the count) on the Betti sum B(S_c) of the "
+          "loss sublevel set, as a function of the width h, the depth L and the number of samples m, for logistic, "
+          "tanh and arctan hidden units, MSE with a linear output and BCE with a logistic output (d = 2 inputs). "
+          "Logistic and tanh have the same Pfaffian format, hence the same bound. With l2 = 0 the bound holds for "
+          "all but finitely many levels c (hypothesis recorded on every row of tables.json).\n"]
+    if fig_growth:
+        md.append(f"![growth of the bound K against h, L and m]({fig_growth})\n")
+    md += ["### Fitted growth\n",
+           "Least-squares fits of log10 K = a + b·x over every growth row of each family (widths, depths and the "
+           "samples sweep), once with x = (m h L)² and once with x = P ln P. The leading factor of K is "
+           "2^{r(r−1)/2} with chain order r = κ·m h L, so the predicted slope against (m h L)² is κ² log10(2)/2 "
+           "(κ read off the rows).\n"]
+    fit_notes = cite_column(fits)
+    fits_md = [dict(f, r2_mhL2=f"{f['r2_mhL2']:.5f}", r2_PlogP=f"{f['r2_PlogP']:.5f}") for f in fits]
+    md += [md_table(fits_md, ["activation", "loss", "points", "slope_mhL2", "predicted_slope_mhL2", "r2_mhL2",
+                              "slope_PlogP", "r2_PlogP", "better", "theorem", "status", "cite"],
+                    ["activation", "loss", "points", "slope vs (mhL)²", "predicted", "R² (mhL)²", "slope vs P ln P",
+                     "R² P ln P", "better fit", "theorem", "status", "cite"]), fit_notes]
+    best = sum(1 for f in fits if f["better"] == "(mhL)^2")
+    md.append(f"\n(m h L)² explains log10 K better than P ln P in {best} of {len(fits)} families "
+              f"(R² {min(f['r2_mhL2'] for f in fits):.4f} to {max(f['r2_mhL2'] for f in fits):.4f} against "
+              f"{min(f['r2_PlogP'] for f in fits):.4f} to {max(f['r2_PlogP'] for f in fits):.4f})"
+              + ("; the bound grows like 10^(b (m h L)²), i.e. with the square of the number of (sample, unit) "
+                 "pairs rather than with P log P.\n" if best == len(fits) else
+                 "; neither form fits every family best.\n"))
+    md.append("### Deep against shallow at equal parameter count\n")
+    if fig_sd:
+        md.append(f"![shallow vs deep and the (mhL)^2 fit]({fig_sd})\n")
+    eq_notes = cite_column(equal)
+    md += [md_table(equal, ["network", "d", "deep", "P_deep", "shallow", "P_shallow", "hidden_deep", "hidden_shallow",
+                            "log10_K_deep", "log10_K_shallow", "deep_larger", "theorem", "status", "cite"],
+                    ["network", "d", "deep", "P deep", "shallow", "P shallow", "units deep", "units shallow",
+                     "log10 K deep", "log10 K shallow", "deep larger", "theorem", "status", "cite"],
+                    up={"log10_K_deep", "log10_K_shallow"}), eq_notes]
+    n_deep = sum(r["deep_larger"] for r in equal)
+    by_units = all(r["deep_larger"] == (r["hidden_deep"] > r["hidden_shallow"]) for r in equal)
+    md.append(f"\nThe deep network's bound is the larger in {n_deep} of {len(equal)} pairs. K is driven by the chain "
+              "order r = m·(hidden units + output elements); at equal P a shallow network needs more hidden units "
+              "than a deep one unless d is large relative to h (it has no h×h matrices), so its chain is often the "
+              "longer. " + ("In every pair above the larger bound belongs to the network with more hidden units, so "
+                            "\"deep grows faster than shallow at equal parameter count\" holds for this bound exactly "
+                            "when the deep network has more hidden units. " if by_units else
+                            "The number of hidden units does not decide every pair (the depth also raises α). ")
+              + "Shown as the data say.\n")
+    sel = [dict(r) for r in growth if r["sweep"] == "width-depth" and r["loss"] == "mse" and r["h"] in (2, 8, 32)
+           and r["activation"] in ("tanh", "arctan")]
+    sel += [dict(r) for r in growth if r["sweep"] == "samples" and r["loss"] == "bce" and r["activation"] == "tanh"
+            and r["L"] == 3]
+    g_notes = cite_column(sel)
+    md += ["### Selected rows (all rows: growth.csv)\n",
+           md_table(sel, ["activation", "loss", "L", "h", "m", "P", "r", "alpha", "beta", "log10_K", "theorem",
+                          "status", "cite"],
+                    ["activation", "loss", "L", "h", "m", "P", "r", "α", "β", "log10 K", "theorem", "status", "cite"],
+                    up={"log10_K"}),
+           g_notes]
+    return md

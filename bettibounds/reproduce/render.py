@@ -1,4 +1,4 @@
-"""Markdown tables for the report and a small converter of that markdown subset to HTML.
+"""Shared rendering of the report: Markdown tables, citation footnotes, figures, and Markdown to HTML.
 
 The report only emits: ATX headings (``#`` .. ``####``), paragraphs, pipe tables, images
 ``![alt](src)`` on their own line, bullet lists (``- ``), and inline ``**bold**``,
@@ -12,7 +12,7 @@ import html
 import math
 import re
 
-__all__ = ["fmt", "markdown_to_html", "md_table"]
+__all__ = ["cite_column", "fmt", "markdown_to_html", "md_table", "pyplot", "save_figure"]
 
 
 def fmt(v) -> str:
@@ -45,6 +45,19 @@ def md_table(rows, cols, headers=None, up=()) -> str:
         out.append("| " + " | ".join(format_log10_up(r[c]) if c in up and isinstance(r.get(c), float)
                                      and math.isfinite(r[c]) else fmt(r.get(c)) for c in cols) + " |")
     return "\n".join(out) + "\n"
+
+
+def cite_column(rows, key: str = "citation", col: str = "cite") -> str:
+    """Give each row a footnote marker ``[n]`` (in ``row[col]``) for its citation string ``row[key]``;
+    return the footnote lines, one per distinct citation string, numbered in order of first use."""
+    notes: dict[str, int] = {}
+    for r in rows:
+        c = r.get(key)
+        if not c:
+            continue
+        n = notes.setdefault(c, len(notes) + 1)
+        r[col] = f"[{n}]"
+    return "".join(f"- [{n}] citation keys: {c}\n" for c, n in notes.items())
 
 
 _INLINE = [
@@ -135,6 +148,16 @@ def markdown_to_html(md: str, title: str = "bettibounds reproduction report") ->
     flush()
     return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
             f"<style>{_CSS}</style></head><body>\n" + "\n".join(out) + "\n</body></html>\n")
+
+
+def pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend (the report only writes PNG files)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def save_figure(plt, fig, out, name: str, dpi: int = 110) -> str:
