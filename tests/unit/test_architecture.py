@@ -134,8 +134,6 @@ OVERSIZED_ALLOWED = {
     # docstring says so); splitting it would cost numba's inlining across the pieces
     "empirical/_fused_numba.py": "numba kernel",
     "engines/_fused_numba.py": "numba kernel (its home if the fused engine moves to engines/, wip-23)",
-    # being split on branch wip-reproduce (sections as modules)
-    "reproduce/__init__.py": "being split on branch wip-reproduce",
     # 608 lines on main and grown by wip-18c and wip-23: to be split once both are merged
     "distributed.py": "to be split after the merges of wip-18c and wip-23",
     # brought by wip-18c (643 lines)
