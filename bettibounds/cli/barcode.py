@@ -106,7 +106,8 @@ def _barcode_experiment(args):
         if path.suffix == ".npz":
             import numpy as np
 
-            with np.load(path) as z:
+            # our own handle: np.load leaves the file it opened open when the archive is corrupt
+            with open(path, "rb") as fh, np.load(fh) as z:
                 if "x" not in z or "y" not in z:
                     raise InvalidSpecError(f"--data {path}: the .npz file needs arrays named x and y")
                 data = {"x": z["x"].tolist(), "y": z["y"].tolist()}
