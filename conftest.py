@@ -12,4 +12,4 @@ if importlib.util.find_spec("flint") is None:
 if importlib.util.find_spec("hypothesis") is None:
     collect_ignore.append("bettibounds/strategies.py")
 if importlib.util.find_spec("numba") is None:
-    collect_ignore += ["bettibounds/empirical/_fused_numba.py", "bettibounds/empirical/fused.py"]
+    collect_ignore += ["bettibounds/engines/_fused_numba.py", "bettibounds/engines/fused.py"]

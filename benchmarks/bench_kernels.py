@@ -1,338 +1,339 @@
-"""Benchmark of the batched loss kernel (bettibounds.empirical.kernels). Prints a Markdown table.
+"""Benchmark of the loss engines against what users would otherwise write. Prints Markdown tables.
 
-Measured in one run, on this machine, for float64 and float32:
+Measured in one run, on this machine, in float64 and float32:
 
-1. ``LossKernel.evaluate_chunked`` on a 2-D slice grid of 256 x 256 = 65,536 points
-   (theta = center + t_1 dir_1 + t_2 dir_2) of a mid-size network: d = 10, widths 64, 64,
-   one output, m = 256 samples, tanh, MSE; throughput (points/s) and achieved GFLOP/s,
-   counting the matrix-product FLOPs the kernel executes (2 per multiply-add; the slice
-   trick makes the first layer cost 2 m k h_1 instead of 2 m d h_1), and, for the record,
-   the same network in ``mode="full"`` (a (N, P) matrix of parameter vectors) on a
-   sub-grid;
-2. the naive per-point loop that landscape tools do: for each point build theta, load it
-   into a ``torch.nn.Sequential`` (``vector_to_parameters``), run the forward pass on the
-   data and compute ``F.mse_loss``; timed on a sample of points and extrapolated to the
-   grid (the sample's values are checked against the kernel's);
-3. the speed-up ceiling that tanh alone imposes: the naive loop's time per point over the
-   time of the point's m (h_1 + h_2) tanh evaluations at torch's best tanh rate (in place,
-   on a cache-sized tensor, best of 20);
-4. the machine's matmul peak (``torch.matmul`` of 2048 x 2048 matrices, best of 5) in the
-   same dtype, and the fraction of it the kernel reaches;
-5. in float32 on the CPU, when numba is installed, the opt-in fused engine
-   (``bettibounds.empirical.fused``) on the same grid, against the same naive sample; its
-   roofline and ceilings use the rates of the engine's own float32 tanh;
-6. the best possible speed-up over the naive loop in this run: the naive time per point over
-   the point's matmul FLOPs at the matmul peak plus its tanh at the best tanh rate (3.; for
-   the fused engine its own tanh, applied over and over to L1-resident values by each thread).
-   It tells how far a speed-up target is within this machine's reach. It bounds the torch
-   kernel; the fused engine overlaps its tanh with its products and can exceed the estimate.
+1. the network of issue 23 (d = 10, widths 32, 16, one output, m = 256 samples, tanh, MSE,
+   P = 897) on a 2-D slice grid of 256 x 256 = 65,536 points (theta = center + t_1 dir_1 +
+   t_2 dir_2), evaluated by
+   * **naive**: the per-point loop landscape tools do (build theta, ``vector_to_parameters`` into
+     a ``torch.nn.Sequential``, forward on the data, ``F.mse_loss(...).item()``), timed on an
+     evenly spread sample and extrapolated;
+   * **vmap**: plain ``torch.func.vmap`` of a ``functional_call`` loss over blocks of thetas (what
+     a user of torch.func would write), on a sample;
+   * **torch kernel**: :class:`bettibounds.empirical.kernels.LossKernel` (``evaluate_chunked``,
+     slice mode);
+   * **fused engine**: :class:`bettibounds.engines.fused.FusedKernel` (needs numba), the engine
+     ``engine="auto"`` picks on the CPU;
+2. in float64 (the default precision), against the naive loop of the same kind: a BCE classifier
+   (the same network with a logistic output, labels 0/1) on the same slice, and a box over all
+   4 parameters of a tiny network (examples/tiny_box.json: 1-2-1, tanh, no biases, 2 samples;
+   21^4 points, ``mode="full"``), with the torch kernel and the fused engine;
+3. the machine's matmul peak (``torch.matmul`` of 2048 x 2048 matrices, best of 5) in each
+   precision, with torch's threads; every row's GFLOP/s (the network's matrix-product FLOPs per
+   point, :func:`~bettibounds.empirical.kernels.flops_per_point`, times points/s) as a share of it.
 
-The kernel's arithmetic intensity is bounded by the network: with the default widths 64, 64
-it does 2 m h^2 = 2.1 MFLOP per point in (B, 65, 65) x (B, 65, 256) batched products (the
-bias folded in as a ones row) plus m (h_1 + h_2) = 32,768 tanh evaluations, so neither a
-2048^3 GEMM's peak nor the naive loop's per-call overhead is the whole story; both are
-reported.
+Every time is the best of ``--repeats`` (3) runs (the naive loop's rate swings by up to 2x between
+runs a minute apart on a shared machine); each row is checked against the fused float64 values
+(max relative difference). The load average at the start and at the end is printed: on a shared
+machine the figures are provisional. ``--cpu-time`` measures the CPU time of this process instead of
+the wall time, with one thread for torch and numba (peak included): per-core rates that a loaded
+machine disturbs much less (threads waiting for a core do not count), for comparisons on a shared
+machine; the wall-time run with all cores is the figure users see.
 
-Every time is the best of ``--repeats`` (3) runs, kernel and naive loop alike: on a shared
-VM the naive loop's rate swings by up to 2x between runs a minute apart.
-
-Usage: python benchmarks/bench_kernels.py [--device cpu|cuda] [--threads N] [--naive 1000] [--repeats 3]
-       [--widths 32,16] [--fused auto|yes|no]
+Usage: python benchmarks/bench_kernels.py [--threads N] [--cpu-time] [--naive 1000] [--vmap 8192]
+       [--repeats 3] [--grid 256] [--widths 32,16] [--fused auto|yes|no]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import json
 import os
 import platform
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
-import sys
-from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import cpu_model  # noqa: E402
 
-
-def _cpu_model() -> str:
-    return cpu_model()
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def _sync(device) -> None:
-    import torch
-
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def matmul_peak(torch, dtype, device, n: int = 2048, repeats: int = 5) -> float:
+def matmul_peak(torch, dtype, n: int = 2048, repeats: int = 5) -> float:
     """GFLOP/s of torch.matmul on n x n matrices (best of ``repeats`` after a warm-up)."""
-    a = torch.randn(n, n, dtype=dtype, device=device)
-    b = torch.randn(n, n, dtype=dtype, device=device)
+    a = torch.randn(n, n, dtype=dtype)
+    b = torch.randn(n, n, dtype=dtype)
     torch.matmul(a, b)
-    _sync(device)
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        torch.matmul(a, b)
-        _sync(device)
-        best = min(best, time.perf_counter() - t)
-    return 2 * n**3 / best / 1e9
+    return 2 * n**3 / best_of(repeats, lambda: torch.matmul(a, b))[0] / 1e9
+
+
+#: the clock of every measurement (time.process_time with --cpu-time)
+CLOCK = time.perf_counter
 
 
 def best_of(repeats: int, fn):
-    """(best wall time, result) of ``repeats`` calls of fn."""
+    """(best time, result) of ``repeats`` calls of fn."""
     best, out = float("inf"), None
     for _ in range(max(1, repeats)):
-        t = time.perf_counter()
+        t = CLOCK()
         res = fn()
-        dt = time.perf_counter() - t
+        dt = CLOCK() - t
         if dt < best:
             best, out = dt, res
     return best, out
 
 
-def naive_loop(torch, spec, x, y, center, directions, coords, dtype, device):
-    """Per-point evaluation the way landscape tools do it; returns (seconds, values)."""
-    nn, F = torch.nn, torch.nn.functional
+def sequential(torch, spec, dtype):
+    """The ``nn.Sequential`` of ``spec`` (Linear layers with the spec's biases, its activation)."""
+    nn = torch.nn
+    act = {"tanh": nn.Tanh, "logistic": nn.Sigmoid}[spec.activation]
     layers, fan_in = [], spec.inputs
-    for w in spec.widths:
-        layers += [nn.Linear(fan_in, w), nn.Tanh()]
+    for k, w in enumerate(spec.widths, start=1):
+        layers += [nn.Linear(fan_in, w, bias=spec.has_bias(k)), act()]
         fan_in = w
-    layers.append(nn.Linear(fan_in, spec.outputs))
-    model = nn.Sequential(*layers).to(device=device, dtype=dtype)
-    xt = torch.as_tensor(x, dtype=dtype, device=device)
-    yt = torch.as_tensor(y, dtype=dtype, device=device)
-    c = torch.as_tensor(center, dtype=dtype, device=device)
-    D = torch.as_tensor(directions, dtype=dtype, device=device)
-    T = torch.as_tensor(coords, dtype=dtype, device=device)
-    out = np.empty(len(coords))
+    layers.append(nn.Linear(fan_in, spec.outputs, bias=spec.has_bias(len(spec.widths) + 1)))
+    return nn.Sequential(*layers).to(dtype=dtype)
+
+
+def loss_fn(torch, spec):
+    F = torch.nn.functional
+    if spec.loss == "bce":
+        return lambda out, y: F.binary_cross_entropy_with_logits(out, y, reduction="sum") / len(y)
+    return lambda out, y: F.mse_loss(out, y, reduction="sum") / len(y)
+
+
+def naive_loop(torch, spec, x, y, thetas, dtype):
+    """Per-point evaluation the way landscape tools do it: (seconds, values)."""
+    nn = torch.nn
+    model = sequential(torch, spec, dtype)
+    lf = loss_fn(torch, spec)
+    xt, yt = torch.as_tensor(x, dtype=dtype), torch.as_tensor(y, dtype=dtype)
+    th = torch.as_tensor(thetas, dtype=dtype)
+    out = np.empty(len(th))
     with torch.no_grad():
-        for i in range(min(5, len(coords))):  # warm-up
-            nn.utils.vector_to_parameters(c + T[i] @ D, model.parameters())
-            F.mse_loss(model(xt), yt).item()
-        _sync(device)
-        t = time.perf_counter()
-        for i in range(len(coords)):
-            theta = c + T[i] @ D
-            nn.utils.vector_to_parameters(theta, model.parameters())
-            out[i] = F.mse_loss(model(xt), yt, reduction="sum").item() / len(x)
-        _sync(device)
-        return time.perf_counter() - t, out
+        for i in range(min(5, len(th))):  # warm-up
+            nn.utils.vector_to_parameters(th[i], model.parameters())
+            lf(model(xt), yt).item()
+        t = CLOCK()
+        for i in range(len(th)):
+            nn.utils.vector_to_parameters(th[i], model.parameters())
+            out[i] = lf(model(xt), yt).item()
+        return CLOCK() - t, out
 
 
-def own_tanh_rates(n_big: int) -> tuple[float, float]:
-    """(rate on one big array, best rate) of the fused engine's own float32 tanh, in values/s,
-    through the vector code the kernel applies (``_fused_numba._tanh_vectors``).
+def vmap_loop(torch, spec, x, y, thetas, dtype, block: int = 1024):
+    """``torch.func.vmap`` of a ``functional_call`` loss, over blocks of thetas: (seconds, values)."""
+    from torch.func import functional_call, vmap
 
-    The first is one pass over ``n_big`` values, split between the threads like torch's
-    big-tensor rate. The second is the engine's conditions: each thread applies it to its own
-    8192 values, which stay in its L1 cache, over and over (as the kernel does per point), best
-    of 5. The repeats go back and forth between two buffers, so each repeat's input differs (the
-    tanh is branch-free: its time does not depend on the values)."""
-    import numba
-    from numba import njit, prange
+    model = sequential(torch, spec, dtype)
+    lf = loss_fn(torch, spec)
+    xt, yt = torch.as_tensor(x, dtype=dtype), torch.as_tensor(y, dtype=dtype)
+    shapes = [(name, p.shape, p.numel()) for name, p in model.named_parameters()]
 
-    from bettibounds.empirical import _fused_numba
+    def loss_of(theta):
+        params, off = {}, 0
+        for name, shape, n in shapes:
+            params[name] = theta[off:off + n].view(shape)
+            off += n
+        return lf(functional_call(model, params, (xt,)), yt)
 
-    tanh_vectors = _fused_numba._tanh_vectors
-
-    @njit(parallel=True, error_model="numpy")
-    def one_pass(X, out):
-        for c in prange(X.shape[0]):
-            tanh_vectors(X[c], out[c], X.shape[1])
-
-    @njit(parallel=True, error_model="numpy")
-    def repeat_tanh(X, reps):
-        s = 0.0
-        for c in prange(X.shape[0]):
-            a = X[c].copy()
-            b = np.empty_like(a)
-            for r in range(reps // 2):
-                tanh_vectors(a, b, a.shape[0])
-                tanh_vectors(b, a, a.shape[0])
-            s += a[7]
-        return s
-
-    rng = np.random.default_rng(1)
-    nt = numba.get_num_threads()
-    row = 8192 * 64
-    big = rng.standard_normal(max(nt, n_big // row) * row, dtype=np.float32).reshape(-1, row)
-    out = np.empty_like(big)
-    one_pass(big[:1, :64], out[:1, :64])  # compile before timing
-    t = time.perf_counter()
-    one_pass(big, out)
-    rate = big.size / (time.perf_counter() - t)
-    X = big.reshape(-1)[: nt * 8192].reshape(nt, 8192).copy()
-    repeat_tanh(X, 2)  # compile
-    reps = 1000
-    best = X.size * reps / best_of(5, lambda: repeat_tanh(X, reps))[0]
-    return rate, best
+    batched = vmap(loss_of)
+    th = torch.as_tensor(thetas, dtype=dtype)
+    out = np.empty(len(th))
+    with torch.no_grad():
+        batched(th[:8])  # warm-up
+        t = CLOCK()
+        for s in range(0, len(th), block):
+            out[s:s + block] = batched(th[s:s + block]).numpy()
+        return CLOCK() - t, out
 
 
-def fused_kernel(spec, x, y, required: bool):
+def fused_kernel(spec, x, y, dtype, required: bool):
     """The fused engine's kernel, or None when numba is missing (an error when ``required``)."""
     try:
         import numba  # noqa: F401
     except ImportError:
         if required:
-            raise SystemExit("--fused yes needs numba: pip install 'bettibounds[fast]'") from None
+            raise SystemExit("--fused yes needs numba: pip install -e '.[fast]'") from None
         return None
-    from bettibounds.empirical.fused import FusedSliceKernel
+    from bettibounds.engines.fused import FusedKernel
 
-    return FusedSliceKernel(spec, x, y)
+    return FusedKernel(spec, x, y, dtype=dtype)
+
+
+def rel(a, b) -> float:
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300)))
+
+
+def load() -> str:
+    try:
+        return "%.1f" % os.getloadavg()[0]
+    except OSError:  # pragma: no cover
+        return "n/a"
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="time CPU time with one thread (torch and numba): per-core figures on a loaded machine")
     ap.add_argument("--grid", type=int, default=256, help="points per axis of the 2-D slice grid")
     ap.add_argument("--naive", type=int, default=1000, help="points timed in the naive loop")
+    ap.add_argument("--vmap", type=int, default=8192, help="points timed with torch.func.vmap")
     ap.add_argument("--repeats", type=int, default=3, help="timed repeats of each measurement (best is kept)")
-    ap.add_argument("--full", type=int, default=4096, help="points timed in mode='full'")
-    ap.add_argument("--dtypes", default="float64,float32")
+    ap.add_argument("--widths", default="32,16", help="hidden widths (issue 23: 32,16)")
     ap.add_argument("--d", type=int, default=10, help="input dimension")
-    ap.add_argument("--widths", default="64,64", help="hidden widths (issue target: ~1000 parameters: 32,16)")
     ap.add_argument("--m", type=int, default=256, help="samples")
+    ap.add_argument("--box-grid", type=int, default=21, help="points per axis of the 4-parameter box")
     ap.add_argument("--fused", choices=("auto", "yes", "no"), default="auto",
-                    help="also time the opt-in fused float32 engine on the CPU (auto: when numba is installed)")
+                    help="time the fused engine (auto: when numba is installed)")
     args = ap.parse_args(argv)
-    fused_load = None
+    load_start = load()
 
     import torch
 
+    global CLOCK
+    if args.cpu_time:
+        CLOCK = time.process_time
+        args.threads = 1
+        os.environ["NUMBA_NUM_THREADS"] = "1"  # before numba is imported
     if args.threads:
         torch.set_num_threads(args.threads)
+    from bettibounds.empirical.experiment import load_experiment
     from bettibounds.empirical.kernels import LossKernel, flops_per_point
+    from bettibounds.empirical.sampler import _mesh, grid_axes
     from bettibounds.spec import ArchitectureSpec
 
     d, widths, m = args.d, tuple(int(w) for w in args.widths.split(",")), args.m
-    spec = ArchitectureSpec(inputs=d, widths=widths, activation="tanh", loss="mse", samples=m)
-    P = spec.n_params
+    mse = ArchitectureSpec(inputs=d, widths=widths, activation="tanh", loss="mse", samples=m)
+    bce = ArchitectureSpec(inputs=d, widths=widths, activation="tanh", loss="bce", output_activation="sigmoid",
+                           samples=m)
+    P = mse.n_params
     rng = np.random.default_rng(0)
     x = rng.normal(size=(m, d))
     y = np.sin(x.sum(axis=1, keepdims=True))
+    labels = (y > 0).astype(float)
     fan_in = np.concatenate([np.full(w * i + w, i) for i, w in zip((d, *widths), (*widths, 1))])
     center = rng.normal(size=P) / np.sqrt(fan_in)  # a LeCun-scaled random network
     directions = rng.normal(size=(2, P)) / np.sqrt(fan_in)
     axis = np.linspace(-1.0, 1.0, args.grid)
     coords = np.stack(np.meshgrid(axis, axis, indexing="ij"), axis=-1).reshape(-1, 2)
     N = len(coords)
-    f_slice = flops_per_point(spec, "slice", k=2)
-    f_full = flops_per_point(spec, "full")
+    f_slice = flops_per_point(mse, "slice", k=2)
+    naive_idx = np.linspace(0, N - 1, min(args.naive, N)).astype(int)
+    vmap_idx = np.linspace(0, N - 1, min(args.vmap, N)).astype(int)
+    thetas = center + coords @ directions
+    box_exp = load_experiment(ROOT / "examples" / "tiny_box.json")
+    box_pts = _mesh(grid_axes(box_exp.region["low"], box_exp.region["high"], [args.box_grid] * 4))
+    box_flops = flops_per_point(box_exp.spec, "full")
 
-    rows = []
-    device_name = None
-    for dt_name in args.dtypes.split(","):
+    rows, extra, peaks = [], [], {}
+    fused_first = {}
+    ref64 = None  # the float64 values of the slice (fused engine, else torch kernel): every row's yardstick
+    for dt_name in ("float64", "float32"):
         dtype = {"float64": torch.float64, "float32": torch.float32}[dt_name]
-        kern = LossKernel(spec, x, y, device=args.device, dtype=dt_name)
-        dev = kern.device
-        device_name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU: {_cpu_model()}"
-        peak = matmul_peak(torch, dtype, dev)
-        # roofline of this network: its FLOPs at the matmul peak + its tanh count on one big contiguous tensor
-        n_act = m * sum(widths)
-        big = torch.randn(min(N * n_act, 2**25), dtype=dtype, device=dev)
-        torch.tanh(big)
-        _sync(dev)
-        t = time.perf_counter()
-        torch.tanh(big)
-        _sync(dev)
-        act_rate = big.numel() / (time.perf_counter() - t)
-        # ... and at its best: in place on a cache-sized tensor (2^18 elements), best of 20. No
-        # kernel that evaluates those tanh with torch can beat n_act / act_best per point, so
-        # naive-time / that is the largest speed-up any such kernel could show in this run
-        small = big[: 2**18].clone()
-        act_best = max(small.numel() / best_of(1, lambda: (small.tanh_(), _sync(dev)))[0] for _ in range(20))
-        rates = {}
-        chunk = kern.chunk_size(N, "slice", 2)
-        # kernel, slice mode, whole grid (warm-up on a few chunks first)
-        kern.evaluate_chunked(coords[: 4 * chunk], mode="slice", center=center, directions=directions)
-        t_slice, values = best_of(args.repeats, lambda: kern.evaluate_chunked(
-            coords, mode="slice", center=center, directions=directions))
-        # kernel, full mode, sub-grid (an (n, P) matrix of thetas)
-        nf = min(args.full, N)
-        thetas = center + coords[:nf] @ directions
-        kern.evaluate_chunked(thetas[: 2 * kern.chunk_size(nf)])
-        t_full, vfull = best_of(args.repeats, lambda: kern.evaluate_chunked(thetas))
-        # naive per-point loop on an evenly spread sample (best of the same number of repeats:
-        # its rate swings with the machine's state far more than the kernel's does)
-        idx = np.linspace(0, N - 1, min(args.naive, N)).astype(int)
-        runs = [naive_loop(torch, spec, x, y, center, directions, coords[idx], dtype, dev)
-                for _ in range(args.repeats)]
-        t_naive, vnaive = min(runs, key=lambda r: r[0])
-        rate_naive = len(idx) / t_naive
-        agree = float(np.max(np.abs(vnaive - values[idx]) / np.abs(values[idx])))
-        agree_full = float(np.max(np.abs(vfull - values[:nf]) / np.abs(values[:nf])))
-        timed = [("slice", N, t_slice, f_slice, agree), ("full", nf, t_full, f_full, agree_full)]
-        if dt_name == "float32" and dev.type == "cpu" and args.fused != "no":
-            fk = fused_kernel(spec, x, y, required=args.fused == "yes")
-            if fk is not None:  # the opt-in fused engine, on the same grid and the same naive sample
-                t = time.perf_counter()
-                fk.evaluate_chunked(coords[:64], center=center, directions=directions)
-                fused_load = time.perf_counter() - t
-                t_fused, vfused = best_of(args.repeats, lambda: fk.evaluate_chunked(
-                    coords, center=center, directions=directions))
-                agree_fused = float(np.max(np.abs(vnaive - vfused[idx]) / np.abs(vfused[idx])))
-                timed.append(("slice, fused engine", N, t_fused, f_slice, agree_fused))
-                own_rate, own_best = own_tanh_rates(big.numel())
-                rates["fused"] = (own_rate, own_best)
-        for mode, n_pts, secs, flops, agreement in timed:
-            rate = n_pts / secs
-            a_rate, a_best = rates["fused"] if "fused" in mode else (act_rate, act_best)
-            roof = n_pts * flops / (peak * 1e9) + n_pts * n_act / a_rate  # seconds at the roofline
-            gflops = rate * flops / 1e9
-            chunk = {"slice": kern.chunk_size(n_pts, "slice", 2),
-                     "full": kern.chunk_size(n_pts, "full", 0)}.get(mode, "-")
-            rows.append(dict(dtype=dt_name, mode=mode, points=n_pts, chunk=chunk,
-                             secs=secs, rate=rate, gflops=gflops, peak=peak, frac=gflops / peak,
-                             naive=rate_naive, naive_gflops=rate_naive * f_full / 1e9, ratio=rate / rate_naive,
-                             grid_naive_s=N / rate_naive, agree=agreement,
-                             roof=roof / secs, ceiling=a_best / (n_act * rate_naive),
-                             best_possible=1 / (rate_naive * (flops / (peak * 1e9) + n_act / a_best))))
+        peak = peaks[dt_name] = matmul_peak(torch, dtype)
+        reference = ref64
+        fk = fused_kernel(mse, x, y, dt_name, required=args.fused == "yes") if args.fused != "no" else None
+
+        def record(name, n_points, secs, values, idx=None, what=rows, flops=f_slice, base=None):
+            rate = n_points / secs
+            what.append(dict(dtype=dt_name, name=name, points=n_points, secs=secs, rate=rate,
+                             gflops=rate * flops / 1e9, frac=rate * flops / 1e9 / peak,
+                             agree=None if reference is None else rel(values, reference if idx is None else
+                                                                      reference[idx]),
+                             base=base))
+
+        t_naive, v_naive = min((naive_loop(torch, mse, x, y, thetas[naive_idx], dtype) for _ in range(args.repeats)),
+                               key=lambda r: r[0])
+        if fk is not None:
+            t = time.perf_counter()
+            fk.evaluate_chunked(coords[:64], "slice", center=center, directions=directions)
+            fused_first[dt_name] = time.perf_counter() - t
+            t_f, v_f = best_of(args.repeats, lambda: fk.evaluate_chunked(coords, "slice", center=center,
+                                                                         directions=directions))
+            if dt_name == "float64":
+                reference = ref64 = v_f
+        kern = LossKernel(mse, x, y, device="cpu", dtype=dt_name)
+        kern.evaluate_chunked(coords[:2048], "slice", center=center, directions=directions)
+        t_k, v_k = best_of(args.repeats, lambda: kern.evaluate_chunked(coords, "slice", center=center,
+                                                                       directions=directions))
+        if reference is None:
+            reference = ref64 = v_k
+        t_v, v_v = min((vmap_loop(torch, mse, x, y, thetas[vmap_idx], dtype) for _ in range(args.repeats)),
+                       key=lambda r: r[0])
+        record("naive loop", len(naive_idx), t_naive, v_naive, naive_idx)
+        record("torch.func.vmap", len(vmap_idx), t_v, v_v, vmap_idx)
+        record("torch kernel", N, t_k, v_k)
+        if fk is not None:
+            record("fused engine", N, t_f, v_f)
+        if dt_name == "float64":
+            # a BCE classifier and a 4-parameter box, each against its own naive loop
+            tb, vb = min((naive_loop(torch, bce, x, labels, thetas[naive_idx], dtype) for _ in range(args.repeats)),
+                         key=lambda r: r[0])
+            kb = LossKernel(bce, x, labels, device="cpu", dtype=dt_name)
+            tkb, vkb = best_of(args.repeats, lambda: kb.evaluate_chunked(coords, "slice", center=center,
+                                                                         directions=directions))
+            reference = vkb
+            record("BCE: naive loop", len(naive_idx), tb, vb, naive_idx, extra, base="BCE")
+            record("BCE: torch kernel", N, tkb, vkb, None, extra, base="BCE")
+            if fk is not None:
+                fb = fused_kernel(bce, x, labels, dt_name, True)
+                tfb, vfb = best_of(args.repeats, lambda: fb.evaluate_chunked(coords, "slice", center=center,
+                                                                             directions=directions))
+                record("BCE: fused engine", N, tfb, vfb, None, extra, base="BCE")
+            bx = box_exp
+            idx = np.linspace(0, len(box_pts) - 1, min(args.naive, len(box_pts))).astype(int)
+            tnx, vnx = min((naive_loop(torch, bx.spec, bx.x, bx.y, box_pts[idx], dtype)
+                            for _ in range(args.repeats)), key=lambda r: r[0])
+            kx = LossKernel(bx.spec, bx.x, bx.y, device="cpu", dtype=dt_name)
+            tkx, vkx = best_of(args.repeats, lambda: kx.evaluate_chunked(box_pts))
+            reference = vkx
+            record("box: naive loop", len(idx), tnx, vnx, idx, extra, flops=box_flops, base="box")
+            record("box: torch kernel", len(box_pts), tkx, vkx, None, extra, flops=box_flops, base="box")
+            if fk is not None:
+                fx = fused_kernel(bx.spec, bx.x, bx.y, dt_name, True)
+                fx.evaluate_chunked(box_pts[:64], "full")
+                tfx, vfx = best_of(args.repeats, lambda: fx.evaluate_chunked(box_pts, "full"))
+                record("box: fused engine", len(box_pts), tfx, vfx, None, extra, flops=box_flops, base="box")
+            reference = ref64
 
     threads = torch.get_num_threads()
-    try:
-        load = "%.1f" % os.getloadavg()[0]
-    except OSError:  # pragma: no cover
-        load = "n/a"
-    print(f"## Batched loss kernel — {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}\n")
-    print(f"- machine: {device_name}; {os.cpu_count()} logical CPUs; torch {torch.__version__}, "
-          f"{threads} intra-op thread(s); load average at the end {load}; python {platform.python_version()}")
-    print(f"- network: d={d}, widths {list(widths)}, 1 output, m={m} samples, tanh, MSE; P={P}")
-    print(f"- grid: {args.grid}x{args.grid} = {N:,} points of a 2-D slice; matmul FLOPs per point: "
-          f"{f_slice:,} (slice kernel), {f_full:,} (full forward)")
-    print(f"- naive: per point vector_to_parameters + nn.Sequential forward + F.mse_loss + .item(), "
-          f"{min(args.naive, N)} points timed, extrapolated to the grid")
-    print(f"- every time is the best of {args.repeats} repeats, kernel and naive alike")
-    if fused_load is not None:
+    print(f"## Loss engines — {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}\n")
+    print(f"- machine: CPU {cpu_model()}; {os.cpu_count()} logical CPUs; python {platform.python_version()}, "
+          f"torch {torch.__version__} ({threads} thread(s)); load average at the start {load_start}, at the end "
+          f"{load()}; clock: {'CPU time, one thread' if args.cpu_time else 'wall time'}")
+    if fused_first:
         import numba
 
-        print(f"- fused engine (bettibounds.empirical.fused, numba {numba.__version__}, "
-              f"{numba.get_num_threads()} thread(s)): first call in this process {fused_load:.2f} s (compiling, or "
-              "loading from numba's cache), not in the times; its roofline and ceilings use the rates of the "
-              "engine's own float32 tanh (which it uses instead of torch's), measured the same way")
-    print()
-    print("| dtype | kernel mode | points | chunk | time (s) | points/s | GFLOP/s | matmul peak GFLOP/s "
-          "| % of peak | % of roofline | naive points/s | naive GFLOP/s | naive, whole grid (s) | speed-up "
-          "| ceiling: tanh alone | max rel. diff |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print(f"- fused engine: numba {numba.__version__}, {numba.get_num_threads()} thread(s); first call in this "
+              "process (compiling, or loading from numba's cache): "
+              + ", ".join(f"{k} {v:.2f} s" for k, v in fused_first.items()) + " (not in the times)")
+    print(f"- network: d={d}, widths {list(widths)}, 1 output, m={m}, tanh, MSE; P={P}; a {args.grid}x{args.grid} = "
+          f"{N:,}-point 2-D slice; {f_slice:,} matrix-product FLOPs per point")
+    print(f"- matmul peak (2048^3, best of 5): float64 {peaks['float64']:.1f} GFLOP/s, float32 "
+          f"{peaks['float32']:.1f} GFLOP/s")
+    print(f"- naive and vmap: {len(naive_idx)} and {len(vmap_idx)} points timed, extrapolated; every time the best "
+          f"of {args.repeats}; 'max rel. diff': from the fused float64 engine on the same points\n")
+    print("| dtype | evaluator | points/s | speed-up vs naive | GFLOP/s | % of matmul peak | max rel. diff |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    naive_rate = {r["dtype"]: r["rate"] for r in rows if r["name"] == "naive loop"}
     for r in rows:
-        print(f"| {r['dtype']} | {r['mode']} | {r['points']:,} | {r['chunk']} | {r['secs']:.2f} | {r['rate']:,.0f} "
-              f"| {r['gflops']:.1f} | {r['peak']:.1f} | {100 * r['frac']:.0f} % | {100 * r['roof']:.0f} % "
-              f"| {r['naive']:,.0f} "
-              f"| {r['naive_gflops']:.2f} | {r['grid_naive_s']:.1f} | {r['ratio']:.1f}x | {r['ceiling']:.1f}x "
-              f"| {r['agree']:.1e} |")
+        agree = "-" if r["agree"] is None else f"{r['agree']:.1e}"
+        print(f"| {r['dtype']} | {r['name']} | {r['rate']:,.0f} | {r['rate'] / naive_rate[r['dtype']]:.1f}x "
+              f"| {r['gflops']:.1f} | {100 * r['frac']:.0f} % | {agree} |")
     print()
-    print("Best possible speed-up over the naive loop in this run: the naive time per point over the point's "
-          "matmul FLOPs at the matmul peak plus its tanh at the best tanh rate. The torch kernel cannot beat "
-          "it (its operations run one after another). For the fused engine it is an estimate, not a bound: "
-          "the engine's own tanh overlaps with its products.")
-    for r in rows:
-        print(f"- {r['dtype']}, {r['mode']}: {r['best_possible']:.1f}x (measured: {r['ratio']:.1f}x, "
-              f"{100 * r['ratio'] / r['best_possible']:.0f} % of it)")
+    print(f"Against the naive loop of the same kind, float64: a BCE classifier (the same network and slice, labels "
+          f"0/1) and a box over the 4 parameters of examples/tiny_box.json ({len(box_pts):,} points, "
+          f"{box_flops} FLOPs per point); 'max rel. diff' from the torch kernel\n")
+    print("| evaluator | points/s | speed-up vs its naive loop | speed-up of the MSE slice, same evaluator |"
+          " max rel. diff |")
+    print("|---|---:|---:|---:|---:|")
+    base = {r["base"]: r["rate"] for r in extra if r["name"].endswith("naive loop")}
+    mse64 = {r["name"]: r["rate"] / naive_rate["float64"] for r in rows if r["dtype"] == "float64"}
+    for r in extra:
+        same = mse64.get(r["name"].split(": ")[1])
+        agree = "-" if r["agree"] is None else f"{r['agree']:.1e}"
+        print(f"| {r['name']} | {r['rate']:,.0f} | {r['rate'] / base[r['base']]:.1f}x "
+              f"| {'-' if same is None else f'{same:.1f}x'} | {agree} |")
+    summary = {"load_start": load_start, "load_end": load(), "peaks": peaks,
+               "rows": [{k: v for k, v in r.items()} for r in rows + extra]}
+    print("\n<!-- " + json.dumps(summary) + " -->")
 
 
 if __name__ == "__main__":

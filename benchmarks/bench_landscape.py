@@ -7,10 +7,10 @@ command runs in a child process, so that its wall time and peak resident memory 
 the child) are those a user sees; sampling and persistence times come from the command's own
 ``--json`` timings.
 
-``--engine fused`` (with numba installed) runs the same command with the opt-in fused float32
-engine; ``--dtype float32`` the torch engine in float32.
+``--engine`` and ``--dtype`` are passed to the command (default: its own, ``auto`` and float64: the fused
+engine where numba is installed).
 
-Usage: python benchmarks/bench_landscape.py [--grid 512] [--refine 1] [--engine torch|fused] [--dtype ...]
+Usage: python benchmarks/bench_landscape.py [--grid 512] [--refine 1] [--engine auto|torch|fused] [--dtype ...]
 """
 
 from __future__ import annotations
@@ -57,9 +57,9 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--grid", type=int, default=512, help="points per axis")
     ap.add_argument("--refine", type=int, default=1, help="--refine of the command (1: no refined grid)")
-    ap.add_argument("--engine", default="torch", choices=("torch", "fused"), help="--engine of the command")
+    ap.add_argument("--engine", default="auto", choices=("auto", "torch", "fused"), help="--engine of the command")
     ap.add_argument("--dtype", default=None, choices=("float64", "float32"),
-                    help="--dtype of the command (default: the engine's own)")
+                    help="--dtype of the command (default: float64)")
     args = ap.parse_args(argv)
     exp = experiment(args.grid)
     with tempfile.TemporaryDirectory() as tmp:

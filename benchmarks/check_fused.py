@@ -1,4 +1,4 @@
-"""Accuracy of the opt-in fused engine (bettibounds.empirical.fused) against the float64 torch
+"""Accuracy of the fused engine in float32 (bettibounds.engines.fused) against the float64 torch
 kernel, next to the torch float32 kernel's own error, on the cases of tests/empirical/test_fused.py
 (their architectures, seeds and grids) plus networks with saturated logistic units. Prints the
 Markdown table of docs/benchmarks.md; exit status 1 if any case is less accurate than the torch
@@ -17,14 +17,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "empirical"))
 import test_fused as tf  # noqa: E402  (the test module's cases, so the two cannot drift apart)
 
-from bettibounds.empirical.fused import FusedSliceKernel  # noqa: E402
+from bettibounds.engines.fused import FusedSliceKernel  # noqa: E402
 from bettibounds.empirical.kernels import LossKernel  # noqa: E402
 
 
 def errors(spec, x, y, c, D, T):
     ref = LossKernel(spec, x, y, device="cpu", dtype="float64").evaluate_chunked(T, "slice", center=c, directions=D)
     t32 = LossKernel(spec, x, y, device="cpu", dtype="float32").evaluate_chunked(T, "slice", center=c, directions=D)
-    ours = FusedSliceKernel(spec, x, y).evaluate_chunked(T, "slice", center=c, directions=D)
+    ours = FusedSliceKernel(spec, x, y, dtype="float32").evaluate_chunked(T, "slice", center=c, directions=D)
     return tf._rel(ours, ref), tf._rel(t32, ref), float(np.median(ref))
 
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from ._version import __version__
 from .api import bounds
-from .errors import (BettiBoundsError, DeviceError, HypothesisError, InvalidSpecError, MissingExtraError,
-                     NotPfaffianError, ResourceLimitError, SchedulerError, UnknownNameError)
+from .errors import (BettiBoundsError, DeviceError, FloatingPointModeError, HypothesisError, InvalidSpecError,
+                     MissingExtraError, NotPfaffianError, ResourceLimitError, SchedulerError, UnknownNameError)
 from .lower import SymmetryGroup, symmetry_group
 from .pfaffian.activations import get_activation
 from .pfaffian.chain import Certificate, certify, certify_chain
@@ -57,5 +57,6 @@ __all__ = [
     "DeviceError",
     "SchedulerError",
     "ResourceLimitError",
+    "FloatingPointModeError",
     "__version__",
 ]

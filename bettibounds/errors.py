@@ -21,6 +21,7 @@ __all__ = [
     "DeviceError",
     "SchedulerError",
     "ResourceLimitError",
+    "FloatingPointModeError",
 ]
 
 
@@ -73,6 +74,16 @@ class SchedulerError(InvalidSpecError):
 
 class ResourceLimitError(InvalidSpecError):
     """A request would need more memory or time than this machine can give (refused before any work)."""
+
+
+class FloatingPointModeError(InvalidSpecError):
+    """The processor's floating-point mode is not IEEE 754's default (round to nearest, gradual underflow).
+
+    The certified topology's interval arithmetic (docs/theory.md §13.3, Lemma R) is proven for that mode
+    only; flush-to-zero / denormals-are-zero (``torch.set_flush_denormal(True)``, compiler flags such as
+    ``-ffast-math`` in a loaded library) or a directed rounding mode would make its bounds wrong, so
+    :func:`bettibounds.certified.fpmode.check_float_mode` refuses to compute under them.
+    """
 
 
 def unknown_name(kind: str, name: object, valid: list[str] | tuple[str, ...]) -> UnknownNameError:

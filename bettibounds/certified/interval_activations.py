@@ -37,7 +37,11 @@ def _tanh_pt(x):
         hi = up_pos(up_pos(1.0 - elo) / down_pos(1.0 + elo))
     lo, hi = np.maximum(lo, 0.0), np.minimum(hi, 1.0)
     neg = x < 0
-    return np.where(neg, -hi, lo), np.where(neg, -lo, hi)
+    lo, hi = np.where(neg, -hi, lo), np.where(neg, -lo, hi)
+    # NaN is an unknown argument (docs/theory.md §13.3): tanh of it is anywhere in [-1, 1] (x < 0 is False
+    # on NaN, so the formulas above would claim [0, 1])
+    nan = np.isnan(x)
+    return np.where(nan, -1.0, lo), np.where(nan, 1.0, hi)
 
 
 def _logistic_pt(x):
@@ -65,19 +69,70 @@ def _mono(point_fn):
 
 
 def _lipschitz_narrow(point_fn, L: float):
-    """phi over a narrow interval from phi at its midpoint and a global Lipschitz constant L."""
+    """phi (increasing) over a narrow interval from phi at its midpoint and a global Lipschitz constant L;
+    where that is wider than 2^-40 of the value (a wide argument: a saturated unit behind large weights),
+    intersected with the monotone image [phi(lo), phi(hi)], computed for those entries only."""
     def img(I: Interval) -> Interval:
         c = I.mid()
         r = np.maximum(up(c - I.lo), up(I.hi - c))
         lo, hi = point_fn(c)
         with np.errstate(invalid="ignore"):
             e = up(L * r)
-        return Interval(down(lo - e), up(hi + e))
+            lo, hi = down(lo - e), up(hi + e)
+            wide = np.flatnonzero(~(e <= 2.0 ** -40 * np.maximum(np.abs(lo), 1e-300)))  # and NaN
+        if wide.size:
+            shape = lo.shape
+            lo, hi = lo.reshape(-1), hi.reshape(-1)  # views of the fresh arrays above: ours to write
+            mlo, mhi = point_fn(I.lo.reshape(-1)[wide])[0], point_fn(I.hi.reshape(-1)[wide])[1]
+            lo[wide], hi[wide] = np.fmax(lo[wide], mlo), np.fmin(hi[wide], mhi)
+            lo, hi = lo.reshape(shape), hi.reshape(shape)
+        return Interval(lo, hi)
     return img
 
 
 def logistic_image(I):
     return _mono(_logistic_pt)(I)
+
+
+#: where an enclosure of phi' from phi's value has its upper end below this (or NaN), the unit is saturated and
+#: 1 - tanh^2, 1/4 - (sigma - 1/2)^2 have lost their relative accuracy: phi' is recomputed from e^{-|z|}
+_SATURATED = 2.0 ** -20
+
+
+def _refine(D: Interval, sel, lo, hi) -> Interval:
+    """D with entries ``sel`` (flat indices) intersected with [lo, hi] (fmax/fmin: a NaN end is unknown)."""
+    dlo, dhi = D.lo.reshape(-1).copy(), D.hi.reshape(-1).copy()
+    dlo[sel], dhi[sel] = np.fmax(dlo[sel], lo), np.fmin(dhi[sel], hi)
+    return Interval(dlo.reshape(D.lo.shape), dhi.reshape(D.hi.shape))
+
+
+def _logistic_deriv(I: Interval, V: Interval) -> Interval:
+    """sigma' over I: 1/4 - (V - 1/2)^2 (the exact range through V), and where that is below 2^-20,
+    sigma(z) sigma(-z) from the two monotone images, which keeps the relative accuracy in the tails."""
+    D = (0.25 - (V - 0.5).square()).clip(0.0, 0.25)
+    sat = np.flatnonzero(~(D.hi.reshape(-1) > _SATURATED))
+    if sat.size:
+        lo, hi = I.lo.reshape(-1)[sat], I.hi.reshape(-1)[sat]
+        P = Interval(_logistic_pt(lo)[0], _logistic_pt(hi)[1]) * Interval(_logistic_pt(-hi)[0], _logistic_pt(-lo)[1])
+        D = _refine(D, sat, np.maximum(P.lo, 0.0), P.hi)
+    return D
+
+
+def _tanh_deriv(I: Interval, V: Interval) -> Interval:
+    """tanh' over I: 1 - V^2 (the exact range through V), and where that is below 2^-20 (then I does not
+    contain 0), 4E / (1 + E)^2 with E = e^{-2|z|}, increasing in E in [0, 1]: relative accuracy in the tails."""
+    D = (1.0 - V.square()).clip(0.0, 1.0)
+    sat = np.flatnonzero(~(D.hi.reshape(-1) > _SATURATED) & ~((I.lo <= 0) & (I.hi >= 0)).reshape(-1))
+    if sat.size:
+        lo, hi = np.abs(I.lo.reshape(-1)[sat]), np.abs(I.hi.reshape(-1)[sat])
+        a_lo, a_hi = np.minimum(lo, hi), np.maximum(lo, hi)  # |z| in [a_lo, a_hi]
+        e_min = exp_bounds(-2.0 * a_hi)[0]  # <= e^{-2|z|}
+        e_max = np.minimum(exp_bounds(-2.0 * a_lo)[1], 1.0)  # >= e^{-2|z|}
+        with np.errstate(invalid="ignore", over="ignore"):
+            d_lo = down_pos(down_pos(4.0 * e_min) / up_pos(np.square(up_pos(1.0 + e_min))))
+            d_hi = up_pos(up_pos(4.0 * e_max) / down_pos(np.square(down_pos(1.0 + e_max))))
+        D = _refine(D, sat, np.maximum(d_lo, 0.0), d_hi)
+    return D
 
 
 def _phi_img(I):
@@ -130,11 +185,9 @@ def _build_activations() -> dict:
 
     add("identity", lambda I: I, lambda I: I, lambda I, V: Interval(np.ones_like(I.lo)))
     # tanh' = 1 - tanh^2 (exact range through the interval square); |tanh'| <= 1
-    add("tanh", _mono(_tanh_pt), _lipschitz_narrow(_tanh_pt, 1.0),
-        lambda I, V: (1.0 - V.square()).clip(0.0, 1.0))
-    # sigma' = sigma (1 - sigma) = 1/4 - (sigma - 1/2)^2; |sigma'| <= 1/4
-    add("logistic", _mono(_logistic_pt), _lipschitz_narrow(_logistic_pt, 0.25),
-        lambda I, V: (0.25 - (V - 0.5).square()).clip(0.0, 0.25))
+    add("tanh", _mono(_tanh_pt), _lipschitz_narrow(_tanh_pt, 1.0), _tanh_deriv)
+    # sigma' = sigma (1 - sigma) = 1/4 - (sigma - 1/2)^2 = sigma(z) sigma(-z); |sigma'| <= 1/4
+    add("logistic", _mono(_logistic_pt), _lipschitz_narrow(_logistic_pt, 0.25), _logistic_deriv)
     # arctan' = 1 / (1 + t^2) <= 1
     add("arctan", _mono(atan_bounds), _lipschitz_narrow(atan_bounds, 1.0),
         lambda I, V: (1.0 + I.square()).recip().clip(0.0, 1.0))
@@ -151,8 +204,7 @@ def _build_activations() -> dict:
 
     def silu_deriv(I, V):
         S = logistic_image(I)
-        dS = (0.25 - (S - 0.5).square()).clip(0.0, 0.25)
-        return S + I * dS
+        return S + I * _logistic_deriv(I, S)
 
     add("silu", silu_value, silu_value, silu_deriv)
 

@@ -34,7 +34,7 @@ import numpy as np
 
 __all__ = [
     "Interval", "down", "up", "up_pos", "down_pos", "gamma", "matmul", "matmul_many", "batched_matmul", "isum", "exp_bounds", "log1p_bounds", "atan_bounds",
-    "phi_cdf_bounds", "EPS_EXP", "EPS_LOG1P", "EPS_ATAN", "EPS_PHI", "U", "ETA", "CONSTANTS",
+    "phi_cdf_bounds", "X_OVERFLOW", "X_UNDERFLOW", "EPS_EXP", "EPS_LOG1P", "EPS_ATAN", "EPS_PHI", "U", "ETA", "CONSTANTS",
 ]
 
 U = 2.0 ** -53  #: unit roundoff of float64
@@ -116,11 +116,18 @@ def _constants() -> dict:
             "inv_sqrt2": float(1 / mpmath.sqrt(2)),
             "two_over_sqrtpi": _bracket(2 / mpmath.sqrt(mpmath.pi)),
             "inv_sqrt2pi": _bracket(1 / mpmath.sqrt(2 * mpmath.pi)),
+            # the ends of exp's computed range (Lemma E): above x_over, e^x > DBL_MAX; below x_under, e^x < eta
+            "x_over": _bracket(mpmath.log(mpmath.mpf(DBL_MAX)))[1],
+            "x_under": _bracket(mpmath.log(mpmath.mpf(2) ** -1074))[0],
         }
 
 
 CONSTANTS = _constants()
 assert CONSTANTS["ln2_err"] < 2.0 ** -84
+#: e^x > DBL_MAX for every float x > X_OVERFLOW (a float just above ln DBL_MAX = 709.7827...), and e^x < eta
+#: for every float x < X_UNDERFLOW (just below ln eta = -744.44...): exp_bounds's thresholds (Lemma E)
+X_OVERFLOW, X_UNDERFLOW = CONSTANTS["x_over"], CONSTANTS["x_under"]
+assert 709.78 < X_OVERFLOW < 709.79 and -744.45 < X_UNDERFLOW < -744.44
 
 # Taylor coefficients 1/j! (j = 0..13) of exp, rounded to nearest (their error is in Lemma E)
 _EXP_COEF = [1.0 / math.factorial(j) for j in range(14)]
@@ -250,8 +257,8 @@ class Interval:
         return Interval(lo, hi)
 
     def recip(self) -> "Interval":
-        """1 / x for intervals not containing 0 (NaN where they do)."""
-        bad = (self.lo <= 0) & (self.hi >= 0)
+        """1 / x for intervals not containing 0 (NaN where they do, or where a bound is NaN: unknown)."""
+        bad = ((self.lo <= 0) & (self.hi >= 0)) | np.isnan(self.lo) | np.isnan(self.hi)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             lo, hi = down(1.0 / self.hi), up(1.0 / self.lo)
         lo = np.where(bad, np.nan, lo)
@@ -321,6 +328,13 @@ def _signed_pow(x, p: int, lower: bool):
 
 
 # ------------------------------------------------------------------ products and sums
+def _unbounded_if_nan(lo, hi):
+    """(lo, hi) with NaN bounds replaced by -inf / +inf. A product's midpoint overflows to NaN where
+    two of its terms overflow with opposite signs (inf - inf), and the exact entry may then have any
+    sign: the products return no NaN, so that no function of a NaN bound has to know what it means."""
+    return np.where(np.isnan(lo), -np.inf, lo), np.where(np.isnan(hi), np.inf, hi)
+
+
 def matmul(A, X: Interval) -> Interval:
     """The interval product ``A @ X`` of a float matrix A (n_out, n) by X (n, ...).
 
@@ -349,14 +363,14 @@ def matmul_many(As, X: Interval) -> list:
     g = gamma(n)
     A = np.concatenate(As, axis=0) if len(As) > 1 else As[0]
     absA = np.abs(A)
-    C = A @ m
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):  # overflow: infinite bounds, below
+        C = A @ m
         R = absA @ r
         colmax = np.max(np.abs(m), axis=0)  # max_j |m_jc|
         extra = up_pos(up_pos(g * absA.sum(axis=1))[:, None] * colmax[None, :]) + 2 * n * ETA
         rad = up_pos(up_pos(R + extra) * (1.0 + 2.0 * g + 4 * U))
         rad = np.where(np.isnan(rad), np.inf, rad)
-        out_lo, out_hi = down(C - rad), up(C + rad)
+        out_lo, out_hi = _unbounded_if_nan(down(C - rad), up(C + rad))
     res, row = [], 0
     for Ai in As:
         k = Ai.shape[0]
@@ -378,7 +392,7 @@ def batched_matmul(Wm, Wr, X: Interval) -> Interval:
     lo, hi = X.lo, X.hi
     m = 0.5 * lo + 0.5 * hi
     r = np.maximum(up(m - lo), up(hi - m))
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):  # overflow: infinite bounds
         bad = ~np.isfinite(r) | np.isnan(m)
         if bad.any():
             m = np.where(bad, 0.0, m)
@@ -395,7 +409,7 @@ def batched_matmul(Wm, Wr, X: Interval) -> Interval:
         R += 3 * n * ETA
         rad = up_pos(R * (1.0 + 2.0 * g + 8 * U))
         rad = np.where(np.isnan(rad), np.inf, rad)
-        return Interval(down(C - rad), up(C + rad))
+        return Interval(*_unbounded_if_nan(down(C - rad), up(C + rad)))
 
 
 def isum(X: Interval, axis) -> Interval:
@@ -428,8 +442,9 @@ def exp_bounds(x):
     """(lo, hi) with lo <= e^x <= hi for float64 x (§13.3, Lemma E: relative error 2^-46).
 
     x = n ln 2 + r with |r| <= 0.35 (Cody-Waite with a 32-bit head of ln 2), e^r by its
-    degree-13 Taylor polynomial, scaled by 2^n; overflow gives (DBL_MAX, inf), deep
-    underflow (0, eta), NaN (0, inf).
+    degree-13 Taylor polynomial, scaled by 2^n, for X_UNDERFLOW <= x <= X_OVERFLOW (|n| <= 1075);
+    beyond, where e^x > DBL_MAX provably, (DBL_MAX, inf), and where e^x < eta, (0, eta); NaN gives
+    (0, inf). A lower bound that overflows in the scaling is replaced by DBL_MAX (the exact value exceeds it).
     """
     x = _arr(x)
     c = CONSTANTS
@@ -442,8 +457,8 @@ def exp_bounds(x):
         xm = x
     else:
         with np.errstate(invalid="ignore"):
-            big = x > 709.78
-            small = x < -745.2
+            big = x > X_OVERFLOW
+            small = x < X_UNDERFLOW
         nan = np.isnan(x)
         mid = ~(big | small | nan)
         xm = np.where(mid, x, 0.0)
@@ -461,8 +476,9 @@ def exp_bounds(x):
         return elo, ehi
     # ldexp rounds only into the subnormal range (a result <= REALMIN may have been rounded up to
     # it): widen there; an overflowed lower bound means the exact value exceeds DBL_MAX
-    elo = np.where(elo <= REALMIN, np.maximum(down(elo), 0.0), elo)
-    ehi = np.where(ehi <= REALMIN, up(ehi), ehi)
+    with np.errstate(invalid="ignore"):  # down(inf) = inf - inf where the scaling overflowed: replaced below
+        elo = np.where(elo <= REALMIN, np.maximum(down(elo), 0.0), elo)
+        ehi = np.where(ehi <= REALMIN, up(ehi), ehi)
     elo = np.where(np.isinf(elo), DBL_MAX, elo)
     lo = np.where(mid, elo, 0.0)
     hi = np.where(mid, ehi, 0.0)

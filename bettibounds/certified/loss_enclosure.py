@@ -49,7 +49,8 @@ from .arb_oracle import arb_activation, arb_float_bounds, loss_arb
 from .interval_activations import (
     INTERVAL_ACTIVATIONS, IntervalActivation, activation_enclosure, logistic_image, softplus_bounds,
 )
-from .intervals import U, Interval, batched_matmul, down, gamma, isum, matmul, up, up_pos
+from .fpmode import check_float_mode
+from .intervals import ETA, U, Interval, batched_matmul, down, gamma, isum, matmul, up, up_pos
 
 __all__ = ["SliceLoss", "certify_unsupported", "loss_arb", "INTERVAL_ACTIVATIONS", "IntervalActivation",
            "activation_enclosure", "arb_activation"]
@@ -182,7 +183,11 @@ class SliceLoss:
         column r contains df/dt_r over Q_i. Along an axis where a box has no width (a segment
         or a point) its column of G is (-inf, inf): not computed. NaN never appears (unknown
         bounds are +-inf).
+
+        Raises :class:`~bettibounds.errors.FloatingPointModeError` when the processor does not round
+        to nearest with gradual underflow (flush-to-zero mode, say): the enclosures' proof assumes it.
         """
+        check_float_mode()
         lo = np.asarray(lo, dtype=np.float64).reshape(-1, self.k)
         hi = np.asarray(hi, dtype=np.float64).reshape(-1, self.k)
         N = lo.shape[0]
@@ -319,8 +324,9 @@ class SliceLoss:
             term = Ws[1 + s][None] * c[:, s].reshape(-1, 1, 1)
             Wm += term
             mag += np.abs(term)
-        # 2k roundings per entry (k products, k sums): |fl - exact| <= gamma_{2k} sum of |terms|
-        rad_p = up_pos(up_pos(gamma(2 * k + 2) * mag) * (1.0 + 8 * U))
+        # 2k roundings per entry (k products, k sums): |fl - exact| <= gamma_{2k+1} mag + k eta / 2, the eta's from
+        # products that underflow (docs/theory.md §13.3, Lemma W)
+        rad_p = up_pos(up_pos(up_pos(gamma(2 * k + 2) * mag) + 2 * k * ETA) * (1.0 + 8 * U))
         rad_q = rad_p
         for r in axes:
             rad_q = up_pos(rad_q + up_pos(np.abs(Ws[1 + r])[None] * self._rho[r]))
@@ -349,7 +355,9 @@ class SliceLoss:
             b = [v[layer.b].reshape(1, -1, 1) for v in self.V]  # (1, o, 1)
             bp = _pt(b[0])
             for s in range(k):
-                bp = bp + b[1 + s] * self._bc(c[:, s])
+                # b(D_s) t^_s is an interval product (rounded outward), not a float product taken as exact:
+                # where b(theta_0) and b(D_s) t^_s cancel, the product's rounding dominates the sum
+                bp = bp + _pt(b[1 + s]) * self._bc(c[:, s])
             zp = zp + bp
             if a_v is not None:
                 bv = bp

@@ -55,6 +55,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import FloatingPointModeError
 from .boxes import DMAX, FULL, BoxOracle, InconsistencyError, level_rule
 from .limits import LevelContext, LimitReached, Limits
 from .nerve import nerve_counts, shared_segments
@@ -178,6 +179,8 @@ def _certify_level(oracle: BoxOracle, c: float, limits: Limits) -> LevelCertific
             reason += (f"; unresolved cells within t in [{_fmt(where[1][0])}, {_fmt(where[1][1])}] "
                        f"(around t ≈ {_fmt(loc)})")
         return _result(c, "not certified", None, reason, 0, oracle, ctx, meets, loc, {})
+    except FloatingPointModeError as exc:
+        return _result(c, "not certified", None, f"not certified: {exc}", 0, oracle, ctx, None, None, {})
     except InconsistencyError as exc:  # pragma: no cover - a bug detector; never a number
         return _result(c, "not certified", None, f"not certified: internal consistency check failed ({exc}); "
                        "please report this", 0, oracle, ctx, None, None, {})

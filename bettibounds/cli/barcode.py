@@ -9,8 +9,8 @@ from pathlib import Path
 
 from ..errors import InvalidSpecError
 from .._lib.extras import missing_extra
-from .common import (engine_device, engine_options, json_option, output_dir, plot_option, progress_option,
-                     scheduler_options)
+from .common import (ENGINE_HELP, engine_device, engine_options, json_option, output_dir, plot_option,
+                     progress_option, scheduler_options)
 
 __all__ = ["add_parser", "run"]
 
@@ -20,10 +20,8 @@ _SAMPLE_DEFAULTS = {"uniform": 2000, "steps": 200, "lr": 0.05, "k": "4P"}
 #: the authors' sample protocol options of ``bettibounds barcode`` (sample mode only; None = not given)
 _PROTOCOL_OPTIONS = ("preset", "radius", "min_cluster", "region", "threshold", "hull_descents", "hull_scale",
                      "quotient")
-
-
-_ENGINE_HELP = ("grid mode: torch (default) or the fused float32 CPU engine for slices of tanh/logistic MSE "
-                "networks (the [fast] extra; docs/usage.md, 'Engines'); sample mode uses torch")
+#: --engine applies to grid mode; sample mode's descents need gradients, so it evaluates with torch
+_ENGINE_HELP = ENGINE_HELP + "; barcode: grid mode only (sample mode descends with gradients on torch)"
 
 
 def add_parser(sub) -> None:
@@ -135,6 +133,9 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise missing_extra("empirical", exc, "barcodes") from None
     grid_mode = args.minima is None and exp.region is not None and exp.grid is not None
+    if args.engine == "model":
+        raise InvalidSpecError("--engine model evaluates PyTorch models (bettibounds landscape --model); barcode "
+                               "evaluates the network of an experiment file: use auto, torch or fused")
     if args.engine == "fused" and not grid_mode:
         raise InvalidSpecError("--engine fused applies to grid mode (an experiment with a slice region and a "
                                "grid); sample mode descends with gradients and uses the torch kernel")
@@ -187,8 +188,10 @@ def _barcode_run(exp, args: argparse.Namespace, device, dtype: str, grid_mode: b
     if client is not None:
         from ..distributed import DaskEvaluator
 
+        # sample mode evaluates with the torch kernel in this process (its descent needs gradients), so
+        # its Dask evaluator does too: the same losses wherever they are computed
         evaluator = DaskEvaluator(client, exp.spec, exp.x, exp.y, device=device, dtype=dtype,
-                                  progress=args.progress, engine=args.engine)
+                                  progress=args.progress, engine=args.engine if grid_mode else "torch")
     try:
         if grid_mode:
             landscape = sample_landscape(exp, device=device, dtype=dtype, progress=args.progress,

@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 from ..errors import InvalidSpecError
 
 __all__ = ["PROG", "Parser", "one_line", "output_dir", "int_list", "json_option", "plot_option", "engine_options",
-           "scheduler_options", "progress_option", "engine_device"]
+           "scheduler_options", "progress_option", "engine_device", "ENGINE_HELP"]
 
 PROG = "bettibounds"
 
@@ -84,16 +84,24 @@ def progress_option() -> argparse.ArgumentParser:
 
 
 def engine_options(engine_help: str) -> argparse.ArgumentParser:
-    """--device, --dtype and --engine (the loss engines of bettibounds.engines)."""
-    from ..engines import engine_names
+    """--device, --dtype and --engine (``auto`` or a loss engine of bettibounds.engines)."""
+    from ..engines import AUTO, engine_choices
 
     p = _parent()
     p.add_argument("--device", default="auto", help="auto (cuda when available), cpu or cuda")
     p.add_argument("--dtype", default=None, choices=("float64", "float32"),
-                   help="arithmetic precision (default: float64 with the torch engine; the fused engine computes "
-                        "in float32 only)")
-    p.add_argument("--engine", default="torch", choices=engine_names(), help=engine_help)
+                   help="arithmetic precision (default float64, with every engine)")
+    p.add_argument("--engine", default=AUTO, choices=engine_choices(), help=engine_help)
     return p
+
+
+#: the --engine help of the commands that evaluate an experiment's loss on a grid
+ENGINE_HELP = ("auto (default): the fused engine on the CPU where it supports the network, region and precision, "
+               "else torch (a PyTorch model: the model engine); the output records the engine and why. torch: the "
+               "batched torch kernel (any network, CPU or CUDA). fused: the compiled CPU kernel (tanh/logistic "
+               "hidden layers, MSE or BCE, slices with 1-4 directions and boxes, float64 or float32; needs numba, "
+               "pip install -e '.[fast]'; compiled once per machine in about 30 s per precision). model: any "
+               "PyTorch model (--model). docs/usage.md, 'Engines'")
 
 
 def scheduler_options(where: str) -> argparse.ArgumentParser:
@@ -109,12 +117,13 @@ def scheduler_options(where: str) -> argparse.ArgumentParser:
 
 
 def engine_device(args: argparse.Namespace) -> tuple[str | None, str]:
-    """(device, dtype) for ``--device``, ``--dtype`` and ``--engine``: the engine's default dtype
-    (float64 for torch, float32 for fused); the fused engine refuses CUDA."""
+    """(device, dtype) for ``--device``, ``--dtype`` and ``--engine``: ``--dtype`` defaults to float64
+    with every engine; the fused engine refuses CUDA. ``--engine auto`` is resolved by the library
+    (bettibounds.engines.choice), which records the engine and why."""
     if args.device not in ("auto", "cpu", "cuda"):
         raise InvalidSpecError(f"--device must be auto, cpu or cuda, got {args.device!r}")
     device = None if args.device == "auto" else args.device
-    dtype = args.dtype if args.dtype is not None else ("float32" if args.engine == "fused" else "float64")
+    dtype = args.dtype if args.dtype is not None else "float64"
     if args.engine == "fused":
         if device == "cuda":
             raise InvalidSpecError("--engine fused runs on the CPU; use --engine torch for CUDA")

@@ -8,14 +8,10 @@ import sys
 
 from .._lib.extras import missing_extra
 from ..errors import InvalidSpecError
-from .common import (PROG, engine_device, engine_options, json_option, output_dir, plot_option, progress_option,
-                     scheduler_options)
+from .common import (ENGINE_HELP, PROG, engine_device, engine_options, json_option, output_dir, plot_option,
+                     progress_option, scheduler_options)
 
 __all__ = ["add_parser", "run"]
-
-_ENGINE_HELP = ("torch: the batched kernel (default; any network, CPU or CUDA). fused: a compiled float32 CPU kernel "
-                "for slices of tanh/logistic MSE networks, 1.3-1.7x faster on small ones; needs numba "
-                "(pip install -e '.[fast]'), compiles once in about 30 s (docs/usage.md, 'Engines')")
 
 
 def add_parser(sub) -> None:
@@ -27,7 +23,7 @@ def add_parser(sub) -> None:
                     "PyTorch model defined in your own Python file, evaluated by the model engine "
                     "(docs/usage.md, 'Any PyTorch model').",
         parents=[json_option(), plot_option("write heat map / sections, Betti curves and the diagram as PNG"),
-                 engine_options(_ENGINE_HELP), progress_option(), scheduler_options("evaluate the loss")])
+                 engine_options(ENGINE_HELP), progress_option(), scheduler_options("evaluate the loss")])
     ls.add_argument("experiment", help="experiment JSON (network, loss, data, region, grid, levels; format: "
                                        "docs/usage.md, 'Experiment files')")
     ls.add_argument("--refine", type=int, default=2,
@@ -69,7 +65,7 @@ def _load(args: argparse.Namespace):
             raise missing_extra("empirical", exc, "PyTorch models") from None
         return load_experiment(args.experiment)
     if args.model is not None or is_model_experiment(args.experiment):
-        if args.engine not in ("torch", "model"):
+        if args.engine not in ("auto", "model"):
             raise InvalidSpecError(f"a PyTorch model is evaluated by the model engine, not --engine {args.engine}")
         return load_model_experiment(args.experiment, factory=args.model, weights=args.weights, data=args.data,
                                      loss=args.loss, reduction=args.reduction)
@@ -115,10 +111,9 @@ def run(args: argparse.Namespace) -> int:
                                    "or --scheduler tcp://host:port")
         from ..empirical.sampler import make_kernel
 
-        model_exp = getattr(exp, "kind", None) == "model"
-        engine = None if model_exp else args.engine
+        engine = args.engine  # (a model experiment: "auto" or "model", both the model engine; _load checked)
         kernel = make_kernel(exp, engine=engine, device=device, dtype=dtype)  # refuses before any work
-        if engine != "fused":  # (the fused engine's first call compiles: a probe would not measure its rate)
+        if kernel.engine != "fused":  # (the fused engine's first call compiles: a probe would not measure its rate)
             _estimate(exp, kernel, args.refine)
         res = analyze_landscape(exp, refine=args.refine, device=device, dtype=dtype, progress=args.progress,
                                 engine=engine, kernel=kernel, local_search=not args.no_local_search)

@@ -178,7 +178,8 @@ class LandscapeResult:
             f"{s.engine} engine), {sum(tm.values()):.2f} s in all ({', '.join(parts)})"
             + ("" if s.compile_seconds is None else
                f" (of which {s.compile_seconds:.2f} s compiling or loading the kernel)")
-            + f"; persistence backend {self.diagram.backend}",
+            + f"; persistence backend {self.diagram.backend}"
+            + ("" if not getattr(s, "engine_reason", None) else f"\nengine: {s.engine} ({s.engine_reason})"),
             f"loss range on the grid [{s.values.min():.6g}, {s.values.max():.6g}]",
         ]
         if self.model is not None:
@@ -251,9 +252,10 @@ def analyze_landscape(experiment, *, refine: int = 2, device=None, dtype: str | 
 
     ``sampler(grid) -> LandscapeSample`` replaces the network kernel (tests use analytic
     landscapes built on purpose); by default :func:`sample_landscape` on the experiment, with
-    one kernel of ``engine`` ("torch" or "fused" for experiment files, "model" for
-    :func:`~.models.experiment_from_model`; ``None``: the experiment's default,
-    :func:`~.sampler.make_kernel`) for both grids, or ``kernel`` when given.
+    one kernel of ``engine`` ("auto", "torch" or "fused" for experiment files, "model" for
+    :func:`~.models.experiment_from_model`; ``None``, the default: "auto" for experiment files, the
+    model engine for model experiments; :func:`~.sampler.make_kernel`) for both grids, or ``kernel``
+    when given.
 
     A level is ``stable`` only if the refined grid agrees *and* the grid resolves it
     (:mod:`.resolution`: not below the grid's minimum, not within one cell's variation of a known

@@ -46,6 +46,7 @@ class LandscapeSample:
     points: int = 0
     engine: str = "torch"
     compile_seconds: float | None = None  # fused engine: compiling/loading the kernel (part of seconds)
+    engine_reason: str | None = None  # why this engine ran ("auto: ..." or "requested"; None: a given kernel)
     model: dict | None = None  # model experiments: the model engine's record (loss, reduction, parameters, ...)
 
     @property
@@ -60,7 +61,7 @@ class LandscapeSample:
             "center": None if self.center is None else [float(v) for v in self.center],
             "directions": None if self.directions is None else [[float(v) for v in d] for d in self.directions],
             "direction_source": self.direction_source,
-            "device": self.device, "dtype": self.dtype, "engine": self.engine,
+            "device": self.device, "dtype": self.dtype, "engine": self.engine, "engine_reason": self.engine_reason,
             "points": self.points, "seconds": round(self.seconds, 4),
             "compile_seconds": None if self.compile_seconds is None else round(self.compile_seconds, 4),
             "min": float(self.values.min()), "max": float(self.values.max()),
@@ -179,18 +180,21 @@ def sample_landscape(experiment, *, grid=None, device=None, dtype: str | None = 
     grid : list of int, optional
         Points per axis (overrides the file; used for the refined grid).
     device, dtype : str
-        Passed to the kernel ("cuda" when available by default; ``dtype=None``: float64 with the
-        torch engine, float32 with the fused engine).
+        Passed to the kernel ("cuda" when available by default; ``dtype=None``: float64).
     progress : bool
         Progress bar for long runs.
-    kernel : LossKernel or FusedSliceKernel, optional
+    kernel : LossKernel or FusedKernel, optional
         Reuse a kernel (data already on the device); ``engine`` is then ignored.
-    engine : {None, "torch", "fused", "model"}
-        ``"torch"``: :class:`~.kernels.LossKernel` (the default for experiment files, any spec, CPU
-        or CUDA, float64 or float32). ``"fused"``: :class:`~.fused.FusedSliceKernel` (needs numba;
-        slices of tanh/logistic MSE networks, CPU, ``dtype="float32"``); an unsupported experiment is
-        refused with the reason before any work. ``"model"``: the model engine, the only (and
-        default) engine of a :class:`~.models.ModelExperiment` (``experiment_from_model``).
+    engine : {None, "auto", "torch", "fused", "model"}
+        ``None`` (the default): ``"auto"`` for experiment files, ``"model"`` for a model experiment.
+        ``"auto"``: the fastest engine that supports the experiment at this precision and device
+        (:func:`~bettibounds.engines.choice.choose_engine`; the sample records which and why).
+        ``"torch"``: :class:`~.kernels.LossKernel` (any spec, CPU or CUDA, float64 or float32).
+        ``"fused"``: :class:`~bettibounds.engines.fused.FusedKernel` (needs numba; tanh/logistic networks, MSE or
+        BCE, slices with 1-4 directions and boxes, CPU, float64 or float32); an unsupported
+        experiment is refused with the reason before any work. ``"model"``: the model engine, the
+        only engine of a :class:`~.models.ModelExperiment` (``experiment_from_model``; ``"auto"``
+        picks it there).
     """
     model_exp = getattr(experiment, "kind", None) == "model"
     spec = experiment.spec
@@ -201,7 +205,6 @@ def sample_landscape(experiment, *, grid=None, device=None, dtype: str | None = 
     check_grid_fits(grid)
     if kernel is None:
         kernel = make_kernel(experiment, engine=engine, device=device, dtype=dtype)
-    engine = getattr(kernel, "engine", "torch")
     compiled_before = getattr(kernel, "compile_seconds", None)
     t0 = time.perf_counter()
     if region["kind"] == "box":
@@ -222,11 +225,14 @@ def sample_landscape(experiment, *, grid=None, device=None, dtype: str | None = 
         values = kernel.evaluate_chunked(_mesh(axes), mode="slice", center=center, directions=directions,
                                          progress=progress)
     values = np.asarray(values, dtype=float).reshape(grid)
+    # read after the evaluation: a Dask evaluator with engine="auto" decides per evaluation
+    engine = getattr(kernel, "engine", "torch")
+    engine_reason = getattr(kernel, "engine_reason", None)
     # the precision the kernel really used (a stand-in kernel without one: the one asked for)
     used = str(getattr(kernel, "dtype", dtype or "float64")).replace("torch.", "")
     bad = ~np.isfinite(values)
     if bad.any():
-        hint = ("float32 overflows above about 3.4e38: try --dtype float64 (torch engine) or a smaller region"
+        hint = ("float32 overflows above about 3.4e38: try --dtype float64 or a smaller region"
                 if used == "float32" else "try a smaller region")
         raise InvalidSpecError(f"the loss is not finite (overflow) at {int(bad.sum())} of {values.size} grid points, "
                                f"so its sublevel persistence is undefined there; {hint}")
@@ -239,46 +245,94 @@ def sample_landscape(experiment, *, grid=None, device=None, dtype: str | None = 
     return LandscapeSample(values, axes, region["kind"], center, directions, source, str(kernel.device),
                            used, time.perf_counter() - t0, int(values.size),
                            engine, None if compiled_before is not None else getattr(kernel, "compile_seconds", None),
-                           record)
+                           engine_reason, record)
+
+
+def _slice_k(region: dict) -> int | None:
+    """The number of directions a slice region names (None when it cannot be read)."""
+    dirs = region.get("directions")
+    k = dirs.get("random") if isinstance(dirs, dict) else len(dirs) if isinstance(dirs, list) else None
+    return k if isinstance(k, int) and not isinstance(k, bool) else None
+
+
+def _region_fits(kernel, experiment) -> None:
+    """Run the fused kernel's checks on the experiment's whole region (its overflow guard on the
+    largest coordinates, or parameters, of the region; nothing is evaluated): FusedRangeError
+    when its precision could overflow there."""
+    spec, region = experiment.spec, experiment.region
+    if region["kind"] == "box":
+        P = spec.n_params
+        reach = np.maximum(np.abs(_floats("region.low", region["low"], P)),
+                           np.abs(_floats("region.high", region["high"], P)))
+        kernel.prepare(reach[None], "full", check_memory=False)
+    else:
+        center, directions, _ = resolve_directions(spec, region)
+        k = directions.shape[0]
+        reach = np.maximum(np.abs(_floats("region.low", region.get("low"), k)),
+                           np.abs(_floats("region.high", region.get("high"), k)))
+        kernel.prepare(reach[None], "slice", center=center, directions=directions, check_memory=False)
 
 
 def make_kernel(experiment, *, engine: str | None = None, device=None, dtype: str | None = None):
-    """The loss kernel of an experiment for ``engine`` ("torch" or "fused"; "model" for a model
-    experiment; ``None``: the experiment's default), refusing before any work what the engine cannot
-    do (the fused engine: a box region, an unsupported network or number of directions, float64,
-    CUDA). ``dtype=None``: float64 (torch, model), float32 (fused)."""
-    from ..engines import engine_names
+    """The loss kernel of an experiment for ``engine`` ("auto", "torch" or "fused"; "model" for a
+    model experiment; ``None``: "auto" for experiment files, the model engine for a model
+    experiment), refusing before any work what an explicitly requested engine cannot do.
+    ``dtype=None``: float64.
+
+    ``"auto"`` (:func:`~bettibounds.engines.choice.choose_engine`): the fused engine on the CPU when it
+    supports the network, region and precision and its precision cannot overflow on the
+    experiment's region (checked here on the region's extremes), else the torch kernel; for a model
+    experiment, the model engine (its only engine). The kernel carries ``engine`` and
+    ``engine_reason`` (why), which the samples record."""
+    from ..engines.choice import resolve_engine
 
     if getattr(experiment, "kind", None) == "model":
-        if engine not in (None, "model"):
+        if engine not in (None, "auto", "model"):
             raise InvalidSpecError(f"a model experiment (experiment_from_model) is evaluated by the model engine; "
                                    f"the {engine!r} engine evaluates spec-based networks (experiment files)")
-        return experiment.make_engine(device=device, dtype=dtype)
-    engine = "torch" if engine is None else engine
+        kernel = experiment.make_engine(device=device, dtype=dtype)
+        kernel.engine_reason = ("requested" if engine == "model" else
+                                "auto: a torch.nn.Module is evaluated by the model engine (its only engine)")
+        return kernel
+    engine = "auto" if engine is None else engine
     if engine == "model":
         raise InvalidSpecError("the model engine evaluates a torch.nn.Module: build the experiment with "
-                               "experiment_from_model (the file's network is evaluated by the torch engine)")
-    if engine not in engine_names():
-        raise InvalidSpecError(f"engine must be one of {', '.join(engine_names())}, got {engine!r}")
+                               "experiment_from_model (the file's network is evaluated by the torch or fused engine)")
     spec = experiment.spec
-    if engine == "torch":
+    region = experiment.region or {}
+    kind = region.get("kind")
+    dtype = "float64" if dtype is None else dtype
+    name, reason = resolve_engine(engine, spec, kind, _slice_k(region) if kind == "slice" else None, dtype, device)
+    kernel = None
+    if name == "fused":
+        from ..engines.fused import FusedKernel, FusedRangeError
+
+        if engine == "fused" and kind == "slice":
+            k = _slice_k(region)
+            from ..engines.fused import fused_unsupported
+
+            why = fused_unsupported(spec, k)
+            if why is not None:
+                raise InvalidSpecError(f"{why}; use the torch engine")
+        if engine == "fused":
+            kernel = FusedKernel(spec, experiment.x, experiment.y, device=device, dtype=dtype)
+        else:
+            try:  # numba present but unusable, say: the torch kernel (bad data fails there the same way)
+                kernel = FusedKernel(spec, experiment.x, experiment.y, device=device, dtype=dtype)
+                if kind in ("slice", "box"):
+                    _region_fits(kernel, experiment)
+            except FusedRangeError as exc:
+                kernel, name = None, "torch"
+                reason = f"auto: the fused engine refused the region ({exc}); the torch kernel evaluates it"
+            except InvalidSpecError as exc:
+                kernel, name = None, "torch"
+                reason = f"auto: the fused engine could not start ({exc}); the torch kernel evaluates it"
+    if kernel is None:
         from ..engines.torch_kernel import LossKernel
 
-        return LossKernel(spec, experiment.x, experiment.y, device=device, dtype="float64" if dtype is None else dtype)
-    from .fused import FusedSliceKernel, fused_unsupported
-
-    region = experiment.region or {}
-    if region.get("kind") == "box":
-        raise InvalidSpecError("the fused engine evaluates slices only; this experiment's region is a box over all "
-                               "parameters: use the torch engine (the default)")
-    if region.get("kind") == "slice":
-        dirs = region.get("directions")
-        k = dirs.get("random") if isinstance(dirs, dict) else len(dirs) if isinstance(dirs, list) else None
-        reason = fused_unsupported(spec, k if isinstance(k, int) and not isinstance(k, bool) else None)
-        if reason is not None:
-            raise InvalidSpecError(f"{reason}; use the torch engine (the default)")
-    return FusedSliceKernel(spec, experiment.x, experiment.y, device=device,
-                            dtype="float32" if dtype is None else dtype)
+        kernel = LossKernel(spec, experiment.x, experiment.y, device=device, dtype=dtype)
+    kernel.engine_reason = reason
+    return kernel
 
 
 def estimate_run(experiment, kernel, refine: int = 1, probe: int | None = None) -> dict:

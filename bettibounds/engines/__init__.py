@@ -10,13 +10,24 @@ name      what                                                             extra
 ========  ===============================================================  ==========
 torch     :class:`~bettibounds.engines.torch_kernel.LossKernel`: batched   empirical
           torch kernel for spec-based networks, CPU or CUDA, float64/32
-fused     :class:`~bettibounds.empirical.fused.FusedSliceKernel`: compiled fast
-          CPU kernel (numba), one fused pass per point
+fused     :class:`~bettibounds.engines.fused.FusedKernel`: compiled    fast
+          CPU kernel (numba), one fused pass per point, float64/32,
+          slices (1-4 directions) and full parameter vectors,
+          tanh/logistic hidden layers, MSE (identity/logistic/tanh
+          output) or BCE
 model     :class:`~bettibounds.engines.model_engine.ModelEngine`: any      empirical
           torch.nn.Module and loss, vmap over chunks, slice trick
-dask      :class:`~bettibounds.distributed.DaskEvaluator`: wraps another   dist
-          engine, spreading blocks of points over a Dask cluster
+dask      :class:`~bettibounds.engines.dask_engine.DaskEvaluator`:     dist
+          wraps another engine, spreading blocks of points over a Dask
+          cluster (re-exported by :mod:`bettibounds.distributed`)
 ========  ===============================================================  ==========
+
+``engine="auto"`` (:data:`AUTO`, the default of every job and command) is not an engine but a
+choice among them: :func:`choose_engine` (:mod:`.choice`) picks the fused
+engine on the CPU where it supports the network, region and precision, else torch (and the model
+engine for a ``torch.nn.Module``), and results record the engine with the reason.
+:func:`engine_choices` is what an ``engine=`` argument accepts, :func:`resolve_engine` turns one into
+``(engine, reason)``.
 
 Importing this package imports neither torch nor numba; :meth:`EngineEntry.load` imports an
 engine's module when it is used. To add an engine: implement the contract in a module of its
@@ -30,11 +41,20 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
+from .._lib.lazy import lazy_exports
 from ..errors import InvalidSpecError, unknown_name
 from .base import DifferentiableEngine, LossEngine, engine_record
 
-__all__ = ["ENGINES", "EngineEntry", "get_engine", "build_engine", "engine_names", "LossEngine", "DifferentiableEngine",
-           "engine_record"]
+#: names loaded from their module on first use (the choice imports torch or numba only when called)
+_LAZY = {"choose_engine": "choice", "resolve_engine": "choice"}
+
+__all__ = ["ENGINES", "AUTO", "EngineEntry", "get_engine", "build_engine", "engine_names", "engine_choices",
+           "choose_engine", "resolve_engine", "LossEngine", "DifferentiableEngine", "engine_record"]
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
+
+
+#: the ``engine`` value that lets the library choose (not an engine: resolved per run, recorded with the reason)
+AUTO = "auto"
 
 
 @dataclass(frozen=True)
@@ -72,13 +92,15 @@ ENGINES: dict[str, EngineEntry] = {
         EngineEntry("torch", "batched torch kernel for spec-based networks: any registry network, CPU or CUDA, "
                              "float64 (default) or float32", "bettibounds.engines.torch_kernel:LossKernel",
                     "empirical"),
-        EngineEntry("fused", "compiled CPU kernel (numba): one fused pass per point, for slices of tanh/logistic "
-                             "MSE networks", "bettibounds.empirical.fused:FusedSliceKernel", "fast"),
+        EngineEntry("fused", "compiled CPU kernel (numba): one fused pass per point, float64 (default) or float32; "
+                             "slices with 1-4 directions and full parameter vectors of tanh/logistic networks, MSE "
+                             "(identity, logistic or tanh output) or BCE", "bettibounds.engines.fused:FusedKernel",
+                    "fast"),
         EngineEntry("model", "any torch.nn.Module with any loss: functional_call + vmap over chunks, the slice trick "
                              "where the first parametrised layer is linear in its weights; CPU or CUDA, float64 "
                              "(default) or float32", "bettibounds.engines.model_engine:ModelEngine", "empirical"),
         EngineEntry("dask", "spreads another engine's blocks of points over a Dask cluster (bit-identical results)",
-                    "bettibounds.distributed:DaskEvaluator", "dist", wrapper=True),
+                    "bettibounds.engines.dask_engine:DaskEvaluator", "dist", wrapper=True),
     )
 }
 
@@ -86,6 +108,12 @@ ENGINES: dict[str, EngineEntry] = {
 def engine_names(wrappers: bool = False) -> tuple[str, ...]:
     """The registry's engine names (without the wrappers unless ``wrappers``)."""
     return tuple(n for n, e in ENGINES.items() if wrappers or not e.wrapper)
+
+
+def engine_choices() -> tuple[str, ...]:
+    """What an ``engine=`` argument (and ``--engine``) accepts: :data:`AUTO` and the registry's
+    engines, wrappers left out."""
+    return (AUTO, *engine_names())
 
 
 def get_engine(name: Any) -> EngineEntry:

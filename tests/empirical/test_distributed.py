@@ -67,8 +67,8 @@ def test_the_kernel_depends_on_the_partition():
 
 def test_landscape_is_bit_identical_to_in_process(client):
     exp = load_experiment(SLICE)
-    local = sample_landscape(exp, device="cpu")
-    sampler = landscape_sampler(exp, client, device="cpu")
+    local = sample_landscape(exp, device="cpu", engine="torch")
+    sampler = landscape_sampler(exp, client, device="cpu", engine="torch")
     with sampler.evaluator as ev:
         dist = sampler(list(exp.grid))
     assert dist.values.dtype == np.float64 and np.array_equal(dist.values, local.values)
@@ -86,7 +86,7 @@ def test_many_blocks_of_small_chunks_are_bit_identical(client):
     center, directions, pts = _slice_points(exp, 41)
     kern = LossKernel(exp.spec, exp.x, exp.y, device="cpu")
     local = kern.evaluate_chunked(pts, "slice", center=center, directions=directions, chunk=3)
-    with DaskEvaluator(client, exp.spec, exp.x, exp.y, device="cpu", chunk=3, block=200) as ev:
+    with DaskEvaluator(client, exp.spec, exp.x, exp.y, device="cpu", chunk=3, block=200, engine="torch") as ev:
         dist = ev.evaluate_chunked(pts, "slice", center=center, directions=directions)
         info = ev.info
     assert np.array_equal(dist, local)
@@ -101,12 +101,12 @@ def test_full_mode_box_is_bit_identical(client):
     pts = _mesh(grid_axes(exp.region["low"], exp.region["high"], [9, 9, 9, 9]))
     kern = LossKernel(exp.spec, exp.x, exp.y, device="cpu")
     local = kern.evaluate_chunked(pts, chunk=5)
-    with DaskEvaluator(client, exp.spec, exp.x, exp.y, device="cpu", chunk=5, block=400) as ev:
+    with DaskEvaluator(client, exp.spec, exp.x, exp.y, device="cpu", chunk=5, block=400, engine="torch") as ev:
         assert np.array_equal(ev.evaluate_chunked(pts, chunk=5), local)
         assert ev.info["blocks"] == math.ceil(len(pts) / 400)
         # the whole landscape through sample_landscape (one block: the in-process chunk is the grid)
         box = sample_landscape(exp, grid=[9, 9, 9, 9], kernel=ev)
-    assert np.array_equal(box.values, sample_landscape(exp, grid=[9, 9, 9, 9], device="cpu").values)
+    assert np.array_equal(box.values, sample_landscape(exp, grid=[9, 9, 9, 9], device="cpu", engine="torch").values)
 
 
 def test_bad_points_fail_on_the_client_before_any_work(client):
@@ -146,7 +146,7 @@ def test_a_killed_worker_loses_and_duplicates_nothing():
             os.kill(pids[busy[0]], signal.SIGKILL)
             killed.append((pids[busy[0]], done, total))
 
-        with DaskEvaluator(c, exp.spec, exp.x, exp.y, device="cpu", chunk=128, block=256,
+        with DaskEvaluator(c, exp.spec, exp.x, exp.y, device="cpu", chunk=128, block=256, engine="torch",
                            callback=kill_a_busy_worker) as ev:
             dist = ev.evaluate_chunked(pts, "slice", center=center, directions=directions)
             info = ev.info
@@ -175,8 +175,8 @@ def test_an_older_client_works_beside_a_newer_one(client):
     runs = []
     with dask_client("local", workers=1) as newer:  # now distributed's default client
         def alternate():
-            with DaskEvaluator(client, exp.spec, exp.x, exp.y, device="cpu", chunk=500) as old, \
-                    DaskEvaluator(newer, exp.spec, exp.x, exp.y, device="cpu", chunk=500) as new:
+            with DaskEvaluator(client, exp.spec, exp.x, exp.y, device="cpu", chunk=500, engine="torch") as old, \
+                    DaskEvaluator(newer, exp.spec, exp.x, exp.y, device="cpu", chunk=500, engine="torch") as new:
                 for _ in range(4):
                     for ev in (old, new):
                         runs.append(ev.evaluate_chunked(pts, "slice", center=center, directions=directions))
@@ -251,9 +251,9 @@ def test_cli_scheduler_local_matches_in_process(tmp_path, capsys):
     raw["grid"] = [41, 41]
     path = tmp_path / "slice.json"
     path.write_text(json.dumps(raw))
-    assert main(["landscape", str(path), "--json", "--refine", "1", "--device", "cpu"]) in (0, 1)
+    assert main(["landscape", str(path), "--json", "--refine", "1", "--device", "cpu", "--engine", "torch"]) in (0, 1)
     local = json.loads(capsys.readouterr().out)
-    assert main(["landscape", str(path), "--json", "--refine", "1", "--device", "cpu",
+    assert main(["landscape", str(path), "--json", "--refine", "1", "--device", "cpu", "--engine", "torch",
                  "--scheduler", "local", "--workers", "2", "--block", "500"]) in (0, 1)
     dist = json.loads(capsys.readouterr().out)
     assert local["distributed"] is None
@@ -265,30 +265,64 @@ def test_cli_scheduler_local_matches_in_process(tmp_path, capsys):
 
 
 def test_fused_engine_on_the_workers_is_bit_identical(client):
-    """engine="fused": each worker evaluates its blocks with the fused float32 kernel, which
-    computes every point on its own, so any partition gives the in-process engine's bits."""
+    """engine="fused": each worker evaluates its blocks with the fused kernel, which computes every
+    point on its own, so any partition gives the in-process engine's bits (float32 here)."""
     pytest.importorskip("numba")
-    from bettibounds.empirical.fused import FusedSliceKernel
+    from bettibounds.engines.fused import FusedSliceKernel
 
     exp = load_experiment(SLICE)
     center, directions, pts = _slice_points(exp, 37)
     # in process first: compiles the kernel (or loads it), so the workers load it from numba's cache
-    local = FusedSliceKernel(exp.spec, exp.x, exp.y).evaluate_chunked(pts, center=center, directions=directions)
-    with DaskEvaluator(client, exp.spec, exp.x, exp.y, engine="fused", chunk=100, block=300) as ev:
+    local = FusedSliceKernel(exp.spec, exp.x, exp.y, dtype="float32").evaluate_chunked(
+        pts, center=center, directions=directions)
+    with DaskEvaluator(client, exp.spec, exp.x, exp.y, engine="fused", dtype="float32", chunk=100,
+                       block=300) as ev:
         assert (ev.engine, ev.dtype) == ("fused", "float32")
         dist = ev.evaluate_chunked(pts, "slice", center=center, directions=directions)
         assert ev.info["blocks"] == math.ceil(len(pts) / 300) and ev.device == "cpu"
         sample = sample_landscape(exp, grid=[37, 37], kernel=ev)
     assert np.array_equal(dist, local)
-    assert sample.engine == "fused" and sample.dtype == "float32"
+    assert sample.engine == "fused" and sample.dtype == "float32" and sample.engine_reason == "requested"
     assert np.array_equal(sample.values.ravel(), local)
+
+
+def test_the_default_engine_on_the_workers_is_the_in_process_default(client):
+    """engine="auto" (the default) on Dask picks what sample_landscape picks in this process: the
+    fused engine in float64 for a slice and for a box on the CPU (any partition: the same bits),
+    the torch kernel where the fused engine cannot (k = 5 directions: the in-process chunks, the
+    same bits); info and the sample record the engine and why."""
+    pytest.importorskip("numba")
+    exp = load_experiment(SLICE)
+    local = sample_landscape(exp, device="cpu")
+    assert local.engine == "fused"
+    sampler = landscape_sampler(exp, client, device="cpu", block=150)
+    with sampler.evaluator as ev:
+        dist = sampler(list(exp.grid))
+        assert ev.info["engine"] == "fused" and ev.info["blocks"] > 1
+    assert np.array_equal(dist.values, local.values)
+    assert (dist.engine, dist.dtype) == ("fused", "float64") and dist.engine_reason == local.engine_reason
+    box = load_experiment("examples/tiny_box.json")
+    pts = _mesh(grid_axes(box.region["low"], box.region["high"], [5, 5, 5, 5]))
+    with DaskEvaluator(client, box.spec, box.x, box.y, device="cpu", block=100) as ev:
+        got = ev.evaluate_chunked(pts)
+        assert ev.engine == "fused" and ev.engine_reason.startswith("auto: CPU, float64, parameter vectors")
+    assert np.array_equal(got, sample_landscape(box, grid=[5, 5, 5, 5], device="cpu").values.ravel())
+    center, directions, pts = _slice_points(exp, 3)
+    D5 = np.vstack([directions, np.random.default_rng(0).normal(size=(3, exp.spec.n_params))])
+    T5 = np.random.default_rng(1).uniform(-1, 1, size=(40, 5))
+    with DaskEvaluator(client, exp.spec, exp.x, exp.y, device="cpu") as ev:
+        got = ev.evaluate_chunked(T5, "slice", center=center, directions=D5)
+        assert ev.engine == "torch" and "5 slice directions" in ev.engine_reason
+    want = LossKernel(exp.spec, exp.x, exp.y, device="cpu").evaluate_chunked(T5, "slice", center=center,
+                                                                            directions=D5)
+    assert np.array_equal(got, want)
 
 
 def test_fused_engine_uses_the_worker_process_thread_budget(client):
     """Dask starts worker processes with OMP_NUM_THREADS=1 (one per core); the fused kernel's numba
     threads follow it, as torch's do, instead of numba's default of one per core in every worker."""
     pytest.importorskip("numba")
-    from bettibounds.distributed import _fused_threads
+    from bettibounds.engines.dask_engine import _fused_threads
 
     assert client.run(lambda: os.environ.get("OMP_NUM_THREADS")) == dict.fromkeys(client.nthreads(), "1")
     assert client.submit(_fused_threads, pure=False).result() == 1
@@ -305,13 +339,13 @@ def test_fused_engine_refusals_come_from_the_client(client, monkeypatch):
     center, directions, pts = _slice_points(exp, 5)
     with pytest.raises(InvalidSpecError, match="CPU only"):
         DaskEvaluator(client, exp.spec, exp.x, exp.y, engine="fused", device="cuda")
-    with pytest.raises(InvalidSpecError, match="float32 only"):
-        DaskEvaluator(client, exp.spec, exp.x, exp.y, engine="fused", dtype="float64")
+    with pytest.raises(InvalidSpecError, match="dtype must be"):
+        DaskEvaluator(client, exp.spec, exp.x, exp.y, engine="fused", dtype="float16")
     with pytest.raises(InvalidSpecError, match="engine must be one of"):
         DaskEvaluator(client, exp.spec, exp.x, exp.y, engine="jax")
-    with DaskEvaluator(client, exp.spec, exp.x, exp.y, engine="fused") as ev:
-        with pytest.raises(InvalidSpecError, match="slices only"):
-            ev.evaluate_chunked(np.zeros((3, exp.spec.n_params)), "full")
+    with DaskEvaluator(client, exp.spec, exp.x, exp.y, engine="fused", dtype="float32") as ev:
+        with pytest.raises(InvalidSpecError, match=r"shape \(N, P="):
+            ev.evaluate_chunked(np.zeros((3, 4)), "full")
         with pytest.raises(InvalidSpecError, match="float32 could overflow"):
             ev.evaluate_chunked(pts * 1e38, "slice", center=center, directions=directions)
         assert not submitted  # nothing was sent
@@ -321,9 +355,9 @@ def test_fused_engine_refusals_come_from_the_client(client, monkeypatch):
 
 def test_cli_fused_engine_on_dask_matches_in_process(capsys):
     pytest.importorskip("numba")
-    assert main(["landscape", SLICE, "--json", "--refine", "1", "--engine", "fused"]) in (0, 1)
+    assert main(["landscape", SLICE, "--json", "--refine", "1", "--engine", "fused", "--dtype", "float32"]) in (0, 1)
     local = json.loads(capsys.readouterr().out)
-    assert main(["landscape", SLICE, "--json", "--refine", "1", "--engine", "fused",
+    assert main(["landscape", SLICE, "--json", "--refine", "1", "--engine", "fused", "--dtype", "float32",
                  "--scheduler", "local", "--workers", "2", "--block", "500"]) in (0, 1)
     dist = json.loads(capsys.readouterr().out)
     assert (dist["sample"]["engine"], dist["sample"]["dtype"]) == ("fused", "float32")

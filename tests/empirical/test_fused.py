@@ -1,4 +1,5 @@
-"""The opt-in fused float32 engine (bettibounds.empirical.fused) against the torch kernel.
+"""The fused engine (bettibounds.engines.fused) in float32 against the torch kernel, and its
+wiring (sampler, CLI); float64, full mode and classification: test_fused64.py.
 
 Oracle: the project's torch kernel in float64 (itself checked against the float64 jet oracle
 in test_kernels.py). The fused engine computes in float32, so the yardstick is the torch
@@ -24,18 +25,22 @@ from hypothesis import strategies as st
 pytest.importorskip("torch")
 pytest.importorskip("numba")
 
-from bettibounds.empirical import fused  # noqa: E402
-from bettibounds.empirical import _fused_numba  # noqa: E402
-from bettibounds.empirical._fused_numba import LO, C, logistic_f32_array, tanh_f32_array  # noqa: E402
 from bettibounds.empirical.compare import analyze_landscape  # noqa: E402
 from bettibounds.empirical.experiment import parse_experiment  # noqa: E402
-from bettibounds.empirical.fused import FusedSliceKernel, fused_unsupported  # noqa: E402
 from bettibounds.empirical.kernels import LossKernel  # noqa: E402
 from bettibounds.empirical.sampler import sample_landscape  # noqa: E402
+from bettibounds.engines import _fused_numba, fused  # noqa: E402
+from bettibounds.engines._fused_numba import LO, C, logistic_f32_array, tanh_f32_array  # noqa: E402
+from bettibounds.engines.fused import FusedSliceKernel, fused_unsupported  # noqa: E402
 from bettibounds.errors import InvalidSpecError  # noqa: E402
 from bettibounds.spec import ArchitectureSpec  # noqa: E402
 
 EXAMPLES = __import__("pathlib").Path(__file__).resolve().parents[2] / "examples"
+
+
+def F32(spec, x, y, **kw):
+    """The fused engine in float32 (this file's subject; float64: test_fused64.py)."""
+    return FusedSliceKernel(spec, x, y, dtype="float32", **kw)
 
 # (d, widths, outputs, activation, l2, k, extra spec arguments): every kind the engine supports
 CASES = [
@@ -82,7 +87,7 @@ def test_agrees_with_torch_float64_within_torch_float32_error(n):
     T = _grid(D.shape[0])
     ref = LossKernel(spec, x, y, device="cpu", dtype="float64").evaluate_chunked(T, "slice", center=c, directions=D)
     t32 = LossKernel(spec, x, y, device="cpu", dtype="float32").evaluate_chunked(T, "slice", center=c, directions=D)
-    ours = FusedSliceKernel(spec, x, y).evaluate_chunked(T, "slice", center=c, directions=D)
+    ours = F32(spec, x, y).evaluate_chunked(T, "slice", center=c, directions=D)
     assert ours.dtype == np.float64 and ours.shape == ref.shape
     err, err_torch = _rel(ours, ref), _rel(t32, ref)
     assert err <= err_torch, (err, err_torch)  # measured: 0.03-0.76x the torch float32 error
@@ -160,7 +165,7 @@ def test_property_any_supported_network_matches_torch(problem):
     spec, x, y, c, D, T = problem
     ref = LossKernel(spec, x, y, device="cpu", dtype="float64").evaluate_chunked(T, "slice", center=c, directions=D)
     t32 = LossKernel(spec, x, y, device="cpu", dtype="float32").evaluate_chunked(T, "slice", center=c, directions=D)
-    ours = FusedSliceKernel(spec, x, y).evaluate_chunked(T, "slice", center=c, directions=D)
+    ours = F32(spec, x, y).evaluate_chunked(T, "slice", center=c, directions=D)
     scale = np.maximum(np.abs(ref), 1e-3)
     err = np.abs(ours - ref) / scale
     err_torch = np.abs(t32 - ref) / scale
@@ -171,7 +176,7 @@ def test_property_any_supported_network_matches_torch(problem):
 def test_one_output_matches_points_given_one_at_a_time():
     spec, x, y, c, D = _problem(3, *CASES[3])
     T = _grid(2)
-    kern = FusedSliceKernel(spec, x, y)
+    kern = F32(spec, x, y)
     whole = kern.evaluate_chunked(T, "slice", center=c, directions=D)
     one = np.array([kern.evaluate_slice(c, D, t[None])[0] for t in T[::37]])
     np.testing.assert_array_equal(whole[::37], one)  # the chunking and parallel split change nothing
@@ -180,7 +185,7 @@ def test_one_output_matches_points_given_one_at_a_time():
 def test_progress_blocks_give_the_same_values(capsys):
     spec, x, y, c, D = _problem(11, *CASES[11])
     T = np.random.default_rng(0).uniform(-1, 1, size=(fused._BLOCK + 123, 2))  # two blocks, the second partial
-    kern = FusedSliceKernel(spec, x, y)
+    kern = F32(spec, x, y)
     plain = kern.evaluate_chunked(T, "slice", center=c, directions=D)
     barred = kern.evaluate_chunked(T, "slice", center=c, directions=D, progress=True)
     np.testing.assert_array_equal(plain, barred)
@@ -208,7 +213,7 @@ def test_l2_term_is_a_float64_sum_of_squares(through_zero):
         if through_zero:
             T[0] = [-0.7, 1.3]  # theta = 0 exactly (up to the rounding of c)
             T[1:] = T[0] + rng.normal(size=(49, 2)) * 1e-6  # and very close to it
-        got = FusedSliceKernel(spec, rng.normal(size=(4, 2)), np.zeros((4, 1))).evaluate_slice(c, D, T)
+        got = F32(spec, rng.normal(size=(4, 2)), np.zeros((4, 1))).evaluate_slice(c, D, T)
         theta = c + T @ D
         want = 0.3 * np.einsum("ij,ij->i", theta, theta)
         assert np.all(got >= 0)
@@ -272,14 +277,16 @@ def _layer_oracle(W, wo, bo, nin, nout, H, sa, act, residual):
 
 _SW = _fused_numba.SW
 _VW = _fused_numba.VW
-#: (fan-in, fan-out, samples): whole tiles only; OB-output and single-output tiles with one-vector
-#: tiles and a tail; single-output tiles only; no tile (fewer samples than a vector)
+#: (fan-in, fan-out, samples): the samples are padded to whole vectors (as the engine pads every
+#: row); whole tiles only; OB-output and single-output tiles with one-vector tiles; single-output
+#: tiles only; one-vector tiles only
 LAYER_SHAPES = [(32, 16, 256), (7, 5, _SW + _VW + 3), (3, 1, _SW), (9, 4, 2 * _SW - 1), (1, 6, _SW + 1),
                 (16, 16, 5), (5, 5, 2 * _SW + 2 * _VW), (4, 4, 3), (6, 6, _SW + 7), (3, 5, _VW), (100, 80, 1000)]
 
 
-LAYER_CASES = [(nin, nout, m, act, residual) for nin, nout, m in LAYER_SHAPES for act in (None, 0, 1)
-               for residual in (0, 1) if not residual or (act is not None and nin == nout)]
+LAYER_CASES = [(nin, nout, m, act, residual, dt) for nin, nout, m in LAYER_SHAPES for act in (None, 0, 1)
+               for residual in (0, 1) if not residual or (act is not None and nin == nout)
+               for dt in ("float32", "float64")]
 
 
 @functools.cache
@@ -297,23 +304,25 @@ def _layer_runner():
     return run
 
 
-@pytest.mark.parametrize("nin,nout,m,act,residual", LAYER_CASES)
-def test_layer_tiles_against_a_float64_product(nin, nout, m, act, residual):
-    """The register tiles with their tails (``_dense``: act None; ``_hidden``: tanh 0 or
-    logistic 1, plain or residual) on one layer against numpy in float64, at offsets inside a
-    larger parameter vector and buffer; every row of the buffer outside the layer's output
-    stays as it was (no tile writes out of place)."""
+@pytest.mark.parametrize("nin,nout,m,act,residual,dt", LAYER_CASES)
+def test_layer_tiles_against_a_float64_product(nin, nout, m, act, residual, dt):
+    """The register tiles (``_dense``: act None; ``_hidden``: tanh 0 or logistic 1, plain or
+    residual) on one layer against numpy in float64, at offsets inside a larger parameter vector
+    and buffer, in float32 and float64; every row of the buffer outside the layer's output stays
+    as it was (no tile writes out of place). float64: within 1e-14 of the size of the terms."""
     run = _layer_runner()
+    mp = -(-m // _VW) * _VW
     rng = np.random.default_rng(nin * 1000 + nout * 10 + m)
     wo, bo = 3, 3 + nin * nout + 2
-    W = rng.normal(size=bo + nout + 5).astype(np.float32)
+    W = rng.normal(size=bo + nout + 5).astype(dt)
     sa, sz = 1, 2 + max(nin, nout)
-    H = rng.normal(size=(sz + nout + 2, m)).astype(np.float32)
+    H = rng.normal(size=(sz + nout + 2, mp)).astype(dt)
     before = H.copy()
     want, scale = _layer_oracle(W, wo, bo, nin, nout, H, sa, act, residual)
-    run(W, wo, bo, nin, nout, H, sa, sz, m, -1 if act is None else act, residual)
+    run(W, wo, bo, nin, nout, H, sa, sz, mp, -1 if act is None else act, residual)
     got = H[sz:sz + nout].astype(np.float64)
-    assert np.all(np.abs(got - want) <= 1e-6 * (scale + np.abs(want) + 1)), np.abs(got - want).max()
+    tol = 1e-6 if dt == "float32" else 1e-14
+    assert np.all(np.abs(got - want) <= tol * (scale + np.abs(want) + 1)), np.abs(got - want).max()
     untouched = np.ones(len(H), bool)
     untouched[sz:sz + nout] = False
     np.testing.assert_array_equal(H[untouched], before[untouched])
@@ -322,21 +331,57 @@ def test_layer_tiles_against_a_float64_product(nin, nout, m, act, residual):
 @pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64")
                     or not __import__("llvmlite.binding").binding.get_host_cpu_features().get("avx2", False),
                     reason="the 8-wide code is compiled for Haswell (AVX2), which needs an x86 CPU with AVX2")
-def test_the_8_wide_code_for_cpus_without_avx512(tmp_path):
-    """Where the target has no AVX-512 the tiles, the first layer and the tanh use 8-wide
-    vectors. Here they are compiled for Haswell (AVX2 + FMA, no AVX-512) in a fresh numba cache and
-    must pass the engine's accuracy tests: the fixed cases against the torch kernel, the layer
-    tiles and the bit-for-bit vector tanh and logistic."""
-    env = dict(os.environ, NUMBA_CPU_NAME="haswell", NUMBA_CACHE_DIR=str(tmp_path))
+def test_the_8_wide_code_for_cpus_without_avx512():
+    """Where the target has no AVX-512 the tiles, the first layer and the activations use 8-wide
+    float32 and 4-wide float64 vectors. Here they are compiled for Haswell (AVX2 + FMA, no
+    AVX-512) in a numba cache of their own (kept between runs in the system's temporary folder,
+    so the compilation happens once per machine and source) and checked by one script, not a
+    nested test session: the kernel in float32 and float64 against the torch kernel on three
+    fixed cases (slices and parameter vectors), and the vector activations (float32 bit for bit
+    against the scalar functions, float64 within the ulp bounds of test_fused64.py)."""
+    import hashlib
+    import tempfile
+    from pathlib import Path
+
+    source = Path(_fused_numba.__file__).read_bytes()
+    cache = Path(tempfile.gettempdir()) / f"bettibounds-numba-haswell-{hashlib.sha256(source).hexdigest()[:12]}"
+    env = dict(os.environ, NUMBA_CPU_NAME="haswell", NUMBA_CACHE_DIR=str(cache))
     env.pop("NUMBA_CPU_FEATURES", None)
-    probe = "from bettibounds.empirical import _fused_numba as F; print(F.VW, F.SB)"
-    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["8", "2"]
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k",
-                          "agrees_with_torch_float64 or layer_tiles or vector_activations"],
-                         env=env, capture_output=True, text=True, check=False)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
-    assert " passed" in run.stdout and "failed" not in run.stdout
+    script = _HASWELL_SCRIPT.format(here=str(Path(__file__).resolve().parent))
+    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert run.stdout.split()[:3] == ["OK", "8", "2"], run.stdout
+
+
+_HASWELL_SCRIPT = """
+import sys
+import numpy as np
+sys.path.insert(0, {here!r})
+import test_fused as tf
+import test_fused64 as t64
+from bettibounds.engines import _fused_numba as F
+from bettibounds.empirical.kernels import LossKernel
+assert (F.VW, F.SB) == (8, 2), (F.VW, F.SB)
+for n in (0, 6, 13):
+    spec, x, y, c, D = tf._problem(n, *tf.CASES[n])
+    T = tf._grid(D.shape[0])
+    ref = LossKernel(spec, x, y, device="cpu", dtype="float64").evaluate_chunked(T, "slice", center=c, directions=D)
+    t32 = LossKernel(spec, x, y, device="cpu", dtype="float32").evaluate_chunked(T, "slice", center=c, directions=D)
+    f32 = tf.F32(spec, x, y).evaluate_chunked(T, "slice", center=c, directions=D)
+    assert tf._rel(f32, ref) <= tf._rel(t32, ref), (n, tf._rel(f32, ref), tf._rel(t32, ref))
+    k64 = tf.FusedSliceKernel(spec, x, y, dtype="float64")
+    assert tf._rel(k64.evaluate_chunked(T, "slice", center=c, directions=D), ref) <= 1e-13, n
+    thetas = c + T[:50] @ D
+    assert tf._rel(k64.evaluate_chunked(thetas, "full"), ref[:50]) <= 1e-13, n
+for act, scalar, edges in ((0, F.tanh_f32_array, [F.C]), (1, F.logistic_f32_array, [F.LO, tf.SUBNORMAL_EDGE])):
+    xs = tf._vector_sample(edges)
+    want, got = np.empty_like(xs), np.empty_like(xs)
+    scalar(xs, want)
+    F.act_f32_vector_array(xs, got, act)
+    assert ((got.view(np.uint32) == want.view(np.uint32)) | (np.isnan(got) & np.isnan(want))).all(), act
+t64.check_activation_sample(F.act_f64_vector_array, n=6000)
+print("OK", F.VW, F.SB)
+"""
 
 
 def test_tanh_within_5_ulp_on_a_large_sample():
@@ -411,7 +456,7 @@ def test_a_huge_weight_on_a_subnormal_logistic_unit_is_not_an_o1_error(b1, v):
     T = np.zeros((1, 1))
     ref = LossKernel(spec, [[1.0]], [[0.5]], device="cpu", dtype="float64").evaluate_chunked(
         T, "slice", center=c, directions=D)
-    ours = FusedSliceKernel(spec, [[1.0]], [[0.5]]).evaluate_slice(c, D, T)
+    ours = F32(spec, [[1.0]], [[0.5]]).evaluate_slice(c, D, T)
     # the float32 unit carries the subnormal spacing 2^-149 ~ 1.4e-45 of absolute error, times v
     assert abs(float(ours[0]) - float(ref[0])) <= 2 * abs(v) * 1.5e-45 + 1e-6 * float(ref[0])
 
@@ -453,7 +498,7 @@ def test_saturated_logistic_units_keep_their_accuracy():
         spec, x, y, c, D, T = _saturated_logistic_problem(rng, bias, widths)
         ref = LossKernel(spec, x, y, device="cpu", dtype="float64").evaluate_chunked(T, "slice", center=c, directions=D)
         t32 = LossKernel(spec, x, y, device="cpu", dtype="float32").evaluate_chunked(T, "slice", center=c, directions=D)
-        ours = FusedSliceKernel(spec, x, y).evaluate_slice(c, D, T)
+        ours = F32(spec, x, y).evaluate_slice(c, D, T)
         err, err_torch = _rel(ours, ref), _rel(t32, ref)
         assert err <= ratio * err_torch, (bias, widths, err, err_torch)
         assert err <= limit, (bias, widths, err)
@@ -475,7 +520,7 @@ def test_kernel_propagates_nan_to_the_loss():
     clamps NaN to +-1 would return a finite, wrong loss. Called on the compiled kernel directly:
     the engine's magnitude guard refuses every slice on which float32 could overflow."""
     spec, x, y, c, D = _problem(3, *CASES[3])  # d = 4, widths 13, 5
-    kern = FusedSliceKernel(spec, x, y)
+    kern = F32(spec, x, y)
     T = _grid(2)
     tab = kern._tables(c, D, np.abs(T).max(axis=0))
     out = np.empty(len(T))
@@ -498,7 +543,7 @@ def test_slices_where_float32_could_overflow_are_refused():
     c = np.r_[np.full(8, 100.0), [big] * 4 + [-big] * 4, [1.0]]  # W1 (8 x 1), W2 (1 x 8), V (1 x 1)
     D = np.zeros((1, spec.n_params))
     D[0, -1] = 1.0
-    kern = FusedSliceKernel(spec, [[1.0]], [[0.0]])
+    kern = F32(spec, [[1.0]], [[0.0]])
     with pytest.raises(InvalidSpecError, match="float32 could overflow"):
         kern.evaluate_slice(c, D, [0.0])
     tame = np.r_[np.full(8, 1.0), np.full(8, 0.5), [1.0]]
@@ -544,7 +589,7 @@ def test_magnitude_bound_bounds_every_intermediate_and_is_tight_when_it_can_be()
     for n, case in enumerate(CASES):
         spec, x, y, c, D = _problem(n, *case)
         T = _grid(D.shape[0])
-        kern = FusedSliceKernel(spec, x, y)
+        kern = F32(spec, x, y)
         bound = kern._tables(*kern._slice(c, D), np.abs(T).max(axis=0))["bound"]
         assert _forward_maxima(spec, x, c, D, T) <= bound * (1 + 1e-12), n
     spec = ArchitectureSpec(inputs=2, widths=(5, 5, 5), activation="tanh", samples=3, skip="residual")
@@ -555,7 +600,7 @@ def test_magnitude_bound_bounds_every_intermediate_and_is_tight_when_it_can_be()
     D = np.zeros((1, spec.n_params))
     D[0] = rng.uniform(0, 1, size=spec.n_params)
     T = np.array([[1.0], [0.5], [0.0]])
-    kern = FusedSliceKernel(spec, x, y)
+    kern = F32(spec, x, y)
     bound = kern._tables(*kern._slice(c, D), np.abs(T).max(axis=0))["bound"]
     actual = _forward_maxima(spec, x, c, D, T)
     assert actual <= bound * (1 + 1e-12)
@@ -583,15 +628,17 @@ def test_a_huge_target_and_output_bias_cost_no_float32_range():
     ref = LossKernel(spec, x, np.zeros((5, 1)), device="cpu", dtype="float64").evaluate_chunked(
         T, "slice", center=c0, directions=D)
     c[out_b] = 1e38
-    got = FusedSliceKernel(spec, x, np.full((5, 1), 1e38)).evaluate_slice(c, D, T)
+    got = F32(spec, x, np.full((5, 1), 1e38)).evaluate_slice(c, D, T)
     assert _rel(got, ref) < 1e-5
 
 
 # ------------------------------------------------------------------ refusals
 @pytest.mark.parametrize("kwargs, needle", [
-    ({"loss": "bce", "output_activation": "sigmoid"}, "loss 'bce'"),
-    ({"output_activation": "tanh"}, "output activation 'tanh'"),
-    ({"activation": "softplus"}, "hidden activation 'softplus'"),
+    ({"activation": "softplus"}, "hidden activation 'softplus' is unbounded"),
+    ({"activation": "arctan"}, "vector arctan"),
+    ({"activation": "gelu"}, "vector erfc"),
+    ({"activation": "polynomial:3"}, "'polynomial:3' is unbounded"),
+    ({"activation": "identity"}, "'identity' is unbounded"),
     ({"skip": "input-output"}, "input-output"),
 ])
 def test_unsupported_networks_are_refused_with_the_reason(kwargs, needle):
@@ -607,17 +654,25 @@ def test_supported_family_has_no_reason():
     for n, case in enumerate(CASES):
         assert fused_unsupported(_problem(n, *case)[0], case[5]) is None
     assert fused_unsupported(ArchitectureSpec(inputs=1, widths=(2,), activation="sigmoid", samples=1)) is None
+    for loss, out in (("bce", "sigmoid"), ("mse", "tanh"), ("mse", "sigmoid")):
+        spec = ArchitectureSpec(inputs=1, widths=(2,), activation="tanh", samples=1, loss=loss, output_activation=out)
+        assert fused_unsupported(spec) is None and fused_unsupported(spec, 4) is None
 
 
 def test_refuses_other_devices_dtypes_modes_and_k():
     spec, x, y, c, D = _problem(3, *CASES[3])
     with pytest.raises(InvalidSpecError, match="CPU only"):
         FusedSliceKernel(spec, x, y, device="cuda")
-    with pytest.raises(InvalidSpecError, match="float32 only"):
-        FusedSliceKernel(spec, x, y, dtype="float64")
-    kern = FusedSliceKernel(spec, x, y)
-    with pytest.raises(InvalidSpecError, match="slices only"):
-        kern.evaluate_chunked(np.zeros((1, spec.n_params)), "full")
+    for bad in ("float16", "int64", np.float16):
+        with pytest.raises(InvalidSpecError, match="dtype must be 'float64' or 'float32'"):
+            FusedSliceKernel(spec, x, y, dtype=bad)
+    kern = FusedSliceKernel(spec, x, y, dtype="float32")
+    with pytest.raises(InvalidSpecError, match="mode must be"):
+        kern.evaluate_chunked(np.zeros((1, spec.n_params)), "box")
+    with pytest.raises(InvalidSpecError, match=r"shape \(N, P=.*parameter vectors"):
+        kern.evaluate_chunked(np.zeros((1, 3)), "full")
+    with pytest.raises(InvalidSpecError, match="only used with mode='slice'"):
+        kern.evaluate_chunked(np.zeros((1, spec.n_params)), "full", center=c, directions=D)
     D5 = np.random.default_rng(0).normal(size=(5, spec.n_params))
     with pytest.raises(InvalidSpecError, match="5 slice directions"):
         kern.evaluate_slice(c, D5, np.zeros((1, 5)))
@@ -633,10 +688,10 @@ def test_refuses_other_devices_dtypes_modes_and_k():
 
 def test_missing_numba_is_a_clear_error(monkeypatch):
     spec, x, y, *_ = _problem(0, *CASES[0])
-    import bettibounds.empirical
+    import bettibounds.engines
 
-    monkeypatch.setitem(sys.modules, "bettibounds.empirical._fused_numba", None)  # import fails
-    monkeypatch.delattr(bettibounds.empirical, "_fused_numba", raising=False)
+    monkeypatch.setitem(sys.modules, "bettibounds.engines._fused_numba", None)  # import fails
+    monkeypatch.delattr(bettibounds.engines, "_fused_numba", raising=False)
     with pytest.raises(InvalidSpecError, match=r"pip install -e .\.\[fast\]"):
         FusedSliceKernel(spec, x, y)
 
@@ -649,7 +704,7 @@ def test_interchangeable_call_forms():
     spec, x, y, c, D = _problem(3, *CASES[3])
     for dt in ("float32", "float", torch.float32, np.float32, np.dtype("float32")):
         FusedSliceKernel(spec, x, y, dtype=dt)
-    kern = FusedSliceKernel(spec, x, y, device=torch.device("cpu"))
+    kern = F32(spec, x, y, device=torch.device("cpu"))
     pt = np.array([0.25, -0.5])
     one = kern.evaluate_slice(c, D, pt)
     assert one.shape == (1,)
@@ -669,7 +724,7 @@ import numpy as np
 sys.path.insert(0, {here!r})
 import test_fused as tf
 spec, x, y, c, D = tf._problem(7, *tf.CASES[7])
-kern = tf.FusedSliceKernel(spec, x, y)
+kern = tf.F32(spec, x, y)
 T = tf._grid(3)
 want = kern.evaluate_slice(c, D, T)
 with ThreadPoolExecutor(6) as pool:
@@ -702,7 +757,7 @@ def test_concurrent_calls_from_threads_agree_with_serial(layer):
 
 def test_memory_check_refuses_what_would_not_fit(monkeypatch):
     spec, x, y, c, D = _problem(3, *CASES[3])
-    kern = FusedSliceKernel(spec, x, y)
+    kern = F32(spec, x, y)
     monkeypatch.setattr(fused, "_MEMORY_FRACTION", 1e-12)
     with pytest.raises(InvalidSpecError, match="would need"):
         kern.evaluate_slice(c, D, _grid(2))
@@ -718,7 +773,7 @@ def _slice_experiment(**over):
 def test_sample_landscape_fused_matches_torch_and_records_the_engine():
     exp = _slice_experiment()
     fused_sample = sample_landscape(exp, engine="fused", dtype="float32")
-    torch_sample = sample_landscape(exp)
+    torch_sample = sample_landscape(exp, engine="torch")
     assert (fused_sample.engine, fused_sample.dtype, fused_sample.device) == ("fused", "float32", "cpu")
     assert (torch_sample.engine, torch_sample.dtype) == ("torch", "float64")
     np.testing.assert_allclose(fused_sample.values, torch_sample.values, rtol=2e-6)
@@ -726,16 +781,17 @@ def test_sample_landscape_fused_matches_torch_and_records_the_engine():
     assert d["engine"] == "fused" and d["dtype"] == "float32"
 
 
-def test_python_api_defaults_to_float32_with_the_fused_engine():
+def test_python_api_defaults_to_float64_with_every_engine():
     exp = _slice_experiment()
     res = analyze_landscape(exp, engine="fused", refine=2)
-    ref = analyze_landscape(exp, refine=2)
-    assert (res.sample.engine, res.sample.dtype) == ("fused", "float32")
-    assert (res.refined.engine, res.refined.dtype) == ("fused", "float32")
+    ref = analyze_landscape(exp, engine="torch", refine=2)
+    assert (res.sample.engine, res.sample.dtype) == ("fused", "float64")
+    assert (res.refined.engine, res.refined.dtype) == ("fused", "float64")
     assert res.refined.compile_seconds is None  # the kernel was loaded for the first grid (or before)
     assert [r["betti"] for r in res.levels] == [r["betti"] for r in ref.levels]
-    assert sample_landscape(exp, engine="fused").dtype == "float32"
-    assert sample_landscape(exp).dtype == "float64"
+    np.testing.assert_allclose(res.sample.values, ref.sample.values, rtol=1e-13)
+    assert sample_landscape(exp, engine="fused", dtype="float32").dtype == "float32"
+    assert sample_landscape(exp, engine="torch").dtype == "float64"
 
 
 def test_stand_in_kernel_without_dtype_or_engine():
@@ -752,14 +808,17 @@ def test_stand_in_kernel_without_dtype_or_engine():
     assert (s.engine, s.dtype, s.compile_seconds) == ("torch", "float64", None)
 
 
-def test_box_and_unsupported_experiments_are_refused_before_any_work():
-    box = parse_experiment(json.loads((EXAMPLES / "tiny_box.json").read_text()))
-    with pytest.raises(InvalidSpecError, match="slices only"):
-        sample_landscape(box, engine="fused", dtype="float32")
+def test_unsupported_experiments_are_refused_before_any_work():
     doc = json.loads((EXAMPLES / "slice_2d.json").read_text())
     doc["network"]["activation"] = "softplus"
     with pytest.raises(InvalidSpecError, match="softplus"):
         sample_landscape(parse_experiment(doc), engine="fused", dtype="float32")
+    doc = json.loads((EXAMPLES / "slice_2d.json").read_text())
+    doc["region"]["directions"] = {"random": 5, "seed": 0}
+    doc["region"]["low"], doc["region"]["high"], doc["grid"] = [-1] * 5, [1] * 5, [2] * 5
+    doc["homology_dims"] = [0]
+    with pytest.raises(InvalidSpecError, match="5 slice directions"):
+        sample_landscape(parse_experiment(doc), engine="fused")
     with pytest.raises(InvalidSpecError, match="engine must be one of"):
         sample_landscape(_slice_experiment(), engine="numba")
 
@@ -771,8 +830,8 @@ def _cli(*args):
 def _json_both_engines(command: str) -> tuple[dict, dict]:
     """``bettibounds COMMAND examples/slice_2d.json --json`` with the fused and the torch engine."""
     path = str(EXAMPLES / "slice_2d.json")
-    f = _cli(command, path, "--engine", "fused", "--json")
-    t = _cli(command, path, "--json")
+    f = _cli(command, path, "--engine", "fused", "--dtype", "float32", "--json")
+    t = _cli(command, path, "--engine", "torch", "--json")
     assert f.returncode == 0, f.stderr
     assert t.returncode == 0, t.stderr
     return json.loads(f.stdout), json.loads(t.stdout)
@@ -789,12 +848,12 @@ def test_cli_landscape_fused_json_matches_torch():
 def test_cli_text_names_the_engine_and_the_first_call():
     r = _cli("landscape", str(EXAMPLES / "slice_2d.json"), "--engine", "fused", "--refine", "1")
     assert r.returncode == 0, r.stderr
-    first = r.stdout.splitlines()[0]
-    assert "(float32, fused engine)" in first and "compiling or loading the kernel" in first
+    first, second = r.stdout.splitlines()[:2]
+    assert "(float64, fused engine)" in first and "compiling or loading the kernel" in first
+    assert second == "engine: fused (requested)"
 
 
 @pytest.mark.parametrize("extra, needle", [
-    (["--dtype", "float64"], "float32 only"),
     (["--device", "cuda"], "runs on the CPU"),
 ])
 def test_cli_fused_refusals(extra, needle):

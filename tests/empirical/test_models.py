@@ -506,6 +506,17 @@ def test_cli_model_experiment_file(tmp_path, capsys):
     assert err.count("\n") == 1 and "model.weights: no file" in err
     assert main(["landscape", "examples/slice_2d.json", "--loss", "mse"]) == 2
     assert "--loss applies to PyTorch models" in capsys.readouterr().err
+    # auto (the default) and model pick the model engine; the spec-based engines are refused in one line
+    assert main(["landscape", str(tmp_path / "exp.json"), "--engine", "torch"]) == 2
+    assert "a PyTorch model is evaluated by the model engine, not --engine torch" in capsys.readouterr().err
+    from bettibounds.empirical.model_files import load_model_experiment
+    from bettibounds.empirical.sampler import make_kernel
+
+    mexp = load_model_experiment(str(tmp_path / "exp.json"))
+    assert make_kernel(mexp).engine_reason.startswith("auto: a torch.nn.Module")
+    assert make_kernel(mexp, engine="model").engine_reason == "requested"
+    with pytest.raises(InvalidSpecError, match="evaluated by the model engine"):
+        make_kernel(mexp, engine="fused")
 
 
 def test_grid_barcode_of_a_model_landscape():

@@ -9,7 +9,7 @@ table           where                                                        a n
 ==============  ===========================================================  ===========================
 torch           engines/torch_ops.py ``TORCH_ACTIVATIONS``, ``activation_op``  a gap (the torch engine
                                                                              evaluates any registry net)
-fused           empirical/fused.py ``fused_unsupported``                     refused: the reason names it
+fused           engines/fused.py ``fused_unsupported``                       refused: the reason names it
 interval        certified/interval_activations.py ``activation_enclosure``   a gap (certified landscapes)
 ball (arb)      certified/arb_oracle.py ``arb_activation``                   a gap (its oracle)
 jets            certified/jets.py ``scalar_functions``                       a gap (certified lower bound)
@@ -80,7 +80,7 @@ def _torch_problems(name: str) -> list[str]:
 
 
 def _fused_problems(name: str) -> list[str]:
-    fused = pytest.importorskip("bettibounds.empirical.fused")
+    fused = pytest.importorskip("bettibounds.engines.fused")
     from bettibounds.engines.torch_kernel import LossKernel
     from bettibounds.spec import ArchitectureSpec
 

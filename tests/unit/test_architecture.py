@@ -130,12 +130,9 @@ def test_import_contracts_hold():
 MAX_LINES = 600
 #: modules allowed over MAX_LINES, each with why; the list only shrinks
 OVERSIZED_ALLOWED = {
-    # the fused engine's numba kernel: hand-unrolled float32 vector code for k = 1..4 directions (its
+    # the fused engine's numba kernel: hand-unrolled vector code for k = 1..4 directions in two precisions (its
     # docstring says so); splitting it would cost numba's inlining across the pieces
-    "empirical/_fused_numba.py": "numba kernel",
-    "engines/_fused_numba.py": "numba kernel (its home if the fused engine moves to engines/, wip-23)",
-    # 608 lines on main and grown by wip-18c and wip-23: to be split once both are merged
-    "distributed.py": "to be split after the merges of wip-18c and wip-23",
+    "engines/_fused_numba.py": "numba kernel",
     # brought by wip-18c (643 lines)
     "_lib/io.py": "being split on branch wip-18c",
 }

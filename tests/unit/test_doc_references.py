@@ -81,8 +81,8 @@ def test_cited_sections_of_docs_theory_exist():
 
 
 def test_section_lookup_can_fail():
-    assert _exists("4.5") and _exists("9.17") and _exists("14")
-    assert not _exists("4.9") and not _exists("9.20") and not _exists("15")
+    assert _exists("4.5") and _exists("9.17") and _exists("14") and _exists("15")
+    assert not _exists("4.9") and not _exists("9.20") and not _exists("16")
 
 
 def _docstring_calls():

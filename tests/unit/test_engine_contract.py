@@ -7,7 +7,7 @@ import importlib.util
 import numpy as np
 import pytest
 
-from bettibounds.engines import ENGINES, build_engine, engine_names, engine_record, get_engine
+from bettibounds.engines import AUTO, ENGINES, build_engine, engine_choices, engine_names, engine_record, get_engine
 from bettibounds.engines.base import DifferentiableEngine, LossEngine
 from bettibounds.errors import InvalidSpecError, UnknownNameError
 from bettibounds.spec import ArchitectureSpec
@@ -24,6 +24,23 @@ def test_registry_names_and_unknown_name():
     assert "dask" not in engine_names() and "torch" in engine_names()
     with pytest.raises(UnknownNameError, match="valid engine names are: dask, fused, model, torch"):
         get_engine("numpy")
+
+
+def test_engine_choices_are_auto_and_the_registry():
+    """``engine=`` accepts "auto" and the registry's engines, nothing else (the registry is the one
+    source of engine names: the resolver and the CLI read it)."""
+    from bettibounds.cli import build_parser
+    from bettibounds.engines import resolve_engine
+
+    assert AUTO not in ENGINES and engine_choices() == (AUTO, *engine_names())
+    spec = ArchitectureSpec(inputs=1, widths=(2,), activation="tanh", samples=2)
+    for name in engine_names():
+        assert resolve_engine(name, spec, "slice", 2) == (name, "requested")
+    with pytest.raises(InvalidSpecError, match="engine must be one of auto, torch, fused, model, got 'dask'"):
+        resolve_engine("dask", spec, "slice", 2)
+    for command in ("landscape", "barcode"):
+        args = build_parser().parse_args([command, "x.json"])
+        assert args.engine == AUTO and args.dtype is None
 
 
 def test_importing_the_registry_imports_no_engine():

@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from bettibounds.empirical.fused import FusedSliceKernel
+from bettibounds.engines.fused import FusedSliceKernel
 from bettibounds.empirical.kernels import LossKernel
 from bettibounds.spec import ArchitectureSpec
 
@@ -27,7 +27,7 @@ def main():
     c, D = rng.normal(size=spec.n_params) * 0.3, rng.normal(size=(2, spec.n_params)) * 0.3
     ax = np.linspace(-1, 1, 256)
     T = np.stack(np.meshgrid(ax, ax, indexing="ij"), -1).reshape(-1, 2)
-    fused = FusedSliceKernel(spec, x, y)
+    fused = FusedSliceKernel(spec, x, y, dtype="float32")
     torch32 = LossKernel(spec, x, y, device="cpu", dtype="float32")
     for k in (fused, torch32):  # compile / warm up
         k.evaluate_chunked(T[:100], "slice", center=c, directions=D)

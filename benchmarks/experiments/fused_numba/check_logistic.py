@@ -1,5 +1,5 @@
 """Exhaustive accuracy check of the fused engine's float32 logistic
-(bettibounds.empirical._fused_numba.logistic_f32) over every float32 input.
+(bettibounds.engines._fused_numba.logistic_f32) over every float32 input.
 
 Reference: the float64 logistic, computed without cancellation (e / (1 + e) for z < 0, 1 / (1 + e)
 otherwise, e = exp(-|z|)), rounded to float32. Error = the distance in float32 steps (ulps) between
@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from bettibounds.empirical._fused_numba import LO, VW, act_f32_vector_array, logistic_f32_array
+from bettibounds.engines._fused_numba import LO, VW, act_f32_vector_array, logistic_f32_array
 
 
 def reference(x):

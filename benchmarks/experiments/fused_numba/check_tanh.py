@@ -1,4 +1,4 @@
-"""Exhaustive accuracy check of the shipped float32 tanh (bettibounds.empirical._fused_numba.tanh_f32,
+"""Exhaustive accuracy check of the shipped float32 tanh (bettibounds.engines._fused_numba.tanh_f32,
 the fused engine's; the same function as tanh32.tanh_f32 except that NaN propagates) over every float32 in [0, C] (C = clamp),
 plus the clamp region, specials and odd symmetry; and that the vector tanh of the kernel's tiles
 and first layer (act_f32_vector_array) equals tanh_f32 bit for bit on all 2^32 bit patterns. Reference: float64 np.tanh rounded to
@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from bettibounds.empirical._fused_numba import VW, C, act_f32_vector_array, tanh_f32_array
+from bettibounds.engines._fused_numba import VW, C, act_f32_vector_array, tanh_f32_array
 
 
 def tanh_f32_bits(lo, n, out):

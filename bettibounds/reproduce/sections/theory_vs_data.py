@@ -201,6 +201,7 @@ def run_suite(scale: str, out, *, device=None, log=None, certify: bool = True) -
                      "grid": list(s.values.shape), "refined_grid": None if res.refined is None else
                      list(res.refined.values.shape), "seeds": case.seeds, "levels": levels,
                      "direction_source": s.direction_source, "device": s.device, "dtype": s.dtype,
+                     "engine": s.engine, "engine_reason": s.engine_reason,
                      "loss_range": [float(s.values.min()), float(s.values.max())],
                      "persistence_backend": res.diagram.backend, "seconds": round(seconds, 2),
                      "upper": {"log10": safe_float(res.bound.log10, "up"), **ub,
@@ -304,7 +305,9 @@ def compute(ctx) -> dict:
     provenance: dict = {"seeds": [{"what": f"section 4: {c['case']}", "seeds": c["seeds"]}
                                   for c in (suite["cases"] if suite else [])]}
     if suite is not None and suite["cases"]:
-        provenance["device"] = {"landscape_device": sorted({c["device"] for c in suite["cases"]})}
+        provenance["device"] = {"landscape_device": sorted({c["device"] for c in suite["cases"]}),
+                                "landscape_engine": sorted({f"{c['engine']} ({c['engine_reason']})"
+                                                            for c in suite["cases"]})}
     if (tvd and any(r["lower"] is not None for r in tvd)) or (suite and suite["certificates"]):
         provenance["theorems"] = ["Sym-cert"]
     tables = {"theory_vs_data": tvd, "theory_vs_data_cases": None if suite is None else suite["cases"],
@@ -443,9 +446,9 @@ def markdown(result, ctx) -> list[str]:
                   "|G| images. A failed certificate is reported as such, never as a number.\n")
     md.append("### The experiments\n")
     md.append(md_table(suite["cases"], ["case", "network", "P", "region", "grid", "refined_grid", "seeds", "levels",
-                                        "loss_range", "persistence_backend", "device", "seconds"],
+                                        "loss_range", "persistence_backend", "device", "engine", "seconds"],
                        ["case", "network", "P", "region", "grid", "refined", "seeds", "levels (from a coarse pre-grid; "
-                        "+ the midpoint of the certified band)", "loss range", "backend", "device",
+                        "+ the midpoint of the certified band)", "loss range", "backend", "device", "engine",
                         "seconds"]))
     md.append("Slices pass through a centre trained by L-BFGS from a seeded 1/√fan-in uniform initialisation, along "
               "random filter-normalised directions (seeded); the directions actually used are in tables.json "
