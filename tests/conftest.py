@@ -10,12 +10,12 @@ Every test module of the suite (including tests/test_cli.py and
 tests/test_public_api.py) relies on these profile names.
 
 Shared fixtures: :func:`dask_local_client` (one local Dask cluster per test module) and
-:func:`cli_main` (the CLI in-process). Under pytest-xdist (``-n auto --dist loadgroup``, the
-documented command) a session fixture is one per worker process; tests in different modules
-that share one carry ``pytest.mark.xdist_group`` with one name so that ``--dist loadgroup``
-sends them to one worker (tests/empirical/conftest.py). Note: pytest 9.2 with pytest-xdist
-3.8 ignores the groups (pytest-xdist issue 1386, fix pending); each worker then computes such
-a fixture once, at most twice in all, as without the groups.
+:func:`cli_main` (the CLI in-process). The documented command runs the suite on pytest-xdist
+with ``-n auto --dist loadfile``: each test file runs whole in one worker process, so that a
+module fixture (a Dask cluster) starts once and the heavy imports of a file (torch, numba,
+Dask workers) happen in one process, not in both; a session fixture is one per worker.
+(``--dist loadgroup`` with ``xdist_group`` marks would be finer, but pytest 9.2 with
+pytest-xdist 3.8 ignores the marks: pytest-xdist issue 1386.)
 """
 
 from __future__ import annotations

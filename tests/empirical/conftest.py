@@ -11,7 +11,7 @@ import pytest
 def quick_trend_rows():
     """``barcode_trend(True, widths=(2, 3), depths=(1,), keep_barcodes=True)``, computed once: the trend
     test of test_barcode.py reads it and the Dask trend test of test_barcode_cli.py compares its Dask
-    run with it (both in xdist group "trend", so that they share this one run)."""
+    run with it (one run where both files run in one process; under ``--dist loadfile`` they may not)."""
     pytest.importorskip("torch")
     pytest.importorskip("gudhi")
     from bettibounds.barcode.sampling import BarcodeWarning

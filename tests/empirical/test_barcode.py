@@ -397,8 +397,7 @@ def test_json_schema_and_roundtrip():
         Barcode.from_dict({"bars": [{"dim": 0}]})
 
 
-@pytest.mark.xdist_group("trend")  # beside the Dask trend test of test_barcode_cli.py, which reuses these rows
-def test_trend_rows_are_measurements(tmp_path, quick_trend_rows):
+def test_trend_rows_are_measurements(tmp_path, quick_trend_rows):  # rows shared with test_barcode_cli.py
     from bettibounds.barcode.plots import plot_trend
 
     rows = quick_trend_rows  # barcode_trend(True, widths=(2, 3), depths=(1,), keep_barcodes=True)

@@ -120,7 +120,6 @@ def test_sample_mode_on_dask_equals_in_process(dask_local_client):
     assert dist["to_score"] == local["to_score"]
 
 
-@pytest.mark.xdist_group("trend")  # beside test_barcode.py's trend test, which reads the same rows
 def test_trend_jobs_on_dask_equal_in_process(quick_trend_rows, dask_local_client):
     from bettibounds.barcode.trend import barcode_trend
     from bettibounds.distributed import map_jobs
