@@ -9,12 +9,17 @@ breast-cancer data (569 samples, standardised) with BCE on logits, the issue's f
 * ``engine``: :class:`bettibounds.engines.model_engine.ModelEngine` (``evaluate_chunked`` in slice
   mode: vmap over chunks, with the slice trick);
 * ``engine, no trick``: the same engine with ``slice_trick=False`` (what the trick alone gains);
+* ``engine, compiled``: the engine with ``compile=True`` (``torch.compile`` of the batched loss;
+  the rate after compilation, whose time -- the first engine's, in this process -- is in the note);
 * ``vmap``: plain ``torch.func.vmap`` of ``functional_call`` over the same chunks of parameter
   vectors theta = c + t @ D, without the slice trick (what a user who knows torch.func writes);
 * ``loop``: a per-point torch loop (``vector_to_parameters`` into the model, forward, loss);
 * ``loop after first``: the same loop over the layers after the first parametrised one, whose output
   is precomputed outside the timing: the per-point work that remains for any slice method, so
   loop / this bounds what the slice trick can gain over a per-point loop;
+* ``torch.tanh alone``: ``torch.tanh`` on one point's inputs of every ``nn.Tanh`` of the model (on
+  the same data): a bound on the rate of any method that evaluates the model's tanh with torch's
+  kernel, one point at a time or batched (the CNNs' 920 000 activations per point);
 * ``loss-landscapes``: ``loss_landscapes.random_plane`` (pip package loss-landscapes 3.0.6, which
   evaluates one point at a time through its model wrapper), on a grid of the same size; skipped,
   with a note, when the package is missing.
@@ -27,8 +32,9 @@ against the loop's at those points (max relative difference). The memory check r
 child processes on two grids, 16x apart in points, and reports the peak resident memory of each:
 bounded by the chunk, it does not grow with the grid.
 
-Usage: python benchmarks/bench_models.py [--grid 41] [--dtype float32] [--threads N] [--no-memory]
-Writes nothing.
+Usage: python benchmarks/bench_models.py [--grid 41] [--dtype float32] [--threads N] [--no-memory] [--no-compile]
+Writes nothing itself (``compile=True`` fills torch's own inductor cache, TORCHINDUCTOR_CACHE_DIR, by
+default /tmp/torchinductor_$USER; --no-compile skips it).
 """
 
 from __future__ import annotations
@@ -107,11 +113,11 @@ def directions(model, seed=0):
     return c.numpy(), D.numpy()
 
 
-def run_engine(model, x, y, c, D, t, dtype, trick=True, loss="cross_entropy"):
+def run_engine(model, x, y, c, D, t, dtype, trick=True, loss="cross_entropy", compile=False):
     from bettibounds.engines.model_engine import ModelEngine, ModelProblem
 
-    eng = ModelEngine(ModelProblem(model, loss), x, y, device="cpu", dtype=dtype, slice_trick=trick)
-    eng.evaluate_chunked(t[:8], "slice", center=c, directions=D)  # warm-up
+    eng = ModelEngine(ModelProblem(model, loss), x, y, device="cpu", dtype=dtype, slice_trick=trick, compile=compile)
+    eng.evaluate_chunked(t[:8], "slice", center=c, directions=D)  # warm-up (compile=True: compiles)
     t0 = time.perf_counter()
     v = eng.evaluate_chunked(t, "slice", center=c, directions=D)
     return v, time.perf_counter() - t0, eng
@@ -186,6 +192,25 @@ def run_rest_loop(name, model, x, y, c, D, t, loss_fn):
     return np.array(out), time.perf_counter() - t0
 
 
+def run_tanh(model, x):
+    """Seconds of torch.tanh on one point's inputs of every nn.Tanh of the model."""
+    import torch
+
+    inputs = []
+    hooks = [mod.register_forward_hook(lambda _m, inp, _out: inputs.append(inp[0].clone()))
+             for mod in model.modules() if isinstance(mod, torch.nn.Tanh)]
+    with torch.no_grad():
+        model(x)
+    for h in hooks:
+        h.remove()
+    reps = 5
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        for a in inputs:
+            torch.tanh(a)
+    return (time.perf_counter() - t0) / reps
+
+
 def run_loss_landscapes(model, x, y, steps, loss_fn):
     try:
         import loss_landscapes
@@ -213,6 +238,19 @@ def memory_probe(name: str, grid: int, dtype_name: str) -> int:
     ax = np.linspace(-1, 1, grid)
     t = np.stack(np.meshgrid(ax, ax, indexing="ij"), -1).reshape(-1, 2)
     run_engine(model, x, y, c, D, t, dtype_name, loss=SETUPS[name][1])
+    return peak_rss_kib()
+
+
+def peak_rss_kib() -> int:
+    """This process's peak resident memory (KiB): VmHWM, where Linux has it. (Not ru_maxrss: Linux
+    carries the forked parent's peak across exec into it, so a child of a large parent reports the
+    parent's size whatever it does itself.)"""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
@@ -226,6 +264,8 @@ def main(argv=None) -> None:
     ap.add_argument("--models", default="mlp,cnn,cnn2,bc")
     ap.add_argument("--repeat", type=int, default=3, help="runs per method, taking turns; the best counts")
     ap.add_argument("--no-memory", action="store_true", help="skip the memory check (two child processes)")
+    ap.add_argument("--no-compile", action="store_true", help="skip the engine with compile=True (it compiles "
+                                                                 "for tens of seconds per model)")
     ap.add_argument("--memory-probe", nargs=2, metavar=("MODEL", "GRID"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     import torch
@@ -253,10 +293,16 @@ def main(argv=None) -> None:
         steps = max(2, int(round(np.sqrt(n))))
         best: dict = {}
         # the methods take turns, --repeat times; each keeps its best time (the machine is shared)
+        compile_s = None
         for _ in range(args.repeat):
             v, sec, eng = run_engine(model, x, y, c, D, t, args.dtype, loss=loss)
             chunk = eng.chunk_size(len(t), "slice", 2)
             best["engine"] = min(best.get("engine", np.inf), sec)
+            if not args.no_compile:
+                vc, sec_c, eng_c = run_engine(model, x, y, c, D, t, args.dtype, loss=loss, compile=True)
+                compile_s = getattr(eng_c, "compile_seconds", None) if compile_s is None else compile_s
+                best["engine, compiled"] = min(best.get("engine, compiled", np.inf), sec_c)
+            best["torch.tanh alone"] = min(best.get("torch.tanh alone", np.inf), run_tanh(model, x))
             best["engine, no trick"] = min(best.get("engine, no trick", np.inf),
                                            run_engine(model, x, y, c, D, t, args.dtype, False, loss)[1])
             best["vmap"] = min(best.get("vmap", np.inf), run_vmap(model, x, y, c, D, t, chunk, loss_fn)[1])
@@ -268,15 +314,22 @@ def main(argv=None) -> None:
                 best["loss-landscapes"] = min(best.get("loss-landscapes", np.inf), sec_ll)
         err = float(np.max(np.abs(v[idx] - ref) / np.maximum(np.abs(ref), 1e-300)))
         rate = len(t) / best["engine"]
+        comp = "" if args.no_compile else (
+            f"compile {compile_s:.0f} s, max rel diff vs loop {np.max(np.abs(vc[idx] - ref) / np.abs(ref)):.1e}"
+            if eng_c.compiled else f"not compiled: {eng_c.compile_reason}")
         rows = [("engine", len(t), f"chunk {chunk} points, slice trick from {eng.slice_trick}"),
+                ("engine, compiled", len(t), f"compile=True; {comp}"),
                 ("engine, no trick", len(t), "the engine with slice_trick=False"),
                 ("vmap", len(t), "plain vmap of functional_call + the torch loss, same chunks"),
                 ("loop", n, f"max rel diff engine vs loop {err:.1e}"),
                 ("loss-landscapes", steps * steps, "random_plane, filter normalisation"),
+                ("torch.tanh alone", 1, "torch.tanh on one point's tanh inputs: bounds an eager method's rate"),
                 ("loop after first", n, "per-point loop of the layers after the first (its output precomputed): "
                                         "loop / this bounds the trick's gain")]
         for method, pts, note in rows:
             if method not in best:
+                if method == "engine, compiled":
+                    continue
                 print(f"{name:<6} {eng.n_params:>5} {method:<16} {'-':>6} {'-':>9} {'-':>9}  not installed "
                       "(pip install loss-landscapes)")
                 continue

@@ -15,7 +15,8 @@ from __future__ import annotations
 from ._version import __version__
 from .api import bounds
 from .errors import (BettiBoundsError, DeviceError, FloatingPointModeError, HypothesisError, InvalidSpecError,
-                     MissingExtraError, NotPfaffianError, ResourceLimitError, SchedulerError, UnknownNameError)
+                     MissingExtraError, NotPfaffianError, OutputError, ResourceLimitError, SchedulerError,
+                     UnknownNameError)
 from .lower import SymmetryGroup, symmetry_group
 from .pfaffian.activations import get_activation
 from .pfaffian.chain import Certificate, certify, certify_chain
@@ -57,6 +58,7 @@ __all__ = [
     "DeviceError",
     "SchedulerError",
     "ResourceLimitError",
+    "OutputError",
     "FloatingPointModeError",
     "__version__",
 ]

@@ -5,7 +5,7 @@ Every error raised on bad input is a :class:`BettiBoundsError`, which subclasses
 know this package. Messages say what is wrong, why, and what is accepted instead.
 
 The environment errors (:class:`MissingExtraError`, :class:`DeviceError`,
-:class:`SchedulerError`, :class:`ResourceLimitError`) subclass :class:`InvalidSpecError`,
+:class:`SchedulerError`, :class:`ResourceLimitError`, :class:`OutputError`) subclass :class:`InvalidSpecError`,
 which version 0.1 raised for all of them, so code written against 0.1 keeps catching them.
 """
 
@@ -21,6 +21,7 @@ __all__ = [
     "DeviceError",
     "SchedulerError",
     "ResourceLimitError",
+    "OutputError",
     "FloatingPointModeError",
 ]
 
@@ -74,6 +75,12 @@ class SchedulerError(InvalidSpecError):
 
 class ResourceLimitError(InvalidSpecError):
     """A request would need more memory or time than this machine can give (refused before any work)."""
+
+
+class OutputError(InvalidSpecError):
+    """A result cannot be written: the directory is not writable, the disk is full, a file-size
+    limit (``ulimit -f``) was reached, a name is too long. Nothing half-written is left behind
+    (:mod:`bettibounds._lib.writers` writes to a temporary file and renames it)."""
 
 
 class FloatingPointModeError(InvalidSpecError):

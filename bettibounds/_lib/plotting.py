@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from .writers import save_figure
+
 __all__ = ["pyplot", "finish", "color_norm", "capped_heatmap"]
 
 
@@ -33,7 +35,7 @@ def finish(plt: Any, fig: Any, ax: Any, out: Path, name: str, written: list[str]
         ax.set_title(title)
     fig.tight_layout()
     path = out / name
-    fig.savefig(path, dpi=dpi)
+    save_figure(fig, path, dpi=dpi)  # atomic: a full disk or ulimit -f leaves no truncated file
     plt.close(fig)
     written.append(str(path))
 

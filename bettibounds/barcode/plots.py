@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._lib.writers import save_figure
 from .._lib.plotting import capped_heatmap, finish, pyplot
 from ..empirical.plots import axis_names, plural
 from ..errors import InvalidSpecError
@@ -139,7 +140,7 @@ def plot_trend(rows, out_dir, name: str = "to_score_trend.png", key: str = "to_s
     fig.suptitle("TO-score of the sampled barcode of minima (Barannikov et al. claim: shrinks with h and L)")
     fig.tight_layout()
     path = out / name
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
     written.append(str(path))
     return written
@@ -179,7 +180,7 @@ def plot_to_score_ci(rows, out_dir, name: str = "to_score_trend.png") -> list[st
     fig.suptitle("Minima-graph TO-score\n(Barannikov et al.: decreases with width and depth)", fontsize=10)
     fig.tight_layout()
     path = out / name
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
     return [str(path)]
 
@@ -200,6 +201,6 @@ def plot_segments_vs_error(runs, out_dir, name: str = "segment_vs_test_error.png
     ax.legend()
     fig.tight_layout()
     path = out / name
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
     return [str(path)]

@@ -67,6 +67,10 @@ def box_bounds(n_params: int, low, high) -> tuple[np.ndarray, np.ndarray]:
                                f"got shapes {lo.shape} and {hi.shape}")
     if not (np.isfinite(lo).all() and np.isfinite(hi).all()) or not (lo < hi).all():
         raise InvalidSpecError("the box needs finite low < high in every coordinate")
+    with np.errstate(over="ignore"):
+        wide = not np.isfinite(hi - lo).all()
+    if wide:  # uniform points are low + (high - low) * u
+        raise InvalidSpecError("the box is wider than float64 can represent (high - low overflows); narrow it")
     return lo, hi
 
 

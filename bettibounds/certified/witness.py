@@ -29,6 +29,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -40,7 +41,7 @@ from ..pfaffian.activations import get_activation
 from ..pfaffian.network import build_params, loss_expression
 from .jets import FLOAT, Jet, arb_backend, scalar_functions
 
-__all__ = ["LowerCertificate", "certify_lower", "loss_jet", "find_minimizers", "group_orbit"]
+__all__ = ["LowerCertificate", "certify_lower", "certify_lower_cost", "loss_jet", "find_minimizers", "group_orbit"]
 
 
 # ----------------------------------------------------------------- loss as a jet
@@ -396,7 +397,11 @@ def certify_lower(spec, x, y, theta=None, *, starts: int = 8, seed: int = 0, max
                                 group.order, seconds=time.perf_counter() - t0)
 
     if theta is None:
-        cands = find_minimizers(spec, x, y, starts=starts, seed=seed)
+        # a float64 search, a guide only: where it overflows (huge data), the candidate is non-finite and
+        # the certificate says so below; numpy's and scipy's warnings on the way would only repeat it
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            cands = find_minimizers(spec, x, y, starts=starts, seed=seed)
         p, loss, lam_min, gnorm = cands[0]
         steps.append({"step": "candidate", "certified": True, "detail":
                       f"best of {starts} L-BFGS + Newton runs (seed {seed}): loss {loss:.6g}, "
@@ -508,3 +513,15 @@ def certify_lower(spec, x, y, theta=None, *, starts: int = 8, seed: int = 0, max
     statement = f"b_0(S_c) >= {group.order} for every c in [{c_lo!r}, {c_hi_f!r})"
     return LowerCertificate(True, group.order, [c_lo, c_hi_f], p_list, statement, steps, group.order, rho, mu,
                             float(g_up), time.perf_counter() - t0)
+
+
+def certify_lower_cost(spec, x, y, starts: int, orbit: int):
+    """The time and memory estimate (:class:`bettibounds._lib.budget.Cost`) of :func:`certify_lower`
+    for a concrete network: :func:`bettibounds._lib.budget.certify_lower` from a pilot, the CPU time
+    of one first-order loss jet at a random point (the better of two)."""
+    from .._lib import budget
+
+    theta = np.random.default_rng(0).normal(0.0, 1.0, spec.n_params)
+    with np.errstate(all="ignore"):  # a pilot at a random point: overflow there is the data's business
+        jet = min(budget.cpu_seconds(lambda: loss_jet(spec, x, y, theta, FLOAT, order=1)) for _ in range(2))
+    return budget.certify_lower(jet, spec.n_params, starts, orbit)

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..errors import InvalidSpecError
 from .._lib.extras import missing_extra
 from .common import (ENGINE_HELP, engine_device, engine_options, json_option, output_dir, plot_option,
-                     progress_option, scheduler_options)
+                     progress_option, scheduler_options, staged_outputs)
 
 __all__ = ["add_parser", "run"]
 
@@ -37,7 +37,8 @@ def add_parser(sub) -> None:
                         parents=[json_option(), plot_option("write barcode.png (and minima.png for 2-D grids)"),
                                  engine_options(_ENGINE_HELP), progress_option(),
                                  scheduler_options("evaluate the loss (descent trajectories stay in this process)")])
-    bc.add_argument("experiment", nargs="?", help="experiment JSON (network, loss, data; region/grid for grid mode)")
+    bc.add_argument("experiment", nargs="?", help="experiment JSON (network, loss, data; region/grid for grid "
+                                                  "mode), or a model experiment (a \"model\" section: docs/usage.md)")
     bc.add_argument("--network", metavar="FILE", help="JSON with \"network\" and \"loss\" (instead of an experiment)")
     bc.add_argument("--data", metavar="FILE", help="data: JSON {\"x\": [...], \"y\": [...]} or .npz with arrays x, y")
     bc.add_argument("--minima", type=int, metavar="N", help="sample mode: N gradient-descent starts (default 64)")
@@ -82,60 +83,68 @@ def add_parser(sub) -> None:
 
 
 def _barcode_experiment(args):
-    """The experiment of ``bettibounds barcode``: a file, or --network plus --data."""
-    import zipfile
-
-    from ..empirical.experiment import load_experiment, parse_experiment
+    """The experiment of ``bettibounds barcode``: a file (an experiment file, or a model experiment with a
+    "model" section), or --network plus --data (every file read strictly, by :mod:`bettibounds._lib.readers`)."""
+    from .._lib.readers import read_json, read_npz
+    from .._lib.schema import check_keys
+    from ..empirical.experiment import parse_experiment
+    from ..empirical.model_files import load_any_experiment
 
     if args.experiment and (args.network or args.data):
         raise InvalidSpecError("give either an experiment file or --network with --data, not both")
     if args.experiment:
-        return load_experiment(args.experiment)
+        return load_any_experiment(args.experiment)  # a "model" section: a PyTorch model
     if not (args.network and args.data):
         raise InvalidSpecError("barcode needs an experiment file, or --network FILE and --data FILE")
-    try:
-        net = json.loads(Path(args.network).read_text())
-    except (OSError, ValueError) as exc:
-        raise InvalidSpecError(f"--network {args.network}: cannot read JSON ({exc})") from None
-    if not isinstance(net, dict) or "network" not in net:
-        raise InvalidSpecError(f'--network {args.network}: expected a JSON object with "network" (and "loss")')
-    path = Path(args.data)
-    try:
-        if path.suffix == ".npz":
-            import numpy as np
-
-            # our own handle: np.load leaves the file it opened open when the archive is corrupt
-            with open(path, "rb") as fh, np.load(fh) as z:
-                if "x" not in z or "y" not in z:
-                    raise InvalidSpecError(f"--data {path}: the .npz file needs arrays named x and y")
-                data = {"x": z["x"].tolist(), "y": z["y"].tolist()}
-        else:
-            data = json.loads(path.read_text())
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # a corrupt .npz is a BadZipFile
-        raise InvalidSpecError(f"--data {path}: cannot read it ({exc})") from None
-    if not isinstance(data, dict) or "x" not in data or "y" not in data:
-        raise InvalidSpecError(f'--data {path}: expected {{"x": [...], "y": [...]}}')
+    net = check_keys("--network file", read_json(args.network, "--network file"), {"network", "loss"}, ("network",))
+    if Path(args.data).suffix.lower() == ".npz":
+        data = read_npz(args.data, ("x", "y"), "--data file")
+    else:
+        data = check_keys("--data file", read_json(args.data, "--data file"), {"x", "y"}, ("x", "y"))
     return parse_experiment({"network": net["network"], "loss": net.get("loss", {"kind": "mse"}),
                              "data": {"x": data["x"], "y": data["y"]}})
 
 
 def run(args: argparse.Namespace) -> int:
+    from .._lib.budget import count
+
     device, dtype = engine_device(args)
-    if args.dim < 0:
-        raise InvalidSpecError("--dim must be >= 0")
-    output_dir(args.plot, "--plot")
+    count("--dim", args.dim)
+    count("--seed", args.seed)
+    count("--refine", args.refine)
+    for name in ("minima", "uniform", "steps"):
+        if getattr(args, name) is not None:
+            count(f"--{name}", getattr(args, name))
+    for name in ("min_cluster", "hull_descents"):
+        if getattr(args, name) is not None:
+            count(f"--{name.replace('_', '-')}", getattr(args, name), 1)
+    if args.k is not None:
+        from ..barcode.sampling import protocol_options
+
+        k = protocol_options(args.k, {})["k"]  # an integer or "4P"
+        if k != "4P":
+            count("--k", k, 1)
     if args.workers is not None and (args.scheduler != "local" or args.workers < 1):
         raise InvalidSpecError("--workers must be >= 1 and applies to --scheduler local only")
+    box = _box(args.box)
+    if args.scheduler is not None:
+        from ..dask_cluster import check_scheduler
+
+        check_scheduler(args.scheduler)
+    output_dir(args.plot, "--plot")
     exp = _barcode_experiment(args)
+    from ..empirical.sampler import experiment_engine
+
+    args.engine = experiment_engine(exp, args.engine)  # None for a PyTorch model: its model engine
     try:
         import gudhi  # noqa: F401
         import torch  # noqa: F401
     except ImportError as exc:
         raise missing_extra("empirical", exc, "barcodes") from None
     grid_mode = args.minima is None and exp.region is not None and exp.grid is not None
-    if args.engine == "model":
-        raise InvalidSpecError("--engine model evaluates PyTorch models (bettibounds landscape --model); barcode "
-                               "evaluates the network of an experiment file: use auto, torch or fused")
+    if args.engine == "model":  # experiment_engine turned it into None for a model experiment
+        raise InvalidSpecError("--engine model evaluates PyTorch models (a model experiment file); this experiment "
+                               "file describes its network: use auto, torch or fused")
     if args.engine == "fused" and not grid_mode:
         raise InvalidSpecError("--engine fused applies to grid mode (an experiment with a slice region and a "
                                "grid); sample mode descends with gradients and uses the torch kernel")
@@ -145,69 +154,137 @@ def run(args: argparse.Namespace) -> int:
         given += ["--refine"] if args.refine else []
         if given:
             raise InvalidSpecError(f"{', '.join(given)}: options of sample mode (add --minima N), not used on a grid")
+    for name in ("lr", "hull_scale"):  # (after the grid-mode check: there they are refused as unused)
+        if getattr(args, name) is not None and not (0 < getattr(args, name) < float("inf")):
+            raise InvalidSpecError(f"--{name.replace('_', '-')} must be a positive finite number, "
+                                   f"got {getattr(args, name)!r}")
+    if args.threshold is not None and not abs(args.threshold) < float("inf"):
+        raise InvalidSpecError(f"--threshold must be a finite number, got {args.threshold!r}")
     sample = {name: value if getattr(args, name) is None else getattr(args, name)
               for name, value in _SAMPLE_DEFAULTS.items()}
+    _enforce_budget(exp, args, grid_mode, sample, device, dtype)
     with contextlib.ExitStack() as stack:
         client = None
         if args.scheduler is not None:
             from ..distributed import dask_client
 
             client = stack.enter_context(dask_client(args.scheduler, workers=args.workers))
-        barcode, values, dist = _barcode_run(exp, args, device, dtype, grid_mode, client, sample)
+        barcode, values, dist = _barcode_run(exp, args, device, dtype, grid_mode, client, sample, box)
     if args.dim not in barcode.dims and args.dim > 0:
         raise InvalidSpecError(f"--dim {args.dim}: this barcode has segments of index {barcode.dims} only")
-    written = []
-    if args.plot:
-        from ..barcode.plots import plot_all
+    with staged_outputs(args.plot) as stage:  # the plots and the printed result: all or none
+        written = []
+        if stage is not None:
+            from ..barcode.plots import plot_all
 
-        try:
-            written = plot_all(barcode, args.plot, values)
-        except OSError as exc:
-            raise InvalidSpecError(f"--plot {args.plot}: cannot write the plots there ({exc})") from None
-    d = barcode.to_dict(args.norm, args.dim, args.normalize)
-    if args.json:
-        d["n_params"] = exp.spec.n_params
-        d["distributed"] = dist
-        d["plots"] = written
-        print(json.dumps(d, indent=2))
-    else:
-        print(_barcode_text(barcode, d["to_score"], exp.spec.n_params, written))
+            written = [stage.final(w) for w in plot_all(barcode, stage.path, values)]
+        d = barcode.to_dict(args.norm, args.dim, args.normalize)
+        if args.json:
+            d["n_params"] = exp.n_params
+            d["model"] = exp.record() if hasattr(exp, "record") else None
+            d["distributed"] = dist
+            d["plots"] = written
+            print(json.dumps(d, indent=2))
+        else:
+            print(_barcode_text(barcode, d["to_score"], exp.n_params, written))
     return 0
 
 
-def _barcode_run(exp, args: argparse.Namespace, device, dtype: str, grid_mode: bool, client, sample: dict):
+def _enforce_budget(exp, args: argparse.Namespace, grid_mode: bool, sample: dict, device, dtype: str) -> None:
+    """Refuse, before any work, a barcode that cannot fit in memory or time; announce a long one
+    (bettibounds._lib.budget, with a pilot of this network's torch kernel, or of a PyTorch model's
+    model engine). A model's size enters the memory estimate through P and m only (its activations
+    are not modelled); its time is the pilot's."""
+    import math
+    import os
+    from types import SimpleNamespace
+
+    from .._lib import budget
+    from ..empirical.sampler import make_kernel
+
+    model_exp = getattr(exp, "kind", None) == "model"
+    starts = 64 if args.minima is None else args.minima
+    kernel = make_kernel(exp, engine=None if model_exp else "torch", device=device,
+                         dtype="float32" if dtype == "float32" else "float64")
+    # the cost models need P, m and the units of a forward pass: a model's, as far as known
+    spec = SimpleNamespace(n_params=exp.n_params, samples=len(exp.x), widths=(), outputs=1, depth=1) \
+        if model_exp else exp.spec
+    slice_dim = len(exp.grid) if grid_mode and exp.region["kind"] == "slice" else None
+    per_point, per_start = budget.kernel_pilot(kernel, 0 if grid_mode else starts, slice_dim=slice_dim)
+    if grid_mode:
+        points = math.prod(exp.grid)
+        cost = budget.loss_evaluations(spec, points, per_point) + budget.persistence(points, len(exp.grid) - 1)
+        engine = args.engine
+        if engine == "auto" and not model_exp:  # what the sampler will choose (the torch pilot errs long for it)
+            from ..engines.choice import choose_engine
+
+            kind = exp.region["kind"]
+            engine = choose_engine(exp.spec, kind, len(exp.grid) if kind == "slice" else None, dtype, device)[0]
+        if engine == "fused":
+            cost = cost + budget.fused_compile()
+        advice = "use a coarser grid"
+    else:
+        k = sample["k"] if args.preset is None or args.k is not None else "4P"
+        k = 4 * spec.n_params if str(k).strip().upper() == "4P" else int(k)
+        cost = budget.sample_barcode(spec, uniform=sample["uniform"], starts=starts, steps=sample["steps"],
+                                     k=k, refine=args.refine, pilot=(per_point, per_start),
+                                     region=args.region or "box",
+                                     hull_descents=100 if args.hull_descents is None else args.hull_descents)
+        advice = "lower --uniform, --minima, --steps or --refine"
+    if args.scheduler == "local":
+        cost = cost.alongside(budget.local_cluster(args.workers or os.cpu_count() or 1))
+        advice += ", or --workers"
+    budget.enforce(cost, "the barcode", advice)
+
+
+def _box(text: str | None) -> tuple[float, float] | None:
+    """--box LOW,HIGH as two finite numbers with LOW < HIGH (None when not given)."""
+    if text is None:
+        return None
+    try:
+        low, high = (float(v) for v in text.split(","))
+    except ValueError:
+        raise InvalidSpecError(f"--box must be LOW,HIGH (two numbers), got {text!r}") from None
+    import math
+
+    if not (math.isfinite(low) and math.isfinite(high) and low < high and math.isfinite(high - low)):
+        raise InvalidSpecError(f"--box needs finite LOW < HIGH whose difference is a float64 number, got {text!r}")
+    return low, high
+
+
+def _barcode_run(exp, args: argparse.Namespace, device, dtype: str, grid_mode: bool, client, sample: dict,
+                 box: tuple[float, float] | None = None):
     """(barcode, grid values or None, what JSON records of Dask); the loss on Dask when ``client``."""
     import warnings
 
     from ..barcode import grid_barcode, sample_barcode
     from ..barcode.sampling import BarcodeWarning, protocol_options
-    from ..engines.torch_kernel import LossKernel
-    from ..empirical.sampler import sample_landscape
+    from ..empirical.sampler import make_kernel, sample_landscape
 
+    # sample mode evaluates an experiment file's network with the torch kernel in this process (its
+    # descent needs gradients), and its Dask evaluator does too: the same losses wherever they are
+    # computed; a PyTorch model is evaluated by its model engine everywhere (args.engine None)
+    is_model = getattr(exp, "kind", None) == "model"
+    sample_engine = args.engine if is_model else "torch"
     evaluator = None
     if client is not None:
-        from ..distributed import DaskEvaluator
+        from ..distributed import experiment_evaluator
 
-        # sample mode evaluates with the torch kernel in this process (its descent needs gradients), so
-        # its Dask evaluator does too: the same losses wherever they are computed
-        evaluator = DaskEvaluator(client, exp.spec, exp.x, exp.y, device=device, dtype=dtype,
-                                  progress=args.progress, engine=args.engine if grid_mode else "torch")
+        evaluator = experiment_evaluator(exp, client, device=device, dtype=dtype, progress=args.progress,
+                                         engine=args.engine if grid_mode else sample_engine)
     try:
         if grid_mode:
             landscape = sample_landscape(exp, device=device, dtype=dtype, progress=args.progress,
                                          kernel=evaluator, engine=args.engine)
             barcode, values = grid_barcode(landscape), landscape.values
         else:
-            if args.box:
-                try:
-                    low, high = (float(v) for v in args.box.split(","))
-                except ValueError:
-                    raise InvalidSpecError(f"--box must be LOW,HIGH (two numbers), got {args.box!r}") from None
+            if box is not None:
+                low, high = box
             elif exp.region is not None and exp.region.get("kind") == "box":
                 low, high = exp.region["low"], exp.region["high"]
             else:
                 low, high = -3.0, 3.0
-            kernel = LossKernel(exp.spec, exp.x, exp.y, device=device, dtype=dtype)
+            kernel = make_kernel(exp, engine=sample_engine, device=device, dtype=dtype)
             with warnings.catch_warnings():  # printed from meta["warnings"] with the result
                 warnings.simplefilter("ignore", BarcodeWarning)
                 barcode = sample_barcode(kernel, low, high, uniform=sample["uniform"],

@@ -85,6 +85,12 @@ def run(args: argparse.Namespace) -> int:
     if args.symbolic and args.space == "input":
         raise InvalidSpecError("--symbolic is for the loss space; drop --space input")
     spec = _spec_from_args(args)
+    if args.certify and not spec.is_symbolic:  # refuse a certificate that cannot finish; announce a long one
+        from .._lib import budget
+        from ..pfaffian.derive import closed_form
+
+        budget.enforce(budget.chain_certificate(closed_form(spec).format.order, spec.n_params), "the certificate",
+                       "certify a smaller architecture (fewer inputs, samples or units)")
     report = bounds(spec, space=args.space, slice_dim=args.slice_dim,
                     zell_constant=args.zell_constant, check=args.check, certify=args.certify)
     if args.json:

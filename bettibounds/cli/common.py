@@ -4,14 +4,14 @@ and small argument checks. No domain logic lives in the CLI; it parses, calls th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from pathlib import Path
 from typing import Any, NoReturn
 
 from ..errors import InvalidSpecError
 
 __all__ = ["PROG", "Parser", "one_line", "output_dir", "int_list", "json_option", "plot_option", "engine_options",
-           "scheduler_options", "progress_option", "engine_device", "ENGINE_HELP"]
+           "scheduler_options", "progress_option", "engine_device", "staged_outputs", "ENGINE_HELP"]
 
 PROG = "bettibounds"
 
@@ -25,22 +25,40 @@ class Parser(argparse.ArgumentParser):
 
 
 def one_line(text: str) -> str:
-    """Errors are one line: escape line breaks that came in with the user's input."""
-    return text.replace("\r", "\\r").replace("\n", "\\n")
+    """Errors are one line: escape line breaks and every other control character that came in
+    with the user's input (:func:`bettibounds._lib.text.escape`)."""
+    from .._lib.text import escape
+
+    return escape(text)
 
 
 def output_dir(path: Any, option: str) -> None:
-    """Create the output directory of ``option`` now, before any work: a path that is a file
-    or cannot be created is a one-line error, not a traceback after minutes of computing."""
+    """Check, before any work, that the output directory of ``option`` can be created and written
+    (:func:`bettibounds._lib.writers.check_output_dir`): a path that is empty, a file, too long or not
+    writable is a one-line error, not a traceback after minutes of computing. Nothing is created
+    yet; the writers create it when they write."""
+    from .._lib.writers import check_output_dir
+
     if path is None:
         return
-    p = Path(path)
-    if p.exists() and not p.is_dir():
-        raise InvalidSpecError(f"{option} {str(p)!r} is an existing file; give a directory")
-    try:
-        p.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InvalidSpecError(f"{option} {str(p)!r}: cannot create the directory ({exc.strerror or exc})") from None
+    check_output_dir(path, option)
+
+
+@contextlib.contextmanager
+def staged_outputs(directory: Any, what: str = "the plots"):
+    """All outputs or none: yields a :class:`~bettibounds._lib.writers.Staging` for ``directory`` (None
+    without one). The command writes its files into ``stage.path`` and prints its result inside the
+    block; stdout is flushed before the files are moved into place, so a result that cannot be
+    printed (a full disk) takes the files with it, and a failure while writing leaves no files."""
+    from .._lib.writers import staged_directory
+
+    if directory is None:
+        yield None
+        sys.stdout.flush()
+        return
+    with staged_directory(directory, what) as stage:
+        yield stage
+        sys.stdout.flush()
 
 
 def int_list(text: str) -> list[int]:

@@ -7,9 +7,9 @@ import json
 import sys
 
 from .._lib.extras import missing_extra
-from ..errors import InvalidSpecError
+from ..errors import InvalidSpecError, ResourceLimitError
 from .common import (ENGINE_HELP, PROG, engine_device, engine_options, json_option, output_dir, plot_option,
-                     progress_option, scheduler_options)
+                     progress_option, scheduler_options, staged_outputs)
 
 __all__ = ["add_parser", "run"]
 
@@ -75,25 +75,28 @@ def _load(args: argparse.Namespace):
     return load_experiment(args.experiment)
 
 
-def _estimate(exp, kernel, refine: int) -> None:
-    """Print the time and memory estimate of a run over about 10 s (stderr, before the run)."""
-    from ..empirical.sampler import estimate_run
-
-    est = estimate_run(exp, kernel, refine)
-    if est["seconds"] > 10:
-        sec = est["seconds"]
-        when = f"{sec / 60:.1f} min" if sec >= 120 else f"{sec:.0f} s"
-        sys.stderr.write(f"{PROG}: estimate: about {when} for {est['points']} points (grid"
-                         f"{' and refined grid' if refine > 1 else ''}), peak memory about "
-                         f"{est['bytes'] / 2**20:.0f} MiB\n")
-
-
 def run(args: argparse.Namespace) -> int:
-    if args.refine < 1:
-        raise InvalidSpecError("--refine must be >= 1 (1 disables the stability check)")
+    import math
+
+    from .._lib.budget import count
+
+    count("--refine", args.refine, 1)
+    for name in ("workers", "block"):
+        if getattr(args, name) is not None:
+            count(f"--{name}", getattr(args, name), 1)
     device, dtype = engine_device(args)
-    if args.certify and not args.certify_seconds > 0:
-        raise InvalidSpecError(f"--certify-seconds must be > 0, got {args.certify_seconds}")
+    if args.certify and not 0 < args.certify_seconds < math.inf:
+        raise InvalidSpecError(f"--certify-seconds must be a positive finite number, got {args.certify_seconds}")
+    if args.scheduler is None and (args.workers is not None or args.block is not None):
+        raise InvalidSpecError("--workers and --block apply to distributed runs: add --scheduler local "
+                               "or --scheduler tcp://host:port")
+    if args.workers is not None and args.scheduler != "local":
+        raise InvalidSpecError("--workers applies to --scheduler local only (a remote cluster has the workers "
+                               "started there with `dask worker`)")
+    if args.scheduler is not None:
+        from ..dask_cluster import check_scheduler
+
+        check_scheduler(args.scheduler)
     exp = _load(args)
     if args.certify and getattr(exp, "kind", None) == "model":
         raise InvalidSpecError("--certify proves Betti numbers for the networks of experiment files (interval "
@@ -103,18 +106,15 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidSpecError('the experiment needs "region" and "grid" for a landscape')
     try:
         from ..empirical.compare import analyze_landscape
+        from ..empirical.sampler import make_kernel
     except ImportError as exc:
         raise missing_extra("empirical", exc, "the landscape tools") from None
+    engine = args.engine  # (a model experiment: "auto" or "model", both the model engine; _load checked)
+    kernel = None
     if args.scheduler is None:
-        if args.workers is not None or args.block is not None:
-            raise InvalidSpecError("--workers and --block apply to distributed runs: add --scheduler local "
-                                   "or --scheduler tcp://host:port")
-        from ..empirical.sampler import make_kernel
-
-        engine = args.engine  # (a model experiment: "auto" or "model", both the model engine; _load checked)
         kernel = make_kernel(exp, engine=engine, device=device, dtype=dtype)  # refuses before any work
-        if kernel.engine != "fused":  # (the fused engine's first call compiles: a probe would not measure its rate)
-            _estimate(exp, kernel, args.refine)
+    _enforce_budget(exp, args, kernel, device, dtype)
+    if args.scheduler is None:
         res = analyze_landscape(exp, refine=args.refine, device=device, dtype=dtype, progress=args.progress,
                                 engine=engine, kernel=kernel, local_search=not args.no_local_search)
         dist = None
@@ -122,30 +122,98 @@ def run(args: argparse.Namespace) -> int:
         res, dist = _distributed(exp, args, device, dtype)
     if args.certify:
         _certify(exp, res, args)
-    written = []
-    if args.plot:
-        from ..empirical.plots import plot_landscape
+    with staged_outputs(args.plot) as stage:  # the plots and the printed result: all or none
+        written = []
+        if stage is not None:
+            from ..empirical.plots import plot_landscape
 
-        written = plot_landscape(res, args.plot, log_color=args.log_scale)
-    if args.json:
-        d = res.to_dict()
-        d["plots"] = written
-        d["distributed"] = dist
-        print(json.dumps(d, indent=2))
-    else:
-        print(res.to_text(written))
-        if args.certify:
-            from ..certified.landscape import certified_lines
+            written = [stage.final(w) for w in plot_landscape(res, stage.path, log_color=args.log_scale)]
+        if args.json:
+            d = res.to_dict()
+            d["plots"] = written
+            d["distributed"] = dist
+            print(json.dumps(d, indent=2))
+        else:
+            print(res.to_text(written))
+            if args.certify:
+                from ..certified.landscape import certified_lines
 
-            print("\n" + "\n".join(certified_lines(res.levels)))
-        if dist is not None:
-            print(f"distributed: {dist['scheduler']} ({dist['address']}), {dist['workers']} workers, "
-                  f"blocks of {dist['block']} points (chunk {dist['chunk']})")
+                print("\n" + "\n".join(certified_lines(res.levels)))
+            if dist is not None:
+                print(f"distributed: {dist['scheduler']} ({dist['address']}), {dist['workers']} workers, "
+                      f"blocks of {dist['block']} points (chunk {dist['chunk']})")
     if res.violations:
         sys.stderr.write(f"{PROG}: error: {len(res.violations)} stable unclipped level(s) exceed the rigorous, "
                          "unconditional upper bound: this contradicts the theory, please report it\n")
         return 1
     return 0
+
+
+#: landscapes estimated to take this long or longer are announced (time, points, peak memory) on stderr
+ANNOUNCE_SECONDS = 10.0
+
+
+def _enforce_budget(exp, args: argparse.Namespace, kernel, device, dtype: str) -> None:
+    """Refuse, before any work, a landscape (with its refined grid) that cannot fit in time, in memory
+    or in the grid-size limit; announce one of :data:`ANNOUNCE_SECONDS` or more with its time, points
+    and peak memory (bettibounds._lib.budget). The pilot runs the run's own engine (``kernel``: torch
+    or a model's); the torch engine stands in for the fused one, chosen or automatic (whose first
+    call compiles; it is faster, so the estimate errs long), and for Dask runs."""
+    import math
+    import os
+
+    from .._lib import budget
+    from ..empirical.experiment import MAX_GRID_POINTS, grid_points_text
+    from ..empirical.grid_memory import grid_host_bytes
+    from ..empirical.resolution import DEFAULT_STARTS, torch_single_thread
+    from ..empirical.sampler import make_kernel
+
+    grid = list(exp.grid)
+    dims = len(grid) - 1 if exp.homology_dims is None else max(exp.homology_dims)
+    points = math.prod(grid)
+    refined_shape = [(n - 1) * args.refine + 1 for n in grid]
+    refined = math.prod(refined_shape)  # exact: no float overflow
+    if refined > MAX_GRID_POINTS:
+        raise ResourceLimitError(
+            f"the refined grid (--refine {args.refine}) has {grid_points_text(refined)} points, more than "
+            f"{MAX_GRID_POINTS:.0e}: use a smaller --refine (--refine 1 turns the stability check off)")
+    model_exp = getattr(exp, "kind", None) == "model"
+    fused = args.engine == "fused" or getattr(kernel, "engine", None) == "fused"  # (auto may choose it)
+    pilot = kernel
+    if pilot is None or fused:
+        pilot = make_kernel(exp, engine=args.engine if model_exp else "torch", device=device,
+                            dtype=dtype or "float64")
+    slice_dim = len(grid) if exp.region["kind"] == "slice" else None
+    per_point, _ = budget.kernel_pilot(pilot, 0, slice_dim=slice_dim)
+
+    def evaluations(n: int, shape: list) -> budget.Cost:
+        if model_exp:
+            mode, k = ("slice", len(grid)) if slice_dim else ("full", 0)
+            chunk = pilot.chunk_size(n, mode, k) * pilot.bytes_per_point(mode, k) if hasattr(pilot, "chunk_size") else 0
+            cost = budget.engine_evaluations(n, per_point, chunk)
+        else:
+            cost = budget.loss_evaluations(exp.spec, n, per_point)
+        return cost.alongside(budget.Cost(0.0, grid_host_bytes(shape), ())) + budget.persistence(n, dims)
+
+    cost = evaluations(points, grid)
+    if args.refine > 1:
+        cost = cost + evaluations(refined, refined_shape)
+    if not args.no_local_search:  # one point at a time on one torch thread, as the local search runs
+        with torch_single_thread():
+            per_start = budget.step_pilot(pilot, 1)
+        cost = cost + budget.local_search(DEFAULT_STARTS, per_start)
+    if args.certify:  # wall-clock capped per level
+        levels = len(exp.levels or [])
+        cost = cost + budget.Cost(args.certify_seconds * levels, 0.0, ((f"--certify on {levels} levels",
+                                                                         args.certify_seconds * levels),))
+    if fused:
+        cost = cost + budget.fused_compile()
+    if args.scheduler == "local":
+        cost = cost.alongside(budget.local_cluster(args.workers or os.cpu_count() or 1))
+    total = points + (refined if args.refine > 1 else 0)
+    budget.enforce(cost, "the landscape", "use a coarser grid or a smaller --refine", announce_at=ANNOUNCE_SECONDS,
+                   detail=f" for {total} points (grid{' and refined grid' if args.refine > 1 else ''}), peak memory "
+                          f"about {budget.format_bytes(cost.bytes)}")
 
 
 def _distributed(exp, args: argparse.Namespace, device, dtype: str):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..errors import InvalidSpecError
 from .common import json_option
 
 __all__ = ["add_parser", "run"]
@@ -25,14 +24,35 @@ def add_parser(sub) -> None:
     lo.set_defaults(handler=run)
 
 
+def _enforce_budget(exp, args: argparse.Namespace) -> None:
+    """Refuse a certification that cannot finish within the time limit; announce a long one. Only
+    where certify_lower would start working (a finite group within --max-order, P <= 400, the
+    [certify] extra present): otherwise it refuses at once, with its own reason."""
+    from .._lib import budget
+    from .._lib.extras import available
+    from ..lower import symmetry_group
+
+    group = symmetry_group(exp.spec)
+    if not (group.applicable and group.order is not None and group.order <= args.max_order
+            and exp.spec.n_params <= 400 and available("flint")):
+        return
+    from ..certified.witness import certify_lower_cost
+
+    budget.enforce(certify_lower_cost(exp.spec, exp.x, exp.y, args.starts, group.order), "the certification",
+                   "lower --starts, or certify a smaller network")
+
+
 def run(args: argparse.Namespace) -> int:
     from ..certified.witness import certify_lower
     from ..empirical.experiment import load_experiment
 
+    from .._lib import budget
+
     for name in ("starts", "max_order"):
-        if getattr(args, name) < 1:
-            raise InvalidSpecError(f"--{name.replace('_', '-')} must be >= 1")
+        budget.count(f"--{name.replace('_', '-')}", getattr(args, name), 1)
+    budget.count("--seed", args.seed)
     exp = load_experiment(args.experiment)
+    _enforce_budget(exp, args)
     cert = certify_lower(exp.spec, exp.x, exp.y, starts=args.starts, seed=args.seed, max_order=args.max_order)
     if args.json:
         print(json.dumps({"experiment": str(args.experiment), "spec": exp.spec.to_dict(), **cert.to_dict()}, indent=2))

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from ..errors import InvalidSpecError
-from .common import json_option, output_dir
+from .common import json_option, output_dir, staged_outputs
 
 __all__ = ["add_parser", "run"]
 
@@ -62,12 +62,50 @@ def _obstruction_size(d: int, h: int) -> None:
                                f"limit of {_OBSTRUCTION_MAX_WEIGHTS:.0e} (about 0.8 GB of float64)")
 
 
+def _budget(what: str, h: int, p: int, e: int, *, init: str | None = None, own: bool = False,
+            plot: tuple | None = None, bias: bool = True, flow: tuple | None = None,
+            signs: tuple | None = None) -> None:
+    """Refuse what cannot fit, announce what is long (bettibounds._lib.budget): the Poincare
+    polynomial of H(c) (``signs`` = (N+, N-) when known, else the worst split), a random
+    initialisation, the Monte Carlo estimates of P(c_k < 0) at ``init`` (the user's network when
+    ``own``; every cell of the plot's table when ``plot`` = (d, h) of the user's network), and
+    ``flow`` = (m, steps) of gradient descent."""
+    from .._lib import budget
+    from ..obstruction import PLOT_DIMS, PLOT_WIDTHS, flow_step_seconds, uses_monte_carlo
+
+    n_plus, n_minus = signs if signs is not None else (h // 2, h - h // 2)
+    cost = budget.invariant_topology(n_plus, n_minus).alongside(budget.Cost(0.0, 8.0 * 3 * h * (p + e), ()))
+    if init is not None:
+        cells = [(p, h)] if own else []
+        if plot is not None:
+            cells += [(d + (1 if bias else 0), w) for d in sorted(set(PLOT_DIMS) | {plot[0]})
+                      for w in sorted(set(PLOT_WIDTHS) | {plot[1]})]
+        for pc, hc in cells:
+            if uses_monte_carlo(pc, hc, init, e, bias=bias):
+                cost = cost + budget.monte_carlo(200_000, pc, e)
+    if flow is not None:
+        cost = cost + budget.obstruction_flow(flow[0], h, p, e, flow[1], flow_step_seconds(flow[0], h, p, e))
+    budget.enforce(cost, what, "lower --flow, --width, --input-dim or --outputs")
+
+
 def run(args: argparse.Namespace) -> int:
+    output_dir(args.plot, "--plot")
+    with staged_outputs(args.plot) as stage:  # the plot and the printed result: all or none
+        return _run(args, stage)
+
+
+def _run(args: argparse.Namespace, stage) -> int:
     import numpy as np
 
     from .. import obstruction as ob
+    from .._lib.budget import count
 
-    if args.flow < 0 or not (args.lr > 0 and np.isfinite(args.lr)):
+    count("--flow", args.flow)
+    count("--outputs", args.outputs, 1)
+    for name in ("input_dim", "width"):
+        if getattr(args, name) is not None:
+            count(f"--{name.replace('_', '-')}", getattr(args, name), 1)
+    if not (args.lr > 0 and np.isfinite(args.lr)):
         raise InvalidSpecError("--flow must be >= 0 and --lr a positive finite number")
     if args.seed < 0:
         raise InvalidSpecError(f"--seed must be a non-negative integer, got {args.seed}")
@@ -75,34 +113,21 @@ def run(args: argparse.Namespace) -> int:
     out: dict = {}
     e = args.outputs
     if args.experiment:
-        from pathlib import Path
+        from ..obstruction.experiment import load_obstruction_experiment
 
-        try:
-            obj = json.loads(Path(args.experiment).read_text())
-            d, h, e = obj["network"]["layers"]
-            bias = bool(obj["network"].get("bias", True))
-            X = np.array(obj["data"]["x"], float)
-            Y = np.array(obj["data"]["y"], float).reshape(len(X), -1)
-        except KeyError as exc:
-            raise InvalidSpecError(f"the obstruction experiment {args.experiment!r} lacks the key {exc.args[0]!r} "
-                                   '(it needs "network": {"layers": [d, h, e]} and "data": {"x", "y"})') from None
-        except (OSError, ValueError, TypeError) as exc:
-            raise InvalidSpecError(f"cannot read the obstruction experiment {args.experiment!r}: {exc}") from None
-        if X.ndim != 2 or X.shape[1] != d or Y.shape[1] != e or min(d, h, e) < 1:
-            raise InvalidSpecError("obstruction experiment: data.x must be m x d and data.y m x e for layers [d, h, e]")
+        exp = load_obstruction_experiment(args.experiment)
+        d, h, e, bias = exp.d, exp.h, exp.e, exp.bias
+        Xa, Y = exp.x_absorbed, exp.y
         _obstruction_size(d, h)
-        Xa = np.hstack([X, np.ones((len(X), 1))]) if bias else X
         p = Xa.shape[1]
-        if "init" in obj:
-            W, V = np.array(obj["init"]["W"], float), np.array(obj["init"]["V"], float).reshape(h, e)
+        _budget("the obstruction experiment", h, p, e, flow=(len(Xa), args.flow) if args.flow else None,
+                init=_init_name(args.init) if args.plot else None, plot=(d, h) if args.plot else None, bias=bias)
+        if exp.init is not None:
+            W, V = exp.init
         else:
             W, V = ob.initialise(d, h, e, init=_init_name(args.init), bias=bias, seed=args.seed)
-        if W.shape != (h, p):
-            raise InvalidSpecError(f"init.W must be {h} x {p} (bias absorbed as the last column)")
         c = ob.invariants(W, V)
-        teacher = None
-        if "teacher" in obj:
-            teacher = (np.array(obj["teacher"]["W"], float), np.array(obj["teacher"]["V"], float))
+        teacher = exp.teacher
         if e == 1:
             out["reachability"] = ob.reachability(W, V, Xa, Y, teacher=teacher)
         if args.flow:
@@ -123,6 +148,9 @@ def run(args: argparse.Namespace) -> int:
                                    "(one per hidden neuron; leave --width out)")
         _obstruction_size(args.input_dim, len(c))
         p = args.input_dim + (0 if args.no_bias else 1)
+        _budget("the invariant set", len(c), p, e, signs=(sum(x > 0 for x in c), sum(x < 0 for x in c)),
+                init=_init_name(args.init) if args.plot else None, plot=(args.input_dim, len(c)) if args.plot else None,
+                bias=not args.no_bias)
     else:
         if args.input_dim is None or args.width is None:
             raise InvalidSpecError("give --c, --experiment, or --input-dim and --width for a random initialisation")
@@ -131,6 +159,8 @@ def run(args: argparse.Namespace) -> int:
         _obstruction_size(args.input_dim, args.width)
         init = _init_name(args.init)
         p = args.input_dim + (0 if args.no_bias else 1)
+        _budget("the random initialisation", args.width, p, e, init=init, own=True,
+                plot=(args.input_dim, args.width) if args.plot else None, bias=not args.no_bias)
         W, V = ob.initialise(args.input_dim, args.width, e, init=init, bias=not args.no_bias, seed=args.seed)
         c = ob.invariants(W, V)
         out["probability"] = ob.obstruction_probability(p, args.width, init, e, seed=args.seed,
@@ -138,8 +168,8 @@ def run(args: argparse.Namespace) -> int:
     topo = ob.topology([float(x) for x in c], p=p, e=e)
     if args.plot:  # the user's d, h, init, bias and e, with the user's network marked
         d_user, bias_user = (d, bias) if args.experiment else (args.input_dim, not args.no_bias)
-        out["plot"] = ob.plot_probability(args.plot, _init_name(args.init), mark=(d_user, len(c)), bias=bias_user,
-                                          e=e)
+        out["plot"] = stage.final(ob.plot_probability(stage.path, _init_name(args.init), mark=(d_user, len(c)),
+                                                      bias=bias_user, e=e))
     result = {**topo.to_dict(), **out}
     if args.json:
         print(json.dumps(result, indent=2))

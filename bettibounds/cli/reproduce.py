@@ -26,14 +26,24 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .._lib.writers import staged_directory
     from ..reproduce import TheoryViolation, reproduce
 
+    if args.scheduler is not None:  # before any work: a bad address or a missing Dask is refused now
+        from ..dask_cluster import check_scheduler
+
+        check_scheduler(args.scheduler)
     output_dir(args.out, "--out")
     try:
-        res = reproduce(args.out, scale=args.scale or "quick", scheduler=args.scheduler)
+        # the report's files appear together when the run ends, or not at all (error, Ctrl-C, a summary
+        # that cannot be printed)
+        with staged_directory(args.out, "the report", commit_on=(TheoryViolation,)) as stage:
+            res = reproduce(stage.path, scale=args.scale or "quick", scheduler=args.scheduler)
+            print(f"wrote {stage.final(res['report'])} and {stage.final(res['html'])} ({res['seconds']:.1f} s; "
+                  f"{len(res['plots'])} plot(s); {res['compared']} rows compared with the bounds; bound violations: "
+                  f"{res['violations']})")
+            sys.stdout.flush()
     except TheoryViolation as exc:  # the report is written; say where, and fail
-        sys.stderr.write(f"{PROG}: error: THEORY VIOLATED: {one_line(str(exc))}\n")
+        sys.stderr.write(f"{PROG}: error: THEORY VIOLATED: {one_line(stage.rewrite(str(exc)))}\n")
         return 1
-    print(f"wrote {res['report']} and {res['html']} ({res['seconds']:.1f} s; {len(res['plots'])} plot(s); "
-          f"{res['compared']} rows compared with the bounds; bound violations: {res['violations']})")
     return 0

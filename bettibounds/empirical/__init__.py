@@ -24,6 +24,7 @@ EXPORTS = {
     "Experiment": "experiment", "load_experiment": "experiment", "parse_experiment": "experiment",
     "LandscapeSample": "sampler", "sample_landscape": "sampler", "make_kernel": "sampler",
     "resolve_directions": "sampler", "grid_axes": "sampler", "refined_grid": "sampler", "estimate_run": "sampler",
+    "experiment_engine": "sampler",
     "PersistenceDiagram": "persistence", "sublevel_persistence": "persistence", "betti_curve": "persistence",
     "betti_numbers_at": "persistence",
     "LandscapeResult": "compare", "analyze_landscape": "compare", "compare_with_bound": "compare",
@@ -33,7 +34,7 @@ EXPORTS = {
     "ModelExperiment": "models", "experiment_from_model": "models", "model_data": "model_datasets",
     "model_vector": "model_regions", "filter_normalize": "model_regions", "recognise_network": "model_recognition",
     "PathResult": "paths", "path_between": "paths", "plot_path": "paths", "barrier_heights": "paths",
-    "load_model_experiment": "model_files",
+    "load_model_experiment": "model_files", "load_path_file": "model_files", "load_any_experiment": "model_files",
     "TrainedMinimum": "training", "train_to_minimum": "training",
 }
 

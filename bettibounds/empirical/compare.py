@@ -28,14 +28,16 @@ An excess means different things depending on the bound's hypotheses (``verdict`
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..api import bounds
-from ..errors import InvalidSpecError
+from ..errors import InvalidSpecError, ResourceLimitError
 from ..logspace import safe_float
+from .experiment import MAX_GRID_POINTS, grid_points_text
 from .grid_memory import check_grid_fits
 from .persistence import betti_curve, sublevel_persistence
 from .resolution import Resolution, network_objective, resolve_levels, torch_single_thread
@@ -277,6 +279,10 @@ def analyze_landscape(experiment, *, refine: int = 2, device=None, dtype: str | 
                                "counts, one per axis of the region)")
     check_grid_fits(list(experiment.grid))  # both grids must fit before any work starts
     if refine > 1:
+        refined_points = math.prod(refined_grid(list(experiment.grid), refine))
+        if refined_points > MAX_GRID_POINTS:  # before any float arithmetic on it (10^400 overflows)
+            raise ResourceLimitError(f"the refined grid (--refine {refine}) has {grid_points_text(refined_points)} "
+                                     f"points, more than {MAX_GRID_POINTS:.0e}: use a smaller refinement factor")
         check_grid_fits(refined_grid(list(experiment.grid), refine), f"the refined grid (--refine {refine})")
     own_sampler = sampler is None
     if sampler is None:

@@ -19,17 +19,27 @@ tools need them; the certified lower bound does not). Every violation raises
 
 from __future__ import annotations
 
-import json
 import math
 import numbers
 from dataclasses import dataclass, field
 from fractions import Fraction
-from pathlib import Path
 
+from .._lib.readers import read_json
 from ..errors import InvalidSpecError
 from ..spec import ArchitectureSpec
 
-__all__ = ["Experiment", "load_experiment", "parse_experiment"]
+__all__ = ["Experiment", "load_experiment", "parse_experiment", "MAX_GRID_POINTS", "grid_points_text"]
+
+#: the most grid points a landscape may have (the experiment's grid, or a refined one)
+MAX_GRID_POINTS = 10**9
+
+
+def grid_points_text(total: int) -> str:
+    """A point count for messages, exact integers of any size included (no float overflow, no
+    4300-digit limit): '1.25e+06', 'about 10^400'."""
+    if total < 10**300:
+        return f"{total:.3g}"
+    return f"about 10^{int(math.log10(total))}"
 
 _TOP_KEYS = {"network", "loss", "data", "region", "grid", "levels", "homology_dims"}
 #: the keys each section accepts (docs/usage.md, "Experiment files"): a misspelt key is an error, never a silent default
@@ -61,6 +71,11 @@ class Experiment:
     levels: list | None = None
     homology_dims: list | None = None
     raw: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def n_params(self) -> int:
+        """P, the network's number of parameters (as :class:`~.models.ModelExperiment` has it)."""
+        return self.spec.n_params
 
 
 def _err(path: str, msg: str) -> InvalidSpecError:
@@ -157,9 +172,8 @@ def parse_experiment(obj: dict) -> Experiment:
         if not isinstance(grid, list) or not all(isinstance(g, int) and not isinstance(g, bool) and g >= 2 for g in grid):
             raise _err("grid", "must be a list of integers >= 2 (points per axis)")
         total = math.prod(grid)
-        if total > 10**9:
-            size = f"{total:.3g}" if total < 10**300 else f"about 10^{len(str(total)) - 1}"  # no float overflow
-            raise _err("grid", f"has {size} points (> 1e9): use a coarser grid or a slice")
+        if total > MAX_GRID_POINTS:
+            raise _err("grid", f"has {grid_points_text(total)} points (> 1e9): use a coarser grid or a slice")
     levels = obj.get("levels")
     if levels is not None:
         if not isinstance(levels, list):
@@ -225,32 +239,7 @@ def _check_region(region, P: int) -> int:
 
 
 def load_experiment(path) -> Experiment:
-    """Read and validate an experiment file (JSON)."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidSpecError(f"cannot read experiment file {str(p)!r}: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise InvalidSpecError(f"experiment file {str(p)!r} is not UTF-8 text (byte {exc.start}): "
-                               f"an experiment file is JSON") from None
-    try:
-        obj = json.loads(text, object_pairs_hook=_no_duplicate_keys)
-    except json.JSONDecodeError as exc:
-        raise InvalidSpecError(f"experiment file {str(p)!r} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
-    except RecursionError:
-        raise InvalidSpecError(f"experiment file {str(p)!r} nests its arrays or objects too deeply") from None
-    except ValueError as exc:  # an integer literal beyond Python's digit limit, or a duplicate key
-        why = "a number has more than 4300 digits" if "digits" in str(exc) else str(exc)
-        raise InvalidSpecError(f"experiment file {str(p)!r}: {why}") from None
-    return parse_experiment(obj)
-
-
-def _no_duplicate_keys(pairs) -> dict:
-    """json object hook: a key given twice is refused (json would keep the last one silently)."""
-    out = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"the key {key!r} appears twice in one object; which one is meant?")
-        out[key] = value
-    return out
+    """Read and validate an experiment file (JSON, read by the package's one strict reader,
+    :func:`bettibounds._lib.readers.read_json`: UTF-8, no duplicate keys, no NaN or overflowing numbers,
+    bounded nesting and size)."""
+    return parse_experiment(read_json(path, "experiment file"))

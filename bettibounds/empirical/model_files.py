@@ -14,6 +14,8 @@
 * ``model.factory``: ``"file.py:function"``; the function is called with no arguments (or with
   ``model.kwargs``) and returns the ``torch.nn.Module``. The file is the user's own code and is run
   as Python (import it only from a source you trust, as with any script).
+* ``model.compile``: ``true`` evaluates the grid with ``torch.compile`` (the model engine's
+  ``compile`` option; default ``false``).
 * ``model.weights``: a state_dict saved with ``torch.save(model.state_dict(), path)``, read with
   ``torch.load(path, weights_only=True)`` (no pickled code runs) and loaded strictly.
 * ``data``: ``"file"`` a ``.npz`` (arrays named by ``"x"`` and ``"y"``, default ``x`` and ``y``) or a
@@ -23,6 +25,11 @@
   or a direction goes (``center``, ``models``, ``trajectory``, listed ``directions``) a path to a
   state_dict file may stand.
 
+``bettibounds path path.json`` reads a *path file* (:func:`load_path_file`): the same ``"model"``,
+``"loss"`` and ``"data"`` sections and a ``"path"`` section, ``{"to": "b.pt", "points": 101, "relax":
+true}``, for :func:`~bettibounds.empirical.paths.path_between` from the model to the state_dict
+``to``. ``bettibounds barcode`` takes model experiments too (:func:`load_any_experiment`).
+
 Relative paths are relative to the experiment file's folder. Every error is one line
 (:class:`~bettibounds.errors.InvalidSpecError`) naming the key.
 """
@@ -30,7 +37,6 @@ Relative paths are relative to the experiment file's folder. Every error is one 
 from __future__ import annotations
 
 import importlib.util
-import json
 import uuid
 from pathlib import Path
 
@@ -38,29 +44,26 @@ import numpy as np
 
 from ..errors import InvalidSpecError
 
-__all__ = ["load_model_experiment", "read_json", "is_model_experiment", "load_factory", "load_state_dict"]
+__all__ = ["load_model_experiment", "load_path_file", "load_any_experiment", "read_json", "is_model_experiment",
+           "load_factory", "load_state_dict"]
 
 _TOP = {"model", "loss", "data", "region", "grid", "levels", "homology_dims"}
-_MODEL = {"factory", "weights", "parameters", "mode", "kwargs"}
+_MODEL = {"factory", "weights", "parameters", "mode", "kwargs", "compile"}
 _LOSS = {"kind", "reduction"}
 _DATA = {"file", "x", "y", "samples", "seed"}
+_PATH_TOP = {"model", "loss", "data", "path"}
+_PATH = {"to", "points", "relax", "images", "iterations", "step", "dense"}
 
 
 def read_json(path) -> dict:
-    """The decoded JSON object of ``path`` (one-line errors, like experiment files)."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidSpecError(f"cannot read experiment file {str(p)!r}: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise InvalidSpecError(f"experiment file {str(p)!r} is not UTF-8 text (byte {exc.start})") from None
-    try:
-        obj = json.loads(text)
-    except (json.JSONDecodeError, RecursionError, ValueError) as exc:
-        raise InvalidSpecError(f"experiment file {str(p)!r} is not valid JSON: {getattr(exc, 'msg', exc)}") from None
+    """The decoded JSON object of ``path``, read by the package's strict reader
+    (:func:`bettibounds._lib.readers.read_json`: a regular file -- not a FIFO or a device --, UTF-8, no
+    duplicate keys, no NaN or overflowing numbers, bounded nesting and size; one-line errors)."""
+    from .._lib.readers import read_json as read_strict
+
+    obj = read_strict(path, "experiment file")
     if not isinstance(obj, dict):
-        raise InvalidSpecError(f"experiment file {str(p)!r} must hold a JSON object")
+        raise InvalidSpecError(f"experiment file {str(path)!r} must hold a JSON object")
     return obj
 
 
@@ -185,28 +188,23 @@ def _region(base: Path, region):
     return out
 
 
-def load_model_experiment(path=None, *, obj: dict | None = None, factory: str | None = None,
-                          weights: str | None = None, data: str | None = None, loss: str | None = None,
-                          reduction: str | None = None):
-    """A :class:`~bettibounds.empirical.models.ModelExperiment` from a model experiment file (or a
-    decoded ``obj``); the keyword arguments stand for the command line's ``--model``, ``--weights``,
-    ``--data``, ``--loss`` and ``--reduction`` and replace the file's entries (their paths are
-    relative to the working directory)."""
-    from .models import experiment_from_model
-
+def _model_loss_data(path, obj, top: set, what: str, factory, weights, data) -> tuple:
+    """What model experiments and path files share: the decoded object, its folder, the model (its
+    weights loaded), the "model" and "loss" sections, and the data (x, y, "data" section), with the
+    command line's replacements (paths relative to the working directory)."""
     base = Path(".") if path is None else Path(path).parent
     if obj is None:
         obj = read_json(path) if path is not None else {}
     obj = dict(obj)
     if "network" in obj:
-        raise InvalidSpecError('an experiment has either "network" (a spec-based network) or "model" (a PyTorch '
+        raise InvalidSpecError(f'{what} has either "network" (a spec-based network) or "model" (a PyTorch '
                                "model), not both; --model needs a file without \"network\"")
-    unknown = set(obj) - _TOP
+    unknown = set(obj) - top
     if unknown:
-        raise InvalidSpecError(f"model experiment: unknown keys {sorted(unknown)}; accepted: {sorted(_TOP)}")
-    msec = dict(obj.get("model") or {})
-    if not isinstance(obj.get("model", {}), dict):
+        raise InvalidSpecError(f"{what}: unknown keys {sorted(unknown)}; accepted: {sorted(top)}")
+    if not isinstance(obj.get("model") or {}, dict):
         raise InvalidSpecError('model must be an object: {"factory": "file.py:function", "weights": "w.pt"}')
+    msec = dict(obj.get("model") or {})
     unknown = set(msec) - _MODEL
     if unknown:
         raise InvalidSpecError(f"model: unknown keys {sorted(unknown)}; accepted: {sorted(_MODEL)}")
@@ -217,7 +215,7 @@ def load_model_experiment(path=None, *, obj: dict | None = None, factory: str | 
     if weights is not None:
         msec["weights"], w_base = weights, cwd
     if "factory" not in msec:
-        raise InvalidSpecError("a model experiment needs model.factory (or --model file.py:function)")
+        raise InvalidSpecError(f"{what} needs model.factory (or --model file.py:function)")
     model = load_factory(msec["factory"], fac_base, msec.get("kwargs"))
     if msec.get("weights") is not None:
         sd = load_state_dict(_resolve(w_base, msec["weights"], "model.weights"), "model.weights")
@@ -228,13 +226,29 @@ def load_model_experiment(path=None, *, obj: dict | None = None, factory: str | 
     lsec = obj.get("loss", {})
     if not isinstance(lsec, dict) or set(lsec) - _LOSS:
         raise InvalidSpecError(f'loss must be an object with keys among {sorted(_LOSS)}, like {{"kind": "mse"}}')
+    if not isinstance(obj.get("data") or {}, dict):
+        raise InvalidSpecError('data must be an object: {"file": "data.npz"} or {"x": [...], "y": [...]}')
     dsec = dict(obj.get("data") or {})
     if data is not None:
         dsec = {k: v for k, v in dsec.items() if k in ("samples", "seed")}
         dsec["file"], d_base = data, cwd
     if not dsec:
-        raise InvalidSpecError('a model experiment needs "data" (or --data file.npz)')
+        raise InvalidSpecError(f'{what} needs "data" (or --data file.npz)')
     x, y = _data(d_base, dsec)
+    return base, obj, model, msec, lsec, x, y, dsec
+
+
+def load_model_experiment(path=None, *, obj: dict | None = None, factory: str | None = None,
+                          weights: str | None = None, data: str | None = None, loss: str | None = None,
+                          reduction: str | None = None):
+    """A :class:`~bettibounds.empirical.models.ModelExperiment` from a model experiment file (or a
+    decoded ``obj``); the keyword arguments stand for the command line's ``--model``, ``--weights``,
+    ``--data``, ``--loss`` and ``--reduction`` and replace the file's entries (their paths are
+    relative to the working directory)."""
+    from .models import experiment_from_model
+
+    base, obj, model, msec, lsec, x, y, dsec = _model_loss_data(path, obj, _TOP, "a model experiment", factory,
+                                                                weights, data)
     for key in ("region", "grid"):
         if key not in obj:
             raise InvalidSpecError(f'a model experiment needs "{key}"')
@@ -242,4 +256,65 @@ def load_model_experiment(path=None, *, obj: dict | None = None, factory: str | 
         model, x, y, loss=loss or lsec.get("kind", "mse"), reduction=reduction or lsec.get("reduction", "torch"),
         region=_region(base, obj["region"]), grid=obj["grid"], levels=obj.get("levels"),
         homology_dims=obj.get("homology_dims"), parameters=msec.get("parameters"), mode=msec.get("mode", "refuse"),
-        samples=dsec.get("samples"), seed=dsec.get("seed", 0))
+        samples=dsec.get("samples"), seed=dsec.get("seed", 0), compile=msec.get("compile", False))
+
+
+def load_path_file(path=None, *, obj: dict | None = None, factory: str | None = None, weights: str | None = None,
+                   to: str | None = None, data: str | None = None, loss: str | None = None,
+                   reduction: str | None = None, **options) -> dict:
+    """The keyword arguments of :func:`~bettibounds.empirical.paths.path_between` from a *path file*
+    (or a decoded ``obj``)::
+
+        {"model": {"factory": "net.py:make_model", "weights": "a.pt"},
+         "loss":  {"kind": "cross_entropy"},
+         "data":  {"file": "digits.npz", "samples": 500, "seed": 0},
+         "path":  {"to": "b.pt", "points": 101, "relax": true, "images": 24, "iterations": 300,
+                   "step": 0.2, "dense": 8}}
+
+    The path runs from the model (``model.weights``) to ``path.to`` (a state_dict of the same
+    architecture); the other ``path`` entries are :func:`path_between`'s options. The keyword
+    arguments stand for the command line's ``--model``, ``--weights``, ``--to``, ``--data``,
+    ``--loss``, ``--reduction`` and (``options``) ``--points``, ``--relax``, ``--images``,
+    ``--iterations``, and replace the file's entries (their paths are relative to the working
+    directory; the file's, to its folder)."""
+    base, obj, model, msec, lsec, x, y, dsec = _model_loss_data(path, obj, _PATH_TOP, "a path file", factory,
+                                                                weights, data)
+    psec = obj.get("path") or {}
+    if not isinstance(psec, dict):
+        raise InvalidSpecError('path must be an object: {"to": "b.pt", "points": 101, "relax": true}')
+    unknown = set(psec) - _PATH
+    if unknown:
+        raise InvalidSpecError(f"path: unknown keys {sorted(unknown)}; accepted: {sorted(_PATH)}")
+    psec = {**psec, **{k: v for k, v in options.items() if v is not None}}
+    unknown = set(psec) - _PATH
+    if unknown:
+        raise InvalidSpecError(f"path options: unknown {sorted(unknown)}; accepted: {sorted(_PATH - {'to'})}")
+    if not isinstance(psec.get("relax", True), bool):
+        raise InvalidSpecError(f"path.relax must be true or false, got {psec['relax']!r}")
+    if to is not None:
+        psec["to"], to_base = to, Path(".")
+    else:
+        to_base = base
+    if psec.get("to") is None:
+        raise InvalidSpecError("a path file needs path.to, the state_dict the path ends at (or --to b.pt)")
+    other = load_state_dict(_resolve(to_base, psec.pop("to"), "path.to"), "path.to")
+    return {"model_a": model, "model_b": other, "x": x, "y": y, "loss": loss or lsec.get("kind", "mse"),
+            "reduction": reduction or lsec.get("reduction", "torch"), "parameters": msec.get("parameters"),
+            "mode": msec.get("mode", "refuse"), "samples": dsec.get("samples"), "seed": dsec.get("seed", 0),
+            "compile": msec.get("compile", False), **psec}
+
+
+def load_any_experiment(path):
+    """The experiment in ``path``: a model experiment when the file has a ``"model"`` section, else
+    an experiment file (:func:`~bettibounds.empirical.experiment.load_experiment`)."""
+    from .experiment import load_experiment
+
+    if not is_model_experiment(path):
+        return load_experiment(path)
+    try:
+        import torch  # noqa: F401
+    except ImportError as exc:
+        from .._lib.extras import missing_extra
+
+        raise missing_extra("empirical", exc, "PyTorch models") from None
+    return load_model_experiment(path)

@@ -105,13 +105,15 @@ class ModelExperiment:
     data_source: dict = field(default_factory=dict)
     notes: tuple = ()
     slice_trick: str | None = None
+    compile: bool = False
 
     #: what :func:`~bettibounds.empirical.sampler.sample_landscape` dispatches on
     kind = "model"
 
     def make_engine(self, device=None, dtype: str | None = None) -> ModelEngine:
-        """The model engine of this experiment (``dtype=None``: float64)."""
-        return ModelEngine(self.problem, self.x, self.y, device=device, dtype="float64" if dtype is None else dtype)
+        """The model engine of this experiment (``dtype=None``: float64; ``compile`` as built)."""
+        return ModelEngine(self.problem, self.x, self.y, device=device, dtype="float64" if dtype is None else dtype,
+                           compile=self.compile)
 
     def slice_basis(self) -> tuple[np.ndarray, np.ndarray, dict]:
         """(center, directions, direction_source) of the slice."""
@@ -126,6 +128,7 @@ class ModelExperiment:
                 "reduction": p.reduction if isinstance(p.loss, str) else "the callable's own",
                 "parameters": list(self.names), "n_params": self.n_params, "mode": p.mode,
                 "data": dict(self.data_source), "notes": list(self.notes), "slice_trick": self.slice_trick,
+                "compile": self.compile,
                 "bound": "computed" if self.spec is not None else None, "no_bound_reason": self.bound_reason}
 
     def to_dict(self) -> dict:
@@ -138,7 +141,8 @@ class ModelExperiment:
 # ------------------------------------------------------------------ the experiment
 def experiment_from_model(model, x, y=None, *, loss: Any = "mse", region: dict, grid, levels=None,
                           homology_dims=None, reduction: str = "torch", parameters=None, mode: str = "refuse",
-                          samples: int | None = None, seed: int = 0) -> ModelExperiment:
+                          samples: int | None = None, seed: int = 0,
+                          compile: bool = False) -> ModelExperiment:
     """A landscape experiment of any ``torch.nn.Module`` on its data, validated before any work.
 
     Parameters
@@ -166,6 +170,10 @@ def experiment_from_model(model, x, y=None, *, loss: Any = "mse", region: dict, 
         What to do with a model in train mode whose output depends on it.
     samples, seed : int
         A seeded subset of the data (``None``: all of it).
+    compile : bool
+        Evaluate the grid with ``torch.compile`` (the model engine's ``compile`` option: 10-20 s to
+        compile, then 0.8-1.7x the plain engine's rate on the CPU, depending on the model and
+        precision; docs/benchmarks.md).
 
     Examples
     --------
@@ -176,6 +184,8 @@ def experiment_from_model(model, x, y=None, *, loss: Any = "mse", region: dict, 
     >>> exp.n_params, exp.directions.shape, exp.spec is not None
     (13, (2, 13), True)
     """
+    if not isinstance(compile, bool):
+        raise InvalidSpecError(f"compile must be true or false, got {compile!r}")
     problem = ModelProblem(model, loss, reduction, None if parameters is None or callable(parameters)
                            else tuple([parameters] if isinstance(parameters, str) else parameters), mode)
     xt, yt, source = model_data(x, y, samples=samples, seed=seed)
@@ -217,4 +227,4 @@ def experiment_from_model(model, x, y=None, *, loss: Any = "mse", region: dict, 
         below = 100.0 / (engine.m * outputs if problem.reduction == "torch" else engine.m)
     return ModelExperiment(problem, xt, yt, reg, grid, levels, homology_dims, center, D, dsource,
                            tuple(engine.names), engine.n_params, spec, reason, below, source, tuple(engine.notes),
-                           engine.slice_trick)
+                           engine.slice_trick, compile)

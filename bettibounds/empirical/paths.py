@@ -95,7 +95,8 @@ def _arc(points: np.ndarray) -> np.ndarray:
 def path_between(model_a, model_b, x, y=None, *, loss="mse", reduction: str = "torch", parameters=None,
                  mode: str = "refuse", points: int = 101, relax: bool = True, images: int = 24,
                  iterations: int = 300, step: float = 0.2, dense: int = 8, device=None, dtype: str = "float64",
-                 samples: int | None = None, seed: int = 0, progress: bool = False) -> PathResult:
+                 samples: int | None = None, seed: int = 0, progress: bool = False,
+                 compile: bool = False, before_work=None) -> PathResult:
     """The loss along the straight segment and a relaxed path between two models, and their barriers.
 
     Parameters
@@ -112,8 +113,12 @@ def path_between(model_a, model_b, x, y=None, *, loss="mse", reduction: str = "t
         Also relax the path (string method, :func:`bettibounds.barcode.refine_path`; ``images``,
         ``iterations``, ``step`` and ``dense`` are its options). The relaxation uses gradients,
         so it evaluates the loss with autograd, a few images at a time.
-    device, dtype
-        The model engine's.
+    device, dtype, compile
+        The model engine's (``compile``: the loss along the paths through ``torch.compile``; the
+        relaxation's gradients are evaluated without it).
+    before_work : callable, optional
+        Called as ``before_work(engine)`` once the model engine is built and the input checked,
+        before any loss is evaluated (the command line estimates the time there and may refuse).
     """
     from ..barcode import refine_path
 
@@ -123,13 +128,15 @@ def path_between(model_a, model_b, x, y=None, *, loss="mse", reduction: str = "t
     problem = ModelProblem(model_a, loss, reduction, None if parameters is None else
                            tuple([parameters] if isinstance(parameters, str) else parameters), mode)
     xt, yt, source = model_data(x, y, samples=samples, seed=seed)
-    engine = ModelEngine(problem, xt, yt, device=device, dtype=dtype)
+    engine = ModelEngine(problem, xt, yt, device=device, dtype=dtype, compile=compile)
     params = dict(model_a.named_parameters())
     shapes = [tuple(params[n].shape) for n in engine.names]
     a = engine.center
     b = model_vector(model_b, engine.names, shapes, "model_b")
     if np.array_equal(a, b):
         raise InvalidSpecError("the two models have the same varied parameters: there is no path to follow")
+    if before_work is not None:
+        before_work(engine)
     s = np.linspace(0.0, 1.0, points)
     straight = engine.evaluate_chunked(s.reshape(-1, 1), "slice", center=a, directions=(b - a).reshape(1, -1),
                                        progress=progress)
@@ -153,6 +160,7 @@ def path_between(model_a, model_b, x, y=None, *, loss="mse", reduction: str = "t
 def plot_path(result: PathResult, out_dir, name: str = "path.png", log: bool = False) -> list[str]:
     """Plot the loss along the straight and the relaxed path (against the arc-length fraction s);
     the two models and each path's top are marked. Returns the written path."""
+    from .._lib.writers import save_figure
     from .plots import pyplot
 
     plt = pyplot()
@@ -173,7 +181,7 @@ def plot_path(result: PathResult, out_dir, name: str = "path.png", log: bool = F
     ax.legend(fontsize=8)
     fig.tight_layout()
     path = out / name
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
     return [str(path)]
 

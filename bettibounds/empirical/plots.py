@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._lib.writers import save_figure
 from .._lib.plotting import capped_heatmap, color_norm, finish, pyplot
 
 __all__ = ["plot_landscape", "axis_names", "plural", "pyplot"]
@@ -129,7 +130,7 @@ def plot_landscape(result, out_dir, *, log_color: bool = False, mark_center: boo
                      if s.kind == "slice" else "sections of the loss through the middle of the box; contours at "
                      "the levels")
         path = out / "sections.png"
-        fig.savefig(path, dpi=110)
+        save_figure(fig, path, dpi=110)
         plt.close(fig)
         written.append(str(path))
     dense = _curve_levels(v, levels)

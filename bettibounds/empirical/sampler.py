@@ -27,7 +27,7 @@ from ..pfaffian.network import build_params
 from .grid_memory import check_grid_fits
 
 __all__ = ["LandscapeSample", "sample_landscape", "make_kernel", "resolve_directions", "grid_axes", "refined_grid",
-           "estimate_run"]
+           "estimate_run", "experiment_engine"]
 
 
 @dataclass
@@ -121,7 +121,13 @@ def resolve_directions(spec, region: dict) -> tuple[np.ndarray, np.ndarray, dict
         rng = np.random.default_rng(seed)
         D = rng.standard_normal((k, P))
         if norm == "filter":
-            D = np.stack([_filter_normalise(spec, d, center) for d in D])
+            with np.errstate(over="ignore", invalid="ignore"):  # a norm beyond float64 is refused just below
+                D = np.stack([_filter_normalise(spec, d, center) for d in D])
+            if not np.isfinite(D).all():
+                raise InvalidSpecError(
+                    "experiment region.directions: filter normalisation scales each filter of a direction to the "
+                    "norm of the centre's filter, and some filter of this centre has a norm beyond float64 "
+                    '(about 1.8e308): rescale the centre, or use "normalization": "unit" or "none"')
             if not D.any():
                 raise InvalidSpecError(
                     "experiment region.directions: filter normalisation scales each filter of a direction to the "
@@ -242,6 +248,8 @@ def sample_landscape(experiment, *, grid=None, device=None, dtype: str | None = 
         trick = getattr(kernel, "slice_trick", None)
         if trick is not None or hasattr(kernel, "slice_trick_reason"):
             record["slice_trick"] = trick
+        if getattr(kernel, "compiled", None) is not None:  # the model engine's compile option
+            record["compiled"], record["compile_reason"] = kernel.compiled, kernel.compile_reason
     return LandscapeSample(values, axes, region["kind"], center, directions, source, str(kernel.device),
                            used, time.perf_counter() - t0, int(values.size),
                            engine, None if compiled_before is not None else getattr(kernel, "compile_seconds", None),
@@ -333,6 +341,18 @@ def make_kernel(experiment, *, engine: str | None = None, device=None, dtype: st
         kernel = LossKernel(spec, experiment.x, experiment.y, device=device, dtype=dtype)
     kernel.engine_reason = reason
     return kernel
+
+
+def experiment_engine(experiment, engine: str | None) -> str | None:
+    """The engine to ask :func:`make_kernel` or :func:`sample_landscape` for, given a command line's
+    ``--engine`` (whose default is auto): for a model experiment None -- its model engine -- when
+    ``engine`` is None, auto or model, and a refusal for any other; for an experiment file,
+    ``engine`` itself."""
+    if getattr(experiment, "kind", None) != "model":
+        return engine
+    if engine not in (None, "auto", "model"):
+        raise InvalidSpecError(f"a PyTorch model is evaluated by the model engine, not --engine {engine}")
+    return None
 
 
 def estimate_run(experiment, kernel, refine: int = 1, probe: int | None = None) -> dict:

@@ -28,6 +28,7 @@ error, not a silent hole).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import os
@@ -39,9 +40,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._lib.arrays import as_float64
-from ..errors import InvalidSpecError
+from ..errors import InvalidSpecError, SchedulerError
 
-__all__ = ["DaskEvaluator", "dask_distributed", "positive_int"]
+__all__ = ["DaskEvaluator", "dask_distributed", "positive_int", "worker_failure"]
 
 _INSTALL = 'pip install -e ".[dist]"'
 #: kernels a worker thread keeps (one per scattered payload); older ones are dropped
@@ -410,7 +411,10 @@ class DaskEvaluator:
                                          with_results=True)
         points_done = 0
         try:
-            for fut, (values, device, pid) in queue:
+            for fut, result in queue:
+                if isinstance(result, BaseException):  # with_results hands back a failed block's exception
+                    raise worker_failure(result, client)
+                values, device, pid = result
                 i = index.pop(fut.key)
                 if done[i]:  # pragma: no cover - Dask delivers each future once
                     raise RuntimeError(f"block {i} came back twice")
@@ -441,6 +445,24 @@ class DaskEvaluator:
                      "devices": sorted(devices)}
         self.runs.append(self.info)
         return out
+
+
+def worker_failure(exc: BaseException, client=None) -> BaseException:
+    """The exception to raise for a task that came back failed: the cluster losing the work (its
+    workers killed or gone: a cancelled future, ``KilledWorker``) is a :class:`SchedulerError`; an
+    exception raised by the work itself is returned as it is."""
+    import concurrent.futures
+
+    distributed = dask_distributed()
+    lost = (concurrent.futures.CancelledError, distributed.KilledWorker)
+    if not isinstance(exc, lost):
+        return exc
+    where = ""
+    with contextlib.suppress(Exception):
+        where = f" at {client.scheduler.address}"
+    return SchedulerError(f"the Dask cluster{where} lost the work ({type(exc).__name__}): its workers died or were "
+                          "stopped while computing (killed, out of memory, or the scheduler shut down); start "
+                          "workers again and rerun, or run in this process (no --scheduler)")
 
 
 def _host(v):

@@ -25,7 +25,7 @@ from ..errors import InvalidSpecError
 from .model_losses import batched_loss, loss_targets
 from .model_problem import ModelProblem, mode_dependent_modules, select_parameters
 
-__all__ = ["FunctionalModel", "ForwardOverride"]
+__all__ = ["FunctionalModel", "ForwardOverride", "no_fastpath", "one_line"]
 
 
 def _inputs(x, dtype, device) -> torch.Tensor:
@@ -129,7 +129,7 @@ class FunctionalModel:
                 evaluated = model(self._x)
         except Exception as exc:
             raise InvalidSpecError(f"the model's forward failed on the data x of shape {tuple(self._x.shape)}: "
-                                   f"{_one_line(exc)}") from None
+                                   f"{one_line(exc)}") from None
         same = isinstance(trained, torch.Tensor) and isinstance(evaluated, torch.Tensor) and \
             trained.shape == evaluated.shape and torch.equal(trained, evaluated)
         if not same:
@@ -173,7 +173,7 @@ class FunctionalModel:
             raise
         except Exception as exc:
             raise InvalidSpecError(f"the model's forward failed on the data x of shape {tuple(self._x.shape)}: "
-                                   f"{_one_line(exc)}") from None
+                                   f"{one_line(exc)}") from None
         finally:
             for h in handles:
                 h.remove()
@@ -232,18 +232,26 @@ class FunctionalModel:
             if z is not None:
                 self._override.value = None
 
-    def _values(self, th: torch.Tensor, z: torch.Tensor | None = None, z_dim: int = 0) -> torch.Tensor:
+    def _values(self, th: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         """The loss at each row of th (B, P): the outputs vmapped over the points, then the loss."""
+        with no_fastpath():
+            return self._batched(th, z)
+
+    def _batched(self, th: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+        """:meth:`_values` without the attention context (a pure function of tensors: what the
+        engine's ``compile`` option hands to ``torch.compile``, inside :func:`no_fastpath`)."""
         from torch.func import vmap
 
-        with _no_fastpath():
-            if z is None:
-                out = vmap(self._predict)(th)
-            else:
-                out = vmap(self._predict, in_dims=(0, z_dim))(th, z)
+        user = self.problem.loss
+        if th.shape[0] == 1:
+            # one point (the chunk of a large model): the module's own forward, whose kernels are at
+            # least as fast as vmap's batch rules (a convolution with batched weights is a grouped
+            # one): 1.09-1.14x the rate of vmap on benchmarks/bench_models.py's CNNs
+            out = self._predict(th[0], None if z is None else z[0]).unsqueeze(0)
+            return self._loss(out) if self._loss is not None else user(out[0], self._y).reshape(1)
+        out = vmap(self._predict)(th) if z is None else vmap(self._predict)(th, z)
         if self._loss is not None:
             return self._loss(out)
-        user = self.problem.loss
         return vmap(lambda o: user(o, self._y))(out)
 
     # ------------------------------------------------------------ conversions
@@ -276,7 +284,7 @@ class FunctionalModel:
 
 
 @contextlib.contextmanager
-def _no_fastpath():
+def no_fastpath():
     """Attention layers' fused eval-mode kernels have no vmap rule (torch falls back to a slow loop
     with a warning): evaluate them through their ordinary operations instead."""
     mha = getattr(torch.backends, "mha", None)
@@ -292,14 +300,14 @@ def _no_fastpath():
         mha.set_fastpath_enabled(before)
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) < 300 else text[:297] + "..."
 
 
 def _vmap_reason(exc: BaseException) -> str:
     """The one-line refusal of a forward that vmap cannot vectorise, naming the fix."""
-    text = _one_line(exc)
+    text = one_line(exc)
     if "data-dependent control flow" in text or ".item()" in text or "item()" in text:
         return ("the model's forward (or the loss) branches in Python on tensor values or calls .item(), so it is "
                 "not a function of the parameters that can be evaluated in batches; write the branch with "

@@ -21,7 +21,7 @@ import torch
 
 from .._lib.arrays import host_or_tensor
 from ..errors import InvalidSpecError
-from .model_forward import ForwardOverride, FunctionalModel
+from .model_forward import ForwardOverride, FunctionalModel, no_fastpath
 
 __all__ = ["SliceTrick", "SlicePlan"]
 
@@ -52,7 +52,7 @@ class SliceTrick(FunctionalModel):
     slice_trick_reason: str | None
     _first: tuple | None  # the first layer: (module, args, kwargs, its parameters' names)
     _first_shape: tuple
-    _sample_major: bool
+    _channels_last: bool
     _plan: SlicePlan | None  # the last slice planned
 
     def _setup_slice_trick(self) -> None:
@@ -115,8 +115,11 @@ class SliceTrick(FunctionalModel):
         # the first layer's outputs are formed point-major, (B, m, ...): one matrix product, and the
         # layout vmap's batched linear layers and pooling take without a copy (a sample-major (m, B, ...)
         # layout, which a following convolution takes without a copy, needed m tiny products and made
-        # the last Linear's batched product 50x slower: measured on the benchmark's CNN)
-        self._sample_major = False
+        # the last Linear's batched product 50x slower: measured on the benchmark's CNN). A Conv2d's
+        # outputs are laid out channels-last, (B, m, H, W, C) seen as (B, m, C, H, W): the same values,
+        # but the activation keeps that layout and torch's pooling kernels run 2x faster on it
+        # (benchmarks/bench_models.py's CNN: 1.13x the whole rate; a following convolution takes it)
+        self._channels_last = type(mod) is torch.nn.Conv2d and len(self._first_shape) == 4
         self._override = ForwardOverride(mod)
         self.slice_trick = label
         if not self._trick_agrees():
@@ -179,23 +182,26 @@ class SliceTrick(FunctionalModel):
                         values = {n: vals[n] if n in vals else torch.zeros_like(fixed[n]) for n in own}
                     rows.append(self._layer_output(values).reshape(-1))
             z = torch.stack(rows)
-            if self._sample_major:  # (m, 1 + k, rest): each chunk's outputs come out (m, B, rest)
-                z = z.view(k + 1, self.m, -1).transpose(0, 1).contiguous()
+            if self._channels_last:  # rows (m, H, W, C): each point's outputs come out channels-last
+                z = z.view(k + 1, *self._first_shape).permute(0, 1, 3, 4, 2).reshape(k + 1, -1)
         self._plan = SlicePlan(k, basis, z, key)
         return self._plan
 
     def _slice_values(self, plan: SlicePlan, t: torch.Tensor) -> torch.Tensor:
-        B = t.shape[0]
-        if B == 0:
+        if t.shape[0] == 0:
             return t.new_zeros(0)
+        with no_fastpath():
+            return self._slice_batched(t, plan.basis, plan.z)
+
+    def _slice_batched(self, t: torch.Tensor, basis: torch.Tensor, table: torch.Tensor | None) -> torch.Tensor:
+        """The loss at ``theta = t1 @ basis`` (t1 = [1, t]) for the B rows of t; ``table``: the plan's
+        first-layer tables or None (a pure function of tensors, like ``_batched``)."""
+        B = t.shape[0]
         t1 = torch.cat([t.new_ones(B, 1), t], dim=1)
-        th = t1 @ plan.basis
-        if plan.z is None:
-            return self._full_values(th)
-        if self._sample_major:
-            # (m, B, C, ...): the layout vmap gives a convolution with batched weights, where the
-            # batch folds into the channels without a copy for the next convolution
-            z = torch.matmul(t1, plan.z).view(self._first_shape[0], B, *self._first_shape[1:])
-            return self._values(th, z, 1)
-        z = (t1 @ plan.z).view(B, *self._first_shape)
-        return self._values(th, z)
+        th = t1 @ basis
+        if table is None:
+            return self._batched(th)
+        if self._channels_last:  # (B, m, H, W, C) seen as (B, m, C, H, W)
+            m, c, h, w = self._first_shape
+            return self._batched(th, (t1 @ table).view(B, m, h, w, c).permute(0, 1, 4, 2, 3))
+        return self._batched(th, (t1 @ table).view(B, *self._first_shape))

@@ -28,7 +28,12 @@ import numpy as np
 from ..errors import InvalidSpecError
 
 __all__ = ["InvariantTopology", "invariants", "topology", "reachability", "obstruction_probability",
-           "gradient_flow", "initialise", "invariants_text", "INITS", "LOSSES"]
+           "gradient_flow", "initialise", "invariants_text", "INITS", "LOSSES", "uses_monte_carlo", "PLOT_DIMS",
+           "PLOT_WIDTHS", "flow_step_seconds"]
+
+#: the input dimensions d and widths h of :func:`probability_table` and :func:`plot_probability`
+PLOT_DIMS = (1, 2, 4, 8, 16, 32, 64)
+PLOT_WIDTHS = (4, 16, 64, 256)
 
 #: initialisations. "pytorch" (the default) is ``torch.nn.Linear``'s own: weight kaiming_uniform(a = sqrt 5),
 #: i.e. U(+-1/sqrt(fan_in)), and bias U(+-1/sqrt(fan_in)), where fan_in counts the weights only (d for the
@@ -217,7 +222,7 @@ def topology(c, p: int, e: int = 1, tol: float = 0.0) -> InvariantTopology:
                      f"which is connected, so nothing is frozen and no neuron is pathological (neurons with "
                      f"c_k < 0: {negative})")
     # up to permutation and rescaling, a component is determined by how many neurons of each splitting kind
-    # have each sign [derived, medium confidence]
+    # have each sign (derived: docs/theory.md Proposition 11.1; exact for p >= 2, an upper bound for p = 1)
     effective = (n_minus_split + 1) * (n_plus_split + 1)
     return InvariantTopology(c, p, e, poly, poly.get(0, 0), pathological, effective, notes, negative)
 
@@ -278,6 +283,16 @@ def reachability(W, V, X, y, teacher=None, bias: bool = True) -> dict:
             "global minimisers may exist"}
 
 
+def uses_monte_carlo(p: int, h: int, init: str = "pytorch", e: int = 1, scale: float = 1.0, *,
+                     bias: bool = True) -> bool:
+    """Whether :func:`obstruction_probability` estimates q by Monte Carlo at these sizes (uniform
+    entries without the closed form: a vector output, or a_v > a_w) rather than in closed form."""
+    if init.endswith("normal"):
+        return False
+    a_w, a_v = _uniform_bounds(init, p, h, e, bias, scale)
+    return not (e == 1 and a_v <= a_w)
+
+
 def obstruction_probability(p: int, h: int, init: str = "pytorch", e: int = 1, samples: int = 0,
                             seed: int = 0, scale: float = 1.0, *, bias: bool = True) -> dict:
     """Probability that a neuron is pathological (c_k < 0) at initialisation, and that some neuron is.
@@ -305,7 +320,7 @@ def obstruction_probability(p: int, h: int, init: str = "pytorch", e: int = 1, s
         sw2, sv2 = _variance(init, p, h, scale), _variance(init, h, e, scale)
         q = float(fdist.cdf(sv2 * e / (sw2 * p), p, e))
         method = "closed form (F distribution)"
-    elif e == 1 and _uniform_bounds(init, p, h, e, bias, scale)[1] <= _uniform_bounds(init, p, h, e, bias, scale)[0]:
+    elif not uses_monte_carlo(p, h, init, e, scale, bias=bias):
         # ||v||^2 <= a_v^2 <= a_w^2: the ball {||w||^2 < ||v||^2} lies inside the cube [-a_w, a_w]^p, so
         # P(c_k < 0 | v) = vol(B_p) |v|^p / (2 a_w)^p and E|v|^p = a_v^p / (p + 1) [derived, exact]
         aw, av = _uniform_bounds(init, p, h, e, bias, scale)
@@ -372,33 +387,52 @@ def gradient_flow(W, V, X, y, steps: int = 20000, lr: float = 1e-3, loss: str = 
     patho = (c0 < 0) if V.shape[1] == 1 else np.zeros(len(c0), bool)
     sign0 = np.sign(V[patho])
     losses, flips, drift = [], False, 0.0
-    for t in range(steps):
-        Z = X @ W.T  # (m, h)
-        A = np.maximum(Z, 0)
-        value, G = _loss_and_dloss(A @ V, Y, loss)  # G = dL/dF, (m, e)
-        if t % max(1, steps // 200) == 0:
-            losses.append(value)
-        gV = A.T @ G
-        gW = ((G @ V.T) * (Z > 0)).T @ X
-        W -= lr * gW
-        V -= lr * gV
-        if patho.any() and np.any(np.sign(V[patho]) != sign0):
-            flips = True
-        drift = max(drift, float(np.max(np.abs(invariants(W, V) - c0))))
-    final = _loss_and_dloss(np.maximum(X @ W.T, 0) @ V, Y, loss)[0]
+    with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected below and said in words
+        for t in range(steps):
+            Z = X @ W.T  # (m, h)
+            A = np.maximum(Z, 0)
+            value, G = _loss_and_dloss(A @ V, Y, loss)  # G = dL/dF, (m, e)
+            if t % max(1, steps // 200) == 0:
+                losses.append(value)
+            gV = A.T @ G
+            gW = ((G @ V.T) * (Z > 0)).T @ X
+            W -= lr * gW
+            V -= lr * gV
+            if patho.any() and np.any(np.sign(V[patho]) != sign0):
+                flips = True
+            step_drift = float(np.max(np.abs(invariants(W, V) - c0)))
+            drift = max(drift, step_drift)
+            if not math.isfinite(step_drift):  # the weights overflowed: nothing after this step means anything
+                raise InvalidSpecError(f"gradient descent diverged at step {t + 1} of {steps} (the weights overflowed "
+                                       f"float64); lower the step size (lr = {lr:g}) or rescale the data")
+        final = _loss_and_dloss(np.maximum(X @ W.T, 0) @ V, Y, loss)[0]
+    if not math.isfinite(final):
+        raise InvalidSpecError(f"the loss after gradient descent overflows float64 ({final}); rescale the data")
     return {"W": W, "V": V, "final_loss": final, "loss_curve": losses, "max_invariant_drift": drift,
             "pathological_sign_changed": flips if V.shape[1] == 1 else None, "loss": loss}
 
 
-def probability_table(dims=(1, 2, 4, 8, 16, 32, 64), widths=(4, 16, 64, 256), init: str = "pytorch",
+def flow_step_seconds(m: int, h: int, p: int, e: int) -> float:
+    """Reference seconds (:func:`bettibounds._lib.budget.cpu_seconds`) of one step of
+    :func:`gradient_flow` with m samples, h neurons, p inputs and e outputs: five steps on arrays
+    of these shapes, measured (the pilot of the time estimate of ``obstruction --flow``)."""
+    from .._lib.budget import cpu_seconds
+
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(m, p)), rng.normal(size=(m, e))
+    W, V = 1e-3 * rng.normal(size=(h, p)), 1e-3 * rng.normal(size=(h, e))
+    return cpu_seconds(lambda: gradient_flow(W, V, X, Y, steps=5, lr=1e-9)) / 5
+
+
+def probability_table(dims=PLOT_DIMS, widths=PLOT_WIDTHS, init: str = "pytorch",
                       bias: bool = True, e: int = 1) -> list[dict]:
     """P(some neuron pathological) at initialisation over input dimensions d and widths h."""
     return [dict(d=d, **obstruction_probability(d + (1 if bias else 0), h, init, e, bias=bias))
             for d in dims for h in widths]
 
 
-def plot_probability(out_dir, init: str = "pytorch", dims=(1, 2, 4, 8, 16, 32, 64),
-                     widths=(4, 16, 64, 256), *, mark: tuple | None = None, bias: bool = True, e: int = 1) -> str:
+def plot_probability(out_dir, init: str = "pytorch", dims=PLOT_DIMS, widths=PLOT_WIDTHS, *,
+                     mark: tuple | None = None, bias: bool = True, e: int = 1) -> str:
     """PNG of P(some neuron pathological) against d, one curve per width (matplotlib).
 
     ``mark = (d, h)``: the user's network; its d and h are added to the curves and the point is marked
@@ -407,6 +441,8 @@ def plot_probability(out_dir, init: str = "pytorch", dims=(1, 2, 4, 8, 16, 32, 6
     from pathlib import Path
 
     import matplotlib
+
+    from .._lib.writers import save_figure
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -439,6 +475,6 @@ def plot_probability(out_dir, init: str = "pytorch", dims=(1, 2, 4, 8, 16, 32, 6
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"obstruction_probability_{init}.png"
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
     return str(path)

@@ -12,6 +12,8 @@ import html
 import math
 import re
 
+from .._lib.writers import save_figure as save_figure_atomic
+
 __all__ = ["cite_column", "fmt", "markdown_to_html", "md_table", "pyplot", "save_figure"]
 
 
@@ -164,6 +166,6 @@ def save_figure(plt, fig, out, name: str, dpi: int = 110) -> str:
     """Lay out, save as ``out/name``, close; return the file name (as the report links it)."""
     fig.tight_layout()
     path = out / name
-    fig.savefig(path, dpi=dpi)
+    save_figure_atomic(fig, path, dpi=dpi)
     plt.close(fig)
     return path.name

@@ -133,8 +133,6 @@ OVERSIZED_ALLOWED = {
     # the fused engine's numba kernel: hand-unrolled vector code for k = 1..4 directions in two precisions (its
     # docstring says so); splitting it would cost numba's inlining across the pieces
     "engines/_fused_numba.py": "numba kernel",
-    # brought by wip-18c (643 lines)
-    "_lib/io.py": "being split on branch wip-18c",
 }
 
 

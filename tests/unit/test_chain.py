@@ -81,6 +81,29 @@ def test_wrong_loss_assembly_is_caught(monkeypatch):
     assert not c.verified and any(f.startswith("spot check: loss") for f in c.failures)
 
 
+def test_nested_exponentials_are_spot_checked_nearer_zero(monkeypatch):
+    """exp of exp of exp at theta0 (entries up to 1.08): mpmath needed gigabytes for the spot check and
+    `bound -d 2 -w 4,3,2 -m 2 -a exp --certify` ended in MemoryError (CLI fuzzing). The check now moves
+    to theta0 / 8, / 64, / 512; where every point overflows the certificate says so and is not verified."""
+    import resource
+
+    spec = A(inputs=2, widths=(4, 3, 2), activation="exp", samples=2)
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/status") as fh:
+        used = next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmSize:"))
+    cap = used + 2 * 2**30  # a regression fails with MemoryError instead of filling the machine
+    resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard))
+    try:
+        c = certify(spec, spot_checks=4)
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    assert c.verified, c.failures
+    assert any(line.startswith("5 numeric spot checks") for line in c.claims)  # 4 derivatives and the loss
+    monkeypatch.setattr(chain_mod, "_SPOT_MAX_ARGUMENT", 0)  # no point is small enough
+    c = certify(A(inputs=1, widths=(2,), activation="tanh", samples=2))
+    assert not c.verified and c.failures[-1].startswith("spot check: an activation's argument exceeds 0")
+
+
 def test_degenerate_data_needs_generic_data():
     spec = A(inputs=2, widths=(2,), activation="tanh", samples=2, bias=False)
     data = ([[0, 0], [1, 2]], [[Fraction(1, 2)], [Fraction(1, 3)]])
