@@ -131,7 +131,8 @@ def scalar_functions(name: str, bk: Backend):
     one = bk.const(1)
 
     def sig(x):
-        s = one / (one + exp(-x))
+        with np.errstate(over="ignore"):  # floats: e^{-x} = inf below x = -709 gives s = 0, the right limit
+            s = one / (one + exp(-x))
         d1 = s * (one - s)
         return s, d1, d1 * (one - 2 * s)
 

@@ -149,7 +149,8 @@ def _data(base: Path, data) -> tuple:
             raise InvalidSpecError(f"data.file: no file {str(path)!r}")
         if path.suffix == ".npz":
             try:
-                with np.load(path, allow_pickle=False) as z:
+                # our own handle: np.load leaves the file it opened open when the archive is corrupt
+                with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
                     arrays = {k: z[k] for k in z.files}
             except Exception as exc:
                 raise InvalidSpecError(f"data.file: cannot read {str(path)!r} as .npz ({exc})") from None

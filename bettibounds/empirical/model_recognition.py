@@ -14,7 +14,21 @@ import torch
 from ..engines.model_problem import ModelProblem
 from ..errors import InvalidSpecError, NotPfaffianError
 
-__all__ = ["recognise_network", "BOUNDED_LOSSES"]
+__all__ = ["recognise_network", "BOUNDED_LOSSES", "FUNCTIONAL_LAYERS", "METHOD_LAYERS"]
+
+#: activation functions a forward may call instead of a module, and the module each stands for: the call's
+#: own arguments (beta, threshold, approximate, inplace) build the module, whose registry activation is then
+#: read (or refused) by from_sequential as for the module itself. (F.tanh and F.sigmoid call the tensor
+#: methods, which torch.fx records as such: METHOD_LAYERS.)
+FUNCTIONAL_LAYERS = {
+    torch.tanh: torch.nn.Tanh, torch.nn.functional.tanh: torch.nn.Tanh,
+    torch.sigmoid: torch.nn.Sigmoid, torch.nn.functional.sigmoid: torch.nn.Sigmoid,
+    torch.nn.functional.silu: torch.nn.SiLU, torch.nn.functional.softplus: torch.nn.Softplus,
+    torch.nn.functional.gelu: torch.nn.GELU, torch.relu: torch.nn.ReLU, torch.nn.functional.relu: torch.nn.ReLU,
+}
+#: tensor methods (``h.tanh()``) that are activations, and the module each stands for
+METHOD_LAYERS = {"tanh": torch.nn.Tanh, "tanh_": torch.nn.Tanh, "sigmoid": torch.nn.Sigmoid,
+                 "sigmoid_": torch.nn.Sigmoid, "relu": torch.nn.ReLU, "relu_": torch.nn.ReLU}
 
 #: losses a recognised network's bound covers (the catalog's theorems are for MSE and BCE)
 BOUNDED_LOSSES = ("mse", "bce", "bce_with_logits")
@@ -42,9 +56,8 @@ def _chain(model):
 
     import torch.fx
 
-    nn, F = torch.nn, torch.nn.functional
-    fun = {torch.tanh: nn.Tanh, F.tanh: nn.Tanh, torch.sigmoid: nn.Sigmoid, F.sigmoid: nn.Sigmoid,
-           F.silu: nn.SiLU, F.softplus: nn.Softplus, F.gelu: nn.GELU, torch.relu: nn.ReLU, F.relu: nn.ReLU}
+    nn = torch.nn
+    fun = FUNCTIONAL_LAYERS
     try:
         gm = torch.fx.symbolic_trace(model)
     except Exception as exc:  # data-dependent Python control flow, unsupported constructs
@@ -71,7 +84,13 @@ def _chain(model):
         if node.op == "call_module":
             chain.append(mods[node.target])
         elif node.op == "call_function" and node.target in fun:
-            chain.append(fun[node.target]())
+            try:  # F.softplus(h, beta, threshold) is nn.Softplus(beta, threshold): never drop the arguments
+                chain.append(fun[node.target](*node.args[1:], **node.kwargs))
+            except TypeError:
+                return None, f"its forward calls {node.target.__name__} with arguments {node.args[1:]} " \
+                             f"{node.kwargs} that its module does not take"
+        elif node.op == "call_method" and node.target in METHOD_LAYERS and len(node.args) == 1 and not node.kwargs:
+            chain.append(METHOD_LAYERS[node.target]())
         elif node.op in ("call_method", "call_function") and str(getattr(node.target, "__name__", node.target)) in (
                 "flatten", "view", "reshape"):
             chain.append(nn.Flatten())

@@ -17,7 +17,18 @@ from ..errors import InvalidSpecError, NotPfaffianError
 from ..pfaffian.activations import NON_PFAFFIAN
 from ..spec import ArchitectureSpec
 
-__all__ = ["from_sequential", "experiment_from_sequential"]
+__all__ = ["from_sequential", "experiment_from_sequential", "NO_NN_MODULE"]
+
+#: registry activations (canonical names; ``polynomial:<p>`` for the polynomials) that no torch.nn module
+#: computes, so that ``from_sequential`` never meets them, and why. Every other registry activation is
+#: read from its module below; tests/unit/test_activation_tables.py checks that each registry name is one
+#: or the other.
+NO_NN_MODULE = {
+    "arctan": "torch.nn has no arctan module (torch.atan is a function only)",
+    "gaussian": "torch.nn has no module computing e^{-t^2}",
+    "exp": "torch.nn has no exp module (torch.exp is a function only)",
+    "polynomial:<p>": "torch.nn has no polynomial module",
+}
 
 
 def _module_activation(mod) -> str | None:

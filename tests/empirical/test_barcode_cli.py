@@ -108,11 +108,11 @@ def test_console_entry_point(tmp_path):
     assert json.loads(proc.stdout)["source"] == "grid"
 
 
-def test_sample_mode_on_dask_equals_in_process():
-    pytest.importorskip("distributed")
+def test_sample_mode_on_dask_equals_in_process(dask_local_client):
     argv = ["barcode", str(TEACHER), "--minima", "4", "--uniform", "120", "--steps", "20", "--k", "5", "--json"]
     code, out, _ = run(*argv)
-    code_d, out_d, _ = run(*argv, "--scheduler", "local", "--workers", "2")
+    # the module's cluster of 2 workers, by address (test_distributed.py runs the CLI's --scheduler local)
+    code_d, out_d, _ = run(*argv, "--scheduler", dask_local_client.scheduler.address)
     assert code == code_d == 0
     local, dist = json.loads(out), json.loads(out_d)
     assert local["distributed"] is None and dist["distributed"]["workers"] == 2
@@ -120,15 +120,14 @@ def test_sample_mode_on_dask_equals_in_process():
     assert dist["to_score"] == local["to_score"]
 
 
-def test_trend_jobs_on_dask_equal_in_process(tmp_path):
-    pytest.importorskip("distributed")
+def test_trend_jobs_on_dask_equal_in_process(quick_trend_rows, dask_local_client):
     from bettibounds.barcode.trend import barcode_trend
     from bettibounds.distributed import map_jobs
 
     kw = {"widths": (2, 3), "depths": (1,)}
-    here = barcode_trend(True, **kw)
-    there = barcode_trend(True, jobs_map=lambda f, items: map_jobs(f, items, "local", workers=2), **kw)
-    strip = [{k: v for k, v in r.items() if k != "seconds"} for r in here]
+    here = quick_trend_rows  # barcode_trend(True, keep_barcodes=True, **kw), shared with test_barcode.py
+    there = barcode_trend(True, jobs_map=lambda f, items: map_jobs(f, items, dask_local_client), **kw)
+    strip = [{k: v for k, v in r.items() if k not in ("seconds", "barcode")} for r in here]
     assert [{k: v for k, v in r.items() if k != "seconds"} for r in there] == strip
 
 

@@ -1,8 +1,9 @@
 """Distributed landscape evaluation on Dask: bit-identity with the in-process run, a killed
 worker, job ordering, and the errors a user sees (bettibounds.distributed, issue 8).
 
-Two single-threaded worker processes (LocalCluster, processes=True) on small grids; the
-clusters are started and stopped by context managers in fixtures.
+Two single-threaded worker processes (LocalCluster, processes=True) on small grids: the
+module's cluster (tests/conftest.py, ``dask_local_client``), or a cluster of the test's own
+where it kills a worker, needs a second client or runs the CLI's ``--scheduler local``.
 """
 
 from __future__ import annotations
@@ -43,9 +44,8 @@ SLICE = "examples/slice_2d.json"
 
 
 @pytest.fixture(scope="module")
-def client():
-    with dask_client("local", workers=2) as c:
-        yield c
+def client(dask_local_client):
+    return dask_local_client  # the module's cluster (tests/conftest.py)
 
 
 def _slice_points(exp, n):

@@ -824,21 +824,22 @@ def test_unsupported_experiments_are_refused_before_any_work():
 
 
 def _cli(*args):
+    """A fresh interpreter: for what a first call prints (the kernel compiled or loaded in this process)."""
     return subprocess.run([sys.executable, "-m", "bettibounds", *args], capture_output=True, text=True, timeout=600)
 
 
-def _json_both_engines(command: str) -> tuple[dict, dict]:
-    """``bettibounds COMMAND examples/slice_2d.json --json`` with the fused and the torch engine."""
+def _json_both_engines(cli_main, command: str) -> tuple[dict, dict]:
+    """``bettibounds COMMAND examples/slice_2d.json --json`` with the fused and the torch engine (in-process)."""
     path = str(EXAMPLES / "slice_2d.json")
-    f = _cli(command, path, "--engine", "fused", "--dtype", "float32", "--json")
-    t = _cli(command, path, "--engine", "torch", "--json")
+    f = cli_main(command, path, "--engine", "fused", "--dtype", "float32", "--json")
+    t = cli_main(command, path, "--engine", "torch", "--json")
     assert f.returncode == 0, f.stderr
     assert t.returncode == 0, t.stderr
     return json.loads(f.stdout), json.loads(t.stdout)
 
 
-def test_cli_landscape_fused_json_matches_torch():
-    jf, jt = _json_both_engines("landscape")
+def test_cli_landscape_fused_json_matches_torch(cli_main):
+    jf, jt = _json_both_engines(cli_main, "landscape")
     assert jf["sample"]["engine"] == "fused" and jf["sample"]["dtype"] == "float32"
     assert jt["sample"]["engine"] == "torch" and jt["sample"]["dtype"] == "float64"
     assert [r["betti"] for r in jf["levels"]] == [r["betti"] for r in jt["levels"]]
@@ -856,15 +857,15 @@ def test_cli_text_names_the_engine_and_the_first_call():
 @pytest.mark.parametrize("extra, needle", [
     (["--device", "cuda"], "runs on the CPU"),
 ])
-def test_cli_fused_refusals(extra, needle):
-    r = _cli("landscape", str(EXAMPLES / "slice_2d.json"), "--engine", "fused", *extra)
+def test_cli_fused_refusals(extra, needle, cli_main):
+    r = cli_main("landscape", str(EXAMPLES / "slice_2d.json"), "--engine", "fused", *extra)
     assert r.returncode == 2 and needle in r.stderr, r.stderr
 
 
-def test_cli_barcode_grid_mode_with_the_fused_engine():
+def test_cli_barcode_grid_mode_with_the_fused_engine(cli_main):
     """Grid-mode barcodes take --engine fused: the same bars as the torch engine on the example
     slice (values within float32 accuracy), recorded in meta; sample mode refuses it."""
-    jf, jt = _json_both_engines("barcode")
+    jf, jt = _json_both_engines(cli_main, "barcode")
     assert (jf["meta"]["engine"], jf["meta"]["dtype"]) == ("fused", "float32")
     assert (jt["meta"]["engine"], jt["meta"]["dtype"]) == ("torch", "float64")
     assert len(jf["bars"]) == len(jt["bars"]) > 0
@@ -873,5 +874,5 @@ def test_cli_barcode_grid_mode_with_the_fused_engine():
         assert (a["death"] is None) == (b["death"] is None)
         if a["death"] is not None:
             assert a["death"] == pytest.approx(b["death"], rel=1e-6)
-    r = _cli("barcode", str(EXAMPLES / "teacher_tanh.json"), "--engine", "fused")
+    r = cli_main("barcode", str(EXAMPLES / "teacher_tanh.json"), "--engine", "fused")
     assert r.returncode == 2 and "grid mode" in r.stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import warnings
 
@@ -176,9 +175,8 @@ def test_unstable_flag_is_triggered_by_a_thin_valley():
     assert row["stable"] is False and row["comparison"] is None
 
 
-def test_cli_landscape_json(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "bettibounds", "landscape", "examples/tiny_box.json", "--json",
-                          "--refine", "1", "--plot", str(tmp_path)], capture_output=True, text=True)
+def test_cli_landscape_json(tmp_path, cli_main):
+    out = cli_main("landscape", "examples/tiny_box.json", "--json", "--refine", "1", "--plot", str(tmp_path))
     assert out.returncode == 0, out.stderr
     d = json.loads(out.stdout)
     assert d["n_params"] == 4 and [r["level"] for r in d["levels"]] == [0.01, 0.1, 1.0]
@@ -188,10 +186,10 @@ def test_cli_landscape_json(tmp_path):
     assert all((tmp_path / name).exists() for name in ("betti_curves.png", "diagram.png"))
 
 
-def test_cli_landscape_bad_file(tmp_path):
+def test_cli_landscape_bad_file(tmp_path, cli_main):
     bad = tmp_path / "e.json"
     bad.write_text(json.dumps({"network": {"layers": [1, 2, 1]}, "data": {"x": [[1]], "y": [[1]]}}))
-    out = subprocess.run([sys.executable, "-m", "bettibounds", "landscape", str(bad)], capture_output=True, text=True)
+    out = cli_main("landscape", str(bad))
     assert out.returncode == 2 and "region" in out.stderr and len(out.stderr.strip().splitlines()) == 1
 
 
@@ -340,22 +338,19 @@ def test_sublevel_persistence_accepts_a_landscape_sample():
     assert a.to_dict() == b.to_dict()
 
 
-def test_cli_plot_target_that_is_a_file_fails_before_any_work(tmp_path):
+def test_cli_plot_target_that_is_a_file_fails_before_any_work(tmp_path, cli_main):
     target = tmp_path / "file"
     target.write_text("")
-    out = subprocess.run([sys.executable, "-m", "bettibounds", "landscape", "examples/tiny_box.json",
-                          "--plot", str(target)], capture_output=True, text=True)
+    out = cli_main("landscape", "examples/tiny_box.json", "--plot", str(target))
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
     assert "existing file" in out.stderr
 
 
-def test_cli_refine_1_says_the_stability_check_is_off():
-    out = subprocess.run([sys.executable, "-m", "bettibounds", "landscape", "examples/tiny_box.json",
-                          "--refine", "1"], capture_output=True, text=True)
+def test_cli_refine_1_says_the_stability_check_is_off(cli_main):
+    out = cli_main("landscape", "examples/tiny_box.json", "--refine", "1")
     assert out.returncode == 0, out.stderr
     assert "stability check off (--refine 1)" in out.stdout
-    js = subprocess.run([sys.executable, "-m", "bettibounds", "landscape", "examples/tiny_box.json",
-                         "--refine", "1", "--json"], capture_output=True, text=True)
+    js = cli_main("landscape", "examples/tiny_box.json", "--refine", "1", "--json")
     d = json.loads(js.stdout)
     assert d["refine"] == 1 and d["refined_grid"] is None
     assert all(r["stable"] is None and r["betti_refined"] is None for r in d["levels"])  # the keys usage.md lists

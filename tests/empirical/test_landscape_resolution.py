@@ -126,7 +126,8 @@ def test_tiny_box_levels_below_the_grid_minimum_are_not_stable():
     # but every grid value is positive; main reported betti 0, stable, "holds" at c = 0 and 1e-9
     import json
 
-    d = json.load(open("examples/tiny_box.json"))
+    with open("examples/tiny_box.json") as fh:
+        d = json.load(fh)
     d.update(grid=[9, 9, 9, 9], levels=[0.0, 1e-9])
     res = analyze_landscape(parse_experiment(d), refine=2)
     assert res.sample.values.min() > 1e-9

@@ -351,6 +351,38 @@ def test_sequential_mlp_matches_the_spec_route_and_has_a_bound():
                                  grid=[3, 3]).bound_reason.startswith("residual connections")
 
 
+class CallsActivation(nn.Module):
+    """Linear(2, 3), an activation called as a function or method, Linear(3, 1)."""
+
+    def __init__(self, act):
+        super().__init__()
+        self.a, self.b, self.act = nn.Linear(2, 3), nn.Linear(3, 1), act
+
+    def forward(self, v):
+        return self.b(self.act(self.a(v)))
+
+
+@pytest.mark.parametrize("act, activation, reason", [
+    # the call's arguments are the module's: a threshold softplus (piecewise, not Pfaffian) and the tanh
+    # approximation of GELU (another function) have no bound, as nn.Softplus(threshold=1) and
+    # nn.GELU(approximate="tanh") have none (they were read as softplus and gelu, dropping the arguments)
+    (lambda h: F.softplus(h, 1.0, 1.0), None, "nn.Softplus(threshold=1.0) is not supported"),
+    (lambda h: F.gelu(h, approximate="tanh"), None, "nn.GELU(approximate='tanh') is not supported"),
+    (lambda h: F.softplus(h, beta=2.0), None, "nn.Softplus(beta=2.0) is not supported"),
+    (lambda h: F.gelu(h), "gelu", None),
+    # tensor methods (F.tanh and F.sigmoid call them) are their modules
+    (lambda h: h.tanh(), "tanh", None),
+    (lambda h: F.sigmoid(h), "logistic", None),
+    (lambda h: h.relu(), None, "not Pfaffian"),
+], ids=["softplus-threshold", "gelu-tanh", "softplus-beta", "gelu", "tanh-method", "F.sigmoid", "relu-method"])
+def test_activations_called_as_functions_are_read_with_their_arguments(act, activation, reason):
+    from bettibounds.empirical.model_recognition import recognise_network
+
+    spec, why = recognise_network(ModelProblem(CallsActivation(act)), torch.randn(4, 2), torch.randn(4, 1))
+    assert (spec.activation if spec is not None else None) == activation
+    assert (reason is None and why is None) or reason in why
+
+
 def test_plane_line_and_pca_regions_put_the_models_where_they_say():
     torch.manual_seed(12)
     base = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1)).eval()

@@ -113,14 +113,13 @@ def test_experiment_validation(obj, where):
     assert where in str(info.value)
 
 
-def test_lower_refuses_large_groups_and_bad_seeds_before_any_work(tmp_path):
+def test_lower_refuses_large_groups_and_bad_seeds_before_any_work(tmp_path, cli_main):
     path = tmp_path / "e.json"
     path.write_text(json.dumps(_exp(network={"layers": [1, 400, 1], "activation": "tanh"})))
     t = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "bettibounds", "lower", "-e", str(path)], capture_output=True, text=True)
+    out = cli_main("lower", "-e", str(path))
     assert out.returncode == 2 and "max_order" in out.stderr and time.perf_counter() - t < 30
-    out = subprocess.run([sys.executable, "-m", "bettibounds", "lower", "-e", "examples/teacher_tanh.json",
-                          "--seed", "-1"], capture_output=True, text=True)
+    out = cli_main("lower", "-e", "examples/teacher_tanh.json", "--seed", "-1")
     assert out.returncode == 2 and "seed" in out.stderr
 
 
@@ -141,33 +140,40 @@ def test_input_space_header_names_the_logit():
     # "3,,3" was read as [3, 3]
     (["bound", "-d", "2", "-w", "3,,3", "-m", "4"], ["--widths", "3,,3"]),
     (["bound", "-d", "2", "-w", "3,", "-m", "4"], ["--widths"]),
-    # sample-mode options were silently ignored in grid mode, even invalid ones
-    (["barcode", "examples/slice_2d.json", "--lr", "0"], ["--lr", "sample mode"]),
-    (["barcode", "examples/slice_2d.json", "--k", "3", "--steps", "5"], ["--steps", "--k", "sample mode"]),
 ])
 def test_cli_audit_findings_are_one_line_errors(argv, words):
+    # a fresh interpreter with a timeout: a regression of the first three would allocate 74.5 GiB or run for
+    # an hour, which must not happen inside the test process
     out = subprocess.run([sys.executable, "-m", "bettibounds", *argv], capture_output=True, text=True, timeout=120)
     assert out.returncode == 2, out.stderr
     assert len(out.stderr.strip().splitlines()) == 1 and all(w in out.stderr for w in words), out.stderr
 
 
-def test_obstruction_experiment_missing_key_names_it(tmp_path):
+@pytest.mark.parametrize("argv, words", [
+    # sample-mode options were silently ignored in grid mode, even invalid ones
+    (["barcode", "examples/slice_2d.json", "--lr", "0"], ["--lr", "sample mode"]),
+    (["barcode", "examples/slice_2d.json", "--k", "3", "--steps", "5"], ["--steps", "--k", "sample mode"]),
+])
+def test_cli_audit_findings_in_grid_mode_are_one_line_errors(argv, words, cli_main):
+    out = cli_main(*argv)  # in-process: a fresh interpreter would import torch again for a refusal
+    assert out.returncode == 2, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and all(w in out.stderr for w in words), out.stderr
+
+
+def test_obstruction_experiment_missing_key_names_it(tmp_path, cli_main):
     path = tmp_path / "o.json"
     path.write_text('{"data": {"x": [[1.0]], "y": [[1.0]]}}')
-    out = subprocess.run([sys.executable, "-m", "bettibounds", "obstruction", "--experiment", str(path)],
-                         capture_output=True, text=True)
+    out = cli_main("obstruction", "--experiment", str(path))
     assert out.returncode == 2 and "lacks the key 'network'" in out.stderr
 
 
-def test_relu_message_points_to_the_obstruction_command():
-    out = subprocess.run([sys.executable, "-m", "bettibounds", "bound", "-d", "2", "-w", "3", "-m", "4", "-a", "relu"],
-                         capture_output=True, text=True)
+def test_relu_message_points_to_the_obstruction_command(cli_main):
+    out = cli_main("bound", "-d", "2", "-w", "3", "-m", "4", "-a", "relu")
     assert out.returncode == 2 and "bettibounds obstruction" in out.stderr and "not yet" not in out.stderr
 
 
-def test_barcode_negative_box_with_equals_form_runs():
-    out = subprocess.run([sys.executable, "-m", "bettibounds", "barcode", "examples/teacher_tanh.json", "--minima", "2",
-                          "--uniform", "30", "--steps", "10", "--k", "4", "--box=-2,2", "--json"],
-                         capture_output=True, text=True, timeout=300)
+def test_barcode_negative_box_with_equals_form_runs(cli_main):
+    out = cli_main("barcode", "examples/teacher_tanh.json", "--minima", "2", "--uniform", "30", "--steps", "10",
+                   "--k", "4", "--box=-2,2", "--json")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["meta"]["box"][0][0] == -2.0

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -114,9 +112,8 @@ def test_obstruction_is_rarer_with_input_dimension_under_kaiming():
     assert all(a > b for a, b in zip(qs, qs[1:]))
 
 
-def test_cli(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "bettibounds", "obstruction", "--c", "0.5,-0.3,-1.2,0.0",
-                          "--input-dim", "2", "--json"], capture_output=True, text=True)
+def test_cli(tmp_path, cli_main):
+    out = cli_main("obstruction", "--c", "0.5,-0.3,-1.2,0.0", "--input-dim", "2", "--json")
     d = json.loads(out.stdout)
     assert d["components"] == 4 and d["pathological"] == [1, 2] and d["effective_components"] == 3
     assert d["invariants"] == [0.5, -0.3, -1.2, 0.0] and d["betti"] == [4, 0, 4]
@@ -126,13 +123,11 @@ def test_cli(tmp_path):
            "teacher": {"W": teacher[0].tolist(), "V": teacher[1].tolist()}}
     path = tmp_path / "o.json"
     path.write_text(json.dumps(exp))
-    out = subprocess.run([sys.executable, "-m", "bettibounds", "obstruction", "-e", str(path), "--flow", "2000",
-                          "--json"], capture_output=True, text=True)
+    out = cli_main("obstruction", "-e", str(path), "--flow", "2000", "--json")
     d = json.loads(out.stdout)
     assert d["reachability"]["status"] == "unreachable" and d["components"] == 8
     assert d["gradient_flow"]["pathological_sign_changed"] is False
-    bad = subprocess.run([sys.executable, "-m", "bettibounds", "obstruction", "--input-dim", "2", "--width", "-1"],
-                         capture_output=True, text=True)
+    bad = cli_main("obstruction", "--input-dim", "2", "--width", "-1")
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
 
 

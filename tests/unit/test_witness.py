@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from fractions import Fraction
 
 import mpmath
@@ -211,16 +209,15 @@ def test_bad_inputs():
         certify_lower(spec, [[1], [2]], [[0], [1]], theta=[0.0, 1.0])
 
 
-def test_cli_lower_json(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "bettibounds", "lower", "--experiment", "examples/teacher_tanh.json",
-                          "--starts", "4", "--json"], capture_output=True, text=True)
+def test_cli_lower_json(tmp_path, cli_main):
+    out = cli_main("lower", "--experiment", "examples/teacher_tanh.json", "--starts", "4", "--json")
     assert out.returncode == 0, out.stderr
     res = json.loads(out.stdout)
     assert res["certified"] is True and res["components_at_least"] == 8
     assert res["band"][0] < res["band"][1] and len(res["steps"]) == 5
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"network": {"layers": [1, 2]}, "data": {"x": [[1]], "y": [[1]]}}))
-    out = subprocess.run([sys.executable, "-m", "bettibounds", "lower", "-e", str(bad)], capture_output=True, text=True)
+    out = cli_main("lower", "-e", str(bad))
     assert out.returncode == 2 and "network.layers" in out.stderr and len(out.stderr.strip().splitlines()) == 1
 
 
