@@ -87,8 +87,10 @@ def run(args: argparse.Namespace) -> int:
     spec = _spec_from_args(args)
     if args.certify and not spec.is_symbolic:  # refuse a certificate that cannot finish; announce a long one
         from .._lib import budget
+        from ..pfaffian.chain import check_certificate_size
         from ..pfaffian.derive import closed_form
 
+        check_certificate_size(spec)  # a certificate too large to build is refused before any estimate
         budget.enforce(budget.chain_certificate(closed_form(spec).format.order, spec.n_params), "the certificate",
                        "certify a smaller architecture (fewer inputs, samples or units)")
     report = bounds(spec, space=args.space, slice_dim=args.slice_dim,

@@ -53,7 +53,7 @@ Poly: TypeAlias = "PolyElement"
 #: an mpmath real (Any to mypy: mpmath is untyped)
 Real: TypeAlias = "mpmath.mpf"
 
-__all__ = ["Certificate", "certificate_size_guard", "certify_chain", "certify", "verify_output_chains"]
+__all__ = ["Certificate", "certificate_size_guard", "check_certificate_size", "certify_chain", "certify", "verify_output_chains"]
 
 
 @dataclass
@@ -289,6 +289,23 @@ def certificate_size_guard(spec: ArchitectureSpec, order: int, budget: int, max_
             "architecture or lower max_terms")
 
 
+def check_certificate_size(spec: ArchitectureSpec, claimed: PfaffianFormat | None = None,
+                           max_checks: int = 200_000, max_terms: int = 50_000, max_bytes: int = 2 * 2**30) -> int:
+    """Refuse, before anything is built, a :func:`certify_chain` run that cannot fit (its defaults):
+    :func:`certificate_size_guard` with the chain budget that :func:`certify_chain` would use.
+    Returns that budget (chain elements)."""
+    if claimed is None:
+        claimed = closed_form(spec).format
+        assert claimed is not None  # concrete sizes: the closed form is numeric
+    # budget from all m samples (not the claimed m'), so that a false distinct-inputs claim is reported;
+    # one more than the closed form, so that an understated order is reported, not a crash
+    all_samples = closed_form(dataclasses.replace(spec, distinct_inputs=None)).format
+    assert all_samples is not None
+    budget = all_samples.order + 1
+    certificate_size_guard(spec, claimed.order, budget, max_checks, max_terms, max_bytes)
+    return budget
+
+
 def certify_chain(spec: ArchitectureSpec, claimed: PfaffianFormat | None = None, data: Data | None = None, seed: int = 0,
             spot_checks: int = 12, max_checks: int = 200_000, max_terms: int = 50_000,
             max_bytes: int = 2 * 2**30) -> Certificate:
@@ -337,12 +354,7 @@ def certify_chain(spec: ArchitectureSpec, claimed: PfaffianFormat | None = None,
     if claimed is None:
         claimed = closed_form(spec).format
         assert claimed is not None  # concrete sizes (checked above): the closed form is numeric
-    # budget from all m samples (not the claimed m'), so that a false distinct-inputs claim is reported;
-    # one more than the closed form, so that an understated order is reported, not a crash
-    all_samples = closed_form(dataclasses.replace(spec, distinct_inputs=None)).format
-    assert all_samples is not None
-    budget = all_samples.order + 1
-    certificate_size_guard(spec, claimed.order, budget, max_checks, max_terms, max_bytes)
+    budget = check_certificate_size(spec, claimed, max_checks, max_terms, max_bytes)
     P = spec.n_params
     act = get_activation(spec.activation)
     failures: list[str] = []
