@@ -109,6 +109,21 @@ def barcode_of_points(points, values, *, k: int, radius=None, knn: str = "auto",
                                      "some true k nearest neighbours may be missing from the graph")
     if min_cluster is not None:
         meta["min_cluster"] = int(min_cluster)
+    components = int(np.count_nonzero(~np.isfinite(rows[:, 1]))) if rows.size else 0
+    meta["graph_components"] = components
+    if components > 1:
+        # each extra component is a bar that never dies: a disconnection of the graph, not a minimum,
+        # and every merge across components is missing from the TO-score (a new user's silent 0.0)
+        import warnings
+
+        from .sampling import BarcodeWarning
+
+        text = (f"the k-NN graph has {components} connected components (k = {meta['k']}, radius "
+                f"{'none' if r is None else f'{r:.4g}'}): {components - 1} bars never die because the graph is "
+                "disconnected, not because the function has that many minima, and the merges between "
+                "components are missing from the TO-score; raise k or the radius (or drop it)")
+        meta["warnings"] = [text]
+        warnings.warn(BarcodeWarning(text), stacklevel=2)
     from .sampling import ParameterSample
 
     sample = ParameterSample(pts, f, np.zeros(n, dtype=np.int8), pts.min(0), pts.max(0))

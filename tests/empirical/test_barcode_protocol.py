@@ -112,7 +112,10 @@ def test_barcode_of_points_sizes_and_filter():
     cut = barcode_of_points([[0], [1], [2], [3], [4], [5], [6]], [1, 0, 1, 3, 1, 0.5, 1], k=2, radius=1.5)
     assert cut.meta["n_edges"] == 6 and bc.meta["n_edges"] == 8
     # a cutoff that cuts everything: every sample is its own component
-    iso = barcode_of_points([[0], [10], [20]], [0, 1, 2], k=1, radius=5.0)
+    from bettibounds.barcode.sampling import BarcodeWarning
+
+    with pytest.warns(BarcodeWarning, match="3 connected components"):
+        iso = barcode_of_points([[0], [10], [20]], [0, 1, 2], k=1, radius=5.0)
     assert [(b.birth, b.death, b.cluster_size) for b in iso.bars] == [(0, math.inf, 1), (1, math.inf, 1),
                                                                       (2, math.inf, 1)]
     with pytest.raises(InvalidSpecError, match="min_cluster"):
@@ -467,3 +470,19 @@ def test_approximate_knn_is_opt_in_and_says_so():
     bc = barcode_of_points(X, X.sum(1), k=6, knn="hnsw")
     assert bc.meta["knn_exact"] is False and "hnswlib" in bc.meta["knn_approximation"]
     assert barcode_of_points(X, X.sum(1), k=6).meta["knn_exact"] is True  # "auto" stays exact
+
+
+def test_a_disconnected_knn_graph_is_warned_about():
+    """A radius below the sampling distance cuts the graph into many components: bars that never
+    die and a TO-score missing every merge between them. Found by a new user (Himmelblau, 2000
+    samples, radius 0.05: raw TO-score 0.2, filtered 0.0, against 185), with no warning then."""
+    from bettibounds.barcode.sampling import BarcodeWarning
+
+    rng = np.random.default_rng(0)
+    pts = rng.uniform(-5, 5, size=(2000, 2))
+    f = (pts[:, 0] ** 2 + pts[:, 1] - 11) ** 2 + (pts[:, 0] + pts[:, 1] ** 2 - 7) ** 2
+    with pytest.warns(BarcodeWarning, match="connected components"):
+        cut = barcode_of_points(pts, f, k=8, radius=0.05)
+    assert cut.meta["graph_components"] > 1000 and "disconnected" in cut.meta["warnings"][0]
+    whole = barcode_of_points(pts, f, k=8)  # connected: no warning (warnings are errors in the suite)
+    assert whole.meta["graph_components"] == 1 and "warnings" not in whole.meta
