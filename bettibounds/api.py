@@ -16,13 +16,13 @@ Routes (docs/theory.md, "Routes"):
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import mpmath
 
 from .errors import InvalidSpecError
-from .lower import SymmetryBlock, lower_hypotheses, symmetry_group
 from .logspace import Evaluated, evaluate_product
+from .lower import SymmetryBlock, lower_hypotheses, symmetry_group
 from .pfaffian.activations import get_activation
 from .pfaffian.derive import Derivation, derive_format
 from .result import BoundReport, BoundResult

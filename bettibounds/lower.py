@@ -36,8 +36,9 @@ An input-output skip does not interact with the other hidden-unit symmetries.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable, TypedDict
+from typing import TypedDict
 
 import mpmath
 

@@ -4,8 +4,16 @@ reduction boundaries, ties of rint(x / ln 2)); also the measured error against t
 import mpmath
 import numpy as np
 
-from bettibounds.certified.intervals import (EPS_ATAN, EPS_EXP, EPS_LOG1P, EPS_PHI, atan_bounds, exp_bounds,
-                                             log1p_bounds, phi_cdf_bounds)
+from bettibounds.certified.intervals import (
+    EPS_ATAN,
+    EPS_EXP,
+    EPS_LOG1P,
+    EPS_PHI,
+    atan_bounds,
+    exp_bounds,
+    log1p_bounds,
+    phi_cdf_bounds,
+)
 
 mpmath.mp.dps = 120
 rng = np.random.default_rng(0)

@@ -3,10 +3,13 @@ import os
 import sys
 
 import numpy as np
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from oracle import loss_mp
-from bettibounds.spec import ArchitectureSpec
+
 from bettibounds.engines.torch_kernel import LossKernel
+from bettibounds.spec import ArchitectureSpec
+
 rng = np.random.default_rng(1)
 acts = ["tanh", "logistic", "arctan", "softplus", "gaussian", "silu", "gelu", "exp", "identity", "polynomial:2", "polynomial:3"]
 worst = 0

@@ -93,14 +93,14 @@ class Cost:
     bytes: float = 0.0
     parts: tuple = field(default_factory=tuple)
 
-    def __add__(self, other: "Cost") -> "Cost":
+    def __add__(self, other: Cost) -> Cost:
         return Cost(self.seconds + other.seconds, max(self.bytes, other.bytes), self.parts + other.parts)
 
-    def alongside(self, other: "Cost") -> "Cost":
+    def alongside(self, other: Cost) -> Cost:
         """This cost and ``other`` at the same time: seconds add, and so does memory."""
         return Cost(self.seconds + other.seconds, self.bytes + other.bytes, self.parts + other.parts)
 
-    def scaled(self, times: float) -> "Cost":
+    def scaled(self, times: float) -> Cost:
         """The cost repeated ``times`` times (seconds multiply; peak memory stays)."""
         return Cost(self.seconds * times, self.bytes, self.parts)
 

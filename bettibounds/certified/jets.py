@@ -73,11 +73,11 @@ class Jet:
 
     # ------------------------------------------------------------ constructors
     @classmethod
-    def constant(cls, v, P: int, bk: Backend, order: int = 2) -> "Jet":
+    def constant(cls, v, P: int, bk: Backend, order: int = 2) -> Jet:
         return cls(bk.const(v), bk.zeros(P), bk.zeros((P, P)) if order == 2 else None, bk)
 
     @classmethod
-    def variable(cls, v, p: int, P: int, bk: Backend, order: int = 2) -> "Jet":
+    def variable(cls, v, p: int, P: int, bk: Backend, order: int = 2) -> Jet:
         g = bk.zeros(P)
         g[p] = bk.const(1)
         return cls(bk.const(v) if bk.dtype is object else v, g, bk.zeros((P, P)) if order == 2 else None, bk)
@@ -116,12 +116,12 @@ class Jet:
 
     __rmul__ = __mul__
 
-    def apply(self, f0, f1, f2) -> "Jet":
+    def apply(self, f0, f1, f2) -> Jet:
         """phi(self) given phi, phi', phi'' evaluated at self.v (chain rule, second order)."""
         H = None if self.H is None else self.H * f1 + np.multiply.outer(self.g, self.g) * f2
         return Jet(f0, self.g * f1, H, self.bk)
 
-    def square(self) -> "Jet":
+    def square(self) -> Jet:
         return self * self
 
 

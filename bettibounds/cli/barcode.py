@@ -7,10 +7,19 @@ import contextlib
 import json
 from pathlib import Path
 
-from ..errors import InvalidSpecError
 from .._lib.extras import missing_extra
-from .common import (ENGINE_HELP, engine_device, engine_options, json_option, output_dir, plot_option,
-                     progress_option, scheduler_options, staged_outputs)
+from ..errors import InvalidSpecError
+from .common import (
+    ENGINE_HELP,
+    engine_device,
+    engine_options,
+    json_option,
+    output_dir,
+    plot_option,
+    progress_option,
+    scheduler_options,
+    staged_outputs,
+)
 
 __all__ = ["add_parser", "run"]
 

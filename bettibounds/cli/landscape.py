@@ -8,8 +8,18 @@ import sys
 
 from .._lib.extras import missing_extra
 from ..errors import InvalidSpecError, ResourceLimitError
-from .common import (ENGINE_HELP, PROG, engine_device, engine_options, json_option, output_dir, plot_option,
-                     progress_option, scheduler_options, staged_outputs)
+from .common import (
+    ENGINE_HELP,
+    PROG,
+    engine_device,
+    engine_options,
+    json_option,
+    output_dir,
+    plot_option,
+    progress_option,
+    scheduler_options,
+    staged_outputs,
+)
 
 __all__ = ["add_parser", "run"]
 

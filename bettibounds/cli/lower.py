@@ -43,10 +43,9 @@ def _enforce_budget(exp, args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .._lib import budget
     from ..certified.witness import certify_lower
     from ..empirical.experiment import load_experiment
-
-    from .._lib import budget
 
     for name in ("starts", "max_order"):
         budget.count(f"--{name.replace('_', '-')}", getattr(args, name), 1)

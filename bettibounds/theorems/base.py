@@ -8,9 +8,10 @@ from a single definition.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Callable, Iterable, Mapping, TypeGuard
+from typing import TypeGuard
 
 from ..errors import HypothesisError, InvalidSpecError
 from ..logspace import Evaluated, evaluate_product
