@@ -33,8 +33,9 @@ import math
 import numpy as np
 
 __all__ = [
-    "Interval", "down", "up", "up_pos", "down_pos", "gamma", "matmul", "matmul_many", "batched_matmul", "isum", "exp_bounds", "log1p_bounds", "atan_bounds",
-    "phi_cdf_bounds", "X_OVERFLOW", "X_UNDERFLOW", "EPS_EXP", "EPS_LOG1P", "EPS_ATAN", "EPS_PHI", "U", "ETA", "CONSTANTS",
+    "Interval", "down", "up", "up_pos", "down_pos", "gamma", "matmul", "matmul_many", "batched_matmul", "isum",
+    "exp_bounds", "log1p_bounds", "atan_bounds", "phi_cdf_bounds", "X_OVERFLOW", "X_UNDERFLOW", "EPS_EXP",
+    "EPS_LOG1P", "EPS_ATAN", "EPS_PHI", "U", "ETA", "CONSTANTS",
 ]
 
 U = 2.0 ** -53  #: unit roundoff of float64

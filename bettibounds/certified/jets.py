@@ -86,7 +86,8 @@ class Jet:
     def _lift(self, other):
         if isinstance(other, Jet):
             return other
-        return Jet(self.bk.const(other) if self.bk.dtype is object else float(other), 0, 0 if self.H is not None else None, self.bk)
+        value = self.bk.const(other) if self.bk.dtype is object else float(other)
+        return Jet(value, 0, 0 if self.H is not None else None, self.bk)
 
     def __add__(self, other):
         o = self._lift(other)

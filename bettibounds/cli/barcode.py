@@ -300,7 +300,8 @@ def _barcode_run(exp, args: argparse.Namespace, device, dtype: str, grid_mode: b
                                          starts=64 if args.minima is None else args.minima, steps=sample["steps"],
                                          lr=sample["lr"], seed=args.seed, refine=args.refine,
                                          progress=args.progress, evaluator=evaluator,
-                                         **protocol_options(sample["k"], {n: getattr(args, n) for n in _PROTOCOL_OPTIONS}))
+                                         **protocol_options(sample["k"],
+                                                            {n: getattr(args, n) for n in _PROTOCOL_OPTIONS}))
             values = None
         dist = None if evaluator is None else {"scheduler": args.scheduler, **evaluator.info}
     finally:

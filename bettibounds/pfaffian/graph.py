@@ -193,7 +193,8 @@ def _check_rows(name: str, rows: Iterable[Iterable[RationalLike]], m: int, width
     try:
         out = [[Fraction(v) for v in row] for row in rows]
     except (TypeError, ValueError):
-        raise InvalidSpecError(f"{name} must be a list of rows of exact numbers (int, Fraction, decimal string)") from None
+        raise InvalidSpecError(f"{name} must be a list of rows of exact numbers "
+                               "(int, Fraction, decimal string)") from None
     if len(out) != m or any(len(row) != width for row in out):
         raise InvalidSpecError(f"{name} must have {m} rows of {width} numbers")
     return out
