@@ -210,7 +210,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     import numpy  # noqa: F401
 
-    print(f"## Certified topology — `python benchmarks/bench_certified.py`\n")
+    print("## Certified topology — `python benchmarks/bench_certified.py`\n")
     print(f"{_dt.date.today().isoformat()}, {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"numpy {np.__version__}; load average at start: {_load()}")
     rows: list = []

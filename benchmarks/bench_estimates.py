@@ -119,8 +119,8 @@ def rows(quick: bool):
     except ImportError:
         pass
     else:
-        from bettibounds.empirical.experiment import load_experiment
         from bettibounds.certified.witness import certify_lower_cost
+        from bettibounds.empirical.experiment import load_experiment
         from bettibounds.lower import symmetry_group
 
         exp = load_experiment(ROOT / "examples" / "teacher_tanh.json")

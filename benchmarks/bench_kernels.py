@@ -162,7 +162,7 @@ def rel(a, b) -> float:
 
 def load() -> str:
     try:
-        return "%.1f" % os.getloadavg()[0]
+        return f"{os.getloadavg()[0]:.1f}"
     except OSError:  # pragma: no cover
         return "n/a"
 

@@ -3,7 +3,8 @@
 Each case runs in a fresh interpreter (so one case's peak does not hide the next): it builds the
 value array, records the resident set size, calls
 ``bettibounds.empirical.persistence.sublevel_persistence(values, backend=...)`` with every homology
-dimension, and reports (peak RSS - RSS before the call) / vertices (the peak, VmHWM, is reset just before the call), next to the estimate of
+dimension, and reports (peak RSS - RSS before the call) / vertices (the peak, VmHWM, is reset just before
+the call), next to the estimate of
 ``bettibounds.empirical.grid_memory.persistence_bytes`` (per vertex). Inputs: i.i.d. uniform values (a
 bar for almost every vertex: the worst case) and a smooth sum of Gaussians (few bars, like a loss
 landscape). The estimate must be at or above every measured figure.

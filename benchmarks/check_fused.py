@@ -17,8 +17,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "empirical"))
 import test_fused as tf  # noqa: E402  (the test module's cases, so the two cannot drift apart)
 
-from bettibounds.engines.fused import FusedSliceKernel  # noqa: E402
 from bettibounds.empirical.kernels import LossKernel  # noqa: E402
+from bettibounds.engines.fused import FusedSliceKernel  # noqa: E402
 
 
 def errors(spec, x, y, c, D, T):

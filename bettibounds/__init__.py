@@ -14,9 +14,19 @@ from __future__ import annotations
 
 from ._version import __version__
 from .api import bounds
-from .errors import (BettiBoundsError, DeviceError, FloatingPointModeError, HypothesisError, InvalidSpecError,
-                     MissingExtraError, NotPfaffianError, OutputError, ResourceLimitError, SchedulerError,
-                     UnknownNameError)
+from .errors import (
+    BettiBoundsError,
+    DeviceError,
+    FloatingPointModeError,
+    HypothesisError,
+    InvalidSpecError,
+    MissingExtraError,
+    NotPfaffianError,
+    OutputError,
+    ResourceLimitError,
+    SchedulerError,
+    UnknownNameError,
+)
 from .lower import SymmetryGroup, symmetry_group
 from .pfaffian.activations import get_activation
 from .pfaffian.chain import Certificate, certify, certify_chain
@@ -26,7 +36,6 @@ from .references import REFERENCES, cite
 from .result import BoundReport, BoundResult
 from .spec import ArchitectureSpec
 from .theorems import THEOREMS, Hypothesis, get_theorem
-
 
 __all__ = [
     "ArchitectureSpec",

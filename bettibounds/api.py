@@ -16,13 +16,13 @@ Routes (docs/theory.md, "Routes"):
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import mpmath
 
 from .errors import InvalidSpecError
-from .lower import SymmetryBlock, lower_hypotheses, symmetry_group
 from .logspace import Evaluated, evaluate_product
+from .lower import SymmetryBlock, lower_hypotheses, symmetry_group
 from .pfaffian.activations import get_activation
 from .pfaffian.derive import Derivation, derive_format
 from .result import BoundReport, BoundResult
@@ -170,7 +170,8 @@ def _mechanical_check(spec: ArchitectureSpec, space: str, derivation: Derivation
         raise AssertionError(  # a bug in the closed forms, never a user error
             f"closed-form format {closed} is smaller than the mechanical one {m}; please report"
         )
-    return f"mechanical engine (node by node, generic data): {mech.format} {'= closed form' if m == closed else '<= closed form'}"
+    relation = "= closed form" if m == closed else "<= closed form"
+    return f"mechanical engine (node by node, generic data): {mech.format} {relation}"
 
 
 def _loss_upper(spec: ArchitectureSpec, n: Size, r: Size, alpha: Size, beta: Size, symbolic: bool,
@@ -301,7 +302,8 @@ def _describe_blocks(blocks: Sequence[SymmetryBlock]) -> str:
             kind = "residual chain, layers" if len(ls) > 1 else "layer"
             out.append(f"{term} [{kind} {span(ls)}]")
         else:
-            out.append(f"({term})^{len(layer_lists)} [layers {layer_lists[0][0]}-{layer_lists[-1][-1]}, one factor each]")
+            out.append(f"({term})^{len(layer_lists)} "
+                       f"[layers {layer_lists[0][0]}-{layer_lists[-1][-1]}, one factor each]")
     return " * ".join(out)
 
 

@@ -8,8 +8,8 @@ and stop it promptly (torch-free; Dask only where a cluster is used).
   Ctrl-C the local workers are killed at once (no waiting for the blocks in flight);
 * :func:`dask_setup` -- the workers' preload hook: they ignore SIGINT and leave Ctrl-C to the
   submitting process;
-* :func:`worker_failure` (of :mod:`bettibounds.engines.dask_engine`) -- a task the cluster lost (its workers killed, a cancelled future,
-  ``KilledWorker``) is a :class:`~bettibounds.errors.SchedulerError`, one line in the CLI.
+* :func:`worker_failure` (of :mod:`bettibounds.engines.dask_engine`) -- a task the cluster lost (its workers
+  killed, a cancelled future, ``KilledWorker``) is a :class:`~bettibounds.errors.SchedulerError`, one line in the CLI.
 
 The evaluation itself (scattering, blocks, bit-identity) is :mod:`bettibounds.distributed`.
 """

@@ -10,9 +10,9 @@ log2 and log10 with mpmath at a scoped precision, and the exact integer
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Sequence
 
 import mpmath
 

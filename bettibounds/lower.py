@@ -36,8 +36,9 @@ An input-output skip does not interact with the other hidden-unit symmetries.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable, TypedDict
+from typing import TypedDict
 
 import mpmath
 
@@ -233,7 +234,8 @@ def continuous_family(spec: ArchitectureSpec) -> str | None:
 
 def _poly2_reason(l: int, why: str) -> str:
     return (f"polynomial:2 (t + t^2 = (t + 1/2)^2 - 1/4), hidden layer {l}: for every s != 0, (w_k, b_k) -> "
-            "(s w_k, s (b_k + 1/2) - 1/2), W_{l+1} e_k -> W_{l+1} e_k / s^2, b_{l+1} -> b_{l+1} - (1 - s^-2) W_{l+1} e_k / 4 "
+            "(s w_k, s (b_k + 1/2) - 1/2), W_{l+1} e_k -> W_{l+1} e_k / s^2, "
+            "b_{l+1} -> b_{l+1} - (1 - s^-2) W_{l+1} e_k / 4 "
             f"preserves the loss ({why}), a continuous family through every theta, so no local minimiser is strict "
             "and no finite-group lower bound applies")
 
@@ -311,8 +313,9 @@ def symmetry_group(spec: ArchitectureSpec, *, linear_only: bool = False) -> Symm
     if residual:
         notes.append(f"identity-residual chain over layers 1..{spec.depth}: one permutation group S_h for the chain")
     if skip_flips:
-        notes.append(f"{act.name} with L = 1 and the input-output skip: {act.name}(-t) = {act.name}(t) - t, the flip of "
-                     "unit k is compensated by U -> U + V e_k w_k^T (and c_0 -> c_0 + V e_k b_k): 2^h h! (lambda = 0)")
+        notes.append(f"{act.name} with L = 1 and the input-output skip: {act.name}(-t) = {act.name}(t) - t, "
+                     "the flip of unit k is compensated by U -> U + V e_k w_k^T (and c_0 -> c_0 + V e_k b_k): "
+                     "2^h h! (lambda = 0)")
     elif act.symmetry == "none":
         notes.append(f"{act.name}: no sign-flip symmetry; permutations only")
     if any(hasattr(b["width"], "free_symbols") for b in blocks):  # symbolic widths in a tuple

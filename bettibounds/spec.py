@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, Iterable, Sequence, TypeAlias, TypedDict, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict, TypeGuard
 
 from .errors import InvalidSpecError, unknown_name
 from .pfaffian.activations import get_activation, get_output_activation
@@ -33,7 +34,8 @@ __all__ = ["ArchitectureSpec", "LOSSES", "SKIPS", "BCE_CHAINS"]
 
 LOSSES = ("mse", "bce")
 SKIPS = ("none", "residual", "input-output")
-#: how BCE is written as a Pfaffian function: an explicit option, since the convention changes the bound (docs/theory.md §3, §4)
+#: how BCE is written as a Pfaffian function: an explicit option, since the convention changes the bound
+#: (docs/theory.md §3, §4)
 BCE_CHAINS = ("logsigmoid", "two-logs")
 
 #: a size as accepted: a Python or numpy integer (stored as int), or a positive-integer sympy expression
@@ -97,7 +99,8 @@ def _check_l2(value: object) -> L2:
             raise InvalidSpecError(f"l2 must be >= 0; the symbol {value} is declared negative")
         return value
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, Fraction)):
-        raise InvalidSpecError(f"l2 (the weight lambda of lambda*||theta||^2) must be a real number >= 0, got {value!r}")
+        raise InvalidSpecError(f"l2 (the weight lambda of lambda*||theta||^2) must be a real number >= 0, "
+                               f"got {value!r}")
     if isinstance(value, float) and not math.isfinite(value):
         raise InvalidSpecError(f"l2 must be a finite number >= 0, got {value!r}")
     # exact comparison (a Fraction of 10^-400 is positive, not 0.0); `not >=` also refuses a numpy nan.

@@ -15,7 +15,6 @@ import math
 import re
 import subprocess
 import sys
-import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings

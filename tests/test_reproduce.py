@@ -386,7 +386,8 @@ print(r["theory_vs_data"], r["compared"])
 
 
 @pytest.mark.parametrize("blocked, only_certified_cases, words", [
-    ({"flint"}, True, ["No certified lower bounds in this run", "python-flint"]),  # the README's main job once died here
+    # the README's main job once died here
+    ({"flint"}, True, ["No certified lower bounds in this run", "python-flint"]),
     ({"flint", "torch", "gudhi", "cripser", "matplotlib", "numba", "dask", "distributed"}, False,
      ["not run: the [empirical] extra is not installed (missing: torch, gudhi, matplotlib)"]),  # once a traceback
 ], ids=["without-certify", "core-only"])

@@ -210,7 +210,8 @@ def mutate_json(obj, rng: random.Random) -> bytes:
     elif op == 5:  # deep nesting in place of a value
         depth = rng.choice([40, 1000, 100_000])
         text = json.dumps(_set(obj, path, "@@DEEP@@")) if path else "@@DEEP@@"
-        return text.replace('"@@DEEP@@"', "[" * depth + "]" * depth).replace("@@DEEP@@", "[" * depth + "]" * depth).encode()
+        nested = "[" * depth + "]" * depth
+        return text.replace('"@@DEEP@@"', nested).replace("@@DEEP@@", nested).encode()
     elif op == 6:  # a list grows or shrinks (shapes no longer match)
         lists = [(p, n) for p, n in nodes if isinstance(n, list) and n]
         if lists:
@@ -402,7 +403,8 @@ def gen_argv(rng: random.Random, valid: dict[str, str]) -> list[str]:
                        "theorems", "path", "top"], weights=[30, 6, 10, 14, 22, 4, 2, 2, 3, 4])[0]
     argv: list[str] = []
     if cmd == "top":
-        return [rng.choice(["--version", "--help", "-h", "bogus", "", "--json", "bound\n"]) for _ in range(rng.randint(0, 2))]
+        return [rng.choice(["--version", "--help", "-h", "bogus", "", "--json", "bound\n"])
+                for _ in range(rng.randint(0, 2))]
     if cmd in ("activations", "theorems"):
         return [cmd] + [rng.choice(["--json", "--bogus", junk(rng)]) for _ in range(rng.randint(0, 2))]
     argv.append(cmd)

@@ -32,7 +32,6 @@ def truth(a, b, c_, d, x, y, lo, hi, c):
     A2, A1, A0 = x * b * d, x * (a * d + b * c_), x * a * c_
     bps = set()
     for level in (y - s, y + s):
-        coeffs = [A2, A1, A0 - level]
         if A2 == 0:
             if A1 != 0:
                 bps.add(-(A0 - level) / A1)

@@ -79,7 +79,8 @@ def designed():
         check(f"Rosenbrock K={K}", QL.valley(K), (-2, -1), (2, 3), [1e-6, 1e-3, 0.05, 0.5, 3.0], None)
     # a band whose parabola nearly touches the subdivision line t2 = 0 (and the box [-1, 1]^2's centre lines)
     for a in (1e-3, 1e-6, 1e-9, -1e-9, 0.0):
-        check(f"parabola band a={a}", QL.parabola_band(a), (-1, -1), (1, 1), [1e-14, 1e-10, 1e-6, 1e-3], lambda c: (1, 0))
+        check(f"parabola band a={a}", QL.parabola_band(a), (-1, -1), (1, 1), [1e-14, 1e-10, 1e-6, 1e-3],
+              lambda c: (1, 0))
     # disks touching the box boundary at one point: X_c = closed disk of radius c^(1/4) around (cx, 0)
     for r in (0.25, 1e-3):
         cx = 1.0 + r

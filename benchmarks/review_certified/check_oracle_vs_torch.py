@@ -3,12 +3,16 @@ import os
 import sys
 
 import numpy as np
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from oracle import loss_mp
-from bettibounds.spec import ArchitectureSpec
+
 from bettibounds.engines.torch_kernel import LossKernel
+from bettibounds.spec import ArchitectureSpec
+
 rng = np.random.default_rng(1)
-acts = ["tanh", "logistic", "arctan", "softplus", "gaussian", "silu", "gelu", "exp", "identity", "polynomial:2", "polynomial:3"]
+acts = ["tanh", "logistic", "arctan", "softplus", "gaussian", "silu", "gelu", "exp", "identity", "polynomial:2",
+        "polynomial:3"]
 worst = 0
 n = 0
 for trial in range(120):

@@ -105,7 +105,9 @@ def loss_mp(spec, x, y, theta, act_name, dps=DPS):
                         term += (1 - yo) * sp(u[o])
                 else:
                     oa = spec.output_activation
-                    yh = u[o] if oa == "identity" else (1 / (1 + _exp(-u[o])) if oa == "logistic" else (mpmath.tanh(u[o]) if abs(u[o]) < 1e8 else mpmath.sign(u[o])))
+                    yh = u[o] if oa == "identity" else (
+                        1 / (1 + _exp(-u[o])) if oa == "logistic"
+                        else (mpmath.tanh(u[o]) if abs(u[o]) < 1e8 else mpmath.sign(u[o])))
                     term = (yh - yo) ** 2
                 total += term
         f = total / len(x)
@@ -133,7 +135,8 @@ def slice_grad(spec, x, y, act, center, D, t, dps=DPS):
             def g(h, r=r):
                 tt = [mpmath.mpf(float(v)) for v in t]
                 tt[r] += h
-                th = [mpmath.mpf(float(center[p])) + mpmath.fsum(tt[s] * mpmath.mpf(float(D[s][p])) for s in range(len(t)))
+                th = [mpmath.mpf(float(center[p]))
+                      + mpmath.fsum(tt[s] * mpmath.mpf(float(D[s][p])) for s in range(len(t)))
                       for p in range(len(center))]
                 return loss_mp(spec, x, y, th, act, None)  # at diff's own (raised) working precision
             out.append(mpmath.diff(g, 0))

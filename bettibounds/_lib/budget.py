@@ -27,8 +27,8 @@ operation counts times per-operation costs measured on the development machine
 :func:`machine_factor`: this CPU's speed (a probe of about a millisecond) times the contention
 of the cores (the load average per core). They are estimates, never guarantees: on an idle machine 1 to 7 times the
 measured time (a pilot's CPU time counts every thread: they err on the long side), on a heavily and
-changingly loaded one within a factor of 10 either way (docs/benchmarks.md, "Time estimates"); a refusal is made only where the
-estimate exceeds the limit, so a borderline run can be allowed by raising it.
+changingly loaded one within a factor of 10 either way (docs/benchmarks.md, "Time estimates"); a refusal
+is made only where the estimate exceeds the limit, so a borderline run can be allowed by raising it.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ from dataclasses import dataclass, field
 
 from ..errors import InvalidSpecError, ResourceLimitError
 
-__all__ = ["cpu_seconds", "kernel_pilot", "step_pilot", "Cost", "MAX_COUNT", "ANNOUNCE_SECONDS", "time_limit", "machine_factor", "cpu_factor", "contention",
+__all__ = ["cpu_seconds", "kernel_pilot", "step_pilot", "Cost", "MAX_COUNT", "ANNOUNCE_SECONDS", "time_limit",
+           "machine_factor", "cpu_factor", "contention",
            "invariant_topology", "local_cluster", "fused_compile", "chain_certificate", "enforce", "count",
            "format_seconds", "format_bytes", "obstruction_flow", "monte_carlo", "loss_evaluations",
            "engine_evaluations", "local_search", "descent",
@@ -93,14 +94,14 @@ class Cost:
     bytes: float = 0.0
     parts: tuple = field(default_factory=tuple)
 
-    def __add__(self, other: "Cost") -> "Cost":
+    def __add__(self, other: Cost) -> Cost:
         return Cost(self.seconds + other.seconds, max(self.bytes, other.bytes), self.parts + other.parts)
 
-    def alongside(self, other: "Cost") -> "Cost":
+    def alongside(self, other: Cost) -> Cost:
         """This cost and ``other`` at the same time: seconds add, and so does memory."""
         return Cost(self.seconds + other.seconds, self.bytes + other.bytes, self.parts + other.parts)
 
-    def scaled(self, times: float) -> "Cost":
+    def scaled(self, times: float) -> Cost:
         """The cost repeated ``times`` times (seconds multiply; peak memory stays)."""
         return Cost(self.seconds * times, self.bytes, self.parts)
 
@@ -138,7 +139,8 @@ def time_limit() -> float:
         raise InvalidSpecError(f"the environment variable {_ENV} must be a number of seconds (or inf), "
                                f"got {raw[:40]!r}") from None
     if not value > 0:  # nan or <= 0
-        raise InvalidSpecError(f"the environment variable {_ENV} must be a positive number of seconds, got {raw[:40]!r}")
+        raise InvalidSpecError(f"the environment variable {_ENV} must be a positive number of seconds, "
+                               f"got {raw[:40]!r}")
     return value
 
 
@@ -482,7 +484,8 @@ POINCARE_TERM = 0.8e-6
 def invariant_topology(n_plus: int, n_minus: int) -> Cost:
     """Betti numbers of H(c) by Kuenneth: (N+ + 1)(N- + 1) products of binomial coefficients."""
     terms = (n_plus + 1) * (n_minus + 1)
-    return _part(f"the Poincare polynomial of H(c) ({terms:.3g} terms)", terms * POINCARE_TERM, 200.0 * (n_plus + n_minus + 2))
+    return _part(f"the Poincare polynomial of H(c) ({terms:.3g} terms)", terms * POINCARE_TERM,
+                 200.0 * (n_plus + n_minus + 2))
 
 
 #: per derivative claim of a chain certificate, at P = 0 (grows with P: the claims' polynomials have

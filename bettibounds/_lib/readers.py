@@ -154,9 +154,11 @@ def parse_json(text: str | bytes, what: str = "file", path: Any = None) -> Any:
         obj = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant,
                          parse_float=_finite_float)
     except json.JSONDecodeError as exc:
-        raise InvalidSpecError(f"{where} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise InvalidSpecError(f"{where} is not valid JSON: {exc.msg} at line {exc.lineno} "
+                               f"column {exc.colno}") from None
     except RecursionError:
-        raise InvalidSpecError(f"{where} nests its arrays or objects too deeply (more than {MAX_DEPTH} levels)") from None
+        raise InvalidSpecError(f"{where} nests its arrays or objects too deeply "
+                               f"(more than {MAX_DEPTH} levels)") from None
     except _JSONRefusal as exc:
         raise InvalidSpecError(f"{where}: {exc}") from None
     except ValueError as exc:  # an integer literal beyond Python's digit limit

@@ -17,8 +17,9 @@ import errno
 import os
 import shutil
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from ..errors import InvalidSpecError, OutputError
 from .text import bad_path, display_path, escape

@@ -14,7 +14,8 @@ engine for arbitrary ``torch.nn.Module`` models, which only has to provide the s
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 

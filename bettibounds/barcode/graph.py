@@ -23,8 +23,9 @@ from .._lib.extras import require
 from .._lib.progress import progress_bar
 from ..errors import InvalidSpecError
 
-__all__ = ["as_points", "as_values", "knn_graph", "knn_search", "lower_star_h0", "union_find_h0", "minimax_tree", "tree_path",
-           "spanning_edges", "unique_pairs", "H0_BACKENDS", "KNN_BACKENDS", "KDTREE_MAX_DIM", "HNSW_PARAMS"]
+__all__ = ["as_points", "as_values", "knn_graph", "knn_search", "lower_star_h0", "union_find_h0", "minimax_tree",
+           "tree_path", "spanning_edges", "unique_pairs", "H0_BACKENDS", "KNN_BACKENDS", "KDTREE_MAX_DIM",
+           "HNSW_PARAMS"]
 
 H0_BACKENDS: tuple[str, ...] = ("gudhi", "union-find")
 KNN_BACKENDS: tuple[str, ...] = ("auto", "kdtree", "brute", "hnsw")

@@ -113,8 +113,8 @@ def relax_paths(evaluator, starts, ends, *, images: int = 12, iterations: int = 
     whose level stops improving twice restarts from its best with half the step, and a chain that
     improved lengthens its step by ``grow`` (up to ``max_step``). The straight line is the first
     "best" chain. ``history``, when given, receives ``{iteration: best levels so far}`` at every
-    check (the convergence record: how much the levels still moved). At the end, the two segments around each chain's top are
-    evaluated 16 times denser (for the relaxed and the straight chain alike); a level is the
+    check (the convergence record: how much the levels still moved). At the end, the two segments around
+    each chain's top are evaluated 16 times denser (for the relaxed and the straight chain alike); a level is the
     largest loss found on the chain -- a lower estimate of the polyline's maximum, which is itself
     an upper estimate of the merge level.
 

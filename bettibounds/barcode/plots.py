@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .._lib.writers import save_figure
 from .._lib.plotting import capped_heatmap, finish, pyplot
+from .._lib.writers import save_figure
 from ..empirical.plots import axis_names, plural
 from ..errors import InvalidSpecError
 from .core import Barcode

@@ -83,7 +83,7 @@ def load_dataset(name: str, *, n_train: int, seed: int):
     return x[tr], y[tr], x[te], y[te], info
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def bundled_data(name: str) -> tuple[np.ndarray, np.ndarray]:
     """(features, labels) of scikit-learn's bundled ``digits`` or ``breast_cancer`` data set.
 

@@ -61,7 +61,8 @@ def box_bounds(n_params: int, low, high) -> tuple[np.ndarray, np.ndarray]:
         hi = np.broadcast_to(np.asarray(high, dtype=np.float64), (n_params,)).copy() if np.ndim(high) == 0 else \
             np.asarray(high, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise InvalidSpecError(f"the box needs low/high as numbers or lists of P = {n_params} numbers ({exc})") from None
+        raise InvalidSpecError(f"the box needs low/high as numbers or lists of P = {n_params} numbers "
+                               f"({exc})") from None
     if lo.shape != (n_params,) or hi.shape != (n_params,):
         raise InvalidSpecError(f"the box needs low/high as numbers or lists of P = {n_params} numbers, "
                                f"got shapes {lo.shape} and {hi.shape}")

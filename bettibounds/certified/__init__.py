@@ -10,7 +10,8 @@
 * ``certify_landscape(experiment)`` (:mod:`.landscape`) proves the Betti numbers b_0, b_1
   of the sublevel sets of the loss on a 1-D or 2-D slice (or a box over P <= 2 parameters),
   or says why it cannot: float64 interval arithmetic with outward rounding
-  (:mod:`.intervals`; the floating-point mode it needs is checked by :mod:`.fpmode`), enclosures of the loss and its gradient on many boxes at once
+  (:mod:`.intervals`; the floating-point mode it needs is checked by :mod:`.fpmode`), enclosures of the
+  loss and its gradient on many boxes at once
   (:mod:`.loss_enclosure`; the activations' interval extensions in
   :mod:`.interval_activations`, the ball-arithmetic oracle in :mod:`.arb_oracle`), adaptive
   subdivision and the nerve of the cell cover (:mod:`.topology`, one level; its parts

@@ -16,7 +16,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from .intervals import (
-    CONSTANTS, Interval, atan_bounds, down, down_pos, exp_bounds, log1p_bounds, phi_cdf_bounds, up, up_pos,
+    CONSTANTS,
+    Interval,
+    atan_bounds,
+    down,
+    down_pos,
+    exp_bounds,
+    log1p_bounds,
+    phi_cdf_bounds,
+    up,
+    up_pos,
 )
 
 __all__ = ["IntervalActivation", "INTERVAL_ACTIVATIONS", "activation_enclosure", "softplus_bounds", "logistic_image"]

@@ -33,8 +33,9 @@ import math
 import numpy as np
 
 __all__ = [
-    "Interval", "down", "up", "up_pos", "down_pos", "gamma", "matmul", "matmul_many", "batched_matmul", "isum", "exp_bounds", "log1p_bounds", "atan_bounds",
-    "phi_cdf_bounds", "X_OVERFLOW", "X_UNDERFLOW", "EPS_EXP", "EPS_LOG1P", "EPS_ATAN", "EPS_PHI", "U", "ETA", "CONSTANTS",
+    "Interval", "down", "up", "up_pos", "down_pos", "gamma", "matmul", "matmul_many", "batched_matmul", "isum",
+    "exp_bounds", "log1p_bounds", "atan_bounds", "phi_cdf_bounds", "X_OVERFLOW", "X_UNDERFLOW", "EPS_EXP",
+    "EPS_LOG1P", "EPS_ATAN", "EPS_PHI", "U", "ETA", "CONSTANTS",
 ]
 
 U = 2.0 ** -53  #: unit roundoff of float64
@@ -165,13 +166,13 @@ class Interval:
     def __repr__(self) -> str:
         return f"Interval(lo={self.lo!r}, hi={self.hi!r})"
 
-    def __getitem__(self, idx) -> "Interval":
+    def __getitem__(self, idx) -> Interval:
         return Interval(self.lo[idx], self.hi[idx])
 
-    def reshape(self, *shape) -> "Interval":
+    def reshape(self, *shape) -> Interval:
         return Interval(self.lo.reshape(*shape), self.hi.reshape(*shape))
 
-    def copy(self) -> "Interval":
+    def copy(self) -> Interval:
         return Interval(self.lo.copy(), self.hi.copy())
 
     def mid(self):
@@ -184,17 +185,17 @@ class Interval:
         x = _arr(x)
         return (self.lo <= x) & (x <= self.hi)
 
-    def sanitize(self) -> "Interval":
+    def sanitize(self) -> Interval:
         """NaN lower bounds become -inf, NaN upper bounds +inf (in place; returns self)."""
         np.copyto(self.lo, -np.inf, where=np.isnan(self.lo))
         np.copyto(self.hi, np.inf, where=np.isnan(self.hi))
         return self
 
     # ------------------------------------------------------ arithmetic
-    def __neg__(self) -> "Interval":
+    def __neg__(self) -> Interval:
         return Interval(-self.hi, -self.lo)
 
-    def __add__(self, other) -> "Interval":
+    def __add__(self, other) -> Interval:
         if isinstance(other, Interval):
             return Interval(down(self.lo + other.lo), up(self.hi + other.hi))
         o = _arr(other)
@@ -202,17 +203,17 @@ class Interval:
 
     __radd__ = __add__
 
-    def __sub__(self, other) -> "Interval":
+    def __sub__(self, other) -> Interval:
         if isinstance(other, Interval):
             return Interval(down(self.lo - other.hi), up(self.hi - other.lo))
         o = _arr(other)
         return Interval(down(self.lo - o), up(self.hi - o))
 
-    def __rsub__(self, other) -> "Interval":
+    def __rsub__(self, other) -> Interval:
         o = _arr(other)
         return Interval(down(o - self.hi), up(o - self.lo))
 
-    def __mul__(self, other) -> "Interval":
+    def __mul__(self, other) -> Interval:
         if isinstance(other, Interval):
             a, b, c, d = self.lo * other.lo, self.lo * other.hi, self.hi * other.lo, self.hi * other.hi
             if np.ndim(a) == 0:
@@ -235,19 +236,19 @@ class Interval:
 
     __rmul__ = __mul__
 
-    def mul_sym(self, rho) -> "Interval":
+    def mul_sym(self, rho) -> Interval:
         """The product with the symmetric interval [-rho, rho] (rho >= 0): [-rho M, rho M] with M
         the larger absolute value of the bounds."""
         M = np.maximum(np.abs(self.lo), np.abs(self.hi))
         r = up_pos(M * rho)
         return Interval(-r, r)
 
-    def scale_exact(self, s: float) -> "Interval":
+    def scale_exact(self, s: float) -> Interval:
         """Multiplication by a power of two s > 0 (exact unless it under- or overflows)."""
         lo, hi = self.lo * s, self.hi * s
         return Interval(down(lo), up(hi))
 
-    def square(self) -> "Interval":
+    def square(self) -> Interval:
         """The exact range of x^2 over the interval (not the product of two independent copies)."""
         a, b = self.lo * self.lo, self.hi * self.hi
         hi = up(np.maximum(a, b))
@@ -256,7 +257,7 @@ class Interval:
         lo = np.where(np.isnan(a) | np.isnan(b), np.nan, np.maximum(lo, 0.0))
         return Interval(lo, hi)
 
-    def recip(self) -> "Interval":
+    def recip(self) -> Interval:
         """1 / x for intervals not containing 0 (NaN where they do, or where a bound is NaN: unknown)."""
         bad = ((self.lo <= 0) & (self.hi >= 0)) | np.isnan(self.lo) | np.isnan(self.hi)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -265,7 +266,7 @@ class Interval:
         hi = np.where(bad, np.nan, hi)
         return Interval(lo, hi)
 
-    def __truediv__(self, other) -> "Interval":
+    def __truediv__(self, other) -> Interval:
         if isinstance(other, Interval):
             return self * other.recip()
         o = _arr(other)
@@ -273,18 +274,18 @@ class Interval:
             a, b = self.lo / o, self.hi / o
         return Interval(down(np.minimum(a, b)), up(np.maximum(a, b)))
 
-    def intersect(self, other: "Interval") -> "Interval":
+    def intersect(self, other: Interval) -> Interval:
         """The intersection (both contain the exact value, so it is never empty for it)."""
         return Interval(np.maximum(self.lo, other.lo), np.minimum(self.hi, other.hi))
 
-    def hull(self, other: "Interval") -> "Interval":
+    def hull(self, other: Interval) -> Interval:
         return Interval(np.minimum(self.lo, other.lo), np.maximum(self.hi, other.hi))
 
-    def clip(self, lo: float, hi: float) -> "Interval":
+    def clip(self, lo: float, hi: float) -> Interval:
         """Intersect with [lo, hi] (a range the exact value is known to lie in)."""
         return Interval(np.maximum(self.lo, lo), np.minimum(self.hi, hi))
 
-    def power(self, p: int) -> "Interval":
+    def power(self, p: int) -> Interval:
         """The exact range of x^p (p >= 1 an integer) over the interval."""
         if p == 1:
             return self

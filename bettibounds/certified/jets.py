@@ -73,11 +73,11 @@ class Jet:
 
     # ------------------------------------------------------------ constructors
     @classmethod
-    def constant(cls, v, P: int, bk: Backend, order: int = 2) -> "Jet":
+    def constant(cls, v, P: int, bk: Backend, order: int = 2) -> Jet:
         return cls(bk.const(v), bk.zeros(P), bk.zeros((P, P)) if order == 2 else None, bk)
 
     @classmethod
-    def variable(cls, v, p: int, P: int, bk: Backend, order: int = 2) -> "Jet":
+    def variable(cls, v, p: int, P: int, bk: Backend, order: int = 2) -> Jet:
         g = bk.zeros(P)
         g[p] = bk.const(1)
         return cls(bk.const(v) if bk.dtype is object else v, g, bk.zeros((P, P)) if order == 2 else None, bk)
@@ -86,7 +86,8 @@ class Jet:
     def _lift(self, other):
         if isinstance(other, Jet):
             return other
-        return Jet(self.bk.const(other) if self.bk.dtype is object else float(other), 0, 0 if self.H is not None else None, self.bk)
+        value = self.bk.const(other) if self.bk.dtype is object else float(other)
+        return Jet(value, 0, 0 if self.H is not None else None, self.bk)
 
     def __add__(self, other):
         o = self._lift(other)
@@ -116,12 +117,12 @@ class Jet:
 
     __rmul__ = __mul__
 
-    def apply(self, f0, f1, f2) -> "Jet":
+    def apply(self, f0, f1, f2) -> Jet:
         """phi(self) given phi, phi', phi'' evaluated at self.v (chain rule, second order)."""
         H = None if self.H is None else self.H * f1 + np.multiply.outer(self.g, self.g) * f2
         return Jet(f0, self.g * f1, H, self.bk)
 
-    def square(self) -> "Jet":
+    def square(self) -> Jet:
         return self * self
 
 

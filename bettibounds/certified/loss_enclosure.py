@@ -46,11 +46,15 @@ import numpy as np
 from ..errors import InvalidSpecError
 from ..pfaffian.network import build_params
 from .arb_oracle import arb_activation, arb_float_bounds, loss_arb
-from .interval_activations import (
-    INTERVAL_ACTIVATIONS, IntervalActivation, activation_enclosure, logistic_image, softplus_bounds,
-)
 from .fpmode import check_float_mode
-from .intervals import ETA, U, Interval, batched_matmul, down, gamma, isum, matmul, up, up_pos
+from .interval_activations import (
+    INTERVAL_ACTIVATIONS,
+    IntervalActivation,
+    activation_enclosure,
+    logistic_image,
+    softplus_bounds,
+)
+from .intervals import ETA, Interval, U, batched_matmul, down, gamma, isum, matmul, up, up_pos
 
 __all__ = ["SliceLoss", "certify_unsupported", "loss_arb", "INTERVAL_ACTIVATIONS", "IntervalActivation",
            "activation_enclosure", "arb_activation"]

@@ -14,7 +14,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from .boxes import (
-    FAIL, IN, MONO_DOWN, MONO_UP, OUT, SPLIT, BoxOracle, InconsistencyError, box_failure, level_rule, point_failure,
+    FAIL,
+    IN,
+    MONO_DOWN,
+    MONO_UP,
+    OUT,
+    SPLIT,
+    BoxOracle,
+    InconsistencyError,
+    box_failure,
+    level_rule,
+    point_failure,
 )
 
 __all__ = ["SegmentResult", "analyse_segments"]
@@ -77,7 +87,7 @@ def analyse_segments(oracle: BoxOracle, keys: np.ndarray, axes: np.ndarray, c: f
                 if s not in failures:
                     failures[s] = box_failure("edge", oracle, cur[i], flo[i], fhi[i], glo[i], ghi[i], c)
             cls = np.where(split & ~can, FAIL, cls)
-        for i in np.flatnonzero((cls != SPLIT)):
+        for i in np.flatnonzero(cls != SPLIT):
             terminal[seg_of[i]].append((int(a_lo[i]), int(a_hi[i]), int(cls[i])))
         sp = np.flatnonzero(cls == SPLIT)
         if sp.size == 0:

@@ -12,7 +12,17 @@ from __future__ import annotations
 import numpy as np
 
 from .boxes import (
-    FULL, IN, MONO_DOWN, MONO_UP, OUT, SPLIT, BoxOracle, InconsistencyError, box_failure, level_rule, point_failure,
+    FULL,
+    IN,
+    MONO_DOWN,
+    MONO_UP,
+    OUT,
+    SPLIT,
+    BoxOracle,
+    InconsistencyError,
+    box_failure,
+    level_rule,
+    point_failure,
 )
 from .limits import LevelContext
 from .nerve import nerve_counts, shared_segments

@@ -56,15 +56,29 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import FloatingPointModeError
-from .boxes import DMAX, FULL, BoxOracle, InconsistencyError, level_rule
+
+# FAIL, IN, MONO_DOWN, MONO_UP, OUT, SPLIT and SegmentResult are not used here: names this module offered
+# before it was split (tests import them from here)
+from .boxes import (
+    DMAX,
+    FAIL,  # noqa: F401
+    FULL,
+    IN,  # noqa: F401
+    MONO_DOWN,  # noqa: F401
+    MONO_UP,  # noqa: F401
+    OUT,  # noqa: F401
+    SPLIT,  # noqa: F401
+    BoxOracle,
+    InconsistencyError,
+    level_rule,
+)
 from .limits import LevelContext, LimitReached, Limits
 from .nerve import nerve_counts, shared_segments
-from .segments import analyse_segments
+from .segments import (
+    SegmentResult,  # noqa: F401
+    analyse_segments,
+)
 from .subdivision import certify_2d
-
-# not used here: names this module offered before it was split (tests import them from here)
-from .boxes import FAIL, IN, MONO_DOWN, MONO_UP, OUT, SPLIT  # noqa: F401
-from .segments import SegmentResult  # noqa: F401
 
 __all__ = ["LevelCertificate", "BoxOracle", "Limits", "certify_level", "nerve_counts", "shared_segments",
            "analyse_segments", "level_rule", "DMAX"]

@@ -173,7 +173,8 @@ def find_minimizers(spec, x, y, starts: int = 8, seed: int = 0, scale: float = 1
         if not (np.all(np.isfinite(H)) and np.isfinite(float(J.v))):
             out.append((t, math.inf, -math.inf, math.inf))  # diverged: ranked last, rejected later
             continue
-        out.append((t, float(J.v), float(np.linalg.eigvalsh((H + H.T) / 2)[0]), float(np.linalg.norm(np.asarray(J.g, float)))))
+        out.append((t, float(J.v), float(np.linalg.eigvalsh((H + H.T) / 2)[0]),
+                    float(np.linalg.norm(np.asarray(J.g, float)))))
     out.sort(key=lambda c: (c[2] <= 0, c[1]))
     return out
 
@@ -379,8 +380,9 @@ def certify_lower(spec, x, y, theta=None, *, starts: int = 8, seed: int = 0, max
     if not group.applicable:
         raise InvalidSpecError("no finite symmetry group: " + "; ".join(group.notes))
     if group.order is None or group.order > max_order:
-        raise InvalidSpecError(f"|G| = {group.order if group.order is not None else '10^%d' % int(group.log2 * 0.30103)}"
-                               f" exceeds max_order={max_order}: its orbit cannot be enumerated; use a narrower network")
+        size = group.order if group.order is not None else f"10^{int(group.log2 * 0.30103)}"
+        raise InvalidSpecError(f"|G| = {size} exceeds max_order={max_order}: its orbit cannot be enumerated; "
+                               "use a narrower network")
     if spec.n_params > max_params:
         raise InvalidSpecError(f"P = {spec.n_params} parameters exceeds max_params={max_params}: the ball-arithmetic "
                                "Hessian costs O(P^2) per operation; certify a smaller network")
@@ -432,7 +434,8 @@ def certify_lower(spec, x, y, theta=None, *, starts: int = 8, seed: int = 0, max
         sep = math.inf
         worst = []
         for hp, a, combo in group_orbit(spec, p, max_order):
-            err = 8 * (spec.n_params + 2) * (hmax + 2) * (1 + spec.depth * hmax) * u * pinf * math.sqrt(spec.n_params) * (1 + a)
+            err = (8 * (spec.n_params + 2) * (hmax + 2) * (1 + spec.depth * hmax) * u * pinf
+                   * math.sqrt(spec.n_params) * (1 + a))
             r = max(float(np.linalg.norm(p - hp)) - err, 0.0) / (1.0 + a)
             worst.append((r, combo, a))
             if r < sep:

@@ -177,7 +177,8 @@ def check_loss_format(c: dict) -> list[Row]:
             bad = []
             for hv, Lv, mv in itertools.product(range(1, 4), range(1, 6), range(1, 4)):
                 g = tuple(int(sympy.sympify(x).subs({h: hv, L: Lv, m: mv})) for x in sym)
-                w = tuple(formula(c["formula"][k], h=hv, L=Lv, m=mv, sum_h=Lv * hv, d=2) for k in ("r", "alpha", "beta"))
+                w = tuple(formula(c["formula"][k], h=hv, L=Lv, m=mv, sum_h=Lv * hv, d=2)
+                          for k in ("r", "alpha", "beta"))
                 if g != w:
                     bad.append(((hv, Lv, mv), w, g))
             want = tuple(c["formula"][k] for k in ("r", "alpha", "beta"))
@@ -294,7 +295,8 @@ def check_minima_barcode(c: dict) -> list[Row]:
     for seed in c["seeds"]:
         v = np.random.default_rng(seed).permutation(c["length"]).astype(float)  # distinct values
         padded = np.concatenate([[np.inf], v, [np.inf]])
-        minima = sorted(float(v[i]) for i in range(len(v)) if padded[i + 1] < padded[i] and padded[i + 1] < padded[i + 2])
+        minima = sorted(float(v[i]) for i in range(len(v))
+                        if padded[i + 1] < padded[i] and padded[i + 1] < padded[i + 2])
         bars = sublevel_persistence(v, max_dim=0).intervals(0)
         births = sorted(float(b.birth) for b in bars)
         essential = [float(b.birth) for b in bars if math.isinf(b.death)]
@@ -405,7 +407,8 @@ def check_primitive_formats(c: dict) -> list[Row]:
     """The activation registry's format (r, alpha, beta) of each primitive equals the published table."""
     from bettibounds import get_activation
 
-    return [Row(name, tuple(want), tuple(get_activation(name).format), tuple(get_activation(name).format) == tuple(want))
+    return [Row(name, tuple(want), tuple(get_activation(name).format),
+                tuple(get_activation(name).format) == tuple(want))
             for name, want in c["expected"].items()]
 
 

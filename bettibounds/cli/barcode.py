@@ -7,10 +7,19 @@ import contextlib
 import json
 from pathlib import Path
 
-from ..errors import InvalidSpecError
 from .._lib.extras import missing_extra
-from .common import (ENGINE_HELP, engine_device, engine_options, json_option, output_dir, plot_option,
-                     progress_option, scheduler_options, staged_outputs)
+from ..errors import InvalidSpecError
+from .common import (
+    ENGINE_HELP,
+    engine_device,
+    engine_options,
+    json_option,
+    output_dir,
+    plot_option,
+    progress_option,
+    scheduler_options,
+    staged_outputs,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -291,7 +300,8 @@ def _barcode_run(exp, args: argparse.Namespace, device, dtype: str, grid_mode: b
                                          starts=64 if args.minima is None else args.minima, steps=sample["steps"],
                                          lr=sample["lr"], seed=args.seed, refine=args.refine,
                                          progress=args.progress, evaluator=evaluator,
-                                         **protocol_options(sample["k"], {n: getattr(args, n) for n in _PROTOCOL_OPTIONS}))
+                                         **protocol_options(sample["k"],
+                                                            {n: getattr(args, n) for n in _PROTOCOL_OPTIONS}))
             values = None
         dist = None if evaluator is None else {"scheduler": args.scheduler, **evaluator.info}
     finally:

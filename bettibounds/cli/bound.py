@@ -102,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(report.to_text())
     if report.certificate is not None and not report.certificate.verified:
-        sys.stderr.write(f"{PROG}: error: the chain certificate FAILED ({len(report.certificate.failures)} false claims)\n")
+        sys.stderr.write(f"{PROG}: error: the chain certificate FAILED "
+                         f"({len(report.certificate.failures)} false claims)\n")
         return 1
     return 0

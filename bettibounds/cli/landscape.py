@@ -8,8 +8,18 @@ import sys
 
 from .._lib.extras import missing_extra
 from ..errors import InvalidSpecError, ResourceLimitError
-from .common import (ENGINE_HELP, PROG, engine_device, engine_options, json_option, output_dir, plot_option,
-                     progress_option, scheduler_options, staged_outputs)
+from .common import (
+    ENGINE_HELP,
+    PROG,
+    engine_device,
+    engine_options,
+    json_option,
+    output_dir,
+    plot_option,
+    progress_option,
+    scheduler_options,
+    staged_outputs,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -70,7 +80,8 @@ def _load(args: argparse.Namespace):
         return load_model_experiment(args.experiment, factory=args.model, weights=args.weights, data=args.data,
                                      loss=args.loss, reduction=args.reduction)
     if model_flags:
-        raise InvalidSpecError(f"{', '.join(model_flags)} {'applies' if len(model_flags) == 1 else 'apply'} to PyTorch models: add --model file.py:factory (or "
+        verb = "applies" if len(model_flags) == 1 else "apply"
+        raise InvalidSpecError(f"{', '.join(model_flags)} {verb} to PyTorch models: add --model file.py:factory (or "
                                "a \"model\" section in the experiment file)")
     return load_experiment(args.experiment)
 
@@ -100,8 +111,8 @@ def run(args: argparse.Namespace) -> int:
     exp = _load(args)
     if args.certify and getattr(exp, "kind", None) == "model":
         raise InvalidSpecError("--certify proves Betti numbers for the networks of experiment files (interval "
-                               "enclosures of the spec-based loss); a model experiment has none: drop --certify, or, for a "
-                               "plain nn.Sequential MLP, convert it with bettibounds.empirical."
+                               "enclosures of the spec-based loss); a model experiment has none: drop --certify, or, "
+                               "for a plain nn.Sequential MLP, convert it with bettibounds.empirical."
                                "experiment_from_sequential and certify that (docs/usage.md)")
     output_dir(args.plot, "--plot")
     if exp.region is None or exp.grid is None:

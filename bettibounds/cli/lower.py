@@ -11,7 +11,8 @@ __all__ = ["add_parser", "run"]
 
 
 def add_parser(sub) -> None:
-    lo = sub.add_parser("lower", parents=[json_option()], help="certify b_0(S_c) >= |G| on a level band for a concrete network and data",
+    lo = sub.add_parser("lower", parents=[json_option()],
+                        help="certify b_0(S_c) >= |G| on a level band for a concrete network and data",
                         description="Find a minimiser, certify a strict local minimum with ball arithmetic, certify "
                                     "that its images under the symmetry group are separated, and print the band "
                                     "[c_lo, c_hi) on which b_0(S_c) >= |G|. Exit status 1 when a step cannot be "
@@ -43,10 +44,9 @@ def _enforce_budget(exp, args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .._lib import budget
     from ..certified.witness import certify_lower
     from ..empirical.experiment import load_experiment
-
-    from .._lib import budget
 
     for name in ("starts", "max_order"):
         budget.count(f"--{name.replace('_', '-')}", getattr(args, name), 1)

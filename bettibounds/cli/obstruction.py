@@ -12,11 +12,13 @@ __all__ = ["add_parser", "run"]
 
 
 def add_parser(sub) -> None:
-    ob = sub.add_parser("obstruction", parents=[json_option()], help="ReLU topological obstruction (Nurisso et al. 2024): invariants and "
-                        "the components gradient flow cannot leave",
+    ob = sub.add_parser("obstruction", parents=[json_option()],
+                        help="ReLU topological obstruction (Nurisso et al. 2024): invariants and "
+                             "the components gradient flow cannot leave",
                         description="Shallow ReLU network f(x) = sum_k v_k relu(w_k . x) (bias absorbed in w_k): "
                                     "the conserved c_k = ||w_k||^2 - ||v_k||^2, the topology of the invariant set, "
-                                    "pathological neurons, and (with --experiment) reachability and a gradient-flow check.")
+                                    "pathological neurons, and (with --experiment) reachability and a "
+                                    "gradient-flow check.")
     src = ob.add_mutually_exclusive_group()
     src.add_argument("--c", help="invariants c_1,...,c_h (comma separated)")
     src.add_argument("--experiment", "-e", help="JSON: network {layers: [d, h, e], bias}, data {x, y}, optional "
@@ -192,7 +194,8 @@ def _run(args: argparse.Namespace, stage) -> int:
         if "plot" in out:
             print(f"plot: {out['plot']}")
         if "reachability" in out:
-            print(f"reachability of a global minimiser: {out['reachability']['status']} -- {out['reachability']['reason']}")
+            reach = out["reachability"]
+            print(f"reachability of a global minimiser: {reach['status']} -- {reach['reason']}")
         if "gradient_flow" in out:
             g = out["gradient_flow"]
             changed = g["pathological_sign_changed"]

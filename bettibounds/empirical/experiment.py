@@ -169,7 +169,8 @@ def parse_experiment(obj: dict) -> Experiment:
         n_region = _check_region(region, spec.n_params)
     grid = obj.get("grid")
     if grid is not None:
-        if not isinstance(grid, list) or not all(isinstance(g, int) and not isinstance(g, bool) and g >= 2 for g in grid):
+        if not isinstance(grid, list) or not all(isinstance(g, int) and not isinstance(g, bool) and g >= 2
+                                                 for g in grid):
             raise _err("grid", "must be a list of integers >= 2 (points per axis)")
         total = math.prod(grid)
         if total > MAX_GRID_POINTS:
@@ -181,7 +182,8 @@ def parse_experiment(obj: dict) -> Experiment:
         levels = [float(_number(f"levels[{i}]", v)) for i, v in enumerate(levels)]
     dims = obj.get("homology_dims")
     if dims is not None:
-        if not isinstance(dims, list) or not all(isinstance(k, int) and not isinstance(k, bool) and k >= 0 for k in dims):
+        if not isinstance(dims, list) or not all(isinstance(k, int) and not isinstance(k, bool) and k >= 0
+                                                 for k in dims):
             raise _err("homology_dims", "must be a list of integers >= 0")
         if not dims:
             raise _err("homology_dims", "must name at least one dimension (leave it out for all of 0..n-1)")

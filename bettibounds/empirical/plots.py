@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .._lib.writers import save_figure
 from .._lib.plotting import capped_heatmap, color_norm, finish, pyplot
+from .._lib.writers import save_figure
 
 __all__ = ["plot_landscape", "axis_names", "plural", "pyplot"]
 

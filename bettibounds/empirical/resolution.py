@@ -11,9 +11,9 @@ at a point inside the box).
 The rule (docs/usage.md, "Landscapes"; used for the ``stable`` flag)
 ---------------------------------------------------------------------
 The *known minima* are the lowest local minima of the finest grid (the birth vertices of the H0
-bars of the refined grid, or of the grid when there is none), each polished by a local optimiser (L-BFGS-B inside the region,
-on the loss itself) unless the caller gives no loss function. For a known minimum with value u
-at a point x, let M be the lowest level at which the grid's sublevel set holds a whole grid cell
+bars of the refined grid, or of the grid when there is none), each polished by a local optimiser
+(L-BFGS-B inside the region, on the loss itself) unless the caller gives no loss function. For a known
+minimum with value u at a point x, let M be the lowest level at which the grid's sublevel set holds a whole grid cell
 containing x (the smallest, over the cells containing x, of the largest value on the cell's
 vertices; :func:`cell_max`). A level c is **unresolved** -- and never reported stable -- when
 
@@ -114,9 +114,9 @@ class Resolution:
     def to_dict(self) -> dict:
         return {"grid_min": self.grid_min, "refined_min": self.refined_min, "floor": self.floor,
                 "search": self.search, "minima": [m.to_dict() for m in self.minima], "notes": list(self.notes),
-                "rule": "a level c is unresolved (never stable) when it is below the grid's minimum, or when u <= c < M "
-                        "for a known minimum u, M the lowest level at which the grid's set holds a whole cell "
-                        "containing the minimum's point"}
+                "rule": "a level c is unresolved (never stable) when it is below the grid's minimum, or when "
+                        "u <= c < M for a known minimum u, M the lowest level at which the grid's set holds a "
+                        "whole cell containing the minimum's point"}
 
 
 def _short(point) -> str:

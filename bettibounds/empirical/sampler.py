@@ -227,7 +227,8 @@ def sample_landscape(experiment, *, grid=None, device=None, dtype: str | None = 
         k = directions.shape[0]
         if len(grid) != k:
             raise InvalidSpecError(f"experiment grid: a {k}-dimensional slice needs {k} sizes")
-        axes = grid_axes(_floats("region.low", region.get("low"), k), _floats("region.high", region.get("high"), k), grid)
+        axes = grid_axes(_floats("region.low", region.get("low"), k), _floats("region.high", region.get("high"), k),
+                         grid)
         values = kernel.evaluate_chunked(_mesh(axes), mode="slice", center=center, directions=directions,
                                          progress=progress)
     values = np.asarray(values, dtype=float).reshape(grid)

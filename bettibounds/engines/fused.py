@@ -62,8 +62,8 @@ import time
 
 import numpy as np
 
-from ..errors import InvalidSpecError
 from .._lib.progress import progress_bar
+from ..errors import InvalidSpecError
 
 __all__ = ["FusedKernel", "FusedRangeError", "FusedSliceKernel", "fused_unsupported"]
 

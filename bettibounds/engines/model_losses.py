@@ -10,7 +10,8 @@ converts and checks the targets y for it (class indices, probabilities in [0, 1]
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch

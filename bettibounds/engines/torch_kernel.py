@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .._lib.arrays import as_float64, host_or_tensor
+from .._lib.arrays import host_or_tensor
 from .._lib.devices import free_memory, resolve_device, resolve_dtype
 from .._lib.progress import progress_bar
 from ..errors import InvalidSpecError

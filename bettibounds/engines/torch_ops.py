@@ -8,7 +8,7 @@ registry name is covered by this table or refused with a reason.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

@@ -101,7 +101,8 @@ def parse_obstruction_experiment(obj) -> ObstructionExperiment:
     if "loss" in obj:
         loss = check_keys("obstruction experiment loss", obj["loss"], {"kind", "l2"})
         if loss.get("kind", "mse") != "mse":
-            raise _err("loss.kind", f"must be 'mse' (the obstruction is stated for the squared loss), got {loss['kind']!r}")
+            raise _err("loss.kind",
+                       f"must be 'mse' (the obstruction is stated for the squared loss), got {loss['kind']!r}")
         if "l2" in loss and (isinstance(loss["l2"], bool) or loss["l2"] != 0):
             raise _err("loss.l2", "must be 0: with weight decay the invariants c_k are not conserved")
     data = check_keys("obstruction experiment data", obj["data"], {"x", "y"}, ("x", "y"))

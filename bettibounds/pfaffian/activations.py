@@ -17,9 +17,9 @@ Non-analytic activations (ReLU and friends) are not Pfaffian: looking them up ra
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Callable, Sequence
 
 from ..errors import InvalidSpecError, NotPfaffianError, unknown_name
 from ..sizes import Expr

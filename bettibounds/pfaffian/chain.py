@@ -29,9 +29,10 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeAlias, TypedDict
+from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict
 
 from ..errors import InvalidSpecError
 from .activations import Activation, get_activation, verify_activation
@@ -53,7 +54,8 @@ Poly: TypeAlias = "PolyElement"
 #: an mpmath real (Any to mypy: mpmath is untyped)
 Real: TypeAlias = "mpmath.mpf"
 
-__all__ = ["Certificate", "certificate_size_guard", "check_certificate_size", "certify_chain", "certify", "verify_output_chains"]
+__all__ = ["Certificate", "certificate_size_guard", "check_certificate_size", "certify_chain", "certify",
+           "verify_output_chains"]
 
 
 @dataclass
@@ -248,7 +250,8 @@ _BYTES_PER_EXPONENT = 8
 _BYTES_PER_ENTRY = 200
 
 
-def certificate_size_guard(spec: ArchitectureSpec, order: int, budget: int, max_checks: int, max_terms: int, max_bytes: int) -> None:
+def certificate_size_guard(spec: ArchitectureSpec, order: int, budget: int, max_checks: int, max_terms: int,
+                           max_bytes: int) -> None:
     """Refuse, before anything is allocated, a certificate that cannot fit.
 
     The real sizes of the construction are (i) the derivative claims, chain elements x parameters;
@@ -306,9 +309,9 @@ def check_certificate_size(spec: ArchitectureSpec, claimed: PfaffianFormat | Non
     return budget
 
 
-def certify_chain(spec: ArchitectureSpec, claimed: PfaffianFormat | None = None, data: Data | None = None, seed: int = 0,
-            spot_checks: int = 12, max_checks: int = 200_000, max_terms: int = 50_000,
-            max_bytes: int = 2 * 2**30) -> Certificate:
+def certify_chain(spec: ArchitectureSpec, claimed: PfaffianFormat | None = None, data: Data | None = None,
+                  seed: int = 0, spot_checks: int = 12, max_checks: int = 200_000, max_terms: int = 50_000,
+                  max_bytes: int = 2 * 2**30) -> Certificate:
     """Build the explicit chain of the loss of ``spec`` and check every claim.
 
     Parameters
@@ -394,7 +397,7 @@ def certify_chain(spec: ArchitectureSpec, claimed: PfaffianFormat | None = None,
             later = sorted(i for i in _y_support(g, P, len(alg.Y)) if i > j)
             if later:
                 failures.append(f"element Y{j}, parameter theta{p}: derivative uses later elements "
-                                f"{['Y%d' % i for i in later]} (chain not triangular)")
+                                f"{[f'Y{i}' for i in later]} (chain not triangular)")
         G.append(row)
     beta_found = _total_degree(loss, n_vars)
     checks += 2

@@ -25,8 +25,7 @@ from .activations import Activation, get_activation
 from .format import PfaffianFormat
 from .losses import output_chain
 from .network import hidden_widths
-from .rules import (NEG_INF, Pair, ode_degree, poly_track, track_add, track_const, track_mul, track_pow,
-                    track_var)
+from .rules import NEG_INF, Pair, ode_degree, poly_track, track_add, track_const, track_mul, track_pow, track_var
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack is Python >= 3.11; annotations only

@@ -78,7 +78,7 @@ class PfaffianFormat:
         """Return ``(r, alpha, beta)``."""
         return (self.order, self.alpha, self.beta)
 
-    def with_beta_at_least(self, minimum: int) -> "PfaffianFormat":
+    def with_beta_at_least(self, minimum: int) -> PfaffianFormat:
         """Return the format with beta replaced by ``max(beta, minimum)``.
 
         Adding a polynomial of degree ``minimum`` (for instance lambda*||theta||^2,

@@ -16,12 +16,13 @@ O(m * sum_l h_l h_{l-1}) nodes, so it is meant for small and medium networks.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable, Sequence
 from fractions import Fraction
-from typing import TYPE_CHECKING, Iterable, Sequence, TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 from ..errors import InvalidSpecError
 from .activations import get_activation
-from .derive import Derivation, SPACES
+from .derive import SPACES, Derivation
 from .format import PfaffianFormat
 from .network import RationalLike, build_params, forward, hidden_widths, loss_expression
 from .rules import Monomials, Pair, ode_degree, track_add, track_const, track_mul, track_pow, track_var
@@ -192,7 +193,8 @@ def _check_rows(name: str, rows: Iterable[Iterable[RationalLike]], m: int, width
     try:
         out = [[Fraction(v) for v in row] for row in rows]
     except (TypeError, ValueError):
-        raise InvalidSpecError(f"{name} must be a list of rows of exact numbers (int, Fraction, decimal string)") from None
+        raise InvalidSpecError(f"{name} must be a list of rows of exact numbers "
+                               "(int, Fraction, decimal string)") from None
     if len(out) != m or any(len(row) != width for row in out):
         raise InvalidSpecError(f"{name} must have {m} rows of {width} numbers")
     return out

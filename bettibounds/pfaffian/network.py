@@ -12,9 +12,10 @@ present; the input-output skip matrix U (outputs x d) comes last.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from fractions import Fraction
-from typing import TYPE_CHECKING, Callable, Protocol, Sequence, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeAlias, TypeVar
 
 from ..errors import InvalidSpecError
 from .losses import output_chain

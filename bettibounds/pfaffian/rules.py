@@ -14,7 +14,7 @@ the rules without building objects. Two families:
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 __all__ = [
     "NEG_INF",

@@ -114,7 +114,8 @@ def reproduce(out_dir="bettibounds-report", quick: bool = True, *, scale: str | 
         if message:
             raise TheoryViolation(message)
     summary = {"report": str(ctx.out / "report.md"), "html": str(ctx.out / "report.html"), "out": str(ctx.out),
-               "seconds": time.perf_counter() - ctx.started, "violations": 0, "compared": 0, "theory_vs_data": "skipped"}
+               "seconds": time.perf_counter() - ctx.started, "violations": 0, "compared": 0,
+               "theory_vs_data": "skipped"}
     for section in SECTIONS:  # section 4 fills in the last three
         summary.update(ctx.results[section.NAME].get("summary", {}))
     return {**summary, "plots": list(ctx.figures)}

@@ -59,6 +59,7 @@ def write_report(out: Path, markdown: str, tables: dict, csvs: dict[str, list[di
     entry of ``csvs`` (file name -> rows)."""
     atomic_write(out / "report.md", markdown, "the report")
     atomic_write(out / "report.html", markdown_to_html(markdown), "the report")
-    atomic_write(out / "tables.json", json.dumps(json_safe(tables), indent=1, default=json_default), "the report tables")
+    atomic_write(out / "tables.json", json.dumps(json_safe(tables), indent=1, default=json_default),
+                 "the report tables")
     for name, rows in csvs.items():
         write_csv(out / name, rows)

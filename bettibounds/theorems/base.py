@@ -8,9 +8,10 @@ from a single definition.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Callable, Iterable, Mapping, TypeGuard
+from typing import TypeGuard
 
 from ..errors import HypothesisError, InvalidSpecError
 from ..logspace import Evaluated, evaluate_product
@@ -170,7 +171,8 @@ class Theorem:
         for b, c in pairs:
             for name, v in (("degree", b), ("multiplicity", c)):
                 if not is_symbolic(v) and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
-                    raise InvalidSpecError(f"theorem {self.key}: every {name} in betas must be an integer >= 0, got {v!r}")
+                    raise InvalidSpecError(f"theorem {self.key}: every {name} in betas must be an integer >= 0, "
+                                           f"got {v!r}")
         total = sum(c for _, c in pairs)
         if not any(is_symbolic(v) for v in (n, total)) and total != n:
             raise InvalidSpecError(

@@ -6,8 +6,8 @@ B(X) = sum of the Betti numbers of X (rational coefficients).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
-from typing import Sequence
 
 from ..sizes import Size
 from .base import Product, Theorem, is_symbolic, smin

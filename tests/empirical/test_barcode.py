@@ -16,8 +16,20 @@ torch = pytest.importorskip("torch")
 gudhi = pytest.importorskip("gudhi")
 
 from bettibounds.barcode import (  # noqa: E402
-    Barcode, BarcodeBar, BarcodeWarning, grid_barcode, knn_graph, lower_star_h0, minimax_tree, refine_barcode,
-    refine_path, sample_barcode, to_score, tree_path, union_find_h0)
+    Barcode,
+    BarcodeBar,
+    BarcodeWarning,
+    grid_barcode,
+    knn_graph,
+    lower_star_h0,
+    minimax_tree,
+    refine_barcode,
+    refine_path,
+    sample_barcode,
+    to_score,
+    tree_path,
+    union_find_h0,
+)
 from bettibounds.empirical.persistence import sublevel_persistence  # noqa: E402
 from bettibounds.errors import InvalidSpecError  # noqa: E402
 

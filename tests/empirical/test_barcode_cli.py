@@ -60,7 +60,8 @@ def test_grid_mode_json_and_plots(tmp_path):
 def test_sample_mode_from_network_and_npz_data(tmp_path):
     exp = json.loads(TEACHER.read_text())
     (tmp_path / "net.json").write_text(json.dumps({"network": exp["network"], "loss": exp["loss"]}))
-    np.savez(tmp_path / "data.npz", x=np.array(exp["data"]["x"], dtype=float), y=np.array(exp["data"]["y"], dtype=float))
+    np.savez(tmp_path / "data.npz", x=np.array(exp["data"]["x"], dtype=float),
+             y=np.array(exp["data"]["y"], dtype=float))
     code, out, _ = run("barcode", "--network", str(tmp_path / "net.json"), "--data", str(tmp_path / "data.npz"),
                        "--minima", "6", "--uniform", "150", "--steps", "30", "--k", "6", "--refine", "1",
                        "--norm", "max", "--normalize", "--json")

@@ -399,7 +399,8 @@ def test_bundled_data_equal_scikit_learn_loaders():
     sklearn_datasets = pytest.importorskip("sklearn.datasets")
     from bettibounds.barcode.realdata import bundled_data, load_dataset
 
-    for name, loader in (("digits", sklearn_datasets.load_digits), ("breast_cancer", sklearn_datasets.load_breast_cancer)):
+    for name, loader in (("digits", sklearn_datasets.load_digits),
+                         ("breast_cancer", sklearn_datasets.load_breast_cancer)):
         x, y = bundled_data(name)
         ref = loader()
         assert np.array_equal(x, ref.data) and np.array_equal(y, ref.target)

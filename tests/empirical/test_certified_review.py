@@ -69,7 +69,8 @@ def test_no_wrong_certified_b0_when_the_bias_products_cancel():
     # the experiment file is _bias_slice(-0.5) on [-R, R]: min f = f(-R) = 1.1133; at c = 1.2,
     # X_c = [-R, -R + 1.3e-18] is nonempty: truth [1, 0] (certified [0, 0] before the fix)
     exp = parse_experiment(_load("bias_rounding.json"))
-    assert exp.region["center"][3] == S and exp.region["low"] == [-R] and [list(map(float, r)) for r in exp.y] == [[-0.5]]
+    assert exp.region["center"][3] == S and exp.region["low"] == [-R]
+    assert [list(map(float, r)) for r in exp.y] == [[-0.5]]
     levels = [1.0, 1.2, 2.0]
     for lv in certify_landscape(exp, levels, max_evaluations=2000).levels:
         truth = (0, 0) if Fraction(lv.level) < _exact_min(-0.5) else (1, 0)

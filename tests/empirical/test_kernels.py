@@ -21,9 +21,9 @@ torch = pytest.importorskip("torch")
 
 from bettibounds.certified.jets import FLOAT  # noqa: E402
 from bettibounds.certified.witness import loss_jet  # noqa: E402
-from bettibounds.errors import InvalidSpecError, NotPfaffianError  # noqa: E402
 from bettibounds.empirical.experiment import parse_experiment  # noqa: E402
 from bettibounds.empirical.kernels import LossKernel, flops_per_point, from_sequential  # noqa: E402
+from bettibounds.errors import InvalidSpecError, NotPfaffianError  # noqa: E402
 from bettibounds.spec import BCE_CHAINS, ArchitectureSpec  # noqa: E402
 
 ACTIVATIONS = ["logistic", "tanh", "arctan", "softplus", "gaussian", "silu", "gelu", "exp", "identity",

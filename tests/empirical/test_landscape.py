@@ -15,8 +15,7 @@ pytest.importorskip("gudhi")
 from bettibounds import InvalidSpecError  # noqa: E402
 from bettibounds.empirical.compare import analyze_landscape, compare_with_bound, touches_boundary  # noqa: E402
 from bettibounds.empirical.experiment import load_experiment, parse_experiment  # noqa: E402
-from bettibounds.empirical.sampler import (LandscapeSample, grid_axes, refined_grid,  # noqa: E402
-                                           resolve_directions, sample_landscape)
+from bettibounds.empirical.sampler import LandscapeSample, grid_axes, refined_grid, resolve_directions, sample_landscape  # noqa: E402
 from bettibounds.pfaffian.network import build_params  # noqa: E402
 
 
@@ -382,10 +381,10 @@ def test_landscape_slice_bounds_record_the_checked_rank():
 def test_progress_without_tqdm_warns_and_goes_on(monkeypatch):
     """progress=True without tqdm: a warning says why there is no bar, and the values are those of
     a run without progress (every long loop uses bettibounds._lib.progress.progress_bar)."""
-    from bettibounds.barcode.graph import knn_graph
-    from bettibounds._lib.progress import progress_bar
-
     from pathlib import Path
+
+    from bettibounds._lib.progress import progress_bar
+    from bettibounds.barcode.graph import knn_graph
 
     exp = load_experiment(Path(__file__).resolve().parents[2] / "examples" / "slice_2d.json")
     want = sample_landscape(exp, grid=[9, 9]).values

@@ -20,8 +20,7 @@ pytest.importorskip("gudhi")
 from torch.nn.utils import vector_to_parameters  # noqa: E402
 
 from bettibounds import InvalidSpecError  # noqa: E402
-from bettibounds.empirical import (analyze_landscape, experiment_from_model, path_between,  # noqa: E402
-                                   sample_landscape)
+from bettibounds.empirical import analyze_landscape, experiment_from_model, path_between, sample_landscape  # noqa: E402
 from bettibounds.engines.model_engine import ModelEngine, ModelProblem  # noqa: E402
 
 nn, F = torch.nn, torch.nn.functional

@@ -102,8 +102,10 @@ def _exp(**over):
     (_exp(data={"x": [[10**400]], "y": [[0]]}), "data.x[0][0]"),
     (_exp(loss={"kind": "mse", "l2": float("nan")}), "l2"),
     (_exp(region={"kind": "slice", "center": [0] * 7, "directions": [[1] * 7], "low": [0], "high": [0]}), "region.low"),
-    (_exp(region={"kind": "slice", "center": [0] * 6, "directions": [[1] * 7], "low": [0], "high": [1]}), "region.center"),
-    (_exp(region={"kind": "slice", "center": [0] * 7, "directions": "x", "low": [0], "high": [1]}), "region.directions"),
+    (_exp(region={"kind": "slice", "center": [0] * 6, "directions": [[1] * 7], "low": [0], "high": [1]}),
+     "region.center"),
+    (_exp(region={"kind": "slice", "center": [0] * 7, "directions": "x", "low": [0], "high": [1]}),
+     "region.directions"),
     (_exp(network={"layers": [1, 2, 1], "output_activation": None}), "output_activation"),
     (_exp(grid=[10**5] * 2), "grid"),
 ])

@@ -150,7 +150,7 @@ def _jets_problems(name: str) -> list[str]:
             for k in range(3) if not _close(np.broadcast_to(got[k], (len(POINTS),)), _exact(name, k), rel=1e-11)]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _nn_module_reads() -> dict[str, list[str]]:
     """registry name -> the torch.nn activation modules (default arguments) from_sequential reads as it."""
     from bettibounds.empirical.sequential import from_sequential

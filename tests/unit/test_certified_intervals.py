@@ -18,8 +18,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bettibounds.certified.intervals import (
-    EPS_ATAN, EPS_EXP, EPS_LOG1P, EPS_PHI, Interval, atan_bounds, down, exp_bounds, isum, log1p_bounds, matmul,
-    matmul_many, phi_cdf_bounds, up, up_pos,
+    EPS_ATAN,
+    EPS_EXP,
+    EPS_LOG1P,
+    EPS_PHI,
+    Interval,
+    atan_bounds,
+    down,
+    exp_bounds,
+    isum,
+    log1p_bounds,
+    matmul,
+    matmul_many,
+    phi_cdf_bounds,
+    up,
+    up_pos,
 )
 
 flint = pytest.importorskip("flint")

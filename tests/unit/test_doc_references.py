@@ -14,7 +14,7 @@ import ast
 import importlib
 import inspect
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -31,7 +31,7 @@ def _user_files():
     return files
 
 
-@lru_cache(maxsize=None)
+@cache
 def _sections():
     heads = set(re.findall(r"^#{2,3} (\d+(?:\.\d+)?)[. ]", DOCS_THEORY, re.M))
     sec9 = DOCS_THEORY[DOCS_THEORY.index("\n## 9. "):DOCS_THEORY.index("\n## 10. ")]

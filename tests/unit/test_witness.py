@@ -86,7 +86,8 @@ def test_ball_image_encloses_the_float_image():
         assert all(_inside(b, x) for b, x in zip(hb, hp))
 
 
-@pytest.mark.parametrize("kw", [dict(widths=(2, 2), skip="residual"), dict(widths=(3,)), dict(widths=(2, 2, 2), skip="residual")])
+@pytest.mark.parametrize("kw", [dict(widths=(2, 2), skip="residual"), dict(widths=(3,)),
+                                dict(widths=(2, 2, 2), skip="residual")])
 def test_norm_bound_bounds_the_linear_map(kw):
     # logistic flips are linear maps theta -> A theta; the certificate uses ||A|| <= a_h
     spec = A(inputs=2, samples=1, activation="logistic", outputs=2, **kw)

@@ -176,7 +176,8 @@ def markdown(result, ctx) -> list[str]:
     convergence_note = ""
     if ratios and float(np.median(ratios)) > 1.1:
         convergence_note = (f" **Here the relaxation had not converged**: the half-budget TO-score is "
-                            f"{min(ratios):.2f}–{max(ratios):.2f} × the final one (median {float(np.median(ratios)):.2f}), "
+                            f"{min(ratios):.2f}–{max(ratios):.2f} × the final one "
+                            f"(median {float(np.median(ratios)):.2f}), "
                             "so the verdicts below are about the upper estimates this budget reaches, not about "
                             "the true merge levels; a larger budget lowers every segment, not necessarily "
                             "uniformly across architectures.")

@@ -221,7 +221,8 @@ def plot_shallow_deep(growth, fits, equal, out) -> str:
                 continue  # logistic = tanh (same format)
             x = np.array([(r["m"] * r["h"] * r["L"]) ** 2 for r in rr], float)
             y = np.array([r["log10_K"] for r in rr])
-            ax.plot(x, y, "o" if loss == "mse" else "s", ms=3, color=_COLORS[act], mfc="none" if loss == "bce" else None)
+            ax.plot(x, y, "o" if loss == "mse" else "s", ms=3, color=_COLORS[act],
+                    mfc="none" if loss == "bce" else None)
             xs = np.geomspace(x.min(), x.max(), 60)
             ax.plot(xs, f["slope_mhL2"] * xs + f["intercept_mhL2"], "-" if loss == "mse" else "--",
                     color=_COLORS[act], lw=1,

@@ -429,7 +429,8 @@ def markdown(result, ctx) -> list[str]:
     if lower_rows:
         shown = [r for r in lower_rows if not r["compared"]]
         md.append("Rows with a certified lower bound: " + "; ".join(
-            f"{r['case']} at c = {r['level']:.3g}: {r['lower']} ≤ b_0 = {r['betti'][0]} ≤ 10^{format_log10_up(r['log10_upper'])}"
+            f"{r['case']} at c = {r['level']:.3g}: {r['lower']} ≤ b_0 = {r['betti'][0]} "
+            f"≤ 10^{format_log10_up(r['log10_upper'])}"
             for r in lower_rows) + ". At such levels S_c is a union of tiny balls around the |G| images of the "
             "certified minimiser; the teacher weights are grid vertices, so the grid has a vertex in every ball."
             + (f" {len(shown)} of these rows are shown but not compared: each ball is far smaller than a grid cell, so "
