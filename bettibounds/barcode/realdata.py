@@ -59,7 +59,7 @@ TREND_CONFIGS = {
     "full": {"datasets": ("digits", "breast_cancer"),
              "archs": tuple((h, L) for L in (1, 2, 3, 4) for h in (16, 64, 256)),
              "seeds": 5, "runs": 5, "n_train": 128, "steps": 600, "lr": 0.02, "lr_width_scaled": True,
-             "schedule": "cosine", "images": 8, "iterations": 200, "dense": 3, "check_every": 10, "method": "adam",
+             "schedule": "cosine", "images": 8, "iterations": 150, "dense": 3, "check_every": 10, "method": "adam",
              "rtol": 0.05, "atol": 1e-3, "fast_dtype": "float32"},
 }
 
