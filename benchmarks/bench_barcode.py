@@ -18,11 +18,13 @@ union-find sweep with cluster sizes on the minimum spanning forest) at 10^5 and 
 camel function in R^2 (k = 4P = 8), with time and peak memory (tracemalloc: numpy's and Python's
 allocations; plus the process's peak RSS), against gudhi's H0 on the same graph. Part three
 (``--trend quick|full``): the wall time of the real-data TO-score sweep
-(``bettibounds.barcode.realdata.to_score_trend``), in-process and, with ``--dask N``, on a Dask
-LocalCluster of N single-threaded workers.
+(``bettibounds.barcode.realdata.to_score_trend``) on ``--workers`` local processes or, with
+``--dask``, on a Dask LocalCluster of that many single-threaded workers: wall time, the jobs' CPU
+time, the load average during the run, the idle-machine estimate CPU / workers, the table and the
+verdicts (``--out DIR`` writes them as JSON; ``--checkpoint FILE`` resumes a stopped sweep).
 
 Usage: ``python benchmarks/bench_barcode.py [--n 100000] [--dim 50] [--k 10] [--queries 2000]
-[--points 100000,1000000] [--skip-high-dim] [--trend quick] [--dask 2]``
+[--points 100000,1000000] [--skip-high-dim] [--trend full] [--workers 2] [--dask] [--out DIR]``
 """
 
 from __future__ import annotations
@@ -51,8 +53,11 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=2000)
     ap.add_argument("--points", default="100000,1000000", help="sizes for barcode_of_points (camel, R^2)")
     ap.add_argument("--skip-high-dim", action="store_true", help="skip part one (10^5 points in R^50)")
-    ap.add_argument("--trend", choices=("tiny", "quick", "full"), default=None, help="time the real-data sweep")
-    ap.add_argument("--dask", type=int, default=0, help="also run the sweep on a LocalCluster of N workers")
+    ap.add_argument("--trend", choices=("tiny", "quick", "full"), default=None, help="run and time the real-data sweep")
+    ap.add_argument("--workers", type=int, default=2, help="processes (or Dask workers) for the sweep")
+    ap.add_argument("--dask", action="store_true", help="run the sweep on a Dask LocalCluster instead")
+    ap.add_argument("--out", default=None, help="directory for trend_<scale>.json (rows, verdicts, runs)")
+    ap.add_argument("--checkpoint", default=None, help="JSON-lines file of finished runs (resume a stopped sweep)")
     ap.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)  # internal: one barcode_of_points run
     args = ap.parse_args()
     if args.one is not None:
@@ -65,7 +70,7 @@ def main() -> None:
     if args.points:
         bench_points([int(v) for v in args.points.split(",")])
     if args.trend:
-        bench_trend(args.trend, args.dask)
+        bench_trend(args.trend, args.workers, args.dask, args.out, args.checkpoint)
     if not args.skip_high_dim:
         bench_high_dim(args)
 
@@ -110,30 +115,70 @@ def bench_points(sizes) -> None:
     print("\n(true TO-score 1.1574464; the peak RSS includes the interpreter and imports, shown before the run)\n")
 
 
-def bench_trend(scale: str, dask_workers: int) -> None:
-    from bettibounds.barcode.realdata import TREND_CONFIGS, to_score_trend
+def bench_trend(scale: str, workers: int, dask: bool, out: str | None, checkpoint: str | None) -> None:
+    """The real-data sweep once, on ``workers`` local processes (or a Dask LocalCluster of that many
+    single-threaded workers): wall time, CPU time (the jobs' own), the load average sampled during
+    the run, and the idle ``workers``-core time estimated from the CPU time."""
+    import json
+    import threading
+
+    from bettibounds.barcode.realdata import TREND_CONFIGS, generalisation_verdict, to_score_trend, trend_verdict
 
     cfg = TREND_CONFIGS[scale]
+    n_jobs = len(cfg["datasets"]) * len(cfg["archs"]) * cfg["seeds"]
+    where = f"Dask LocalCluster, {workers} workers" if dask else f"{workers} local processes"
     print(f"## real-data TO-score sweep ({scale}: {len(cfg['datasets'])} data sets x {len(cfg['archs'])} "
-          f"architectures x {cfg['seeds']} seeds)\n")
-    print("| where | wall s | CPU s (this process) | verdict |\n|---|---:|---:|---|")
-    from bettibounds.barcode.realdata import trend_verdict
+          f"architectures x {cfg['seeds']} seeds = {n_jobs} jobs; {where})\n", flush=True)
+    loads, stop = [], threading.Event()
 
-    t, c = time.perf_counter(), time.process_time()
-    rows, _ = to_score_trend(scale)
-    print(f"| in-process | {time.perf_counter() - t:.1f} | {time.process_time() - c:.1f} | "
-          f"{trend_verdict(rows)['verdict']} |")
-    if dask_workers:
+    def sample():
+        while not stop.is_set():
+            loads.append(os.getloadavg()[0])
+            stop.wait(30)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    import resource
+
+    children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    if dask:
         from bettibounds.distributed import dask_client, map_jobs
 
-        with dask_client("local", workers=dask_workers) as client:
-            t = time.perf_counter()
-            rows2, _ = to_score_trend(scale, jobs_map=lambda fn, items: map_jobs(fn, items, client))
-            print(f"| Dask LocalCluster, {dask_workers} workers | {time.perf_counter() - t:.1f} | — | "
-                  f"{trend_verdict(rows2)['verdict']} |")
-        same = [r["to_score_mean"] for r in rows] == [r["to_score_mean"] for r in rows2]
-        print(f"\nDask rows equal the in-process rows: {same}")
-    print()
+        with dask_client("local", workers=workers) as client:
+            rows, runs = to_score_trend(scale, jobs_map=lambda fn, items: map_jobs(fn, items, client),
+                                        checkpoint=checkpoint)
+    else:
+        rows, runs = to_score_trend(scale, processes=workers, checkpoint=checkpoint)
+    wall = time.perf_counter() - t
+    stop.set()
+    children1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # the worker processes' whole CPU time (imports included; Dask's workers are not waited for here)
+    cpu_procs = (children1.ru_utime + children1.ru_stime) - (children0.ru_utime + children0.ru_stime)
+    cpu = sum(r["cpu_seconds"] for r in runs)
+    verdict, gen = trend_verdict(rows), generalisation_verdict(runs)
+    busy = max(cpu, cpu_procs)
+    print("| where | wall s | CPU s (jobs) | CPU s (worker processes, imports included) | load average "
+          f"(min-mean-max during the run) | idle {workers}-core estimate (CPU / {workers}) | verdict |\n"
+          "|---|---:|---:|---:|---|---:|---|")
+    print(f"| {where} | {wall:.0f} | {cpu:.0f} | {cpu_procs:.0f} | "
+          f"{min(loads):.1f}-{sum(loads) / len(loads):.1f}-{max(loads):.1f} | "
+          f"{busy / workers:.0f} s = {busy / workers / 60:.1f} min | {verdict['verdict']} |\n")
+    print("| data set | width | depth | P | TO-score mean [95% CI] | paths converged | CPU s (all seeds) |\n"
+          "|---|---:|---:|---:|---|---|---:|")
+    for r in rows:
+        print(f"| {r['dataset']} | {r['width']} | {r['depth']} | {r['P']} | {r['to_score_mean']:.4g} "
+              f"[{r['to_score_ci95'][0]:.4g}, {r['to_score_ci95'][1]:.4g}] | {r['paths_converged']}/{r['paths']} | "
+              f"{r['cpu_seconds']:.0f} |")
+    print(f"\nverdict on observation 1: {verdict['verdict']} (directions {verdict['directions']}, "
+          f"{verdict['unconverged_comparisons']} comparisons unconverged); observation 2: {gen['verdict']}\n")
+    if out:
+        os.makedirs(out, exist_ok=True)
+        with open(os.path.join(out, f"trend_{scale}.json"), "w", encoding="utf-8") as fh:
+            json.dump({"scale": scale, "where": where, "wall_s": wall, "cpu_s": cpu, "cpu_processes_s": cpu_procs,
+                       "loads": loads,
+                       "rows": rows, "verdict": verdict, "generalisation_verdict": gen, "runs": runs,
+                       "date": time.strftime("%Y-%m-%d %H:%M"), "host": platform.node()}, fh, default=float)
 
 
 def bench_high_dim(args) -> None:

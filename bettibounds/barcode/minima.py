@@ -8,9 +8,10 @@ Protocol:
    minimum is replaced by its canonical representative, and minima whose representatives coincide
    (images of one another) are one minimum;
 3. for every pair (i, j) a path from theta_i to theta_j relaxed by the string method
-   (:func:`relax_paths`, all pairs in one batch); its level w_ij is the largest loss on a dense
-   evaluation of the relaxed polyline -- the top of an explicit path, so an upper estimate of the
-   true merge level of the two minima;
+   (:func:`~bettibounds.barcode.relax.relax_paths`, all pairs in one batch, each path stopped by
+   an explicit convergence test and its record kept); its level w_ij is the largest loss on a
+   dense evaluation of the relaxed polyline -- the top of an explicit path, so an upper estimate
+   of the true merge level of the two minima;
 4. the barcode: H0 of the complete graph on the minima, vertex i at Loss(theta_i), edge (i, j) at
    w_ij (elder rule). Minimum i dies at the minimax level from i to the set of lower minima:
    d_i = min over chains i = v_0, ..., v_r (Loss(v_r) < Loss(v_0)) of max_t w(v_t, v_{t+1}).
@@ -38,6 +39,7 @@ import numpy as np
 from ..errors import InvalidSpecError
 from .core import Barcode, BarcodeBar, sorted_bars
 from .evaluate import as_evaluator
+from .relax import CONVERGENCE_RULE, relax_paths
 
 __all__ = ["descend", "relax_paths", "minima_graph_barcode", "MinimaGraph", "graph_h0"]
 
@@ -49,16 +51,22 @@ def _positive(name: str, v, integer: bool = True):
     return int(v) if integer else float(v)
 
 
-def descend(evaluator, starts, *, steps: int = 300, lr: float = 0.01, low=None, high=None):
+def descend(evaluator, starts, *, steps: int = 300, lr: float = 0.01, low=None, high=None,
+            schedule: str = "constant"):
     """Adam (full batch) from every row of ``starts``, independently; returns (points, losses).
 
     Each row is one optimiser run: the interface evaluates the rows' losses and their own
     gradients, Adam's moments are elementwise, so runs do not interact. ``low``/``high``: optional
-    box to project onto after every step.
+    box to project onto after every step. ``schedule``: ``"constant"`` learning rate, or
+    ``"cosine"`` (lr (1 + cos(pi t / steps)) / 2 at step t: Adam with a constant rate keeps
+    oscillating around a minimum, with a decaying one the end points settle, so that they are
+    minima to within what the gradient norm at them says).
     """
     ev = as_evaluator(evaluator)
     th = np.array(starts, dtype=np.float64).reshape(-1, ev.n_params)
     steps, lr = _positive("steps", steps), _positive("lr", lr, integer=False)
+    if schedule not in ("constant", "cosine"):
+        raise InvalidSpecError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
     b1, b2, eps = 0.9, 0.999, 1e-8
     m1, m2 = np.zeros_like(th), np.zeros_like(th)
     for t in range(1, steps + 1):
@@ -67,132 +75,11 @@ def descend(evaluator, starts, *, steps: int = 300, lr: float = 0.01, low=None, 
             raise InvalidSpecError("the loss became non-finite during descent; lower lr")
         m1 = b1 * m1 + (1 - b1) * g
         m2 = b2 * m2 + (1 - b2) * g * g
-        th = th - lr * (m1 / (1 - b1 ** t)) / (np.sqrt(m2 / (1 - b2 ** t)) + eps)
+        rate = lr if schedule == "constant" else lr * 0.5 * (1.0 + math.cos(math.pi * (t - 1) / steps))
+        th = th - rate * (m1 / (1 - b1 ** t)) / (np.sqrt(m2 / (1 - b2 ** t)) + eps)
         if low is not None:
             th = np.clip(th, low, high)
     return th, ev.values(th)
-
-
-def _respace(C: np.ndarray) -> np.ndarray:
-    """Every chain of C (M, W, P) respaced to W points equally spaced in arc length, ends kept."""
-    M, W, _ = C.shape
-    seg = np.linalg.norm(np.diff(C, axis=1), axis=2)  # (M, W - 1)
-    s = np.concatenate([np.zeros((M, 1)), np.cumsum(seg, axis=1)], axis=1)
-    out = C.copy()
-    for m in range(M):
-        if s[m, -1] == 0.0:
-            continue
-        target = np.linspace(0.0, s[m, -1], W)[1:-1]
-        idx = np.clip(np.searchsorted(s[m], target, side="right") - 1, 0, W - 2)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            w = np.where(seg[m, idx] > 0, (target - s[m, idx]) / seg[m, idx], 0.0)
-        out[m, 1:-1] = C[m, idx] + w[:, None] * (C[m, idx + 1] - C[m, idx])
-    return out
-
-
-def _dense_levels(ev, C: np.ndarray, dense: int) -> tuple[np.ndarray, np.ndarray]:
-    """Largest loss on ``dense`` evaluations per segment of every chain, and where it is reached."""
-    M, _, P = C.shape
-    t = np.arange(dense, dtype=np.float64) / dense
-    pts = C[:, :-1, None, :] + t[None, None, :, None] * np.diff(C, axis=1)[:, :, None, :]
-    pts = np.concatenate([pts.reshape(M, -1, P), C[:, -1:]], axis=1)  # (M, (W - 1) dense + 1, P)
-    v = ev.values(pts.reshape(-1, P)).reshape(M, -1)
-    i = np.argmax(v, axis=1)
-    return v[np.arange(M), i], pts[np.arange(M), i]
-
-
-def relax_paths(evaluator, starts, ends, *, images: int = 12, iterations: int = 60, step: float = 0.5,
-                dense: int = 4, check_every: int = 5, grow: float = 1.5, max_step: float = 2.0,
-                history: dict | None = None):
-    """Relax the straight paths starts[m] -> ends[m] by the string method, all M paths at once.
-
-    Every interior image takes a gradient step of ``step`` times the chain's mean image spacing
-    (normalised by the chain's largest gradient, so the step does not depend on the loss scale),
-    then the chain is respaced to equal arc length; every ``check_every`` iterations the chain is
-    evaluated densely (``dense`` points per segment) and the best chain so far is kept; a chain
-    whose level stops improving twice restarts from its best with half the step, and a chain that
-    improved lengthens its step by ``grow`` (up to ``max_step``). The straight line is the first
-    "best" chain. ``history``, when given, receives ``{iteration: best levels so far}`` at every
-    check (the convergence record: how much the levels still moved). At the end, the two segments around
-    each chain's top are evaluated 16 times denser (for the relaxed and the straight chain alike); a level is the
-    largest loss found on the chain -- a lower estimate of the polyline's maximum, which is itself
-    an upper estimate of the merge level.
-
-    Returns ``(levels, straight_levels, saddles)``: (M,), (M,), (M, P).
-    """
-    ev = as_evaluator(evaluator)
-    a = np.asarray(starts, dtype=np.float64).reshape(-1, ev.n_params)
-    b = np.asarray(ends, dtype=np.float64).reshape(-1, ev.n_params)
-    if a.shape != b.shape:
-        raise InvalidSpecError(f"starts and ends must have the same shape, got {a.shape} and {b.shape}")
-    images, dense, check_every = (_positive(n, v) for n, v in
-                                  (("images", images), ("dense", dense), ("check_every", check_every)))
-    if isinstance(iterations, bool) or not isinstance(iterations, numbers.Integral) or iterations < 0:
-        raise InvalidSpecError(f"iterations must be an integer >= 0, got {iterations!r}")
-    step = _positive("step", step, integer=False)
-    M, P = a.shape
-    if M == 0:
-        return np.empty(0), np.empty(0), np.empty((0, P))
-    s = np.linspace(0.0, 1.0, images + 2)[None, :, None]
-    C = a[:, None, :] + s * (b - a)[:, None, :]
-    best_level, best_saddle = _dense_levels(ev, C, dense)
-    straight = best_level.copy()
-    best = C.copy()
-    steps = np.full(M, float(step))
-    stale = np.zeros(M, dtype=int)
-    active = np.ones(M, dtype=bool)
-    for it in range(1, iterations + 1):
-        if not active.any():
-            break
-        idx = np.flatnonzero(active)
-        X = C[idx, 1:-1].reshape(-1, P)
-        _, g = ev.values_and_gradients(X)
-        g = g.reshape(len(idx), images, P)
-        gmax = np.linalg.norm(g, axis=2).max(1)
-        spacing = np.linalg.norm(np.diff(C[idx], axis=1), axis=2).mean(1)
-        ok = (gmax > 0) & np.isfinite(gmax) & (spacing > 0)
-        coef = np.where(ok, steps[idx] * spacing / np.where(ok, gmax, 1.0), 0.0)
-        C[idx, 1:-1] -= coef[:, None, None] * g
-        C[idx] = _respace(C[idx])
-        active[idx[~ok]] = False
-        if it % check_every == 0 or it == iterations:
-            lv, sd = _dense_levels(ev, C[idx], dense)
-            better = lv < best_level[idx]
-            for j, m in enumerate(idx):
-                if better[j]:
-                    best_level[m], best_saddle[m], best[m], stale[m] = lv[j], sd[j], C[m], 0
-                    steps[m] = min(steps[m] * grow, max_step)  # moving well: lengthen the step
-                else:
-                    stale[m] += 1
-                    if stale[m] >= 2:  # restart from the best chain with a smaller step
-                        C[m], steps[m], stale[m] = best[m], steps[m] / 2, 0
-                        if steps[m] < 1e-3:
-                            active[m] = False
-            if history is not None:
-                history[it] = best_level.copy()
-    # a finer look at the top of each chain kept (and of the straight line, so the two stay
-    # comparable): the two segments around its highest dense point, 16 times denser -- a coarse
-    # dense maximum can sit below the polyline's maximum (on the camel function by 3e-3)
-    best_level, best_saddle = _fine_top(ev, best, best_level, best_saddle, dense)
-    S = a[:, None, :] + s * (b - a)[:, None, :]
-    straight = _fine_top(ev, S, straight, _dense_levels(ev, S, dense)[1], dense)[0]
-    return best_level, straight, best_saddle
-
-
-def _fine_top(ev, C: np.ndarray, level: np.ndarray, at: np.ndarray, dense: int):
-    """Levels of the chains C re-evaluated 16 x denser on the two segments around ``at``."""
-    M, W, _ = C.shape
-    top = _nearest_vertex(C, at)
-    lo_v, hi_v = np.clip(top - 1, 0, W - 1), np.clip(top + 1, 0, W - 1)
-    r = np.arange(M)
-    fine, fine_at = _dense_levels(ev, np.stack([C[r, lo_v], C[r, top], C[r, hi_v]], axis=1), 16 * dense)
-    up = fine > level
-    return np.where(up, fine, level), np.where(up[:, None], fine_at, at)
-
-
-def _nearest_vertex(C: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Index of the chain vertex nearest to x, per chain."""
-    return np.argmin(np.linalg.norm(C - x[:, None, :], axis=2), axis=1)
 
 
 def graph_h0(values, levels) -> tuple[list[tuple[int, float, tuple[int, int] | None]], np.ndarray]:
@@ -243,7 +130,9 @@ class MinimaGraph:
     the straight-line levels they started from; ``barcode``: bars born at each minimum
     (locations: minimum ids; a finite bar's ``death_at`` is the pair whose path carries the merge);
     ``graph_deaths`` / ``direct_deaths``: the graph (minimax) and the 2020 paper's (direct)
-    readings; ``identified``: groups of input runs merged as one minimum by the quotient.
+    readings; ``identified``: groups of input runs merged as one minimum by the quotient;
+    ``relaxation``: the :class:`~bettibounds.barcode.relax.PathRelaxation` of the pairs (paths
+    in the order of ``itertools.combinations(range(N), 2)``), None for one minimum.
     """
 
     minima: np.ndarray
@@ -255,6 +144,7 @@ class MinimaGraph:
     direct_deaths: np.ndarray
     identified: list = field(default_factory=list)
     meta: dict = field(default_factory=dict)
+    relaxation: object = None
 
     @property
     def differences(self) -> list[dict]:
@@ -293,8 +183,9 @@ class MinimaGraph:
 
 
 def minima_graph_barcode(evaluator, minima, *, spec=None, quotient: str = "none", identify_tol: float = 1e-6,
-                         images: int = 12, iterations: int = 60, step: float = 0.5, dense: int = 4,
-                         check_every: int = 5) -> MinimaGraph:
+                         images: int = 12, iterations: int = 60, step: float | None = None, dense: int = 4,
+                         check_every: int = 5, method: str = "adam", rtol: float = 0.05, atol: float = 1e-3,
+                         min_iterations: int | None = None, fast=None) -> MinimaGraph:
     """The minima-graph barcode of the minima (rows of ``minima``); see the module docstring.
 
     Parameters
@@ -309,12 +200,14 @@ def minima_graph_barcode(evaluator, minima, *, spec=None, quotient: str = "none"
         whose representatives lie within ``identify_tol * (1 + |theta|)`` of each other (images
         of one minimum under the symmetry group); the path between two minima then joins their
         representatives.
-    images, iterations, step, dense, check_every
-        The string method (:func:`relax_paths`).
+    images, iterations, step, dense, check_every, method, rtol, atol, min_iterations, fast
+        The string method and its convergence test (:func:`~bettibounds.barcode.relax.relax_paths`).
 
-    ``meta["convergence"]`` records the TO-score (graph reading) with the levels reached at half
-    the iterations beside the final one: a large drop says the relaxation had not converged and
-    the segments are loose upper estimates.
+    ``meta["convergence"]`` records every path's convergence (``paths``: the pair, converged or
+    not, status, iterations, its level and its level at half its iterations), how many converged,
+    the rule, and the TO-score (graph reading) from the half-way levels beside the final one; each
+    finite bar's ``death_path_converged`` says whether the path carrying its death converged.
+    ``relaxation`` holds the :class:`~bettibounds.barcode.relax.PathRelaxation` itself.
     """
     from .quotient import canonical_form, quotient_info
 
@@ -345,35 +238,37 @@ def minima_graph_barcode(evaluator, minima, *, spec=None, quotient: str = "none"
     f = ev.values(X)
     n = X.shape[0]
     pairs = list(itertools.combinations(range(n), 2))
-    convergence: dict = {}
     levels = np.full((n, n), math.inf)
     straight = np.full((n, n), math.inf)
+    relaxation = None
+    convergence: dict = {"paths_total": len(pairs), "converged": 0, "rule": CONVERGENCE_RULE, "paths": []}
     if pairs:
         a = X[[i for i, _ in pairs]]
         b = X[[j for _, j in pairs]]
-        hist: dict = {}
-        lv, st, _ = relax_paths(ev, a, b, images=images, iterations=iterations, step=step, dense=dense,
-                                check_every=check_every, history=hist)
-        for (i, j), x, y in zip(pairs, lv, st):
-            levels[i, j] = levels[j, i] = max(float(x), f[i], f[j])
-            straight[i, j] = straight[j, i] = max(float(y), f[i], f[j])
-        half = [it for it in hist if it <= iterations // 2]
-        if half:
-            mid = np.full((n, n), math.inf)
-            for (i, j), x in zip(pairs, hist[max(half)]):
-                mid[i, j] = mid[j, i] = max(float(x), f[i], f[j])
-            mid_deaths = [d for _, d, _ in graph_h0(f, mid)[0]]
-            convergence = {"iterations_half": int(max(half)), "to_score_half": float(sum(
-                d - v for d, v in zip(mid_deaths, f) if math.isfinite(d)))}
-        else:
-            convergence = {}
+        relaxation = relax_paths(ev, a, b, images=images, iterations=iterations, step=step, dense=dense,
+                                 check_every=check_every, method=method, rtol=rtol, atol=atol,
+                                 min_iterations=min_iterations, fast=fast)
+        half = np.full((n, n), math.inf)
+        for m, (i, j) in enumerate(pairs):
+            levels[i, j] = levels[j, i] = max(float(relaxation.levels[m]), f[i], f[j])
+            straight[i, j] = straight[j, i] = max(float(relaxation.straight[m]), f[i], f[j])
+            half[i, j] = half[j, i] = max(float(relaxation.half_levels[m]), f[i], f[j])
+        half_deaths = [d for _, d, _ in graph_h0(f, half)[0]]
+        convergence.update(
+            converged=int(relaxation.converged.sum()),
+            paths=[{"pair": [i, j], **relaxation.path_record(m)} for m, (i, j) in enumerate(pairs)],
+            to_score_half=float(sum(d - v for d, v in zip(half_deaths, f) if math.isfinite(d))))
+    path_converged = {(i, j): bool(relaxation.converged[m]) for m, (i, j) in enumerate(pairs)}
     raw, direct = graph_h0(f, levels)
     graph_deaths = np.array([d for _, d, _ in raw])
     bars = [BarcodeBar(0, float(f[v]), d, (v,), None if e is None else tuple(int(x) for x in e))
             for v, d, e in raw]
+    convergence["death_path_converged"] = {int(v): path_converged[tuple(sorted(e))] for v, _, e in raw
+                                           if e is not None}
     meta = {"protocol": "minima graph (Barannikov et al. 2020)", "n_runs": int(len(minima)), "n_minima": n,
             "quotient": None if qinfo is None else qinfo.to_dict(), "identify_tol": identify_tol,
-            "string_method": {"images": images, "iterations": iterations, "step": step, "dense": dense},
+            "string_method": relaxation.meta if relaxation is not None else
+            {"images": images, "iterations": iterations, "method": method},
             "convergence": {**convergence, "to_score": float(sum(d - v for d, v in zip(graph_deaths, f)
                                                                   if math.isfinite(d)))},
             "death_levels": "tops of relaxed explicit paths between minima (upper estimates of the merge levels)",
@@ -382,4 +277,4 @@ def minima_graph_barcode(evaluator, minima, *, spec=None, quotient: str = "none"
                  float(max(f.max(), np.nanmax(np.where(np.isfinite(levels), levels, -np.inf), initial=f.max()))),
                  meta)
     return MinimaGraph(X, f, levels, straight, bc, graph_deaths, direct,
-                       [g for g in groups if len(g) > 1], meta)
+                       [g for g in groups if len(g) > 1], meta, relaxation)

@@ -25,6 +25,7 @@ scikit-learn is needed only to load the data (``pip install scikit-learn``, in t
 from __future__ import annotations
 
 import functools
+import json
 import math
 import time
 
@@ -33,27 +34,39 @@ import numpy as np
 from .._lib.extras import install_hint
 from ..errors import InvalidSpecError, MissingExtraError
 from ..spec import ArchitectureSpec
-from .evaluate import SINGLE_THREAD_WORK, torch_threads
+from .evaluate import as_evaluator, torch_threads
 
 __all__ = ["DATASETS", "TREND_CONFIGS", "load_dataset", "run_architecture", "to_score_trend", "trend_verdict",
-           "generalisation_verdict", "mean_ci95", "default_init"]
+           "generalisation_verdict", "mean_ci95", "default_init", "descent_lr", "CONVERGED_SHARE"]
 
 DATASETS: tuple[str, ...] = ("digits", "breast_cancer")
 
-#: the report's configurations: ``quick`` (section of the quick report) and ``full`` (the sweep)
+#: the report's configurations: ``tiny`` (tests), ``quick`` (section of the quick report) and ``full`` (the
+#: sweep). ``lr`` is the rate at width 16; at width h the descents use lr * sqrt(16 / h) (``lr_width_scaled``:
+#: Adam moves every coordinate by about lr, and a width-h layer's weights start at scale 1/sqrt(h), so this keeps
+#: the step relative to the weights; with 0.02 at every width, digits 256 x 4 stalled at loss 0.899 -- the
+#: constant predictor -- in all five runs, docs/benchmarks.md). ``fast_dtype``: the steps of the descents and of
+#: the relaxation in float32; every loss and level reported is measured in float64.
 TREND_CONFIGS = {
     "tiny": {"datasets": ("digits",), "archs": ((16, 1), (32, 1)), "seeds": 2, "runs": 3, "n_train": 64,
-             "steps": 60, "lr": 0.02, "images": 4, "iterations": 10, "dense": 3},
+             "steps": 60, "lr": 0.02, "lr_width_scaled": True, "schedule": "cosine", "images": 4, "iterations": 20,
+             "dense": 3, "method": "adam", "rtol": 0.05, "atol": 1e-3},
     "quick": {"datasets": ("digits",), "archs": ((16, 1), (64, 1), (16, 2), (64, 2)), "seeds": 3, "runs": 4,
-              "n_train": 96, "steps": 300, "lr": 0.02, "images": 8, "iterations": 60, "dense": 3},
-    # widths 16 to 256 and depths 1 to 4; width 256 only at depth 1: at depth 2 (P = 85 002 on digits) one job
-    # took 284 CPU s and 2.2 GB, more than the rest of a seed together, and depths 3-4 more still -- they
-    # would take the sweep past 30 minutes on 2 cores (docs/benchmarks.md); pass your own cfg to add them
+              "n_train": 96, "steps": 400, "lr": 0.02, "lr_width_scaled": True, "schedule": "cosine", "images": 8,
+              "iterations": 150, "dense": 3, "check_every": 10, "method": "adam", "rtol": 0.05, "atol": 1e-3,
+              "fast_dtype": "float32"},
+    # widths 16, 64, 256 (16 to 256 in steps of 4 x) at every depth 1 to 4, both data sets
     "full": {"datasets": ("digits", "breast_cancer"),
-             "archs": ((16, 1), (64, 1), (256, 1), (16, 2), (64, 2), (16, 3), (64, 3), (16, 4), (64, 4)),
-             "seeds": 5, "runs": 5, "n_train": 128, "steps": 400, "lr": 0.02, "images": 8, "iterations": 150,
-             "dense": 3},
+             "archs": tuple((h, L) for L in (1, 2, 3, 4) for h in (16, 64, 256)),
+             "seeds": 5, "runs": 5, "n_train": 128, "steps": 600, "lr": 0.02, "lr_width_scaled": True,
+             "schedule": "cosine", "images": 8, "iterations": 150, "dense": 3, "check_every": 10, "method": "adam",
+             "rtol": 0.05, "atol": 1e-3, "fast_dtype": "float32"},
 }
+
+
+def descent_lr(cfg: dict, width: int) -> float:
+    """The descents' learning rate at ``width`` (``cfg["lr"]`` at width 16, see ``TREND_CONFIGS``)."""
+    return float(cfg["lr"]) * (math.sqrt(16.0 / width) if cfg.get("lr_width_scaled") else 1.0)
 
 
 def load_dataset(name: str, *, n_train: int, seed: int):
@@ -157,39 +170,74 @@ def _test_error(spec, theta, x, y) -> float:
 
 
 def run_architecture(dataset: str, width: int, depth: int, seed: int, cfg: dict, *, device="cpu",
-                     dtype: str = "float64") -> dict:
-    """One (data set, width, depth, seed): minima, their minima-graph barcode, test errors."""
+                     dtype: str = "float64", threads: int | None = 1) -> dict:
+    """One (data set, width, depth, seed): minima, their minima-graph barcode, test errors.
+
+    On the CPU the losses and gradients come from :class:`~bettibounds.barcode.backprop.MLPEvaluator`
+    (hand-written batched backpropagation; 2.7 x faster than autograd through the kernel at
+    width 256, depth 4), elsewhere from the torch kernel. ``threads``: torch threads for the job
+    (default 1: a sweep runs one job per core, and a second thread per job cost up to 28 x the CPU
+    time on a loaded 2-core machine, docs/benchmarks.md; None leaves torch's setting).
+    """
     x, y, xt, yt, info = load_dataset(dataset, n_train=cfg["n_train"], seed=seed)
     spec = ArchitectureSpec(inputs=x.shape[1], widths=(int(width),) * int(depth), activation="tanh",
                             outputs=y.shape[1], samples=x.shape[0])
-    small = spec.n_params * x.shape[0] < SINGLE_THREAD_WORK and str(device) == "cpu"
-    with torch_threads(1 if small else None):
+    with torch_threads(threads):
         return _run(spec, dataset, width, depth, seed, cfg, x, y, xt, yt, info, device, dtype)
 
 
 def _run(spec, dataset, width, depth, seed, cfg, x, y, xt, yt, info, device, dtype) -> dict:
-    from ..engines.torch_kernel import LossKernel
     from .minima import descend, minima_graph_barcode
 
     t0 = time.perf_counter()
-    kern = LossKernel(spec, x, y, device=device, dtype=dtype)
+    c0 = time.process_time()
+    fast = None
+    if str(device) == "cpu":
+        from .backprop import MLPEvaluator
+
+        ev = MLPEvaluator(spec, x, y, dtype=dtype)
+        if cfg.get("fast_dtype") and cfg["fast_dtype"] != dtype:
+            # the steps in lower precision (1.3-3 x faster); every level reported is measured with ev
+            fast = MLPEvaluator(spec, x, y, dtype=cfg["fast_dtype"])
+    else:
+        from ..engines.torch_kernel import LossKernel
+
+        ev = LossKernel(spec, x, y, device=device, dtype=dtype)
     rng = np.random.default_rng([seed, width, depth])
     starts = default_init(spec, cfg["runs"], rng)
-    minima, _ = descend(kern, starts, steps=cfg["steps"], lr=cfg["lr"])
-    mg = minima_graph_barcode(kern, minima, spec=spec, quotient="canonical", images=cfg["images"],
-                              iterations=cfg["iterations"], dense=cfg["dense"])
+    minima, _ = descend(fast or ev, starts, steps=cfg["steps"], lr=descent_lr(cfg, width),
+                        schedule=cfg.get("schedule", "constant"))
+    t_descent = time.perf_counter() - t0
+    mg = minima_graph_barcode(ev, minima, spec=spec, quotient="canonical", images=cfg["images"],
+                              iterations=cfg["iterations"], dense=cfg["dense"],
+                              check_every=cfg.get("check_every", 5), method=cfg.get("method", "adam"),
+                              step=cfg.get("step"),
+                              rtol=cfg.get("rtol", 0.05), atol=cfg.get("atol", 1e-3), fast=fast)
+    # how stationary the minima are: the gradient norm at each (relative to the loss's own scale)
+    grad_norms = np.linalg.norm(as_evaluator(ev).values_and_gradients(mg.minima)[1], axis=1)
     errors = [_test_error(spec, th, xt, yt) for th in mg.minima]
+    conv = mg.meta["convergence"]
     segments = [{"loss": float(v), "segment": float(d - v), "direct_segment": float(dd - v),
-                 "test_error": e} for v, d, dd, e in zip(mg.values, mg.graph_deaths, mg.direct_deaths, errors)
+                 "test_error": e, "death_path_converged": conv["death_path_converged"].get(i)}
+                for i, (v, d, dd, e) in enumerate(zip(mg.values, mg.graph_deaths, mg.direct_deaths, errors))
                 if math.isfinite(d)]
+    statuses: dict[str, int] = {}
+    for p in conv["paths"]:
+        statuses[p["status"]] = statuses.get(p["status"], 0) + 1
     return {"dataset": dataset, "width": int(width), "depth": int(depth), "seed": int(seed),
             "P": int(spec.n_params), "runs": int(cfg["runs"]), "n_minima": int(mg.values.shape[0]),
             "to_score": mg.to_score("sum", "graph"), "to_score_direct": mg.to_score("sum", "direct"),
             "readings_differ": len(mg.differences), "min_loss": float(mg.values.min()),
-            "to_score_half_budget": mg.meta["convergence"].get("to_score_half"),
-            "mean_loss": float(mg.values.mean()), "test_error_best": errors[int(np.argmin(mg.values))],
+            "to_score_half_budget": conv.get("to_score_half"),
+            "paths": int(conv["paths_total"]), "paths_converged": int(conv["converged"]),
+            "paths_resolved": sum(bool(p["resolved"]) for p in conv["paths"]),
+            "path_statuses": statuses,
+            "path_iterations": [int(p["iterations"]) for p in conv["paths"]],
+            "max_grad_norm": float(grad_norms.max()), "mean_loss": float(mg.values.mean()),
+            "test_error_best": errors[int(np.argmin(mg.values))],
             "segments": segments, "quotient_degenerate": mg.meta["quotient"]["degenerate_points"],
-            "seconds": time.perf_counter() - t0, **{k: info[k] for k in ("n_train", "n_test")}}
+            "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0,
+            "descent_seconds": t_descent, **{k: info[k] for k in ("n_train", "n_test")}}
 
 
 def mean_ci95(values) -> tuple[float, list[float]]:
@@ -205,53 +253,94 @@ def mean_ci95(values) -> tuple[float, list[float]]:
 
 
 def protocol_text(cfg: dict) -> str:
+    lr = f"lr {cfg['lr']}" + (" x sqrt(16/width)" if cfg.get("lr_width_scaled") else "")
     return (f"minima graph (Barannikov et al. 2020): {cfg['runs']} Adam runs ({cfg['steps']} full-batch steps, "
-            f"lr {cfg['lr']}) from PyTorch-default initialisations, canonical quotient by the symmetry group, "
-            f"all pairs joined by string-method paths ({cfg['images']} images, {cfg['iterations']} iterations), "
-            f"segments from the minimax over the graph of minima; tanh MLP, MSE on one-hot targets, "
-            f"{cfg['n_train']} training points, float64")
+            f"{lr}{', cosine decay' if cfg.get('schedule') == 'cosine' else ''}) from PyTorch-default "
+            f"initialisations, canonical quotient by the symmetry group, all pairs joined by string-method paths "
+            f"({cfg['images']} images, {cfg.get('method', 'adam')} steps, at most {cfg['iterations']} iterations, "
+            f"each path stopped by the convergence test with rtol {cfg.get('rtol', 0.05)}), segments from the "
+            f"minimax over the graph of minima; tanh MLP, MSE on one-hot targets, {cfg['n_train']} training points, "
+            f"levels in float64" + (f" (steps in {cfg['fast_dtype']})" if cfg.get("fast_dtype") else ""))
+
+
+def _read_checkpoint(path, key: str) -> dict:
+    """Runs of the configuration ``key`` already in the JSON-lines file ``path`` (absent: none)."""
+    import os
+
+    out: dict = {}
+    if not os.path.exists(path):
+        return out
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:  # a line cut by a stopped run
+                continue
+            if rec.get("key") == key:
+                r = rec["run"]
+                out[(r["dataset"], r["width"], r["depth"], r["seed"])] = r
+    return out
+
+
+def _size(item) -> int:
+    """Parameters of a sweep job's network (its cost is about proportional)."""
+    ds, h, L, _ = item
+    d, out = {"digits": (64, 10), "breast_cancer": (30, 1)}[ds]
+    return (d + 1) * h + (L - 1) * (h + 1) * h + (h + 1) * out
 
 
 def _job(args):
     """One sweep job (module level, so that worker processes can receive it)."""
     item, cfg, device, dtype = args
-    return run_architecture(*item, cfg, device=device, dtype=dtype)
+    return run_architecture(*item, cfg, device=device, dtype=dtype, threads=1)
 
 
 def to_score_trend(scale: str = "quick", *, jobs_map=None, device="cpu", dtype: str = "float64", cfg=None,
-                   processes: int | None = None):
+                   processes: int | None = None, checkpoint=None):
     """Run the sweep of ``TREND_CONFIGS[scale]`` (or ``cfg``): ``(rows, runs)``.
 
     ``rows``: one per (data set, width, depth) with ``dataset``, ``width``, ``depth``, ``seeds``,
     ``to_score_mean``, ``to_score_ci95``, ``protocol`` (and the direct reading, P, losses, test
-    errors, timings); ``runs``: one per seed (:func:`run_architecture`). ``jobs_map(func, items)``
-    runs the independent jobs (e.g. on Dask); ``processes``: else run them on that many local
-    worker processes (spawned; most jobs use one torch thread each); default in order, in-process.
-    Every job is seeded by its (data set, width, depth, seed), so the rows do not depend on where
-    the jobs ran.
+    errors, path convergence, timings); ``runs``: one per seed (:func:`run_architecture`).
+    ``jobs_map(func, items)`` runs the independent jobs (e.g. on Dask); ``processes``: else run
+    them on that many local worker processes (spawned, one torch thread each, the largest jobs
+    first); default in order, in-process. Every job is seeded by its (data set, width, depth,
+    seed), so the rows do not depend on where the jobs ran. ``checkpoint``: a JSON-lines file
+    that every finished run is appended to; runs already there for the same configuration are
+    read back instead of run again (a long sweep that was stopped resumes where it was).
     """
     cfg = dict(cfg or TREND_CONFIGS[scale])
     archs = sorted({(int(h), int(L)) for h, L in cfg["archs"]}, key=lambda a: (a[1], a[0]))
     items = [(ds, h, L, s) for ds in cfg["datasets"] for h, L in archs for s in range(cfg["seeds"])]
+    key = json.dumps({"cfg": {k: cfg[k] for k in sorted(cfg) if k not in ("archs", "seeds", "datasets")},
+                      "device": str(device), "dtype": dtype}, sort_keys=True, default=list)
+    done = _read_checkpoint(checkpoint, key) if checkpoint is not None else {}
+
+    def record(r):
+        if checkpoint is not None:
+            with open(checkpoint, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps({"key": key, "run": r}, default=float) + "\n")
+        return r
 
     def job(item):
         return run_architecture(*item, cfg, device=device, dtype=dtype)
 
+    todo = [it for it in items if it not in done]
     if jobs_map is not None:
-        runs = list(jobs_map(job, items))
-    elif processes is not None and processes > 1 and len(items) > 1:
+        new = [record(r) for r in jobs_map(job, todo)] if todo else []
+    elif processes is not None and processes > 1 and len(todo) > 1:
         import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        # the biggest jobs first, so that the last one to finish is short
-        order = sorted(range(len(items)), key=lambda i: -items[i][1] ** 2 * items[i][2])
+        # the biggest jobs first (by their number of parameters), so that the last one to finish is short
+        order = sorted(todo, key=lambda it: -_size(it))
         with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
-            done = list(pool.map(_job, [(items[i], cfg, device, dtype) for i in order]))
-        runs = [None] * len(items)
-        for i, r in zip(order, done):
-            runs[i] = r
+            futures = [pool.submit(_job, (it, cfg, device, dtype)) for it in order]
+            new = [record(f.result()) for f in as_completed(futures)]
     else:
-        runs = [job(it) for it in items]
+        new = [record(job(it)) for it in todo]
+    got = {**done, **{(r["dataset"], r["width"], r["depth"], r["seed"]): r for r in new}}
+    runs = [got[it] for it in items]
     rows = []
     proto = protocol_text(cfg)
     if not runs:
@@ -269,13 +358,31 @@ def to_score_trend(scale: str = "quick", *, jobs_map=None, device="cpu", dtype: 
                          "to_score_half_budget_mean": float(np.mean([r["to_score_half_budget"] for r in rs
                                                                      if r["to_score_half_budget"] is not None]
                                                                     or [math.nan])),
+                         "paths": int(sum(r["paths"] for r in rs)),
+                         "paths_converged": int(sum(r["paths_converged"] for r in rs)),
+                         "paths_converged_fraction": (sum(r["paths_converged"] for r in rs) /
+                                                      max(1, sum(r["paths"] for r in rs))),
+                         "max_grad_norm": float(max(r["max_grad_norm"] for r in rs)),
+                         "cpu_seconds": float(sum(r["cpu_seconds"] for r in rs)),
                          "seconds": float(sum(r["seconds"] for r in rs)), "protocol": proto,
                          "status": "reconstructed", "citation": "Barannikov2020"})
     return rows, runs
 
 
+#: an architecture's TO-score enters the verdict when at least this share of its paths converged
+CONVERGED_SHARE = 0.9
+
+
+def _converged(row: dict) -> bool:
+    """Whether a row's paths converged (:data:`CONVERGED_SHARE`); a row without the record has not."""
+    return row.get("paths_converged_fraction", -1.0) >= CONVERGED_SHARE
+
+
 def _compare(a: dict, b: dict) -> str:
-    """'decrease' / 'increase' when the 95% CIs of a (smaller model) and b (larger) are disjoint."""
+    """'decrease' / 'increase' when the 95% CIs of a (smaller model) and b (larger) are disjoint;
+    'unconverged' when either's paths did not converge (their TO-scores are budget-dependent)."""
+    if not (_converged(a) and _converged(b)):
+        return "unconverged"
     if b["to_score_ci95"][1] < a["to_score_ci95"][0]:
         return "decrease"
     if b["to_score_ci95"][0] > a["to_score_ci95"][1]:
@@ -286,12 +393,15 @@ def _compare(a: dict, b: dict) -> str:
 #: the rule of :func:`trend_verdict`, quoted in the report
 TREND_RULE = ("For every data set and depth, the TO-score at the smallest width measured at that depth is compared "
               "with the one at the largest; for every data set and width, the smallest depth with the largest. A "
-              "comparison counts as a decrease (increase) when the two 95% confidence intervals are disjoint and "
-              "the larger network's is lower (higher); otherwise it is an overlap. Per direction (width, depth): "
-              "'decreases' when at least half the comparisons are decreases and none is an increase; 'increases' "
-              "when at least half are increases and none is a decrease; 'mixed' when there are both; 'unclear' "
-              "otherwise. Verdict: reproduced when both directions decrease; not reproduced when a direction "
-              "increases or is mixed; inconclusive otherwise.")
+              f"comparison counts only when at least {CONVERGED_SHARE:.0%} of the relaxed paths of both architectures "
+              "passed the "
+              "convergence test (otherwise it is 'unconverged': upper estimates whose looseness depends on the "
+              "budget are not compared). A counted comparison is a decrease (increase) when the two 95% confidence "
+              "intervals are disjoint and the larger network's is lower (higher); otherwise it is an overlap. Per "
+              "direction (width, depth): 'decreases' when at least half the comparisons are decreases and none is an "
+              "increase; 'increases' when at least half are increases and none is a decrease; 'mixed' when there "
+              "are both; 'unclear' otherwise. Verdict: reproduced when both directions decrease; not reproduced when "
+              "a direction increases or is mixed; inconclusive otherwise.")
 
 
 def trend_verdict(rows) -> dict:
@@ -330,6 +440,7 @@ def trend_verdict(rows) -> dict:
     else:
         verdict = "inconclusive"
     return {"verdict": verdict, "directions": directions, "comparisons": comps, "rule": TREND_RULE,
+            "unconverged_comparisons": sum(c["result"] == "unconverged" for cs in comps.values() for c in cs),
             "claim": "the TO-score decreases as width and depth grow (Barannikov et al. 2019, 2020)"}
 
 

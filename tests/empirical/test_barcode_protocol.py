@@ -228,9 +228,11 @@ def test_quotient_none_and_refusals():
 # ------------------------------------------------------------------ verdict rules on synthetic tables
 
 
-def _rows(score, ci_half=0.05, datasets=("digits",), archs=((16, 1), (64, 1), (16, 2), (64, 2))):
+def _rows(score, ci_half=0.05, datasets=("digits",), archs=((16, 1), (64, 1), (16, 2), (64, 2)), converged=None):
     return [{"dataset": ds, "width": h, "depth": L, "to_score_mean": score(h, L),
-             "to_score_ci95": [score(h, L) - ci_half, score(h, L) + ci_half]} for ds in datasets for h, L in archs]
+             "to_score_ci95": [score(h, L) - ci_half, score(h, L) + ci_half],
+             "paths_converged_fraction": 1.0 if converged is None else converged(h, L)}
+            for ds in datasets for h, L in archs]
 
 
 def test_trend_verdict_on_synthetic_tables():
@@ -253,6 +255,25 @@ def test_trend_verdict_on_synthetic_tables():
     # no depth comparison at all: never "reproduced"
     flat = trend_verdict(_rows(lambda h, L: 4.0 / h, archs=((16, 1), (64, 1))))
     assert flat["verdict"] == "inconclusive" and flat["comparisons"]["depth"] == []
+
+
+def test_trend_verdict_compares_only_converged_architectures():
+    from bettibounds.barcode.realdata import trend_verdict
+
+    # the same clear decrease, but the widest depth-2 network's paths mostly did not converge
+    part = trend_verdict(_rows(lambda h, L: 4.0 / h + 1.0 / L, converged=lambda h, L: 0.5 if (h, L) == (64, 2) else 1))
+    results = {(c["dataset"], c.get("depth"), c.get("width")): c["result"] for d in ("width", "depth")
+               for c in part["comparisons"][d]}
+    assert results[("digits", 2, None)] == "unconverged" and results[("digits", None, 64)] == "unconverged"
+    assert results[("digits", 1, None)] == "decrease" and part["unconverged_comparisons"] == 2
+    # one decrease of two per direction is still half, and nothing increased: the rule still reads "decreases"
+    assert part["verdict"] == "reproduced"
+    # nothing converged: nothing is compared, whatever the numbers say
+    none = trend_verdict(_rows(lambda h, L: h / 16 + L, converged=lambda h, L: 0.0))
+    assert none["verdict"] == "inconclusive" and none["unconverged_comparisons"] == 4
+    # rows without a convergence record (an older table) are not compared either
+    bare = [{k: v for k, v in r.items() if k != "paths_converged_fraction"} for r in _rows(lambda h, L: 4.0 / h)]
+    assert trend_verdict(bare)["verdict"] == "inconclusive"
 
 
 def test_generalisation_verdict_and_confidence_intervals():
