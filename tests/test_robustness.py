@@ -520,3 +520,12 @@ def test_control_characters_are_escaped_in_errors(bad):
     line = one_line_error(code, out, err)
     assert not any(ord(ch) < 32 or ch == "\u202e" for ch in line), repr(line)
     assert "\\x1b" in line or "\\u202e" in line or "\\x07" in line
+
+
+def test_a_negative_value_without_equals_sign_gets_a_hint(capsys):
+    """``--box -3,3``: argparse reads -3,3 as an option; its bare "expected one argument" left a new
+    user guessing (trial of issue 22)."""
+    with pytest.raises(SystemExit) as exc:
+        main(["barcode", "examples/teacher_tanh.json", "--minima", "4", "--box", "-3,3"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "--box=-3,3" in err and len(err.splitlines()) == 1, err

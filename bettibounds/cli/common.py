@@ -20,6 +20,8 @@ class Parser(argparse.ArgumentParser):
     """ArgumentParser whose errors are one line on stderr and exit status 2."""
 
     def error(self, message: str) -> NoReturn:  # argparse API
+        if message.endswith("expected one argument"):  # --box -3,3: argparse takes -3,3 for an option
+            message += " (a value that starts with '-' goes with '=', e.g. --box=-3,3)"
         sys.stderr.write(f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
         sys.exit(2)
 

@@ -30,7 +30,8 @@ def add_parser(sub) -> None:
                     help="the state_dict the path starts at (read with torch.load(weights_only=True))")
     pa.add_argument("--to", metavar="B.pt", help="the state_dict the path ends at (the same architecture)")
     pa.add_argument("--data", metavar="FILE.npz", help="the data: arrays x and y (.npz, or a .pt dict of tensors)")
-    pa.add_argument("--loss", help="mse, bce, bce_with_logits, cross_entropy or nll")
+    pa.add_argument("--loss", help="mse, bce, bce_with_logits, cross_entropy or nll (default: the path "
+                                   "file's loss.kind, else mse; classifiers want cross_entropy)")
     pa.add_argument("--reduction", choices=("torch", "theory"),
                     help="torch (default: torch's mean over all elements) or theory (sum over outputs, mean over "
                          "samples)")

@@ -77,7 +77,8 @@ class FunctionalModel:
         if dependent and problem.mode == "refuse":
             raise InvalidSpecError(
                 f"the model is in train mode, where {', '.join(dependent[:3])}{' ...' if len(dependent) > 3 else ''} "
-                "make its output random or batch-dependent; call model.eval() first, or pass mode='eval' to "
+                f"{'make' if len(dependent) > 1 else 'makes'} its output random or batch-dependent; "
+                "call model.eval() first, or pass mode='eval' to "
                 "evaluate it in eval mode (recorded)")
         model.eval()
         if training and dependent:
