@@ -164,17 +164,11 @@ def dask_client(scheduler, *, workers: int | None = None, timeout: float = 10.0)
 
 
 def _keep_mmap_threshold(stack: contextlib.ExitStack) -> None:
-    """Give the local workers a 64 MiB mmap threshold beside the Nanny's ``MALLOC_TRIM_THRESHOLD_``.
-
-    Setting any of glibc's malloc variables freezes its mmap threshold at 128 KiB: in the workers
-    every array above that was a fresh mmap whose pages faulted in again, and the batched losses
-    and gradients of the barcode sweep ran 2.3-2.6 x slower there than in a plain process
-    (docs/benchmarks.md). A 64 MiB threshold restores the speed; the trim threshold stays.
-    """
+    """Local workers get a 64 MiB mmap threshold: the Nanny's MALLOC_TRIM_THRESHOLD_ alone freezes glibc's at
+    128 KiB, and batched gradients ran 2.3-2.6 x slower in the workers (docs/distributed.md)."""
     import dask
 
-    env = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
-    env.setdefault("MALLOC_MMAP_THRESHOLD_", 64 * 2**20)
+    env = {"MALLOC_MMAP_THRESHOLD_": 64 * 2**20, **(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})}
     stack.enter_context(dask.config.set({"distributed.nanny.pre-spawn-environ": env}))
 
 
