@@ -120,9 +120,15 @@ def bench_trend(scale: str, workers: int, dask: bool, out: str | None, checkpoin
     single-threaded workers): wall time, CPU time (the jobs' own), the load average sampled during
     the run, and the idle ``workers``-core time estimated from the CPU time."""
     import json
+    import resource
     import threading
 
-    from bettibounds.barcode.realdata import TREND_CONFIGS, generalisation_verdict, to_score_trend, trend_verdict
+    from bettibounds.barcode.realdata import (
+        TREND_CONFIGS,
+        generalisation_verdict,
+        to_score_trend,
+        trend_verdict,
+    )
 
     cfg = TREND_CONFIGS[scale]
     n_jobs = len(cfg["datasets"]) * len(cfg["archs"]) * cfg["seeds"]
@@ -138,8 +144,6 @@ def bench_trend(scale: str, workers: int, dask: bool, out: str | None, checkpoin
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    import resource
-
     children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     if dask:

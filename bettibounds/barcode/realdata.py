@@ -9,14 +9,17 @@ the minima-graph protocol of :mod:`bettibounds.barcode.minima`:
 * for each architecture (tanh MLP, widths h, depths L) and seed: a train/test split of the data
   (the seed's), N starts drawn like PyTorch's default ``nn.Linear`` initialisation
   (U(+-1/sqrt(fan_in)) for weights and biases), N full-batch Adam descents on the training MSE
-  (one-hot targets), the minima replaced by their canonical representatives under the symmetry
-  group (:mod:`bettibounds.barcode.quotient`), all pairs joined by string-method paths, and the
+  (one-hot targets; cosine-decayed rate scaled by sqrt(16 / width); the gradient norm at every
+  minimum recorded), the minima replaced by their canonical representatives under the symmetry
+  group (:mod:`bettibounds.barcode.quotient`), all pairs joined by string-method paths each
+  stopped by the convergence test of :mod:`bettibounds.barcode.relax` (its record kept), and the
   barcode read from the minimax over the graph of minima (the direct reading of the 2020 paper
   alongside);
 * the TO-score of a run is the sum of its finite segment lengths; per architecture, the mean over
   seeds with a 95% Student-t confidence interval;
 * the verdicts are computed from the rows by rules stated in :func:`trend_verdict` and
-  :func:`generalisation_verdict` -- never asserted.
+  :func:`generalisation_verdict` -- never asserted; the trend verdict compares only architectures
+  whose paths converged (:data:`CONVERGED_SHARE`).
 
 scikit-learn is needed only to load the data (``pip install scikit-learn``, in the ``[test]`` and
 ``[empirical]`` extras).

@@ -59,7 +59,7 @@ import numpy as np
 from ..errors import InvalidSpecError
 from .evaluate import as_evaluator
 
-__all__ = ["relax_paths", "PathRelaxation", "CONVERGENCE_RULE", "RELAX_METHODS"]
+__all__ = ["CONVERGENCE_RULE", "RELAX_METHODS", "PathRelaxation", "relax_paths"]
 
 RELAX_METHODS = ("adam", "gd")
 
@@ -89,7 +89,7 @@ def _positive(name: str, v, integer: bool = True):
 
 
 def _non_negative(name: str, v) -> float:
-    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not (math.isfinite(v) and v >= 0):
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not (math.isfinite(v) and float(v) >= 0):
         raise InvalidSpecError(f"{name} must be a number >= 0, got {v!r}")
     return float(v)
 

@@ -405,3 +405,17 @@ def test_model_engine_on_the_workers_is_bit_identical(client):
     with sampler.evaluator:
         sample = sampler([13, 13])
     assert sample.engine == "model" and np.array_equal(sample.values, sample_landscape(exp).values)
+
+
+def _malloc_env():
+    return {k: os.environ.get(k) for k in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")}
+
+
+def test_local_workers_keep_a_large_mmap_threshold():
+    # the Nanny's MALLOC_TRIM_THRESHOLD_ alone froze glibc's mmap threshold at 128 KiB in the workers, and
+    # the barcode sweep's batched gradients ran 2.3-2.6 x slower there (docs/benchmarks.md)
+    before = _malloc_env()
+    with dask_client("local", workers=1) as c:
+        env = c.run(_malloc_env)
+    assert env and all(e["MALLOC_MMAP_THRESHOLD_"] == str(64 * 2**20) for e in env.values())
+    assert _malloc_env() == before  # this process is left as it was
