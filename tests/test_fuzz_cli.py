@@ -140,3 +140,39 @@ def test_an_interrupt_is_timed_from_the_start_of_main(tmp_path):
         r = fuzz.run_case({"id": "int0", "argv": ["bound", "-d", "2", "-w", "3", "-m", "4"], "interrupt": 0.0},
                           work, timeout=30)
         assert r["findings"] == [] and r["code"] in (0, 130), r
+
+
+def test_a_case_over_the_cap_counts_as_a_hang_only_if_it_hangs_alone_too(monkeypatch, tmp_path):
+    """confirm_hangs re-runs each hung case alone: one that finishes alone is 'slow under load' (reported,
+    its lone result kept with its own findings), one that hangs alone stays a hang; --no-confirm keeps all."""
+    fz = _harness()
+
+    def result(cid, status, seconds, findings):
+        return {"id": cid, "argv": ["landscape", cid], "status": status, "seconds": seconds, "findings": findings}
+
+    lone = {"a1": result("a1", "done", 4.5, []), "a2": result("a2", "hang", 250.0, ["hang"]),
+            "a3": result("a3", "done", 3.0, ["traceback"])}
+    ran = []
+
+    class AlonePool:
+        def __init__(self, n, *rest):
+            assert n == 1  # alone: one worker
+        def run(self, cases, *rest):
+            ran.append([c["id"] for c in cases])
+            return [lone[c["id"]] for c in cases]
+
+    monkeypatch.setattr(fz, "Pool", AlonePool)
+    first = [result("a0", "done", 0.1, []), result("a1", "hang", 210.0, ["hang"]),
+             result("a2", "hang", 211.0, ["hang"]), result("a3", "hang", 212.0, ["hang"])]
+    cases = [{"id": f"a{i}", "argv": []} for i in range(4)]
+
+    class Args:
+        no_confirm, timeout, memory_gb, budget, recycle = False, 120.0, 6.0, 20.0, 200
+
+    results, slow = fz.confirm_hangs(first, cases, tmp_path, Args)
+    assert ran == [["a1"], ["a2"], ["a3"]]
+    assert [r["findings"] for r in results] == [[], [], ["hang"], ["traceback"]]
+    assert [(s["id"], s["loaded_seconds"], s["alone_seconds"]) for s in slow] == [("a1", 210.0, 4.5),
+                                                                                  ("a3", 212.0, 3.0)]
+    Args.no_confirm = True
+    assert fz.confirm_hangs(first, cases, tmp_path, Args) == (first, [])

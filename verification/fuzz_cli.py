@@ -7,7 +7,9 @@ What counts as a finding:
 * ``hang``       -- the case ran past its time cap (``--timeout``; the tool's own time limit,
                     ``BETTIBOUNDS_MAX_SECONDS``, is set to ``--budget`` seconds, so a run the tool
                     accepts should end well within the cap: a hang means an estimate far too low, or
-                    work no estimate covers);
+                    work no estimate covers). Each case over the cap runs once more alone at the end;
+                    only one that hangs alone too counts, one that finishes is listed as "slow under
+                    load" (``--no-confirm`` keeps the first verdict);
 * ``crash``      -- the worker process died (a segfault, an abort, the OOM killer);
 * ``exit``       -- an exit status other than 0, 1, 2 (or 130 after an interrupt);
 * ``stderr``     -- exit 2 without exactly one error line on stderr, or anything on stderr besides
@@ -838,6 +840,30 @@ class Pool:
         return results
 
 
+def confirm_hangs(results: list[dict], cases: list[dict], work: Path, args) -> tuple[list[dict], list[dict]]:
+    """Run every case that hung once more, alone (one fresh worker, nothing else of the harness beside it),
+    under the same cap.
+
+    A case over the cap while the machine was loaded (the other workers, other people's jobs) is not
+    necessarily a hang: on a shared 2-core machine a run of seconds has gone past two minutes. A hang is a
+    case that also runs past the cap alone; one that finishes alone is reported under ``slow_under_load``
+    (id, seconds in the loaded run, seconds alone) and its lone result -- with its own findings, if any --
+    replaces the hang. Only with ``--no-confirm`` is the first verdict kept.
+    """
+    hung = [r for r in results if r["status"] == "hang"]
+    if not hung or args.no_confirm:
+        return results, []
+    by_id = {c["id"]: c for c in cases}
+    print(f"fuzz_cli: {len(hung)} case(s) ran past the cap; running each again alone", file=sys.stderr, flush=True)
+    again = {}
+    for r in hung:  # one at a time: each in a fresh single-worker pool
+        again[r["id"]] = Pool(1, work, args.timeout, args.memory_gb, args.budget, args.recycle).run([by_id[r["id"]]])[0]
+    slow = [{"id": r["id"], "argv": " ".join(r["argv"])[:160], "loaded_seconds": round(r["seconds"], 1),
+             "alone_seconds": round(again[r["id"]].get("seconds") or 0.0, 1)}
+            for r in hung if again[r["id"]]["status"] != "hang"]
+    return [again.get(r["id"], r) if r["status"] == "hang" else r for r in results], slow
+
+
 # ------------------------------------------------------------------------------------------ report
 KINDS = ("traceback", "hang", "crash", "exit", "stderr", "stdout", "warning", "leftover", "harness")
 
@@ -876,6 +902,9 @@ def main() -> int:
     ap.add_argument("--memory-gb", type=float, default=6.0, help="address-space limit per worker (default 6 GiB)")
     ap.add_argument("--recycle", type=int, default=200, help="cases per worker process before a fresh one")
     ap.add_argument("--only", default=None, help="run only the case ids listed (comma separated)")
+    ap.add_argument("--no-confirm", action="store_true",
+                    help="keep a case that ran past the cap as a hang without running it again alone (by default "
+                         "each such case runs once more by itself, and only one that hangs alone too counts)")
     ap.add_argument("--json", metavar="FILE", help="also write every result as JSON")
     ap.add_argument("--show", type=int, default=40, help="findings printed in full (default 40)")
     ap.add_argument("--max-seconds", type=float, default=None,
@@ -914,7 +943,9 @@ def main() -> int:
         deadline = None if args.max_seconds is None else time.monotonic() + args.max_seconds
         results = Pool(args.workers, work, args.timeout, args.memory_gb, args.budget, args.recycle).run(
             cases, progress, deadline)
+        results, slow = confirm_hangs(results, cases, work, args)
         summary = summarize(results, time.perf_counter() - t0, args)
+        summary["slow_under_load"] = slow
     finally:
         shutil.rmtree(base, ignore_errors=True)
     bad = [r for r in results if r["findings"]]
@@ -925,6 +956,9 @@ def main() -> int:
           f"mutated files) in {summary['seconds']} s; load average {summary['load'][0]:.1f}; {summary['date']}")
     print("exit codes: " + ", ".join(f"{k}: {v}" for k, v in sorted(summary["exit_codes"].items())))
     print("findings: " + ", ".join(f"{k} {v}" for k, v in summary["findings"].items()))
+    for c in summary["slow_under_load"]:
+        print(f"slow under load, not a hang: {c['id']} past the cap ({c['loaded_seconds']} s) beside the other "
+              f"workers, {c['alone_seconds']} s alone: {c['argv']}")
     print("| command | cases | with findings | seconds |\n|---|---:|---:|---:|")
     for name, c in sorted(summary["commands"].items()):
         print(f"| {name} | {c['cases']} | {c['findings']} | {c['seconds']:.0f} |")
