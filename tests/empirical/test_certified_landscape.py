@@ -167,3 +167,29 @@ def test_cli_landscape_certify(tmp_path):
     assert "certified topology" in stdout and "GRID WRONG" in stdout
     code, stdout, stderr = _cli("landscape", str(path), "--certify", "--certify-seconds", "-1")
     assert code == 2 and "--certify-seconds" in stderr and stdout == ""
+
+
+def test_cli_landscape_levels_option(tmp_path, cli_main):
+    # there was no --levels: changing the levels meant editing the JSON
+    path = tmp_path / "wells.json"
+    path.write_text(json.dumps(wells_experiment()))
+    r = cli_main("landscape", path, "--levels=-1,0.7", "--json", "--refine", "1", "--device", "cpu",
+                 "--engine", "torch", "--no-local-search")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)["levels"]
+    assert [row["level"] for row in rows] == [-1.0, 0.7]
+    assert rows[0]["betti"] == [0, 0] and rows[0]["stable"] is True  # c < 0 of an MSE: empty, exactly
+    for bad in ("0.1,,1", "0.1,nan", "inf", "a", ""):
+        r = cli_main("landscape", path, f"--levels={bad}", "--refine", "1")
+        assert r.returncode == 2 and r.stdout == "" and "--levels" in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_cli_certify_seconds_without_certify_is_an_error(tmp_path, cli_main):
+    # --certify-seconds without --certify was ignored silently
+    path = tmp_path / "wells.json"
+    path.write_text(json.dumps(wells_experiment()))
+    r = cli_main("landscape", path, "--certify-seconds", "5")
+    assert r.returncode == 2 and r.stdout == "" and "add --certify" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert "an error without --certify" in " ".join(cli_main("landscape", "--help").stdout.split())
