@@ -263,6 +263,31 @@ def network_objective(experiment, sample):
     return objective
 
 
+#: two polished minima closer than this fraction of the finest grid's spacing, on every axis, are one minimum
+SAME_MINIMUM = 0.1
+
+
+def _finest_spacing(axes) -> list[float]:
+    return [float((a[-1] - a[0]) / (len(a) - 1)) if len(a) > 1 else math.inf for a in axes]
+
+
+def _distinct(minima: list, spacing: list[float]) -> list:
+    """The minima without repeats: searches from several grid minima often end at the same minimum
+    (to about 1e-8 here). Two end points within :data:`SAME_MINIMUM` of the finest grid's spacing on
+    every axis are one minimum -- below the grid's resolution, where the rule of :meth:`Resolution.check`
+    could not tell them apart anyway --; the lower one is kept, and the order of first appearance."""
+    kept: list = []
+    for m in minima:
+        for i, k in enumerate(kept):
+            if all(abs(a - b) <= SAME_MINIMUM * h for a, b, h in zip(m.point, k.point, spacing)):
+                if m.value < k.value:
+                    kept[i] = m
+                break
+        else:
+            kept.append(m)
+    return kept
+
+
 def resolve_levels(sample, diagram, refined=None, refined_diagram=None, objective=None,
                    starts: int = DEFAULT_STARTS) -> Resolution:
     """The :class:`Resolution` of a landscape: its known minima (the ``starts`` lowest local minima of
@@ -290,6 +315,7 @@ def resolve_levels(sample, diagram, refined=None, refined_diagram=None, objectiv
             u = min(u, v)  # the grid value is a value of the loss too (float32 grids may sit below)
         minima.append(KnownMinimum(which, idx, v, tuple(float(t) for t in x), float(u),
                                    cell_max(values, axes, x), objective is not None))
+    minima = _distinct(minima, _finest_spacing(refined.axes if refined is not None else axes))
     if objective is None:
         notes.append("no loss function to search: the known minima are grid vertices")
     return Resolution(float(values.min()), None if refined is None else float(refined.values.min()),

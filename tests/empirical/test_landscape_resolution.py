@@ -235,3 +235,16 @@ def test_negative_levels_are_not_claimed_empty_without_a_proof_of_non_negativity
     soft = torch.tensor([[1.5, -0.5, 0.0]] * 4)  # a negative "probability": CE can be < 0
     assert nonnegative_loss(model_exp("cross_entropy", soft)) is None
     assert nonnegative_loss(model_exp("cross_entropy", soft.abs())) is not None
+
+
+def test_known_minima_are_distinct():
+    # a curved valley (Rosenbrock's): every grid minimum along it polishes to the one minimum (0.5, 0.25);
+    # resolution.minima listed it 8 times
+    def f(x, y):
+        return 0.42 + (0.5 - x) ** 2 + 100 * (y - x**2) ** 2
+
+    res = analyze_landscape(_exp(grid=(21, 21)), sampler=_synthetic(f), objective=_objective(f))
+    minima = res.resolution.minima
+    assert len(minima) == 1
+    assert np.allclose(minima[0].point, [0.5, 0.25], atol=1e-5) and minima[0].value == pytest.approx(0.42, abs=1e-12)
+    assert len(res.resolution.to_dict()["minima"]) == 1
