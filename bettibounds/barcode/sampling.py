@@ -217,10 +217,13 @@ def protocol_options(k, options: dict) -> dict:
                 raise InvalidSpecError(f"--k takes a positive integer or 4P, got {k!r}") from None
     r = out.get("radius")
     if isinstance(r, str) and r != "auto":
+        what = f"--radius takes a positive finite number or auto (leave --radius out for no cutoff), got {r!r}"
         try:
             out["radius"] = float(r)
         except ValueError:
-            raise InvalidSpecError(f"--radius takes a positive number or auto, got {r!r}") from None
+            raise InvalidSpecError(what) from None
+        if not (math.isfinite(out["radius"]) and out["radius"] > 0):  # worded for the option, not the library's None
+            raise InvalidSpecError(what)
     return out
 
 

@@ -201,3 +201,11 @@ def test_the_barcode_estimate_is_an_upper_estimate_within_a_factor(tmp_path, mon
     if seen["quiet"]:  # under load the contention factor itself errs long: the upper factor only when quiet
         assert seen["estimate"] <= 4 * actual, (seen, actual)
     assert torch.get_num_threads() == before  # restored after the descent
+
+
+def test_radius_errors_are_worded_for_the_option(cli_main):
+    # "--radius -1" said "radius must be a positive number, 'auto' or None": the library's None leaked
+    for bad in ("-1", "0", "nan", "inf", "abc"):
+        r = cli_main("barcode", str(TEACHER), "--minima", "2", "--uniform", "10", "--steps", "1", f"--radius={bad}")
+        assert r.returncode == 2 and r.stdout == "" and len(r.stderr.strip().splitlines()) == 1
+        assert "--radius takes a positive finite number or auto" in r.stderr and "None" not in r.stderr
