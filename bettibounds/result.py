@@ -262,8 +262,10 @@ class BoundReport:
         lines = [
             f"bettibounds: {what}",
             f"network: d={s.inputs}, widths={_widths_text(s)}, "
-            f"activation={s.activation}, output={s.output_activation} x{s.outputs}, loss={s.loss}, "
-            f"m={s.samples}, l2={s.l2}, skip={s.skip}",
+            f"activation={s.activation}, output={s.output_activation} x{s.outputs}, "
+            # input space: the network's output over its inputs, fixed weights -- no loss, data or l2 enter
+            + ("" if self.space == "input" else f"loss={s.loss}, m={s.samples}, l2={s.l2}, ")
+            + f"skip={s.skip}",
             f"variables n = {self.n_variables}   parameters P = {self.n_params}",
             f"Pfaffian format (r, alpha, beta) = ({r}, {alpha}, {beta})   [{self.derivation.method}]",
             "",

@@ -183,6 +183,16 @@ def test_bound_input_space_text():
     assert "u(x) >= 0" in proc.stdout and "logit" in proc.stdout  # the set is {u >= 0}, u the logit
 
 
+def test_bound_input_space_header_has_no_loss(cli_main):
+    # the header printed "loss=mse, m=1, l2=0.0": input space is the network's output over its inputs
+    r = cli_main("bound", "--inputs", "2", "--widths", "3", "--space", "input")
+    assert r.returncode == 0
+    network = next(line for line in r.stdout.splitlines() if line.startswith("network:"))
+    assert "loss=" not in network and "l2=" not in network and "m=" not in network and "activation=" in network
+    loss = cli_main("bound", "--inputs", "2", "--widths", "3", "--samples", "4")
+    assert "loss=mse, m=4" in loss.stdout  # the loss space keeps them
+
+
 def test_bound_slice():
     proc = run_cli(*SMALL, "--slice", "2", "--json")
     assert_ok(proc)

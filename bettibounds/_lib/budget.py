@@ -45,7 +45,7 @@ __all__ = ["cpu_seconds", "kernel_pilot", "step_pilot", "Cost", "MAX_COUNT", "AN
            "machine_factor", "cpu_factor", "contention",
            "invariant_topology", "local_cluster", "fused_compile", "chain_certificate", "enforce", "count",
            "format_seconds", "format_bytes", "obstruction_flow", "monte_carlo", "loss_evaluations",
-           "engine_evaluations", "local_search", "descent",
+           "engine_evaluations", "local_search", "descent", "ONE_THREAD_WORK", "descent_threads",
            "knn", "lower_star", "persistence", "refinement", "certify_lower", "sample_barcode"]
 
 #: largest count accepted anywhere (about 10^15): beyond it an index or a size overflows somewhere
@@ -70,10 +70,17 @@ MATMUL_FLOP = 0.03e-9
 DRAW = 40e-9
 #: per parameter vector and layer, the batched kernel's own work (models without a pilot only)
 POINT = 6e-6
-#: per step of the batched Adam descent, the autograd graph's own work (models without a pilot only)
-DESCENT_STEP = 2e-3
-#: one simplex through gudhi's lower-star persistence of a graph, and the call's own cost
-SIMPLEX = 0.4e-6
+#: per step of the batched Adam descent, the work beyond the pilot's forward and backward pass: Adam's
+#: dozen elementwise torch calls, the projection onto the box and the recording of every tenth step.
+#: Measured (2026-12, the 2-core development machine; benchmarks/bench_estimates.py's descent rows and
+#: sample_parameters timed beside step_pilot on one torch thread): 0.15 to 0.35 ms per step above the
+#: pilot for P = 11 to 353 and 16 to 64 starts; set to 0.5 ms, above every measurement. (It was 2 ms,
+#: which made a barcode's estimate 4 to 12 times its run time.)
+DESCENT_STEP = 0.5e-3
+#: one simplex through gudhi's lower-star persistence of a graph, and the call's own cost. 1.0e-6 (was
+#: 0.4e-6): measured 0.7 to 1.0 us per simplex of the sample barcode's H0 with its cluster sizes (3408 points,
+#: k = 132, 2026-12, development machine, load 2 to 5 per core)
+SIMPLEX = 1.0e-6
 GRAPH_PERSISTENCE_CALL = 5e-3
 #: one vertex through cubical persistence of a grid, per homology dimension computed
 CUBICAL_VERTEX = 0.6e-6
@@ -323,8 +330,12 @@ def kernel_pilot(kernel, starts: int, low: float = -1.0, high: float = 1.0, *, s
 
 def step_pilot(kernel, starts: int, low: float = -1.0, high: float = 1.0) -> float:
     """Reference seconds of one descent step per start (a forward and a backward pass, the loss at
-    min(starts, :data:`PILOT_STARTS`) points), measured (imports torch): once at one point, then again
-    warm (the first backward pass sets up autograd's state) unless that took :data:`PILOT_SLOW` or more."""
+    min(starts, :data:`PILOT_STARTS`) points), measured (imports torch): once at one point, then, unless
+    that took :data:`PILOT_SLOW` or more, at n = min(starts, PILOT_STARTS) points once untimed (the first
+    call of a batch size allocates its buffers) and three times timed, keeping the median. One timed
+    call was a poor pilot: on a loaded machine torch's thread pool made a single call of a small batch
+    anywhere from 0.5 to 30 ms of CPU (measured on 2 shared cores), and a descent's run averages
+    over hundreds of such calls."""
     import numpy as np
     import torch
 
@@ -334,15 +345,39 @@ def step_pilot(kernel, starts: int, low: float = -1.0, high: float = 1.0) -> flo
         x = torch.as_tensor(pts[:n], dtype=kernel.dtype, device=kernel.device).requires_grad_(True)
         torch.autograd.grad(kernel.evaluate(x).sum(), x)
 
-    per_start = cpu_seconds(lambda: step(1))
     n = max(1, min(starts, PILOT_STARTS))
-    if per_start < PILOT_SLOW:
-        per_start = cpu_seconds(lambda: step(n)) / n
+    with descent_threads(kernel, starts):  # as the descent will run
+        per_start = cpu_seconds(lambda: step(1))
+        if per_start < PILOT_SLOW:
+            step(n)
+            per_start = sorted(cpu_seconds(lambda: step(n)) for _ in range(3))[1] / n
     return per_start
 
 
 #: a pilot unit slower than this (reference seconds) is not repeated on a larger batch
 PILOT_SLOW = 0.05
+
+#: a batched descent step whose size -- starts x samples x parameters, about a sixth of its flops -- is
+#: below this runs on one torch thread. Measured on the 2 shared cores of the development machine (load
+#: 4 to 8): 64 starts of P = 4 to 33 and 16 starts of P = 353, m = 64, took 0.5 to 1.4 ms of CPU per step
+#: on one thread and 6 to 30 ms on torch's default two (the pool's hand-offs and spinning cost 10 to 50
+#: times the work); at 2^22 a step is a few ms of arithmetic, where a second thread starts to pay.
+ONE_THREAD_WORK = 2**22
+
+
+def descent_threads(kernel, starts: int):
+    """The threading a batched descent of ``starts`` rows on ``kernel`` runs under (a context manager):
+    one torch thread on the CPU when the step is small (:data:`ONE_THREAD_WORK`; the kernel's sample
+    count ``m`` known), else torch's own setting. Used by the descent and by its pilot alike."""
+    import contextlib
+
+    m = getattr(kernel, "m", None)
+    cpu = str(getattr(kernel, "device", "cpu")).startswith("cpu")
+    if cpu and isinstance(m, int) and starts * m * int(kernel.n_params) < ONE_THREAD_WORK:
+        from ..empirical.resolution import torch_single_thread
+
+        return torch_single_thread()
+    return contextlib.nullcontext()
 
 
 # ----------------------------------------------------------------------------------- cost models
@@ -408,11 +443,14 @@ def descent(spec, starts: int, steps: int, per_step: float | None = None, record
 
 def knn(points: int, dim: int, k: int) -> Cost:
     """Exact k-NN graph: n^2 (2 P) flops of matrix products and 16 n^2 of the rest (top-k) in row
-    chunks of 64 MiB of distances, and its edges."""
+    chunks of 64 MiB of distances, then the float64 distances of the n k chosen pairs (about 8 P flops
+    each) and their sort (about 40 per pair; measured: 0.3 of the 0.8 s of a 3408-point, P = 33,
+    k = 132 graph on the loaded development machine, 2026-12), and its edges."""
     n = float(points)
     rows = max(1, min(points, (64 * 2**20) // (8 * max(points, 1))))
     chunks = math.ceil(n / rows)
-    seconds = n * n * (2 * dim * MATMUL_FLOP + 16 * FLOP) + chunks * 20 * TORCH_CALL
+    seconds = (n * n * (2 * dim * MATMUL_FLOP + 16 * FLOP) + chunks * 20 * TORCH_CALL
+               + n * k * (8 * dim + 40) * FLOP)
     memory = 8.0 * (3 * n * dim + 4 * n * k) + 8.0 * min(n * n, 64 * 2**20 / 8) + 8.0 * n * 2
     return _part(f"the k-NN graph of {points} points", seconds, memory)
 

@@ -263,10 +263,10 @@ def _radius(radius, dist: np.ndarray) -> float | None:
         return None
     if isinstance(radius, str):
         if radius != "auto":
-            raise InvalidSpecError(f"radius must be a positive number, 'auto' or None, got {radius!r}")
+            raise InvalidSpecError(f"radius must be a positive finite number or 'auto' (leave it None for no cutoff), got {radius!r}")
         return 2.0 * float(dist.mean()) if dist.size else None
     if isinstance(radius, bool) or not isinstance(radius, numbers.Real) or not (math.isfinite(radius) and radius > 0):
-        raise InvalidSpecError(f"radius must be a positive number, 'auto' or None, got {radius!r}")
+        raise InvalidSpecError(f"radius must be a positive finite number or 'auto' (leave it None for no cutoff), got {radius!r}")
     return float(radius)
 
 

@@ -146,7 +146,7 @@ def certify_landscape(experiment, levels=None, *, seconds: float = 60.0, max_eva
     P = int(experiment.spec.n_params)
     why = None
     if k > 2:
-        what = f"a box over P = {P} parameters" if kind == "box" else f"a {k}-dimensional slice"
+        what = f"a box over P = {P} parameters" if kind == "box" else "the slice"
         why = (f"{what} is {k}-dimensional; the certified topology handles 1-D and 2-D slices and boxes over "
                "P <= 2 parameters (docs/theory.md §13.7 says what stops 3-D)")
     else:
@@ -208,6 +208,8 @@ def certified_lines(rows: list) -> list[str]:
     """Text lines for rows with ``"certified"``: one per level, loud where the grid was wrong."""
     lines = [f"certified topology ({THEOREM}):",
              f"{'level':>12}  {'status':<14} {'[b_0, b_1]':<11} {'meets boundary':<15} grid"]
+    reasons = [r["certified"]["reason"] for r in rows if r.get("certified") is not None]
+    shared = reasons[0] if len(reasons) > 1 and reasons[0] and len(set(reasons)) == 1 else None  # said once
     for r in rows:
         cert = r.get("certified")
         if cert is None:
@@ -223,6 +225,8 @@ def certified_lines(rows: list) -> list[str]:
         else:
             verdict = "agrees"
         lines.append(f"{r['level']:>12.6g}  {cert['status']:<14} {betti:<11} {mb:<15} {verdict}")
-        if cert["reason"]:
+        if cert["reason"] and shared is None:
             lines.append(f"{'':>14}{cert['reason']}")
+    if shared is not None:
+        lines.append(f"every level: {shared}")
     return lines

@@ -81,7 +81,7 @@ from .segments import (
 from .subdivision import certify_2d
 
 __all__ = ["LevelCertificate", "BoxOracle", "Limits", "certify_level", "nerve_counts", "shared_segments",
-           "analyse_segments", "level_rule", "DMAX"]
+           "analyse_segments", "level_rule", "DMAX", "distinct_ends", "interval_text"]
 
 
 @dataclass(frozen=True)
@@ -190,7 +190,8 @@ def _certify_level(oracle: BoxOracle, c: float, limits: Limits) -> LevelCertific
         loc = where[0] if where else None
         reason = f"not certified: {exc.detail}"
         if where:
-            reason += (f"; unresolved cells within t in [{_fmt(where[1][0])}, {_fmt(where[1][1])}] "
+            a, b = _corners(where[1][0], where[1][1])
+            reason += (f"; unresolved cells within t in [{a}, {b}] "
                        f"(around t ≈ {_fmt(loc)})")
         return _result(c, "not certified", None, reason, 0, oracle, ctx, meets, loc, {})
     except FloatingPointModeError as exc:
@@ -211,6 +212,29 @@ def _result(c, status, betti, reason, cells, oracle, ctx, meets, loc, counts):
 
 def _fmt(v) -> str:
     return "(" + ", ".join(f"{x:.6g}" for x in v) + ")"
+
+
+def distinct_ends(lo: float, hi: float, digits: int = 6) -> tuple[str, str]:
+    """``lo`` and ``hi`` with at least ``digits`` significant digits and as many more (up to 17, which
+    tells any two float64 numbers apart) as it takes for the two texts to differ where the numbers do:
+    an interval printed as [0.421706, 0.421706] hides why it was not certified."""
+    for d in range(digits, 18):
+        a, b = f"{lo:.{d}g}", f"{hi:.{d}g}"
+        if a != b or lo == hi:
+            break
+    return a, b
+
+
+def interval_text(lo: float, hi: float, digits: int = 6) -> str:
+    """``[lo, hi]`` printed by :func:`distinct_ends`."""
+    a, b = distinct_ends(lo, hi, digits)
+    return f"[{a}, {b}]"
+
+
+def _corners(lo, hi) -> tuple[str, str]:
+    """Two corners of a box, each coordinate pair printed by :func:`distinct_ends`."""
+    pairs = [distinct_ends(a, b) for a, b in zip(lo, hi)]
+    return "(" + ", ".join(p[0] for p in pairs) + ")", "(" + ", ".join(p[1] for p in pairs) + ")"
 
 
 def _explain(f: dict, oracle) -> tuple[str, tuple]:
@@ -237,7 +261,7 @@ def _explain(f: dict, oracle) -> tuple[str, tuple]:
     scale = max(abs(c), 1.0)
     if hi - lo > 1e-3 * scale:
         return (f"not certified: interval blow-up near t ≈ {where}: on the smallest cells the loss's enclosure "
-                f"[{lo:.6g}, {hi:.6g}] is still wider than 1e-3 of the level"), loc
+                f"{interval_text(lo, hi)} is still wider than 1e-3 of the level"), loc
     on = "f restricted to a box edge or subdivision line" if f["kind"] == "edge" else "the loss"
     if f["kind"] == "cell" and not f.get("grad_contains_zero"):
         # a cell with a signed partial derivative failed on its lower face: a critical point of f on that line
@@ -249,11 +273,11 @@ def _explain(f: dict, oracle) -> tuple[str, tuple]:
                 edge = v in (dlo[r], dhi[r])
                 line = (f"the box's edge t_{r + 1} = {v:.6g}" if edge else f"the subdivision line t_{r + 1} = {v:.6g}")
                 return (f"not certified: c is within δ = {delta:.2g} of a possible critical value of f restricted to "
-                        f"{line} near t ≈ {where}: on the smallest cells there f lies in [{lo:.12g}, {hi:.12g}] ∋ c "
+                        f"{line} near t ≈ {where}: on the smallest cells there f lies in {interval_text(lo, hi, 12)} ∋ c "
                         f"while df/dt_{r + 1} has a sign"), loc
     if f.get("grad_contains_zero"):
         return (f"not certified: c is within δ = {delta:.2g} of a possible critical value of {on} near t ≈ {where}: "
-                f"on the smallest cells there the loss lies in [{lo:.12g}, {hi:.12g}] ∋ c and the gradient's "
+                f"on the smallest cells there the loss lies in {interval_text(lo, hi, 12)} ∋ c and the gradient's "
                 f"enclosure contains 0"), loc
-    return (f"not certified: the level set could not be resolved near t ≈ {where} ({on} in [{lo:.12g}, {hi:.12g}] "
+    return (f"not certified: the level set could not be resolved near t ≈ {where} ({on} in {interval_text(lo, hi, 12)} "
             f"∋ c on the smallest cells, δ = {delta:.2g})"), loc

@@ -42,8 +42,11 @@ def add_parser(sub) -> None:
                     help="also prove b_0, b_1 of each sublevel set by interval arithmetic (1-D/2-D slices, boxes over "
                          "P <= 2 parameters), or say why not; flags levels where the grid is wrong (docs/usage.md, "
                          "'Certified topology')")
-    ls.add_argument("--certify-seconds", type=float, default=60.0, metavar="S",
-                    help="time budget of --certify per level (default 60)")
+    ls.add_argument("--certify-seconds", type=float, default=None, metavar="S",
+                    help="time budget of --certify per level (default 60); an error without --certify")
+    ls.add_argument("--levels", metavar="C1,C2,...", default=None,
+                    help="the levels to report, replacing the experiment's \"levels\" (comma-separated finite "
+                         "numbers; a negative first level goes with '=': --levels=-1,0.5)")
     ls.add_argument("--no-local-search", action="store_true",
                     help="skip the L-BFGS-B polish of the grid's lowest minima used by the resolution check (the "
                          "check then uses grid values only; docs/usage.md, 'Landscapes')")
@@ -87,15 +90,22 @@ def _load(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    import dataclasses
     import math
 
     from .._lib.budget import count
+    from ..empirical.experiment import parse_levels
 
     count("--refine", args.refine, 1)
     for name in ("workers", "block"):
         if getattr(args, name) is not None:
             count(f"--{name}", getattr(args, name), 1)
     device, dtype = engine_device(args)
+    if args.certify_seconds is not None and not args.certify:
+        raise InvalidSpecError("--certify-seconds is the time budget of --certify: add --certify (or drop "
+                               "--certify-seconds)")
+    if args.certify_seconds is None:
+        args.certify_seconds = 60.0
     if args.certify and not 0 < args.certify_seconds < math.inf:
         raise InvalidSpecError(f"--certify-seconds must be a positive finite number, got {args.certify_seconds}")
     if args.scheduler is None and (args.workers is not None or args.block is not None):
@@ -108,7 +118,10 @@ def run(args: argparse.Namespace) -> int:
         from ..dask_cluster import check_scheduler
 
         check_scheduler(args.scheduler)
+    levels = None if args.levels is None else parse_levels(args.levels)  # refused before the model is loaded
     exp = _load(args)
+    if levels is not None:
+        exp = dataclasses.replace(exp, levels=levels)
     if args.certify and getattr(exp, "kind", None) == "model":
         raise InvalidSpecError("--certify proves Betti numbers for the networks of experiment files (interval "
                                "enclosures of the spec-based loss); a model experiment has none: drop --certify, or, "

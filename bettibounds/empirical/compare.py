@@ -40,7 +40,7 @@ from ..logspace import safe_float
 from .experiment import MAX_GRID_POINTS, grid_points_text
 from .grid_memory import check_grid_fits
 from .persistence import betti_curve, sublevel_persistence
-from .resolution import Resolution, network_objective, resolve_levels, torch_single_thread
+from .resolution import Resolution, network_objective, nonnegative_loss, resolve_levels, torch_single_thread
 from .sampler import LandscapeSample, make_kernel, refined_grid, sample_landscape
 
 __all__ = ["LandscapeResult", "analyze_landscape", "compare_with_bound", "touches_boundary"]
@@ -219,6 +219,8 @@ class LandscapeResult:
                 lines.append(f"{'':>14}refined grid gives {r['betti_refined']}: do not trust this level")
             if r.get("resolved") is False:
                 lines.append(f"{'':>14}not resolved: {r['unresolved_because']}")
+            if r.get("empty_because"):
+                lines.append(f"{'':>14}empty, exactly: c < 0 and {r['empty_because']}")
         if self.refined is None:
             lines.append("stability check off (--refine 1): no level is compared with the bound, since the "
                          "comparison needs a stable, unclipped level")
@@ -338,11 +340,23 @@ def analyze_landscape(experiment, *, refine: int = 2, device=None, dtype: str | 
     else:
         report = bounds(spec, slice_dim=k_slice, slice_full_rank=full_rank)
         bound, n_variables = next(b for b in report.upper if b.theorem == "K"), report.n_variables
+    # a level below 0 of a loss that is >= 0 by its kind has S_c empty exactly: no sample is needed to
+    # know it (the grid's values are checked too, so that a sampler which is not this loss -- a test's
+    # analytic landscape -- never gets the claim)
+    nonnegative = nonnegative_loss(experiment) if float(sample.values.min()) >= 0 else None
     rows = []
     for i, c in enumerate(levels):
         betti = [int(curve[k][i]) for k in dims]
         clipped = touches_boundary(sample.values, c)
-        row = {"level": c, "betti": betti, "clipped": clipped}
+        row = {"level": c, "betti": betti, "clipped": clipped, "empty_because": None}
+        if nonnegative is not None and c < 0:
+            row.update(betti=[0] * len(dims), clipped=False, betti_refined=None if curve_refined is None
+                       else [0] * len(dims), stable=True, resolved=True, unresolved_because=None,
+                       empty_because=nonnegative)
+            row["comparison"] = (compare_with_bound(0, bound, complete) if bound is not None
+                                 and (below is None or c < below) else None)
+            rows.append(row)
+            continue
         resolved, why = resolution.check(c)
         if curve_refined is not None:
             betti_ref = [int(curve_refined[k][i]) for k in dims]

@@ -28,7 +28,7 @@ from .._lib.readers import read_json
 from ..errors import InvalidSpecError
 from ..spec import ArchitectureSpec
 
-__all__ = ["Experiment", "load_experiment", "parse_experiment", "MAX_GRID_POINTS", "grid_points_text"]
+__all__ = ["Experiment", "load_experiment", "parse_experiment", "parse_levels", "MAX_GRID_POINTS", "grid_points_text"]
 
 #: the most grid points a landscape may have (the experiment's grid, or a refined one)
 MAX_GRID_POINTS = 10**9
@@ -238,6 +238,25 @@ def _check_region(region, P: int) -> int:
         if not a < b:
             raise _err(f"region.low[{i}]", f"must be < region.high[{i}]")
     return k
+
+
+def parse_levels(text, option: str = "--levels") -> list[float]:
+    """``"0.1,0.5,1"`` as [0.1, 0.5, 1.0]: the levels of a command-line option, validated as the file's
+    ``"levels"`` are (finite numbers; at least one; a typo such as ``"0.1,,1"`` is refused)."""
+    what = f"{option} takes comma-separated finite numbers such as 0.1,0.5,1"
+    if not isinstance(text, str):
+        raise InvalidSpecError(f"{what}; got {text!r}")
+    tokens = [t.strip() for t in text.split(",")]
+    out = []
+    for t in tokens:
+        try:
+            v = float(t)
+        except ValueError:
+            raise InvalidSpecError(f"{what}; got {text!r}") from None
+        if not math.isfinite(v):
+            raise InvalidSpecError(f"{what}; got {t!r} in {text!r}")
+        out.append(v)
+    return out
 
 
 def load_experiment(path) -> Experiment:

@@ -45,6 +45,10 @@ def _center_index(sample) -> list[int]:
     return [int(np.argmin(np.abs(np.asarray(a)))) for a in sample.axes]
 
 
+#: the markers (minima, the centre, the models) are drawn above the heat map and its contours (zorder 1-2)
+MARK_ZORDER = 5
+
+
 def _marks(ax, sample, mark_center: bool) -> None:
     """The centre t = 0 of a slice (when inside the grid) and, for a plane or line through models,
     each model."""
@@ -54,10 +58,11 @@ def _marks(ax, sample, mark_center: bool) -> None:
     if at:
         for j, p in enumerate(at):
             ax.plot(*p[:2], marker="*", color="white", mec="black", markersize=11, linestyle="none",
-                    label="the models" if j == 0 else None)
+                    label="the models" if j == 0 else None, zorder=MARK_ZORDER)
         return
     if all(a[0] <= 0 <= a[-1] for a in sample.axes[:2]):
-        ax.plot(0, 0, marker="+", color="white", markersize=12, mew=2, linestyle="none", label="centre (t = 0)")
+        ax.plot(0, 0, marker="+", color="white", markersize=12, mew=2, linestyle="none", label="centre (t = 0)",
+                zorder=MARK_ZORDER)
 
 
 def plot_landscape(result, out_dir, *, log_color: bool = False, mark_center: bool = True) -> list[str]:
@@ -100,7 +105,7 @@ def plot_landscape(result, out_dir, *, log_color: bool = False, mark_center: boo
             ax.clabel(cs, fmt="%.3g", fontsize=7)
         minima = result.diagram.birth_at.get(0, np.empty((0, 2), int))
         for i, j in minima:
-            ax.plot(s.axes[0][i], s.axes[1][j], "r.", markersize=4)
+            ax.plot(s.axes[0][i], s.axes[1][j], "r.", markersize=4, zorder=MARK_ZORDER)
         _marks(ax, s, mark_center)
         finish(plt, fig, ax, out, "heatmap.png", written, xlabel=names[0], ylabel=names[1],
                 legend=bool(ax.get_legend_handles_labels()[0]),
@@ -120,7 +125,7 @@ def plot_landscape(result, out_dir, *, log_color: bool = False, mark_center: boo
                 cs = ax.contour(A, B, section, levels=sorted(set(levels)), colors="white", linewidths=0.8)
                 ax.clabel(cs, fmt="%.3g", fontsize=7)
             if mark_center and s.kind == "slice" and all(s.axes[i][0] <= 0 <= s.axes[i][-1] for i in (a, b)):
-                ax.plot(0, 0, marker="+", color="white", markersize=12, mew=2)
+                ax.plot(0, 0, marker="+", color="white", markersize=12, mew=2, zorder=MARK_ZORDER)
             ax.set_title(f"{names[fixed]} = {s.axes[fixed][c[fixed]]:.3g}")
             ax.set_xlabel(names[a])
             ax.set_ylabel(names[b])

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = ["KnownMinimum", "Resolution", "grid_local_minima", "cell_max", "local_search",
-           "network_objective", "resolve_levels", "torch_single_thread"]
+           "network_objective", "resolve_levels", "torch_single_thread", "nonnegative_loss"]
 
 #: local minima of each grid polished by the local optimiser (the lowest ones)
 DEFAULT_STARTS = 8
@@ -183,6 +183,42 @@ def local_search(objective, x0, low, high, max_iter: int = 100) -> tuple[np.ndar
     return x, f
 
 
+#: the named losses that are >= 0 at every parameter (with the targets their loaders accept) and why
+_NONNEGATIVE = {
+    "mse": "a mean of squares",
+    "bce": "binary cross-entropy with labels in [0, 1]: each term -y log p - (1 - y) log(1 - p) >= 0",
+    "bce_with_logits": "binary cross-entropy with labels in [0, 1]: each term is >= 0",
+    "cross_entropy": "cross-entropy: -log of a softmax probability, >= 0 (with soft labels >= 0)",
+}
+
+
+def nonnegative_loss(experiment) -> str | None:
+    """Why the experiment's loss is >= 0 at every parameter, or None when that is not known.
+
+    Decided from the loss's *kind*, never from samples: an experiment file's MSE or BCE (labels in
+    [0, 1], checked by the parser) plus ``l2 ||theta||^2`` with l2 >= 0; a model experiment's named
+    ``mse``, ``bce``, ``bce_with_logits`` (targets in [0, 1], checked by the engine) or
+    ``cross_entropy`` (class indices, or soft labels all >= 0). Never for ``nll`` (it takes
+    whatever the model outputs as log-probabilities, which may be positive) nor for a callable
+    loss. Then S_c is empty for every c < 0, exactly."""
+    problem = getattr(experiment, "problem", None)
+    if getattr(experiment, "kind", None) == "model":
+        name = getattr(problem, "loss", None)
+        if not isinstance(name, str) or name not in _NONNEGATIVE:
+            return None
+        if name == "cross_entropy":
+            y = experiment.y
+            if y.is_floating_point() and y.numel() and float(y.min()) < 0:
+                return None  # soft labels with a negative entry: -sum p_c log q_c can be < 0
+        return f"the loss is non-negative ({_NONNEGATIVE[name]})"
+    spec = getattr(experiment, "spec", None)
+    name = getattr(spec, "loss", None)
+    if name not in ("mse", "bce"):
+        return None
+    penalty = " plus l2 ||theta||^2 >= 0" if spec.l2 != 0 else ""
+    return f"the loss is non-negative ({_NONNEGATIVE[name]}{penalty})"
+
+
 @contextlib.contextmanager
 def torch_single_thread():
     """torch on one intra-op thread for the duration: the local search evaluates one point at a time, and
@@ -227,6 +263,31 @@ def network_objective(experiment, sample):
     return objective
 
 
+#: two polished minima closer than this fraction of the finest grid's spacing, on every axis, are one minimum
+SAME_MINIMUM = 0.1
+
+
+def _finest_spacing(axes) -> list[float]:
+    return [float((a[-1] - a[0]) / (len(a) - 1)) if len(a) > 1 else math.inf for a in axes]
+
+
+def _distinct(minima: list, spacing: list[float]) -> list:
+    """The minima without repeats: searches from several grid minima often end at the same minimum
+    (to about 1e-8 here). Two end points within :data:`SAME_MINIMUM` of the finest grid's spacing on
+    every axis are one minimum -- below the grid's resolution, where the rule of :meth:`Resolution.check`
+    could not tell them apart anyway --; the lower one is kept, and the order of first appearance."""
+    kept: list = []
+    for m in minima:
+        for i, k in enumerate(kept):
+            if all(abs(a - b) <= SAME_MINIMUM * h for a, b, h in zip(m.point, k.point, spacing)):
+                if m.value < k.value:
+                    kept[i] = m
+                break
+        else:
+            kept.append(m)
+    return kept
+
+
 def resolve_levels(sample, diagram, refined=None, refined_diagram=None, objective=None,
                    starts: int = DEFAULT_STARTS) -> Resolution:
     """The :class:`Resolution` of a landscape: its known minima (the ``starts`` lowest local minima of
@@ -254,6 +315,7 @@ def resolve_levels(sample, diagram, refined=None, refined_diagram=None, objectiv
             u = min(u, v)  # the grid value is a value of the loss too (float32 grids may sit below)
         minima.append(KnownMinimum(which, idx, v, tuple(float(t) for t in x), float(u),
                                    cell_max(values, axes, x), objective is not None))
+    minima = _distinct(minima, _finest_spacing(refined.axes if refined is not None else axes))
     if objective is None:
         notes.append("no loss function to search: the known minima are grid vertices")
     return Resolution(float(values.min()), None if refined is None else float(refined.values.min()),

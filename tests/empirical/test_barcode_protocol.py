@@ -464,7 +464,7 @@ def test_cli_preset_prints_raw_and_filtered_scores_and_the_protocol():
     d = json.loads(out)
     assert code == 0 and d["meta"]["k"] == 28 and d["meta"]["radius"] == 0.5 and "filtered" not in d["to_score"]
     for argv, words in ((["--k", "four"], "--k takes a positive integer or 4P"),
-                        (["--radius", "wide"], "--radius takes a positive number or auto"),
+                        (["--radius", "wide"], "--radius takes a positive finite number or auto"),
                         (["--region", "threshold"], "needs a finite threshold")):
         code, out, err = _cli("barcode", str(teacher), "--minima", "1", "--uniform", "10", "--steps", "1", *argv)
         assert code == 2 and words in err and err.count("\n") == 1 and out == ""

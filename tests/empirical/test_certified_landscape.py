@@ -167,3 +167,41 @@ def test_cli_landscape_certify(tmp_path):
     assert "certified topology" in stdout and "GRID WRONG" in stdout
     code, stdout, stderr = _cli("landscape", str(path), "--certify", "--certify-seconds", "-1")
     assert code == 2 and "--certify-seconds" in stderr and stdout == ""
+
+
+def test_cli_landscape_levels_option(tmp_path, cli_main):
+    # there was no --levels: changing the levels meant editing the JSON
+    path = tmp_path / "wells.json"
+    path.write_text(json.dumps(wells_experiment()))
+    r = cli_main("landscape", path, "--levels=-1,0.7", "--json", "--refine", "1", "--device", "cpu",
+                 "--engine", "torch", "--no-local-search")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)["levels"]
+    assert [row["level"] for row in rows] == [-1.0, 0.7]
+    assert rows[0]["betti"] == [0, 0] and rows[0]["stable"] is True  # c < 0 of an MSE: empty, exactly
+    for bad in ("0.1,,1", "0.1,nan", "inf", "a", ""):
+        r = cli_main("landscape", path, f"--levels={bad}", "--refine", "1")
+        assert r.returncode == 2 and r.stdout == "" and "--levels" in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_cli_certify_seconds_without_certify_is_an_error(tmp_path, cli_main):
+    # --certify-seconds without --certify was ignored silently
+    path = tmp_path / "wells.json"
+    path.write_text(json.dumps(wells_experiment()))
+    r = cli_main("landscape", path, "--certify-seconds", "5")
+    assert r.returncode == 2 and r.stdout == "" and "add --certify" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert "an error without --certify" in " ".join(cli_main("landscape", "--help").stdout.split())
+
+
+def test_a_reason_shared_by_every_level_is_said_once(tmp_path, cli_main):
+    # a 3-D slice printed "not certified: a 3-dimensional slice ..." once per level
+    path = tmp_path / "wells3.json"
+    exp = wells_experiment(grid=[5, 5, 5], levels=[0.2, 0.7, 1.5], homology_dims=[0, 1])
+    exp["region"] = {**exp["region"], "directions": exp["region"]["directions"] + [[0, 1, 0, 0, 0, 0]],
+                     "low": [-1, -1, -1], "high": [1, 1, 1]}
+    path.write_text(json.dumps(exp))
+    r = cli_main("landscape", path, "--certify", "--refine", "1", "--no-local-search", "--engine", "torch")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("the certified topology handles") == 1 and "every level: not certified: the slice is 3-dimensional" in r.stdout

@@ -397,3 +397,26 @@ def test_progress_without_tqdm_warns_and_goes_on(monkeypatch):
     # the warnings point at the user's line (here), not into the library
     assert {w.filename for w in [*caught, *caught_knn]} == {__file__}
     assert progress_bar(False, 10, "off") is None
+
+
+def test_heat_map_markers_are_drawn_above_the_image_and_contours(tmp_path, monkeypatch):
+    # the centre and minima markers were hidden under the contours / clabels
+    pytest.importorskip("matplotlib")
+    from bettibounds.empirical import plots
+
+    axes_seen = []
+    real_finish = plots.finish
+
+    def spy(plt, fig, ax, *a, **kw):
+        axes_seen.append(ax)
+        return real_finish(plt, fig, ax, *a, **kw)
+
+    monkeypatch.setattr(plots, "finish", spy)
+    res = analyze_landscape(_slice_exp([0.01, 0.1]), sampler=_synthetic(lambda x, y: (np.hypot(x, y) - 0.5) ** 2),
+                            refine=1)
+    plots.plot_landscape(res, tmp_path)
+    ax = axes_seen[0]  # heatmap.png
+    below = [a.get_zorder() for a in ax.collections + ax.texts + ax.images]  # the image, contours, labels
+    marks = [ln for ln in ax.lines if ln.get_marker() in ("+", ".", "*")]
+    assert below and marks and any(ln.get_label() == "centre (t = 0)" for ln in marks)
+    assert min(ln.get_zorder() for ln in marks) > max(below)

@@ -187,3 +187,64 @@ def test_cell_star_and_local_search_helpers():
     assert cell_max(vals, axes, (1.0, 1.0)) == 8.0  # a corner of the grid: one cell
     x, fx = local_search(lambda p: float((p[0] - 0.3) ** 2 + (p[1] + 2) ** 2), [0.9, 0.9], [0, 0], [1, 1])
     assert np.allclose(x, [0.3, 0.0], atol=1e-6) and fx == pytest.approx(4.0)  # stays in the box
+
+
+# ------------------------------------------------------------------ negative levels of a loss >= 0
+def test_negative_levels_of_a_nonnegative_loss_are_empty_exactly():
+    # MSE (+ l2 >= 0) is >= 0: S_c is empty for c < 0, exactly; main reported such levels "unresolved"
+    # ("below every loss value on the grid"), never stable
+    res = analyze_landscape(_exp(l2=0.01, levels=[-0.5, -1e-12, 0.5], grid=(11, 11)), engine="torch")
+    for row in res.levels[:2]:
+        assert row["betti"] == [0, 0] and row["stable"] is True and row["resolved"] is True
+        assert row["clipped"] is False and row["unresolved_because"] is None
+        assert "non-negative" in row["empty_because"] and "l2" in row["empty_because"]
+        assert row["comparison"]["verdict"] == "holds"
+    assert res.levels[2]["empty_because"] is None
+    assert "empty, exactly: c < 0 and the loss is non-negative" in res.to_text()
+    # without the refined grid too (stable is otherwise None there: not checked)
+    row = analyze_landscape(_exp(levels=[-0.5], grid=(11, 11)), refine=1, engine="torch").levels[0]
+    assert row["stable"] is True and row["betti"] == [0, 0]
+
+
+def test_negative_levels_are_not_claimed_empty_without_a_proof_of_non_negativity():
+    from bettibounds.empirical.resolution import nonnegative_loss
+
+    # a sampler that is not the experiment's loss (negative values): no claim, the old rule applies
+    res = analyze_landscape(_exp(levels=[-0.5], grid=(11, 11)), sampler=_synthetic(lambda x, y: x + y))
+    row = res.levels[0]
+    assert row["empty_because"] is None and row["betti"] == [1, 0]
+    bce = _exp(network={"layers": [1, 2, 1], "activation": "tanh", "bias": False, "output_activation": "logistic"},
+               loss={"kind": "bce"}, data={"x": [[-2.5], [1.1]], "y": [[0.3], [1.0]]})
+    assert "binary cross-entropy" in nonnegative_loss(bce)
+    import torch
+
+    from bettibounds.empirical.models import experiment_from_model
+
+    net = torch.nn.Sequential(torch.nn.Linear(2, 3))
+    x = torch.randn(4, 2)
+    region = {"kind": "slice", "directions": {"random": 1, "seed": 0}, "low": [-1], "high": [1]}
+
+    def model_exp(loss, y):
+        return experiment_from_model(net, x, y, loss=loss, region=region, grid=[5])
+
+    labels = torch.tensor([0, 1, 2, 1])
+    assert "cross-entropy" in nonnegative_loss(model_exp("cross_entropy", labels))
+    assert nonnegative_loss(model_exp("mse", torch.randn(4, 3))) is not None
+    assert nonnegative_loss(model_exp("nll", labels)) is None  # any output is taken as log-probabilities
+    assert nonnegative_loss(model_exp(lambda p, t: (p - t).sum(), torch.randn(4, 3))) is None  # a callable
+    soft = torch.tensor([[1.5, -0.5, 0.0]] * 4)  # a negative "probability": CE can be < 0
+    assert nonnegative_loss(model_exp("cross_entropy", soft)) is None
+    assert nonnegative_loss(model_exp("cross_entropy", soft.abs())) is not None
+
+
+def test_known_minima_are_distinct():
+    # a curved valley (Rosenbrock's): every grid minimum along it polishes to the one minimum (0.5, 0.25);
+    # resolution.minima listed it 8 times
+    def f(x, y):
+        return 0.42 + (0.5 - x) ** 2 + 100 * (y - x**2) ** 2
+
+    res = analyze_landscape(_exp(grid=(21, 21)), sampler=_synthetic(f), objective=_objective(f))
+    minima = res.resolution.minima
+    assert len(minima) == 1
+    assert np.allclose(minima[0].point, [0.5, 0.25], atol=1e-5) and minima[0].value == pytest.approx(0.42, abs=1e-12)
+    assert len(res.resolution.to_dict()["minima"]) == 1

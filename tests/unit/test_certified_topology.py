@@ -234,3 +234,16 @@ def test_nerve_counts_match_gudhi_on_cubical_sets():
         betti = st.betti_numbers() + [0, 0]
         assert (b0, b1) == (betti[0], betti[1]), trial
         assert chi == sum((-1) ** d for s, _ in st.get_simplices() for d in [len(s) - 1])
+
+
+def test_not_certified_intervals_show_ends_that_differ():
+    # the reason printed [0.421705530520, 0.421705530520]: too few digits to see the interval
+    assert T.distinct_ends(0.5 - 1e-14, 0.5 + 1e-14, 12) == ("0.49999999999999", "0.50000000000001")
+    assert T.distinct_ends(0.25, 0.75) == ("0.25", "0.75")  # no more digits than needed
+    assert T.distinct_ends(1.0, 1.0) == ("1", "1")
+    lo, hi = 0.4217055305203443, 0.42170553052034436  # adjacent float64 numbers
+    a, b = T.distinct_ends(lo, hi)
+    assert a != b and float(a) == lo and float(b) == hi
+    f = {"c": 0.5, "centre": (0.1, 0.2), "kind": "cell", "f": (0.5 - 1e-14, 0.5 + 1e-14), "grad_contains_zero": True}
+    reason, _ = T._explain(f, None)
+    assert "[0.49999999999999, 0.50000000000001]" in reason
