@@ -257,16 +257,19 @@ def knn_graph(points, k: int = 8, device=None, dtype: str = "float64", progress:
     return (edges, r) if return_radius else edges
 
 
+_RADIUS_RULE = "radius must be a positive finite number or 'auto' (leave it None for no cutoff)"
+
+
 def _radius(radius, dist: np.ndarray) -> float | None:
     """The edge-length cutoff: None, a positive number, or "auto" (2 x mean neighbour distance)."""
     if radius is None:
         return None
     if isinstance(radius, str):
         if radius != "auto":
-            raise InvalidSpecError(f"radius must be a positive finite number or 'auto' (leave it None for no cutoff), got {radius!r}")
+            raise InvalidSpecError(_RADIUS_RULE + f", got {radius!r}")
         return 2.0 * float(dist.mean()) if dist.size else None
     if isinstance(radius, bool) or not isinstance(radius, numbers.Real) or not (math.isfinite(radius) and radius > 0):
-        raise InvalidSpecError(f"radius must be a positive finite number or 'auto' (leave it None for no cutoff), got {radius!r}")
+        raise InvalidSpecError(_RADIUS_RULE + f", got {radius!r}")
     return float(radius)
 
 

@@ -273,7 +273,8 @@ def _explain(f: dict, oracle) -> tuple[str, tuple]:
                 edge = v in (dlo[r], dhi[r])
                 line = (f"the box's edge t_{r + 1} = {v:.6g}" if edge else f"the subdivision line t_{r + 1} = {v:.6g}")
                 return (f"not certified: c is within δ = {delta:.2g} of a possible critical value of f restricted to "
-                        f"{line} near t ≈ {where}: on the smallest cells there f lies in {interval_text(lo, hi, 12)} ∋ c "
+                        f"{line} near t ≈ {where}: on the smallest cells there f lies in "
+                        f"{interval_text(lo, hi, 12)} ∋ c "
                         f"while df/dt_{r + 1} has a sign"), loc
     if f.get("grad_contains_zero"):
         return (f"not certified: c is within δ = {delta:.2g} of a possible critical value of {on} near t ≈ {where}: "

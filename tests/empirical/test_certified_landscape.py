@@ -204,4 +204,5 @@ def test_a_reason_shared_by_every_level_is_said_once(tmp_path, cli_main):
     path.write_text(json.dumps(exp))
     r = cli_main("landscape", path, "--certify", "--refine", "1", "--no-local-search", "--engine", "torch")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.count("the certified topology handles") == 1 and "every level: not certified: the slice is 3-dimensional" in r.stdout
+    assert r.stdout.count("the certified topology handles") == 1
+    assert "every level: not certified: the slice is 3-dimensional" in r.stdout
