@@ -70,7 +70,9 @@ class PathResult:
         return {"straight": {"s": self.s.tolist(), "loss": self.straight.tolist(), **self.straight_barrier},
                 "relaxed": None if self.relaxed is None else {
                     "s": self.relaxed_s.tolist(), "loss": self.relaxed.tolist(), **self.relaxed_barrier,
-                    "images": int(self.images.shape[0])},
+                    # "images" (kept for compatibility) counts the chain's points, the two models included
+                    "images": int(self.images.shape[0]), "chain_points": int(self.images.shape[0]),
+                    "interior_images": int(self.images.shape[0]) - 2},
                 "definitions": BARRIER_DEFINITIONS, "record": self.record, "seconds": round(self.seconds, 4)}
 
     def to_text(self) -> str:
@@ -81,7 +83,11 @@ class PathResult:
                      f" (above interpolation {sb['barrier_above_interpolation']:.6g})")
         if self.relaxed_barrier is not None:
             rb = self.relaxed_barrier
-            lines.append(f"relaxed path ({self.images.shape[0] - 2} images): max {rb['max_loss']:.6g}; barrier "
+            rx = self.record.get("relaxation", {})
+            ran = (f", {rx['iterations_run']} of {rx['iterations_budget']} iterations"
+                   if "iterations_run" in rx and "iterations_budget" in rx else "")
+            lines.append(f"relaxed path ({self.images.shape[0] - 2} images between the models{ran}): "
+                         f"max {rb['max_loss']:.6g}; barrier "
                          f"{rb['barrier']:.6g} (above interpolation {rb['barrier_above_interpolation']:.6g})")
         return "\n".join(lines)
 
@@ -151,8 +157,11 @@ def path_between(model_a, model_b, x, y=None, *, loss="mse", reduction: str = "t
         relaxed = engine.evaluate_chunked(dense_pts, "full")
         relaxed_s = _arc(dense_pts)
         rb = barrier_heights(relaxed_s, relaxed)
+        # "images": interior images (the two models not counted); "iterations" (kept for compatibility) is the
+        # number run, as "iterations_run"; "iterations_budget" the most allowed
         record["relaxation"] = {"method": "string method (bettibounds.barcode.refine_path)", "images": images,
-                                "iterations": rp.iterations, "step": step, "dense_per_segment": dense}
+                                "iterations": rp.iterations, "iterations_run": int(rp.iterations),
+                                "iterations_budget": int(iterations), "step": step, "dense_per_segment": dense}
     return PathResult(s, straight, relaxed_s, relaxed, chain, barrier_heights(s, straight), rb, record,
                       time.perf_counter() - t0)
 

@@ -473,6 +473,11 @@ def test_path_between_two_minima_with_a_known_barrier(tmp_path):
     assert res.relaxed_barrier["max_loss"] <= res.straight_barrier["max_loss"]
     d = res.to_dict()
     assert d["definitions"]["barrier"].startswith("max loss on the path") and d["relaxed"]["images"] == 26
+    # the counts say what they count: images between the models, the chain's points, iterations run of the budget
+    assert (d["relaxed"]["interior_images"], d["relaxed"]["chain_points"]) == (24, 26)
+    rx = d["record"]["relaxation"]
+    assert rx["iterations_budget"] == 200 and 0 < rx["iterations_run"] == rx["iterations"] <= 200
+    assert f"24 images between the models, {rx['iterations_run']} of 200 iterations" in res.to_text()
     assert plot_path(res, tmp_path)[0].endswith("path.png") and (tmp_path / "path.png").stat().st_size > 1000
 
 
