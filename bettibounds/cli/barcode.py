@@ -50,7 +50,8 @@ def add_parser(sub) -> None:
                                                   "mode), or a model experiment (a \"model\" section: docs/usage.md)")
     bc.add_argument("--network", metavar="FILE", help="JSON with \"network\" and \"loss\" (instead of an experiment)")
     bc.add_argument("--data", metavar="FILE", help="data: JSON {\"x\": [...], \"y\": [...]} or .npz with arrays x, y")
-    bc.add_argument("--minima", type=int, metavar="N", help="sample mode: N gradient-descent starts (default 64)")
+    bc.add_argument("--minima", type=int, metavar="N",
+                    help="sample mode: N gradient-descent starts (default 64; 0: uniform samples only, no descents)")
     bc.add_argument("--uniform", type=int, default=None,
                     help=f"sample mode: uniform points in the box (default {_SAMPLE_DEFAULTS['uniform']})")
     bc.add_argument("--steps", type=int, default=None,
