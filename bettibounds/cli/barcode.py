@@ -331,18 +331,30 @@ def _barcode_text(barcode, score, n_params, written) -> str:
     lines.append("")
     bars = sorted(barcode.bars, key=lambda b: (b.dim, -(b.length if not b.essential else float("inf"))))
     lines.append(f"{'index':>5} {'birth':>12} {'death':>12}  {'born at':<16} {'dies at':<16} note")
+    axes = m.get("axes") if barcode.source == "grid" else None
+
+    def where(loc) -> str:
+        """A grid location as its coordinates on the grid's axes (t_1, ...); a sample id as itself."""
+        if loc is None:
+            return "-"
+        if axes is None:
+            return str(list(loc))
+        return "(" + ", ".join(f"{axes[i][j]:.4g}" for i, j in enumerate(loc)) + ")"
+
     for b in bars[:25]:
         note = f"refined (graph estimate {b.estimate:.6g})" if b.refined else ("essential" if b.essential else "")
         if b.cluster_size is not None:
             note = f"cluster {b.cluster_size}" + (f", {note}" if note else "")
         death = "inf" if b.essential else f"{b.death:.6g}"
-        lines.append(f"{b.dim:>5} {b.birth:>12.6g} {death:>12}  {str(list(b.birth_at)):<16} "
-                     f"{'-' if b.death_at is None else str(list(b.death_at)):<16} {note}")
+        lines.append(f"{b.dim:>5} {b.birth:>12.6g} {death:>12}  {where(b.birth_at):<16} {where(b.death_at):<16} {note}")
     if len(bars) > 25:
         lines.append(f"... {len(bars) - 25} shorter segments (all of them with --json)")
     if barcode.source == "knn":
         lines.append("death levels are estimates: the highest sample on the best k-NN path, or (refined) the "
                      "highest loss along an explicit path; locations are sample ids")
+    elif axes is not None:
+        lines.append("locations are coordinates (t_1, ...) on the grid's axes; --json gives them as grid indices "
+                     "with the axes in meta.axes")
     lines += [f"warning: {w}" for w in m.get("warnings", [])]
     if written:
         lines.append("plots: " + ", ".join(written))

@@ -57,6 +57,21 @@ def test_grid_mode_json_and_plots(tmp_path):
     assert all(Path(p).stat().st_size > 5000 for p in d["plots"])
 
 
+def test_grid_mode_text_gives_locations_as_coordinates(tmp_path):
+    """The text prints where each minimum and saddle lies on the grid's axes (t_1, t_2), not grid indices
+    (a new user read an index as a coordinate); the JSON keeps the indices and the axes."""
+    path = small_slice(tmp_path)
+    _, out, _ = run("barcode", str(path))
+    _, js, _ = run("barcode", str(path), "--json")
+    d = json.loads(js)
+    axes = d["meta"]["axes"]
+    first = sorted((b for b in d["bars"] if b["dim"] == 0), key=lambda b: b["birth"])[0]
+    i, j = first["birth_at"]
+    row = next(line for line in out.splitlines() if line.strip().startswith("0") and "essential" in line)
+    assert f"({axes[0][i]:.4g}, {axes[1][j]:.4g})" in row
+    assert "coordinates (t_1, ...) on the grid's axes" in out
+
+
 def test_sample_mode_from_network_and_npz_data(tmp_path):
     exp = json.loads(TEACHER.read_text())
     (tmp_path / "net.json").write_text(json.dumps({"network": exp["network"], "loss": exp["loss"]}))
