@@ -227,11 +227,16 @@ def test_experiment_loader_uses_the_one_reader(tmp_path, monkeypatch):
     (["landscape", str(TINY_BOX), "--refine", "1000000"], ["refined grid", "points"]),
     (["landscape", str(TINY_BOX), "--refine", str(10**100)], ["--refine", "10^100"]),  # overflowed formatting
     (["barcode", str(TEACHER), "--minima", str(10**18)], ["--minima", "10^18"]),
+    # a width of 10^12: the time pilot itself allocated P-column arrays (fuzz run, seed 9)
+    (["barcode", "@BIG@", "--minima", "2", "--uniform", "26", "--steps", "1"], ["parameters", "memory"]),
     (["obstruction", "-d", "2", "--width", "3", "--outputs", str(10**18)], ["--outputs"]),
     (["obstruction", "-d", "2", "--width", "3", "--outputs", str(10**11)], ["memory"]),
 ])
 def test_counts_that_cannot_fit_are_refused_before_work(tmp_path, argv, words):
-    argv = [str(write(tmp_path, "o.json", OBSTRUCTION)) if a == "@OBS@" else a for a in argv]
+    big = {**json.loads(TEACHER.read_text())}
+    big["network"] = {**big["network"], "layers": [1, 2, 10**12, 1]}
+    files = {"@OBS@": lambda: write(tmp_path, "o.json", OBSTRUCTION), "@BIG@": lambda: write(tmp_path, "big.json", big)}
+    argv = [str(files[a]()) if a in files else a for a in argv]
     t = time.perf_counter()
     line = one_line_error(*call(*argv, seconds=60)[:3])
     assert all(w in line for w in words), line

@@ -309,7 +309,18 @@ def kernel_pilot(kernel, starts: int, low: float = -1.0, high: float = 1.0, *, s
     pilot stays a small part of the work it estimates."""
     import numpy as np
 
+    from .memory import available_bytes
+
     P = kernel.n_params
+    # the pilot's own arrays of P columns (its points; or a slice's centre and directions and the points of the
+    # descent pilot): refuse before allocating them (a network of 3·10^12 parameters reached numpy's allocator in
+    # the fuzz run); the engine's work at those points is bounded by its chunk
+    rows = max(PILOT_POINTS, PILOT_STARTS) if slice_dim is None else 1 + slice_dim + PILOT_STARTS
+    need = 8.0 * P * rows
+    have = available_bytes()
+    if need > have:
+        raise ResourceLimitError(f"a network of {P} parameters needs about {format_bytes(need)} of memory to measure "
+                                 f"its speed alone, more than the {format_bytes(have)} available: a smaller network")
     rng = np.random.default_rng(0)
     if slice_dim is None:
         pts = low + (high - low) * rng.random((max(PILOT_POINTS, PILOT_STARTS), P))
