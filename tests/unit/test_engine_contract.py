@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -96,3 +98,108 @@ def test_model_engine_instance_satisfies_the_protocols_and_records_itself():
     assert engine_record(eng) == {"engine": "model", "device": "cpu", "dtype": "float64"}
     vals = eng.evaluate_chunked(np.zeros((3, eng.n_params)))
     assert vals.dtype == np.float64 and vals.tolist() == [0.125] * 3  # torch's mean over the 2 x 1 elements
+
+
+# ---------------------------------------------------------------- an engine added to the registry runs as itself
+_TINY = {"network": {"layers": [1, 2, 1], "activation": "tanh"}, "loss": {"kind": "mse"},
+         "data": {"x": [[1.0], [-1.0], [0.5]], "y": [[0.5], [0.0], [0.2]]},
+         "region": {"kind": "slice", "center": [0.3] * 7, "directions": {"random": 2, "seed": 1},
+                    "low": [-1, -1], "high": [1, 1]},
+         "grid": [5, 4], "levels": [0.1], "homology_dims": [0]}
+
+
+def _register_naive(monkeypatch):
+    """A throwaway engine "naive" in the registry: the torch kernel under another name, counting its calls."""
+    from bettibounds.engines import EngineEntry
+    from bettibounds.engines.torch_kernel import LossKernel
+
+    class NaiveEngine:
+        """The contract (LossEngine) and nothing more: callers may use nothing else."""
+
+        engine = "naive"
+        calls = 0
+
+        def __init__(self, spec, x, y, *, device=None, dtype="float64"):
+            self._kernel = LossKernel(spec, x, y, device=device, dtype=dtype)
+            self.n_params, self.device, self.dtype = spec.n_params, self._kernel.device, self._kernel.dtype
+
+        def evaluate_chunked(self, points, mode="full", *, center=None, directions=None, chunk=None,
+                             progress=False):
+            type(self).calls += 1
+            return self._kernel.evaluate_chunked(points, mode, center=center, directions=directions, chunk=chunk)
+
+    monkeypatch.setattr(sys.modules[__name__], "NaiveEngine", NaiveEngine, raising=False)
+    monkeypatch.setitem(ENGINES, "naive", EngineEntry("naive", "a test engine", f"{__name__}:NaiveEngine",
+                                                      "empirical"))
+    return NaiveEngine
+
+
+@pytest.mark.skipif(not _have("torch"), reason="needs torch")
+def test_a_registered_engine_is_the_one_that_runs_and_is_recorded(monkeypatch):
+    """Issue 19's trial: ``--engine naive`` (a new registry entry) was accepted, then the torch kernel
+    ran and the output said ``engine: torch (requested)``."""
+    from bettibounds.empirical.experiment import parse_experiment
+    from bettibounds.empirical.sampler import make_kernel, sample_landscape
+
+    naive = _register_naive(monkeypatch)
+    exp = parse_experiment(_TINY)
+    assert "naive" in engine_choices()
+    kernel = make_kernel(exp, engine="naive", device="cpu")
+    assert type(kernel) is naive and kernel.engine_reason == "requested"
+    sample = sample_landscape(exp, engine="naive", device="cpu")
+    assert sample.engine == "naive" and naive.calls == 1
+    torch_sample = sample_landscape(exp, engine="torch", device="cpu")
+    assert torch_sample.engine == "torch" and naive.calls == 1
+    np.testing.assert_array_equal(sample.values, torch_sample.values)
+
+
+@pytest.mark.skipif(not _have("torch"), reason="needs torch")
+def test_an_engine_recording_another_name_is_refused(monkeypatch):
+    naive = _register_naive(monkeypatch)
+    monkeypatch.setattr(naive, "engine", "torch")  # its results would say torch
+    from bettibounds.empirical.experiment import parse_experiment
+    from bettibounds.empirical.sampler import make_kernel
+
+    with pytest.raises(InvalidSpecError, match="engine 'naive' built a NaiveEngine whose engine attribute is 'torch'"):
+        make_kernel(parse_experiment(_TINY), engine="naive", device="cpu")
+
+
+@pytest.mark.skipif(not _have("torch", "distributed"), reason="needs torch and dask")
+def test_the_dask_evaluator_refuses_a_registered_engine_it_cannot_run(monkeypatch):
+    """The Dask evaluator used to build the torch kernel for any registry name and record that name."""
+    from bettibounds.engines.dask_engine import DASK_ENGINES, DaskEvaluator, _worker_kernel
+
+    _register_naive(monkeypatch)
+    spec = ArchitectureSpec(inputs=1, widths=(2,), activation="tanh", samples=2)
+    with pytest.raises(InvalidSpecError, match=f"runs the engines {', '.join(DASK_ENGINES)}; engine 'naive' runs "
+                                               "in this process only"):
+        DaskEvaluator(None, spec, [[1.0], [-1.0]], [[0.5], [0.0]], engine="naive")
+    with pytest.raises(InvalidSpecError, match="a Dask worker runs the torch, fused and model engines, not 'naive'"):
+        _worker_kernel(SimpleNamespace(token="t", spec=spec, x=None, y=None, device="cpu", dtype="float64"), "naive")
+
+
+@pytest.mark.skipif(not _have("torch", "gudhi"), reason="needs torch and gudhi")
+def test_barcode_sample_mode_refuses_a_registered_engine(monkeypatch, tmp_path, cli_main):
+    """Sample mode descends with the torch kernel: another engine is refused, not silently replaced."""
+    import json
+
+    _register_naive(monkeypatch)
+    path = tmp_path / "e.json"
+    path.write_text(json.dumps({k: _TINY[k] for k in ("network", "loss", "data")}))
+    res = cli_main("barcode", str(path), "--engine", "naive", "--minima", "2")
+    assert res.returncode == 2 and "--engine naive applies to grid mode" in res.stderr, res.stderr
+
+
+@pytest.mark.skipif(not _have("torch", "gudhi"), reason="needs torch and gudhi")
+def test_landscape_command_runs_and_records_a_registered_engine(monkeypatch, tmp_path, cli_main):
+    """``bettibounds landscape x.json --engine naive``: the output records the engine that ran."""
+    import json
+
+    naive = _register_naive(monkeypatch)
+    assert not hasattr(naive, "evaluate")  # not differentiable: the CLI's time pilot must not need evaluate()
+    path = tmp_path / "e.json"
+    path.write_text(json.dumps(_TINY))
+    res = cli_main("landscape", str(path), "--engine", "naive", "--device", "cpu", "--refine", "1", "--json")
+    assert res.returncode == 0, res.stderr
+    d = json.loads(res.stdout)["sample"]
+    assert (d["engine"], d["engine_reason"]) == ("naive", "requested") and naive.calls >= 1
