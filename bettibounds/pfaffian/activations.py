@@ -16,10 +16,13 @@ Non-analytic activations (ReLU and friends) are not Pfaffian: looking them up ra
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from types import ModuleType
+from typing import Any
 
 from ..errors import InvalidSpecError, NotPfaffianError, unknown_name
 from ..sizes import Expr
@@ -33,6 +36,8 @@ __all__ = [
     "get_activation",
     "activation_names",
     "verify_activation",
+    "exact_coefficient",
+    "chain_constants",
 ]
 
 #: symmetry kinds, used by the symmetry-group lower bound (bettibounds.lower)
@@ -350,6 +355,38 @@ def monomials_to_sympy(monomials: Monomials, t: Expr, ys: Sequence[Expr]) -> Exp
     return expr
 
 
+_COEFFICIENT_HELP = "an int, a Fraction or a sympy string such as '1/2' or '1/sqrt(2*pi)'"
+
+
+def exact_coefficient(c: object) -> Any:
+    """A chain coefficient (an int, a Fraction or a sympy string such as ``"1/2"`` or
+    ``"1/sqrt(2*pi)"``) as an exact real sympy number; anything else (a float, say) is refused."""
+    if isinstance(c, bool) or not isinstance(c, (int, str, Fraction)):
+        raise InvalidSpecError(f"a chain coefficient must be exact ({_COEFFICIENT_HELP}), got {c!r}")
+    return _exact_coefficient(c)
+
+
+@functools.lru_cache(maxsize=256)
+def _exact_coefficient(c: int | str | Fraction) -> Any:
+    import sympy as sp
+
+    try:
+        value = sp.Rational(c.numerator, c.denominator) if isinstance(c, Fraction) else sp.sympify(c)
+    except (sp.SympifyError, TypeError, ValueError):
+        value = None
+    if value is None or not (value.is_number and value.is_real and value.is_finite) or isinstance(value, sp.Float):
+        raise InvalidSpecError(f"a chain coefficient must be an exact real number ({_COEFFICIENT_HELP}), got {c!r}")
+    return value
+
+
+def chain_constants(*monomial_sets: Monomials) -> tuple[Any, ...]:
+    """The distinct irrational coefficients of the given ODEs and outputs (sympy numbers, sorted):
+    each becomes one constant generator kappa_i of the certificate's ring (rational coefficients are
+    exact in Q)."""
+    found = {exact_coefficient(c) for monomials in monomial_sets for c in monomials.values()}
+    return tuple(sorted((v for v in found if not v.is_Rational), key=str))
+
+
 def verify_activation(act: Activation) -> list[str]:
     """Check the entry symbolically; return a list of failures (empty when correct).
 
@@ -357,12 +394,21 @@ def verify_activation(act: Activation) -> list[str]:
 
     * ``d/dt y_j(t) - Q_j(t, y(t)) == 0`` for every chain element (the ODE);
     * ``Q_j`` only uses ``y_1..y_j`` (the chain is triangular);
-    * ``phi(t) - R(t, y(t)) == 0`` (the activation is the stated polynomial).
+    * ``phi(t) - R(t, y(t)) == 0`` (the activation is the stated polynomial);
+    * every coefficient is an exact real number (:func:`exact_coefficient`).
     """
     sp = _sp()
     t = sp.Symbol("t", real=True)
     chain = act.sympy_chain(t)
     failures = []
+    for monomials in (*act.odes, act.output):
+        for c in monomials.values():
+            try:
+                exact_coefficient(c)
+            except InvalidSpecError as exc:
+                failures.append(f"{act.name}: {exc}")
+    if failures:
+        return failures
     if len(chain) != act.k:
         failures.append(f"{act.name}: {len(chain)} sympy elements for {act.k} declared")
         return failures
