@@ -296,6 +296,7 @@ def make_kernel(experiment, *, engine: str | None = None, device=None, dtype: st
     experiment's region (checked here on the region's extremes), else the torch kernel; for a model
     experiment, the model engine (its only engine). The kernel carries ``engine`` and
     ``engine_reason`` (why), which the samples record."""
+    from ..engines import ENGINES
     from ..engines.choice import resolve_engine
 
     if getattr(experiment, "kind", None) == "model":
@@ -307,8 +308,8 @@ def make_kernel(experiment, *, engine: str | None = None, device=None, dtype: st
                                 "auto: a torch.nn.Module is evaluated by the model engine (its only engine)")
         return kernel
     engine = "auto" if engine is None else engine
-    if engine == "model":
-        raise InvalidSpecError("the model engine evaluates a torch.nn.Module: build the experiment with "
+    if engine in ENGINES and ENGINES[engine].evaluates == "model":
+        raise InvalidSpecError(f"the {engine} engine evaluates a torch.nn.Module: build the experiment with "
                                "experiment_from_model (the file's network is evaluated by the torch or fused engine)")
     spec = experiment.spec
     region = experiment.region or {}

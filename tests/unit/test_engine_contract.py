@@ -9,22 +9,33 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from bettibounds._lib.extras import EXTRAS
 from bettibounds.engines import AUTO, ENGINES, build_engine, engine_choices, engine_names, engine_record, get_engine
 from bettibounds.engines.base import DifferentiableEngine, LossEngine
 from bettibounds.errors import InvalidSpecError, UnknownNameError
 from bettibounds.spec import ArchitectureSpec
-
-_NEEDS = {"torch": ("torch",), "fused": ("torch", "numba"), "dask": ("torch", "distributed"), "model": ("torch",)}
 
 
 def _have(*mods: str) -> bool:
     return all(importlib.util.find_spec(m) is not None for m in mods)
 
 
+def _needs(name: str) -> tuple[str, ...]:
+    """The modules an engine's instances need: its extra's (from the registry entry), and torch's for
+    a wrapper, which runs the torch engine among others."""
+    entry = get_engine(name)
+    return (*EXTRAS[entry.extra][1], *(EXTRAS["empirical"][1] if entry.wrapper else ()))
+
+
+#: the spec-based engines of the registry (built from an ArchitectureSpec by build_engine)
+SPEC_ENGINES = [n for n in engine_names() if ENGINES[n].evaluates == "spec"]
+
+
 def test_registry_names_and_unknown_name():
     assert set(engine_names()) <= set(engine_names(wrappers=True)) == set(ENGINES)
-    assert "dask" not in engine_names() and "torch" in engine_names()
-    with pytest.raises(UnknownNameError, match="valid engine names are: dask, fused, model, torch"):
+    assert all(ENGINES[n].wrapper for n in set(ENGINES) - set(engine_names())) and "torch" in engine_names()
+    assert all(e.name == n and e.extra in EXTRAS and e.evaluates in ("spec", "model") for n, e in ENGINES.items())
+    with pytest.raises(UnknownNameError, match=f"valid engine names are: {', '.join(sorted(ENGINES))}"):
         get_engine("numpy")
 
 
@@ -38,8 +49,10 @@ def test_engine_choices_are_auto_and_the_registry():
     spec = ArchitectureSpec(inputs=1, widths=(2,), activation="tanh", samples=2)
     for name in engine_names():
         assert resolve_engine(name, spec, "slice", 2) == (name, "requested")
-    with pytest.raises(InvalidSpecError, match="engine must be one of auto, torch, fused, model, got 'dask'"):
-        resolve_engine("dask", spec, "slice", 2)
+    for wrapper in set(ENGINES) - set(engine_names()):
+        with pytest.raises(InvalidSpecError, match=f"engine must be one of {', '.join(engine_choices())}, "
+                                                   f"got '{wrapper}'"):
+            resolve_engine(wrapper, spec, "slice", 2)
     for command in ("landscape", "barcode"):
         args = build_parser().parse_args([command, "x.json"])
         assert args.engine == AUTO and args.dtype is None
@@ -57,8 +70,8 @@ def test_importing_the_registry_imports_no_engine():
 
 @pytest.mark.parametrize("name", sorted(ENGINES))
 def test_every_engine_class_has_the_contract(name):
-    if not _have(*_NEEDS[name]):
-        pytest.skip(f"{name} needs {_NEEDS[name]}")
+    if not _have(*_needs(name)):
+        pytest.skip(f"{name} needs {_needs(name)}")
     cls = get_engine(name).load()
     assert callable(getattr(cls, "evaluate_chunked", None)), name
     if not get_engine(name).wrapper:
@@ -83,9 +96,36 @@ def test_fused_engine_instance_satisfies_the_protocol():
     assert engine_record(eng)["engine"] == "fused"
 
 
+@pytest.mark.parametrize("name", SPEC_ENGINES)
+def test_every_spec_engine_computes_the_torch_engines_loss_and_refuses_bad_points(name):
+    """Each spec-based engine of the registry, built by name, is the torch engine's loss in float64 (a
+    2-direction slice and full parameter vectors) and refuses malformed points with InvalidSpecError."""
+    if not _have(*_needs(name), *EXTRAS["empirical"][1]):
+        pytest.skip(f"{name} needs {_needs(name)} and the torch engine")
+    spec = ArchitectureSpec(inputs=2, widths=(3,), activation="tanh", samples=4)
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(4, 2)), rng.normal(size=(4, 1))
+    eng = build_engine(name, spec, x, y, device="cpu", dtype="float64")
+    ref = build_engine("torch", spec, x, y, device="cpu", dtype="float64")
+    assert isinstance(eng, LossEngine) and eng.n_params == spec.n_params
+    assert engine_record(eng) == {"engine": name, "device": "cpu", "dtype": "float64"}
+    center, directions = rng.normal(size=spec.n_params), rng.normal(size=(2, spec.n_params))
+    coords, thetas = rng.uniform(-1, 1, size=(9, 2)), rng.normal(size=(6, spec.n_params))
+    for args, kwargs in (((coords, "slice"), {"center": center, "directions": directions}), ((thetas,), {})):
+        got, want = eng.evaluate_chunked(*args, **kwargs), ref.evaluate_chunked(*args, **kwargs)
+        assert isinstance(got, np.ndarray) and got.dtype == np.float64 and got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    bad = [((thetas[:, :-1],), {}), ((np.full((2, spec.n_params), np.nan),), {}), ((thetas, "sideways"), {}),
+           ((coords, "slice"), {}), ((coords[:, :1], "slice"), {"center": center, "directions": directions})]
+    for args, kwargs in bad:
+        with pytest.raises(InvalidSpecError):
+            eng.evaluate_chunked(*args, **kwargs)
+
+
 def test_wrappers_are_not_built_by_name():
-    with pytest.raises(InvalidSpecError, match="Dask client"):
-        build_engine("dask", None, None, None)
+    for wrapper in set(ENGINES) - set(engine_names()):
+        with pytest.raises(InvalidSpecError, match="Dask client"):
+            build_engine(wrapper, None, None, None)
 
 
 @pytest.mark.skipif(not _have("torch"), reason="needs torch")
