@@ -25,8 +25,7 @@ def test_shallow_tanh_known_format():
     assert c.checks >= 4 * 7 * 2
 
 
-@pytest.mark.parametrize("act", ["logistic", "tanh", "arctan", "softplus", "gaussian", "silu", "gelu",
-                                 "exp", "identity"])
+@pytest.mark.parametrize("act", activations.activation_names())
 def test_every_activation_certifies(act):
     spec = A(inputs=2, widths=(2, 2), activation=act, samples=2, skip="residual")
     c = certify(spec, spot_checks=6)
