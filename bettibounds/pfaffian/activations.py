@@ -250,20 +250,44 @@ _register(Activation(
 #: accepted output activations (docs/theory.md §3 and §4.3 cover exactly these)
 OUTPUT_ACTIVATIONS = ("identity", "logistic", "tanh")
 
-_RELU_HINT = (
-    "it is not real-analytic (its derivative jumps), so it is not a Pfaffian function "
-    "and no Pfaffian Betti-number bound applies. For shallow ReLU networks the "
-    "relevant topology is the gradient-flow obstruction of Nurisso et al. 2024 "
-    "(`bettibounds obstruction`, module bettibounds.obstruction). Analytic alternatives "
-    "in the registry: softplus, silu, gelu, logistic, tanh"
-)
+_KINK = "its first derivative jumps at {where}"
+_SMOOTH_ONCE = "its first derivative is continuous but its second jumps at {where}"
+_JUMP = "the function itself jumps at {where}"
+#: why each refused name is not real-analytic (a Pfaffian function on R is real-analytic: docs/theory.md §2.1)
+_NOT_ANALYTIC: dict[str, str] = {
+    "relu": "max(t, 0): " + _KINK.format(where="0"),
+    "leaky_relu": "t for t >= 0 and a t (a slope a != 1) for t < 0: " + _KINK.format(where="0"),
+    "prelu": "piecewise linear with a learned slope for t < 0: " + _KINK.format(where="0"),
+    "rrelu": "piecewise linear with a random slope for t < 0: " + _KINK.format(where="0"),
+    "relu6": "min(max(t, 0), 6): " + _KINK.format(where="0 and at 6"),
+    "elu": ("t for t > 0 and a (e^t - 1) for t <= 0: with a = 1 (the default) " + _SMOOTH_ONCE.format(where="0")
+            + "; with a != 1 " + _KINK.format(where="0")),
+    "selu": "scale * ELU with a = 1.6733: " + _KINK.format(where="0"),
+    "celu": "max(0, t) + min(0, a (e^(t/a) - 1)): " + _SMOOTH_ONCE.format(where="0"),
+    "hardtanh": "clip(t, -1, 1): " + _KINK.format(where="-1 and at 1"),
+    "hardsigmoid": "clip(t/6 + 1/2, 0, 1): " + _KINK.format(where="-3 and at 3"),
+    "hardswish": "t * relu6(t + 3) / 6: " + _KINK.format(where="-3 and at 3"),
+    "abs": "|t|: " + _KINK.format(where="0"),
+    "max": "a maximum of its arguments: its derivative jumps where the largest argument changes",
+    "maxout": "a maximum of affine pieces: its derivative jumps where the largest piece changes",
+    "sign": _JUMP.format(where="0"),
+    "step": _JUMP.format(where="0"),
+    "heaviside": _JUMP.format(where="0"),
+    "threshold": ("t above the threshold and a constant below it: the function (or, when the constant equals the "
+                  "threshold, its first derivative) jumps at the threshold"),
+    "softsign": "t / (1 + |t|): " + _SMOOTH_ONCE.format(where="0"),
+}
+_NOT_ANALYTIC["leakyrelu"] = _NOT_ANALYTIC["leaky_relu"]
+_NOT_ANALYTIC["hard_swish"] = _NOT_ANALYTIC["hardswish"]
+_ALTERNATIVES = "Analytic alternatives in the registry: softplus, silu, gelu, logistic, tanh"
+_RELU_FAMILY = ("relu", "leaky_relu", "leakyrelu", "prelu", "rrelu", "relu6")
+_OBSTRUCTION = ("For shallow ReLU networks the relevant topology is the gradient-flow obstruction of Nurisso et al. "
+                "2024 (`bettibounds obstruction`, module bettibounds.obstruction). ")
 NON_PFAFFIAN: dict[str, str] = {
-    name: f"activation {name!r} is not supported: " + _RELU_HINT
-    for name in (
-        "relu", "leaky_relu", "leakyrelu", "prelu", "rrelu", "relu6", "elu", "selu",
-        "celu", "hardtanh", "hardsigmoid", "hardswish", "hard_swish", "abs", "max",
-        "maxout", "sign", "step", "heaviside", "threshold", "softsign",
-    )
+    name: (f"activation {name!r} is not supported: {why}, so it is not real-analytic, hence not a Pfaffian function, "
+           "and no Pfaffian Betti-number bound applies. " + (_OBSTRUCTION if name in _RELU_FAMILY else "")
+           + _ALTERNATIVES)
+    for name, why in _NOT_ANALYTIC.items()
 }
 
 _POLY = re.compile(r"^poly(?:nomial)?[:_]?(\d{1,12})$")
