@@ -48,7 +48,16 @@ from .sizes import Expr, Size
 from .spec import ArchitectureSpec, SymbolicWidths
 from .theorems.base import Hypothesis
 
-__all__ = ["SymmetryGroup", "SymmetryBlock", "continuous_family", "symmetry_group"]
+__all__ = ["SymmetryGroup", "SymmetryBlock", "continuous_family", "symmetry_group", "FAMILY_AUDITED",
+           "SKIP_FLIP_ACTIVATIONS"]
+
+#: the activations whose continuous loss-preserving families are audited (Lemma 7.3 and the families of
+#: docs/theory.md sec. 7.3; the polynomials t + t^p are audited as a family): for any other registry name
+#: continuous_family answers conservatively, so no symmetry lower bound is reported until it is audited
+FAMILY_AUDITED = frozenset({"logistic", "tanh", "arctan", "softplus", "gaussian", "silu", "gelu", "exp", "identity"})
+#: the activations with phi(-t) = phi(t) - t, whose flips the input-output skip compensates (docs/theory.md
+#: sec. 7.2); a name left out only loses those flips (a smaller group: the bound stays sound)
+SKIP_FLIP_ACTIVATIONS = ("softplus", "silu", "gelu")
 
 
 class _SymmetryBlockKeys(TypedDict):
@@ -147,8 +156,9 @@ def continuous_family(spec: ArchitectureSpec) -> str | None:
     bound fails and no finite-group bound is reported. Each case is proved in docs/theory.md sec. 7.3
     (and checked numerically to 12 digits in the test suite); a reason that says "conservative" marks a
     configuration where no family is proved but the bound is omitted anyway (an omitted lower bound is
-    never wrong). None means: no continuous family is known to the package; the strictness hypothesis of
-    the bound then stays *undecided*.
+    never wrong); so does every activation outside :data:`FAMILY_AUDITED` (not audited yet). None means:
+    no continuous family is known to the package; the strictness hypothesis of the bound then stays
+    *undecided*.
 
     Examples
     --------
@@ -159,6 +169,10 @@ def continuous_family(spec: ArchitectureSpec) -> str | None:
     True
     """
     act = get_activation(spec.activation)
+    if act.name not in FAMILY_AUDITED and not act.is_polynomial:
+        return (f"activation {act.name!r} has not been audited for continuous loss-preserving families (docs/theory.md "
+                "sec. 7.3, lower.FAMILY_AUDITED): a family through every theta would make every minimiser non-strict, "
+                "so the bound is omitted (conservative)")
     lam = spec.l2_positive
     plain = _plain_layers(spec)
     widths = None if isinstance(spec.widths, SymbolicWidths) else _concrete_ints(spec.widths)
@@ -244,7 +258,7 @@ def _skip_flips(spec: ArchitectureSpec, act: Activation) -> bool:
     """softplus, SiLU, GELU (phi(-t) = phi(t) - t) with L = 1 and the input-output skip: the flip of unit k,
     (w_k, b_k, U, c_0) -> (-w_k, -b_k, U + V e_k w_k^T, c_0 + V e_k b_k), preserves the loss (lambda = 0); the
     shift of c_0 needs the output bias when layer 1 has one (docs/theory.md sec. 7.2)."""
-    return (act.name in ("softplus", "silu", "gelu") and _int_or_none(spec.depth) == 1
+    return (act.name in SKIP_FLIP_ACTIVATIONS and _int_or_none(spec.depth) == 1
             and "input-output" in spec.skips and (not spec.has_bias(1) or spec.has_bias(2)))
 
 

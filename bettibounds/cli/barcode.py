@@ -155,8 +155,8 @@ def run(args: argparse.Namespace) -> int:
     if args.engine == "model":  # experiment_engine turned it into None for a model experiment
         raise InvalidSpecError("--engine model evaluates PyTorch models (a model experiment file); this experiment "
                                "file describes its network: use auto, torch or fused")
-    if args.engine == "fused" and not grid_mode:
-        raise InvalidSpecError("--engine fused applies to grid mode (an experiment with a slice region and a "
+    if args.engine not in (None, "auto", "torch") and not grid_mode:  # None: a model experiment's model engine
+        raise InvalidSpecError(f"--engine {args.engine} applies to grid mode (an experiment with a slice region and a "
                                "grid); sample mode descends with gradients and uses the torch kernel")
     if grid_mode:
         given = [f"--{n.replace('_', '-')}" for n in ("box", *_SAMPLE_DEFAULTS, *_PROTOCOL_OPTIONS)

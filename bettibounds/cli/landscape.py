@@ -184,7 +184,8 @@ def _enforce_budget(exp, args: argparse.Namespace, kernel, device, dtype: str) -
     or in the grid-size limit; announce one of :data:`ANNOUNCE_SECONDS` or more with its time, points
     and peak memory (bettibounds._lib.budget). The pilot runs the run's own engine (``kernel``: torch
     or a model's); the torch engine stands in for the fused one, chosen or automatic (whose first
-    call compiles; it is faster, so the estimate errs long), and for Dask runs."""
+    call compiles; it is faster, so the estimate errs long), for Dask runs and for any other engine
+    of the registry."""
     import math
     import os
 
@@ -206,7 +207,7 @@ def _enforce_budget(exp, args: argparse.Namespace, kernel, device, dtype: str) -
     model_exp = getattr(exp, "kind", None) == "model"
     fused = args.engine == "fused" or getattr(kernel, "engine", None) == "fused"  # (auto may choose it)
     pilot = kernel
-    if pilot is None or fused:
+    if getattr(pilot, "engine", None) not in ("torch", "model"):  # (the pilot's descent step needs autograd)
         pilot = make_kernel(exp, engine=args.engine if model_exp else "torch", device=device,
                             dtype=dtype or "float64")
     slice_dim = len(grid) if exp.region["kind"] == "slice" else None

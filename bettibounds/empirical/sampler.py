@@ -191,16 +191,17 @@ def sample_landscape(experiment, *, grid=None, device=None, dtype: str | None = 
         Progress bar for long runs.
     kernel : LossKernel or FusedKernel, optional
         Reuse a kernel (data already on the device); ``engine`` is then ignored.
-    engine : {None, "auto", "torch", "fused", "model"}
+    engine : {None, "auto", "torch", "fused", "model"} or another name of :data:`bettibounds.engines.ENGINES`
         ``None`` (the default): ``"auto"`` for experiment files, ``"model"`` for a model experiment.
         ``"auto"``: the fastest engine that supports the experiment at this precision and device
         (:func:`~bettibounds.engines.choice.choose_engine`; the sample records which and why).
-        ``"torch"``: :class:`~.kernels.LossKernel` (any spec, CPU or CUDA, float64 or float32).
+        ``"torch"``: :class:`~bettibounds.engines.torch_kernel.LossKernel` (any spec, CPU or CUDA, float64 or float32).
         ``"fused"``: :class:`~bettibounds.engines.fused.FusedKernel` (needs numba; tanh/logistic networks, MSE or
         BCE, slices with 1-4 directions and boxes, CPU, float64 or float32); an unsupported
         experiment is refused with the reason before any work. ``"model"``: the model engine, the
         only engine of a :class:`~.models.ModelExperiment` (``experiment_from_model``; ``"auto"``
-        picks it there).
+        picks it there). Any other registry name: that engine, built by
+        :func:`~bettibounds.engines.build_engine` (the sample records it).
     """
     model_exp = getattr(experiment, "kind", None) == "model"
     spec = experiment.spec
@@ -283,9 +284,11 @@ def _region_fits(kernel, experiment) -> None:
 
 
 def make_kernel(experiment, *, engine: str | None = None, device=None, dtype: str | None = None):
-    """The loss kernel of an experiment for ``engine`` ("auto", "torch" or "fused"; "model" for a
-    model experiment; ``None``: "auto" for experiment files, the model engine for a model
-    experiment), refusing before any work what an explicitly requested engine cannot do.
+    """The loss kernel of an experiment for ``engine`` ("auto", "torch", "fused" or any other
+    spec-based engine of :data:`bettibounds.engines.ENGINES`, built by
+    :func:`~bettibounds.engines.build_engine`; "model" for a model experiment; ``None``: "auto"
+    for experiment files, the model engine for a model experiment), refusing before any work what
+    an explicitly requested engine cannot do.
     ``dtype=None``: float64.
 
     ``"auto"`` (:func:`~bettibounds.engines.choice.choose_engine`): the fused engine on the CPU when it
@@ -293,6 +296,7 @@ def make_kernel(experiment, *, engine: str | None = None, device=None, dtype: st
     experiment's region (checked here on the region's extremes), else the torch kernel; for a model
     experiment, the model engine (its only engine). The kernel carries ``engine`` and
     ``engine_reason`` (why), which the samples record."""
+    from ..engines import ENGINES
     from ..engines.choice import resolve_engine
 
     if getattr(experiment, "kind", None) == "model":
@@ -304,8 +308,8 @@ def make_kernel(experiment, *, engine: str | None = None, device=None, dtype: st
                                 "auto: a torch.nn.Module is evaluated by the model engine (its only engine)")
         return kernel
     engine = "auto" if engine is None else engine
-    if engine == "model":
-        raise InvalidSpecError("the model engine evaluates a torch.nn.Module: build the experiment with "
+    if engine in ENGINES and ENGINES[engine].evaluates == "model":
+        raise InvalidSpecError(f"the {engine} engine evaluates a torch.nn.Module: build the experiment with "
                                "experiment_from_model (the file's network is evaluated by the torch or fused engine)")
     spec = experiment.spec
     region = experiment.region or {}
@@ -336,10 +340,13 @@ def make_kernel(experiment, *, engine: str | None = None, device=None, dtype: st
             except InvalidSpecError as exc:
                 kernel, name = None, "torch"
                 reason = f"auto: the fused engine could not start ({exc}); the torch kernel evaluates it"
-    if kernel is None:
-        from ..engines.torch_kernel import LossKernel
+    if kernel is None:  # torch, or any other engine of the registry: built by the registry, never replaced
+        from ..engines import build_engine
 
-        kernel = LossKernel(spec, experiment.x, experiment.y, device=device, dtype=dtype)
+        kernel = build_engine(name, spec, experiment.x, experiment.y, device=device, dtype=dtype)
+        if getattr(kernel, "engine", None) != name:  # results record kernel.engine: it must be the one that ran
+            raise InvalidSpecError(f"engine {name!r} built a {type(kernel).__name__} whose engine attribute is "
+                                   f"{getattr(kernel, 'engine', None)!r}; an engine records its own registry name")
     kernel.engine_reason = reason
     return kernel
 

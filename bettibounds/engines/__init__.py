@@ -73,6 +73,10 @@ class EngineEntry:
         The optional extra that provides its dependencies.
     wrapper : bool
         A wrapper (Dask) runs another engine and is built with a client, not by :func:`build_engine`.
+    evaluates : {"spec", "model"}
+        What :func:`build_engine`'s ``spec`` is for it: an :class:`~bettibounds.spec.ArchitectureSpec`
+        (the networks of experiment files) or a torch model (a
+        :class:`~bettibounds.engines.model_engine.ModelProblem` or a bare ``torch.nn.Module``).
     """
 
     name: str
@@ -80,6 +84,7 @@ class EngineEntry:
     target: str
     extra: str
     wrapper: bool = False
+    evaluates: str = "spec"
 
     def load(self) -> type:
         """The engine's class (imports its module: torch, numba or dask)."""
@@ -98,7 +103,8 @@ ENGINES: dict[str, EngineEntry] = {
                     "fast"),
         EngineEntry("model", "any torch.nn.Module with any loss: functional_call + vmap over chunks, the slice trick "
                              "where the first parametrised layer is linear in its weights; CPU or CUDA, float64 "
-                             "(default) or float32", "bettibounds.engines.model_engine:ModelEngine", "empirical"),
+                             "(default) or float32", "bettibounds.engines.model_engine:ModelEngine", "empirical",
+                    evaluates="model"),
         EngineEntry("dask", "spreads another engine's blocks of points over a Dask cluster (bit-identical results)",
                     "bettibounds.engines.dask_engine:DaskEvaluator", "dist", wrapper=True),
     )

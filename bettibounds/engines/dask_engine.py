@@ -42,7 +42,11 @@ import numpy as np
 from .._lib.arrays import as_float64
 from ..errors import InvalidSpecError, SchedulerError
 
-__all__ = ["DaskEvaluator", "dask_distributed", "positive_int", "worker_failure"]
+__all__ = ["DaskEvaluator", "DASK_ENGINES", "dask_distributed", "positive_int", "worker_failure"]
+
+#: the ``engine`` values the Dask evaluator runs on its workers (it knows how to size their chunks and
+#: check their points on the client); another engine of the registry is refused, never replaced
+DASK_ENGINES = ("auto", "torch", "fused", "model")
 
 _INSTALL = 'pip install -e ".[dist]"'
 #: kernels a worker thread keeps (one per scattered payload); older ones are dropped
@@ -119,9 +123,11 @@ def _worker_kernel(payload: _Payload, engine: str):
             from .fused import FusedKernel
 
             kernel = FusedKernel(payload.spec, payload.x, payload.y, device="cpu", dtype=payload.dtype)
-        else:
+        elif engine == "torch":
             kernel = LossKernel(payload.spec, payload.x, payload.y, device=payload.device,
                                 dtype=payload.dtype).keep_workspace()
+        else:  # the client refuses every other name (DASK_ENGINES): never replace an engine silently
+            raise InvalidSpecError(f"a Dask worker runs the torch, fused and model engines, not {engine!r}")
         while len(kernels) >= _CACHE_SIZE:
             kernels.pop(next(iter(kernels)))
         kernels[key] = kernel
@@ -181,7 +187,8 @@ class DaskEvaluator:
     block : int, optional
         Points per Dask task, rounded up to whole chunks (default: one chunk).
     engine : {"auto", "torch", "fused", "model"}
-        The workers' kernel: ``"auto"`` (the default) the one
+        The workers' kernel (:data:`DASK_ENGINES`; another engine of the registry is refused):
+        ``"auto"`` (the default) the one
         :func:`~bettibounds.engines.choice.choose_engine` picks for each evaluation (its
         mode, number of directions, precision and device; the fused engine falls back to the torch
         kernel where its precision could overflow), as in-process; ``"torch"``:
@@ -220,6 +227,11 @@ class DaskEvaluator:
         from .choice import choose_engine
         from .torch_kernel import LossKernel
 
+        if engine not in engine_choices():
+            raise InvalidSpecError(f"engine must be one of {', '.join(engine_choices())}, got {engine!r}")
+        if engine not in DASK_ENGINES:
+            raise InvalidSpecError(f"the Dask evaluator runs the engines {', '.join(DASK_ENGINES)}; engine {engine!r} "
+                                   "runs in this process only (no scheduler)")
         if not isinstance(client, distributed.Client):
             raise InvalidSpecError(
                 f"client must be a distributed.Client (see dask_client), got {type(client).__name__}")
@@ -228,8 +240,6 @@ class DaskEvaluator:
                                    f"or 'cuda:<index>', got {device!r}")
         if callback is not None and not callable(callback):
             raise InvalidSpecError("callback must be callable as callback(points_done, points_total)")
-        if engine not in engine_choices():
-            raise InvalidSpecError(f"engine must be one of {', '.join(engine_choices())}, got {engine!r}")
         self.chunk = positive_int("chunk", chunk)
         self.block = positive_int("block", block)
         self.requested_engine = engine

@@ -16,10 +16,13 @@ Non-analytic activations (ReLU and friends) are not Pfaffian: looking them up ra
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from types import ModuleType
+from typing import Any
 
 from ..errors import InvalidSpecError, NotPfaffianError, unknown_name
 from ..sizes import Expr
@@ -33,6 +36,8 @@ __all__ = [
     "get_activation",
     "activation_names",
     "verify_activation",
+    "exact_coefficient",
+    "chain_constants",
 ]
 
 #: symmetry kinds, used by the symmetry-group lower bound (bettibounds.lower)
@@ -245,20 +250,44 @@ _register(Activation(
 #: accepted output activations (docs/theory.md §3 and §4.3 cover exactly these)
 OUTPUT_ACTIVATIONS = ("identity", "logistic", "tanh")
 
-_RELU_HINT = (
-    "it is not real-analytic (its derivative jumps), so it is not a Pfaffian function "
-    "and no Pfaffian Betti-number bound applies. For shallow ReLU networks the "
-    "relevant topology is the gradient-flow obstruction of Nurisso et al. 2024 "
-    "(`bettibounds obstruction`, module bettibounds.obstruction). Analytic alternatives "
-    "in the registry: softplus, silu, gelu, logistic, tanh"
-)
+_KINK = "its first derivative jumps at {where}"
+_SMOOTH_ONCE = "its first derivative is continuous but its second jumps at {where}"
+_JUMP = "the function itself jumps at {where}"
+#: why each refused name is not real-analytic (a Pfaffian function on R is real-analytic: docs/theory.md §2.1)
+_NOT_ANALYTIC: dict[str, str] = {
+    "relu": "max(t, 0): " + _KINK.format(where="0"),
+    "leaky_relu": "t for t >= 0 and a t (a slope a != 1) for t < 0: " + _KINK.format(where="0"),
+    "prelu": "piecewise linear with a learned slope for t < 0: " + _KINK.format(where="0"),
+    "rrelu": "piecewise linear with a random slope for t < 0: " + _KINK.format(where="0"),
+    "relu6": "min(max(t, 0), 6): " + _KINK.format(where="0 and at 6"),
+    "elu": ("t for t > 0 and a (e^t - 1) for t <= 0: with a = 1 (the default) " + _SMOOTH_ONCE.format(where="0")
+            + "; with a != 1 " + _KINK.format(where="0")),
+    "selu": "scale * ELU with a = 1.6733: " + _KINK.format(where="0"),
+    "celu": "max(0, t) + min(0, a (e^(t/a) - 1)): " + _SMOOTH_ONCE.format(where="0"),
+    "hardtanh": "clip(t, -1, 1): " + _KINK.format(where="-1 and at 1"),
+    "hardsigmoid": "clip(t/6 + 1/2, 0, 1): " + _KINK.format(where="-3 and at 3"),
+    "hardswish": "t * relu6(t + 3) / 6: " + _KINK.format(where="-3 and at 3"),
+    "abs": "|t|: " + _KINK.format(where="0"),
+    "max": "a maximum of its arguments: its derivative jumps where the largest argument changes",
+    "maxout": "a maximum of affine pieces: its derivative jumps where the largest piece changes",
+    "sign": _JUMP.format(where="0"),
+    "step": _JUMP.format(where="0"),
+    "heaviside": _JUMP.format(where="0"),
+    "threshold": ("t above the threshold and a constant below it: the function (or, when the constant equals the "
+                  "threshold, its first derivative) jumps at the threshold"),
+    "softsign": "t / (1 + |t|): " + _SMOOTH_ONCE.format(where="0"),
+}
+_NOT_ANALYTIC["leakyrelu"] = _NOT_ANALYTIC["leaky_relu"]
+_NOT_ANALYTIC["hard_swish"] = _NOT_ANALYTIC["hardswish"]
+_ALTERNATIVES = "Analytic alternatives in the registry: softplus, silu, gelu, logistic, tanh"
+_RELU_FAMILY = ("relu", "leaky_relu", "leakyrelu", "prelu", "rrelu", "relu6")
+_OBSTRUCTION = ("For shallow ReLU networks the relevant topology is the gradient-flow obstruction of Nurisso et al. "
+                "2024 (`bettibounds obstruction`, module bettibounds.obstruction). ")
 NON_PFAFFIAN: dict[str, str] = {
-    name: f"activation {name!r} is not supported: " + _RELU_HINT
-    for name in (
-        "relu", "leaky_relu", "leakyrelu", "prelu", "rrelu", "relu6", "elu", "selu",
-        "celu", "hardtanh", "hardsigmoid", "hardswish", "hard_swish", "abs", "max",
-        "maxout", "sign", "step", "heaviside", "threshold", "softsign",
-    )
+    name: (f"activation {name!r} is not supported: {why}, so it is not real-analytic, hence not a Pfaffian function, "
+           "and no Pfaffian Betti-number bound applies. " + (_OBSTRUCTION if name in _RELU_FAMILY else "")
+           + _ALTERNATIVES)
+    for name, why in _NOT_ANALYTIC.items()
 }
 
 _POLY = re.compile(r"^poly(?:nomial)?[:_]?(\d{1,12})$")
@@ -350,6 +379,38 @@ def monomials_to_sympy(monomials: Monomials, t: Expr, ys: Sequence[Expr]) -> Exp
     return expr
 
 
+_COEFFICIENT_HELP = "an int, a Fraction or a sympy string such as '1/2' or '1/sqrt(2*pi)'"
+
+
+def exact_coefficient(c: object) -> Any:
+    """A chain coefficient (an int, a Fraction or a sympy string such as ``"1/2"`` or
+    ``"1/sqrt(2*pi)"``) as an exact real sympy number; anything else (a float, say) is refused."""
+    if isinstance(c, bool) or not isinstance(c, (int, str, Fraction)):
+        raise InvalidSpecError(f"a chain coefficient must be exact ({_COEFFICIENT_HELP}), got {c!r}")
+    return _exact_coefficient(c)
+
+
+@functools.lru_cache(maxsize=256)
+def _exact_coefficient(c: int | str | Fraction) -> Any:
+    import sympy as sp
+
+    try:
+        value = sp.Rational(c.numerator, c.denominator) if isinstance(c, Fraction) else sp.sympify(c)
+    except (sp.SympifyError, TypeError, ValueError):
+        value = None
+    if value is None or not (value.is_number and value.is_real and value.is_finite) or isinstance(value, sp.Float):
+        raise InvalidSpecError(f"a chain coefficient must be an exact real number ({_COEFFICIENT_HELP}), got {c!r}")
+    return value
+
+
+def chain_constants(*monomial_sets: Monomials) -> tuple[Any, ...]:
+    """The distinct irrational coefficients of the given ODEs and outputs (sympy numbers, sorted):
+    each becomes one constant generator kappa_i of the certificate's ring (rational coefficients are
+    exact in Q)."""
+    found = {exact_coefficient(c) for monomials in monomial_sets for c in monomials.values()}
+    return tuple(sorted((v for v in found if not v.is_Rational), key=str))
+
+
 def verify_activation(act: Activation) -> list[str]:
     """Check the entry symbolically; return a list of failures (empty when correct).
 
@@ -357,12 +418,21 @@ def verify_activation(act: Activation) -> list[str]:
 
     * ``d/dt y_j(t) - Q_j(t, y(t)) == 0`` for every chain element (the ODE);
     * ``Q_j`` only uses ``y_1..y_j`` (the chain is triangular);
-    * ``phi(t) - R(t, y(t)) == 0`` (the activation is the stated polynomial).
+    * ``phi(t) - R(t, y(t)) == 0`` (the activation is the stated polynomial);
+    * every coefficient is an exact real number (:func:`exact_coefficient`).
     """
     sp = _sp()
     t = sp.Symbol("t", real=True)
     chain = act.sympy_chain(t)
     failures = []
+    for monomials in (*act.odes, act.output):
+        for c in monomials.values():
+            try:
+                exact_coefficient(c)
+            except InvalidSpecError as exc:
+                failures.append(f"{act.name}: {exc}")
+    if failures:
+        return failures
     if len(chain) != act.k:
         failures.append(f"{act.name}: {len(chain)} sympy elements for {act.k} declared")
         return failures

@@ -35,7 +35,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict
 
 from ..errors import InvalidSpecError
-from .activations import Activation, get_activation, verify_activation
+from .activations import Activation, chain_constants, exact_coefficient, get_activation, verify_activation
 from .derive import closed_form
 from .format import PfaffianFormat
 from .graph import Data, generic_data
@@ -49,13 +49,13 @@ if TYPE_CHECKING:
 
     from ..spec import ArchitectureSpec
 
-#: an element of the ring Q[theta, Y, kappa] (sympy's sparse polynomials; Any to mypy: sympy is untyped)
+#: an element of the ring Q[theta, Y, kappa_1..kappa_c] (sympy's sparse polynomials; Any to mypy: sympy is untyped)
 Poly: TypeAlias = "PolyElement"
 #: an mpmath real (Any to mypy: mpmath is untyped)
 Real: TypeAlias = "mpmath.mpf"
 
 __all__ = ["Certificate", "certificate_size_guard", "check_certificate_size", "certify_chain", "certify",
-           "verify_output_chains"]
+           "verify_output_chains", "spec_constants"]
 
 
 @dataclass
@@ -132,18 +132,30 @@ class ChainElement(TypedDict):
     act: str  # activation name, or "out" for the output/loss chain
 
 
-class _RingAlgebra:
-    """Scalars are elements of Q[theta, Y, kappa] (kappa: an irrational constant)."""
+def spec_constants(spec: ArchitectureSpec) -> tuple[Any, ...]:
+    """:func:`chain_constants` of the network's activation and of its output/loss chain."""
+    act = get_activation(spec.activation)
+    oc = output_chain(spec.loss, spec.output_activation, spec.bce_chain)
+    return chain_constants(act.output, *act.odes, *oc.odes)
 
-    def __init__(self, n_params: int, max_elements: int, output_chain: OutputChain, max_terms: int = 20_000):
+
+class _RingAlgebra:
+    """Scalars are elements of Q[theta, Y, kappa_1..kappa_c], one constant generator kappa_i per
+    irrational coefficient of the activation (GELU's 1/sqrt(2 pi), say): degrees are counted in
+    (theta, Y) only, and the spot checks give each kappa_i its value."""
+
+    def __init__(self, n_params: int, max_elements: int, output_chain: OutputChain, max_terms: int = 20_000,
+                 constants: Sequence[Any] = ()):
         from sympy import QQ
         from sympy.polys.rings import ring
 
-        names = [f"th{p}" for p in range(n_params)] + [f"Y{j}" for j in range(max_elements)] + ["kappa"]
+        names = ([f"th{p}" for p in range(n_params)] + [f"Y{j}" for j in range(max_elements)]
+                 + [f"kappa{i}" for i in range(len(constants))])
         self.R, *gens = ring(",".join(names), QQ)
         self.theta = gens[:n_params]
         self.Y = gens[n_params:n_params + max_elements]
-        self.kappa = gens[-1]
+        self.constants = tuple(constants)
+        self.kappa = dict(zip(self.constants, gens[n_params + max_elements:]))
         self.P = n_params
         self.elements: list[ChainElement] = []
         self._memo: dict[tuple[object, ...], list[int]] = {}
@@ -189,7 +201,14 @@ class _RingAlgebra:
         return self._guard(a**k)
 
     def _coef(self, c: object) -> Poly:
-        return self.R(c) if isinstance(c, int) else self.kappa  # the only irrational coefficient is GELU's
+        if isinstance(c, int):
+            return self.R(c)
+        value = exact_coefficient(c)
+        if value.is_Rational:  # exact in Q: 1/2 stays 1/2
+            return self.R(Fraction(int(value.p), int(value.q)))
+        if value not in self.kappa:  # the ring was made from chain_constants of every ODE and output used
+            raise AssertionError(f"coefficient {c!r} has no constant generator in the certificate's ring")
+        return self.kappa[value]
 
     def _new_group(self, key: tuple[object, ...], names: Sequence[str], odes: Sequence[Monomials], u: Poly,
                    act: str) -> list[int]:
@@ -257,9 +276,9 @@ def certificate_size_guard(spec: ArchitectureSpec, order: int, budget: int, max_
     The real sizes of the construction are (i) the derivative claims, chain elements x parameters;
     (ii) the loss itself, built sample by sample over every parameter: samples x parameters (this is
     the work even when the chain order is 0, as for identity and polynomial activations); (iii) the
-    memory of one polynomial of the ring Q[theta, Y, kappa]: every stored term carries one exponent
-    per generator, so a polynomial of up to ``max_terms`` terms takes about
-    ``max_terms x (P + budget + 1) x 8`` bytes; (iv) the first pre-activation alone has
+    memory of one polynomial of the ring Q[theta, Y, kappa_1..kappa_c]: every stored term carries one
+    exponent per generator, so a polynomial of up to ``max_terms`` terms takes about
+    ``max_terms x (P + budget + c) x 8`` bytes; (iv) the first pre-activation alone has
     d (+ bias) terms, more than ``max_terms`` cannot be built at all.
 
     Raises
@@ -283,7 +302,7 @@ def certificate_size_guard(spec: ArchitectureSpec, order: int, budget: int, max_
         raise InvalidSpecError(
             f"a first-layer pre-activation of the explicit chain has {first} terms (> max_terms={max_terms}); "
             "certify a network with fewer inputs")
-    generators = P + budget + 1  # theta, Y, kappa
+    generators = P + budget + len(spec_constants(spec))  # theta, Y, kappa_i
     peak = max_terms * (generators * _BYTES_PER_EXPONENT + _BYTES_PER_ENTRY) + m * (d + spec.outputs) * _BYTES_PER_ENTRY
     if peak > max_bytes:
         raise InvalidSpecError(
@@ -365,7 +384,7 @@ def certify_chain(spec: ArchitectureSpec, claimed: PfaffianFormat | None = None,
     failures += verify_output_chains()
     checks = 1 + 5
     oc = output_chain(spec.loss, spec.output_activation, spec.bce_chain)
-    alg = _RingAlgebra(P, budget, oc, max_terms)
+    alg = _RingAlgebra(P, budget, oc, max_terms, spec_constants(spec))
     xs, ys = data if data is not None else generic_data(spec, seed)
     layers, U = build_params(spec, alg.param)
     lam = alg.const(spec.l2_fraction()) if spec.l2_positive else None
@@ -458,7 +477,7 @@ def _spot_check(spec: ArchitectureSpec, alg: _RingAlgebra, G: list[list[Poly]], 
     rng.shuffle(pairs)
     # 100 digits: log(1 - sigma(u)) loses ~u/2.3 digits to cancellation; the tolerance is 1e-30
     with mpmath.workdps(100):
-        kappa = 1 / mpmath.sqrt(2 * mpmath.pi)
+        kappa = [sp.lambdify((), c, "mpmath")() for c in alg.constants]  # at 100 digits
         def chain_values(theta: Sequence[Real]) -> list[Real]:
             vals: list[Real] = []
             env_gens = list(theta)
@@ -488,7 +507,7 @@ def _spot_check(spec: ArchitectureSpec, alg: _RingAlgebra, G: list[list[Poly]], 
                     if abs(numeric - claimed) > mpmath.mpf(10) ** -30 * (1 + abs(numeric)):
                         failures.append(f"spot check: dY{j}/dtheta{p} = {mpmath.nstr(numeric, 15)} numerically, "
                                         f"polynomial gives {mpmath.nstr(claimed, 15)}")
-                direct = _direct_loss(spec, theta, xs, ys, act, kappa)
+                direct = _direct_loss(spec, theta, xs, ys, act)
                 via_chain = _eval(loss, theta, vals, alg, kappa)
             except _SpotOverflow:
                 continue
@@ -502,10 +521,12 @@ def _spot_check(spec: ArchitectureSpec, alg: _RingAlgebra, G: list[list[Poly]], 
             "made; the certificate is not verified"], 0
 
 
-def _eval(poly: Poly, theta: Sequence[Real], vals: Sequence[Real], alg: _RingAlgebra, kappa: Real) -> Real:
+def _eval(poly: Poly, theta: Sequence[Real], vals: Sequence[Real], alg: _RingAlgebra,
+          kappa: Sequence[Real]) -> Real:
+    """The polynomial's value at (theta, Y = vals, kappa_i = the constants' values)."""
     import mpmath
 
-    point = list(theta) + list(vals) + [mpmath.mpf(0)] * (len(alg.Y) - len(vals)) + [kappa]
+    point = list(theta) + list(vals) + [mpmath.mpf(0)] * (len(alg.Y) - len(vals)) + list(kappa)
     total = mpmath.mpf(0)
     for monom, coef in poly.terms():
         term = mpmath.mpf(int(coef.numerator)) / int(coef.denominator)
@@ -517,19 +538,17 @@ def _eval(poly: Poly, theta: Sequence[Real], vals: Sequence[Real], alg: _RingAlg
 
 
 def _direct_loss(spec: ArchitectureSpec, theta: Sequence[Real], xs: Sequence[Sequence[RationalLike]],
-                 ys: Sequence[Sequence[RationalLike]], act: Activation, kappa: Real) -> Real:
-    """The loss from its definition (no chain), with mpmath, for the spot check."""
-    import mpmath
+                 ys: Sequence[Sequence[RationalLike]], act: Activation) -> Real:
+    """The loss from its definition (no chain), with mpmath, for the spot check.
 
-    phi = {
-        "logistic": lambda z: 1 / (1 + mpmath.exp(-z)), "tanh": mpmath.tanh, "arctan": mpmath.atan,
-        "softplus": lambda z: mpmath.log(1 + mpmath.exp(z)), "gaussian": lambda z: mpmath.exp(-z * z),
-        "silu": lambda z: z / (1 + mpmath.exp(-z)), "gelu": lambda z: z * (1 + mpmath.erf(z / mpmath.sqrt(2))) / 2,
-        "exp": mpmath.exp, "identity": lambda z: z,
-    }.get(act.name)
-    if phi is None:  # polynomial:p = t + t^p
-        p = int(act.name.split(":")[1])
-        phi = lambda z: z + z**p  # noqa: E731 (the registry's polynomial:p is t + t^p)
+    phi is the registry's own definition of the activation (``act.sympy_function``, evaluated by
+    mpmath at the working precision), so every registry entry has one; the chain side uses the
+    entry's ODEs and output polynomial instead, and ``verify_activation`` proves the two agree."""
+    import mpmath
+    import sympy as sp
+
+    t = sp.Symbol("t")
+    phi = sp.lambdify(t, act.sympy_function(t), "mpmath")
     it = iter(theta)
     layers, U = build_params(spec, lambda _: next(it))
     total = mpmath.mpf(0)

@@ -197,7 +197,7 @@ def _hidden_closed(name: str, L: Size, sympy_mode: bool) -> tuple[Size, Size, Si
         p = int(name.split(":")[1])
         deg_z = (p**L - 1) // (p - 1) if not sympy_mode else (p**L - 1) / (p - 1)
         return 0, p * deg_z, p * deg_z - 1
-    raise InvalidSpecError(f"no closed form for activation {name!r}")  # pragma: no cover
+    raise InvalidSpecError(f"no closed form for activation {name!r}")
 
 
 def closed_form(spec: ArchitectureSpec) -> Derivation:

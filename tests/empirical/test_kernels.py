@@ -24,10 +24,11 @@ from bettibounds.certified.witness import loss_jet  # noqa: E402
 from bettibounds.empirical.experiment import parse_experiment  # noqa: E402
 from bettibounds.empirical.kernels import LossKernel, flops_per_point, from_sequential  # noqa: E402
 from bettibounds.errors import InvalidSpecError, NotPfaffianError  # noqa: E402
+from bettibounds.pfaffian.activations import activation_names  # noqa: E402
 from bettibounds.spec import BCE_CHAINS, ArchitectureSpec  # noqa: E402
 
-ACTIVATIONS = ["logistic", "tanh", "arctan", "softplus", "gaussian", "silu", "gelu", "exp", "identity",
-               "polynomial:2", "polynomial:3"]
+#: every registry activation, and two polynomials
+ACTIVATIONS = [*activation_names(), "polynomial:2", "polynomial:3"]
 SKIPS = ["none", "residual", "input-output", "residual+input-output"]
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the oracle's exp may overflow

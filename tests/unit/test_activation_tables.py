@@ -7,6 +7,8 @@ list of activations; each engine keeps its own table keyed by registry name (doc
 ==============  ===========================================================  ===========================
 table           where                                                        a name outside it is
 ==============  ===========================================================  ===========================
+closed form     pfaffian/derive.py ``_hidden_closed`` (docs/theory.md §4.2),   a gap (``bound`` refuses
+                equal to ``layer_recursion`` on a few networks               the network)
 torch           engines/torch_ops.py ``TORCH_ACTIVATIONS``, ``activation_op``  a gap (the torch engine
                                                                              evaluates any registry net)
 fused           engines/fused.py ``fused_unsupported``                       refused: the reason names it
@@ -34,7 +36,6 @@ import pytest
 from bettibounds.pfaffian import activations as registry
 from bettibounds.pfaffian.activations import ACTIVATIONS, activation_names, get_activation
 
-torch = pytest.importorskip("torch")
 mpmath = pytest.importorskip("mpmath")
 
 #: the registry's names, with one representative of the polynomial family
@@ -42,7 +43,7 @@ NAMES = [*activation_names(), "polynomial:3"]
 #: points where each entry is compared with the registry's formula (inside every activation's domain)
 POINTS = (-2.5, -0.75, 0.0, 0.3, 1.9)
 #: the tables of the check, each a function name -> list of problems (empty: covered or refused)
-TABLES = ("torch", "fused", "interval", "arb", "jets", "nn-modules", "recognition")
+TABLES = ("closed", "torch", "fused", "interval", "arb", "jets", "nn-modules", "recognition")
 
 
 def _family(name: str) -> str:
@@ -65,7 +66,42 @@ def _close(got, exact, rel=1e-12) -> bool:
     return all(abs(float(g) - float(e)) <= rel * max(1.0, abs(float(e))) for g, e in zip(got, exact))
 
 
+#: networks on which the closed form (derive.py) must equal the layer recursion: depths 1-3, with and
+#: without biases, a residual skip, an input-output skip, a sigmoid output and BCE
+_CLOSED_CASES = ({"widths": (2,)}, {"widths": (2, 3), "bias": False}, {"widths": (2, 2, 2), "skip": "residual"},
+                 {"widths": (3,), "skip": "input-output", "output_activation": "sigmoid"},
+                 {"widths": (2, 2), "loss": "bce", "output_activation": "sigmoid", "bce_chain": "two-logs"})
+
+
+def _closed_problems(name: str) -> list[str]:
+    """The closed form of docs/theory.md §4.2 exists for ``name`` (concrete and symbolic sizes) and
+    equals the layer recursion (the mechanical degree rules) on :data:`_CLOSED_CASES`."""
+    import sympy as sp
+
+    from bettibounds.errors import InvalidSpecError
+    from bettibounds.pfaffian.derive import closed_form, layer_recursion
+    from bettibounds.spec import ArchitectureSpec
+
+    out = []
+    for case in _CLOSED_CASES:
+        spec = ArchitectureSpec(inputs=2, activation=name, samples=2, **case)
+        try:
+            closed = closed_form(spec).format
+        except InvalidSpecError as exc:
+            return [f"closed: {exc} (derive.py _hidden_closed and docs/theory.md §4.2)"]
+        layers = layer_recursion(spec).format
+        if closed != layers:
+            out.append(f"closed: {name!r} on {case}: closed form {closed} != layer recursion {layers}")
+    d, h, L, m = sp.symbols("d h L m", positive=True, integer=True)
+    try:
+        closed_form(ArchitectureSpec.uniform(d, h, L, m, activation=name))
+    except InvalidSpecError as exc:
+        out.append(f"closed: symbolic sizes: {exc}")
+    return out
+
+
 def _torch_problems(name: str) -> list[str]:
+    torch = pytest.importorskip("torch")
     from bettibounds.engines.torch_ops import TORCH_ACTIVATIONS, activation_op
 
     if _family(name) not in TORCH_ACTIVATIONS:
@@ -80,6 +116,7 @@ def _torch_problems(name: str) -> list[str]:
 
 
 def _fused_problems(name: str) -> list[str]:
+    pytest.importorskip("torch")
     fused = pytest.importorskip("bettibounds.engines.fused")
     from bettibounds.engines.torch_kernel import LossKernel
     from bettibounds.spec import ArchitectureSpec
@@ -153,6 +190,7 @@ def _jets_problems(name: str) -> list[str]:
 @functools.cache
 def _nn_module_reads() -> dict[str, list[str]]:
     """registry name -> the torch.nn activation modules (default arguments) from_sequential reads as it."""
+    torch = pytest.importorskip("torch")
     from bettibounds.empirical.sequential import from_sequential
     from bettibounds.errors import BettiBoundsError
 
@@ -184,6 +222,7 @@ def _nn_module_problems(name: str) -> list[str]:
 
 
 def _recognition_problems(name: str) -> list[str]:
+    torch = pytest.importorskip("torch")
     from bettibounds.empirical.model_recognition import FUNCTIONAL_LAYERS, recognise_network
     from bettibounds.empirical.sequential import NO_NN_MODULE
     from bettibounds.engines.model_problem import ModelProblem
@@ -213,9 +252,9 @@ def _recognition_problems(name: str) -> list[str]:
     return out
 
 
-PROBES = {"torch": _torch_problems, "fused": _fused_problems, "interval": _interval_problems,
-          "arb": _arb_problems, "jets": _jets_problems, "nn-modules": _nn_module_problems,
-          "recognition": _recognition_problems}
+PROBES = {"closed": _closed_problems, "torch": _torch_problems, "fused": _fused_problems,
+          "interval": _interval_problems, "arb": _arb_problems, "jets": _jets_problems,
+          "nn-modules": _nn_module_problems, "recognition": _recognition_problems}
 
 
 def table_problems(name: str) -> dict[str, list[str]]:
@@ -229,6 +268,13 @@ def test_every_table_covers_or_refuses_every_registry_activation(name):
     assert table_problems(name) == {}
 
 
+@pytest.mark.parametrize("name", [*NAMES, "polynomial:2"])
+def test_every_registry_activation_has_its_closed_form(name):
+    """Without torch too (the symbolic core needs none): issue 19's trial added an activation that passed
+    this file's engine tables while ``bound -a erf`` failed with "no closed form"."""
+    assert _closed_problems(name) == []
+
+
 def test_the_table_check_fails_for_a_name_only_the_registry_has(monkeypatch):
     """A new registry entry (here tanh under another name) that no table knows is caught by every table
     that must cover it; the fused engine refuses it with its reason, which is not a gap."""
@@ -238,7 +284,9 @@ def test_the_table_check_fails_for_a_name_only_the_registry_has(monkeypatch):
     monkeypatch.setitem(vars(registry)["_ALIASES"], "tanh_copy", "tanh_copy")
     assert "tanh_copy" in activation_names() and get_activation("tanh_copy") is new
     problems = table_problems("tanh_copy")
-    assert set(problems) == {"torch", "interval", "arb", "jets", "nn-modules", "recognition"}, problems
+    assert set(problems) == {"closed", "torch", "interval", "arb", "jets", "nn-modules", "recognition"}, problems
+    assert problems["closed"] == ["closed: no closed form for activation 'tanh_copy' (derive.py _hidden_closed and "
+                                  "docs/theory.md §4.2)"]
 
 
 def test_the_tables_hold_no_name_outside_the_registry():

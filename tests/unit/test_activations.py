@@ -234,3 +234,47 @@ def test_growth_at_infinity_is_true(name):
         assert finite[phi / t] and not finite[phi], limits
     else:
         assert not finite[phi / t], limits
+
+
+def _pieces():
+    """name -> [(breakpoint, the piece left of it, the piece right of it)] in torch's default parameters."""
+    import sympy as sp
+
+    t = sp.Symbol("t", real=True)
+    a, scale = sp.Rational(16732632423543772848170429916717, 10**31), sp.Rational(10507009873554804934193349852946,
+                                                                                     10**31)
+    return t, {
+        "relu": [(0, sp.Integer(0), t)],
+        "leaky_relu": [(0, t / 100, t)],
+        "relu6": [(0, sp.Integer(0), t), (6, t, sp.Integer(6))],
+        "elu": [(0, sp.exp(t) - 1, t)],
+        "selu": [(0, scale * a * (sp.exp(t) - 1), scale * t)],
+        "celu": [(0, sp.exp(t) - 1, t)],
+        "hardtanh": [(-1, sp.Integer(-1), t), (1, t, sp.Integer(1))],
+        "hardsigmoid": [(-3, sp.Integer(0), t / 6 + sp.Rational(1, 2)), (3, t / 6 + sp.Rational(1, 2), sp.Integer(1))],
+        "hardswish": [(-3, sp.Integer(0), t * (t + 3) / 6), (3, t * (t + 3) / 6, t)],
+        "abs": [(0, -t, t)],
+        "softsign": [(0, t / (1 - t), t / (1 + t))],
+    }
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "relu6", "elu", "selu", "celu", "hardtanh", "hardsigmoid",
+                                  "hardswish", "abs", "softsign"])
+def test_each_refusal_says_truly_which_derivative_jumps(name):
+    """Issue 19's trial: every refusal said "its derivative jumps", false for softsign, ELU and CELU (their
+    first derivative is continuous, their second jumps). The message's claim, checked on the pieces."""
+    import sympy as sp
+
+    t, pieces = _pieces()
+    msg = NON_PFAFFIAN[name]
+    # ELU's message names both cases; its default (a = 1) is the smooth one, the pieces above
+    smooth_once = "its first derivative is continuous but its second jumps" in msg
+    assert smooth_once or "its first derivative jumps" in msg, msg
+    for point, left, right in pieces[name]:
+        d1 = [sp.diff(f, t).subs(t, point) for f in (left, right)]
+        d2 = [sp.diff(f, t, 2).subs(t, point) for f in (left, right)]
+        assert sp.simplify(left.subs(t, point) - right.subs(t, point)) == 0  # continuous: no jump of the function
+        if smooth_once:
+            assert sp.simplify(d1[0] - d1[1]) == 0 and sp.simplify(d2[0] - d2[1]) != 0, (name, point, d1, d2)
+        else:
+            assert sp.simplify(d1[0] - d1[1]) != 0, (name, point, d1)

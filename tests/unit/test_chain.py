@@ -12,6 +12,7 @@ import pytest
 
 from bettibounds import ArchitectureSpec as A
 from bettibounds import InvalidSpecError, PfaffianFormat, bounds, certify, get_activation
+from bettibounds.pfaffian import activations
 from bettibounds.pfaffian import chain as chain_mod
 
 
@@ -24,8 +25,7 @@ def test_shallow_tanh_known_format():
     assert c.checks >= 4 * 7 * 2
 
 
-@pytest.mark.parametrize("act", ["logistic", "tanh", "arctan", "softplus", "gaussian", "silu", "gelu",
-                                 "exp", "identity"])
+@pytest.mark.parametrize("act", activations.activation_names())
 def test_every_activation_certifies(act):
     spec = A(inputs=2, widths=(2, 2), activation=act, samples=2, skip="residual")
     c = certify(spec, spot_checks=6)
@@ -154,3 +154,97 @@ def test_cli_certify_json():
                           "-a", "arctan", "--certify", "--json"], capture_output=True, text=True, check=True)
     cert = json.loads(out.stdout)["certificate"]
     assert cert["verified"] is True and set(cert) >= {"verified", "checks", "seconds", "failures"}
+
+
+# ------------------------------------------------------- an activation added to the registry (issue 19's trial)
+def _register(monkeypatch, act, closed_like):
+    """Put ``act`` in the registry, its closed form borrowed from ``closed_like`` (an upper bound the
+    certificate checks), as a new contributor would after the registry step alone."""
+    from bettibounds.pfaffian import activations, derive
+
+    monkeypatch.setitem(activations.ACTIVATIONS, act.name, act)
+    monkeypatch.setitem(activations._ALIASES, act.name, act.name)
+    original = derive._hidden_closed
+    monkeypatch.setattr(derive, "_hidden_closed",
+                        lambda name, L, sym: original(closed_like if name == act.name else name, L, sym))
+
+
+#: one sample of moderate size: every chain element's derivative well above the spot check's tolerance
+_MODERATE = ([[Fraction(1, 2)]], [[Fraction(1, 3)]])
+
+
+def _erf():
+    import sympy as sp
+
+    from bettibounds.pfaffian.activations import Activation
+
+    # g = e^{-t^2}: g' = -2t g;  e = erf t: e' = (2/sqrt(pi)) g -- an irrational coefficient that is not GELU's
+    return Activation(name="erf", elements=("g", "e"), odes=({(1, (1, 0)): -2}, {(0, (1, 0)): "2/sqrt(pi)"}),
+                      output={(0, (0, 1)): 1}, symmetry="odd", growth="bounded",
+                      sympy_chain=lambda t: [sp.exp(-t**2), sp.erf(t)], sympy_function=lambda t: sp.erf(t))
+
+
+def _halftanh():
+    import sympy as sp
+
+    from bettibounds.pfaffian.activations import Activation
+
+    # a rational coefficient that is not an integer: phi = tanh(t) / 2
+    return Activation(name="halftanh", elements=("t",), odes=({(0, (0,)): 1, (0, (2,)): -1},),
+                      output={(0, (1,)): "1/2"}, symmetry="odd", growth="bounded",
+                      sympy_chain=lambda t: [sp.tanh(t)], sympy_function=lambda t: sp.tanh(t) / 2)
+
+
+@pytest.mark.parametrize("make,closed_like", [(_erf, "gaussian"), (_halftanh, "tanh")])
+def test_a_new_registry_activation_certifies(monkeypatch, make, closed_like):
+    """The spot check's direct loss used its own table of nine activations: any other name fell to the
+    polynomial branch (IndexError, a traceback from ``bound --certify``); and every non-integer
+    coefficient was taken for GELU's 1/sqrt(2 pi), so "1/2" or "2/sqrt(pi)" failed the spot check."""
+    act = make()
+    _register(monkeypatch, act, closed_like)
+    # every (Y_j, theta_p) on data of moderate size (the generic data's x = 54 puts e^{-u^2} below the
+    # spot check's absolute tolerance), then a deeper network on the generic data
+    cases = ((A(inputs=1, widths=(1,), activation=act.name, samples=1), 1000, _MODERATE),
+             (A(inputs=2, widths=(2, 2), activation=act.name, samples=2), 6, None))
+    for spec, spots, data in cases:
+        c = certify(spec, spot_checks=spots, data=data)
+        assert c.verified, c.failures
+        assert any(f"{min(spots, c.found.order * spec.n_params) + 1} numeric spot checks" in claim
+                   for claim in c.claims), c.claims
+
+
+def test_a_wrong_coefficient_still_fails_the_spot_check(monkeypatch):
+    """The exact coefficients are checked, not trusted: erf's 2/sqrt(pi) replaced by 1/sqrt(pi) fails
+    both the sympy ODE check and the numeric spot check."""
+    act = dataclasses.replace(_erf(), odes=({(1, (1, 0)): -2}, {(0, (1, 0)): "1/sqrt(pi)"}))
+    _register(monkeypatch, act, "gaussian")
+    c = certify(A(inputs=1, widths=(1,), activation="erf", samples=1), spot_checks=12, data=_MODERATE)
+    assert not c.verified
+    assert any("ODE of e fails" in f for f in c.failures)
+    assert any(f.startswith("spot check: dY") for f in c.failures)
+
+
+@pytest.mark.parametrize("coef,value", [(3, "3"), ("1/2", "1/2"), (Fraction(2, 3), "2/3"),
+                                        ("1/sqrt(2*pi)", "sqrt(2)/(2*sqrt(pi))")])
+def test_exact_coefficients(coef, value):
+    import sympy as sp
+
+    assert activations.exact_coefficient(coef) == sp.sympify(value)
+
+
+@pytest.mark.parametrize("coef", [0.5, "x", "sqrt(-1)", "oo", None, True, "0.5"])
+def test_inexact_or_unreal_coefficients_are_refused(coef):
+    with pytest.raises(InvalidSpecError, match="chain coefficient must be"):
+        activations.exact_coefficient(coef)
+    inexact = dataclasses.replace(get_activation("tanh"), output={(0, (1,)): coef})
+    failures = activations.verify_activation(inexact)  # the registry's own check says so too
+    assert len(failures) == 1 and failures[0].startswith("tanh: a chain coefficient must be"), failures
+
+
+def test_ring_constants_are_the_irrational_coefficients():
+    assert activations.chain_constants(get_activation("tanh").output, *get_activation("tanh").odes) == ()
+    gelu = get_activation("gelu")
+    (kappa,) = activations.chain_constants(gelu.output, *gelu.odes)
+    assert abs(float(kappa) - (2 * 3.141592653589793) ** -0.5) < 1e-15
+    erf = _erf()
+    assert len(activations.chain_constants(erf.output, *erf.odes, gelu.output)) == 2

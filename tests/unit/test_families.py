@@ -20,7 +20,8 @@ from scipy.linalg import expm
 from bettibounds import ArchitectureSpec as A
 from bettibounds import InvalidSpecError, bounds, symmetry_group
 from bettibounds.certified.witness import FLOAT, loss_jet
-from bettibounds.lower import continuous_family
+from bettibounds.lower import FAMILY_AUDITED, SKIP_FLIP_ACTIVATIONS, continuous_family
+from bettibounds.pfaffian.activations import ACTIVATIONS, activation_names, get_activation
 from bettibounds.pfaffian.network import build_params
 
 RTOL = 1e-12
@@ -232,7 +233,7 @@ def skip_flip(spec, theta, perm, flips):
     return t
 
 
-@pytest.mark.parametrize("act", ["softplus", "silu", "gelu"])
+@pytest.mark.parametrize("act", SKIP_FLIP_ACTIVATIONS)
 @pytest.mark.parametrize("bias", [True, False])
 def test_skip_flips_preserve_the_loss_and_form_a_group_of_order_2h_hfact(act, bias):
     spec = A(inputs=2, widths=(3,), activation=act, samples=5, skip="input-output", bias=bias, outputs=2)
@@ -307,9 +308,37 @@ FAMILY = [  # (spec kwargs, continuous family expected)
     (dict(activation="polynomial:4", skip="input-output", bias=False), True),
     (dict(activation="polynomial:3", skip="input-output", l2=0.1), False),
     (dict(activation="polynomial:3", widths=(3, 3), skip="input-output"), False),
-    *[(dict(activation=a, **kw), False) for a in ("logistic", "tanh", "arctan", "softplus", "gaussian", "silu", "gelu")
+    # every other registry activation: no family in the class of Lemma 7.3 (a new name fails here until audited)
+    *[(dict(activation=a, **kw), False) for a in activation_names() if a not in ("identity", "exp")
       for kw in ({}, {"skip": "input-output"}, {"skip": "residual", "widths": (3, 3)}, {"l2": 0.1})],
 ]
+
+
+def test_the_audit_covers_the_registry():
+    assert FAMILY_AUDITED == set(activation_names())
+    assert set(SKIP_FLIP_ACTIVATIONS) >= {"softplus", "silu", "gelu"}  # docs/theory.md sec. 7.2
+
+
+def test_an_unaudited_activation_gets_no_symmetry_bound(monkeypatch):
+    """Issue 19's trial: a new registry activation fell through to "no continuous family" and got the
+    finite-group lower bound, though nobody had checked that it has no family through every theta (exp,
+    say, has one). Until audited (docs/theory.md sec. 7.3, lower.FAMILY_AUDITED) it gets none."""
+    from bettibounds.pfaffian import activations, derive
+
+    new = dataclasses.replace(ACTIVATIONS["tanh"], name="tanh_copy", aliases=())
+    monkeypatch.setitem(ACTIVATIONS, "tanh_copy", new)
+    monkeypatch.setitem(activations._ALIASES, "tanh_copy", "tanh_copy")
+    closed = derive._hidden_closed  # its closed form is tanh's (the upper bounds are not the point here)
+    monkeypatch.setattr(derive, "_hidden_closed", lambda name, *a: closed("tanh" if name == "tanh_copy" else name, *a))
+    assert get_activation("tanh_copy") is new
+    for kw in ({}, {"l2": 0.1}, {"skip": "input-output"}):
+        spec = A(inputs=2, widths=(3,), activation="tanh_copy", samples=4, **kw)
+        assert "'tanh_copy' has not been audited" in continuous_family(spec)
+        group = symmetry_group(spec)
+        assert not group.applicable and group.order is None
+        report = bounds(spec)
+        assert report.lower == () and any("has not been audited" in n for n in report.notes)
+    assert symmetry_group(A(inputs=2, widths=(3,), activation="tanh", samples=4)).order == 2**3 * 6  # the control
 
 
 @pytest.mark.parametrize("kw, expected", FAMILY, ids=[str(k) for k, _ in FAMILY])

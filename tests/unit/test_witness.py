@@ -121,7 +121,7 @@ def test_ball_enclosures_contain_the_truth(act, loss_out, seed, radius):
     # the references are made 200-bit balls: a 53-bit ball of a 30-digit decimal is 1e-17 wide and can
     # straddle the enclosure's edge although the true value is inside (exp, mse/sigmoid, seed 1068)
     with mpmath.workdps(50), flint.ctx.workprec(200):
-        exact = _direct_loss(spec, [mpmath.mpf(float(v)) for v in p], xs, ys, get_activation(act), None)
+        exact = _direct_loss(spec, [mpmath.mpf(float(v)) for v in p], xs, ys, get_activation(act))
         assert point.v.contains(flint.arb(mpmath.nstr(exact, 40)))
         # and a 50-digit numerical derivative lies in the gradient ball
         k = seed % spec.n_params
@@ -129,7 +129,7 @@ def test_ball_enclosures_contain_the_truth(act, loss_out, seed, radius):
         def f(x):
             q = [mpmath.mpf(float(v)) for v in p]
             q[k] = x
-            return _direct_loss(spec, q, xs, ys, get_activation(act), None)
+            return _direct_loss(spec, q, xs, ys, get_activation(act))
 
         d = mpmath.diff(f, mpmath.mpf(float(p[k])))
         assert point.g[k].contains(flint.arb(mpmath.nstr(d, 30)))
