@@ -8,9 +8,9 @@ this module imports numba; :mod:`.fused` imports it lazily, so the package and t
 never need numba.
 
 Origin: the prototype ``benchmarks/experiments/fused_numba/general.py`` (in git at commit
-ed06532; docs/benchmarks.md). The float32 tanh was fitted by ``fit_tanh.py`` in that folder; the
-shipped float32 tanh and logistic are checked on every float32 input by ``check_tanh.py`` and
-``check_logistic.py`` there. The float64 tanh, logistic and softplus (for BCE) are built from one
+ed06532; docs/benchmarks.md). The float32 tanh was fitted by ``benchmarks/provenance/fit_tanh.py``
+(its output: ``tanh_coeffs.json`` there); the shipped float32 tanh and logistic are checked on every
+float32 input by ``check_tanh.py`` and ``check_logistic.py`` in the same folder. The float64 tanh, logistic and softplus (for BCE) are built from one
 table-driven exp; their error bounds are proved in docs/theory.md, section 15, and measured on 10^8
 inputs each by ``benchmarks/check_float64_activations.py``.
 
@@ -110,7 +110,7 @@ def logistic_f32(z):
     """float32 logistic 1 / (1 + e^-z), accurate in relative terms on both sides: with
     e = e^-|z|, e / (1 + e) for z < 0 and 1 / (1 + e) otherwise (no 1 - tiny cancellation, unlike
     (1 + tanh(z / 2)) / 2). At most 2 ulp from the correctly rounded value on every float32
-    (benchmarks/experiments/fused_numba/check_logistic.py), subnormal results included (counted in
+    (benchmarks/provenance/check_logistic.py), subnormal results included (counted in
     subnormal steps); 0 below -104. Never above 1. NaN gives NaN (the scale is built from 0 instead
     of NaN, so the int conversion stays defined)."""
     a = -abs(z)
