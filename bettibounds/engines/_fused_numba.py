@@ -10,9 +10,10 @@ never need numba.
 Origin: the prototype ``benchmarks/experiments/fused_numba/general.py`` (in git at commit
 ed06532; docs/benchmarks.md). The float32 tanh was fitted by ``benchmarks/provenance/fit_tanh.py``
 (its output: ``tanh_coeffs.json`` there); the shipped float32 tanh and logistic are checked on every
-float32 input by ``check_tanh.py`` and ``check_logistic.py`` in the same folder. The float64 tanh, logistic and softplus (for BCE) are built from one
-table-driven exp; their error bounds are proved in docs/theory.md, section 15, and measured on 10^8
-inputs each by ``benchmarks/check_float64_activations.py``.
+float32 input by ``check_tanh.py`` and ``check_logistic.py`` in the same folder. The float64 tanh,
+logistic and softplus (for BCE) are built from one table-driven exp; their error bounds are proved in
+docs/theory.md, section 15, and measured on 10^8 inputs each by
+``benchmarks/check_float64_activations.py``.
 
 Size: this module is the one exception to the 600-line limit of docs/architecture.md. It holds the
 engine's LLVM IR generation through llvmlite (vector activations, register tiles, loss rows) and the
