@@ -41,6 +41,7 @@ import numpy as np
 
 from .._lib.arrays import as_float64
 from ..errors import InvalidSpecError, SchedulerError
+from .validation import check_points
 
 __all__ = ["DaskEvaluator", "dask_distributed", "positive_int", "worker_failure"]
 
@@ -332,12 +333,7 @@ class DaskEvaluator:
             if center is not None or directions is not None:
                 raise InvalidSpecError("center/directions are only used with mode='slice'")
             k, width = 0, kern.n_params
-        points = as_float64("points", points)
-        if points.ndim == 1 and mode == "slice" and k == 1:
-            points = points.reshape(-1, 1)
-        if points.ndim != 2 or points.shape[1] != width:
-            what = f"(N, k={width}) slice coordinates" if mode == "slice" else f"(N, P={width}) parameter vectors"
-            raise InvalidSpecError(f"points must have shape {what}, got {tuple(points.shape)}")
+        points = check_points(as_float64("points", points), mode, width)
         if not np.isfinite(points).all():
             raise InvalidSpecError("points contains non-finite values (nan or inf)")
         N = int(points.shape[0])

@@ -447,9 +447,9 @@ class FusedKernel:
             T = T.reshape(-1, 1) if k == 1 else T.reshape(1, -1)
         elif T.ndim == 1:
             T = T.reshape(1, -1)
-        if T.ndim != 2 or T.shape[1] != width:
-            what = f"(N, k={width}) slice coordinates" if mode == "slice" else f"(N, P={width}) parameter vectors"
-            raise InvalidSpecError(f"points must have shape {what}, got {tuple(T.shape)}")
+        from .validation import check_points
+
+        T = check_points(T, mode, width)
         if not np.isfinite(T).all():
             raise InvalidSpecError("points contains non-finite values (nan or inf)")
         T = np.ascontiguousarray(T)

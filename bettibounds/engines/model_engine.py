@@ -58,6 +58,7 @@ from .model_forward import no_fastpath, one_line
 from .model_losses import MODEL_LOSSES, REDUCTIONS
 from .model_problem import MODES, ModelProblem, mode_dependent_modules, select_parameters
 from .model_slice import SlicePlan, SliceTrick
+from .validation import check_points
 
 __all__ = ["ModelProblem", "ModelEngine", "MODEL_LOSSES", "REDUCTIONS", "MODES", "select_parameters",
            "mode_dependent_modules"]
@@ -234,15 +235,11 @@ class ModelEngine(SliceTrick):
                 raise InvalidSpecError("mode='slice' needs center (P,) and directions (k, P)")
             plan = self._plan_slice(center, directions)
             k = width = plan.k
-            if points.ndim == 1 and k == 1:
-                points = points.reshape(-1, 1)
         else:
             if center is not None or directions is not None:
                 raise InvalidSpecError("center/directions are only used with mode='slice'")
             k, width = 0, self.n_params
-        if points.ndim != 2 or points.shape[1] != width:
-            what = f"(N, k={width}) slice coordinates" if mode == "slice" else f"(N, P={width}) parameter vectors"
-            raise InvalidSpecError(f"points must have shape {what}, got {tuple(points.shape)}")
+        points = check_points(points, mode, width)
         N = int(points.shape[0])
         out = np.empty(N, dtype=np.float64)
         if N == 0:

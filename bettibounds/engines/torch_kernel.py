@@ -52,7 +52,7 @@ from ..errors import InvalidSpecError
 from ..pfaffian.activations import get_activation
 from .layout import Layer, param_layout
 from .torch_ops import activation_op, softplus
-from .validation import check_data, check_spec
+from .validation import check_data, check_points, check_spec
 from .workspace import Workspace
 
 __all__ = ["LossKernel", "SlicePlan"]
@@ -502,17 +502,13 @@ class LossKernel:
             plan = self.plan_slice(center, directions)
             k = plan.k
             points = host_or_tensor("points", points)
-            if points.ndim == 1 and k == 1:
-                points = points.reshape(-1, 1)
             width = k
         else:
             if center is not None or directions is not None:
                 raise InvalidSpecError("center/directions are only used with mode='slice'")
             points = host_or_tensor("points", points)
             k, width = 0, self.n_params
-        if points.ndim != 2 or points.shape[1] != width:
-            what = f"(N, k={width}) slice coordinates" if mode == "slice" else f"(N, P={width}) parameter vectors"
-            raise InvalidSpecError(f"points must have shape {what}, got {tuple(points.shape)}")
+        points = check_points(points, mode, width)
         N = int(points.shape[0])
         out = np.empty(N, dtype=np.float64)
         if N == 0:

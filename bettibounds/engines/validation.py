@@ -10,7 +10,7 @@ from .._lib.arrays import as_matrix
 from ..errors import InvalidSpecError
 from ..spec import ArchitectureSpec
 
-__all__ = ["check_spec", "check_data"]
+__all__ = ["check_spec", "check_data", "check_points"]
 
 
 def check_data(spec: ArchitectureSpec, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -27,6 +27,19 @@ def check_data(spec: ArchitectureSpec, x: Any, y: Any) -> tuple[np.ndarray, np.n
     if spec.loss == "bce" and not ((ya >= 0) & (ya <= 1)).all():
         raise InvalidSpecError("BCE targets y must lie in [0, 1]")
     return xa, ya
+
+
+def check_points(points: Any, mode: str, width: int) -> Any:
+    """``points`` as an (N, width) array (numpy or torch, whichever it is): slice coordinates
+    (``mode='slice'``, width k; a 1-D array is one coordinate per point when k = 1) or parameter
+    vectors (width P). Every engine's shape check, so that they refuse the same inputs with the
+    same message."""
+    if mode == "slice" and width == 1 and points.ndim == 1:
+        points = points.reshape(-1, 1)
+    if points.ndim != 2 or points.shape[1] != width:
+        what = f"(N, k={width}) slice coordinates" if mode == "slice" else f"(N, P={width}) parameter vectors"
+        raise InvalidSpecError(f"points must have shape {what}, got {tuple(points.shape)}")
+    return points
 
 
 def check_spec(spec: Any) -> ArchitectureSpec:
