@@ -94,7 +94,8 @@ def tanh_f32_array(xs, out):
 @intrinsic
 def _f32_from_bits(typingctx, bits):
     """The float32 whose bit pattern is the int32 ``bits`` (an LLVM bitcast: vectorises)."""
-    if not isinstance(bits, types.Integer) or bits.bitwidth != 32:
+    # numba's stubs declare no Integer.bitwidth (set in its __init__)
+    if not isinstance(bits, types.Integer) or bits.bitwidth != 32:  # type: ignore[attr-defined]
         return None
 
     def codegen(context, builder, signature, args):
@@ -120,7 +121,8 @@ def logistic_f32(z):
     ks = kf if kf == kf else ZERO
     r = (a - kf * LN2_HI) - kf * LN2_LO
     p = ONE + r * (ONE + r * (E2 + r * (E3 + r * (E4 + r * (E5 + r * (E6 + r * E7))))))
-    e = p * _f32_from_bits(np.int32((np.int32(ks) + np.int32(127 + 64)) << np.int32(23))) * TWO_M64  # p 2^n
+    # p 2^n (the type: ignore: numba's stubs count @intrinsic's typing context as the caller's argument)
+    e = p * _f32_from_bits(np.int32((np.int32(ks) + np.int32(127 + 64)) << np.int32(23))) * TWO_M64  # type: ignore[call-arg]
     num = e if z < ZERO else ONE
     return num / (ONE + e)
 
@@ -203,10 +205,11 @@ def _switch(builder, selector, cases, emit, label):
 
 
 def _vector_width() -> int:
-    if (_numba_config.CPU_NAME or "host") == "host" and not _numba_config.CPU_FEATURES:
+    # numba.core.config sets its options at import (from the environment): its stubs cannot list them
+    if (_numba_config.CPU_NAME or "host") == "host" and not _numba_config.CPU_FEATURES:  # type: ignore[attr-defined]
         avx512 = bool(_llvm.get_host_cpu_features().get("avx512f", False))
     else:
-        avx512 = "+avx512f" in (_numba_config.CPU_FEATURES or "")
+        avx512 = "+avx512f" in (_numba_config.CPU_FEATURES or "")  # type: ignore[attr-defined]  # (as above)
     return 16 if avx512 else 8
 
 
@@ -769,7 +772,7 @@ def _tiled(W, wo, bo, nin, nout, H, sa, sz, m, mode):
     VW: the rows are padded), one block of samples at a time so that the block of the inputs stays
     in the L1 cache across the outputs: blocks of SB vectors, then of one vector, each in tiles of
     OB outputs and then single outputs."""
-    vw = _lanes(H)
+    vw: int = _lanes(H)  # type: ignore[call-arg]  # numba's stubs: @intrinsic's typing context is numba's
     sw = vw * SB
     mf = (m // sw) * sw
     of = (nout // OB) * OB
@@ -858,7 +861,7 @@ def _rest(W, lay, l0, H, sa, base, maxw, Y, cvec, act, residual, lossmode, m):
     sz = 2 * base + maxw - sa
     nout = lay[nl - 1, 3]
     _dense(W, lay[nl - 1, 0], lay[nl - 1, 2], nout, H, sa, sz, mp)
-    return _loss_rows(H, sz, nout, cvec, Y, m, lossmode)
+    return _loss_rows(H, sz, nout, cvec, Y, m, lossmode)  # type: ignore[call-arg]  # (numba's stubs, as above)
 
 
 # --------------------------------------------------------------- the kernel

@@ -36,6 +36,7 @@ import re
 import threading
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -137,7 +138,8 @@ def _fused_threads() -> int:
 
     want = os.environ.get("OMP_NUM_THREADS", "")
     if want.isdigit() and int(want) >= 1:
-        numba.set_num_threads(min(int(want), numba.config.NUMBA_NUM_THREADS))
+        # numba.config sets its options at import (from the environment): its stubs cannot list them
+        numba.set_num_threads(min(int(want), numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
     return numba.get_num_threads()
 
 
@@ -259,8 +261,9 @@ class DaskEvaluator:
                     self._fused = FusedKernel(spec, x, y, dtype=dtype)
                 except InvalidSpecError:
                     self._fused = None
-        self._local = {"fused": self._fused, "model": self._model}.get(engine) or self._torch
-        self.engine, self.engine_reason = engine, None  # the last run's engine and why
+        self._local = self._kernel(engine)
+        self.engine: str = engine  # the last run's engine and why
+        self.engine_reason: str | None = None
         self.client, self.spec = client, spec
         self.dtype = str(self._local.dtype).replace("torch.", "")
         self.progress, self.callback = progress, callback
@@ -317,7 +320,7 @@ class DaskEvaluator:
             raise InvalidSpecError(f"mode must be 'full' or 'slice', got {mode!r}")
         chunk = positive_int("chunk", chunk) or self.chunk
         engine, reason = self._engine_for(points, mode, center, directions)
-        kern = {"fused": self._fused, "model": self._model}.get(engine) or self._torch
+        kern = self._kernel(engine)
         if engine == "fused":  # every check of the workers' fused kernels, here and now
             points, _ = kern.prepare(points, mode, center=center, directions=directions, check_memory=False)
             chunk = chunk or _FUSED_CHUNK
@@ -349,6 +352,13 @@ class DaskEvaluator:
         self.engine, self.engine_reason = engine, reason
         self.info.update(engine=engine, engine_reason=reason)
         return out
+
+    def _kernel(self, engine: str) -> Any:
+        """The in-process engine of that name (fused, model; else torch) whose checks the client runs
+        and whose chunk size the workers use; the three have different types, used by duck typing."""
+        kern = {"fused": self._fused, "model": self._model}.get(engine) or self._torch
+        assert kern is not None  # __init__ builds the requested engine, and the torch kernel for auto
+        return kern
 
     def _engine_for(self, points, mode: str, center, directions) -> tuple[str, str]:
         """(engine, reason) of one evaluation: as requested, or for ``"auto"`` the choice of

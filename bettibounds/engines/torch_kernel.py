@@ -52,7 +52,7 @@ from ..errors import InvalidSpecError
 from ..pfaffian.activations import get_activation
 from .layout import Layer, param_layout
 from .torch_ops import activation_op, softplus
-from .validation import check_data, check_points, check_spec
+from .validation import check_data, check_points, check_spec, concrete_widths
 from .workspace import Workspace
 
 __all__ = ["LossKernel", "SlicePlan"]
@@ -157,7 +157,7 @@ class LossKernel:
 
     def __repr__(self) -> str:
         s = self.spec
-        return (f"LossKernel(d={s.inputs}, widths={list(s.widths)}, outputs={s.outputs}, "
+        return (f"LossKernel(d={s.inputs}, widths={list(concrete_widths(s))}, outputs={s.outputs}, "
                 f"activation={s.activation!r}, loss={s.loss!r}, m={self.m}, P={self.n_params}, "
                 f"device={str(self.device)!r}, dtype={str(self.dtype).replace('torch.', '')!r})")
 
@@ -438,8 +438,9 @@ class LossKernel:
         """
         s = self.spec
         item = torch.empty((), dtype=self.dtype).element_size()
-        layers = sum(h + 1 for h in s.widths)
-        per = 3 * self.n_params + k + 1 + self.m * (layers + max(s.widths) + 6 * s.outputs + 1)
+        widths = concrete_widths(s)
+        layers = sum(h + 1 for h in widths)
+        per = 3 * self.n_params + k + 1 + self.m * (layers + max(widths) + 6 * s.outputs + 1)
         return int(1.5 * item * per)
 
     def free_memory(self) -> int:

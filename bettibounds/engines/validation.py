@@ -8,9 +8,9 @@ import numpy as np
 
 from .._lib.arrays import as_matrix
 from ..errors import InvalidSpecError
-from ..spec import ArchitectureSpec
+from ..spec import ArchitectureSpec, SymbolicWidths
 
-__all__ = ["check_spec", "check_data", "check_points"]
+__all__ = ["check_spec", "check_data", "check_points", "concrete_widths"]
 
 
 def check_data(spec: ArchitectureSpec, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -40,6 +40,14 @@ def check_points(points: Any, mode: str, width: int) -> Any:
         what = f"(N, k={width}) slice coordinates" if mode == "slice" else f"(N, P={width}) parameter vectors"
         raise InvalidSpecError(f"points must have shape {what}, got {tuple(points.shape)}")
     return points
+
+
+def concrete_widths(spec: ArchitectureSpec) -> tuple[int, ...]:
+    """The hidden widths of a concrete spec as ints (the engines' view of a spec that passed
+    :func:`check_spec`)."""
+    if isinstance(spec.widths, SymbolicWidths):
+        raise InvalidSpecError("the batched kernel needs a concrete spec (integer sizes), got a symbolic one")
+    return tuple(int(h) for h in spec.widths)
 
 
 def check_spec(spec: Any) -> ArchitectureSpec:
