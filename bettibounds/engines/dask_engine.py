@@ -42,7 +42,7 @@ import numpy as np
 
 from .._lib.arrays import as_float64
 from ..errors import InvalidSpecError, SchedulerError
-from .validation import check_points
+from .validation import check_mode, check_points
 
 __all__ = ["DaskEvaluator", "dask_distributed", "positive_int", "worker_failure"]
 
@@ -316,8 +316,7 @@ class DaskEvaluator:
         """
         if self._payload is None:
             raise InvalidSpecError("this DaskEvaluator was closed; build a new one")
-        if mode not in ("full", "slice"):
-            raise InvalidSpecError(f"mode must be 'full' or 'slice', got {mode!r}")
+        check_mode(mode, center, directions)
         chunk = positive_int("chunk", chunk) or self.chunk
         engine, reason = self._engine_for(points, mode, center, directions)
         kern = self._kernel(engine)
@@ -326,15 +325,11 @@ class DaskEvaluator:
             chunk = chunk or _FUSED_CHUNK
         affine = None
         if mode == "slice":
-            if center is None or directions is None:
-                raise InvalidSpecError("mode='slice' needs center (P,) and directions (k, P)")
             # validates shapes and finiteness (the fused kernel's prepare did above)
             k = width = points.shape[1] if engine == "fused" else kern.plan_slice(center, directions).k
             # float64 on the wire: the worker's kernel converts exactly as the in-process one does
             affine = _Affine(as_float64("center", center), as_float64("directions", directions))
         else:
-            if center is not None or directions is not None:
-                raise InvalidSpecError("center/directions are only used with mode='slice'")
             k, width = 0, kern.n_params
         points = check_points(as_float64("points", points), mode, width)
         if not np.isfinite(points).all():

@@ -64,7 +64,7 @@ import numpy as np
 
 from .._lib.progress import progress_bar
 from ..errors import InvalidSpecError
-from .validation import check_data, check_points, check_spec, concrete_widths
+from .validation import check_data, check_mode, check_points, check_spec, concrete_widths
 
 __all__ = ["FusedKernel", "FusedRangeError", "FusedSliceKernel", "fused_unsupported"]
 
@@ -435,16 +435,11 @@ class FusedKernel:
         ``check_memory``, an evaluation that would not fit in memory; FusedRangeError (an
         InvalidSpecError) for a region on which the engine's precision could overflow (with the
         bound). A Dask client calls it to refuse on the client what its workers would refuse."""
-        if mode not in ("slice", "full"):
-            raise InvalidSpecError(f"mode must be 'full' or 'slice', got {mode!r}")
+        check_mode(mode, center, directions)
         if mode == "slice":
-            if center is None or directions is None:
-                raise InvalidSpecError("mode='slice' needs center (P,) and directions (k, P)")
             c, D = self._slice(center, directions)
             k = width = D.shape[0]
         else:
-            if center is not None or directions is not None:
-                raise InvalidSpecError("center/directions are only used with mode='slice'")
             k, width = 0, self.n_params
         T = _host_float64("points", points)
         if T.ndim == 1 and mode == "slice":  # (B,) when k = 1, else one point (k,)

@@ -52,7 +52,7 @@ from ..errors import InvalidSpecError
 from ..pfaffian.activations import get_activation
 from .layout import Layer, param_layout
 from .torch_ops import activation_op, softplus
-from .validation import check_data, check_points, check_spec, concrete_widths
+from .validation import check_data, check_mode, check_points, check_spec, concrete_widths
 from .workspace import Workspace
 
 __all__ = ["LossKernel", "SlicePlan"]
@@ -492,23 +492,16 @@ class LossKernel:
         -------
         numpy.ndarray of float64, shape (N,)
         """
-        if mode not in ("full", "slice"):
-            raise InvalidSpecError(f"mode must be 'full' or 'slice', got {mode!r}")
+        check_mode(mode, center, directions)
         if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, numbers.Integral) or chunk < 1):
             raise InvalidSpecError(f"chunk must be a positive integer or None, got {chunk!r}")
         plan = None
         if mode == "slice":
-            if center is None or directions is None:
-                raise InvalidSpecError("mode='slice' needs center (P,) and directions (k, P)")
             plan = self.plan_slice(center, directions)
-            k = plan.k
-            points = host_or_tensor("points", points)
-            width = k
+            k = width = plan.k
         else:
-            if center is not None or directions is not None:
-                raise InvalidSpecError("center/directions are only used with mode='slice'")
-            points = host_or_tensor("points", points)
             k, width = 0, self.n_params
+        points = host_or_tensor("points", points)
         points = check_points(points, mode, width)
         N = int(points.shape[0])
         out = np.empty(N, dtype=np.float64)

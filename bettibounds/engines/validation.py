@@ -10,7 +10,7 @@ from .._lib.arrays import as_matrix
 from ..errors import InvalidSpecError
 from ..spec import ArchitectureSpec, SymbolicWidths
 
-__all__ = ["check_spec", "check_data", "check_points", "concrete_widths"]
+__all__ = ["check_spec", "check_data", "check_mode", "check_points", "concrete_widths"]
 
 
 def check_data(spec: ArchitectureSpec, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -27,6 +27,17 @@ def check_data(spec: ArchitectureSpec, x: Any, y: Any) -> tuple[np.ndarray, np.n
     if spec.loss == "bce" and not ((ya >= 0) & (ya <= 1)).all():
         raise InvalidSpecError("BCE targets y must lie in [0, 1]")
     return xa, ya
+
+
+def check_mode(mode: str, center: Any, directions: Any) -> None:
+    """``mode`` is "full" or "slice"; a slice comes with a centre and directions, a full evaluation
+    with neither (every engine's check of its evaluation arguments, before any work)."""
+    if mode not in ("full", "slice"):
+        raise InvalidSpecError(f"mode must be 'full' or 'slice', got {mode!r}")
+    if mode == "slice" and (center is None or directions is None):
+        raise InvalidSpecError("mode='slice' needs center (P,) and directions (k, P)")
+    if mode == "full" and (center is not None or directions is not None):
+        raise InvalidSpecError("center/directions are only used with mode='slice'")
 
 
 def check_points(points: Any, mode: str, width: int) -> Any:

@@ -100,7 +100,7 @@ def test_model_engine_instance_satisfies_the_protocols_and_records_itself():
 
 @pytest.mark.skipif(not _have("torch"), reason="needs torch")
 @pytest.mark.parametrize("name", ["torch", "fused", "model"])
-def test_engines_take_and_refuse_the_same_point_shapes(name):
+def test_engines_take_and_refuse_the_same_points_and_modes(name):
     """One shape check (engines.validation.check_points) for every engine: a 1-D array is one
     coordinate per point on a 1-D slice; anything not (N, width) is refused with the same message."""
     if name == "fused" and not _have("numba"):
@@ -123,6 +123,13 @@ def test_engines_take_and_refuse_the_same_point_shapes(name):
         eng.evaluate_chunked(np.zeros((2, 3)), "slice", center=c, directions=d)
     with pytest.raises(InvalidSpecError, match=r"points must have shape \(N, P=4\) parameter vectors, got \(2, 3\)"):
         eng.evaluate_chunked(np.zeros((2, 3)), "full")
+    # and the same evaluation arguments (engines.validation.check_mode)
+    with pytest.raises(InvalidSpecError, match=r"mode='slice' needs center \(P,\) and directions"):
+        eng.evaluate_chunked(np.zeros((2, 1)), "slice", center=c)
+    with pytest.raises(InvalidSpecError, match="center/directions are only used with mode='slice'"):
+        eng.evaluate_chunked(np.zeros((2, 4)), "full", directions=d)
+    with pytest.raises(InvalidSpecError, match="mode must be 'full' or 'slice', got 'box'"):
+        eng.evaluate_chunked(np.zeros((2, 4)), "box")
 
 
 def test_check_points_shapes():
