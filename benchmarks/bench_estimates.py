@@ -22,6 +22,7 @@ import os
 import platform
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -64,11 +65,11 @@ def rows(quick: bool):
         W, V = rng.normal(size=(h, p)) * 0.1, rng.normal(size=(h, e)) * 0.1
         est = budget.obstruction_flow(m, h, p, e, steps, flow_step_seconds(m, h, p, e))  # as the CLI estimates
         out.append((f"flow m={m} h={h} p={p} e={e}, {steps} steps", est,
-                    _time(lambda: gradient_flow(W, V, X, Y, steps=steps, lr=1e-5))))
+                    _time(partial(gradient_flow, W, V, X, Y, steps=steps, lr=1e-5))))
     # ---- Monte Carlo of uniform initialisations
     for p, e in [(3, 1), (40, 8)]:
         est = budget.monte_carlo(200_000, p, e)
-        out.append((f"Monte Carlo p={p} e={e}", est, _time(lambda: obstruction_probability(p, 8, "uniform", e))))
+        out.append((f"Monte Carlo p={p} e={e}", est, _time(partial(obstruction_probability, p, 8, "uniform", e))))
     # ---- loss evaluations and descents (torch kernel, CPU float64)
     from bettibounds.engines.torch_kernel import LossKernel
 
@@ -80,7 +81,7 @@ def rows(quick: bool):
         per_point, _ = budget.kernel_pilot(kern, 0)  # as the CLI estimates: a pilot of the kernel
         est = budget.loss_evaluations(spec, n, per_point)
         out.append((f"loss at {n} points, widths {widths}, m={m}", est,
-                    _time(lambda: kern.evaluate_chunked(pts, "full"))))
+                    _time(partial(kern.evaluate_chunked, pts, "full"))))
     from bettibounds.barcode.sampling import sample_parameters
 
     for widths, m, starts, steps in [((2,), 2, 64, 200), ((16, 16), 64, 16, 50), ((8,), 200, 64, 40)]:
@@ -91,7 +92,7 @@ def rows(quick: bool):
         est = (budget.descent(spec, starts, steps, budget.DESCENT_STEP + per_start * starts)
                + budget.loss_evaluations(spec, starts * (steps // 10 + 2), per_point))
         out.append((f"descent widths {widths}, m={m}: {starts} x {steps} steps", est,
-                    _time(lambda: sample_parameters(kern, -3, 3, uniform=0, starts=starts, steps=steps))))
+                    _time(partial(sample_parameters, kern, -3, 3, uniform=0, starts=starts, steps=steps))))
     # ---- k-NN graph and lower-star H0
     from bettibounds.barcode.graph import knn_graph, lower_star_h0
 
@@ -99,18 +100,18 @@ def rows(quick: bool):
                                                                         (30_000, 20, 10)]):
         pts = np.random.default_rng(2).random((n, dim))
         out.append((f"k-NN n={n} P={dim} k={k}", budget.knn(n, dim, k),
-                    _time(lambda: knn_graph(pts, k=k, device="cpu"))))
+                    _time(partial(knn_graph, pts, k=k, device="cpu"))))
         edges = knn_graph(pts, k=k, device="cpu")
         vals = np.random.default_rng(3).random(n)
         out.append((f"lower-star H0, {n} vertices, {len(edges)} edges", budget.lower_star(n, len(edges)),
-                    _time(lambda: lower_star_h0(vals, edges))))
+                    _time(partial(lower_star_h0, vals, edges))))
     # ---- cubical persistence
     from bettibounds.empirical.persistence import sublevel_persistence
 
     for shape in [(400, 400), (40, 40, 40)] if quick else [(400, 400), (1000, 1000), (40, 40, 40), (12,) * 4]:
         v = np.random.default_rng(4).random(shape)
         out.append((f"cubical persistence {shape}", budget.persistence(v.size, len(shape) - 1),
-                    _time(lambda: sublevel_persistence(v, max_dim=len(shape) - 1))))
+                    _time(partial(sublevel_persistence, v, max_dim=len(shape) - 1))))
     # ---- certified lower bound (lower)
     try:
         import flint  # noqa: F401

@@ -43,6 +43,7 @@ import os
 import platform
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -225,19 +226,20 @@ def main(argv=None) -> None:
     rows, extra, peaks = [], [], {}
     fused_first = {}
     ref64 = None  # the float64 values of the slice (fused engine, else torch kernel): every row's yardstick
+
+    def record(at, name, n_points, secs, values, idx=None, what=rows, flops=f_slice, base=None):
+        """One row; ``at`` = (dtype name, its matmul peak, the values the row's agreement is measured against)."""
+        dt_name, peak, reference = at
+        rate = n_points / secs
+        what.append(dict(dtype=dt_name, name=name, points=n_points, secs=secs, rate=rate,
+                         gflops=rate * flops / 1e9, frac=rate * flops / 1e9 / peak,
+                         agree=None if reference is None else rel(values, reference if idx is None else reference[idx]),
+                         base=base))
     for dt_name in ("float64", "float32"):
         dtype = {"float64": torch.float64, "float32": torch.float32}[dt_name]
         peak = peaks[dt_name] = matmul_peak(torch, dtype)
         reference = ref64
         fk = fused_kernel(mse, x, y, dt_name, required=args.fused == "yes") if args.fused != "no" else None
-
-        def record(name, n_points, secs, values, idx=None, what=rows, flops=f_slice, base=None):
-            rate = n_points / secs
-            what.append(dict(dtype=dt_name, name=name, points=n_points, secs=secs, rate=rate,
-                             gflops=rate * flops / 1e9, frac=rate * flops / 1e9 / peak,
-                             agree=None if reference is None else rel(values, reference if idx is None else
-                                                                      reference[idx]),
-                             base=base))
 
         t_naive, v_naive = min((naive_loop(torch, mse, x, y, thetas[naive_idx], dtype) for _ in range(args.repeats)),
                                key=lambda r: r[0])
@@ -245,52 +247,55 @@ def main(argv=None) -> None:
             t = time.perf_counter()
             fk.evaluate_chunked(coords[:64], "slice", center=center, directions=directions)
             fused_first[dt_name] = time.perf_counter() - t
-            t_f, v_f = best_of(args.repeats, lambda: fk.evaluate_chunked(coords, "slice", center=center,
-                                                                         directions=directions))
+            t_f, v_f = best_of(args.repeats, partial(fk.evaluate_chunked, coords, "slice",
+                                                     center=center, directions=directions))
             if dt_name == "float64":
                 reference = ref64 = v_f
         kern = LossKernel(mse, x, y, device="cpu", dtype=dt_name)
         kern.evaluate_chunked(coords[:2048], "slice", center=center, directions=directions)
-        t_k, v_k = best_of(args.repeats, lambda: kern.evaluate_chunked(coords, "slice", center=center,
-                                                                       directions=directions))
+        t_k, v_k = best_of(args.repeats, partial(kern.evaluate_chunked, coords, "slice",
+                                                 center=center, directions=directions))
         if reference is None:
             reference = ref64 = v_k
         t_v, v_v = min((vmap_loop(torch, mse, x, y, thetas[vmap_idx], dtype) for _ in range(args.repeats)),
                        key=lambda r: r[0])
-        record("naive loop", len(naive_idx), t_naive, v_naive, naive_idx)
-        record("torch.func.vmap", len(vmap_idx), t_v, v_v, vmap_idx)
-        record("torch kernel", N, t_k, v_k)
+        record((dt_name, peak, reference), "naive loop", len(naive_idx), t_naive, v_naive, naive_idx)
+        record((dt_name, peak, reference), "torch.func.vmap", len(vmap_idx), t_v, v_v, vmap_idx)
+        record((dt_name, peak, reference), "torch kernel", N, t_k, v_k)
         if fk is not None:
-            record("fused engine", N, t_f, v_f)
+            record((dt_name, peak, reference), "fused engine", N, t_f, v_f)
         if dt_name == "float64":
             # a BCE classifier and a 4-parameter box, each against its own naive loop
             tb, vb = min((naive_loop(torch, bce, x, labels, thetas[naive_idx], dtype) for _ in range(args.repeats)),
                          key=lambda r: r[0])
             kb = LossKernel(bce, x, labels, device="cpu", dtype=dt_name)
-            tkb, vkb = best_of(args.repeats, lambda: kb.evaluate_chunked(coords, "slice", center=center,
-                                                                         directions=directions))
+            tkb, vkb = best_of(args.repeats, partial(kb.evaluate_chunked, coords, "slice",
+                                                     center=center, directions=directions))
             reference = vkb
-            record("BCE: naive loop", len(naive_idx), tb, vb, naive_idx, extra, base="BCE")
-            record("BCE: torch kernel", N, tkb, vkb, None, extra, base="BCE")
+            record((dt_name, peak, reference), "BCE: naive loop", len(naive_idx), tb, vb, naive_idx, extra, base="BCE")
+            record((dt_name, peak, reference), "BCE: torch kernel", N, tkb, vkb, None, extra, base="BCE")
             if fk is not None:
                 fb = fused_kernel(bce, x, labels, dt_name, True)
-                tfb, vfb = best_of(args.repeats, lambda: fb.evaluate_chunked(coords, "slice", center=center,
-                                                                             directions=directions))
-                record("BCE: fused engine", N, tfb, vfb, None, extra, base="BCE")
+                tfb, vfb = best_of(args.repeats, partial(fb.evaluate_chunked, coords, "slice",
+                                                         center=center, directions=directions))
+                record((dt_name, peak, reference), "BCE: fused engine", N, tfb, vfb, None, extra, base="BCE")
             bx = box_exp
             idx = np.linspace(0, len(box_pts) - 1, min(args.naive, len(box_pts))).astype(int)
             tnx, vnx = min((naive_loop(torch, bx.spec, bx.x, bx.y, box_pts[idx], dtype)
                             for _ in range(args.repeats)), key=lambda r: r[0])
             kx = LossKernel(bx.spec, bx.x, bx.y, device="cpu", dtype=dt_name)
-            tkx, vkx = best_of(args.repeats, lambda: kx.evaluate_chunked(box_pts))
+            tkx, vkx = best_of(args.repeats, partial(kx.evaluate_chunked, box_pts))
             reference = vkx
-            record("box: naive loop", len(idx), tnx, vnx, idx, extra, flops=box_flops, base="box")
-            record("box: torch kernel", len(box_pts), tkx, vkx, None, extra, flops=box_flops, base="box")
+            record((dt_name, peak, reference), "box: naive loop", len(idx), tnx, vnx, idx, extra, flops=box_flops,
+                   base="box")
+            record((dt_name, peak, reference), "box: torch kernel", len(box_pts), tkx, vkx, None, extra,
+                   flops=box_flops, base="box")
             if fk is not None:
                 fx = fused_kernel(bx.spec, bx.x, bx.y, dt_name, True)
                 fx.evaluate_chunked(box_pts[:64], "full")
-                tfx, vfx = best_of(args.repeats, lambda: fx.evaluate_chunked(box_pts, "full"))
-                record("box: fused engine", len(box_pts), tfx, vfx, None, extra, flops=box_flops, base="box")
+                tfx, vfx = best_of(args.repeats, partial(fx.evaluate_chunked, box_pts, "full"))
+                record((dt_name, peak, reference), "box: fused engine", len(box_pts), tfx, vfx, None, extra,
+                       flops=box_flops, base="box")
             reference = ref64
 
     threads = torch.get_num_threads()

@@ -1,7 +1,7 @@
 """Peak host memory of sublevel persistence per grid vertex, per backend and dimension.
 
-Each case runs in a fresh interpreter (so one case's peak does not hide the next): it builds the
-value array, records the resident set size, calls
+Each case runs in a fresh interpreter (benchmarks/persistence_peak.py, so one case's peak does not hide
+the next): it builds the value array, records the resident set size, calls
 ``bettibounds.empirical.persistence.sublevel_persistence(values, backend=...)`` with every homology
 dimension, and reports (peak RSS - RSS before the call) / vertices (the peak, VmHWM, is reset just before
 the call), next to the estimate of
@@ -20,39 +20,14 @@ import subprocess
 import sys
 import time
 
-CHILD = r"""
-import json, sys
-import numpy as np
-from bettibounds.empirical.persistence import sublevel_persistence
-
-backend, shape, kind = sys.argv[1], tuple(int(s) for s in sys.argv[2].split("x")), sys.argv[3]
-rng = np.random.default_rng(0)
-if kind == "random":
-    values = rng.uniform(size=shape)
-else:
-    axes = np.meshgrid(*[np.linspace(-1, 1, n) for n in shape], indexing="ij", sparse=True)
-    values = np.zeros(shape)
-    for _ in range(8):
-        c, w, s = rng.uniform(-1, 1, len(shape)), rng.uniform(0.2, 0.6), rng.choice([-1.0, 1.0])
-        values = values + s * np.exp(-sum((a - ci) ** 2 for a, ci in zip(axes, c)) / w**2)
-sublevel_persistence(np.zeros((2,) * len(shape)), backend=backend)  # load the library first
-
-def status(key):
-    with open("/proc/self/status") as fh:
-        return next(int(line.split()[1]) * 1024 for line in fh if line.startswith(key + ":"))
-
-with open("/proc/self/clear_refs", "w") as fh:
-    fh.write("5")  # reset the peak (VmHWM) to the current resident set: import-time peaks do not count
-before = status("VmRSS")
-d = sublevel_persistence(values, backend=backend)
-print(json.dumps({"before": before, "peak": status("VmHWM"), "bars": int(sum(len(d.bars[k]) for k in d.dims))}))
-"""
+#: the measuring child (one fresh interpreter per case), shared with tests/empirical/test_persistence_memory.py
+PEAK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "persistence_peak.py")
 
 
 def measure(backend: str, shape: tuple, kind: str) -> dict:
     """Peak RSS increase of one persistence call, in a fresh interpreter."""
     env = dict(os.environ)
-    out = subprocess.run([sys.executable, "-c", CHILD, backend, "x".join(map(str, shape)), kind],
+    out = subprocess.run([sys.executable, PEAK, backend, "x".join(map(str, shape)), kind],
                          capture_output=True, text=True, check=True, env=env)
     r = json.loads(out.stdout.strip().splitlines()[-1])
     n = 1

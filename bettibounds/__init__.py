@@ -12,21 +12,10 @@ PfaffianFormat(order=6, alpha=2, beta=4)
 
 from __future__ import annotations
 
+from . import errors
 from ._version import __version__
 from .api import bounds
-from .errors import (
-    BettiBoundsError,
-    DeviceError,
-    FloatingPointModeError,
-    HypothesisError,
-    InvalidSpecError,
-    MissingExtraError,
-    NotPfaffianError,
-    OutputError,
-    ResourceLimitError,
-    SchedulerError,
-    UnknownNameError,
-)
+from .errors import *  # noqa: F403 (every error class; listed once, in errors.__all__)
 from .lower import SymmetryGroup, symmetry_group
 from .pfaffian.activations import get_activation
 from .pfaffian.chain import Certificate, certify, certify_chain
@@ -58,16 +47,6 @@ __all__ = [
     "symmetry_group",
     "REFERENCES",
     "cite",
-    "BettiBoundsError",
-    "InvalidSpecError",
-    "NotPfaffianError",
-    "HypothesisError",
-    "UnknownNameError",
-    "MissingExtraError",
-    "DeviceError",
-    "SchedulerError",
-    "ResourceLimitError",
-    "OutputError",
-    "FloatingPointModeError",
     "__version__",
 ]
+__all__ += errors.__all__

@@ -32,11 +32,12 @@ _ADDRESS = re.compile(r"^(tcp|tls)://(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(\d{1,
 
 
 def _check_scheduler(scheduler) -> str:
-    if not isinstance(scheduler, str) or not (scheduler == "local" or _ADDRESS.match(scheduler)):
+    address = _ADDRESS.match(scheduler) if isinstance(scheduler, str) else None
+    if not isinstance(scheduler, str) or not (scheduler == "local" or address):
         raise InvalidSpecError(
             f"scheduler must be 'local' (start a LocalCluster on this machine) or the address of a running Dask "
             f"scheduler such as 'tcp://10.0.0.5:8786', got {scheduler!r}")
-    if scheduler != "local" and not 1 <= int(_ADDRESS.match(scheduler).group(3)) <= 65535:
+    if address is not None and not 1 <= int(address.group(3)) <= 65535:
         raise InvalidSpecError(f"scheduler {scheduler!r}: the port must lie in 1..65535")
     return scheduler
 
@@ -60,7 +61,9 @@ def check_scheduler(scheduler, *, timeout: float = 5.0):
     if scheduler != "local":
         import socket
 
-        host, port = _ADDRESS.match(scheduler).group(2, 3)
+        address = _ADDRESS.match(scheduler)
+        assert address is not None  # _check_scheduler accepted it
+        host, port = address.group(2, 3)
         try:
             socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
         except (OSError, ValueError) as exc:

@@ -19,6 +19,9 @@ This module spreads the evaluation over a ``dask.distributed`` cluster:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from .dask_cluster import check_scheduler, dask_client, dask_setup
 from .engines.dask_engine import DaskEvaluator, dask_distributed, worker_failure
 from .errors import InvalidSpecError
@@ -48,7 +51,8 @@ def experiment_evaluator(experiment, client, *, device=None, dtype: str | None =
 
 
 def landscape_sampler(experiment, client, *, device=None, dtype: str | None = None, chunk: int | None = None,
-                      block: int | None = None, progress: bool = False, engine: str | None = None):
+                      block: int | None = None, progress: bool = False, engine: str | None = None
+                      ) -> LandscapeSampler:
     """``sampler(grid) -> LandscapeSample`` evaluating ``experiment`` on the cluster of ``client``.
 
     For :func:`~bettibounds.empirical.compare.analyze_landscape` (``sampler=``): the grid,
@@ -56,16 +60,26 @@ def landscape_sampler(experiment, client, *, device=None, dtype: str | None = No
     (recorded the same way); only the loss evaluation moves to the workers. The
     :class:`DaskEvaluator` is ``sampler.evaluator`` (its ``info`` after a run).
     """
-    from .empirical.sampler import sample_landscape
-
     evaluator = experiment_evaluator(experiment, client, device=device, dtype=dtype, chunk=chunk, block=block,
                                      progress=progress, engine=engine)
+    return LandscapeSampler(experiment, evaluator, dtype, progress)
 
-    def sampler(grid):
-        return sample_landscape(experiment, grid=grid, dtype=dtype, progress=progress, kernel=evaluator)
 
-    sampler.evaluator = evaluator
-    return sampler
+@dataclass(frozen=True)
+class LandscapeSampler:
+    """``sampler(grid)``: :func:`~bettibounds.empirical.sampler.sample_landscape` of ``experiment``
+    with the loss evaluated by ``evaluator`` (what :func:`landscape_sampler` returns)."""
+
+    experiment: Any
+    evaluator: DaskEvaluator
+    dtype: str | None
+    progress: bool
+
+    def __call__(self, grid: Any) -> Any:
+        from .empirical.sampler import sample_landscape
+
+        return sample_landscape(self.experiment, grid=grid, dtype=self.dtype, progress=self.progress,
+                                kernel=self.evaluator)
 
 
 def map_jobs(func, items, scheduler=None, *, workers: int | None = None, progress: bool = False,

@@ -489,7 +489,7 @@ def refinement(spec, segments: int, per_point: float | None = None, per_start: f
 
 
 def sample_barcode(spec, *, uniform: int, starts: int, steps: int, k: int, refine: int, record_every: int = 10,
-                   pilot: tuple[float, float, float] | None = None, region: str = "box",
+                   pilot: tuple[float, float] | None = None, region: str = "box",
                    hull_descents: int = 100) -> Cost:
     """Everything ``bettibounds barcode`` does in sample mode (uniform points, descents, the loss at
     every recorded point, the k-NN graph, its persistence, the refinement). ``pilot``: (per point,

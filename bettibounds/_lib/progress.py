@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from types import FrameType
 
 __all__ = ["progress_bar"]
 
@@ -30,7 +31,7 @@ def _outside_stacklevel() -> int:
     """The ``stacklevel`` that makes a warning raised by the caller of this function point at the
     first frame outside the package (the user's line), however deep in the library the caller
     sits. One location per user line also lets Python's default filter show it once."""
-    frame = sys._getframe(1)  # the function that warns: stacklevel 1
+    frame: FrameType | None = sys._getframe(1)  # the function that warns: stacklevel 1
     level = 1
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE + os.sep):
         frame = frame.f_back

@@ -26,6 +26,7 @@ import math
 import os
 import stat
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,7 @@ def _depth(obj: Any) -> int:
     deepest, stack = 0, [(obj, 1)]
     while stack:
         node, level = stack.pop()
+        children: Iterable[Any]
         if isinstance(node, dict):
             children = node.values()
         elif isinstance(node, list):

@@ -33,7 +33,7 @@ def output_error(exc: OSError, what: str, path: Any) -> OutputError:
     hint = {errno.ENOSPC: " (the disk is full)", errno.EDQUOT: " (the disk quota is exhausted)",
             errno.EFBIG: " (a file-size limit, e.g. ulimit -f, was reached)",
             errno.ENAMETOOLONG: " (a path component is longer than the file system allows, usually 255 bytes)",
-            errno.EROFS: " (a read-only file system)", errno.EACCES: " (no permission)"}.get(exc.errno, "")
+            errno.EROFS: " (a read-only file system)", errno.EACCES: " (no permission)"}.get(exc.errno or 0, "")
     return OutputError(f"cannot write {what} {display_path(path)}: {reason}{hint}; nothing was written there")
 
 
@@ -95,7 +95,8 @@ def atomic_write(path: Any, data: str | bytes | Callable[[Any], None], what: str
     except ValueError:
         raise OutputError(f"cannot write {what} {display_path(target)}: {bad_path(target)}") from None
     try:
-        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": ""})) as fh:
+        text: dict[str, Any] = {} if binary else {"encoding": "utf-8", "newline": ""}
+        with os.fdopen(fd, "wb" if binary else "w", **text) as fh:
             if callable(data):
                 data(fh)
             else:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from types import ModuleType
 
 import numpy as np
 
@@ -171,6 +172,7 @@ def _hnsw_neighbours(arr: np.ndarray, k: int) -> np.ndarray:
 
 def _brute_neighbours(arr: np.ndarray, k: int, device, dtype: str, progress: bool) -> np.ndarray:
     n = arr.shape[0]
+    torch: ModuleType | None
     try:
         import torch
     except ImportError:  # numpy fallback: the same blocked computation
@@ -268,7 +270,8 @@ def _radius(radius, dist: np.ndarray) -> float | None:
         if radius != "auto":
             raise InvalidSpecError(_RADIUS_RULE + f", got {radius!r}")
         return 2.0 * float(dist.mean()) if dist.size else None
-    if isinstance(radius, bool) or not isinstance(radius, numbers.Real) or not (math.isfinite(radius) and radius > 0):
+    if (isinstance(radius, bool) or not isinstance(radius, numbers.Real)
+            or not (math.isfinite(radius) and float(radius) > 0)):
         raise InvalidSpecError(_RADIUS_RULE + f", got {radius!r}")
     return float(radius)
 

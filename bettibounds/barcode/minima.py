@@ -112,7 +112,8 @@ def graph_h0(values, levels) -> tuple[list[tuple[int, float, tuple[int, int] | N
         young, old = (ri, rj) if rank[ri] > rank[rj] else (rj, ri)
         deaths[young] = (float(w), (i, j))
         parent[young] = old
-    bars = [(v, *deaths[v]) if v in deaths else (v, math.inf, None) for v in range(n)]
+    bars: list[tuple[int, float, tuple[int, int] | None]] = [
+        (v, *deaths[v]) if v in deaths else (v, math.inf, None) for v in range(n)]
     direct = np.full(n, math.inf)
     for i in range(n):
         lower = [j for j in range(n) if rank[j] < rank[i]]
@@ -209,13 +210,14 @@ def minima_graph_barcode(evaluator, minima, *, spec=None, quotient: str = "none"
     finite bar's ``death_path_converged`` says whether the path carrying its death converged.
     ``relaxation`` holds the :class:`~bettibounds.barcode.relax.PathRelaxation` itself.
     """
-    from .quotient import canonical_form, quotient_info
+    from .quotient import QuotientInfo, canonical_form, quotient_info
 
     ev = as_evaluator(evaluator)
     X = np.array(minima, dtype=np.float64).reshape(-1, ev.n_params)
     if X.shape[0] < 1:
         raise InvalidSpecError("minima_graph_barcode needs at least one minimum")
     t0 = time.perf_counter()
+    qinfo: QuotientInfo | None
     if quotient == "canonical":
         if spec is None:
             raise InvalidSpecError("quotient='canonical' needs the network's spec")
@@ -258,12 +260,13 @@ def minima_graph_barcode(evaluator, minima, *, spec=None, quotient: str = "none"
             converged=int(relaxation.converged.sum()),
             paths=[{"pair": [i, j], **relaxation.path_record(m)} for m, (i, j) in enumerate(pairs)],
             to_score_half=float(sum(d - v for d, v in zip(half_deaths, f) if math.isfinite(d))))
-    path_converged = {(i, j): bool(relaxation.converged[m]) for m, (i, j) in enumerate(pairs)}
+    path_converged: dict[tuple[int, int], bool] = {} if relaxation is None else {
+        (i, j): bool(relaxation.converged[m]) for m, (i, j) in enumerate(pairs)}
     raw, direct = graph_h0(f, levels)
     graph_deaths = np.array([d for _, d, _ in raw])
     bars = [BarcodeBar(0, float(f[v]), d, (v,), None if e is None else tuple(int(x) for x in e))
             for v, d, e in raw]
-    convergence["death_path_converged"] = {int(v): path_converged[tuple(sorted(e))] for v, _, e in raw
+    convergence["death_path_converged"] = {int(v): path_converged[min(e), max(e)] for v, _, e in raw
                                            if e is not None}
     meta = {"protocol": "minima graph (Barannikov et al. 2020)", "n_runs": int(len(minima)), "n_minima": n,
             "quotient": None if qinfo is None else qinfo.to_dict(), "identify_tol": identify_tol,

@@ -52,7 +52,7 @@ def plot_barcode(barcode: Barcode, out_dir, name: str = "barcode.png", max_bars:
         low = min(low, barcode.value_min)
         top = max(top, barcode.value_max) if barcode.value_max > low else low + 1.0
     fig, ax = plt.subplots(figsize=(7, max(2.5, 0.18 * len(bars) + 1.2)))
-    seen = set()
+    seen: set[str | tuple[str, int]] = set()  # legend entries drawn: kinds, (kind, index)
     for y, b in enumerate(bars):
         colour = _COLOURS[b.dim % len(_COLOURS)]
         if b.essential:

@@ -31,6 +31,7 @@ import functools
 import json
 import math
 import time
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -38,6 +39,10 @@ from .._lib.extras import install_hint
 from ..errors import InvalidSpecError, MissingExtraError
 from ..spec import ArchitectureSpec
 from .evaluate import as_evaluator, torch_threads
+
+if TYPE_CHECKING:
+    from ..engines.torch_kernel import LossKernel
+    from .backprop import MLPEvaluator
 
 __all__ = ["DATASETS", "TREND_CONFIGS", "load_dataset", "run_architecture", "to_score_trend", "trend_verdict",
            "generalisation_verdict", "mean_ci95", "default_init", "descent_lr", "CONVERGED_SHARE"]
@@ -143,8 +148,8 @@ def default_init(spec, n: int, rng) -> np.ndarray:
 
     layers, _ = build_params(spec, lambda p: p)
     out = np.empty((n, spec.n_params))
-    for W, b in layers:
-        W = np.asarray(W, dtype=np.int64)
+    for w_index, b in layers:  # the positions of the layer's weights and biases in the vector
+        W = np.asarray(w_index, dtype=np.int64)
         bound = 1.0 / math.sqrt(W.shape[1])
         out[:, W.reshape(-1)] = rng.uniform(-bound, bound, size=(n, W.size))
         if b is not None:
@@ -195,6 +200,7 @@ def _run(spec, dataset, width, depth, seed, cfg, x, y, xt, yt, info, device, dty
     t0 = time.perf_counter()
     c0 = time.process_time()
     fast = None
+    ev: MLPEvaluator | LossKernel
     if str(device) == "cpu":
         from .backprop import MLPEvaluator
 
@@ -294,8 +300,8 @@ def _size(item) -> int:
 
 def _job(args):
     """One sweep job (module level, so that worker processes can receive it)."""
-    item, cfg, device, dtype = args
-    return run_architecture(*item, cfg, device=device, dtype=dtype, threads=1)
+    (dataset, width, depth, seed), cfg, device, dtype = args
+    return run_architecture(dataset, width, depth, seed, cfg, device=device, dtype=dtype, threads=1)
 
 
 def to_score_trend(scale: str = "quick", *, jobs_map=None, device="cpu", dtype: str = "float64", cfg=None,
@@ -326,7 +332,8 @@ def to_score_trend(scale: str = "quick", *, jobs_map=None, device="cpu", dtype: 
         return r
 
     def job(item):
-        return run_architecture(*item, cfg, device=device, dtype=dtype)
+        dataset, width, depth, seed = item
+        return run_architecture(dataset, width, depth, seed, cfg, device=device, dtype=dtype)
 
     todo = [it for it in items if it not in done]
     if jobs_map is not None:
@@ -344,7 +351,7 @@ def to_score_trend(scale: str = "quick", *, jobs_map=None, device="cpu", dtype: 
         new = [record(job(it)) for it in todo]
     got = {**done, **{(r["dataset"], r["width"], r["depth"], r["seed"]): r for r in new}}
     runs = [got[it] for it in items]
-    rows = []
+    rows: list[dict[str, Any]] = []
     proto = protocol_text(cfg)
     if not runs:
         return rows, runs
@@ -409,7 +416,7 @@ TREND_RULE = ("For every data set and depth, the TO-score at the smallest width 
 
 def trend_verdict(rows) -> dict:
     """The verdict on observation 1 (the TO-score decreases with width and depth) by ``TREND_RULE``."""
-    comps = {"width": [], "depth": []}
+    comps: dict[str, list[dict[str, Any]]] = {"width": [], "depth": []}
     for ds in sorted({r["dataset"] for r in rows}):
         sub = [r for r in rows if r["dataset"] == ds]
         at = {(r["width"], r["depth"]): r for r in sub}

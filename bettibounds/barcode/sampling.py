@@ -247,7 +247,9 @@ def protocol_text(meta: dict) -> str:
 def _threshold_points(kernel, evaluator, lo, hi, n: int, threshold: float, rng, max_draws: int, progress: bool):
     """Up to ``n`` uniform points of the box with loss < threshold (rejection; at most max_draws drawn)."""
     ev = evaluator if evaluator is not None else kernel
-    kept_p, kept_v, drawn = [], [], 0
+    kept_p: list[np.ndarray] = []
+    kept_v: list[np.ndarray] = []
+    drawn = 0
     batch = max(1024, n)
     while sum(len(v) for v in kept_v) < n and drawn < max_draws:
         m = min(batch, max_draws - drawn)
@@ -382,7 +384,7 @@ def _sample_barcode(kernel, low, high, uniform, starts, steps, lr, record_every,
                             f"{drawn} draws (raise max_draws or the threshold)")
         else:
             _count("hull_descents", hull_descents, 2)
-            if not (isinstance(hull_scale, numbers.Real) and math.isfinite(hull_scale) and hull_scale > 0):
+            if not (isinstance(hull_scale, numbers.Real) and math.isfinite(hull_scale) and float(hull_scale) > 0):
                 raise InvalidSpecError(f"hull_scale must be a positive number, got {hull_scale!r}")
             pts, _ = _hull_points(kernel, sample.low, sample.high, uniform, rng, hull_descents, steps, lr,
                                        float(hull_scale))

@@ -21,6 +21,7 @@ are in every row so a reader can judge.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +30,7 @@ from ..spec import ArchitectureSpec
 __all__ = ["trend_data", "barcode_trend", "TREND_DEFAULTS"]
 
 #: The quick configuration (the report's default); the full one is larger in every direction.
-TREND_DEFAULTS = {
+TREND_DEFAULTS: dict[bool, dict[str, Any]] = {
     True: {"widths": (2, 4, 8), "depths": (1, 2), "uniform": 300, "starts": 16, "steps": 120, "k": 10,
            "refine": "all", "iterations": 120, "samples": 12},
     False: {"widths": (2, 4, 8, 16), "depths": (1, 2, 3), "uniform": 1000, "starts": 48, "steps": 300,

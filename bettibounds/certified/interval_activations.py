@@ -11,6 +11,7 @@ exact ranges through interval squares; docs/theory.md §13.2-13.3). :func:`softp
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -166,9 +167,9 @@ class IntervalActivation:
     """
 
     name: str
-    value: object
-    narrow: object
-    deriv: object
+    value: Callable[[Interval], Interval]
+    narrow: Callable[[Interval], Interval]
+    deriv: Callable[[Interval, Interval], Interval]
 
 
 def _poly_activation(p: int) -> IntervalActivation:

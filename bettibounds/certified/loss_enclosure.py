@@ -148,8 +148,11 @@ class SliceLoss:
         self.l2 = float(lam)
         if Fraction(self.l2) != lam:
             raise InvalidSpecError(f"l2 = {lam} is not exactly a float64 number")
-        self.act = activation_enclosure(get_activation(spec.activation).name)
-        self.act_name = self.act.name
+        act = activation_enclosure(get_activation(spec.activation).name)
+        if act is None:  # certify_unsupported refused it above; kept so that no path reaches None
+            raise InvalidSpecError(f"no interval enclosure for the activation {spec.activation!r}")
+        self.act = act
+        self.act_name = act.name
         self.out_act = spec.output_activation
         self.loss_kind = spec.loss
         layers, U = build_params(spec, lambda p: p)
@@ -250,7 +253,8 @@ class SliceLoss:
         for s in range(k):
             zp = zp + Z1[1 + s] * self._bc(c[:, s])
         a_p = act.narrow(zp)
-        a_v, da = None, []
+        a_v: Interval | None = None
+        da: list[Interval] = []
         if wide:
             zv = zp
             for r in axes:
@@ -264,13 +268,15 @@ class SliceLoss:
             zp, zv, dz = self._linear(layer, a_p, a_v, da, c, axes)
             if idx < L:  # hidden
                 n_p = act.narrow(zp)
-                n_v, n_d = None, []
+                n_v: Interval | None = None
+                n_d: list[Interval] = []
                 if wide:
                     zv = self._mvf(zv, zp, dz, delta, axes)
                     n_v, n_d = self._activate_box(act, zv, dz, n_p, delta, axes)
                 if self.residual:
                     n_p = n_p + a_p
                     if wide:
+                        assert n_v is not None and a_v is not None  # wide: both computed above
                         n_v = n_v + a_v
                         n_d = [x + y for x, y in zip(n_d, da)]
                         n_v = self._mvf(n_v, n_p, n_d, delta, axes)
@@ -292,6 +298,7 @@ class SliceLoss:
                 uv = uv + io_v
                 du = [d + IO[1 + r] for r, d in zip(axes, du)]
         if wide:
+            assert uv is not None  # wide: the box slot was computed layer by layer
             uv = self._mvf(uv, up_, du, delta, axes)
         # ---- per-sample loss and its derivative in u
         lp, lv, dl = self._sample_loss(up_, uv if wide else None)
@@ -377,6 +384,7 @@ class SliceLoss:
         if self.loss_kind == "bce":
             ypos = (y > 0)
             ylt1 = (y < 1)
+            assert self._one_minus_y is not None  # built for BCE in __init__
             omy = self._one_minus_y.reshape(y.shape)
 
             def bce(u):
@@ -411,6 +419,7 @@ class SliceLoss:
         """lambda ||theta_0 + D t||^2 = lambda (G_00 + 2 sum_s t_s G_0s + sum_rs t_r t_s G_rs)."""
         k = self.k
         G = self.gram
+        assert G is not None  # called only for l2 > 0, where __init__ built it
         lam = self.l2
 
         def quad(ts):  # ts: list of Intervals or float arrays (N,)

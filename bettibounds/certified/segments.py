@@ -65,7 +65,7 @@ def analyse_segments(oracle: BoxOracle, keys: np.ndarray, axes: np.ndarray, c: f
         return []
     seg_of = np.arange(n)
     cur = keys.copy()
-    terminal = [[] for _ in range(n)]  # (lo, hi, cls)
+    terminal: list[list[tuple[int, int, int]]] = [[] for _ in range(n)]  # (lo, hi, cls)
     failures: dict = {}
     base_len = keys[np.arange(n), 2 * axes + 1] - keys[np.arange(n), 2 * axes]
     while cur.shape[0]:
@@ -100,15 +100,14 @@ def analyse_segments(oracle: BoxOracle, keys: np.ndarray, axes: np.ndarray, c: f
         seg_of = np.concatenate([seg_of[sp], seg_of[sp]])
     # states of the pieces' ends that the pieces themselves do not decide
     need = []
-    ends = []
+    ends: dict[int, tuple[list[int], dict[int, int]]] = {}  # segment -> (positions, known states), unless failed
     for s in range(n):
         if s in failures:
-            ends.append(None)
             continue
         pcs = sorted(terminal[s])
         terminal[s] = pcs
         pos = [pcs[0][0]] + [p[1] for p in pcs]
-        known = {}
+        known: dict[int, int] = {}
         for j, (lo, hi, cl) in enumerate(pcs):
             if cl in (IN, OUT):
                 for q in (j, j + 1):
@@ -116,7 +115,7 @@ def analyse_segments(oracle: BoxOracle, keys: np.ndarray, axes: np.ndarray, c: f
                     if known.get(q, v) != v:
                         raise InconsistencyError("adjacent pieces IN and OUT share an end")
                     known[q] = v
-        ends.append((pos, known))
+        ends[s] = (pos, known)
         for q, p in enumerate(pos):
             if q not in known:
                 key = keys[s].copy()

@@ -169,10 +169,10 @@ def certify_2d(oracle: BoxOracle, c: float, ctx: LevelContext) -> dict:
             ok = (w0 > min_width) & (w1 > min_width)
             ok &= oracle.splittable(0, sp[:, 0], sp[:, 1]) & oracle.splittable(1, sp[:, 2], sp[:, 3])
             if not ok.all():
-                s = int(np.flatnonzero(~seg_ok)[0])
-                if why.get(s) is not None:
-                    return {"failure": why[s]}
-                lo, hi = oracle.boxes(keys[s][None])
+                first = int(np.flatnonzero(~seg_ok)[0])
+                if why.get(first) is not None:
+                    return {"failure": why[first]}
+                lo, hi = oracle.boxes(keys[first][None])
                 return {"failure": {"kind": "segment", "centre": tuple((0.5 * (lo[0] + hi[0])).tolist()),
                                     "c": c, "f": None, "grad_contains_zero": None}}
             leaves, info = leaves[~sel], info[~sel]
@@ -274,7 +274,7 @@ def _vertex_states(oracle, corners, leaves, info, c):
 
 def _check_vertices(corners, vstate, seg_keys, seg_nonempty):
     """Every segment ending at a vertex in X_c meets X_c (a cheap consistency check)."""
-    ends = {}
+    ends: dict[tuple[int, int], list[bool]] = {}
     for k, ne in zip(seg_keys.tolist(), seg_nonempty.tolist()):
         for p in ((k[0], k[2]), (k[1], k[3])):
             ends.setdefault(p, []).append(ne)

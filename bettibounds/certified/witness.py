@@ -32,11 +32,12 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
 from ..errors import InvalidSpecError
-from ..lower import symmetry_group
+from ..lower import SymmetryGroup, symmetry_group
 from ..pfaffian.activations import get_activation
 from ..pfaffian.network import build_params, loss_expression
 from .jets import FLOAT, Jet, arb_backend, scalar_functions
@@ -123,7 +124,7 @@ def loss_jet(spec, x, y, theta, bk=FLOAT, order: int = 2, radius=None) -> Jet:
     if bk.dtype is object:
         from flint import arb
 
-        vals = [arb(float(t), radius) if radius else arb(float(t)) for t in theta]
+        vals: list[Any] = [arb(float(t), radius) if radius else arb(float(t)) for t in theta]
     else:
         vals = [float(t) for t in theta]
     thetas = [Jet.variable(v, p, P, bk, order) for p, v in enumerate(vals)]
@@ -192,6 +193,7 @@ def _block_elements(spec, block, kind):
     """All (perm, flip-vector(s)) of one block; flips are per layer for even activations."""
     h = block["width"]
     perms = list(itertools.permutations(range(h)))
+    flips: list[Any]
     if block["flips"] == 0:
         flips = [None]
     elif kind == "even":
@@ -271,14 +273,21 @@ def apply_element(spec, theta, combo):
     return t
 
 
+def _order_text(group: SymmetryGroup) -> str:
+    """|G| for a message: the exact order, or 10^k (k from log2 |G|) when it has too many digits."""
+    if group.order is not None:
+        return str(group.order)
+    return "unknown" if group.log2 is None else f"10^{int(group.log2 * math.log10(2))}"
+
+
 def group_orbit(spec, theta, max_order: int = 200_000):
     """Yield ``(h_theta, norm_bound, element)`` for every non-identity element h of G."""
     group = symmetry_group(spec, linear_only=True)  # the disjointness argument needs linear maps
     if not group.applicable:
         raise InvalidSpecError("; ".join(group.notes))
     if group.order is None or group.order > max_order:
-        raise InvalidSpecError(f"|G| = {group.order or '10^' + str(int(group.log2 * math.log10(2)))} "
-                               f"exceeds max_order={max_order}: the orbit cannot be enumerated")
+        raise InvalidSpecError(f"|G| = {_order_text(group)} exceeds max_order={max_order}: the orbit cannot be "
+                               "enumerated")
     kind = get_activation(spec.activation).symmetry
     Ws, bs = _structure(spec)
     per_block = [_block_elements(spec, b, kind) for b in group.blocks]
@@ -380,9 +389,8 @@ def certify_lower(spec, x, y, theta=None, *, starts: int = 8, seed: int = 0, max
     if not group.applicable:
         raise InvalidSpecError("no finite symmetry group: " + "; ".join(group.notes))
     if group.order is None or group.order > max_order:
-        size = group.order if group.order is not None else f"10^{int(group.log2 * 0.30103)}"
-        raise InvalidSpecError(f"|G| = {size} exceeds max_order={max_order}: its orbit cannot be enumerated; "
-                               "use a narrower network")
+        raise InvalidSpecError(f"|G| = {_order_text(group)} exceeds max_order={max_order}: its orbit cannot be "
+                               "enumerated; use a narrower network")
     if spec.n_params > max_params:
         raise InvalidSpecError(f"P = {spec.n_params} parameters exceeds max_params={max_params}: the ball-arithmetic "
                                "Hessian costs O(P^2) per operation; certify a smaller network")

@@ -11,6 +11,7 @@ from .._lib.extras import missing_extra
 from ..errors import InvalidSpecError
 from .common import (
     ENGINE_HELP,
+    check_scheduler_args,
     engine_device,
     engine_options,
     json_option,
@@ -134,13 +135,8 @@ def run(args: argparse.Namespace) -> int:
         k = protocol_options(args.k, {})["k"]  # an integer or "4P"
         if k != "4P":
             count("--k", k, 1)
-    if args.workers is not None and (args.scheduler != "local" or args.workers < 1):
-        raise InvalidSpecError("--workers must be >= 1 and applies to --scheduler local only")
+    check_scheduler_args(args)
     box = _box(args.box)
-    if args.scheduler is not None:
-        from ..dask_cluster import check_scheduler
-
-        check_scheduler(args.scheduler)
     output_dir(args.plot, "--plot")
     exp = _barcode_experiment(args)
     from ..empirical.sampler import experiment_engine

@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         from ..pfaffian.derive import closed_form
 
         check_certificate_size(spec)  # a certificate too large to build is refused before any estimate
-        budget.enforce(budget.chain_certificate(closed_form(spec).format.order, spec.n_params), "the certificate",
+        budget.enforce(budget.chain_certificate(closed_form(spec).triple[0], spec.n_params), "the certificate",
                        "certify a smaller architecture (fewer inputs, samples or units)")
     report = bounds(spec, space=args.space, slice_dim=args.slice_dim,
                     zell_constant=args.zell_constant, check=args.check, certify=args.certify)

@@ -11,7 +11,8 @@ from typing import Any, NoReturn
 from ..errors import InvalidSpecError
 
 __all__ = ["PROG", "Parser", "one_line", "output_dir", "int_list", "json_option", "plot_option", "engine_options",
-           "scheduler_options", "progress_option", "engine_device", "staged_outputs", "ENGINE_HELP"]
+           "scheduler_options", "check_scheduler_args", "progress_option", "engine_device", "staged_outputs",
+           "ENGINE_HELP"]
 
 PROG = "bettibounds"
 
@@ -144,6 +145,25 @@ def scheduler_options(where: str) -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None,
                    help="worker processes of --scheduler local (default: the number of CPU cores)")
     return p
+
+
+def check_scheduler_args(args: argparse.Namespace) -> None:
+    """``--scheduler`` and ``--workers`` (where the command has it), before any work: ``--workers`` is
+    a count >= 1 for ``--scheduler local`` only, and a bad address or a missing Dask is refused now."""
+    workers = getattr(args, "workers", None)
+    if workers is not None:
+        from .._lib.budget import count
+
+        count("--workers", workers, 1)
+        if args.scheduler is None:
+            raise InvalidSpecError("--workers applies to distributed runs: add --scheduler local")
+        if args.scheduler != "local":
+            raise InvalidSpecError("--workers applies to --scheduler local only (a remote cluster has the workers "
+                                   "started there with `dask worker`)")
+    if args.scheduler is not None:
+        from ..dask_cluster import check_scheduler
+
+        check_scheduler(args.scheduler)
 
 
 def engine_device(args: argparse.Namespace) -> tuple[str | None, str]:

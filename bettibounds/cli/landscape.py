@@ -11,6 +11,7 @@ from ..errors import InvalidSpecError, ResourceLimitError
 from .common import (
     ENGINE_HELP,
     PROG,
+    check_scheduler_args,
     engine_device,
     engine_options,
     json_option,
@@ -111,13 +112,7 @@ def run(args: argparse.Namespace) -> int:
     if args.scheduler is None and (args.workers is not None or args.block is not None):
         raise InvalidSpecError("--workers and --block apply to distributed runs: add --scheduler local "
                                "or --scheduler tcp://host:port")
-    if args.workers is not None and args.scheduler != "local":
-        raise InvalidSpecError("--workers applies to --scheduler local only (a remote cluster has the workers "
-                               "started there with `dask worker`)")
-    if args.scheduler is not None:
-        from ..dask_cluster import check_scheduler
-
-        check_scheduler(args.scheduler)
+    check_scheduler_args(args)
     levels = None if args.levels is None else parse_levels(args.levels)  # refused before the model is loaded
     exp = _load(args)
     if levels is not None:
@@ -248,12 +243,7 @@ def _distributed(exp, args: argparse.Namespace, device, dtype: str):
     from ..distributed import dask_client, landscape_sampler
     from ..empirical.compare import analyze_landscape
 
-    for name in ("workers", "block"):
-        if getattr(args, name) is not None and getattr(args, name) < 1:
-            raise InvalidSpecError(f"--{name} must be >= 1, got {getattr(args, name)}")
-    if args.workers is not None and args.scheduler != "local":
-        raise InvalidSpecError("--workers applies to --scheduler local only (a remote cluster has the workers "
-                               "started there with `dask worker`)")
+    # run() checked --workers and --block (check_scheduler_args, count)
     with dask_client(args.scheduler, workers=args.workers) as client:
         sampler = landscape_sampler(exp, client, device=device, dtype=dtype, block=args.block,
                                     progress=args.progress, engine=args.engine)

@@ -114,6 +114,7 @@ def _run(args: argparse.Namespace, stage) -> int:
     output_dir(args.plot, "--plot")
     out: dict = {}
     e = args.outputs
+    c: np.ndarray | list[float]  # the invariants c_k: computed, or given by --c
     if args.experiment:
         from ..obstruction.experiment import load_obstruction_experiment
 

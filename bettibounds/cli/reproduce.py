@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import PROG, one_line, output_dir
+from .common import PROG, check_scheduler_args, one_line, output_dir
 
 __all__ = ["add_parser", "run"]
 
@@ -29,10 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from .._lib.writers import staged_directory
     from ..reproduce import TheoryViolation, reproduce
 
-    if args.scheduler is not None:  # before any work: a bad address or a missing Dask is refused now
-        from ..dask_cluster import check_scheduler
-
-        check_scheduler(args.scheduler)
+    check_scheduler_args(args)  # before any work: a bad address or a missing Dask is refused now
     output_dir(args.out, "--out")
     try:
         # the report's files appear together when the run ends, or not at all (error, Ctrl-C, a summary

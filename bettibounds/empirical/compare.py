@@ -37,9 +37,10 @@ import numpy as np
 from ..api import bounds
 from ..errors import InvalidSpecError, ResourceLimitError
 from ..logspace import safe_float
+from ..result import BoundResult
 from .experiment import MAX_GRID_POINTS, grid_points_text
 from .grid_memory import check_grid_fits
-from .persistence import betti_curve, sublevel_persistence
+from .persistence import PersistenceDiagram, betti_curve, sublevel_persistence
 from .resolution import Resolution, network_objective, nonnegative_loss, resolve_levels, torch_single_thread
 from .sampler import LandscapeSample, make_kernel, refined_grid, sample_landscape
 
@@ -109,13 +110,13 @@ class LandscapeResult:
     """Everything ``bettibounds landscape`` reports."""
 
     sample: LandscapeSample
-    diagram: object
+    diagram: PersistenceDiagram
     levels: list
     dims: list
-    bound: object  # BoundResult used for the comparison
+    bound: BoundResult | None  # the bound used for the comparison (None: no theorem covers the network)
     n_variables: int
     refined: LandscapeSample | None = None
-    refined_diagram: object = None
+    refined_diagram: PersistenceDiagram | None = None
     timings: dict = field(default_factory=dict)
     resolution: Resolution | None = None  # what the grid resolves (None: not computed)
 
@@ -304,7 +305,8 @@ def analyze_landscape(experiment, *, refine: int = 2, device=None, dtype: str | 
     t = time.perf_counter()
     diagram = sublevel_persistence(sample.values, max_dim=max(dims) if dims else 0)
     timings["persistence"] = time.perf_counter() - t
-    refined = refined_diagram = None
+    refined: LandscapeSample | None = None
+    refined_diagram: PersistenceDiagram | None = None
     curve_refined = None
     if refine and refine > 1:
         grid = refined_grid(list(sample.values.shape), refine)
@@ -335,6 +337,7 @@ def analyze_landscape(experiment, *, refine: int = 2, device=None, dtype: str | 
     if model_exp and k_slice is None and spec is not None and experiment.n_params < spec.n_params:
         # a box over a subset of the parameters is an axis-parallel slice of the full space
         k_slice, full_rank = experiment.n_params, True
+    bound: BoundResult | None
     if spec is None:
         bound, n_variables = None, sample.dimension
     else:
@@ -358,7 +361,7 @@ def analyze_landscape(experiment, *, refine: int = 2, device=None, dtype: str | 
             rows.append(row)
             continue
         resolved, why = resolution.check(c)
-        if curve_refined is not None:
+        if curve_refined is not None and refined is not None:  # (both set by refine > 1)
             betti_ref = [int(curve_refined[k][i]) for k in dims]
             row["betti_refined"] = betti_ref
             row["stable"] = betti_ref == betti and touches_boundary(refined.values, c) == clipped and resolved

@@ -87,7 +87,9 @@ def _number(path: str, v) -> Fraction:
         raise _err(path, f"must be a finite number, got {v!r}")
     if isinstance(v, int) and abs(v) > 10**300:
         raise _err(path, "is too large (|value| > 1e300)")
-    return Fraction(v)  # floats convert exactly (binary)
+    if isinstance(v, (numbers.Rational, float)):
+        return Fraction(v)  # floats convert exactly (binary)
+    return Fraction(float(v))  # another real type (numpy's float32, ...): exactly, through its float value
 
 
 def _matrix(path: str, rows, width: int | None) -> list[list[Fraction]]:

@@ -32,7 +32,7 @@ def _subset(n: int, samples, seed) -> np.ndarray | None:
     """Indices of a seeded subset of ``samples`` of n items (sorted), or None for all of them."""
     if samples is None:
         return None
-    if isinstance(samples, bool) or not isinstance(samples, numbers.Integral) or not 1 <= samples <= n:
+    if isinstance(samples, bool) or not isinstance(samples, numbers.Integral) or not 1 <= int(samples) <= n:
         raise InvalidSpecError(f"samples must be an integer in 1..{n} (the data's size) or None (all), got "
                                f"{samples!r}")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:

@@ -133,7 +133,7 @@ def recognise_network(problem: ModelProblem, x: torch.Tensor, y: torch.Tensor):
         return None, "the loss is a callable, which no theorem in the catalog covers"
     if problem.loss not in BOUNDED_LOSSES:
         return None, f"the loss {problem.loss} is not covered by any theorem in the catalog (mse, bce)"
-    layers = []
+    layers: list[nn.Module] = []
     for i, mod in enumerate(chain):
         if isinstance(mod, (nn.Dropout, nn.Identity)):
             continue

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from ..errors import InvalidSpecError
+from .sampler import check_slice_rank
 
 __all__ = ["model_vector", "filter_normalize", "resolve_region"]
 
@@ -39,6 +40,7 @@ def model_vector(obj, names, shapes, what: str = "vector") -> np.ndarray:
     P = int(sum(math.prod(s) for s in shapes))
     if isinstance(obj, torch.nn.Module):
         obj = dict(obj.named_parameters())
+    v: np.ndarray | None
     if isinstance(obj, dict):
         missing = [n for n in names if n not in obj]
         if missing:
@@ -84,19 +86,6 @@ def filter_normalize(d: np.ndarray, center: np.ndarray, shapes) -> np.ndarray:
             out[off:off + n] = (dd * scale[:, None]).reshape(-1)
         off += n
     return out
-
-
-def _check_rank(D: np.ndarray, source: dict) -> None:
-    rank = int(np.linalg.matrix_rank(D))
-    if rank < D.shape[0]:
-        sv = np.linalg.svd(D, compute_uv=False)
-        why = ("they are linearly dependent" if sv[-1] == 0 else
-               f"numerically they span only {rank} dimension{'s' if rank != 1 else ''} (singular values {sv[0]:.3g} "
-               f"down to {sv[-1]:.3g})")
-        if source.get("normalization") == "filter":
-            why += "; filter normalisation gives 0 on biases, norm parameters and filters whose centre filter is 0"
-        raise InvalidSpecError(f"region directions: the {D.shape[0]} directions do not span a "
-                               f"{D.shape[0]}-dimensional slice: {why}")
 
 
 def _range(region: dict, k: int, default_low, default_high) -> tuple[list, list]:
@@ -192,8 +181,9 @@ def resolve_region(region, names, shapes, own: np.ndarray):
         if not isinstance(traj, (list, tuple)) or len(traj) < 3:
             raise InvalidSpecError("region (pca) needs \"trajectory\": a list of at least 3 checkpoints (models, "
                                    "state_dicts or vectors)")
-        if isinstance(comps, bool) or not isinstance(comps, numbers.Integral) or not 1 <= comps < len(traj):
+        if isinstance(comps, bool) or not isinstance(comps, numbers.Integral) or not 1 <= int(comps) < len(traj):
             raise InvalidSpecError(f"region.components must be an integer in 1..{len(traj) - 1}, got {comps!r}")
+        comps = int(comps)
         T = np.stack([vec(c, f"region.trajectory[{j}]") for j, c in enumerate(traj)])
         if region.get("center") is None:
             center = T[-1]
@@ -212,5 +202,6 @@ def resolve_region(region, names, shapes, own: np.ndarray):
         source = {"kind": "pca", "components": int(comps), "checkpoints": len(traj),
                   "explained_variance_ratio": [float(v) for v in (var[:comps] / var.sum())] if var.sum() > 0
                   else [0.0] * comps, "trajectory_at": coords.tolist()}
-    _check_rank(D, source)
+    check_slice_rank(D, "region directions", "filter normalisation gives 0 on biases, norm parameters and filters "
+                     "whose centre filter is 0" if source.get("normalization") == "filter" else None)
     return {"kind": "slice", "low": low, "high": high}, center, D, source

@@ -196,7 +196,7 @@ def experiment_from_model(model, x, y=None, *, loss: Any = "mse", region: dict, 
     shapes = [tuple(params[n].shape) for n in engine.names]
     reg, center, D, dsource = resolve_region(region, engine.names, shapes, engine.center)
     if grid is None or not isinstance(grid, (list, tuple)) or not all(
-            isinstance(g, numbers.Integral) and not isinstance(g, bool) and g >= 2 for g in grid):
+            isinstance(g, numbers.Integral) and not isinstance(g, bool) and int(g) >= 2 for g in grid):
         raise InvalidSpecError("grid must be a list of integers >= 2 (points per axis)")
     grid = [int(g) for g in grid]
     n = engine.n_params if D is None else D.shape[0]
@@ -213,7 +213,7 @@ def experiment_from_model(model, x, y=None, *, loss: Any = "mse", region: dict, 
             raise InvalidSpecError("levels must be finite numbers")
     if homology_dims is not None:
         dims = list(homology_dims)
-        if not dims or not all(isinstance(k, numbers.Integral) and not isinstance(k, bool) and 0 <= k < n
+        if not dims or not all(isinstance(k, numbers.Integral) and not isinstance(k, bool) and 0 <= int(k) < n
                                for k in dims) or any(a >= b for a, b in zip(dims, dims[1:])):
             raise InvalidSpecError(f"homology_dims must be a strictly increasing non-empty list of dimensions in "
                                    f"0..{n - 1}, got {homology_dims!r}")

@@ -66,13 +66,20 @@ class PathResult:
     record: dict = field(default_factory=dict)
     seconds: float = 0.0
 
+    def _relaxed_parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict] | None:
+        """(s, loss, images, barrier) of the relaxed path; None when it was not computed (then all four are)."""
+        if self.relaxed_s is None or self.relaxed is None or self.images is None or self.relaxed_barrier is None:
+            return None
+        return self.relaxed_s, self.relaxed, self.images, self.relaxed_barrier
+
     def to_dict(self) -> dict:
+        rp = self._relaxed_parts()
         return {"straight": {"s": self.s.tolist(), "loss": self.straight.tolist(), **self.straight_barrier},
-                "relaxed": None if self.relaxed is None else {
-                    "s": self.relaxed_s.tolist(), "loss": self.relaxed.tolist(), **self.relaxed_barrier,
+                "relaxed": None if rp is None else {
+                    "s": rp[0].tolist(), "loss": rp[1].tolist(), **rp[3],
                     # "images" (kept for compatibility) counts the chain's points, the two models included
-                    "images": int(self.images.shape[0]), "chain_points": int(self.images.shape[0]),
-                    "interior_images": int(self.images.shape[0]) - 2},
+                    "images": int(rp[2].shape[0]), "chain_points": int(rp[2].shape[0]),
+                    "interior_images": int(rp[2].shape[0]) - 2},
                 "definitions": BARRIER_DEFINITIONS, "record": self.record, "seconds": round(self.seconds, 4)}
 
     def to_text(self) -> str:
@@ -81,12 +88,13 @@ class PathResult:
                      f" loss {self.straight[0]:.6g} at a, {self.straight[-1]:.6g} at b")
         lines.append(f"straight segment: max {sb['max_loss']:.6g} at s = {sb['at']:.3g}; barrier {sb['barrier']:.6g}"
                      f" (above interpolation {sb['barrier_above_interpolation']:.6g})")
-        if self.relaxed_barrier is not None:
-            rb = self.relaxed_barrier
+        rp = self._relaxed_parts()
+        if rp is not None:
+            rb = rp[3]
             rx = self.record.get("relaxation", {})
             ran = (f", {rx['iterations_run']} of {rx['iterations_budget']} iterations"
                    if "iterations_run" in rx and "iterations_budget" in rx else "")
-            lines.append(f"relaxed path ({self.images.shape[0] - 2} images between the models{ran}): "
+            lines.append(f"relaxed path ({rp[2].shape[0] - 2} images between the models{ran}): "
                          f"max {rb['max_loss']:.6g}; barrier "
                          f"{rb['barrier']:.6g} (above interpolation {rb['barrier_above_interpolation']:.6g})")
         return "\n".join(lines)
@@ -178,9 +186,9 @@ def plot_path(result: PathResult, out_dir, name: str = "path.png", log: bool = F
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(result.s, result.straight, color="tab:blue",
             label=f"straight segment (barrier {result.straight_barrier['barrier']:.3g})")
-    if result.relaxed is not None:
-        ax.plot(result.relaxed_s, result.relaxed, color="tab:orange",
-                label=f"relaxed path (barrier {result.relaxed_barrier['barrier']:.3g})")
+    rp = result._relaxed_parts()
+    if rp is not None:
+        ax.plot(rp[0], rp[1], color="tab:orange", label=f"relaxed path (barrier {rp[3]['barrier']:.3g})")
     ax.plot([0, 1], [result.straight[0], result.straight[-1]], "ko", markersize=5, label="the two models")
     if log:
         ax.set_yscale("log")

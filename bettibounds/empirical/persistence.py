@@ -359,6 +359,8 @@ def _cripser_core():
                     path = os.path.join(folder, "_cripser" + suffix)
                     if os.path.exists(path):
                         sub = importlib.util.spec_from_file_location("cripser._cripser", path)
+                        if sub is None or sub.loader is None:
+                            continue
                         core = importlib.util.module_from_spec(sub)
                         sub.loader.exec_module(core)
                         break
@@ -369,7 +371,9 @@ def _cripser_core():
         except Exception:  # pragma: no cover - unusual installation layout: use the import
             core = None
         if core is None or not hasattr(core, "computePH"):
-            from cripser import _cripser as core  # the ordinary (slower) import
+            import importlib
+
+            core = importlib.import_module("cripser._cripser")  # the ordinary (slower) import
     _CRIPSER_CORE = core
     return core
 

@@ -91,7 +91,7 @@ def plot_landscape(result, out_dir, *, log_color: bool = False, mark_center: boo
     plt = pyplot()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    written = []
+    written: list[str] = []
     s = result.sample
     v = s.values
     names = axis_names(s.kind, v.ndim)

@@ -213,7 +213,7 @@ def nonnegative_loss(experiment) -> str | None:
         return f"the loss is non-negative ({_NONNEGATIVE[name]})"
     spec = getattr(experiment, "spec", None)
     name = getattr(spec, "loss", None)
-    if name not in ("mse", "bce"):
+    if spec is None or name not in ("mse", "bce"):
         return None
     penalty = " plus l2 ||theta||^2 >= 0" if spec.l2 != 0 else ""
     return f"the loss is non-negative ({_NONNEGATIVE[name]}{penalty})"
@@ -245,20 +245,22 @@ def network_objective(experiment, sample):
 
     model = getattr(experiment, "kind", None) == "model"
     kernel = make_kernel(experiment, engine="model" if model else "torch", device="cpu", dtype="float64")
+    c_t: torch.Tensor | None = None
+    D_t: torch.Tensor | None = None
     if sample.kind == "slice":
         c_t = torch.tensor(np.asarray(sample.center, float), dtype=torch.float64)
         D_t = torch.tensor(np.asarray(sample.directions, float), dtype=torch.float64)
-    else:
-        c_t = D_t = None
 
     def objective(x):
         t = torch.tensor(np.asarray(x, float), dtype=torch.float64, requires_grad=True)
-        theta = t if c_t is None else c_t + t @ D_t
+        theta = t if c_t is None or D_t is None else c_t + t @ D_t
         loss = kernel.evaluate(theta[None, :])[0]
         if not torch.isfinite(loss):
             raise FloatingPointError("non-finite loss")
         loss.backward()
-        return float(loss.detach()), t.grad.detach().numpy().copy()
+        grad = t.grad
+        assert grad is not None  # backward() has filled it
+        return float(loss.detach()), grad.detach().numpy().copy()
 
     return objective
 

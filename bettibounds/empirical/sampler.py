@@ -27,7 +27,7 @@ from ..pfaffian.network import build_params
 from .grid_memory import check_grid_fits
 
 __all__ = ["LandscapeSample", "sample_landscape", "make_kernel", "resolve_directions", "grid_axes", "refined_grid",
-           "estimate_run", "experiment_engine"]
+           "estimate_run", "experiment_engine", "check_slice_rank"]
 
 
 @dataclass
@@ -107,7 +107,7 @@ def resolve_directions(spec, region: dict) -> tuple[np.ndarray, np.ndarray, dict
         if not dirs:
             raise InvalidSpecError("experiment region.directions: give at least one direction")
         D = np.stack([_floats(f"region.directions[{j}]", d, P) for j, d in enumerate(dirs)])
-        source = {"kind": "listed"}
+        source: dict[str, object] = {"kind": "listed"}
     elif isinstance(dirs, dict) and "random" in dirs:
         k = dirs["random"]
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
@@ -139,19 +139,26 @@ def resolve_directions(spec, region: dict) -> tuple[np.ndarray, np.ndarray, dict
     else:
         raise InvalidSpecError('experiment region.directions: a list of P-vectors or {"random": k, "seed": s, '
                                '"normalization": "filter"}')
+    zero = int(P - np.count_nonzero(D.any(axis=0)))
+    check_slice_rank(D, "experiment region.directions", f"filter normalisation gives 0 on every filter whose centre "
+                     f"filter is 0 ({zero} of the P = {P} coordinates here)"
+                     if source.get("normalization") == "filter" else None)
+    return center, D, source
+
+
+def check_slice_rank(D: np.ndarray, where: str, filter_note: str | None = None) -> None:
+    """Refuse slice directions ``D`` (k, P) that do not span a k-dimensional slice (exactly or numerically,
+    by numpy's rank tolerance), saying why; ``filter_note``: what filter normalisation contributed, if used."""
     rank = int(np.linalg.matrix_rank(D))
     if rank < D.shape[0]:
         sv = np.linalg.svd(D, compute_uv=False)
         why = ("they are linearly dependent" if sv[-1] == 0 else
-               f"numerically they span only {rank} dimensions (singular values from {sv[0]:.3g} down to "
-               f"{sv[-1]:.3g}: directions of very different lengths, or nearly parallel ones)")
-        if source.get("normalization") == "filter":
-            zero = int(P - np.count_nonzero(D.any(axis=0)))
-            why += (f"; filter normalisation gives 0 on every filter whose centre filter is 0 ({zero} of the P = "
-                    f"{P} coordinates here)")
-        raise InvalidSpecError(f"experiment region.directions: the {D.shape[0]} directions do not span a "
-                               f"{D.shape[0]}-dimensional slice: {why}")
-    return center, D, source
+               f"numerically they span only {rank} dimension{'s' if rank != 1 else ''} (singular values from "
+               f"{sv[0]:.3g} down to {sv[-1]:.3g}: directions of very different lengths, or nearly parallel ones)")
+        if filter_note is not None:
+            why += f"; {filter_note}"
+        raise InvalidSpecError(f"{where}: the {D.shape[0]} directions do not span a {D.shape[0]}-dimensional slice: "
+                               f"{why}")
 
 
 def grid_axes(low, high, grid) -> list[np.ndarray]:

@@ -8,11 +8,12 @@ this module imports numba; :mod:`.fused` imports it lazily, so the package and t
 never need numba.
 
 Origin: the prototype ``benchmarks/experiments/fused_numba/general.py`` (in git at commit
-ed06532; docs/benchmarks.md). The float32 tanh was fitted by ``fit_tanh.py`` in that folder; the
-shipped float32 tanh and logistic are checked on every float32 input by ``check_tanh.py`` and
-``check_logistic.py`` there. The float64 tanh, logistic and softplus (for BCE) are built from one
-table-driven exp; their error bounds are proved in docs/theory.md, section 15, and measured on 10^8
-inputs each by ``benchmarks/check_float64_activations.py``.
+ed06532; docs/benchmarks.md). The float32 tanh was fitted by ``benchmarks/provenance/fit_tanh.py``
+(its output: ``tanh_coeffs.json`` there); the shipped float32 tanh and logistic are checked on every
+float32 input by ``check_tanh.py`` and ``check_logistic.py`` in the same folder. The float64 tanh,
+logistic and softplus (for BCE) are built from one table-driven exp; their error bounds are proved in
+docs/theory.md, section 15, and measured on 10^8 inputs each by
+``benchmarks/check_float64_activations.py``.
 
 Size: this module is the one exception to the 600-line limit of docs/architecture.md. It holds the
 engine's LLVM IR generation through llvmlite (vector activations, register tiles, loss rows) and the
@@ -93,7 +94,8 @@ def tanh_f32_array(xs, out):
 @intrinsic
 def _f32_from_bits(typingctx, bits):
     """The float32 whose bit pattern is the int32 ``bits`` (an LLVM bitcast: vectorises)."""
-    if not isinstance(bits, types.Integer) or bits.bitwidth != 32:
+    # numba's stubs declare no Integer.bitwidth (set in its __init__)
+    if not isinstance(bits, types.Integer) or bits.bitwidth != 32:  # type: ignore[attr-defined]
         return None
 
     def codegen(context, builder, signature, args):
@@ -110,7 +112,7 @@ def logistic_f32(z):
     """float32 logistic 1 / (1 + e^-z), accurate in relative terms on both sides: with
     e = e^-|z|, e / (1 + e) for z < 0 and 1 / (1 + e) otherwise (no 1 - tiny cancellation, unlike
     (1 + tanh(z / 2)) / 2). At most 2 ulp from the correctly rounded value on every float32
-    (benchmarks/experiments/fused_numba/check_logistic.py), subnormal results included (counted in
+    (benchmarks/provenance/check_logistic.py), subnormal results included (counted in
     subnormal steps); 0 below -104. Never above 1. NaN gives NaN (the scale is built from 0 instead
     of NaN, so the int conversion stays defined)."""
     a = -abs(z)
@@ -119,7 +121,8 @@ def logistic_f32(z):
     ks = kf if kf == kf else ZERO
     r = (a - kf * LN2_HI) - kf * LN2_LO
     p = ONE + r * (ONE + r * (E2 + r * (E3 + r * (E4 + r * (E5 + r * (E6 + r * E7))))))
-    e = p * _f32_from_bits(np.int32((np.int32(ks) + np.int32(127 + 64)) << np.int32(23))) * TWO_M64  # p 2^n
+    # p 2^n (the type: ignore: numba's stubs count @intrinsic's typing context as the caller's argument)
+    e = p * _f32_from_bits(np.int32((np.int32(ks) + np.int32(127 + 64)) << np.int32(23))) * TWO_M64  # type: ignore[call-arg]
     num = e if z < ZERO else ONE
     return num / (ONE + e)
 
@@ -202,10 +205,11 @@ def _switch(builder, selector, cases, emit, label):
 
 
 def _vector_width() -> int:
-    if (_numba_config.CPU_NAME or "host") == "host" and not _numba_config.CPU_FEATURES:
+    # numba.core.config sets its options at import (from the environment): its stubs cannot list them
+    if (_numba_config.CPU_NAME or "host") == "host" and not _numba_config.CPU_FEATURES:  # type: ignore[attr-defined]
         avx512 = bool(_llvm.get_host_cpu_features().get("avx512f", False))
     else:
-        avx512 = "+avx512f" in (_numba_config.CPU_FEATURES or "")
+        avx512 = "+avx512f" in (_numba_config.CPU_FEATURES or "")  # type: ignore[attr-defined]  # (as above)
     return 16 if avx512 else 8
 
 
@@ -768,7 +772,7 @@ def _tiled(W, wo, bo, nin, nout, H, sa, sz, m, mode):
     VW: the rows are padded), one block of samples at a time so that the block of the inputs stays
     in the L1 cache across the outputs: blocks of SB vectors, then of one vector, each in tiles of
     OB outputs and then single outputs."""
-    vw = _lanes(H)
+    vw: int = _lanes(H)  # type: ignore[call-arg]  # numba's stubs: @intrinsic's typing context is numba's
     sw = vw * SB
     mf = (m // sw) * sw
     of = (nout // OB) * OB
@@ -857,7 +861,7 @@ def _rest(W, lay, l0, H, sa, base, maxw, Y, cvec, act, residual, lossmode, m):
     sz = 2 * base + maxw - sa
     nout = lay[nl - 1, 3]
     _dense(W, lay[nl - 1, 0], lay[nl - 1, 2], nout, H, sa, sz, mp)
-    return _loss_rows(H, sz, nout, cvec, Y, m, lossmode)
+    return _loss_rows(H, sz, nout, cvec, Y, m, lossmode)  # type: ignore[call-arg]  # (numba's stubs, as above)
 
 
 # --------------------------------------------------------------- the kernel

@@ -36,11 +36,13 @@ import re
 import threading
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from .._lib.arrays import as_float64
 from ..errors import InvalidSpecError, SchedulerError
+from .validation import check_mode, check_points
 
 __all__ = ["DaskEvaluator", "DASK_ENGINES", "dask_distributed", "positive_int", "worker_failure"]
 
@@ -142,7 +144,8 @@ def _fused_threads() -> int:
 
     want = os.environ.get("OMP_NUM_THREADS", "")
     if want.isdigit() and int(want) >= 1:
-        numba.set_num_threads(min(int(want), numba.config.NUMBA_NUM_THREADS))
+        # numba.config sets its options at import (from the environment): its stubs cannot list them
+        numba.set_num_threads(min(int(want), numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
     return numba.get_num_threads()
 
 
@@ -268,8 +271,9 @@ class DaskEvaluator:
                     self._fused = FusedKernel(spec, x, y, dtype=dtype)
                 except InvalidSpecError:
                     self._fused = None
-        self._local = {"fused": self._fused, "model": self._model}.get(engine) or self._torch
-        self.engine, self.engine_reason = engine, None  # the last run's engine and why
+        self._local = self._kernel(engine)
+        self.engine: str = engine  # the last run's engine and why
+        self.engine_reason: str | None = None
         self.client, self.spec = client, spec
         self.dtype = str(self._local.dtype).replace("torch.", "")
         self.progress, self.callback = progress, callback
@@ -322,32 +326,22 @@ class DaskEvaluator:
         """
         if self._payload is None:
             raise InvalidSpecError("this DaskEvaluator was closed; build a new one")
-        if mode not in ("full", "slice"):
-            raise InvalidSpecError(f"mode must be 'full' or 'slice', got {mode!r}")
+        check_mode(mode, center, directions)
         chunk = positive_int("chunk", chunk) or self.chunk
         engine, reason = self._engine_for(points, mode, center, directions)
-        kern = {"fused": self._fused, "model": self._model}.get(engine) or self._torch
+        kern = self._kernel(engine)
         if engine == "fused":  # every check of the workers' fused kernels, here and now
             points, _ = kern.prepare(points, mode, center=center, directions=directions, check_memory=False)
             chunk = chunk or _FUSED_CHUNK
         affine = None
         if mode == "slice":
-            if center is None or directions is None:
-                raise InvalidSpecError("mode='slice' needs center (P,) and directions (k, P)")
             # validates shapes and finiteness (the fused kernel's prepare did above)
             k = width = points.shape[1] if engine == "fused" else kern.plan_slice(center, directions).k
             # float64 on the wire: the worker's kernel converts exactly as the in-process one does
             affine = _Affine(as_float64("center", center), as_float64("directions", directions))
         else:
-            if center is not None or directions is not None:
-                raise InvalidSpecError("center/directions are only used with mode='slice'")
             k, width = 0, kern.n_params
-        points = as_float64("points", points)
-        if points.ndim == 1 and mode == "slice" and k == 1:
-            points = points.reshape(-1, 1)
-        if points.ndim != 2 or points.shape[1] != width:
-            what = f"(N, k={width}) slice coordinates" if mode == "slice" else f"(N, P={width}) parameter vectors"
-            raise InvalidSpecError(f"points must have shape {what}, got {tuple(points.shape)}")
+        points = check_points(as_float64("points", points), mode, width)
         if not np.isfinite(points).all():
             raise InvalidSpecError("points contains non-finite values (nan or inf)")
         N = int(points.shape[0])
@@ -363,6 +357,13 @@ class DaskEvaluator:
         self.engine, self.engine_reason = engine, reason
         self.info.update(engine=engine, engine_reason=reason)
         return out
+
+    def _kernel(self, engine: str) -> Any:
+        """The in-process engine of that name (fused, model; else torch) whose checks the client runs
+        and whose chunk size the workers use; the three have different types, used by duck typing."""
+        kern = {"fused": self._fused, "model": self._model}.get(engine) or self._torch
+        assert kern is not None  # __init__ builds the requested engine, and the torch kernel for auto
+        return kern
 
     def _engine_for(self, points, mode: str, center, directions) -> tuple[str, str]:
         """(engine, reason) of one evaluation: as requested, or for ``"auto"`` the choice of

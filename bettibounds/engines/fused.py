@@ -64,6 +64,7 @@ import numpy as np
 
 from .._lib.progress import progress_bar
 from ..errors import InvalidSpecError
+from .validation import check_data, check_mode, check_points, check_spec, concrete_widths
 
 __all__ = ["FusedKernel", "FusedRangeError", "FusedSliceKernel", "fused_unsupported"]
 
@@ -193,8 +194,6 @@ class FusedKernel:
     engine = "fused"
 
     def __init__(self, spec, x, y, device=None, dtype="float64"):
-        from .validation import check_data, check_spec
-
         self.spec = check_spec(spec)
         if device is not None and str(device) != "cpu":
             raise InvalidSpecError(f"the fused engine runs on the CPU only, got device={device!r}; use the "
@@ -225,7 +224,7 @@ class FusedKernel:
 
     def __repr__(self) -> str:
         s = self.spec
-        return (f"FusedKernel(d={s.inputs}, widths={list(s.widths)}, outputs={s.outputs}, "
+        return (f"FusedKernel(d={s.inputs}, widths={list(concrete_widths(s))}, outputs={s.outputs}, "
                 f"activation={s.activation!r}, loss={s.loss!r}, m={self.m}, P={self.n_params}, device='cpu', "
                 f"dtype={self.dtype!r})")
 
@@ -287,22 +286,26 @@ class FusedKernel:
         Z1 = W1 @ self._x.T  # (1 + k, h_1, m): linear in v, so theta's table is the same combination
         if first.b is not None:
             Z1 = Z1 + V[:, first.b:first.b + first.out, None]
-        pieces, rows, off = [], [], 0
+        pieces: list[np.ndarray] = []
+        row_list: list[tuple[int, int, int, int]] = []
+        off = 0
         last = lay[-1]
         for layer in lay[1:]:
             n_w = layer.out * layer.inp
             pieces.append(V[:, layer.w:layer.w + n_w])
             # the output bias goes to the kernel in float64 (cb below), never through this table:
             # zeros here, so that a large output bias (or target) costs no range
-            has_b = layer.b is not None and layer is not last
-            pieces.append(V[:, layer.b:layer.b + layer.out] if has_b else np.zeros((1 + k, layer.out)))
-            rows.append((off, off + n_w, layer.inp, layer.out))
+            if layer.b is not None and layer is not last:
+                pieces.append(V[:, layer.b:layer.b + layer.out])
+            else:
+                pieces.append(np.zeros((1 + k, layer.out)))
+            row_list.append((off, off + n_w, layer.inp, layer.out))
             off += n_w + layer.out
         Wt = np.concatenate(pieces, axis=1)
-        rows = np.ascontiguousarray(rows, dtype=np.int64).reshape(-1, 4)
+        rows = np.ascontiguousarray(row_list, dtype=np.int64).reshape(-1, 4)
         s = np.concatenate([[1.0], tmax])  # the weight of each table: 1 for the centre, |t_j|
         worst = max(float(tmax.max(initial=0.0)), float(np.tensordot(s, np.abs(Z1), axes=1).max(initial=0.0)))
-        bound = self._magnitude_bound(worst, s @ np.abs(Wt), rows, spec.widths[0])
+        bound = self._magnitude_bound(worst, s @ np.abs(Wt), rows, concrete_widths(spec)[0])
         tabs = {"Z1": self._cast("Z1", self._pad(Z1)), "Wt": self._cast("Wt", Wt)}
         cb = V[:, last.b:last.b + last.out] if last.b is not None else np.zeros((1 + k, last.out))
         return dict(mode="slice", k=k, lay=rows, cb=np.ascontiguousarray(cb), V=V, bound=bound, cofs=-1,
@@ -316,9 +319,9 @@ class FusedKernel:
 
         spec, P = self.spec, self.n_params
         lay = param_layout(spec)
-        widest = max(*spec.widths, spec.outputs)
-        rows = [(layer.w, P if layer.b is None else layer.b, layer.inp, layer.out) for layer in lay]
-        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        widest = max(*concrete_widths(spec), spec.outputs)
+        rows = np.ascontiguousarray([(layer.w, P if layer.b is None else layer.b, layer.inp, layer.out)
+                                     for layer in lay], dtype=np.int64)
         last = lay[-1]
         wabs = np.concatenate([wmax, np.zeros(widest)])
         if last.b is not None:  # the output bias stays float64 in the kernel
@@ -376,11 +379,12 @@ class FusedKernel:
         from .._lib.memory import available_bytes
 
         spec, m, item = self.spec, self._mp, self._np.itemsize
-        h1 = spec.widths[0]
+        widths = concrete_widths(spec)
+        h1 = widths[0]
         rows = 1 + k
         P = self.n_params
         q = P - spec.inputs * h1 - (h1 if spec.has_bias(1) else 0)  # the later layers' parameters
-        widest = max(*spec.widths, spec.outputs)
+        widest = max(*widths, spec.outputs)
         if k:
             tables = (3 * 8 + item) * rows * h1 * m + (2 * 8 + item) * rows * q + 8 * rows * P
             per_point = 8 + 8 * k
@@ -431,25 +435,18 @@ class FusedKernel:
         ``check_memory``, an evaluation that would not fit in memory; FusedRangeError (an
         InvalidSpecError) for a region on which the engine's precision could overflow (with the
         bound). A Dask client calls it to refuse on the client what its workers would refuse."""
-        if mode not in ("slice", "full"):
-            raise InvalidSpecError(f"mode must be 'full' or 'slice', got {mode!r}")
+        check_mode(mode, center, directions)
         if mode == "slice":
-            if center is None or directions is None:
-                raise InvalidSpecError("mode='slice' needs center (P,) and directions (k, P)")
             c, D = self._slice(center, directions)
             k = width = D.shape[0]
         else:
-            if center is not None or directions is not None:
-                raise InvalidSpecError("center/directions are only used with mode='slice'")
             k, width = 0, self.n_params
         T = _host_float64("points", points)
         if T.ndim == 1 and mode == "slice":  # (B,) when k = 1, else one point (k,)
             T = T.reshape(-1, 1) if k == 1 else T.reshape(1, -1)
         elif T.ndim == 1:
             T = T.reshape(1, -1)
-        if T.ndim != 2 or T.shape[1] != width:
-            what = f"(N, k={width}) slice coordinates" if mode == "slice" else f"(N, P={width}) parameter vectors"
-            raise InvalidSpecError(f"points must have shape {what}, got {tuple(T.shape)}")
+        T = check_points(T, mode, width)
         if not np.isfinite(T).all():
             raise InvalidSpecError("points contains non-finite values (nan or inf)")
         T = np.ascontiguousarray(T)

@@ -58,6 +58,7 @@ from .model_forward import no_fastpath, one_line
 from .model_losses import MODEL_LOSSES, REDUCTIONS
 from .model_problem import MODES, ModelProblem, mode_dependent_modules, select_parameters
 from .model_slice import SlicePlan, SliceTrick
+from .validation import check_mode, check_points
 
 __all__ = ["ModelProblem", "ModelEngine", "MODEL_LOSSES", "REDUCTIONS", "MODES", "select_parameters",
            "mode_dependent_modules"]
@@ -223,26 +224,17 @@ class ModelEngine(SliceTrick):
         theta = center + t @ directions (the slice trick's tables are computed once per slice).
         Returns float64 numpy (N,).
         """
-        if mode not in ("full", "slice"):
-            raise InvalidSpecError(f"mode must be 'full' or 'slice', got {mode!r}")
+        check_mode(mode, center, directions)
         if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, numbers.Integral) or chunk < 1):
             raise InvalidSpecError(f"chunk must be a positive integer or None, got {chunk!r}")
         plan = None
         points = host_or_tensor("points", points)
         if mode == "slice":
-            if center is None or directions is None:
-                raise InvalidSpecError("mode='slice' needs center (P,) and directions (k, P)")
             plan = self._plan_slice(center, directions)
             k = width = plan.k
-            if points.ndim == 1 and k == 1:
-                points = points.reshape(-1, 1)
         else:
-            if center is not None or directions is not None:
-                raise InvalidSpecError("center/directions are only used with mode='slice'")
             k, width = 0, self.n_params
-        if points.ndim != 2 or points.shape[1] != width:
-            what = f"(N, k={width}) slice coordinates" if mode == "slice" else f"(N, P={width}) parameter vectors"
-            raise InvalidSpecError(f"points must have shape {what}, got {tuple(points.shape)}")
+        points = check_points(points, mode, width)
         N = int(points.shape[0])
         out = np.empty(N, dtype=np.float64)
         if N == 0:

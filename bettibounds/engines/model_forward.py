@@ -225,13 +225,15 @@ class FunctionalModel:
     def _predict(self, theta: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         """The model's output at one parameter vector (vmapped); ``z``: the first layer's output (slice
         trick)."""
-        if z is not None:
-            self._override.value = z
+        if z is None:
+            return self._forward(self._params_of(theta))
+        override = self._override
+        assert override is not None  # z (the first layer's output) comes only with the slice trick's override
+        override.value = z
         try:
             return self._forward(self._params_of(theta))
         finally:
-            if z is not None:
-                self._override.value = None
+            override.value = None
 
     def _values(self, th: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         """The loss at each row of th (B, P): the outputs vmapped over the points, then the loss."""
@@ -290,7 +292,7 @@ def no_fastpath():
     with a warning): evaluate them through their ordinary operations instead."""
     mha = getattr(torch.backends, "mha", None)
     get = getattr(mha, "get_fastpath_enabled", None)
-    if get is None:
+    if mha is None or get is None:
         yield
         return
     before = get()

@@ -74,9 +74,11 @@ def batched_loss(problem: ModelProblem, y: torch.Tensor, m: int) -> Callable:
     reduction named, without a vmap of the loss (whose batch rules are slow)."""
     F = torch.nn.functional
     name, theory = problem.loss, problem.reduction == "theory"
-    per = {"mse": F.mse_loss, "bce": F.binary_cross_entropy, "bce_with_logits": F.binary_cross_entropy_with_logits,
-           "cross_entropy": lambda u, t, reduction: _cross_entropy(u, t, False),
-           "nll": lambda u, t, reduction: _cross_entropy(u, t, True)}[name]
+    losses: dict[str, Callable[..., torch.Tensor]] = {
+        "mse": F.mse_loss, "bce": F.binary_cross_entropy, "bce_with_logits": F.binary_cross_entropy_with_logits,
+        "cross_entropy": lambda u, t, reduction: _cross_entropy(u, t, False),
+        "nll": lambda u, t, reduction: _cross_entropy(u, t, True)}
+    per = losses[name]
 
     def loss(out: torch.Tensor) -> torch.Tensor:
         B = out.shape[0]

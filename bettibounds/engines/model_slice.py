@@ -145,7 +145,9 @@ class SliceTrick(FunctionalModel):
     def _layer_output(self, own_values: dict) -> torch.Tensor:
         from torch.func import functional_call
 
-        mod, args, kwargs, names = self._first
+        first = self._first
+        assert first is not None  # the slice trick's first layer, set whenever this is called
+        mod, args, kwargs, names = first
         local = {n.rsplit(".", 1)[-1] if "." in n else n: v for n, v in own_values.items()}
         return functional_call(mod, local, args, kwargs, strict=False)
 

@@ -52,7 +52,7 @@ from ..errors import InvalidSpecError
 from ..pfaffian.activations import get_activation
 from .layout import Layer, param_layout
 from .torch_ops import activation_op, softplus
-from .validation import check_data, check_spec
+from .validation import check_data, check_mode, check_points, check_spec, concrete_widths
 from .workspace import Workspace
 
 __all__ = ["LossKernel", "SlicePlan"]
@@ -157,7 +157,7 @@ class LossKernel:
 
     def __repr__(self) -> str:
         s = self.spec
-        return (f"LossKernel(d={s.inputs}, widths={list(s.widths)}, outputs={s.outputs}, "
+        return (f"LossKernel(d={s.inputs}, widths={list(concrete_widths(s))}, outputs={s.outputs}, "
                 f"activation={s.activation!r}, loss={s.loss!r}, m={self.m}, P={self.n_params}, "
                 f"device={str(self.device)!r}, dtype={str(self.dtype).replace('torch.', '')!r})")
 
@@ -438,8 +438,9 @@ class LossKernel:
         """
         s = self.spec
         item = torch.empty((), dtype=self.dtype).element_size()
-        layers = sum(h + 1 for h in s.widths)
-        per = 3 * self.n_params + k + 1 + self.m * (layers + max(s.widths) + 6 * s.outputs + 1)
+        widths = concrete_widths(s)
+        layers = sum(h + 1 for h in widths)
+        per = 3 * self.n_params + k + 1 + self.m * (layers + max(widths) + 6 * s.outputs + 1)
         return int(1.5 * item * per)
 
     def free_memory(self) -> int:
@@ -491,28 +492,17 @@ class LossKernel:
         -------
         numpy.ndarray of float64, shape (N,)
         """
-        if mode not in ("full", "slice"):
-            raise InvalidSpecError(f"mode must be 'full' or 'slice', got {mode!r}")
+        check_mode(mode, center, directions)
         if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, numbers.Integral) or chunk < 1):
             raise InvalidSpecError(f"chunk must be a positive integer or None, got {chunk!r}")
         plan = None
         if mode == "slice":
-            if center is None or directions is None:
-                raise InvalidSpecError("mode='slice' needs center (P,) and directions (k, P)")
             plan = self.plan_slice(center, directions)
-            k = plan.k
-            points = host_or_tensor("points", points)
-            if points.ndim == 1 and k == 1:
-                points = points.reshape(-1, 1)
-            width = k
+            k = width = plan.k
         else:
-            if center is not None or directions is not None:
-                raise InvalidSpecError("center/directions are only used with mode='slice'")
-            points = host_or_tensor("points", points)
             k, width = 0, self.n_params
-        if points.ndim != 2 or points.shape[1] != width:
-            what = f"(N, k={width}) slice coordinates" if mode == "slice" else f"(N, P={width}) parameter vectors"
-            raise InvalidSpecError(f"points must have shape {what}, got {tuple(points.shape)}")
+        points = host_or_tensor("points", points)
+        points = check_points(points, mode, width)
         N = int(points.shape[0])
         out = np.empty(N, dtype=np.float64)
         if N == 0:

@@ -8,9 +8,9 @@ import numpy as np
 
 from .._lib.arrays import as_matrix
 from ..errors import InvalidSpecError
-from ..spec import ArchitectureSpec
+from ..spec import ArchitectureSpec, SymbolicWidths
 
-__all__ = ["check_spec", "check_data"]
+__all__ = ["check_spec", "check_data", "check_mode", "check_points", "concrete_widths"]
 
 
 def check_data(spec: ArchitectureSpec, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -27,6 +27,38 @@ def check_data(spec: ArchitectureSpec, x: Any, y: Any) -> tuple[np.ndarray, np.n
     if spec.loss == "bce" and not ((ya >= 0) & (ya <= 1)).all():
         raise InvalidSpecError("BCE targets y must lie in [0, 1]")
     return xa, ya
+
+
+def check_mode(mode: str, center: Any, directions: Any) -> None:
+    """``mode`` is "full" or "slice"; a slice comes with a centre and directions, a full evaluation
+    with neither (every engine's check of its evaluation arguments, before any work)."""
+    if mode not in ("full", "slice"):
+        raise InvalidSpecError(f"mode must be 'full' or 'slice', got {mode!r}")
+    if mode == "slice" and (center is None or directions is None):
+        raise InvalidSpecError("mode='slice' needs center (P,) and directions (k, P)")
+    if mode == "full" and (center is not None or directions is not None):
+        raise InvalidSpecError("center/directions are only used with mode='slice'")
+
+
+def check_points(points: Any, mode: str, width: int) -> Any:
+    """``points`` as an (N, width) array (numpy or torch, whichever it is): slice coordinates
+    (``mode='slice'``, width k; a 1-D array is one coordinate per point when k = 1) or parameter
+    vectors (width P). Every engine's shape check, so that they refuse the same inputs with the
+    same message."""
+    if mode == "slice" and width == 1 and points.ndim == 1:
+        points = points.reshape(-1, 1)
+    if points.ndim != 2 or points.shape[1] != width:
+        what = f"(N, k={width}) slice coordinates" if mode == "slice" else f"(N, P={width}) parameter vectors"
+        raise InvalidSpecError(f"points must have shape {what}, got {tuple(points.shape)}")
+    return points
+
+
+def concrete_widths(spec: ArchitectureSpec) -> tuple[int, ...]:
+    """The hidden widths of a concrete spec as ints (the engines' view of a spec that passed
+    :func:`check_spec`)."""
+    if isinstance(spec.widths, SymbolicWidths):
+        raise InvalidSpecError("the batched kernel needs a concrete spec (integer sizes), got a symbolic one")
+    return tuple(int(h) for h in spec.widths)
 
 
 def check_spec(spec: Any) -> ArchitectureSpec:

@@ -309,9 +309,9 @@ def obstruction_probability(p: int, h: int, init: str = "pytorch", e: int = 1, s
     With a vector output (e >= 2) a neuron with c_k < 0 is not pathological (nothing is frozen); the
     probabilities are then those of c_k < 0, and the result says so.
     """
-    for name, v in (("p", p), ("h", h), ("e", e)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise InvalidSpecError(f"{name} must be a positive integer, got {v!r}")
+    for name, size in (("p", p), ("h", h), ("e", e)):
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise InvalidSpecError(f"{name} must be a positive integer, got {size!r}")
     if init not in INITS:
         raise InvalidSpecError(f"unknown init {init!r}; valid: {', '.join(INITS)}")
     if init.endswith("normal"):

@@ -497,8 +497,8 @@ def _spot_check(spec: ArchitectureSpec, alg: _RingAlgebra, G: list[list[Poly]], 
                 theta = [mpmath.mpf(v.numerator) / (v.denominator * scale) for v in theta0]
                 vals = chain_values(theta)
                 for j, p in pairs[:n_spot]:
-                    def f(x: Real, j: int = j, p: int = p) -> Real:
-                        th = list(theta)
+                    def f(x: Real, j: int = j, p: int = p, base: list[Real] = theta) -> Real:
+                        th = list(base)  # this point's coordinates, bound now (ruff B023)
                         th[p] = x
                         return chain_values(th)[j]
                     numeric = mpmath.diff(f, theta[p])

@@ -147,9 +147,16 @@ def test_trend_jobs_on_dask_equal_in_process(quick_trend_rows, dask_local_client
     assert [{k: v for k, v in r.items() if k != "seconds"} for r in there] == strip
 
 
-def test_workers_without_local_scheduler_is_refused():
-    code, _, err = run("barcode", str(TEACHER), "--minima", "2", "--workers", "2")
-    assert code == 2 and "--scheduler local" in err
+@pytest.mark.parametrize("argv, message", [
+    (["--workers", "2"], "--workers applies to distributed runs: add --scheduler local"),
+    (["--scheduler", "local", "--workers", "0"], "--workers must be >= 1, got 0"),
+    (["--scheduler", "tcp://127.0.0.1:8786", "--workers", "2"], "--workers applies to --scheduler local only"),
+    (["--scheduler", "nowhere"], "scheduler must be 'local'"),
+])
+def test_workers_without_local_scheduler_is_refused(argv, message):
+    """The same checks as landscape's (cli.common.check_scheduler_args), before any work."""
+    code, out, err = run("barcode", str(TEACHER), "--minima", "2", *argv)
+    assert code == 2 and message in err and err.count("\n") == 1 and out == ""
 
 
 @pytest.mark.parametrize("extra,match", [

@@ -250,7 +250,7 @@ def test_vector_activations_are_the_scalar_ones_bit_for_bit(act, scalar, edges):
     (tanh_f32, logistic_f32) itself, so that every accuracy check of those holds for it. Near the
     clamp C (tanh), near the clamp LO and the start of the subnormal results (logistic), near 0, a
     sparse sweep of all bit patterns and specials. (Over all 2^32 bit patterns: check_tanh.py and
-    check_logistic.py in benchmarks/experiments/fused_numba.)"""
+    check_logistic.py in benchmarks/provenance.)"""
     xs = _vector_sample(edges)
     assert len(xs) % _fused_numba.VW != 0
     want, got = np.empty_like(xs), np.empty_like(xs)
@@ -384,11 +384,23 @@ print("OK", F.VW, F.SB)
 """
 
 
+def test_shipped_tanh_constants_are_the_provenance_fit():
+    """The float32 tanh's clamp and coefficients in the engine are the output of
+    benchmarks/provenance/fit_tanh.py kept in tanh_coeffs.json (whose exhaustive check is
+    check_tanh.py there), each rounded to float32 exactly as shipped."""
+    fit = json.loads((EXAMPLES.parent / "benchmarks" / "provenance" / "tanh_coeffs.json").read_text())
+    assert (fit["NP"], fit["NQ"]) == (4, 4) and fit["p"][0] == fit["q"][0] == 1.0
+    F = _fused_numba
+    assert F.C == np.float32(fit["clamp"]) and F.NC == -F.C
+    assert [F.P1, F.P2, F.P3, F.P4] == [np.float32(v) for v in fit["p"][1:]]
+    assert [F.Q1, F.Q2, F.Q3, F.Q4] == [np.float32(v) for v in fit["q"][1:]]
+
+
 def test_tanh_within_5_ulp_on_a_large_sample():
     """2 million float32 inputs: uniform bit patterns in [0, C] (every binade down to the
     subnormals), uniform values in [0, C], and the 5 000 floats below the clamp. Error = the
     distance in float32 steps to the correctly rounded float64 tanh (the measure of the
-    exhaustive check over all 1.09e9 inputs, benchmarks/experiments/fused_numba/check_tanh.py:
+    exhaustive check over all 1.09e9 inputs, benchmarks/provenance/check_tanh.py:
     at most 5; 5.4 ulp from the unrounded value)."""
     rng = np.random.default_rng(0)
     hi = int(np.float32(C).view(np.uint32))
@@ -412,7 +424,7 @@ def test_logistic_within_2_ulp_on_a_large_sample():
     """2 million float32 inputs in [-110, 40] (uniform bit patterns of both signs, and uniform
     values), subnormal results included (a step there is 2^-149), against the correctly rounded
     float64 logistic (computed without cancellation); the exhaustive version is
-    benchmarks/experiments/fused_numba/check_logistic.py."""
+    benchmarks/provenance/check_logistic.py."""
     rng = np.random.default_rng(1)
     top = int(np.float32(40.0).view(np.uint32))
     lo = int(np.float32(110.0).view(np.uint32))

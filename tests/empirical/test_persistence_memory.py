@@ -11,6 +11,7 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -19,41 +20,15 @@ pytest.importorskip("cripser")
 
 from bettibounds.empirical.grid_memory import check_grid_fits, grid_host_bytes, persistence_bytes  # noqa: E402
 
-_CHILD = r"""
-import json, sys
-import numpy as np
-from bettibounds.empirical.persistence import sublevel_persistence
-
-backend, kind = sys.argv[1], sys.argv[2]
-shape = tuple(int(s) for s in sys.argv[3].split("x"))
-rng = np.random.default_rng(0)
-if kind == "random":
-    values = rng.uniform(size=shape)
-else:
-    axes = np.meshgrid(*[np.linspace(-1, 1, n) for n in shape], indexing="ij", sparse=True)
-    values = np.zeros(shape)
-    for _ in range(6):
-        c, s = rng.uniform(-1, 1, len(shape)), rng.choice([-1.0, 1.0])
-        values = values + s * np.exp(-sum((a - ci) ** 2 for a, ci in zip(axes, c)) / 0.2)
-sublevel_persistence(np.zeros((2,) * len(shape)), backend=backend)  # the library's own footprint first
-
-def status(key):
-    with open("/proc/self/status") as fh:
-        return next(int(line.split()[1]) * 1024 for line in fh if line.startswith(key + ":"))
-
-with open("/proc/self/clear_refs", "w") as fh:
-    fh.write("5")  # reset the peak (VmHWM) to the current resident set, so import-time peaks do not count
-before = status("VmRSS")
-sublevel_persistence(values, backend=backend)
-print(json.dumps({"before": before, "peak": status("VmHWM")}))
-"""
+#: the measuring child, shared with benchmarks/bench_persistence_memory.py: one fresh interpreter per case
+_PEAK = Path(__file__).resolve().parents[2] / "benchmarks" / "persistence_peak.py"
 
 CASES = [("gudhi", "smooth", (7, 7, 7, 7, 7)), ("cripser", "random", (200, 200))]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm")
 def test_the_estimate_covers_the_measured_peak_of_each_backend():
-    procs = [subprocess.Popen([sys.executable, "-c", _CHILD, b, kind, "x".join(map(str, shape))],
+    procs = [subprocess.Popen([sys.executable, str(_PEAK), b, "x".join(map(str, shape)), kind],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for b, kind, shape in CASES]
     for (backend, kind, shape), p in zip(CASES, procs):
         out, err = p.communicate(timeout=120)

@@ -243,3 +243,47 @@ def test_landscape_command_runs_and_records_a_registered_engine(monkeypatch, tmp
     assert res.returncode == 0, res.stderr
     d = json.loads(res.stdout)["sample"]
     assert (d["engine"], d["engine_reason"]) == ("naive", "requested") and naive.calls >= 1
+
+@pytest.mark.skipif(not _have("torch"), reason="needs torch")
+@pytest.mark.parametrize("name", ["torch", "fused", "model"])
+def test_engines_take_and_refuse_the_same_points_and_modes(name):
+    """One shape check (engines.validation.check_points) for every engine: a 1-D array is one
+    coordinate per point on a 1-D slice; anything not (N, width) is refused with the same message."""
+    if name == "fused" and not _have("numba"):
+        pytest.skip("needs numba")
+    import torch
+
+    x, y = [[1.0], [-1.0]], [[0.5], [0.0]]
+    if name == "model":
+        net = torch.nn.Sequential(torch.nn.Linear(1, 2, bias=False), torch.nn.Tanh(),
+                                  torch.nn.Linear(2, 1, bias=False)).double().eval()
+        eng = build_engine("model", net, x, y, device="cpu")
+    else:
+        spec = ArchitectureSpec(inputs=1, widths=(2,), activation="tanh", samples=2, bias=False)
+        eng = build_engine(name, spec, x, y, **({} if name == "fused" else {"device": "cpu"}))
+    c, d = np.zeros(eng.n_params), np.eye(eng.n_params)[:1]
+    flat = eng.evaluate_chunked(np.array([0.0, 1.0]), "slice", center=c, directions=d)
+    col = eng.evaluate_chunked(np.array([[0.0], [1.0]]), "slice", center=c, directions=d)
+    np.testing.assert_array_equal(flat, col)
+    with pytest.raises(InvalidSpecError, match=r"points must have shape \(N, k=1\) slice coordinates, got \(2, 3\)"):
+        eng.evaluate_chunked(np.zeros((2, 3)), "slice", center=c, directions=d)
+    with pytest.raises(InvalidSpecError, match=r"points must have shape \(N, P=4\) parameter vectors, got \(2, 3\)"):
+        eng.evaluate_chunked(np.zeros((2, 3)), "full")
+    # and the same evaluation arguments (engines.validation.check_mode)
+    with pytest.raises(InvalidSpecError, match=r"mode='slice' needs center \(P,\) and directions"):
+        eng.evaluate_chunked(np.zeros((2, 1)), "slice", center=c)
+    with pytest.raises(InvalidSpecError, match="center/directions are only used with mode='slice'"):
+        eng.evaluate_chunked(np.zeros((2, 4)), "full", directions=d)
+    with pytest.raises(InvalidSpecError, match="mode must be 'full' or 'slice', got 'box'"):
+        eng.evaluate_chunked(np.zeros((2, 4)), "box")
+
+
+def test_check_points_shapes():
+    from bettibounds.engines.validation import check_points
+
+    assert check_points(np.arange(3.0), "slice", 1).shape == (3, 1)
+    assert check_points(np.zeros((2, 2)), "slice", 2).shape == (2, 2)
+    bads = ((np.arange(3.0), "full", 1), (np.arange(2.0), "slice", 2), (np.zeros((2, 2, 1)), "slice", 2))
+    for bad, mode, width in bads:
+        with pytest.raises(InvalidSpecError, match="points must have shape"):
+            check_points(bad, mode, width)

@@ -66,8 +66,9 @@ def _row(act, loss, out, h, L, m, sweep):
                             samples=m)
     r = bounds(spec)
     k = theorem_k(r)
+    order, alpha, beta = r.derivation.triple
     return {"sweep": sweep, "activation": act, "loss": loss, "d": INPUTS, "L": L, "h": h, "m": m,
-            "P": spec.n_params, "r": r.format.order, "alpha": r.format.alpha, "beta": r.format.beta,
+            "P": spec.n_params, "r": order, "alpha": alpha, "beta": beta,
             "log10_K": safe_float(k.log10, "up"), **bound_fields(k)}
 
 

@@ -35,7 +35,7 @@ def input_space_rows(networks) -> list[dict]:
         for widths in networks:
             r = bounds(ArchitectureSpec(inputs=2, widths=widths, activation=act, samples=1), space="input")
             for b in r.upper:
-                rows.append({"activation": act, "widths": list(widths), "format": list(r.format.as_tuple()),
+                rows.append({"activation": act, "widths": list(widths), "format": list(r.derivation.triple),
                              "log10": safe_float(b.log10, "up"), **bound_fields(b)})
     return rows
 

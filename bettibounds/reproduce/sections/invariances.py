@@ -5,6 +5,8 @@ every scale computes the same rows.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ...api import bounds
 from ...logspace import safe_float
 from ...spec import ArchitectureSpec
@@ -25,15 +27,15 @@ def invariance_rows() -> list[dict]:
             ("tanh", "bce", "logistic", "logsigmoid", (4, 4)), ("tanh", "bce", "logistic", "two-logs", (4, 4)),
             ("arctan", "mse", "identity", "logsigmoid", (3, 3, 3)))
     for act, loss, out, chain, widths in nets:
-        base = {"inputs": 2, "widths": widths, "activation": act, "loss": loss, "output_activation": out,
-                "samples": 5, "bce_chain": chain}
+        base: dict[str, Any] = {"inputs": 2, "widths": widths, "activation": act, "loss": loss,
+                                "output_activation": out, "samples": 5, "bce_chain": chain}
         ref = None
         for label, extra in (("plain", {}), ("l2 = 0.01", {"l2": 0.01}), ("residual", {"skip": "residual"}),
                              ("input-output skip", {"skip": "input-output"})):
             spec = ArchitectureSpec(**base, **extra)
             r = bounds(spec)
             k = theorem_k(r)
-            fmt = list(r.format.as_tuple())
+            fmt = list(r.derivation.triple)
             if ref is None:
                 ref = (fmt, float(k.log10))
             same_fmt, same_k = fmt == ref[0], abs(float(k.log10) - ref[1]) < 1e-9

@@ -38,7 +38,7 @@ SYMMETRY_CERT = {"theorem": "Sym-cert", "name": THEOREMS["Sym-cert"].name, "stat
 
 def versions() -> dict:
     """{name: version or None} of Python and the packages in :data:`PACKAGES`."""
-    out = {"python": platform.python_version()}
+    out: dict[str, str | None] = {"python": platform.python_version()}
     for name in PACKAGES:
         try:
             out[name] = metadata.version(name)

@@ -65,8 +65,8 @@ def probability_rows(dims, widths) -> list[dict]:
 def _run(W, V, X, y, steps, lr, chunks):
     """gradient_flow in ``chunks`` pieces, recording v_k, the invariants and the loss after each."""
     W, V = np.array(W, float), np.array(V, float).reshape(len(W), -1)
-    trace = {"step": [0], "loss": [float(np.mean((np.maximum(X @ W.T, 0) @ V - y[:, None]) ** 2))],
-             "v": [V[:, 0].copy()], "c": [invariants(W, V).copy()]}
+    loss0 = float(np.mean((np.maximum(X @ W.T, 0) @ V - y[:, None]) ** 2))
+    trace: dict[str, list[Any]] = {"step": [0], "loss": [loss0], "v": [V[:, 0].copy()], "c": [invariants(W, V).copy()]}
     drift, flipped = 0.0, False
     per = steps // chunks
     for i in range(chunks):
@@ -94,8 +94,8 @@ def flow_demo(steps: int) -> dict:
     V_stuck = -np.abs(rng.uniform(1.0, 1.5, h))  # ||v_k|| > ||w_k||: every neuron pathological, v_k < 0
     V_free = np.abs(rng.uniform(0.05, 0.1, h))  # c_k > 0 for every neuron: no frozen sign
     lr = 0.02
-    out = {"seed": seed, "d": d, "p": d + 1, "width": h, "m": m, "steps": steps, "lr": lr,
-           "floor": float(np.mean(np.where(y > 0, y, 0.0) ** 2)), "runs": []}
+    out: dict[str, Any] = {"seed": seed, "d": d, "p": d + 1, "width": h, "m": m, "steps": steps, "lr": lr,
+                           "floor": float(np.mean(np.where(y > 0, y, 0.0) ** 2)), "runs": []}
     for label, V0 in (("all pathological, v_k < 0", V_stuck), ("no pathological neuron", V_free)):
         c0 = invariants(W0, V0[:, None])
         reach = reachability(W0, V0, X, y, teacher=(WT, VT))

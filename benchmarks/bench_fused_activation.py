@@ -5,8 +5,8 @@ import time
 
 import numpy as np
 
-from bettibounds.engines.fused import FusedSliceKernel
 from bettibounds.empirical.kernels import LossKernel
+from bettibounds.engines.fused import FusedSliceKernel
 from bettibounds.spec import ArchitectureSpec
 
 

@@ -1,9 +1,9 @@
-"""Exhaustive accuracy check of the shipped float32 tanh (bettibounds.engines._fused_numba.tanh_f32,
-the fused engine's; the same function as tanh32.tanh_f32 except that NaN propagates) over every float32 in [0, C] (C = clamp),
-plus the clamp region, specials and odd symmetry; and that the vector tanh of the kernel's tiles
-and first layer (act_f32_vector_array) equals tanh_f32 bit for bit on all 2^32 bit patterns. Reference: float64 np.tanh rounded to
-float32. Reports the max error in ulps (integer distance of the float32 results, and the
-fractional error |approx - tanh64| / ulp32(tanh64)) and where it occurs.
+"""Exhaustive accuracy check of the shipped float32 tanh (bettibounds.engines._fused_numba.tanh_f32, the
+fused engine's, with the coefficients of tanh_coeffs.json; NaN propagates) over every float32 in [0, C]
+(C = clamp), plus the clamp region, specials and odd symmetry; and that the vector tanh of the kernel's
+tiles and first layer (act_f32_vector_array) equals tanh_f32 bit for bit on all 2^32 bit patterns.
+Reference: float64 np.tanh rounded to float32. Reports the max error in ulps (integer distance of the
+float32 results, and the fractional error |approx - tanh64| / ulp32(tanh64)) and where it occurs.
 
 Usage: python check_tanh.py
 """
@@ -54,7 +54,8 @@ def main():
           f"(approx {arg_int[1]!r}, tanh {arg_int[2]!r})")
     print(f"  max error vs float64 tanh: {max_frac:.3f} ulp32 at x = {arg_frac[0]!r} "
           f"(approx {arg_frac[1]!r}, tanh {arg_frac[2]!r})")
-    print("  distribution (ulps: count): " + ", ".join(f"{k}{'+' if k == 7 else ''}: {v:,}" for k, v in enumerate(hist)))
+    counts = ", ".join(f"{k}{'+' if k == 7 else ''}: {v:,}" for k, v in enumerate(hist))
+    print("  distribution (ulps: count): " + counts)
 
     # clamp region: every float32 above C (exhaustive too: bits hi+1 .. +inf) must give exactly 1
     top = int(np.float32(np.inf).view(np.uint32))
