@@ -190,7 +190,10 @@ def run_architecture(dataset: str, width: int, depth: int, seed: int, cfg: dict,
 
 
 def _run(spec, dataset, width, depth, seed, cfg, x, y, xt, yt, info, device, dtype) -> dict:
+    import warnings
+
     from .minima import descend, minima_graph_barcode
+    from .sampling import BarcodeWarning
 
     t0 = time.perf_counter()
     c0 = time.process_time()
@@ -211,11 +214,16 @@ def _run(spec, dataset, width, depth, seed, cfg, x, y, xt, yt, info, device, dty
     minima, _ = descend(fast or ev, starts, steps=cfg["steps"], lr=descent_lr(cfg, width),
                         schedule=cfg.get("schedule", "constant"))
     t_descent = time.perf_counter() - t0
-    mg = minima_graph_barcode(ev, minima, spec=spec, quotient="canonical", images=cfg["images"],
-                              iterations=cfg["iterations"], dense=cfg["dense"],
-                              check_every=cfg.get("check_every", 5), method=cfg.get("method", "adam"),
-                              step=cfg.get("step"),
-                              rtol=cfg.get("rtol", 0.05), atol=cfg.get("atol", 1e-3), fast=fast)
+    with warnings.catch_warnings():
+        # the sweep records every path's convergence in its rows (and the report counts them); a warning per
+        # job from the worker processes would repeat that on stderr
+        warnings.simplefilter("ignore", BarcodeWarning)
+        mg = minima_graph_barcode(ev, minima, spec=spec, quotient="canonical", images=cfg["images"],
+                                  iterations=cfg["iterations"], dense=cfg["dense"],
+                                  check_every=cfg.get("check_every", 5), method=cfg.get("method", "adam"),
+                                  step=cfg.get("step"),
+                                  rtol=cfg.get("rtol", 0.05), atol=cfg.get("atol", 1e-3), fast=fast,
+                                  max_images=cfg.get("max_images"))
     # how stationary the minima are: the gradient norm at each (relative to the loss's own scale)
     grad_norms = np.linalg.norm(as_evaluator(ev).values_and_gradients(mg.minima)[1], axis=1)
     errors = [_test_error(spec, th, xt, yt) for th in mg.minima]
@@ -236,6 +244,10 @@ def _run(spec, dataset, width, depth, seed, cfg, x, y, xt, yt, info, device, dty
             "paths_resolved": sum(bool(p["resolved"]) for p in conv["paths"]),
             "path_statuses": statuses,
             "path_iterations": [int(p["iterations"]) for p in conv["paths"]],
+            "path_images": [p["images"] for p in conv["paths"]],
+            "path_gradient_evaluations": [p["gradient_evaluations"] for p in conv["paths"]],
+            "path_reasons": [p["reason"] for p in conv["paths"]],
+            "path_resolution_levels": [p["resolution_levels"] for p in conv["paths"]],
             "max_grad_norm": float(grad_norms.max()), "mean_loss": float(mg.values.mean()),
             "test_error_best": errors[int(np.argmin(mg.values))],
             "segments": segments, "quotient_degenerate": mg.meta["quotient"]["degenerate_points"],

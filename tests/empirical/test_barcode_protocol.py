@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -319,7 +320,12 @@ def test_minima_graph_on_the_camel_function():
     ev = FunctionEvaluator(2, lambda X: _camel(X[:, 0], X[:, 1]), grad)
     starts = np.array([[1.5, -1.0], [1.9, -0.5], [-1.6, 1.0], [0.3, 0.2], [-0.2, -0.4]])
     minima, _ = descend(ev, starts, steps=1500, lr=0.02)
-    mg = minima_graph_barcode(ev, minima, identify_tol=1e-4, images=10, iterations=40)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mg = minima_graph_barcode(ev, minima, identify_tol=1e-4, images=10, iterations=40)
+    # a BarcodeWarning exactly when a segment is read from a path that did not converge (40 iterations leave one)
+    unconverged = [v for v, ok in mg.meta["convergence"]["death_path_converged"].items() if not ok]
+    assert [type(w.message).__name__ for w in caught] == (["BarcodeWarning"] if unconverged else [])
     assert sorted(len(g) for g in mg.identified) == [2, 2] and len(mg.values) == 3  # five runs, three minima
     assert sorted(mg.values.tolist()) == pytest.approx([0.0, CAMEL_MIN, CAMEL_MIN], abs=1e-6)
     finite = sorted(d for d in mg.graph_deaths if math.isfinite(d))
@@ -344,7 +350,10 @@ def test_minima_graph_quotient_identifies_the_images_of_a_minimum():
     kern = LossKernel(spec, x, np.sin(2 * x))
     theta, _ = descend(kern, rng.normal(size=(1, spec.n_params)), steps=300, lr=0.05)
     images = np.stack([theta[0]] + [g for g, _, _ in group_orbit(spec, theta[0])])  # |G| = 8 images
-    raw = minima_graph_barcode(kern, images, spec=spec, quotient="none", images=4, iterations=0)
+    from bettibounds.barcode.sampling import BarcodeWarning
+
+    with pytest.warns(BarcodeWarning, match="did not converge"):  # straight lines (no iterations) never converge
+        raw = minima_graph_barcode(kern, images, spec=spec, quotient="none", images=4, iterations=0)
     quot = minima_graph_barcode(kern, images, spec=spec, quotient="canonical", images=4, iterations=0)
     assert raw.values.shape[0] == 8 and quot.values.shape[0] == 1 and quot.identified == [list(range(8))]
     assert raw.to_score() > 0 and quot.to_score() == 0.0  # the raw graph counts the images as minima
