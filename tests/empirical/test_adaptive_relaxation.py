@@ -66,7 +66,15 @@ def test_adaptive_paths_reach_the_camel_saddle_with_fewer_gradients_than_the_fin
         ev, lift = _rotated(ev, dim)
         left, mid, right = lift(left), lift(mid), lift(right)
     starts, ends = [left, left], [mid, right]
-    ada = relax_paths_adaptive(ev, starts, ends, images=3, max_images=31, iterations=150)
+    counted = [0]  # an independent count of the gradients computed
+
+    def grad(X):
+        counted[0] += X.shape[0]
+        return ev.grad(X)
+
+    ada = relax_paths_adaptive(FunctionEvaluator(dim, ev.f, grad), starts, ends, images=3, max_images=31,
+                               iterations=150)
+    assert ada.gradient_evaluations.sum() == counted[0]
     fine = relax_paths(ev, starts, ends, images=31, iterations=150)
     assert ada.floors == pytest.approx([SIDE, SIDE], abs=1e-6)
     assert (ada.straight > SADDLE + 0.1).all()  # the shear moved the saddles off the straight lines
