@@ -229,8 +229,9 @@ def test_quotient_none_and_refusals():
 # ------------------------------------------------------------------ verdict rules on synthetic tables
 
 
-def _rows(score, ci_half=0.05, datasets=("digits",), archs=((16, 1), (64, 1), (16, 2), (64, 2)), converged=None):
-    return [{"dataset": ds, "width": h, "depth": L, "to_score_mean": score(h, L),
+def _rows(score, ci_half=0.05, datasets=("digits",), archs=((16, 1), (64, 1), (16, 2), (64, 2)), converged=None,
+          seeds=5):
+    return [{"dataset": ds, "width": h, "depth": L, "to_score_mean": score(h, L), "seeds": seeds,
              "to_score_ci95": [score(h, L) - ci_half, score(h, L) + ci_half],
              "paths_converged_fraction": 1.0 if converged is None else converged(h, L)}
             for ds in datasets for h, L in archs]
@@ -275,6 +276,29 @@ def test_trend_verdict_compares_only_converged_architectures():
     # rows without a convergence record (an older table) are not compared either
     bare = [{k: v for k, v in r.items() if k != "paths_converged_fraction"} for r in _rows(lambda h, L: 4.0 / h)]
     assert trend_verdict(bare)["verdict"] == "inconclusive"
+
+
+def test_the_trend_verdict_needs_three_seeds_and_tables_say_what_the_interval_is():
+    from bettibounds.barcode.realdata import MIN_SEEDS, TREND_CONFIGS, format_mean_ci, trend_verdict, unmeasurable
+
+    assert MIN_SEEDS == 3
+    # the clearest decrease, but two seeds per row: nothing is compared, and the verdict says it cannot tell
+    two = trend_verdict(_rows(lambda h, L: 4.0 / h + 1.0 / L, seeds=2))
+    assert two["verdict"] == "inconclusive" and two["measurable"] is False and two["too_few_seeds_comparisons"] == 4
+    assert {c["result"] for d in ("width", "depth") for c in two["comparisons"][d]} == {"too few seeds"}
+    three = trend_verdict(_rows(lambda h, L: 4.0 / h + 1.0 / L, seeds=3))
+    assert three["verdict"] == "reproduced" and three["measurable"] is True and three["too_few_seeds_comparisons"] == 0
+    assert "at least 3 seeds" in three["rule"]
+    # a table never shows a negative lower end for a score >= 0 without saying it is the t-interval
+    assert format_mean_ci(0.5, [0.4, 0.6], 5) == "0.5 [0.4, 0.6]"
+    neg = format_mean_ci(0.000821, [-0.000799, 0.00244], 5)
+    assert "Student-t" in neg and "below 0" in neg
+    assert format_mean_ci(0.1, [-3.0, 3.2], 2) == "0.1 (n = 2: no interval, the verdict needs >= 3 seeds)"
+    # what each configuration can measure: the smoke scale's (tiny) can measure neither observation
+    tiny = unmeasurable(TREND_CONFIGS["tiny"])
+    assert "2 seeds" in tiny["trend"] and "at most 2 finite segments" in tiny["generalisation"]
+    assert unmeasurable(TREND_CONFIGS["quick"]) == {"trend": None, "generalisation": None}
+    assert unmeasurable(TREND_CONFIGS["full"]) == {"trend": None, "generalisation": None}
 
 
 def test_generalisation_verdict_and_confidence_intervals():
