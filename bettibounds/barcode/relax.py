@@ -41,6 +41,17 @@ straight line's (nothing left to lower). The half-resolution chain is not re-opt
 level is at least that of the best chain of that resolution: the test errs on the side of
 "unresolved". A path is **converged** when its iterations ended as converged *and* it is resolved.
 
+**Adaptive resolution** (:func:`relax_paths_adaptive`, :data:`ADAPTIVE_RULE`): relax at a few images,
+insert the midpoint of every segment (the same polyline, so the finer relaxation is warm-started)
+and relax again, until the level falls by less than the tolerance between two successive *relaxed*
+resolutions or ``max_images`` is reached; each path's record keeps its final images, its gradients
+over all resolutions, its level at each, and why it did not converge. On the real-data networks the
+levels still fell at 8 images; docs/theory.md §12.5 and docs/benchmarks.md have the measurements.
+
+Whatever the tests say, a level is the largest loss found on an explicit polyline (the straight line
+is kept instead where its measured top is lower): an upper estimate of the minimax level between the
+two ends, up to the dense sampling along the path.
+
 Two update rules: ``"adam"`` (default: Adam on every image, each coordinate's step ``step`` x the
 chain's mean image spacing / sqrt(P), moments reset when a path restarts) and ``"gd"`` (the
 gradient normalised by the chain's largest one, times ``step`` x the spacing; the rule of
@@ -462,6 +473,7 @@ def relax_paths_adaptive(evaluator, starts, ends, *, images: int = 3, max_images
     while open_.size:
         r = relax_paths(ev, a[open_], b[open_], images=n, iterations=iterations, rtol=rtol, atol=atol,
                         init=init, keep_chains=True, **options)
+        assert r.gradient_evaluations is not None and r.chains is not None  # relax_paths fills both here
         rounds.append({"images": n, "paths": int(open_.size),
                        "gradient_evaluations": int(r.gradient_evaluations.sum())})
         barrier = np.maximum(r.levels - r.floors, 0.0)
