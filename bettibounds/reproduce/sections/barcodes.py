@@ -176,7 +176,10 @@ def markdown(result, ctx) -> list[str]:
 
     warn = bc.meta.get("warnings", [])
     from ...barcode.realdata import CONVERGED_SHARE
-    from ...barcode.relax import CONVERGENCE_RULE
+    from ...barcode.relax import ADAPTIVE_RULE, CONVERGENCE_RULE
+
+    rule = (ADAPTIVE_RULE + " Iterations at each resolution: " + CONVERGENCE_RULE) if cfg.get("max_images") else \
+        CONVERGENCE_RULE
 
     paths_total = sum(r["paths"] for r in runs)
     paths_conv = sum(r["paths_converged"] for r in runs)
@@ -187,7 +190,7 @@ def markdown(result, ctx) -> list[str]:
     unconverged_rows = [r for r in rows if r["paths_converged_fraction"] < CONVERGED_SHARE]
     convergence_note = (f" Of the {paths_total} relaxed paths, {paths_conv} converged (iterations ended: "
                         + ", ".join(f"{v} {k}" for k, v in sorted(statuses.items())) + "; the resolution test "
-                        f"passed for {sum(r['paths_resolved'] for r in runs)}). Convergence rule: {CONVERGENCE_RULE}")
+                        f"passed for {sum(r['paths_resolved'] for r in runs)}). Convergence rule: {rule}")
     if unconverged_rows:
         convergence_note += (f" **{len(unconverged_rows)} of {len(rows)} architectures have fewer than "
                              f"{CONVERGED_SHARE:.0%} of their paths converged**: their TO-scores are upper "
@@ -237,6 +240,7 @@ def markdown(result, ctx) -> list[str]:
                    f"{r['paths_converged']}/{r['paths']} | {r['min_loss_mean']:.4g} | {r['max_grad_norm']:.2g} | "
                    f"{r['test_error_mean']:.3f} |\n" for r in rows),
            "\nThe column *at half the iterations* is the TO-score with each path's level at half its own "
+           + ("(final resolution's) " if cfg.get("max_images") else "") +
            "iterations; *paths converged* counts the paths that passed the convergence test in iterations and "
            "in resolution (docs/theory.md §12.5)." + convergence_note + "\n",
            f"\n**Verdict on observation 1 (the TO-score decreases with width and depth): {verdict['verdict']}.** "
