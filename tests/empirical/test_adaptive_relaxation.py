@@ -143,3 +143,20 @@ def test_the_minima_graph_warns_when_a_segment_comes_from_an_unconverged_path():
     assert "paths converged: 3 of 3" in text and "warning" not in text
     assert good.graph_deaths[1:] == pytest.approx([SADDLE, SADDLE], abs=2e-3)
     assert math.isinf(good.graph_deaths[0])
+
+
+def test_the_straight_line_is_kept_where_its_top_is_lower_than_the_relaxed_chains():
+    # unsheared, the camel's critical points all lie on y = -x/2: the straight line from a side minimum to the
+    # global minimum crosses the saddle and is already a lowest path, but a 3-image chain's coarse checks rank
+    # bent chains below it that the final, denser look puts 3e-3 above the saddle
+    def f(X):
+        x, y = X[:, 0], X[:, 1]
+        return (2 - 1.05 * x**2 + x**4 / 6) * x**2 + x * y + y**2
+
+    def g(X):
+        x, y = X[:, 0], X[:, 1]
+        return np.stack([(4 - 4.2 * x**2 + x**4) * x + y, x + 2 * y], 1)
+
+    r = relax_paths(FunctionEvaluator(2, f, g), [[-XS, XS / 2]], [[0.0, 0.0]], images=3, iterations=150)
+    assert r.levels[0] <= r.straight[0] and r.levels[0] == pytest.approx(SADDLE, abs=1e-4)
+    assert np.allclose(r.saddles[0], [-1.0705, 0.5352], atol=0.02)  # where the saddle is (on the line)
