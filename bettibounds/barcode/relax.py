@@ -289,6 +289,7 @@ def relax_paths(evaluator, starts, ends, *, images: int = 12, iterations: int = 
     # dropped from them once
     act = np.flatnonzero(~done)
     Ca = C[act]
+    del C  # (best holds the start chains) one (M, images + 2, P) array less while relaxing
     length = np.linalg.norm(np.diff(Ca, axis=1), axis=2).sum(1)  # each chain's arc length (equal spacing)
     if method == "adam":
         m1 = np.zeros((act.size, images, P), dtype=np.float32)
