@@ -304,8 +304,8 @@ def minima_graph_barcode(evaluator, minima, *, spec=None, quotient: str = "none"
 
         warned.append(f"{len(unconverged)} of {len(convergence['death_path_converged'])} finite segments (minima "
                       f"{unconverged}) are read from relaxed paths that did not converge: their levels were still "
-                      "falling with the iterations or the path's resolution, so these deaths are loose upper "
-                      "estimates that a longer or finer relaxation would lower (why each path stopped: "
+                      "falling with the iterations or the path's resolution, so these deaths are upper "
+                      "estimates that a longer or finer relaxation may lower (why each path stopped: "
                       "meta['convergence']['paths'][i]['reason']; max_images= relaxes at adaptive resolution)")
         warnings.warn(warned[-1], BarcodeWarning, stacklevel=2)
     meta = {"protocol": "minima graph (Barannikov et al. 2020)", "n_runs": int(len(minima)), "n_minima": n,
