@@ -460,6 +460,10 @@ def relax_paths_adaptive(evaluator, starts, ends, *, images: int = 3, max_images
     if a.shape != b.shape:
         raise InvalidSpecError(f"starts and ends must have the same shape, got {a.shape} and {b.shape}")
     M, P = a.shape
+    if M == 0:
+        r = relax_paths(ev, a, b, images=images, iterations=iterations, rtol=rtol, atol=atol, **options)
+        return PathRelaxation(**{**r.__dict__, "meta": {**r.meta, "adaptive": {
+            "images": images, "max_images": max_images, "rounds": [], "rule": ADAPTIVE_RULE}}})
     # the record of every path: filled from the resolution where it stopped
     out = {k: [None] * M for k in ("levels", "straight", "saddles", "floors", "status", "iterations", "half_levels",
                                    "test_levels", "half_resolution_levels")}

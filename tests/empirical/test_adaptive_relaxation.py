@@ -122,6 +122,8 @@ def test_refined_chains_are_the_same_polylines_and_bad_options_are_refused():
         relax_paths_adaptive(ev, [left], [mid], images=7, max_images=3)
     with pytest.raises(InvalidSpecError, match="init"):
         relax_paths_adaptive(ev, [left], [mid], init=np.zeros((1, 5, 2)))
+    empty = relax_paths_adaptive(ev, np.empty((0, 2)), np.empty((0, 2)))
+    assert empty.levels.shape == (0,) and empty.meta["adaptive"]["rounds"] == []
     with pytest.raises(InvalidSpecError, match="start at starts"):
         relax_paths(ev, [left], [mid], images=3, init=np.zeros((1, 5, 2)))
 
