@@ -55,11 +55,11 @@ TREND_CONFIGS = {
     "tiny": {"datasets": ("digits",), "archs": ((16, 1), (32, 1)), "seeds": 2, "runs": 3, "n_train": 64,
              "steps": 60, "lr": 0.02, "lr_width_scaled": True, "schedule": "cosine", "images": 4, "iterations": 20,
              "dense": 3, "method": "adam", "rtol": 0.05, "atol": 1e-3},
-    # adaptive resolution (3 -> 7 -> 15 -> 31 images, 300 iterations per resolution): at 8 fixed images 3 of 240
-    # paths converged on a reduced grid, adaptively 218, for 5.2 x the gradients (docs/benchmarks.md)
+    # adaptive resolution (3 -> 7 -> 15 -> 31 -> 63 images, 300 iterations per resolution): at 8 fixed images 3 of
+    # 240 paths converged on a reduced grid, adaptively 239 (218 up to 31), for 5.7 x the gradients (docs/benchmarks.md)
     "quick": {"datasets": ("digits",), "archs": ((16, 1), (64, 1), (16, 2), (64, 2)), "seeds": 3, "runs": 4,
               "n_train": 96, "steps": 400, "lr": 0.02, "lr_width_scaled": True, "schedule": "cosine", "images": 3,
-              "max_images": 31, "iterations": 300, "dense": 3, "check_every": 10, "method": "adam", "rtol": 0.05,
+              "max_images": 63, "iterations": 300, "dense": 3, "check_every": 10, "method": "adam", "rtol": 0.05,
               "atol": 1e-3, "fast_dtype": "float32"},
     # widths 16, 64, 256 (16 to 256 in steps of 4 x) at every depth 1 to 4, both data sets; still fixed 8-image
     # paths (the measured 77-minute sweep): adaptive paths cost 3-8 x more and, at width 256 and 31 images, about
