@@ -23,8 +23,15 @@ allocations; plus the process's peak RSS), against gudhi's H0 on the same graph.
 time, the load average during the run, the idle-machine estimate CPU / workers, the table and the
 verdicts (``--out DIR`` writes them as JSON; ``--checkpoint FILE`` resumes a stopped sweep).
 
+A reduced grid and the paths' resolution can be set on the command line (``--datasets``, ``--archs 16x1,64x2``,
+``--seeds``, ``--images``, ``--max-images`` for adaptive resolution, ``--iterations``), and ``--compare-fixed 8``
+runs the same grid with the scale's fixed-resolution paths too and prints, per architecture, the paths converged,
+the gradients per path and the CPU time of both (docs/benchmarks.md, "Adaptive resolution against fixed 8-image
+paths").
+
 Usage: ``python benchmarks/bench_barcode.py [--n 100000] [--dim 50] [--k 10] [--queries 2000]
-[--points 100000,1000000] [--skip-high-dim] [--trend full] [--workers 2] [--dask] [--out DIR]``
+[--points 100000,1000000] [--skip-high-dim] [--trend full] [--workers 2] [--dask] [--out DIR]
+[--datasets digits,breast_cancer] [--archs 16x1,64x2] [--seeds 3] [--max-images 63] [--compare-fixed 8]``
 """
 
 from __future__ import annotations
