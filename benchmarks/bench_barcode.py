@@ -23,8 +23,15 @@ allocations; plus the process's peak RSS), against gudhi's H0 on the same graph.
 time, the load average during the run, the idle-machine estimate CPU / workers, the table and the
 verdicts (``--out DIR`` writes them as JSON; ``--checkpoint FILE`` resumes a stopped sweep).
 
+A reduced grid and the paths' resolution can be set on the command line (``--datasets``, ``--archs 16x1,64x2``,
+``--seeds``, ``--images``, ``--max-images`` for adaptive resolution, ``--iterations``), and ``--compare-fixed 8``
+runs the same grid with the scale's fixed-resolution paths too and prints, per architecture, the paths converged,
+the gradients per path and the CPU time of both (docs/benchmarks.md, "Adaptive resolution against fixed 8-image
+paths").
+
 Usage: ``python benchmarks/bench_barcode.py [--n 100000] [--dim 50] [--k 10] [--queries 2000]
-[--points 100000,1000000] [--skip-high-dim] [--trend full] [--workers 2] [--dask] [--out DIR]``
+[--points 100000,1000000] [--skip-high-dim] [--trend full] [--workers 2] [--dask] [--out DIR]
+[--datasets digits,breast_cancer] [--archs 16x1,64x2] [--seeds 3] [--max-images 63] [--compare-fixed 8]``
 """
 
 from __future__ import annotations
@@ -58,6 +65,16 @@ def main() -> None:
     ap.add_argument("--dask", action="store_true", help="run the sweep on a Dask LocalCluster instead")
     ap.add_argument("--out", default=None, help="directory for trend_<scale>.json (rows, verdicts, runs)")
     ap.add_argument("--checkpoint", default=None, help="JSON-lines file of finished runs (resume a stopped sweep)")
+    ap.add_argument("--datasets", default=None, help="trend: comma-separated data sets (default: the scale's)")
+    ap.add_argument("--archs", default=None, help="trend: architectures as WIDTHxDEPTH,... e.g. 16x1,64x2")
+    ap.add_argument("--seeds", type=int, default=None, help="trend: seeds per architecture")
+    ap.add_argument("--images", type=int, default=None, help="trend: interior images per path (first resolution)")
+    ap.add_argument("--max-images", type=int, default=None,
+                    help="trend: adaptive resolution up to this many images (0: fixed resolution)")
+    ap.add_argument("--iterations", type=int, default=None, help="trend: iterations per path (per resolution)")
+    ap.add_argument("--compare-fixed", type=int, default=None, metavar="IMAGES",
+                    help="trend: also run the same grid with the scale's protocol at IMAGES fixed images (its own "
+                         "iterations), in the same invocation")
     ap.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)  # internal: one barcode_of_points run
     args = ap.parse_args()
     if args.one is not None:
@@ -70,7 +87,21 @@ def main() -> None:
     if args.points:
         bench_points([int(v) for v in args.points.split(",")])
     if args.trend:
-        bench_trend(args.trend, args.workers, args.dask, args.out, args.checkpoint)
+        from bettibounds.barcode.realdata import TREND_CONFIGS
+
+        cfg = trend_config(args)
+        if args.compare_fixed:
+            # the scale's own protocol (its iterations) with fixed paths, on the same grid
+            base = TREND_CONFIGS[args.trend]
+            fixed = {**base, **{k: cfg[k] for k in ("datasets", "archs", "seeds")}, "images": args.compare_fixed}
+            fixed.pop("max_images", None)
+            runs_fixed = bench_trend(args.trend, args.workers, args.dask, args.out, args.checkpoint, cfg=fixed,
+                                     tag="fixed")
+            runs_new = bench_trend(args.trend, args.workers, args.dask, args.out, args.checkpoint, cfg=cfg,
+                                   tag="adaptive" if cfg.get("max_images") else "main")
+            compare_paths(runs_fixed, runs_new, fixed, cfg)
+        else:
+            bench_trend(args.trend, args.workers, args.dask, args.out, args.checkpoint, cfg=cfg)
     if not args.skip_high_dim:
         bench_high_dim(args)
 
@@ -115,26 +146,91 @@ def bench_points(sizes) -> None:
     print("\n(true TO-score 1.1574464; the peak RSS includes the interpreter and imports, shown before the run)\n")
 
 
-def bench_trend(scale: str, workers: int, dask: bool, out: str | None, checkpoint: str | None) -> None:
+def trend_config(args) -> dict:
+    """``TREND_CONFIGS[args.trend]`` with the command line's overrides (a reduced grid, the paths' resolution)."""
+    from bettibounds.barcode.realdata import TREND_CONFIGS
+
+    cfg = dict(TREND_CONFIGS[args.trend])
+    if args.datasets:
+        cfg["datasets"] = tuple(args.datasets.split(","))
+    if args.archs:
+        cfg["archs"] = tuple(tuple(int(v) for v in a.split("x")) for a in args.archs.split(","))
+    for key in ("seeds", "images", "iterations"):
+        if getattr(args, key) is not None:
+            cfg[key] = getattr(args, key)
+    if args.max_images is not None:
+        if args.max_images:
+            cfg["max_images"] = args.max_images
+        else:
+            cfg.pop("max_images", None)
+    return cfg
+
+
+def compare_paths(runs_a, runs_b, cfg_a, cfg_b) -> None:
+    """Per architecture: paths converged and gradients per path, fixed against adaptive resolution."""
+    from bettibounds.barcode.realdata import images_text
+
+    print(f"## paths: {images_text(cfg_a)} against {images_text(cfg_b)} (same grid, same minima)\n")
+    print("| data set | width | depth | converged (A) | converged (B) | gradients per path (A) | gradients per path "
+          "(B) | B / A | final images (B): count | CPU s (A) | CPU s (B) | TO-score mean (A) | TO-score mean (B) |\n"
+          "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|")
+    keys = sorted({(r["dataset"], r["width"], r["depth"]) for r in runs_a}, key=lambda k: (k[0], k[2], k[1]))
+    tot = {"a": [0, 0, 0, 0.0], "b": [0, 0, 0, 0.0]}
+    for k in keys:
+        ra = [r for r in runs_a if (r["dataset"], r["width"], r["depth"]) == k]
+        rb = [r for r in runs_b if (r["dataset"], r["width"], r["depth"]) == k]
+        row = []
+        for tag, rs in (("a", ra), ("b", rb)):
+            conv, paths = sum(r["paths_converged"] for r in rs), sum(r["paths"] for r in rs)
+            grads = sum(sum(r["path_gradient_evaluations"]) for r in rs)
+            cpu = sum(r["cpu_seconds"] for r in rs)
+            t = tot[tag]
+            t[0], t[1], t[2], t[3] = t[0] + conv, t[1] + paths, t[2] + grads, t[3] + cpu
+            row.append((conv, paths, grads, cpu, float(np.mean([r["to_score"] for r in rs]))))
+        (ca, pa, ga, ua, sa), (cb, pb, gb, ub, sb) = row
+        imgs: dict = {}
+        for r in rb:
+            for n in r["path_images"]:
+                imgs[n] = imgs.get(n, 0) + 1
+        print(f"| {k[0]} | {k[1]} | {k[2]} | {ca}/{pa} | {cb}/{pb} | {ga / max(pa, 1):,.0f} | {gb / max(pb, 1):,.0f} | "
+              f"{gb / max(ga, 1):.1f} | {', '.join(f'{n}: {c}' for n, c in sorted(imgs.items()))} | {ua:.0f} | "
+              f"{ub:.0f} | {sa:.4g} | {sb:.4g} |")
+    a, b = tot["a"], tot["b"]
+    print(f"\nall: converged {a[0]}/{a[1]} (A) against {b[0]}/{b[1]} (B); gradients {b[2] / max(a[2], 1):.1f} x; "
+          f"CPU {a[3]:.0f} s against {b[3]:.0f} s ({b[3] / max(a[3], 1e-9):.1f} x, descents included)\n")
+    reasons: dict = {}
+    for r in runs_b:
+        for why in r["path_reasons"]:
+            if why:
+                head = why.split(":")[0]
+                reasons[head] = reasons.get(head, 0) + 1
+    print(f"B's unconverged paths by reason: {reasons or 'none'}\n")
+
+
+def bench_trend(scale: str, workers: int, dask: bool, out: str | None, checkpoint: str | None, cfg=None,
+                tag: str = "main") -> list:
     """The real-data sweep once, on ``workers`` local processes (or a Dask LocalCluster of that many
     single-threaded workers): wall time, CPU time (the jobs' own), the load average sampled during
-    the run, and the idle ``workers``-core time estimated from the CPU time."""
+    the run, and the idle ``workers``-core time estimated from the CPU time. Returns the runs."""
     import json
     import resource
     import threading
 
     from bettibounds.barcode.realdata import (
         TREND_CONFIGS,
+        format_mean_ci,
         generalisation_verdict,
+        images_text,
         to_score_trend,
         trend_verdict,
     )
 
-    cfg = TREND_CONFIGS[scale]
+    cfg = dict(cfg or TREND_CONFIGS[scale])
     n_jobs = len(cfg["datasets"]) * len(cfg["archs"]) * cfg["seeds"]
     where = f"Dask LocalCluster, {workers} workers" if dask else f"{workers} local processes"
     print(f"## real-data TO-score sweep ({scale}: {len(cfg['datasets'])} data sets x {len(cfg['archs'])} "
-          f"architectures x {cfg['seeds']} seeds = {n_jobs} jobs; {where})\n", flush=True)
+          f"architectures x {cfg['seeds']} seeds = {n_jobs} jobs; {where}; paths: {images_text(cfg)}, at most "
+          f"{cfg['iterations']} iterations{' per resolution' if cfg.get('max_images') else ''})\n", flush=True)
     loads, stop = [], threading.Event()
 
     def sample():
@@ -151,9 +247,9 @@ def bench_trend(scale: str, workers: int, dask: bool, out: str | None, checkpoin
 
         with dask_client("local", workers=workers) as client:
             rows, runs = to_score_trend(scale, jobs_map=lambda fn, items: map_jobs(fn, items, client),
-                                        checkpoint=checkpoint)
+                                        checkpoint=checkpoint, cfg=cfg)
     else:
-        rows, runs = to_score_trend(scale, processes=workers, checkpoint=checkpoint)
+        rows, runs = to_score_trend(scale, processes=workers, checkpoint=checkpoint, cfg=cfg)
     wall = time.perf_counter() - t
     stop.set()
     children1 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -171,18 +267,21 @@ def bench_trend(scale: str, workers: int, dask: bool, out: str | None, checkpoin
     print("| data set | width | depth | P | TO-score mean [95% CI] | paths converged | CPU s (all seeds) |\n"
           "|---|---:|---:|---:|---|---|---:|")
     for r in rows:
-        print(f"| {r['dataset']} | {r['width']} | {r['depth']} | {r['P']} | {r['to_score_mean']:.4g} "
-              f"[{r['to_score_ci95'][0]:.4g}, {r['to_score_ci95'][1]:.4g}] | {r['paths_converged']}/{r['paths']} | "
-              f"{r['cpu_seconds']:.0f} |")
+        print(f"| {r['dataset']} | {r['width']} | {r['depth']} | {r['P']} | "
+              f"{format_mean_ci(r['to_score_mean'], r['to_score_ci95'], r['seeds'])} | "
+              f"{r['paths_converged']}/{r['paths']} | {r['cpu_seconds']:.0f} |")
     print(f"\nverdict on observation 1: {verdict['verdict']} (directions {verdict['directions']}, "
           f"{verdict['unconverged_comparisons']} comparisons unconverged); observation 2: {gen['verdict']}\n")
     if out:
         os.makedirs(out, exist_ok=True)
-        with open(os.path.join(out, f"trend_{scale}.json"), "w", encoding="utf-8") as fh:
+        name = f"trend_{scale}.json" if tag == "main" else f"trend_{scale}_{tag}.json"
+        with open(os.path.join(out, name), "w", encoding="utf-8") as fh:
             json.dump({"scale": scale, "where": where, "wall_s": wall, "cpu_s": cpu, "cpu_processes_s": cpu_procs,
                        "loads": loads,
                        "rows": rows, "verdict": verdict, "generalisation_verdict": gen, "runs": runs,
-                       "date": time.strftime("%Y-%m-%d %H:%M"), "host": platform.node()}, fh, default=float)
+                       "date": time.strftime("%Y-%m-%d %H:%M"), "host": platform.node(),
+                       "cfg": {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()}}, fh, default=float)
+    return runs
 
 
 def bench_high_dim(args) -> None:

@@ -9,7 +9,8 @@
 * :func:`minima_graph_barcode` -- the 2020 protocol: minima of independent descents joined by
   relaxed paths, segments from the minimax over the graph of minima (and the paper's direct reading);
   :func:`relax_paths` relaxes many paths at once with a convergence test per path
-  (:class:`PathRelaxation`); :class:`MLPEvaluator` gives the batched losses and gradients of a
+  (:class:`PathRelaxation`), :func:`relax_paths_adaptive` at adaptive resolution (midpoints
+  inserted until each path's level settles); :class:`MLPEvaluator` gives the batched losses and gradients of a
   plain MLP by hand-written backpropagation (the fast path of the real-data sweep);
 * :func:`canonical_form` -- the quotient by the symmetry group (one representative per orbit);
 * :func:`refine_barcode` / :func:`refine_path` -- lower the graph's merge levels along explicit
@@ -27,7 +28,7 @@ _PUBLIC = {
     "Barcode": "core", "BarcodeBar": "core", "to_score": "core",
     "grid_barcode": "grid", "barcode_of_points": "points", "sample_barcode": "sampling",
     "BarcodeWarning": "sampling", "minima_graph_barcode": "minima", "MinimaGraph": "minima", "descend": "minima",
-    "relax_paths": "relax", "PathRelaxation": "relax", "MLPEvaluator": "backprop",
+    "relax_paths": "relax", "relax_paths_adaptive": "relax", "PathRelaxation": "relax", "MLPEvaluator": "backprop",
     "canonical_form": "quotient", "QuotientInfo": "quotient",
     "refine_barcode": "refine", "refine_path": "refine", "knn_graph": "graph", "lower_star_h0": "graph",
     "union_find_h0": "graph", "minimax_tree": "graph", "tree_path": "graph",

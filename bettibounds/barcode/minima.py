@@ -39,7 +39,7 @@ import numpy as np
 from ..errors import InvalidSpecError
 from .core import Barcode, BarcodeBar, sorted_bars
 from .evaluate import as_evaluator
-from .relax import CONVERGENCE_RULE, relax_paths
+from .relax import ADAPTIVE_RULE, CONVERGENCE_RULE, relax_paths, relax_paths_adaptive
 
 __all__ = ["descend", "relax_paths", "minima_graph_barcode", "MinimaGraph", "graph_h0"]
 
@@ -168,6 +168,28 @@ class MinimaGraph:
             raise InvalidSpecError(f"reading must be 'graph' or 'direct', got {reading!r}")
         return to_score([d - v for d, v in zip(deaths, self.values) if math.isfinite(d)], norm)
 
+    def to_text(self) -> str:
+        """A plain-text summary: one line per minimum (loss, both readings of its death, whether the
+        path carrying its death converged), the TO-scores, the paths' convergence and any warning."""
+        conv = self.meta.get("convergence", {})
+        dpc = conv.get("death_path_converged", {})
+        lines = [f"minima graph (Barannikov et al. 2020): {self.values.shape[0]} minima from "
+                 f"{self.meta.get('n_runs', self.values.shape[0])} runs; deaths are tops of relaxed explicit paths "
+                 "(upper estimates of the merge levels)",
+                 f"{'minimum':>7}  {'loss':>12}  {'death (graph)':>14}  {'death (direct)':>14}  {'segment':>12}  "
+                 "death path converged"]
+        for i, (v, g, d) in enumerate(zip(self.values, self.graph_deaths, self.direct_deaths)):
+            seg = g - v if math.isfinite(g) else math.inf
+            ok = dpc.get(i, dpc.get(str(i)))
+            lines.append(f"{i:>7}  {v:>12.6g}  {g:>14.6g}  {d:>14.6g}  {seg:>12.6g}  "
+                         f"{'-' if ok is None else ('yes' if ok else 'NO')}")
+        lines.append(f"TO-score (sum of finite segments): graph reading {self.to_score('sum', 'graph'):.6g}, "
+                     f"direct reading {self.to_score('sum', 'direct'):.6g}")
+        if conv.get("paths_total"):
+            lines.append(f"paths converged: {conv['converged']} of {conv['paths_total']}")
+        lines += [f"warning: {w}" for w in self.meta.get("warnings", [])]
+        return "\n".join(lines)
+
     def to_dict(self) -> dict:
         def fin(x):
             return None if not math.isfinite(x) else float(x)
@@ -186,7 +208,7 @@ class MinimaGraph:
 def minima_graph_barcode(evaluator, minima, *, spec=None, quotient: str = "none", identify_tol: float = 1e-6,
                          images: int = 12, iterations: int = 60, step: float | None = None, dense: int = 4,
                          check_every: int = 5, method: str = "adam", rtol: float = 0.05, atol: float = 1e-3,
-                         min_iterations: int | None = None, fast=None) -> MinimaGraph:
+                         min_iterations: int | None = None, fast=None, max_images: int | None = None) -> MinimaGraph:
     """The minima-graph barcode of the minima (rows of ``minima``); see the module docstring.
 
     Parameters
@@ -203,6 +225,10 @@ def minima_graph_barcode(evaluator, minima, *, spec=None, quotient: str = "none"
         representatives.
     images, iterations, step, dense, check_every, method, rtol, atol, min_iterations, fast
         The string method and its convergence test (:func:`~bettibounds.barcode.relax.relax_paths`).
+    max_images : int, optional
+        Adaptive resolution (:func:`~bettibounds.barcode.relax.relax_paths_adaptive`): start at
+        ``images`` and double the images of the paths whose level still falls, up to ``max_images``;
+        default None: every path at ``images`` (the fixed-resolution test).
 
     ``meta["convergence"]`` records every path's convergence (``paths``: the pair, converged or
     not, status, iterations, its level and its level at half its iterations), how many converged,
@@ -243,13 +269,17 @@ def minima_graph_barcode(evaluator, minima, *, spec=None, quotient: str = "none"
     levels = np.full((n, n), math.inf)
     straight = np.full((n, n), math.inf)
     relaxation = None
-    convergence: dict = {"paths_total": len(pairs), "converged": 0, "rule": CONVERGENCE_RULE, "paths": []}
+    convergence: dict = {"paths_total": len(pairs), "converged": 0, "paths": [],
+                         "rule": CONVERGENCE_RULE if max_images is None else ADAPTIVE_RULE}
     if pairs:
         a = X[[i for i, _ in pairs]]
         b = X[[j for _, j in pairs]]
-        relaxation = relax_paths(ev, a, b, images=images, iterations=iterations, step=step, dense=dense,
-                                 check_every=check_every, method=method, rtol=rtol, atol=atol,
-                                 min_iterations=min_iterations, fast=fast)
+        opts = dict(iterations=iterations, step=step, dense=dense, check_every=check_every, method=method,
+                    rtol=rtol, atol=atol, min_iterations=min_iterations, fast=fast)
+        if max_images is None:
+            relaxation = relax_paths(ev, a, b, images=images, **opts)
+        else:
+            relaxation = relax_paths_adaptive(ev, a, b, images=images, max_images=max_images, **opts)
         half = np.full((n, n), math.inf)
         for m, (i, j) in enumerate(pairs):
             levels[i, j] = levels[j, i] = max(float(relaxation.levels[m]), f[i], f[j])
@@ -268,6 +298,19 @@ def minima_graph_barcode(evaluator, minima, *, spec=None, quotient: str = "none"
             for v, d, e in raw]
     convergence["death_path_converged"] = {int(v): path_converged[min(e), max(e)] for v, _, e in raw
                                            if e is not None}
+    warned: list[str] = []
+    unconverged = sorted(v for v, ok in convergence["death_path_converged"].items() if not ok)
+    if unconverged:
+        import warnings
+
+        from .sampling import BarcodeWarning
+
+        warned.append(f"{len(unconverged)} of {len(convergence['death_path_converged'])} finite segments (minima "
+                      f"{unconverged}) are read from relaxed paths that did not converge: their levels were still "
+                      "falling with the iterations or the path's resolution, so these deaths are upper "
+                      "estimates that a longer or finer relaxation may lower (why each path stopped: "
+                      "meta['convergence']['paths'][i]['reason']; max_images= relaxes at adaptive resolution)")
+        warnings.warn(warned[-1], BarcodeWarning, stacklevel=2)
     meta = {"protocol": "minima graph (Barannikov et al. 2020)", "n_runs": int(len(minima)), "n_minima": n,
             "quotient": None if qinfo is None else qinfo.to_dict(), "identify_tol": identify_tol,
             "string_method": relaxation.meta if relaxation is not None else
@@ -275,6 +318,7 @@ def minima_graph_barcode(evaluator, minima, *, spec=None, quotient: str = "none"
             "convergence": {**convergence, "to_score": float(sum(d - v for d, v in zip(graph_deaths, f)
                                                                   if math.isfinite(d)))},
             "death_levels": "tops of relaxed explicit paths between minima (upper estimates of the merge levels)",
+            "warnings": warned,
             "seconds": time.perf_counter() - t0}
     bc = Barcode(sorted_bars(bars), "minima-graph", "minimum id", float(f.min()),
                  float(max(f.max(), np.nanmax(np.where(np.isfinite(levels), levels, -np.inf), initial=f.max()))),

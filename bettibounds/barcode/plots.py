@@ -157,6 +157,8 @@ def plot_all(barcode: Barcode, out_dir, values: np.ndarray | None = None) -> lis
 def plot_to_score_ci(rows, out_dir, name: str = "to_score_trend.png") -> list[str]:
     """TO-score (mean over seeds, 95% CI error bars) against width, one line per depth, one panel
     per data set (rows of :func:`bettibounds.barcode.realdata.to_score_trend`)."""
+    from .realdata import MIN_SEEDS
+
     plt = pyplot()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -166,8 +168,10 @@ def plot_to_score_ci(rows, out_dir, name: str = "to_score_trend.png") -> list[st
         for L in sorted({r["depth"] for r in rows if r["dataset"] == ds}):
             sel = sorted((r for r in rows if r["dataset"] == ds and r["depth"] == L), key=lambda r: r["width"])
             m = np.array([r["to_score_mean"] for r in sel])
-            lo = m - np.array([r["to_score_ci95"][0] for r in sel])
-            hi = np.array([r["to_score_ci95"][1] for r in sel]) - m
+            # no bar where there are too few seeds for the interval to say anything (MIN_SEEDS)
+            wide = np.array([r.get("seeds", MIN_SEEDS) >= MIN_SEEDS for r in sel])
+            lo = np.where(wide, m - np.array([r["to_score_ci95"][0] for r in sel]), 0.0)
+            hi = np.where(wide, np.array([r["to_score_ci95"][1] for r in sel]) - m, 0.0)
             ax.errorbar([r["width"] for r in sel], m, yerr=[lo, hi], marker="o", capsize=3, label=f"depth {L}")
         ax.set_xscale("log", base=2)
         ws = sorted({r["width"] for r in rows if r["dataset"] == ds})
@@ -175,7 +179,7 @@ def plot_to_score_ci(rows, out_dir, name: str = "to_score_trend.png") -> list[st
         ax.set_xticklabels([str(w) for w in ws])
         ax.set_xlabel("hidden width h")
         ax.set_ylabel("TO-score (sum of segment lengths, loss units)")
-        ax.set_title(f"{ds}: mean over seeds, 95% CI")
+        ax.set_title(f"{ds}: mean over seeds, 95% Student-t CI\n(bars only with >= {MIN_SEEDS} seeds)", fontsize=9)
         ax.legend()
     fig.suptitle("Minima-graph TO-score\n(Barannikov et al.: decreases with width and depth)", fontsize=10)
     fig.tight_layout()

@@ -45,7 +45,8 @@ if TYPE_CHECKING:
     from .backprop import MLPEvaluator
 
 __all__ = ["DATASETS", "TREND_CONFIGS", "load_dataset", "run_architecture", "to_score_trend", "trend_verdict",
-           "generalisation_verdict", "mean_ci95", "default_init", "descent_lr", "CONVERGED_SHARE"]
+           "generalisation_verdict", "mean_ci95", "default_init", "descent_lr", "CONVERGED_SHARE", "MIN_SEEDS",
+           "format_mean_ci", "unmeasurable"]
 
 DATASETS: tuple[str, ...] = ("digits", "breast_cancer")
 
@@ -59,11 +60,15 @@ TREND_CONFIGS = {
     "tiny": {"datasets": ("digits",), "archs": ((16, 1), (32, 1)), "seeds": 2, "runs": 3, "n_train": 64,
              "steps": 60, "lr": 0.02, "lr_width_scaled": True, "schedule": "cosine", "images": 4, "iterations": 20,
              "dense": 3, "method": "adam", "rtol": 0.05, "atol": 1e-3},
+    # adaptive resolution (3 -> 7 -> 15 -> 31 -> 63 images, 300 iterations per resolution): at 8 fixed images 3 of
+    # 240 paths converged on a reduced grid, adaptively 239 (218 up to 31), for 5.7 x the gradients (docs/benchmarks.md)
     "quick": {"datasets": ("digits",), "archs": ((16, 1), (64, 1), (16, 2), (64, 2)), "seeds": 3, "runs": 4,
-              "n_train": 96, "steps": 400, "lr": 0.02, "lr_width_scaled": True, "schedule": "cosine", "images": 8,
-              "iterations": 150, "dense": 3, "check_every": 10, "method": "adam", "rtol": 0.05, "atol": 1e-3,
-              "fast_dtype": "float32"},
-    # widths 16, 64, 256 (16 to 256 in steps of 4 x) at every depth 1 to 4, both data sets
+              "n_train": 96, "steps": 400, "lr": 0.02, "lr_width_scaled": True, "schedule": "cosine", "images": 3,
+              "max_images": 63, "iterations": 300, "dense": 3, "check_every": 10, "method": "adam", "rtol": 0.05,
+              "atol": 1e-3, "fast_dtype": "float32"},
+    # widths 16, 64, 256 (16 to 256 in steps of 4 x) at every depth 1 to 4, both data sets; still fixed 8-image
+    # paths (the measured 77-minute sweep): adaptive paths cost 3-8 x more and, at width 256 and 31 images, about
+    # 2.5 GB of chains and Adam moments per job -- unmeasured at this scale (bench_barcode.py --max-images 31)
     "full": {"datasets": ("digits", "breast_cancer"),
              "archs": tuple((h, L) for L in (1, 2, 3, 4) for h in (16, 64, 256)),
              "seeds": 5, "runs": 5, "n_train": 128, "steps": 600, "lr": 0.02, "lr_width_scaled": True,
@@ -195,7 +200,10 @@ def run_architecture(dataset: str, width: int, depth: int, seed: int, cfg: dict,
 
 
 def _run(spec, dataset, width, depth, seed, cfg, x, y, xt, yt, info, device, dtype) -> dict:
+    import warnings
+
     from .minima import descend, minima_graph_barcode
+    from .sampling import BarcodeWarning
 
     t0 = time.perf_counter()
     c0 = time.process_time()
@@ -217,11 +225,16 @@ def _run(spec, dataset, width, depth, seed, cfg, x, y, xt, yt, info, device, dty
     minima, _ = descend(fast or ev, starts, steps=cfg["steps"], lr=descent_lr(cfg, width),
                         schedule=cfg.get("schedule", "constant"))
     t_descent = time.perf_counter() - t0
-    mg = minima_graph_barcode(ev, minima, spec=spec, quotient="canonical", images=cfg["images"],
-                              iterations=cfg["iterations"], dense=cfg["dense"],
-                              check_every=cfg.get("check_every", 5), method=cfg.get("method", "adam"),
-                              step=cfg.get("step"),
-                              rtol=cfg.get("rtol", 0.05), atol=cfg.get("atol", 1e-3), fast=fast)
+    with warnings.catch_warnings():
+        # the sweep records every path's convergence in its rows (and the report counts them); a warning per
+        # job from the worker processes would repeat that on stderr
+        warnings.simplefilter("ignore", BarcodeWarning)
+        mg = minima_graph_barcode(ev, minima, spec=spec, quotient="canonical", images=cfg["images"],
+                                  iterations=cfg["iterations"], dense=cfg["dense"],
+                                  check_every=cfg.get("check_every", 5), method=cfg.get("method", "adam"),
+                                  step=cfg.get("step"),
+                                  rtol=cfg.get("rtol", 0.05), atol=cfg.get("atol", 1e-3), fast=fast,
+                                  max_images=cfg.get("max_images"))
     # how stationary the minima are: the gradient norm at each (relative to the loss's own scale)
     grad_norms = np.linalg.norm(as_evaluator(ev).values_and_gradients(mg.minima)[1], axis=1)
     errors = [_test_error(spec, th, xt, yt) for th in mg.minima]
@@ -242,6 +255,10 @@ def _run(spec, dataset, width, depth, seed, cfg, x, y, xt, yt, info, device, dty
             "paths_resolved": sum(bool(p["resolved"]) for p in conv["paths"]),
             "path_statuses": statuses,
             "path_iterations": [int(p["iterations"]) for p in conv["paths"]],
+            "path_images": [p["images"] for p in conv["paths"]],
+            "path_gradient_evaluations": [p["gradient_evaluations"] for p in conv["paths"]],
+            "path_reasons": [p["reason"] for p in conv["paths"]],
+            "path_resolution_levels": [p["resolution_levels"] for p in conv["paths"]],
             "max_grad_norm": float(grad_norms.max()), "mean_loss": float(mg.values.mean()),
             "test_error_best": errors[int(np.argmin(mg.values))],
             "segments": segments, "quotient_degenerate": mg.meta["quotient"]["degenerate_points"],
@@ -250,7 +267,13 @@ def _run(spec, dataset, width, depth, seed, cfg, x, y, xt, yt, info, device, dty
 
 
 def mean_ci95(values) -> tuple[float, list[float]]:
-    """Mean and 95% Student-t confidence interval [lo, hi] (a point interval for one value)."""
+    """Mean and 95% Student-t confidence interval [lo, hi] (a point interval for one value).
+
+    The t-interval is symmetric about the mean: for a quantity that cannot be negative (a TO-score)
+    its lower end can fall below 0, and with two values its half-width is 12.7 standard errors.
+    Tables print it through :func:`format_mean_ci`, which says so; the trend verdict compares only
+    rows with at least :data:`MIN_SEEDS` values.
+    """
     v = np.asarray(values, dtype=np.float64)
     m = float(v.mean())
     if v.size < 2:
@@ -261,13 +284,63 @@ def mean_ci95(values) -> tuple[float, list[float]]:
     return m, [m - half, m + half]
 
 
+#: a row's interval enters the trend verdict only with at least this many seeds: with 2 the 95%
+#: t-interval is +-12.7 standard errors (t(0.975, 1) = 12.706), wide enough to say almost nothing
+MIN_SEEDS = 3
+
+
+def format_mean_ci(mean: float, ci, seeds: int, *, non_negative: bool = True) -> str:
+    """A mean and its 95% t-interval for a table, honest about what the interval is.
+
+    Fewer than :data:`MIN_SEEDS` seeds: the mean alone, and why no interval is shown; a lower end
+    below 0 for a quantity that cannot be negative: the interval as computed, marked as the
+    Student-t interval (its part below 0 is an artefact of the symmetric approximation).
+    """
+    if seeds < MIN_SEEDS:
+        return f"{mean:.4g} (n = {seeds}: no interval, the verdict needs >= {MIN_SEEDS} seeds)"
+    lo, hi = ci
+    if non_negative and lo < 0:
+        return f"{mean:.4g} [{lo:.4g}, {hi:.4g}] (Student-t; a score >= 0 cannot reach its part below 0)"
+    return f"{mean:.4g} [{lo:.4g}, {hi:.4g}]"
+
+
+def unmeasurable(cfg: dict) -> dict:
+    """Why a configuration cannot measure each observation by its rule (None where it can).
+
+    Observation 1 needs :data:`MIN_SEEDS` seeds per architecture and two widths or two depths;
+    observation 2 needs runs with at least 3 finite segments, so at least 4 descents per seed
+    (N minima give at most N - 1 finite segments).
+    """
+    archs = {(int(h), int(L)) for h, L in cfg["archs"]}
+    trend = None
+    if cfg["seeds"] < MIN_SEEDS:
+        trend = (f"{cfg['seeds']} seeds per architecture; the verdict compares intervals over at least {MIN_SEEDS} "
+                 "seeds")
+    elif len({h for h, _ in archs}) < 2 and len({L for _, L in archs}) < 2:
+        trend = "one width and one depth: nothing to compare"
+    gen = None
+    if cfg["runs"] < 4:
+        gen = (f"{cfg['runs']} descents per seed give at most {cfg['runs'] - 1} finite segments per run; the rule "
+               "needs runs with at least 3")
+    return {"trend": trend, "generalisation": gen}
+
+
+def images_text(cfg: dict) -> str:
+    """The paths' resolution in words: fixed, or adaptive (docs/theory.md §12.5)."""
+    if cfg.get("max_images"):
+        return (f"adaptive resolution: {cfg['images']} images, doubled by inserting midpoints up to "
+                f"{cfg['max_images']} until the level settles")
+    return f"{cfg['images']} images"
+
+
 def protocol_text(cfg: dict) -> str:
     lr = f"lr {cfg['lr']}" + (" x sqrt(16/width)" if cfg.get("lr_width_scaled") else "")
     return (f"minima graph (Barannikov et al. 2020): {cfg['runs']} Adam runs ({cfg['steps']} full-batch steps, "
             f"{lr}{', cosine decay' if cfg.get('schedule') == 'cosine' else ''}) from PyTorch-default "
             f"initialisations, canonical quotient by the symmetry group, all pairs joined by string-method paths "
-            f"({cfg['images']} images, {cfg.get('method', 'adam')} steps, at most {cfg['iterations']} iterations, "
-            f"each path stopped by the convergence test with rtol {cfg.get('rtol', 0.05)}), segments from the "
+            f"({images_text(cfg)}, {cfg.get('method', 'adam')} steps, at most {cfg['iterations']} iterations"
+            f"{' per resolution' if cfg.get('max_images') else ''}, each path stopped by the convergence test with "
+            f"rtol {cfg.get('rtol', 0.05)}), segments from the "
             f"minimax over the graph of minima; tanh MLP, MSE on one-hot targets, {cfg['n_train']} training points, "
             f"levels in float64" + (f" (steps in {cfg['fast_dtype']})" if cfg.get("fast_dtype") else ""))
 
@@ -390,7 +463,10 @@ def _converged(row: dict) -> bool:
 
 def _compare(a: dict, b: dict) -> str:
     """'decrease' / 'increase' when the 95% CIs of a (smaller model) and b (larger) are disjoint;
-    'unconverged' when either's paths did not converge (their TO-scores are budget-dependent)."""
+    'too few seeds' when either has fewer than MIN_SEEDS; 'unconverged' when either's paths did not
+    converge (their TO-scores are budget-dependent)."""
+    if min(a.get("seeds", 0), b.get("seeds", 0)) < MIN_SEEDS:
+        return "too few seeds"
     if not (_converged(a) and _converged(b)):
         return "unconverged"
     if b["to_score_ci95"][1] < a["to_score_ci95"][0]:
@@ -403,7 +479,9 @@ def _compare(a: dict, b: dict) -> str:
 #: the rule of :func:`trend_verdict`, quoted in the report
 TREND_RULE = ("For every data set and depth, the TO-score at the smallest width measured at that depth is compared "
               "with the one at the largest; for every data set and width, the smallest depth with the largest. A "
-              f"comparison counts only when at least {CONVERGED_SHARE:.0%} of the relaxed paths of both architectures "
+              f"comparison counts only when both architectures have at least {MIN_SEEDS} seeds (otherwise it is "
+              "'too few seeds': with 2 seeds the 95% t-interval is 12.7 standard errors either side of the mean) "
+              f"and at least {CONVERGED_SHARE:.0%} of the relaxed paths of both architectures "
               "passed the "
               "convergence test (otherwise it is 'unconverged': upper estimates whose looseness depends on the "
               "budget are not compared). A counted comparison is a decrease (increase) when the two 95% confidence "
@@ -449,8 +527,12 @@ def trend_verdict(rows) -> dict:
         verdict = "not reproduced"
     else:
         verdict = "inconclusive"
+    every = [c for cs in comps.values() for c in cs]
     return {"verdict": verdict, "directions": directions, "comparisons": comps, "rule": TREND_RULE,
-            "unconverged_comparisons": sum(c["result"] == "unconverged" for cs in comps.values() for c in cs),
+            "unconverged_comparisons": sum(c["result"] == "unconverged" for c in every),
+            "too_few_seeds_comparisons": sum(c["result"] == "too few seeds" for c in every),
+            # False when no comparison could count for want of seeds: the table cannot decide the claim
+            "measurable": any(c["result"] != "too few seeds" for c in every),
             "claim": "the TO-score decreases as width and depth grow (Barannikov et al. 2019, 2020)"}
 
 

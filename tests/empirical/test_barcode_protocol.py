@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -228,8 +229,9 @@ def test_quotient_none_and_refusals():
 # ------------------------------------------------------------------ verdict rules on synthetic tables
 
 
-def _rows(score, ci_half=0.05, datasets=("digits",), archs=((16, 1), (64, 1), (16, 2), (64, 2)), converged=None):
-    return [{"dataset": ds, "width": h, "depth": L, "to_score_mean": score(h, L),
+def _rows(score, ci_half=0.05, datasets=("digits",), archs=((16, 1), (64, 1), (16, 2), (64, 2)), converged=None,
+          seeds=5):
+    return [{"dataset": ds, "width": h, "depth": L, "to_score_mean": score(h, L), "seeds": seeds,
              "to_score_ci95": [score(h, L) - ci_half, score(h, L) + ci_half],
              "paths_converged_fraction": 1.0 if converged is None else converged(h, L)}
             for ds in datasets for h, L in archs]
@@ -276,6 +278,29 @@ def test_trend_verdict_compares_only_converged_architectures():
     assert trend_verdict(bare)["verdict"] == "inconclusive"
 
 
+def test_the_trend_verdict_needs_three_seeds_and_tables_say_what_the_interval_is():
+    from bettibounds.barcode.realdata import MIN_SEEDS, TREND_CONFIGS, format_mean_ci, trend_verdict, unmeasurable
+
+    assert MIN_SEEDS == 3
+    # the clearest decrease, but two seeds per row: nothing is compared, and the verdict says it cannot tell
+    two = trend_verdict(_rows(lambda h, L: 4.0 / h + 1.0 / L, seeds=2))
+    assert two["verdict"] == "inconclusive" and two["measurable"] is False and two["too_few_seeds_comparisons"] == 4
+    assert {c["result"] for d in ("width", "depth") for c in two["comparisons"][d]} == {"too few seeds"}
+    three = trend_verdict(_rows(lambda h, L: 4.0 / h + 1.0 / L, seeds=3))
+    assert three["verdict"] == "reproduced" and three["measurable"] is True and three["too_few_seeds_comparisons"] == 0
+    assert "at least 3 seeds" in three["rule"]
+    # a table never shows a negative lower end for a score >= 0 without saying it is the t-interval
+    assert format_mean_ci(0.5, [0.4, 0.6], 5) == "0.5 [0.4, 0.6]"
+    neg = format_mean_ci(0.000821, [-0.000799, 0.00244], 5)
+    assert "Student-t" in neg and "below 0" in neg
+    assert format_mean_ci(0.1, [-3.0, 3.2], 2) == "0.1 (n = 2: no interval, the verdict needs >= 3 seeds)"
+    # what each configuration can measure: the smoke scale's (tiny) can measure neither observation
+    tiny = unmeasurable(TREND_CONFIGS["tiny"])
+    assert "2 seeds" in tiny["trend"] and "at most 2 finite segments" in tiny["generalisation"]
+    assert unmeasurable(TREND_CONFIGS["quick"]) == {"trend": None, "generalisation": None}
+    assert unmeasurable(TREND_CONFIGS["full"]) == {"trend": None, "generalisation": None}
+
+
 def test_generalisation_verdict_and_confidence_intervals():
     from bettibounds.barcode.realdata import generalisation_verdict, mean_ci95
 
@@ -319,7 +344,12 @@ def test_minima_graph_on_the_camel_function():
     ev = FunctionEvaluator(2, lambda X: _camel(X[:, 0], X[:, 1]), grad)
     starts = np.array([[1.5, -1.0], [1.9, -0.5], [-1.6, 1.0], [0.3, 0.2], [-0.2, -0.4]])
     minima, _ = descend(ev, starts, steps=1500, lr=0.02)
-    mg = minima_graph_barcode(ev, minima, identify_tol=1e-4, images=10, iterations=40)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mg = minima_graph_barcode(ev, minima, identify_tol=1e-4, images=10, iterations=40)
+    # a BarcodeWarning exactly when a segment is read from a path that did not converge (40 iterations leave one)
+    unconverged = [v for v, ok in mg.meta["convergence"]["death_path_converged"].items() if not ok]
+    assert [type(w.message).__name__ for w in caught] == (["BarcodeWarning"] if unconverged else [])
     assert sorted(len(g) for g in mg.identified) == [2, 2] and len(mg.values) == 3  # five runs, three minima
     assert sorted(mg.values.tolist()) == pytest.approx([0.0, CAMEL_MIN, CAMEL_MIN], abs=1e-6)
     finite = sorted(d for d in mg.graph_deaths if math.isfinite(d))
@@ -344,7 +374,10 @@ def test_minima_graph_quotient_identifies_the_images_of_a_minimum():
     kern = LossKernel(spec, x, np.sin(2 * x))
     theta, _ = descend(kern, rng.normal(size=(1, spec.n_params)), steps=300, lr=0.05)
     images = np.stack([theta[0]] + [g for g, _, _ in group_orbit(spec, theta[0])])  # |G| = 8 images
-    raw = minima_graph_barcode(kern, images, spec=spec, quotient="none", images=4, iterations=0)
+    from bettibounds.barcode.sampling import BarcodeWarning
+
+    with pytest.warns(BarcodeWarning, match="did not converge"):  # straight lines (no iterations) never converge
+        raw = minima_graph_barcode(kern, images, spec=spec, quotient="none", images=4, iterations=0)
     quot = minima_graph_barcode(kern, images, spec=spec, quotient="canonical", images=4, iterations=0)
     assert raw.values.shape[0] == 8 and quot.values.shape[0] == 1 and quot.identified == [list(range(8))]
     assert raw.to_score() > 0 and quot.to_score() == 0.0  # the raw graph counts the images as minima

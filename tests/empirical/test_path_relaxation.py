@@ -63,6 +63,7 @@ def test_a_barrier_that_keeps_falling_never_passes_the_test():
     for iterations in (60, 300):
         r = relax_paths(ev, [[-1.0, 0.3]], [[1.0, 0.3]], images=10, iterations=iterations)
         assert r.status == ("budget",) and not r.converged[0] and r.iterations[0] == iterations
+        assert r.reasons[0].startswith("iterations") and r.gradient_evaluations[0] == 10 * iterations
         assert r.levels[0] < 0.5 * r.straight[0]  # it did lower the barrier ...
         barrier = r.test_levels[0] - r.floors[0]
         assert r.half_levels[0] - r.test_levels[0] > 0.05 * barrier  # ... and was still lowering it fast
@@ -74,6 +75,7 @@ def test_a_chain_too_coarse_for_the_valley_is_unresolved():
     # the iterations end (two images cannot bend further), but the chords cut the valley's corner
     assert coarse.status[0] in ("converged", "stalled") and not coarse.resolved[0] and not coarse.converged[0]
     assert coarse.half_resolution_levels[0] > coarse.levels[0] + 0.1
+    assert coarse.reasons[0].startswith("resolution: at 2 images") and coarse.images[0] == 2
     fine = relax_paths(ev, [[-1.0, 0.0]], [[1.0, 0.0]], images=10, iterations=300)
     assert fine.resolved[0] and fine.levels[0] < coarse.levels[0]
 

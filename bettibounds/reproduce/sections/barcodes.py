@@ -167,12 +167,19 @@ def markdown(result, ctx) -> list[str]:
     def fmt_bars(bars):
         return ", ".join(f"[{b:g}, {'inf' if math.isinf(d) else f'{d:g}'})" for b, d in bars)
 
+    from ...barcode.realdata import format_mean_ci, unmeasurable
+
     def ci(r, key="to_score"):
-        return f"{r[key + '_mean']:.4g} [{r[key + '_ci95'][0]:.4g}, {r[key + '_ci95'][1]:.4g}]"
+        return format_mean_ci(r[key + "_mean"], r[key + "_ci95"], r["seeds"])
+
+    cannot = unmeasurable(cfg)
 
     warn = bc.meta.get("warnings", [])
     from ...barcode.realdata import CONVERGED_SHARE
-    from ...barcode.relax import CONVERGENCE_RULE
+    from ...barcode.relax import ADAPTIVE_RULE, CONVERGENCE_RULE
+
+    rule = (ADAPTIVE_RULE + " Iterations at each resolution: " + CONVERGENCE_RULE) if cfg.get("max_images") else \
+        CONVERGENCE_RULE
 
     paths_total = sum(r["paths"] for r in runs)
     paths_conv = sum(r["paths_converged"] for r in runs)
@@ -183,7 +190,7 @@ def markdown(result, ctx) -> list[str]:
     unconverged_rows = [r for r in rows if r["paths_converged_fraction"] < CONVERGED_SHARE]
     convergence_note = (f" Of the {paths_total} relaxed paths, {paths_conv} converged (iterations ended: "
                         + ", ".join(f"{v} {k}" for k, v in sorted(statuses.items())) + "; the resolution test "
-                        f"passed for {sum(r['paths_resolved'] for r in runs)}). Convergence rule: {CONVERGENCE_RULE}")
+                        f"passed for {sum(r['paths_resolved'] for r in runs)}). Convergence rule: {rule}")
     if unconverged_rows:
         convergence_note += (f" **{len(unconverged_rows)} of {len(rows)} architectures have fewer than "
                              f"{CONVERGED_SHARE:.0%} of their paths converged**: their TO-scores are upper "
@@ -233,6 +240,7 @@ def markdown(result, ctx) -> list[str]:
                    f"{r['paths_converged']}/{r['paths']} | {r['min_loss_mean']:.4g} | {r['max_grad_norm']:.2g} | "
                    f"{r['test_error_mean']:.3f} |\n" for r in rows),
            "\nThe column *at half the iterations* is the TO-score with each path's level at half its own "
+           + ("(final resolution's) " if cfg.get("max_images") else "") +
            "iterations; *paths converged* counts the paths that passed the convergence test in iterations and "
            "in resolution (docs/theory.md §12.5)." + convergence_note + "\n",
            f"\n**Verdict on observation 1 (the TO-score decreases with width and depth): {verdict['verdict']}.** "
@@ -241,13 +249,16 @@ def markdown(result, ctx) -> list[str]:
                [f"{c['dataset']} depth {c['depth']}: width {c['from']}→{c['to']} {c['result']}"
                 for c in verdict["comparisons"]["width"]] +
                [f"{c['dataset']} width {c['width']}: depth {c['from']}→{c['to']} {c['result']}"
-                for c in verdict["comparisons"]["depth"]]) or "none") + f". Rule: {verdict['rule']}\n",
+                for c in verdict["comparisons"]["depth"]]) or "none") + f". Rule: {verdict['rule']}"
+           + (f" **This scale cannot measure observation 1:** {cannot['trend']}." if cannot["trend"] else "") + "\n",
            "\n![segment length against test error](segment_vs_test_error.png)\n",
-           f"\n**Verdict on observation 2 (a minimum's segment length goes with its test error): {gen['verdict']}.** "
-           + (f"Mean within-run Spearman correlation {gen['mean_rho']:.3f}, 95% CI [{gen['ci95'][0]:.3f}, "
-              f"{gen['ci95'][1]:.3f}] over {gen['runs']} runs. " if gen["mean_rho"] is not None else
-              f"Only {gen['runs']} runs had 3 or more finite segments with distinct values. ")
-           + f"Rule: {gen['rule']}\n",
+           (f"\n**Observation 2 (a minimum's segment length goes with its test error): not measured at this "
+            f"scale** — {cannot['generalisation']}. Rule: {gen['rule']}\n" if cannot["generalisation"] else
+            f"\n**Verdict on observation 2 (a minimum's segment length goes with its test error): {gen['verdict']}.** "
+            + (f"Mean within-run Spearman correlation {gen['mean_rho']:.3f}, 95% CI [{gen['ci95'][0]:.3f}, "
+               f"{gen['ci95'][1]:.3f}] over {gen['runs']} runs. " if gen["mean_rho"] is not None else
+               f"Only {gen['runs']} runs had 3 or more finite segments with distinct values. ")
+            + f"Rule: {gen['rule']}\n"),
            f"\n**The two readings of a segment.** The 2020 paper reads a minimum's segment from the lowest path to a "
            f"lower minimum; here it is the minimax over the graph of minima (H0 of the union of the paths), which can "
            f"only be lower. They differed materially (by more than 0.1 % of the segment) at {differ} of "
