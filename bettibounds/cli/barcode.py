@@ -213,7 +213,7 @@ def _enforce_budget(exp, args: argparse.Namespace, grid_mode: bool, sample: dict
 
     model_exp = getattr(exp, "kind", None) == "model"
     starts = 64 if args.minima is None else args.minima
-    kernel = make_kernel(exp, engine=None if model_exp else "torch", device=device,
+    kernel = make_kernel(exp, engine="model" if model_exp else "torch", device=device,  # (the pilot descends)
                          dtype="float32" if dtype == "float32" else "float64")
     # the cost models need P, m and the units of a forward pass: a model's, as far as known
     spec = SimpleNamespace(n_params=exp.n_params, samples=len(exp.x), widths=(), outputs=1, depth=1) \
