@@ -39,6 +39,10 @@ against the loop's at those points (max relative difference). The memory check r
 child processes on two grids, 16x apart in points, and reports the peak resident memory of each:
 bounded by the chunk, it does not grow with the grid.
 
+The script sets ``OMP_WAIT_POLICY=passive`` (unless set) before torch and numba load: after the fused
+engine (the ``auto`` row of ``bc``) has run, GNU OpenMP's idle worker threads otherwise spin and slowed
+the torch methods timed after it in the same process 4-8x on the 2-core development machine.
+
 Usage: python benchmarks/bench_models.py [--grid 41] [--dtype float32] [--threads N] [--no-memory] [--no-compile]
 Writes nothing itself (``compile=True`` fills torch's own inductor cache, TORCHINDUCTOR_CACHE_DIR, by
 default /tmp/torchinductor_$USER; --no-compile skips it).
@@ -58,6 +62,8 @@ from pathlib import Path
 
 import numpy as np
 
+# before torch and numba start OpenMP (see the module docstring)
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import cpu_model  # noqa: E402
 
@@ -318,7 +324,8 @@ def main(argv=None) -> None:
     dt = {"float32": torch.float32, "float64": torch.float64}[args.dtype]
     print(f"# bench_models  {_dt.datetime.now().isoformat(timespec='minutes')}  {cpu_model()}  torch "
           f"{torch.__version__}, {torch.get_num_threads()} threads, {args.dtype}, "
-          f"grid {args.grid}x{args.grid}, load average {os.getloadavg()[0]:.1f}")
+          f"grid {args.grid}x{args.grid}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, load average "
+          f"{os.getloadavg()[0]:.1f}")
     header = f"{'model':<6} {'P':>5} {'method':<18} {'points':>6} {'pt/s':>9} {'engine x':>9}  note"
     print(header)
     ax = np.linspace(-1, 1, args.grid)

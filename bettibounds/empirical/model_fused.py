@@ -101,6 +101,8 @@ class ModelFusedKernel:
     """
 
     engine = "fused"
+    #: why this engine evaluates the experiment (set by :func:`model_kernel`)
+    engine_reason: str | None = None
 
     def __init__(self, experiment, spec, perm, device=None, dtype: str = "float64"):
         from ..engines.fused import FusedKernel

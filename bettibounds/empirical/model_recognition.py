@@ -142,7 +142,7 @@ def recognise_layers(problem: ModelProblem, x: torch.Tensor, y: torch.Tensor):
         return None, None, "the loss is a callable, which no theorem in the catalog covers"
     if problem.loss not in BOUNDED_LOSSES:
         return None, None, f"the loss {problem.loss} is not covered by any theorem in the catalog (mse, bce)"
-    layers = []
+    layers: list = []
     for i, mod in enumerate(chain):
         if isinstance(mod, (nn.Dropout, nn.Identity)):
             continue

@@ -87,7 +87,8 @@ def _flat_pair(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tenso
     has x's strides when x is dense (channels-last activations stay channels-last), else it is
     contiguous."""
     if x.dim() > 1 and not x.is_contiguous():
-        order = sorted(range(x.dim()), key=lambda d: -x.stride(d))
+        strides = x.stride()
+        order = sorted(range(x.dim()), key=lambda d: -strides[d])
         xp = x.permute(order)
         if xp.is_contiguous():
             out = torch.empty_like(x)  # the same strides (dense, non-overlapping)

@@ -113,7 +113,7 @@ class FunctionalModel:
         self._override: ForwardOverride | None = None
 
     #: the mode (class) that computes tanh and the logistic faster (:mod:`.fast_activations`); None: torch's
-    _act_mode = None
+    _act_mode: type | None = None
 
     def _activations(self):
         """The context every evaluation runs in: a fresh fast-activation mode when in use."""
