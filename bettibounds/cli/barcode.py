@@ -272,9 +272,10 @@ def _barcode_run(exp, args: argparse.Namespace, device, dtype: str, grid_mode: b
 
     # sample mode evaluates an experiment file's network with the torch kernel in this process (its
     # descent needs gradients), and its Dask evaluator does too: the same losses wherever they are
-    # computed; a PyTorch model is evaluated by its model engine everywhere (args.engine None)
+    # computed; a PyTorch model is evaluated by its model engine (differentiable; auto would pick the fused
+    # engine for a recognised MLP, which has no gradients)
     is_model = getattr(exp, "kind", None) == "model"
-    sample_engine = args.engine if is_model else "torch"
+    sample_engine = ("model" if args.engine in (None, "auto") else args.engine) if is_model else "torch"
     evaluator = None
     if client is not None:
         from ..distributed import experiment_evaluator

@@ -194,8 +194,8 @@ def _enforce_budget(exp, args: argparse.Namespace, kernel, device, dtype: str) -
     fused = args.engine == "fused" or getattr(kernel, "engine", None) == "fused"  # (auto may choose it)
     pilot = kernel
     if pilot is None or fused:
-        pilot = make_kernel(exp, engine=args.engine if model_exp else "torch", device=device,
-                            dtype=dtype or "float64")
+        # a model's pilot also times descent steps (gradients): the model engine, as the local search uses
+        pilot = make_kernel(exp, engine="model" if model_exp else "torch", device=device, dtype=dtype or "float64")
     slice_dim = len(grid) if exp.region["kind"] == "slice" else None
     per_point, _ = budget.kernel_pilot(pilot, 0, slice_dim=slice_dim)
 

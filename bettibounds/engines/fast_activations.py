@@ -8,7 +8,8 @@ those vector functions under torch:
 
 * two custom operators, ``bettibounds::tanh`` and ``bettibounds::logistic`` (``torch.library``),
   CPU, float32 and float64, elementwise, with a ``vmap`` rule (an elementwise function applies to
-  the batched tensor as it is) and a fake (meta) implementation;
+  the batched tensor as it is), a fake (meta) implementation and a derivative (1 - y^2 and
+  y (1 - y) from the output y, as torch's own backward);
 * :class:`FastActivations`, a ``TorchFunctionMode`` that sends ``torch.tanh``, ``Tensor.tanh``,
   ``F.tanh``, ``torch.sigmoid``, ``Tensor.sigmoid``, ``F.sigmoid`` and ``torch.special.expit`` of
   one CPU float32/float64 tensor to them -- so ``nn.Tanh``, ``nn.Sigmoid`` and a custom forward
@@ -134,10 +135,27 @@ def fast_logistic(x: torch.Tensor) -> torch.Tensor:
     return _apply(x, 1)
 
 
-for _op in (fast_tanh, fast_logistic):
+def _keep_output(ctx, inputs, output) -> None:
+    ctx.save_for_backward(output)
+
+
+def _tanh_backward(ctx, grad):
+    (y,) = ctx.saved_tensors
+    return grad * (1 - y * y)  # torch's tanh_backward
+
+
+def _logistic_backward(ctx, grad):
+    (y,) = ctx.saved_tensors
+    return grad * ((1 - y) * y)  # torch's sigmoid_backward
+
+
+for _op, _backward in ((fast_tanh, _tanh_backward), (fast_logistic, _logistic_backward)):
     _op.register_fake(lambda x: torch.empty_like(x))
     # elementwise: the batched tensor is evaluated as it is, its batch dimension where it was
     _op.register_vmap(lambda info, in_dims, x, _op=_op: (_op(x), in_dims[0]))
+    # differentiable (the mode leaves a tensor that records a gradient to torch, but inside vmap a batched
+    # tensor does not say that it does): the derivative from the output, as torch's own backward
+    _op.register_autograd(_backward, setup_context=_keep_output)
 
 #: the functions :class:`FastActivations` replaces, and by what
 _REPLACED = {torch.tanh: fast_tanh, torch.Tensor.tanh: fast_tanh, torch.nn.functional.tanh: fast_tanh,

@@ -250,3 +250,46 @@ def test_a_disagreeing_fused_kernel_is_not_used(monkeypatch):
         kernel = make_kernel(exp)
     assert kernel.engine == "model" and "differed from the model engine" in kernel.engine_reason
     assert any("fused engine was not used" in str(w.message) for w in caught)
+
+
+def test_cli_grid_and_sample_modes_of_a_recognised_model(tmp_path, cli_main):
+    """The landscape of a recognised MLP from a model file goes to the fused engine (auto); the barcode's
+    sample mode, whose descents need gradients, keeps the model engine (auto would otherwise hand it a
+    kernel without them)."""
+    import json
+
+    (tmp_path / "net.py").write_text("import torch\n\ndef make():\n    return torch.nn.Sequential("
+                                     "torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1)).eval()\n")
+    torch.manual_seed(5)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
+    torch.save(model.state_dict(), tmp_path / "w.pt")
+    rng = np.random.default_rng(1)
+    np.savez(tmp_path / "d.npz", x=rng.normal(size=(12, 3)), y=rng.normal(size=(12, 1)))
+    exp = {"model": {"factory": "net.py:make", "weights": "w.pt"}, "loss": {"kind": "mse"}, "data": {"file": "d.npz"},
+           "region": {"kind": "slice", "directions": {"random": 2, "seed": 0}, "low": [-1, -1], "high": [1, 1]},
+           "grid": [5, 5], "levels": [0.7]}
+    (tmp_path / "exp.json").write_text(json.dumps(exp))
+    run = cli_main("landscape", str(tmp_path / "exp.json"), "--json", "--no-progress", "--refine", "1")
+    assert run.returncode == 0 and json.loads(run.stdout)["sample"]["engine"] == "fused"
+    run = cli_main("barcode", str(tmp_path / "exp.json"), "--minima", "3", "--uniform", "20", "--steps", "5", "--json",
+                   "--no-progress")
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["n_params"] == 21  # its descents ran (gradients through the fast tanh)
+
+
+def test_gradients_through_the_fast_activations_match_torchs():
+    """evaluate() with theta that records a gradient: a batch goes through vmap, where the fast operators
+    are used (a batched tensor does not say it records a gradient); their derivative is torch's formula."""
+    torch.manual_seed(6)
+    net = nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 4), nn.Sigmoid(), nn.Linear(4, 2)).double().eval()
+    x, y = torch.randn(25, 3, dtype=torch.float64), torch.randn(25, 2, dtype=torch.float64)
+    eng = ModelEngine(ModelProblem(net, "mse"), x, y, device="cpu")
+    theta = torch.as_tensor(eng.center + 0.3 * np.random.default_rng(2).standard_normal((3, eng.n_params)))
+    theta.requires_grad_(True)
+    (grad,) = torch.autograd.grad(eng.evaluate(theta).sum(), theta)
+    for i in range(3):
+        m = copy.deepcopy(net)
+        vector_to_parameters(theta[i].detach().clone(), m.parameters())
+        loss = F.mse_loss(m(x), y)
+        want = torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, list(m.parameters()))])
+        torch.testing.assert_close(grad[i], want, rtol=1e-12, atol=1e-15)
