@@ -102,8 +102,7 @@ class ModelEngine(SliceTrick):
         (CNN) in float64.
     fast_activations : bool
         Compute tanh and the logistic (``nn.Tanh``, ``nn.Sigmoid``, ``torch.tanh``, ``torch.sigmoid``,
-        ``F.tanh``, ``F.sigmoid``, ``Tensor.tanh``, ``Tensor.sigmoid`` of a tensor that records no
-        gradient) with the fused engine's vector functions (:mod:`.fast_activations`; default True):
+        ``F.tanh``, ``F.sigmoid``, ``Tensor.tanh``, ``Tensor.sigmoid``; differentiable) with the fused engine's vector functions (:mod:`.fast_activations`; default True):
         float64 within 6.6 / 3.7 ulp (docs/theory.md, section 15), float32 within 5 / 2 ulp of the
         correctly rounded values, where
         torch's own are within about 1 ulp; 5x (float64) and 10x (float32) faster than torch's tanh on
