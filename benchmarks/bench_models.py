@@ -8,6 +8,11 @@ breast-cancer data (569 samples, standardised) with BCE on logits, the issue's f
 
 * ``engine``: :class:`bettibounds.engines.model_engine.ModelEngine` (``evaluate_chunked`` in slice
   mode: vmap over chunks, with the slice trick);
+* ``engine, torch acts``: the same engine with ``fast_activations=False`` (torch's own tanh and
+  sigmoid instead of the fused engine's vector functions: what those gain);
+* ``auto``: the kernel ``engine="auto"`` uses for the model experiment (``make_kernel`` of an
+  ``experiment_from_model`` on the same slice): the fused engine for a recognised tanh / logistic MLP
+  with mse or bce_with_logits (``bc``), else the model engine (the row is then the engine's again);
 * ``engine, no trick``: the same engine with ``slice_trick=False`` (what the trick alone gains);
 * ``engine, compiled``: the engine with ``compile=True`` (``torch.compile`` of the batched loss;
   the rate after compilation, whose time -- the first engine's, in this process -- is in the note);
@@ -20,6 +25,8 @@ breast-cancer data (569 samples, standardised) with BCE on logits, the issue's f
 * ``torch.tanh alone``: ``torch.tanh`` on one point's inputs of every ``nn.Tanh`` of the model (on
   the same data): a bound on the rate of any method that evaluates the model's tanh with torch's
   kernel, one point at a time or batched (the CNNs' 920 000 activations per point);
+* ``fast tanh alone``: the same with the model engine's fast tanh
+  (:mod:`bettibounds.engines.fast_activations`), which the engine uses;
 * ``loss-landscapes``: ``loss_landscapes.random_plane`` (pip package loss-landscapes 3.0.6, which
   evaluates one point at a time through its model wrapper), on a grid of the same size; skipped,
   with a note, when the package is missing.
@@ -31,6 +38,10 @@ points per second and the ratio of the engine's rate to each. The engine's value
 against the loop's at those points (max relative difference). The memory check runs the engine in
 child processes on two grids, 16x apart in points, and reports the peak resident memory of each:
 bounded by the chunk, it does not grow with the grid.
+
+The script sets ``OMP_WAIT_POLICY=passive`` (unless set) before torch and numba load: after the fused
+engine (the ``auto`` row of ``bc``) has run, GNU OpenMP's idle worker threads otherwise spin and slowed
+the torch methods timed after it in the same process 4-8x on the 2-core development machine.
 
 Usage: python benchmarks/bench_models.py [--grid 41] [--dtype float32] [--threads N] [--no-memory] [--no-compile]
 Writes nothing itself (``compile=True`` fills torch's own inductor cache, TORCHINDUCTOR_CACHE_DIR, by
@@ -51,6 +62,8 @@ from pathlib import Path
 
 import numpy as np
 
+# before torch and numba start OpenMP (see the module docstring)
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import cpu_model  # noqa: E402
 
@@ -113,14 +126,42 @@ def directions(model, seed=0):
     return c.numpy(), D.numpy()
 
 
-def run_engine(model, x, y, c, D, t, dtype, trick=True, loss="cross_entropy", compile=False):
+def run_engine(model, x, y, c, D, t, dtype, trick=True, loss="cross_entropy", compile=False, fast=True):
     from bettibounds.engines.model_engine import ModelEngine, ModelProblem
 
-    eng = ModelEngine(ModelProblem(model, loss), x, y, device="cpu", dtype=dtype, slice_trick=trick, compile=compile)
+    eng = ModelEngine(ModelProblem(model, loss), x, y, device="cpu", dtype=dtype, slice_trick=trick, compile=compile,
+                      fast_activations=fast)
     eng.evaluate_chunked(t[:8], "slice", center=c, directions=D)  # warm-up (compile=True: compiles)
     t0 = time.perf_counter()
     v = eng.evaluate_chunked(t, "slice", center=c, directions=D)
     return v, time.perf_counter() - t0, eng
+
+
+def run_auto(model, x, y, c, D, t, dtype, loss):
+    """The kernel engine="auto" picks for the model experiment on this slice (numba's threads set to
+    torch's, so that the comparison is at the same thread count)."""
+    from bettibounds.empirical import experiment_from_model
+    from bettibounds.empirical.sampler import make_kernel
+
+    exp = experiment_from_model(model, x, y, loss=loss, grid=[2, 2], region={
+        "kind": "slice", "center": list(c), "directions": [list(d) for d in D], "low": [-1, -1], "high": [1, 1]})
+    kernel = make_kernel(exp, dtype=dtype)
+    threads = None
+    if kernel.engine == "fused":
+        import numba
+        import torch
+
+        threads = numba.get_num_threads()
+        numba.set_num_threads(min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+    try:
+        kernel.evaluate_chunked(t[:8], "slice", center=c, directions=D)  # warm-up (fused: loads the kernel)
+        t0 = time.perf_counter()
+        v = kernel.evaluate_chunked(t, "slice", center=c, directions=D)
+        sec = time.perf_counter() - t0
+    finally:
+        if threads is not None:
+            numba.set_num_threads(threads)
+    return v, sec, kernel
 
 
 def run_vmap(model, x, y, c, D, t, chunk, loss_fn):
@@ -192,9 +233,14 @@ def run_rest_loop(name, model, x, y, c, D, t, loss_fn):
     return np.array(out), time.perf_counter() - t0
 
 
-def run_tanh(model, x):
-    """Seconds of torch.tanh on one point's inputs of every nn.Tanh of the model."""
+def run_tanh(model, x, fast=False):
+    """Seconds of torch.tanh (``fast``: the model engine's fast tanh) on one point's inputs of every
+    nn.Tanh of the model."""
     import torch
+
+    tanh = torch.tanh
+    if fast:
+        from bettibounds.engines.fast_activations import fast_tanh as tanh
 
     inputs = []
     hooks = [mod.register_forward_hook(lambda _m, inp, _out: inputs.append(inp[0].clone()))
@@ -207,7 +253,7 @@ def run_tanh(model, x):
     t0 = time.perf_counter()
     for _ in range(reps):
         for a in inputs:
-            torch.tanh(a)
+            tanh(a)
     return (time.perf_counter() - t0) / reps
 
 
@@ -278,8 +324,9 @@ def main(argv=None) -> None:
     dt = {"float32": torch.float32, "float64": torch.float64}[args.dtype]
     print(f"# bench_models  {_dt.datetime.now().isoformat(timespec='minutes')}  {cpu_model()}  torch "
           f"{torch.__version__}, {torch.get_num_threads()} threads, {args.dtype}, "
-          f"grid {args.grid}x{args.grid}, load average {os.getloadavg()[0]:.1f}")
-    header = f"{'model':<6} {'P':>5} {'method':<16} {'points':>6} {'pt/s':>9} {'engine x':>9}  note"
+          f"grid {args.grid}x{args.grid}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, load average "
+          f"{os.getloadavg()[0]:.1f}")
+    header = f"{'model':<6} {'P':>5} {'method':<18} {'points':>6} {'pt/s':>9} {'engine x':>9}  note"
     print(header)
     ax = np.linspace(-1, 1, args.grid)
     t = np.stack(np.meshgrid(ax, ax, indexing="ij"), -1).reshape(-1, 2)
@@ -302,7 +349,12 @@ def main(argv=None) -> None:
                 vc, sec_c, eng_c = run_engine(model, x, y, c, D, t, args.dtype, loss=loss, compile=True)
                 compile_s = getattr(eng_c, "compile_seconds", None) if compile_s is None else compile_s
                 best["engine, compiled"] = min(best.get("engine, compiled", np.inf), sec_c)
+            best["engine, torch acts"] = min(best.get("engine, torch acts", np.inf),
+                                             run_engine(model, x, y, c, D, t, args.dtype, loss=loss, fast=False)[1])
+            va, sec_a, kern_a = run_auto(model, x, y, c, D, t, args.dtype, loss)
+            best["auto"] = min(best.get("auto", np.inf), sec_a)
             best["torch.tanh alone"] = min(best.get("torch.tanh alone", np.inf), run_tanh(model, x))
+            best["fast tanh alone"] = min(best.get("fast tanh alone", np.inf), run_tanh(model, x, fast=True))
             best["engine, no trick"] = min(best.get("engine, no trick", np.inf),
                                            run_engine(model, x, y, c, D, t, args.dtype, False, loss)[1])
             best["vmap"] = min(best.get("vmap", np.inf), run_vmap(model, x, y, c, D, t, chunk, loss_fn)[1])
@@ -314,28 +366,33 @@ def main(argv=None) -> None:
             if sec_ll is not None:
                 best["loss-landscapes"] = min(best.get("loss-landscapes", np.inf), sec_ll)
         err = float(np.max(np.abs(v[idx] - ref) / np.maximum(np.abs(ref), 1e-300)))
+        err_a = float(np.max(np.abs(va[idx] - ref) / np.maximum(np.abs(ref), 1e-300)))
         rate = len(t) / best["engine"]
         comp = "" if args.no_compile else (
             f"compile {compile_s:.0f} s, max rel diff vs loop {np.max(np.abs(vc[idx] - ref) / np.abs(ref)):.1e}"
             if eng_c.compiled else f"not compiled: {eng_c.compile_reason}")
-        rows = [("engine", len(t), f"chunk {chunk} points, slice trick from {eng.slice_trick}"),
+        rows = [("engine", len(t), f"chunk {chunk} points, slice trick from {eng.slice_trick}; activations: "
+                                   f"{'fast' if eng.activations_reason is None else eng.activations_reason}"),
+                ("engine, torch acts", len(t), "fast_activations=False (torch's tanh/sigmoid)"),
+                ("auto", len(t), f"engine {kern_a.engine}; max rel diff vs loop {err_a:.1e}"),
                 ("engine, compiled", len(t), f"compile=True; {comp}"),
                 ("engine, no trick", len(t), "the engine with slice_trick=False"),
                 ("vmap", len(t), "plain vmap of functional_call + the torch loss, same chunks"),
                 ("loop", n, f"max rel diff engine vs loop {err:.1e}"),
                 ("loss-landscapes", steps * steps, "random_plane, filter normalisation"),
                 ("torch.tanh alone", 1, "torch.tanh on one point's tanh inputs: bounds an eager method's rate"),
+                ("fast tanh alone", 1, "the engine's fast tanh on the same inputs: bounds the engine's rate"),
                 ("loop after first", n, "per-point loop of the layers after the first (its output precomputed): "
                                         "loop / this bounds the trick's gain")]
         for method, pts, note in rows:
             if method not in best:
                 if method == "engine, compiled":
                     continue
-                print(f"{name:<6} {eng.n_params:>5} {method:<16} {'-':>6} {'-':>9} {'-':>9}  not installed "
+                print(f"{name:<6} {eng.n_params:>5} {method:<18} {'-':>6} {'-':>9} {'-':>9}  not installed "
                       "(pip install loss-landscapes)")
                 continue
             r = pts / best[method]
-            print(f"{name:<6} {eng.n_params:>5} {method:<16} {pts:>6} {r:>9.1f} {rate / r:>9.2f}  {note}")
+            print(f"{name:<6} {eng.n_params:>5} {method:<18} {pts:>6} {r:>9.1f} {rate / r:>9.2f}  {note}")
         print(f"{name:<6} data {SETUPS[name][0]} (m = {len(x)}), loss {loss}")
     if not args.no_memory:
         name = args.models.split(",")[0]

@@ -210,7 +210,7 @@ def _enforce_budget(exp, args: argparse.Namespace, grid_mode: bool, sample: dict
 
     model_exp = getattr(exp, "kind", None) == "model"
     starts = 64 if args.minima is None else args.minima
-    kernel = make_kernel(exp, engine=None if model_exp else "torch", device=device,
+    kernel = make_kernel(exp, engine="model" if model_exp else "torch", device=device,  # (the pilot descends)
                          dtype="float32" if dtype == "float32" else "float64")
     # the cost models need P, m and the units of a forward pass: a model's, as far as known
     spec = SimpleNamespace(n_params=exp.n_params, samples=len(exp.x), widths=(), outputs=1, depth=1) \
@@ -269,9 +269,10 @@ def _barcode_run(exp, args: argparse.Namespace, device, dtype: str, grid_mode: b
 
     # sample mode evaluates an experiment file's network with the torch kernel in this process (its
     # descent needs gradients), and its Dask evaluator does too: the same losses wherever they are
-    # computed; a PyTorch model is evaluated by its model engine everywhere (args.engine None)
+    # computed; a PyTorch model is evaluated by its model engine (differentiable; auto would pick the fused
+    # engine for a recognised MLP, which has no gradients)
     is_model = getattr(exp, "kind", None) == "model"
-    sample_engine = args.engine if is_model else "torch"
+    sample_engine = ("model" if args.engine in (None, "auto") else args.engine) if is_model else "torch"
     evaluator = None
     if client is not None:
         from ..distributed import experiment_evaluator

@@ -202,9 +202,10 @@ def _enforce_budget(exp, args: argparse.Namespace, kernel, device, dtype: str) -
     model_exp = getattr(exp, "kind", None) == "model"
     fused = args.engine == "fused" or getattr(kernel, "engine", None) == "fused"  # (auto may choose it)
     pilot = kernel
-    if getattr(pilot, "engine", None) not in ("torch", "model"):  # (the pilot's descent step needs autograd)
-        pilot = make_kernel(exp, engine=args.engine if model_exp else "torch", device=device,
-                            dtype=dtype or "float64")
+    if getattr(pilot, "engine", None) not in ("torch", "model"):
+        # the pilot's descent step needs autograd (auto may pick the fused engine, or a registry engine without
+        # gradients): the torch kernel, or for a model the model engine, as the local search uses
+        pilot = make_kernel(exp, engine="model" if model_exp else "torch", device=device, dtype=dtype or "float64")
     slice_dim = len(grid) if exp.region["kind"] == "slice" else None
     per_point, _ = budget.kernel_pilot(pilot, 0, slice_dim=slice_dim)
 

@@ -14,7 +14,7 @@ import torch
 from ..engines.model_problem import ModelProblem
 from ..errors import InvalidSpecError, NotPfaffianError
 
-__all__ = ["recognise_network", "BOUNDED_LOSSES", "FUNCTIONAL_LAYERS", "METHOD_LAYERS"]
+__all__ = ["recognise_network", "recognise_layers", "BOUNDED_LOSSES", "FUNCTIONAL_LAYERS", "METHOD_LAYERS"]
 
 #: activation functions a forward may call instead of a module, and the module each stands for: the call's
 #: own arguments (beta, threshold, approximate, inplace) build the module, whose registry activation is then
@@ -113,6 +113,15 @@ def recognise_network(problem: ModelProblem, x: torch.Tensor, y: torch.Tensor):
     ``from_sequential`` (docs/theory.md, "Bounds beside a PyTorch model", says why the parameter
     order, the reduction and a subset of varied parameters do not change it).
     """
+    spec, _, reason = recognise_layers(problem, x, y)
+    return spec, reason
+
+
+def recognise_layers(problem: ModelProblem, x: torch.Tensor, y: torch.Tensor):
+    """:func:`recognise_network` with the layers it read: ``(spec, layers, None)`` -- ``layers`` the
+    modules of the chain in the order the forward applies them (the spec's parameter vector is
+    their Linear layers' weights and biases in that order, ``from_sequential``'s) -- or
+    ``(None, None, reason)``."""
     from .sequential import from_sequential
 
     nn = torch.nn
@@ -120,45 +129,45 @@ def recognise_network(problem: ModelProblem, x: torch.Tensor, y: torch.Tensor):
     for mod in model.modules():
         name = type(mod).__name__
         if name in _NOT_PFAFFIAN_MODULES:
-            return None, f"not Pfaffian: {name}, {_NOT_PFAFFIAN_MODULES[name]}"
+            return None, None, f"not Pfaffian: {name}, {_NOT_PFAFFIAN_MODULES[name]}"
         if isinstance(mod, (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.Hardtanh, nn.ReLU6, nn.PReLU, nn.SELU, nn.CELU,
                             nn.Hardswish, nn.Hardsigmoid, nn.Softsign, nn.Threshold)):
-            return None, f"not Pfaffian: {name} is not analytic, so no Pfaffian chain exists"
+            return None, None, f"not Pfaffian: {name} is not analytic, so no Pfaffian chain exists"
         if name in _NOT_COVERED:
-            return None, f"not covered by any theorem in the catalog: {_NOT_COVERED[name]} ({name})"
+            return None, None, f"not covered by any theorem in the catalog: {_NOT_COVERED[name]} ({name})"
     chain, why = _chain(model)
     if chain is None:
-        return None, why
+        return None, None, why
     if not isinstance(problem.loss, str):
-        return None, "the loss is a callable, which no theorem in the catalog covers"
+        return None, None, "the loss is a callable, which no theorem in the catalog covers"
     if problem.loss not in BOUNDED_LOSSES:
-        return None, f"the loss {problem.loss} is not covered by any theorem in the catalog (mse, bce)"
+        return None, None, f"the loss {problem.loss} is not covered by any theorem in the catalog (mse, bce)"
     layers: list[nn.Module] = []
     for i, mod in enumerate(chain):
         if isinstance(mod, (nn.Dropout, nn.Identity)):
             continue
         if isinstance(mod, nn.ReLU):
-            return None, "not Pfaffian: relu is not analytic, so no Pfaffian chain exists"
+            return None, None, "not Pfaffian: relu is not analytic, so no Pfaffian chain exists"
         if isinstance(mod, nn.Flatten):
             if layers:
-                return None, "a Flatten between layers is not part of the catalog's networks"
+                return None, None, "a Flatten between layers is not part of the catalog's networks"
             continue
         layers.append(mod)
     xs = x.reshape(x.shape[0], -1) if x.dim() != 2 else x
     if y.dim() == 1 or not y.is_floating_point():
-        return None, "the targets are not a (samples, outputs) matrix of numbers"
+        return None, None, "the targets are not a (samples, outputs) matrix of numbers"
     seq = nn.Sequential(*layers)
     own = {id(p) for p in seq.parameters()}
     if any(id(p) not in own for p in model.parameters()):
-        return None, "the model has parameters outside the chain of layers its forward applies"
+        return None, None, "the model has parameters outside the chain of layers its forward applies"
     if problem.loss == "bce" and not (layers and isinstance(layers[-1], nn.Sigmoid)):
-        return None, "loss 'bce' on a model that does not end in nn.Sigmoid"
+        return None, None, "loss 'bce' on a model that does not end in nn.Sigmoid"
     if problem.loss == "bce_with_logits" and layers and isinstance(layers[-1], (nn.Sigmoid, nn.Tanh)):
-        return None, "loss 'bce_with_logits' on a model that already ends in an output activation"
+        return None, None, "loss 'bce_with_logits' on a model that already ends in an output activation"
     try:
         spec, _ = from_sequential(seq, xs.numpy(), y.numpy(), loss="bce" if problem.loss.startswith("bce") else "mse")
     except NotPfaffianError as exc:
-        return None, f"not Pfaffian: {exc}"
+        return None, None, f"not Pfaffian: {exc}"
     except InvalidSpecError as exc:
-        return None, f"not a network of the catalog: {exc}"
-    return spec, None
+        return None, None, f"not a network of the catalog: {exc}"
+    return spec, layers, None

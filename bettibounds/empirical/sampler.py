@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -205,9 +206,10 @@ def sample_landscape(experiment, *, grid=None, device=None, dtype: str | None = 
         ``"torch"``: :class:`~bettibounds.engines.torch_kernel.LossKernel` (any spec, CPU or CUDA, float64 or float32).
         ``"fused"``: :class:`~bettibounds.engines.fused.FusedKernel` (needs numba; tanh/logistic networks, MSE or
         BCE, slices with 1-4 directions and boxes, CPU, float64 or float32); an unsupported
-        experiment is refused with the reason before any work. ``"model"``: the model engine, the
-        only engine of a :class:`~.models.ModelExperiment` (``experiment_from_model``; ``"auto"``
-        picks it there). Any other registry name: that engine, built by
+        experiment is refused with the reason before any work. ``"model"``: the model engine, which
+        evaluates any :class:`~.models.ModelExperiment` (``experiment_from_model``; ``"auto"``
+        picks it there, or the fused engine for a recognised tanh / logistic MLP it supports:
+        :func:`~.model_fused.model_kernel`). Any other registry name: that engine, built by
         :func:`~bettibounds.engines.build_engine` (the sample records it).
     """
     model_exp = getattr(experiment, "kind", None) == "model"
@@ -259,6 +261,10 @@ def sample_landscape(experiment, *, grid=None, device=None, dtype: str | None = 
             record["slice_trick"] = trick
         if getattr(kernel, "compiled", None) is not None:  # the model engine's compile option
             record["compiled"], record["compile_reason"] = kernel.compiled, kernel.compile_reason
+        if hasattr(kernel, "activations"):  # which tanh / logistic evaluated it
+            record["activations"] = kernel.activations
+            if getattr(kernel, "activations_reason", None) is not None:
+                record["activations_reason"] = kernel.activations_reason
     return LandscapeSample(values, axes, region["kind"], center, directions, source, str(kernel.device),
                            used, time.perf_counter() - t0, int(values.size),
                            engine, None if compiled_before is not None else getattr(kernel, "compile_seconds", None),
@@ -301,7 +307,9 @@ def make_kernel(experiment, *, engine: str | None = None, device=None, dtype: st
     ``"auto"`` (:func:`~bettibounds.engines.choice.choose_engine`): the fused engine on the CPU when it
     supports the network, region and precision and its precision cannot overflow on the
     experiment's region (checked here on the region's extremes), else the torch kernel; for a model
-    experiment, the model engine (its only engine). The kernel carries ``engine`` and
+    experiment, the fused engine where the model is a recognised tanh / logistic MLP it supports
+    (mse or bce_with_logits, every parameter varied; :func:`~.model_fused.model_kernel`), else the
+    model engine ("model": always the model engine). The kernel carries ``engine`` and
     ``engine_reason`` (why), which the samples record."""
     from ..engines import ENGINES
     from ..engines.choice import resolve_engine
@@ -310,10 +318,9 @@ def make_kernel(experiment, *, engine: str | None = None, device=None, dtype: st
         if engine not in (None, "auto", "model"):
             raise InvalidSpecError(f"a model experiment (experiment_from_model) is evaluated by the model engine; "
                                    f"the {engine!r} engine evaluates spec-based networks (experiment files)")
-        kernel = experiment.make_engine(device=device, dtype=dtype)
-        kernel.engine_reason = ("requested" if engine == "model" else
-                                "auto: a torch.nn.Module is evaluated by the model engine (its only engine)")
-        return kernel
+        from .model_fused import model_kernel
+
+        return model_kernel(experiment, engine, device, dtype)
     engine = "auto" if engine is None else engine
     if engine in ENGINES and ENGINES[engine].evaluates == "model":
         raise InvalidSpecError(f"the {engine} engine evaluates a torch.nn.Module: build the experiment with "
@@ -323,7 +330,7 @@ def make_kernel(experiment, *, engine: str | None = None, device=None, dtype: st
     kind = region.get("kind")
     dtype = "float64" if dtype is None else dtype
     name, reason = resolve_engine(engine, spec, kind, _slice_k(region) if kind == "slice" else None, dtype, device)
-    kernel = None
+    kernel: Any = None  # FusedKernel, LossKernel or any registry engine: each records engine_reason
     if name == "fused":
         from ..engines.fused import FusedKernel, FusedRangeError
 

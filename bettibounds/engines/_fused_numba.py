@@ -683,6 +683,30 @@ def act_f64_vector_array(xs, out, act):
         out[nvec * VW64:] = res[:rest]
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def act_vector_array(xs, out, act):
+    """out[i] = tanh(xs[i]) (act 0) or the logistic (act 1) through the kernel's vector code, for
+    1-D C-contiguous float32 or float64 arrays (the model engine's activations:
+    :mod:`~bettibounds.engines.fast_activations`); serial and without the GIL (callers split large
+    arrays over threads), the last len % lanes values through a zero-padded vector."""
+    n = xs.shape[0]
+    w: int = _lanes(xs)  # type: ignore[call-arg]  # (numba's stubs, as above)
+    nv = (n // w) * w
+    if act == 0:
+        _tanh_vectors(xs, out, nv)
+    else:
+        _logistic_vectors(xs, out, nv)
+    if nv < n:
+        pad = np.zeros(w, xs.dtype)
+        res = np.empty(w, xs.dtype)
+        pad[:n - nv] = xs[nv:]
+        if act == 0:
+            _tanh_vectors(pad, res, w)
+        else:
+            _logistic_vectors(pad, res, w)
+        out[nv:] = res[:n - nv]
+
+
 #: the loss of one output row (the ``lossmode`` argument): MSE with the identity, logistic or tanh
 #: output, and BCE from the logit
 LOSS_MSE, LOSS_MSE_LOGISTIC, LOSS_MSE_TANH, LOSS_BCE = 0, 1, 2, 3

@@ -112,6 +112,13 @@ class FunctionalModel:
         self._out_shape, self._activation_numel = self._check_model()
         self._override: ForwardOverride | None = None
 
+    #: the mode (class) that computes tanh and the logistic faster (:mod:`.fast_activations`); None: torch's
+    _act_mode: type | None = None
+
+    def _activations(self):
+        """The context every evaluation runs in: a fresh fast-activation mode when in use."""
+        return contextlib.nullcontext() if self._act_mode is None else self._act_mode()
+
     # ------------------------------------------------------------ checks
     def _check_train_mode(self) -> None:
         """A model in train mode without Dropout/BatchNorm: compare its output in both modes (a custom
@@ -237,7 +244,7 @@ class FunctionalModel:
 
     def _values(self, th: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         """The loss at each row of th (B, P): the outputs vmapped over the points, then the loss."""
-        with no_fastpath():
+        with no_fastpath(), self._activations():
             return self._batched(th, z)
 
     def _batched(self, th: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:

@@ -192,7 +192,7 @@ class SliceTrick(FunctionalModel):
     def _slice_values(self, plan: SlicePlan, t: torch.Tensor) -> torch.Tensor:
         if t.shape[0] == 0:
             return t.new_zeros(0)
-        with no_fastpath():
+        with no_fastpath(), self._activations():
             return self._slice_batched(t, plan.basis, plan.z)
 
     def _slice_batched(self, t: torch.Tensor, basis: torch.Tensor, table: torch.Tensor | None) -> torch.Tensor:

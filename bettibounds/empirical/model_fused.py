@@ -1,0 +1,225 @@
+"""A recognised model evaluated by the fused engine: ``engine="auto"`` for a tanh / logistic MLP.
+
+A model experiment whose model is recognised as a network of the catalog
+(:func:`~.model_recognition.recognise_layers`: a chain ``[Flatten,] Linear, act, ..., Linear[,
+out_act]``) is the spec's network with its parameters in another order. Where the fused engine
+(:mod:`bettibounds.engines.fused`) supports that spec, precision and region, ``engine="auto"``
+evaluates the model with it (:func:`fused_route` says whether, and why not):
+:class:`ModelFusedKernel` permutes the model's parameter vectors (``named_parameters()`` order) into
+the spec's, and divides the spec's loss -- summed over the K outputs, averaged over the samples
+(the theory's convention) -- by K for torch's reduction (the mean over all m K elements); for
+``mse`` and ``bce_with_logits`` torch's loss is exactly that quotient (docs/theory.md, section 14,
+step iii). ``bce`` on probabilities is not routed (torch clamps each log at -100, the fused engine
+does not), nor is a subset of varied parameters.
+
+:func:`model_kernel` builds the kernel of a model experiment: the fused one where routed, checked
+against the model engine at the slice's centre and two more points (1e-10 relative in float64,
+1e-5 in float32; else the model engine, with the reason and a warning), else the model engine.
+This module imports torch (through the model engine).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ..errors import InvalidSpecError
+
+__all__ = ["ModelFusedKernel", "fused_route", "model_kernel"]
+
+#: losses whose torch value is the spec's loss divided by the number of outputs (or equal to it)
+ROUTED_LOSSES = ("mse", "bce_with_logits")
+
+
+def _spec_order(experiment, layers) -> np.ndarray | None:
+    """Indices ``perm`` with ``theta_spec = theta_model[perm]``, or None when the model's varied
+    parameters are not exactly the chain's weights and biases."""
+    params = dict(experiment.problem.model.named_parameters())
+    name_of = {id(p): n for n, p in params.items()}
+    offsets, start = {}, 0
+    for n in experiment.names:
+        size = int(params[n].numel())
+        offsets[n] = (start, size)
+        start += size
+    pieces = []
+    for lin in (mod for mod in layers if hasattr(mod, "weight") and hasattr(mod, "in_features")):
+        for t in (lin.weight, lin.bias):
+            if t is None:
+                continue
+            n = name_of.get(id(t))
+            if n not in offsets:
+                return None
+            a, size = offsets[n]
+            pieces.append(np.arange(a, a + size))
+    perm = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
+    if perm.shape[0] != experiment.n_params or not np.array_equal(np.sort(perm), np.arange(experiment.n_params)):
+        return None
+    return perm
+
+
+def fused_route(experiment, dtype: str = "float64", device=None):
+    """``(spec, perm, None)`` when ``engine="auto"`` evaluates the model experiment with the fused
+    engine, else ``(None, None, reason)``."""
+    from ..engines.choice import choose_engine
+    from .model_recognition import recognise_layers
+
+    problem = experiment.problem
+    if not isinstance(problem.loss, str) or problem.loss not in ROUTED_LOSSES:
+        return None, None, (f"loss {problem.loss_name}: the fused engine computes torch's mse and bce_with_logits "
+                            "(bce on probabilities: torch clamps its logarithms at -100)")
+    spec, layers, why = recognise_layers(problem, experiment.x, experiment.y)
+    if spec is None:
+        return None, None, f"not a network of the catalog ({why})"
+    all_names = [n for n, p in problem.model.named_parameters()]
+    if list(experiment.names) != [n for n in all_names if n in set(experiment.names)] or \
+            len(experiment.names) != len(all_names):
+        return None, None, "a subset of the parameters is varied (the fused engine varies all of them)"
+    perm = _spec_order(experiment, layers)
+    if perm is None:
+        return None, None, "the varied parameters are not exactly the recognised layers' weights and biases"
+    region = experiment.region
+    kind = region["kind"]
+    k = None if kind != "slice" else int(experiment.directions.shape[0])
+    name, reason = choose_engine(spec, kind, k, dtype, device)
+    if name != "fused":
+        return None, None, reason
+    return spec, perm, None
+
+
+class ModelFusedKernel:
+    """The fused engine on a recognised model, in the model's parameter order and torch's (or the
+    theory's) reduction: the model engine's ``evaluate_chunked`` call (see the module).
+
+    Parameters
+    ----------
+    experiment : ModelExperiment
+    spec, perm
+        From :func:`fused_route`.
+    device, dtype
+        The CPU; "float64" or "float32".
+    """
+
+    engine = "fused"
+    #: why this engine evaluates the experiment (set by :func:`model_kernel`)
+    engine_reason: str | None = None
+
+    def __init__(self, experiment, spec, perm, device=None, dtype: str = "float64"):
+        from ..engines.fused import FusedKernel
+
+        x = experiment.x.reshape(experiment.x.shape[0], -1).detach().to("cpu").double().numpy()
+        y = experiment.y.detach().to("cpu").double().numpy()
+        self._kernel = FusedKernel(spec, x, y, device=device, dtype=dtype)
+        self._perm = np.asarray(perm)
+        self.spec = spec
+        #: torch's reduction averages the K outputs too: the spec's loss divided by K
+        self.divisor = float(spec.outputs) if experiment.problem.reduction == "torch" else 1.0
+        self.n_params = int(spec.n_params)
+        self.m = int(x.shape[0])
+        self.dtype = self._kernel.dtype
+        self.device = "cpu"
+        self.slice_trick = None
+        self.slice_trick_reason = "the fused engine evaluates slices from its own first-layer tables"
+        self.activations = ("the fused engine's vector functions (float64: tanh within 6.6 ulp, logistic within "
+                            "3.7 ulp, docs/theory.md section 15; float32: 5 and 2 ulp of the correctly rounded values)")
+
+    def __repr__(self) -> str:
+        return f"ModelFusedKernel({self._kernel!r}, divisor={self.divisor:g})"
+
+    @property
+    def compile_seconds(self):
+        return self._kernel.compile_seconds
+
+    def _args(self, points, mode, center, directions):
+        if mode == "slice" or (mode is None and center is not None):
+            if center is None or directions is None:
+                raise InvalidSpecError("mode='slice' needs center (P,) and directions (k, P)")
+            c = np.asarray(center, dtype=np.float64)
+            D = np.asarray(directions, dtype=np.float64)
+            D = D.reshape(1, -1) if D.ndim == 1 else D
+            if c.shape != (self.n_params,) or D.ndim != 2 or D.shape[1] != self.n_params:
+                raise InvalidSpecError(f"center must have shape (P={self.n_params},) and directions (k, P), got "
+                                       f"{c.shape} and {D.shape}")
+            return points, "slice", c[self._perm], D[:, self._perm]
+        if center is not None or directions is not None:
+            raise InvalidSpecError("center/directions are only used with mode='slice'")
+        T = np.asarray(points, dtype=np.float64)
+        T = T.reshape(1, -1) if T.ndim == 1 else T
+        if T.ndim != 2 or T.shape[1] != self.n_params:
+            raise InvalidSpecError(f"points must have shape (N, P={self.n_params}), got {T.shape}")
+        return T[:, self._perm], "full", None, None
+
+    def prepare(self, points, mode: str = "slice", *, center=None, directions=None, check_memory: bool = True):
+        """The fused engine's checks (overflow guard, memory) on the points, before any work."""
+        T, mode, c, D = self._args(points, mode, center, directions)
+        return self._kernel.prepare(T, mode, center=c, directions=D, check_memory=check_memory)
+
+    def evaluate_chunked(self, points, mode: str | None = None, *, center=None, directions=None,
+                         chunk: int | None = None, progress: bool = False) -> np.ndarray:
+        """Loss at N points (float64 (N,)): ``mode="slice"`` with (N, k) coordinates and the model's
+        ``center`` (P,) / ``directions`` (k, P), or ``mode="full"`` with (N, P) parameter vectors,
+        all in the model's parameter order."""
+        T, mode, c, D = self._args(points, mode, center, directions)
+        values = self._kernel.evaluate_chunked(T, mode, center=c, directions=D, chunk=chunk, progress=progress)
+        return values / self.divisor if self.divisor != 1.0 else values
+
+
+def _agrees(kernel, engine, experiment) -> str | None:
+    """None when the fused kernel and the model engine agree at three points of the region, else
+    how far apart they are."""
+    rng = np.random.default_rng(0)
+    if experiment.region["kind"] == "slice":
+        k = experiment.directions.shape[0]
+        t = np.vstack([np.zeros(k), rng.uniform(experiment.region["low"], experiment.region["high"], (2, k))])
+        kw = {"center": experiment.center, "directions": experiment.directions}
+        a, b = kernel.evaluate_chunked(t, "slice", **kw), engine.evaluate_chunked(t, "slice", **kw)
+    else:
+        t = rng.uniform(experiment.region["low"], experiment.region["high"], (3, experiment.n_params))
+        t[0] = experiment.center
+        a, b = kernel.evaluate_chunked(t, "full"), engine.evaluate_chunked(t, "full")
+    tol = 1e-10 if kernel.dtype == "float64" else 1e-5
+    gap = float(np.max(np.abs(a - b) / np.maximum(np.abs(b), np.finfo(float).tiny)))
+    return None if gap <= tol else f"it differed from the model engine by {gap:.2g} relative (> {tol:g})"
+
+
+def model_kernel(experiment, engine: str | None = None, device=None, dtype: str | None = None):
+    """The kernel of a model experiment: for ``engine`` None or "auto" the fused engine where
+    :func:`fused_route` routes the model and it agrees with the model engine on the region, else
+    the model engine; for "model" the model engine. ``engine`` and ``engine_reason`` say which and
+    why."""
+    from ..engines.fused import FusedRangeError
+
+    dt = "float64" if dtype is None else dtype
+    model_engine = experiment.make_engine(device=device, dtype=dtype)
+    if engine == "model":
+        model_engine.engine_reason = "requested"
+        return model_engine
+    spec, perm, why = (None, None, "the model engine compiles its loss with torch.compile (compile=True)") \
+        if experiment.compile else fused_route(experiment, dt, device)
+    if spec is not None:
+        try:
+            kernel = ModelFusedKernel(experiment, spec, perm, device=device, dtype=dt)
+            reach = np.maximum(np.abs(np.asarray(experiment.region["low"], float)),
+                               np.abs(np.asarray(experiment.region["high"], float)))
+            if experiment.region["kind"] == "slice":
+                kernel.prepare(reach[None], "slice", center=experiment.center, directions=experiment.directions,
+                               check_memory=False)
+            else:
+                kernel.prepare(reach[None], "full", check_memory=False)
+            why = _agrees(kernel, model_engine, experiment)
+            disagrees = why is not None
+        except FusedRangeError as exc:
+            why, disagrees = f"the fused engine refused the region ({exc})", False
+        except InvalidSpecError as exc:
+            why, disagrees = f"the fused engine could not start ({exc})", False
+        if why is None:
+            kernel.engine_reason = (f"auto: a recognised {spec.activation} network ({spec.loss}, every parameter "
+                                    f"varied) on the CPU in {dt}: the fused engine (the faster one), the model's "
+                                    "parameter order and loss reduction kept")
+            return kernel
+        if disagrees:  # a bug (recognition, parameter order, reduction): say so, not only in the record
+            warnings.warn(f"engine auto: the fused engine was not used for this model: {why}; the model engine "
+                          "evaluates it", RuntimeWarning, stacklevel=3)
+    model_engine.engine_reason = ("auto: a torch.nn.Module is evaluated by the model engine (not by the fused "
+                                  f"engine: {why})")
+    return model_engine
