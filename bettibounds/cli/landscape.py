@@ -79,8 +79,10 @@ def _load(args: argparse.Namespace):
             raise missing_extra("empirical", exc, "PyTorch models") from None
         return load_experiment(args.experiment)
     if args.model is not None or is_model_experiment(args.experiment):
+        from ..empirical.sampler import model_engine_refusal
+
         if args.engine not in ("auto", "model"):
-            raise InvalidSpecError(f"a PyTorch model is evaluated by the model engine, not --engine {args.engine}")
+            raise InvalidSpecError(model_engine_refusal(args.engine))
         return load_model_experiment(args.experiment, factory=args.model, weights=args.weights, data=args.data,
                                      loss=args.loss, reduction=args.reduction)
     if model_flags:
@@ -130,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
         from ..empirical.sampler import make_kernel
     except ImportError as exc:
         raise missing_extra("empirical", exc, "the landscape tools") from None
-    engine = args.engine  # (a model experiment: "auto" or "model", both the model engine; _load checked)
+    engine = args.engine  # (a model experiment: "auto" -- the model or the fused engine -- or "model"; _load checked)
     kernel = None
     if args.scheduler is None:
         kernel = make_kernel(exp, engine=engine, device=device, dtype=dtype)  # refuses before any work

@@ -37,6 +37,7 @@ Relative paths are relative to the experiment file's folder. Every error is one 
 from __future__ import annotations
 
 import importlib.util
+import re
 import uuid
 from pathlib import Path
 
@@ -45,7 +46,7 @@ import numpy as np
 from ..errors import InvalidSpecError
 
 __all__ = ["load_model_experiment", "load_path_file", "load_any_experiment", "read_json", "is_model_experiment",
-           "load_factory", "load_state_dict"]
+           "load_factory", "load_state_dict", "load_weights", "weights_mismatch"]
 
 _TOP = {"model", "loss", "data", "region", "grid", "levels", "homology_dims"}
 _MODEL = {"factory", "weights", "parameters", "mode", "kwargs", "compile"}
@@ -132,6 +133,38 @@ def load_state_dict(path: Path, key: str) -> dict:
         raise InvalidSpecError(f"{key}: {str(path)!r} must hold a state_dict (torch.save(model.state_dict(), path)),"
                                f" got {type(obj).__name__}")
     return obj
+
+
+def weights_mismatch(exc: BaseException) -> str:
+    """torch's load_state_dict error in one line: how many problems, the first one whole (torch lists one
+    per line; cut at a fixed length the message ended mid-word and lost the count)."""
+    text = str(exc)
+    lines = [" ".join(line.split()) for line in text.splitlines()[1:] if line.strip()] or [" ".join(text.split())]
+    first = lines[0].replace("copying a param with shape ", "")
+    first = first.replace(" from checkpoint, the shape in current model is ", " in the file, ")
+    first = re.sub(r"torch\.Size\((\[[^\]]*\])\)", r"\1", first).rstrip(".") + (
+        " in the model" if "in the file" in first else "")
+    more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
+    return f"{len(lines)} problem{'s' if len(lines) > 1 else ''}: {first}{more}"
+
+
+def load_weights(model, sd: dict):
+    """``model`` with the state_dict ``sd`` loaded strictly; a float32 model given float64 weights is made
+    float64 first (``model.double()``), so that the weights are not rounded on loading: a factory returns the
+    default float32 model while training often ends in float64, and the rounding (3e-9 relative on the loss at
+    the centre in a new user's trial) would make the slice's centre, and a path's first end, differ from the
+    trained model."""
+    import torch
+
+    own = model.state_dict()
+    if any(torch.is_tensor(v) and v.dtype == torch.float64 and torch.is_tensor(own.get(k))
+           and own[k].is_floating_point() and own[k].dtype != torch.float64 for k, v in sd.items()):
+        model = model.double()
+    try:
+        model.load_state_dict(sd, strict=True)
+    except RuntimeError as exc:
+        raise InvalidSpecError(f"model.weights do not fit the model: {weights_mismatch(exc)}") from None
+    return model
 
 
 def _data(base: Path, data) -> tuple:
@@ -221,10 +254,7 @@ def _model_loss_data(path, obj, top: set, what: str, factory, weights, data) -> 
     model = load_factory(msec["factory"], fac_base, msec.get("kwargs"))
     if msec.get("weights") is not None:
         sd = load_state_dict(_resolve(w_base, msec["weights"], "model.weights"), "model.weights")
-        try:
-            model.load_state_dict(sd, strict=True)
-        except RuntimeError as exc:
-            raise InvalidSpecError(f"model.weights do not fit the model: {' '.join(str(exc).split())[:240]}") from None
+        model = load_weights(model, sd)
     lsec = obj.get("loss", {})
     if not isinstance(lsec, dict) or set(lsec) - _LOSS:
         raise InvalidSpecError(f'loss must be an object with keys among {sorted(_LOSS)}, like {{"kind": "mse"}}')

@@ -28,7 +28,7 @@ from ..pfaffian.network import build_params
 from .grid_memory import check_grid_fits
 
 __all__ = ["LandscapeSample", "sample_landscape", "make_kernel", "resolve_directions", "grid_axes", "refined_grid",
-           "estimate_run", "experiment_engine", "check_slice_rank"]
+           "estimate_run", "experiment_engine", "check_slice_rank", "model_engine_refusal"]
 
 
 @dataclass
@@ -365,6 +365,13 @@ def make_kernel(experiment, *, engine: str | None = None, device=None, dtype: st
     return kernel
 
 
+def model_engine_refusal(engine) -> str:
+    """Why ``--engine ENGINE`` is refused for a PyTorch model (auto may still pick the fused engine for it)."""
+    return (f"a PyTorch model is evaluated by the model engine (--engine model) or, with --engine auto, by the "
+            f"fused engine where that recognises the model (a tanh / logistic MLP, mse or bce_with_logits); "
+            f"--engine {engine} is not accepted for a model")
+
+
 def experiment_engine(experiment, engine: str | None) -> str | None:
     """The engine to ask :func:`make_kernel` or :func:`sample_landscape` for, given a command line's
     ``--engine`` (whose default is auto): for a model experiment None -- its model engine -- when
@@ -373,7 +380,7 @@ def experiment_engine(experiment, engine: str | None) -> str | None:
     if getattr(experiment, "kind", None) != "model":
         return engine
     if engine not in (None, "auto", "model"):
-        raise InvalidSpecError(f"a PyTorch model is evaluated by the model engine, not --engine {engine}")
+        raise InvalidSpecError(model_engine_refusal(engine))
     return None
 
 

@@ -78,8 +78,8 @@ class FunctionalModel:
             raise InvalidSpecError(
                 f"the model is in train mode, where {', '.join(dependent[:3])}{' ...' if len(dependent) > 3 else ''} "
                 f"{'make' if len(dependent) > 1 else 'makes'} its output random or batch-dependent; "
-                "call model.eval() first, or pass mode='eval' to "
-                "evaluate it in eval mode (recorded)")
+                "call model.eval() first, or pass mode='eval' (in a model file: \"model\": {\"mode\": \"eval\"}) "
+                "to evaluate it in eval mode (recorded)")
         model.eval()
         if training and dependent:
             self.notes.append(f"the model was in train mode; evaluated in eval mode (mode='eval'), which changes "
@@ -144,7 +144,8 @@ class FunctionalModel:
             if self.problem.mode == "refuse":
                 raise InvalidSpecError("the model is in train mode and its output there differs from eval mode (a "
                                        "module reads self.training); call model.eval() first, or pass mode='eval' "
-                                       "to evaluate it in eval mode (recorded)")
+                                       "(in a model file: \"model\": {\"mode\": \"eval\"}) to evaluate it in eval "
+                                       "mode (recorded)")
             self.notes.append("the model was in train mode, where its output differs; evaluated in eval mode "
                               "(mode='eval')")
         else:

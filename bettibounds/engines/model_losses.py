@@ -93,7 +93,8 @@ def batched_loss(problem: ModelProblem, y: torch.Tensor, m: int) -> Callable:
 
 
 def loss_targets(problem: ModelProblem, y, dtype, device) -> torch.Tensor:
-    """The targets as a tensor the loss takes: class indices as int64, anything else in ``dtype``."""
+    """The targets as a tensor the loss takes: class indices as int64, and for a callable loss any integer
+    targets as int64; anything else in ``dtype``."""
     t = y if isinstance(y, torch.Tensor) else torch.as_tensor(np.asarray(y))
     t = t.detach()
     if t.is_complex():
@@ -107,6 +108,10 @@ def loss_targets(problem: ModelProblem, y, dtype, device) -> torch.Tensor:
             t = t.round()
         if t.numel() and int(t.min()) < 0:
             raise InvalidSpecError(f"{problem.loss} class indices must be >= 0, got {int(t.min())}")
+        return t.to(device=device, dtype=torch.int64)
+    if callable(problem.loss) and not t.is_floating_point() and t.dtype != torch.bool:
+        # a callable loss gets integer targets as integers (class indices for F.cross_entropy inside it: cast to
+        # float64 they made gather() fail under a message that blamed vmap; a new user's trial)
         return t.to(device=device, dtype=torch.int64)
     if t.dtype == torch.bool or not t.is_floating_point():
         t = t.to(torch.float64)

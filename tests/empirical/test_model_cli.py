@@ -104,4 +104,51 @@ def test_barcode_of_a_model_experiment_file(ring, capsys):
     assert finite[0]["death"] == pytest.approx(1.0, rel=1e-12) and finite[0]["birth"] == pytest.approx(0, abs=1e-24)
     assert finite[0]["death_at"] == [6]
     assert main(["barcode", "exp.json", "--engine", "fused"]) == 2
-    assert "a PyTorch model is evaluated by the model engine, not --engine fused" in capsys.readouterr().err
+    err = capsys.readouterr().err  # (auto may pick the fused engine for a recognised MLP: the message says so)
+    assert "a PyTorch model is evaluated by the model engine (--engine model) or, with --engine auto" in err
+    assert "--engine fused is not accepted for a model" in err
+
+
+MLP = '''import torch
+
+
+def make():  # the default float32 model, as a factory usually returns it
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2)).eval()
+'''
+
+
+def test_float64_weights_are_not_rounded_by_a_float32_factory(tmp_path, monkeypatch, capsys):
+    """A new user's trial: weights trained in float64 were loaded into the factory's float32 model, so the
+    slice's centre and a path's first end were the rounded weights (3e-9 relative on the loss at the centre)
+    while the path's second end stayed exact. The model is made float64 before float64 weights are loaded."""
+    (tmp_path / "mlp.py").write_text(MLP)
+    x, y = np.random.default_rng(0).normal(size=(5, 3)), np.random.default_rng(1).normal(size=(5, 2))
+    np.savez(tmp_path / "data.npz", x=x, y=y)
+    exact = []
+    for seed, name in ((1, "a.pt"), (2, "b.pt")):
+        torch.manual_seed(seed)
+        trained = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2)).double()
+        with torch.no_grad():
+            for p in trained.parameters():
+                p.add_(torch.full_like(p, 1e-9))  # digits a float32 copy cannot hold
+            exact.append(float(torch.nn.functional.mse_loss(trained(torch.tensor(x)), torch.tensor(y))))
+        torch.save(trained.state_dict(), tmp_path / name)
+    monkeypatch.chdir(tmp_path)
+    d = run_json(capsys, "path", "--model", "mlp.py:make", "--weights", "a.pt", "--to", "b.pt", "--data", "data.npz",
+                 "--loss", "mse", "--points", "3", "--no-relax", "--json", "--no-progress")
+    ends = d["straight"]["loss"]
+    assert ends[0] == pytest.approx(exact[0], rel=1e-14) and ends[-1] == pytest.approx(exact[1], rel=1e-14)
+
+
+def test_weights_that_do_not_fit_say_how_many_and_the_first_whole(tmp_path, monkeypatch, capsys):
+    (tmp_path / "mlp.py").write_text(MLP)
+    torch.save(torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.Tanh(), torch.nn.Linear(5, 1)).state_dict(),
+               tmp_path / "w.pt")
+    np.savez(tmp_path / "data.npz", x=np.ones((2, 3)), y=np.zeros((2, 2)))
+    monkeypatch.chdir(tmp_path)
+    assert main(["path", "--model", "mlp.py:make", "--weights", "w.pt", "--to", "w.pt", "--data", "data.npz"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert ("model.weights do not fit the model: 4 problems: size mismatch for 0.weight: [5, 3] in the file, "
+            "[4, 3] in the model (and 3 more)") in err

@@ -158,6 +158,18 @@ def test_cross_entropy_indices_one_hot_and_soft_labels():
     check_against_reference(logsm, x, idx, "nll", nn.NLLLoss())
 
 
+def test_a_callable_loss_gets_integer_targets_as_integers():
+    """A new user's trial: class indices given to a callable loss arrived as float64, and F.cross_entropy
+    inside it failed (gather() needs int64) under a message that blamed vmap."""
+    torch.manual_seed(6)
+    net = nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 3)).eval()
+    x, idx = torch.randn(20, 4), torch.randint(0, 3, (20,))
+    named = ModelEngine(ModelProblem(net, "cross_entropy"), x, idx)
+    own = ModelEngine(ModelProblem(net, lambda p, t: F.cross_entropy(p, t)), x, idx)
+    pts = named.center[None] + np.random.default_rng(0).normal(scale=0.1, size=(4, named.n_params))
+    np.testing.assert_allclose(own.evaluate_chunked(pts), named.evaluate_chunked(pts), rtol=1e-13)
+
+
 def test_binary_cross_entropy_on_probabilities_and_logits():
     torch.manual_seed(6)
     x, y = torch.randn(25, 3), torch.randint(0, 2, (25, 2)).double()
@@ -512,7 +524,7 @@ def test_cli_model_experiment_file(tmp_path, capsys):
     assert "--loss applies to PyTorch models" in capsys.readouterr().err
     # auto (the default) and model pick the model engine; the spec-based engines are refused in one line
     assert main(["landscape", str(tmp_path / "exp.json"), "--engine", "torch"]) == 2
-    assert "a PyTorch model is evaluated by the model engine, not --engine torch" in capsys.readouterr().err
+    assert "--engine torch is not accepted for a model" in capsys.readouterr().err
     from bettibounds.empirical.model_files import load_model_experiment
     from bettibounds.empirical.sampler import make_kernel
 
