@@ -213,7 +213,8 @@ def model_kernel(experiment, engine: str | None = None, device=None, dtype: str 
         except InvalidSpecError as exc:
             why, disagrees = f"the fused engine could not start ({exc})", False
         if why is None:
-            kernel.engine_reason = (f"auto: a recognised {spec.activation} network ({spec.loss}, every parameter "
+            loss = getattr(getattr(experiment, "problem", None), "loss", spec.loss)  # bce_with_logits, not bce
+            kernel.engine_reason = (f"auto: a recognised {spec.activation} network ({loss}, every parameter "
                                     f"varied) on the CPU in {dt}: the fused engine (the faster one), the model's "
                                     "parameter order and loss reduction kept")
             return kernel

@@ -192,6 +192,7 @@ def test_auto_routes_a_recognised_mlp_to_the_fused_engine_with_torchs_numbers(ca
     exp = experiment_from_model(model, x, y, region=SLICE, grid=[5, 4], **kw)
     sample = sample_landscape(exp)
     assert sample.engine == "fused" and sample.engine_reason.startswith("auto: a recognised")
+    assert f"({kw['loss']}, every parameter varied)" in sample.engine_reason  # the model's loss: bce_with_logits
     assert "fused engine's vector functions" in sample.model["activations"]
     ts = np.stack(np.meshgrid(*sample.axes, indexing="ij"), -1).reshape(-1, 2)
     want = [per_point(model, exp.center + t @ exp.directions, x, y, loss_fn) for t in ts]
