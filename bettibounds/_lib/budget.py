@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from ..errors import InvalidSpecError, ResourceLimitError
 
 __all__ = ["cpu_seconds", "kernel_pilot", "step_pilot", "amortised_unit", "Cost", "MAX_COUNT", "ANNOUNCE_SECONDS",
-           "time_limit", "machine_factor", "cpu_factor", "contention",
+           "time_limit", "machine_factor", "cpu_factor", "contention", "fused_cached",
            "invariant_topology", "local_cluster", "fused_compile", "chain_certificate", "enforce", "count",
            "format_seconds", "format_bytes", "obstruction_flow", "monte_carlo", "loss_evaluations",
            "engine_evaluations", "local_search", "descent", "ONE_THREAD_WORK", "descent_threads",
@@ -592,13 +592,19 @@ def local_cluster(workers: int) -> Cost:
     return _part(f"starting {workers} Dask worker processes", 2.0 * workers, float(workers) * DASK_WORKER_BYTES)
 
 
+def fused_cached() -> bool:
+    """Whether numba's cache next to the fused engine holds its compiled kernels (their index files):
+    then the first call of a process loads them (about 0.5 s) instead of compiling (about 30 s)."""
+    folder = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "engines", "__pycache__")
+    try:
+        return any(name.startswith("_fused_numba.") and name.endswith(".nbi") for name in os.listdir(folder))
+    except OSError:
+        return False
+
+
 def fused_compile() -> Cost:
     """The fused engine's kernels: compiled by numba once per machine (about 30 s), then loaded
     from numba's cache next to the module (about 0.5 s)."""
-    folder = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "engines", "__pycache__")
-    try:
-        cached = any(name.startswith("_fused_numba.") and name.endswith(".nbi") for name in os.listdir(folder))
-    except OSError:
-        cached = False
+    cached = fused_cached()
     seconds = 0.5 if cached else 30.0
     return _part("loading the fused engine" if cached else "compiling the fused engine (once per machine)", seconds)
