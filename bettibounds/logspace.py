@@ -89,7 +89,9 @@ def format_log10(x: mpmath.mpf | float, direction: str = "up", sig: int = 4) -> 
     """``x`` (the log10 of a bound: a float or an mpf) with ``sig`` significant digits, rounded
     *up* (``direction="up"``, for upper bounds) or *down* (``"down"``, for lower bounds) in exact
     rational arithmetic, so that ``10^<printed>`` is still a bound of the same kind (plain
-    ``f"{x:.4g}"`` prints 19.35 for 19.3516)."""
+    ``f"{x:.4g}"`` prints 19.35 for 19.3516). An ``x`` of ``10^sig - 1`` or more in size is written
+    without an exponent, with every digit of its integer part and one decimal (``689031.6``, not
+    ``6.891e+05``: ``10^6.891e+05`` reads as a power of a power)."""
     from decimal import Decimal
 
     if direction not in ("up", "down"):
@@ -98,6 +100,8 @@ def format_log10(x: mpmath.mpf | float, direction: str = "up", sig: int = 4) -> 
     if not mpmath.isfinite(x) or x == 0:
         return "-inf" if x == mpmath.ninf else ("inf" if x == mpmath.inf else "0")
     exact = _exact_fraction(x)
+    if abs(exact) >= 10**sig - 1:  # (9999.5 would round to 10^4 at 4 digits)
+        sig = len(str(int(abs(exact)))) + 1  # the integer part and one decimal
     k = int(mpmath.floor(mpmath.log10(abs(x)))) - sig + 1
     while abs(exact) >= Fraction(10) ** (k + sig):  # mpmath's log10 can be off by one at powers of 10
         k += 1

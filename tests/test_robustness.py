@@ -534,3 +534,34 @@ def test_a_negative_value_without_equals_sign_gets_a_hint(capsys):
         main(["barcode", "examples/teacher_tanh.json", "--minima", "4", "--box", "-3,3"])
     err = capsys.readouterr().err
     assert exc.value.code == 2 and "--box=-3,3" in err and len(err.splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("argv, hint", [
+    (["landscape", "x.json", "--levels", "-0.5,0.1"], "--levels=-0.5,0.1"),
+    (["landscape", "x.json", "--lev", "-0.5,0.1"], "--lev=-0.5,0.1"),  # an abbreviation, as argparse accepts it
+])
+def test_the_negative_value_hint_names_the_option_given(capsys, argv, hint):
+    """The hint said "e.g. --box=-3,3" for every option, also for landscape, which has no --box (new-user trial)."""
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and hint in err and "--box" not in err and len(err.splitlines()) == 1, err
+
+
+def test_a_missing_value_gets_no_negative_value_hint(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["landscape", "x.json", "--levels"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "expected one argument" in err and "goes with '='" not in err, err
+
+
+def test_an_unknown_option_of_a_subcommand_points_at_its_help(capsys):
+    """``barcode ... --levels 0.1`` said "(see bettibounds --help)", which lists only the sub-commands."""
+    with pytest.raises(SystemExit) as exc:
+        main(["barcode", "ce_exp.json", "--levels", "0.1"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "unrecognized arguments: --levels 0.1" in err, err
+    assert "(see bettibounds barcode --help)" in err and len(err.splitlines()) == 1, err
+    with pytest.raises(SystemExit):
+        main(["--frobnicate"])
+    assert "(see bettibounds --help)" in capsys.readouterr().err

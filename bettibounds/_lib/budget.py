@@ -41,8 +41,8 @@ from dataclasses import dataclass, field
 
 from ..errors import InvalidSpecError, ResourceLimitError
 
-__all__ = ["cpu_seconds", "kernel_pilot", "step_pilot", "Cost", "MAX_COUNT", "ANNOUNCE_SECONDS", "time_limit",
-           "machine_factor", "cpu_factor", "contention",
+__all__ = ["cpu_seconds", "kernel_pilot", "step_pilot", "amortised_unit", "Cost", "MAX_COUNT", "ANNOUNCE_SECONDS",
+           "time_limit", "machine_factor", "cpu_factor", "contention", "fused_cached",
            "invariant_topology", "local_cluster", "fused_compile", "chain_certificate", "enforce", "count",
            "format_seconds", "format_bytes", "obstruction_flow", "monte_carlo", "loss_evaluations",
            "engine_evaluations", "local_search", "descent", "ONE_THREAD_WORK", "descent_threads",
@@ -305,8 +305,10 @@ def kernel_pilot(kernel, starts: int, low: float = -1.0, high: float = 1.0, *, s
     :data:`PILOT_POINTS` points (over all parameters, or in a ``slice_dim``-dimensional slice as a
     landscape evaluates them); one forward and backward pass at one point, then at min(starts,
     :data:`PILOT_STARTS`) points. Smaller batches cost more per point than a run's large ones, so
-    the estimates err on the long side; a slow network is measured on one point only, so that the
-    pilot stays a small part of the work it estimates."""
+    the estimates err on the long side; a call that takes :data:`PILOT_SLOW` or more on one point is
+    measured on growing batches while each stays under about a second (:func:`amortised_unit`: one
+    point's call can be mostly fixed overhead), so that the pilot stays a small part of the work it
+    estimates."""
     import numpy as np
 
     from .memory import available_bytes
@@ -334,6 +336,8 @@ def kernel_pilot(kernel, starts: int, low: float = -1.0, high: float = 1.0, *, s
     if per_point < PILOT_SLOW:
         evaluate(8)  # warm-up: the first batch of a size allocates its buffers
         per_point = cpu_seconds(lambda: evaluate(PILOT_POINTS)) / PILOT_POINTS
+    else:
+        per_point = amortised_unit(per_point, lambda n: cpu_seconds(lambda: evaluate(n)), PILOT_POINTS)
     if starts <= 0:
         return per_point, 0.0
     return per_point, step_pilot(kernel, starts, low, high)
@@ -343,7 +347,8 @@ def step_pilot(kernel, starts: int, low: float = -1.0, high: float = 1.0) -> flo
     """Reference seconds of one descent step per start (a forward and a backward pass, the loss at
     min(starts, :data:`PILOT_STARTS`) points), measured (imports torch): once at one point, then, unless
     that took :data:`PILOT_SLOW` or more, at n = min(starts, PILOT_STARTS) points once untimed (the first
-    call of a batch size allocates its buffers) and three times timed, keeping the median. One timed
+    call of a batch size allocates its buffers) and three times timed, keeping the median; when it took
+    that long, on growing batches up to n (:func:`amortised_unit`). One timed
     call was a poor pilot: on a loaded machine torch's thread pool made a single call of a small batch
     anywhere from 0.5 to 30 ms of CPU (measured on 2 shared cores), and a descent's run averages
     over hundreds of such calls."""
@@ -362,11 +367,41 @@ def step_pilot(kernel, starts: int, low: float = -1.0, high: float = 1.0) -> flo
         if per_start < PILOT_SLOW:
             step(n)
             per_start = sorted(cpu_seconds(lambda: step(n)) for _ in range(3))[1] / n
+        else:
+            per_start = amortised_unit(per_start, lambda k: cpu_seconds(lambda: step(k)), n)
     return per_start
 
 
-#: a pilot unit slower than this (reference seconds) is not repeated on a larger batch
+#: a pilot unit slower than this (reference seconds) is not repeated three times on a full batch: it is
+#: measured on growing batches instead (:func:`amortised_unit`)
 PILOT_SLOW = 0.05
+#: the growing batches of a slow pilot unit stop before one whose predicted time exceeds this (reference seconds)
+PILOT_BATCH_SECONDS = 1.0
+
+
+def amortised_unit(first: float, timed, largest: int) -> float:
+    """Reference seconds per unit of work (a point, a start) of a call whose single unit took ``first``
+    seconds (at least :data:`PILOT_SLOW`): ``timed(n)`` -- the seconds of one call on ``n`` units -- on
+    batches of 4, 32, 256, ... (at most ``largest``) while the next batch's predicted time (the best
+    per-unit time so far times its size) stays under :data:`PILOT_BATCH_SECONDS`, and the least of
+    ``first`` and every ``timed(n) / n``.
+
+    Why: a call's time is a fixed overhead plus the work per unit; one unit's call measures mostly the
+    overhead where that dominates (a residual + LayerNorm network's chunked call: 0.04 to 0.06 s for one
+    point, 0.30 s for 256), and taking it as the cost of every point made estimates 50 to 600 times the
+    run. ``timed(n) / n`` still contains the overhead spread over ``n`` units, so with the run's larger
+    batches it stays an upper estimate; and as the prediction overestimates an affine cost, the batches
+    together stay within about ``1.15 * PILOT_BATCH_SECONDS``.
+    """
+    per_unit, n = first, 4
+    while True:
+        n = min(n, largest)
+        if n <= 1 or per_unit * n > PILOT_BATCH_SECONDS:
+            return per_unit
+        per_unit = min(per_unit, timed(n) / n)
+        if n == largest:
+            return per_unit
+        n *= 8
 
 #: a batched descent step whose size -- starts x samples x parameters, about a sixth of its flops -- is
 #: below this runs on one torch thread. Measured on the 2 shared cores of the development machine (load
@@ -557,13 +592,19 @@ def local_cluster(workers: int) -> Cost:
     return _part(f"starting {workers} Dask worker processes", 2.0 * workers, float(workers) * DASK_WORKER_BYTES)
 
 
+def fused_cached() -> bool:
+    """Whether numba's cache next to the fused engine holds its compiled kernels (their index files):
+    then the first call of a process loads them (about 0.5 s) instead of compiling (about 30 s)."""
+    folder = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "engines", "__pycache__")
+    try:
+        return any(name.startswith("_fused_numba.") and name.endswith(".nbi") for name in os.listdir(folder))
+    except OSError:
+        return False
+
+
 def fused_compile() -> Cost:
     """The fused engine's kernels: compiled by numba once per machine (about 30 s), then loaded
     from numba's cache next to the module (about 0.5 s)."""
-    folder = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "engines", "__pycache__")
-    try:
-        cached = any(name.startswith("_fused_numba.") and name.endswith(".nbi") for name in os.listdir(folder))
-    except OSError:
-        cached = False
+    cached = fused_cached()
     seconds = 0.5 if cached else 30.0
     return _part("loading the fused engine" if cached else "compiling the fused engine (once per machine)", seconds)

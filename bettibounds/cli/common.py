@@ -10,8 +10,9 @@ from typing import Any, NoReturn
 
 from ..errors import InvalidSpecError
 
-__all__ = ["PROG", "Parser", "one_line", "output_dir", "int_list", "json_option", "plot_option", "engine_options",
-           "scheduler_options", "check_scheduler_args", "progress_option", "engine_device", "staged_outputs",
+__all__ = ["PROG", "Parser", "negative_value_hint", "one_line", "output_dir", "int_list", "json_option", "plot_option",
+           "engine_options", "scheduler_options", "check_scheduler_args", "progress_option", "engine_device",
+           "staged_outputs",
            "ENGINE_HELP"]
 
 PROG = "bettibounds"
@@ -20,19 +21,50 @@ PROG = "bettibounds"
 class Parser(argparse.ArgumentParser):
     """ArgumentParser whose errors are one line on stderr and exit status 2."""
 
-    def error(self, message: str) -> NoReturn:  # argparse API
+    def error(self, message: str, command: str | None = None) -> NoReturn:  # argparse API
+        """One line on stderr, exit status 2, naming ``command`` (this parser's by default) and its ``--help``."""
         if message.endswith("expected one argument"):  # --box -3,3: argparse takes -3,3 for an option
-            message += " (a value that starts with '-' goes with '=', e.g. --box=-3,3)"
-        sys.stderr.write(f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
+            message += negative_value_hint(message, getattr(self, "_tokens", ()))
+        command = command or self.prog
+        sys.stderr.write(f"{command}: error: {one_line(message)} (see {command} --help)\n")
         sys.exit(2)
 
     def parse_known_args(self, args=None, namespace=None):  # argparse API
         # Python 3.11's argparse drops a value of exactly "--" given as --opt=--, and stores [] for an
         # option that takes one string: refuse it here rather than fail later on a list (fuzz finding)
-        for token in sys.argv[1:] if args is None else args:
+        tokens = sys.argv[1:] if args is None else args
+        self._tokens = [t for t in tokens if isinstance(t, str)]  # for the hint of a value that starts with '-'
+        for token in tokens:
             if isinstance(token, str) and token.startswith("-") and token.endswith("=--"):
                 self.error(f"{token.split('=', 1)[0]}: '--' is not a value")
         return super().parse_known_args(args, namespace)
+
+    def parse_args(self, args=None, namespace=None):  # argparse API
+        # a sub-command's unknown option reaches the top-level parser ("unrecognized arguments"): point at
+        # the sub-command's help, where the options it has are listed, not at the list of sub-commands
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            command = getattr(parsed, "command", None)
+            self.error(f"unrecognized arguments: {' '.join(extras)}",
+                       command=f"{self.prog} {command}" if isinstance(command, str) else None)
+        return parsed
+
+
+def negative_value_hint(message: str, tokens) -> str:
+    """The hint for argparse's "argument --opt: expected one argument" when the value after the option
+    starts with '-' (``--levels -0.5,0.1``): the user's own option and value written with '=', or nothing
+    where no such value follows (the value is simply missing)."""
+    names = message.split(":", 1)[0].removeprefix("argument ").split("/")
+    tokens = list(tokens)
+    for i, token in enumerate(tokens[:-1]):
+        # the option as typed: one of its names, or an abbreviation of a long one (argparse accepts those)
+        if token in names or (token.startswith("--") and len(token) > 2
+                              and any(n.startswith(token) for n in names if n.startswith("--"))):
+            value = tokens[i + 1]
+            if value.startswith("-") and value != "--":
+                return f" (a value that starts with '-' goes with '=': {token}={value})"
+            return ""
+    return ""
 
 
 def one_line(text: str) -> str:

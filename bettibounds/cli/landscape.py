@@ -135,11 +135,13 @@ def run(args: argparse.Namespace) -> int:
     engine = args.engine  # (a model experiment: "auto" -- the model or the fused engine -- or "model"; _load checked)
     kernel = None
     if args.scheduler is None:
+        _announce_model_compile(exp, engine, device, dtype, args.progress)
         kernel = make_kernel(exp, engine=engine, device=device, dtype=dtype)  # refuses before any work
     _enforce_budget(exp, args, kernel, device, dtype)
     if args.scheduler is None:
         res = analyze_landscape(exp, refine=args.refine, device=device, dtype=dtype, progress=args.progress,
                                 engine=engine, kernel=kernel, local_search=not args.no_local_search)
+        _count_kernel_compile(res, kernel)
         dist = None
     else:
         res, dist = _distributed(exp, args, device, dtype)
@@ -170,6 +172,40 @@ def run(args: argparse.Namespace) -> int:
                          "unconditional upper bound: this contradicts the theory, please report it\n")
         return 1
     return 0
+
+
+def _announce_model_compile(exp, engine, device, dtype, progress: bool) -> None:
+    """A model experiment that engine auto routes to the fused engine compiles (or loads) its kernel while
+    the kernel is built -- the check against the model engine evaluates it -- before the time estimate, and
+    silently: say so on stderr first, always when numba's cache is empty (about 30 s), else with
+    ``--progress`` (about 0.5 s), as the experiment files' first fused evaluation does."""
+    if getattr(exp, "kind", None) != "model" or engine not in (None, "auto") or getattr(exp, "compile", False):
+        return
+    try:
+        from ..empirical.model_fused import fused_route
+        from ..engines.fused import COMPILE_NOTICE, kernel_loaded
+    except ImportError:  # no numba: the model engine evaluates it
+        return
+    from .._lib.budget import fused_cached
+
+    dt = dtype or "float64"
+    long_wait = not fused_cached()
+    if kernel_loaded(dt) or not (progress or long_wait) or fused_route(exp, dt, device)[0] is None:
+        return
+    sys.stderr.write(f"{PROG}: engine auto: {COMPILE_NOTICE}\n")
+    sys.stderr.flush()
+
+
+def _count_kernel_compile(res, kernel) -> None:
+    """The seconds the kernel took to compile or load while it was built (a model routed to the fused
+    engine: :func:`_announce_model_compile`) belong to this run's sampling, as they do where the first
+    evaluation compiles it: recorded in ``sample.compile_seconds`` and counted in the sampling time."""
+    compiled = getattr(kernel, "compile_seconds", None)
+    if compiled is None or res.sample.compile_seconds is not None:
+        return
+    res.sample.compile_seconds = compiled
+    res.sample.seconds += compiled
+    res.timings["sampling"] = res.timings.get("sampling", 0.0) + compiled
 
 
 #: landscapes estimated to take this long or longer are announced (time, points, peak memory) on stderr

@@ -212,7 +212,8 @@ class LandscapeResult:
                            "exceeds_conditional_bound": "exceeds the conditional bound (see below)",
                            "undecided": "undecided (partial sum within the bound)"}[cmp["verdict"]]
                 if cmp.get("slack_log10") is not None:
-                    verdict += f" (slack 10^{cmp['slack_log10']:.3g})"
+                    slack = cmp["slack_log10"]  # plain past 3 digits: 10^6.89e+05 read as a power of a power
+                    verdict += f" (slack 10^{slack:.3g})" if abs(slack) < 999.5 else f" (slack 10^{slack:.1f})"
             stable = {True: "yes", False: "NO", None: "n/a"}[r["stable"]]
             lines.append(f"{r['level']:>12.6g}  {str(r['betti']):<22} {'YES' if r['clipped'] else 'no':<8} "
                          f"{stable:<7} {verdict}")

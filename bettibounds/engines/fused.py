@@ -66,7 +66,7 @@ from .._lib.progress import progress_bar
 from ..errors import InvalidSpecError
 from .validation import check_data, check_mode, check_points, check_spec, concrete_widths
 
-__all__ = ["FusedKernel", "FusedRangeError", "FusedSliceKernel", "fused_unsupported"]
+__all__ = ["FusedKernel", "FusedRangeError", "FusedSliceKernel", "fused_unsupported", "kernel_loaded", "COMPILE_NOTICE"]
 
 #: largest number of slice directions (the kernel unrolls k = 1..4)
 KMAX = 4
@@ -95,6 +95,15 @@ _LOCK = threading.Lock()
 _MEMORY_FRACTION = 0.5
 #: the precisions whose kernel this process has already compiled or loaded
 _LOADED: set = set()
+#: what is said on stderr before the first call of a process compiles or loads the kernel
+COMPILE_NOTICE = ("fused engine: compiling the kernel, or loading it from numba's cache (about 30 s the first time on "
+                  "a machine, then about 0.5 s)")
+
+
+def kernel_loaded(dtype: str = "float64") -> bool:
+    """Whether this process has already compiled or loaded the kernel of precision ``dtype`` (its next
+    evaluation then starts at once)."""
+    return dtype in _LOADED
 
 
 class FusedRangeError(InvalidSpecError):
@@ -489,8 +498,7 @@ class FusedKernel:
         if N == 0:
             return out
         if progress and self.dtype not in _LOADED:
-            print("fused engine: compiling the kernel, or loading it from numba's cache (about 30 s the first "
-                  "time on a machine, then about 0.5 s)", file=sys.stderr)
+            print(COMPILE_NOTICE, file=sys.stderr)
         self._ensure_compiled(tab)
         bar = progress_bar(progress, N, f"loss (cpu, fused {self.dtype}, {tab['mode']})")
         if bar is None:

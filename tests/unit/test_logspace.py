@@ -120,9 +120,14 @@ def test_evaluated_is_frozen():
 
 
 @pytest.mark.parametrize("x, shown", [(19.3516, "19.36"), (-0.31234, "-0.3123"), (9.99961, "10.00"),
-                                      (633700.4, "6.338e+05"), (2.0, "2.000"), (0.0, "0")])
+                                      (2.0, "2.000"), (0.0, "0"), (1e-7, "1.000e-07"),
+                                      # large ones without an exponent: B <= 10^6.338e+05 read as a power of a
+                                      # power (new-user trial); the float 633700.4 is a little above 633700.4
+                                      (633700.4, "633700.5"), (633700.25, "633700.3"), (-689031.55, "-689031.5"),
+                                      (9999.5, "9999.5"), (9999.96, "10000"), (9998.2, "9999")])
 def test_log10_of_an_upper_bound_is_printed_rounded_up(x, shown):
     assert format_log10_up(x) == shown
+    assert "e+" not in shown or abs(x) < 1e4
 
 
 @given(st.floats(min_value=-1e12, max_value=1e12, allow_nan=False).filter(lambda v: abs(v) > 1e-12),
@@ -136,14 +141,15 @@ def test_log10_printed_up_is_the_least_sig_digit_decimal_not_below(x, sig):
     digits = shown.as_tuple()
     ulp = Fraction(Decimal((0, (1,), digits.exponent)))  # one unit in the last printed place
     assert Fraction(shown) - ulp < exact  # and the next decimal down would not be
-    assert len(digits.digits) <= sig
+    # sig digits; from 10^sig - 1 on, every integer digit and one decimal (no exponent)
+    assert len(digits.digits) <= (sig if abs(x) < 10**sig - 1 else len(str(int(abs(x)))) + 1)
 
 
 def test_log10_printed_up_holds_for_mpf_beyond_float_precision():
     with mpmath.workdps(40):  # 1e20 + 0.5 at 40 digits: a float would drop the 0.5
         x = mpmath.mpf(10) ** 20 + mpmath.mpf("0.5")
         assert mpmath.mpf(format_log10_up(x)) >= x
-        assert format_log10_up(x) == "1.001e+20"
+        assert format_log10_up(x) == "100000000000000000000.5"  # was 1.001e+20
 
 
 def test_scientific_rounds_the_exact_integer_to_the_right_side():
@@ -181,3 +187,28 @@ def test_log10_text_and_safe_float_stay_on_the_safe_side(x):
 def _fraction(m):
     sign, man, exp, _ = m._mpf_
     return (-1) ** sign * Fraction(man) * Fraction(2) ** exp
+
+
+def test_landscape_text_prints_a_large_bound_and_slack_without_an_exponent():
+    """``B <= 10^6.891e+05`` and ``slack 10^6.89e+05`` (new-user trial): the landscape report's bound line
+    and slack, from LandscapeResult.to_text on a result of the shape analyze_landscape returns."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from bettibounds.empirical.compare import LandscapeResult, compare_with_bound
+
+    bound = SimpleNamespace(theorem="K", status="derived", log10=mpmath.mpf("689031.55"), value=None,
+                            hypotheses=[], rigorous=True)
+    sample = SimpleNamespace(kind="slice", values=np.zeros((3, 3)), points=9, device="cpu", dtype="float64",
+                             engine="fused", compile_seconds=None)
+    small = SimpleNamespace(**{**vars(bound), "log10": mpmath.mpf("2.5")})
+    rows = [{"level": 0.1, "betti": [1, 0], "clipped": False, "stable": True,
+             "comparison": compare_with_bound(2, b, True)} for b in (bound, small)]
+    res = LandscapeResult(sample=sample, diagram=SimpleNamespace(backend="gudhi"), levels=rows, dims=[0, 1],
+                          bound=bound, n_variables=2)
+    text = res.to_text()
+    assert "B <= 10^689031.6" in text
+    assert "(slack 10^689031.2)" in text  # 689031.55 - log10(2) = 689031.249
+    assert "(slack 10^2.2)" in text  # small ones as before: 2.5 - log10(2) = 2.199, three digits
+    assert "e+" not in text
