@@ -282,6 +282,12 @@ def test_cli_grid_and_sample_modes_of_a_recognised_model(tmp_path, cli_main, mon
     assert run.returncode == 0 and sample["engine"] == "fused", run.stderr
     assert sample["compile_seconds"] is not None and sample["seconds"] >= sample["compile_seconds"]
     assert "engine auto: fused engine: compiling the kernel, or loading it" in run.stderr
+    # the same from Python: sample_landscape builds the kernel itself, and counts the compile its check caused
+    monkeypatch.setattr(fused_module, "_LOADED", set())
+    from bettibounds.empirical.model_files import load_model_experiment
+
+    py = sample_landscape(load_model_experiment(tmp_path / "exp.json"))
+    assert py.engine == "fused" and py.compile_seconds is not None and py.seconds >= py.compile_seconds
     run = cli_main("barcode", str(tmp_path / "exp.json"), "--minima", "3", "--uniform", "20", "--steps", "5", "--json",
                    "--no-progress")
     assert run.returncode == 0, run.stderr
