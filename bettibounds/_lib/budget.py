@@ -70,12 +70,10 @@ MATMUL_FLOP = 0.03e-9
 DRAW = 40e-9
 #: per parameter vector and layer, the batched kernel's own work (models without a pilot only)
 POINT = 6e-6
-#: per step of the batched Adam descent, the work beyond the pilot's forward and backward pass: Adam's
-#: dozen elementwise torch calls, the projection onto the box and the recording of every tenth step.
-#: Measured (2026-12, the 2-core development machine; benchmarks/bench_estimates.py's descent rows and
-#: sample_parameters timed beside step_pilot on one torch thread): 0.15 to 0.35 ms per step above the
-#: pilot for P = 11 to 353 and 16 to 64 starts; set to 0.5 ms, above every measurement. (It was 2 ms,
-#: which made a barcode's estimate 4 to 12 times its run time.)
+#: per step of the batched Adam descent, the work beyond the pilot's forward and backward pass (Adam's dozen
+#: elementwise calls, the box projection, recording every tenth step): measured 0.15-0.35 ms above the pilot
+#: (2026-12, development machine, bench_estimates.py; P = 11-353, 16-64 starts, one torch thread); set to
+#: 0.5 ms, above every measurement (2 ms made a barcode's estimate 4-12 times its run time).
 DESCENT_STEP = 0.5e-3
 #: one simplex through gudhi's lower-star persistence of a graph, and the call's own cost. 1.0e-6 (was
 #: 0.4e-6): measured 0.7 to 1.0 us per simplex of the sample barcode's H0 with its cluster sizes (3408 points,
@@ -314,9 +312,7 @@ def kernel_pilot(kernel, starts: int, low: float = -1.0, high: float = 1.0, *, s
     from .memory import available_bytes
 
     P = kernel.n_params
-    # the pilot's own arrays of P columns (its points; or a slice's centre and directions and the points of the
-    # descent pilot): refuse before allocating them (a network of 3·10^12 parameters reached numpy's allocator in
-    # the fuzz run); the engine's work at those points is bounded by its chunk
+    # the pilot's own arrays of P columns, refused before allocating (P = 4·10^12 reached numpy in a fuzz run)
     rows = max(PILOT_POINTS, PILOT_STARTS) if slice_dim is None else 1 + slice_dim + PILOT_STARTS
     need = 8.0 * P * rows
     have = available_bytes()
@@ -344,14 +340,11 @@ def kernel_pilot(kernel, starts: int, low: float = -1.0, high: float = 1.0, *, s
 
 
 def step_pilot(kernel, starts: int, low: float = -1.0, high: float = 1.0) -> float:
-    """Reference seconds of one descent step per start (a forward and a backward pass, the loss at
-    min(starts, :data:`PILOT_STARTS`) points), measured (imports torch): once at one point, then, unless
-    that took :data:`PILOT_SLOW` or more, at n = min(starts, PILOT_STARTS) points once untimed (the first
-    call of a batch size allocates its buffers) and three times timed, keeping the median; when it took
-    that long, on growing batches up to n (:func:`amortised_unit`). One timed
-    call was a poor pilot: on a loaded machine torch's thread pool made a single call of a small batch
-    anywhere from 0.5 to 30 ms of CPU (measured on 2 shared cores), and a descent's run averages
-    over hundreds of such calls."""
+    """Reference seconds of one descent step per start (a forward and a backward pass at min(starts,
+    :data:`PILOT_STARTS`) = n points; imports torch): once at one point, then, unless that took
+    :data:`PILOT_SLOW` or more, at n points once untimed (the first call of a size allocates) and three times
+    timed, keeping the median (one timed call of a small batch ranged over 0.5-30 ms of CPU on a loaded
+    2-core machine); when it took that long, on growing batches up to n (:func:`amortised_unit`)."""
     import numpy as np
     import torch
 
@@ -386,13 +379,10 @@ def amortised_unit(first: float, timed, largest: int) -> float:
     per-unit time so far times its size) stays under :data:`PILOT_BATCH_SECONDS`, and the least of
     ``first`` and every ``timed(n) / n``.
 
-    Why: a call's time is a fixed overhead plus the work per unit; one unit's call measures mostly the
-    overhead where that dominates (a residual + LayerNorm network's chunked call: 0.04 to 0.06 s for one
-    point, 0.30 s for 256), and taking it as the cost of every point made estimates 50 to 600 times the
-    run. ``timed(n) / n`` still contains the overhead spread over ``n`` units, so with the run's larger
-    batches it stays an upper estimate; and as the prediction overestimates an affine cost, the batches
-    together stay within about ``1.15 * PILOT_BATCH_SECONDS``.
-    """
+    Why: a call costs a fixed overhead plus the work per unit; taking one unit's call (a residual + LayerNorm
+    network: 0.04-0.06 s for one point, 0.30 s for 256) as the cost of every point made estimates 50-600
+    times the run. ``timed(n) / n`` keeps the overhead spread over ``n`` units, an upper estimate for the
+    run's larger batches; the batches together take at most about ``1.15 * PILOT_BATCH_SECONDS``."""
     per_unit, n = first, 4
     while True:
         n = min(n, largest)
