@@ -141,17 +141,20 @@ def run(args: argparse.Namespace) -> int:
     exp = _barcode_experiment(args)
     from ..empirical.sampler import experiment_engine
 
-    args.engine = experiment_engine(exp, args.engine)  # None for a PyTorch model: its model engine
+    model_exp = getattr(exp, "kind", None) == "model"
+    # None for a PyTorch model under auto (its model engine, or the fused engine for a recognised MLP); an explicit
+    # --engine model keeps the model engine
+    args.engine = "model" if model_exp and args.engine == "model" else experiment_engine(exp, args.engine)
     try:
         import gudhi  # noqa: F401
         import torch  # noqa: F401
     except ImportError as exc:
         raise missing_extra("empirical", exc, "barcodes") from None
     grid_mode = args.minima is None and exp.region is not None and exp.grid is not None
-    if args.engine == "model":  # experiment_engine turned it into None for a model experiment
+    if args.engine == "model" and not model_exp:
         raise InvalidSpecError("--engine model evaluates PyTorch models (a model experiment file); this experiment "
                                "file describes its network: use auto, torch or fused")
-    if args.engine not in (None, "auto", "torch") and not grid_mode:  # None: a model experiment's model engine
+    if args.engine not in (None, "auto", "torch", "model") and not grid_mode:  # None: a model experiment's engine
         raise InvalidSpecError(f"--engine {args.engine} applies to grid mode (an experiment with a slice region and a "
                                "grid); sample mode descends with gradients and uses the torch kernel")
     if grid_mode:

@@ -292,6 +292,11 @@ def test_cli_grid_and_sample_modes_of_a_recognised_model(tmp_path, cli_main, mon
                    "--no-progress")
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["n_params"] == 21  # its descents ran (gradients through the fast tanh)
+    # grid mode: auto routes the recognised MLP to the fused engine; --engine model keeps the model engine (it was
+    # turned into auto and ran the fused engine)
+    for engine, want in (("auto", "fused"), ("model", "model")):
+        run = cli_main("barcode", str(tmp_path / "exp.json"), "--engine", engine, "--json", "--no-progress")
+        assert run.returncode == 0 and json.loads(run.stdout)["meta"]["engine"] == want, (engine, run.stderr)
 
 
 def test_gradients_through_the_fast_activations_match_torchs():
