@@ -1,8 +1,9 @@
-"""What the benchmark scripts print about the machine they ran on (shared by the scripts)."""
+"""What the benchmark scripts share: the machine they ran on, and a best-of timer."""
 
 from __future__ import annotations
 
 import platform
+import time
 
 
 def cpu_model() -> str:
@@ -15,3 +16,13 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def best_seconds(fn, repeats: int = 1) -> float:
+    """The least wall time of ``repeats`` calls of ``fn()`` (seconds)."""
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best

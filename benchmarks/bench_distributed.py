@@ -39,7 +39,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _machine import cpu_model  # noqa: E402  (the benchmarks folder's shared helper)
+from _machine import best_seconds as _best  # noqa: E402  (the benchmarks folder's shared helpers)
+from _machine import cpu_model  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXPERIMENT = os.path.join(ROOT, "examples", "slice_2d.json")
@@ -78,15 +79,6 @@ def _load() -> str:
         return "/".join(f"{v:.2f}" for v in os.getloadavg())
     except OSError:  # pragma: no cover
         return "n/a"
-
-
-def _best(fn, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def _persistence(ndim: int, n: int, path: str = "-") -> dict:

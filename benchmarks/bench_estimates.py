@@ -28,21 +28,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _machine import best_seconds as _time  # noqa: E402
 from _machine import cpu_model  # noqa: E402
 
 from bettibounds._lib import budget  # noqa: E402
 from bettibounds.spec import ArchitectureSpec  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _time(fn, repeats: int = 1) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def _spec(d, widths, m, act="tanh"):
