@@ -228,7 +228,8 @@ def _enforce_budget(exp, args: argparse.Namespace, grid_mode: bool, sample: dict
             from ..engines.choice import choose_engine
 
             kind = exp.region["kind"]
-            engine = choose_engine(exp.spec, kind, len(exp.grid) if kind == "slice" else None, dtype, device)[0]
+            engine = choose_engine(exp.spec, kind, len(exp.grid) if kind == "slice" else None, dtype, device,
+                                   points)[0]
         if engine == "fused":
             cost = cost + budget.fused_compile()
         advice = "use a coarser grid"

@@ -129,14 +129,15 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidSpecError('the experiment needs "region" and "grid" for a landscape')
     try:
         from ..empirical.compare import analyze_landscape
-        from ..empirical.sampler import make_kernel
+        from ..empirical.sampler import landscape_points, make_kernel
     except ImportError as exc:
         raise missing_extra("empirical", exc, "the landscape tools") from None
     engine = args.engine  # (a model experiment: "auto" -- the model or the fused engine -- or "model"; _load checked)
     kernel = None
     if args.scheduler is None:
         _announce_model_compile(exp, engine, device, dtype, args.progress)
-        kernel = make_kernel(exp, engine=engine, device=device, dtype=dtype)  # refuses before any work
+        kernel = make_kernel(exp, engine=engine, device=device, dtype=dtype,  # refuses before any work
+                             points=landscape_points(exp.grid, args.refine))
     _enforce_budget(exp, args, kernel, device, dtype)
     if args.scheduler is None:
         res = analyze_landscape(exp, refine=args.refine, device=device, dtype=dtype, progress=args.progress,

@@ -42,7 +42,7 @@ from .experiment import MAX_GRID_POINTS, grid_points_text
 from .grid_memory import check_grid_fits
 from .persistence import PersistenceDiagram, betti_curve, sublevel_persistence
 from .resolution import Resolution, network_objective, nonnegative_loss, resolve_levels, torch_single_thread
-from .sampler import LandscapeSample, make_kernel, refined_grid, sample_landscape
+from .sampler import LandscapeSample, landscape_points, make_kernel, refined_grid, sample_landscape
 
 __all__ = ["LandscapeResult", "analyze_landscape", "compare_with_bound", "touches_boundary"]
 
@@ -291,7 +291,8 @@ def analyze_landscape(experiment, *, refine: int = 2, device=None, dtype: str | 
     own_sampler = sampler is None
     if sampler is None:
         if kernel is None:
-            kernel = make_kernel(experiment, engine=engine, device=device, dtype=dtype)  # refuses before any work
+            kernel = make_kernel(experiment, engine=engine, device=device, dtype=dtype,  # refuses before any work
+                                 points=landscape_points(experiment.grid, refine))
 
         def sampler(grid):
             return sample_landscape(experiment, grid=grid, progress=progress, kernel=kernel)

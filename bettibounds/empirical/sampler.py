@@ -17,6 +17,7 @@ Regions (docs/usage.md, "Experiment files"):
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +29,7 @@ from ..pfaffian.network import build_params
 from .grid_memory import check_grid_fits
 
 __all__ = ["LandscapeSample", "sample_landscape", "make_kernel", "resolve_directions", "grid_axes", "refined_grid",
-           "estimate_run", "experiment_engine", "check_slice_rank", "model_engine_refusal"]
+           "estimate_run", "experiment_engine", "check_slice_rank", "model_engine_refusal", "landscape_points"]
 
 
 @dataclass
@@ -221,7 +222,7 @@ def sample_landscape(experiment, *, grid=None, device=None, dtype: str | None = 
     check_grid_fits(grid)
     compiled_before = None if kernel is None else getattr(kernel, "compile_seconds", None)
     if kernel is None:
-        kernel = make_kernel(experiment, engine=engine, device=device, dtype=dtype)
+        kernel = make_kernel(experiment, engine=engine, device=device, dtype=dtype, points=math.prod(grid))
     # a kernel that compiled while it was built here (the model route checks the fused engine against the model
     # engine at once): that compile is part of this sample's time and is recorded as its compile_seconds
     built_with = getattr(kernel, "compile_seconds", None) if compiled_before is None else None
@@ -299,7 +300,14 @@ def _region_fits(kernel, experiment) -> None:
         kernel.prepare(reach[None], "slice", center=center, directions=directions, check_memory=False)
 
 
-def make_kernel(experiment, *, engine: str | None = None, device=None, dtype: str | None = None):
+def landscape_points(grid, refine: int = 1) -> int:
+    """How many points a landscape of ``grid`` evaluates, its refined grid (``refine`` > 1) included."""
+    points = math.prod(int(n) for n in grid)
+    return points + (math.prod(refined_grid(list(grid), refine)) if refine > 1 else 0)
+
+
+def make_kernel(experiment, *, engine: str | None = None, device=None, dtype: str | None = None,
+                points: int | None = None):
     """The loss kernel of an experiment for ``engine`` ("auto", "torch", "fused" or any other
     spec-based engine of :data:`bettibounds.engines.ENGINES`, built by
     :func:`~bettibounds.engines.build_engine`; "model" for a model experiment; ``None``: "auto"
@@ -312,7 +320,9 @@ def make_kernel(experiment, *, engine: str | None = None, device=None, dtype: st
     experiment's region (checked here on the region's extremes), else the torch kernel; for a model
     experiment, the fused engine where the model is a recognised tanh / logistic MLP it supports
     (mse or bce_with_logits, every parameter varied; :func:`~.model_fused.model_kernel`), else the
-    model engine ("model": always the model engine). The kernel carries ``engine`` and
+    model engine ("model": always the model engine). ``points``: how many points the kernel will
+    evaluate (None: the experiment's grid), so that auto gives a tiny workload to the torch kernel
+    (:data:`~bettibounds.engines.choice.SMALL_GRID_POINTS`). The kernel carries ``engine`` and
     ``engine_reason`` (why), which the samples record."""
     from ..engines import ENGINES
     from ..engines.choice import resolve_engine
@@ -332,7 +342,10 @@ def make_kernel(experiment, *, engine: str | None = None, device=None, dtype: st
     region = experiment.region or {}
     kind = region.get("kind")
     dtype = "float64" if dtype is None else dtype
-    name, reason = resolve_engine(engine, spec, kind, _slice_k(region) if kind == "slice" else None, dtype, device)
+    if points is None and experiment.grid is not None:
+        points = landscape_points(experiment.grid)
+    name, reason = resolve_engine(engine, spec, kind, _slice_k(region) if kind == "slice" else None, dtype, device,
+                                  points)
     kernel: Any = None  # FusedKernel, LossKernel or any registry engine: each records engine_reason
     if name == "fused":
         from ..engines.fused import FusedKernel, FusedRangeError

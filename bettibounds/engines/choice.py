@@ -17,7 +17,16 @@ import os
 
 from ..errors import InvalidSpecError
 
-__all__ = ["choose_engine", "resolve_engine"]
+__all__ = ["SMALL_GRID_POINTS", "SMALL_WORK_FLOPS", "choose_engine", "resolve_engine"]
+
+#: A workload of fewer points than this, and of fewer matrix-product FLOPs in all than
+#: :data:`SMALL_WORK_FLOPS`, goes to the torch kernel under ``engine="auto"``: the torch kernel
+#: finishes it in well under a second (it ran 8 700-17 700 points/s and 4-5 GFLOP/s on the networks of
+#: docs/benchmarks.md), before the fused kernel would even have loaded (about 0.5 s from numba's cache
+#: in a new process, 15-40 s where it compiles: once per installation and precision).
+SMALL_GRID_POINTS = 1024
+#: see :data:`SMALL_GRID_POINTS` (2 10^9 FLOPs: about half a second of the torch kernel at 4 GFLOP/s)
+SMALL_WORK_FLOPS = 2e9
 
 
 def _cuda(device) -> bool:
@@ -32,7 +41,7 @@ def _cuda(device) -> bool:
 
 
 def choose_engine(spec, region_kind: str | None, k: int | None = None, dtype: str | None = "float64",
-                  device=None) -> tuple[str, str]:
+                  device=None, points: int | None = None) -> tuple[str, str]:
     """The engine ``engine="auto"`` uses, and why: ``("fused" | "torch", reason)``.
 
     Parameters
@@ -48,13 +57,19 @@ def choose_engine(spec, region_kind: str | None, k: int | None = None, dtype: st
         The precision (None: float64, every engine's default).
     device : None, "cpu", "cuda", "cuda:<i>"
         None: CUDA when torch sees a GPU, else the CPU.
+    points : int, optional
+        How many points the kernel will evaluate (a landscape: its grid, and the refined grid
+        too). None: not known (the choice then ignores the workload).
 
     The fused engine is chosen when all hold: the device is the CPU, numba is installed (and JIT
     compilation is not disabled), the precision is float64 or float32, and the network, region and
-    k are in its family (:func:`~.fused.fused_unsupported`). It is then the faster engine on every
-    configuration measured (docs/benchmarks.md). The choice does not look at the number of
-    points: the fused kernel is compiled once per machine (about 30 s per precision, then loaded
-    from numba's cache in about 0.5 s per process). A region on which the fused engine's
+    k are in its family (:func:`~.fused.fused_unsupported`), and the workload is not tiny: fewer
+    than :data:`SMALL_GRID_POINTS` points and :data:`SMALL_WORK_FLOPS` matrix-product FLOPs in
+    all go to the torch kernel, which finishes them before the fused kernel has loaded (about 0.5 s
+    from numba's cache per process; compiling it, once per installation and precision, takes
+    15-40 s). Otherwise the fused engine is the faster one on every configuration measured
+    (docs/benchmarks.md). The choice depends on the workload, never on what this process has
+    already loaded, so the same command chooses the same engine every time. A region on which the fused engine's
     precision could overflow is found only with the region's numbers; :func:`~bettibounds.empirical.sampler.make_kernel`
     and the Dask evaluator check it and then fall back to the torch kernel, with the reason.
     """
@@ -75,22 +90,29 @@ def choose_engine(spec, region_kind: str | None, k: int | None = None, dtype: st
     reason = fused_unsupported(spec, k if region_kind == "slice" else None)
     if reason is not None:
         return "torch", reason
+    if points is not None and points < SMALL_GRID_POINTS:
+        from .layout import flops_per_point
+
+        per_point = flops_per_point(spec, "slice", k) if region_kind == "slice" and k else flops_per_point(spec)
+        if points * per_point < SMALL_WORK_FLOPS:
+            return "torch", (f"{points} points ({points * per_point:.2g} FLOPs): the torch kernel finishes them "
+                             "before the fused kernel would have loaded (0.5 s from numba's cache, more to compile)")
     what = {"slice": f"a {k}-direction slice" if k else "a slice", "box": "parameter vectors",
             None: "this network"}[region_kind]
     return "fused", f"CPU, {dt}, {what} of a network the fused engine supports (the faster engine there)"
 
 
 def resolve_engine(engine: str, spec, region_kind: str | None, k: int | None = None, dtype: str | None = "float64",
-                   device=None) -> tuple[str, str]:
+                   device=None, points: int | None = None) -> tuple[str, str]:
     """``(engine that runs, reason)`` for a requested ``engine`` in
     :func:`bettibounds.engines.engine_choices`: ``"auto"`` asks :func:`choose_engine`; an engine
     of the registry is taken as requested (the fused engine then refuses what it cannot do, with
-    the reason, when its kernel is built)."""
+    the reason, when its kernel is built). ``points``: the workload, for auto (:func:`choose_engine`)."""
     from . import AUTO, engine_choices
 
     if engine not in engine_choices():
         raise InvalidSpecError(f"engine must be one of {', '.join(engine_choices())}, got {engine!r}")
     if engine == AUTO:
-        name, reason = choose_engine(spec, region_kind, k, dtype, device)
+        name, reason = choose_engine(spec, region_kind, k, dtype, device, points)
         return name, f"auto: {reason}"
     return engine, "requested"

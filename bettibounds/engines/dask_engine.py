@@ -367,9 +367,9 @@ class DaskEvaluator:
 
     def _engine_for(self, points, mode: str, center, directions) -> tuple[str, str]:
         """(engine, reason) of one evaluation: as requested, or for ``"auto"`` the choice of
-        :func:`~bettibounds.engines.choice.choose_engine` for this mode and number of
-        directions, and the torch kernel where the fused engine's precision could overflow on
-        these points (its guard, run here on the client)."""
+        :func:`~bettibounds.engines.choice.choose_engine` for this mode, number of directions and
+        number of points (a tiny evaluation goes to the torch kernel, as in process), and the torch
+        kernel where the fused engine's precision could overflow on these points (its guard, run here on the client)."""
         from .choice import resolve_engine
         from .fused import FusedRangeError
 
@@ -385,7 +385,7 @@ class DaskEvaluator:
             shape = np.shape(as_float64("directions", directions))
             k = 1 if len(shape) == 1 else shape[0]
         name, reason = resolve_engine("auto", self.spec, "slice" if mode == "slice" else "box", k, self.dtype,
-                                      self._requested_device)
+                                      self._requested_device, int(np.shape(points)[0]))
         if name == "fused":
             try:
                 self._fused.prepare(points, mode, center=center, directions=directions, check_memory=False)

@@ -302,11 +302,11 @@ def test_the_default_engine_on_the_workers_is_the_in_process_default(client):
     assert np.array_equal(dist.values, local.values)
     assert (dist.engine, dist.dtype) == ("fused", "float64") and dist.engine_reason == local.engine_reason
     box = load_experiment("examples/tiny_box.json")
-    pts = _mesh(grid_axes(box.region["low"], box.region["high"], [5, 5, 5, 5]))
+    pts = _mesh(grid_axes(box.region["low"], box.region["high"], [6, 6, 6, 6]))  # >= 1024 points: not tiny
     with DaskEvaluator(client, box.spec, box.x, box.y, device="cpu", block=100) as ev:
         got = ev.evaluate_chunked(pts)
         assert ev.engine == "fused" and ev.engine_reason.startswith("auto: CPU, float64, parameter vectors")
-    assert np.array_equal(got, sample_landscape(box, grid=[5, 5, 5, 5], device="cpu").values.ravel())
+    assert np.array_equal(got, sample_landscape(box, grid=[6, 6, 6, 6], device="cpu").values.ravel())
     center, directions, pts = _slice_points(exp, 3)
     D5 = np.vstack([directions, np.random.default_rng(0).normal(size=(3, exp.spec.n_params))])
     T5 = np.random.default_rng(1).uniform(-1, 1, size=(40, 5))

@@ -28,7 +28,7 @@ from bettibounds.empirical.experiment import parse_experiment  # noqa: E402
 from bettibounds.empirical.kernels import LossKernel, param_layout  # noqa: E402
 from bettibounds.empirical.sampler import make_kernel, sample_landscape  # noqa: E402
 from bettibounds.engines import _fused_numba, fused  # noqa: E402
-from bettibounds.engines.choice import choose_engine, resolve_engine  # noqa: E402
+from bettibounds.engines.choice import SMALL_GRID_POINTS, choose_engine, resolve_engine  # noqa: E402
 from bettibounds.engines.fused import FusedKernel, FusedRangeError  # noqa: E402
 from bettibounds.errors import InvalidSpecError  # noqa: E402
 from bettibounds.spec import ArchitectureSpec  # noqa: E402
@@ -462,6 +462,16 @@ def test_choose_engine_decision_table(monkeypatch):
     assert choose_engine(tanh, "slice", 2, "float64", "cpu")[0] == "fused"
     assert choose_engine(bce, "box", None, "float32", "cpu")[0] == "fused"
     assert choose_engine(tanh, None, None, None, "cpu")[0] == "fused"
+    # the workload: a tiny one goes to the torch kernel (done before the fused kernel would have loaded)
+    name, reason = choose_engine(tanh, "slice", 2, "float64", "cpu", points=9)
+    assert name == "torch" and reason.startswith("9 points") and "before the fused kernel" in reason
+    assert choose_engine(tanh, "box", None, "float32", "cpu", points=SMALL_GRID_POINTS - 1)[0] == "torch"
+    assert choose_engine(tanh, "slice", 2, "float64", "cpu", points=SMALL_GRID_POINTS)[0] == "fused"
+    big = ArchitectureSpec(inputs=200, widths=(500, 500), activation="tanh", samples=1000)  # 7e8 FLOPs a point
+    assert choose_engine(big, "box", None, "float64", "cpu", points=10)[0] == "fused"  # 7e9 > SMALL_WORK_FLOPS
+    assert choose_engine(big, "box", None, "float64", "cpu", points=2)[0] == "torch"
+    assert resolve_engine("auto", tanh, "slice", 2, points=9)[1].startswith("auto: 9 points")
+    assert resolve_engine("fused", tanh, "slice", 2, points=9) == ("fused", "requested")  # never overrides a request
     for spec, kind, k, dt, dev, needle in [
         (tanh, "slice", 2, "float64", "cuda", "CUDA"), (tanh, "slice", 2, "float64", "cuda:1", "CUDA"),
         (tanh, "slice", 5, "float64", "cpu", "5 slice directions"), (tanh, "slice", 2, "float16", "cpu", "float16"),
@@ -496,7 +506,7 @@ def test_auto_falls_back_to_torch_where_the_fused_guard_refuses(compiled):
     assert "refused the region" in kern.engine_reason and "float32 could overflow" in kern.engine_reason
     with pytest.raises(FusedRangeError):
         sample_landscape(exp, engine="fused", dtype="float32", grid=[3, 3])
-    s = sample_landscape(exp, dtype="float64", grid=[3, 3])  # float64 has the range: fused
+    s = sample_landscape(exp, dtype="float64", grid=[33, 33])  # float64 has the range: fused (>= 1024 points)
     assert s.engine == "fused"
 
 
@@ -527,6 +537,8 @@ def test_auto_is_the_default_and_changes_no_number_beyond_the_tolerance(compiled
     a32 = sample_landscape(exp, device="cpu", dtype="float32")
     assert a32.engine == "fused"
     np.testing.assert_allclose(a32.values, t.values, rtol=2e-6)
+    tiny = sample_landscape(exp, device="cpu", grid=[3, 3])  # 9 points: the torch kernel, and why
+    assert tiny.engine == "torch" and tiny.engine_reason.startswith("auto: 9 points")
     soft = dict(doc, network=dict(doc["network"], activation="softplus"))
     s = sample_landscape(parse_experiment(soft), device="cpu", grid=[3, 3])
     assert s.engine == "torch" and "softplus" in s.engine_reason
