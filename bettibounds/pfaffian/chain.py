@@ -439,10 +439,10 @@ def certify_chain(spec: ArchitectureSpec, claimed: PfaffianFormat | None = None,
     return Certificate(not failures, claimed, found, checks, time.perf_counter() - t0, failures, claims)
 
 
-#: spot checks evaluate the chain at theta0 / scale for the first scale where no activation's argument
-#: exceeds _SPOT_MAX_ARGUMENT (exp(2^16) is cheap in mpmath; exp of an exp of that would need gigabytes)
+#: spot checks at theta0 / scale where no activation's argument exceeds _SPOT_MAX_ARGUMENT (mpmath's exp of exp)
 _SPOT_SCALES = (1, 8, 64, 512)
 _SPOT_MAX_ARGUMENT = 2**16
+_SPOT_MODERATE_ARGUMENT = 4  # preferred: no chain value vanishingly small (e^-16 at least; docs/theory.md 10.1)
 
 
 class _SpotOverflow(Exception):
@@ -478,7 +478,7 @@ def _spot_check(spec: ArchitectureSpec, alg: _RingAlgebra, G: list[list[Poly]], 
     # 100 digits: log(1 - sigma(u)) loses ~u/2.3 digits to cancellation; the tolerance is 1e-30
     with mpmath.workdps(100):
         kappa = [sp.lambdify((), c, "mpmath")() for c in alg.constants]  # at 100 digits
-        def chain_values(theta: Sequence[Real]) -> list[Real]:
+        def chain_values(theta: Sequence[Real], largest: list[Real] | None = None) -> list[Real]:
             vals: list[Real] = []
             env_gens = list(theta)
             for el in alg.elements:
@@ -486,11 +486,25 @@ def _spot_check(spec: ArchitectureSpec, alg: _RingAlgebra, G: list[list[Poly]], 
                     uval = _eval(el["u"], env_gens, vals, alg, kappa)
                     if abs(uval) > _SPOT_MAX_ARGUMENT:  # exp of exp of ...: mpmath would need gigabytes
                         raise _SpotOverflow
+                    if largest is not None:
+                        largest[0] = max(largest[0], abs(uval))
                     group_vals = funcs[el["act"]](uval)
                     vals.extend(group_vals)
             return vals
 
-        for scale in _SPOT_SCALES:  # theta0, then nearer 0 where nested exponentials overflow there
+        def largest_argument(scale: int) -> Real | None:  # max |u| at theta0 / scale (None: it overflows)
+            largest = [mpmath.mpf(0)]
+            try:
+                chain_values([mpmath.mpf(v.numerator) / (v.denominator * scale) for v in theta0], largest)
+            except _SpotOverflow:
+                return None
+            return largest[0]
+
+        # nearer 0 where nested exponentials overflow at theta0; first the first scale with moderate arguments
+        reach = {scale: largest_argument(scale) for scale in _SPOT_SCALES}
+        usable = [scale for scale in _SPOT_SCALES if reach[scale] is not None]
+        moderate = [scale for scale in usable if (reach[scale] or 0) <= _SPOT_MODERATE_ARGUMENT][:1]
+        for scale in moderate + [scale for scale in usable if scale not in moderate]:
             failures: list[str] = []
             n = 0
             try:

@@ -248,3 +248,21 @@ def test_ring_constants_are_the_irrational_coefficients():
     assert abs(float(kappa) - (2 * 3.141592653589793) ** -0.5) < 1e-15
     erf = _erf()
     assert len(activations.chain_constants(erf.output, *erf.odes, gelu.output)) == 2
+
+
+def test_spot_checks_move_to_moderate_arguments(monkeypatch):
+    """The spot checks' tolerance is absolute (1e-30 (1 + |.|)): at the data's large pre-activations
+    (|u| ~ 60 here) a Gaussian's e^(-u^2) is ~1e-1500 and a wrong function went unnoticed by them. A
+    mutation only the registry's output identity and the spot checks can see (phi defined as
+    e^(-t^2)(1 + e^(-t^2)), chain e^(-t^2)): the spot check now runs where every argument is at most 4 and
+    catches it."""
+    import sympy as sp
+
+    good = get_activation("gaussian")
+    bad = dataclasses.replace(good, sympy_function=lambda t: sp.exp(-t**2) * (1 + sp.exp(-t**2)))
+    monkeypatch.setattr(chain_mod, "get_activation", lambda name: bad)
+    data = ([[Fraction(60)], [Fraction(70)]], [[Fraction(1, 3)], [Fraction(2, 7)]])
+    c = certify(A(inputs=1, widths=(2,), activation="gaussian", samples=2), data=data)
+    assert not c.verified and any(f.startswith("spot check: loss") for f in c.failures), c.failures
+    monkeypatch.setattr(chain_mod, "get_activation", lambda name: good)
+    assert certify(A(inputs=1, widths=(2,), activation="gaussian", samples=2), data=data).verified
