@@ -142,7 +142,6 @@ def run(args: argparse.Namespace) -> int:
     if args.scheduler is None:
         res = analyze_landscape(exp, refine=args.refine, device=device, dtype=dtype, progress=args.progress,
                                 engine=engine, kernel=kernel, local_search=not args.no_local_search)
-        _count_kernel_compile(res, kernel)
         dist = None
     else:
         res, dist = _distributed(exp, args, device, dtype)
@@ -177,9 +176,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _announce_model_compile(exp, engine, device, dtype, progress: bool) -> None:
     """A model experiment that engine auto routes to the fused engine compiles (or loads) its kernel while
-    the kernel is built -- the check against the model engine evaluates it -- before the time estimate, and
-    silently: say so on stderr first, always when numba's cache is empty (about 30 s), else with
-    ``--progress`` (about 0.5 s), as the experiment files' first fused evaluation does."""
+    the kernel is built -- the check against the model engine evaluates it -- before the time estimate (the
+    first sample counts that time: sample_landscape), and silently: say so on stderr first, always when
+    numba's cache is empty (about 30 s), else with ``--progress`` (about 0.5 s), as the experiment files'
+    first fused evaluation does."""
     if getattr(exp, "kind", None) != "model" or engine not in (None, "auto") or getattr(exp, "compile", False):
         return
     try:
@@ -195,18 +195,6 @@ def _announce_model_compile(exp, engine, device, dtype, progress: bool) -> None:
         return
     sys.stderr.write(f"{PROG}: engine auto: {COMPILE_NOTICE}\n")
     sys.stderr.flush()
-
-
-def _count_kernel_compile(res, kernel) -> None:
-    """The seconds the kernel took to compile or load while it was built (a model routed to the fused
-    engine: :func:`_announce_model_compile`) belong to this run's sampling, as they do where the first
-    evaluation compiles it: recorded in ``sample.compile_seconds`` and counted in the sampling time."""
-    compiled = getattr(kernel, "compile_seconds", None)
-    if compiled is None or res.sample.compile_seconds is not None:
-        return
-    res.sample.compile_seconds = compiled
-    res.sample.seconds += compiled
-    res.timings["sampling"] = res.timings.get("sampling", 0.0) + compiled
 
 
 #: landscapes estimated to take this long or longer are announced (time, points, peak memory) on stderr

@@ -288,6 +288,13 @@ def test_cli_grid_and_sample_modes_of_a_recognised_model(tmp_path, cli_main, mon
 
     py = sample_landscape(load_model_experiment(tmp_path / "exp.json"))
     assert py.engine == "fused" and py.compile_seconds is not None and py.seconds >= py.compile_seconds
+    # a kernel built by the caller: its first sample counts the build's compile, the next (a refined grid) not again
+    monkeypatch.setattr(fused_module, "_LOADED", set())
+    mexp = load_model_experiment(tmp_path / "exp.json")
+    kern = make_kernel(mexp)
+    first, second = sample_landscape(mexp, kernel=kern), sample_landscape(mexp, kernel=kern, grid=[9, 9])
+    assert kern.compile_seconds is not None and first.compile_seconds == kern.compile_seconds
+    assert first.seconds >= first.compile_seconds and second.compile_seconds is None
     run = cli_main("barcode", str(tmp_path / "exp.json"), "--minima", "3", "--uniform", "20", "--steps", "5", "--json",
                    "--no-progress")
     assert run.returncode == 0, run.stderr
