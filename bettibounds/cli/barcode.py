@@ -11,6 +11,7 @@ from .._lib.extras import missing_extra
 from ..errors import InvalidSpecError
 from .common import (
     ENGINE_HELP,
+    announce_model_compile,
     check_scheduler_args,
     engine_device,
     engine_options,
@@ -178,6 +179,8 @@ def run(args: argparse.Namespace) -> int:
             from ..distributed import dask_client
 
             client = stack.enter_context(dask_client(args.scheduler, workers=args.workers))
+        if grid_mode and client is None:  # a routed model's kernel compiles or loads while it is built
+            announce_model_compile(exp, args.engine, device, dtype, args.progress)
         barcode, values, dist = _barcode_run(exp, args, device, dtype, grid_mode, client, sample, box)
     if args.dim not in barcode.dims and args.dim > 0:
         raise InvalidSpecError(f"--dim {args.dim}: this barcode has segments of index {barcode.dims} only")

@@ -10,7 +10,8 @@ from typing import Any, NoReturn
 
 from ..errors import InvalidSpecError
 
-__all__ = ["PROG", "Parser", "negative_value_hint", "one_line", "output_dir", "int_list", "json_option", "plot_option",
+__all__ = ["PROG", "Parser", "announce_model_compile",
+           "negative_value_hint", "one_line", "output_dir", "int_list", "json_option", "plot_option",
            "engine_options", "scheduler_options", "check_scheduler_args", "progress_option", "engine_device",
            "staged_outputs",
            "ENGINE_HELP"]
@@ -211,3 +212,26 @@ def engine_device(args: argparse.Namespace) -> tuple[str | None, str]:
             raise InvalidSpecError("--engine fused runs on the CPU; use --engine torch for CUDA")
         device = "cpu"
     return device, dtype
+
+
+def announce_model_compile(exp, engine, device, dtype, progress: bool) -> None:
+    """A model experiment that engine auto routes to the fused engine compiles (or loads) its kernel while
+    the kernel is built -- the check against the model engine evaluates it -- before the time estimate (the
+    first sample counts that time: sample_landscape), and silently: say so on stderr first, always when
+    numba's cache is empty (about 30 s), else with ``--progress`` (about 0.5 s), as the experiment files'
+    first fused evaluation does."""
+    if getattr(exp, "kind", None) != "model" or engine not in (None, "auto") or getattr(exp, "compile", False):
+        return
+    try:
+        from ..empirical.model_fused import fused_route
+        from ..engines.fused import COMPILE_NOTICE, kernel_loaded
+    except ImportError:  # no numba: the model engine evaluates it
+        return
+    from .._lib.budget import fused_cached
+
+    dt = dtype or "float64"
+    long_wait = not fused_cached()
+    if kernel_loaded(dt) or not (progress or long_wait) or fused_route(exp, dt, device)[0] is None:
+        return
+    sys.stderr.write(f"{PROG}: engine auto: {COMPILE_NOTICE}\n")
+    sys.stderr.flush()

@@ -11,6 +11,7 @@ from ..errors import InvalidSpecError, ResourceLimitError
 from .common import (
     ENGINE_HELP,
     PROG,
+    announce_model_compile,
     check_scheduler_args,
     engine_device,
     engine_options,
@@ -135,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     engine = args.engine  # (a model experiment: "auto" -- the model or the fused engine -- or "model"; _load checked)
     kernel = None
     if args.scheduler is None:
-        _announce_model_compile(exp, engine, device, dtype, args.progress)
+        announce_model_compile(exp, engine, device, dtype, args.progress)
         kernel = make_kernel(exp, engine=engine, device=device, dtype=dtype,  # refuses before any work
                              points=landscape_points(exp.grid, args.refine))
     _enforce_budget(exp, args, kernel, device, dtype)
@@ -172,29 +173,6 @@ def run(args: argparse.Namespace) -> int:
                          "unconditional upper bound: this contradicts the theory, please report it\n")
         return 1
     return 0
-
-
-def _announce_model_compile(exp, engine, device, dtype, progress: bool) -> None:
-    """A model experiment that engine auto routes to the fused engine compiles (or loads) its kernel while
-    the kernel is built -- the check against the model engine evaluates it -- before the time estimate (the
-    first sample counts that time: sample_landscape), and silently: say so on stderr first, always when
-    numba's cache is empty (about 30 s), else with ``--progress`` (about 0.5 s), as the experiment files'
-    first fused evaluation does."""
-    if getattr(exp, "kind", None) != "model" or engine not in (None, "auto") or getattr(exp, "compile", False):
-        return
-    try:
-        from ..empirical.model_fused import fused_route
-        from ..engines.fused import COMPILE_NOTICE, kernel_loaded
-    except ImportError:  # no numba: the model engine evaluates it
-        return
-    from .._lib.budget import fused_cached
-
-    dt = dtype or "float64"
-    long_wait = not fused_cached()
-    if kernel_loaded(dt) or not (progress or long_wait) or fused_route(exp, dt, device)[0] is None:
-        return
-    sys.stderr.write(f"{PROG}: engine auto: {COMPILE_NOTICE}\n")
-    sys.stderr.flush()
 
 
 #: landscapes estimated to take this long or longer are announced (time, points, peak memory) on stderr

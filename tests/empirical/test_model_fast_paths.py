@@ -304,6 +304,10 @@ def test_cli_grid_and_sample_modes_of_a_recognised_model(tmp_path, cli_main, mon
     for engine, want in (("auto", "fused"), ("model", "model")):
         run = cli_main("barcode", str(tmp_path / "exp.json"), "--engine", engine, "--json", "--no-progress")
         assert run.returncode == 0 and json.loads(run.stdout)["meta"]["engine"] == want, (engine, run.stderr)
+    # grid mode announces the routed kernel's compile (or load) as landscape does (it was silent)
+    monkeypatch.setattr(fused_module, "_LOADED", set())
+    run = cli_main("barcode", str(tmp_path / "exp.json"), "--json", "--progress")
+    assert run.returncode == 0 and "engine auto: fused engine: compiling the kernel, or loading it" in run.stderr
 
 
 def test_gradients_through_the_fast_activations_match_torchs():
