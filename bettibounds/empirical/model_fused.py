@@ -9,12 +9,20 @@ evaluates the model with it (:func:`fused_route` says whether, and why not):
 the spec's, and divides the spec's loss -- summed over the K outputs, averaged over the samples
 (the theory's convention) -- by K for torch's reduction (the mean over all m K elements); for
 ``mse`` and ``bce_with_logits`` torch's loss is exactly that quotient (docs/theory.md, section 14,
-step iii). ``bce`` on probabilities is not routed (torch clamps each log at -100, the fused engine
-does not), nor is a subset of varied parameters.
+step iii). A classifier -- the same chain with no output activation, ``cross_entropy`` on its
+logits (class indices, one-hot or soft labels) or ``nll`` after a final ``nn.LogSoftmax(dim=1)``
+(:func:`~.model_recognition.recognise_classifier`) -- is routed to the fused engine's cross-entropy
+mode (:class:`~bettibounds.engines.fused.FusedKernel` with ``loss="cross_entropy"``), which is
+torch's ``F.cross_entropy`` (a mean over the samples under both reductions; docs/theory.md, section
+14, "Cross entropy"); it gets no bound. ``bce`` on probabilities is not routed (torch clamps each log
+at -100, the fused engine does not), nor is a callable loss (label smoothing, class weights), nor a
+subset of varied parameters.
 
 :func:`model_kernel` builds the kernel of a model experiment: the fused one where routed, checked
 against the model engine at the slice's centre and two more points (1e-10 relative in float64,
-1e-5 in float32; else the model engine, with the reason and a warning), else the model engine.
+1e-5 in float32, for the cross entropy plus 4 K units of the precision absolute: the model engine's
+log of its rounded sum of exponentials near a minimum; else the model engine, with the reason and a
+warning), else the model engine.
 This module imports torch (through the model engine).
 """
 

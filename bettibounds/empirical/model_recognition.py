@@ -4,7 +4,8 @@
 are ``[Flatten,] Linear, act, Linear, ..., Linear[, out_act]`` with an activation and a loss
 (:data:`BOUNDED_LOSSES`) the catalog covers, returns the :class:`~bettibounds.spec.ArchitectureSpec`
 whose bounds apply; otherwise the reason why none does (not Pfaffian, not covered by a theorem, not
-a chain of layers). This module imports torch.
+a chain of layers). :func:`recognise_classifier` reads the same chains for the cross-entropy losses
+(no bound; the fused engine's route evaluates them). This module imports torch.
 """
 
 from __future__ import annotations

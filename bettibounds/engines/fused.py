@@ -69,7 +69,8 @@ from .._lib.progress import progress_bar
 from ..errors import InvalidSpecError
 from .validation import check_data, check_mode, check_points, check_spec, concrete_widths
 
-__all__ = ["EXTRA_LOSSES", "FusedKernel", "FusedRangeError", "FusedSliceKernel", "fused_unsupported", "kernel_loaded", "COMPILE_NOTICE"]
+__all__ = ["EXTRA_LOSSES", "FusedKernel", "FusedRangeError", "FusedSliceKernel", "fused_unsupported", "kernel_loaded",
+           "COMPILE_NOTICE"]
 
 #: largest number of slice directions (the kernel unrolls k = 1..4)
 KMAX = 4
