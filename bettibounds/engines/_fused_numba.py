@@ -898,11 +898,13 @@ def _loss_rows(typingctx, H, sz, nout, c, Y, m, lossmode):
     return sig, codegen
 
 
-@njit(cache=True, error_model="numpy")
+@njit(fastmath=FM, cache=True, error_model="numpy")
 def loss_rows_array(H, c, Y, m, lossmode):
     """The sum over the m samples of the per-sample loss (LOSS_*) of the output rows H (nout, mp), H
     float32 or float64 with mp a multiple of VW, the output bias c (nout,) and targets Y (nout, mp)
-    float64: the kernel's loss code on given outputs (tests: extreme and NaN logits, oracles)."""
+    float64: the kernel's loss code on given outputs, compiled with the kernel's fast-math flags (numba
+    gives them to every operation without flags of its own, as in the kernel; tests: extreme and NaN
+    logits, oracles)."""
     return _loss_rows(H, 0, H.shape[0], c, Y, m, lossmode)  # type: ignore[call-arg]  # (numba's stubs, as above)
 
 

@@ -33,15 +33,17 @@ U = 2.0**-53
 SLICE = {"kind": "slice", "directions": {"random": 2, "seed": 0}, "low": [-1.0, -1.0], "high": [1.0, 1.0]}
 
 
-def _ce_rows(u: np.ndarray, y: np.ndarray, dtype=np.float64) -> float:
-    """The kernel's summed cross entropy of the logits u (m, K) with targets y (m, K) (no output bias)."""
+def _ce_rows(u: np.ndarray, y: np.ndarray, dtype=np.float64, c=None) -> float:
+    """The kernel's summed cross entropy of the logits u + c (m, K; the products u, the output bias c, zero
+    by default, added in float64 as in the kernel) with targets y (m, K)."""
     m, K = u.shape
     mp = -(-m // _fused_numba.VW) * _fused_numba.VW
     H = np.zeros((K, mp), dtype)
     H[:, :m] = u.T
     Y = np.zeros((K, mp))
     Y[:, :m] = y.T
-    return float(_fused_numba.loss_rows_array(H, np.zeros(K), Y, m, _fused_numba.LOSS_CE))
+    c = np.zeros(K) if c is None else np.asarray(c, dtype=np.float64)
+    return float(_fused_numba.loss_rows_array(H, c, Y, m, _fused_numba.LOSS_CE))
 
 
 def _exact(u, y):
@@ -83,13 +85,20 @@ def _cases():
 
 
 def test_cross_entropy_rows_within_their_bound_of_a_50_digit_oracle():
+    """Each case twice: as bare logits, and as products p plus an output bias c whose float64 sum is the
+    logit (the kernel's u = p + c; with the kernel's fast-math flags on its additions, LLVM reassociated
+    M - (p + c) into (M - c) - p, and the largest logit's own g, exactly 0 otherwise, became a rounding
+    error: 1e-16 absolute in a loss that may be 1e-15)."""
     worst = 0.0
+    rng = np.random.default_rng(11)
     for u, y in _cases():
-        got = _ce_rows(u[None], y[None])
-        want, bound = _exact(u, y)
-        assert abs(got - want) <= bound + 1e-320, (u, y, got, want, bound)
-        if want > 0:
-            worst = max(worst, abs(got - want) / (U * want))
+        c = rng.standard_normal(len(u)) * (1 + np.abs(u))
+        p = u - c
+        for got, logits in ((_ce_rows(u[None], y[None]), u), (_ce_rows(p[None], y[None], c=c), p + c)):
+            want, bound = _exact(logits, y)
+            assert abs(got - want) <= bound + 1e-320, (logits, y, got, want, bound)
+            if want > 0:
+                worst = max(worst, abs(got - want) / (U * want))
     assert worst > 0.5  # the cases reach rounding errors: not a vacuous pass
 
 
