@@ -9,12 +9,20 @@ evaluates the model with it (:func:`fused_route` says whether, and why not):
 the spec's, and divides the spec's loss -- summed over the K outputs, averaged over the samples
 (the theory's convention) -- by K for torch's reduction (the mean over all m K elements); for
 ``mse`` and ``bce_with_logits`` torch's loss is exactly that quotient (docs/theory.md, section 14,
-step iii). ``bce`` on probabilities is not routed (torch clamps each log at -100, the fused engine
-does not), nor is a subset of varied parameters.
+step iii). A classifier -- the same chain with no output activation, ``cross_entropy`` on its
+logits (class indices, one-hot or soft labels) or ``nll`` after a final ``nn.LogSoftmax(dim=1)``
+(:func:`~.model_recognition.recognise_classifier`) -- is routed to the fused engine's cross-entropy
+mode (:class:`~bettibounds.engines.fused.FusedKernel` with ``loss="cross_entropy"``), which is
+torch's ``F.cross_entropy`` (a mean over the samples under both reductions; docs/theory.md, section
+14, "Cross entropy"); it gets no bound. ``bce`` on probabilities is not routed (torch clamps each log
+at -100, the fused engine does not), nor is a callable loss (label smoothing, class weights), nor a
+subset of varied parameters.
 
 :func:`model_kernel` builds the kernel of a model experiment: the fused one where routed, checked
 against the model engine at the slice's centre and two more points (1e-10 relative in float64,
-1e-5 in float32; else the model engine, with the reason and a warning), else the model engine.
+1e-5 in float32, for the cross entropy plus 4 K units of the precision absolute: the model engine's
+log of its rounded sum of exponentials near a minimum; else the model engine, with the reason and a
+warning), else the model engine.
 This module imports torch (through the model engine).
 """
 
@@ -26,10 +34,37 @@ import numpy as np
 
 from ..errors import InvalidSpecError
 
-__all__ = ["ModelFusedKernel", "fused_route", "model_kernel"]
+__all__ = ["ModelFusedKernel", "classifier_targets", "fused_route", "model_kernel"]
 
 #: losses whose torch value is the spec's loss divided by the number of outputs (or equal to it)
-ROUTED_LOSSES = ("mse", "bce_with_logits")
+SPEC_LOSSES = ("mse", "bce_with_logits")
+#: losses the fused engine computes on the logits of a classifier (its cross-entropy mode)
+CLASSIFIER_ROUTED = ("cross_entropy", "nll")
+#: every loss the route evaluates with the fused engine
+ROUTED_LOSSES = SPEC_LOSSES + CLASSIFIER_ROUTED
+
+
+def classifier_targets(experiment, classes: int):
+    """``(Y, None)`` with Y (m, classes) float64 the targets of a cross_entropy / nll experiment as
+    the fused engine's cross entropy takes them -- class indices as one-hot rows, probabilities (soft
+    labels, one-hot rows) as given -- or ``(None, reason)``."""
+    y = experiment.y.detach().to("cpu")
+    m = int(experiment.x.shape[0])
+    if experiment.problem.loss == "nll" or y.dim() == 1:
+        if y.dim() != 1 or y.shape[0] != m:
+            return None, f"{experiment.problem.loss} targets of shape {tuple(y.shape)}: class indices (m,) expected"
+        t = y.double().numpy()
+        if not (np.isfinite(t).all() and (t == np.round(t)).all() and (t >= 0).all() and (t < classes).all()):
+            return None, f"class indices outside 0..{classes - 1} (the model engine says which)"
+        Y = np.zeros((m, classes))
+        Y[np.arange(m), t.astype(np.int64)] = 1.0
+        return Y, None
+    if tuple(y.shape) != (m, classes):
+        return None, f"cross_entropy targets of shape {tuple(y.shape)}: (m, {classes}) probabilities expected"
+    Y = y.double().numpy()
+    if not np.isfinite(Y).all():
+        return None, "targets with non-finite values"
+    return np.ascontiguousarray(Y), None
 
 
 def _spec_order(experiment, layers) -> np.ndarray | None:
@@ -62,15 +97,24 @@ def fused_route(experiment, dtype: str = "float64", device=None):
     """``(spec, perm, None)`` when ``engine="auto"`` evaluates the model experiment with the fused
     engine, else ``(None, None, reason)``."""
     from ..engines.choice import choose_engine
-    from .model_recognition import recognise_layers
+    from .model_recognition import recognise_classifier, recognise_layers
 
     problem = experiment.problem
     if not isinstance(problem.loss, str) or problem.loss not in ROUTED_LOSSES:
-        return None, None, (f"loss {problem.loss_name}: the fused engine computes torch's mse and bce_with_logits "
-                            "(bce on probabilities: torch clamps its logarithms at -100)")
-    spec, layers, why = recognise_layers(problem, experiment.x, experiment.y)
-    if spec is None:
-        return None, None, f"not a network of the catalog ({why})"
+        return None, None, (f"loss {problem.loss_name}: the fused engine computes torch's mse, bce_with_logits, "
+                            "cross_entropy and nll (bce on probabilities: torch clamps its logarithms at -100; a "
+                            "callable loss, e.g. with label smoothing or class weights, is the model engine's)")
+    if problem.loss in CLASSIFIER_ROUTED:
+        spec, layers, _, why = recognise_classifier(problem, experiment.x)
+        if spec is None:
+            return None, None, f"not a classifier network the fused engine evaluates ({why})"
+        _, why = classifier_targets(experiment, int(spec.outputs))
+        if why is not None:
+            return None, None, why
+    else:
+        spec, layers, why = recognise_layers(problem, experiment.x, experiment.y)
+        if spec is None:
+            return None, None, f"not a network of the catalog ({why})"
     all_names = [n for n, p in problem.model.named_parameters()]
     if list(experiment.names) != [n for n in all_names if n in set(experiment.names)] or \
             len(experiment.names) != len(all_names):
@@ -108,12 +152,20 @@ class ModelFusedKernel:
         from ..engines.fused import FusedKernel
 
         x = experiment.x.reshape(experiment.x.shape[0], -1).detach().to("cpu").double().numpy()
-        y = experiment.y.detach().to("cpu").double().numpy()
-        self._kernel = FusedKernel(spec, x, y, device=device, dtype=dtype)
+        classifier = experiment.problem.loss in CLASSIFIER_ROUTED
+        if classifier:  # the cross entropy of the logits (nll: of the logits before the LogSoftmax head)
+            y, why = classifier_targets(experiment, int(spec.outputs))
+            if y is None:
+                raise InvalidSpecError(why)
+        else:
+            y = experiment.y.detach().to("cpu").double().numpy()
+        self._kernel = FusedKernel(spec, x, y, device=device, dtype=dtype,
+                                   loss="cross_entropy" if classifier else None)
         self._perm = np.asarray(perm)
         self.spec = spec
-        #: torch's reduction averages the K outputs too: the spec's loss divided by K
-        self.divisor = float(spec.outputs) if experiment.problem.reduction == "torch" else 1.0
+        #: torch's reduction averages the K outputs too: the spec's loss divided by K (the cross entropy
+        #: is a mean over the samples under both reductions)
+        self.divisor = float(spec.outputs) if experiment.problem.reduction == "torch" and not classifier else 1.0
         self.n_params = int(spec.n_params)
         self.m = int(x.shape[0])
         self.dtype = self._kernel.dtype
@@ -179,7 +231,15 @@ def _agrees(kernel, engine, experiment) -> str | None:
         a, b = kernel.evaluate_chunked(t, "full"), engine.evaluate_chunked(t, "full")
     tol = 1e-10 if kernel.dtype == "float64" else 1e-5
     gap = float(np.max(np.abs(a - b) / np.maximum(np.abs(b), np.finfo(float).tiny)))
-    return None if gap <= tol else f"it differed from the model engine by {gap:.2g} relative (> {tol:g})"
+    # the model engine's cross entropy takes the log of its rounded sum of exponentials (as torch's
+    # log_softmax): an absolute error of up to about K units of its precision per sample, which near a
+    # minimum (losses ~1e-6) exceeds the relative tolerance; the fused engine's log1p keeps it relative
+    floor = 0.0
+    if experiment.problem.loss in CLASSIFIER_ROUTED:
+        floor = 4 * int(kernel.spec.outputs) * (2.0**-53 if kernel.dtype == "float64" else 2.0**-24)
+    if np.all(np.abs(a - b) <= tol * np.abs(b) + floor):
+        return None
+    return f"it differed from the model engine by {gap:.2g} relative (> {tol:g})"
 
 
 def model_kernel(experiment, engine: str | None = None, device=None, dtype: str | None = None):

@@ -4,7 +4,8 @@
 are ``[Flatten,] Linear, act, Linear, ..., Linear[, out_act]`` with an activation and a loss
 (:data:`BOUNDED_LOSSES`) the catalog covers, returns the :class:`~bettibounds.spec.ArchitectureSpec`
 whose bounds apply; otherwise the reason why none does (not Pfaffian, not covered by a theorem, not
-a chain of layers). This module imports torch.
+a chain of layers). :func:`recognise_classifier` reads the same chains for the cross-entropy losses
+(no bound; the fused engine's route evaluates them). This module imports torch.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import torch
 from ..engines.model_problem import ModelProblem
 from ..errors import InvalidSpecError, NotPfaffianError
 
-__all__ = ["recognise_network", "recognise_layers", "BOUNDED_LOSSES", "FUNCTIONAL_LAYERS", "METHOD_LAYERS"]
+__all__ = ["recognise_network", "recognise_layers", "recognise_classifier", "BOUNDED_LOSSES", "CLASSIFIER_LOSSES",
+           "FUNCTIONAL_LAYERS", "METHOD_LAYERS"]
 
 #: activation functions a forward may call instead of a module, and the module each stands for: the call's
 #: own arguments (beta, threshold, approximate, inplace) build the module, whose registry activation is then
@@ -32,6 +34,8 @@ METHOD_LAYERS = {"tanh": torch.nn.Tanh, "tanh_": torch.nn.Tanh, "sigmoid": torch
 
 #: losses a recognised network's bound covers (the catalog's theorems are for MSE and BCE)
 BOUNDED_LOSSES = ("mse", "bce", "bce_with_logits")
+#: losses on a classifier's logits that :func:`recognise_classifier` reads (no bound covers them)
+CLASSIFIER_LOSSES = ("cross_entropy", "nll")
 
 _NOT_COVERED = {
     "Conv1d": "convolution layers", "Conv2d": "convolution layers", "Conv3d": "convolution layers",
@@ -122,26 +126,87 @@ def recognise_layers(problem: ModelProblem, x: torch.Tensor, y: torch.Tensor):
     modules of the chain in the order the forward applies them (the spec's parameter vector is
     their Linear layers' weights and biases in that order, ``from_sequential``'s) -- or
     ``(None, None, reason)``."""
-    from .sequential import from_sequential
-
-    nn = torch.nn
-    model = problem.model
-    for mod in model.modules():
-        name = type(mod).__name__
-        if name in _NOT_PFAFFIAN_MODULES:
-            return None, None, f"not Pfaffian: {name}, {_NOT_PFAFFIAN_MODULES[name]}"
-        if isinstance(mod, (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.Hardtanh, nn.ReLU6, nn.PReLU, nn.SELU, nn.CELU,
-                            nn.Hardswish, nn.Hardsigmoid, nn.Softsign, nn.Threshold)):
-            return None, None, f"not Pfaffian: {name} is not analytic, so no Pfaffian chain exists"
-        if name in _NOT_COVERED:
-            return None, None, f"not covered by any theorem in the catalog: {_NOT_COVERED[name]} ({name})"
-    chain, why = _chain(model)
+    why = _modules_reason(problem.model)
+    if why is not None:
+        return None, None, why
+    chain, why = _chain(problem.model)
     if chain is None:
         return None, None, why
     if not isinstance(problem.loss, str):
         return None, None, "the loss is a callable, which no theorem in the catalog covers"
     if problem.loss not in BOUNDED_LOSSES:
         return None, None, f"the loss {problem.loss} is not covered by any theorem in the catalog (mse, bce)"
+    return _chain_spec(problem, chain, x, y)
+
+
+def recognise_classifier(problem: ModelProblem, x: torch.Tensor):
+    """The network whose outputs are the logits of a ``cross_entropy`` or ``nll`` model, for the fused
+    engine (:mod:`~bettibounds.empirical.model_fused`; no bound: these losses are outside the catalog).
+
+    Returns ``(spec, layers, head, None)`` -- the spec of the chain ``[Flatten,] Linear, act, ...,
+    Linear`` read as for :func:`recognise_layers` (loss "mse" with the identity output: its outputs
+    are the logits), the chain's layers, and ``head`` "log_softmax" where the model ends in
+    ``nn.LogSoftmax`` over the class axis (only with ``nll``, whose value is then the cross entropy
+    of the logits before it) or None -- or ``(None, None, None, reason)``.
+    """
+    nn = torch.nn
+    if not isinstance(problem.loss, str) or problem.loss not in CLASSIFIER_LOSSES:
+        return None, None, None, f"the loss is {problem.loss_name}, not {' or '.join(CLASSIFIER_LOSSES)}"
+    why = _modules_reason(problem.model, allow=("LogSoftmax",))
+    if why is not None:
+        return None, None, None, why
+    chain, why = _chain(problem.model)
+    if chain is None:
+        return None, None, None, why
+    head = None
+    if chain and isinstance(chain[-1], nn.LogSoftmax):
+        if problem.loss != "nll":
+            return None, None, None, "cross_entropy of a LogSoftmax head's output (the fused engine takes the logits)"
+        if chain[-1].dim not in (1, -1):
+            return None, None, None, f"the LogSoftmax head is over dim={chain[-1].dim}, not the class axis (dim=1)"
+        chain, head = chain[:-1], "log_softmax"
+    elif problem.loss == "nll":
+        return None, None, None, "nll on a model that does not end in nn.LogSoftmax(dim=1)"
+    if any(isinstance(mod, nn.LogSoftmax) for mod in chain):
+        return None, None, None, "a LogSoftmax inside the network"
+    linears = [mod for mod in chain if isinstance(mod, nn.Linear)]
+    if not linears:
+        return None, None, None, "the chain has no nn.Linear layer"
+    logits = torch.zeros(x.shape[0], linears[-1].out_features, dtype=torch.float64)
+    spec, layers, why = _chain_spec(problem, chain, x, logits)
+    if spec is None:
+        return None, None, None, why
+    if spec.output_activation != "identity":
+        return None, None, None, f"the model ends in an output activation ({spec.output_activation}): its outputs " \
+                                 "are not logits"
+    return spec, layers, head, None
+
+
+def _modules_reason(model, allow=()) -> str | None:
+    """Why a module of the model keeps it out of the catalog's networks, or None (``allow``: class
+    names accepted anyway)."""
+    nn = torch.nn
+    for mod in model.modules():
+        name = type(mod).__name__
+        if name in allow:
+            continue
+        if name in _NOT_PFAFFIAN_MODULES:
+            return f"not Pfaffian: {name}, {_NOT_PFAFFIAN_MODULES[name]}"
+        if isinstance(mod, (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.Hardtanh, nn.ReLU6, nn.PReLU, nn.SELU, nn.CELU,
+                            nn.Hardswish, nn.Hardsigmoid, nn.Softsign, nn.Threshold)):
+            return f"not Pfaffian: {name} is not analytic, so no Pfaffian chain exists"
+        if name in _NOT_COVERED:
+            return f"not covered by any theorem in the catalog: {_NOT_COVERED[name]} ({name})"
+    return None
+
+
+def _chain_spec(problem: ModelProblem, chain, x: torch.Tensor, y: torch.Tensor):
+    """``(spec, layers, None)`` for the chain of modules read by :func:`_chain`, or ``(None, None,
+    reason)`` (the checks of :func:`recognise_layers` after the loss's)."""
+    from .sequential import from_sequential
+
+    nn = torch.nn
+    model = problem.model
     layers: list[nn.Module] = []
     for i, mod in enumerate(chain):
         if isinstance(mod, (nn.Dropout, nn.Identity)):

@@ -327,9 +327,10 @@ def make_kernel(experiment, *, engine: str | None = None, device=None, dtype: st
     supports the network, region and precision and its precision cannot overflow on the
     experiment's region (checked here on the region's extremes), else the torch kernel; for a model
     experiment, the fused engine where the model is a recognised tanh / logistic MLP it supports
-    (mse or bce_with_logits, every parameter varied; :func:`~.model_fused.model_kernel`), else the
-    model engine ("model": always the model engine). ``points``: how many points the kernel will
-    evaluate (None: the experiment's grid), so that auto gives a tiny workload to the torch kernel
+    (mse, bce_with_logits, or a classifier's cross_entropy / nll after LogSoftmax; every parameter
+    varied; :func:`~.model_fused.model_kernel`), else the model engine ("model": always the model
+    engine). ``points``: how many points the kernel will evaluate (None: the experiment's grid), so
+    that auto gives a tiny workload to the torch kernel
     (:data:`~bettibounds.engines.choice.SMALL_GRID_POINTS`). The kernel carries ``engine`` and
     ``engine_reason`` (why), which the samples record."""
     from ..engines import ENGINES
@@ -392,7 +393,8 @@ def make_kernel(experiment, *, engine: str | None = None, device=None, dtype: st
 def model_engine_refusal(engine) -> str:
     """Why ``--engine ENGINE`` is refused for a PyTorch model (auto may still pick the fused engine for it)."""
     return (f"a PyTorch model is evaluated by the model engine (--engine model) or, with --engine auto, by the "
-            f"fused engine where that recognises the model (a tanh / logistic MLP, mse or bce_with_logits); "
+            f"fused engine where that recognises the model (a tanh / logistic MLP with mse, bce_with_logits, "
+            f"cross_entropy, or nll after LogSoftmax); "
             f"--engine {engine} is not accepted for a model")
 
 

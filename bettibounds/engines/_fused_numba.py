@@ -170,6 +170,13 @@ LOGISTIC_A_LO = -746.0
 #: log1p(e) for 0 <= e <= 1 as 2 atanh(w), w = e / (2 + e) <= 1/3: 2 w sum_{j=0}^{16} w^(2j) / (2j + 1),
 #: truncation below (1/9)^17 / 35 / (1 - 1/9) = 4.7e-18 relative
 LOG1P_S = tuple(1.0 / (2 * j + 1) for j in range(17))
+#: the flag of the cross entropy's floating-point operations: numba's fast-math pass gives every operation
+#: without flags the kernel's (FM: reassociation among them), and reassociating M - (p + c) into (M - c) - p
+#: made the largest logit's own g = M - u, exactly 0 otherwise, a rounding error (1e-16 absolute: 1e-11
+#: relative in a loss of 1e-5). "nsz" alone changes no value here (no result's sign of zero matters).
+IEEE = ("nsz",)
+#: the cross entropy's log: 1 + s is reduced to f in [sqrt(1/2), sqrt(2)), where |(f - 1) / (f + 1)| <= 0.172
+SQRT2 = 1.4142135623730951
 
 
 # --------------------------------------------------------------- vector code
@@ -399,6 +406,86 @@ def _max0(builder, vt, u):
 def _vector_softplus64(builder, vt, fma, u):
     """float64 softplus log(1 + e^u) = max(u, 0) + log(1 + e^-|u|), as the torch kernel writes it."""
     return builder.fadd(_max0(builder, vt, u), _log1p_exp_neg_abs64(builder, vt, fma, u))
+
+
+def _artanh2_64(builder, vt, fma, w):
+    """2 artanh(w) = 2 w sum_{j=0}^{16} w^(2j) / (2j + 1) for a float64 vector |w| <= 1/3 (the series of
+    LOG1P_S in Horner form with fused multiply-adds; truncation below 5e-18 relative)."""
+    w2 = builder.fmul(w, w, flags=IEEE)
+    s = _splat(builder, vt, LOG1P_S[-1])
+    for c in LOG1P_S[-2::-1]:
+        s = builder.call(fma, [w2, s, _splat(builder, vt, c)])
+    return builder.fmul(builder.fmul(w, _splat(builder, vt, 2.0), flags=IEEE), s, flags=IEEE)
+
+
+def _vector_log1p64(builder, vt, fma, s):
+    """log(1 + s) for a float64 vector s >= 0 (the cross entropy's log of its sum of exponentials,
+    the largest term 1 taken out: docs/theory.md, section 15). s <= 1: 2 artanh(w), w = s / (2 + s)
+    <= 1/3 (no 1 + s formed: small sums keep their relative accuracy). s > 1: 1 + s = 2^e f rounded,
+    e from the bits, f in [sqrt(1/2), sqrt(2)), e ln 2 (in two parts, the first product exact) plus
+    2 artanh((f - 1) / (f + 1)), f - 1 exact (Sterbenz). NaN gives NaN, +inf gives +inf."""
+    one, two = _splat(builder, vt, 1.0), _splat(builder, vt, 2.0)
+    small = _artanh2_64(builder, vt, fma, builder.fdiv(s, builder.fadd(two, s, flags=IEEE), flags=IEEE))
+    S = builder.fadd(one, s, flags=IEEE)
+    it = ir.VectorType(ir.IntType(64), vt.count)
+    bits = builder.bitcast(S, it)
+    e = builder.sub(builder.ashr(bits, ir.Constant(it, [52] * vt.count)), ir.Constant(it, [1023] * vt.count))
+    f = builder.bitcast(builder.or_(builder.and_(bits, ir.Constant(it, [(1 << 52) - 1] * vt.count)),
+                                    ir.Constant(it, [1023 << 52] * vt.count)), vt)  # in [1, 2)
+    high = builder.fcmp_ordered(">", f, _splat(builder, vt, SQRT2), flags=IEEE)
+    f = builder.select(high, builder.fmul(f, _splat(builder, vt, 0.5), flags=IEEE), f)  # exact
+    e = builder.select(high, builder.add(e, ir.Constant(it, [1] * vt.count)), e)
+    ef = builder.sitofp(e, vt)
+    w = builder.fdiv(builder.fsub(f, one, flags=IEEE), builder.fadd(f, one, flags=IEEE), flags=IEEE)
+    logf = _artanh2_64(builder, vt, fma, w)
+    big = builder.call(fma, [ef, _splat(builder, vt, LN2_HI64),
+                             builder.call(fma, [ef, _splat(builder, vt, LN2_LO64), logf])])
+    out = builder.select(builder.fcmp_ordered("<=", s, one, flags=IEEE), small, big)
+    special = builder.or_(builder.fcmp_unordered("uno", s, s, flags=IEEE),
+                          builder.fcmp_ordered("==", s, _splat(builder, vt, math.inf), flags=IEEE))
+    return builder.select(special, s, out)
+
+
+def _cross_entropy_rows(builder, vt, fma, nout, nvec, u_at, y_at, valid_at, acc):
+    """acc += the cross entropy of each valid sample (float64 vectors of VW64 samples, nvec of them):
+    with the logits u_o = u_at(o, i) and targets y_o = y_at(o, i) of the samples i.. (o < nout),
+    M = max_o u_o (NaN if any u_o is NaN) at the first index o* where it is reached, g_o = M - u_o >= 0,
+    s = sum_{o != o*} e^(-g_o) (in the order of o; the max's own term, 1, is left out of the sum) and
+    loss = fma(sum_o y_o, log1p(s), sum_o y_o g_o) -- that is -sum_o y_o log softmax(u)_o, torch's
+    cross entropy for probabilities y (a one-hot y: its class index). Every term is >= 0 for y >= 0:
+    nothing cancels. valid_at(i) masks the padding samples."""
+    i64 = ir.IntType(64)
+    lanes = vt.count
+    it = ir.VectorType(i64, lanes)
+    zero = _splat(builder, vt, 0.0)
+    lo = _splat(builder, vt, LOGISTIC_A_LO)
+    with cgutils.for_range(builder, nvec) as vloop:
+        i = builder.mul(vloop.index, ir.Constant(i64, lanes))
+        mx = cgutils.alloca_once_value(builder, u_at(ir.Constant(i64, 0), i))
+        arg = cgutils.alloca_once_value(builder, ir.Constant(it, [0] * lanes))
+        with cgutils.for_range(builder, nout) as loop:
+            u, cur = u_at(loop.index, i), builder.load(mx)
+            # the first maximum; a NaN logit makes M NaN (and stays)
+            take = builder.or_(builder.fcmp_ordered(">", u, cur, flags=IEEE),
+                               builder.fcmp_unordered("uno", u, u, flags=IEEE))
+            builder.store(builder.select(take, u, cur), mx)
+            builder.store(builder.select(take, _splat(builder, it, loop.index), builder.load(arg)), arg)
+        M, am = builder.load(mx), builder.load(arg)
+        s, sy, syg = (cgutils.alloca_once_value(builder, zero) for _ in range(3))
+        with cgutils.for_range(builder, nout) as loop:
+            o = loop.index
+            y = y_at(o, i)
+            g = builder.fsub(M, u_at(o, i), flags=IEEE)
+            a = builder.fneg(g, flags=IEEE)
+            a = builder.select(builder.fcmp_ordered("<", a, lo, flags=IEEE), lo, a)  # NaN passes
+            ex = _exp64(builder, vt, fma, a)
+            at_max = builder.icmp_signed("==", am, _splat(builder, it, o))
+            builder.store(builder.fadd(builder.load(s), builder.select(at_max, zero, ex), flags=IEEE), s)
+            builder.store(builder.fadd(builder.load(sy), y, flags=IEEE), sy)
+            builder.store(builder.call(fma, [y, g, builder.load(syg)]), syg)
+        term = builder.call(fma, [builder.load(sy), _vector_log1p64(builder, vt, fma, builder.load(s)),
+                                  builder.load(syg)])
+        builder.store(builder.fadd(builder.load(acc), builder.select(valid_at(i), term, zero), flags=IEEE), acc)
 
 
 #: activations by number: the hidden ones (tanh, logistic), then softplus (float64 only; BCE)
@@ -710,6 +797,8 @@ def act_vector_array(xs, out, act):
 #: the loss of one output row (the ``lossmode`` argument): MSE with the identity, logistic or tanh
 #: output, and BCE from the logit
 LOSS_MSE, LOSS_MSE_LOGISTIC, LOSS_MSE_TANH, LOSS_BCE = 0, 1, 2, 3
+#: the softmax cross entropy of the outputs (logits), one sample's outputs together (_cross_entropy_rows)
+LOSS_CE = 4
 
 
 @intrinsic
@@ -723,7 +812,9 @@ def _loss_rows(typingctx, H, sz, nout, c, Y, m, lossmode):
     * LOSS_MSE_LOGISTIC, LOSS_MSE_TANH: (sigma(u) - y)^2, (tanh(u) - y)^2 with the float64 vector
       activations;
     * LOSS_BCE: y softplus(-u) + (1 - y) softplus(u), a term left out (0) where its coefficient y or
-      1 - y is 0 (as the torch kernel does: no 0 * inf).
+      1 - y is 0 (as the torch kernel does: no 0 * inf);
+    * LOSS_CE: per sample i, the cross entropy -sum_o y_oi log softmax(u_i)_o of its nout logits
+      (:func:`_cross_entropy_rows`; the samples outer, the outputs inner).
 
     Lanes at i >= m (the padding) give 0. Each output's samples go into one vector accumulator in
     the order of i; its lanes are added in lane order at the end. Y is (nout, H.shape[1]) float64."""
@@ -751,6 +842,24 @@ def _loss_rows(typingctx, H, sz, nout, c, Y, m, lossmode):
         lane_ids = ir.Constant(it, list(range(lanes)))
 
         def nest(mode):
+            if mode == LOSS_CE:
+                def u_at(o, i):
+                    hv = builder.load(builder.bitcast(builder.gep(Hp, [builder.add(builder.mul(builder.add(sz_, o), mp),
+                                                                                   i)]), ht), align=halign)
+                    p = hv if dtype == types.float64 else builder.fpext(hv, vt)
+                    return builder.fadd(p, _splat(builder, vt, builder.load(builder.gep(Cp, [o]))), flags=IEEE)
+
+                def y_at(o, i):
+                    return builder.load(builder.bitcast(builder.gep(Yp, [builder.add(builder.mul(o, mp), i)]), vpt),
+                                        align=8)
+
+                def valid_at(i):
+                    ids = builder.add(_splat(builder, it, i), lane_ids)
+                    return builder.icmp_signed("<", ids, _splat(builder, it, m_))
+
+                _cross_entropy_rows(builder, vt, fma, nout_, builder.udiv(mp, ir.Constant(i64, lanes)), u_at, y_at,
+                                    valid_at, acc)
+                return
             with cgutils.for_range(builder, nout_) as outer:
                 o = outer.index
                 c_o = _splat(builder, vt, builder.load(builder.gep(Cp, [o])))
@@ -779,7 +888,7 @@ def _loss_rows(typingctx, H, sz, nout, c, Y, m, lossmode):
                     valid = builder.icmp_signed("<", ids, _splat(builder, it, m_))
                     builder.store(builder.fadd(builder.load(acc), builder.select(valid, term, zero)), acc)
 
-        _switch(builder, mode_, (LOSS_MSE, LOSS_MSE_LOGISTIC, LOSS_MSE_TANH, LOSS_BCE), nest, "loss_mode")
+        _switch(builder, mode_, (LOSS_MSE, LOSS_MSE_LOGISTIC, LOSS_MSE_TANH, LOSS_BCE, LOSS_CE), nest, "loss_mode")
         v = builder.load(acc)
         total = builder.extract_element(v, ir.Constant(ir.IntType(32), 0))
         for lane in range(1, lanes):
@@ -787,6 +896,16 @@ def _loss_rows(typingctx, H, sz, nout, c, Y, m, lossmode):
         return total
 
     return sig, codegen
+
+
+@njit(fastmath=FM, cache=True, error_model="numpy")
+def loss_rows_array(H, c, Y, m, lossmode):
+    """The sum over the m samples of the per-sample loss (LOSS_*) of the output rows H (nout, mp), H
+    float32 or float64 with mp a multiple of VW, the output bias c (nout,) and targets Y (nout, mp)
+    float64: the kernel's loss code on given outputs, compiled with the kernel's fast-math flags (numba
+    gives them to every operation without flags of its own, as in the kernel; tests: extreme and NaN
+    logits, oracles)."""
+    return _loss_rows(H, 0, H.shape[0], c, Y, m, lossmode)  # type: ignore[call-arg]  # (numba's stubs, as above)
 
 
 # --------------------------------------------------------------- kernel pieces

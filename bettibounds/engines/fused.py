@@ -27,6 +27,8 @@ Numerics (what differs from the torch kernel of the same precision):
   bias c and the target y in float64); MSE: (V a) + (c - y), squared; with a logistic or tanh
   output that activation in float64; BCE: ``y softplus(-u) + (1 - y) softplus(u)`` with the
   engine's float64 softplus, a term left out where its coefficient is 0 (as torch's kernel);
+  cross entropy: per sample, with the largest logit M and g_o = M - u_o, ``sum_o y_o g_o +
+  (sum_o y_o) log1p(sum_{o not the max} e^-g_o)`` with the engine's float64 exp and log1p;
   the per-sample losses are summed in float64, and ``l2 ||theta||^2`` is a float64 sum of squares
   of the float64 parameters (never negative);
 * before any evaluation, every intermediate value is bounded in float64, and a region on which
@@ -39,7 +41,8 @@ tests/empirical/test_fused.py. These are measurements; near a minimum, where u -
 against the products that form u, both precisions lose relative accuracy there (docs/usage.md,
 "Precision").
 
-Supported: MSE with the identity, logistic or tanh output, or BCE; hidden activation tanh or
+Supported: MSE with the identity, logistic or tanh output, or BCE, and (``loss="cross_entropy"``,
+outside the spec's losses) the softmax cross entropy of the outputs; hidden activation tanh or
 logistic; any depth and widths; any number of outputs; biases per layer; ``skip="residual"``;
 any ``l2 >= 0``; slices with k = 1 to 4 directions, and full parameter vectors. Anything else
 (another activation, the input-output skip, k > 4, CUDA) is refused with the reason, before any
@@ -66,7 +69,8 @@ from .._lib.progress import progress_bar
 from ..errors import InvalidSpecError
 from .validation import check_data, check_mode, check_points, check_spec, concrete_widths
 
-__all__ = ["FusedKernel", "FusedRangeError", "FusedSliceKernel", "fused_unsupported", "kernel_loaded", "COMPILE_NOTICE"]
+__all__ = ["EXTRA_LOSSES", "FusedKernel", "FusedRangeError", "FusedSliceKernel", "fused_unsupported", "kernel_loaded",
+           "COMPILE_NOTICE"]
 
 #: largest number of slice directions (the kernel unrolls k = 1..4)
 KMAX = 4
@@ -167,7 +171,13 @@ def _compiled():
     return _fused_numba
 
 
-def _lossmode(spec, impl) -> int:
+#: losses the engine computes beside the spec's own (the ``loss`` argument of :class:`FusedKernel`)
+EXTRA_LOSSES = ("cross_entropy",)
+
+
+def _lossmode(spec, impl, loss=None) -> int:
+    if loss == "cross_entropy":
+        return impl.LOSS_CE
     if spec.loss == "bce":
         return impl.LOSS_BCE
     return {"identity": impl.LOSS_MSE, "logistic": impl.LOSS_MSE_LOGISTIC,
@@ -181,6 +191,12 @@ class FusedKernel:
     output activations, residual skip, l2) and the same :meth:`evaluate_chunked` call, with
     ``mode="slice"`` or ``mode="full"``; ``device`` is accepted so the two engines are
     interchangeable, and anything but the CPU is refused.
+
+    ``loss="cross_entropy"`` (not a loss of the spec: no bound covers it) replaces the spec's loss
+    by the softmax cross entropy of the K outputs u (logits), torch's ``F.cross_entropy`` with
+    probability targets: ``mean_i -sum_o y_io log softmax(u_i)_o`` for y (m, K), one-hot rows for
+    class indices. The spec must have the identity output; the value is computed in float64 in
+    both precisions (docs/theory.md, sections 14 and 15). ``None``: the spec's loss.
 
     Raises
     ------
@@ -202,8 +218,17 @@ class FusedKernel:
     device = "cpu"
     engine = "fused"
 
-    def __init__(self, spec, x, y, device=None, dtype="float64"):
+    def __init__(self, spec, x, y, device=None, dtype="float64", loss: str | None = None):
         self.spec = check_spec(spec)
+        if loss is not None and loss not in EXTRA_LOSSES:
+            raise InvalidSpecError(f"loss must be None (the spec's loss) or one of {', '.join(EXTRA_LOSSES)}, "
+                                   f"got {loss!r}")
+        if loss == "cross_entropy" and (spec.output_activation != "identity" or spec.loss != "mse"):
+            raise InvalidSpecError("loss='cross_entropy' takes the network's outputs as logits: the spec must have "
+                                   f"loss 'mse' with the identity output, got {spec.loss!r} with "
+                                   f"{spec.output_activation!r}")
+        #: the loss evaluated: the spec's, or "cross_entropy"
+        self.loss = spec.loss if loss is None else loss
         if device is not None and str(device) != "cpu":
             raise InvalidSpecError(f"the fused engine runs on the CPU only, got device={device!r}; use the "
                                    "torch engine for CUDA")
@@ -226,7 +251,7 @@ class FusedKernel:
         Y = np.zeros((spec.outputs, self._mp))
         Y[:, :self.m] = self._y.T
         self._Y = Y
-        self._lossmode = _lossmode(spec, self._impl)
+        self._lossmode = _lossmode(spec, self._impl, loss)
         #: seconds this object spent compiling the kernel or loading it from numba's cache (None: it
         #: was already loaded in this process when this object first evaluated)
         self.compile_seconds: float | None = None
@@ -234,7 +259,7 @@ class FusedKernel:
     def __repr__(self) -> str:
         s = self.spec
         return (f"FusedKernel(d={s.inputs}, widths={list(concrete_widths(s))}, outputs={s.outputs}, "
-                f"activation={s.activation!r}, loss={s.loss!r}, m={self.m}, P={self.n_params}, device='cpu', "
+                f"activation={s.activation!r}, loss={self.loss!r}, m={self.m}, P={self.n_params}, device='cpu', "
                 f"dtype={self.dtype!r})")
 
     def _pad(self, a: np.ndarray) -> np.ndarray:

@@ -337,8 +337,9 @@ def test_the_8_wide_code_for_cpus_without_avx512():
     AVX-512) in a numba cache of their own (kept between runs in the system's temporary folder,
     so the compilation happens once per machine and source) and checked by one script, not a
     nested test session: the kernel in float32 and float64 against the torch kernel on three
-    fixed cases (slices and parameter vectors), and the vector activations (float32 bit for bit
-    against the scalar functions, float64 within the ulp bounds of test_fused64.py)."""
+    fixed cases (slices and parameter vectors), the vector activations (float32 bit for bit
+    against the scalar functions, float64 within the ulp bounds of test_fused64.py), and the cross
+    entropy (test_fused_cross_entropy.py: the oracle, NaN, one routed classifier)."""
     import hashlib
     import tempfile
     from pathlib import Path
@@ -380,6 +381,10 @@ for act, scalar, edges in ((0, F.tanh_f32_array, [F.C]), (1, F.logistic_f32_arra
     F.act_f32_vector_array(xs, got, act)
     assert ((got.view(np.uint32) == want.view(np.uint32)) | (np.isnan(got) & np.isnan(want))).all(), act
 t64.check_activation_sample(F.act_f64_vector_array, n=6000)
+import test_fused_cross_entropy as tce  # the cross entropy on 4-wide float64 vectors: rows and the route
+tce.test_cross_entropy_rows_within_their_bound_of_a_50_digit_oracle()
+tce.test_a_nan_logit_gives_nan_as_torchs()
+tce.test_auto_routes_a_classifier_to_the_fused_cross_entropy_with_torchs_numbers("soft", 10)
 print("OK", F.VW, F.SB)
 """
 

@@ -211,8 +211,10 @@ def test_what_is_not_routed_stays_on_the_model_engine_with_the_reason():
     torch.manual_seed(3)
     x = torch.randn(20, 3, dtype=torch.float64)
     mlp = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 3)).double().eval()
-    ce = experiment_from_model(mlp, x, torch.randint(0, 3, (20,)), loss="cross_entropy", region=SLICE, grid=[3, 3])
-    assert make_kernel(ce).engine == "model" and "loss cross_entropy" in make_kernel(ce).engine_reason
+    smooth = experiment_from_model(mlp, x, torch.randint(0, 3, (20,)), region=SLICE, grid=[3, 3],
+                                   loss=lambda u, t: F.cross_entropy(u, t, label_smoothing=0.1))
+    assert make_kernel(smooth).engine == "model" and "callable loss, e.g. with label smoothing" in \
+        make_kernel(smooth).engine_reason
     y = torch.randn(20, 3, dtype=torch.float64)
     subset = experiment_from_model(mlp, x, y, region=SLICE, grid=[3, 3], parameters=["2"])
     assert "a subset of the parameters" in make_kernel(subset).engine_reason
