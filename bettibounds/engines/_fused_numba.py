@@ -21,6 +21,7 @@ numba kernels built from it, which share private code-generation helpers; it is 
 """
 
 import math
+from fractions import Fraction
 
 import numpy as np
 from llvmlite import binding as _llvm
@@ -165,6 +166,23 @@ EXP2_LO = (0.0, 8.551889705537965e-17, -3.046782079812471e-17, 8.912812676025408
            2.960140695448873e-17, 3.283107224245627e-17, -1.0619946056195963e-16)
 #: tanh: a = -2|x| clamped at -80 (|x| >= 40, where tanh is 1 to within 1e-34)
 TANH_A_LO = -80.0
+#: tanh's reduction: ln 2 / 32 as one double (within 7.3e-19 of it; N ln 2 / 32 for |N| <= 1847
+#: within 1.4e-15, which only the far tail sees: docs/theory.md section 15)
+LN2_32 = math.log(2) / 32
+#: tanh's table: 2^(j/16) = T_j (1 + rho_j) with T_j rounded to 52 significant bits (the last bit of
+#: the double is 0, so that 1 + T_j / 2 is exact) and rho_j = 2^(j/16) / T_j - 1, |rho_j| <= 2^-52, from
+#: the head and tail above (within 2^-106 of 2^(j/16)) in exact rational arithmetic, rounded once.
+#: TANH_HALF_RHO[j] = rho_j / 2. TANH_T holds T_j with j 2^48 taken from its bits, so that adding the
+#: reduction's word t 2^48 = (16 k + j) 2^48 to them gives 2^k T_j exactly (one integer add, no mask).
+TANH_T52 = tuple(hi if not np.float64(hi).view(np.int64) & 1 else hi + math.copysign(math.ulp(hi), lo)
+                 for hi, lo in zip(EXP2_HI, EXP2_LO))
+TANH_HALF_RHO = tuple(float((Fraction(hi) + Fraction(lo) - Fraction(t)) / Fraction(t)) / 2
+                      for hi, lo, t in zip(EXP2_HI, EXP2_LO, TANH_T52))
+TANH_T = tuple(float(np.int64(np.float64(t).view(np.int64) - (j << 48)).view(np.float64))
+               for j, t in enumerate(TANH_T52))
+#: tanh y = y + y^3 (TANH_S[0] + TANH_S[1] y^2 + TANH_S[2] y^4) + O(y^9) (its Taylor coefficients
+#: -1/3, 2/15, -17/315), for the reduced argument |y| <= 0.01084
+TANH_S = (-1 / 3, 2 / 15, -17 / 315)
 #: logistic and softplus: a = -|z| clamped at -746 < ln(2^-1075) = -745.13, below which e^a rounds to 0
 LOGISTIC_A_LO = -746.0
 #: log1p(e) for 0 <= e <= 1 as 2 atanh(w), w = e / (2 + e) <= 1/3: 2 w sum_{j=0}^{16} w^(2j) / (2j + 1),
@@ -302,7 +320,7 @@ def _lookup16(builder, values, j):
     return out
 
 
-def _exp_parts64(builder, vt, fma, a, offset=0, with_k=False):
+def _exp_parts64(builder, vt, fma, a, offset=0):
     """(h, c) with e^a = 2^-offset (h + c) for a vector a <= 0 (or NaN): h = 2^(k + offset) T_j
     exactly, c = 2^(k + offset) (T_j q + t_j); k + offset must stay >= -1022. N is rounded to
     nearest by adding 1.5 2^52 (its integer then sits in the significand's low bits: no
@@ -324,8 +342,6 @@ def _exp_parts64(builder, vt, fma, a, offset=0, with_k=False):
     h = builder.bitcast(builder.add(builder.bitcast(hi, it), shift), vt)  # T_j 2^(k + offset), exact
     p2 = builder.bitcast(builder.add(shift, ir.Constant(it, [1023 << 52] * vt.count)), vt)  # 2^(k + offset)
     c = builder.fmul(builder.call(fma, [hi, q, lo]), p2)
-    if with_k:  # and the lanes where k >= -1
-        return h, c, builder.icmp_signed(">=", k, ir.Constant(it, [-1] * vt.count))
     return h, c
 
 
@@ -335,23 +351,38 @@ def _div64(builder, vt, fma, num, den):
 
 
 def _vector_tanh64(builder, vt, fma, x):
-    """float64 tanh: with a = -2|x| (clamped at TANH_A_LO) and e^a = h + c (_exp_parts64),
-    tanh|x| = (1 - e^a) / (1 + e^a), with the sign of x. The numerator is (1 - h) - c for k >= -1,
-    where 1 - h is exact (h in [1/2, 2], Sterbenz) and 1 - e^a cancels, else 1 - (h + c) (no
-    cancellation: e^a < 1/2); for |x| < 0.0108 (N = 0: h = 1, c = q) it is -q itself, so small
-    arguments keep their relative accuracy. NaN gives NaN, +-inf give +-1, -0 gives -0."""
-    fabs, copysign = _vfunc(builder, vt, "fabs"), _vfunc(builder, vt, "copysign")
-    ax = builder.call(fabs, [x])
-    a = builder.fneg(builder.fadd(ax, ax))  # -2|x|, exact (an add: the multiply units are the busy ones)
-    lo = _splat(builder, vt, TANH_A_LO)
-    a = builder.select(builder.fcmp_ordered("<", a, lo), lo, a)  # NaN passes
-    h, c, small = _exp_parts64(builder, vt, fma, a, with_k=True)
+    """float64 tanh from the addition theorem. With b = -|x| (clamped at TANH_A_LO / 2), N = 16 k + j
+    the integer nearest to 32 b / ln 2 and y = b - N ln2/32 + rho_j / 2 (|y| <= 0.01084), e^(2b) =
+    h e^(2y) with h = 2^k T_j exact (one integer add), and e^(2y) = (1 + tau) / (1 - tau) for tau =
+    tanh y (a degree-7 odd Taylor polynomial); so tanh|x| = (1 - h e^(2y)) / (1 + h e^(2y)) =
+    ((1 - h) - tau (1 + h)) / ((1 + h) - tau (1 - h)), two fused multiply-adds and one division, with
+    the sign of x copied onto it. 1 - h is exact where the numerator cancels (h >= 1/2); for
+    |x| < 0.0108 (N = 0: h = 1, rho_0 = 0, y = b) the quotient is -2 tau / 2 = tanh|x| to about
+    1 ulp. NaN gives NaN, +-inf give +-1, -0 gives -0. 21 vector operations per 8 values (9 on the
+    multiply-add units) against 33 (13) for the form (1 - e^a) / (1 + e^a) with a full exp
+    (docs/benchmarks.md, issue 23); the error bound is in docs/theory.md, section 15."""
+    it = ir.VectorType(ir.IntType(64), vt.count)
+    b = builder.bitcast(builder.or_(builder.bitcast(x, it), ir.Constant(it, [1 << 63] * vt.count)), vt)  # -|x|
+    lo = _splat(builder, vt, TANH_A_LO / 2)
+    b = builder.select(builder.fcmp_ordered("<", b, lo), lo, b)  # NaN passes
+    # N rounded to nearest by adding 1.5 2^52: its integer sits in t's low bits (j = the low 4)
+    t = builder.call(fma, [b, _splat(builder, vt, 2 * INV_LN2_16), _splat(builder, vt, ROUND64)])
+    nf = builder.fsub(t, _splat(builder, vt, ROUND64))
+    tb = builder.bitcast(t, it)
+    j = builder.and_(tb, ir.Constant(it, [15] * vt.count))  # folded into the permutes with AVX-512
+    y = builder.call(fma, [builder.fneg(nf), _splat(builder, vt, LN2_32), b])
+    y = builder.fadd(y, _lookup16(builder, TANH_HALF_RHO, j))
+    y2 = builder.fmul(y, y)
+    p = builder.call(fma, [_splat(builder, vt, TANH_S[2]), y2, _splat(builder, vt, TANH_S[1])])
+    p = builder.call(fma, [p, y2, _splat(builder, vt, TANH_S[0])])
+    ntau = builder.fneg(builder.call(fma, [builder.fmul(y, y2), p, y]))  # -tanh y
+    h = builder.bitcast(builder.add(builder.bitcast(_lookup16(builder, TANH_T, j), it),
+                                    builder.shl(tb, ir.Constant(it, [48] * vt.count))), vt)  # 2^k T_j
     one = _splat(builder, vt, 1.0)
-    e = builder.fadd(h, c)
-    # 1 - e: (1 - h) - c where 1 - h is exact (k >= -1, h >= 1/2: the cancelling case), else 1 - e
-    num = builder.select(small, builder.fsub(builder.fsub(one, h), c), builder.fsub(one, e))
-    den = builder.fadd(one, e)
-    return builder.call(copysign, [_div64(builder, vt, fma, num, den), x])
+    omh, oph = builder.fsub(one, h), builder.fadd(one, h)
+    num = builder.call(fma, [ntau, oph, omh])
+    den = builder.call(fma, [ntau, omh, oph])
+    return builder.call(_vfunc(builder, vt, "copysign"), [_div64(builder, vt, fma, num, den), x])
 
 
 def _exp64(builder, vt, fma, a):
