@@ -683,11 +683,14 @@ def act_f32_vector_array(xs, out, act):
         out[i] = tanh_f32(xs[i]) if act == 0 else logistic_f32(xs[i])
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
+@njit(parallel=True, fastmath=FM, cache=True, error_model="numpy")
 def act_f64_vector_array(xs, out, act):
     """out[i] = phi(xs[i]) for float64 arrays through the kernel's float64 vector code: tanh (act 0),
     the logistic (1), softplus (2; the BCE terms); the last len % VW64 values through a padded
-    vector. Tests and benchmarks/check_float64_activations.py."""
+    vector. Compiled with the kernel's fast-math flags (numba adds them to every floating-point
+    operation of the function, the inlined vector code included), so what the tests and
+    benchmarks/check_float64_activations.py measure is the code the kernel runs; the tests hold
+    :func:`act_vector_array` (no flags) to it bit for bit."""
     n = xs.shape[0]
     nvec = n // VW64
     blocks = (nvec + 1023) // 1024
