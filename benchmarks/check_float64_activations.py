@@ -17,8 +17,8 @@ Inputs per function (both signs; chunks of 10^6 so memory stays small):
 * the neighbourhoods of every boundary of the exp's range reduction (a = k ln2 / 2, where n
   changes) and of the clamps and the subnormal thresholds (+-2000 float64 steps each).
 
-``--constants`` recomputes, in mpmath, the constants and maxima that the proof of the tanh bound
-(docs/theory.md, section 15) quotes, and asserts them: the reduction's constants and their errors, the
+``--constants`` recomputes, in mpmath, the constants and maxima that the proofs of the tanh and
+logistic bounds (docs/theory.md, section 15) quote, and asserts them: the reduction's constants and their errors, the
 52-bit table and its tails, the truncation of the odd polynomial, and the maxima over N and the reduced
 argument of the weights of each rounding (at the end points of each interval of N, where the weights are
 largest: they are monotone in the reduced argument), then the three case totals.
@@ -123,8 +123,8 @@ def validate_reference(act: int, rng, n: int = 200_000) -> float:
 
 
 def check_tanh_constants() -> None:
-    """The numbers quoted by the proof of the tanh bound (docs/theory.md, section 15), recomputed and
-    asserted; prints them."""
+    """The numbers quoted by the proofs of the tanh and logistic bounds (docs/theory.md, section 15),
+    recomputed and asserted; prints them."""
     import mpmath
 
     from bettibounds.engines import _fused_numba as F
@@ -168,6 +168,12 @@ def check_tanh_constants() -> None:
     wy2 = 2 * mpmath.mpf(3.05) * Y / mpmath.sinh(mpmath.mpf(16.5) * ln2 / 16)
     rows += [("k <= -2: rounding weights of 1 - h, 1 + h", wmp, 2.08), ("k <= -2: 2|N| lambda / sinh 2|x| / u", wl2, 0.29),
              ("k <= -2: 2 (3.05) Y / sinh 2|x|", wy2, 0.09)]
+    # the logistic: |r*| <= ln2/32 (1 + 746 |K16 - 16/ln2| 16/ln2 ...), its argument error, its case totals
+    k16err = abs(mpmath.mpf(F.INV_LN2_16) - 16 / ln2)
+    rstar = ln2 / 16 * (mpmath.mpf(1) / 2 + 746 * k16err)
+    ds = 3.05 * rstar * 1.0002 + mpmath.mpf(2) ** -73 / u
+    rows += [("logistic: max |r*|", rstar, 0.021661), ("logistic: argument error / u", ds, 0.067),
+             ("logistic bound z >= 0 (ulp)", 3 + ds / 2, 3.1), ("logistic bound z < 0 (ulp)", 4 + ds, 4.1)]
     case_b = 3 + 3.05 * wy + wl
     case_c = 3 + wmp + wl2 + wy2
     rows += [("bound for N = 0 (ulp)", 1 + mpmath.mpf(62) / 2835 * Y**8 / u + 0.002, 1.04),
@@ -185,7 +191,7 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=1, help="numba threads for the engine's code (default 1)")
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--functions", default="tanh,logistic,softplus", help="which functions (comma-separated)")
-    ap.add_argument("--constants", action="store_true", help="check the constants of the tanh proof and stop")
+    ap.add_argument("--constants", action="store_true", help="check the constants of the proofs and stop")
     args = ap.parse_args(argv)
     if args.constants:
         check_tanh_constants()

@@ -10,10 +10,10 @@ never need numba.
 Origin: the prototype ``benchmarks/experiments/fused_numba/general.py`` (in git at commit
 ed06532; docs/benchmarks.md). The float32 tanh was fitted by ``benchmarks/provenance/fit_tanh.py``
 (its output: ``tanh_coeffs.json`` there); the shipped float32 tanh and logistic are checked on every
-float32 input by ``check_tanh.py`` and ``check_logistic.py`` in the same folder. The float64 tanh,
-logistic and softplus (for BCE) are built from one table-driven exp; their error bounds are proved in
-docs/theory.md, section 15, and measured on 10^8 inputs each by
-``benchmarks/check_float64_activations.py``.
+float32 input by ``check_tanh.py`` and ``check_logistic.py`` in the same folder. The float64 tanh and
+logistic are built from the addition theorem (a 2^(j/16) table and tanh of the reduced argument),
+softplus (for BCE) from a table-driven exp; their error bounds are proved in docs/theory.md, section
+15, and measured on 10^8 inputs each by ``benchmarks/check_float64_activations.py``.
 
 Size: this module is the one exception to the 600-line limit of docs/architecture.md. It holds the
 engine's LLVM IR generation through llvmlite (vector activations, register tiles, loss rows) and the
@@ -136,7 +136,9 @@ def logistic_f32_array(xs, out):
 
 
 # --------------------------------------------------------------- float64 constants
-# The float64 tanh, logistic and softplus share one exp, table-driven: for a <= 0,
+# The float64 tanh and logistic share the reduction and table below but not the exp (see
+# _vector_tanh64: the addition theorem with tanh of the reduced argument); softplus uses the exp,
+# table-driven: for a <= 0,
 # a = (16 k + j) ln2/16 + r with N = 16 k + j = a 16/ln2 rounded to an integer (to nearest, by
 # adding 1.5 2^52: the integer lands in the significand's low bits), 0 <= j < 16, and
 # r = (a - N LN2_16_HI) - N LN2_16_LO (Cody-Waite: LN2_16_HI is ln 2 / 16 rounded to double with its
@@ -183,6 +185,13 @@ TANH_T = tuple(float(np.int64(np.float64(t).view(np.int64) - (j << 48)).view(np.
 #: tanh y = y + y^3 (TANH_S[0] + TANH_S[1] y^2 + TANH_S[2] y^4) + O(y^9) (its Taylor coefficients
 #: -1/3, 2/15, -17/315), for the reduced argument |y| <= 0.01084
 TANH_S = (-1 / 3, 2 / 15, -17 / 315)
+#: the logistic's table: 2^(j/16) = T_j (1 + rho_j) as for tanh, with 2^64 T_j less j 2^48 in its bits
+#: (2^(k + 64) T_j stays a normal number down to k = -1077) and LOGISTIC_RHO[j] = rho_j; 2 tanh(r / 2) =
+#: r + r^3 (LOGISTIC_S[0] + LOGISTIC_S[1] r^2 + LOGISTIC_S[2] r^4) (TANH_S scaled by 4, 16, 64: exact)
+LOGISTIC_T = tuple(float(np.int64(np.float64(t).view(np.int64) - (j << 48) + (64 << 52)).view(np.float64))
+                   for j, t in enumerate(TANH_T52))
+LOGISTIC_RHO = tuple(2 * v for v in TANH_HALF_RHO)
+LOGISTIC_S = (TANH_S[0] / 4, TANH_S[1] / 16, TANH_S[2] / 64)
 #: logistic and softplus: a = -|z| clamped at -746 < ln(2^-1075) = -745.13, below which e^a rounds to 0
 LOGISTIC_A_LO = -746.0
 #: log1p(e) for 0 <= e <= 1 as 2 atanh(w), w = e / (2 + e) <= 1/3: 2 w sum_{j=0}^{16} w^(2j) / (2j + 1),
@@ -394,16 +403,39 @@ def _exp64(builder, vt, fma, a):
 
 
 def _vector_logistic64(builder, vt, fma, z):
-    """float64 logistic: e = e^-|z| (clamped at LOGISTIC_A_LO), e / (1 + e) for z < 0, 1 / (1 + e)
-    otherwise. NaN gives NaN, +inf 1, -inf 0."""
-    fabs = _vfunc(builder, vt, "fabs")
-    a = builder.fneg(builder.call(fabs, [z]))
+    """float64 logistic by the construction of _vector_tanh64. With a = -|z| (clamped at
+    LOGISTIC_A_LO), N = 16 k + j the integer nearest to 16 a / ln 2 and r = a - N ln2/16 + rho_j
+    (Cody-Waite: the range reaches N = -17222), e^a = H e^r with H = 2^k T_j, and e^r = (2 + tau) /
+    (2 - tau) for tau = 2 tanh(r / 2) (the odd polynomial); so with A = 2 - tau and B = H (2 + tau),
+    the logistic is A / (A + B) for z >= 0 and B / (A + B) for z < 0. A and B are formed at the scale
+    2^64 (2^(k + 64) T_j is normal; both by one fused multiply-add), so the quotient rounds once,
+    into the subnormals where the result is one. NaN gives NaN, +inf 1, -inf 0. 25 vector
+    operations per 8 values (10 on the multiply-add units) against 32 (14) for the full exp; the
+    error bound is in docs/theory.md, section 15."""
+    it = ir.VectorType(ir.IntType(64), vt.count)
+    a = builder.bitcast(builder.or_(builder.bitcast(z, it), ir.Constant(it, [1 << 63] * vt.count)), vt)  # -|z|
     lo = _splat(builder, vt, LOGISTIC_A_LO)
-    a = builder.select(builder.fcmp_ordered("<", a, lo), lo, a)
-    e = _exp64(builder, vt, fma, a)
-    one = _splat(builder, vt, 1.0)
-    num = builder.select(builder.fcmp_ordered("<", z, _splat(builder, vt, 0.0)), e, one)
-    return _div64(builder, vt, fma, num, builder.fadd(one, e))
+    a = builder.select(builder.fcmp_ordered("<", a, lo), lo, a)  # NaN passes
+    t = builder.call(fma, [a, _splat(builder, vt, INV_LN2_16), _splat(builder, vt, ROUND64)])
+    nnf = builder.fneg(builder.fsub(t, _splat(builder, vt, ROUND64)))  # -N
+    tb = builder.bitcast(t, it)
+    j = builder.and_(tb, ir.Constant(it, [15] * vt.count))  # folded into the permutes with AVX-512
+    r = builder.call(fma, [nnf, _splat(builder, vt, LN2_16_HI), a])  # exact
+    r = builder.call(fma, [nnf, _splat(builder, vt, LN2_16_LO), r])
+    r = builder.fadd(r, _lookup16(builder, LOGISTIC_RHO, j))
+    r2 = builder.fmul(r, r)
+    p = builder.call(fma, [_splat(builder, vt, LOGISTIC_S[2]), r2, _splat(builder, vt, LOGISTIC_S[1])])
+    p = builder.call(fma, [p, r2, _splat(builder, vt, LOGISTIC_S[0])])
+    tau = builder.call(fma, [builder.fmul(r, r2), p, r])  # 2 tanh(r / 2)
+    hb = builder.add(builder.bitcast(_lookup16(builder, LOGISTIC_T, j), it),
+                     builder.shl(tb, ir.Constant(it, [48] * vt.count)))  # the bits of 2^(k + 64) T_j
+    h64 = builder.bitcast(hb, vt)
+    h65 = builder.bitcast(builder.add(hb, ir.Constant(it, [1 << 52] * vt.count)), vt)  # 2 h64, exact
+    big_a = builder.call(fma, [tau, _splat(builder, vt, -2.0**64), _splat(builder, vt, 2.0**65)])  # (2 - tau) 2^64
+    big_b = builder.call(fma, [h64, tau, h65])  # 2^64 H (2 + tau)
+    den = builder.fadd(big_a, big_b)
+    num = builder.select(builder.fcmp_ordered("<", z, _splat(builder, vt, 0.0)), big_b, big_a)
+    return _div64(builder, vt, fma, num, den)
 
 
 def _log1p_exp_neg_abs64(builder, vt, fma, u):

@@ -38,12 +38,13 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 #: the largest error of each float64 vector activation in units in the last place of the exact
 #: value: a regression guard just above the maxima measured on 10^8 inputs each (tanh 3.42, logistic
-#: 2.35, softplus 3.50: benchmarks/check_float64_activations.py); the bounds proved from the
-#: construction are 6.7, 3.7 and 7 (docs/theory.md section 15). Mutations caught: the exp table's
-#: tails t_j dropped (logistic, softplus); tanh's table tails rho_j dropped (16 ulp), its y^7 term
-#: dropped (261 ulp). Not caught here: the exp's Taylor polynomial one degree shorter (its truncation
-#: adds at most 0.5 ulp); tanh's T_j with 53 bits (1 + h inexact: the bound would be 8.7 ulp, the
-#: sample's maximum stays 2.6; test_tanh_constants catches it).
+#: 2.72, softplus 3.50: benchmarks/check_float64_activations.py); the bounds proved from the
+#: construction are 6.7, 4.1 and 7 (docs/theory.md section 15). Mutations caught: the exp table's
+#: tails t_j dropped (softplus); tanh's table tails rho_j dropped (16 ulp), its y^7 term dropped
+#: (261 ulp); the logistic's r^7 term dropped (16 ulp). Not caught here: the exp's Taylor polynomial
+#: one degree shorter (its truncation adds at most 0.5 ulp); tanh's T_j with 53 bits (1 + h inexact:
+#: the bound would be 8.7 ulp, the sample's maximum stays 2.6) and the logistic's rho_j dropped (at
+#: most 1.6 ulp more): test_tanh_and_logistic_constants catches both.
 ULP_BOUND = {0: 4.0, 1: 3.0, 2: 4.0}
 
 
@@ -185,11 +186,11 @@ def test_float64_activations_special_values(compiled):
     assert sub[0] == float(1 / (1 + mpmath.exp(mpmath.mpf(710))))  # 4.48e-309, correctly rounded
 
 
-def test_tanh_constants():
+def test_tanh_and_logistic_constants():
     """tanh's reduction constant ln 2 / 32, its table (2^(j/16) rounded to 52 significant bits, so
-    that 1 + T_j / 2 is exact; the tails rho_j / 2; T_j less j 2^48 in its bits) and the Taylor
-    coefficients of its odd polynomial are what the error argument (docs/theory.md, section 15)
-    assumes."""
+    that 1 + T_j / 2 is exact; the tails rho_j / 2; T_j less j 2^48 in its bits), the Taylor
+    coefficients of its odd polynomial, and the logistic's versions of them are what the error
+    arguments (docs/theory.md, section 15) assume."""
     F = _fused_numba
     with mpmath.workdps(50):
         assert F.LN2_32 == float(mpmath.log(2) / 32) and 2 * F.INV_LN2_16 == float(32 / mpmath.log(2))
@@ -199,6 +200,10 @@ def test_tanh_constants():
             assert np.float64(t).view(np.int64) & 1 == 0 and abs(exact / t - 1) <= 0.8 * mpmath.mpf(2) ** -52
             assert abs(2 * mpmath.mpf(half_rho) - (exact / t - 1)) <= mpmath.mpf(2) ** -105
             assert np.float64(biased).view(np.int64) + (j << 48) == np.float64(t).view(np.int64)
+            # the logistic: the same table at the scale 2^64, rho_j itself, the coefficients of 2 tanh(r / 2)
+            assert np.float64(F.LOGISTIC_T[j]).view(np.int64) == np.float64(biased).view(np.int64) + (64 << 52)
+            assert F.LOGISTIC_RHO[j] == 2 * half_rho
+        assert F.LOGISTIC_S == (F.TANH_S[0] / 4, F.TANH_S[1] / 16, F.TANH_S[2] / 64)
 
 
 def test_float64_activations_are_the_same_with_and_without_the_kernels_fast_math_flags(compiled):
