@@ -166,9 +166,10 @@ def check_tanh_constants() -> None:
             wmp = max(wmp, (M + abs(tau) * P) / (M - tau * P) + (P + abs(tau) * M) / (P - tau * M))
     wl2 = max(2 * n * lam / mpmath.sinh((n - mpmath.mpf(1) / 2) * ln2 / 16) for n in range(17, 1848)) / u
     wy2 = 2 * mpmath.mpf(3.05) * Y / mpmath.sinh(mpmath.mpf(16.5) * ln2 / 16)
-    rows += [("k <= -2: rounding weights of 1 - h, 1 + h", wmp, 2.08), ("k <= -2: 2|N| lambda / sinh 2|x| / u", wl2, 0.29),
-             ("k <= -2: 2 (3.05) Y / sinh 2|x|", wy2, 0.09)]
-    # the logistic: |r*| <= ln2/32 (1 + 746 |K16 - 16/ln2| 16/ln2 ...), its argument error, its case totals
+    rows += [("k <= -2: rounding weights of 1 - h, 1 + h", wmp, 2.08),
+             ("k <= -2: 2|N| lambda / sinh 2|x| / u", wl2, 0.29), ("k <= -2: 2 (3.05) Y / sinh 2|x|", wy2, 0.09)]
+    # the logistic: |r*| <= (ln2/16) (1/2 + 746 |K16 - 16/ln2|), its argument error (3.05 u |r| through the
+    # reduction, the tail and the polynomial, plus the Cody-Waite remainder), its case totals
     k16err = abs(mpmath.mpf(F.INV_LN2_16) - 16 / ln2)
     rstar = ln2 / 16 * (mpmath.mpf(1) / 2 + 746 * k16err)
     ds = 3.05 * rstar * 1.0002 + mpmath.mpf(2) ** -73 / u
