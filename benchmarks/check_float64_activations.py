@@ -17,7 +17,14 @@ Inputs per function (both signs; chunks of 10^6 so memory stays small):
 * the neighbourhoods of every boundary of the exp's range reduction (a = k ln2 / 2, where n
   changes) and of the clamps and the subnormal thresholds (+-2000 float64 steps each).
 
+``--constants`` recomputes, in mpmath, the constants and maxima that the proofs of the tanh and
+logistic bounds (docs/theory.md, section 15) quote, and asserts them: the reduction's constants and their errors, the
+52-bit table and its tails, the truncation of the odd polynomial, and the maxima over N and the reduced
+argument of the weights of each rounding (at the end points of each interval of N, where the weights are
+largest: they are monotone in the reduced argument), then the three case totals.
+
 Usage: python benchmarks/check_float64_activations.py [--n 100000000] [--threads 1]
+       [--functions tanh,logistic,softplus] [--constants]
        (about 10 minutes for the three functions on one core)
 """
 
@@ -115,12 +122,82 @@ def validate_reference(act: int, rng, n: int = 200_000) -> float:
     return worst
 
 
+def check_tanh_constants() -> None:
+    """The numbers quoted by the proofs of the tanh and logistic bounds (docs/theory.md, section 15),
+    recomputed and asserted; prints them."""
+    import mpmath
+
+    from bettibounds.engines import _fused_numba as F
+
+    mpmath.mp.dps = 50
+    u = mpmath.mpf(2) ** -53
+    ln2 = mpmath.log(2)
+    K = mpmath.mpf(2 * F.INV_LN2_16)
+    lam = abs(mpmath.mpf(F.LN2_32) - ln2 / 32)
+    kerr = abs(K - 32 / ln2)
+    ystar = ln2 / 32 * (mpmath.mpf(1) / 2 + 40 * kerr)
+    rows = [("lambda = |LN2_32 - ln2/32|", lam, 7.25e-19), ("|K - 32/ln2|", kerr, 6.6e-16),
+            ("max |y*|", ystar, 0.0108305)]
+    rho_max = rho_err = mpmath.mpf(0)
+    for j, (t, hr) in enumerate(zip(F.TANH_T52, F.TANH_HALF_RHO)):
+        assert np.float64(t).view(np.int64) & 1 == 0, j  # 52 significant bits
+        assert np.float64(F.TANH_T[j]).view(np.int64) + (j << 48) == np.float64(t).view(np.int64), j
+        rho = mpmath.mpf(2) ** (mpmath.mpf(j) / 16) / mpmath.mpf(t) - 1
+        rho_max, rho_err = max(rho_max, abs(rho)), max(rho_err, abs(2 * mpmath.mpf(hr) - rho))
+    rows += [("max |rho_j| / 2^-52", rho_max / mpmath.mpf(2) ** -52, 0.8),
+             ("max |rho_hat_j - rho_j| / 2^-105", rho_err / mpmath.mpf(2) ** -105, 1.0)]
+    for c, want in zip(F.TANH_S, (mpmath.mpf(-1) / 3, mpmath.mpf(2) / 15, mpmath.mpf(-17) / 315)):
+        assert c == float(want)
+    Y = mpmath.mpf(0.01084)
+    rows.append(("truncation 62/2835 Y^8 / u", mpmath.mpf(62) / 2835 * Y**8 / u, 0.038))
+    # k = -1 (N = -1..-16): the weights 2|y*| / sinh 2|x| and 2|N| lambda / sinh 2|x|, |x| = |N| ln2/32 - y*,
+    # are largest at y* = +ystar (and 2|y*| / sinh at one of the two ends): evaluate both ends
+    wy = max(2 * abs(e) / mpmath.sinh(2 * (n * ln2 / 32 - e)) for n in range(1, 17) for e in (ystar, -ystar))
+    wl = max(2 * n * lam / mpmath.sinh(2 * (n * ln2 / 32 - ystar)) for n in range(1, 17)) / u
+    rows += [("k = -1: max 2|y*| / sinh 2|x|", wy, 1.0), ("k = -1: max 2|N| lambda / sinh 2|x| / u", wl, 0.61)]
+    # k <= -2: the rounding weights of M and P, at every h = 2^k T_j (N = -17 ... -1847) and tau = +-Y
+    # (the weights grow with tau); the argument's weights at the smallest |x| of each N
+    wmp = mpmath.mpf(0)
+    for n in range(17, 1848):
+        k, j = -((n + 15) // 16), (-n) % 16
+        h = mpmath.mpf(2) ** k * mpmath.mpf(F.TANH_T52[j])
+        M, P = 1 - h, 1 + h
+        for tau in (Y, -Y):
+            wmp = max(wmp, (M + abs(tau) * P) / (M - tau * P) + (P + abs(tau) * M) / (P - tau * M))
+    wl2 = max(2 * n * lam / mpmath.sinh((n - mpmath.mpf(1) / 2) * ln2 / 16) for n in range(17, 1848)) / u
+    wy2 = 2 * mpmath.mpf(3.05) * Y / mpmath.sinh(mpmath.mpf(16.5) * ln2 / 16)
+    rows += [("k <= -2: rounding weights of 1 - h, 1 + h", wmp, 2.08),
+             ("k <= -2: 2|N| lambda / sinh 2|x| / u", wl2, 0.29), ("k <= -2: 2 (3.05) Y / sinh 2|x|", wy2, 0.09)]
+    # the logistic: |r*| <= (ln2/16) (1/2 + 746 |K16 - 16/ln2|), its argument error (3.05 u |r| through the
+    # reduction, the tail and the polynomial, plus the Cody-Waite remainder), its case totals
+    k16err = abs(mpmath.mpf(F.INV_LN2_16) - 16 / ln2)
+    rstar = ln2 / 16 * (mpmath.mpf(1) / 2 + 746 * k16err)
+    ds = 3.05 * rstar * 1.0002 + mpmath.mpf(2) ** -73 / u
+    rows += [("logistic: max |r*|", rstar, 0.021661), ("logistic: argument error / u", ds, 0.067),
+             ("logistic bound z >= 0 (ulp)", 3 + ds / 2, 3.1), ("logistic bound z < 0 (ulp)", 4 + ds, 4.1)]
+    case_b = 3 + 3.05 * wy + wl
+    case_c = 3 + wmp + wl2 + wy2
+    rows += [("bound for N = 0 (ulp)", 1 + mpmath.mpf(62) / 2835 * Y**8 / u + 0.002, 1.04),
+             ("bound for k = -1 (ulp)", case_b, 6.7), ("bound for k <= -2 (ulp)", case_c, 5.5)]
+    print("| quantity | value | stated in docs/theory.md section 15 |")
+    print("|---|---:|---:|")
+    for name, value, stated in rows:
+        print(f"| {name} | {mpmath.nstr(value, 6)} | <= {stated} |")
+        assert value <= stated, (name, value, stated)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=100_000_000, help="inputs per function (default 10^8)")
     ap.add_argument("--threads", type=int, default=1, help="numba threads for the engine's code (default 1)")
     ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--functions", default="tanh,logistic,softplus", help="which functions (comma-separated)")
+    ap.add_argument("--constants", action="store_true", help="check the constants of the proofs and stop")
     args = ap.parse_args(argv)
+    if args.constants:
+        check_tanh_constants()
+        return
+    acts = [a for a, name in NAMES.items() if name in args.functions.split(",")]
     import numba
 
     numba.set_num_threads(args.threads)
@@ -130,7 +207,7 @@ def main(argv=None) -> None:
     print("| function | inputs | reference error (ulp, 2e5 inputs vs mpmath) | max error (ulp) | at x | "
           "mean (ulp) | <= 0.5 | <= 1 | <= 2 | > 2 | > 3 | seconds |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for act in (0, 1, 2):
+    for act in acts:
         t0 = time.perf_counter()
         ref_err = validate_reference(act, np.random.default_rng(args.seed + act))
         worst, arg, total, count = -1.0, None, 0.0, 0

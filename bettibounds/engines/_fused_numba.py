@@ -10,10 +10,10 @@ never need numba.
 Origin: the prototype ``benchmarks/experiments/fused_numba/general.py`` (in git at commit
 ed06532; docs/benchmarks.md). The float32 tanh was fitted by ``benchmarks/provenance/fit_tanh.py``
 (its output: ``tanh_coeffs.json`` there); the shipped float32 tanh and logistic are checked on every
-float32 input by ``check_tanh.py`` and ``check_logistic.py`` in the same folder. The float64 tanh,
-logistic and softplus (for BCE) are built from one table-driven exp; their error bounds are proved in
-docs/theory.md, section 15, and measured on 10^8 inputs each by
-``benchmarks/check_float64_activations.py``.
+float32 input by ``check_tanh.py`` and ``check_logistic.py`` in the same folder. The float64 tanh and
+logistic are built from the addition theorem (a 2^(j/16) table and tanh of the reduced argument),
+softplus (for BCE) from a table-driven exp; their error bounds are proved in docs/theory.md, section
+15, and measured on 10^8 inputs each by ``benchmarks/check_float64_activations.py``.
 
 Size: this module is the one exception to the 600-line limit of docs/architecture.md. It holds the
 engine's LLVM IR generation through llvmlite (vector activations, register tiles, loss rows) and the
@@ -21,6 +21,7 @@ numba kernels built from it, which share private code-generation helpers; it is 
 """
 
 import math
+from fractions import Fraction
 
 import numpy as np
 from llvmlite import binding as _llvm
@@ -135,7 +136,9 @@ def logistic_f32_array(xs, out):
 
 
 # --------------------------------------------------------------- float64 constants
-# The float64 tanh, logistic and softplus share one exp, table-driven: for a <= 0,
+# The float64 tanh and logistic share the reduction and table below but not the exp (see
+# _vector_tanh64: the addition theorem with tanh of the reduced argument); softplus uses the exp,
+# table-driven: for a <= 0,
 # a = (16 k + j) ln2/16 + r with N = 16 k + j = a 16/ln2 rounded to an integer (to nearest, by
 # adding 1.5 2^52: the integer lands in the significand's low bits), 0 <= j < 16, and
 # r = (a - N LN2_16_HI) - N LN2_16_LO (Cody-Waite: LN2_16_HI is ln 2 / 16 rounded to double with its
@@ -165,6 +168,30 @@ EXP2_LO = (0.0, 8.551889705537965e-17, -3.046782079812471e-17, 8.912812676025408
            2.960140695448873e-17, 3.283107224245627e-17, -1.0619946056195963e-16)
 #: tanh: a = -2|x| clamped at -80 (|x| >= 40, where tanh is 1 to within 1e-34)
 TANH_A_LO = -80.0
+#: tanh's reduction: ln 2 / 32 as one double (within 7.3e-19 of it; N ln 2 / 32 for |N| <= 1847
+#: within 1.4e-15, which only the far tail sees: docs/theory.md section 15)
+LN2_32 = math.log(2) / 32
+#: tanh's table: 2^(j/16) = T_j (1 + rho_j) with T_j rounded to 52 significant bits (the last bit of
+#: the double is 0, so that 1 + T_j / 2 is exact) and rho_j = 2^(j/16) / T_j - 1, |rho_j| <= 2^-52, from
+#: the head and tail above (within 2^-106 of 2^(j/16)) in exact rational arithmetic, rounded once.
+#: TANH_HALF_RHO[j] = rho_j / 2. TANH_T holds T_j with j 2^48 taken from its bits, so that adding the
+#: reduction's word t 2^48 = (16 k + j) 2^48 to them gives 2^k T_j exactly (one integer add, no mask).
+TANH_T52 = tuple(hi if not np.float64(hi).view(np.int64) & 1 else hi + math.copysign(math.ulp(hi), lo)
+                 for hi, lo in zip(EXP2_HI, EXP2_LO))
+TANH_HALF_RHO = tuple(float((Fraction(hi) + Fraction(lo) - Fraction(t)) / Fraction(t)) / 2
+                      for hi, lo, t in zip(EXP2_HI, EXP2_LO, TANH_T52))
+TANH_T = tuple(float(np.int64(np.float64(t).view(np.int64) - (j << 48)).view(np.float64))
+               for j, t in enumerate(TANH_T52))
+#: tanh y = y + y^3 (TANH_S[0] + TANH_S[1] y^2 + TANH_S[2] y^4) + O(y^9) (its Taylor coefficients
+#: -1/3, 2/15, -17/315), for the reduced argument |y| <= 0.01084
+TANH_S = (-1 / 3, 2 / 15, -17 / 315)
+#: the logistic's table: 2^(j/16) = T_j (1 + rho_j) as for tanh, with 2^64 T_j less j 2^48 in its bits
+#: (2^(k + 64) T_j stays a normal number down to k = -1077) and LOGISTIC_RHO[j] = rho_j; 2 tanh(r / 2) =
+#: r + r^3 (LOGISTIC_S[0] + LOGISTIC_S[1] r^2 + LOGISTIC_S[2] r^4) (TANH_S scaled by 4, 16, 64: exact)
+LOGISTIC_T = tuple(float(np.int64(np.float64(t).view(np.int64) - (j << 48) + (64 << 52)).view(np.float64))
+                   for j, t in enumerate(TANH_T52))
+LOGISTIC_RHO = tuple(2 * v for v in TANH_HALF_RHO)
+LOGISTIC_S = (TANH_S[0] / 4, TANH_S[1] / 16, TANH_S[2] / 64)
 #: logistic and softplus: a = -|z| clamped at -746 < ln(2^-1075) = -745.13, below which e^a rounds to 0
 LOGISTIC_A_LO = -746.0
 #: log1p(e) for 0 <= e <= 1 as 2 atanh(w), w = e / (2 + e) <= 1/3: 2 w sum_{j=0}^{16} w^(2j) / (2j + 1),
@@ -309,7 +336,7 @@ def _lookup16(builder, values, j):
     return out
 
 
-def _exp_parts64(builder, vt, fma, a, offset=0, with_k=False):
+def _exp_parts64(builder, vt, fma, a, offset=0):
     """(h, c) with e^a = 2^-offset (h + c) for a vector a <= 0 (or NaN): h = 2^(k + offset) T_j
     exactly, c = 2^(k + offset) (T_j q + t_j); k + offset must stay >= -1022. N is rounded to
     nearest by adding 1.5 2^52 (its integer then sits in the significand's low bits: no
@@ -331,8 +358,6 @@ def _exp_parts64(builder, vt, fma, a, offset=0, with_k=False):
     h = builder.bitcast(builder.add(builder.bitcast(hi, it), shift), vt)  # T_j 2^(k + offset), exact
     p2 = builder.bitcast(builder.add(shift, ir.Constant(it, [1023 << 52] * vt.count)), vt)  # 2^(k + offset)
     c = builder.fmul(builder.call(fma, [hi, q, lo]), p2)
-    if with_k:  # and the lanes where k >= -1
-        return h, c, builder.icmp_signed(">=", k, ir.Constant(it, [-1] * vt.count))
     return h, c
 
 
@@ -342,23 +367,38 @@ def _div64(builder, vt, fma, num, den):
 
 
 def _vector_tanh64(builder, vt, fma, x):
-    """float64 tanh: with a = -2|x| (clamped at TANH_A_LO) and e^a = h + c (_exp_parts64),
-    tanh|x| = (1 - e^a) / (1 + e^a), with the sign of x. The numerator is (1 - h) - c for k >= -1,
-    where 1 - h is exact (h in [1/2, 2], Sterbenz) and 1 - e^a cancels, else 1 - (h + c) (no
-    cancellation: e^a < 1/2); for |x| < 0.0108 (N = 0: h = 1, c = q) it is -q itself, so small
-    arguments keep their relative accuracy. NaN gives NaN, +-inf give +-1, -0 gives -0."""
-    fabs, copysign = _vfunc(builder, vt, "fabs"), _vfunc(builder, vt, "copysign")
-    ax = builder.call(fabs, [x])
-    a = builder.fneg(builder.fadd(ax, ax))  # -2|x|, exact (an add: the multiply units are the busy ones)
-    lo = _splat(builder, vt, TANH_A_LO)
-    a = builder.select(builder.fcmp_ordered("<", a, lo), lo, a)  # NaN passes
-    h, c, small = _exp_parts64(builder, vt, fma, a, with_k=True)
+    """float64 tanh from the addition theorem. With b = -|x| (clamped at TANH_A_LO / 2), N = 16 k + j
+    the integer nearest to 32 b / ln 2 and y = b - N ln2/32 + rho_j / 2 (|y| <= 0.01084), e^(2b) =
+    h e^(2y) with h = 2^k T_j exact (one integer add), and e^(2y) = (1 + tau) / (1 - tau) for tau =
+    tanh y (a degree-7 odd Taylor polynomial); so tanh|x| = (1 - h e^(2y)) / (1 + h e^(2y)) =
+    ((1 - h) - tau (1 + h)) / ((1 + h) - tau (1 - h)), two fused multiply-adds and one division, with
+    the sign of x copied onto it. 1 - h is exact where the numerator cancels (h >= 1/2); for
+    |x| < 0.0108 (N = 0: h = 1, rho_0 = 0, y = b) the quotient is -2 tau / 2 = tanh|x| to about
+    1 ulp. NaN gives NaN, +-inf give +-1, -0 gives -0. 21 vector operations per 8 values (9 on the
+    multiply-add units) against 33 (13) for the form (1 - e^a) / (1 + e^a) with a full exp
+    (docs/benchmarks.md, issue 23); the error bound is in docs/theory.md, section 15."""
+    it = ir.VectorType(ir.IntType(64), vt.count)
+    b = builder.bitcast(builder.or_(builder.bitcast(x, it), ir.Constant(it, [1 << 63] * vt.count)), vt)  # -|x|
+    lo = _splat(builder, vt, TANH_A_LO / 2)
+    b = builder.select(builder.fcmp_ordered("<", b, lo), lo, b)  # NaN passes
+    # N rounded to nearest by adding 1.5 2^52: its integer sits in t's low bits (j = the low 4)
+    t = builder.call(fma, [b, _splat(builder, vt, 2 * INV_LN2_16), _splat(builder, vt, ROUND64)])
+    nf = builder.fsub(t, _splat(builder, vt, ROUND64))
+    tb = builder.bitcast(t, it)
+    j = builder.and_(tb, ir.Constant(it, [15] * vt.count))  # folded into the permutes with AVX-512
+    y = builder.call(fma, [builder.fneg(nf), _splat(builder, vt, LN2_32), b])
+    y = builder.fadd(y, _lookup16(builder, TANH_HALF_RHO, j))
+    y2 = builder.fmul(y, y)
+    p = builder.call(fma, [_splat(builder, vt, TANH_S[2]), y2, _splat(builder, vt, TANH_S[1])])
+    p = builder.call(fma, [p, y2, _splat(builder, vt, TANH_S[0])])
+    ntau = builder.fneg(builder.call(fma, [builder.fmul(y, y2), p, y]))  # -tanh y
+    h = builder.bitcast(builder.add(builder.bitcast(_lookup16(builder, TANH_T, j), it),
+                                    builder.shl(tb, ir.Constant(it, [48] * vt.count))), vt)  # 2^k T_j
     one = _splat(builder, vt, 1.0)
-    e = builder.fadd(h, c)
-    # 1 - e: (1 - h) - c where 1 - h is exact (k >= -1, h >= 1/2: the cancelling case), else 1 - e
-    num = builder.select(small, builder.fsub(builder.fsub(one, h), c), builder.fsub(one, e))
-    den = builder.fadd(one, e)
-    return builder.call(copysign, [_div64(builder, vt, fma, num, den), x])
+    omh, oph = builder.fsub(one, h), builder.fadd(one, h)
+    num = builder.call(fma, [ntau, oph, omh])
+    den = builder.call(fma, [ntau, omh, oph])
+    return builder.call(_vfunc(builder, vt, "copysign"), [_div64(builder, vt, fma, num, den), x])
 
 
 def _exp64(builder, vt, fma, a):
@@ -370,16 +410,39 @@ def _exp64(builder, vt, fma, a):
 
 
 def _vector_logistic64(builder, vt, fma, z):
-    """float64 logistic: e = e^-|z| (clamped at LOGISTIC_A_LO), e / (1 + e) for z < 0, 1 / (1 + e)
-    otherwise. NaN gives NaN, +inf 1, -inf 0."""
-    fabs = _vfunc(builder, vt, "fabs")
-    a = builder.fneg(builder.call(fabs, [z]))
+    """float64 logistic by the construction of _vector_tanh64. With a = -|z| (clamped at
+    LOGISTIC_A_LO), N = 16 k + j the integer nearest to 16 a / ln 2 and r = a - N ln2/16 + rho_j
+    (Cody-Waite: the range reaches N = -17222), e^a = H e^r with H = 2^k T_j, and e^r = (2 + tau) /
+    (2 - tau) for tau = 2 tanh(r / 2) (the odd polynomial); so with A = 2 - tau and B = H (2 + tau),
+    the logistic is A / (A + B) for z >= 0 and B / (A + B) for z < 0. A and B are formed at the scale
+    2^64 (2^(k + 64) T_j is normal; both by one fused multiply-add), so the quotient rounds once,
+    into the subnormals where the result is one. NaN gives NaN, +inf 1, -inf 0. 25 vector
+    operations per 8 values (10 on the multiply-add units) against 32 (14) for the full exp; the
+    error bound is in docs/theory.md, section 15."""
+    it = ir.VectorType(ir.IntType(64), vt.count)
+    a = builder.bitcast(builder.or_(builder.bitcast(z, it), ir.Constant(it, [1 << 63] * vt.count)), vt)  # -|z|
     lo = _splat(builder, vt, LOGISTIC_A_LO)
-    a = builder.select(builder.fcmp_ordered("<", a, lo), lo, a)
-    e = _exp64(builder, vt, fma, a)
-    one = _splat(builder, vt, 1.0)
-    num = builder.select(builder.fcmp_ordered("<", z, _splat(builder, vt, 0.0)), e, one)
-    return _div64(builder, vt, fma, num, builder.fadd(one, e))
+    a = builder.select(builder.fcmp_ordered("<", a, lo), lo, a)  # NaN passes
+    t = builder.call(fma, [a, _splat(builder, vt, INV_LN2_16), _splat(builder, vt, ROUND64)])
+    nnf = builder.fneg(builder.fsub(t, _splat(builder, vt, ROUND64)))  # -N
+    tb = builder.bitcast(t, it)
+    j = builder.and_(tb, ir.Constant(it, [15] * vt.count))  # folded into the permutes with AVX-512
+    r = builder.call(fma, [nnf, _splat(builder, vt, LN2_16_HI), a])  # exact
+    r = builder.call(fma, [nnf, _splat(builder, vt, LN2_16_LO), r])
+    r = builder.fadd(r, _lookup16(builder, LOGISTIC_RHO, j))
+    r2 = builder.fmul(r, r)
+    p = builder.call(fma, [_splat(builder, vt, LOGISTIC_S[2]), r2, _splat(builder, vt, LOGISTIC_S[1])])
+    p = builder.call(fma, [p, r2, _splat(builder, vt, LOGISTIC_S[0])])
+    tau = builder.call(fma, [builder.fmul(r, r2), p, r])  # 2 tanh(r / 2)
+    hb = builder.add(builder.bitcast(_lookup16(builder, LOGISTIC_T, j), it),
+                     builder.shl(tb, ir.Constant(it, [48] * vt.count)))  # the bits of 2^(k + 64) T_j
+    h64 = builder.bitcast(hb, vt)
+    h65 = builder.bitcast(builder.add(hb, ir.Constant(it, [1 << 52] * vt.count)), vt)  # 2 h64, exact
+    big_a = builder.call(fma, [tau, _splat(builder, vt, -2.0**64), _splat(builder, vt, 2.0**65)])  # (2 - tau) 2^64
+    big_b = builder.call(fma, [h64, tau, h65])  # 2^64 H (2 + tau)
+    den = builder.fadd(big_a, big_b)
+    num = builder.select(builder.fcmp_ordered("<", z, _splat(builder, vt, 0.0)), big_b, big_a)
+    return _div64(builder, vt, fma, num, den)
 
 
 def _log1p_exp_neg_abs64(builder, vt, fma, u):
@@ -739,11 +802,14 @@ def act_f32_vector_array(xs, out, act):
         out[i] = tanh_f32(xs[i]) if act == 0 else logistic_f32(xs[i])
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
+@njit(parallel=True, fastmath=FM, cache=True, error_model="numpy")
 def act_f64_vector_array(xs, out, act):
     """out[i] = phi(xs[i]) for float64 arrays through the kernel's float64 vector code: tanh (act 0),
     the logistic (1), softplus (2; the BCE terms); the last len % VW64 values through a padded
-    vector. Tests and benchmarks/check_float64_activations.py."""
+    vector. Compiled with the kernel's fast-math flags (numba adds them to every floating-point
+    operation of the function, the inlined vector code included), so what the tests and
+    benchmarks/check_float64_activations.py measure is the code the kernel runs; the tests hold
+    :func:`act_vector_array` (no flags) to it bit for bit."""
     n = xs.shape[0]
     nvec = n // VW64
     blocks = (nvec + 1023) // 1024

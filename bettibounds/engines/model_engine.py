@@ -104,7 +104,7 @@ class ModelEngine(SliceTrick):
     fast_activations : bool
         Compute tanh and the logistic (``nn.Tanh``, ``nn.Sigmoid``, ``torch.tanh``, ``torch.sigmoid``,
         ``F.tanh``, ``F.sigmoid``, ``Tensor.tanh``, ``Tensor.sigmoid``; differentiable) with the fused
-        engine's vector functions (:mod:`.fast_activations`; default True): float64 within 6.6 / 3.7 ulp
+        engine's vector functions (:mod:`.fast_activations`; default True): float64 within 6.7 / 4.1 ulp
         (docs/theory.md, section 15), float32 within 5 / 2 ulp of the correctly rounded values, where
         torch's own are within about 1 ulp; 5x (float64) and 10x (float32) faster than torch's tanh on
         the development CPU. On the CPU, with numba installed, without ``compile``; checked at the

@@ -33,7 +33,7 @@ from bettibounds.engines.model_engine import ModelEngine, ModelProblem  # noqa: 
 nn, F = torch.nn, torch.nn.functional
 #: the stated bounds from the exact value (docs/theory.md section 15 for float64; the exhaustive float32 checks
 #: bound the distance from the correctly rounded value by 5 and 2 ulp, so from the exact one by 5.5 and 2.5)
-ULP = {("tanh", "float64"): 6.6, ("logistic", "float64"): 3.7, ("tanh", "float32"): 5.5, ("logistic", "float32"): 2.5}
+ULP = {("tanh", "float64"): 6.7, ("logistic", "float64"): 4.1, ("tanh", "float32"): 5.5, ("logistic", "float32"): 2.5}
 
 
 def _inputs(dtype) -> np.ndarray:
