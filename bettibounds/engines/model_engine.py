@@ -57,7 +57,8 @@ from ..errors import InvalidSpecError
 from .model_forward import no_fastpath, one_line
 from .model_losses import MODEL_LOSSES, REDUCTIONS
 from .model_problem import MODES, ModelProblem, mode_dependent_modules, select_parameters
-from .model_slice import SlicePlan, SliceTrick
+from .model_blocks import SampleBlocks
+from .model_slice import SlicePlan
 from .validation import check_mode, check_points
 
 __all__ = ["ModelProblem", "ModelEngine", "MODEL_LOSSES", "REDUCTIONS", "MODES", "select_parameters",
@@ -76,7 +77,7 @@ _CPU_FLOOR_BYTES = 256 * 2**20
 
 
 # ------------------------------------------------------------------ engine
-class ModelEngine(SliceTrick):
+class ModelEngine(SampleBlocks):
     """The loss of a module on the data (x, y), evaluated at many parameter vectors at once.
 
     Parameters
@@ -144,7 +145,8 @@ class ModelEngine(SliceTrick):
     engine = "model"
 
     def __init__(self, problem, x, y, device=None, dtype="float64", *, slice_trick: bool = True,
-                 compile: bool = False, fast_activations: bool = True):  # (compile: torch.compile's name)
+                 compile: bool = False, fast_activations: bool = True,
+                 sample_block: int | None = None):  # (compile: torch.compile's name)
         super().__init__(problem, x, y, device, dtype)
         if not isinstance(compile, bool):
             raise InvalidSpecError(f"compile must be True or False, got {compile!r}")
@@ -165,6 +167,7 @@ class ModelEngine(SliceTrick):
             self._setup_slice_trick()
         else:
             self.slice_trick_reason = "turned off (slice_trick=False)"
+        self._setup_sample_blocks(sample_block, compile)
 
     def _setup_activations(self, wanted: bool, compile: bool) -> None:
         """Use :mod:`.fast_activations` where asked and possible; checked at the centre against
@@ -214,7 +217,8 @@ class ModelEngine(SliceTrick):
                 "parameters": list(self.names), "n_params": self.n_params, "samples": self.m,
                 "slice_trick": self.slice_trick, "slice_trick_reason": self.slice_trick_reason,
                 "compiled": self.compiled, "compile_reason": self.compile_reason, "activations": self.activations,
-                "activations_reason": self.activations_reason, "notes": list(self.notes)}
+                "activations_reason": self.activations_reason, "sample_blocks": self.sample_blocks,
+                "sample_blocks_reason": self.sample_blocks_reason, "notes": list(self.notes)}
 
     # ------------------------------------------------------------ evaluation
     def evaluate(self, theta) -> torch.Tensor:

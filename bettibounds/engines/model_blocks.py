@@ -1,0 +1,229 @@
+"""Sample blocking of the model engine: a chunk's forward evaluated on blocks of samples.
+
+A point's activations on all m samples of a CNN are megabytes per layer (the benchmark's CNN on the
+1797 digits: 7.3 MB per pass in float64), so the layers' passes -- the slice trick's table product,
+the activation, the pooling, the last Linear -- go through memory one after the other, each 2-3x
+slower than on data that stays in the cache (docs/benchmarks.md, "Any PyTorch model"). With
+sample blocking the model is evaluated on blocks of samples through all its layers (for the slice
+trick, the block's first-layer outputs are the product of the coordinates with the block's columns
+of the tables), the per-sample outputs (m, ...) are concatenated, and the loss is applied once to
+the whole prediction -- so every loss, a callable included, keeps its exact definition.
+
+Valid only for a module that treats samples independently (eval-mode norm layers, Dropout,
+convolutions, Linear, LayerNorm: true; a custom module that mixes the batch, ``x - x.mean(0)``:
+false). :class:`SampleBlocks` checks it when the engine is built: at two parameter vectors, the
+blocked outputs under two partitions of the samples (the one a one-point chunk uses and three near
+equal blocks) must agree with the unblocked outputs to ``BLOCK_CHECK_RTOL`` times the outputs'
+largest magnitude (an exception counts as a disagreement); otherwise blocking stays off, with the
+reason recorded. The blocks of a partition differ in size by at most one sample and hold at least
+``MIN_BLOCK // 2`` samples (no 1-sample blocks on which a ``squeeze`` would change shapes).
+This module imports torch.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import torch
+
+from ..errors import InvalidSpecError
+from .model_forward import one_line
+from .model_slice import SliceTrick
+
+__all__ = ["SampleBlocks", "BLOCK_BYTES", "MIN_BLOCK", "BLOCK_CHECK_RTOL"]
+
+#: the working set one block of samples may take, over the chunk's points (bytes): the activations
+#: the module's forward produces per sample (every module's output) times the samples per block times
+#: the chunk's points. Measured on the development CPU (1 MiB of L2 per core; benchmarks/bench_models.py,
+#: docs/benchmarks.md "Sample blocking"): see there for the sweep that chose it.
+BLOCK_BYTES = 2 * 2**20
+#: no block holds fewer than MIN_BLOCK // 2 samples (and blocking needs m >= 2 * MIN_BLOCK): below that
+#: the per-block cost of the calls (tens of microseconds per module) outweighs the cache
+MIN_BLOCK = 16
+#: blocked and unblocked outputs agree when |blocked - plain| <= rtol * max |plain| elementwise: only the
+#: summation order inside a kernel may change with the batch size (a few ulp per dot product);
+#: a module that mixes samples changes outputs by a statistic's difference between sample sets
+BLOCK_CHECK_RTOL = {torch.float64: 1e-12, torch.float32: 1e-5}
+
+
+def block_cuts(m: int, block: int) -> list[int]:
+    """Boundaries of ``ceil(m / block)`` near-equal blocks of the m samples (sizes differ by <= 1)."""
+    n = -(-m // max(1, block))
+    return [(i * m) // n for i in range(n + 1)]
+
+
+class _Reparametrized(torch.nn.Module):
+    """Runs a function while ``functional_call`` has put parameters into the wrapped module: one
+    ``functional_call`` per point for all of its blocks (each costs about 30 us)."""
+
+    def __init__(self, inner: torch.nn.Module):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, body, *args):
+        return body(*args)
+
+
+class SampleBlocks(SliceTrick):
+    """Sample blocking on top of :class:`~.model_slice.SliceTrick` (set up by
+    :class:`~bettibounds.engines.model_engine.ModelEngine`; see this module's docstring)."""
+
+    #: what is used: a description, or None (``sample_blocks_reason`` says why not)
+    sample_blocks: str | None = None
+    sample_blocks_reason: str | None = "not set up"
+    _block_request: int | None = None  # samples per block asked for, None: from BLOCK_BYTES
+    _block_on: bool = False
+
+    def _setup_sample_blocks(self, request, compile: bool) -> None:
+        """Decide whether to block; check the blocked evaluation against the unblocked one."""
+        if request is not None and (isinstance(request, bool) or not isinstance(request, numbers.Integral)
+                                    or request < 0):
+            raise InvalidSpecError(f"sample_block must be None (automatic), 0 (off) or a positive number of "
+                                   f"samples per block, got {request!r}")
+        self._block_on, self.sample_blocks = False, None
+        if request == 0:
+            self.sample_blocks_reason = "turned off (sample_block=0)"
+            return
+        if compile:
+            self.sample_blocks_reason = "compile=True: inductor fuses the passes itself"
+            return
+        if self.m < 2 * MIN_BLOCK:
+            self.sample_blocks_reason = f"{self.m} samples (blocking needs at least {2 * MIN_BLOCK})"
+            return
+        self._block_request = None if request is None else max(int(request), MIN_BLOCK)
+        self._swap = _Reparametrized(self._model)
+        one = self._block_size(1)
+        partitions = [block_cuts(self.m, -(-self.m // 3))]
+        if one is not None:
+            partitions.insert(0, block_cuts(self.m, one))
+        why = self._blocks_disagree(partitions)
+        if why is not None:
+            self.sample_blocks_reason = why
+            return
+        self._block_on = True
+        self.sample_blocks_reason = None
+        per = self._sample_bytes()
+        if self._block_request is not None:
+            self.sample_blocks = f"blocks of about {self._block_request} samples (sample_block={request})"
+        else:
+            self.sample_blocks = (f"blocks of at most {BLOCK_BYTES // 2**20} MiB of activations per chunk "
+                                  f"({per} bytes per sample and point; one-point chunks: "
+                                  f"{'no blocks' if one is None else f'{len(partitions[0]) - 1} blocks'})")
+
+    def _sample_bytes(self) -> int:
+        item = torch.empty((), dtype=self.dtype).element_size()
+        return max(1, int(item * self._activation_numel / self.m))
+
+    def _block_size(self, B: int) -> int | None:
+        """Samples per block for a chunk of B points, or None (one block: unblocked)."""
+        if self._block_request is not None:
+            b = self._block_request
+        else:
+            b = max(MIN_BLOCK, BLOCK_BYTES // (B * self._sample_bytes()))
+        return None if b * 2 > self.m else b
+
+    def _blocks_disagree(self, partitions: list) -> str | None:
+        """None when the blocked evaluation agrees with the unblocked one, else why not: the outputs at
+        two parameter vectors, and (slice trick) the loss at two points of a random slice."""
+        gen = torch.Generator().manual_seed(54321)
+        scale = max(float(np.abs(self.center).max()), 1e-3)
+        c = torch.as_tensor(self.center, dtype=torch.float64)
+        D = torch.randn(2, self.n_params, generator=gen, dtype=torch.float64) * (0.1 * scale)
+        rtol = BLOCK_CHECK_RTOL[self.dtype]
+
+        def differ(blocked, plain, what: str, cuts: list) -> str | None:
+            if blocked.shape != plain.shape:
+                return f"the blocked {what} has shape {tuple(blocked.shape)}, not {tuple(plain.shape)}"
+            gap = float((blocked - plain).abs().max())
+            if gap <= rtol * float(plain.abs().max()):
+                return None
+            return (f"the model's {what} on blocks of {cuts[1] - cuts[0]} samples differed from the {what} on all "
+                    f"{self.m} samples by {gap:.2g} (> {rtol:g} of the largest magnitude): the module mixes "
+                    "samples (a statistic over the batch?)")
+
+        try:
+            with torch.no_grad(), self._activations():
+                for theta in (c, c + D[0]):
+                    th = theta.to(device=self.device, dtype=self.dtype)
+                    plain = self._predict(th)
+                    for cuts in partitions:
+                        why = differ(self._predict_blocked(th, None, None, cuts), plain, "outputs", cuts)
+                        if why is not None:
+                            return why
+                if self._first is not None:  # the first layer's outputs from the tables' columns
+                    plan = self._plan_slice(self.center, D.numpy())
+                    for t in ([[0.3, -0.7]], [[-1.1, 0.4]]):
+                        t = torch.tensor(t, dtype=self.dtype, device=self.device)
+                        t1 = torch.cat([t.new_ones(1, 1), t], dim=1)
+                        plain = SliceTrick._slice_batched(self, t, plan.basis, plan.z)
+                        for cuts in partitions:
+                            blocked = self._blocked_loss(t1 @ plan.basis, t1, plan.z, cuts)
+                            why = differ(blocked, plain, "loss on a slice", cuts)
+                            if why is not None:
+                                return why
+        except Exception as exc:  # noqa: BLE001 -- any failure on a block: evaluate unblocked
+            return f"the forward failed on a block of samples ({one_line(exc)[:160]})"
+        finally:
+            self._plan = None
+        return None
+
+    # ------------------------------------------------------------ evaluation
+    def _predict_blocked(self, theta: torch.Tensor, t1: torch.Tensor | None, table: torch.Tensor | None,
+                         cuts: list) -> torch.Tensor:
+        """The model's output (m, ...) at one parameter vector (vmapped), evaluated block by block;
+        ``t1`` (1 + k,) and ``table`` (the slice plan's tables): the first layer's output on a block
+        is ``t1 @ table[:, block's columns]`` (slice trick)."""
+        from torch.func import functional_call
+
+        params = {"inner." + n: v for n, v in self._params_of(theta).items()}
+        return functional_call(self._swap, params, (self._run_blocks, t1, table, cuts), strict=False)
+
+    def _run_blocks(self, t1, table, cuts) -> torch.Tensor:
+        outs = []
+        model, x, override = self._model, self._x, self._override
+        if table is None:
+            for s, e in zip(cuts, cuts[1:]):
+                outs.append(model(x[s:e]))
+            return torch.cat(outs)
+        assert override is not None  # a table comes only with the slice trick's override
+        per = table.shape[1] // self.m
+        shape = self._first_shape
+        for s, e in zip(cuts, cuts[1:]):
+            z = t1 @ table[:, s * per:e * per]
+            if self._channels_last:  # (b, H, W, C) seen as (b, C, H, W)
+                z = z.view(e - s, shape[2], shape[3], shape[1]).permute(0, 3, 1, 2)
+            else:
+                z = z.view(e - s, *shape[1:])
+            override.value = z
+            try:
+                outs.append(model(x[s:e]))
+            finally:
+                override.value = None
+        return torch.cat(outs)
+
+    def _blocked_loss(self, th: torch.Tensor, t1: torch.Tensor | None, table: torch.Tensor | None,
+                      cuts: list) -> torch.Tensor:
+        """The loss at the B rows of th (and t1), each point's forward on the blocks of ``cuts``."""
+        from torch.func import vmap
+
+        if th.shape[0] == 1:
+            out = self._predict_blocked(th[0], None if t1 is None else t1[0], table, cuts).unsqueeze(0)
+        elif t1 is None:
+            out = vmap(lambda p: self._predict_blocked(p, None, None, cuts))(th)
+        else:
+            out = vmap(lambda p, u: self._predict_blocked(p, u, table, cuts))(th, t1)
+        return self._loss_of(out)
+
+    def _batched(self, th: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+        block = self._block_size(int(th.shape[0])) if self._block_on and z is None else None
+        if block is None:
+            return super()._batched(th, z)
+        return self._blocked_loss(th, None, None, block_cuts(self.m, block))
+
+    def _slice_batched(self, t: torch.Tensor, basis: torch.Tensor, table: torch.Tensor | None) -> torch.Tensor:
+        block = self._block_size(int(t.shape[0])) if self._block_on else None
+        if block is None:
+            return super()._slice_batched(t, basis, table)
+        t1 = torch.cat([t.new_ones(t.shape[0], 1), t], dim=1)
+        return self._blocked_loss(t1 @ basis, None if table is None else t1, table, block_cuts(self.m, block))
