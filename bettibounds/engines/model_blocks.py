@@ -31,15 +31,19 @@ from ..errors import InvalidSpecError
 from .model_forward import one_line
 from .model_slice import SliceTrick
 
-__all__ = ["SampleBlocks", "BLOCK_BYTES", "MIN_BLOCK", "BLOCK_CHECK_RTOL"]
+__all__ = ["SampleBlocks", "BLOCK_BYTES", "BLOCK_POINTS", "MIN_BLOCK", "BLOCK_CHECK_RTOL", "block_cuts"]
 
-#: the working set one block of samples may take, over the chunk's points (bytes): the activations
-#: the module's forward produces per sample (every module's output) times the samples per block times
-#: the chunk's points. Measured on the development CPU (1 MiB of L2 per core; benchmarks/bench_models.py,
-#: docs/benchmarks.md "Sample blocking"): see there for the sweep that chose it.
-BLOCK_BYTES = 2 * 2**20
+#: points per chunk when blocks are used: each block of the slice trick's tables is read once for all of
+#: them (a one-point chunk of the benchmark's CNN reads 22 MB of float64 tables per point)
+BLOCK_POINTS = 64
+#: the activations of one block over the chunk's points (bytes): samples per block = BLOCK_BYTES /
+#: (BLOCK_POINTS * the activations the forward produces per sample). Chosen by paired runs of
+#: benchmarks/bench_models.py's CNNs on the development CPU (docs/benchmarks.md, "Sample blocking"):
+#: 16-64 points x 32-128 samples per block all ran 1.3-1.5x (cnn) and about 2x (cnn2) the one-point
+#: chunks; blocks of one point did not pay (the per-block cost of the calls, 50-150 us, ate the gain)
+BLOCK_BYTES = 32 * 2**20
 #: no block holds fewer than MIN_BLOCK // 2 samples (and blocking needs m >= 2 * MIN_BLOCK): below that
-#: the per-block cost of the calls (tens of microseconds per module) outweighs the cache
+#: the per-block cost of the calls outweighs the gain
 MIN_BLOCK = 16
 #: blocked and unblocked outputs agree when |blocked - plain| <= rtol * max |plain| elementwise: only the
 #: summation order inside a kernel may change with the batch size (a few ulp per dot product);
@@ -72,56 +76,58 @@ class SampleBlocks(SliceTrick):
     #: what is used: a description, or None (``sample_blocks_reason`` says why not)
     sample_blocks: str | None = None
     sample_blocks_reason: str | None = "not set up"
-    _block_request: int | None = None  # samples per block asked for, None: from BLOCK_BYTES
-    _block_on: bool = False
+    _block: int | None = None  # samples per block (None: off)
 
     def _setup_sample_blocks(self, request, compile: bool) -> None:
-        """Decide whether to block; check the blocked evaluation against the unblocked one."""
+        """Decide whether to block and the samples per block; check the blocked evaluation against
+        the unblocked one."""
         if request is not None and (isinstance(request, bool) or not isinstance(request, numbers.Integral)
-                                    or request < 0):
-            raise InvalidSpecError(f"sample_block must be None (automatic), 0 (off) or a positive number of "
-                                   f"samples per block, got {request!r}")
-        self._block_on, self.sample_blocks = False, None
-        if request == 0:
-            self.sample_blocks_reason = "turned off (sample_block=0)"
-            return
-        if compile:
-            self.sample_blocks_reason = "compile=True: inductor fuses the passes itself"
-            return
-        if self.m < 2 * MIN_BLOCK:
-            self.sample_blocks_reason = f"{self.m} samples (blocking needs at least {2 * MIN_BLOCK})"
-            return
-        self._block_request = None if request is None else max(int(request), MIN_BLOCK)
-        self._swap = _Reparametrized(self._model)
-        one = self._block_size(1)
-        partitions = [block_cuts(self.m, -(-self.m // 3))]
-        if one is not None:
-            partitions.insert(0, block_cuts(self.m, one))
-        why = self._blocks_disagree(partitions)
+                                    or (request != 0 and request < MIN_BLOCK)):
+            raise InvalidSpecError(f"sample_block must be None (automatic), 0 (off) or a number of samples per "
+                                   f"block >= {MIN_BLOCK}, got {request!r}")
+        self._block, self.sample_blocks = None, None
+        per = self._sample_bytes()
+        block = max(MIN_BLOCK, BLOCK_BYTES // (BLOCK_POINTS * per)) if request is None else int(request)
+        why = ("turned off (sample_block=0)" if request == 0
+               else "compile=True: inductor fuses the passes itself" if compile
+               else f"device {self.device.type}: the blocks are for the CPU's caches" if self.device.type != "cpu"
+               else f"no slice trick: blocks are used for the slice trick's chunks ({self.slice_trick_reason})"
+               if self._first is None
+               else f"{self.m} samples (blocking needs at least {2 * MIN_BLOCK})" if self.m < 2 * MIN_BLOCK
+               else f"the activations of {BLOCK_POINTS} points on all {self.m} samples ({per} bytes per sample and "
+                    f"point) fit in {BLOCK_BYTES // 2**20} MiB: no blocks needed"
+               if request is None and 2 * block > self.m
+               else f"blocks of {block} samples would hold all {self.m}" if 2 * block > self.m
+               else None)
+        if why is None:
+            self._swap = _Reparametrized(self._model)
+            why = self._blocks_disagree([block_cuts(self.m, block), block_cuts(self.m, -(-self.m // 3))])
         if why is not None:
             self.sample_blocks_reason = why
             return
-        self._block_on = True
-        self.sample_blocks_reason = None
-        per = self._sample_bytes()
-        if self._block_request is not None:
-            self.sample_blocks = f"blocks of about {self._block_request} samples (sample_block={request})"
-        else:
-            self.sample_blocks = (f"blocks of at most {BLOCK_BYTES // 2**20} MiB of activations per chunk "
-                                  f"({per} bytes per sample and point; one-point chunks: "
-                                  f"{'no blocks' if one is None else f'{len(partitions[0]) - 1} blocks'})")
+        self._block, self.sample_blocks_reason = block, None
+        n = len(block_cuts(self.m, block)) - 1
+        self.sample_blocks = (f"slices evaluated in chunks of up to {BLOCK_POINTS} points, each point's {self.m} samples "
+                              f"in {n} blocks of about {self.m // n} (" +
+                              (f"sample_block={request})" if request is not None else
+                               f"{per} bytes of activations per sample and point, {BLOCK_BYTES // 2**20} MiB per "
+                               "block)"))
 
     def _sample_bytes(self) -> int:
+        """The activations the forward produces per sample (bytes; every module's output)."""
         item = torch.empty((), dtype=self.dtype).element_size()
         return max(1, int(item * self._activation_numel / self.m))
 
-    def _block_size(self, B: int) -> int | None:
-        """Samples per block for a chunk of B points, or None (one block: unblocked)."""
-        if self._block_request is not None:
-            b = self._block_request
-        else:
-            b = max(MIN_BLOCK, BLOCK_BYTES // (B * self._sample_bytes()))
-        return None if b * 2 > self.m else b
+    def blocked_chunk(self, n_points: int, budget: float) -> int | None:
+        """Points per chunk of a slice with the slice trick when blocks are used (None: not used):
+        ``BLOCK_POINTS``, within ``budget`` bytes (outputs, theta and the loss's temporaries per point,
+        plus one block's activations)."""
+        if self._block is None:
+            return None
+        item = torch.empty((), dtype=self.dtype).element_size()
+        per_point = item * (3 * self.m * int(np.prod(self._out_shape[1:])) + 2 * self.n_params)
+        fits = int((budget - BLOCK_BYTES) // max(per_point, 1))
+        return int(max(1, min(max(n_points, 1), BLOCK_POINTS, fits)))
 
     def _blocks_disagree(self, partitions: list) -> str | None:
         """None when the blocked evaluation agrees with the unblocked one, else why not: the outputs at
@@ -215,15 +221,8 @@ class SampleBlocks(SliceTrick):
             out = vmap(lambda p, u: self._predict_blocked(p, u, table, cuts))(th, t1)
         return self._loss_of(out)
 
-    def _batched(self, th: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
-        block = self._block_size(int(th.shape[0])) if self._block_on and z is None else None
-        if block is None:
-            return super()._batched(th, z)
-        return self._blocked_loss(th, None, None, block_cuts(self.m, block))
-
     def _slice_batched(self, t: torch.Tensor, basis: torch.Tensor, table: torch.Tensor | None) -> torch.Tensor:
-        block = self._block_size(int(t.shape[0])) if self._block_on else None
-        if block is None:
+        if self._block is None or table is None:
             return super()._slice_batched(t, basis, table)
         t1 = torch.cat([t.new_ones(t.shape[0], 1), t], dim=1)
-        return self._blocked_loss(t1 @ basis, None if table is None else t1, table, block_cuts(self.m, block))
+        return self._blocked_loss(t1 @ basis, t1, table, block_cuts(self.m, self._block))

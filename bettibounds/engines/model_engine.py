@@ -261,9 +261,13 @@ class ModelEngine(SampleBlocks):
     def chunk_size(self, n_points: int, mode: str = "full", k: int = 0) -> int:
         """Points per chunk: a quarter of the free memory over :meth:`bytes_per_point`, and on the CPU
         a working set of at most 32 MiB per torch thread, but 64 points when those take at most
-        256 MiB; clamped to [1, n_points]."""
+        256 MiB; clamped to [1, n_points]. A slice evaluated with sample blocks (``sample_blocks``):
+        :data:`~.model_blocks.BLOCK_POINTS` points within the quarter of the free memory."""
         bpp = self.bytes_per_point(mode, k)
         budget = _MEMORY_FRACTION * self.free_memory()
+        blocked = self.blocked_chunk(n_points, budget) if mode == "slice" else None
+        if blocked is not None:  # sample blocks: the chunk's memory is one block's, not m samples'
+            return blocked
         if self.device.type == "cpu":
             cache = _CPU_BYTES_PER_THREAD * max(1, torch.get_num_threads())
             floor = _CPU_MIN_CHUNK * bpp if _CPU_MIN_CHUNK * bpp <= _CPU_FLOOR_BYTES else 0

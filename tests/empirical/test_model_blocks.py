@@ -32,8 +32,9 @@ def reference(model, theta, x, y, loss_fn) -> float:
 
 
 def check(model, x, y, loss, loss_fn, *, block=16, blocked=True, seed=0):
-    """The blocked engine against the per-point forward: full mode and a 2-D slice, one-point chunks
-    (the module's own forward) and chunks of 3 (vmap), 1e-10 relative."""
+    """The blocked engine against the per-point forward: full mode (never blocked) and a 2-D slice
+    (blocked), one-point chunks (the module's own forward) and chunks of 3 (vmap) and of the engine's
+    own size, 1e-10 relative."""
     eng = ModelEngine(ModelProblem(model, loss), x, y, device="cpu", sample_block=block)
     assert (eng.sample_blocks is not None) == blocked, eng.sample_blocks_reason
     assert eng.record()["sample_blocks"] == eng.sample_blocks
@@ -43,7 +44,7 @@ def check(model, x, y, loss, loss_fn, *, block=16, blocked=True, seed=0):
     t = rng.uniform(-1, 1, (3, 2))
     ref_full = [reference(model, th, x, y, loss_fn) for th in theta]
     ref_slice = [reference(model, eng.center + ti @ D, x, y, loss_fn) for ti in t]
-    for chunk in (1, 3):
+    for chunk in (1, 3, None):
         np.testing.assert_allclose(eng.evaluate_chunked(theta, chunk=chunk), ref_full, rtol=1e-10, atol=0)
         np.testing.assert_allclose(eng.evaluate_chunked(t, "slice", center=eng.center, directions=D, chunk=chunk),
                                    ref_slice, rtol=1e-10, atol=0)
@@ -161,8 +162,8 @@ def test_block_sizes_at_the_edges_and_the_knob():
     """m smaller than a block (one block: the plain forward), m = 1 and m below 2 * MIN_BLOCK (off, with
     the reason), sample_block=0 (off), a bad value refused; reruns bit-identical."""
     x, y = images(40)
-    big = check(small_cnn(), x, y, "cross_entropy", nn.CrossEntropyLoss(), block=100)
-    assert big._block_size(1) is None  # 40 samples fit in one block of 100
+    big = check(small_cnn(), x, y, "cross_entropy", nn.CrossEntropyLoss(), block=100, blocked=False)
+    assert "would hold all 40" in big.sample_blocks_reason
     x1, y1 = images(1)
     eng = check(small_cnn(), x1, y1, "cross_entropy", nn.CrossEntropyLoss(), blocked=False)
     assert "1 samples" in eng.sample_blocks_reason
@@ -170,7 +171,7 @@ def test_block_sizes_at_the_edges_and_the_knob():
     check(small_cnn(), xs, ys, "cross_entropy", nn.CrossEntropyLoss(), blocked=False)
     off = check(small_cnn(), x, y, "cross_entropy", nn.CrossEntropyLoss(), block=0, blocked=False)
     assert off.sample_blocks_reason == "turned off (sample_block=0)"
-    for bad in (-1, 2.5, True, "16"):
+    for bad in (-1, 2.5, True, "16", MIN_BLOCK - 1):
         with pytest.raises(InvalidSpecError, match="sample_block"):
             ModelEngine(ModelProblem(small_cnn(), "cross_entropy"), x, y, device="cpu", sample_block=bad)
     a, b = (ModelEngine(ModelProblem(small_cnn(), "cross_entropy"), x, y, device="cpu", sample_block=16)
@@ -182,21 +183,28 @@ def test_block_sizes_at_the_edges_and_the_knob():
 
 
 def test_automatic_blocks_come_from_the_activation_footprint(monkeypatch):
-    """sample_block=None: blocks of BLOCK_BYTES over the chunk's points (here 256 KiB); a CNN on 400
-    images in float64 (about 5 kB of activations per sample) is evaluated in blocks for one-point chunks."""
+    """sample_block=None: blocks of BLOCK_BYTES over BLOCK_POINTS points (here 4 MiB: a CNN on 400 images
+    in float64, about 5 kB of activations per sample, gets blocks of 12 samples, raised to MIN_BLOCK);
+    slices in chunks of BLOCK_POINTS, full mode as before; a small MLP whose chunk fits is not blocked."""
     from bettibounds.engines import model_blocks
 
-    monkeypatch.setattr(model_blocks, "BLOCK_BYTES", 2**18)
+    monkeypatch.setattr(model_blocks, "BLOCK_BYTES", 2**22)
     x, y = images(400)
     eng = ModelEngine(ModelProblem(small_cnn(), "cross_entropy"), x, y, device="cpu")
     per = eng._sample_bytes()
-    assert eng.sample_blocks is not None and f"{per} bytes per sample" in eng.sample_blocks
-    b1 = eng._block_size(1)
-    assert b1 is not None and b1 == model_blocks.BLOCK_BYTES // per
-    assert eng._block_size(10**6) == MIN_BLOCK
+    block = max(MIN_BLOCK, 2**22 // (model_blocks.BLOCK_POINTS * per))
+    assert eng._block == block < 200 and f"{per} bytes of activations" in eng.sample_blocks
+    assert eng.chunk_size(10**6, "slice", 2) == model_blocks.BLOCK_POINTS
+    assert eng.chunk_size(10, "slice", 2) == 10 and eng.chunk_size(10**6, "full") < model_blocks.BLOCK_POINTS
     rng = np.random.default_rng(3)
     D = 0.2 * rng.standard_normal((2, eng.n_params))
     t = rng.uniform(-1, 1, (2, 2))
     ref = [reference(small_cnn(), eng.center + ti @ D, x, y, nn.CrossEntropyLoss()) for ti in t]
-    np.testing.assert_allclose(eng.evaluate_chunked(t, "slice", center=eng.center, directions=D, chunk=1), ref,
+    np.testing.assert_allclose(eng.evaluate_chunked(t, "slice", center=eng.center, directions=D), ref,
                                rtol=1e-10, atol=0)
+    g = torch.Generator().manual_seed(8)
+    xm = torch.randn(400, 6, generator=g, dtype=torch.float64)
+    torch.manual_seed(6)
+    mlp = ModelEngine(ModelProblem(ScaledResidual().double().eval(), "mse"), xm, torch.zeros(400, 2,
+                      dtype=torch.float64), device="cpu")
+    assert mlp.sample_blocks is None and "no blocks needed" in mlp.sample_blocks_reason
