@@ -208,3 +208,24 @@ def test_automatic_blocks_come_from_the_activation_footprint(monkeypatch):
     mlp = ModelEngine(ModelProblem(ScaledResidual().double().eval(), "mse"), xm, torch.zeros(400, 2,
                       dtype=torch.float64), device="cpu")
     assert mlp.sample_blocks is None and "no blocks needed" in mlp.sample_blocks_reason
+
+
+def test_a_sampled_landscape_records_the_blocks(monkeypatch):
+    """sample_landscape's record says whether blocks were used (and why not); the values are those of the
+    unblocked engine to 1e-12."""
+    from bettibounds.empirical import experiment_from_model, sample_landscape
+    from bettibounds.engines import model_blocks
+
+    monkeypatch.setattr(model_blocks, "BLOCK_BYTES", 2**20)
+    x, y = images(64)
+    region = {"kind": "slice", "directions": {"random": 2, "seed": 0}, "low": [-1, -1], "high": [1, 1]}
+    exp = experiment_from_model(small_cnn(), x, y, loss="cross_entropy", region=region, grid=[3, 3])
+    sample = sample_landscape(exp)
+    assert sample.model["sample_blocks"] is not None and "blocks of about 16" in sample.model["sample_blocks"]
+    plain = ModelEngine(ModelProblem(small_cnn(), "cross_entropy"), x, y, device="cpu", sample_block=0)
+    t = np.stack(np.meshgrid(*sample.axes, indexing="ij"), -1).reshape(-1, 2)
+    np.testing.assert_allclose(sample.values.reshape(-1), plain.evaluate_chunked(
+        t, "slice", center=sample.center, directions=sample.directions), rtol=1e-12, atol=0)
+    monkeypatch.setattr(model_blocks, "BLOCK_BYTES", 2**30)
+    again = sample_landscape(exp)
+    assert again.model["sample_blocks"] is None and "no blocks needed" in again.model["sample_blocks_reason"]
