@@ -1,23 +1,26 @@
-"""Sample blocking of the model engine: a chunk's forward evaluated on blocks of samples.
+"""Sample blocks of the model engine: a chunk's forward evaluated on blocks of samples.
 
-A point's activations on all m samples of a CNN are megabytes per layer (the benchmark's CNN on the
-1797 digits: 7.3 MB per pass in float64), so the layers' passes -- the slice trick's table product,
-the activation, the pooling, the last Linear -- go through memory one after the other, each 2-3x
-slower than on data that stays in the cache (docs/benchmarks.md, "Any PyTorch model"). With
-sample blocking the model is evaluated on blocks of samples through all its layers (for the slice
-trick, the block's first-layer outputs are the product of the coordinates with the block's columns
-of the tables), the per-sample outputs (m, ...) are concatenated, and the loss is applied once to
-the whole prediction -- so every loss, a callable included, keeps its exact definition.
+A one-point chunk of a CNN reads the slice trick's tables of all m samples for each point (the
+benchmark's CNN on the 1797 digits: 22 MB of float64 tables per point) and runs each layer over
+megabytes of activations; several points per chunk would multiply the activations. With sample
+blocks a slice is evaluated in chunks of :data:`BLOCK_POINTS` points and each point's forward on
+blocks of samples through all its layers: the block's first-layer outputs are the product of the
+chunk's coordinates with the block's columns of the tables (read once for all the chunk's points),
+then the rest of the model runs on the block; the per-sample outputs (m, ...) are concatenated and
+the loss is applied once to the whole prediction -- so every loss, a callable included, keeps its
+exact definition. Samples per block: :data:`BLOCK_BYTES` over ``BLOCK_POINTS`` times the
+activations the forward produces per sample (at least :data:`MIN_BLOCK`), or the engine's
+``sample_block``. Used for slices with the slice trick, on the CPU, without ``compile``, when the
+activations of ``BLOCK_POINTS`` points on all samples exceed ``BLOCK_BYTES``.
 
 Valid only for a module that treats samples independently (eval-mode norm layers, Dropout,
 convolutions, Linear, LayerNorm: true; a custom module that mixes the batch, ``x - x.mean(0)``:
-false). :class:`SampleBlocks` checks it when the engine is built: at two parameter vectors, the
-blocked outputs under two partitions of the samples (the one a one-point chunk uses and three near
-equal blocks) must agree with the unblocked outputs to ``BLOCK_CHECK_RTOL`` times the outputs'
-largest magnitude (an exception counts as a disagreement); otherwise blocking stays off, with the
-reason recorded. The blocks of a partition differ in size by at most one sample and hold at least
-``MIN_BLOCK // 2`` samples (no 1-sample blocks on which a ``squeeze`` would change shapes).
-This module imports torch.
+false). :class:`SampleBlocks` checks it when the engine is built: at two parameter vectors the
+blocked outputs under two partitions of the samples (the engine's blocks and three near-equal
+blocks), and on a random slice the blocked loss, must agree with the unblocked ones to
+:data:`BLOCK_CHECK_RTOL` times their largest magnitude (a forward that fails on a block counts as a
+disagreement); otherwise blocks stay off, with the reason recorded. The blocks of a partition
+differ in size by at most one sample. This module imports torch.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ The engine is built in layers, one module each: :mod:`.model_problem` (:class:`M
 :func:`select_parameters`, :func:`mode_dependent_modules`), :mod:`.model_losses`
 (:data:`MODEL_LOSSES`, :data:`REDUCTIONS`, the batched losses), :mod:`.model_forward` (the
 functional, vectorised forward and the refusals: ``FunctionalModel``), :mod:`.model_slice` (the
-slice trick: ``SliceTrick``) and this module (:class:`ModelEngine`: chunks, memory, the engine
+slice trick: ``SliceTrick``), :mod:`.model_blocks` (sample blocks: ``SampleBlocks``) and this module (:class:`ModelEngine`: chunks, memory, the engine
 contract). The public names of the first two are importable from here as before.
 
 This module imports torch; nothing in the core imports it.
@@ -111,6 +111,12 @@ class ModelEngine(SampleBlocks):
         the development CPU. On the CPU, with numba installed, without ``compile``; checked at the
         centre against torch's activations when the engine is built (else off, with a warning).
         ``activations`` says which are in use and ``activations_reason`` why not the fast ones.
+    sample_block : int or None
+        Sample blocks (:mod:`.model_blocks`) for slices with the slice trick on the CPU: ``None``
+        (default) uses them when the activations of ``BLOCK_POINTS`` (64) points on all samples exceed
+        ``BLOCK_BYTES`` (32 MiB), with samples per block from the activations per sample; an integer
+        >= 16 fixes the samples per block; 0 turns them off. Checked when the engine is built against
+        the unblocked evaluation (a module that mixes samples keeps them off).
 
     Attributes
     ----------
@@ -130,6 +136,8 @@ class ModelEngine(SampleBlocks):
     activations : str
         ``"torch's"`` or the fast activations and their accuracy; ``activations_reason`` says why
         torch's are used (None when the fast ones are).
+    sample_blocks : str or None
+        The sample blocks in use, or None; ``sample_blocks_reason`` says why not.
     compile_seconds : float
         Set once compiled: the seconds its first chunks took, compilation included.
 
