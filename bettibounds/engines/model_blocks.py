@@ -34,7 +34,8 @@ from ..errors import InvalidSpecError
 from .model_forward import one_line
 from .model_slice import SliceTrick
 
-__all__ = ["SampleBlocks", "BLOCK_BYTES", "BLOCK_POINTS", "MIN_BLOCK", "BLOCK_CHECK_RTOL", "block_cuts"]
+__all__ = ["SampleBlocks", "BLOCK_BYTES", "BLOCK_POINTS", "MIN_BLOCK", "BLOCK_CHECK_RTOL", "block_cuts",
+           "check_sample_block"]
 
 #: points per chunk when blocks are used: each block of the slice trick's tables is read once for all of
 #: them (a one-point chunk of the benchmark's CNN reads 22 MB of float64 tables per point)
@@ -52,6 +53,14 @@ MIN_BLOCK = 16
 #: summation order inside a kernel may change with the batch size (a few ulp per dot product);
 #: a module that mixes samples changes outputs by a statistic's difference between sample sets
 BLOCK_CHECK_RTOL = {torch.float64: 1e-12, torch.float32: 1e-5}
+
+
+def check_sample_block(request) -> None:
+    """Refuse a ``sample_block`` that is not None, 0 or an integer >= MIN_BLOCK."""
+    if request is not None and (isinstance(request, bool) or not isinstance(request, numbers.Integral)
+                                or (request != 0 and request < MIN_BLOCK)):
+        raise InvalidSpecError(f"sample_block must be None (automatic), 0 (off) or a number of samples per "
+                               f"block >= {MIN_BLOCK}, got {request!r}")
 
 
 def block_cuts(m: int, block: int) -> list[int]:
@@ -84,10 +93,7 @@ class SampleBlocks(SliceTrick):
     def _setup_sample_blocks(self, request, compile: bool) -> None:
         """Decide whether to block and the samples per block; check the blocked evaluation against
         the unblocked one."""
-        if request is not None and (isinstance(request, bool) or not isinstance(request, numbers.Integral)
-                                    or (request != 0 and request < MIN_BLOCK)):
-            raise InvalidSpecError(f"sample_block must be None (automatic), 0 (off) or a number of samples per "
-                                   f"block >= {MIN_BLOCK}, got {request!r}")
+        check_sample_block(request)
         self._block, self.sample_blocks = None, None
         per = self._sample_bytes()
         block = max(MIN_BLOCK, BLOCK_BYTES // (BLOCK_POINTS * per)) if request is None else int(request)

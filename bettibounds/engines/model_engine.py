@@ -57,7 +57,7 @@ from ..errors import InvalidSpecError
 from .model_forward import no_fastpath, one_line
 from .model_losses import MODEL_LOSSES, REDUCTIONS
 from .model_problem import MODES, ModelProblem, mode_dependent_modules, select_parameters
-from .model_blocks import SampleBlocks
+from .model_blocks import SampleBlocks, check_sample_block
 from .model_slice import SlicePlan
 from .validation import check_mode, check_points
 
@@ -155,6 +155,7 @@ class ModelEngine(SampleBlocks):
     def __init__(self, problem, x, y, device=None, dtype="float64", *, slice_trick: bool = True,
                  compile: bool = False, fast_activations: bool = True,
                  sample_block: int | None = None):  # (compile: torch.compile's name)
+        check_sample_block(sample_block)  # before the model's checks: a bad value costs nothing
         super().__init__(problem, x, y, device, dtype)
         if not isinstance(compile, bool):
             raise InvalidSpecError(f"compile must be True or False, got {compile!r}")

@@ -44,8 +44,8 @@ def check(model, x, y, loss, loss_fn, *, block=16, blocked=True, seed=0):
     t = rng.uniform(-1, 1, (3, 2))
     ref_full = [reference(model, th, x, y, loss_fn) for th in theta]
     ref_slice = [reference(model, eng.center + ti @ D, x, y, loss_fn) for ti in t]
+    np.testing.assert_allclose(eng.evaluate_chunked(theta), ref_full, rtol=1e-10, atol=0)
     for chunk in (1, 3, None):
-        np.testing.assert_allclose(eng.evaluate_chunked(theta, chunk=chunk), ref_full, rtol=1e-10, atol=0)
         np.testing.assert_allclose(eng.evaluate_chunked(t, "slice", center=eng.center, directions=D, chunk=chunk),
                                    ref_slice, rtol=1e-10, atol=0)
     return eng
