@@ -116,8 +116,8 @@ class SampleBlocks(SliceTrick):
             return
         self._block, self.sample_blocks_reason = block, None
         n = len(block_cuts(self.m, block)) - 1
-        self.sample_blocks = (f"slices evaluated in chunks of up to {BLOCK_POINTS} points, each point's {self.m} samples "
-                              f"in {n} blocks of about {self.m // n} (" +
+        self.sample_blocks = (f"slices evaluated in chunks of up to {BLOCK_POINTS} points, each point's "
+                              f"{self.m} samples in {n} blocks of about {self.m // n} (" +
                               (f"sample_block={request})" if request is not None else
                                f"{per} bytes of activations per sample and point, {BLOCK_BYTES // 2**20} MiB per "
                                "block)"))

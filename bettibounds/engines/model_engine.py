@@ -34,8 +34,9 @@ The engine is built in layers, one module each: :mod:`.model_problem` (:class:`M
 :func:`select_parameters`, :func:`mode_dependent_modules`), :mod:`.model_losses`
 (:data:`MODEL_LOSSES`, :data:`REDUCTIONS`, the batched losses), :mod:`.model_forward` (the
 functional, vectorised forward and the refusals: ``FunctionalModel``), :mod:`.model_slice` (the
-slice trick: ``SliceTrick``), :mod:`.model_blocks` (sample blocks: ``SampleBlocks``) and this module (:class:`ModelEngine`: chunks, memory, the engine
-contract). The public names of the first two are importable from here as before.
+slice trick: ``SliceTrick``), :mod:`.model_blocks` (sample blocks: ``SampleBlocks``) and this
+module (:class:`ModelEngine`: chunks, memory, the engine contract). The public names of the first
+two are importable from here as before.
 
 This module imports torch; nothing in the core imports it.
 """
@@ -54,10 +55,10 @@ from .._lib.arrays import host_or_tensor
 from .._lib.devices import dtype_name, free_memory
 from .._lib.progress import progress_bar
 from ..errors import InvalidSpecError
+from .model_blocks import SampleBlocks, check_sample_block
 from .model_forward import no_fastpath, one_line
 from .model_losses import MODEL_LOSSES, REDUCTIONS
 from .model_problem import MODES, ModelProblem, mode_dependent_modules, select_parameters
-from .model_blocks import SampleBlocks, check_sample_block
 from .model_slice import SlicePlan
 from .validation import check_mode, check_points
 
