@@ -8,6 +8,8 @@ breast-cancer data (569 samples, standardised) with BCE on logits, the issue's f
 
 * ``engine``: :class:`bettibounds.engines.model_engine.ModelEngine` (``evaluate_chunked`` in slice
   mode: vmap over chunks, with the slice trick);
+* ``engine, unblocked``: the same engine with ``sample_block=0`` (each point's samples in one pass, the
+  engine before sample blocking: what the blocks gain, in the same run);
 * ``engine, torch acts``: the same engine with ``fast_activations=False`` (torch's own tanh and
   sigmoid instead of the fused engine's vector functions: what those gain);
 * ``auto``: the kernel ``engine="auto"`` uses for the model experiment (``make_kernel`` of an
@@ -16,7 +18,7 @@ breast-cancer data (569 samples, standardised) with BCE on logits, the issue's f
 * ``engine, no trick``: the same engine with ``slice_trick=False`` (what the trick alone gains);
 * ``engine, compiled``: the engine with ``compile=True`` (``torch.compile`` of the batched loss;
   the rate after compilation, whose time -- the first engine's, in this process -- is in the note);
-* ``vmap``: plain ``torch.func.vmap`` of ``functional_call`` over the same chunks of parameter
+* ``vmap``: plain ``torch.func.vmap`` of ``functional_call`` over the unblocked engine's chunks of parameter
   vectors theta = c + t @ D, without the slice trick (what a user who knows torch.func writes);
 * ``loop``: a per-point torch loop (``vector_to_parameters`` into the model, forward, loss);
 * ``loop after first``: the same loop over the layers after the first parametrised one, whose output
@@ -126,11 +128,12 @@ def directions(model, seed=0):
     return c.numpy(), D.numpy()
 
 
-def run_engine(model, x, y, c, D, t, dtype, trick=True, loss="cross_entropy", compile=False, fast=True):
+def run_engine(model, x, y, c, D, t, dtype, trick=True, loss="cross_entropy", compile=False, fast=True,
+               sample_block=None):
     from bettibounds.engines.model_engine import ModelEngine, ModelProblem
 
     eng = ModelEngine(ModelProblem(model, loss), x, y, device="cpu", dtype=dtype, slice_trick=trick, compile=compile,
-                      fast_activations=fast)
+                      fast_activations=fast, sample_block=sample_block)
     eng.evaluate_chunked(t[:8], "slice", center=c, directions=D)  # warm-up (compile=True: compiles)
     t0 = time.perf_counter()
     v = eng.evaluate_chunked(t, "slice", center=c, directions=D)
@@ -343,12 +346,14 @@ def main(argv=None) -> None:
         compile_s = None
         for _ in range(args.repeat):
             v, sec, eng = run_engine(model, x, y, c, D, t, args.dtype, loss=loss)
-            chunk = eng.chunk_size(len(t), "slice", 2)
             best["engine"] = min(best.get("engine", np.inf), sec)
             if not args.no_compile:
                 vc, sec_c, eng_c = run_engine(model, x, y, c, D, t, args.dtype, loss=loss, compile=True)
                 compile_s = getattr(eng_c, "compile_seconds", None) if compile_s is None else compile_s
                 best["engine, compiled"] = min(best.get("engine, compiled", np.inf), sec_c)
+            v0, sec0, eng0 = run_engine(model, x, y, c, D, t, args.dtype, loss=loss, sample_block=0)
+            chunk = eng0.chunk_size(len(t), "slice", 2)  # vmap's chunks: the unblocked engine's (as before blocks)
+            best["engine, unblocked"] = min(best.get("engine, unblocked", np.inf), sec0)
             best["engine, torch acts"] = min(best.get("engine, torch acts", np.inf),
                                              run_engine(model, x, y, c, D, t, args.dtype, loss=loss, fast=False)[1])
             va, sec_a, kern_a = run_auto(model, x, y, c, D, t, args.dtype, loss)
@@ -366,18 +371,23 @@ def main(argv=None) -> None:
             if sec_ll is not None:
                 best["loss-landscapes"] = min(best.get("loss-landscapes", np.inf), sec_ll)
         err = float(np.max(np.abs(v[idx] - ref) / np.maximum(np.abs(ref), 1e-300)))
+        err0 = float(np.max(np.abs(v0[idx] - ref) / np.maximum(np.abs(ref), 1e-300)))
         err_a = float(np.max(np.abs(va[idx] - ref) / np.maximum(np.abs(ref), 1e-300)))
         rate = len(t) / best["engine"]
         comp = "" if args.no_compile else (
             f"compile {compile_s:.0f} s, max rel diff vs loop {np.max(np.abs(vc[idx] - ref) / np.abs(ref)):.1e}"
             if eng_c.compiled else f"not compiled: {eng_c.compile_reason}")
-        rows = [("engine", len(t), f"chunk {chunk} points, slice trick from {eng.slice_trick}; activations: "
-                                   f"{'fast' if eng.activations_reason is None else eng.activations_reason}"),
+        rows = [("engine", len(t), f"chunk {eng.chunk_size(len(t), 'slice', 2)} points, slice trick from "
+                                   f"{eng.slice_trick}; activations: "
+                                   f"{'fast' if eng.activations_reason is None else eng.activations_reason}; "
+                                   f"sample blocks: {eng.sample_blocks or eng.sample_blocks_reason}"),
+                ("engine, unblocked", len(t), f"sample_block=0, chunk {chunk} points; "
+                                              f"max rel diff vs loop {err0:.1e}"),
                 ("engine, torch acts", len(t), "fast_activations=False (torch's tanh/sigmoid)"),
                 ("auto", len(t), f"engine {kern_a.engine}; max rel diff vs loop {err_a:.1e}"),
                 ("engine, compiled", len(t), f"compile=True; {comp}"),
                 ("engine, no trick", len(t), "the engine with slice_trick=False"),
-                ("vmap", len(t), "plain vmap of functional_call + the torch loss, same chunks"),
+                ("vmap", len(t), "plain vmap of functional_call + the torch loss, the unblocked engine's chunks"),
                 ("loop", n, f"max rel diff engine vs loop {err:.1e}"),
                 ("loss-landscapes", steps * steps, "random_plane, filter normalisation"),
                 ("torch.tanh alone", 1, "torch.tanh on one point's tanh inputs: bounds an eager method's rate"),

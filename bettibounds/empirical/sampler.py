@@ -272,6 +272,10 @@ def sample_landscape(experiment, *, grid=None, device=None, dtype: str | None = 
             record["activations"] = kernel.activations
             if getattr(kernel, "activations_reason", None) is not None:
                 record["activations_reason"] = kernel.activations_reason
+        if hasattr(kernel, "sample_blocks"):  # the model engine's sample blocks (or why none)
+            record["sample_blocks"] = kernel.sample_blocks
+            if kernel.sample_blocks is None:
+                record["sample_blocks_reason"] = kernel.sample_blocks_reason
     compiled = pending if pending is not None else (
         getattr(kernel, "compile_seconds", None) if compiled_before is None else None)
     if compiled is not None:

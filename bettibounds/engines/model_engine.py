@@ -34,8 +34,9 @@ The engine is built in layers, one module each: :mod:`.model_problem` (:class:`M
 :func:`select_parameters`, :func:`mode_dependent_modules`), :mod:`.model_losses`
 (:data:`MODEL_LOSSES`, :data:`REDUCTIONS`, the batched losses), :mod:`.model_forward` (the
 functional, vectorised forward and the refusals: ``FunctionalModel``), :mod:`.model_slice` (the
-slice trick: ``SliceTrick``) and this module (:class:`ModelEngine`: chunks, memory, the engine
-contract). The public names of the first two are importable from here as before.
+slice trick: ``SliceTrick``), :mod:`.model_blocks` (sample blocks: ``SampleBlocks``) and this
+module (:class:`ModelEngine`: chunks, memory, the engine contract). The public names of the first
+two are importable from here as before.
 
 This module imports torch; nothing in the core imports it.
 """
@@ -54,10 +55,11 @@ from .._lib.arrays import host_or_tensor
 from .._lib.devices import dtype_name, free_memory
 from .._lib.progress import progress_bar
 from ..errors import InvalidSpecError
+from .model_blocks import SampleBlocks, check_sample_block
 from .model_forward import no_fastpath, one_line
 from .model_losses import MODEL_LOSSES, REDUCTIONS
 from .model_problem import MODES, ModelProblem, mode_dependent_modules, select_parameters
-from .model_slice import SlicePlan, SliceTrick
+from .model_slice import SlicePlan
 from .validation import check_mode, check_points
 
 __all__ = ["ModelProblem", "ModelEngine", "MODEL_LOSSES", "REDUCTIONS", "MODES", "select_parameters",
@@ -76,7 +78,7 @@ _CPU_FLOOR_BYTES = 256 * 2**20
 
 
 # ------------------------------------------------------------------ engine
-class ModelEngine(SliceTrick):
+class ModelEngine(SampleBlocks):
     """The loss of a module on the data (x, y), evaluated at many parameter vectors at once.
 
     Parameters
@@ -110,6 +112,12 @@ class ModelEngine(SliceTrick):
         the development CPU. On the CPU, with numba installed, without ``compile``; checked at the
         centre against torch's activations when the engine is built (else off, with a warning).
         ``activations`` says which are in use and ``activations_reason`` why not the fast ones.
+    sample_block : int or None
+        Sample blocks (:mod:`.model_blocks`) for slices with the slice trick on the CPU: ``None``
+        (default) uses them when the activations of ``BLOCK_POINTS`` (64) points on all samples exceed
+        ``BLOCK_BYTES`` (32 MiB), with samples per block from the activations per sample; an integer
+        >= 16 fixes the samples per block; 0 turns them off. Checked when the engine is built against
+        the unblocked evaluation (a module that mixes samples keeps them off).
 
     Attributes
     ----------
@@ -129,6 +137,8 @@ class ModelEngine(SliceTrick):
     activations : str
         ``"torch's"`` or the fast activations and their accuracy; ``activations_reason`` says why
         torch's are used (None when the fast ones are).
+    sample_blocks : str or None
+        The sample blocks in use, or None; ``sample_blocks_reason`` says why not.
     compile_seconds : float
         Set once compiled: the seconds its first chunks took, compilation included.
 
@@ -144,7 +154,9 @@ class ModelEngine(SliceTrick):
     engine = "model"
 
     def __init__(self, problem, x, y, device=None, dtype="float64", *, slice_trick: bool = True,
-                 compile: bool = False, fast_activations: bool = True):  # (compile: torch.compile's name)
+                 compile: bool = False, fast_activations: bool = True,
+                 sample_block: int | None = None):  # (compile: torch.compile's name)
+        check_sample_block(sample_block)  # before the model's checks: a bad value costs nothing
         super().__init__(problem, x, y, device, dtype)
         if not isinstance(compile, bool):
             raise InvalidSpecError(f"compile must be True or False, got {compile!r}")
@@ -165,6 +177,7 @@ class ModelEngine(SliceTrick):
             self._setup_slice_trick()
         else:
             self.slice_trick_reason = "turned off (slice_trick=False)"
+        self._setup_sample_blocks(sample_block, compile)
 
     def _setup_activations(self, wanted: bool, compile: bool) -> None:
         """Use :mod:`.fast_activations` where asked and possible; checked at the centre against
@@ -214,7 +227,8 @@ class ModelEngine(SliceTrick):
                 "parameters": list(self.names), "n_params": self.n_params, "samples": self.m,
                 "slice_trick": self.slice_trick, "slice_trick_reason": self.slice_trick_reason,
                 "compiled": self.compiled, "compile_reason": self.compile_reason, "activations": self.activations,
-                "activations_reason": self.activations_reason, "notes": list(self.notes)}
+                "activations_reason": self.activations_reason, "sample_blocks": self.sample_blocks,
+                "sample_blocks_reason": self.sample_blocks_reason, "notes": list(self.notes)}
 
     # ------------------------------------------------------------ evaluation
     def evaluate(self, theta) -> torch.Tensor:
@@ -257,9 +271,13 @@ class ModelEngine(SliceTrick):
     def chunk_size(self, n_points: int, mode: str = "full", k: int = 0) -> int:
         """Points per chunk: a quarter of the free memory over :meth:`bytes_per_point`, and on the CPU
         a working set of at most 32 MiB per torch thread, but 64 points when those take at most
-        256 MiB; clamped to [1, n_points]."""
+        256 MiB; clamped to [1, n_points]. A slice evaluated with sample blocks (``sample_blocks``):
+        :data:`~.model_blocks.BLOCK_POINTS` points within the quarter of the free memory."""
         bpp = self.bytes_per_point(mode, k)
         budget = _MEMORY_FRACTION * self.free_memory()
+        blocked = self.blocked_chunk(n_points, budget) if mode == "slice" else None
+        if blocked is not None:  # sample blocks: the chunk's memory is one block's, not m samples'
+            return blocked
         if self.device.type == "cpu":
             cache = _CPU_BYTES_PER_THREAD * max(1, torch.get_num_threads())
             floor = _CPU_MIN_CHUNK * bpp if _CPU_MIN_CHUNK * bpp <= _CPU_FLOOR_BYTES else 0

@@ -253,16 +253,22 @@ class FunctionalModel:
         engine's ``compile`` option hands to ``torch.compile``, inside :func:`no_fastpath`)."""
         from torch.func import vmap
 
-        user = self.problem.loss
         if th.shape[0] == 1:
             # one point (the chunk of a large model): the module's own forward, whose kernels are at
             # least as fast as vmap's batch rules (a convolution with batched weights is a grouped
             # one): 1.09-1.14x the rate of vmap on benchmarks/bench_models.py's CNNs
-            out = self._predict(th[0], None if z is None else z[0]).unsqueeze(0)
-            return self._loss(out) if self._loss is not None else user(out[0], self._y).reshape(1)
-        out = vmap(self._predict)(th) if z is None else vmap(self._predict)(th, z)
+            return self._loss_of(self._predict(th[0], None if z is None else z[0]).unsqueeze(0))
+        return self._loss_of(vmap(self._predict)(th) if z is None else vmap(self._predict)(th, z))
+
+    def _loss_of(self, out: torch.Tensor) -> torch.Tensor:
+        """The loss (B,) of B predictions ``out`` (B, m, ...) on all the samples."""
+        from torch.func import vmap
+
         if self._loss is not None:
             return self._loss(out)
+        user = self.problem.loss
+        if out.shape[0] == 1:
+            return user(out[0], self._y).reshape(1)
         return vmap(lambda o: user(o, self._y))(out)
 
     # ------------------------------------------------------------ conversions
