@@ -168,8 +168,8 @@ class SampleBlocks(SliceTrick):
                             return why
                 if self._first is not None:  # the first layer's outputs from the tables' columns
                     plan = self._plan_slice(self.center, D.numpy())
-                    for t in ([[0.3, -0.7]], [[-1.1, 0.4]]):
-                        t = torch.tensor(t, dtype=self.dtype, device=self.device)
+                    for coords in ([[0.3, -0.7]], [[-1.1, 0.4]]):
+                        t = torch.tensor(coords, dtype=self.dtype, device=self.device)
                         t1 = torch.cat([t.new_ones(1, 1), t], dim=1)
                         plain = SliceTrick._slice_batched(self, t, plan.basis, plan.z)
                         for cuts in partitions:
