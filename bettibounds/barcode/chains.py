@@ -42,7 +42,7 @@ def respace_inplace(C: np.ndarray, work: Workspace | None = None) -> np.ndarray:
     M, W, P = C.shape
     work = work if work is not None else Workspace()
     length = np.empty(M)
-    seg_vec = work.get("respace.segments", (W - 1, P))  # the chain's segments, C[i + 1] - C[i]
+    seg_vec = work.get("segments", (W - 1, P))  # the chain's segments, C[i + 1] - C[i]
     scratch = work.get("respace.scratch", (W - 1, P))
     for m in range(M):
         # np.linalg.norm(np.diff(C[m], axis=0), axis=1), operation for operation (sqrt of the row sums of
@@ -82,11 +82,11 @@ def dense_levels(ev, C: np.ndarray, dense: int, work: Workspace | None = None) -
     n = (W - 1) * dense + 1
     per = max(1, 256 // n)
     level, at = np.empty(M), np.empty((M, P))
-    seg_vec = work.get("dense.segments", (W - 1, P))
+    seg_vec = work.get("segments", (W - 1, P))
     for s in range(0, M, per):
         c = C[s:s + per]
         k = c.shape[0]
-        pts = work.get("dense.points", (k, n, P))
+        pts = work.get("points", (k, n, P))
         for i in range(k):
             # c[i, w] + t[d] * (c[i, w + 1] - c[i, w]) for every segment w and fraction t[d], then the last point
             np.subtract(c[i, 1:], c[i, :-1], out=seg_vec)
@@ -103,7 +103,9 @@ def dense_levels(ev, C: np.ndarray, dense: int, work: Workspace | None = None) -
 def fine_top(ev, C: np.ndarray, level: np.ndarray, at: np.ndarray, dense: int):
     """Levels of the chains C re-evaluated 16 x denser on the two segments around ``at``."""
     M, W, _ = C.shape
-    top = np.argmin(np.linalg.norm(C - at[:, None, :], axis=2), axis=1)  # the chain vertex nearest the top
+    # the chain vertex nearest the top, a chain at a time (np.linalg.norm(C - at[:, None, :], axis=2) per row:
+    # the same sums, without two temporaries of the chains' size)
+    top = np.array([np.argmin(np.linalg.norm(C[m] - at[m], axis=1)) for m in range(M)], dtype=np.intp)
     lo_v, hi_v = np.clip(top - 1, 0, W - 1), np.clip(top + 1, 0, W - 1)
     r = np.arange(M)
     fine, fine_at = dense_levels(ev, np.stack([C[r, lo_v], C[r, top], C[r, hi_v]], axis=1), 16 * dense)

@@ -309,10 +309,12 @@ def relax_paths(evaluator, starts, ends, *, images: int = 12, iterations: int = 
         if act.size == 0:
             break
         # the interior images, gathered into one (paths x images, P) block for the evaluator, and their
-        # gradients: the same two arrays at every iteration (fronts of them once paths have stopped)
-        X = work.get("relax.images", (act.size * images, P))
+        # gradients: the same two buffers at every iteration (their fronts once paths have stopped). Their
+        # lifetimes end in turn, so each is reused within the iteration too: "points" then holds the float32
+        # gradients (or the "gd" step) and the checks' points, "gradients" Adam's scratch
+        X = work.get("points", (act.size * images, P))
         np.copyto(X.reshape(act.size, images, P), Ca[:, 1:-1])
-        _, g = values_and_gradients_into(fev, X, work.get("relax.gradients", (act.size * images, P)))
+        _, g = values_and_gradients_into(fev, X, work.get("gradients", (act.size * images, P)))
         g = g.reshape(act.size, images, P)
         grads[act] += images
         gnorm = np.sqrt(np.einsum("kip,kip->ki", g, g)).max(1)
@@ -325,11 +327,11 @@ def relax_paths(evaluator, starts, ends, *, images: int = 12, iterations: int = 
             iters[act[j]] = it - 1
         if method == "adam":
             # np.where(moving, g, 0).astype(float32), without the two temporaries
-            g32 = work.get("relax.g32", (act.size, images, P), np.float32)
+            g32 = work.get("points", (act.size, images, P), np.float32)  # X is spent
             np.copyto(g32, g, casting="same_kind")
             g32[~moving] = 0.0
             del g
-            tmp = work.get("relax.adam", (act.size, images, P), np.float32)
+            tmp = work.get("gradients", (act.size, images, P), np.float32)  # g is spent
             t_adam += 1
             c1 = (1 - 0.9 ** t_adam).astype(np.float32)[:, None, None]
             c2 = (1 - 0.999 ** t_adam).astype(np.float32)[:, None, None]
@@ -349,7 +351,7 @@ def relax_paths(evaluator, starts, ends, *, images: int = 12, iterations: int = 
             Ca[:, 1:-1] -= tmp
         else:
             coef = np.where(moving, steps[act] * spacing / np.where(moving, gnorm, 1.0), 0.0)
-            move = work.get("relax.gd", g.shape)  # coef * g, into the workspace (g may be the evaluator's own)
+            move = work.get("points", g.shape)  # coef * g (X is spent; g may be the evaluator's own array)
             np.multiply(coef[:, None, None], g, out=move)
             Ca[:, 1:-1] -= move
         length = respace_inplace(Ca, work)
@@ -391,6 +393,12 @@ def relax_paths(evaluator, starts, ends, *, images: int = 12, iterations: int = 
             act, Ca, length = act[keep], Ca[keep], length[keep]
             if method == "adam":
                 m1, m2, t_adam = m1[keep], m2[keep], t_adam[keep]
+    # the working chains, Adam's moments and the gradients' buffer are not needed any more: their memory back
+    # before the final evaluations (which form chains of their own)
+    del Ca
+    if method == "adam":
+        del m1, m2
+    work.release("gradients")
     # a finer look at the top of each chain kept (and of the straight line, so the two stay comparable)
     # (measured with the evaluator itself, whatever the steps used)
     levels, saddles = fine_top(ev, best, *dense_levels(ev, best, dense, work), dense)

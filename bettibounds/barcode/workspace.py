@@ -14,6 +14,12 @@ request returns a new array filled with NaN, so a computation that read a buffer
 would give NaN or a different number there, and the tests compare the two modes bit for bit
 (tests/empirical/test_relax_workspace.py).
 
+A buffer is named by its role, not by its type: arrays whose lifetimes do not overlap (within one
+iteration, the images handed to the evaluator, then the float32 gradients of the Adam step, then
+the points of a check) take the same name and so the same memory, whatever their dtypes, which
+keeps the peak memory at what the fresh arrays needed. Two arrays of one name alive at once would
+overwrite each other: that too is what the ``fresh=True`` comparison catches.
+
 A workspace is not thread-safe: one per loop (the protocols make their own).
 """
 
@@ -32,23 +38,24 @@ class Workspace:
     Parameters
     ----------
     fresh : bool
-        False (default): :meth:`get` returns the front of the named buffer, grown (reallocated) only
-        when a request is larger than any before. True: every request gets a new array filled with
-        NaN (integers: their largest value), the reference the reuse is tested against.
+        False (default): :meth:`get` returns the front of the named buffer (viewed as the dtype
+        asked for), grown (reallocated) only when a request is larger than any before. True: every
+        request gets a new array filled with NaN (integers: their largest value), the reference the
+        reuse is tested against.
 
     Examples
     --------
     >>> ws = Workspace()
     >>> a = ws.get("x", (2, 3))
-    >>> b = ws.get("x", (3, 2))  # the same memory, another shape
+    >>> b = ws.get("x", (3, 2), np.float32)  # the same memory, another shape and dtype
     >>> np.shares_memory(a, b)
     True
     """
 
     def __init__(self, fresh: bool = False):
         self.fresh = bool(fresh)
-        self._buffers: dict[tuple[str, np.dtype], np.ndarray] = {}
-        self._tensors: dict = {}  # torch buffers (get_torch), by (name, torch dtype)
+        self._buffers: dict[str, np.ndarray] = {}  # raw bytes (float64-aligned), by name
+        self._tensors: dict = {}  # torch buffers (get_torch), by name
 
     def get(self, name: str, shape, dtype=np.float64) -> np.ndarray:
         """A C-contiguous array of ``shape`` and ``dtype`` whose contents are undefined (write before reading)."""
@@ -58,10 +65,18 @@ class Workspace:
         if self.fresh:
             fill = np.nan if dt.kind in "fc" else (np.iinfo(dt).max if dt.kind in "iu" else 0)
             return np.full(shape, fill, dtype=dt)
-        buf = self._buffers.get((name, dt))
-        if buf is None or buf.size < size:
-            buf = self._buffers[(name, dt)] = np.empty(size, dtype=dt)
-        return buf[:size].reshape(shape)
+        words = -(-size * dt.itemsize // 8)  # held as float64 words: aligned for every numeric dtype
+        buf = self._buffers.get(name)
+        if buf is None or buf.size < words:
+            self._buffers.pop(name, None)  # freed before the larger one is allocated
+            buf = self._buffers[name] = np.empty(words, dtype=np.float64)
+        return buf.view(np.uint8)[:size * dt.itemsize].view(dt).reshape(shape)
+
+    def release(self, *names: str) -> None:
+        """Free the named buffers (their memory goes back when no array viewing it is left)."""
+        for name in names:
+            self._buffers.pop(name, None)
+            self._tensors.pop(name, None)
 
     def get_torch(self, name: str, shape, dtype):
         """The same for a torch tensor of torch ``dtype``, allocated by torch (so aligned as torch's own
@@ -72,9 +87,10 @@ class Workspace:
         size = math.prod(shape)
         if self.fresh:
             return torch.full(shape, math.nan, dtype=dtype)
-        buf = self._tensors.get((name, dtype))
-        if buf is None or buf.numel() < size:
-            buf = self._tensors[(name, dtype)] = torch.empty(size, dtype=dtype)
+        buf = self._tensors.get(name)
+        if buf is None or buf.dtype != dtype or buf.numel() < size:
+            self._tensors.pop(name, None)
+            buf = self._tensors[name] = torch.empty(size, dtype=dtype)
         return buf[:size].view(shape)
 
     def nbytes(self) -> int:
