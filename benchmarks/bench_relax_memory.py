@@ -10,7 +10,11 @@ peak RSS:
   interior images for ``--iterations`` iterations (float32 steps, float64 levels; the convergence
   test switched off by ``rtol = atol = 0`` so that every path runs every iteration);
 * ``gradient``: one float32 gradient call on 80 points under the torch profiler, split into the
-  matrix products and everything else (``--profile``).
+  matrix products and everything else (``--profile``);
+* ``--per-gradient``: instead of the above, the CPU time of one float32 gradient (per point, in
+  calls of 80 points as the relaxation makes them) at every architecture of the full sweep (both
+  data sets, widths 16/64/256, depths 1-4): the unit cost that the full sweep's estimate multiplies
+  by the gradients a job takes (docs/benchmarks.md).
 
 The figures are for comparing code versions on one machine (run it with ``PYTHONPATH`` at each);
 the sweep's own figures come from ``bench_barcode.py --trend``. ``--mmap-threshold BYTES`` sets
@@ -18,6 +22,7 @@ glibc's ``M_MMAP_THRESHOLD`` (and ``M_TRIM_THRESHOLD`` to twice it) in this proc
 measure what a larger threshold alone would do.
 
 Usage: ``python benchmarks/bench_relax_memory.py [--images 31] [--iterations 20] [--steps 100] [--profile]``
+or ``python benchmarks/bench_relax_memory.py --per-gradient``
 """
 
 from __future__ import annotations
@@ -52,7 +57,11 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--profile", action="store_true", help="profile one float32 gradient call on 80 points")
     ap.add_argument("--mmap-threshold", type=int, default=None, metavar="BYTES")
+    ap.add_argument("--per-gradient", action="store_true", help="the unit cost of a gradient at every architecture")
     args = ap.parse_args()
+    if args.per_gradient:
+        per_gradient()
+        return
     if args.mmap_threshold:
         import ctypes
 
@@ -108,6 +117,38 @@ def main() -> None:
         print(f"\none float32 gradient call on 80 points: {t * 1e3:.0f} ms of CPU; products (bmm/mm) "
               f"{products / total:.0%} of the profiled self time\n")
         print(rows.table(sort_by="self_cpu_time_total", row_limit=12))
+
+
+def per_gradient() -> None:
+    import numpy as np
+    import torch
+
+    from bettibounds import ArchitectureSpec
+    from bettibounds.barcode.backprop import MLPEvaluator
+    from bettibounds.barcode.realdata import TREND_CONFIGS, default_init, load_dataset
+
+    torch.set_num_threads(1)
+    cfg = TREND_CONFIGS["full"]
+    print(f"# float32 gradient per point, calls of 80 points, one thread; load {os.getloadavg()[0]:.2f}; "
+          f"{time.strftime('%Y-%m-%d %H:%M')}\n")
+    print("| data set | width | depth | P | ms CPU per gradient | GFLOP/s (3 x 2 m P per gradient) |\n"
+          "|---|---:|---:|---:|---:|---:|")
+    for ds in cfg["datasets"]:
+        x, y, *_ = load_dataset(ds, n_train=cfg["n_train"], seed=0)
+        for h, L in sorted(cfg["archs"], key=lambda a: (a[0], a[1])):
+            spec = ArchitectureSpec(inputs=x.shape[1], widths=(h,) * L, activation="tanh", outputs=y.shape[1],
+                                    samples=x.shape[0])
+            fast = MLPEvaluator(spec, x, y, dtype="float32")
+            pts = default_init(spec, 80, np.random.default_rng(0))
+            out = np.empty_like(pts)
+            fast.values_and_gradients(pts, out=out)  # warm (buffers, caches)
+            reps = max(3, int(2e8 // (spec.n_params * 80)))
+            t = time.process_time()
+            for _ in range(reps):
+                fast.values_and_gradients(pts, out=out)
+            ms = (time.process_time() - t) / (reps * 80) * 1e3
+            print(f"| {ds} | {h} | {L} | {spec.n_params} | {ms:.3f} | "
+                  f"{3 * 2 * x.shape[0] * spec.n_params / (ms * 1e-3) / 1e9:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

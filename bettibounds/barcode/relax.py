@@ -68,7 +68,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InvalidSpecError
-from .chains import dense_levels, fine_top, refine_chains, respace_inplace
+from .chains import adam_update_inplace, dense_levels, fine_top, refine_chains, respace_inplace
 from .evaluate import as_evaluator, values_and_gradients_into
 from .workspace import Workspace
 
@@ -326,29 +326,12 @@ def relax_paths(evaluator, starts, ends, *, images: int = 12, iterations: int = 
             status[act[j]], done[act[j]] = ("stationary" if finite[j] else "non-finite"), True
             iters[act[j]] = it - 1
         if method == "adam":
-            # np.where(moving, g, 0).astype(float32), without the two temporaries
-            g32 = work.get("points", (act.size, images, P), np.float32)  # X is spent
-            np.copyto(g32, g, casting="same_kind")
-            g32[~moving] = 0.0
-            del g
-            tmp = work.get("gradients", (act.size, images, P), np.float32)  # g is spent
             t_adam += 1
             c1 = (1 - 0.9 ** t_adam).astype(np.float32)[:, None, None]
             c2 = (1 - 0.999 ** t_adam).astype(np.float32)[:, None, None]
-            m2 *= 0.999
-            np.square(g32, out=tmp)
-            tmp *= 0.001
-            m2 += tmp
-            m1 *= 0.9
-            g32 *= 0.1
-            m1 += g32
-            np.divide(m2, c2, out=tmp)
-            np.sqrt(tmp, out=tmp)
-            tmp += 1e-12
-            np.divide(m1, tmp, out=tmp)
             lr = np.where(moving, steps[act] * spacing / math.sqrt(P), 0.0).astype(np.float32)[:, None, None]
-            tmp *= lr / c1
-            Ca[:, 1:-1] -= tmp
+            adam_update_inplace(Ca, g, m1, m2, moving, c2[:, 0, 0], (lr / c1)[:, 0, 0], work)
+            del g
         else:
             coef = np.where(moving, steps[act] * spacing / np.where(moving, gnorm, 1.0), 0.0)
             move = work.get("points", g.shape)  # coef * g (X is spent; g may be the evaluator's own array)

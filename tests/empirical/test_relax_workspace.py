@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bettibounds.barcode.chains import dense_levels, respace_inplace
+from bettibounds.barcode.chains import adam_update_inplace, dense_levels, respace_inplace
 from bettibounds.barcode.evaluate import FunctionEvaluator
 from bettibounds.barcode.minima import descend
 from bettibounds.barcode.relax import relax_paths, relax_paths_adaptive
@@ -57,11 +57,14 @@ def _run(fresh: bool):
     return minima, values, r
 
 
-def test_reused_buffers_give_the_bits_of_fresh_ones_on_a_network():
+def test_reused_buffers_give_the_bits_of_fresh_ones_on_a_network(monkeypatch):
+    from bettibounds.barcode import chains
     from bettibounds.barcode.evaluate import torch_threads
 
     with torch_threads(1):  # as the sweep's jobs (a second thread under load costs seconds here)
-        a, b = _run(fresh=False), _run(fresh=True)
+        b = _run(fresh=True)  # Adam's step on whole chains (blocks larger than any chain here)
+        monkeypatch.setattr(chains, "ADAM_BLOCK", 1000)  # many blocks per chain (P = 682), the last one short
+        a = _run(fresh=False)
     assert _same(a[0], b[0]) and _same(a[1], b[1])
     ra, rb = a[2], b[2]
     for name in ("levels", "straight", "saddles", "floors", "iterations", "half_levels", "test_levels",
@@ -118,9 +121,11 @@ def _dense_as_it_was(ev, C, dense):
 def test_chain_helpers_give_the_bits_of_the_expressions_they_replace(fresh):
     rng = np.random.default_rng(7)
     work = Workspace(fresh)
-    ev = FunctionEvaluator(9, lambda X: np.sin(X).sum(1) + (X**2).sum(1), lambda X: np.cos(X) + 2 * X)
-    for W in (3, 9, 5):  # shrinking and growing requests of the same buffers
-        C = np.cumsum(rng.normal(size=(4, W, 9)) * rng.uniform(0.1, 3.0, size=(4, W, 1)), axis=1)
+    ev = FunctionEvaluator(0, lambda X: np.sin(X).sum(1) + (X**2).sum(1), lambda X: np.cos(X) + 2 * X)
+    # P = 1000: numpy's pairwise summation works in blocks of 128 there, and the row sums must follow it
+    for W, P in ((3, 9), (9, 1000), (5, 9)):  # shrinking and growing requests of the same buffers
+        ev.n_params = P
+        C = np.cumsum(rng.normal(size=(4, W, P)) * rng.uniform(0.1, 3.0, size=(4, W, 1)), axis=1)
         C[1, 2] = C[1, 1]  # a zero-length segment
         C[2] = C[2, :1]  # a chain of zero length
         ref = C.copy()
@@ -151,7 +156,7 @@ def test_descend_in_place_gives_the_bits_of_the_expressions_it_replaced():
     assert _same(got, _descend_as_it_was(ev, th0.copy(), 60, 0.07, -1.5, 1.5))
 
 
-def test_paths_dropped_mid_run_keep_their_bits():
+def test_paths_dropped_mid_run_keep_their_bits(monkeypatch):
     """A path that stops early leaves the buffers' fronts to the others: with a reused workspace (even
     one that served a larger run before) every level is the fresh run's."""
     ev = FunctionEvaluator(2, lambda X: (X[:, 0] ** 2 - 1) ** 2 + 3 * (X[:, 1] - 0.3 * X[:, 0] ** 2) ** 2,
@@ -162,8 +167,52 @@ def test_paths_dropped_mid_run_keep_their_bits():
     b = np.array([[1.0, 0.3], [0.0, 0.0], [1.0, 0.3 + 1e-9], [1.0, 0.3]])
     used = Workspace()
     relax_paths(ev, a, b, images=20, iterations=40, workspace=used)  # leaves larger buffers full of numbers
+    from bettibounds.barcode import chains
+
+    block = {True: chains.ADAM_BLOCK, False: 5}  # fresh: whole chains; reused: blocks of 5 numbers
     for method in ("adam", "gd"):
+        monkeypatch.setattr(chains, "ADAM_BLOCK", block[False])
         r1 = relax_paths(ev, a, b, images=9, iterations=60, method=method, workspace=used)
+        monkeypatch.setattr(chains, "ADAM_BLOCK", block[True])
         r2 = relax_paths(ev, a, b, images=9, iterations=60, method=method, workspace=Workspace(fresh=True))
         assert _same(r1.levels, r2.levels) and _same(r1.saddles, r2.saddles) and r1.status == r2.status
         assert len(set(r1.iterations.tolist())) >= 2  # paths did stop at different iterations
+
+
+def _adam_as_it_was(C, g, m1, m2, moving, c2, lr_c1):
+    """The relaxation's Adam step on whole arrays, as written before the blocks."""
+    g32 = np.where(moving[:, None, None], g, 0.0).astype(np.float32)
+    tmp = np.empty_like(g32)
+    m2 *= 0.999
+    np.square(g32, out=tmp)
+    tmp *= 0.001
+    m2 += tmp
+    m1 *= 0.9
+    g32 *= 0.1
+    m1 += g32
+    np.divide(m2, c2[:, None, None], out=tmp)
+    np.sqrt(tmp, out=tmp)
+    tmp += 1e-12
+    np.divide(m1, tmp, out=tmp)
+    tmp *= lr_c1[:, None, None]
+    C[:, 1:-1] -= tmp
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, 10**6])
+def test_adam_blocks_give_the_bits_of_the_whole_array_step(block, monkeypatch):
+    from bettibounds.barcode import chains
+
+    monkeypatch.setattr(chains, "ADAM_BLOCK", block)
+    rng = np.random.default_rng(block)
+    C = rng.normal(size=(3, 6, 11))
+    g = rng.normal(size=(3, 4, 11)) * np.array([1.0, 1e30, np.nan])[:, None, None]  # a chain not moving (NaN)
+    m1 = rng.normal(size=(3, 4, 11)).astype(np.float32)
+    m2 = np.abs(rng.normal(size=(3, 4, 11))).astype(np.float32)
+    moving = np.array([True, True, False])
+    c2 = np.array([0.001, 0.3, 0.9], dtype=np.float32)
+    lr_c1 = np.array([0.01, 2.5, 0.0], dtype=np.float32)
+    want = [x.copy() for x in (C, m1, m2)]
+    with np.errstate(over="ignore"):
+        _adam_as_it_was(want[0], g, want[1], want[2], moving, c2, lr_c1)
+        adam_update_inplace(C, g, m1, m2, moving, c2, lr_c1, Workspace())
+    assert _same(C, want[0]) and _same(m1, want[1]) and _same(m2, want[2])
