@@ -44,8 +44,9 @@ def usage() -> dict:
 
 
 def report(name: str, a: dict, b: dict, work: str) -> None:
-    print(f"| {name} | {work} | {b['wall'] - a['wall']:.1f} | {b['user'] - a['user']:.1f} | {b['sys'] - a['sys']:.1f} | "
-          f"{(b['minflt'] - a['minflt']) / 1e6:.2f} | {b['maxrss_gb']:.2f} |", flush=True)
+    d = {k: b[k] - a[k] for k in ("wall", "user", "sys", "minflt")}
+    print(f"| {name} | {work} | {d['wall']:.1f} | {d['user']:.1f} | {d['sys']:.1f} | {d['minflt'] / 1e6:.2f} | "
+          f"{b['maxrss_gb']:.2f} |", flush=True)
 
 
 def main() -> None:
