@@ -70,8 +70,8 @@ def respace_inplace(C: np.ndarray, work: Workspace | None = None) -> np.ndarray:
 
 
 #: elements of one block of :func:`adam_update_inplace` (1 MB per float32 array: a block's arrays stay in the
-#: cache between its fifteen passes; 3-4 x faster than whole arrays at P = 216 586, and 2^14 to 2^20 all within
-#: 25 % of each other, docs/benchmarks.md)
+#: cache between its fifteen passes; 1.6 x faster than whole reused arrays at 150 images and P = 216 586, and
+#: blocks of 2^14 to 2^20 all within 25 % of each other, docs/benchmarks.md)
 ADAM_BLOCK = 1 << 18
 
 
@@ -85,7 +85,7 @@ def adam_update_inplace(C, g, m1, m2, moving, c2, lr_c1, work: Workspace | None 
     same float32 operations in the same order as the whole-array expressions, so the result is the
     same to the bit; done :data:`ADAM_BLOCK` elements at a time, the fifteen passes read and write
     blocks that stay in the cache instead of streaming (k, W - 2, P) arrays from memory fifteen times
-    (at P = 216 586 those passes cost about half as much as the gradients; docs/benchmarks.md).
+    (at P = 216 586 those passes on whole arrays cost about a quarter of the gradients' time; docs/benchmarks.md).
     """
     k, n, P = m1.shape
     work = work if work is not None else Workspace()
