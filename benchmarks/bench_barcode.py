@@ -20,7 +20,8 @@ allocations; plus the process's peak RSS), against gudhi's H0 on the same graph.
 (``--trend quick|full``): the wall time of the real-data TO-score sweep
 (``bettibounds.barcode.realdata.to_score_trend``) on ``--workers`` local processes or, with
 ``--dask``, on a Dask LocalCluster of that many single-threaded workers: wall time, the jobs' CPU
-time, the load average during the run, the idle-machine estimate CPU / workers, the table and the
+time, the load average during the run, the idle-machine estimate CPU / workers, user / system time,
+minor page faults and peak RSS (``resource.getrusage`` of the process and its workers), the table and the
 verdicts (``--out DIR`` writes them as JSON; ``--checkpoint FILE`` resumes a stopped sweep).
 
 A reduced grid and the paths' resolution can be set on the command line (``--datasets``, ``--archs 16x1,64x2``,
@@ -241,6 +242,7 @@ def bench_trend(scale: str, workers: int, dask: bool, out: str | None, checkpoin
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    self0 = resource.getrusage(resource.RUSAGE_SELF)
     t = time.perf_counter()
     if dask:
         from bettibounds.distributed import dask_client, map_jobs
@@ -253,6 +255,12 @@ def bench_trend(scale: str, workers: int, dask: bool, out: str | None, checkpoin
     wall = time.perf_counter() - t
     stop.set()
     children1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    self1 = resource.getrusage(resource.RUSAGE_SELF)
+    # user / system time and minor page faults of this process and its finished children (the local workers),
+    # and the larger peak RSS of the two (ru_maxrss of the children: the largest child's)
+    rusage = {k: (getattr(self1, f) - getattr(self0, f)) + (getattr(children1, f) - getattr(children0, f))
+              for k, f in (("user_s", "ru_utime"), ("sys_s", "ru_stime"), ("minor_faults", "ru_minflt"))}
+    rusage["peak_rss_gb"] = max(self1.ru_maxrss, children1.ru_maxrss) / 2**20
     # the worker processes' whole CPU time (imports included; Dask's workers are not waited for here)
     cpu_procs = (children1.ru_utime + children1.ru_stime) - (children0.ru_utime + children0.ru_stime)
     cpu = sum(r["cpu_seconds"] for r in runs)
@@ -264,6 +272,8 @@ def bench_trend(scale: str, workers: int, dask: bool, out: str | None, checkpoin
     print(f"| {where} | {wall:.0f} | {cpu:.0f} | {cpu_procs:.0f} | "
           f"{min(loads):.1f}-{sum(loads) / len(loads):.1f}-{max(loads):.1f} | "
           f"{busy / workers:.0f} s = {busy / workers / 60:.1f} min | {verdict['verdict']} |\n")
+    print(f"rusage (this process and its workers): user {rusage['user_s']:.1f} s, system {rusage['sys_s']:.1f} s, "
+          f"{rusage['minor_faults'] / 1e6:.2f} million minor page faults, peak RSS {rusage['peak_rss_gb']:.2f} GB\n")
     print("| data set | width | depth | P | TO-score mean [95% CI] | paths converged | CPU s (all seeds) |\n"
           "|---|---:|---:|---:|---|---|---:|")
     for r in rows:
@@ -277,7 +287,7 @@ def bench_trend(scale: str, workers: int, dask: bool, out: str | None, checkpoin
         name = f"trend_{scale}.json" if tag == "main" else f"trend_{scale}_{tag}.json"
         with open(os.path.join(out, name), "w", encoding="utf-8") as fh:
             json.dump({"scale": scale, "where": where, "wall_s": wall, "cpu_s": cpu, "cpu_processes_s": cpu_procs,
-                       "loads": loads,
+                       "loads": loads, "rusage": rusage,
                        "rows": rows, "verdict": verdict, "generalisation_verdict": gen, "runs": runs,
                        "date": time.strftime("%Y-%m-%d %H:%M"), "host": platform.node(),
                        "cfg": {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()}}, fh, default=float)

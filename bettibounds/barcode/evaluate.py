@@ -9,6 +9,11 @@ engine for arbitrary ``torch.nn.Module`` models, which only has to provide the s
 * ``values(points)``: (N, P) float64 array -> (N,) float64 losses;
 * ``values_and_gradients(points)``: -> ((N,) losses, (N, P) gradients), the gradient of each
   row's loss with respect to that row (rows independent).
+
+Optionally, an evaluator whose ``writes_gradients_into`` is True accepts ``out=`` (a C-contiguous
+(N, P) float64 array) in ``values_and_gradients`` and returns its gradients in that array: the
+protocols' loops then reuse one array instead of allocating one per call
+(:func:`values_and_gradients_into`; :class:`~bettibounds.barcode.backprop.MLPEvaluator` does).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import numpy as np
 from ..errors import InvalidSpecError
 
 __all__ = ["PointEvaluator", "KernelEvaluator", "FunctionEvaluator", "as_evaluator", "torch_threads",
-           "small_problem_threads", "SINGLE_THREAD_WORK"]
+           "small_problem_threads", "SINGLE_THREAD_WORK", "values_and_gradients_into"]
 
 #: below this many multiply-adds per point (P x data points) one torch thread is used for descents
 #: and path relaxation: their batches are small, and synchronising a second thread cost 10-20 x the
@@ -140,3 +145,15 @@ def as_evaluator(obj) -> PointEvaluator:
         return KernelEvaluator(obj)
     raise InvalidSpecError(f"{type(obj).__name__} cannot evaluate points: give a LossKernel or an object with "
                            "n_params, values(points) and values_and_gradients(points)")
+
+
+def values_and_gradients_into(ev, points: np.ndarray, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``ev.values_and_gradients(points)``, the gradients written into ``out`` where ``ev`` can.
+
+    ``out``: a C-contiguous float64 array of the gradients' shape (N, P). An evaluator that declares
+    ``writes_gradients_into`` fills it (and returns it); any other returns its own array, and
+    ``out`` is left alone. Either way the returned gradients are the evaluator's, to the bit.
+    """
+    if getattr(ev, "writes_gradients_into", False):
+        return ev.values_and_gradients(points, out=out)
+    return ev.values_and_gradients(points)

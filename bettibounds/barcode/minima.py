@@ -38,8 +38,9 @@ import numpy as np
 
 from ..errors import InvalidSpecError
 from .core import Barcode, BarcodeBar, sorted_bars
-from .evaluate import as_evaluator
+from .evaluate import as_evaluator, values_and_gradients_into
 from .relax import ADAPTIVE_RULE, CONVERGENCE_RULE, relax_paths, relax_paths_adaptive
+from .workspace import Workspace
 
 __all__ = ["descend", "relax_paths", "minima_graph_barcode", "MinimaGraph", "graph_h0"]
 
@@ -52,7 +53,7 @@ def _positive(name: str, v, integer: bool = True):
 
 
 def descend(evaluator, starts, *, steps: int = 300, lr: float = 0.01, low=None, high=None,
-            schedule: str = "constant"):
+            schedule: str = "constant", workspace: Workspace | None = None):
     """Adam (full batch) from every row of ``starts``, independently; returns (points, losses).
 
     Each row is one optimiser run: the interface evaluates the rows' losses and their own
@@ -60,25 +61,42 @@ def descend(evaluator, starts, *, steps: int = 300, lr: float = 0.01, low=None, 
     box to project onto after every step. ``schedule``: ``"constant"`` learning rate, or
     ``"cosine"`` (lr (1 + cos(pi t / steps)) / 2 at step t: Adam with a constant rate keeps
     oscillating around a minimum, with a decaying one the end points settle, so that they are
-    minima to within what the gradient norm at them says).
+    minima to within what the gradient norm at them says). ``workspace``: where the gradients and
+    the step's temporaries live across the steps (default a new
+    :class:`~bettibounds.barcode.workspace.Workspace`; reusing them changes no number).
     """
     ev = as_evaluator(evaluator)
+    work = Workspace() if workspace is None else workspace
     th = np.array(starts, dtype=np.float64).reshape(-1, ev.n_params)
     steps, lr = _positive("steps", steps), _positive("lr", lr, integer=False)
     if schedule not in ("constant", "cosine"):
         raise InvalidSpecError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
     b1, b2, eps = 0.9, 0.999, 1e-8
     m1, m2 = np.zeros_like(th), np.zeros_like(th)
+    # th -= rate * (m1 / (1 - b1^t)) / (sqrt(m2 / (1 - b2^t)) + eps) and the moments' updates, in place and
+    # operation for operation as written out (the same bits as the expressions with temporaries)
+    step, scale = work.get("descend.step", th.shape), work.get("descend.scale", th.shape)
     for t in range(1, steps + 1):
-        v, g = ev.values_and_gradients(th)
+        v, g = values_and_gradients_into(ev, th, work.get("descend.gradients", th.shape))
         if not np.isfinite(v).all():
             raise InvalidSpecError("the loss became non-finite during descent; lower lr")
-        m1 = b1 * m1 + (1 - b1) * g
-        m2 = b2 * m2 + (1 - b2) * g * g
+        m1 *= b1                                  # m1 = b1 m1 + (1 - b1) g
+        np.multiply(1 - b1, g, out=step)
+        m1 += step
+        m2 *= b2                                  # m2 = b2 m2 + ((1 - b2) g) g
+        np.multiply(1 - b2, g, out=step)
+        step *= g
+        m2 += step
         rate = lr if schedule == "constant" else lr * 0.5 * (1.0 + math.cos(math.pi * (t - 1) / steps))
-        th = th - rate * (m1 / (1 - b1 ** t)) / (np.sqrt(m2 / (1 - b2 ** t)) + eps)
+        np.divide(m1, 1 - b1 ** t, out=step)
+        np.multiply(rate, step, out=step)
+        np.divide(m2, 1 - b2 ** t, out=scale)
+        np.sqrt(scale, out=scale)
+        scale += eps
+        step /= scale
+        th -= step
         if low is not None:
-            th = np.clip(th, low, high)
+            np.clip(th, low, high, out=th)
     return th, ev.values(th)
 
 

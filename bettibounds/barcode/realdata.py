@@ -67,8 +67,9 @@ TREND_CONFIGS = {
               "max_images": 63, "iterations": 300, "dense": 3, "check_every": 10, "method": "adam", "rtol": 0.05,
               "atol": 1e-3, "fast_dtype": "float32"},
     # widths 16, 64, 256 (16 to 256 in steps of 4 x) at every depth 1 to 4, both data sets; still fixed 8-image
-    # paths (the measured 77-minute sweep): adaptive paths cost 3-8 x more and, at width 256 and 31 images, about
-    # 2.5 GB of chains and Adam moments per job -- unmeasured at this scale (bench_barcode.py --max-images 31)
+    # paths (the measured 77-minute sweep): with adaptive paths the largest job (digits 256 x 4) takes about 590 CPU s
+    # and 4.4 GB, and the whole sweep is estimated at 1-2.5 hours on 2 cores (docs/benchmarks.md, "The page faults
+    # removed, and what the adaptive full sweep costs")
     "full": {"datasets": ("digits", "breast_cancer"),
              "archs": tuple((h, L) for L in (1, 2, 3, 4) for h in (16, 64, 256)),
              "seeds": 5, "runs": 5, "n_train": 128, "steps": 600, "lr": 0.02, "lr_width_scaled": True,

@@ -68,7 +68,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InvalidSpecError
-from .evaluate import as_evaluator
+from .chains import adam_update_inplace, dense_levels, fine_top, refine_chains, respace_inplace
+from .evaluate import as_evaluator, values_and_gradients_into
+from .workspace import Workspace
 
 __all__ = ["ADAPTIVE_RULE", "CONVERGENCE_RULE", "RELAX_METHODS", "PathRelaxation", "refine_chains", "relax_paths",
            "relax_paths_adaptive"]
@@ -180,7 +182,8 @@ class PathRelaxation:
 def relax_paths(evaluator, starts, ends, *, images: int = 12, iterations: int = 60, step: float | None = None,
                 dense: int = 4, check_every: int = 5, method: str = "adam", rtol: float = 0.05,
                 atol: float = 1e-3, min_iterations: int | None = None, grow: float = 1.5, max_step: float = 2.0,
-                history: dict | None = None, fast=None, init=None, keep_chains: bool = False) -> PathRelaxation:
+                history: dict | None = None, fast=None, init=None, keep_chains: bool = False,
+                workspace: Workspace | None = None) -> PathRelaxation:
     """Relax the straight paths starts[m] -> ends[m] by the string method, all M paths at once.
 
     Parameters
@@ -218,6 +221,12 @@ def relax_paths(evaluator, starts, ends, *, images: int = 12, iterations: int = 
         straight line's barrier.
     keep_chains : bool
         Keep the relaxed chains on the result (``chains``; memory M x (images + 2) x P floats).
+    workspace : Workspace, optional
+        Where the scratch arrays of every iteration come from (the images handed to the evaluator,
+        their gradients, the Adam step, the respacing): default a new
+        :class:`~bettibounds.barcode.workspace.Workspace` for this call. Reusing them changes no
+        number (every element is written before it is read); it saves a fresh allocation, and the
+        page faults of its pages, per array and iteration (docs/benchmarks.md).
 
     Returns
     -------
@@ -228,6 +237,7 @@ def relax_paths(evaluator, starts, ends, *, images: int = 12, iterations: int = 
     """
     ev = as_evaluator(evaluator)
     fev = ev if fast is None else as_evaluator(fast)
+    work = Workspace() if workspace is None else workspace
     if fev.n_params != ev.n_params:
         raise InvalidSpecError(f"fast evaluates {fev.n_params} parameters, the evaluator {ev.n_params}")
     a = np.asarray(starts, dtype=np.float64).reshape(-1, ev.n_params)
@@ -255,7 +265,7 @@ def relax_paths(evaluator, starts, ends, *, images: int = 12, iterations: int = 
     floors = np.maximum(ev.values(a), ev.values(b))
     s = np.linspace(0.0, 1.0, images + 2)[None, :, None]
     S = a[:, None, :] + s * (b - a)[:, None, :]
-    straight = dense_levels(fev, S, dense)[0]
+    straight = dense_levels(fev, S, dense, work)[0]
     barrier0 = np.maximum(straight - floors, 0.0)
     if init is None:
         C = S
@@ -268,9 +278,9 @@ def relax_paths(evaluator, starts, ends, *, images: int = 12, iterations: int = 
         if np.abs(C[:, 0] - a).max() > scale or np.abs(C[:, -1] - b).max() > scale:
             raise InvalidSpecError("init's chains must start at starts and end at ends")
         C[:, 0], C[:, -1] = a, b
-        respace_inplace(C)
+        respace_inplace(C, work)
     del S
-    best_level, best_saddle = dense_levels(fev, C, dense)
+    best_level, best_saddle = dense_levels(fev, C, dense, work)
     best = C.copy()
     grads = np.zeros(M, dtype=np.int64)  # gradients computed per path
     steps = np.full(M, step)
@@ -294,12 +304,17 @@ def relax_paths(evaluator, starts, ends, *, images: int = 12, iterations: int = 
     if method == "adam":
         m1 = np.zeros((act.size, images, P), dtype=np.float32)
         m2 = np.zeros_like(m1)
-        tmp = np.empty_like(m1)
         t_adam = np.zeros(act.size)
     for it in range(1, iterations + 1):
         if act.size == 0:
             break
-        _, g = fev.values_and_gradients(Ca[:, 1:-1].reshape(-1, P))
+        # the interior images, gathered into one (paths x images, P) block for the evaluator, and their
+        # gradients: the same two buffers at every iteration (their fronts once paths have stopped). Their
+        # lifetimes end in turn, so each is reused within the iteration too: "points" then holds the float32
+        # gradients (or the "gd" step) and the checks' points, "gradients" Adam's scratch
+        X = work.get("points", (act.size * images, P))
+        np.copyto(X.reshape(act.size, images, P), Ca[:, 1:-1])
+        _, g = values_and_gradients_into(fev, X, work.get("gradients", (act.size * images, P)))
         g = g.reshape(act.size, images, P)
         grads[act] += images
         gnorm = np.sqrt(np.einsum("kip,kip->ki", g, g)).max(1)
@@ -311,32 +326,21 @@ def relax_paths(evaluator, starts, ends, *, images: int = 12, iterations: int = 
             status[act[j]], done[act[j]] = ("stationary" if finite[j] else "non-finite"), True
             iters[act[j]] = it - 1
         if method == "adam":
-            g32 = np.where(moving[:, None, None], g, 0.0).astype(np.float32)
-            del g
             t_adam += 1
             c1 = (1 - 0.9 ** t_adam).astype(np.float32)[:, None, None]
             c2 = (1 - 0.999 ** t_adam).astype(np.float32)[:, None, None]
-            m2 *= 0.999
-            np.square(g32, out=tmp)
-            tmp *= 0.001
-            m2 += tmp
-            m1 *= 0.9
-            g32 *= 0.1
-            m1 += g32
-            np.divide(m2, c2, out=tmp)
-            np.sqrt(tmp, out=tmp)
-            tmp += 1e-12
-            np.divide(m1, tmp, out=tmp)
             lr = np.where(moving, steps[act] * spacing / math.sqrt(P), 0.0).astype(np.float32)[:, None, None]
-            tmp *= lr / c1
-            Ca[:, 1:-1] -= tmp
+            adam_update_inplace(Ca, g, m1, m2, moving, c2[:, 0, 0], (lr / c1)[:, 0, 0], work)
+            del g
         else:
             coef = np.where(moving, steps[act] * spacing / np.where(moving, gnorm, 1.0), 0.0)
-            Ca[:, 1:-1] -= coef[:, None, None] * g
-        length = respace_inplace(Ca)
+            move = work.get("points", g.shape)  # coef * g (X is spent; g may be the evaluator's own array)
+            np.multiply(coef[:, None, None], g, out=move)
+            Ca[:, 1:-1] -= move
+        length = respace_inplace(Ca, work)
         iters[act[moving]] = it
         if it % check_every == 0 or it == iterations:
-            lv, sd = dense_levels(fev, Ca, dense)
+            lv, sd = dense_levels(fev, Ca, dense, work)
             for j, m in enumerate(act):
                 if done[m]:
                     continue
@@ -371,12 +375,18 @@ def relax_paths(evaluator, starts, ends, *, images: int = 12, iterations: int = 
         if not keep.all():
             act, Ca, length = act[keep], Ca[keep], length[keep]
             if method == "adam":
-                m1, m2, tmp, t_adam = m1[keep], m2[keep], tmp[keep], t_adam[keep]
+                m1, m2, t_adam = m1[keep], m2[keep], t_adam[keep]
+    # the working chains, Adam's moments and the gradients' buffer are not needed any more: their memory back
+    # before the final evaluations (which form chains of their own)
+    del Ca
+    if method == "adam":
+        del m1, m2
+    work.release("gradients")
     # a finer look at the top of each chain kept (and of the straight line, so the two stay comparable)
     # (measured with the evaluator itself, whatever the steps used)
-    levels, saddles = fine_top(ev, best, *dense_levels(ev, best, dense), dense)
+    levels, saddles = fine_top(ev, best, *dense_levels(ev, best, dense, work), dense)
     S = a[:, None, :] + s * (b - a)[:, None, :]
-    straight, straight_at = fine_top(ev, S, *dense_levels(ev, S, dense), dense)
+    straight, straight_at = fine_top(ev, S, *dense_levels(ev, S, dense, work), dense)
     # the straight line is an explicit path too: where its measured top is lower (the coarse checks
     # ranked a chain below it that the finer look puts above), it is the path kept
     line = straight < levels
@@ -390,7 +400,7 @@ def relax_paths(evaluator, starts, ends, *, images: int = 12, iterations: int = 
     # the side of "unresolved")
     W = images + 2
     keep = np.unique(np.r_[np.arange(0, W, 2), W - 1])
-    half_res = np.maximum(dense_levels(ev, best[:, keep], 2 * dense)[0], levels)
+    half_res = np.maximum(dense_levels(ev, best[:, keep], 2 * dense, work)[0], levels)
     barrier = np.maximum(levels - floors, 0.0)
     resolved = ((barrier <= atol * barrier0) | (half_res - levels <= rtol * barrier + atol * barrier0)
                 | np.isin(status, ("no barrier", "stationary")))
@@ -436,7 +446,8 @@ def relax_paths_adaptive(evaluator, starts, ends, *, images: int = 3, max_images
     max_images : int
         No resolution beyond this many interior images (31: 32 segments, after 3, 7, 15).
     iterations, rtol, atol, **options
-        Per resolution, as in :func:`relax_paths` (``init`` and ``keep_chains`` are set here).
+        Per resolution, as in :func:`relax_paths` (``init`` and ``keep_chains`` are set here; one
+        ``workspace`` serves every resolution).
 
     Returns
     -------
@@ -454,6 +465,9 @@ def relax_paths_adaptive(evaluator, starts, ends, *, images: int = 3, max_images
     if max_images < images:
         raise InvalidSpecError(f"max_images must be >= images, got {max_images} < {images}")
     rtol, atol = _non_negative("rtol", rtol), _non_negative("atol", atol)
+    # one workspace for every resolution (its buffers grow with the images)
+    if options.get("workspace") is None:
+        options = {**options, "workspace": Workspace()}
     ev = as_evaluator(evaluator)
     a = np.asarray(starts, dtype=np.float64).reshape(-1, ev.n_params)
     b = np.asarray(ends, dtype=np.float64).reshape(-1, ev.n_params)
@@ -526,71 +540,3 @@ def relax_paths_adaptive(evaluator, starts, ends, *, images: int = 3, max_images
                           np.array(out["half_levels"], dtype=float), np.array(out["test_levels"], dtype=float),
                           np.array(out["half_resolution_levels"], dtype=float), resolved, meta, final_images, grads,
                           tuple(reasons), tuple(tuple(h) for h in history))
-
-
-def refine_chains(C: np.ndarray) -> np.ndarray:
-    """Every chain of C (M, W, P) with the midpoint of each segment inserted: (M, 2W - 1, P), the same polylines."""
-    M, W, P = C.shape
-    out = np.empty((M, 2 * W - 1, P))
-    out[:, 0::2] = C
-    out[:, 1::2] = 0.5 * (C[:, :-1] + C[:, 1:])
-    return out
-
-
-def respace(C: np.ndarray) -> np.ndarray:
-    """Every chain of C (M, W, P) respaced to W points equally spaced in arc length, ends kept (a copy)."""
-    out = C.copy()
-    respace_inplace(out)
-    return out
-
-
-def respace_inplace(C: np.ndarray) -> np.ndarray:
-    """Respace every chain of C (M, W, P) in place (equal arc length, ends kept); returns the lengths."""
-    M, W, _ = C.shape
-    length = np.empty(M)
-    for m in range(M):
-        seg = np.linalg.norm(np.diff(C[m], axis=0), axis=1)  # (W - 1,)
-        s = np.concatenate([[0.0], np.cumsum(seg)])
-        length[m] = s[-1]
-        if s[-1] == 0.0:
-            continue
-        target = np.linspace(0.0, s[-1], W)[1:-1]
-        idx = np.clip(np.searchsorted(s, target, side="right") - 1, 0, W - 2)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            w = np.where(seg[idx] > 0, (target - s[idx]) / seg[idx], 0.0)
-        # the right-hand side is computed in full before the assignment, so reading C[m] is safe
-        C[m, 1:-1] = C[m, idx] + w[:, None] * (C[m, idx + 1] - C[m, idx])
-    return length
-
-
-def dense_levels(ev, C: np.ndarray, dense: int) -> tuple[np.ndarray, np.ndarray]:
-    """Largest loss on ``dense`` evaluations per segment of every chain, and where it is reached.
-
-    The points are formed a few chains at a time (about 256 points), never all at once: at
-    P = 216 586 the ten chains of a sweep job would be half a gigabyte of points per check.
-    """
-    M, W, P = C.shape
-    t = np.arange(dense, dtype=np.float64) / dense
-    n = (W - 1) * dense + 1
-    per = max(1, 256 // n)
-    level, at = np.empty(M), np.empty((M, P))
-    for s in range(0, M, per):
-        c = C[s:s + per]
-        k = c.shape[0]
-        pts = c[:, :-1, None, :] + t[None, None, :, None] * np.diff(c, axis=1)[:, :, None, :]
-        pts = np.concatenate([pts.reshape(k, -1, P), c[:, -1:]], axis=1)  # (k, n, P)
-        v = ev.values(pts.reshape(-1, P)).reshape(k, n)
-        i = np.argmax(v, axis=1)
-        level[s:s + k], at[s:s + k] = v[np.arange(k), i], pts[np.arange(k), i]
-    return level, at
-
-
-def fine_top(ev, C: np.ndarray, level: np.ndarray, at: np.ndarray, dense: int):
-    """Levels of the chains C re-evaluated 16 x denser on the two segments around ``at``."""
-    M, W, _ = C.shape
-    top = np.argmin(np.linalg.norm(C - at[:, None, :], axis=2), axis=1)  # the chain vertex nearest the top
-    lo_v, hi_v = np.clip(top - 1, 0, W - 1), np.clip(top + 1, 0, W - 1)
-    r = np.arange(M)
-    fine, fine_at = dense_levels(ev, np.stack([C[r, lo_v], C[r, top], C[r, hi_v]], axis=1), 16 * dense)
-    up = fine > level
-    return np.where(up, fine, level), np.where(up[:, None], fine_at, at)
