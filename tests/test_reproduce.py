@@ -449,6 +449,21 @@ def test_cli_scale_options_and_the_default_run_is_quick(tmp_path, monkeypatch, c
     assert seen == [scale] and "wrote" in capsys.readouterr().out
 
 
+def test_cli_announces_the_run_and_reports_each_section(tmp_path, monkeypatch, capsys):
+    """The report was silent for minutes (new-user trial): the command announces the scale's measured time
+    first, and with --progress (the default on a terminal) says when each section is done."""
+    from bettibounds import cli
+
+    _record_scale(monkeypatch)
+    assert cli.main(["reproduce", "--out", str(tmp_path / "a"), "--progress"]) == 0
+    err = capsys.readouterr().err
+    assert "the report (--scale quick): about 2-3 min of work on 2 CPU cores as measured" in err
+    assert "reproduce: section 1/1 (fake) done in" in err
+    assert cli.main(["reproduce", "--out", str(tmp_path / "b"), "--scale", "smoke", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "(--scale smoke): about 20 s" in err and "section 1/1" not in err
+
+
 def test_cli_refuses_two_scales(tmp_path, capsys):
     from bettibounds import cli
 

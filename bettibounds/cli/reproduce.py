@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import PROG, check_scheduler_args, one_line, output_dir
+from .common import PROG, check_scheduler_args, one_line, output_dir, progress_option
 
 __all__ = ["add_parser", "run"]
 
 
 def add_parser(sub) -> None:
-    rp = sub.add_parser("reproduce", help="regenerate the literature's claims as a report (tables, plots, JSON)")
+    rp = sub.add_parser("reproduce", help="regenerate the literature's claims as a report (tables, plots, JSON)",
+                        parents=[progress_option()])
     rp.add_argument("--out", default="bettibounds-report", help="output folder (default bettibounds-report)")
     rp.add_argument("--scheduler", metavar="ADDR", default=None,
                     help="run the barcode trend's networks on Dask: local (a LocalCluster) or tcp://host:port "
@@ -25,17 +26,32 @@ def add_parser(sub) -> None:
     rp.set_defaults(handler=run)
 
 
+#: what each scale took on the 2-core development machine (docs/benchmarks.md, "Reproduction report"): the
+#: announcement's estimate
+SCALE_TIMES = {"smoke": "about 20 s", "quick": "about 2-3 min", "full": "about 30-80 min (mostly the barcode sweep)"}
+
+
+def _section_done(i: int, n: int, name: str, seconds: float) -> None:
+    sys.stderr.write(f"{PROG}: reproduce: section {i}/{n} ({name}) done in {seconds:.1f} s\n")
+    sys.stderr.flush()
+
+
 def run(args: argparse.Namespace) -> int:
     from .._lib.writers import staged_directory
     from ..reproduce import TheoryViolation, reproduce
 
     check_scheduler_args(args)  # before any work: a bad address or a missing Dask is refused now
     output_dir(args.out, "--out")
+    scale = args.scale or "quick"
+    sys.stderr.write(f"{PROG}: the report (--scale {scale}): {SCALE_TIMES[scale]} of work on 2 CPU cores as measured "
+                     "(docs/benchmarks.md); Ctrl-C stops it\n")
+    sys.stderr.flush()
     try:
         # the report's files appear together when the run ends, or not at all (error, Ctrl-C, a summary
         # that cannot be printed)
         with staged_directory(args.out, "the report", commit_on=(TheoryViolation,)) as stage:
-            res = reproduce(stage.path, scale=args.scale or "quick", scheduler=args.scheduler)
+            res = reproduce(stage.path, scale=scale, scheduler=args.scheduler,
+                            progress=_section_done if args.progress else None)
             print(f"wrote {stage.final(res['report'])} and {stage.final(res['html'])} ({res['seconds']:.1f} s; "
                   f"{len(res['plots'])} plot(s); {res['compared']} rows compared with the bounds; bound violations: "
                   f"{res['violations']})")

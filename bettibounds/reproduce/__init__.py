@@ -44,7 +44,7 @@ class TheoryViolation(AssertionError):
 
 
 def reproduce(out_dir="bettibounds-report", quick: bool = True, *, scale: str | None = None, device=None,
-              scheduler=None, tiny: bool = False) -> dict:
+              scheduler=None, tiny: bool = False, progress=None) -> dict:
     """Write ``out_dir/report.md`` and ``report.html`` (+ PNG, JSON, CSV); return a summary dict.
 
     Parameters
@@ -64,6 +64,9 @@ def reproduce(out_dir="bettibounds-report", quick: bool = True, *, scale: str | 
         (:func:`bettibounds.distributed.map_jobs`); default in this process.
     tiny : bool
         Deprecated: ``scale="smoke"``.
+    progress : callable, optional
+        Called as ``progress(i, n, name, seconds)`` after section ``i`` of ``n`` (``name``: its name)
+        has been computed, ``seconds`` after it started (the command line prints it on stderr).
 
     Returns
     -------
@@ -87,11 +90,13 @@ def reproduce(out_dir="bettibounds-report", quick: bool = True, *, scale: str | 
                   missing=missing_modules(), certify=have_module("flint"))
     ctx.out.mkdir(parents=True, exist_ok=True)
 
-    for section in SECTIONS:
+    for i, section in enumerate(SECTIONS, start=1):
         t = time.perf_counter()
         result = section.compute(ctx)
         if section.TIMING is not None:
             ctx.timings[section.TIMING] = time.perf_counter() - t
+        if progress is not None:
+            progress(i, len(SECTIONS), section.NAME, time.perf_counter() - t)
         ctx.results[section.NAME] = result
         ctx.figures += result.get("figures", [])
     ctx.timings["total (before writing)"] = time.perf_counter() - ctx.started
