@@ -65,7 +65,9 @@ def _chain(model):
     try:
         gm = torch.fx.symbolic_trace(model)
     except Exception as exc:  # data-dependent Python control flow, unsupported constructs
-        return None, f"its forward could not be traced to read its structure ({' '.join(str(exc).split())[:100]})"
+        from .._lib.text import exception_text
+
+        return None, f"its forward could not be traced to read its structure ({exception_text(exc, 100)})"
     mods = dict(gm.named_modules())
     for node in gm.graph.nodes:  # a sum of two computed values: a skip connection
         if node.op == "call_function" and node.target in (operator.add, torch.add) and \
