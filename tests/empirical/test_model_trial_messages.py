@@ -175,3 +175,34 @@ def test_the_cli_mode_choices_are_the_library_modes():
     from bettibounds.engines.model_problem import MODES
 
     assert tuple(MODE_CHOICES) == tuple(MODES)
+
+
+# ------------------------------------------------------------------ why the fused engine does not take a model
+def test_the_route_reason_says_what_the_fused_engine_takes_and_lists_every_gap():
+    from bettibounds.empirical.models import experiment_from_model
+    from bettibounds.empirical.sampler import make_kernel
+
+    nn = torch.nn
+    torch.manual_seed(0)
+    x, y = torch.randn(12, 4, dtype=torch.float64), torch.arange(12) % 3
+    net = nn.Sequential(nn.Linear(4, 5), nn.LayerNorm(5), nn.ReLU(), nn.Linear(5, 5), nn.LayerNorm(5), nn.GELU(),
+                        nn.Linear(5, 3)).double().eval()
+    exp = experiment_from_model(net, x, y, loss="cross_entropy", region=REGION, grid=[3])
+    reason = make_kernel(exp).engine_reason
+    assert reason.startswith("auto: a torch.nn.Module is evaluated by the model engine (not by the fused engine: "
+                             "the fused engine takes chains of nn.Linear layers with tanh or logistic")
+    assert reason.endswith("this model also has LayerNorm, ReLU, GELU)")  # all of them, each once
+    assert "theorem" not in reason  # whether a theorem covers it is the bound column's business
+    # the bound column keeps its own text, and names every loss the catalog covers
+    assert exp.bound_reason == "not covered by any theorem in the catalog: norm layers (LayerNorm)"
+    mlp = nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 3)).double().eval()
+    ce = experiment_from_model(mlp, x, y, loss="cross_entropy", region=REGION, grid=[3])
+    assert ce.bound_reason == ("the loss cross_entropy is not covered by any theorem in the catalog (which covers "
+                               "mse, bce and bce_with_logits)")
+    with pytest.warns(BettiBoundsWarning):  # nll on logits: no LogSoftmax head, nothing else missing
+        nll = experiment_from_model(mlp, x, y, loss="nll", region=REGION, grid=[3])
+    with pytest.warns(BettiBoundsWarning):
+        kernel = make_kernel(nll)
+    assert kernel.engine_reason.endswith(
+        "ending in nn.LogSoftmax(dim=1) for nll; this model does not fit: nll on a model that does not end in "
+        "nn.LogSoftmax(dim=1))")
