@@ -248,5 +248,7 @@ def _shield_thread_count(stack: contextlib.ExitStack) -> None:
 
 
 def one_line(exc: BaseException) -> str:
-    """An exception's message on one line (its type name when it has none)."""
-    return " ".join(str(exc).split()) or type(exc).__name__
+    """An exception's message on one line (its type name when it has none), without terminal codes."""
+    from ._lib.text import exception_text
+
+    return exception_text(exc, 100_000)

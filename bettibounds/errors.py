@@ -23,6 +23,7 @@ __all__ = [
     "ResourceLimitError",
     "OutputError",
     "FloatingPointModeError",
+    "BettiBoundsWarning",
 ]
 
 
@@ -91,6 +92,11 @@ class FloatingPointModeError(InvalidSpecError):
     ``-ffast-math`` in a loaded library) or a directed rounding mode would make its bounds wrong, so
     :func:`bettibounds.certified.fpmode.check_float_mode` refuses to compute under them.
     """
+
+
+class BettiBoundsWarning(UserWarning):
+    """A result is computed, but something about the input looks wrong (a loss given outputs of
+    the wrong kind, say). The CLI prints it as one line, ``bettibounds: warning: ...``, on stderr."""
 
 
 def unknown_name(kind: str, name: object, valid: list[str] | tuple[str, ...]) -> UnknownNameError:

@@ -4,10 +4,11 @@ why the OS cannot take a path (torch-free)."""
 from __future__ import annotations
 
 import os
+import re
 import unicodedata
 from typing import Any
 
-__all__ = ["escape", "display_path", "bad_path"]
+__all__ = ["escape", "strip_terminal_codes", "exception_text", "display_path", "bad_path"]
 
 # characters escaped in messages: C0/C1 controls and DEL (category Cc), line and paragraph
 # separators (Zl, Zp), lone surrogates from undecodable arguments (Cs) and the bidirectional
@@ -34,6 +35,39 @@ def escape(text: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+# a terminal's escape sequences: CSI (ESC [ ... final byte, colours and bold), OSC (ESC ] ... BEL or ESC \\)
+# and the two-character ones (ESC followed by one byte)
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]|\x9b[0-?]*[ -/]*[@-~]")
+
+
+def strip_terminal_codes(text: str) -> str:
+    """``text`` without terminal escape sequences (colours, bold): what a terminal would not print."""
+    return _ANSI.sub("", str(text))
+
+
+def exception_text(exc: BaseException | str, limit: int = 300) -> str:
+    r"""Another library's error text fit to quote inside a one-line message: terminal escape
+    sequences (the bold and colour codes torch puts in some messages) removed, every other control
+    character escaped (:func:`escape`), whitespace runs made one space, and cut at a word boundary
+    to at most ``limit`` characters, ending in "...".
+
+    Examples
+    --------
+    >>> exception_text("failed, \x1b[1mdo this\x1b[0m.\n\t(1) more")
+    'failed, do this. (1) more'
+    >>> exception_text("one two three four", limit=12)
+    'one two...'
+    """
+    text = strip_terminal_codes(str(exc))
+    text = escape(" ".join(text.split())) or (type(exc).__name__ if isinstance(exc, BaseException) else "")
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 3]
+    if " " in cut[limit // 2:]:
+        cut = cut[:cut.rindex(" ")]
+    return cut.rstrip(" ,;:") + "..."
 
 
 def display_path(path: Any) -> str:

@@ -102,9 +102,40 @@ def _error(message: str, prefix: str = "error: ") -> None:
         pass
 
 
+@contextlib.contextmanager
+def _one_line_warnings():
+    """The package's own warnings (:class:`~bettibounds.errors.BettiBoundsWarning`) as one line each on
+    stderr, ``bettibounds: warning: ...``, each text once; other warnings as Python shows them."""
+    import warnings
+
+    from ..errors import BettiBoundsWarning
+
+    shown: set[str] = set()
+    with warnings.catch_warnings():
+        previous = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if not issubclass(category, BettiBoundsWarning):
+                previous(message, category, filename, lineno, file, line)
+                return
+            text = str(message)
+            if text not in shown:
+                shown.add(text)
+                _error(text, prefix="warning: ")
+
+        warnings.showwarning = show
+        warnings.simplefilter("always", BettiBoundsWarning)  # (once per text: `shown`)
+        yield
+
+
 def _main(argv: list[str] | None, interrupted) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    with _one_line_warnings():
+        return _run(parser, args, interrupted)
+
+
+def _run(parser, args, interrupted) -> int:
     try:
         if args.version:
             from .. import __version__

@@ -63,7 +63,7 @@ def add_parser(sub) -> None:
     bc.add_argument("--k", default=None,
                     help="sample mode: neighbours in the k-NN graph, an integer or 4P (default 4P, the authors' "
                          "choice; at most the number of samples - 1, the JSON records both)")
-    proto = bc.add_argument_group("the authors' sample protocol (sample mode; docs/usage.md, 'Loss barcodes')")
+    proto = bc.add_argument_group("the authors' sample protocol (sample mode; docs/usage.md, 'Barcodes of minima')")
     proto.add_argument("--preset", choices=("barannikov",), default=None,
                        help="barannikov: k = 4P, --radius auto, --min-cluster 20 (explicit options win)")
     proto.add_argument("--radius", default=None, metavar="R",

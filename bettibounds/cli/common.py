@@ -14,7 +14,7 @@ __all__ = ["PROG", "Parser", "announce_model_compile",
            "negative_value_hint", "one_line", "output_dir", "int_list", "json_option", "plot_option",
            "engine_options", "scheduler_options", "check_scheduler_args", "progress_option", "engine_device",
            "staged_outputs",
-           "ENGINE_HELP"]
+           "ENGINE_HELP", "MODE_CHOICES", "MODE_HELP"]
 
 PROG = "bettibounds"
 
@@ -166,6 +166,12 @@ ENGINE_HELP = ("auto (default): the fused engine on the CPU where it supports th
                "hidden layers, MSE or BCE, slices with 1-4 directions and boxes, float64 or float32; needs numba, "
                "pip install -e '.[fast]'; compiled once per machine in about 30 s per precision). model: any "
                "PyTorch model (--model). docs/usage.md, 'Engines'")
+
+
+#: --mode of the commands that take a PyTorch model (--model): the model problem's train-mode policy
+MODE_CHOICES = ("refuse", "eval")
+MODE_HELP = ("a model in train mode whose output depends on it (Dropout, BatchNorm): refuse (default) or eval "
+             "(evaluate it in eval mode, recorded); replaces the file's model.mode")
 
 
 def scheduler_options(where: str) -> argparse.ArgumentParser:

@@ -10,6 +10,8 @@ from .._lib.extras import missing_extra
 from ..errors import InvalidSpecError, ResourceLimitError
 from .common import (
     ENGINE_HELP,
+    MODE_CHOICES,
+    MODE_HELP,
     PROG,
     announce_model_compile,
     check_scheduler_args,
@@ -63,6 +65,7 @@ def add_parser(sub) -> None:
     mg.add_argument("--reduction", choices=("torch", "theory"),
                     help="torch (default: torch's mean over all elements) or theory (sum over outputs, mean over "
                          "samples)")
+    mg.add_argument("--mode", choices=MODE_CHOICES, help=MODE_HELP)
     ls.add_argument("--log-scale", action="store_true", help="logarithmic colour scale in the plots")
     ls.set_defaults(handler=run)
 
@@ -72,7 +75,8 @@ def _load(args: argparse.Namespace):
     else an experiment file (read as before)."""
     from ..empirical.experiment import load_experiment
 
-    model_flags = [f"--{n}" for n in ("model", "weights", "data", "loss", "reduction") if getattr(args, n) is not None]
+    model_flags = [f"--{n}" for n in ("model", "weights", "data", "loss", "reduction", "mode")
+                   if getattr(args, n) is not None]
     try:
         from ..empirical.model_files import is_model_experiment, load_model_experiment
     except ImportError as exc:
@@ -85,7 +89,7 @@ def _load(args: argparse.Namespace):
         if args.engine not in ("auto", "model"):
             raise InvalidSpecError(model_engine_refusal(args.engine))
         return load_model_experiment(args.experiment, factory=args.model, weights=args.weights, data=args.data,
-                                     loss=args.loss, reduction=args.reduction)
+                                     loss=args.loss, reduction=args.reduction, mode=args.mode)
     if model_flags:
         verb = "applies" if len(model_flags) == 1 else "apply"
         raise InvalidSpecError(f"{', '.join(model_flags)} {verb} to PyTorch models: add --model file.py:factory (or "

@@ -7,7 +7,7 @@ import json
 
 from .._lib.extras import missing_extra
 from ..errors import InvalidSpecError
-from .common import json_option, output_dir, plot_option, progress_option, staged_outputs
+from .common import MODE_CHOICES, MODE_HELP, json_option, output_dir, plot_option, progress_option, staged_outputs
 
 __all__ = ["add_parser", "run"]
 
@@ -19,7 +19,7 @@ def add_parser(sub) -> None:
         description="Evaluate the loss of a PyTorch model defined in your own Python file along the straight "
                     "segment from its weights (--weights) to a second state_dict of the same architecture (--to), "
                     "and along a relaxed path (string method), and report both barrier heights (docs/usage.md, "
-                    "'Paths between minima'). The options replace a path file's entries.",
+                    "'Paths between two models'). The options replace a path file's entries.",
         parents=[json_option(), plot_option("write path.png (the loss against the fraction of the path's length)"),
                  progress_option()])
     pa.add_argument("path_file", nargs="?", metavar="FILE",
@@ -35,6 +35,7 @@ def add_parser(sub) -> None:
     pa.add_argument("--reduction", choices=("torch", "theory"),
                     help="torch (default: torch's mean over all elements) or theory (sum over outputs, mean over "
                          "samples)")
+    pa.add_argument("--mode", choices=MODE_CHOICES, help=MODE_HELP)
     pa.add_argument("--points", type=int, default=None, help="points of the straight segment (default 101)")
     pa.add_argument("--relax", action=argparse.BooleanOptionalAction, default=None,
                     help="also relax the path by the string method (default: yes)")
@@ -63,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise missing_extra("empirical", exc, "paths between models") from None
     kwargs = load_path_file(args.path_file, factory=args.model, weights=args.weights, to=args.to, data=args.data,
-                            loss=args.loss, reduction=args.reduction, points=args.points, relax=args.relax,
+                            loss=args.loss, reduction=args.reduction, mode=args.mode, points=args.points,
+                            relax=args.relax,
                             images=args.images, iterations=args.iterations)
     res = path_between(**kwargs, device=None if args.device == "auto" else args.device, dtype=args.dtype,
                        progress=args.progress, before_work=lambda engine: _enforce_budget(engine, kwargs))

@@ -46,7 +46,7 @@ import numpy as np
 from ..errors import InvalidSpecError
 
 __all__ = ["load_model_experiment", "load_path_file", "load_any_experiment", "read_json", "is_model_experiment",
-           "load_factory", "load_state_dict", "load_weights", "weights_mismatch"]
+           "load_factory", "load_state_dict", "load_weights", "weights_mismatch", "unreadable_tensor_file"]
 
 _TOP = {"model", "loss", "data", "region", "grid", "levels", "homology_dims"}
 _MODEL = {"factory", "weights", "parameters", "mode", "kwargs", "compile"}
@@ -88,6 +88,8 @@ def load_factory(spec: str, base: Path = Path("."), kwargs: dict | None = None):
     """The module built by ``"file.py:function"`` (the function called with ``kwargs``)."""
     import torch
 
+    from .._lib.text import exception_text
+
     if not isinstance(spec, str) or ":" not in spec:
         raise InvalidSpecError(f"model.factory must be 'file.py:function', got {spec!r}")
     file, func = spec.rsplit(":", 1)
@@ -102,7 +104,7 @@ def load_factory(spec: str, base: Path = Path("."), kwargs: dict | None = None):
         mod_spec.loader.exec_module(module)
     except Exception as exc:
         raise InvalidSpecError(f"model.factory: running {str(path)!r} failed: {type(exc).__name__}: "
-                               f"{' '.join(str(exc).split())[:200]}") from None
+                               f"{exception_text(exc, 200)}") from None
     factory = getattr(module, func, None)
     if not callable(factory):
         raise InvalidSpecError(f"model.factory: {str(path)!r} defines no function {func!r}")
@@ -112,7 +114,7 @@ def load_factory(spec: str, base: Path = Path("."), kwargs: dict | None = None):
         model = factory(**(kwargs or {}))
     except Exception as exc:
         raise InvalidSpecError(f"model.factory: {func}() failed: {type(exc).__name__}: "
-                               f"{' '.join(str(exc).split())[:200]}") from None
+                               f"{exception_text(exc, 200)}") from None
     if not isinstance(model, torch.nn.Module):
         raise InvalidSpecError(f"model.factory: {func}() returned {type(model).__name__}, not a torch.nn.Module")
     return model
@@ -127,12 +129,31 @@ def load_state_dict(path: Path, key: str) -> dict:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise InvalidSpecError(f"{key}: {str(path)!r} is not a tensor file torch.load(weights_only=True) reads "
-                               f"({type(exc).__name__}: {' '.join(str(exc).split())[:160]})") from None
+        raise InvalidSpecError(f"{key}: {str(path)!r} {unreadable_tensor_file(exc)}") from None
     if not isinstance(obj, dict) or not all(isinstance(k, str) for k in obj):
         raise InvalidSpecError(f"{key}: {str(path)!r} must hold a state_dict (torch.save(model.state_dict(), path)),"
                                f" got {type(obj).__name__}")
     return obj
+
+
+def unreadable_tensor_file(exc: BaseException) -> str:
+    """Why ``torch.load(weights_only=True)`` refused a file, as the rest of a one-line message: a pickled
+    Python object (a whole module saved with ``torch.save(model)``) is named as such, with the fix (save
+    the state_dict); anything else quotes torch's reason without its terminal codes
+    (:func:`bettibounds._lib.text.exception_text`)."""
+    import pickle
+
+    from .._lib.text import exception_text
+
+    text = exception_text(exc, 100_000)
+    if isinstance(exc, pickle.UnpicklingError) and "Weights only load failed" in text:
+        what = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+        return ("holds a pickled Python object" + (f" ({what.group(1)}" if what else " (") +
+                ", e.g. a whole nn.Module saved with torch.save(model)), not a state_dict of tensors; bettibounds "
+                "reads only tensors, so that no code from the file runs: save the weights with "
+                "torch.save(model.state_dict(), 'weights.pt') and pass that file")
+    return f"is not a tensor file torch.load(weights_only=True) reads ({type(exc).__name__}: " \
+           f"{exception_text(exc, 160)})"
 
 
 def weights_mismatch(exc: BaseException) -> str:
@@ -272,11 +293,11 @@ def _model_loss_data(path, obj, top: set, what: str, factory, weights, data) -> 
 
 def load_model_experiment(path=None, *, obj: dict | None = None, factory: str | None = None,
                           weights: str | None = None, data: str | None = None, loss: str | None = None,
-                          reduction: str | None = None):
+                          reduction: str | None = None, mode: str | None = None):
     """A :class:`~bettibounds.empirical.models.ModelExperiment` from a model experiment file (or a
     decoded ``obj``); the keyword arguments stand for the command line's ``--model``, ``--weights``,
-    ``--data``, ``--loss`` and ``--reduction`` and replace the file's entries (their paths are
-    relative to the working directory)."""
+    ``--data``, ``--loss``, ``--reduction`` and ``--mode`` and replace the file's entries (their paths
+    are relative to the working directory)."""
     from .models import experiment_from_model
 
     base, obj, model, msec, lsec, x, y, dsec = _model_loss_data(path, obj, _TOP, "a model experiment", factory,
@@ -287,13 +308,14 @@ def load_model_experiment(path=None, *, obj: dict | None = None, factory: str | 
     return experiment_from_model(
         model, x, y, loss=loss or lsec.get("kind", "mse"), reduction=reduction or lsec.get("reduction", "torch"),
         region=_region(base, obj["region"]), grid=obj["grid"], levels=obj.get("levels"),
-        homology_dims=obj.get("homology_dims"), parameters=msec.get("parameters"), mode=msec.get("mode", "refuse"),
+        homology_dims=obj.get("homology_dims"), parameters=msec.get("parameters"),
+        mode=mode or msec.get("mode", "refuse"),
         samples=dsec.get("samples"), seed=dsec.get("seed", 0), compile=msec.get("compile", False))
 
 
 def load_path_file(path=None, *, obj: dict | None = None, factory: str | None = None, weights: str | None = None,
                    to: str | None = None, data: str | None = None, loss: str | None = None,
-                   reduction: str | None = None, **options) -> dict:
+                   reduction: str | None = None, mode: str | None = None, **options) -> dict:
     """The keyword arguments of :func:`~bettibounds.empirical.paths.path_between` from a *path file*
     (or a decoded ``obj``)::
 
@@ -306,7 +328,7 @@ def load_path_file(path=None, *, obj: dict | None = None, factory: str | None = 
     The path runs from the model (``model.weights``) to ``path.to`` (a state_dict of the same
     architecture); the other ``path`` entries are :func:`path_between`'s options. The keyword
     arguments stand for the command line's ``--model``, ``--weights``, ``--to``, ``--data``,
-    ``--loss``, ``--reduction`` and (``options``) ``--points``, ``--relax``, ``--images``,
+    ``--loss``, ``--reduction``, ``--mode`` and (``options``) ``--points``, ``--relax``, ``--images``,
     ``--iterations``, and replace the file's entries (their paths are relative to the working
     directory; the file's, to its folder)."""
     base, obj, model, msec, lsec, x, y, dsec = _model_loss_data(path, obj, _PATH_TOP, "a path file", factory,
@@ -332,7 +354,7 @@ def load_path_file(path=None, *, obj: dict | None = None, factory: str | None = 
     other = load_state_dict(_resolve(to_base, psec.pop("to"), "path.to"), "path.to")
     return {"model_a": model, "model_b": other, "x": x, "y": y, "loss": loss or lsec.get("kind", "mse"),
             "reduction": reduction or lsec.get("reduction", "torch"), "parameters": msec.get("parameters"),
-            "mode": msec.get("mode", "refuse"), "samples": dsec.get("samples"), "seed": dsec.get("seed", 0),
+            "mode": mode or msec.get("mode", "refuse"), "samples": dsec.get("samples"), "seed": dsec.get("seed", 0),
             "compile": msec.get("compile", False), **psec}
 
 

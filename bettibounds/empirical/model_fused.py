@@ -107,14 +107,14 @@ def fused_route(experiment, dtype: str = "float64", device=None):
     if problem.loss in CLASSIFIER_ROUTED:
         spec, layers, _, why = recognise_classifier(problem, experiment.x)
         if spec is None:
-            return None, None, f"not a classifier network the fused engine evaluates ({why})"
+            return None, None, _not_fused(problem, why)
         _, why = classifier_targets(experiment, int(spec.outputs))
         if why is not None:
             return None, None, why
     else:
         spec, layers, why = recognise_layers(problem, experiment.x, experiment.y)
         if spec is None:
-            return None, None, f"not a network of the catalog ({why})"
+            return None, None, _not_fused(problem, why)
     all_names = [n for n, p in problem.model.named_parameters()]
     if list(experiment.names) != [n for n in all_names if n in set(experiment.names)] or \
             len(experiment.names) != len(all_names):
@@ -129,6 +129,21 @@ def fused_route(experiment, dtype: str = "float64", device=None):
     if name != "fused":
         return None, None, reason
     return spec, perm, None
+
+
+def _not_fused(problem, why: str) -> str:
+    """Why the fused engine does not take the model: what it takes, and every layer of the model it does
+    not (:func:`~.model_recognition.fused_layer_gaps`), else the recognition's reason (a forward that is
+    not a chain, targets, ...). Whether a theorem covers the model is the bound column's business."""
+    from .model_recognition import fused_layer_gaps
+
+    nll = problem.loss == "nll"
+    takes = ("the fused engine takes chains of nn.Linear layers with tanh or logistic (nn.Sigmoid) activations"
+             + (", ending in nn.LogSoftmax(dim=1) for nll" if nll else ""))
+    gaps = fused_layer_gaps(problem.model, log_softmax_head=nll)
+    if gaps:
+        return f"{takes}; this model also has {', '.join(gaps)}"
+    return f"{takes}; this model does not fit: {why}"
 
 
 class ModelFusedKernel:

@@ -16,7 +16,7 @@ from ..engines.model_problem import ModelProblem
 from ..errors import InvalidSpecError, NotPfaffianError
 
 __all__ = ["recognise_network", "recognise_layers", "recognise_classifier", "BOUNDED_LOSSES", "CLASSIFIER_LOSSES",
-           "FUNCTIONAL_LAYERS", "METHOD_LAYERS"]
+           "FUNCTIONAL_LAYERS", "METHOD_LAYERS", "FUSED_LAYERS", "fused_layer_gaps"]
 
 #: activation functions a forward may call instead of a module, and the module each stands for: the call's
 #: own arguments (beta, threshold, approximate, inplace) build the module, whose registry activation is then
@@ -65,7 +65,9 @@ def _chain(model):
     try:
         gm = torch.fx.symbolic_trace(model)
     except Exception as exc:  # data-dependent Python control flow, unsupported constructs
-        return None, f"its forward could not be traced to read its structure ({' '.join(str(exc).split())[:100]})"
+        from .._lib.text import exception_text
+
+        return None, f"its forward could not be traced to read its structure ({exception_text(exc, 100)})"
     mods = dict(gm.named_modules())
     for node in gm.graph.nodes:  # a sum of two computed values: a skip connection
         if node.op == "call_function" and node.target in (operator.add, torch.add) and \
@@ -135,7 +137,8 @@ def recognise_layers(problem: ModelProblem, x: torch.Tensor, y: torch.Tensor):
     if not isinstance(problem.loss, str):
         return None, None, "the loss is a callable, which no theorem in the catalog covers"
     if problem.loss not in BOUNDED_LOSSES:
-        return None, None, f"the loss {problem.loss} is not covered by any theorem in the catalog (mse, bce)"
+        return None, None, (f"the loss {problem.loss} is not covered by any theorem in the catalog (which covers "
+                            f"{', '.join(BOUNDED_LOSSES[:-1])} and {BOUNDED_LOSSES[-1]})")
     return _chain_spec(problem, chain, x, y)
 
 
@@ -180,6 +183,24 @@ def recognise_classifier(problem: ModelProblem, x: torch.Tensor):
         return None, None, None, f"the model ends in an output activation ({spec.output_activation}): its outputs " \
                                  "are not logits"
     return spec, layers, head, None
+
+
+#: the leaf modules a chain the fused engine evaluates may hold (Dropout and Identity: the identity in eval mode)
+FUSED_LAYERS = ("Linear", "Tanh", "Sigmoid", "Flatten", "Dropout", "Identity")
+
+
+def fused_layer_gaps(model, log_softmax_head: bool = False) -> list[str]:
+    """The class names of the model's leaf modules that the fused engine does not evaluate (not in
+    :data:`FUSED_LAYERS`; ``log_softmax_head``: a LogSoftmax is accepted), each once, in the order of
+    ``model.modules()``: all of them, where a recognition reason names only the first."""
+    out: list[str] = []
+    for mod in model.modules():
+        if next(mod.children(), None) is not None:
+            continue  # a container (Sequential, the user's own module): its children are listed
+        name = type(mod).__name__
+        if name not in FUSED_LAYERS and not (log_softmax_head and name == "LogSoftmax") and name not in out:
+            out.append(name)
+    return out
 
 
 def _modules_reason(model, allow=()) -> str | None:

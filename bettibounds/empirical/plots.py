@@ -47,6 +47,8 @@ def _center_index(sample) -> list[int]:
 
 #: the markers (minima, the centre, the models) are drawn above the heat map and its contours (zorder 1-2)
 MARK_ZORDER = 5
+#: the minima (red dots) above the other markers: a minimum at the slice's centre is drawn over its "+"
+MINIMA_ZORDER = 6
 
 
 def _marks(ax, sample, mark_center: bool) -> None:
@@ -104,9 +106,9 @@ def plot_landscape(result, out_dir, *, log_color: bool = False, mark_center: boo
             cs = ax.contour(X, Y, v, levels=sorted(set(levels)), colors="white", linewidths=0.8)
             ax.clabel(cs, fmt="%.3g", fontsize=7)
         minima = result.diagram.birth_at.get(0, np.empty((0, 2), int))
-        for i, j in minima:
-            ax.plot(s.axes[0][i], s.axes[1][j], "r.", markersize=4, zorder=MARK_ZORDER)
         _marks(ax, s, mark_center)
+        for i, j in minima:  # above the centre's "+": a minimum at the centre stays visible
+            ax.plot(s.axes[0][i], s.axes[1][j], "r.", markersize=6, zorder=MINIMA_ZORDER)
         finish(plt, fig, ax, out, "heatmap.png", written, xlabel=names[0], ylabel=names[1],
                 legend=bool(ax.get_legend_handles_labels()[0]),
                 title=f"loss on the grid; contours at the levels, {plural(len(minima), 'minimum', 'minima')} in red")
@@ -149,7 +151,12 @@ def plot_landscape(result, out_dir, *, log_color: bool = False, mark_center: boo
         ax.step(dense, curves[k], where="post", label=f"b_{k}")
     from matplotlib.ticker import MaxNLocator
 
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # Betti numbers are integers
+    # Betti numbers are integers >= 0: integer ticks, and 0 in view (a constant curve, b_0 = 1 say, would
+    # otherwise get a range of +-5 % around it, where MaxNLocator finds fewer than two integers and falls
+    # back to ticks 0.945, 0.960, ...)
+    top = max([1] + [int(curves[k].max()) for k in result.dims if k not in zero])
+    ax.set_ylim(-0.05 * top, 1.08 * top)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     for lv in levels:
         ax.axvline(lv, color="grey", linestyle=":", linewidth=0.8)
     title = "Betti curves (dotted: requested levels)"

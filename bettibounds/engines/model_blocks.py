@@ -42,7 +42,7 @@ __all__ = ["SampleBlocks", "BLOCK_BYTES", "BLOCK_POINTS", "MIN_BLOCK", "BLOCK_CH
 BLOCK_POINTS = 64
 #: the activations of one block over the chunk's points (bytes): samples per block = BLOCK_BYTES /
 #: (BLOCK_POINTS * the activations the forward produces per sample). Chosen by paired runs of
-#: benchmarks/bench_models.py's CNNs on the development CPU (docs/benchmarks.md, "Sample blocking"):
+#: benchmarks/bench_models.py's CNNs on the development CPU (docs/benchmarks.md, "Sample blocks"):
 #: 16-64 points x 32-128 samples per block all ran 1.3-1.5x (cnn) and about 2x (cnn2) the one-point
 #: chunks; blocks of one point did not pay (the per-block cost of the calls, 50-150 us, ate the gain)
 BLOCK_BYTES = 32 * 2**20

@@ -25,7 +25,11 @@ from ..errors import InvalidSpecError
 from .model_losses import batched_loss, loss_targets
 from .model_problem import ModelProblem, mode_dependent_modules, select_parameters
 
-__all__ = ["FunctionalModel", "ForwardOverride", "no_fastpath", "one_line"]
+__all__ = ["FunctionalModel", "ForwardOverride", "no_fastpath", "one_line", "EVAL_MODE_FIX"]
+
+#: how each interface asks for eval mode: the Python API, a model file, the command line
+EVAL_MODE_FIX = ("pass mode='eval' (in a model file: \"model\": {\"mode\": \"eval\"}; on the command line of "
+                 "landscape and path: --mode eval)")
 
 
 def _inputs(x, dtype, device) -> torch.Tensor:
@@ -78,8 +82,7 @@ class FunctionalModel:
             raise InvalidSpecError(
                 f"the model is in train mode, where {', '.join(dependent[:3])}{' ...' if len(dependent) > 3 else ''} "
                 f"{'make' if len(dependent) > 1 else 'makes'} its output random or batch-dependent; "
-                "call model.eval() first, or pass mode='eval' (in a model file: \"model\": {\"mode\": \"eval\"}) "
-                "to evaluate it in eval mode (recorded)")
+                f"call model.eval() first, or {EVAL_MODE_FIX} to evaluate it in eval mode (recorded)")
         model.eval()
         if training and dependent:
             self.notes.append(f"the model was in train mode; evaluated in eval mode (mode='eval'), which changes "
@@ -143,9 +146,8 @@ class FunctionalModel:
         if not same:
             if self.problem.mode == "refuse":
                 raise InvalidSpecError("the model is in train mode and its output there differs from eval mode (a "
-                                       "module reads self.training); call model.eval() first, or pass mode='eval' "
-                                       "(in a model file: \"model\": {\"mode\": \"eval\"}) to evaluate it in eval "
-                                       "mode (recorded)")
+                                       f"module reads self.training); call model.eval() first, or {EVAL_MODE_FIX} "
+                                       "to evaluate it in eval mode (recorded)")
             self.notes.append("the model was in train mode, where its output differs; evaluated in eval mode "
                               "(mode='eval')")
         else:
@@ -210,6 +212,8 @@ class FunctionalModel:
         if self.problem.loss == "bce" and not bool(((out >= 0) & (out <= 1)).all()):
             raise InvalidSpecError("loss 'bce' takes probabilities, but the model's output leaves [0, 1]: end the "
                                    "model in a sigmoid, or use loss 'bce_with_logits' for logits")
+        if self.problem.loss == "nll":
+            _check_log_probabilities(out)
         if self.problem.loss in ("cross_entropy", "nll") and self._y.dim() == 1 and out.dim() >= 2:
             classes = int(out.shape[1])
             if self._y.numel() and int(self._y.max()) >= classes:
@@ -317,9 +321,41 @@ def no_fastpath():
         mha.set_fastpath_enabled(before)
 
 
+#: how far ``logsumexp`` over the classes of an output of log-probabilities may be from 0: a
+#: LogSoftmax head computes ``u - max(u) - log(sum exp(u - max(u)))``, whose logsumexp is 0 up to
+#: rounding errors of about eps * (|u| + log C) (eps = 1.1e-16 in float64, 6e-8 in float32; C
+#: classes); these tolerances leave a margin of 1e6 (float64) and 1e1 (float32) for logits |u| up
+#: to about 100, while raw logits miss them by far (their logsumexp is any number)
+LOG_PROBABILITY_TOLERANCE = {torch.float64: 1e-6, torch.float32: 1e-4}
+
+
+def _check_log_probabilities(out: torch.Tensor) -> None:
+    """Warn (:class:`~bettibounds.errors.BettiBoundsWarning`) when loss ``nll`` is given outputs that
+    are not log-probabilities: ``logsumexp`` over the class axis 1 must be ~0 for every sample
+    (:data:`LOG_PROBABILITY_TOLERANCE`). Raw logits give a loss that means nothing (it can be
+    negative), yet torch's NLLLoss takes them silently."""
+    import warnings
+
+    from ..errors import BettiBoundsWarning
+
+    if out.dim() < 2 or int(out.shape[1]) == 0 or not out.is_floating_point():
+        return  # (the class-index checks refuse such an output)
+    lse = torch.logsumexp(out.detach(), dim=1)
+    tol = LOG_PROBABILITY_TOLERANCE.get(out.dtype, 1e-2)
+    worst = float(lse.abs().max()) if lse.numel() else 0.0
+    if not worst <= tol:  # (nan too)
+        warnings.warn(BettiBoundsWarning(
+            f"loss 'nll' takes log-probabilities, but the model's outputs at the centre are not: logsumexp over "
+            f"the classes is {worst:.3g} away from 0 for some sample (tolerance {tol:g}), so the loss means "
+            "nothing (it can be negative); use loss 'cross_entropy' for logits, or end the model in "
+            "torch.nn.LogSoftmax(dim=1)"), stacklevel=2)
+
+
 def one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) < 300 else text[:297] + "..."
+    """The exception's text in one line of at most 300 characters, without terminal codes."""
+    from .._lib.text import exception_text
+
+    return exception_text(exc, 300)
 
 
 def _vmap_reason(exc: BaseException) -> str:

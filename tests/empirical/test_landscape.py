@@ -420,3 +420,32 @@ def test_heat_map_markers_are_drawn_above_the_image_and_contours(tmp_path, monke
     marks = [ln for ln in ax.lines if ln.get_marker() in ("+", ".", "*")]
     assert below and marks and any(ln.get_label() == "centre (t = 0)" for ln in marks)
     assert min(ln.get_zorder() for ln in marks) > max(below)
+
+
+def test_a_minimum_at_the_centre_shows_above_the_centre_mark_and_betti_ticks_are_integers(tmp_path, monkeypatch):
+    # a new user's trial: the red dot of a minimum at t = 0 was hidden under the white "+", and the Betti-curve
+    # plot of a constant b_0 = 1 had ticks 0.945, 0.960, ..., 1.05
+    pytest.importorskip("matplotlib")
+    from bettibounds.empirical import plots
+
+    axes_seen = []
+    real_finish = plots.finish
+
+    def spy(plt, fig, ax, *a, **kw):
+        fig.canvas.draw()  # the ticks as saved
+        axes_seen.append((ax, list(ax.get_yticks()), ax.get_ylim()))
+        return real_finish(plt, fig, ax, *a, **kw)
+
+    monkeypatch.setattr(plots, "finish", spy)
+    res = analyze_landscape(_slice_exp([0.5], grid=(21, 21)), sampler=_synthetic(lambda x, y: x ** 2 + y ** 2),
+                            refine=1)
+    plots.plot_landscape(res, tmp_path)
+    heat = axes_seen[0][0]
+    centre = [ln for ln in heat.lines if ln.get_label() == "centre (t = 0)"]
+    dots = [ln for ln in heat.lines if ln.get_marker() == "." and ln.get_color() == "r"]
+    assert len(centre) == 1 and len(dots) == 1
+    assert list(dots[0].get_xdata()) == [0.0] and list(dots[0].get_ydata()) == [0.0]  # the minimum is the centre
+    assert dots[0].get_zorder() > centre[0].get_zorder()
+    _, ticks, (lo, hi) = axes_seen[1]  # betti_curves.png: b_0 = 1 at every level shown
+    shown = [t for t in ticks if lo <= t <= hi]
+    assert shown == [0.0, 1.0], shown

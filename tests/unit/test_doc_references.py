@@ -116,3 +116,46 @@ def test_docstring_call_matches_signature(module, text, call):
         pytest.skip(f"{call.func.id} is not defined in {module} (mathematics, or a name of its submodules)")
     # positional placeholders and the keyword names written in the docstring must bind
     inspect.signature(func).bind(*([None] * len(call.args)), **{k.arg: None for k in call.keywords})
+
+
+# "docs/usage.md, 'Engines'" (CLI help) or docs/usage.md, "Conventions" (docstrings, messages)
+SECTION_REF = re.compile(r"docs/(\w+)\.md,?\s+(?:section\s+)?(?:\(\s*)?['\"]([^'\"]+)['\"]")
+
+
+@cache
+def _headings(doc: str) -> tuple[str, ...]:
+    text = (ROOT / "docs" / f"{doc}.md").read_text(encoding="utf-8")
+    return tuple(re.sub(r"^\d+(?:\.\d+)*\.?\s+", "", h.strip()) for h in re.findall(r"^#{1,4} (.+)$", text, re.M))
+
+
+def _section_exists(doc: str, name: str) -> bool:
+    return (ROOT / "docs" / f"{doc}.md").is_file() and any(h.startswith(name) for h in _headings(doc))
+
+
+def _cli_help_texts():
+    """Every sub-command's --help as printed, whitespace runs made one space (argparse wraps lines)."""
+    import argparse
+
+    from bettibounds.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return {name: " ".join(p.format_help().split()) for name, p in sub.choices.items()}
+
+
+def test_section_references_in_cli_help_name_real_sections():
+    # `bettibounds path --help` pointed at "Paths between minima", titled "Paths between two models"
+    bad, n = [], 0
+    for command, text in _cli_help_texts().items():
+        for m in SECTION_REF.finditer(text):
+            n += 1
+            if not _section_exists(m.group(1), m.group(2)):
+                bad.append(f"bettibounds {command} --help: {m.group(0)}")
+    assert n >= 6  # the scan found the references
+    assert not bad, "no such section:\n" + "\n".join(bad)
+
+
+def test_the_section_check_can_fail():
+    assert _section_exists("usage", "Engines") and _section_exists("theory", "Bounds beside a PyTorch model")
+    assert not _section_exists("usage", "Paths between minima") and not _section_exists("nosuch", "Engines")
+    assert SECTION_REF.search("(docs/usage.md, 'Paths between two models')").group(2) == "Paths between two models"
