@@ -39,7 +39,7 @@ minima within a bound relative to the size of the products that cancel there; do
 "Engines"); in float32 at or below the torch float32 kernel's own error on the fixed cases of
 tests/empirical/test_fused.py. These are measurements; near a minimum, where u - y is small
 against the products that form u, both precisions lose relative accuracy there (docs/usage.md,
-"Precision").
+"Engines", "Does the choice change a number?").
 
 Supported: MSE with the identity, logistic or tanh output, or BCE, and (``loss="cross_entropy"``,
 outside the spec's losses) the softmax cross entropy of the outputs; hidden activation tanh or

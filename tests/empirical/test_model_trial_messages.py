@@ -162,7 +162,8 @@ def test_train_mode_refusal_names_the_flag_and_mode_eval_runs(iris, capsys):
             "--points", "3", "--no-relax", "--no-progress", "--json"]
     assert main(path) == 2 and "--mode eval" in capsys.readouterr().err
     assert main(path + ["--mode", "eval"]) == 0
-    assert any("evaluated in eval mode (mode='eval')" in n for n in json.loads(capsys.readouterr().out)["record"]["notes"])
+    notes = json.loads(capsys.readouterr().out)["record"]["notes"]
+    assert any("evaluated in eval mode (mode='eval')" in n for n in notes)
 
 
 def test_mode_without_a_model_is_refused(capsys):
