@@ -21,10 +21,8 @@ numba kernels built from it, which share private code-generation helpers; it is 
 """
 
 import math
-import os
 from fractions import Fraction
 
-import numba
 import numpy as np
 from llvmlite import binding as _llvm
 from llvmlite import ir
@@ -32,28 +30,6 @@ from numba import njit, prange
 from numba.core import cgutils, types
 from numba.core import config as _numba_config
 from numba.extending import intrinsic
-
-
-def passive_openmp_threads() -> None:
-    """Start numba's thread pool with GNU OpenMP's passive wait policy, unless the user chose one.
-
-    After a parallel region GNU OpenMP's idle threads spin; on a busy machine numba's spinning threads
-    took the cores from torch work done later in the same process (a per-point torch loop 13 000 ->
-    150-1 600 points/s with one torch thread, docs/benchmarks.md). libgomp reads OMP_WAIT_POLICY once,
-    when numba's threading layer loads it (torch has its own OpenMP runtime, already initialised), so
-    the variable is set only while numba starts its threads and removed again: neither torch nor the
-    user's environment (nor any subprocess) sees it. With numba's other threading layers it does nothing.
-    """
-    if "OMP_WAIT_POLICY" in os.environ:
-        return
-    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
-    try:
-        numba.get_num_threads()  # launches the pool (and loads the threading layer) once per process
-    finally:
-        os.environ.pop("OMP_WAIT_POLICY", None)
-
-
-passive_openmp_threads()
 
 #: fast-math flags: FMA contraction, reassociation (vectorised reductions), no signed zeros.
 #: Not "nnan"/"ninf": comparisons with NaN and inf keep their IEEE meaning, so NaN propagates.

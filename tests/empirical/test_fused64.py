@@ -644,24 +644,3 @@ def error_scale(spec, x, y, theta) -> float:
                "logistic": (1 / (1 + np.exp(-u)), np.exp(-u) / (1 + np.exp(-u)) ** 2)}[spec.output_activation]
         g = 2 * (out[0] - y) * out[1]
     return float(np.sum(np.abs(g) * S) / len(y))
-
-
-
-def test_numba_threads_start_with_a_passive_wait_policy_and_the_environment_is_left_alone(monkeypatch):
-    """The numba module starts numba's pool with OMP_WAIT_POLICY=PASSIVE (its idle OpenMP threads then
-    sleep instead of spinning beside later torch work) and leaves no trace in the environment; a policy
-    the user set is kept as it is."""
-    import os
-
-    import numba
-
-    impl = fused._compiled()
-    seen: dict = {}
-    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
-    monkeypatch.setattr(numba, "get_num_threads", lambda: seen.setdefault("policy", os.environ.get("OMP_WAIT_POLICY")))
-    impl.passive_openmp_threads()
-    assert seen == {"policy": "PASSIVE"} and "OMP_WAIT_POLICY" not in os.environ
-    seen.clear()
-    monkeypatch.setenv("OMP_WAIT_POLICY", "active")
-    impl.passive_openmp_threads()
-    assert seen == {} and os.environ["OMP_WAIT_POLICY"] == "active"
