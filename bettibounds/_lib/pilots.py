@@ -19,16 +19,17 @@ import pickle
 __all__ = ["fused_cached_for", "fused_point_pilot"]
 
 
-def fused_cached_for(dtype: str) -> bool:
+def fused_cached_for(dtype: str, cache: str | None = None) -> bool:
     """Whether numba's cache next to the fused engine holds its entry kernel compiled for ``dtype``
     ("float64" or "float32"): a later process then loads it in about 0.5 s instead of compiling it for
     15-30 s. Reads numba's own index files as numba does (its version, then the pickled (source stamp,
     overloads)); anything unexpected reads as not cached, which makes the estimate count a compile (the
     long side). The source stamp is not compared (its form changes between numba versions): a cache
     made stale by an edit of the engine's source reads as cached, and the pilot's first call then
-    compiles, before the estimate, as the run would have."""
-    folder = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "engines")
-    cache = os.path.join(folder, "__pycache__")
+    compiles, before the estimate, as the run would have. ``cache``: the folder (default: the engine's
+    ``__pycache__``, where :func:`~bettibounds._lib.budget.fused_cached` looks too)."""
+    if cache is None:
+        cache = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "engines", "__pycache__")
     try:
         import numba
 
@@ -58,16 +59,19 @@ def fused_point_pilot(kernel, slice_dim: int | None) -> float | None:
     stand-in engine and counts the compile, :func:`~bettibounds._lib.budget.fused_compile`)."""
     import numpy as np
 
-    from ..engines.fused import kernel_loaded
+    from ..engines.fused import FusedRangeError, kernel_loaded
     from .budget import kernel_pilot
 
     dtype = str(kernel.dtype)
     if not (kernel_loaded(dtype) or fused_cached_for(dtype)):
         return None
     P = int(kernel.n_params)
-    if slice_dim is None:  # the untimed first call: it loads the compiled kernel (about 0.5 s) if not loaded
-        kernel.evaluate_chunked(np.zeros((1, P)), "full")
-    else:
-        kernel.evaluate_chunked(np.zeros((1, slice_dim)), "slice", center=np.zeros(P),
-                                directions=np.zeros((slice_dim, P)))
-    return kernel_pilot(kernel, 0, slice_dim=slice_dim)[0]
+    try:
+        if slice_dim is None:  # the untimed first call: it loads the compiled kernel (about 0.5 s) if not loaded
+            kernel.evaluate_chunked(np.zeros((1, P)), "full")
+        else:
+            kernel.evaluate_chunked(np.zeros((1, slice_dim)), "slice", center=np.zeros(P),
+                                    directions=np.zeros((slice_dim, P)))
+        return kernel_pilot(kernel, 0, slice_dim=slice_dim)[0]
+    except FusedRangeError:  # the guard refused the pilot's random points: the stand-in estimates
+        return None

@@ -134,3 +134,45 @@ def test_estimate_refuses_only_above_the_limit(monkeypatch, classifier):
     monkeypatch.setenv("BETTIBOUNDS_MAX_SECONDS", str(seconds / 50))
     with pytest.raises(ResourceLimitError, match="the landscape would take"):
         _enforce_budget(classifier, _args(), kernel, "cpu", "float64")
+
+
+def _index(folder: Path, name: str, version: str, signatures: list) -> None:
+    """A numba cache index as numba writes one: its version pickled, then the pickled (stamp, overloads)."""
+    with open(folder / name, "wb") as fh:
+        pickle.dump(version, fh)
+        fh.write(pickle.dumps((b"stamp", {(sig, ("cpu", "")): "f.nbc" for sig in signatures})))
+
+
+def test_fused_cached_for_reads_the_precision_from_numbas_index(tmp_path):
+    """A cache holding the float64 kernel only is not a float32 cache (a float32 run counted 0.5 s of loading
+    for a 16 s compile, and was not announced); another numba version's index, or a damaged one, is no cache."""
+    import numba
+
+    from bettibounds._lib.pilots import fused_cached_for
+
+    sig64 = ("Array(float64, 2, 'C', False, aligned=True)", "int64")
+    sig32 = ("Array(float32, 2, 'C', False, aligned=True)", "int64")
+    assert not fused_cached_for("float64", str(tmp_path))
+    _index(tmp_path, "_fused_numba.fused_kernel-1077.py311.nbi", numba.__version__, [sig64])
+    _index(tmp_path, "_fused_numba.act_vector_array-839.py311.nbi", numba.__version__, [sig32])  # not the kernel
+    assert fused_cached_for("float64", str(tmp_path)) and not fused_cached_for("float32", str(tmp_path))
+    _index(tmp_path, "_fused_numba.fused_kernel-1077.py311.nbi", "0.0.1", [sig64, sig32])
+    assert not fused_cached_for("float64", str(tmp_path))
+    (tmp_path / "_fused_numba.fused_kernel-1077.py311.nbi").write_bytes(b"\x80\x04junk")
+    assert not fused_cached_for("float64", str(tmp_path))
+    _index(tmp_path, "_fused_numba.fused_kernel-1080.py311.nbi", numba.__version__, [sig64, sig32])
+    assert fused_cached_for("float32", str(tmp_path))
+
+
+def test_a_kernel_still_to_compile_is_estimated_with_its_compile(monkeypatch):
+    """Neither loaded nor cached for its precision: the stand-in estimates it and the compile is counted."""
+    import bettibounds.engines.fused as fused
+    from bettibounds._lib import pilots
+
+    exp = load_experiment(EXAMPLE)
+    kernel = make_kernel(exp, engine="fused", device="cpu", dtype="float64")
+    monkeypatch.setattr(fused, "kernel_loaded", lambda dtype="float64": False)
+    monkeypatch.setattr(pilots, "fused_cached_for", lambda dtype, cache=None: False)
+    assert pilots.fused_point_pilot(kernel, 2) is None
+    cost = _estimate(monkeypatch, exp, kernel)
+    assert any(what.startswith("compiling the fused engine") and s == 30.0 for what, s in cost.parts), cost.parts
