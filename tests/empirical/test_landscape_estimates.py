@@ -176,3 +176,20 @@ def test_a_kernel_still_to_compile_is_estimated_with_its_compile(monkeypatch):
     assert pilots.fused_point_pilot(kernel, 2) is None
     cost = _estimate(monkeypatch, exp, kernel)
     assert any(what.startswith("compiling the fused engine") and s == 30.0 for what, s in cost.parts), cost.parts
+
+
+def test_barcode_grid_estimate_is_the_fused_kernels_and_the_run_uses_it(monkeypatch):
+    """``barcode`` on a grid: the estimate is piloted on the kernel the run will use (returned for the run),
+    the fused one here (the torch kernel stood in for it)."""
+    from bettibounds.cli.barcode import _enforce_budget as barcode_budget
+
+    exp = load_experiment(EXAMPLE)
+    seen: list = []
+    enforce = budget.enforce
+    monkeypatch.setattr(budget, "enforce", lambda cost, *a, **k: seen.append(cost) or enforce(cost, *a, **k))
+    args = argparse.Namespace(engine="auto", scheduler=None, progress=False, minima=None, workers=None)
+    kernel = barcode_budget(exp, args, True, {}, "cpu", "float64")
+    assert kernel.engine == "fused", kernel.engine_reason
+    actual = _grid_cpu_seconds(exp, kernel)
+    assert actual / 4 <= _evaluation_part(seen[0]) <= 4 * actual, (seen[0].parts, actual)
+    assert not any("fused engine" in what for what, _ in seen[0].parts), seen[0].parts
