@@ -86,6 +86,9 @@ class ModelExperiment:
     spec : ArchitectureSpec or None
         The symbolic engine's network when the model is one (:func:`recognise_network`): the bound
         column is computed for it; None otherwise, with :attr:`bound_reason`.
+    checked_engine : ModelEngine or None
+        The float64 CPU engine that made the model's checks, reused (as copies) by :meth:`make_engine`;
+        not pickled.
     """
 
     problem: ModelProblem
