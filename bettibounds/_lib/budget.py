@@ -592,9 +592,9 @@ def fused_cached() -> bool:
         return False
 
 
-def fused_compile() -> Cost:
-    """The fused engine's kernels: compiled by numba once per machine (about 30 s), then loaded
-    from numba's cache next to the module (about 0.5 s)."""
-    cached = fused_cached()
+def fused_compile(cached: bool | None = None) -> Cost:
+    """The fused engine's kernels: compiled by numba once per machine and precision (about 30 s), then
+    loaded from numba's cache (about 0.5 s); ``cached``: if known (per precision), else :func:`fused_cached`."""
+    cached = fused_cached() if cached is None else cached
     seconds = 0.5 if cached else 30.0
     return _part("loading the fused engine" if cached else "compiling the fused engine (once per machine)", seconds)

@@ -172,16 +172,14 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidSpecError(f"--threshold must be a finite number, got {args.threshold!r}")
     sample = {name: value if getattr(args, name) is None else getattr(args, name)
               for name, value in _SAMPLE_DEFAULTS.items()}
-    _enforce_budget(exp, args, grid_mode, sample, device, dtype)
+    grid_kernel = _enforce_budget(exp, args, grid_mode, sample, device, dtype)
     with contextlib.ExitStack() as stack:
         client = None
         if args.scheduler is not None:
             from ..distributed import dask_client
 
             client = stack.enter_context(dask_client(args.scheduler, workers=args.workers))
-        if grid_mode and client is None:  # a routed model's kernel compiles or loads while it is built
-            announce_model_compile(exp, args.engine, device, dtype, args.progress)
-        barcode, values, dist = _barcode_run(exp, args, device, dtype, grid_mode, client, sample, box)
+        barcode, values, dist = _barcode_run(exp, args, device, dtype, grid_mode, client, sample, box, grid_kernel)
     if args.dim not in barcode.dims and args.dim > 0:
         raise InvalidSpecError(f"--dim {args.dim}: this barcode has segments of index {barcode.dims} only")
     with staged_outputs(args.plot) as stage:  # the plots and the printed result: all or none
@@ -202,16 +200,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _enforce_budget(exp, args: argparse.Namespace, grid_mode: bool, sample: dict, device, dtype: str) -> None:
+def _enforce_budget(exp, args: argparse.Namespace, grid_mode: bool, sample: dict, device, dtype: str):
     """Refuse, before any work, a barcode that cannot fit in memory or time; announce a long one
     (bettibounds._lib.budget, with a pilot of this network's torch kernel, or of a PyTorch model's
-    model engine). A model's size enters the memory estimate through P and m only (its activations
-    are not modelled); its time is the pilot's."""
+    model engine; on a grid evaluated in this process, of the run's own kernel, which is returned for
+    the run: the fused one too where its compiled code is loaded or cached,
+    :func:`bettibounds._lib.pilots.fused_point_pilot`). A model's size enters the memory estimate through
+    P and m only (its activations are not modelled); its time is the pilot's."""
     import math
     import os
     from types import SimpleNamespace
 
-    from .._lib import budget
+    from .._lib import budget, pilots
     from ..empirical.sampler import make_kernel
 
     model_exp = getattr(exp, "kind", None) == "model"
@@ -222,19 +222,26 @@ def _enforce_budget(exp, args: argparse.Namespace, grid_mode: bool, sample: dict
     spec = SimpleNamespace(n_params=exp.n_params, samples=len(exp.x), widths=(), outputs=1, depth=1) \
         if model_exp else exp.spec
     slice_dim = len(exp.grid) if grid_mode and exp.region["kind"] == "slice" else None
-    per_point, per_start = budget.kernel_pilot(kernel, 0 if grid_mode else starts, slice_dim=slice_dim)
+    run_kernel = None
+    if grid_mode and args.scheduler is None:  # the run's kernel (a routed model's compiles or loads while built)
+        announce_model_compile(exp, args.engine, device, dtype, args.progress)
+        run_kernel = make_kernel(exp, engine=args.engine, device=device, dtype=dtype, points=math.prod(exp.grid))
+    fused_point = pilots.fused_point_pilot(run_kernel, slice_dim) \
+        if getattr(run_kernel, "engine", None) == "fused" else None
+    per_point, per_start = budget.kernel_pilot(kernel, 0 if grid_mode else starts, slice_dim=slice_dim) \
+        if fused_point is None else (fused_point, 0.0)
     if grid_mode:
         points = math.prod(exp.grid)
         cost = budget.loss_evaluations(spec, points, per_point) + budget.persistence(points, len(exp.grid) - 1)
-        engine = args.engine
+        engine = args.engine if run_kernel is None else run_kernel.engine
         if engine == "auto" and not model_exp:  # what the sampler will choose (the torch pilot errs long for it)
             from ..engines.choice import choose_engine
 
             kind = exp.region["kind"]
             engine = choose_engine(exp.spec, kind, len(exp.grid) if kind == "slice" else None, dtype, device,
                                    points)[0]
-        if engine == "fused":
-            cost = cost + budget.fused_compile()
+        if engine == "fused" and fused_point is None:  # loading or compiling still to come
+            cost = cost + budget.fused_compile(pilots.fused_cached_for(dtype or "float64"))
         advice = "use a coarser grid"
     else:
         k = sample["k"] if args.preset is None or args.k is not None else "4P"
@@ -248,6 +255,7 @@ def _enforce_budget(exp, args: argparse.Namespace, grid_mode: bool, sample: dict
         cost = cost.alongside(budget.local_cluster(args.workers or os.cpu_count() or 1))
         advice += ", or --workers"
     budget.enforce(cost, "the barcode", advice)
+    return run_kernel
 
 
 def _box(text: str | None) -> tuple[float, float] | None:
@@ -266,8 +274,9 @@ def _box(text: str | None) -> tuple[float, float] | None:
 
 
 def _barcode_run(exp, args: argparse.Namespace, device, dtype: str, grid_mode: bool, client, sample: dict,
-                 box: tuple[float, float] | None = None):
-    """(barcode, grid values or None, what JSON records of Dask); the loss on Dask when ``client``."""
+                 box: tuple[float, float] | None = None, grid_kernel=None):
+    """(barcode, grid values or None, what JSON records of Dask); the loss on Dask when ``client``, else on a
+    grid ``grid_kernel`` (the one the estimate piloted) when given."""
     import warnings
 
     from ..barcode import grid_barcode, sample_barcode
@@ -289,7 +298,7 @@ def _barcode_run(exp, args: argparse.Namespace, device, dtype: str, grid_mode: b
     try:
         if grid_mode:
             landscape = sample_landscape(exp, device=device, dtype=dtype, progress=args.progress,
-                                         kernel=evaluator, engine=args.engine)
+                                         kernel=evaluator if evaluator is not None else grid_kernel, engine=args.engine)
             barcode, values = grid_barcode(landscape), landscape.values
         else:
             if box is not None:

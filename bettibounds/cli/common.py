@@ -233,10 +233,10 @@ def announce_model_compile(exp, engine, device, dtype, progress: bool) -> None:
         from ..engines.fused import COMPILE_NOTICE, kernel_loaded
     except ImportError:  # no numba: the model engine evaluates it
         return
-    from .._lib.budget import fused_cached
+    from .._lib.pilots import fused_cached_for
 
     dt = dtype or "float64"
-    long_wait = not fused_cached()
+    long_wait = not fused_cached_for(dt)  # (per precision: a float64 cache does not hold the float32 kernel)
     if kernel_loaded(dt) or not (progress or long_wait) or fused_route(exp, dt, device)[0] is None:
         return
     sys.stderr.write(f"{PROG}: engine auto: {COMPILE_NOTICE}\n")

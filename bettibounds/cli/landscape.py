@@ -183,17 +183,19 @@ def run(args: argparse.Namespace) -> int:
 ANNOUNCE_SECONDS = 10.0
 
 
-def _enforce_budget(exp, args: argparse.Namespace, kernel, device, dtype: str) -> None:
+def _enforce_budget(exp, args: argparse.Namespace, kernel, device, dtype: str) -> float:
     """Refuse, before any work, a landscape (with its refined grid) that cannot fit in time, in memory
     or in the grid-size limit; announce one of :data:`ANNOUNCE_SECONDS` or more with its time, points
-    and peak memory (bettibounds._lib.budget). The pilot runs the run's own engine (``kernel``: torch
-    or a model's); the torch engine stands in for the fused one, chosen or automatic (whose first
-    call compiles; it is faster, so the estimate errs long), for Dask runs and for any other engine
-    of the registry."""
+    and peak memory (bettibounds._lib.budget); return the estimate (seconds here). The pilot runs the
+    run's own engine (``kernel``): torch, a model's, or the fused one where its compiled code is loaded or
+    in numba's cache (:func:`bettibounds._lib.pilots.fused_point_pilot`; then no compile is counted). The
+    torch engine (for a model, the model engine) stands in for a fused run whose kernel is still to be
+    compiled (which is counted; the stand-in is slower, so the estimate errs long), for Dask runs and for
+    any other engine of the registry; it also times the local search's gradient steps."""
     import math
     import os
 
-    from .._lib import budget
+    from .._lib import budget, pilots
     from ..empirical.experiment import MAX_GRID_POINTS, grid_points_text
     from ..empirical.grid_memory import grid_host_bytes
     from ..empirical.resolution import DEFAULT_STARTS, torch_single_thread
@@ -216,7 +218,12 @@ def _enforce_budget(exp, args: argparse.Namespace, kernel, device, dtype: str) -
         # gradients): the torch kernel, or for a model the model engine, as the local search uses
         pilot = make_kernel(exp, engine="model" if model_exp else "torch", device=device, dtype=dtype or "float64")
     slice_dim = len(grid) if exp.region["kind"] == "slice" else None
-    per_point, _ = budget.kernel_pilot(pilot, 0, slice_dim=slice_dim)
+    # a fused run is estimated on its own kernel where its compiled code is loaded or cached (the stand-in
+    # was 25-160 times slower per point); else on the stand-in, with the compile counted below
+    per_point = pilots.fused_point_pilot(kernel, slice_dim) if getattr(kernel, "engine", None) == "fused" else None
+    compiles = fused and per_point is None
+    if per_point is None:
+        per_point, _ = budget.kernel_pilot(pilot, 0, slice_dim=slice_dim)
 
     def evaluations(n: int, shape: list) -> budget.Cost:
         if model_exp:
@@ -238,14 +245,15 @@ def _enforce_budget(exp, args: argparse.Namespace, kernel, device, dtype: str) -
         levels = len(exp.levels or [])
         cost = cost + budget.Cost(args.certify_seconds * levels, 0.0, ((f"--certify on {levels} levels",
                                                                          args.certify_seconds * levels),))
-    if fused:
-        cost = cost + budget.fused_compile()
+    if compiles:  # loading or compiling still to come (the fused pilot above has loaded it otherwise)
+        cost = cost + budget.fused_compile(pilots.fused_cached_for(dtype or "float64"))
     if args.scheduler == "local":
         cost = cost.alongside(budget.local_cluster(args.workers or os.cpu_count() or 1))
     total = points + (refined if args.refine > 1 else 0)
-    budget.enforce(cost, "the landscape", "use a coarser grid or a smaller --refine", announce_at=ANNOUNCE_SECONDS,
-                   detail=f" for {total} points (grid{' and refined grid' if args.refine > 1 else ''}), peak memory "
-                          f"about {budget.format_bytes(cost.bytes)}")
+    grids = "grid and refined grid" if args.refine > 1 else "grid"
+    detail = f" for {total} points ({grids}), peak memory about {budget.format_bytes(cost.bytes)}"
+    return budget.enforce(cost, "the landscape", "use a coarser grid or a smaller --refine",
+                          announce_at=ANNOUNCE_SECONDS, detail=detail)
 
 
 def _distributed(exp, args: argparse.Namespace, device, dtype: str):

@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._lib.devices import resolve_device
 from ..engines.model_engine import ModelEngine, ModelProblem
 from ..errors import InvalidSpecError
 from .model_datasets import model_data
@@ -85,6 +86,9 @@ class ModelExperiment:
     spec : ArchitectureSpec or None
         The symbolic engine's network when the model is one (:func:`recognise_network`): the bound
         column is computed for it; None otherwise, with :attr:`bound_reason`.
+    checked_engine : ModelEngine or None
+        The float64 CPU engine that made the model's checks, reused (as copies) by :meth:`make_engine`;
+        not pickled.
     """
 
     problem: ModelProblem
@@ -106,14 +110,33 @@ class ModelExperiment:
     notes: tuple = ()
     slice_trick: str | None = None
     compile: bool = False
+    #: the float64 CPU model engine that made the checks (None: none kept); see :meth:`make_engine`
+    checked_engine: Any = field(default=None, repr=False, compare=False)
 
     #: what :func:`~bettibounds.empirical.sampler.sample_landscape` dispatches on
     kind = "model"
 
+    def __getstate__(self) -> dict:
+        # a pickled experiment (a Dask task, a cache) does not carry the engine: make_engine builds one there
+        return {**self.__dict__, "checked_engine": None}
+
     def make_engine(self, device=None, dtype: str | None = None) -> ModelEngine:
-        """The model engine of this experiment (``dtype=None``: float64; ``compile`` as built)."""
-        return ModelEngine(self.problem, self.x, self.y, device=device, dtype="float64" if dtype is None else dtype,
-                           compile=self.compile)
+        """The model engine of this experiment (``dtype=None``: float64; ``compile`` as built).
+
+        On the CPU in float64 without ``compile``, a shallow copy of :attr:`checked_engine`: the engine
+        :func:`experiment_from_model` built for its checks, with the same arguments, so the same engine
+        (its checks, the slice trick's and the fast activations' set-up with their tests were made once:
+        building it again cost 0.15-2.5 s each, three or four times per command). A copy, so that what a
+        caller sets on it (``engine_reason``) stays its own; the model's private copy is shared, as it is
+        between the calls of one engine."""
+        dt = "float64" if dtype is None else dtype
+        kept = self.checked_engine
+        if kept is not None and not self.compile and dt == "float64" and kept.dtype == torch.float64 \
+                and kept.device == resolve_device(device):
+            import copy
+
+            return copy.copy(kept)
+        return ModelEngine(self.problem, self.x, self.y, device=device, dtype=dt, compile=self.compile)
 
     def slice_basis(self) -> tuple[np.ndarray, np.ndarray, dict]:
         """(center, directions, direction_source) of the slice."""
@@ -225,6 +248,9 @@ def experiment_from_model(model, x, y=None, *, loss: Any = "mse", region: dict, 
         # where it is >= 100, i.e. where the loss is >= 100 / (its normaliser)
         outputs = int(spec.outputs)
         below = 100.0 / (engine.m * outputs if problem.reduction == "torch" else engine.m)
+    # the checking engine is the one make_engine would build (same problem, data, cpu, float64, no compile) unless
+    # the varied parameters were a predicate (the experiment's problem then names them instead)
+    kept = None if callable(parameters) else engine
     return ModelExperiment(problem, xt, yt, reg, grid, levels, homology_dims, center, D, dsource,
                            tuple(engine.names), engine.n_params, spec, reason, below, source, tuple(engine.notes),
-                           engine.slice_trick, compile)
+                           engine.slice_trick, compile, kept)
