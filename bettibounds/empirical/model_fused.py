@@ -140,7 +140,9 @@ def _not_fused(problem, why: str) -> str:
     nll = problem.loss == "nll"
     takes = ("the fused engine takes chains of nn.Linear layers with tanh or logistic (nn.Sigmoid) activations"
              + (", ending in nn.LogSoftmax(dim=1) for nll" if nll else ""))
-    gaps = fused_layer_gaps(problem.model, log_softmax_head=nll)
+    # a LogSoftmax head is a layer the fused engine evaluates (for nll): with another loss the recognition's reason
+    # says what does not fit (cross_entropy of log-probabilities), not a missing layer
+    gaps = fused_layer_gaps(problem.model, log_softmax_head=True)
     if gaps:
         return f"{takes}; this model also has {', '.join(gaps)}"
     return f"{takes}; this model does not fit: {why}"

@@ -226,6 +226,6 @@ def test_a_sampled_landscape_records_the_blocks(monkeypatch):
     t = np.stack(np.meshgrid(*sample.axes, indexing="ij"), -1).reshape(-1, 2)
     np.testing.assert_allclose(sample.values.reshape(-1), plain.evaluate_chunked(
         t, "slice", center=sample.center, directions=sample.directions), rtol=1e-12, atol=0)
-    monkeypatch.setattr(model_blocks, "BLOCK_BYTES", 2**30)
-    again = sample_landscape(exp)
+    monkeypatch.setattr(model_blocks, "BLOCK_BYTES", 2**30)  # (an experiment keeps the engine it was built with)
+    again = sample_landscape(experiment_from_model(small_cnn(), x, y, loss="cross_entropy", region=region, grid=[3, 3]))
     assert again.model["sample_blocks"] is None and "no blocks needed" in again.model["sample_blocks_reason"]
