@@ -111,7 +111,8 @@ def plot_landscape(result, out_dir, *, log_color: bool = False, mark_center: boo
             ax.plot(s.axes[0][i], s.axes[1][j], "r.", markersize=6, zorder=MINIMA_ZORDER)
         finish(plt, fig, ax, out, "heatmap.png", written, xlabel=names[0], ylabel=names[1],
                 legend=bool(ax.get_legend_handles_labels()[0]),
-                title=f"loss on the grid; contours at the levels, {plural(len(minima), 'minimum', 'minima')} in red")
+                title=f"loss on the grid; contours at the levels; {plural(len(minima), 'grid minimum', 'grid minima')} "
+                      "(H0 births) in red")
     elif v.ndim == 3:
         c = _center_index(s)
         fig, axes = plt.subplots(1, 3, figsize=(11, 3.9), layout="constrained")

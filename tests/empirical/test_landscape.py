@@ -420,6 +420,10 @@ def test_heat_map_markers_are_drawn_above_the_image_and_contours(tmp_path, monke
     marks = [ln for ln in ax.lines if ln.get_marker() in ("+", ".", "*")]
     assert below and marks and any(ln.get_label() == "centre (t = 0)" for ln in marks)
     assert min(ln.get_zorder() for ln in marks) > max(below)
+    # the title counts what the red dots are (grid minima, the H0 births), as the text output does: a trial read
+    # "13 minima in red" beside "2 grid minima polished" as a contradiction
+    n = len(res.diagram.birth_at[0])
+    assert ax.get_title().endswith(f"{n} grid {'minimum' if n == 1 else 'minima'} (H0 births) in red")
 
 
 def test_a_minimum_at_the_centre_shows_above_the_centre_mark_and_betti_ticks_are_integers(tmp_path, monkeypatch):
