@@ -453,8 +453,8 @@ def gen_argv(rng: random.Random, valid: dict[str, str]) -> list[str]:
             if rng.random() < p:
                 argv.append(switch)
         if rng.random() < 0.05:  # PyTorch-model options with no model file: refused, or junk
-            _opt(rng, argv, rng.choice(["--model", "--weights", "--data", "--loss", "--reduction"]),
-                 ["@MISSING@", "@EXISTING_FILE@", "x.py:f", "mse", "theory"], 0.7)
+            _opt(rng, argv, rng.choice(["--model", "--weights", "--data", "--loss", "--reduction", "--mode"]),
+                 ["@MISSING@", "@EXISTING_FILE@", "x.py:f", "mse", "theory", "eval", "refuse", "train"], 0.7)
         _engine_opts(rng, argv)
         if rng.random() < 0.3:
             argv.append("--json")
@@ -519,7 +519,8 @@ def gen_argv(rng: random.Random, valid: dict[str, str]) -> list[str]:
                                     ("--weights", ["@MISSING@", "@EXISTING_FILE@"]), ("--to", ["@MISSING@"]),
                                     ("--data", [valid["npz"], "@MISSING@"]), ("--points", small(0, 5)),
                                     ("--images", small(0, 5)), ("--iterations", small(0, 5)),
-                                    ("--loss", ["mse", "nll", "bogus"]), ("--plot", ["@OUT@"])])
+                                    ("--loss", ["mse", "nll", "bogus"]), ("--plot", ["@OUT@"]),
+                                    ("--mode", ["eval", "refuse", "train", ""])])
             _opt(rng, argv, flag, val, 0.75)
     elif cmd == "reproduce":
         # always with one invalid part: a valid reproduce is a fixed minutes-long workload, not fuzzing
@@ -530,6 +531,8 @@ def gen_argv(rng: random.Random, valid: dict[str, str]) -> list[str]:
             argv += ["--out", rng.choice(["@EMPTY@", "@UNDER_FILE@", "@LONG@", "@EXISTING_FILE@", "@PROC@"])]
         if rng.random() < 0.7:
             argv.append("--quick")
+        if rng.random() < 0.2:
+            argv.append(rng.choice(["--progress", "--no-progress"]))
     # structural noise: a stray token, a dropped token, a flag without its value
     r = rng.random()
     if r < 0.05:
