@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from ..errors import InvalidSpecError, ResourceLimitError
 
 __all__ = ["cpu_seconds", "kernel_pilot", "step_pilot", "amortised_unit", "Cost", "MAX_COUNT", "ANNOUNCE_SECONDS",
-           "time_limit", "machine_factor", "cpu_factor", "contention", "fused_cached",
+           "time_limit", "machine_factor", "cpu_factor", "contention",
            "invariant_topology", "local_cluster", "fused_compile", "chain_certificate", "enforce", "count",
            "format_seconds", "format_bytes", "obstruction_flow", "monte_carlo", "loss_evaluations",
            "engine_evaluations", "local_search", "descent", "ONE_THREAD_WORK", "descent_threads",
@@ -582,19 +582,9 @@ def local_cluster(workers: int) -> Cost:
     return _part(f"starting {workers} Dask worker processes", 2.0 * workers, float(workers) * DASK_WORKER_BYTES)
 
 
-def fused_cached() -> bool:
-    """Whether numba's cache next to the fused engine holds its compiled kernels (their index files):
-    then the first call of a process loads them (about 0.5 s) instead of compiling (about 30 s)."""
-    folder = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "engines", "__pycache__")
-    try:
-        return any(name.startswith("_fused_numba.") and name.endswith(".nbi") for name in os.listdir(folder))
-    except OSError:
-        return False
-
-
-def fused_compile(cached: bool | None = None) -> Cost:
+def fused_compile(cached: bool) -> Cost:
     """The fused engine's kernels: compiled by numba once per machine and precision (about 30 s), then
-    loaded from numba's cache (about 0.5 s); ``cached``: if known (per precision), else :func:`fused_cached`."""
-    cached = fused_cached() if cached is None else cached
+    loaded from numba's cache (about 0.5 s); ``cached``: whether the run's precision is in the cache
+    (:func:`~bettibounds._lib.pilots.fused_cached_for`)."""
     seconds = 0.5 if cached else 30.0
     return _part("loading the fused engine" if cached else "compiling the fused engine (once per machine)", seconds)

@@ -27,7 +27,7 @@ def fused_cached_for(dtype: str, cache: str | None = None) -> bool:
     long side). The source stamp is not compared (its form changes between numba versions): a cache
     made stale by an edit of the engine's source reads as cached, and the pilot's first call then
     compiles, before the estimate, as the run would have. ``cache``: the folder (default: the engine's
-    ``__pycache__``, where :func:`~bettibounds._lib.budget.fused_cached` looks too)."""
+    ``__pycache__``)."""
     if cache is None:
         cache = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "engines", "__pycache__")
     try:
