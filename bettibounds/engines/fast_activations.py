@@ -22,7 +22,7 @@ inputs in docs/benchmarks.md, "Accuracy of the float64 activations"), small argu
 relative accuracy (tanh x for |x| < 0.0108 is its own odd Taylor polynomial, within 1.04 ulp);
 float32 tanh within 5 ulp and logistic within 2 ulp of the correctly rounded values (so within 5.5
 and 2.5 ulp of the exact ones), checked on every float32 input
-(benchmarks/experiments/fused_numba/check_tanh.py, check_logistic.py). NaN gives NaN, +-inf give
+(benchmarks/provenance/check_tanh.py, check_logistic.py). NaN gives NaN, +-inf give
 +-1 (tanh) and 1 / 0 (logistic), tanh(-0) = -0, as torch's. The kernels need numba (the ``fast``
 extra); :func:`fast_activations_unavailable` says when they cannot be used.
 

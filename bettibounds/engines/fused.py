@@ -17,11 +17,11 @@ Numerics (what differs from the torch kernel of the same precision):
   a point are ``W(center) + sum_j t_j W(dir_j)`` in the engine's precision;
 * products: each a sum of fused multiply-adds over the inputs in order (the same order for every
   point, whatever its chunk); biases are added after the products;
-* tanh and the logistic are the engine's own vector functions. float64: from one exp (Cody-Waite
-  reduction, a degree-13 Taylor polynomial), tanh|x| = (1 - e^-2|x|) / (1 + e^-2|x|) formed
-  without cancellation, the logistic e / (1 + e) or 1 / (1 + e) with e = e^-|z|: within a few
-  units in the last place (the measured maxima and the error argument: docs/theory.md, section
-  15). float32: a rational tanh (at most 5 ulp) and an exp-based logistic (at most 2 ulp),
+* tanh and the logistic are the engine's own vector functions. float64: tanh from the addition
+  theorem (e^(-2|x|) = h e^(2y) with h = 2^k 2^(j/16) from a 16-entry table and tau = tanh y an
+  odd polynomial of degree 7 on |y| <= 0.0108), within 6.7 ulp; the logistic from the same table
+  and a Cody-Waite reduction, within 4.1 ulp (the error arguments: docs/theory.md, section 15;
+  the measured maxima on 10^8 inputs: docs/benchmarks.md). float32: a rational tanh (at most 5 ulp) and an exp-based logistic (at most 2 ulp),
   checked on every float32 input. NaN propagates, +-inf give +-1 and 0 / 1 as torch's;
 * the output u = (V a) + c is float64 (the products V a in the engine's precision, the output
   bias c and the target y in float64); MSE: (V a) + (c - y), squared; with a logistic or tanh
