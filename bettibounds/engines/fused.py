@@ -21,8 +21,9 @@ Numerics (what differs from the torch kernel of the same precision):
   theorem (e^(-2|x|) = h e^(2y) with h = 2^k 2^(j/16) from a 16-entry table and tau = tanh y an
   odd polynomial of degree 7 on |y| <= 0.0108), within 6.7 ulp; the logistic from the same table
   and a Cody-Waite reduction, within 4.1 ulp (the error arguments: docs/theory.md, section 15;
-  the measured maxima on 10^8 inputs: docs/benchmarks.md). float32: a rational tanh (at most 5 ulp) and an exp-based logistic (at most 2 ulp),
-  checked on every float32 input. NaN propagates, +-inf give +-1 and 0 / 1 as torch's;
+  the measured maxima on 10^8 inputs: docs/benchmarks.md). float32: a rational tanh (at most
+  5 ulp) and an exp-based logistic (at most 2 ulp), checked on every float32 input. NaN
+  propagates, +-inf give +-1 and 0 / 1 as torch's;
 * the output u = (V a) + c is float64 (the products V a in the engine's precision, the output
   bias c and the target y in float64); MSE: (V a) + (c - y), squared; with a logistic or tanh
   output that activation in float64; BCE: ``y softplus(-u) + (1 - y) softplus(u)`` with the

@@ -10,6 +10,7 @@ converts and checks the targets y for it (class indices, probabilities in [0, 1]
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -45,23 +46,31 @@ REDUCTIONS: dict[str, str] = {
 def _cross_entropy(flat: torch.Tensor, tgt: torch.Tensor, log_probs: bool) -> torch.Tensor:
     """Per-sample cross entropy (``reduction='none'``) over the class axis 1.
 
-    With the largest logit ``mx`` per sample and ``e = u - mx <= 0``: ``CE = -e_y + log sum_c exp(e_c)``
-    for a class index y, and ``-sum_c p_c e_c + (sum_c p_c) log sum_c exp(e_c)`` for probabilities p
-    (both terms non-negative for p >= 0: no cancellation, as in torch's ``log_softmax``, and several
-    times faster on the CPU than ``F.cross_entropy`` for few classes). Three passes over the (B m,
-    classes) logits after the maximum: ``e``, the target term, ``exp`` (in place without autograd)
-    and its sum; the values are bitwise those of the formula with ``gap = mx - u`` (``u - mx`` is
-    ``-(mx - u)`` exactly in floating point). ``log_probs``: the input already holds log-probabilities (NLL: ``-u_y``).
+    With the largest logit ``mx`` per sample (at class k) and ``e = u - mx <= 0``: ``CE = -e_y + log1p(s)``
+    for a class index y, and ``-sum_c p_c e_c + (sum_c p_c) log1p(s)`` for probabilities p, where
+    ``s = sum_{c != k} exp(e_c)`` (both terms non-negative for p >= 0: no cancellation; the log1p keeps
+    a confident sample's loss, about s, accurate in relative terms, where torch's ``log_softmax``
+    rounds 1 + s first; the fused engine's formula, docs/theory.md section 14). Several times faster on
+    the CPU than ``F.cross_entropy`` for few classes: after the maximum, passes for ``e``, the target
+    term, ``exp`` (in place without autograd) and its sum. ``log_probs``: the input already holds
+    log-probabilities (NLL: ``-u_y``).
     """
     if log_probs:
         return -flat.gather(1, tgt.unsqueeze(1)).squeeze(1)
-    e = flat - flat.amax(dim=1, keepdim=True)  # <= 0
+    mx, at = flat.max(dim=1, keepdim=True)
+    e = flat - mx  # <= 0, and 0 at the maximum
     if tgt.dtype == torch.int64:
         target = -e.gather(1, tgt.unsqueeze(1)).squeeze(1)
     else:
         target = -(tgt * e).sum(dim=1)
-    # e is not used after this: exp in place, unless autograd records the ops (paths' gradients)
-    lse = (e.exp() if e.requires_grad else e.exp_()).sum(dim=1).log()
+    # log sum_c exp(e_c) = log1p(s), s the sum without the maximum's own term exp(0) = 1: log of the rounded
+    # 1 + s would lose the relative accuracy of a confident sample's loss (s ~ 1e-13: 1e-3 relative). e is not
+    # used after this: in place, unless autograd records the ops (paths' gradients)
+    if e.requires_grad:
+        rest = e.scatter(1, at, -math.inf).exp()
+    else:
+        rest = e.scatter_(1, at, -math.inf).exp_()
+    lse = rest.sum(dim=1).log1p()
     if tgt.dtype == torch.int64:
         return target + lse
     return target + tgt.sum(dim=1) * lse

@@ -158,6 +158,26 @@ def test_cross_entropy_indices_one_hot_and_soft_labels():
     check_against_reference(logsm, x, idx, "nll", nn.NLLLoss())
 
 
+def test_cross_entropy_of_very_confident_samples_keeps_its_relative_accuracy():
+    """Margins of 30-36 (a per-sample loss near 1e-13 to 1e-15): the loss is log1p of the sum without the
+    maximum's term, not log of the rounded 1 + s (torch's log_softmax; about 1e-3 relative here). Exact logits
+    (integer weights on one-hot inputs), a 50-digit oracle."""
+    mpmath = pytest.importorskip("mpmath")
+    margins = [30.0, 33.0, 36.0]
+    lin = nn.Linear(3, 3, bias=False).double().eval()
+    with torch.no_grad():
+        lin.weight.copy_(torch.diag(torch.tensor(margins, dtype=torch.float64)))
+    x = torch.eye(3, dtype=torch.float64)
+    label = torch.arange(3)
+    soft = F.one_hot(label, 3).double()
+    with mpmath.workdps(50):
+        want = float(sum(mpmath.log1p(2 * mpmath.exp(-mpmath.mpf(g))) for g in margins) / 3)
+    for y in (label, soft):
+        eng = ModelEngine(ModelProblem(lin, "cross_entropy"), x, y, dtype="float64")
+        got = eng.evaluate_chunked(eng.center[None])[0]
+        assert got == pytest.approx(want, rel=1e-14, abs=0)
+
+
 def test_a_callable_loss_gets_integer_targets_as_integers():
     """A new user's trial: class indices given to a callable loss arrived as float64, and F.cross_entropy
     inside it failed (gather() needs int64) under a message that blamed vmap."""
