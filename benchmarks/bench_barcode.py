@@ -245,11 +245,10 @@ def bench_trend(scale: str, workers: int, dask: bool, out: str | None, checkpoin
     self0 = resource.getrusage(resource.RUSAGE_SELF)
     t = time.perf_counter()
     if dask:
-        from bettibounds.distributed import dask_client, map_jobs
+        from bettibounds.distributed import dask_client
 
         with dask_client("local", workers=workers) as client:
-            rows, runs = to_score_trend(scale, jobs_map=lambda fn, items: map_jobs(fn, items, client),
-                                        checkpoint=checkpoint, cfg=cfg)
+            rows, runs = to_score_trend(scale, scheduler=client, checkpoint=checkpoint, cfg=cfg)
     else:
         rows, runs = to_score_trend(scale, processes=workers, checkpoint=checkpoint, cfg=cfg)
     wall = time.perf_counter() - t

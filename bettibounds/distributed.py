@@ -83,7 +83,7 @@ class LandscapeSampler:
 
 
 def map_jobs(func, items, scheduler=None, *, workers: int | None = None, progress: bool = False,
-             timeout: float = 10.0) -> list:
+             timeout: float = 10.0, on_result=None) -> list:
     """``[func(item) for item in items]``, in-process or on a Dask cluster; results in input order.
 
     For many independent jobs: the bounds or landscapes of an architecture sweep, the loss
@@ -102,6 +102,10 @@ def map_jobs(func, items, scheduler=None, *, workers: int | None = None, progres
         Worker processes of a ``"local"`` cluster.
     progress : bool
         tqdm bar over the jobs.
+    on_result : callable, optional
+        ``on_result(i, result)`` in this process as soon as job ``i`` (its index in ``items``)
+        has finished, in the order they finish -- e.g. to checkpoint a long sweep job by job, so
+        that a stopped run loses only the jobs that were running.
 
     Raises
     ------
@@ -121,8 +125,10 @@ def map_jobs(func, items, scheduler=None, *, workers: int | None = None, progres
             raise InvalidSpecError("workers applies to scheduler='local' only")
         bar = _bar(progress, len(items), "jobs")
         results = []
-        for item in items:
+        for i, item in enumerate(items):
             results.append(func(item))
+            if on_result is not None:
+                on_result(i, results[-1])
             if bar is not None:
                 bar.update(1)
         if bar is not None:
@@ -131,9 +137,12 @@ def map_jobs(func, items, scheduler=None, *, workers: int | None = None, progres
     distributed = dask_distributed()
     with dask_client(scheduler, workers=workers, timeout=timeout) as client:
         futures = client.map(func, items, pure=False)
+        index = {f.key: i for i, f in enumerate(futures)}
         bar = _bar(progress, len(items), "jobs (dask)")
         try:
-            for _ in distributed.as_completed(futures, loop=client.loop):
+            for fut in distributed.as_completed(futures, loop=client.loop):
+                if on_result is not None and fut.status == "finished":
+                    on_result(index[fut.key], fut.result())
                 if bar is not None:
                     bar.update(1)
         finally:

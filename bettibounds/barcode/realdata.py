@@ -379,18 +379,21 @@ def _job(args):
 
 
 def to_score_trend(scale: str = "quick", *, jobs_map=None, device="cpu", dtype: str = "float64", cfg=None,
-                   processes: int | None = None, checkpoint=None):
+                   processes: int | None = None, checkpoint=None, scheduler=None):
     """Run the sweep of ``TREND_CONFIGS[scale]`` (or ``cfg``): ``(rows, runs)``.
 
     ``rows``: one per (data set, width, depth) with ``dataset``, ``width``, ``depth``, ``seeds``,
     ``to_score_mean``, ``to_score_ci95``, ``protocol`` (and the direct reading, P, losses, test
     errors, path convergence, timings); ``runs``: one per seed (:func:`run_architecture`).
-    ``jobs_map(func, items)`` runs the independent jobs (e.g. on Dask); ``processes``: else run
-    them on that many local worker processes (spawned, one torch thread each, the largest jobs
-    first); default in order, in-process. Every job is seeded by its (data set, width, depth,
-    seed), so the rows do not depend on where the jobs ran. ``checkpoint``: a JSON-lines file
-    that every finished run is appended to; runs already there for the same configuration are
-    read back instead of run again (a long sweep that was stopped resumes where it was).
+    ``scheduler`` (``"local"``, ``"tcp://host:port"`` or a ``distributed.Client``): run the
+    independent jobs on Dask (:func:`bettibounds.distributed.map_jobs`), the largest first;
+    ``jobs_map(func, items)``: any other runner of the jobs; ``processes``: else run them on that
+    many local worker processes (spawned, one torch thread each, the largest jobs first); default
+    in order, in-process. Every job is seeded by its (data set, width, depth, seed), so the rows do
+    not depend on where the jobs ran. ``checkpoint``: a JSON-lines file that every finished run is
+    appended to as it finishes (with ``jobs_map``, only when it returns); runs already there for
+    the same configuration are read back instead of run again (a long sweep that was stopped
+    resumes where it was).
     """
     cfg = dict(cfg or TREND_CONFIGS[scale])
     archs = sorted({(int(h), int(L)) for h, L in cfg["archs"]}, key=lambda a: (a[1], a[0]))
@@ -410,7 +413,15 @@ def to_score_trend(scale: str = "quick", *, jobs_map=None, device="cpu", dtype: 
         return run_architecture(dataset, width, depth, seed, cfg, device=device, dtype=dtype)
 
     todo = [it for it in items if it not in done]
-    if jobs_map is not None:
+    if scheduler is not None and jobs_map is not None:
+        raise InvalidSpecError("give scheduler or jobs_map, not both")
+    if scheduler is not None:
+        from ..distributed import map_jobs
+
+        # the biggest jobs first (as on local processes); each run is checkpointed as it finishes
+        order = sorted(todo, key=lambda it: -_size(it))
+        new = map_jobs(job, order, scheduler, on_result=lambda i, r: record(r)) if order else []
+    elif jobs_map is not None:
         new = [record(r) for r in jobs_map(job, todo)] if todo else []
     elif processes is not None and processes > 1 and len(todo) > 1:
         import multiprocessing

@@ -205,6 +205,50 @@ def test_map_jobs_keeps_the_input_order(client):
         map_jobs(fails, [1], scheduler=client)
 
 
+def test_map_jobs_hands_over_each_result_as_it_finishes(client):
+    def slow_square(v):
+        time.sleep(0.05 * abs(v))
+        if v < 0:
+            raise ZeroDivisionError(f"job {v}")
+        return v * v
+
+    for scheduler in (None, client):
+        seen: list = []
+        got = map_jobs(slow_square, [3, 0, 2], scheduler, on_result=lambda i, r, seen=seen: seen.append((i, r)))
+        assert got == [9, 0, 4]
+        assert sorted(seen) == [(0, 9), (1, 0), (2, 4)]
+        if scheduler is not None:
+            assert seen[0] == (1, 0)  # in the order they finish: the quickest first
+    # a failing job: those that finished were handed over before the error is raised
+    seen = []
+    with pytest.raises(ZeroDivisionError, match="job -1"):
+        map_jobs(slow_square, [-1, 4], client, on_result=lambda i, r: seen.append((i, r)))
+    assert seen == [(1, 16)]
+
+
+def test_a_trend_sweep_on_dask_checkpoints_each_run_as_it_finishes(client, tmp_path, monkeypatch):
+    """A stopped Dask sweep lost every finished run (its checkpoint was written when all had returned).
+    Two jobs on the cluster, one failing at once (width 0): the other's run is in the checkpoint all the
+    same, and a rerun reads it back instead of running it."""
+    from bettibounds.barcode import realdata
+
+    cfg = {**realdata.TREND_CONFIGS["tiny"], "archs": ((16, 1), (0, 1)), "seeds": 1}
+    ckpt = tmp_path / "runs.jsonl"
+    with pytest.raises(InvalidSpecError, match="widths"):
+        realdata.to_score_trend(cfg=cfg, scheduler=client, checkpoint=str(ckpt))
+    recorded = [json.loads(line)["run"] for line in ckpt.read_text().splitlines()]
+    assert [(r["dataset"], r["width"], r["depth"], r["seed"]) for r in recorded] == [("digits", 16, 1, 0)]
+
+    def not_again(*a, **k):
+        raise AssertionError("a checkpointed run was run again")
+
+    monkeypatch.setattr(realdata, "run_architecture", not_again)
+    rows, runs = realdata.to_score_trend(cfg={**cfg, "archs": ((16, 1),)}, scheduler=client, checkpoint=str(ckpt))
+    assert runs == recorded and rows[0]["width"] == 16 and rows[0]["seeds"] == 1
+    with pytest.raises(InvalidSpecError, match="not both"):
+        realdata.to_score_trend(cfg=cfg, scheduler=client, jobs_map=map_jobs)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

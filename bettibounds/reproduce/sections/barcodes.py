@@ -127,14 +127,8 @@ def compute(ctx) -> dict:
     figures += [Path(p).name for p in written]
     # -- 4. the observations on real data
     cfg = TREND_CONFIGS[knobs["trend"]]
-    jobs_map = None
-    if ctx.scheduler is not None:
-        from ...distributed import map_jobs
-
-        def jobs_map(func, items):
-            return map_jobs(func, items, ctx.scheduler)
-    procs = min(os.cpu_count() or 1, 4) if knobs["trend_processes"] and jobs_map is None else None
-    rows, runs = to_score_trend(knobs["trend"], jobs_map=jobs_map, processes=procs)
+    procs = min(os.cpu_count() or 1, 4) if knobs["trend_processes"] and ctx.scheduler is None else None
+    rows, runs = to_score_trend(knobs["trend"], scheduler=ctx.scheduler, processes=procs)
     verdict = trend_verdict(rows)
     gen = generalisation_verdict(runs)
     figures += [Path(p).name for p in plot_to_score_ci(rows, out)]
