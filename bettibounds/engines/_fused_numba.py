@@ -311,8 +311,12 @@ def _vector_logistic(builder, vt, fma, z):
         p = builder.call(fma, [r, p, _splat(builder, vt, c)])
     it = ir.VectorType(ir.IntType(32), vt.count)
     n = builder.add(builder.fptosi(ks, it), ir.Constant(it, [127 + 64] * vt.count))
-    e = builder.fmul(p, builder.bitcast(builder.shl(n, ir.Constant(it, [23] * vt.count)), vt))  # p 2^(n + 64), exact
-    e = builder.fmul(e, _splat(builder, vt, TWO_M64))  # p 2^n, one rounding (subnormal results)
+    # explicit flags: numba's fast-math pass gives the kernel's (reassociation) to operations without any, and
+    # (p 2^(n + 64)) 2^-64 reassociated to p (2^(n + 64) 2^-64) gave 0 for n = -150 (2^-150 rounds to 0) where
+    # the correctly rounded result is 2^-149 (z in [-103.97, -103.63])
+    e = builder.fmul(p, builder.bitcast(builder.shl(n, ir.Constant(it, [23] * vt.count)), vt),
+                     flags=IEEE)  # p 2^(n + 64), exact
+    e = builder.fmul(e, _splat(builder, vt, TWO_M64), flags=IEEE)  # p 2^n, one rounding (subnormal results)
     one = _splat(builder, vt, ONE)
     num = builder.select(builder.fcmp_ordered("<", z, _splat(builder, vt, ZERO)), e, one)
     return builder.fdiv(num, builder.fadd(one, e))

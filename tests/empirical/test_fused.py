@@ -261,6 +261,30 @@ def test_vector_activations_are_the_scalar_ones_bit_for_bit(act, scalar, edges):
     assert np.isnan(got[np.isnan(xs)]).all()
 
 
+@functools.cache
+def _vector_act_with_the_kernels_flags():
+    """act_vector_array compiled as the kernel is: with its fast-math flags (numba gives them to every
+    floating-point operation without flags of its own, the inlined vector code included)."""
+    from numba import njit
+
+    return njit(fastmath=_fused_numba.FM, error_model="numpy")(_fused_numba.act_vector_array.py_func)
+
+
+@pytest.mark.parametrize("act,edges", [(0, [C]), (1, [LO, SUBNORMAL_EDGE])], ids=["tanh", "logistic"])
+def test_float32_vector_activations_give_the_same_bits_under_the_kernels_fast_math_flags(act, edges):
+    """What the accuracy checks measure (act_f32_vector_array, compiled without flags) is what the
+    kernel runs (the same vector code under the kernel's fast-math flags), bit for bit. (Bug caught:
+    the logistic's subnormal scaling (p 2^(n + 64)) 2^-64 was reassociated in the kernel to
+    p (2^(n + 64) 2^-64), which gave 0 instead of 2^-149 for z in [-103.97, -103.63].)"""
+    xs = _vector_sample(edges)
+    xs = xs[:len(xs) // _fused_numba.VW * _fused_numba.VW]
+    want, got = np.empty_like(xs), np.empty_like(xs)
+    _fused_numba.act_f32_vector_array(xs, want, act)
+    _vector_act_with_the_kernels_flags()(xs, got, act)
+    same = (got.view(np.uint32) == want.view(np.uint32)) | (np.isnan(got) & np.isnan(want))
+    assert same.all(), (xs[~same][:5], want[~same][:5], got[~same][:5])
+
+
 def _layer_oracle(W, wo, bo, nin, nout, H, sa, act, residual):
     """float64 reference of one layer: phi(W x + b) (+ x), or the bare product for act None."""
     Wm = W[wo:wo + nout * nin].astype(np.float64).reshape(nout, nin)
