@@ -74,8 +74,11 @@ def main() -> None:
                     help="trend: adaptive resolution up to this many images (0: fixed resolution)")
     ap.add_argument("--iterations", type=int, default=None, help="trend: iterations per path (per resolution)")
     ap.add_argument("--compare-fixed", type=int, default=None, metavar="IMAGES",
-                    help="trend: also run the same grid with the scale's protocol at IMAGES fixed images (its own "
-                         "iterations), in the same invocation")
+                    help="trend: also run the same grid with the scale's protocol at IMAGES fixed images, in the same "
+                         "invocation")
+    ap.add_argument("--fixed-iterations", type=int, default=150,
+                    help="trend: iterations of the --compare-fixed paths (default 150: the full configuration's "
+                         "fixed-resolution protocol before adaptive paths)")
     ap.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)  # internal: one barcode_of_points run
     args = ap.parse_args()
     if args.one is not None:
@@ -92,9 +95,10 @@ def main() -> None:
 
         cfg = trend_config(args)
         if args.compare_fixed:
-            # the scale's own protocol (its iterations) with fixed paths, on the same grid
+            # the scale's protocol with fixed paths, on the same grid
             base = TREND_CONFIGS[args.trend]
-            fixed = {**base, **{k: cfg[k] for k in ("datasets", "archs", "seeds")}, "images": args.compare_fixed}
+            fixed = {**base, **{k: cfg[k] for k in ("datasets", "archs", "seeds")}, "images": args.compare_fixed,
+                     "iterations": args.fixed_iterations}
             fixed.pop("max_images", None)
             runs_fixed = bench_trend(args.trend, args.workers, args.dask, args.out, args.checkpoint, cfg=fixed,
                                      tag="fixed")

@@ -39,6 +39,7 @@ from .._lib.extras import install_hint
 from ..errors import InvalidSpecError, MissingExtraError
 from ..spec import ArchitectureSpec
 from .evaluate import as_evaluator, torch_threads
+from .sweep_jobs import job_size, processes_within_memory, read_checkpoint
 
 if TYPE_CHECKING:
     from ..engines.torch_kernel import LossKernel
@@ -66,14 +67,16 @@ TREND_CONFIGS = {
               "n_train": 96, "steps": 400, "lr": 0.02, "lr_width_scaled": True, "schedule": "cosine", "images": 3,
               "max_images": 63, "iterations": 300, "dense": 3, "check_every": 10, "method": "adam", "rtol": 0.05,
               "atol": 1e-3, "fast_dtype": "float32"},
-    # widths 16, 64, 256 (16 to 256 in steps of 4 x) at every depth 1 to 4, both data sets; still fixed 8-image
-    # paths (the measured 77-minute sweep): with adaptive paths the largest job (digits 256 x 4) takes about 590 CPU s
-    # and 4.4 GB, and the whole sweep is estimated at 1-2.5 hours on 2 cores (docs/benchmarks.md, "The page faults
-    # removed, and what the adaptive full sweep costs")
+    # widths 16, 64, 256 (16 to 256 in steps of 4 x) at every depth 1 to 4, both data sets, with the quick
+    # configuration's adaptive paths: with fixed 8-image paths (the measured 77-minute sweep) 0-13 of 50 paths per
+    # architecture converged and no comparison could count. The largest job (digits 256 x 4) takes about 590 CPU s
+    # and up to 4.9 GB; the whole sweep about 1-2.5 hours on 2 cores, or a Dask cluster (docs/benchmarks.md, "The
+    # page faults removed, and what the adaptive full sweep costs")
     "full": {"datasets": ("digits", "breast_cancer"),
              "archs": tuple((h, L) for L in (1, 2, 3, 4) for h in (16, 64, 256)),
              "seeds": 5, "runs": 5, "n_train": 128, "steps": 600, "lr": 0.02, "lr_width_scaled": True,
-             "schedule": "cosine", "images": 8, "iterations": 150, "dense": 3, "check_every": 10, "method": "adam",
+             "schedule": "cosine", "images": 3, "max_images": 63, "iterations": 300, "dense": 3, "check_every": 10,
+             "method": "adam",
              "rtol": 0.05, "atol": 1e-3, "fast_dtype": "float32"},
 }
 
@@ -346,32 +349,6 @@ def protocol_text(cfg: dict) -> str:
             f"levels in float64" + (f" (steps in {cfg['fast_dtype']})" if cfg.get("fast_dtype") else ""))
 
 
-def _read_checkpoint(path, key: str) -> dict:
-    """Runs of the configuration ``key`` already in the JSON-lines file ``path`` (absent: none)."""
-    import os
-
-    out: dict = {}
-    if not os.path.exists(path):
-        return out
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:  # a line cut by a stopped run
-                continue
-            if rec.get("key") == key:
-                r = rec["run"]
-                out[(r["dataset"], r["width"], r["depth"], r["seed"])] = r
-    return out
-
-
-def _size(item) -> int:
-    """Parameters of a sweep job's network (its cost is about proportional)."""
-    ds, h, L, _ = item
-    d, out = {"digits": (64, 10), "breast_cancer": (30, 1)}[ds]
-    return (d + 1) * h + (L - 1) * (h + 1) * h + (h + 1) * out
-
-
 def _job(args):
     """One sweep job (module level, so that worker processes can receive it)."""
     (dataset, width, depth, seed), cfg, device, dtype = args
@@ -400,7 +377,7 @@ def to_score_trend(scale: str = "quick", *, jobs_map=None, device="cpu", dtype: 
     items = [(ds, h, L, s) for ds in cfg["datasets"] for h, L in archs for s in range(cfg["seeds"])]
     key = json.dumps({"cfg": {k: cfg[k] for k in sorted(cfg) if k not in ("archs", "seeds", "datasets")},
                       "device": str(device), "dtype": dtype}, sort_keys=True, default=list)
-    done = _read_checkpoint(checkpoint, key) if checkpoint is not None else {}
+    done = read_checkpoint(checkpoint, key) if checkpoint is not None else {}
 
     def record(r):
         if checkpoint is not None:
@@ -419,7 +396,7 @@ def to_score_trend(scale: str = "quick", *, jobs_map=None, device="cpu", dtype: 
         from ..distributed import map_jobs
 
         # the biggest jobs first (as on local processes); each run is checkpointed as it finishes
-        order = sorted(todo, key=lambda it: -_size(it))
+        order = sorted(todo, key=lambda it: -job_size(it))
         new = map_jobs(job, order, scheduler, on_result=lambda i, r: record(r)) if order else []
     elif jobs_map is not None:
         new = [record(r) for r in jobs_map(job, todo)] if todo else []
@@ -428,7 +405,14 @@ def to_score_trend(scale: str = "quick", *, jobs_map=None, device="cpu", dtype: 
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         # the biggest jobs first (by their number of parameters), so that the last one to finish is short
-        order = sorted(todo, key=lambda it: -_size(it))
+        order = sorted(todo, key=lambda it: -job_size(it))
+        processes, fewer = processes_within_memory(processes, order, cfg)
+        if fewer is not None:
+            import warnings
+
+            from ..errors import BettiBoundsWarning
+
+            warnings.warn(f"the TO-score sweep runs {fewer}", BettiBoundsWarning, stacklevel=2)
         with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = [pool.submit(_job, (it, cfg, device, dtype)) for it in order]
             new = [record(f.result()) for f in as_completed(futures)]

@@ -301,6 +301,28 @@ def test_the_trend_verdict_needs_three_seeds_and_tables_say_what_the_interval_is
     assert unmeasurable(TREND_CONFIGS["full"]) == {"trend": None, "generalisation": None}
 
 
+def test_sweep_jobs_memory_estimate_covers_the_measured_peaks_and_caps_the_processes():
+    """The full sweep's largest jobs peaked at 4.44-4.85 GB (digits 256 x 4, up to 63 images), 1.64-1.80 GB
+    (256 x 2) and 0.7 GB (256 x 4 at 8 fixed images) (docs/benchmarks.md): the estimate is above each, and the
+    processes run side by side are as many as the memory holds."""
+    from bettibounds.barcode.realdata import TREND_CONFIGS
+    from bettibounds.barcode.sweep_jobs import job_peak_bytes, job_size, processes_within_memory
+
+    full = TREND_CONFIGS["full"]
+    assert full["max_images"] == 63 and full["images"] == 3  # the full report's paths are adaptive
+    assert job_size(("digits", 256, 4, 0)) == 216_586 and job_size(("breast_cancer", 16, 1, 0)) == 513
+    assert job_peak_bytes(("digits", 256, 4, 0), full) >= 4.85e9
+    assert job_peak_bytes(("digits", 256, 2, 0), full) >= 1.80e9
+    assert job_peak_bytes(("digits", 256, 4, 0), {**full, "images": 8, "max_images": None}) >= 0.7e9
+    items = [("digits", 256, 4, s) for s in range(5)] + [("breast_cancer", 16, 1, 0)]
+    peak = job_peak_bytes(items[0], full)
+    assert processes_within_memory(4, items, full, available=4 * peak + 1) == (4, None)
+    n, why = processes_within_memory(4, items, full, available=int(2.5 * peak))
+    assert n == 2 and "2 worker process(es) instead of 4" in why and "GiB" in why
+    assert processes_within_memory(4, items, full, available=peak // 2)[0] == 1  # one at least, as in-process
+    assert processes_within_memory(4, [], full, available=0) == (4, None)
+
+
 def test_generalisation_verdict_and_confidence_intervals():
     from bettibounds.barcode.realdata import generalisation_verdict, mean_ci95
 
