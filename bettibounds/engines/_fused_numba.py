@@ -860,6 +860,89 @@ def act_vector_array(xs, out, act):
         out[nv:] = res[:n - nv]
 
 
+# ------------------------------------------------------------------ the model engine's fused first layer
+#: table columns per tile of first_act_rows: (1 + k) tiles of the tables (3 x 8 KiB in float64 for k = 2)
+#: and the tile of sums stay in the L1 cache while every point of the chunk passes over them
+FIRST_TILE = 1024
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _first_sums(t1, p, table, a, n, z):
+    """z[q] = t1[p, 0] table[0, a + q] + ... + t1[p, K - 1] table[K - 1, a + q] for q < n, each product
+    rounded and added from the left (compiled without fast-math flags: no fused multiply-add)."""
+    c = t1[p, 0]
+    T = table[0, a:a + n]
+    for q in range(n):
+        z[q] = c * T[q]
+    for j in range(1, t1.shape[1]):
+        c = t1[p, j]
+        T = table[j, a:a + n]
+        for q in range(n):
+            z[q] = z[q] + c * T[q]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def first_act_rows(t1, table, lo, hi, act, out, off):
+    """The model engine's fused first layer without pooling (:mod:`~bettibounds.engines.model_fused_first`):
+    ``out[p, q - off] = phi(z)`` for ``lo <= q < hi`` and every row p of ``t1`` (B, K), where ``z =
+    t1[p, 0] table[0, q] + t1[p, 1] table[1, q] + ... + t1[p, K - 1] table[K - 1, q]`` (each product rounded
+    and added from the left), phi = tanh (act 0) or the logistic (act 1) by the vector code of
+    :func:`act_vector_array` (so bit for bit the model engine's fast activation of that z). In tiles of
+    :data:`FIRST_TILE` columns, each read once for all the rows; serial and without the GIL (the caller
+    splits [lo, hi) over threads). t1, table (K, N) and out (B, *) C-contiguous, all float32 or all
+    float64."""
+    w: int = _lanes(table)  # type: ignore[call-arg]  # (numba's stubs, as above)
+    z = np.zeros(FIRST_TILE, table.dtype)
+    for a in range(lo, hi, FIRST_TILE):
+        n = min(FIRST_TILE, hi - a)
+        nv = ((n + w - 1) // w) * w
+        for p in range(t1.shape[0]):
+            _first_sums(t1, p, table, a, n, z)
+            for q in range(n, nv):
+                z[q] = 0.0
+            if act == 0:
+                _tanh_vectors(z, z, nv)
+            else:
+                _logistic_vectors(z, z, nv)
+            o = out[p, a - off:a - off + n]
+            for q in range(n):
+                o[q] = z[q]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def first_act_pool(t1, table, s0, s1, nw, n, act, div, out, off):
+    """The model engine's fused first layer with average pooling, on tables laid out window by window:
+    sample s's columns ``s nw n + w n + i`` hold the first layer's output at the w-th offset (row-major)
+    of the pooling window of output i (i over (C, Ho, Wo), row-major). For ``s0 <= s < s1`` and every row p
+    of ``t1`` (B, K): a = phi(z) over the sample's nw n columns (z and phi as in :func:`first_act_rows`),
+    formed in an L1-sized buffer and never written to memory, then ``out[p, s - off, i] = (((0 + a[0 n +
+    i]) + a[1 n + i]) + ...) / div``: the window's nw values summed in row-major order from 0 in the
+    data's precision, divided by ``div`` (the window's size as a number of that precision) -- torch's CPU
+    ``avg_pool2d`` without padding, step for step (ATen's cpu_avg_pool and its channels-last form sum
+    from 0 in (ih, iw) order and divide by the window's size)."""
+    w: int = _lanes(table)  # type: ignore[call-arg]  # (numba's stubs, as above)
+    per = nw * n
+    nv = ((per + w - 1) // w) * w
+    z = np.zeros(nv, table.dtype)
+    acc = np.zeros(n, table.dtype)
+    for s in range(s0, s1):
+        for p in range(t1.shape[0]):
+            _first_sums(t1, p, table, s * per, per, z)
+            if act == 0:
+                _tanh_vectors(z, z, nv)
+            else:
+                _logistic_vectors(z, z, nv)
+            for i in range(n):
+                acc[i] = div - div  # +0 in the data's precision, where torch's sum starts
+            for k in range(nw):
+                a = z[k * n:(k + 1) * n]
+                for i in range(n):
+                    acc[i] += a[i]
+            o = out[p, s - off]
+            for i in range(n):
+                o[i] = acc[i] / div
+
+
 #: the loss of one output row (the ``lossmode`` argument): MSE with the identity, logistic or tanh
 #: output, and BCE from the logit
 LOSS_MSE, LOSS_MSE_LOGISTIC, LOSS_MSE_TANH, LOSS_BCE = 0, 1, 2, 3

@@ -155,13 +155,15 @@ class ModelEngine(SampleBlocks):
 
     def __init__(self, problem, x, y, device=None, dtype="float64", *, slice_trick: bool = True,
                  compile: bool = False, fast_activations: bool = True,
-                 sample_block: int | None = None):  # (compile: torch.compile's name)
+                 sample_block: int | None = None, fused_first: bool = True):  # (compile: torch.compile's name)
         check_sample_block(sample_block)  # before the model's checks: a bad value costs nothing
         super().__init__(problem, x, y, device, dtype)
         if not isinstance(compile, bool):
             raise InvalidSpecError(f"compile must be True or False, got {compile!r}")
         if not isinstance(fast_activations, bool):
             raise InvalidSpecError(f"fast_activations must be True or False, got {fast_activations!r}")
+        if not isinstance(fused_first, bool):
+            raise InvalidSpecError(f"fused_first must be True or False, got {fused_first!r}")
         self.activations = "torch's"
         self.activations_reason: str | None = None
         self._setup_activations(fast_activations, compile)
@@ -177,6 +179,7 @@ class ModelEngine(SampleBlocks):
             self._setup_slice_trick()
         else:
             self.slice_trick_reason = "turned off (slice_trick=False)"
+        self._setup_fused_first(fused_first)
         self._setup_sample_blocks(sample_block, compile)
 
     def _setup_activations(self, wanted: bool, compile: bool) -> None:
@@ -228,7 +231,8 @@ class ModelEngine(SampleBlocks):
                 "slice_trick": self.slice_trick, "slice_trick_reason": self.slice_trick_reason,
                 "compiled": self.compiled, "compile_reason": self.compile_reason, "activations": self.activations,
                 "activations_reason": self.activations_reason, "sample_blocks": self.sample_blocks,
-                "sample_blocks_reason": self.sample_blocks_reason, "notes": list(self.notes)}
+                "sample_blocks_reason": self.sample_blocks_reason, "fused_first": self.fused_first,
+                "fused_first_reason": self.fused_first_reason, "notes": list(self.notes)}
 
     # ------------------------------------------------------------ evaluation
     def evaluate(self, theta) -> torch.Tensor:
