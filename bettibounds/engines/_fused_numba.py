@@ -910,7 +910,7 @@ def first_act_rows(t1, table, lo, hi, act, out, off):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def first_act_pool(t1, table, s0, s1, nw, n, act, div, out, off):
+def first_act_pool(t1, table, s0, s1, nw, n, act, div, scale, out, off):
     """The model engine's fused first layer with average pooling, on tables laid out window by window:
     sample s's columns ``s nw n + w n + i`` hold the first layer's output at the w-th offset (row-major)
     of the pooling window of output i (i over (C, Ho, Wo), row-major). For ``s0 <= s < s1`` and every row p
@@ -919,7 +919,9 @@ def first_act_pool(t1, table, s0, s1, nw, n, act, div, out, off):
     i]) + a[1 n + i]) + ...) / div``: the window's nw values summed in row-major order from 0 in the
     data's precision, divided by ``div`` (the window's size as a number of that precision) -- torch's CPU
     ``avg_pool2d`` without padding, step for step (ATen's cpu_avg_pool and its channels-last form sum
-    from 0 in (ih, iw) order and divide by the window's size)."""
+    from 0 in (ih, iw) order and divide by the window's size). ``scale``: 1 / div when div is a power of
+    two (then x * scale and x / div are the same number: both are x / div exactly, or its correctly
+    rounded value where that is subnormal), which replaces the division; 0 otherwise."""
     w: int = _lanes(table)  # type: ignore[call-arg]  # (numba's stubs, as above)
     per = nw * n
     nv = ((per + w - 1) // w) * w
@@ -939,8 +941,12 @@ def first_act_pool(t1, table, s0, s1, nw, n, act, div, out, off):
                 for i in range(n):
                     acc[i] += a[i]
             o = out[p, s - off]
-            for i in range(n):
-                o[i] = acc[i] / div
+            if scale != 0.0:  # a window of 2^j values: the product by 2^-j is the same number as the quotient
+                for i in range(n):
+                    o[i] = acc[i] * scale
+            else:
+                for i in range(n):
+                    o[i] = acc[i] / div
 
 
 #: the loss of one output row (the ``lossmode`` argument): MSE with the identity, logistic or tanh

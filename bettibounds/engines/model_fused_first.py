@@ -102,7 +102,8 @@ def fused_first_pool_op(t1: torch.Tensor, table: torch.Tensor, s0: int, s1: int,
     pool = _kernels()[1]
     tn, tab, on = t.numpy(), table.contiguous().numpy(), flat.numpy()
     div = tn.dtype.type(nw)
-    _run(pool, _split(s0, s1, nw * n, t.shape[0]), lambda a, e: (tn, tab, a, e, nw, n, act, div, on, s0))
+    scale = tn.dtype.type(1.0 / nw if nw & (nw - 1) == 0 else 0.0)  # (a power of two: exact)
+    _run(pool, _split(s0, s1, nw * n, t.shape[0]), lambda a, e: (tn, tab, a, e, nw, n, act, div, scale, on, s0))
     return out
 
 

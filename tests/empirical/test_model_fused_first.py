@@ -244,3 +244,16 @@ def test_the_build_check_turns_a_wrong_fused_pass_off(digits, monkeypatch):
     monkeypatch.setattr(FusedFirst, "values", broken)
     eng = check(cnn(), x, y, block=16)
     assert eng.fused_first is None and "the fused first layer failed (no kernel)" in eng.fused_first_reason
+
+
+def test_a_sampled_landscape_records_the_fused_first_layer(digits):
+    from bettibounds.empirical import experiment_from_model, sample_landscape
+
+    x, y = digits
+    region = {"kind": "slice", "directions": {"random": 2, "seed": 0}, "low": [-1, -1], "high": [1, 1]}
+    sample = sample_landscape(experiment_from_model(cnn(), x, y, loss="cross_entropy", region=region, grid=[3, 3]))
+    assert sample.model["fused_first"] == "0 (Conv2d) + Tanh + AvgPool2d(kernel (2, 2), stride (2, 2))"
+    assert "fused_first_reason" not in sample.model
+    relu = sample_landscape(experiment_from_model(cnn(nn.ReLU), x, y, loss="cross_entropy", region=region,
+                                                  grid=[3, 3]))
+    assert relu.model["fused_first"] is None and "followed by ReLU" in relu.model["fused_first_reason"]
