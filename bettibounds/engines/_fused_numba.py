@@ -17,7 +17,12 @@ softplus (for BCE) from a table-driven exp; their error bounds are proved in doc
 
 Size: this module is the one exception to the 600-line limit of docs/architecture.md. It holds the
 engine's LLVM IR generation through llvmlite (vector activations, register tiles, loss rows) and the
-numba kernels built from it, which share private code-generation helpers; it is kept whole.
+numba kernels built from it, which share private code-generation helpers; it is kept whole. The
+model engine's fused first layer (:func:`first_act_rows`, :func:`first_act_pool`, used by
+:mod:`.model_fused_first`) lives here too, for a reason of numba's cache: a cached function is
+invalidated only when its own file changes, so a kernel in another file that inlines the vector
+activations could keep an old copy of them after an edit here, and then no longer be the model
+engine's fast activation bit for bit.
 """
 
 import math

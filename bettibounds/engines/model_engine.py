@@ -34,7 +34,8 @@ The engine is built in layers, one module each: :mod:`.model_problem` (:class:`M
 :func:`select_parameters`, :func:`mode_dependent_modules`), :mod:`.model_losses`
 (:data:`MODEL_LOSSES`, :data:`REDUCTIONS`, the batched losses), :mod:`.model_forward` (the
 functional, vectorised forward and the refusals: ``FunctionalModel``), :mod:`.model_slice` (the
-slice trick: ``SliceTrick``), :mod:`.model_blocks` (sample blocks: ``SampleBlocks``) and this
+slice trick: ``SliceTrick``, and the set-up of :mod:`.model_fused_first`, the fused first layer),
+:mod:`.model_blocks` (sample blocks: ``SampleBlocks``) and this
 module (:class:`ModelEngine`: chunks, memory, the engine contract). The public names of the first
 two are importable from here as before.
 
@@ -118,6 +119,11 @@ class ModelEngine(SampleBlocks):
         ``BLOCK_BYTES`` (32 MiB), with samples per block from the activations per sample; an integer
         >= 16 fixes the samples per block; 0 turns them off. Checked when the engine is built against
         the unblocked evaluation (a module that mixes samples keeps them off).
+    fused_first : bool
+        Fuse the slice trick's table product with the ``nn.Tanh`` / ``nn.Sigmoid`` after the first layer
+        and an ``nn.AvgPool2d`` after that (a Conv2d's, no padding) in one numba pass, where they follow it
+        in an ``nn.Sequential`` (:mod:`.model_fused_first`; default True; needs the fast activations).
+        Checked when the engine is built against the unfused evaluation.
 
     Attributes
     ----------
@@ -139,6 +145,8 @@ class ModelEngine(SampleBlocks):
         torch's are used (None when the fast ones are).
     sample_blocks : str or None
         The sample blocks in use, or None; ``sample_blocks_reason`` says why not.
+    fused_first : str or None
+        The modules the fused first layer covers, or None; ``fused_first_reason`` says why not.
     compile_seconds : float
         Set once compiled: the seconds its first chunks took, compilation included.
 

@@ -183,7 +183,7 @@ def test_sigmoid_and_a_pooling_the_kernel_does_not_take(digits):
         model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.Tanh(), pool, nn.Flatten(),
                               nn.LazyLinear(10)).double()
         model(x[:1])  # (materialise the lazy layer)
-        eng = check(model.eval(), x, y, block=16)
+        eng = check(model.eval(), x, y) if isinstance(pool, nn.MaxPool2d) else build(model.eval(), x, y)
         assert eng.fused_first == "0 (Conv2d) + Tanh", (pool, eng.fused_first)
     torch.manual_seed(3)
     odd = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.Tanh(), nn.AvgPool2d(3), nn.Flatten(),
@@ -205,10 +205,10 @@ class Between(nn.Module):
 
 def test_patterns_it_must_not_fuse_run_as_before_with_the_reason(digits):
     x, y = digits
-    relu = check(cnn(nn.ReLU, seed=4), x, y, block=16)
+    relu = build(cnn(nn.ReLU, seed=4), x, y)
     assert relu.fused_first is None and "followed by ReLU, not nn.Tanh or nn.Sigmoid" in relu.fused_first_reason
     torch.manual_seed(5)
-    custom = check(Between().double().eval(), x, y, block=16)
+    custom = check(Between().double().eval(), x, y)
     assert custom.fused_first is None and "not the child of a plain nn.Sequential" in custom.fused_first_reason
     torch.manual_seed(6)  # the same Tanh twice in the Sequential: called twice per forward
     tanh = nn.Tanh()
@@ -242,7 +242,7 @@ def test_the_build_check_turns_a_wrong_fused_pass_off(digits, monkeypatch):
         raise RuntimeError("no kernel")
 
     monkeypatch.setattr(FusedFirst, "values", broken)
-    eng = check(cnn(), x, y, block=16)
+    eng = build(cnn(), x, y)
     assert eng.fused_first is None and "the fused first layer failed (no kernel)" in eng.fused_first_reason
 
 
@@ -257,3 +257,23 @@ def test_a_sampled_landscape_records_the_fused_first_layer(digits):
     relu = sample_landscape(experiment_from_model(cnn(nn.ReLU), x, y, loss="cross_entropy", region=region,
                                                   grid=[3, 3]))
     assert relu.model["fused_first"] is None and "followed by ReLU" in relu.model["fused_first_reason"]
+
+
+def test_split_over_threads_gives_the_same_bits():
+    """Calls large enough to be split over torch's threads (by columns, by samples) equal one thread's."""
+    from bettibounds.engines.model_fused_first import fused_first_op
+
+    rng = np.random.default_rng(6)
+    table = torch.from_numpy(rng.standard_normal((3, 300 * 4 * 4 * 8)))
+    t1 = torch.cat([torch.ones(40, 1, dtype=torch.float64), torch.from_numpy(rng.uniform(-1, 1, (40, 2)))], 1)
+    fused = FusedFirst((nn.Tanh(), 0, nn.AvgPool2d(2), [4, 4, 8, 2, 2, 2, 2]), type("O", (), {"value": None})(),
+                       (300, 8, 4, 4), True, "c")
+    before = torch.get_num_threads()
+    try:
+        got = {}
+        for threads in (1, 3):
+            torch.set_num_threads(threads)
+            got[threads] = (fused.values(t1, table, 5, 290), fused_first_op(t1, table, 17, 37000, 1))
+    finally:
+        torch.set_num_threads(before)
+    assert all(torch.equal(a, b) for a, b in zip(got[1], got[3]))
