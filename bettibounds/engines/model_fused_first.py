@@ -144,8 +144,7 @@ def _plain(mod: torch.nn.Module) -> bool:
 
 def _global_hooks() -> bool:
     m = torch.nn.modules.module
-    return any(getattr(m, name, None) for name in ("_global_forward_hooks", "_global_forward_pre_hooks",
-                                                   "_global_module_registration_hooks"))
+    return any(getattr(m, name, None) for name in ("_global_forward_hooks", "_global_forward_pre_hooks"))
 
 
 def recognise(model: torch.nn.Module, first: torch.nn.Module, channels_last: bool, first_shape: tuple,

@@ -49,10 +49,10 @@ def act_rows(z, act):
 @pytest.mark.parametrize("act", [0, 1], ids=["tanh", "logistic"])
 def test_rows_kernel_is_the_left_sum_then_the_engines_activation(dt, act):
     """Several tiles (2 500 columns), a range [lo, hi) that starts and ends inside tiles and vectors, an
-    output offset, k = 0 (the activation alone) and k = 3."""
+    output offset, k = 0 (the activation alone), 1 and 2 (the kernel's one-pass sums) and 3."""
     npd = DTYPES[dt][0]
     rng = np.random.default_rng(1)
-    for k in (0, 3):
+    for k in (0, 1, 2, 3):
         table = (3 * rng.standard_normal((k + 1, 2600))).astype(npd)
         t1 = np.concatenate([np.ones((5, 1)), rng.uniform(-2, 2, (5, k))], 1).astype(npd)
         lo, hi = 37, 2537
