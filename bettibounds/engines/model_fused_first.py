@@ -137,7 +137,7 @@ fused_first_pool_op.register_vmap(_batched_points(fused_first_pool_op))
 
 # ------------------------------------------------------------------ recognition
 def _plain(mod: torch.nn.Module) -> bool:
-    """No hooks of its own and the class's own forward (the engine's override of the first layer aside)."""
+    """No forward hooks of its own (a hook could change the module's input or output)."""
     return not (mod._forward_hooks or mod._forward_pre_hooks or getattr(mod, "_forward_hooks_with_kwargs", None)
                 or getattr(mod, "_forward_pre_hooks_with_kwargs", None))
 
