@@ -148,10 +148,11 @@ def _global_hooks() -> bool:
 
 
 def recognise(model: torch.nn.Module, first: torch.nn.Module, channels_last: bool, first_shape: tuple,
-              calls: dict) -> tuple[tuple | None, str | None]:
+              call_counts) -> tuple[tuple | None, str | None]:
     """((activation module, act code, pooling module or None, pool geometry or None), None) when the
     first layer ``first`` is followed by a fusable activation (and pooling), else (None, why not).
-    ``calls``: how many times each module (by id) is called in one forward."""
+    ``call_counts()``: how many times each module (by id) is called in one forward (a forward of the
+    model, run only once the Sequential is found)."""
     label = type(first).__name__
     if _global_hooks():
         return None, "global module hooks are registered (they could change a module's input or output)"
@@ -161,6 +162,7 @@ def recognise(model: torch.nn.Module, first: torch.nn.Module, channels_last: boo
         return None, (f"the first layer ({label}) is not the child of a plain nn.Sequential" if not parents else
                       f"the first layer ({label}) is a child of several containers")
     seq = parents[0]
+    calls = call_counts()
     if "forward" in vars(seq) or not _plain(seq) or calls.get(id(seq), 0) != 1:
         return None, "the nn.Sequential holding the first layer has hooks, a replaced forward or several calls"
     children = [c for c in seq._modules.values() if c is not None]

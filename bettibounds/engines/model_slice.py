@@ -238,7 +238,7 @@ class SliceTrick(FunctionalModel):
 
             assert self._first is not None and self._override is not None and self.slice_trick is not None
             found, why = recognise(self._model, self._first[0], self._channels_last, self._first_shape,
-                                   self._call_counts())
+                                   self._call_counts)
             if found is not None:
                 self._fused = FusedFirst(found, self._override, self._first_shape, self._channels_last,
                                          self.slice_trick)
