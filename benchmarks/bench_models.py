@@ -10,6 +10,9 @@ breast-cancer data (569 samples, standardised) with BCE on logits, the issue's f
   mode: vmap over chunks, with the slice trick);
 * ``engine, unblocked``: the same engine with ``sample_block=0`` (each point's samples in one pass, the
   engine before sample blocking: what the blocks gain, in the same run);
+* ``engine, unfused``: the same engine with ``fused_first=False`` (the slice trick's table product, the
+  activation and the pooling as separate torch passes, the engine before the fused first layer of
+  :mod:`bettibounds.engines.model_fused_first`: what the fusion gains, in the same run);
 * ``engine, torch acts``: the same engine with ``fast_activations=False`` (torch's own tanh and
   sigmoid instead of the fused engine's vector functions: what those gain);
 * ``auto``: the kernel ``engine="auto"`` uses for the model experiment (``make_kernel`` of an
@@ -129,11 +132,11 @@ def directions(model, seed=0):
 
 
 def run_engine(model, x, y, c, D, t, dtype, trick=True, loss="cross_entropy", compile=False, fast=True,
-               sample_block=None):
+               sample_block=None, fused=True):
     from bettibounds.engines.model_engine import ModelEngine, ModelProblem
 
     eng = ModelEngine(ModelProblem(model, loss), x, y, device="cpu", dtype=dtype, slice_trick=trick, compile=compile,
-                      fast_activations=fast, sample_block=sample_block)
+                      fast_activations=fast, sample_block=sample_block, fused_first=fused)
     eng.evaluate_chunked(t[:8], "slice", center=c, directions=D)  # warm-up (compile=True: compiles)
     t0 = time.perf_counter()
     v = eng.evaluate_chunked(t, "slice", center=c, directions=D)
@@ -347,6 +350,8 @@ def main(argv=None) -> None:
         for _ in range(args.repeat):
             v, sec, eng = run_engine(model, x, y, c, D, t, args.dtype, loss=loss)
             best["engine"] = min(best.get("engine", np.inf), sec)
+            vu, sec_u, eng_u = run_engine(model, x, y, c, D, t, args.dtype, loss=loss, fused=False)
+            best["engine, unfused"] = min(best.get("engine, unfused", np.inf), sec_u)
             if not args.no_compile:
                 vc, sec_c, eng_c = run_engine(model, x, y, c, D, t, args.dtype, loss=loss, compile=True)
                 compile_s = getattr(eng_c, "compile_seconds", None) if compile_s is None else compile_s
@@ -373,6 +378,7 @@ def main(argv=None) -> None:
         err = float(np.max(np.abs(v[idx] - ref) / np.maximum(np.abs(ref), 1e-300)))
         err0 = float(np.max(np.abs(v0[idx] - ref) / np.maximum(np.abs(ref), 1e-300)))
         err_a = float(np.max(np.abs(va[idx] - ref) / np.maximum(np.abs(ref), 1e-300)))
+        err_u = float(np.max(np.abs(vu[idx] - ref) / np.maximum(np.abs(ref), 1e-300)))
         rate = len(t) / best["engine"]
         comp = "" if args.no_compile else (
             f"compile {compile_s:.0f} s, max rel diff vs loop {np.max(np.abs(vc[idx] - ref) / np.abs(ref)):.1e}"
@@ -380,7 +386,10 @@ def main(argv=None) -> None:
         rows = [("engine", len(t), f"chunk {eng.chunk_size(len(t), 'slice', 2)} points, slice trick from "
                                    f"{eng.slice_trick}; activations: "
                                    f"{'fast' if eng.activations_reason is None else eng.activations_reason}; "
-                                   f"sample blocks: {eng.sample_blocks or eng.sample_blocks_reason}"),
+                                   f"sample blocks: {eng.sample_blocks or eng.sample_blocks_reason}; fused first "
+                                   f"layer: {eng.fused_first or eng.fused_first_reason}"),
+                ("engine, unfused", len(t), f"fused_first=False, chunk {eng_u.chunk_size(len(t), 'slice', 2)} points; "
+                                            f"max rel diff vs loop {err_u:.1e}"),
                 ("engine, unblocked", len(t), f"sample_block=0, chunk {chunk} points; "
                                               f"max rel diff vs loop {err0:.1e}"),
                 ("engine, torch acts", len(t), "fast_activations=False (torch's tanh/sigmoid)"),

@@ -276,6 +276,10 @@ def sample_landscape(experiment, *, grid=None, device=None, dtype: str | None = 
             record["sample_blocks"] = kernel.sample_blocks
             if kernel.sample_blocks is None:
                 record["sample_blocks_reason"] = kernel.sample_blocks_reason
+        if hasattr(kernel, "fused_first"):  # the model engine's fused first layer (or why none)
+            record["fused_first"] = kernel.fused_first
+            if kernel.fused_first is None:
+                record["fused_first_reason"] = kernel.fused_first_reason
     compiled = pending if pending is not None else (
         getattr(kernel, "compile_seconds", None) if compiled_before is None else None)
     if compiled is not None:

@@ -17,7 +17,12 @@ softplus (for BCE) from a table-driven exp; their error bounds are proved in doc
 
 Size: this module is the one exception to the 600-line limit of docs/architecture.md. It holds the
 engine's LLVM IR generation through llvmlite (vector activations, register tiles, loss rows) and the
-numba kernels built from it, which share private code-generation helpers; it is kept whole.
+numba kernels built from it, which share private code-generation helpers; it is kept whole. The
+model engine's fused first layer (:func:`first_act_rows`, :func:`first_act_pool`, used by
+:mod:`.model_fused_first`) lives here too, for a reason of numba's cache: a cached function is
+invalidated only when its own file changes, so a kernel in another file that inlines the vector
+activations could keep an old copy of them after an edit here, and then no longer be the model
+engine's fast activation bit for bit.
 """
 
 import math
@@ -862,6 +867,116 @@ def act_vector_array(xs, out, act):
         else:
             _logistic_vectors(pad, res, w)
         out[nv:] = res[:n - nv]
+
+
+# ------------------------------------------------------------------ the model engine's fused first layer
+#: table columns per tile of first_act_rows: (1 + k) tiles of the tables (3 x 8 KiB in float64 for k = 2)
+#: and the tile of sums stay in the L1 cache while every point of the chunk passes over them
+FIRST_TILE = 1024
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _first_sums(t1, p, table, a, n, z):
+    """z[q] = t1[p, 0] table[0, a + q] + ... + t1[p, K - 1] table[K - 1, a + q] for q < n, each product
+    rounded and added from the left (compiled without fast-math flags: no fused multiply-add). K = 2 and 3
+    (lines and 2-D slices) in one pass over z (1.25x the kernel's rate on the benchmark's CNN; the same
+    operations in the same order)."""
+    K = t1.shape[1]
+    c0 = t1[p, 0]
+    T0 = table[0, a:a + n]
+    if K == 3:
+        c1, c2 = t1[p, 1], t1[p, 2]
+        T1, T2 = table[1, a:a + n], table[2, a:a + n]
+        for q in range(n):
+            z[q] = (c0 * T0[q] + c1 * T1[q]) + c2 * T2[q]
+        return
+    if K == 2:
+        c1 = t1[p, 1]
+        T1 = table[1, a:a + n]
+        for q in range(n):
+            z[q] = c0 * T0[q] + c1 * T1[q]
+        return
+    for q in range(n):
+        z[q] = c0 * T0[q]
+    for j in range(1, K):
+        c = t1[p, j]
+        T = table[j, a:a + n]
+        for q in range(n):
+            z[q] = z[q] + c * T[q]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def first_act_rows(t1, table, lo, hi, act, out, off):
+    """The model engine's fused first layer without pooling (:mod:`~bettibounds.engines.model_fused_first`):
+    ``out[p, q - off] = phi(z)`` for ``lo <= q < hi`` and every row p of ``t1`` (B, K), where ``z =
+    t1[p, 0] table[0, q] + t1[p, 1] table[1, q] + ... + t1[p, K - 1] table[K - 1, q]`` (each product rounded
+    and added from the left), phi = tanh (act 0) or the logistic (act 1) by the vector code of
+    :func:`act_vector_array` (so bit for bit the model engine's fast activation of that z). In tiles of
+    :data:`FIRST_TILE` columns, each read once for all the rows; serial and without the GIL (the caller
+    splits [lo, hi) over threads). t1, table (K, N) and out (B, *) C-contiguous, all float32 or all
+    float64."""
+    w: int = _lanes(table)  # type: ignore[call-arg]  # (numba's stubs, as above)
+    z = np.zeros(FIRST_TILE, table.dtype)
+    for a in range(lo, hi, FIRST_TILE):
+        n = min(FIRST_TILE, hi - a)
+        nv = ((n + w - 1) // w) * w
+        for p in range(t1.shape[0]):
+            _first_sums(t1, p, table, a, n, z)
+            for q in range(n, nv):
+                z[q] = 0.0
+            if act == 0:
+                _tanh_vectors(z, z, nv)
+            else:
+                _logistic_vectors(z, z, nv)
+            o = out[p, a - off:a - off + n]
+            for q in range(n):
+                o[q] = z[q]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def first_act_pool(t1, table, s0, s1, nw, n, act, div, scale, out, off):
+    """The model engine's fused first layer with average pooling, on tables laid out window by window:
+    sample s's columns ``s nw n + w n + i`` hold the first layer's output at the w-th offset (row-major)
+    of the pooling window of output i (i over (C, Ho, Wo), row-major). For ``s0 <= s < s1`` and every row p
+    of ``t1`` (B, K): a = phi(z) over the sample's nw n columns (z and phi as in :func:`first_act_rows`),
+    formed in an L1-sized buffer and never written to memory, then ``out[p, s - off, i] = (((0 + a[0 n +
+    i]) + a[1 n + i]) + ...) / div``: the window's nw values summed in row-major order from 0 in the
+    data's precision, divided by ``div`` (the window's size as a number of that precision) -- torch's CPU
+    ``avg_pool2d`` without padding, step for step (ATen's cpu_avg_pool and its channels-last form sum
+    from 0 in (ih, iw) order and divide by the window's size). ``scale``: 1 / div when div is a power of
+    two (then x * scale and x / div are the same number: both are x / div exactly, or its correctly
+    rounded value where that is subnormal), which replaces the division; 0 otherwise."""
+    w: int = _lanes(table)  # type: ignore[call-arg]  # (numba's stubs, as above)
+    per = nw * n
+    nv = ((per + w - 1) // w) * w
+    z = np.zeros(nv, table.dtype)
+    acc = np.zeros(n, table.dtype)
+    for s in range(s0, s1):
+        for p in range(t1.shape[0]):
+            _first_sums(t1, p, table, s * per, per, z)
+            if act == 0:
+                _tanh_vectors(z, z, nv)
+            else:
+                _logistic_vectors(z, z, nv)
+            zero = div - div  # +0 in the data's precision, where torch's sum starts
+            if nw == 4:  # a 2 x 2 window in one pass (the same sums in the same order)
+                a0, a1, a2, a3 = z[0:n], z[n:2 * n], z[2 * n:3 * n], z[3 * n:4 * n]
+                for i in range(n):
+                    acc[i] = (((zero + a0[i]) + a1[i]) + a2[i]) + a3[i]
+            else:
+                for i in range(n):
+                    acc[i] = zero
+                for k in range(nw):
+                    a = z[k * n:(k + 1) * n]
+                    for i in range(n):
+                        acc[i] += a[i]
+            o = out[p, s - off]
+            if scale != 0.0:  # a window of 2^j values: the product by 2^-j is the same number as the quotient
+                for i in range(n):
+                    o[i] = acc[i] * scale
+            else:
+                for i in range(n):
+                    o[i] = acc[i] / div
 
 
 #: the loss of one output row (the ``lossmode`` argument): MSE with the identity, logistic or tanh

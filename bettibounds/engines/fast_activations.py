@@ -41,7 +41,7 @@ import threading
 
 import torch
 
-__all__ = ["FastActivations", "fast_activations_unavailable", "fast_tanh", "fast_logistic", "ACCURACY"]
+__all__ = ["FastActivations", "fast_activations_unavailable", "fast_tanh", "fast_logistic", "ACCURACY", "thread_pool"]
 
 #: what a result says about the activations when the fast ones are in use
 ACCURACY = ("tanh and the logistic by bettibounds' vector functions (float64: within 6.7 and 4.1 ulp, "
@@ -71,9 +71,10 @@ def _kernel():
     return act_vector_array
 
 
-def _threads(workers: int) -> concurrent.futures.ThreadPoolExecutor:
+def thread_pool(workers: int) -> concurrent.futures.ThreadPoolExecutor:
     """A pool of ``workers`` threads for this process (a forked child makes its own: the parent's
-    threads do not exist there)."""
+    threads do not exist there), shared by the fast activations and the fused first layer
+    (:mod:`.model_fused_first`), whose numba functions run without the GIL."""
     global _pool
     with _pool_lock:
         pid = os.getpid()
@@ -116,7 +117,7 @@ def _apply(x: torch.Tensor, act: int) -> torch.Tensor:
     step = -(-n // workers)
     step += -step % _ALIGN
     cuts = list(range(0, n, step)) + [n]
-    jobs = [_threads(workers).submit(kernel, xs[a:b], os_[a:b], act) for a, b in zip(cuts, cuts[1:])]
+    jobs = [thread_pool(workers).submit(kernel, xs[a:b], os_[a:b], act) for a, b in zip(cuts, cuts[1:])]
     for job in jobs:
         job.result()
     return out

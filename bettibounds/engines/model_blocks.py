@@ -125,7 +125,8 @@ class SampleBlocks(SliceTrick):
     def _sample_bytes(self) -> int:
         """The activations the forward produces per sample (bytes; every module's output)."""
         item = torch.empty((), dtype=self.dtype).element_size()
-        return max(1, int(item * self._activation_numel / self.m))
+        saved = self._fused.saved_per_sample() if self._fused is not None else 0  # not written by the fused pass
+        return max(1, int(item * (self._activation_numel / self.m - saved)))
 
     def blocked_chunk(self, n_points: int, budget: float) -> int | None:
         """Points per chunk of a slice with the slice trick when blocks are used (None: not used):
@@ -204,12 +205,16 @@ class SampleBlocks(SliceTrick):
         assert override is not None  # a table comes only with the slice trick's override
         per = table.shape[1] // self.m
         shape = self._first_shape
+        fused = self._fused if self._fused is not None and self._fused.on else None
         for s, e in zip(cuts, cuts[1:]):
-            z = t1 @ table[:, s * per:e * per]
-            if self._channels_last:  # (b, H, W, C) seen as (b, C, H, W)
-                z = z.view(e - s, shape[2], shape[3], shape[1]).permute(0, 3, 1, 2)
+            if fused is not None:  # the last fused module's output (the first layer's, activated, pooled)
+                z = fused.values(t1, table, s, e)
             else:
-                z = z.view(e - s, *shape[1:])
+                z = t1 @ table[:, s * per:e * per]
+                if self._channels_last:  # (b, H, W, C) seen as (b, C, H, W)
+                    z = z.view(e - s, shape[2], shape[3], shape[1]).permute(0, 3, 1, 2)
+                else:
+                    z = z.view(e - s, *shape[1:])
             override.value = z
             try:
                 outs.append(model(x[s:e]))

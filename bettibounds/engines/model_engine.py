@@ -34,7 +34,8 @@ The engine is built in layers, one module each: :mod:`.model_problem` (:class:`M
 :func:`select_parameters`, :func:`mode_dependent_modules`), :mod:`.model_losses`
 (:data:`MODEL_LOSSES`, :data:`REDUCTIONS`, the batched losses), :mod:`.model_forward` (the
 functional, vectorised forward and the refusals: ``FunctionalModel``), :mod:`.model_slice` (the
-slice trick: ``SliceTrick``), :mod:`.model_blocks` (sample blocks: ``SampleBlocks``) and this
+slice trick: ``SliceTrick``, and the set-up of :mod:`.model_fused_first`, the fused first layer),
+:mod:`.model_blocks` (sample blocks: ``SampleBlocks``) and this
 module (:class:`ModelEngine`: chunks, memory, the engine contract). The public names of the first
 two are importable from here as before.
 
@@ -118,6 +119,11 @@ class ModelEngine(SampleBlocks):
         ``BLOCK_BYTES`` (32 MiB), with samples per block from the activations per sample; an integer
         >= 16 fixes the samples per block; 0 turns them off. Checked when the engine is built against
         the unblocked evaluation (a module that mixes samples keeps them off).
+    fused_first : bool
+        Fuse the slice trick's table product with the ``nn.Tanh`` / ``nn.Sigmoid`` after the first layer
+        and an ``nn.AvgPool2d`` after that (a Conv2d's, no padding) in one numba pass, where they follow it
+        in an ``nn.Sequential`` (:mod:`.model_fused_first`; default True; needs the fast activations).
+        Checked when the engine is built against the unfused evaluation.
 
     Attributes
     ----------
@@ -139,6 +145,8 @@ class ModelEngine(SampleBlocks):
         torch's are used (None when the fast ones are).
     sample_blocks : str or None
         The sample blocks in use, or None; ``sample_blocks_reason`` says why not.
+    fused_first : str or None
+        The modules the fused first layer covers, or None; ``fused_first_reason`` says why not.
     compile_seconds : float
         Set once compiled: the seconds its first chunks took, compilation included.
 
@@ -155,13 +163,15 @@ class ModelEngine(SampleBlocks):
 
     def __init__(self, problem, x, y, device=None, dtype="float64", *, slice_trick: bool = True,
                  compile: bool = False, fast_activations: bool = True,
-                 sample_block: int | None = None):  # (compile: torch.compile's name)
+                 sample_block: int | None = None, fused_first: bool = True):  # (compile: torch.compile's name)
         check_sample_block(sample_block)  # before the model's checks: a bad value costs nothing
         super().__init__(problem, x, y, device, dtype)
         if not isinstance(compile, bool):
             raise InvalidSpecError(f"compile must be True or False, got {compile!r}")
         if not isinstance(fast_activations, bool):
             raise InvalidSpecError(f"fast_activations must be True or False, got {fast_activations!r}")
+        if not isinstance(fused_first, bool):
+            raise InvalidSpecError(f"fused_first must be True or False, got {fused_first!r}")
         self.activations = "torch's"
         self.activations_reason: str | None = None
         self._setup_activations(fast_activations, compile)
@@ -177,6 +187,7 @@ class ModelEngine(SampleBlocks):
             self._setup_slice_trick()
         else:
             self.slice_trick_reason = "turned off (slice_trick=False)"
+        self._setup_fused_first(fused_first)
         self._setup_sample_blocks(sample_block, compile)
 
     def _setup_activations(self, wanted: bool, compile: bool) -> None:
@@ -228,7 +239,8 @@ class ModelEngine(SampleBlocks):
                 "slice_trick": self.slice_trick, "slice_trick_reason": self.slice_trick_reason,
                 "compiled": self.compiled, "compile_reason": self.compile_reason, "activations": self.activations,
                 "activations_reason": self.activations_reason, "sample_blocks": self.sample_blocks,
-                "sample_blocks_reason": self.sample_blocks_reason, "notes": list(self.notes)}
+                "sample_blocks_reason": self.sample_blocks_reason, "fused_first": self.fused_first,
+                "fused_first_reason": self.fused_first_reason, "notes": list(self.notes)}
 
     # ------------------------------------------------------------ evaluation
     def evaluate(self, theta) -> torch.Tensor:

@@ -21,7 +21,7 @@ import torch
 
 from .._lib.arrays import host_or_tensor
 from ..errors import InvalidSpecError
-from .model_forward import ForwardOverride, FunctionalModel, no_fastpath
+from .model_forward import ForwardOverride, FunctionalModel, no_fastpath, one_line
 
 __all__ = ["SliceTrick", "SlicePlan"]
 
@@ -54,6 +54,12 @@ class SliceTrick(FunctionalModel):
     _first_shape: tuple
     _channels_last: bool
     _plan: SlicePlan | None  # the last slice planned
+    #: the fused first layer (:mod:`.model_fused_first`) or None; ``fused_first`` describes it, else
+    #: ``fused_first_reason`` says why not
+    _fused = None
+    fused_first: str | None = None
+    fused_first_reason: str | None = "not set up"
+    activations_reason: str | None  # (set by ModelEngine: why torch's activations are used)
 
     def _setup_slice_trick(self) -> None:
         """Find the first module holding varied parameters; use it if its output is linear in them."""
@@ -203,7 +209,92 @@ class SliceTrick(FunctionalModel):
         th = t1 @ basis
         if table is None:
             return self._batched(th)
+        return self._batched(th, self._first_value(t1, table))
+
+    def _first_value(self, t1: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        """What the first layer returns on all samples at the points t1 (B, 1 + k): its output from the
+        tables, or (fused first layer) the last fused module's output."""
+        fused = self._fused
+        if fused is not None and fused.on:
+            return fused.values(t1, table, 0, self.m)
+        B = t1.shape[0]
         if self._channels_last:  # (B, m, H, W, C) seen as (B, m, C, H, W)
             m, c, h, w = self._first_shape
-            return self._batched(th, (t1 @ table).view(B, m, h, w, c).permute(0, 1, 4, 2, 3))
-        return self._batched(th, (t1 @ table).view(B, *self._first_shape))
+            return (t1 @ table).view(B, m, h, w, c).permute(0, 1, 4, 2, 3)
+        return (t1 @ table).view(B, *self._first_shape)
+
+    # ------------------------------------------------------------ the fused first layer
+    def _setup_fused_first(self, wanted: bool) -> None:
+        """Fuse the first layer's table product with the activation (and pooling) after it where
+        :func:`~.model_fused_first.recognise` finds them and the fast activations are in use; checked
+        against the unfused evaluation at two points of a random slice (else off, with the reason)."""
+        self._fused = None
+        why = ("not asked for (fused_first=False)" if not wanted
+               else f"no slice trick ({self.slice_trick_reason})" if self._first is None
+               else f"the fast activations are not in use ({self.activations_reason})" if self._act_mode is None
+               else None)
+        if why is None:
+            from .model_fused_first import FusedFirst, recognise
+
+            assert self._first is not None and self._override is not None and self.slice_trick is not None
+            found, why = recognise(self._model, self._first[0], self._channels_last, self._first_shape,
+                                   self._call_counts)
+            if found is not None:
+                self._fused = FusedFirst(found, self._override, self._first_shape, self._channels_last,
+                                         self.slice_trick)
+                why = self._fused_disagrees()
+                if why is not None:
+                    self._fused.remove()
+                    self._fused = None
+        self.fused_first, self.fused_first_reason = (None, why) if self._fused is None else \
+            (self._fused.description, None)
+
+    def _call_counts(self) -> dict:
+        """How many times each module (by id) is called in one forward at the centre."""
+        counts: dict = {}
+
+        def pre(mod, args):
+            counts[id(mod)] = counts.get(id(mod), 0) + 1
+
+        handles = [mod.register_forward_pre_hook(pre) for mod in self._model.modules()]
+        try:
+            with torch.no_grad():
+                self._forward(self._params_of(torch.as_tensor(self.center, dtype=self.dtype, device=self.device)))
+        finally:
+            for h in handles:
+                h.remove()
+        return counts
+
+    def _fused_disagrees(self) -> str | None:
+        """None when the fused first layer gives the unfused outputs (to FUSED_CHECK_RTOL of their
+        largest magnitude) at two points of a random slice, else why not."""
+        from .model_fused_first import FUSED_CHECK_RTOL
+
+        fused = self._fused
+        assert fused is not None
+        gen = torch.Generator().manual_seed(24680)
+        scale = max(float(np.abs(self.center).max()), 1e-3)
+        D = torch.randn(2, self.n_params, generator=gen, dtype=torch.float64) * (0.1 * scale)
+        rtol = FUSED_CHECK_RTOL[self.dtype]
+        try:
+            with torch.no_grad(), no_fastpath(), self._activations():
+                plan = self._plan_slice(self.center, D.numpy())
+                assert plan.z is not None
+                for coords in ([0.3, -0.7], [-1.1, 0.4]):
+                    t1 = torch.tensor([[1.0, *coords]], dtype=self.dtype, device=self.device)
+                    th = (t1 @ plan.basis)[0]
+                    outs = []
+                    for on in (False, True):
+                        fused.on = on
+                        outs.append(self._predict(th, self._first_value(t1, plan.z)[0]))
+                    plain, fast = outs
+                    gap = float((fast - plain).abs().max()) if fast.shape == plain.shape else float("inf")
+                    if not gap <= rtol * float(plain.abs().max()):
+                        return (f"the fused first layer's outputs differed from the unfused ones by {gap:.2g} (> "
+                                f"{rtol:g} of the largest magnitude) at a test point")
+        except Exception as exc:  # noqa: BLE001 -- any failure of the fused pass: evaluate unfused
+            return f"the fused first layer failed ({one_line(exc)[:160]})"
+        finally:
+            fused.on = True
+            self._plan = None
+        return None
