@@ -299,7 +299,8 @@ def kernel_pilot(kernel, starts: int, low: float = -1.0, high: float = 1.0, *, s
                  ) -> tuple[float, float]:
     """(reference seconds of one loss evaluation at one point, of one descent step per start) for a
     batched kernel (:class:`~bettibounds.engines.torch_kernel.LossKernel`), measured (imports torch):
-    the loss at one point, then, when that took under :data:`PILOT_SLOW` seconds, at
+    the loss at one point (twice when the first took :data:`PILOT_SLOW` or more: it can carry
+    one-time costs), then, when that took under :data:`PILOT_SLOW` seconds, at
     :data:`PILOT_POINTS` points (over all parameters, or in a ``slice_dim``-dimensional slice as a
     landscape evaluates them); one forward and backward pass at one point, then at min(starts,
     :data:`PILOT_STARTS`) points. Smaller batches cost more per point than a run's large ones, so
@@ -329,6 +330,10 @@ def kernel_pilot(kernel, starts: int, low: float = -1.0, high: float = 1.0, *, s
         pts = low + (high - low) * rng.random((PILOT_STARTS, P))
         evaluate = lambda n: kernel.evaluate_chunked(ts[:n], "slice", center=center, directions=directions)  # noqa: E731
     per_point = cpu_seconds(lambda: evaluate(1))
+    if per_point >= PILOT_SLOW:
+        # the first call can carry one-time costs (a numba compile, the slice's tables, an engine's build
+        # checks: a trial's CNN on a fresh install took 1.3 s for its first point, estimates 30-85 x the run)
+        per_point = min(per_point, cpu_seconds(lambda: evaluate(1)))
     if per_point < PILOT_SLOW:
         evaluate(8)  # warm-up: the first batch of a size allocates its buffers
         per_point = cpu_seconds(lambda: evaluate(PILOT_POINTS)) / PILOT_POINTS
