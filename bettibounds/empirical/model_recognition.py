@@ -205,8 +205,10 @@ def fused_layer_gaps(model, log_softmax_head: bool = False) -> list[str]:
 
 def _modules_reason(model, allow=()) -> str | None:
     """Why a module of the model keeps it out of the catalog's networks, or None (``allow``: class
-    names accepted anyway)."""
+    names accepted anyway). A module that is not Pfaffian is named before one the catalog does not
+    cover, wherever it is (a MaxPool2d after a Conv2d: "not Pfaffian", the stronger reason)."""
     nn = torch.nn
+    uncovered = None
     for mod in model.modules():
         name = type(mod).__name__
         if name in allow:
@@ -216,9 +218,9 @@ def _modules_reason(model, allow=()) -> str | None:
         if isinstance(mod, (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.Hardtanh, nn.ReLU6, nn.PReLU, nn.SELU, nn.CELU,
                             nn.Hardswish, nn.Hardsigmoid, nn.Softsign, nn.Threshold)):
             return f"not Pfaffian: {name} is not analytic, so no Pfaffian chain exists"
-        if name in _NOT_COVERED:
-            return f"not covered by any theorem in the catalog: {_NOT_COVERED[name]} ({name})"
-    return None
+        if name in _NOT_COVERED and uncovered is None:
+            uncovered = f"not covered by any theorem in the catalog: {_NOT_COVERED[name]} ({name})"
+    return uncovered
 
 
 def _chain_spec(problem: ModelProblem, chain, x: torch.Tensor, y: torch.Tensor):

@@ -378,6 +378,11 @@ def test_sequential_mlp_matches_the_spec_route_and_has_a_bound():
     relu = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1)).eval()
     rexp = experiment_from_model(relu, x, y, region=region, grid=[3, 3])
     assert rexp.spec is None and rexp.bound_reason.startswith("not Pfaffian")
+    # a max-pooling after a convolution: the stronger reason, wherever the module is (trial 5 got the Conv2d's)
+    maxpool = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Sigmoid(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(18, 10)).eval()
+    mexp = experiment_from_model(maxpool, torch.randn(4, 1, 8, 8), torch.randint(0, 10, (4,)), loss="cross_entropy",
+                                 region=region, grid=[3, 3])
+    assert mexp.bound_reason == "not Pfaffian: MaxPool2d, max-pooling (a maximum is not analytic)"
     assert experiment_from_model(Block(3).eval(), torch.randn(5, 3), torch.randn(5, 2), region=region,
                                  grid=[3, 3]).bound_reason.startswith("residual connections")
 
