@@ -202,6 +202,11 @@ def test_betti_curve_levels_reach_every_requested_level():
     assert d[0] == -5.0 and d[-1] == 95.0
     assert _curve_levels(v, [1e6])[-1] == 100.0  # beyond the values nothing changes: clamped to the max
     assert np.all(_curve_levels(np.full(4, 2.0), [2.0]) == 2.0)  # a flat landscape still gives a grid
+    # past the last birth or death (trial 5: a merge at 0.177 above the 90th percentile was cut off), not past the max
+    d = _curve_levels(v, [], events=[3.0, 95.0, np.inf])
+    assert d[-1] == pytest.approx(95.0 + 0.03 * 95.0) and d[-1] > 95.0
+    assert _curve_levels(v, [], events=[99.9])[-1] == 100.0
+    assert _curve_levels(v, [], events=[10.0])[-1] == pytest.approx(90.0)  # events below: the percentile as before
 
 
 def test_plots_for_2d_and_3d(tmp_path):
