@@ -190,6 +190,11 @@ class LandscapeResult:
             lines.append(f"model: {m['model']}, loss {m['loss']} (reduction {m['reduction']}), {m['n_params']} "
                          f"varied parameters, {m['data']['samples']} samples"
                          + ("" if m["data"].get("seed") is None else f" (seeded subset, seed {m['data']['seed']})"))
+            how = ([f"slice trick on the first layer, module {m['slice_trick']}"] if m.get("slice_trick") else []) + \
+                  ([f"one fused pass of {m['fused_first']} (module names: their index in the model)"]
+                   if m.get("fused_first") else []) + (["samples in blocks"] if m.get("sample_blocks") else [])
+            if how:
+                lines.append("model engine: " + "; ".join(how))
             lines.extend(f"note: {n}" for n in m.get("notes", []))
         undecided = _undecided(b) if b is not None else []
         if b is None:
@@ -231,9 +236,10 @@ class LandscapeResult:
                          f"(--refine {self.refine}) and against the grid's resolution")
         if self.resolution is not None:
             rz = self.resolution
-            how = (f"{len(rz.minima)} grid minima polished by L-BFGS-B" if rz.search != "none" else
-                   f"{len(rz.minima)} grid minima, not polished (no local search)")
-            lines.append(f"resolution: lowest loss known {rz.floor:.6g} ({how}); a level below the grid's minimum "
+            found = f"{len(rz.minima)} grid {'minimum' if len(rz.minima) == 1 else 'minima'}"
+            polished = f"{found} polished by L-BFGS-B" if rz.search != "none" else \
+                f"{found}, not polished (no local search)"
+            lines.append(f"resolution: lowest loss known {rz.floor:.6g} ({polished}); a level below the grid's minimum "
                          f"{rz.grid_min:.6g}, or within one grid cell's variation of a known minimum, is never stable")
         if self.exceeds_conditional:
             levels = ", ".join(f"{r['level']:.6g}" for r in self.exceeds_conditional)

@@ -116,10 +116,11 @@ def plot_landscape(result, out_dir, *, log_color: bool = False, mark_center: boo
         minima = result.diagram.birth_at.get(0, np.empty((0, 2), int))
         _marks(ax, s, mark_center)
         for i, j in minima:  # above the centre's "+": a minimum at the centre stays visible
-            ax.plot(s.axes[0][i], s.axes[1][j], "r.", markersize=6, zorder=MINIMA_ZORDER)
+            ax.plot(s.axes[0][i], s.axes[1][j], marker="o", color="red", markersize=5, markeredgecolor="white",
+                    markeredgewidth=0.8, linestyle="none", zorder=MINIMA_ZORDER)
         finish(plt, fig, ax, out, "heatmap.png", written, xlabel=names[0], ylabel=names[1],
                 legend=bool(ax.get_legend_handles_labels()[0]),
-                title=f"loss on the grid; contours at the levels; {plural(len(minima), 'grid minimum', 'grid minima')} "
+                title=f"loss on the grid; contours at the levels\n{plural(len(minima), 'grid minimum', 'grid minima')} "
                       "(H0 births) in red")
     elif v.ndim == 3:
         c = _center_index(s)

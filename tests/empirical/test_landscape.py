@@ -451,7 +451,7 @@ def test_a_minimum_at_the_centre_shows_above_the_centre_mark_and_betti_ticks_are
     plots.plot_landscape(res, tmp_path)
     heat = axes_seen[0][0]
     centre = [ln for ln in heat.lines if ln.get_label() == "centre (t = 0)"]
-    dots = [ln for ln in heat.lines if ln.get_marker() == "." and ln.get_color() == "r"]
+    dots = [ln for ln in heat.lines if ln.get_marker() == "o" and ln.get_color() == "red"]  # the minima (white-edged)
     assert len(centre) == 1 and len(dots) == 1
     assert list(dots[0].get_xdata()) == [0.0] and list(dots[0].get_ydata()) == [0.0]  # the minimum is the centre
     assert dots[0].get_zorder() > centre[0].get_zorder()
