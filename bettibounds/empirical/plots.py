@@ -89,7 +89,8 @@ def plot_landscape(result, out_dir, *, log_color: bool = False, mark_center: boo
     mark_center : bool
         Mark the slice's centre t = 0 (or, for a plane or line through models, the models).
 
-    Files: ``heatmap.png`` (2-D: the loss, contours at the levels, each minimum -- the birth vertex
+    Files: ``line.png`` (1-D: the loss along the line, the levels, the grid minima in red; a log
+    scale with ``log_color``), ``heatmap.png`` (2-D: the loss, contours at the levels, each minimum -- the birth vertex
     of an H0 bar -- in red, the centre), ``sections.png`` (3-D: the three sections through the grid
     vertex nearest t = 0), ``betti_curves.png`` (b_k(c) on a dense level range; a curve that is 0
     at every level shown is not drawn, and the title says so), ``diagram.png`` (the persistence
@@ -106,7 +107,22 @@ def plot_landscape(result, out_dir, *, log_color: bool = False, mark_center: boo
     v = s.values
     names = axis_names(s.kind, v.ndim)
     levels = [r["level"] for r in result.levels]
-    if v.ndim == 2:
+    if v.ndim == 1:  # a line: the loss along it, the levels, the grid minima
+        fig, ax = plt.subplots(figsize=(6, 4))
+        t = np.asarray(s.axes[0])
+        ax.plot(t, v, color="C0", linewidth=1.2)
+        for lv in levels:
+            ax.axhline(lv, color="grey", linestyle=":", linewidth=0.8)
+        minima = result.diagram.birth_at.get(0, np.empty((0, 1), int))
+        for (i,) in np.asarray(minima).reshape(-1, 1):
+            ax.plot(t[i], v[i], marker="o", color="red", markersize=5, markeredgecolor="white", markeredgewidth=0.8,
+                    linestyle="none", zorder=MINIMA_ZORDER)
+        if log_color and float(v.min()) > 0:
+            ax.set_yscale("log")
+        finish(plt, fig, ax, out, "line.png", written, xlabel=names[0], ylabel="loss",
+               title=f"loss along the line; dotted: the levels; {plural(len(minima), 'grid minimum', 'grid minima')} "
+                     "in red")
+    elif v.ndim == 2:
         fig, ax = plt.subplots(figsize=(6, 5))
         X, Y = np.meshgrid(s.axes[0], s.axes[1], indexing="ij")
         capped_heatmap(fig, ax, X, Y, v, log_color)

@@ -431,6 +431,19 @@ def test_heat_map_markers_are_drawn_above_the_image_and_contours(tmp_path, monke
     assert ax.get_title().endswith(f"{n} grid {'minimum' if n == 1 else 'minima'} (H0 births) in red")
 
 
+def test_a_line_gets_a_plot_of_the_loss_along_it(tmp_path):
+    """Trial 5: a 1-D landscape (a line between two models) got Betti curves and a diagram, no loss against t."""
+    pytest.importorskip("matplotlib")
+    from bettibounds.empirical.plots import plot_landscape
+
+    exp = _exp(region={"kind": "slice", "center": [0, 0, 0, 0], "directions": [[1, 0, 0, 0]], "low": [-1], "high": [1]},
+               grid=[101], levels=[0.5], homology_dims=[0])
+    res = analyze_landscape(exp, sampler=_synthetic(lambda t: (t * t - 0.25) ** 2 * 8, dims=1), refine=1)
+    written = plot_landscape(res, tmp_path)
+    assert str(tmp_path / "line.png") in written and (tmp_path / "line.png").stat().st_size > 0
+    assert res.diagram.birth_at[0].shape[0] == 2  # the two wells, at t = -0.5 and 0.5, drawn in red
+
+
 def test_a_minimum_at_the_centre_shows_above_the_centre_mark_and_betti_ticks_are_integers(tmp_path, monkeypatch):
     # a new user's trial: the red dot of a minimum at t = 0 was hidden under the white "+", and the Betti-curve
     # plot of a constant b_0 = 1 had ticks 0.945, 0.960, ..., 1.05
