@@ -165,6 +165,16 @@ def weights_mismatch(exc: BaseException) -> str:
     first = first.replace(" from checkpoint, the shape in current model is ", " in the file, ")
     first = re.sub(r"torch\.Size\((\[[^\]]*\])\)", r"\1", first).rstrip(".") + (
         " in the model" if "in the file" in first else "")
+    keys = {kind: re.findall(r'"([^"]+)"', line) for line in lines
+            for kind in ("Missing", "Unexpected") if line.startswith(f"{kind} key(s)")}
+    if "Missing" in keys and "Unexpected" in keys:
+        # both lists: the file's names are not the model's -- say so with both (trial 5 saw only the missing ones)
+        def few(names: list[str]) -> str:
+            return ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+
+        first = (f"the model's {few(keys['Missing'])} are not in the file, which has {few(keys['Unexpected'])} "
+                 "instead (weights saved from another model?)")
+        lines = [first] + [line for line in lines if not line.startswith(("Missing key(s)", "Unexpected key(s)"))]
     more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
     return f"{len(lines)} problem{'s' if len(lines) > 1 else ''}: {first}{more}"
 

@@ -152,3 +152,21 @@ def test_weights_that_do_not_fit_say_how_many_and_the_first_whole(tmp_path, monk
     assert len(err.splitlines()) == 1
     assert ("model.weights do not fit the model: 4 problems: size mismatch for 0.weight: [5, 3] in the file, "
             "[4, 3] in the model (and 3 more)") in err
+
+
+def test_weights_of_another_model_name_both_key_lists():
+    """Trial 5: a file saved from another architecture showed the model's missing keys and hid the file's own
+    names behind "(and 1 more)"; both lists are what tells a user they passed the wrong file."""
+    from bettibounds.empirical.model_files import weights_mismatch
+
+    class Named(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inp, self.out = torch.nn.Linear(3, 4), torch.nn.Linear(4, 2)
+
+    seq = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2))
+    with pytest.raises(RuntimeError) as exc:
+        seq.load_state_dict(Named().state_dict())
+    assert weights_mismatch(exc.value) == (
+        "1 problem: the model's 0.weight, 0.bias, 2.weight, 2.bias are not in the file, which has inp.weight, "
+        "inp.bias, out.weight, out.bias instead (weights saved from another model?)")
