@@ -45,10 +45,14 @@ class RefinedPath:
     saddle: np.ndarray  # (P,) the point of the dense evaluation where the level is reached
     iterations: int
     dense: int  # evaluation points per segment
+    #: why the iterations ended: "budget" (all run), "stalled" (the step, halved at each restart from the best
+    #: chain, fell below 1e-3: no lower level found), "stationary" (zero gradient at every image, or images that
+    #: coincide), "non-finite" (a gradient that is not finite)
+    stopped: str = "budget"
 
     def to_dict(self) -> dict:
         return {"level": self.level, "initial_level": self.initial_level, "iterations": self.iterations,
-                "images": int(self.images.shape[0]), "dense_per_segment": self.dense}
+                "images": int(self.images.shape[0]), "dense_per_segment": self.dense, "stopped": self.stopped}
 
 
 def _respace(x: np.ndarray, n: int) -> np.ndarray:
@@ -137,7 +141,7 @@ def refine_path(kernel, waypoints, *, images: int = 24, iterations: int = 300, s
     best_level, best_saddle = polyline_levels(kernel, x, dense)
     initial, best = best_level, x.copy()
     chain = _respace(x, images + 2)
-    stale, it = 0, 0
+    stale, it, stopped = 0, 0, "budget"
     for it in range(1, iterations + 1):
         th = torch.as_tensor(chain[1:-1], dtype=kernel.dtype, device=kernel.device).requires_grad_(True)
         kernel.evaluate(th).sum().backward()
@@ -145,6 +149,7 @@ def refine_path(kernel, waypoints, *, images: int = 24, iterations: int = 300, s
         gmax = float(np.linalg.norm(g, axis=1).max())
         spacing = float(np.linalg.norm(np.diff(chain, axis=0), axis=1).mean())
         if gmax == 0.0 or spacing == 0.0 or not math.isfinite(gmax):
+            stopped = "stationary" if math.isfinite(gmax) else "non-finite"
             break
         chain = chain.copy()
         chain[1:-1] -= (step * spacing / gmax) * g
@@ -160,8 +165,9 @@ def refine_path(kernel, waypoints, *, images: int = 24, iterations: int = 300, s
                 if stale >= 2:  # restart from the best chain with a smaller step
                     chain, step, stale = _respace(best, images + 2), step / 2, 0
                     if step < 1e-3:
+                        stopped = "stalled"
                         break
-    return RefinedPath(best, best_level, initial, best_saddle, it, dense)
+    return RefinedPath(best, best_level, initial, best_saddle, it, dense, stopped)
 
 
 def refine_barcode(barcode: Barcode, kernel, top: int | None = 5, *, images: int = 24, iterations: int = 300,

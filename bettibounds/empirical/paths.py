@@ -94,6 +94,10 @@ class PathResult:
             rx = self.record.get("relaxation", {})
             ran = (f", {rx['iterations_run']} of {rx['iterations_budget']} iterations"
                    if "iterations_run" in rx and "iterations_budget" in rx else "")
+            ran += {"stalled": ", stopped: no lower level found at the smallest step",
+                    "stationary": ", stopped: zero gradient at every image",
+                    "non-finite": ", stopped: a gradient that is not finite",
+                    "budget": ", stopped: the iteration budget (the level may still fall)"}.get(rx.get("stopped"), "")
             lines.append(f"relaxed path ({rp[2].shape[0] - 2} images between the models{ran}): "
                          f"max {rb['max_loss']:.6g}; barrier "
                          f"{rb['barrier']:.6g} (above interpolation {rb['barrier_above_interpolation']:.6g})")
@@ -169,6 +173,7 @@ def path_between(model_a, model_b, x, y=None, *, loss="mse", reduction: str = "t
         # number run, as "iterations_run"; "iterations_budget" the most allowed
         record["relaxation"] = {"method": "string method (bettibounds.barcode.refine_path)", "images": images,
                                 "iterations": rp.iterations, "iterations_run": int(rp.iterations),
+                                "stopped": rp.stopped,
                                 "iterations_budget": int(iterations), "step": step, "dense_per_segment": dense}
     return PathResult(s, straight, relaxed_s, relaxed, chain, barrier_heights(s, straight), rb, record,
                       time.perf_counter() - t0)

@@ -563,3 +563,34 @@ def test_a_disconnected_knn_graph_is_warned_about():
     assert cut.meta["graph_components"] > 1000 and "disconnected" in cut.meta["warnings"][0]
     whole = barcode_of_points(pts, f, k=8)  # connected: no warning (warnings are errors in the suite)
     assert whole.meta["graph_components"] == 1 and "warnings" not in whole.meta
+
+
+def test_refine_path_says_why_it_stopped():
+    """A path relaxation's end: 'stationary' on a flat loss, 'budget' when its iterations ran out, 'stalled' when
+    the halved step found no lower level (trial 5: a path's text said '200 of 300 iterations' and nothing more)."""
+    torch = pytest.importorskip("torch")
+    from bettibounds.barcode import refine_path
+
+    class Fn:
+        n_params, dtype, device = 2, torch.float64, "cpu"
+
+        def __init__(self, f):
+            self.f = f
+
+        def evaluate(self, th):
+            return self.f(th)
+
+        def values(self, pts):
+            return self.f(torch.as_tensor(pts, dtype=torch.float64)).numpy()
+
+        def evaluate_chunked(self, pts, mode="full"):
+            return self.values(pts)
+
+    ends = np.array([[-1.0, 0.0], [1.0, 0.0]])
+    flat = refine_path(Fn(lambda th: th[:, 0] * 0.0), ends, images=4, iterations=50)
+    assert flat.stopped == "stationary" and flat.iterations == 1
+    ring = Fn(lambda th: (th.square().sum(dim=1) - 1.0).square())  # a valley along the unit circle
+    short = refine_path(ring, ends + [[0.0, 0.01], [0.0, 0.01]], images=8, iterations=3, check_every=1)
+    assert short.stopped == "budget" and short.iterations == 3
+    long = refine_path(ring, ends + [[0.0, 0.01], [0.0, 0.01]], images=8, iterations=5000)
+    assert long.stopped == "stalled" and long.iterations < 5000 and long.to_dict()["stopped"] == "stalled"

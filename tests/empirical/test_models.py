@@ -518,6 +518,10 @@ def test_path_between_two_minima_with_a_known_barrier(tmp_path):
     rx = d["record"]["relaxation"]
     assert rx["iterations_budget"] == 200 and 0 < rx["iterations_run"] == rx["iterations"] <= 200
     assert f"24 images between the models, {rx['iterations_run']} of 200 iterations" in res.to_text()
+    # and why they ended (trial 5: "200 of 300 iterations" said nothing about it)
+    assert rx["stopped"] in ("budget", "stalled", "stationary")
+    assert rx["stopped"] != "budget" or rx["iterations_run"] == 200
+    assert ", stopped: " in res.to_text()
     assert plot_path(res, tmp_path)[0].endswith("path.png") and (tmp_path / "path.png").stat().st_size > 1000
 
 
