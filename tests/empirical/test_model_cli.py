@@ -103,6 +103,10 @@ def test_barcode_of_a_model_experiment_file(ring, capsys):
         [[2], [10]]  # t = 0 and t = 1 on the grid -0.25, -0.125, ..., 1.25
     assert finite[0]["death"] == pytest.approx(1.0, rel=1e-12) and finite[0]["birth"] == pytest.approx(0, abs=1e-24)
     assert finite[0]["death_at"] == [6]
+    # the landscape's text names the line (trial 5: "landscape: slice, grid [151]")
+    assert main(["landscape", "exp.json", "--no-progress", "--refine", "1"]) == 0
+    assert "landscape: slice: the line through two models (t_1 = 0 at the first, 1 at the second), grid [13]" in \
+        capsys.readouterr().out
     assert main(["barcode", "exp.json", "--engine", "fused"]) == 2
     err = capsys.readouterr().err  # (auto may pick the fused engine for a recognised MLP: the message says so)
     assert "a PyTorch model is evaluated by the model engine (--engine model) or, with --engine auto" in err
