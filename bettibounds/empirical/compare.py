@@ -176,7 +176,7 @@ class LandscapeResult:
         parts.append(f"persistence {tm.get('persistence', 0.0) + tm.get('persistence_refined', 0.0):.2f} s")
         if tm.get("local_search"):
             parts.append(f"local search {tm['local_search']:.2f} s")
-        source = str((s.direction_source or {}).get("kind"))
+        source = str((getattr(s, "direction_source", None) or {}).get("kind"))
         what = {"line": "slice: the line through two models (t_1 = 0 at the first, 1 at the second)",
                 "plane": "slice: the plane through three models", "pca": "slice: the PCA plane of a trajectory"}.get(
             source, s.kind) if s.kind == "slice" else s.kind
