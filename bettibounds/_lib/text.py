@@ -8,7 +8,7 @@ import re
 import unicodedata
 from typing import Any
 
-__all__ = ["escape", "strip_terminal_codes", "exception_text", "display_path", "bad_path"]
+__all__ = ["escape", "strip_terminal_codes", "exception_text", "display_path", "bad_path", "plural"]
 
 # characters escaped in messages: C0/C1 controls and DEL (category Cc), line and paragraph
 # separators (Zl, Zp), lone surrogates from undecodable arguments (Cs) and the bidirectional
@@ -91,3 +91,8 @@ def bad_path(path: Any) -> str:
     elif b"\0" in text:
         return "the path contains a NUL byte"
     return ""
+
+
+def plural(n: int, one: str, many: str) -> str:
+    """``"1 minimum"``, ``"3 minima"``."""
+    return f"{n} {one if n == 1 else many}"

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._lib.text import plural
 from ..api import bounds
 from ..errors import InvalidSpecError, ResourceLimitError
 from ..logspace import safe_float
@@ -240,7 +241,7 @@ class LandscapeResult:
                          f"(--refine {self.refine}) and against the grid's resolution")
         if self.resolution is not None:
             rz = self.resolution
-            found = f"{len(rz.minima)} grid {'minimum' if len(rz.minima) == 1 else 'minima'}"
+            found = plural(len(rz.minima), "grid minimum", "grid minima")
             polished = f"{found} polished by L-BFGS-B" if rz.search != "none" else \
                 f"{found}, not polished (no local search)"
             lines.append(f"resolution: lowest loss known {rz.floor:.6g} ({polished}); a level below the grid's minimum "

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .._lib.plotting import capped_heatmap, color_norm, finish, pyplot
+from .._lib.text import plural
 from .._lib.writers import save_figure
 
 __all__ = ["plot_landscape", "axis_names", "plural", "pyplot"]
@@ -41,11 +42,6 @@ def axis_names(kind: str, n: int) -> list[str]:
     return [f"{'theta' if kind == 'box' else 't'}_{i + 1}" for i in range(n)]
 
 
-def plural(n: int, one: str, many: str) -> str:
-    """``"1 minimum"``, ``"3 minima"``."""
-    return f"{n} {one if n == 1 else many}"
-
-
 def _center_index(sample) -> list[int]:
     """The grid vertex nearest the slice's centre t = 0 (a box: the middle of each axis)."""
     if sample.kind == "box":
@@ -57,6 +53,9 @@ def _center_index(sample) -> list[int]:
 MARK_ZORDER = 5
 #: the minima (red dots) above the other markers: a minimum at the slice's centre is drawn over its "+"
 MINIMA_ZORDER = 6
+#: how a grid minimum is drawn (white-edged, so that it shows on the "+" of the centre and on dark colours)
+MINIMUM_MARK = {"marker": "o", "color": "red", "markersize": 5, "markeredgecolor": "white", "markeredgewidth": 0.8,
+                "linestyle": "none", "zorder": MINIMA_ZORDER}
 
 
 def _marks(ax, sample, mark_center: bool) -> None:
@@ -115,8 +114,7 @@ def plot_landscape(result, out_dir, *, log_color: bool = False, mark_center: boo
             ax.axhline(lv, color="grey", linestyle=":", linewidth=0.8)
         minima = result.diagram.birth_at.get(0, np.empty((0, 1), int))
         for (i,) in np.asarray(minima).reshape(-1, 1):
-            ax.plot(t[i], v[i], marker="o", color="red", markersize=5, markeredgecolor="white", markeredgewidth=0.8,
-                    linestyle="none", zorder=MINIMA_ZORDER)
+            ax.plot(t[i], v[i], **MINIMUM_MARK)
         if log_color and float(v.min()) > 0:
             ax.set_yscale("log")
         finish(plt, fig, ax, out, "line.png", written, xlabel=names[0], ylabel="loss",
@@ -132,8 +130,7 @@ def plot_landscape(result, out_dir, *, log_color: bool = False, mark_center: boo
         minima = result.diagram.birth_at.get(0, np.empty((0, 2), int))
         _marks(ax, s, mark_center)
         for i, j in minima:  # above the centre's "+": a minimum at the centre stays visible
-            ax.plot(s.axes[0][i], s.axes[1][j], marker="o", color="red", markersize=5, markeredgecolor="white",
-                    markeredgewidth=0.8, linestyle="none", zorder=MINIMA_ZORDER)
+            ax.plot(s.axes[0][i], s.axes[1][j], **MINIMUM_MARK)
         finish(plt, fig, ax, out, "heatmap.png", written, xlabel=names[0], ylabel=names[1],
                 legend=bool(ax.get_legend_handles_labels()[0]),
                 title=f"loss on the grid; contours at the levels\n{plural(len(minima), 'grid minimum', 'grid minima')} "
