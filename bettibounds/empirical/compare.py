@@ -196,7 +196,7 @@ class LandscapeResult:
                          f"varied parameters, {m['data']['samples']} samples"
                          + ("" if m["data"].get("seed") is None else f" (seeded subset, seed {m['data']['seed']})"))
             how = ([f"slice trick on the first layer, module {m['slice_trick']}"] if m.get("slice_trick") else []) + \
-                  ([f"one fused pass of {m['fused_first']} (module names: their index in the model)"]
+                  ([f"one fused pass of {m['fused_first']} (modules named as in model.named_modules())"]
                    if m.get("fused_first") else []) + (["samples in blocks"] if m.get("sample_blocks") else [])
             if how:
                 lines.append("model engine: " + "; ".join(how))

@@ -376,7 +376,7 @@ def test_sequential_mlp_matches_the_spec_route_and_has_a_bound():
     assert cres.no_bound_reason == "not covered by any theorem in the catalog: convolution layers (Conv2d)"
     # the text says how the model engine evaluated it (trial 5: only the JSON did)
     assert ("model engine: slice trick on the first layer, module 0 (Conv2d); one fused pass of 0 (Conv2d) + Tanh + "
-            "AvgPool2d(kernel (2, 2), stride (2, 2))") in cres.to_text()
+            "AvgPool2d(kernel (2, 2), stride (2, 2)) (modules named as in model.named_modules())") in cres.to_text()
     assert all(r["comparison"] is None for r in cres.levels)
     relu = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1)).eval()
     rexp = experiment_from_model(relu, x, y, region=region, grid=[3, 3])
