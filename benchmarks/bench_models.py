@@ -93,7 +93,7 @@ def breast_cancer(dtype):
 
 #: model -> (data, loss name, torch loss)
 SETUPS = {"mlp": ("digits", "cross_entropy"), "cnn": ("digits", "cross_entropy"), "cnn2": ("digits", "cross_entropy"),
-          "bc": ("breast_cancer", "bce_with_logits")}
+          "cnn_small": ("digits", "nll"), "bc": ("breast_cancer", "bce_with_logits")}
 
 
 def data_for(name, dtype):
@@ -103,7 +103,8 @@ def data_for(name, dtype):
 def torch_loss(name):
     import torch
 
-    return torch.nn.CrossEntropyLoss() if SETUPS[name][1] == "cross_entropy" else torch.nn.BCEWithLogitsLoss()
+    return {"cross_entropy": torch.nn.CrossEntropyLoss, "nll": torch.nn.NLLLoss,
+            "bce_with_logits": torch.nn.BCEWithLogitsLoss}[SETUPS[name][1]]()
 
 
 def models(dtype):
@@ -118,8 +119,11 @@ def models(dtype):
     cnn2 = nn.Sequential(nn.Unflatten(1, (1, 8, 8)), nn.Conv2d(1, 8, 3, padding=1), nn.Tanh(),
                          nn.Conv2d(8, 8, 3, padding=1), nn.Tanh(), nn.AvgPool2d(2), nn.Flatten(),
                          nn.Linear(8 * 4 * 4, 10))  # P = 1954: the first layer is a smaller share of the work
+    # a new user's CNN (session 5's trial): no padding, sigmoid, a log-softmax head with nll
+    cnn_small = nn.Sequential(nn.Unflatten(1, (1, 8, 8)), nn.Conv2d(1, 6, 3), nn.Sigmoid(), nn.AvgPool2d(2),
+                              nn.Flatten(), nn.Linear(6 * 3 * 3, 10), nn.LogSoftmax(dim=1))  # P = 610
     return {"mlp": mlp.eval().to(dtype), "cnn": cnn.eval().to(dtype), "cnn2": cnn2.eval().to(dtype),
-            "bc": bc.eval().to(dtype)}
+            "cnn_small": cnn_small.eval().to(dtype), "bc": bc.eval().to(dtype)}
 
 
 def directions(model, seed=0):
@@ -211,7 +215,7 @@ def run_loop(model, x, y, c, D, t, loss_fn):
 
 
 #: model -> index of its first parametrised layer in the Sequential
-FIRST = {"mlp": 0, "cnn": 1, "cnn2": 1, "bc": 0}
+FIRST = {"mlp": 0, "cnn": 1, "cnn2": 1, "cnn_small": 1, "bc": 0}
 
 
 def run_rest_loop(name, model, x, y, c, D, t, loss_fn):
@@ -313,7 +317,7 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     ap.add_argument("--loop-points", type=int, default=200,
                     help="points timed for the per-point loop and loss-landscapes (rate extrapolated)")
-    ap.add_argument("--models", default="mlp,cnn,cnn2,bc")
+    ap.add_argument("--models", default="mlp,cnn,cnn_small,cnn2,bc")
     ap.add_argument("--repeat", type=int, default=3, help="runs per method, taking turns; the best counts")
     ap.add_argument("--no-memory", action="store_true", help="skip the memory check (two child processes)")
     ap.add_argument("--no-compile", action="store_true", help="skip the engine with compile=True (it compiles "
@@ -332,7 +336,7 @@ def main(argv=None) -> None:
           f"{torch.__version__}, {torch.get_num_threads()} threads, {args.dtype}, "
           f"grid {args.grid}x{args.grid}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, load average "
           f"{os.getloadavg()[0]:.1f}")
-    header = f"{'model':<6} {'P':>5} {'method':<18} {'points':>6} {'pt/s':>9} {'engine x':>9}  note"
+    header = f"{'model':<9} {'P':>5} {'method':<18} {'points':>6} {'pt/s':>9} {'engine x':>9}  note"
     print(header)
     ax = np.linspace(-1, 1, args.grid)
     t = np.stack(np.meshgrid(ax, ax, indexing="ij"), -1).reshape(-1, 2)
@@ -407,12 +411,12 @@ def main(argv=None) -> None:
             if method not in best:
                 if method == "engine, compiled":
                     continue
-                print(f"{name:<6} {eng.n_params:>5} {method:<18} {'-':>6} {'-':>9} {'-':>9}  not installed "
+                print(f"{name:<9} {eng.n_params:>5} {method:<18} {'-':>6} {'-':>9} {'-':>9}  not installed "
                       "(pip install loss-landscapes)")
                 continue
             r = pts / best[method]
-            print(f"{name:<6} {eng.n_params:>5} {method:<18} {pts:>6} {r:>9.1f} {rate / r:>9.2f}  {note}")
-        print(f"{name:<6} data {SETUPS[name][0]} (m = {len(x)}), loss {loss}")
+            print(f"{name:<9} {eng.n_params:>5} {method:<18} {pts:>6} {r:>9.1f} {rate / r:>9.2f}  {note}")
+        print(f"{name:<9} data {SETUPS[name][0]} (m = {len(x)}), loss {loss}")
     if not args.no_memory:
         name = args.models.split(",")[0]
         small, large = max(5, args.grid // 4), args.grid

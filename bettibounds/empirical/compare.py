@@ -197,7 +197,10 @@ class LandscapeResult:
                          + ("" if m["data"].get("seed") is None else f" (seeded subset, seed {m['data']['seed']})"))
             how = ([f"slice trick on the first layer, module {m['slice_trick']}"] if m.get("slice_trick") else []) + \
                   ([f"one fused pass of {m['fused_first']} (modules named as in model.named_modules())"]
-                   if m.get("fused_first") else []) + (["samples in blocks"] if m.get("sample_blocks") else [])
+                   if m.get("fused_first") else []) + (["samples in blocks"] if m.get("sample_blocks") else []) + \
+                  ([("cross entropy by the vector code" + (" (the LogSoftmax head folded into it)"
+                                                            if "LogSoftmax" in m["loss_kernel"] else ""))]
+                   if m.get("loss_kernel") else [])
             if how:
                 lines.append("model engine: " + "; ".join(how))
             lines.extend(f"note: {n}" for n in m.get("notes", []))

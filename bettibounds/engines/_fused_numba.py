@@ -1093,6 +1093,18 @@ def loss_rows_array(H, c, Y, m, lossmode):
     return _loss_rows(H, 0, H.shape[0], c, Y, m, lossmode)  # type: ignore[call-arg]  # (numba's stubs, as above)
 
 
+@njit(fastmath=FM, cache=True, nogil=True, error_model="numpy")
+def cross_entropy_points(H, c, Y, m, b0, b1, out):
+    """out[b] = the sum over the m samples of the cross entropy of the logits H[b] (nout, mp), for
+    b0 <= b < b1: :func:`loss_rows_array` with LOSS_CE for each of a batch of points (the model
+    engine's cross entropy, :mod:`~bettibounds.engines.model_losses`); serial and without the GIL
+    (callers split the points over threads). H (B, nout, mp) float32 or float64, mp a multiple of VW,
+    the padding lanes i >= m ignored; c (nout,) and Y (nout, mp) float64 (one-hot class indices or
+    probabilities, the classes along the rows)."""
+    for b in range(b0, b1):
+        out[b] = _loss_rows(H[b], 0, H.shape[1], c, Y, m, LOSS_CE)  # type: ignore[call-arg]  # (numba's stubs)
+
+
 # --------------------------------------------------------------- kernel pieces
 @njit(fastmath=FM, inline="always", cache=True, error_model="numpy")
 def _tiled(W, wo, bo, nin, nout, H, sa, sz, m, mode):

@@ -44,6 +44,7 @@ This module imports torch; nothing in the core imports it.
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
 import time
 import types
@@ -147,6 +148,10 @@ class ModelEngine(SampleBlocks):
         The sample blocks in use, or None; ``sample_blocks_reason`` says why not.
     fused_first : str or None
         The modules the fused first layer covers, or None; ``fused_first_reason`` says why not.
+    loss_kernel : str or None
+        With the fast activations, cross entropy (and nll after a ``LogSoftmax`` head, the model's
+        last module in an ``nn.Sequential``) is computed by the fused engine's vector code, and this
+        says so; None: torch's formulas.
     compile_seconds : float
         Set once compiled: the seconds its first chunks took, compilation included.
 
@@ -174,6 +179,7 @@ class ModelEngine(SampleBlocks):
             raise InvalidSpecError(f"fused_first must be True or False, got {fused_first!r}")
         self.activations = "torch's"
         self.activations_reason: str | None = None
+        self.loss_kernel: str | None = None
         self._setup_activations(fast_activations, compile)
         self.compiled: bool | None = None if compile else False
         self.compile_reason: str | None = None if compile else "not asked for (compile=False)"
@@ -222,6 +228,74 @@ class ModelEngine(SampleBlocks):
                           stacklevel=3)
             return
         self.activations = ACCURACY
+        self._setup_fast_loss(c, tol)
+
+    def _setup_fast_loss(self, c: torch.Tensor, tol: float) -> None:
+        """With the fast activations: cross entropy (and nll after a ``LogSoftmax`` head, folded into
+        it) by the fused engine's vector code (:func:`.model_losses.fast_cross_entropy`); checked at
+        the centre against the same loss by torch's formulas, within ``tol`` relative."""
+        from .model_losses import FAST_LOSS, batched_loss, fast_cross_entropy
+
+        loss = self.problem.loss
+        if loss not in ("cross_entropy", "nll") or len(self._out_shape) != 2:
+            return
+        head = None
+        if loss == "nll":
+            head = self._log_softmax_head(c)
+            if head is None:
+                return  # (nll alone is a gather: nothing to gain)
+        before = self._loss
+        plain = batched_loss(self.problem, self._y, self.m) if head is None else \
+            batched_loss(dataclasses.replace(self.problem, loss="cross_entropy"), self._y, self.m)
+        if head is not None:
+            # nll(log_softmax(u)) = cross_entropy(u): an identity, recognised structurally (the reference
+            # below is the folded loss by torch's formulas: torch's log_softmax rounds 1 + s, 1e-3 relative
+            # off for a confident sample, which the fold avoids)
+            head.forward = _identity  # (an instance attribute: nn.Module.__call__ calls it)
+        agree = False
+        try:
+            self._loss = plain
+            with torch.no_grad():
+                reference = self._full_values(c)
+            self._loss = fast_cross_entropy(self._y, self.m, int(self._out_shape[1]), plain)
+            with torch.no_grad():
+                value = self._full_values(c)
+            agree = bool(torch.allclose(value, reference, rtol=tol, atol=0.0))
+        finally:  # (an exception, or a disagreement: as before)
+            if not agree:
+                self._loss = before
+                if head is not None:
+                    del head.forward
+        if not agree:
+            warnings.warn(f"ModelEngine: the {loss} loss by the vector code differed from torch's formulas by more "
+                          f"than {tol:g} relative at the centre; the torch formulas are used", RuntimeWarning,
+                          stacklevel=4)
+            return
+        self.loss_kernel = FAST_LOSS + ("" if head is None else
+                                        "; the model's last module, LogSoftmax, folded into it (nll of log_softmax(u) "
+                                        "= cross entropy of u)")
+
+    def _log_softmax_head(self, c: torch.Tensor) -> torch.nn.Module | None:
+        """The model's ``LogSoftmax`` over the classes when it is the last child of a plain
+        ``nn.Sequential`` model, called once per forward; else None."""
+        from .model_fused_first import _global_hooks, _plain
+
+        model = self._model
+        if type(model) is not torch.nn.Sequential or "forward" in vars(model) or not _plain(model) or _global_hooks():
+            return None
+        children = [mod for mod in model._modules.values() if mod is not None]
+        head = children[-1] if children else None
+        if type(head) is not torch.nn.LogSoftmax or head.dim not in (1, -1) or "forward" in vars(head) \
+                or not _plain(head) or any(mod is head for mod in children[:-1]):
+            return None
+        calls = []
+        handle = head.register_forward_hook(lambda *_: calls.append(1))
+        try:
+            with torch.no_grad():
+                self._forward(self._params_of(c[0]))
+        finally:
+            handle.remove()
+        return head if len(calls) == 1 else None
 
     # ------------------------------------------------------------ conversions
     def __repr__(self) -> str:
@@ -240,7 +314,8 @@ class ModelEngine(SampleBlocks):
                 "compiled": self.compiled, "compile_reason": self.compile_reason, "activations": self.activations,
                 "activations_reason": self.activations_reason, "sample_blocks": self.sample_blocks,
                 "sample_blocks_reason": self.sample_blocks_reason, "fused_first": self.fused_first,
-                "fused_first_reason": self.fused_first_reason, "notes": list(self.notes)}
+                "fused_first_reason": self.fused_first_reason, "loss_kernel": self.loss_kernel,
+                "notes": list(self.notes)}
 
     # ------------------------------------------------------------ evaluation
     def evaluate(self, theta) -> torch.Tensor:
@@ -390,3 +465,8 @@ class ModelEngine(SampleBlocks):
         self._compiled.clear()
         warnings.warn(f"ModelEngine(compile=True): {self.compile_reason}", RuntimeWarning, stacklevel=4)
         return plain
+
+
+def _identity(x):
+    """The forward of a ``LogSoftmax`` head folded into the loss."""
+    return x
