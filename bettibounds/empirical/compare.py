@@ -195,14 +195,19 @@ class LandscapeResult:
             lines.append(f"model: {m['model']}, loss {m['loss']} (reduction {m['reduction']}), {m['n_params']} "
                          f"varied parameters, {m['data']['samples']} samples"
                          + ("" if m["data"].get("seed") is None else f" (seeded subset, seed {m['data']['seed']})"))
-            how = ([f"slice trick on the first layer, module {m['slice_trick']}"] if m.get("slice_trick") else []) + \
+            tables = not m.get("slice_trick_memory")  # (else the slice was evaluated point by point)
+            how = ([f"slice trick on the first layer, module {m['slice_trick']}"] if m.get("slice_trick") and tables
+                   else []) + \
                   ([f"one fused pass of {m['fused_first']} (modules named as in model.named_modules())"]
-                   if m.get("fused_first") else []) + (["samples in blocks"] if m.get("sample_blocks") else []) + \
+                   if m.get("fused_first") and tables else []) + \
+                  (["samples in blocks"] if m.get("sample_blocks") and tables else []) + \
                   ([("cross entropy by the vector code" + (" (the LogSoftmax head folded into it)"
                                                             if "LogSoftmax" in m["loss_kernel"] else ""))]
                    if m.get("loss_kernel") else [])
             if how:
                 lines.append("model engine: " + "; ".join(how))
+            if m.get("slice_trick_memory"):
+                lines.append(f"model engine: {m['slice_trick_memory']}")
             lines.extend(f"note: {n}" for n in m.get("notes", []))
         undecided = _undecided(b) if b is not None else []
         if b is None:

@@ -54,6 +54,11 @@ class SliceTrick(FunctionalModel):
     _first_shape: tuple
     _channels_last: bool
     _plan: SlicePlan | None  # the last slice planned
+    #: why the last slice planned was evaluated without the trick's tables (memory), or None
+    slice_trick_memory: str | None = None
+
+    def free_memory(self) -> int:  # (ModelEngine's: the bytes free on its device)
+        raise NotImplementedError
     #: the fused first layer (:mod:`.model_fused_first`) or None; ``fused_first`` describes it, else
     #: ``fused_first_reason`` says why not
     _fused = None
@@ -177,7 +182,17 @@ class SliceTrick(FunctionalModel):
         if self._plan is not None and self._plan.key == key and torch.equal(self._plan.basis, basis):
             return self._plan
         z = None
-        if self._first is not None:
+        self.slice_trick_memory = None
+        need, free = self._table_bytes(k), self.free_memory()
+        if self._first is not None and need > free // 2:
+            # the tables grow with the data (m samples x the first layer's output per sample), not with the grid:
+            # a large data set would be killed for memory here, where the point-by-point forward is chunked
+            self.slice_trick_memory = (
+                f"the slice trick's tables for this slice would take {need / 2**30:.3g} GiB while built (3 copies of "
+                f"(1 + k) x {self.m} samples x the first layer's output), more than half the free memory "
+                f"({free / 2**30:.3g} GiB): this slice was evaluated point by point (slower; a subset of the data, "
+                "samples= of experiment_from_model, or fewer directions brings the trick back)")
+        elif self._first is not None:
             own = self._first[3]
             fixed = dict(self._model.named_parameters())
             rows = []
@@ -194,6 +209,14 @@ class SliceTrick(FunctionalModel):
                 z = z.view(k + 1, *self._first_shape).permute(0, 1, 3, 4, 2).reshape(k + 1, -1)
         self._plan = SlicePlan(k, basis, z, key)
         return self._plan
+
+    def _table_bytes(self, k: int) -> int:
+        """Peak bytes of a slice's tables while they are built: three copies of (1 + k) rows of the first
+        layer's output on all samples (the rows, their stack, the channels-last or window-by-window copy)."""
+        if self._first is None:
+            return 0
+        per = int(np.prod(self._first_shape))
+        return 3 * (1 + k) * per * torch.empty((), dtype=self.dtype).element_size()
 
     def _slice_values(self, plan: SlicePlan, t: torch.Tensor) -> torch.Tensor:
         if t.shape[0] == 0:

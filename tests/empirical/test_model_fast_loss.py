@@ -210,3 +210,30 @@ def test_a_disagreeing_vector_code_is_not_used(monkeypatch):
         want = [_reference(net, eng.names, p, x, idx, nn.CrossEntropyLoss() if loss == "cross_entropy"
                            else nn.NLLLoss(), torch.float64) for p in pts]
         np.testing.assert_allclose(eng.evaluate_chunked(pts), want, rtol=1e-12, atol=0)
+
+
+def test_a_slice_whose_tables_do_not_fit_in_memory_is_evaluated_point_by_point(monkeypatch):
+    """The slice trick's tables grow with the data ((1 + k) x m x the first layer's output): where they would
+    take more than half the free memory the slice is evaluated without them (same numbers), and says so."""
+    torch.manual_seed(7)
+    x, idx, _ = _data(m=200)
+    net = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 4)).eval()
+    eng = ModelEngine(ModelProblem(net, "cross_entropy"), x, idx)
+    assert eng.slice_trick is not None
+    D = np.random.default_rng(8).normal(scale=0.2, size=(2, eng.n_params))
+    t = np.array([[0.0, 0.0], [0.3, -0.7], [-1.0, 0.5]])
+    with_tables = eng.evaluate_chunked(t, "slice", center=eng.center, directions=D)
+    assert eng.slice_trick_memory is None and eng.plan_slice(eng.center, D).z is not None
+    need = eng._table_bytes(2)
+    assert need == 3 * 3 * 200 * 16 * 8
+    monkeypatch.setattr(type(eng), "free_memory", lambda self: 2 * need - 1)
+    D2 = D * 1.5  # a new slice (the plan of the last one is kept)
+    small = eng.evaluate_chunked(t, "slice", center=eng.center, directions=D2)
+    assert eng.slice_trick_memory is not None and "point by point" in eng.slice_trick_memory
+    assert eng.plan_slice(eng.center, D2).z is None
+    want = [_reference(net, eng.names, eng.center + ti @ D2, x, idx, nn.CrossEntropyLoss(), torch.float64) for ti in t]
+    np.testing.assert_allclose(small, want, rtol=1e-12, atol=0)
+    monkeypatch.setattr(type(eng), "free_memory", lambda self: 2 * need)
+    again = eng.evaluate_chunked(t, "slice", center=eng.center, directions=D)
+    assert eng.slice_trick_memory is None
+    np.testing.assert_array_equal(again, with_tables)
