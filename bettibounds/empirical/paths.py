@@ -179,28 +179,51 @@ def path_between(model_a, model_b, x, y=None, *, loss="mse", reduction: str = "t
                       time.perf_counter() - t0)
 
 
+#: the relaxed path gets a panel of its own when its loss varies by less than this share of the plot's range
+#: (a relaxed barrier of 0.01 under a straight one of 2 is a flat line on the shared axis; a new user's trial)
+OWN_PANEL_SHARE = 0.1
+
+
 def plot_path(result: PathResult, out_dir, name: str = "path.png", log: bool = False) -> list[str]:
     """Plot the loss along the straight and the relaxed path (against the arc-length fraction s);
-    the two models and each path's top are marked. Returns the written path."""
+    the two models and each path's top are marked. With a linear axis, a relaxed path whose loss varies
+    by less than :data:`OWN_PANEL_SHARE` of the plot's range is drawn again below on its own scale.
+    Returns the written path."""
     from .._lib.writers import save_figure
     from .plots import pyplot
 
     plt = pyplot()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(6, 4))
+    rp = result._relaxed_parts()
+    lo = min(float(np.min(result.straight)), float(np.min(rp[1])) if rp is not None else np.inf)
+    hi = max(float(np.max(result.straight)), float(np.max(rp[1])) if rp is not None else -np.inf)
+    own = (rp is not None and not log and hi > lo
+           and float(np.max(rp[1]) - np.min(rp[1])) < OWN_PANEL_SHARE * (hi - lo))
+    if own:
+        fig, (ax, ax2) = plt.subplots(2, 1, figsize=(6, 6.5), sharex=True,
+                                      gridspec_kw={"height_ratios": [3, 2]})
+    else:
+        fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(result.s, result.straight, color="tab:blue",
             label=f"straight segment (barrier {result.straight_barrier['barrier']:.3g})")
-    rp = result._relaxed_parts()
     if rp is not None:
         ax.plot(rp[0], rp[1], color="tab:orange", label=f"relaxed path (barrier {rp[3]['barrier']:.3g})")
     ax.plot([0, 1], [result.straight[0], result.straight[-1]], "ko", markersize=5, label="the two models")
     if log:
         ax.set_yscale("log")
-    ax.set_xlabel("s (fraction of the path's length)")
     ax.set_ylabel("loss")
     ax.set_title("loss along paths between two models")
     ax.legend(fontsize=8)
+    if own:
+        assert rp is not None
+        ax2.plot(rp[0], rp[1], color="tab:orange")
+        ax2.plot([0, 1], [rp[1][0], rp[1][-1]], "ko", markersize=5)
+        ax2.set_ylabel("loss")
+        ax2.set_title("the relaxed path on its own scale", fontsize=9)
+        ax2.set_xlabel("s (fraction of the path's length)")
+    else:
+        ax.set_xlabel("s (fraction of the path's length)")
     fig.tight_layout()
     path = out / name
     save_figure(fig, path, dpi=120)

@@ -523,6 +523,18 @@ def test_path_between_two_minima_with_a_known_barrier(tmp_path):
     assert rx["stopped"] != "budget" or rx["iterations_run"] == 200
     assert ", stopped: " in res.to_text()
     assert plot_path(res, tmp_path)[0].endswith("path.png") and (tmp_path / "path.png").stat().st_size > 1000
+    # the relaxed path (barrier < 1e-3 under a straight one of 1) gets a panel on its own scale; not on a log axis
+    from bettibounds._lib import writers
+
+    panels = []
+    real = writers.save_figure
+    try:
+        writers.save_figure = lambda fig, path, **kw: (panels.append(len(fig.axes)), real(fig, path, **kw))
+        plot_path(res, tmp_path)
+        plot_path(res, tmp_path, log=True)
+    finally:
+        writers.save_figure = real
+    assert panels == [2, 1]
 
 
 # ------------------------------------------------------------------ command line
