@@ -21,7 +21,7 @@ import torch
 from ..errors import InvalidSpecError
 from .sampler import check_slice_rank
 
-__all__ = ["model_vector", "filter_normalize", "resolve_region"]
+__all__ = ["architecture", "model_vector", "filter_normalize", "resolve_region"]
 
 _REGION_KEYS = {
     "slice": {"kind", "low", "high", "center", "directions"},
@@ -31,14 +31,30 @@ _REGION_KEYS = {
     "box": {"kind", "low", "high"},
 }
 
-def model_vector(obj, names, shapes, what: str = "vector") -> np.ndarray:
+def architecture(model: torch.nn.Module) -> list[tuple[str, str]]:
+    """The modules of ``model`` by name and type (the root's type left out: two instances of one class
+    compare equal, and so do a model and its copy)."""
+    return [(name, type(mod).__name__) for name, mod in model.named_modules() if name]
+
+
+def model_vector(obj, names, shapes, what: str = "vector", like: torch.nn.Module | None = None) -> np.ndarray:
     """The varied parameters of ``obj`` as a float64 (P,) vector.
 
     ``obj``: a model of the same architecture, a state_dict (name -> tensor; the varied names must be
-    present), or a flat (P,) tensor or array.
+    present), or a flat (P,) tensor or array. ``like``: the model whose parameters these are; a module
+    ``obj`` whose modules differ from its (by name or type: a Sigmoid where it has a Tanh) is refused,
+    since only its parameters would be used, in ``like``'s architecture (its state_dict says that on
+    purpose).
     """
     P = int(sum(math.prod(s) for s in shapes))
     if isinstance(obj, torch.nn.Module):
+        if like is not None and architecture(obj) != architecture(like):
+            mine, theirs = architecture(like), architecture(obj)
+            at = next((i for i, (u, v) in enumerate(zip(mine, theirs)) if u != v), min(len(mine), len(theirs)))
+            show = lambda arch: (f"{arch[at][0]!r}: {arch[at][1]}" if at < len(arch) else "nothing")  # noqa: E731
+            raise InvalidSpecError(f"{what} is a model of another architecture (module {show(theirs)} where the model "
+                                   f"has {show(mine)}): only its parameters would be used, in the model's "
+                                   f"architecture; pass {what}.state_dict() if that is what you mean")
         obj = dict(obj.named_parameters())
     v: np.ndarray | None
     if isinstance(obj, dict):
@@ -110,8 +126,9 @@ def _range(region: dict, k: int, default_low, default_high) -> tuple[list, list]
     return out[0], out[1]
 
 
-def resolve_region(region, names, shapes, own: np.ndarray):
-    """(region for the sampler, center, directions or None, source)."""
+def resolve_region(region, names, shapes, own: np.ndarray, like: torch.nn.Module | None = None):
+    """(region for the sampler, center, directions or None, source); ``like``: the model (models named
+    in the region must have its architecture, :func:`model_vector`)."""
     if not isinstance(region, dict) or region.get("kind") not in _REGION_KEYS:
         raise InvalidSpecError(f"region must be a dict with \"kind\" one of {', '.join(_REGION_KEYS)}, got "
                                f"{region!r:.80}")
@@ -121,7 +138,7 @@ def resolve_region(region, names, shapes, own: np.ndarray):
         raise InvalidSpecError(f"region ({kind}): unknown keys {sorted(unknown)}; accepted: "
                                f"{sorted(_REGION_KEYS[kind])}")
     P = int(own.shape[0])
-    vec = lambda obj, what: model_vector(obj, names, shapes, what)  # noqa: E731
+    vec = lambda obj, what: model_vector(obj, names, shapes, what, like)  # noqa: E731
     if kind == "box":
         low, high = _range(region, P, None, None)
         return {"kind": "box", "low": low, "high": high}, own, None, {}

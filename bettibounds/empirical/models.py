@@ -217,7 +217,7 @@ def experiment_from_model(model, x, y=None, *, loss: Any = "mse", region: dict, 
         problem = ModelProblem(model, loss, reduction, tuple(engine.names), mode)
     params = dict(problem.model.named_parameters())
     shapes = [tuple(params[n].shape) for n in engine.names]
-    reg, center, D, dsource = resolve_region(region, engine.names, shapes, engine.center)
+    reg, center, D, dsource = resolve_region(region, engine.names, shapes, engine.center, problem.model)
     if grid is None or not isinstance(grid, (list, tuple)) or not all(
             isinstance(g, numbers.Integral) and not isinstance(g, bool) and int(g) >= 2 for g in grid):
         raise InvalidSpecError("grid must be a list of integers >= 2 (points per axis)")

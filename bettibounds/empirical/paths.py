@@ -150,7 +150,7 @@ def path_between(model_a, model_b, x, y=None, *, loss="mse", reduction: str = "t
     params = dict(model_a.named_parameters())
     shapes = [tuple(params[n].shape) for n in engine.names]
     a = engine.center
-    b = model_vector(model_b, engine.names, shapes, "model_b")
+    b = model_vector(model_b, engine.names, shapes, "model_b", model_a)
     if np.array_equal(a, b):
         raise InvalidSpecError("the two models have the same varied parameters: there is no path to follow")
     if before_work is not None:

@@ -591,3 +591,23 @@ def test_grid_barcode_of_a_model_landscape():
     sample = sample_landscape(exp)
     bc = grid_barcode(sample)
     assert min(b.birth for b in bc.bars) == pytest.approx(float(sample.values.min()), abs=0)
+
+
+def test_a_model_of_another_architecture_with_equal_shapes_is_refused_and_its_state_dict_accepted():
+    """A Sigmoid network's parameters fit a Tanh network of the same shapes; given as a model it is refused (only
+    its parameters would be used, in the first model's architecture), given as a state_dict it is accepted."""
+    torch.manual_seed(9)
+    a = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1)).double().eval()
+    b = nn.Sequential(nn.Linear(3, 4), nn.Sigmoid(), nn.Linear(4, 1)).double().eval()
+    x, y = torch.randn(10, 3, dtype=torch.float64), torch.randn(10, 1, dtype=torch.float64)
+    with pytest.raises(InvalidSpecError, match=r"model_b is a model of another architecture \(module '1': Sigmoid "
+                                               r"where the model has '1': Tanh\).*model_b.state_dict\(\)"):
+        path_between(a, b, x, y, points=5, iterations=0)
+    res = path_between(a, b.state_dict(), x, y, points=5, iterations=0)
+    assert res.straight.shape == (5,)
+    same = copy.deepcopy(a)
+    with torch.no_grad():
+        same[0].bias.add_(0.1)
+    assert path_between(a, same, x, y, points=5, iterations=0).straight.shape == (5,)
+    with pytest.raises(InvalidSpecError, match=r"region.models\[2\] is a model of another architecture"):
+        experiment_from_model(a, x, y, region={"kind": "plane", "models": [a, same, b]}, grid=[3, 3])
