@@ -588,8 +588,9 @@ def local_cluster(workers: int) -> Cost:
 
 
 def fused_compile(cached: bool) -> Cost:
-    """The fused engine's kernels: compiled by numba once per machine and precision (about 30 s), then
+    """The fused engine's kernels: compiled by numba once per installation and precision (about 30 s), then
     loaded from numba's cache (about 0.5 s); ``cached``: whether the run's precision is in the cache
     (:func:`~bettibounds._lib.pilots.fused_cached_for`)."""
     seconds = 0.5 if cached else 30.0
-    return _part("loading the fused engine" if cached else "compiling the fused engine (once per machine)", seconds)
+    return _part("loading the fused engine" if cached else "compiling the fused engine (once per installation)",
+                 seconds)

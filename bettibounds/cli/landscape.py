@@ -34,7 +34,8 @@ def add_parser(sub) -> None:
         description="Evaluate the loss of an experiment file on its grid (box over all parameters or a slice), "
                     "compute sublevel persistence, report Betti numbers at the file's levels with clipped/stable "
                     "flags, beside the rigorous upper bound. A file with a \"model\" section (or --model) is a "
-                    "PyTorch model defined in your own Python file, evaluated by the model engine "
+                    "PyTorch model defined in your own Python file, evaluated by the model engine (or by the fused "
+                    "engine when it is a recognised tanh/logistic MLP) "
                     "(docs/usage.md, 'Any PyTorch model').",
         parents=[json_option(), plot_option("write heat map / sections, Betti curves and the diagram as PNG"),
                  engine_options(ENGINE_HELP), progress_option(), scheduler_options("evaluate the loss")])
@@ -63,8 +64,8 @@ def add_parser(sub) -> None:
     mg.add_argument("--data", metavar="FILE.npz", help="the data: arrays x and y (.npz, or a .pt dict of tensors)")
     mg.add_argument("--loss", help="mse, bce, bce_with_logits, cross_entropy or nll")
     mg.add_argument("--reduction", choices=("torch", "theory"),
-                    help="torch (default: torch's mean over all elements) or theory (sum over outputs, mean over "
-                         "samples)")
+                    help="torch (default: torch's reduction='mean': over all elements for mse/bce, over the "
+                         "samples for cross_entropy/nll) or theory (sum over outputs, mean over samples)")
     mg.add_argument("--mode", choices=MODE_CHOICES, help=MODE_HELP)
     ls.add_argument("--log-scale", action="store_true", help="logarithmic colour scale in the plots")
     ls.set_defaults(handler=run)

@@ -33,8 +33,8 @@ def add_parser(sub) -> None:
     pa.add_argument("--loss", help="mse, bce, bce_with_logits, cross_entropy or nll (default: the path "
                                    "file's loss.kind, else mse; classifiers want cross_entropy)")
     pa.add_argument("--reduction", choices=("torch", "theory"),
-                    help="torch (default: torch's mean over all elements) or theory (sum over outputs, mean over "
-                         "samples)")
+                    help="torch (default: torch's reduction='mean': over all elements for mse/bce, over the "
+                         "samples for cross_entropy/nll) or theory (sum over outputs, mean over samples)")
     pa.add_argument("--mode", choices=MODE_CHOICES, help=MODE_HELP)
     pa.add_argument("--points", type=int, default=None, help="points of the straight segment (default 101)")
     pa.add_argument("--relax", action=argparse.BooleanOptionalAction, default=None,

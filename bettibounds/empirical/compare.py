@@ -204,10 +204,11 @@ class LandscapeResult:
                   ([("cross entropy by the vector code" + (" (the LogSoftmax head folded into it)"
                                                             if "LogSoftmax" in m["loss_kernel"] else ""))]
                    if m.get("loss_kernel") else [])
+            label = f"{s.engine} engine"  # (the model engine, or the fused one for a recognised MLP)
             if how:
-                lines.append("model engine: " + "; ".join(how))
+                lines.append(f"{label}: " + "; ".join(how))
             if m.get("slice_trick_memory"):
-                lines.append(f"model engine: {m['slice_trick_memory']}")
+                lines.append(f"{label}: {m['slice_trick_memory']}")
             lines.extend(f"note: {n}" for n in m.get("notes", []))
         undecided = _undecided(b) if b is not None else []
         if b is None:

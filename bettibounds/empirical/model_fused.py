@@ -191,6 +191,11 @@ class ModelFusedKernel:
         self.slice_trick_reason = "the fused engine evaluates slices from its own first-layer tables"
         self.activations = ("the fused engine's vector functions (float64: tanh within 6.7 ulp, logistic within "
                             "4.1 ulp, docs/theory.md section 15; float32: 5 and 2 ulp of the correctly rounded values)")
+        #: how a classifier's loss is computed (as the model engine's attribute of that name)
+        self.loss_kernel = None if not classifier else (
+            "cross entropy by the fused engine's vector code (the formula of docs/theory.md section 14, summed in "
+            "float64)" + ("; the model's last module, LogSoftmax, folded into it (nll of log_softmax(u) = cross "
+                          "entropy of u)" if experiment.problem.loss == "nll" else ""))
 
     def __repr__(self) -> str:
         return f"ModelFusedKernel({self._kernel!r}, divisor={self.divisor:g})"

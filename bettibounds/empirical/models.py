@@ -56,6 +56,7 @@ import torch
 
 from .._lib.devices import resolve_device
 from ..engines.model_engine import ModelEngine, ModelProblem
+from ..engines.model_losses import REDUCTIONS
 from ..errors import InvalidSpecError
 from .model_datasets import model_data
 from .model_recognition import BOUNDED_LOSSES, recognise_network
@@ -149,6 +150,8 @@ class ModelExperiment:
         p = self.problem
         return {"model": type(p.model).__name__, "loss": p.loss_name,
                 "reduction": p.reduction if isinstance(p.loss, str) else "the callable's own",
+                "reduction_meaning": REDUCTIONS[p.reduction] if isinstance(p.loss, str)
+                else "whatever the callable returns",
                 "parameters": list(self.names), "n_params": self.n_params, "mode": p.mode,
                 "data": dict(self.data_source), "notes": list(self.notes), "slice_trick": self.slice_trick,
                 "compile": self.compile,

@@ -49,7 +49,12 @@ def barrier_heights(s: np.ndarray, values: np.ndarray) -> dict:
     a, b = float(values[0]), float(values[-1])
     top = int(np.argmax(values))
     return {"max_loss": float(values[top]), "at": float(s[top]), "barrier": float(values[top]) - max(a, b),
-            "barrier_above_interpolation": float(np.max(values - ((1 - s) * a + s * b)))}
+            "barrier_above_interpolation": float(np.max(values - ((1 - s) * a + s * b))),
+            "min_loss": float(np.min(values))}
+
+
+#: a path whose lowest loss is below the lower end's by more than this share of it says the ends are not minima
+BELOW_ENDS_SHARE = 0.01
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,24 @@ class PathResult:
                     # "images" (kept for compatibility) counts the chain's points, the two models included
                     "images": int(rp[2].shape[0]), "chain_points": int(rp[2].shape[0]),
                     "interior_images": int(rp[2].shape[0]) - 2},
-                "definitions": BARRIER_DEFINITIONS, "record": self.record, "seconds": round(self.seconds, 4)}
+                "definitions": BARRIER_DEFINITIONS, "below_ends": self.below_ends(), "record": self.record,
+                "seconds": round(self.seconds, 4)}
+
+    def below_ends(self) -> str | None:
+        """A note when a path goes clearly below both ends (by more than :data:`BELOW_ENDS_SHARE` of the
+        lower end's loss): the ends are then not minima of the loss, and a barrier of 0 says that the path
+        found lower ground, not that two minima are connected (a new user's trial); else None."""
+        a, b = float(self.straight[0]), float(self.straight[-1])
+        rp = self._relaxed_parts()
+        lows = [("straight segment", float(np.min(self.straight)))] + (
+            [] if rp is None else [("relaxed path", float(np.min(rp[1])))])
+        name, low = min(lows, key=lambda item: item[1])
+        end = min(a, b)
+        if not (end - low > BELOW_ENDS_SHARE * abs(end) and end - low > 0):
+            return None
+        return (f"the {name} goes below both models (lowest loss {low:.6g}; {a:.6g} at a, {b:.6g} at b): the "
+                "models are not minima of this loss, so the barriers compare the path with its ends, not two "
+                "minima (train them further, or on the same data and loss)")
 
     def to_text(self) -> str:
         sb, lines = self.straight_barrier, []
@@ -101,6 +123,9 @@ class PathResult:
             lines.append(f"relaxed path ({rp[2].shape[0] - 2} images between the models{ran}): "
                          f"max {rb['max_loss']:.6g}; barrier "
                          f"{rb['barrier']:.6g} (above interpolation {rb['barrier_above_interpolation']:.6g})")
+        note = self.below_ends()
+        if note is not None:
+            lines.append(f"note: {note}")
         return "\n".join(lines)
 
 

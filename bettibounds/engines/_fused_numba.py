@@ -1,6 +1,7 @@
 """The compiled part of the fused engine (numba), float64 and float32; see :mod:`.fused`.
 
-Everything here is compiled by numba (``cache=True``: once per machine and precision, about 15 s
+Everything here is compiled by numba (``cache=True``: once per installation and precision -- the
+cache is kept beside this file -- about 15 s
 of CPU time each, then loaded from numba's cache in about 0.5 s). One compiled kernel per precision
 (:func:`fused_kernel`) serves every architecture of the supported family, slices and parameter
 vectors alike: the network is described at run time by an int64 table of its layers. Importing

@@ -101,8 +101,8 @@ _MEMORY_FRACTION = 0.5
 #: the precisions whose kernel this process has already compiled or loaded
 _LOADED: set = set()
 #: what is said on stderr before the first call of a process compiles or loads the kernel
-COMPILE_NOTICE = ("fused engine: compiling the kernel, or loading it from numba's cache (about 30 s the first time on "
-                  "a machine, then about 0.5 s)")
+COMPILE_NOTICE = ("fused engine: compiling the kernel, or loading it from numba's cache (about 30 s the first time in "
+                  "an installation -- numba's cache sits beside the code -- then about 0.5 s)")
 
 
 def kernel_loaded(dtype: str = "float64") -> bool:

@@ -330,25 +330,22 @@ LOG_PROBABILITY_TOLERANCE = {torch.float64: 1e-6, torch.float32: 1e-4}
 
 
 def _check_log_probabilities(out: torch.Tensor) -> None:
-    """Warn (:class:`~bettibounds.errors.BettiBoundsWarning`) when loss ``nll`` is given outputs that
-    are not log-probabilities: ``logsumexp`` over the class axis 1 must be ~0 for every sample
+    """Refuse (:class:`~bettibounds.errors.InvalidSpecError`) loss ``nll`` on outputs that are not
+    log-probabilities: ``logsumexp`` over the class axis 1 must be ~0 for every sample
     (:data:`LOG_PROBABILITY_TOLERANCE`). Raw logits give a loss that means nothing (it can be
-    negative), yet torch's NLLLoss takes them silently."""
-    import warnings
-
-    from ..errors import BettiBoundsWarning
-
+    negative, and is unbounded below), yet torch's NLLLoss takes them silently; a warning was missed by
+    users who read only the results (a new user's trial)."""
     if out.dim() < 2 or int(out.shape[1]) == 0 or not out.is_floating_point():
         return  # (the class-index checks refuse such an output)
     lse = torch.logsumexp(out.detach(), dim=1)
     tol = LOG_PROBABILITY_TOLERANCE.get(out.dtype, 1e-2)
     worst = float(lse.abs().max()) if lse.numel() else 0.0
     if not worst <= tol:  # (nan too)
-        warnings.warn(BettiBoundsWarning(
+        raise InvalidSpecError(
             f"loss 'nll' takes log-probabilities, but the model's outputs at the centre are not: logsumexp over "
-            f"the classes is {worst:.3g} away from 0 for some sample (tolerance {tol:g}), so the loss means "
+            f"the classes is {worst:.3g} away from 0 for some sample (tolerance {tol:g}), so the loss would mean "
             "nothing (it can be negative); use loss 'cross_entropy' for logits, or end the model in "
-            "torch.nn.LogSoftmax(dim=1)"), stacklevel=2)
+            "torch.nn.LogSoftmax(dim=1)")
 
 
 def one_line(exc: BaseException) -> str:

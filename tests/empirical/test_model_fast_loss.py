@@ -12,7 +12,6 @@ disagreeing kernel.
 from __future__ import annotations
 
 import copy
-import warnings
 
 import numpy as np
 import pytest
@@ -128,8 +127,7 @@ def _heads():
     hooked = nn.Sequential(nn.Linear(6, 4), nn.LogSoftmax(dim=1))
     hooked[1].register_forward_hook(lambda mod, inp, out: out * 1.0)
     return {"custom module": _Wrapped(), "the head's module used twice": nn.Sequential(nn.Linear(6, 4), twice, twice),
-            "a hook on the head": hooked, "LogSoftmax over another axis": nn.Sequential(nn.Linear(6, 4),
-                                                                                        nn.LogSoftmax(dim=0))}
+            "a hook on the head": hooked}
 
 
 @pytest.mark.parametrize("case", list(_heads()))
@@ -137,13 +135,20 @@ def test_heads_that_are_not_folded_keep_torchs_evaluation(case):
     torch.manual_seed(3)
     net = _heads()[case].eval()
     x, idx, _ = _data()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # (dim=0: the outputs are not log-probabilities over the classes)
-        eng = ModelEngine(ModelProblem(net, "nll"), x, idx)
+    eng = ModelEngine(ModelProblem(net, "nll"), x, idx)
     assert eng.loss_kernel is None
     pts = _points(eng, n=3)
     want = [_reference(net, eng.names, p, x, idx, nn.NLLLoss(), torch.float64) for p in pts]
     np.testing.assert_allclose(eng.evaluate_chunked(pts), want, rtol=1e-12, atol=0)
+
+
+def test_log_softmax_over_another_axis_is_refused_with_nll():
+    """LogSoftmax(dim=0) normalises over the samples: the outputs are not log-probabilities over the classes."""
+    from bettibounds import InvalidSpecError
+
+    x, idx, _ = _data()
+    with pytest.raises(InvalidSpecError, match="takes log-probabilities"):
+        ModelEngine(ModelProblem(nn.Sequential(nn.Linear(6, 4), nn.LogSoftmax(dim=0)).eval(), "nll"), x, idx)
 
 
 @pytest.mark.parametrize("loss", ["cross_entropy", "nll"])
@@ -237,3 +242,21 @@ def test_a_slice_whose_tables_do_not_fit_in_memory_is_evaluated_point_by_point(m
     again = eng.evaluate_chunked(t, "slice", center=eng.center, directions=D)
     assert eng.slice_trick_memory is None
     np.testing.assert_array_equal(again, with_tables)
+
+
+def test_results_say_how_the_cross_entropy_was_computed_on_either_engine():
+    """A new user's trial: with auto's fused engine (a recognised MLP) neither the text nor the JSON said how nll
+    was evaluated; both engines now record ``loss_kernel``, and the text names the engine that did it."""
+    from bettibounds.empirical import analyze_landscape, experiment_from_model
+
+    torch.manual_seed(8)
+    x, idx, _ = _data(m=40)
+    region = {"kind": "slice", "directions": {"random": 2, "seed": 0}, "low": [-1, -1], "high": [1, 1]}
+    mlp = nn.Sequential(nn.Linear(6, 5), nn.Tanh(), nn.Linear(5, 4), nn.LogSoftmax(dim=1)).double().eval()
+    cnn_like = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 4), nn.LogSoftmax(dim=1)).double().eval()
+    for net, engine in ((mlp, "fused"), (cnn_like, "model")):
+        res = analyze_landscape(experiment_from_model(net, x, idx, loss="nll", region=region, grid=[9, 9],
+                                                      levels=[1.0]), local_search=False)
+        assert res.sample.engine == engine
+        assert "folded" in res.model["loss_kernel"] and res.model["reduction_meaning"].startswith("torch's default")
+        assert f"{engine} engine: " in res.to_text() and "(the LogSoftmax head folded into it)" in res.to_text()

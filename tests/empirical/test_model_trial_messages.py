@@ -64,14 +64,16 @@ def _lines(text: str) -> list[str]:
 
 
 # ------------------------------------------------------------------ nll on logits
-def test_nll_on_raw_logits_warns_once_on_one_line(iris, capsys):
-    code = main(["landscape", "exp.json", "--refine", "1", "--no-local-search", "--no-progress", "--engine", "model"])
-    err = capsys.readouterr().err
-    assert code == 0  # a warning, not a refusal: the numbers are what torch's NLLLoss gives
-    warned = [line for line in _lines(err) if "not" in line and "log-probabilities" in line]
-    assert len(warned) == 1, err  # once, although several engines are built for the run
-    assert warned[0].startswith("bettibounds: warning: loss 'nll' takes log-probabilities")
-    assert "cross_entropy" in warned[0] and "LogSoftmax" in warned[0]
+def test_nll_on_raw_logits_is_refused_on_one_line(iris, capsys):
+    """nll of raw logits means nothing (negative, unbounded below); it was a warning, missed by a new user who
+    read only the JSON (trial 6): now refused, one line, exit 2, nothing written."""
+    code = main(["landscape", "exp.json", "--refine", "1", "--no-local-search", "--no-progress", "--engine", "model",
+                 "--plot", "plots"])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "" and not (iris / "plots").exists()
+    assert len(_lines(err)) == 1, err
+    assert err.startswith("bettibounds: error: loss 'nll' takes log-probabilities")
+    assert "cross_entropy" in err and "LogSoftmax" in err
 
 
 def test_nll_on_a_logsoftmax_head_is_quiet(iris, capsys):
@@ -96,13 +98,19 @@ def test_nll_check_in_python_float64_and_float32():
         with warnings.catch_warnings():
             warnings.simplefilter("error", BettiBoundsWarning)
             ModelEngine(ModelProblem(head, "nll"), x, y, device="cpu", dtype=dtype)
-        with pytest.warns(BettiBoundsWarning, match="not log-probabilities|are not"):
+        with pytest.raises(InvalidSpecError, match="takes log-probabilities, but the model's outputs at the centre "
+                                                   "are not.*use loss 'cross_entropy' for logits"):
             ModelEngine(ModelProblem(lin, "nll"), x, y, device="cpu", dtype=dtype)
     # outputs shifted by a constant are log-probabilities no more (logsumexp = 1e-3, above both tolerances)
     shifted = torch.nn.Sequential(head, _Shift(1e-3)).eval()
-    with pytest.warns(BettiBoundsWarning):
+    with pytest.raises(InvalidSpecError, match="1e-03 away from 0|0.001 away from 0"):
         ModelEngine(ModelProblem(shifted, "nll"), x, y, device="cpu", dtype="float64")
     assert issubclass(BettiBoundsWarning, UserWarning)
+
+
+class _OwnLogSoftmax(torch.nn.Module):
+    def forward(self, u):
+        return torch.nn.functional.log_softmax(u, dim=1)
 
 
 class _Shift(torch.nn.Module):
@@ -202,9 +210,12 @@ def test_the_route_reason_says_what_the_fused_engine_takes_and_lists_every_gap()
     ce = experiment_from_model(mlp, x, y, loss="cross_entropy", region=REGION, grid=[3])
     assert ce.bound_reason == ("the loss cross_entropy is not covered by any theorem in the catalog (which covers "
                                "mse, bce and bce_with_logits)")
-    with pytest.warns(BettiBoundsWarning):  # nll on logits: no LogSoftmax head, nothing else missing
-        nll = experiment_from_model(mlp, x, y, loss="nll", region=REGION, grid=[3])
-    kernel = make_kernel(nll)  # (warned once, when the experiment was built: its checked engine is reused)
-    assert kernel.engine_reason.endswith(
-        "ending in nn.LogSoftmax(dim=1) for nll; this model does not fit: nll on a model that does not end in "
-        "nn.LogSoftmax(dim=1))")
+    with pytest.raises(InvalidSpecError, match="takes log-probabilities"):  # nll on logits
+        experiment_from_model(mlp, x, y, loss="nll", region=REGION, grid=[3])
+    # log-probabilities from a custom module (not an nn.LogSoftmax head): no LogSoftmax head, nothing else missing
+    own = nn.Sequential(mlp, _OwnLogSoftmax()).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", BettiBoundsWarning)
+        nll = experiment_from_model(own, x, y, loss="nll", region=REGION, grid=[3])
+    kernel = make_kernel(nll)
+    assert kernel.engine_reason.endswith("ending in nn.LogSoftmax(dim=1) for nll; this model also has _OwnLogSoftmax)")

@@ -535,6 +535,14 @@ def test_path_between_two_minima_with_a_known_barrier(tmp_path):
     finally:
         writers.save_figure = real
     assert panels == [2, 1]
+    # the ends are minima (loss 0): no note; ends off the valley (loss 0.0441) with a path into it: a note
+    assert res.below_ends() is None and d["below_ends"] is None and "note:" not in res.to_text()
+    off = path_between(Ring(-1.1, 0.0).eval(), Ring(1.1, 0.0), x, y, points=101, iterations=200)
+    assert off.straight[0] == pytest.approx(0.21 ** 2, rel=1e-12)
+    note = off.below_ends()
+    assert note is not None and note.startswith("the ") and "are not minima of this loss" in note
+    assert off.to_dict()["below_ends"] == note and f"note: {note}" in off.to_text()
+    assert off.straight_barrier["min_loss"] == pytest.approx(float(np.min(off.straight)))
 
 
 # ------------------------------------------------------------------ command line
