@@ -163,11 +163,11 @@ def engine_options(engine_help: str) -> argparse.ArgumentParser:
 ENGINE_HELP = ("auto (default): the fused engine on the CPU where it supports the network, region and precision, "
                "else torch (a PyTorch model: the model engine, or the fused engine for a recognised tanh/logistic "
                "MLP); the output records the engine and why. torch: the batched torch kernel (any network, CPU or "
-               "CUDA). fused: the compiled CPU kernel (tanh/logistic hidden layers; MSE, BCE, or cross entropy / nll after "
-               "LogSoftmax for a PyTorch model; slices with 1-4 directions and boxes, float64 or float32; needs "
-               "numba, pip install -e '.[fast]'; compiled once per installation in about 30 s per precision: "
-               "numba's cache sits beside the code, so a fresh clone compiles again). model: any "
-               "PyTorch model (--model). docs/usage.md, 'Engines'")
+               "CUDA). fused: the compiled CPU kernel (tanh/logistic hidden layers; MSE, BCE, or cross entropy / "
+               "nll after LogSoftmax for a PyTorch model; slices with 1-4 directions and boxes, float64 or float32; "
+               "needs numba, pip install -e '.[fast]'; compiled once per installation in about 30 s per precision: "
+               "numba's cache sits beside the code, so a fresh clone compiles again). model: any PyTorch model "
+               "(--model). docs/usage.md, 'Engines'")
 
 
 #: --mode of the commands that take a PyTorch model (--model): the model problem's train-mode policy
