@@ -161,10 +161,15 @@ def weights_mismatch(exc: BaseException) -> str:
     per line; cut at a fixed length the message ended mid-word and lost the count)."""
     text = str(exc)
     lines = [" ".join(line.split()) for line in text.splitlines()[1:] if line.strip()] or [" ".join(text.split())]
-    first = lines[0].replace("copying a param with shape ", "")
-    first = first.replace(" from checkpoint, the shape in current model is ", " in the file, ")
-    first = re.sub(r"torch\.Size\((\[[^\]]*\])\)", r"\1", first).rstrip(".") + (
-        " in the model" if "in the file" in first else "")
+
+    def short(line: str) -> str:
+        line = line.replace("copying a param with shape ", "")
+        line = line.replace(" from checkpoint, the shape in current model is ", " in the file, ")
+        return re.sub(r"torch\.Size\((\[[^\]]*\])\)", r"\1", line).rstrip(".") + (
+            " in the model" if "in the file" in line else "")
+
+    lines = [short(line) for line in lines]
+    first = lines[0]
     keys = {kind: re.findall(r'"([^"]+)"', line) for line in lines
             for kind in ("Missing", "Unexpected") if line.startswith(f"{kind} key(s)")}
     if "Missing" in keys and "Unexpected" in keys:
@@ -175,7 +180,10 @@ def weights_mismatch(exc: BaseException) -> str:
         first = (f"the model's {few(keys['Missing'])} are not in the file, which has {few(keys['Unexpected'])} "
                  "instead (weights saved from another model?)")
         lines = [first] + [line for line in lines if not line.startswith(("Missing key(s)", "Unexpected key(s)"))]
-    more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
+    # the others too, up to three (a new user's trial: "(and 2 more)" hid the shape mismatches that said which
+    # model the file came from)
+    rest = lines[1:]
+    more = "" if not rest else (f"; {'; '.join(rest[:3])}" + (f" (and {len(rest) - 3} more)" if len(rest) > 3 else ""))
     return f"{len(lines)} problem{'s' if len(lines) > 1 else ''}: {first}{more}"
 
 

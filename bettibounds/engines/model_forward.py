@@ -217,8 +217,9 @@ class FunctionalModel:
         if self.problem.loss in ("cross_entropy", "nll") and self._y.dim() == 1 and out.dim() >= 2:
             classes = int(out.shape[1])
             if self._y.numel() and int(self._y.max()) >= classes:
-                raise InvalidSpecError(f"{self.problem.loss}: class index {int(self._y.max())} is out of range for "
-                                       f"a model with {classes} outputs")
+                at = int(torch.argmax(self._y))
+                raise InvalidSpecError(f"{self.problem.loss}: class index {int(self._y[at])} (sample {at}) is out of "
+                                       f"range for a model with {classes} outputs (classes 0 to {classes - 1})")
         if self.problem.loss == "cross_entropy" and self._y.dim() >= 2 and tuple(out.shape) != tuple(self._y.shape):
             raise InvalidSpecError(f"cross_entropy with probability targets needs y shaped like the output "
                                    f"{tuple(out.shape)}, got {tuple(self._y.shape)} (class indices are (m,))")

@@ -168,7 +168,8 @@ def loss_targets(problem: ModelProblem, y, dtype, device) -> torch.Tensor:
                                        "integers; give soft labels or one-hot targets as (m, classes)")
             t = t.round()
         if t.numel() and int(t.min()) < 0:
-            raise InvalidSpecError(f"{problem.loss} class indices must be >= 0, got {int(t.min())}")
+            at = int(torch.argmin(t))
+            raise InvalidSpecError(f"{problem.loss} class indices must be >= 0, got {int(t[at])} (sample {at})")
         return t.to(device=device, dtype=torch.int64)
     if callable(problem.loss) and not t.is_floating_point() and t.dtype != torch.bool:
         # a callable loss gets integer targets as integers (class indices for F.cross_entropy inside it: cast to

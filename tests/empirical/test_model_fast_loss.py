@@ -260,3 +260,18 @@ def test_results_say_how_the_cross_entropy_was_computed_on_either_engine():
         assert res.sample.engine == engine
         assert "folded" in res.model["loss_kernel"] and res.model["reduction_meaning"].startswith("torch's default")
         assert f"{engine} engine: " in res.to_text() and "(the LogSoftmax head folded into it)" in res.to_text()
+
+
+def test_a_bad_class_index_names_its_sample():
+    """A new user's trial: the error named the index but not the sample."""
+    from bettibounds import InvalidSpecError
+
+    x, idx, _ = _data(m=30)
+    net = nn.Sequential(nn.Linear(6, 4)).eval()
+    high, low = idx.clone(), idx.clone()
+    high[17], low[5] = 4, -1
+    with pytest.raises(InvalidSpecError, match=r"class index 4 \(sample 17\) is out of range for a model with 4 "
+                                               r"outputs \(classes 0 to 3\)"):
+        ModelEngine(ModelProblem(net, "cross_entropy"), x, high)
+    with pytest.raises(InvalidSpecError, match=r"class indices must be >= 0, got -1 \(sample 5\)"):
+        ModelEngine(ModelProblem(net, "nll"), x, low)
