@@ -278,15 +278,15 @@ class ModelEngine(SampleBlocks):
     def _log_softmax_head(self, c: torch.Tensor) -> torch.nn.Module | None:
         """The model's ``LogSoftmax`` over the classes when it is the last child of a plain
         ``nn.Sequential`` model, called once per forward; else None."""
-        from .model_fused_first import _global_hooks, _plain
+        from .model_fused_first import global_hooks, hookless
 
         model = self._model
-        if type(model) is not torch.nn.Sequential or "forward" in vars(model) or not _plain(model) or _global_hooks():
+        if type(model) is not torch.nn.Sequential or "forward" in vars(model) or not hookless(model) or global_hooks():
             return None
         children = [mod for mod in model._modules.values() if mod is not None]
         head = children[-1] if children else None
         if type(head) is not torch.nn.LogSoftmax or head.dim not in (1, -1) or "forward" in vars(head) \
-                or not _plain(head) or any(mod is head for mod in children[:-1]):
+                or not hookless(head) or any(mod is head for mod in children[:-1]):
             return None
         calls = []
         handle = head.register_forward_hook(lambda *_: calls.append(1))

@@ -136,13 +136,13 @@ fused_first_pool_op.register_vmap(_batched_points(fused_first_pool_op))
 
 
 # ------------------------------------------------------------------ recognition
-def _plain(mod: torch.nn.Module) -> bool:
+def hookless(mod: torch.nn.Module) -> bool:
     """No forward hooks of its own (a hook could change the module's input or output)."""
     return not (mod._forward_hooks or mod._forward_pre_hooks or getattr(mod, "_forward_hooks_with_kwargs", None)
                 or getattr(mod, "_forward_pre_hooks_with_kwargs", None))
 
 
-def _global_hooks() -> bool:
+def global_hooks() -> bool:
     m = torch.nn.modules.module
     return any(getattr(m, name, None) for name in ("_global_forward_hooks", "_global_forward_pre_hooks"))
 
@@ -154,7 +154,7 @@ def recognise(model: torch.nn.Module, first: torch.nn.Module, channels_last: boo
     ``call_counts()``: how many times each module (by id) is called in one forward (a forward of the
     model, run only once the Sequential is found)."""
     label = type(first).__name__
-    if _global_hooks():
+    if global_hooks():
         return None, "global module hooks are registered (they could change a module's input or output)"
     parents = [mod for mod in model.modules() if type(mod) is torch.nn.Sequential
                and any(child is first for child in mod._modules.values())]
@@ -163,23 +163,23 @@ def recognise(model: torch.nn.Module, first: torch.nn.Module, channels_last: boo
                       f"the first layer ({label}) is a child of several containers")
     seq = parents[0]
     calls = call_counts()
-    if "forward" in vars(seq) or not _plain(seq) or calls.get(id(seq), 0) != 1:
+    if "forward" in vars(seq) or not hookless(seq) or calls.get(id(seq), 0) != 1:
         return None, "the nn.Sequential holding the first layer has hooks, a replaced forward or several calls"
     children = [c for c in seq._modules.values() if c is not None]
     i = next(n for n, c in enumerate(children) if c is first)
-    if not _plain(first):
+    if not hookless(first):
         return None, f"the first layer ({label}) has hooks"
     if i + 1 >= len(children) or type(children[i + 1]) not in _ACTIVATIONS:
         after = type(children[i + 1]).__name__ if i + 1 < len(children) else "nothing"
         return None, f"the first layer ({label}) is followed by {after}, not nn.Tanh or nn.Sigmoid (the activations " \
                      "with a vector form)"
     act = children[i + 1]
-    if "forward" in vars(act) or not _plain(act) or calls.get(id(act), 0) != 1 or act is first:
+    if "forward" in vars(act) or not hookless(act) or calls.get(id(act), 0) != 1 or act is first:
         return None, f"the {type(act).__name__} after the first layer has hooks, a replaced forward or several calls"
     pool, geometry = None, None
     nxt = children[i + 2] if i + 2 < len(children) else None
     if channels_last and len(first_shape) == 4 and type(nxt) is torch.nn.AvgPool2d and "forward" not in vars(nxt) \
-            and _plain(nxt) and calls.get(id(nxt), 0) == 1:
+            and hookless(nxt) and calls.get(id(nxt), 0) == 1:
         geometry = _pool_geometry(nxt, first_shape)
         if geometry is not None:
             pool = nxt

@@ -23,7 +23,7 @@ mpmath = pytest.importorskip("mpmath")
 
 from torch.nn.utils import vector_to_parameters  # noqa: E402
 
-from bettibounds import BettiBoundsWarning  # noqa: E402
+from bettibounds import InvalidSpecError  # noqa: E402
 from bettibounds.empirical import experiment_from_model, sample_landscape  # noqa: E402
 from bettibounds.empirical.model_fused import fused_route  # noqa: E402
 from bettibounds.empirical.sampler import make_kernel  # noqa: E402
@@ -235,8 +235,8 @@ def test_what_the_cross_entropy_route_leaves_to_the_model_engine():
     assert kernel.engine == "model" and "label smoothing" in kernel.engine_reason
     assert "class weights" in reason(loss=lambda u, t: F.cross_entropy(u, t, weight=torch.ones(3, dtype=u.dtype)))
     assert "a subset of the parameters" in reason(loss="cross_entropy", parameters=["2"])
-    with pytest.warns(BettiBoundsWarning, match="log-probabilities"):  # nll on logits is not the cross entropy
-        assert "LogSoftmax" in reason(loss="nll")
+    with pytest.raises(InvalidSpecError, match="log-probabilities"):  # nll on logits: refused before any route
+        reason(loss="nll")
     head = nn.Sequential(*model, nn.LogSoftmax(dim=1))
     assert "cross_entropy of a LogSoftmax head" in reason(loss="cross_entropy", model=head)
     sig = nn.Sequential(*model, nn.Sigmoid())

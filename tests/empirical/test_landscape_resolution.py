@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("gudhi")
 
-from bettibounds import BettiBoundsWarning, cli  # noqa: E402
+from bettibounds import InvalidSpecError, cli  # noqa: E402
 from bettibounds.empirical import compare  # noqa: E402
 from bettibounds.empirical.compare import analyze_landscape, compare_with_bound  # noqa: E402
 from bettibounds.empirical.experiment import parse_experiment  # noqa: E402
@@ -230,8 +230,11 @@ def test_negative_levels_are_not_claimed_empty_without_a_proof_of_non_negativity
     labels = torch.tensor([0, 1, 2, 1])
     assert "cross-entropy" in nonnegative_loss(model_exp("cross_entropy", labels))
     assert nonnegative_loss(model_exp("mse", torch.randn(4, 3))) is not None
-    with pytest.warns(BettiBoundsWarning, match="log-probabilities"):  # logits given to nll: warned, and
-        assert nonnegative_loss(model_exp("nll", labels)) is None  # any output is taken as log-probabilities
+    with pytest.raises(InvalidSpecError, match="log-probabilities"):  # logits given to nll: refused
+        model_exp("nll", labels)
+    # nll is never claimed non-negative: its outputs are checked to be log-probabilities at the centre only
+    head = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.LogSoftmax(dim=1))
+    assert nonnegative_loss(experiment_from_model(head, x, labels, loss="nll", region=region, grid=[5])) is None
     assert nonnegative_loss(model_exp(lambda p, t: (p - t).sum(), torch.randn(4, 3))) is None  # a callable
     soft = torch.tensor([[1.5, -0.5, 0.0]] * 4)  # a negative "probability": CE can be < 0
     assert nonnegative_loss(model_exp("cross_entropy", soft)) is None
