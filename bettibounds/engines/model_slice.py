@@ -183,7 +183,8 @@ class SliceTrick(FunctionalModel):
             return self._plan
         z = None
         self.slice_trick_memory = None
-        need, free = self._table_bytes(k), self.free_memory()
+        need = self._table_bytes(k)
+        free = self.free_memory() if self._first is not None else 0
         if self._first is not None and need > free // 2:
             # the tables grow with the data (m samples x the first layer's output per sample), not with the grid:
             # a large data set would be killed for memory here, where the point-by-point forward is chunked
