@@ -116,8 +116,9 @@ def fast_cross_entropy(y: torch.Tensor, m: int, classes: int, plain: Callable) -
     logits too), the points split over ``torch.get_num_threads()`` threads. For 10 classes (64 points
     x 599 samples, one thread) 1.6-1.9 ms against 4.7-4.8 ms for the torch formulas and 6.6-6.7 ms for
     ``log_softmax`` and a gather, whose passes run along rows of 10 (docs/benchmarks.md). ``y``: class
-    indices (m,) or probabilities (m, classes) (the targets of :func:`loss_targets`). Outputs of another shape, device or dtype, and outputs that record a
-    gradient (a path's relaxation), go to ``plain`` (:func:`batched_loss`'s loss)."""
+    indices (m,) or probabilities (m, classes) (the targets of :func:`loss_targets`). Outputs of another
+    shape, device or dtype, and outputs that record a gradient (a path's relaxation), go to ``plain``
+    (:func:`batched_loss`'s loss)."""
     from ._fused_numba import VW, cross_entropy_points
     from .fast_activations import thread_pool
 
