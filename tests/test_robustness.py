@@ -369,6 +369,17 @@ def test_reproduce_refuses_an_unreachable_scheduler_before_any_work(tmp_path):
 
 
 # ------------------------------------------------------------------------------ 16: interruption
+@pytest.fixture()
+def python_sigint():
+    """The state a terminal's Ctrl-C tests assume: Python's own SIGINT handler. Once (session 6, a clean-clone
+    run on an idle machine) three of these tests failed together in one xdist worker as if SIGINT were ignored
+    there, and passed on every rerun; this says so if it happens again, instead of failing on exit codes."""
+    handler = signal.getsignal(signal.SIGINT)
+    assert handler is signal.default_int_handler, (
+        f"SIGINT's handler in this test process is {handler!r}, not Python's default: something run before this "
+        "test (in this worker) changed it, and Ctrl-C cannot be simulated")
+
+
 def _interrupt_after(seconds: float) -> threading.Timer:
     import _thread
 
@@ -377,7 +388,7 @@ def _interrupt_after(seconds: float) -> threading.Timer:
     return timer
 
 
-def test_ctrl_c_is_one_line_and_exit_130(tmp_path):
+def test_ctrl_c_is_one_line_and_exit_130(tmp_path, python_sigint):
     obj = {**OBSTRUCTION, "data": {"x": [[1, 2]] * 200, "y": [[1]] * 200}}
     timer = _interrupt_after(1.0)
     try:
@@ -405,7 +416,7 @@ def test_ctrl_c_during_reproduce_leaves_no_partial_report(tmp_path, monkeypatch)
     assert not (tmp_path / "rep").exists()  # main left the half report there
 
 
-def test_ctrl_c_while_the_handler_is_installed_is_one_line_exit_130(monkeypatch):
+def test_ctrl_c_while_the_handler_is_installed_is_one_line_exit_130(monkeypatch, python_sigint):
     """A Ctrl-C that arrives while main installs its SIGINT handler (before its try block) escaped
     as a traceback."""
     real = signal.signal
@@ -425,7 +436,7 @@ def test_ctrl_c_while_the_handler_is_installed_is_one_line_exit_130(monkeypatch)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-def test_an_interrupt_a_library_turns_into_another_error_is_still_exit_130(monkeypatch):
+def test_an_interrupt_a_library_turns_into_another_error_is_still_exit_130(monkeypatch, python_sigint):
     import _thread
 
     import bettibounds.cli.bound as bound
