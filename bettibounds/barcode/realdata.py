@@ -69,9 +69,9 @@ TREND_CONFIGS = {
               "atol": 1e-3, "fast_dtype": "float32"},
     # widths 16, 64, 256 (16 to 256 in steps of 4 x) at every depth 1 to 4, both data sets, with the quick
     # configuration's adaptive paths: with fixed 8-image paths (the measured 77-minute sweep) 0-13 of 50 paths per
-    # architecture converged and no comparison could count. The largest job (digits 256 x 4) takes about 590 CPU s
-    # and up to 4.9 GB; the whole sweep about 1-2.5 hours on 2 cores, or a Dask cluster (docs/benchmarks.md, "The
-    # page faults removed, and what the adaptive full sweep costs")
+    # architecture converged and no comparison could count; with these 1 173 of 1 200 did. Measured 2026-12-07:
+    # 13 606 CPU s over the 120 jobs (about 100 min on 2 idle cores), the largest jobs (256 x 4) 434-874 CPU s and
+    # up to about 4.9 GB each (docs/benchmarks.md, "The adaptive full sweep, measured")
     "full": {"datasets": ("digits", "breast_cancer"),
              "archs": tuple((h, L) for L in (1, 2, 3, 4) for h in (16, 64, 256)),
              "seeds": 5, "runs": 5, "n_train": 128, "steps": 600, "lr": 0.02, "lr_width_scaled": True,

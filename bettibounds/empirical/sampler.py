@@ -282,7 +282,7 @@ def sample_landscape(experiment, *, grid=None, device=None, dtype: str | None = 
                 record["fused_first_reason"] = kernel.fused_first_reason
         if getattr(kernel, "slice_trick_memory", None) is not None:  # a slice too large for the trick's tables
             record["slice_trick_memory"] = kernel.slice_trick_memory
-        if getattr(kernel, "loss_kernel", None) is not None:  # the model engine's cross entropy by the vector code
+        if getattr(kernel, "loss_kernel", None) is not None:  # cross entropy by the vector code (either engine)
             record["loss_kernel"] = kernel.loss_kernel
     compiled = pending if pending is not None else (
         getattr(kernel, "compile_seconds", None) if compiled_before is None else None)

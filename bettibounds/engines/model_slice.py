@@ -56,15 +56,16 @@ class SliceTrick(FunctionalModel):
     _plan: SlicePlan | None  # the last slice planned
     #: why the last slice planned was evaluated without the trick's tables (memory), or None
     slice_trick_memory: str | None = None
-
-    def free_memory(self) -> int:  # (ModelEngine's: the bytes free on its device)
-        raise NotImplementedError
     #: the fused first layer (:mod:`.model_fused_first`) or None; ``fused_first`` describes it, else
     #: ``fused_first_reason`` says why not
     _fused = None
     fused_first: str | None = None
     fused_first_reason: str | None = "not set up"
     activations_reason: str | None  # (set by ModelEngine: why torch's activations are used)
+
+    def free_memory(self) -> int:
+        """Bytes free on the engine's device (ModelEngine's)."""
+        raise NotImplementedError
 
     def _setup_slice_trick(self) -> None:
         """Find the first module holding varied parameters; use it if its output is linear in them."""
