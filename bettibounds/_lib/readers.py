@@ -208,13 +208,14 @@ def _npy_header(fh, name: str, where: str) -> tuple[tuple[int, ...], np.dtype, b
 
 
 def read_npz(path: Any, names: tuple[str, ...] | list[str], what: str = "data file", *,
-             limit: int | None = None) -> dict[str, np.ndarray]:
+             limit: int | None = None, others: bool = False, float64: bool = True) -> dict[str, np.ndarray]:
     """The arrays ``names`` of an ``.npz`` file, as finite float64 numpy arrays.
 
-    Every name must be present and no other array may be (a misspelt name is an error, not
-    ignored); each must have a real numeric (bool, integer or floating) dtype and hold the data its
-    header declares. The declared sizes are checked against the available memory before any
-    array is read.
+    Every name must be present and, unless ``others``, no other array may be (a misspelt name is
+    an error, not ignored; with ``others`` the other arrays are neither checked nor read); each must
+    have a real numeric (bool, integer or floating) dtype and hold the data its header declares. The
+    declared sizes are checked against the available memory before any array is read.
+    ``float64=False`` keeps each array's own dtype (integer class labels stay integers).
     """
     from .memory import available_bytes
 
@@ -242,7 +243,7 @@ def read_npz(path: Any, names: tuple[str, ...] | list[str], what: str = "data fi
     if missing:
         raise InvalidSpecError(f"{where}: the .npz file needs arrays named {', '.join(names)}; "
                                f"{', '.join(missing)} missing (it holds {sorted(arrays) or 'none'})")
-    if extra:
+    if extra and not others:
         raise InvalidSpecError(f"{where}: unknown arrays {extra} in the .npz file; accepted: {', '.join(names)}")
     out: dict[str, np.ndarray] = {}
     budget = available_bytes()
@@ -273,9 +274,12 @@ def read_npz(path: Any, names: tuple[str, ...] | list[str], what: str = "data fi
             raise InvalidSpecError(f"{where}: the array {name!r} is truncated")
         arr = np.frombuffer(raw, dtype=dtype, count=count)
         arr = arr.reshape(shape[::-1]).T if fortran else arr.reshape(shape)
-        with np.errstate(all="ignore"):  # a huge int64 or a float128 rounds to float64; checked below
-            arr = arr.astype(np.float64)
-        if not np.isfinite(arr).all():
+        if float64:
+            with np.errstate(all="ignore"):  # a huge int64 or a float128 rounds to float64; checked below
+                arr = arr.astype(np.float64)
+        else:
+            arr = arr.copy()  # writeable, not a view of the file's bytes
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
             raise InvalidSpecError(f"{where}: the array {name!r} contains non-finite values (nan or inf)")
         out[name] = arr
     return out

@@ -217,15 +217,21 @@ def _data(base: Path, data) -> tuple:
     if "file" in data:
         path = _resolve(base, data["file"], "data.file")
         xk, yk = data.get("x", "x"), data.get("y", "y")
+        if not (isinstance(xk, str) and isinstance(yk, str)):
+            raise InvalidSpecError('data: with "file", "x" and "y" name the arrays in it (strings, default "x" '
+                                   'and "y")')
         if not path.is_file():
             raise InvalidSpecError(f"data.file: no file {str(path)!r}")
         if path.suffix == ".npz":
-            try:
-                # our own handle: np.load leaves the file it opened open when the archive is corrupt
-                with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
-                    arrays = {k: z[k] for k in z.files}
-            except Exception as exc:
-                raise InvalidSpecError(f"data.file: cannot read {str(path)!r} as .npz ({exc})") from None
+            from .._lib.memory import available_bytes
+            from .._lib.readers import MAX_FILE_BYTES, read_npz
+
+            # the strict reader (forged shapes, object dtypes, non-finite values, sizes against memory); the
+            # file may hold other arrays (a test split...), which are not read; class labels keep their dtype.
+            # A model's data may exceed the 1 GiB limit on other inputs: up to a third of the free memory (the
+            # file's bytes and the arrays are both held while it is read)
+            arrays = read_npz(path, tuple(dict.fromkeys((xk, yk))), "data.file", others=True, float64=False,
+                              limit=max(MAX_FILE_BYTES, available_bytes() // 3))
         else:
             try:
                 arrays = torch.load(path, map_location="cpu", weights_only=True)
@@ -236,7 +242,8 @@ def _data(base: Path, data) -> tuple:
                 raise InvalidSpecError(f"data.file: {str(path)!r} must hold a dictionary of tensors")
         for k in (xk, yk):
             if k not in arrays:
-                raise InvalidSpecError(f"data.file: {str(path)!r} has no array {k!r} (it has {sorted(arrays)})")
+                raise InvalidSpecError(f"data.file: {str(path)!r} has no array {k!r} "
+                                       f"(it has {sorted(map(str, arrays))})")
         return arrays[xk], arrays[yk]
     if "x" not in data or "y" not in data:
         raise InvalidSpecError('data needs "file" or both "x" and "y"')

@@ -177,3 +177,36 @@ def test_weights_of_another_model_name_both_key_lists():
     assert weights_mismatch(exc.value) == (
         "1 problem: the model's 0.weight, 0.bias, 2.weight, 2.bias are not in the file, which has inp.weight, "
         "inp.bias, out.weight, out.bias instead (weights saved from another model?)")
+
+
+def test_model_data_files_go_through_the_strict_reader(ring, capsys):
+    """A model's data.npz is read by the strict .npz reader (it was np.load): a forged header, NaN data and a
+    .npy named .npz are one line and exit 2; other arrays in the file (a test split) are allowed and not read,
+    and integer class labels keep their dtype."""
+    import io
+
+    from bettibounds.empirical.model_files import _data
+
+    argv = ["path", "--model", "net.py:make", "--weights", "a.pt", "--to", "b.pt", "--data", "bad.npz", "--loss",
+            "mse", "--points", "5", "--no-relax", "--no-progress"]
+    buf = io.BytesIO()
+    np.savez(buf, x=np.ones((3, 100000)), y=np.zeros((3, 1)))
+    # same length, so the header stays valid: it claims 9 x 10^6 entries the member does not hold
+    (ring / "bad.npz").write_bytes(buf.getvalue().replace(b"(3, 100000)", b"(999999, 9)", 1))
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "declares shape (999999, 9)" in err and len(err.splitlines()) == 1, err
+    np.savez(ring / "bad.npz", x=np.array([[1.0], [np.nan], [1.0]]), y=np.zeros((3, 1)))
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "non-finite" in err and len(err.splitlines()) == 1, err
+    np.save(ring / "one.npy", np.ones(3))
+    (ring / "one.npy").rename(ring / "bad.npz")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "single .npy array" in err and len(err.splitlines()) == 1, err
+    np.savez(ring / "split.npz", x_train=np.ones((3, 2), np.float32), y_train=np.arange(3), x_test=np.ones((1, 2)))
+    x, y = _data(ring, {"file": "split.npz", "x": "x_train", "y": "y_train"})
+    assert x.dtype == np.float32 and y.dtype == np.arange(3).dtype and y.tolist() == [0, 1, 2]
+    with pytest.raises(Exception, match="strings"):
+        _data(ring, {"file": "split.npz", "x": [1.0], "y": "y_train"})
