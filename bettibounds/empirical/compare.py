@@ -209,7 +209,10 @@ class LandscapeResult:
                 lines.append(f"{label}: " + "; ".join(how))
             if m.get("slice_trick_memory"):
                 lines.append(f"{label}: {m['slice_trick_memory']}")
-            lines.extend(f"note: {n}" for n in m.get("notes", []))
+            # (a model in train mode whose output is the same in eval mode: in the JSON only; torch is loaded)
+            from ..engines.model_forward import TRAIN_MODE_SAME
+
+            lines.extend(f"note: {n}" for n in m.get("notes", []) if n != TRAIN_MODE_SAME)
         undecided = _undecided(b) if b is not None else []
         if b is None:
             lines.append(f"upper bound: none -- {self.no_bound_reason}")

@@ -25,7 +25,7 @@ from ..errors import InvalidSpecError
 from .model_losses import batched_loss, loss_targets
 from .model_problem import ModelProblem, mode_dependent_modules, select_parameters
 
-__all__ = ["FunctionalModel", "ForwardOverride", "no_fastpath", "one_line", "EVAL_MODE_FIX"]
+__all__ = ["FunctionalModel", "ForwardOverride", "no_fastpath", "one_line", "EVAL_MODE_FIX", "TRAIN_MODE_SAME"]
 
 #: how each interface asks for eval mode: the Python API, a model file, the command line
 EVAL_MODE_FIX = ("pass mode='eval' (in a model file: \"model\": {\"mode\": \"eval\"}; on the command line of "
@@ -60,6 +60,12 @@ class ForwardOverride:
             return self.value
 
         module.forward = forward  # an instance attribute: nn.Module.__call__ calls it
+
+
+#: the note of a model in train mode whose output is the same in eval mode (every factory's fresh ``nn.Module``
+#: is in train mode): recorded, but not printed in the text summaries (a new user found it noise)
+TRAIN_MODE_SAME = ("the model was in train mode; its output is the same in eval mode (no Dropout or BatchNorm acts), "
+                   "so it was evaluated in eval mode")
 
 
 class FunctionalModel:
@@ -151,8 +157,7 @@ class FunctionalModel:
             self.notes.append("the model was in train mode, where its output differs; evaluated in eval mode "
                               "(mode='eval')")
         else:
-            self.notes.append("the model was in train mode; its output is the same in eval mode (no Dropout or "
-                              "BatchNorm acts), so it was evaluated in eval mode")
+            self.notes.append(TRAIN_MODE_SAME)
 
     def _forward(self, params: dict) -> torch.Tensor:
         from torch.func import functional_call

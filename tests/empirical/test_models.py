@@ -272,7 +272,14 @@ def test_train_mode_model_is_refused_or_switched_with_a_record():
     assert any("evaluated in eval mode" in n for n in sample_landscape(exp).to_dict()["model"]["notes"])
     # a fresh tanh MLP (train mode, no Dropout/BatchNorm) is evaluated, and the record says so
     plain = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
-    assert "output is the same in eval mode" in experiment_from_model(plain, x, y, region=region, grid=[3, 3]).notes[0]
+    exp_plain = experiment_from_model(plain, x, y, region=region, grid=[3, 3])
+    assert "output is the same in eval mode" in exp_plain.notes[0]
+    # the text summary prints the note that changes the evaluation (Dropout switched off), not the one that does
+    # not (a fresh module's train mode, with the same output: every factory's model; JSON only)
+    assert "note: the model was in train mode; evaluated in eval mode" in analyze_landscape(exp).to_text()
+    plain_result = analyze_landscape(exp_plain)
+    assert "train mode" not in plain_result.to_text()
+    assert "output is the same in eval mode" in plain_result.to_dict()["sample"]["model"]["notes"][0]
 
 
 class Branchy(nn.Module):
