@@ -439,7 +439,8 @@ def gen_argv(rng: random.Random, valid: dict[str, str]) -> list[str]:
         if rng.random() < 0.3:
             argv.append("--json")
     elif cmd == "landscape":
-        argv.append(pick(rng, [valid["slice"], valid["box"]], 0.9))
+        if rng.random() < 0.97:  # (no experiment file: refused without --model)
+            argv.append(pick(rng, [valid["slice"], valid["box"]], 0.9))
         if rng.random() < 0.6:
             _opt(rng, argv, "--refine", small(1, 3), 0.7)
         if rng.random() < 0.3:
@@ -455,6 +456,9 @@ def gen_argv(rng: random.Random, valid: dict[str, str]) -> list[str]:
         if rng.random() < 0.05:  # PyTorch-model options with no model file: refused, or junk
             _opt(rng, argv, rng.choice(["--model", "--weights", "--data", "--loss", "--reduction", "--mode"]),
                  ["@MISSING@", "@EXISTING_FILE@", "x.py:f", "mse", "theory", "eval", "refuse", "train"], 0.7)
+        if rng.random() < 0.05:  # a model's region flags on a spec experiment (refused), or junk values
+            _opt(rng, argv, rng.choice(["--slice", "--span", "--seed", "--grid"]),
+                 ["2", "0", "-1", "1e9", "nan", "41,41", "3,a", ""], 0.7)
         _engine_opts(rng, argv)
         if rng.random() < 0.3:
             argv.append("--json")

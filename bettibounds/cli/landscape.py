@@ -39,8 +39,10 @@ def add_parser(sub) -> None:
                     "(docs/usage.md, 'Any PyTorch model').",
         parents=[json_option(), plot_option("write heat map / sections, Betti curves and the diagram as PNG"),
                  engine_options(ENGINE_HELP), progress_option(), scheduler_options("evaluate the loss")])
-    ls.add_argument("experiment", help="experiment JSON (network, loss, data, region, grid, levels; format: "
-                                       "docs/usage.md, 'Experiment files')")
+    ls.add_argument("experiment", nargs="?", default=None,
+                    help="experiment JSON (network, loss, data, region, grid, levels; format: docs/usage.md, "
+                         "'Experiment files'); optional with --model, whose region and grid the flags --slice, "
+                         "--span and --grid give")
     ls.add_argument("--refine", type=int, default=2,
                     help="refinement factor of the stability check (default 2; 1 disables it)")
     ls.add_argument("--certify", action="store_true",
@@ -67,6 +69,18 @@ def add_parser(sub) -> None:
                     help="torch (default: torch's reduction='mean': over all elements for mse/bce, over the "
                          "samples for cross_entropy/nll) or theory (sum over outputs, mean over samples)")
     mg.add_argument("--mode", choices=MODE_CHOICES, help=MODE_HELP)
+    rg = ls.add_argument_group("A PyTorch model's region from the command line (without an experiment file, or "
+                               "replacing its \"region\" and \"grid\")")
+    rg.add_argument("--slice", type=int, metavar="K", default=None,
+                    help="a slice through the model's weights along K random Gaussian directions, filter-normalised "
+                         "(Li et al. 2018); default 2 without an experiment file")
+    rg.add_argument("--span", type=float, metavar="S", default=None,
+                    help="each slice coordinate from -S to S, in units of the filter-normalised directions "
+                         "(default 1)")
+    rg.add_argument("--seed", type=int, default=None, help="seed of the random directions (default 0)")
+    rg.add_argument("--grid", metavar="N[,N...]", default=None,
+                    help="grid points per axis: one number for every axis, or one per axis (default 41 for one or "
+                         "two directions, 11 for three or more)")
     ls.add_argument("--log-scale", action="store_true", help="logarithmic colour scale in the plots")
     ls.set_defaults(handler=run)
 
@@ -76,8 +90,11 @@ def _load(args: argparse.Namespace):
     else an experiment file (read as before)."""
     from ..empirical.experiment import load_experiment
 
-    model_flags = [f"--{n}" for n in ("model", "weights", "data", "loss", "reduction", "mode")
-                   if getattr(args, n) is not None]
+    model_flags = [f"--{n}" for n in ("model", "weights", "data", "loss", "reduction", "mode", "slice", "span",
+                                      "seed", "grid") if getattr(args, n) is not None]
+    if args.experiment is None and args.model is None:
+        raise InvalidSpecError("landscape needs an experiment file, or a PyTorch model: --model file.py:factory "
+                               "--data data.npz (with --weights, --loss, and the region: --slice, --span, --grid)")
     try:
         from ..empirical.model_files import is_model_experiment, load_model_experiment
     except ImportError as exc:
@@ -85,17 +102,66 @@ def _load(args: argparse.Namespace):
             raise missing_extra("empirical", exc, "PyTorch models") from None
         return load_experiment(args.experiment)
     if args.model is not None or is_model_experiment(args.experiment):
+        from .._lib.readers import read_json
         from ..empirical.sampler import model_engine_refusal
 
         if args.engine not in ("auto", "model"):
             raise InvalidSpecError(model_engine_refusal(args.engine))
-        return load_model_experiment(args.experiment, factory=args.model, weights=args.weights, data=args.data,
-                                     loss=args.loss, reduction=args.reduction, mode=args.mode)
+        obj = {} if args.experiment is None else read_json(args.experiment, "experiment file")
+        if not isinstance(obj, dict):
+            raise InvalidSpecError("a model experiment file holds a JSON object")
+        obj = region_from_flags(args, obj)
+        return load_model_experiment(args.experiment, obj=obj, factory=args.model, weights=args.weights,
+                                     data=args.data, loss=args.loss, reduction=args.reduction, mode=args.mode)
     if model_flags:
         verb = "applies" if len(model_flags) == 1 else "apply"
         raise InvalidSpecError(f"{', '.join(model_flags)} {verb} to PyTorch models: add --model file.py:factory (or "
                                "a \"model\" section in the experiment file)")
     return load_experiment(args.experiment)
+
+
+def region_from_flags(args: argparse.Namespace, obj: dict) -> dict:
+    """The model experiment ``obj`` with its ``"region"`` and ``"grid"`` replaced as ``--slice``, ``--span``,
+    ``--seed`` and ``--grid`` say: a new slice (K random filter-normalised directions, each coordinate in
+    [-S, S]) when ``--slice`` is given or the file has no region; ``--grid`` alone keeps the file's region."""
+    import math
+
+    from .._lib.budget import count
+
+    obj = dict(obj)
+    new_region = args.slice is not None or "region" not in obj
+    if not new_region and (args.span is not None or args.seed is not None):
+        raise InvalidSpecError("--span and --seed make a new slice with --slice K (the experiment file's region "
+                               "is kept otherwise)")
+    if new_region:
+        k = count("--slice", 2 if args.slice is None else args.slice, 1, 16)
+        span = 1.0 if args.span is None else args.span
+        if not (math.isfinite(span) and span > 0):
+            raise InvalidSpecError(f"--span must be a positive finite number, got {span}")
+        seed = count("--seed", 0 if args.seed is None else args.seed, 0, 2**32 - 1)
+        obj["region"] = {"kind": "slice", "directions": {"random": k, "seed": seed}, "low": [-span] * k,
+                         "high": [span] * k}
+    if args.grid is not None or new_region:
+        region = obj["region"]
+        low = region.get("low") if isinstance(region, dict) else None
+        dim = len(low) if isinstance(low, list) else None
+        if args.grid is None:
+            if "grid" not in obj or args.slice is not None:
+                obj["grid"] = [41 if dim is not None and dim <= 2 else 11] * (dim or 2)
+        else:
+            try:
+                sizes = [int(t) for t in args.grid.split(",")]
+            except ValueError:
+                raise InvalidSpecError(f"--grid takes points per axis such as 41 or 41,31; got {args.grid!r}") \
+                    from None
+            for n in sizes:
+                count("--grid", n, 2)
+            if len(sizes) == 1 and dim is not None:
+                sizes = sizes * dim
+            if dim is not None and len(sizes) != dim:
+                raise InvalidSpecError(f"--grid gives {len(sizes)} axes but the region has {dim}")
+            obj["grid"] = sizes
+    return obj
 
 
 def run(args: argparse.Namespace) -> int:

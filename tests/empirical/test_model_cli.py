@@ -210,3 +210,56 @@ def test_model_data_files_go_through_the_strict_reader(ring, capsys):
     assert x.dtype == np.float32 and y.dtype == np.arange(3).dtype and y.tolist() == [0, 1, 2]
     with pytest.raises(Exception, match="strings"):
         _data(ring, {"file": "split.npz", "x": [1.0], "y": "y_train"})
+
+
+def test_landscape_of_a_model_from_flags_alone(tmp_path, monkeypatch, capsys):
+    """Trial 6: a model's landscape needed an experiment file for its region and grid. --slice, --span, --seed
+    and --grid give them; the run equals the one through the experiment file that says the same."""
+    (tmp_path / "mlp.py").write_text(MLP)
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "data.npz", x=rng.normal(size=(6, 3)), y=rng.normal(size=(6, 2)))
+    monkeypatch.chdir(tmp_path)
+    common = ["--levels", "0.5,2", "--json", "--no-progress", "--no-local-search", "--refine", "1"]
+    flags = run_json(capsys, "landscape", "--model", "mlp.py:make", "--data", "data.npz", "--loss", "mse", "--slice",
+                     "2", "--span", "0.5", "--seed", "3", "--grid", "7,5", *common)
+    region = {"kind": "slice", "directions": {"random": 2, "seed": 3}, "low": [-0.5, -0.5], "high": [0.5, 0.5]}
+    (tmp_path / "exp.json").write_text(json.dumps({
+        "model": {"factory": "mlp.py:make"}, "data": {"file": "data.npz"}, "loss": {"kind": "mse"},
+        "region": region, "grid": [7, 5]}))
+    filed = run_json(capsys, "landscape", "exp.json", *common)
+    assert flags["sample"]["grid"] == [7, 5] and flags["levels"] == filed["levels"]
+    assert flags["diagram"] == filed["diagram"] and flags["directions"] == filed["directions"]
+    # the defaults: two directions, span 1, 41 points per axis; --grid alone keeps the file's region
+    (tmp_path / "exp.json").write_text(json.dumps({
+        "model": {"factory": "mlp.py:make"}, "data": {"file": "data.npz"}, "region": region}))
+    kept = run_json(capsys, "landscape", "exp.json", "--grid", "4", *common)
+    assert kept["sample"]["grid"] == [4, 4] and kept["directions"] == filed["directions"]
+    one = run_json(capsys, "landscape", "exp.json", "--slice", "1", "--grid", "9", *common)
+    assert one["sample"]["grid"] == [9] and one["n_variables"] == 1
+    default = run_json(capsys, "landscape", "--model", "mlp.py:make", "--data", "data.npz", *common)
+    assert default["sample"]["grid"] == [41, 41] and default["n_variables"] == 2
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["landscape"], "landscape needs an experiment file, or a PyTorch model: --model"),
+    (["landscape", "exp.json", "--span", "2"], "--span and --seed make a new slice with --slice K"),
+    (["landscape", "exp.json", "--grid", "3,3,3"], "--grid gives 3 axes but the region has 2"),
+    (["landscape", "exp.json", "--grid", "3,a"], "--grid takes points per axis such as 41 or 41,31"),
+    (["landscape", "exp.json", "--grid", "1"], "--grid must be >= 2"),
+    (["landscape", "--model", "mlp.py:make", "--data", "data.npz", "--slice", "0"], "--slice must be >= 1"),
+    (["landscape", "--model", "mlp.py:make", "--data", "data.npz", "--span", "-1"], "--span must be a positive"),
+    (["landscape", "spec.json", "--grid", "5"], "--grid applies to PyTorch models"),
+])
+def test_landscape_region_flags_refuse_bad_input_in_one_line(tmp_path, monkeypatch, capsys, argv, message):
+    (tmp_path / "mlp.py").write_text(MLP)
+    np.savez(tmp_path / "data.npz", x=np.ones((3, 3)), y=np.zeros((3, 2)))
+    (tmp_path / "exp.json").write_text(json.dumps({
+        "model": {"factory": "mlp.py:make"}, "data": {"file": "data.npz"}, "grid": [3, 3],
+        "region": {"kind": "slice", "directions": {"random": 2}, "low": [-1, -1], "high": [1, 1]}}))
+    (tmp_path / "spec.json").write_text(json.dumps({
+        "network": {"inputs": 1, "widths": [2], "activation": "tanh"}, "data": {"x": [[0.0]], "y": [[0.0]]},
+        "region": {"kind": "box", "low": -1, "high": 1}, "grid": [3, 3, 3, 3, 3, 3, 3]}))
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1, err
