@@ -45,7 +45,7 @@ __all__ = ["cpu_seconds", "kernel_pilot", "step_pilot", "amortised_unit", "Cost"
            "time_limit", "machine_factor", "cpu_factor", "contention",
            "invariant_topology", "local_cluster", "fused_compile", "chain_certificate", "enforce", "count",
            "format_seconds", "format_bytes", "obstruction_flow", "monte_carlo", "loss_evaluations",
-           "engine_evaluations", "local_search", "descent", "ONE_THREAD_WORK", "descent_threads",
+           "engine_evaluations", "local_search", "LOCAL_SEARCH_EVALUATIONS", "descent", "ONE_THREAD_WORK", "descent_threads",
            "knn", "lower_star", "persistence", "refinement", "certify_lower", "sample_barcode"]
 
 #: largest count accepted anywhere (about 10^15): beyond it an index or a size overflows somewhere
@@ -462,11 +462,19 @@ def engine_evaluations(points: int, per_point: float, nbytes: float = 0.0) -> Co
     return _part(f"the loss at {points} points", points * per_point, nbytes)
 
 
-def local_search(starts: int, per_start: float, iterations: int = 100) -> Cost:
-    """L-BFGS-B polishes of ``starts`` grid minima, one point at a time: up to ``iterations``
-    iterations of about 2 loss-and-gradient evaluations each, ``per_start`` seconds apiece (a
-    pilot's forward and backward pass at one point)."""
-    return _part(f"the local search from {starts} grid minima", starts * iterations * 2 * per_start)
+#: loss-and-gradient evaluations of one L-BFGS-B polish from a grid minimum, for the estimate: measured 6-9 (2-D
+#: slices of examples/slice_2d.json and of a digits CNN, the 4-D box of examples/tiny_box.json; the start is within
+#: a grid cell of a minimum and L-BFGS-B converges superlinearly there), counted with a margin of about 3x. The
+#: polish itself stops at 100 iterations (the old estimate, 8 starts x 100 iterations x 2 evaluations, was 10-100x
+#: the measured time; docs/benchmarks.md, "Time estimates")
+LOCAL_SEARCH_EVALUATIONS = 25
+
+
+def local_search(starts: int, per_start: float, evaluations: int = LOCAL_SEARCH_EVALUATIONS) -> Cost:
+    """L-BFGS-B polishes of ``starts`` grid minima, one point at a time: about ``evaluations``
+    loss-and-gradient evaluations each (:data:`LOCAL_SEARCH_EVALUATIONS`), ``per_start`` seconds apiece
+    (a pilot's forward and backward pass at one point)."""
+    return _part(f"the local search from {starts} grid minima", starts * evaluations * per_start)
 
 
 def descent(spec, starts: int, steps: int, per_step: float | None = None, record_every: int = 10) -> Cost:

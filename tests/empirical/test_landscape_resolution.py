@@ -252,3 +252,27 @@ def test_known_minima_are_distinct():
     assert len(minima) == 1
     assert np.allclose(minima[0].point, [0.5, 0.25], atol=1e-5) and minima[0].value == pytest.approx(0.42, abs=1e-12)
     assert len(res.resolution.to_dict()["minima"]) == 1
+
+
+def test_the_local_search_estimate_counts_at_least_the_evaluations_a_polish_takes(monkeypatch):
+    """The time estimate counts budget.LOCAL_SEARCH_EVALUATIONS loss-and-gradient evaluations per start (it
+    counted 200: 10-100x the measured time, enough to refuse runs under a time limit). On the example slice the
+    polishes take fewer: the estimate stays on the long side."""
+    import scipy.optimize
+
+    from bettibounds._lib.budget import LOCAL_SEARCH_EVALUATIONS
+    from bettibounds.empirical.experiment import load_experiment
+
+    counts, minimize = [], scipy.optimize.minimize
+
+    def counting(*a, **k):
+        r = minimize(*a, **k)
+        counts.append(int(r.nfev))
+        return r
+
+    monkeypatch.setattr(scipy.optimize, "minimize", counting)
+    from pathlib import Path
+
+    exp = load_experiment(Path(__file__).resolve().parents[2] / "examples" / "slice_2d.json")
+    analyze_landscape(dataclasses.replace(exp, grid=[65, 65]), refine=1)
+    assert counts and max(counts) <= LOCAL_SEARCH_EVALUATIONS, counts  # (measured: 6-8)
