@@ -45,8 +45,8 @@ __all__ = ["cpu_seconds", "kernel_pilot", "step_pilot", "amortised_unit", "Cost"
            "time_limit", "machine_factor", "cpu_factor", "contention",
            "invariant_topology", "local_cluster", "fused_compile", "chain_certificate", "enforce", "count",
            "format_seconds", "format_bytes", "obstruction_flow", "monte_carlo", "loss_evaluations",
-           "engine_evaluations", "local_search", "LOCAL_SEARCH_EVALUATIONS", "descent", "ONE_THREAD_WORK", "descent_threads",
-           "knn", "lower_star", "persistence", "refinement", "certify_lower", "sample_barcode"]
+           "engine_evaluations", "local_search", "LOCAL_SEARCH_EVALUATIONS", "descent", "ONE_THREAD_WORK",
+           "descent_threads", "knn", "lower_star", "persistence", "refinement", "certify_lower", "sample_barcode"]
 
 #: largest count accepted anywhere (about 10^15): beyond it an index or a size overflows somewhere
 MAX_COUNT = 2**50
