@@ -198,12 +198,20 @@ def nonnegative_loss(experiment) -> str | None:
     Decided from the loss's *kind*, never from samples: an experiment file's MSE or BCE (labels in
     [0, 1], checked by the parser) plus ``l2 ||theta||^2`` with l2 >= 0; a model experiment's named
     ``mse``, ``bce``, ``bce_with_logits`` (targets in [0, 1], checked by the engine) or
-    ``cross_entropy`` (class indices, or soft labels all >= 0). Never for ``nll`` (it takes
-    whatever the model outputs as log-probabilities, which may be positive) nor for a callable
-    loss. Then S_c is empty for every c < 0, exactly."""
+    ``cross_entropy`` (class indices, or soft labels all >= 0), and ``nll`` when the model's output
+    is its ``LogSoftmax`` over the classes (the last module of a plain ``nn.Sequential``, recognised
+    by the engine that checked the model: -log of a softmax probability); never for ``nll`` of any
+    other output (it takes whatever the model outputs as log-probabilities, which may be positive)
+    nor for a callable loss. Then S_c is empty for every c < 0, exactly."""
     problem = getattr(experiment, "problem", None)
     if getattr(experiment, "kind", None) == "model":
         name = getattr(problem, "loss", None)
+        if name == "nll":
+            engine = getattr(experiment, "checked_engine", None)
+            if engine is None or not engine.log_softmax_head():
+                return None
+            return ("the loss is non-negative (nll of the model's LogSoftmax head: -log of a softmax probability, "
+                    ">= 0)")
         if not isinstance(name, str) or name not in _NONNEGATIVE:
             return None
         if name == "cross_entropy":

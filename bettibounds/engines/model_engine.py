@@ -180,6 +180,8 @@ class ModelEngine(SampleBlocks):
         self.activations = "torch's"
         self.activations_reason: str | None = None
         self.loss_kernel: str | None = None
+        #: the model's LogSoftmax head, folded into cross entropy (its forward replaced; :meth:`log_softmax_head`)
+        self._folded_head = False
         self._setup_activations(fast_activations, compile)
         self.compiled: bool | None = None if compile else False
         self.compile_reason: str | None = None if compile else "not asked for (compile=False)"
@@ -271,9 +273,20 @@ class ModelEngine(SampleBlocks):
                           f"than {tol:g} relative at the centre; the torch formulas are used", RuntimeWarning,
                           stacklevel=4)
             return
+        self._folded_head = head is not None
         self.loss_kernel = FAST_LOSS + ("" if head is None else
                                         "; the model's last module, LogSoftmax, folded into it (nll of log_softmax(u) "
                                         "= cross entropy of u)")
+
+    def log_softmax_head(self) -> bool:
+        """Whether the model's output is a ``LogSoftmax`` over the classes (the last child of a plain
+        ``nn.Sequential``, called once per forward): then nll of it is -log of a softmax probability."""
+        if self._folded_head:
+            return True  # (recognised when it was folded; its forward is the identity now)
+        if len(self._out_shape) != 2:
+            return False
+        c = torch.as_tensor(self.center, dtype=self.dtype, device=self.device).unsqueeze(0)
+        return self._log_softmax_head(c) is not None
 
     def _log_softmax_head(self, c: torch.Tensor) -> torch.nn.Module | None:
         """The model's ``LogSoftmax`` over the classes when it is the last child of a plain

@@ -232,9 +232,31 @@ def test_negative_levels_are_not_claimed_empty_without_a_proof_of_non_negativity
     assert nonnegative_loss(model_exp("mse", torch.randn(4, 3))) is not None
     with pytest.raises(InvalidSpecError, match="log-probabilities"):  # logits given to nll: refused
         model_exp("nll", labels)
-    # nll is never claimed non-negative: its outputs are checked to be log-probabilities at the centre only
-    head = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.LogSoftmax(dim=1))
-    assert nonnegative_loss(experiment_from_model(head, x, labels, loss="nll", region=region, grid=[5])) is None
+    # nll is claimed non-negative only after a LogSoftmax head that the engine recognises structurally (with
+    # torch's activations, and with the fast ones, where the head is folded into cross entropy): elsewhere its
+    # outputs are checked to be log-probabilities at the centre only
+    for hidden in (torch.nn.ReLU(), torch.nn.Tanh()):
+        head = torch.nn.Sequential(torch.nn.Linear(2, 3), hidden, torch.nn.Linear(3, 3), torch.nn.LogSoftmax(dim=1))
+        exp = experiment_from_model(head, x, labels, loss="nll", region=region, grid=[5], levels=[-0.1, 5.0])
+        assert "LogSoftmax head" in nonnegative_loss(exp)
+        rows = analyze_landscape(exp, refine=1).levels
+        assert rows[0]["empty_because"] == nonnegative_loss(exp) and rows[0]["betti"] == [0]
+        assert rows[1]["empty_because"] is None
+
+    class OwnLogSoftmax(torch.nn.Module):  # log-probabilities, but not by a recognised head
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(2, 3)
+
+        def forward(self, v):
+            return torch.log_softmax(self.lin(v), dim=1)
+
+    assert nonnegative_loss(experiment_from_model(OwnLogSoftmax(), x, labels, loss="nll", region=region,
+                                                  grid=[5])) is None
+    twice = torch.nn.LogSoftmax(dim=1)  # the head module also called inside: not "called once"
+    inner = torch.nn.Sequential(torch.nn.Linear(2, 3), twice)
+    assert nonnegative_loss(experiment_from_model(torch.nn.Sequential(inner, twice), x, labels, loss="nll",
+                                                  region=region, grid=[5])) is None
     assert nonnegative_loss(model_exp(lambda p, t: (p - t).sum(), torch.randn(4, 3))) is None  # a callable
     soft = torch.tensor([[1.5, -0.5, 0.0]] * 4)  # a negative "probability": CE can be < 0
     assert nonnegative_loss(model_exp("cross_entropy", soft)) is None
