@@ -6,10 +6,10 @@ development machine (AMD EPYC, AVX-512, one thread), where the fused engine's ve
 the time of the benchmark's MLP and CNN (docs/benchmarks.md, "Any PyTorch model"). This module puts
 those vector functions under torch:
 
-* two custom operators, ``bettibounds::tanh`` and ``bettibounds::logistic`` (``torch.library``),
-  CPU, float32 and float64, elementwise, with a ``vmap`` rule (an elementwise function applies to
-  the batched tensor as it is), a fake (meta) implementation and a derivative (1 - y^2 and
-  y (1 - y) from the output y, as torch's own backward);
+* two functions, :func:`fast_tanh` and :func:`fast_logistic` (an ``autograd.Function``), CPU,
+  float32 and float64, elementwise, with a ``vmap`` rule (an elementwise function applies to the
+  batched tensor as it is) and a derivative (1 - y^2 and y (1 - y) from the output y, as torch's
+  own backward);
 * :class:`FastActivations`, a ``TorchFunctionMode`` that sends ``torch.tanh``, ``Tensor.tanh``,
   ``F.tanh``, ``torch.sigmoid``, ``Tensor.sigmoid``, ``F.sigmoid`` and ``torch.special.expit`` of
   one CPU float32/float64 tensor to them -- so ``nn.Tanh``, ``nn.Sigmoid`` and a custom forward
@@ -123,40 +123,53 @@ def _apply(x: torch.Tensor, act: int) -> torch.Tensor:
     return out
 
 
-@torch.library.custom_op("bettibounds::tanh", mutates_args=(), device_types="cpu")
+class _FastActivation(torch.autograd.Function):
+    """``act`` 0: tanh, 1: the logistic, of a CPU float32/float64 tensor, by :func:`_apply`; elementwise
+    under ``vmap`` (the batched tensor is evaluated as it is, its batch dimension where it was), and
+    differentiable with the derivative from the output, as torch's own backward.
+
+    An ``autograd.Function`` rather than a ``torch.library`` custom operator: a custom operator's
+    first call imports ``torch._dynamo`` (and with it sympy), 1.7-2.5 s of every process's first
+    evaluation (docs/benchmarks.md); this imports nothing. (Under ``torch.func.grad`` torch imports
+    it all the same; ``compile=True`` never uses the fast activations.)"""
+
+    @staticmethod
+    def forward(x, act):
+        return _apply(x.detach(), act)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.act = inputs[1]
+        ctx.save_for_backward(output)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        # torch's tanh_backward and sigmoid_backward
+        return (grad * (1 - y * y) if ctx.act == 0 else grad * ((1 - y) * y)), None
+
+    @staticmethod
+    def vmap(info, in_dims, x, act):
+        return _FastActivation.apply(x, act), in_dims[0]
+
+
+def _checked(x, name: str):
+    if not isinstance(x, torch.Tensor) or x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
+        what = f"a {x.dtype} tensor on {x.device}" if isinstance(x, torch.Tensor) else type(x).__name__
+        raise TypeError(f"{name} takes a CPU float32 or float64 tensor, got {what}")
+    return x
+
+
 def fast_tanh(x: torch.Tensor) -> torch.Tensor:
     """tanh of a CPU float32/float64 tensor by the fused engine's vector code (see the module)."""
-    return _apply(x, 0)
+    return _FastActivation.apply(_checked(x, "fast_tanh"), 0)
 
 
-@torch.library.custom_op("bettibounds::logistic", mutates_args=(), device_types="cpu")
 def fast_logistic(x: torch.Tensor) -> torch.Tensor:
     """The logistic 1 / (1 + e^-x) of a CPU float32/float64 tensor by the fused engine's vector
     code (see the module)."""
-    return _apply(x, 1)
+    return _FastActivation.apply(_checked(x, "fast_logistic"), 1)
 
-
-def _keep_output(ctx, inputs, output) -> None:
-    ctx.save_for_backward(output)
-
-
-def _tanh_backward(ctx, grad):
-    (y,) = ctx.saved_tensors
-    return grad * (1 - y * y)  # torch's tanh_backward
-
-
-def _logistic_backward(ctx, grad):
-    (y,) = ctx.saved_tensors
-    return grad * ((1 - y) * y)  # torch's sigmoid_backward
-
-
-for _op, _backward in ((fast_tanh, _tanh_backward), (fast_logistic, _logistic_backward)):
-    _op.register_fake(lambda x: torch.empty_like(x))
-    # elementwise: the batched tensor is evaluated as it is, its batch dimension where it was
-    _op.register_vmap(lambda info, in_dims, x, _op=_op: (_op(x), in_dims[0]))
-    # differentiable (the mode leaves a tensor that records a gradient to torch, but inside vmap a batched
-    # tensor does not say that it does): the derivative from the output, as torch's own backward
-    _op.register_autograd(_backward, setup_context=_keep_output)
 
 #: the functions :class:`FastActivations` replaces, and by what
 _REPLACED = {torch.tanh: fast_tanh, torch.Tensor.tanh: fast_tanh, torch.nn.functional.tanh: fast_tanh,

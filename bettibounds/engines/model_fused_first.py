@@ -76,8 +76,7 @@ def _points(t1: torch.Tensor) -> tuple[torch.Tensor, bool]:
     return (t1 if two else t1.unsqueeze(0)).contiguous(), two
 
 
-@torch.library.custom_op("bettibounds::first_act", mutates_args=(), device_types="cpu")
-def fused_first_op(t1: torch.Tensor, table: torch.Tensor, lo: int, hi: int, act: int) -> torch.Tensor:
+def _first_act(t1: torch.Tensor, table: torch.Tensor, lo: int, hi: int, act: int) -> torch.Tensor:
     """phi(t1 @ table[:, lo:hi]) for t1 (1 + k,) or (B, 1 + k) and the tables (1 + k, N), in one pass
     (:func:`~._fused_numba.first_act_rows`): (hi - lo,) or (B, hi - lo)."""
     t, two = _points(t1)
@@ -89,8 +88,7 @@ def fused_first_op(t1: torch.Tensor, table: torch.Tensor, lo: int, hi: int, act:
     return out
 
 
-@torch.library.custom_op("bettibounds::first_act_pool", mutates_args=(), device_types="cpu")
-def fused_first_pool_op(t1: torch.Tensor, table: torch.Tensor, s0: int, s1: int, geometry: list[int]) -> torch.Tensor:
+def _first_act_pool(t1: torch.Tensor, table: torch.Tensor, s0: int, s1: int, geometry: list[int]) -> torch.Tensor:
     """AvgPool(phi(t1 @ table)) on the samples [s0, s1) (:func:`~._fused_numba.first_act_pool`), the
     tables laid out window by window (:meth:`FusedFirst.pool_table`); ``geometry`` = [kh kw, C, Ho, Wo,
     act]: (s1 - s0, C, Ho, Wo) or (B, s1 - s0, C, Ho, Wo)."""
@@ -107,32 +105,45 @@ def fused_first_pool_op(t1: torch.Tensor, table: torch.Tensor, s0: int, s1: int,
     return out
 
 
-@fused_first_op.register_fake
-def _first_act_fake(t1, table, lo, hi, act):
-    return t1.new_empty((*t1.shape[:-1], hi - lo))
+class _Evaluation(torch.autograd.Function):
+    """``impl(t1, table, *rest)`` (:func:`_first_act` or :func:`_first_act_pool`) for plain and vmapped
+    points: under ``vmap`` the points' coordinates are batched (the tables never are) and the batch is
+    one call. Evaluation only (the engine's gradients go through torch's modules). An
+    ``autograd.Function`` rather than a ``torch.library`` custom operator, whose first call imports
+    ``torch._dynamo`` (1.7-2.5 s of a process's first evaluation; as :mod:`.fast_activations`)."""
 
+    @staticmethod
+    def forward(impl, t1, table, *rest):
+        return impl(t1.detach(), table.detach(), *rest)
 
-@fused_first_pool_op.register_fake
-def _first_act_pool_fake(t1, table, s0, s1, geometry):
-    _, C, Ho, Wo, _ = geometry
-    return t1.new_empty((*t1.shape[:-1], s1 - s0, C, Ho, Wo))
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        pass
 
+    @staticmethod
+    def backward(ctx, *grads):
+        raise RuntimeError("the fused first layer evaluates the loss only; gradients go through torch's modules")
 
-def _batched_points(op):
-    """vmap rule: the points' coordinates batched (the tables never are): one call for all the points."""
-
-    def rule(info, in_dims, t1, table, *rest):
-        if in_dims[1] is not None:
+    @staticmethod
+    def vmap(info, in_dims, impl, t1, table, *rest):
+        if in_dims[2] is not None:
             raise NotImplementedError("the fused first layer takes one set of tables for all the points")
-        if in_dims[0] is None:
-            return op(t1, table, *rest), None
-        return op(t1.movedim(in_dims[0], 0), table, *rest), 0
-
-    return rule
+        if in_dims[1] is None:
+            return _Evaluation.apply(impl, t1, table, *rest), None
+        return _Evaluation.apply(impl, t1.movedim(in_dims[1], 0), table, *rest), 0
 
 
-fused_first_op.register_vmap(_batched_points(fused_first_op))
-fused_first_pool_op.register_vmap(_batched_points(fused_first_pool_op))
+def fused_first_op(t1: torch.Tensor, table: torch.Tensor, lo: int, hi: int, act: int) -> torch.Tensor:
+    """phi(t1 @ table[:, lo:hi]) for t1 (1 + k,) or (B, 1 + k) and the tables (1 + k, N), in one pass
+    (:func:`~._fused_numba.first_act_rows`): (hi - lo,) or (B, hi - lo); under ``vmap`` too."""
+    return _Evaluation.apply(_first_act, t1, table, lo, hi, act)
+
+
+def fused_first_pool_op(t1: torch.Tensor, table: torch.Tensor, s0: int, s1: int, geometry: list[int]) -> torch.Tensor:
+    """AvgPool(phi(t1 @ table)) on the samples [s0, s1) (:func:`~._fused_numba.first_act_pool`), the
+    tables laid out window by window (:meth:`FusedFirst.pool_table`); ``geometry`` = [kh kw, C, Ho, Wo,
+    act]: (s1 - s0, C, Ho, Wo) or (B, s1 - s0, C, Ho, Wo); under ``vmap`` too."""
+    return _Evaluation.apply(_first_act_pool, t1, table, s0, s1, geometry)
 
 
 # ------------------------------------------------------------------ recognition

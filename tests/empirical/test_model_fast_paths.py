@@ -329,3 +329,36 @@ def test_gradients_through_the_fast_activations_match_torchs():
         loss = F.mse_loss(m(x), y)
         want = torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, list(m.parameters()))])
         torch.testing.assert_close(grad[i], want, rtol=1e-12, atol=1e-15)
+
+
+def test_fast_activations_differentiate_and_import_no_compiler():
+    """The derivative from the output (directly, and under vmap(grad) in the mode), a clear error for other
+    tensors, and a first call that does not import torch._dynamo (a torch.library custom operator did: 1.7-2.5 s
+    of every process's first evaluation)."""
+    import subprocess
+    import sys
+
+    x = torch.randn(4, 7, dtype=torch.float64)
+    y = x.clone().requires_grad_(True)
+    fast_tanh(y).sum().backward()
+    torch.testing.assert_close(y.grad, 1 - torch.tanh(x) ** 2, rtol=1e-14, atol=1e-15)
+    y.grad = None
+    fast_logistic(y).sum().backward()
+    torch.testing.assert_close(y.grad, torch.sigmoid(x) * (1 - torch.sigmoid(x)), rtol=1e-14, atol=1e-15)
+    with FastActivations():
+        g = torch.func.vmap(torch.func.grad(lambda v: torch.sigmoid(v).sum()))(x)
+    torch.testing.assert_close(g, torch.sigmoid(x) * (1 - torch.sigmoid(x)), rtol=1e-14, atol=1e-15)
+    with pytest.raises(TypeError, match="CPU float32 or float64"):
+        fast_tanh(x.half())
+    # a CNN's slice: the fast activations and the fused first layer (both were custom operators), the whole run
+    code = ("import sys, torch\nfrom bettibounds.empirical import experiment_from_model, sample_landscape\n"
+            "torch.manual_seed(0)\nx, y = torch.randn(20, 1, 8, 8), torch.randint(0, 10, (20,))\n"
+            "nn = torch.nn\nnet = nn.Sequential(nn.Conv2d(1, 6, 3), nn.Sigmoid(), nn.AvgPool2d(2), nn.Flatten(), "
+            "nn.Linear(54, 10), nn.Tanh(), nn.Linear(10, 10))\n"
+            "region = {'kind': 'slice', 'directions': {'random': 2, 'seed': 1}, 'low': [-1, -1], 'high': [1, 1]}\n"
+            "m = sample_landscape(experiment_from_model(net, x, y, loss='cross_entropy', region=region, "
+            "grid=[3, 3])).to_dict()['model']\n"
+            "print(bool(m['fused_first']), m['activations'].startswith('tanh and the logistic by bettibounds'), "
+            "'torch._dynamo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "True True False", (out.stdout, out.stderr[-2000:])
