@@ -129,7 +129,10 @@ def region_from_flags(args: argparse.Namespace, obj: dict) -> dict:
     from .._lib.budget import count
 
     obj = dict(obj)
-    new_region = args.slice is not None or "region" not in obj
+    new_region = args.slice is not None or args.experiment is None
+    if not new_region and "region" not in obj:
+        raise InvalidSpecError('the experiment file has no "region": add one, or give the slice with --slice K '
+                               "[--span S] [--seed N] [--grid N]")
     if not new_region and (args.span is not None or args.seed is not None):
         raise InvalidSpecError("--span and --seed make a new slice with --slice K (the experiment file's region "
                                "is kept otherwise)")

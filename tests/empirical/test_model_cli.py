@@ -263,3 +263,17 @@ def test_landscape_region_flags_refuse_bad_input_in_one_line(tmp_path, monkeypat
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1, err
+
+
+def test_a_model_file_without_a_region_asks_for_one(tmp_path, monkeypatch, capsys):
+    (tmp_path / "mlp.py").write_text(MLP)
+    np.savez(tmp_path / "data.npz", x=np.ones((3, 3)), y=np.zeros((3, 2)))
+    (tmp_path / "exp.json").write_text(json.dumps({"model": {"factory": "mlp.py:make"}, "data": {"file": "data.npz"},
+                                                   "grid": [3, 3]}))
+    monkeypatch.chdir(tmp_path)
+    assert main(["landscape", "exp.json", "--grid", "5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert 'has no "region": add one, or give the slice with --slice K' in err and len(err.splitlines()) == 1
+    assert main(["landscape", "exp.json", "--slice", "1", "--grid", "5", "--no-progress", "--refine", "1",
+                 "--no-local-search", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["sample"]["grid"] == [5]
