@@ -452,16 +452,25 @@ def test_cli_scale_options_and_the_default_run_is_quick(tmp_path, monkeypatch, c
 def test_cli_announces_the_run_and_reports_each_section(tmp_path, monkeypatch, capsys):
     """The report was silent for minutes (new-user trial): the command announces the scale's measured time
     first, and with --progress (the default on a terminal) says when each section is done."""
+    import bettibounds._lib.budget as budget
     from bettibounds import cli
 
     _record_scale(monkeypatch)
+    monkeypatch.setattr(budget, "contention", lambda: 1.0)
     assert cli.main(["reproduce", "--out", str(tmp_path / "a"), "--progress"]) == 0
     err = capsys.readouterr().err
-    assert "the report (--scale quick): about 2-3 min of work on 2 CPU cores as measured" in err
+    assert "the report (--scale quick): about 2-3 min of work on 2 idle CPU cores as measured" in err
+    assert "shared now" not in err
     assert "reproduce: section 1/1 (fake) done in" in err
     assert cli.main(["reproduce", "--out", str(tmp_path / "b"), "--scale", "smoke", "--no-progress"]) == 0
     err = capsys.readouterr().err
     assert "(--scale smoke): about 20 s" in err and "section 1/1" not in err
+    # on a shared machine the announcement says how much longer to expect (a smoke run announced "about 20 s"
+    # took 104 s at a load of about 5 on 2 cores)
+    monkeypatch.setattr(budget, "contention", lambda: 2.6)
+    assert cli.main(["reproduce", "--out", str(tmp_path / "c"), "--scale", "smoke", "--no-progress"]) == 0
+    assert "the cores are shared now (2.6 runnable processes per core): expect about 2.6 times that" in \
+        capsys.readouterr().err
 
 
 def test_cli_refuses_two_scales(tmp_path, capsys):

@@ -45,8 +45,15 @@ def run(args: argparse.Namespace) -> int:
     check_scheduler_args(args)  # before any work: a bad address or a missing Dask is refused now
     output_dir(args.out, "--out")
     scale = args.scale or "quick"
-    sys.stderr.write(f"{PROG}: the report (--scale {scale}): {SCALE_TIMES[scale]} of work on 2 CPU cores as measured "
-                     "(docs/benchmarks.md); Ctrl-C stops it\n")
+    from .._lib.budget import contention
+
+    # the figures are for idle cores: on a shared machine the run takes about as many times longer as there are
+    # processes runnable per core (trial: the smoke run's "about 20 s" took 104 s at a load of about 5 on 2 cores)
+    shared = contention()
+    busy = (f"; the cores are shared now ({shared:.1f} runnable processes per core): expect about {shared:.1f} times "
+            "that" if shared >= 1.5 else "")
+    sys.stderr.write(f"{PROG}: the report (--scale {scale}): {SCALE_TIMES[scale]} of work on 2 idle CPU cores as "
+                     f"measured (docs/benchmarks.md){busy}; Ctrl-C stops it\n")
     sys.stderr.flush()
     try:
         # the report's files appear together when the run ends, or not at all (error, Ctrl-C, a summary
