@@ -146,7 +146,7 @@ class FunctionalModel:
                 evaluated = model(self._x)
         except Exception as exc:
             raise InvalidSpecError(f"the model's forward failed on the data x of shape {tuple(self._x.shape)}: "
-                                   f"{one_line(exc)}") from None
+                                   f"{one_line(exc)}{self._integer_inputs_hint()}") from None
         same = isinstance(trained, torch.Tensor) and isinstance(evaluated, torch.Tensor) and \
             trained.shape == evaluated.shape and torch.equal(trained, evaluated)
         if not same:
@@ -158,6 +158,14 @@ class FunctionalModel:
                               "(mode='eval')")
         else:
             self.notes.append(TRAIN_MODE_SAME)
+
+    def _integer_inputs_hint(self) -> str:
+        """A failed forward on integer inputs: they are kept integer (token ids), which a model of floating
+        layers cannot take (a data file keeps its arrays' dtypes)."""
+        if self._x.is_floating_point() or self._x.dtype == torch.bool:
+            return ""
+        return (f" (x is {str(self._x.dtype).replace('torch.', '')}: integer inputs are kept as they are, for "
+                "token ids; save x as floats if the model takes numbers)")
 
     def _forward(self, params: dict) -> torch.Tensor:
         from torch.func import functional_call
@@ -189,7 +197,7 @@ class FunctionalModel:
             raise
         except Exception as exc:
             raise InvalidSpecError(f"the model's forward failed on the data x of shape {tuple(self._x.shape)}: "
-                                   f"{one_line(exc)}") from None
+                                   f"{one_line(exc)}{self._integer_inputs_hint()}") from None
         finally:
             for h in handles:
                 h.remove()
@@ -225,6 +233,11 @@ class FunctionalModel:
                 at = int(torch.argmax(self._y))
                 raise InvalidSpecError(f"{self.problem.loss}: class index {int(self._y[at])} (sample {at}) is out of "
                                        f"range for a model with {classes} outputs (classes 0 to {classes - 1})")
+        want = (int(out.shape[0]),) + tuple(int(n) for n in out.shape[2:])
+        if self.problem.loss == "nll" and tuple(self._y.shape) != want:
+            raise InvalidSpecError(f"nll takes class indices shaped {want} for the output {tuple(out.shape)}, got y of "
+                                   f"shape {tuple(self._y.shape)} (one-hot or soft targets go with loss cross_entropy "
+                                   "on logits)")
         if self.problem.loss == "cross_entropy" and self._y.dim() >= 2 and tuple(out.shape) != tuple(self._y.shape):
             raise InvalidSpecError(f"cross_entropy with probability targets needs y shaped like the output "
                                    f"{tuple(out.shape)}, got {tuple(self._y.shape)} (class indices are (m,))")

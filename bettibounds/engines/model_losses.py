@@ -164,9 +164,14 @@ def loss_targets(problem: ModelProblem, y, dtype, device) -> torch.Tensor:
     indices = problem.loss == "nll" or (problem.loss == "cross_entropy" and t.dim() == 1)
     if indices:
         if t.is_floating_point():
-            if not bool(torch.isfinite(t).all()) or not bool((t == t.round()).all()):
-                raise InvalidSpecError(f"{problem.loss} targets of shape (m,) are class indices and must be "
-                                       "integers; give soft labels or one-hot targets as (m, classes)")
+            whole = torch.isfinite(t) & (t == t.round())
+            if not bool(whole.all()):
+                at = int(torch.nonzero(~whole.reshape(-1))[0])
+                other = ("" if problem.loss == "nll" else
+                         "; give soft labels or one-hot targets as (m, classes)")
+                raise InvalidSpecError(f"{problem.loss} targets of shape {tuple(t.shape)} are class indices: whole "
+                                       f"numbers (integers, or floats such as 2.0), got {float(t.reshape(-1)[at])!r} "
+                                       f"(entry {at}){other}")
             t = t.round()
         if t.numel() and int(t.min()) < 0:
             at = int(torch.argmin(t))

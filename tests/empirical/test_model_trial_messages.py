@@ -219,3 +219,29 @@ def test_the_route_reason_says_what_the_fused_engine_takes_and_lists_every_gap()
         nll = experiment_from_model(own, x, y, loss="nll", region=REGION, grid=[3])
     kernel = make_kernel(nll)
     assert kernel.engine_reason.endswith("ending in nn.LogSoftmax(dim=1) for nll; this model also has _OwnLogSoftmax)")
+
+
+# ------------------------------------------------------------------ trial 7: targets and inputs of the wrong kind
+@pytest.mark.parametrize("loss, y, x_int, message", [
+    # one-hot targets with nll: vmap's "Index tensor must have the same number of dimensions" before
+    ("nll", np.eye(3)[np.arange(12) % 3], False,
+     "nll takes class indices shaped (12,) for the output (12, 3), got y of shape (12, 3) (one-hot or soft targets "
+     "go with loss cross_entropy"),
+    ("nll", (np.arange(12) % 3).reshape(12, 1), False, "got y of shape (12, 1)"),
+    # fractional labels: nll was told to "give soft labels" (it takes none), and "must be integers" contradicted
+    # the documented whole-number floats
+    ("nll", np.r_[0.5, np.zeros(11)], False, "nll targets of shape (12,) are class indices: whole numbers "
+                                             "(integers, or floats such as 2.0), got 0.5 (entry 0)"),
+    ("cross_entropy", np.r_[0.0, 1.25, np.zeros(10)], False, "got 1.25 (entry 1); give soft labels or one-hot"),
+    # integer inputs are kept integer (token ids): torch's dtype error now says why
+    ("cross_entropy", np.arange(12) % 3, True, "(x is int64: integer inputs are kept as they are, for token ids; "
+                                               "save x as floats if the model takes numbers)"),
+])
+def test_targets_and_inputs_of_the_wrong_kind_say_what_is_expected(iris, capsys, loss, y, x_int, message):
+    factory = "net.py:make_logsoftmax" if loss == "nll" else "net.py:make_mlp"
+    x = np.arange(48).reshape(12, 4) if x_int else np.random.default_rng(0).normal(size=(12, 4))
+    np.savez(iris / "bad.npz", x=x, y=y)
+    code = main(["landscape", "--model", factory, "--data", "bad.npz", "--loss", loss, "--slice", "1", "--grid", "3",
+                 "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(_lines(err)) == 1 and message in err, err
