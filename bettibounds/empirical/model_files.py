@@ -17,7 +17,9 @@
 * ``model.compile``: ``true`` evaluates the grid with ``torch.compile`` (the model engine's
   ``compile`` option; default ``false``).
 * ``model.weights``: a state_dict saved with ``torch.save(model.state_dict(), path)``, read with
-  ``torch.load(path, weights_only=True)`` (no pickled code runs) and loaded strictly.
+  ``torch.load(path, weights_only=True)`` (no pickled code runs) and loaded strictly. The factory
+  runs with torch's random generator seeded 0 (then restored), so a model without weights is the
+  same initialisation at every run (a model experiment notes it: :data:`NO_WEIGHTS`).
 * ``data``: ``"file"`` a ``.npz`` (arrays named by ``"x"`` and ``"y"``, default ``x`` and ``y``) or a
   ``.pt`` dictionary of tensors (read with ``weights_only=True``); or inline ``"x"`` / ``"y"`` lists.
   ``samples`` and ``seed``: a seeded subset.
@@ -36,6 +38,7 @@ Relative paths are relative to the experiment file's folder. Every error is one 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import re
 import uuid
@@ -297,7 +300,13 @@ def _model_loss_data(path, obj, top: set, what: str, factory, weights, data) -> 
         msec["weights"], w_base = weights, cwd
     if "factory" not in msec:
         raise InvalidSpecError(f"{what} needs model.factory (or --model file.py:function)")
-    model = load_factory(msec["factory"], fac_base, msec.get("kwargs"))
+    import torch
+
+    # the factory under a seeded random generator (then restored): without weights the model is its
+    # initialisation, which must be the same at every run (trial 7: two runs, two different centres)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = load_factory(msec["factory"], fac_base, msec.get("kwargs"))
     if msec.get("weights") is not None:
         sd = load_state_dict(_resolve(w_base, msec["weights"], "model.weights"), "model.weights")
         model = load_weights(model, sd)
@@ -330,12 +339,20 @@ def load_model_experiment(path=None, *, obj: dict | None = None, factory: str | 
     for key in ("region", "grid"):
         if key not in obj:
             raise InvalidSpecError(f'a model experiment needs "{key}"')
-    return experiment_from_model(
+    exp = experiment_from_model(
         model, x, y, loss=loss or lsec.get("kind", "mse"), reduction=reduction or lsec.get("reduction", "torch"),
         region=_region(base, obj["region"]), grid=obj["grid"], levels=obj.get("levels"),
         homology_dims=obj.get("homology_dims"), parameters=msec.get("parameters"),
         mode=mode or msec.get("mode", "refuse"),
         samples=dsec.get("samples"), seed=dsec.get("seed", 0), compile=msec.get("compile", False))
+    if msec.get("weights") is None:
+        exp = dataclasses.replace(exp, notes=exp.notes + (NO_WEIGHTS,))
+    return exp
+
+
+#: the note of a model experiment without weights
+NO_WEIGHTS = ("no weights given (model.weights or --weights): the model is the factory's own initialisation, made "
+              "with torch's random generator seeded 0 (the same at every run)")
 
 
 def load_path_file(path=None, *, obj: dict | None = None, factory: str | None = None, weights: str | None = None,
@@ -375,7 +392,7 @@ def load_path_file(path=None, *, obj: dict | None = None, factory: str | None = 
     else:
         to_base = base
     if psec.get("to") is None:
-        raise InvalidSpecError("a path file needs path.to, the state_dict the path ends at (or --to b.pt)")
+        raise InvalidSpecError("path needs the state_dict the path ends at: --to b.pt, or path.to in a path file")
     other = load_state_dict(_resolve(to_base, psec.pop("to"), "path.to"), "path.to")
     return {"model_a": model, "model_b": other, "x": x, "y": y, "loss": loss or lsec.get("kind", "mse"),
             "reduction": reduction or lsec.get("reduction", "torch"), "parameters": msec.get("parameters"),

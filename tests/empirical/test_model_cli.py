@@ -73,7 +73,8 @@ def test_path_from_flags_and_from_a_path_file(ring, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["path"], "path needs a path file, or --model"),
-    (["path", "--model", "net.py:make", "--weights", "a.pt", "--data", "data.npz"], "needs path.to"),
+    (["path", "--model", "net.py:make", "--weights", "a.pt", "--data", "data.npz"],
+     "path needs the state_dict the path ends at: --to b.pt"),
     (["path", "--model", "net.py:make", "--to", "missing.pt", "--data", "data.npz"], "path.to: no file"),
     (["path", "--model", "net.py:make", "--to", "b.pt"], 'a path file needs "data"'),
     (["path", "bad.json"], "path: unknown keys ['radius']"),
@@ -277,3 +278,25 @@ def test_a_model_file_without_a_region_asks_for_one(tmp_path, monkeypatch, capsy
     assert main(["landscape", "exp.json", "--slice", "1", "--grid", "5", "--no-progress", "--refine", "1",
                  "--no-local-search", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["sample"]["grid"] == [5]
+
+
+def test_a_model_without_weights_is_the_same_seeded_initialisation_at_every_run(tmp_path, monkeypatch, capsys):
+    """Trial 7: without --weights two runs gave two different centres (an unseeded initialisation), and
+    nothing said so. The factory runs with torch's generator seeded 0 (restored after), and the result notes it."""
+    (tmp_path / "fresh.py").write_text("import torch\n\n\ndef make():\n    return torch.nn.Sequential("
+                                       "torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2))\n")
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "data.npz", x=rng.normal(size=(6, 3)), y=rng.normal(size=(6, 2)))
+    monkeypatch.chdir(tmp_path)
+    argv = ["landscape", "--model", "fresh.py:make", "--data", "data.npz", "--grid", "3", "--refine", "1",
+            "--no-local-search", "--no-progress", "--json"]
+    torch.manual_seed(123)
+    state = torch.random.get_rng_state()
+    first = run_json(capsys, *argv)
+    assert torch.equal(torch.random.get_rng_state(), state)  # the caller's generator is left as it was
+    torch.manual_seed(456)
+    second = run_json(capsys, *argv)
+    assert first["diagram"] == second["diagram"] and first["resolution"] == second["resolution"]
+    assert any(n.startswith("no weights given") for n in first["sample"]["model"]["notes"])
+    assert main(argv[:-1]) == 0
+    assert "note: no weights given (model.weights or --weights)" in capsys.readouterr().out
