@@ -63,7 +63,9 @@ def add_parser(sub) -> None:
     mg.add_argument("--model", metavar="FILE.py:FACTORY", help="a function in your Python file that returns the "
                                                               "torch.nn.Module")
     mg.add_argument("--weights", metavar="FILE.pt", help="its state_dict, read with torch.load(weights_only=True)")
-    mg.add_argument("--data", metavar="FILE.npz", help="the data: arrays x and y (.npz, or a .pt dict of tensors)")
+    mg.add_argument("--data", metavar="FILE.npz[:X,Y]",
+                    help="the data: arrays x and y (.npz, or a .pt dict of tensors); FILE.npz:x_train,y_train "
+                         "names other arrays")
     mg.add_argument("--loss", help="mse, bce, bce_with_logits, cross_entropy or nll")
     mg.add_argument("--reduction", choices=("torch", "theory"),
                     help="torch (default: torch's reduction='mean': over all elements for mse/bce, over the "

@@ -29,7 +29,9 @@ def add_parser(sub) -> None:
     pa.add_argument("--weights", metavar="A.pt",
                     help="the state_dict the path starts at (read with torch.load(weights_only=True))")
     pa.add_argument("--to", metavar="B.pt", help="the state_dict the path ends at (the same architecture)")
-    pa.add_argument("--data", metavar="FILE.npz", help="the data: arrays x and y (.npz, or a .pt dict of tensors)")
+    pa.add_argument("--data", metavar="FILE.npz[:X,Y]",
+                    help="the data: arrays x and y (.npz, or a .pt dict of tensors); FILE.npz:x_train,y_train "
+                         "names other arrays")
     pa.add_argument("--loss", help="mse, bce, bce_with_logits, cross_entropy or nll (default: the path "
                                    "file's loss.kind, else mse; classifiers want cross_entropy)")
     pa.add_argument("--reduction", choices=("torch", "theory"),

@@ -233,8 +233,14 @@ def _data(base: Path, data) -> tuple:
             # file may hold other arrays (a test split...), which are not read; class labels keep their dtype.
             # A model's data may exceed the 1 GiB limit on other inputs: up to a third of the free memory (the
             # file's bytes and the arrays are both held while it is read)
-            arrays = read_npz(path, tuple(dict.fromkeys((xk, yk))), "data.file", others=True, float64=False,
-                              limit=max(MAX_FILE_BYTES, available_bytes() // 3))
+            try:
+                arrays = read_npz(path, tuple(dict.fromkeys((xk, yk))), "data.file", others=True, float64=False,
+                                  limit=max(MAX_FILE_BYTES, available_bytes() // 3))
+            except InvalidSpecError as exc:
+                if "needs arrays named" not in str(exc):
+                    raise
+                raise InvalidSpecError(f"{exc}; name the arrays with --data FILE.npz:X,Y, or \"x\" and \"y\" in the "
+                                       "file's \"data\" section") from None
         else:
             try:
                 arrays = torch.load(path, map_location="cpu", weights_only=True)
@@ -319,6 +325,9 @@ def _model_loss_data(path, obj, top: set, what: str, factory, weights, data) -> 
     if data is not None:
         dsec = {k: v for k, v in dsec.items() if k in ("samples", "seed")}
         dsec["file"], d_base = data, cwd
+        named = re.fullmatch(r"(.+):([^,:/]+),([^,:/]+)", data) if isinstance(data, str) else None
+        if named is not None and not Path(data).exists():  # FILE:X,Y names the arrays (x_train, y_train...)
+            dsec["file"], dsec["x"], dsec["y"] = named.group(1), named.group(2), named.group(3)
     if not dsec:
         raise InvalidSpecError(f'{what} needs "data" (or --data file.npz)')
     x, y = _data(d_base, dsec)

@@ -300,3 +300,20 @@ def test_a_model_without_weights_is_the_same_seeded_initialisation_at_every_run(
     assert any(n.startswith("no weights given") for n in first["sample"]["model"]["notes"])
     assert main(argv[:-1]) == 0
     assert "note: no weights given (model.weights or --weights)" in capsys.readouterr().out
+
+
+def test_data_arrays_named_on_the_command_line(tmp_path, monkeypatch, capsys):
+    """Trial 7: a file of x_train/y_train/x_test/y_test could be used only through an experiment file."""
+    (tmp_path / "mlp.py").write_text(MLP)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(6, 3)), rng.normal(size=(6, 2))
+    np.savez(tmp_path / "split.npz", x_train=x, y_train=y, x_test=x[:2], y_test=y[:2])
+    np.savez(tmp_path / "plain.npz", x=x, y=y)
+    monkeypatch.chdir(tmp_path)
+    common = ["--model", "mlp.py:make", "--grid", "3", "--refine", "1", "--no-local-search", "--no-progress", "--json"]
+    named = run_json(capsys, "landscape", "--data", "split.npz:x_train,y_train", *common)
+    plain = run_json(capsys, "landscape", "--data", "plain.npz", *common)
+    assert named["diagram"] == plain["diagram"] and named["sample"]["model"]["data"] == plain["sample"]["model"]["data"]
+    assert main(["landscape", "--data", "split.npz", *common]) == 2
+    err = capsys.readouterr().err
+    assert "x, y missing" in err and "name the arrays with --data FILE.npz:X,Y" in err and len(err.splitlines()) == 1
