@@ -317,3 +317,16 @@ def test_data_arrays_named_on_the_command_line(tmp_path, monkeypatch, capsys):
     assert main(["landscape", "--data", "split.npz", *common]) == 2
     err = capsys.readouterr().err
     assert "x, y missing" in err and "name the arrays with --data FILE.npz:X,Y" in err and len(err.splitlines()) == 1
+
+
+def test_an_overflowing_region_is_one_line(tmp_path, monkeypatch, capsys):
+    """Trial 7: --span 1e154 printed numpy's warnings and 'the fused engine ... differed by nan relative' before the
+    overflow error (7 lines). The route's check compares equal infinities as equal; the error is one line."""
+    (tmp_path / "mlp.py").write_text(MLP)
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "data.npz", x=rng.normal(size=(6, 3)), y=rng.normal(size=(6, 2)))
+    monkeypatch.chdir(tmp_path)
+    assert main(["landscape", "--model", "mlp.py:make", "--data", "data.npz", "--span", "1e154", "--grid", "11",
+                 "--refine", "1", "--no-progress", "--levels", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "the loss is not finite (overflow)" in err and len(err.splitlines()) == 1, err
