@@ -224,7 +224,11 @@ class LandscapeResult:
                 lines.append(f"  hypothesis [{h.status}]: {h.text}" + (f" ({h.reason})" if h.reason else ""))
             if self.model is not None and self.model.get("bound_levels_note"):
                 lines.append(f"note: {self.model['bound_levels_note']}")
-        lines += ["", f"{'level':>12}  {'betti ' + str(self.dims):<22} {'clipped':<8} {'stable':<7} bound"]
+        if not self.levels:  # (an empty table said nothing: trial 7)
+            lines += ["", "levels: none given (--levels C1,C2,... or \"levels\" in the experiment file): no Betti "
+                          "numbers reported; the persistence diagram is in the JSON and the plots"]
+        else:
+            lines += ["", f"{'level':>12}  {'betti ' + str(self.dims):<22} {'clipped':<8} {'stable':<7} bound"]
         for r in self.levels:
             cmp = r["comparison"]
             if cmp is None:

@@ -330,3 +330,13 @@ def test_an_overflowing_region_is_one_line(tmp_path, monkeypatch, capsys):
                  "--refine", "1", "--no-progress", "--levels", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert "the loss is not finite (overflow)" in err and len(err.splitlines()) == 1, err
+
+
+def test_a_landscape_without_levels_says_so(tmp_path, monkeypatch, capsys):
+    (tmp_path / "mlp.py").write_text(MLP)
+    np.savez(tmp_path / "data.npz", x=np.ones((3, 3)), y=np.zeros((3, 2)))
+    monkeypatch.chdir(tmp_path)
+    assert main(["landscape", "--model", "mlp.py:make", "--data", "data.npz", "--grid", "3", "--refine", "1",
+                 "--no-local-search", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "levels: none given (--levels C1,C2,..." in out and "level  betti" not in out
