@@ -26,7 +26,7 @@ from .._lib.lazy import lazy_exports
 #: the public API, name -> module
 _PUBLIC = {
     "Barcode": "core", "BarcodeBar": "core", "to_score": "core",
-    "grid_barcode": "grid", "barcode_of_points": "points", "sample_barcode": "sampling",
+    "grid_barcode": "grid", "grid_bar_caveats": "grid", "barcode_of_points": "points", "sample_barcode": "sampling",
     "BarcodeWarning": "sampling", "minima_graph_barcode": "minima", "MinimaGraph": "minima", "descend": "minima",
     "relax_paths": "relax", "relax_paths_adaptive": "relax", "PathRelaxation": "relax", "MLPEvaluator": "backprop",
     "canonical_form": "quotient", "QuotientInfo": "quotient",

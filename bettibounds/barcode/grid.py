@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import InvalidSpecError
 from .core import Barcode, BarcodeBar, sorted_bars
 
-__all__ = ["grid_barcode", "grid_coordinates"]
+__all__ = ["grid_barcode", "grid_coordinates", "grid_bar_caveats", "EDGE_CAVEAT"]
 
 
 def grid_barcode(sample, max_dim: int | None = None, backend: str = "auto", axes=None) -> Barcode:
@@ -101,3 +101,23 @@ def grid_coordinates(barcode: Barcode, index) -> list[float]:
         raise InvalidSpecError(f"index must be {len(axes)} grid indices within the shape "
                                f"{[len(a) for a in axes]}, got {index!r}")
     return [float(axes[a][i]) for a, i in enumerate(index)]
+
+
+#: a grid bar born on the grid's boundary: its minimum may lie outside the region
+EDGE_CAVEAT = "born on the grid's edge"
+
+
+def grid_bar_caveats(barcode) -> list[str]:
+    """What to keep in mind about each bar of a grid barcode (in the order of ``barcode.bars``): ""
+    or :data:`EDGE_CAVEAT` for an index-0 segment born at a vertex on the grid's boundary -- the
+    loss may fall further outside the region, so its "minimum" can be the region's edge rather than a
+    minimum of the loss (a line through two separable classifiers' weights, whose loss falls outward:
+    a new user's trial). Nothing for other barcodes or other indices (their locations are cells).
+    """
+    shape = barcode.meta.get("shape") if barcode.source == "grid" else None
+    out = []
+    for b in barcode.bars:
+        edge = (shape is not None and b.dim == 0 and len(b.birth_at) == len(shape)
+                and any(i == 0 or i == n - 1 for i, n in zip(b.birth_at, shape)))
+        out.append(EDGE_CAVEAT if edge else "")
+    return out

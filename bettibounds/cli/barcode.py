@@ -189,6 +189,11 @@ def run(args: argparse.Namespace) -> int:
 
             written = [stage.final(w) for w in plot_all(barcode, stage.path, values)]
         d = barcode.to_dict(args.norm, args.dim, args.normalize)
+        if barcode.source == "grid":
+            from ..barcode.grid import grid_bar_caveats
+
+            for bar, caveat in zip(d["bars"], grid_bar_caveats(barcode)):
+                bar["caveat"] = caveat
         if args.json:
             d["n_params"] = exp.n_params
             d["model"] = exp.record() if hasattr(exp, "record") else None
@@ -354,10 +359,17 @@ def _barcode_text(barcode, score, n_params, written) -> str:
             return str(list(loc))
         return "(" + ", ".join(f"{axes[i][j]:.4g}" for i, j in enumerate(loc)) + ")"
 
+    caveats: dict = {}
+    if barcode.source == "grid":
+        from ..barcode.grid import EDGE_CAVEAT, grid_bar_caveats
+
+        caveats = {id(b): c for b, c in zip(barcode.bars, grid_bar_caveats(barcode))}
     for b in bars[:25]:
         note = f"refined (graph estimate {b.estimate:.6g})" if b.refined else ("essential" if b.essential else "")
         if b.cluster_size is not None:
             note = f"cluster {b.cluster_size}" + (f", {note}" if note else "")
+        if caveats.get(id(b)):
+            note = ", ".join(n for n in (note, caveats[id(b)]) if n)
         death = "inf" if b.essential else f"{b.death:.6g}"
         lines.append(f"{b.dim:>5} {b.birth:>12.6g} {death:>12}  {where(b.birth_at):<16} {where(b.death_at):<16} {note}")
     if len(bars) > 25:
@@ -368,6 +380,12 @@ def _barcode_text(barcode, score, n_params, written) -> str:
     elif axes is not None:
         lines.append("locations are coordinates (t_1, ...) on the grid's axes; --json gives them as grid indices "
                      "with the axes in meta.axes")
+    edge = [b for b in barcode.bars if not b.essential and caveats.get(id(b))]
+    if edge:
+        total = sum(1 for b in barcode.bars if b.dim == 0 and not b.essential)
+        lines.append(f"note: {len(edge)} of the {total} finite index-0 segments {EDGE_CAVEAT} (their minima are "
+                     "vertices on the region's boundary, where the loss may fall further outside: widen the region "
+                     "to tell a minimum from the edge)")
     lines += [f"warning: {w}" for w in m.get("warnings", [])]
     if written:
         lines.append("plots: " + ", ".join(written))

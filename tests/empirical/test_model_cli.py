@@ -340,3 +340,24 @@ def test_a_landscape_without_levels_says_so(tmp_path, monkeypatch, capsys):
                  "--no-local-search", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "levels: none given (--levels C1,C2,..." in out and "level  betti" not in out
+
+
+def test_barcode_flags_segments_born_on_the_grid_edge(ring, capsys):
+    """Trial 7: on a line whose loss falls outward, the TO-score came from minima at the ends of the range, and
+    nothing said so. On the ring valley's line a = -1 + t, t in [0.2, 1.5] (loss (a^2 - 1)^2: falling towards both
+    ends), both minima are the grid's end vertices; the one finite segment is flagged, in the text and the JSON."""
+    (ring / "line.json").write_text(json.dumps({
+        "model": {"factory": "net.py:make", "weights": "a.pt"}, "data": {"file": "data.npz"}, "loss": {"kind": "mse"},
+        "region": {"kind": "slice", "directions": [[1.0, 0.0]], "low": [0.2], "high": [1.5]}, "grid": [27]}))
+    assert main(["barcode", "line.json", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "note: 1 of the 1 finite index-0 segments born on the grid's edge" in out, out
+    d = run_json(capsys, "barcode", "line.json", "--no-progress", "--json")
+    finite = [b for b in d["bars"] if b["death"] is not None]
+    assert [b["caveat"] for b in finite] == ["born on the grid's edge"] and finite[0]["birth_at"] == [26]
+    # interior minima (a = -1 and 1: t = 0 and 2) are not flagged
+    (ring / "line.json").write_text(json.dumps({
+        "model": {"factory": "net.py:make", "weights": "a.pt"}, "data": {"file": "data.npz"}, "loss": {"kind": "mse"},
+        "region": {"kind": "slice", "directions": [[1.0, 0.0]], "low": [-0.5], "high": [2.5]}, "grid": [41]}))
+    d = run_json(capsys, "barcode", "line.json", "--no-progress", "--json")
+    assert [b["caveat"] for b in d["bars"] if b["death"] is not None] == [""]
