@@ -462,11 +462,8 @@ def engine_evaluations(points: int, per_point: float, nbytes: float = 0.0) -> Co
     return _part(f"the loss at {points} points", points * per_point, nbytes)
 
 
-#: loss-and-gradient evaluations of one L-BFGS-B polish from a grid minimum, for the estimate: measured 6-9 (2-D
-#: slices of examples/slice_2d.json and of a digits CNN, the 4-D box of examples/tiny_box.json; the start is within
-#: a grid cell of a minimum and L-BFGS-B converges superlinearly there), counted with a margin of about 3x. The
-#: polish itself stops at 100 iterations (the old estimate, 8 starts x 100 iterations x 2 evaluations, was 10-100x
-#: the measured time; docs/benchmarks.md, "Time estimates")
+#: loss-and-gradient evaluations of one L-BFGS-B polish from a grid minimum (a cell from it: superlinear), with a
+#: margin of about 3x over the measured 6-9 (slices and a box; docs/benchmarks.md, "Time estimates")
 LOCAL_SEARCH_EVALUATIONS = 25
 
 
