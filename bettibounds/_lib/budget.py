@@ -468,9 +468,8 @@ LOCAL_SEARCH_EVALUATIONS = 25
 
 
 def local_search(starts: int, per_start: float, evaluations: int = LOCAL_SEARCH_EVALUATIONS) -> Cost:
-    """L-BFGS-B polishes of ``starts`` grid minima, one point at a time: about ``evaluations``
-    loss-and-gradient evaluations each (:data:`LOCAL_SEARCH_EVALUATIONS`), ``per_start`` seconds apiece
-    (a pilot's forward and backward pass at one point)."""
+    """L-BFGS-B polishes of ``starts`` grid minima: ``evaluations`` loss-and-gradient evaluations each,
+    ``per_start`` seconds apiece (a pilot's forward and backward pass at one point)."""
     return _part(f"the local search from {starts} grid minima", starts * evaluations * per_start)
 
 
