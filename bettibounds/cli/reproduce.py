@@ -29,8 +29,8 @@ def add_parser(sub) -> None:
 #: what each scale took on the 2-core development machine (docs/benchmarks.md, "Reproduction report"): the
 #: announcement's estimate
 SCALE_TIMES = {"smoke": "about 20 s", "quick": "about 2-3 min",
-               "full": "about 2-2.5 hours (mostly the barcode sweep: 3.8 CPU hours, measured; --scheduler spreads it "
-                       "over Dask)"}
+               "full": "about 2-2.5 hours (mostly the barcode sweep: 3.8-4.1 CPU hours, measured; --scheduler spreads "
+                       "it over Dask: about 31 min on 8 workers)"}
 
 
 def _section_done(i: int, n: int, name: str, seconds: float) -> None:
