@@ -208,14 +208,16 @@ def _npy_header(fh, name: str, where: str) -> tuple[tuple[int, ...], np.dtype, b
 
 
 def read_npz(path: Any, names: tuple[str, ...] | list[str], what: str = "data file", *,
-             limit: int | None = None, others: bool = False, float64: bool = True) -> dict[str, np.ndarray]:
+             limit: int | None = None, others: bool = False, float64: bool = True,
+             missing_hint: str = "") -> dict[str, np.ndarray]:
     """The arrays ``names`` of an ``.npz`` file, as finite float64 numpy arrays.
 
     Every name must be present and, unless ``others``, no other array may be (a misspelt name is
     an error, not ignored; with ``others`` the other arrays are neither checked nor read); each must
     have a real numeric (bool, integer or floating) dtype and hold the data its header declares. The
     declared sizes are checked against the available memory before any array is read.
-    ``float64=False`` keeps each array's own dtype (integer class labels stay integers).
+    ``float64=False`` keeps each array's own dtype (integer class labels stay integers);
+    ``missing_hint`` ends the message about missing arrays (how the caller names them).
     """
     from .memory import available_bytes
 
@@ -242,7 +244,7 @@ def read_npz(path: Any, names: tuple[str, ...] | list[str], what: str = "data fi
     extra = sorted(set(arrays) - set(names))
     if missing:
         raise InvalidSpecError(f"{where}: the .npz file needs arrays named {', '.join(names)}; "
-                               f"{', '.join(missing)} missing (it holds {sorted(arrays) or 'none'})")
+                               f"{', '.join(missing)} missing (it holds {sorted(arrays) or 'none'}){missing_hint}")
     if extra and not others:
         raise InvalidSpecError(f"{where}: unknown arrays {extra} in the .npz file; accepted: {', '.join(names)}")
     out: dict[str, np.ndarray] = {}

@@ -105,19 +105,19 @@ def staged_outputs(directory: Any, what: str = "the plots"):
         sys.stdout.flush()
 
 
-def int_list(text: str) -> list[int]:
-    """``"8,8,8"`` as [8, 8, 8] (the --widths syntax); a typo such as ``"3,,3"`` is refused."""
+def int_list(text: str, option: str = "--widths", example: str = "8,8,8") -> list[int]:
+    """``"8,8,8"`` as [8, 8, 8] (the syntax of --widths, landscape's --grid); a typo such as ``"3,,3"``
+    is refused."""
+    what = f"{option} takes comma-separated positive integers such as {example}; got {text!r}"
     if not isinstance(text, str):
-        raise InvalidSpecError(f"--widths takes comma-separated positive integers such as 8,8,8; got {text!r}")
+        raise InvalidSpecError(what)
     tokens = text.replace(" ", "").split(",")
     try:
         if "" in tokens:  # "3,,3" or "3," is a typo, not [3, 3]
             raise ValueError
         return [int(t) for t in tokens]
     except ValueError:
-        raise InvalidSpecError(
-            f"--widths takes comma-separated positive integers such as 8,8,8; got {text!r}"
-        ) from None
+        raise InvalidSpecError(what) from None
 
 
 # ------------------------------------------------------------- parent parsers

@@ -17,6 +17,7 @@ from .common import (
     check_scheduler_args,
     engine_device,
     engine_options,
+    int_list,
     json_option,
     output_dir,
     plot_option,
@@ -154,11 +155,7 @@ def region_from_flags(args: argparse.Namespace, obj: dict) -> dict:
             if "grid" not in obj or args.slice is not None:
                 obj["grid"] = [41 if dim is not None and dim <= 2 else 11] * (dim or 2)
         else:
-            try:
-                sizes = [int(t) for t in args.grid.split(",")]
-            except ValueError:
-                raise InvalidSpecError(f"--grid takes points per axis such as 41 or 41,31; got {args.grid!r}") \
-                    from None
+            sizes = int_list(args.grid, "--grid", "41 or 41,31")
             for n in sizes:
                 count("--grid", n, 2)
             if len(sizes) == 1 and dim is not None:

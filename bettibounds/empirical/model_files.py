@@ -233,14 +233,10 @@ def _data(base: Path, data) -> tuple:
             # file may hold other arrays (a test split...), which are not read; class labels keep their dtype.
             # A model's data may exceed the 1 GiB limit on other inputs: up to a third of the free memory (the
             # file's bytes and the arrays are both held while it is read)
-            try:
-                arrays = read_npz(path, tuple(dict.fromkeys((xk, yk))), "data.file", others=True, float64=False,
-                                  limit=max(MAX_FILE_BYTES, available_bytes() // 3))
-            except InvalidSpecError as exc:
-                if "needs arrays named" not in str(exc):
-                    raise
-                raise InvalidSpecError(f"{exc}; name the arrays with --data FILE.npz:X,Y, or \"x\" and \"y\" in the "
-                                       "file's \"data\" section") from None
+            arrays = read_npz(path, tuple(dict.fromkeys((xk, yk))), "data.file", others=True, float64=False,
+                              limit=max(MAX_FILE_BYTES, available_bytes() // 3),
+                              missing_hint="; name the arrays with --data FILE.npz:X,Y, or \"x\" and \"y\" in the "
+                                           "file's \"data\" section")
         else:
             try:
                 arrays = torch.load(path, map_location="cpu", weights_only=True)

@@ -171,10 +171,9 @@ def fast_logistic(x: torch.Tensor) -> torch.Tensor:
     return _FastActivation.apply(_checked(x, "fast_logistic"), 1)
 
 
-#: the functions :class:`FastActivations` replaces, and by what
-_REPLACED = {torch.tanh: fast_tanh, torch.Tensor.tanh: fast_tanh, torch.nn.functional.tanh: fast_tanh,
-             torch.sigmoid: fast_logistic, torch.Tensor.sigmoid: fast_logistic,
-             torch.nn.functional.sigmoid: fast_logistic, torch.special.expit: fast_logistic}
+#: the functions :class:`FastActivations` replaces, and by which activation (0: tanh, 1: the logistic)
+_REPLACED = {torch.tanh: 0, torch.Tensor.tanh: 0, torch.nn.functional.tanh: 0, torch.sigmoid: 1,
+             torch.Tensor.sigmoid: 1, torch.nn.functional.sigmoid: 1, torch.special.expit: 1}
 
 
 class FastActivations(torch.overrides.TorchFunctionMode):
@@ -183,10 +182,10 @@ class FastActivations(torch.overrides.TorchFunctionMode):
     torch unchanged."""
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
-        fast = _REPLACED.get(func)
-        if fast is not None and not kwargs and len(args) == 1:
+        act = _REPLACED.get(func)
+        if act is not None and not kwargs and len(args) == 1:
             x = args[0]
             if isinstance(x, torch.Tensor) and x.device.type == "cpu" and x.dtype in (torch.float64, torch.float32) \
                     and not (x.requires_grad and torch.is_grad_enabled()):
-                return fast(x)
+                return _FastActivation.apply(x, act)  # (checked here: fast_tanh's own check would repeat it)
         return func(*args, **(kwargs or {}))

@@ -245,7 +245,7 @@ def test_landscape_of_a_model_from_flags_alone(tmp_path, monkeypatch, capsys):
     (["landscape"], "landscape needs an experiment file, or a PyTorch model: --model"),
     (["landscape", "exp.json", "--span", "2"], "--span and --seed make a new slice with --slice K"),
     (["landscape", "exp.json", "--grid", "3,3,3"], "--grid gives 3 axes but the region has 2"),
-    (["landscape", "exp.json", "--grid", "3,a"], "--grid takes points per axis such as 41 or 41,31"),
+    (["landscape", "exp.json", "--grid", "3,a"], "--grid takes comma-separated positive integers such as 41 or 41,31"),
     (["landscape", "exp.json", "--grid", "1"], "--grid must be >= 2"),
     (["landscape", "--model", "mlp.py:make", "--data", "data.npz", "--slice", "0"], "--slice must be >= 1"),
     (["landscape", "--model", "mlp.py:make", "--data", "data.npz", "--span", "-1"], "--span must be a positive"),
