@@ -489,6 +489,12 @@ def gen_argv(rng: random.Random, valid: dict[str, str]) -> list[str]:
             _opt(rng, argv, flag, val, 0.7)
         if rng.random() < 0.2:
             argv.append("--normalize")
+        if rng.random() < 0.05:  # PyTorch-model options with no model file in the corpus: refused, or junk
+            _opt(rng, argv, rng.choice(["--model", "--weights", "--loss", "--reduction", "--mode"]),
+                 ["@MISSING@", "@EXISTING_FILE@", "x.py:f", "mse", "theory", "eval", "refuse", "train"], 0.7)
+        if rng.random() < 0.05:  # a model's region flags on a spec experiment (refused), or junk values
+            _opt(rng, argv, rng.choice(["--slice", "--span", "--grid"]),
+                 ["2", "0", "-1", "1e9", "nan", "41,41", "3,a", ""], 0.7)
         _engine_opts(rng, argv)
         if rng.random() < 0.3:
             argv.append("--json")

@@ -22,6 +22,7 @@ from .common import (
     scheduler_options,
     staged_outputs,
 )
+from .model_flags import model_options, region_from_flags, slice_options
 
 __all__ = ["add_parser", "run"]
 
@@ -51,7 +52,9 @@ def add_parser(sub) -> None:
     bc.add_argument("experiment", nargs="?", help="experiment JSON (network, loss, data; region/grid for grid "
                                                   "mode), or a model experiment (a \"model\" section: docs/usage.md)")
     bc.add_argument("--network", metavar="FILE", help="JSON with \"network\" and \"loss\" (instead of an experiment)")
-    bc.add_argument("--data", metavar="FILE", help="data: JSON {\"x\": [...], \"y\": [...]} or .npz with arrays x, y")
+    bc.add_argument("--data", metavar="FILE", help="with --network: JSON {\"x\": [...], \"y\": [...]} or .npz with "
+                    "arrays x, y; with a PyTorch model (--model, or a model experiment file, whose data it replaces): "
+                    "FILE.npz[:X,Y] or a .pt dict of tensors, as for landscape")
     bc.add_argument("--minima", type=int, metavar="N",
                     help="sample mode: N gradient-descent starts (default 64; 0: uniform samples only, no descents)")
     bc.add_argument("--uniform", type=int, default=None,
@@ -88,26 +91,39 @@ def add_parser(sub) -> None:
     bc.add_argument("--norm", default="sum", choices=("sum", "max", "l2"), help="TO-score norm (default sum)")
     bc.add_argument("--normalize", action="store_true", help="TO-score divided by max f - min f")
     bc.add_argument("--dim", type=int, default=0, help="segment index of the TO-score (default 0)")
-    bc.add_argument("--seed", type=int, default=0,
-                    help="sample mode: seed of the uniform points and the starts (grid mode: the experiment's own "
-                         "direction seed applies)")
+    bc.add_argument("--seed", type=int, default=None,
+                    help="sample mode: seed of the uniform points and the starts (default 0); grid mode: the seed of "
+                         "the slice --slice makes (or a PyTorch model's default slice; default 0), else the "
+                         "experiment's own direction seed applies")
+    model_options(bc, data=False)
+    slice_options(bc, seed=False)
     bc.set_defaults(handler=run)
 
 
 def _barcode_experiment(args):
     """The experiment of ``bettibounds barcode``: a file (an experiment file, or a model experiment with a
-    "model" section), or --network plus --data (every file read strictly, by :mod:`bettibounds._lib.readers`)."""
+    "model" section), a PyTorch model from the flags (--model, ...), or --network plus --data (every file read
+    strictly, by :mod:`bettibounds._lib.readers`)."""
     from .._lib.readers import read_json, read_npz
     from .._lib.schema import check_keys
-    from ..empirical.experiment import parse_experiment
-    from ..empirical.model_files import load_any_experiment
+    from ..empirical.experiment import load_experiment, parse_experiment
+    from ..empirical.model_files import is_model_experiment
 
+    if args.model is not None or (args.experiment and is_model_experiment(args.experiment)):
+        return _model_experiment(args)
+    model_flags = [f"--{n}" for n in ("weights", "loss", "reduction", "mode", "slice", "span", "grid")
+                   if getattr(args, n) is not None]
+    if model_flags:
+        verb = "applies" if len(model_flags) == 1 else "apply"
+        raise InvalidSpecError(f"{', '.join(model_flags)} {verb} to PyTorch models: add --model file.py:factory (or "
+                               "a \"model\" section in the experiment file)")
     if args.experiment and (args.network or args.data):
         raise InvalidSpecError("give either an experiment file or --network with --data, not both")
     if args.experiment:
-        return load_any_experiment(args.experiment)  # a "model" section: a PyTorch model
+        return load_experiment(args.experiment)
     if not (args.network and args.data):
-        raise InvalidSpecError("barcode needs an experiment file, or --network FILE and --data FILE")
+        raise InvalidSpecError("barcode needs an experiment file, --network FILE and --data FILE, or a PyTorch model: "
+                               "--model file.py:factory --data data.npz")
     net = check_keys("--network file", read_json(args.network, "--network file"), {"network", "loss"}, ("network",))
     if Path(args.data).suffix.lower() == ".npz":
         data = read_npz(args.data, ("x", "y"), "--data file")
@@ -117,12 +133,42 @@ def _barcode_experiment(args):
                              "data": {"x": data["x"], "y": data["y"]}})
 
 
+def _model_experiment(args):
+    """A PyTorch model's experiment for ``barcode``: the file's (if any) with the flags replacing its entries, as
+    ``landscape`` reads it; in grid mode --slice, --span, --seed and --grid give or replace the region and grid
+    (without a file: a filter-normalised 2-D slice, span 1, 41 points per axis). Sample mode (--minima) samples a box
+    of all the model's parameters (--box), so the region flags are refused there."""
+    from .._lib.readers import read_json
+    from ..empirical.model_files import load_model_experiment
+
+    try:
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise missing_extra("empirical", exc, "PyTorch models") from None
+    if args.network is not None:
+        raise InvalidSpecError("--network describes a network of the built-in kind; a PyTorch model (--model, or a "
+                               "model experiment file) brings its own: drop --network")
+    obj = {} if args.experiment is None else read_json(args.experiment, "experiment file")
+    if not isinstance(obj, dict):
+        raise InvalidSpecError("a model experiment file holds a JSON object")
+    region_flags = [f"--{n}" for n in ("slice", "span", "grid") if getattr(args, n) is not None]
+    if args.minima is not None and region_flags:
+        raise InvalidSpecError(f"{', '.join(region_flags)}: options of grid mode (a slice of the model's weights), not "
+                               "used with --minima (sample mode samples a box of all the parameters: --box)")
+    if args.experiment is None or region_flags:  # (sample mode without a file: a default slice, unused there)
+        new_slice = args.slice is not None or args.experiment is None
+        obj = region_from_flags(argparse.Namespace(experiment=args.experiment, slice=args.slice, span=args.span,
+                                                grid=args.grid, seed=args.seed if new_slice else None), obj)
+    return load_model_experiment(args.experiment, obj=obj, factory=args.model, weights=args.weights, data=args.data,
+                                 loss=args.loss, reduction=args.reduction, mode=args.mode)
+
+
 def run(args: argparse.Namespace) -> int:
     from .._lib.budget import count
 
     device, dtype = engine_device(args)
     count("--dim", args.dim)
-    count("--seed", args.seed)
+    count("--seed", 0 if args.seed is None else args.seed)
     count("--refine", args.refine)
     for name in ("minima", "uniform", "steps"):
         if getattr(args, name) is not None:
@@ -201,7 +247,12 @@ def run(args: argparse.Namespace) -> int:
             d["plots"] = written
             print(json.dumps(d, indent=2))
         else:
-            print(_barcode_text(barcode, d["to_score"], exp.n_params, written))
+            text = _barcode_text(barcode, d["to_score"], exp.n_params, written)
+            if hasattr(exp, "record"):  # a PyTorch model's notes (no weights given, ...), as landscape prints them
+                from ..engines.model_forward import TRAIN_MODE_SAME
+
+                text += "".join(f"\nnote: {n}" for n in exp.record().get("notes", []) if n != TRAIN_MODE_SAME)
+            print(text)
     return 0
 
 
@@ -317,7 +368,8 @@ def _barcode_run(exp, args: argparse.Namespace, device, dtype: str, grid_mode: b
                 warnings.simplefilter("ignore", BarcodeWarning)
                 barcode = sample_barcode(kernel, low, high, uniform=sample["uniform"],
                                          starts=64 if args.minima is None else args.minima, steps=sample["steps"],
-                                         lr=sample["lr"], seed=args.seed, refine=args.refine,
+                                         lr=sample["lr"], seed=0 if args.seed is None else args.seed,
+                                         refine=args.refine,
                                          progress=args.progress, evaluator=evaluator,
                                          **protocol_options(sample["k"],
                                                             {n: getattr(args, n) for n in _PROTOCOL_OPTIONS}))

@@ -10,14 +10,11 @@ from .._lib.extras import missing_extra
 from ..errors import InvalidSpecError, ResourceLimitError
 from .common import (
     ENGINE_HELP,
-    MODE_CHOICES,
-    MODE_HELP,
     PROG,
     announce_model_compile,
     check_scheduler_args,
     engine_device,
     engine_options,
-    int_list,
     json_option,
     output_dir,
     plot_option,
@@ -25,6 +22,7 @@ from .common import (
     scheduler_options,
     staged_outputs,
 )
+from .model_flags import model_options, region_from_flags, slice_options
 
 __all__ = ["add_parser", "run"]
 
@@ -60,30 +58,8 @@ def add_parser(sub) -> None:
                          "check then uses grid values only; docs/usage.md, 'Landscapes')")
     ls.add_argument("--block", type=int, default=None,
                     help="points per Dask task, rounded up to whole kernel chunks (default: one chunk)")
-    mg = ls.add_argument_group("PyTorch models (replace the file's \"model\", \"data\" and \"loss\" entries)")
-    mg.add_argument("--model", metavar="FILE.py:FACTORY", help="a function in your Python file that returns the "
-                                                              "torch.nn.Module")
-    mg.add_argument("--weights", metavar="FILE.pt", help="its state_dict, read with torch.load(weights_only=True)")
-    mg.add_argument("--data", metavar="FILE.npz[:X,Y]",
-                    help="the data: arrays x and y (.npz, or a .pt dict of tensors); FILE.npz:x_train,y_train "
-                         "names other arrays")
-    mg.add_argument("--loss", help="mse, bce, bce_with_logits, cross_entropy or nll")
-    mg.add_argument("--reduction", choices=("torch", "theory"),
-                    help="torch (default: torch's reduction='mean': over all elements for mse/bce, over the "
-                         "samples for cross_entropy/nll) or theory (sum over outputs, mean over samples)")
-    mg.add_argument("--mode", choices=MODE_CHOICES, help=MODE_HELP)
-    rg = ls.add_argument_group("A PyTorch model's region from the command line (without an experiment file, or "
-                               "replacing its \"region\" and \"grid\")")
-    rg.add_argument("--slice", type=int, metavar="K", default=None,
-                    help="a slice through the model's weights along K random Gaussian directions, filter-normalised "
-                         "(Li et al. 2018); default 2 without an experiment file")
-    rg.add_argument("--span", type=float, metavar="S", default=None,
-                    help="each slice coordinate from -S to S, in units of the filter-normalised directions "
-                         "(default 1)")
-    rg.add_argument("--seed", type=int, default=None, help="seed of the random directions (default 0)")
-    rg.add_argument("--grid", metavar="N[,N...]", default=None,
-                    help="grid points per axis: one number for every axis, or one per axis (default 41 for one or "
-                         "two directions, 11 for three or more)")
+    model_options(ls)
+    slice_options(ls)
     ls.add_argument("--log-scale", action="store_true", help="logarithmic colour scale in the plots")
     ls.set_defaults(handler=run)
 
@@ -121,49 +97,6 @@ def _load(args: argparse.Namespace):
         raise InvalidSpecError(f"{', '.join(model_flags)} {verb} to PyTorch models: add --model file.py:factory (or "
                                "a \"model\" section in the experiment file)")
     return load_experiment(args.experiment)
-
-
-def region_from_flags(args: argparse.Namespace, obj: dict) -> dict:
-    """The model experiment ``obj`` with its ``"region"`` and ``"grid"`` replaced as ``--slice``, ``--span``,
-    ``--seed`` and ``--grid`` say: a new slice (K random filter-normalised directions, each coordinate in
-    [-S, S]) when ``--slice`` is given or the file has no region; ``--grid`` alone keeps the file's region."""
-    import math
-
-    from .._lib.budget import count
-
-    obj = dict(obj)
-    new_region = args.slice is not None or args.experiment is None
-    if not new_region and "region" not in obj:
-        raise InvalidSpecError('the experiment file has no "region": add one, or give the slice with --slice K '
-                               "[--span S] [--seed N] [--grid N]")
-    if not new_region and (args.span is not None or args.seed is not None):
-        raise InvalidSpecError("--span and --seed make a new slice with --slice K (the experiment file's region "
-                               "is kept otherwise)")
-    if new_region:
-        k = count("--slice", 2 if args.slice is None else args.slice, 1, 16)
-        span = 1.0 if args.span is None else args.span
-        if not (math.isfinite(span) and span > 0):
-            raise InvalidSpecError(f"--span must be a positive finite number, got {span}")
-        seed = count("--seed", 0 if args.seed is None else args.seed, 0, 2**32 - 1)
-        obj["region"] = {"kind": "slice", "directions": {"random": k, "seed": seed}, "low": [-span] * k,
-                         "high": [span] * k}
-    if args.grid is not None or new_region:
-        region = obj["region"]
-        low = region.get("low") if isinstance(region, dict) else None
-        dim = len(low) if isinstance(low, list) else None
-        if args.grid is None:
-            if "grid" not in obj or args.slice is not None:
-                obj["grid"] = [41 if dim is not None and dim <= 2 else 11] * (dim or 2)
-        else:
-            sizes = int_list(args.grid, "--grid", "41 or 41,31")
-            for n in sizes:
-                count("--grid", n, 2)
-            if len(sizes) == 1 and dim is not None:
-                sizes = sizes * dim
-            if dim is not None and len(sizes) != dim:
-                raise InvalidSpecError(f"--grid gives {len(sizes)} axes but the region has {dim}")
-            obj["grid"] = sizes
-    return obj
 
 
 def run(args: argparse.Namespace) -> int:

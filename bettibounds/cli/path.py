@@ -8,6 +8,7 @@ import json
 from .._lib.extras import missing_extra
 from ..errors import InvalidSpecError
 from .common import MODE_CHOICES, MODE_HELP, json_option, output_dir, plot_option, progress_option, staged_outputs
+from .model_flags import DATA_HELP, REDUCTION_HELP
 
 __all__ = ["add_parser", "run"]
 
@@ -29,14 +30,10 @@ def add_parser(sub) -> None:
     pa.add_argument("--weights", metavar="A.pt",
                     help="the state_dict the path starts at (read with torch.load(weights_only=True))")
     pa.add_argument("--to", metavar="B.pt", help="the state_dict the path ends at (the same architecture)")
-    pa.add_argument("--data", metavar="FILE.npz[:X,Y]",
-                    help="the data: arrays x and y (.npz, or a .pt dict of tensors); FILE.npz:x_train,y_train "
-                         "names other arrays")
+    pa.add_argument("--data", metavar="FILE.npz[:X,Y]", help=DATA_HELP)
     pa.add_argument("--loss", help="mse, bce, bce_with_logits, cross_entropy or nll (default: the path "
                                    "file's loss.kind, else mse; classifiers want cross_entropy)")
-    pa.add_argument("--reduction", choices=("torch", "theory"),
-                    help="torch (default: torch's reduction='mean': over all elements for mse/bce, over the "
-                         "samples for cross_entropy/nll) or theory (sum over outputs, mean over samples)")
+    pa.add_argument("--reduction", choices=("torch", "theory"), help=REDUCTION_HELP)
     pa.add_argument("--mode", choices=MODE_CHOICES, help=MODE_HELP)
     pa.add_argument("--points", type=int, default=None, help="points of the straight segment (default 101)")
     pa.add_argument("--relax", action=argparse.BooleanOptionalAction, default=None,

@@ -100,7 +100,7 @@ def test_text_output_names_the_estimates():
 
 
 @pytest.mark.parametrize("argv,match", [
-    (["barcode"], "experiment file, or --network"),
+    (["barcode"], "experiment file, --network FILE and --data FILE, or a PyTorch model"),
     (["barcode", str(TEACHER), "--network", "x.json"], "not both"),
     (["barcode", str(TEACHER), "--box", "1"], "LOW,HIGH"),
     (["barcode", str(TEACHER), "--device", "tpu"], "--device"),

@@ -361,3 +361,63 @@ def test_barcode_flags_segments_born_on_the_grid_edge(ring, capsys):
         "region": {"kind": "slice", "directions": [[1.0, 0.0]], "low": [-0.5], "high": [2.5]}, "grid": [41]}))
     d = run_json(capsys, "barcode", "line.json", "--no-progress", "--json")
     assert [b["caveat"] for b in d["bars"] if b["death"] is not None] == [""]
+
+
+def test_barcode_of_a_model_from_flags_alone(tmp_path, monkeypatch, capsys):
+    """Trial 7: a model's barcode needed an experiment file (landscape and path had flag routes). --model, --data,
+    --loss and the region flags give it; grid mode equals the run through the file that says the same, --seed
+    is the slice's seed there, and --minima samples a box of all the parameters."""
+    (tmp_path / "mlp.py").write_text(MLP)
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "data.npz", x=rng.normal(size=(6, 3)), y=rng.normal(size=(6, 2)))
+    monkeypatch.chdir(tmp_path)
+    model = ["--model", "mlp.py:make", "--data", "data.npz", "--loss", "mse"]
+    flags = run_json(capsys, "barcode", *model, "--slice", "2", "--span", "0.5", "--seed", "3", "--grid", "9,7",
+                     "--json", "--no-progress")
+    (tmp_path / "exp.json").write_text(json.dumps({
+        "model": {"factory": "mlp.py:make"}, "data": {"file": "data.npz"}, "loss": {"kind": "mse"},
+        "region": {"kind": "slice", "directions": {"random": 2, "seed": 3}, "low": [-0.5, -0.5], "high": [0.5, 0.5]},
+        "grid": [9, 7]}))
+    filed = run_json(capsys, "barcode", "exp.json", "--json", "--no-progress")
+    assert flags["source"] == "grid" and flags["bars"] == filed["bars"] and flags["to_score"] == filed["to_score"]
+    assert flags["value_range"] == filed["value_range"] and flags["n_params"] == 26
+    other = run_json(capsys, "barcode", *model, "--slice", "2", "--span", "0.5", "--seed", "4", "--grid", "9,7",
+                     "--json", "--no-progress")
+    assert other["value_range"] != flags["value_range"]  # another seed, another slice
+    default = run_json(capsys, "barcode", *model, "--json", "--no-progress")
+    assert default["meta"]["shape"] == [41, 41] and default["meta"]["axes"][0][0] == -1.0
+    assert main(["barcode", *model, "--grid", "5", "--no-progress"]) == 0  # the text says what landscape's says
+    assert "note: no weights given (model.weights or --weights)" in capsys.readouterr().out
+    # the file's data replaced by --data (landscape's rule)
+    np.savez(tmp_path / "other.npz", x=rng.normal(size=(6, 3)), y=rng.normal(size=(6, 2)))
+    replaced = run_json(capsys, "barcode", "exp.json", "--data", "other.npz", "--json", "--no-progress")
+    assert replaced["value_range"] != filed["value_range"]
+    sample = run_json(capsys, "barcode", *model, "--minima", "2", "--uniform", "40", "--steps", "20", "--json",
+                      "--no-progress")
+    assert sample["source"] == "knn" and sample["meta"]["box"] == [[-3.0] * 26, [3.0] * 26] and sample["n_params"] == 26
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["barcode"], "barcode needs an experiment file, --network FILE and --data FILE, or a PyTorch model: --model"),
+    (["barcode", "spec.json", "--weights", "w.pt"], "--weights applies to PyTorch models: add --model"),
+    (["barcode", "spec.json", "--slice", "2", "--grid", "5"], "--slice, --grid apply to PyTorch models"),
+    (["barcode", "--model", "mlp.py:make", "--data", "data.npz", "--network", "spec.json"],
+     "--network describes a network of the built-in kind"),
+    (["barcode", "--model", "mlp.py:make", "--data", "data.npz", "--minima", "4", "--grid", "5"],
+     "--grid: options of grid mode (a slice of the model's weights), not used with --minima"),
+    (["barcode", "exp.json", "--span", "2"], "--span and --seed make a new slice with --slice K"),
+    (["barcode", "--model", "mlp.py:make", "--data", "data.npz", "--slice", "0"], "--slice must be >= 1"),
+])
+def test_barcode_model_flags_refuse_bad_input_in_one_line(tmp_path, monkeypatch, capsys, argv, message):
+    (tmp_path / "mlp.py").write_text(MLP)
+    np.savez(tmp_path / "data.npz", x=np.ones((3, 3)), y=np.zeros((3, 2)))
+    (tmp_path / "exp.json").write_text(json.dumps({
+        "model": {"factory": "mlp.py:make"}, "data": {"file": "data.npz"}, "grid": [3, 3],
+        "region": {"kind": "slice", "directions": {"random": 2}, "low": [-1, -1], "high": [1, 1]}}))
+    (tmp_path / "spec.json").write_text(json.dumps({
+        "network": {"inputs": 1, "widths": [2], "activation": "tanh"}, "data": {"x": [[0.0]], "y": [[0.0]]},
+        "region": {"kind": "box", "low": -1, "high": 1}, "grid": [3, 3, 3, 3, 3, 3, 3]}))
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1, err
