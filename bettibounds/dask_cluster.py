@@ -206,17 +206,32 @@ def _kill_workers(cluster) -> None:
             os.kill(nanny.process.process.pid, signal.SIGKILL)
 
 
-def _keep_mmap_threshold(stack: contextlib.ExitStack) -> None:
-    """Give the local workers a 64 MiB mmap threshold beside the Nanny's ``MALLOC_TRIM_THRESHOLD_``.
+#: glibc's mmap and trim thresholds of the local workers (bytes): arrays up to this size come from the heap and
+#: freed memory up to it stays there, so the batched arrays of a job are not fresh pages at every step
+WORKER_MALLOC_THRESHOLD = 2**30
+#: the trim threshold Dask's Nanny gives its workers by default (distributed.nanny.pre-spawn-environ)
+_DASK_TRIM_DEFAULT = 65536
 
-    Setting any of glibc's malloc variables freezes its mmap threshold at 128 KiB: in the workers every array
-    above that was a fresh mmap whose pages faulted in again, and the batched losses and gradients of the
-    barcode sweep ran 2.3-2.6 x slower there than in a plain process (docs/distributed.md). A 64 MiB threshold
-    restores the speed; the trim threshold stays. A value the user configured wins.
+
+def _keep_mmap_threshold(stack: contextlib.ExitStack) -> None:
+    """Give the local workers glibc mmap and trim thresholds of :data:`WORKER_MALLOC_THRESHOLD` (1 GiB).
+
+    Dask's Nanny sets ``MALLOC_TRIM_THRESHOLD_`` = 64 KiB for its workers, and setting any of glibc's malloc
+    variables freezes its mmap threshold at 128 KiB: in the workers every array above that was a fresh mmap whose
+    pages faulted in again, and the batched losses and gradients of the barcode sweep ran 2.3-2.6 x slower there
+    than in a plain process (docs/distributed.md). A 64 MiB mmap threshold (the fix until 2026-12-07) left the
+    largest jobs' arrays above it and the 64 KiB trim returning the heap's top at every free: the full sweep's
+    width-256 jobs still made 95 M minor faults on Dask against 12 M in processes. With both thresholds at 1 GiB a
+    fixed piece of the largest job's relaxation made 0.01 M faults and half the system time of a plain process
+    (docs/benchmarks.md). A worker keeps up to 1 GiB of freed memory for reuse instead of returning it to the
+    system. A value the user configured wins (a trim threshold other than Dask's default counts as configured).
     """
     import dask
 
-    env = {"MALLOC_MMAP_THRESHOLD_": 64 * 2**20, **(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})}
+    env = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
+    if str(env.get("MALLOC_TRIM_THRESHOLD_", _DASK_TRIM_DEFAULT)) == str(_DASK_TRIM_DEFAULT):
+        env["MALLOC_TRIM_THRESHOLD_"] = WORKER_MALLOC_THRESHOLD
+    env.setdefault("MALLOC_MMAP_THRESHOLD_", WORKER_MALLOC_THRESHOLD)
     stack.enter_context(dask.config.set({"distributed.nanny.pre-spawn-environ": env}))
 
 
