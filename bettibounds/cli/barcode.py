@@ -155,10 +155,12 @@ def _model_experiment(args):
     if args.minima is not None and region_flags:
         raise InvalidSpecError(f"{', '.join(region_flags)}: options of grid mode (a slice of the model's weights), not "
                                "used with --minima (sample mode samples a box of all the parameters: --box)")
-    if args.experiment is None or region_flags:  # (sample mode without a file: a default slice, unused there)
-        new_slice = args.slice is not None or args.experiment is None
+    if args.minima is None and (args.experiment is None or region_flags or args.seed is not None):
+        # grid mode: --seed is the slice's seed, refused with a file's region kept (as landscape does)
         obj = region_from_flags(argparse.Namespace(experiment=args.experiment, slice=args.slice, span=args.span,
-                                                grid=args.grid, seed=args.seed if new_slice else None), obj)
+                                                   grid=args.grid, seed=args.seed), obj)
+    elif args.experiment is None:  # sample mode without a file: a default slice, which it does not use
+        obj = region_from_flags(argparse.Namespace(experiment=None, slice=None, span=None, grid=None, seed=None), obj)
     return load_model_experiment(args.experiment, obj=obj, factory=args.model, weights=args.weights, data=args.data,
                                  loss=args.loss, reduction=args.reduction, mode=args.mode)
 
@@ -240,7 +242,9 @@ def run(args: argparse.Namespace) -> int:
 
             for bar, caveat in zip(d["bars"], grid_bar_caveats(barcode)):
                 bar["caveat"] = caveat
+        notes = _model_notes(exp, grid_mode)
         if args.json:
+            d["notes"] = notes
             d["n_params"] = exp.n_params
             d["model"] = exp.record() if hasattr(exp, "record") else None
             d["distributed"] = dist
@@ -248,12 +252,22 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(d, indent=2))
         else:
             text = _barcode_text(barcode, d["to_score"], exp.n_params, written)
-            if hasattr(exp, "record"):  # a PyTorch model's notes (no weights given, ...), as landscape prints them
-                from ..engines.model_forward import TRAIN_MODE_SAME
-
-                text += "".join(f"\nnote: {n}" for n in exp.record().get("notes", []) if n != TRAIN_MODE_SAME)
-            print(text)
+            print(text + "".join(f"\nnote: {n}" for n in notes))
     return 0
+
+
+def _model_notes(exp, grid_mode: bool) -> list[str]:
+    """A PyTorch model's notes (no weights given, ...), as landscape prints them; in sample mode, that the box is of
+    the parameters' absolute values (the weights centre grid mode's slice only)."""
+    if not hasattr(exp, "record"):
+        return []
+    from ..engines.model_forward import TRAIN_MODE_SAME
+
+    notes = [n for n in exp.record().get("notes", []) if n != TRAIN_MODE_SAME]
+    if not grid_mode:
+        notes.append("sample mode samples a box of the parameters' own values (--box; default [-3, 3] for each), "
+                     "not a neighbourhood of the model's weights: the weights centre grid mode's slice")
+    return notes
 
 
 def _enforce_budget(exp, args: argparse.Namespace, grid_mode: bool, sample: dict, device, dtype: str):

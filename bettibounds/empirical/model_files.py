@@ -324,6 +324,11 @@ def _model_loss_data(path, obj, top: set, what: str, factory, weights, data) -> 
         named = re.fullmatch(r"(.+):([^,:/]+),([^,:/]+)", data) if isinstance(data, str) else None
         if named is not None and not Path(data).exists():  # FILE:X,Y names the arrays (x_train, y_train...)
             dsec["file"], dsec["x"], dsec["y"] = named.group(1), named.group(2), named.group(3)
+        elif isinstance(data, str) and not Path(data).exists():
+            part = re.fullmatch(r"(.+\.(?:npz|pt|pth)):([^/]*)", data)
+            if part is not None and Path(part.group(1)).exists():  # FILE.npz:X (one name), FILE.npz:X,Y,Z, ...
+                raise InvalidSpecError(f"--data {data!r}: after the file, name two arrays, the inputs and the "
+                                       f"targets: {part.group(1)}:X,Y (got {part.group(2)!r})")
     if not dsec:
         raise InvalidSpecError(f'{what} needs "data" (or --data file.npz)')
     x, y = _data(d_base, dsec)

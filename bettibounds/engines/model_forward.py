@@ -225,8 +225,22 @@ class FunctionalModel:
         if self.problem.loss == "bce" and not bool(((out >= 0) & (out <= 1)).all()):
             raise InvalidSpecError("loss 'bce' takes probabilities, but the model's output leaves [0, 1]: end the "
                                    "model in a sigmoid, or use loss 'bce_with_logits' for logits")
+        if self.problem.loss in ("cross_entropy", "nll") and (out.dim() < 2 or int(out.shape[1]) < 2):
+            # softmax over one class is 1: the loss would be identically 0 whatever the parameters (a new user's
+            # regression model under cross_entropy gave the loss range [0, 0] and a barcode of it)
+            raise InvalidSpecError(f"{self.problem.loss} needs a model with at least 2 outputs (one per class "
+                                   f"along axis 1), got an output of shape {tuple(out.shape)}: over one class the "
+                                   "loss is identically 0; for a regression model use mse")
         if self.problem.loss == "nll":
             _check_log_probabilities(out)
+        if self.problem.loss == "cross_entropy" and self._y.dim() >= 2 and self._y.is_floating_point() and not bool(
+                ((self._y >= 0) & (self._y <= 1)).all()):
+            # soft labels are probabilities: outside [0, 1] the loss can be negative and means nothing (nll's
+            # log-probabilities are refused likewise)
+            bad = (self._y < 0) | (self._y > 1)
+            where = tuple(int(i) for i in torch.nonzero(bad)[0])
+            raise InvalidSpecError(f"cross_entropy soft labels (targets of shape {tuple(self._y.shape)}) are "
+                                   f"probabilities in [0, 1], got {float(self._y[where])!r} at {where}")
         if self.problem.loss in ("cross_entropy", "nll") and self._y.dim() == 1 and out.dim() >= 2:
             classes = int(out.shape[1])
             if self._y.numel() and int(self._y.max()) >= classes:

@@ -258,9 +258,10 @@ def test_negative_levels_are_not_claimed_empty_without_a_proof_of_non_negativity
     assert nonnegative_loss(experiment_from_model(torch.nn.Sequential(inner, twice), x, labels, loss="nll",
                                                   region=region, grid=[5])) is None
     assert nonnegative_loss(model_exp(lambda p, t: (p - t).sum(), torch.randn(4, 3))) is None  # a callable
-    soft = torch.tensor([[1.5, -0.5, 0.0]] * 4)  # a negative "probability": CE can be < 0
-    assert nonnegative_loss(model_exp("cross_entropy", soft)) is None
-    assert nonnegative_loss(model_exp("cross_entropy", soft.abs())) is not None
+    soft = torch.tensor([[1.5, -0.5, 0.0]] * 4)  # a negative "probability": CE can be < 0, so such data is refused
+    with pytest.raises(InvalidSpecError, match=r"soft labels .* are probabilities in \[0, 1\], got 1.5 at \(0, 0\)"):
+        model_exp("cross_entropy", soft)
+    assert nonnegative_loss(model_exp("cross_entropy", soft.abs() / 1.5)) is not None
 
 
 def test_known_minima_are_distinct():

@@ -17,6 +17,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("gudhi")
 
 from bettibounds.cli import main  # noqa: E402
+from bettibounds.empirical.model_files import NO_WEIGHTS  # noqa: E402
 
 NET = '''import torch
 
@@ -395,6 +396,9 @@ def test_barcode_of_a_model_from_flags_alone(tmp_path, monkeypatch, capsys):
     sample = run_json(capsys, "barcode", *model, "--minima", "2", "--uniform", "40", "--steps", "20", "--json",
                       "--no-progress")
     assert sample["source"] == "knn" and sample["meta"]["box"] == [[-3.0] * 26, [3.0] * 26] and sample["n_params"] == 26
+    # trial 8: the weights do not centre sample mode's box; the JSON and the text say so
+    assert any(n.startswith("sample mode samples a box of the parameters' own values") for n in sample["notes"])
+    assert flags["notes"] == [NO_WEIGHTS] and filed["notes"] == [NO_WEIGHTS]
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -406,7 +410,12 @@ def test_barcode_of_a_model_from_flags_alone(tmp_path, monkeypatch, capsys):
     (["barcode", "--model", "mlp.py:make", "--data", "data.npz", "--minima", "4", "--grid", "5"],
      "--grid: options of grid mode (a slice of the model's weights), not used with --minima"),
     (["barcode", "exp.json", "--span", "2"], "--span and --seed make a new slice with --slice K"),
+    # trial 8: grid mode kept the file's seed silently where landscape refuses
+    (["barcode", "exp.json", "--seed", "5"], "--span and --seed make a new slice with --slice K"),
     (["barcode", "--model", "mlp.py:make", "--data", "data.npz", "--slice", "0"], "--slice must be >= 1"),
+    # trial 8: one array name read as part of the file's name ("data.file: no file 'data.npz:x'")
+    (["barcode", "--model", "mlp.py:make", "--data", "data.npz:x"],
+     "--data 'data.npz:x': after the file, name two arrays, the inputs and the targets: data.npz:X,Y (got 'x')"),
 ])
 def test_barcode_model_flags_refuse_bad_input_in_one_line(tmp_path, monkeypatch, capsys, argv, message):
     (tmp_path / "mlp.py").write_text(MLP)

@@ -37,6 +37,11 @@ def make_logsoftmax():
                                torch.nn.LogSoftmax(dim=1)).double().eval()
 
 
+def make_regressor():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.Tanh(), torch.nn.Linear(5, 1)).double().eval()
+
+
 def make_dropout():
     torch.manual_seed(0)
     return torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.Tanh(), torch.nn.Dropout(0.5),
@@ -233,6 +238,9 @@ def test_the_route_reason_says_what_the_fused_engine_takes_and_lists_every_gap()
     ("nll", np.r_[0.5, np.zeros(11)], False, "nll targets of shape (12,) are class indices: whole numbers "
                                              "(integers, or floats such as 2.0), got 0.5 (entry 0)"),
     ("cross_entropy", np.r_[0.0, 1.25, np.zeros(10)], False, "got 1.25 (entry 1); give soft labels or one-hot"),
+    # trial 8: soft labels outside [0, 1] gave a negative "loss" range, exit 0 (nll's log-probabilities were refused)
+    ("cross_entropy", np.eye(3)[np.arange(12) % 3] * 3 - 1, False,
+     "cross_entropy soft labels (targets of shape (12, 3)) are probabilities in [0, 1], got 2.0 at (0, 0)"),
     # integer inputs are kept integer (token ids): torch's dtype error now says why
     ("cross_entropy", np.arange(12) % 3, True, "(x is int64: integer inputs are kept as they are, for token ids; "
                                                "save x as floats if the model takes numbers)"),
@@ -245,3 +253,17 @@ def test_targets_and_inputs_of_the_wrong_kind_say_what_is_expected(iris, capsys,
                  "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2 and len(_lines(err)) == 1 and message in err, err
+
+
+@pytest.mark.parametrize("loss, y", [("cross_entropy", np.linspace(0, 1, 12).reshape(12, 1)),
+                                     ("cross_entropy", np.zeros(12)), ("nll", np.zeros(12))])
+def test_a_one_output_model_under_cross_entropy_is_refused(iris, capsys, loss, y):
+    """Trial 8: a regression model (one output) with --loss cross_entropy: softmax over one class is 1, the loss
+    identically 0; the landscape and the barcode reported the range [0, 0] with exit 0."""
+    np.savez(iris / "reg.npz", x=np.random.default_rng(0).normal(size=(12, 4)), y=y)
+    code = main(["barcode", "--model", "net.py:make_regressor", "--data", "reg.npz", "--loss", loss, "--grid", "3",
+                 "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(_lines(err)) == 1, err
+    assert f"{loss} needs a model with at least 2 outputs (one per class along axis 1), got an output of " \
+           "shape (12, 1): over one class the loss is identically 0; for a regression model use mse" in err, err
