@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import InvalidSpecError
 from .core import Barcode, BarcodeBar, sorted_bars
 
-__all__ = ["grid_barcode", "grid_coordinates", "grid_bar_caveats", "EDGE_CAVEAT"]
+__all__ = ["grid_barcode", "grid_coordinates", "grid_bar_caveats", "AXIS_ONLY_CAVEAT", "EDGE_CAVEAT"]
 
 
 def grid_barcode(sample, max_dim: int | None = None, backend: str = "auto", axes=None) -> Barcode:
@@ -83,6 +83,8 @@ def grid_barcode(sample, max_dim: int | None = None, backend: str = "auto", axes
     for k in diagram.dims:
         for bar in diagram.intervals(k):
             bars.append(BarcodeBar(k, bar.birth, bar.death, bar.birth_at, bar.death_at))
+    meta["axis_only_minima"] = [list(b.birth_at) for b in bars
+                                if b.dim == 0 and b.death != np.inf and _lower_diagonal_neighbour(values, b.birth_at)]
     return Barcode(sorted_bars(bars), "grid", "grid index", float(np.min(values)), float(np.max(values)), meta)
 
 
@@ -105,19 +107,39 @@ def grid_coordinates(barcode: Barcode, index) -> list[float]:
 
 #: a grid bar born on the grid's boundary: its minimum may lie outside the region
 EDGE_CAVEAT = "born on the grid's edge"
+#: a grid bar born at a vertex lower than its axis neighbours but not than a diagonal one
+AXIS_ONLY_CAVEAT = "a minimum along the grid's axes only"
+
+
+def _lower_diagonal_neighbour(values: np.ndarray, index) -> bool:
+    """Whether a vertex of the grid has a strictly lower neighbour among the 3^k - 1 around it (diagonals
+    included): a minimum of the V-construction (axis neighbours) that is not one of the whole neighbourhood."""
+    v = values[tuple(index)]
+    box = tuple(slice(max(i - 1, 0), i + 2) for i in index)
+    return bool(np.any(values[box] < v))
 
 
 def grid_bar_caveats(barcode) -> list[str]:
-    """What to keep in mind about each bar of a grid barcode (in the order of ``barcode.bars``): ""
-    or :data:`EDGE_CAVEAT` for an index-0 segment born at a vertex on the grid's boundary -- the
-    loss may fall further outside the region, so its "minimum" can be the region's edge rather than a
-    minimum of the loss (a line through two separable classifiers' weights, whose loss falls outward:
-    a new user's trial). Nothing for other barcodes or other indices (their locations are cells).
+    """What to keep in mind about each bar of a grid barcode (in the order of ``barcode.bars``): "", or
+    "; "-joined
+
+    * :data:`EDGE_CAVEAT` for an index-0 segment born at a vertex on the grid's boundary -- the loss may
+      fall further outside the region, so its "minimum" can be the region's edge rather than a minimum of
+      the loss (a line through two separable classifiers' weights, whose loss falls outward: a new user's
+      trial);
+    * :data:`AXIS_ONLY_CAVEAT` for a finite index-0 segment born at a vertex with a lower diagonal
+      neighbour -- the V-construction joins vertices along the axes only, so a valley running across
+      them leaves such "minima" one step from its floor at every spacing, their segments shrinking as
+      the grid is refined (a new user's trial: a trained regressor's slice).
+
+    Nothing for other barcodes or other indices (their locations are cells).
     """
     shape = barcode.meta.get("shape") if barcode.source == "grid" else None
+    axis_only = {tuple(i) for i in barcode.meta.get("axis_only_minima", [])} if shape is not None else set()
     out = []
     for b in barcode.bars:
         edge = (shape is not None and b.dim == 0 and len(b.birth_at) == len(shape)
                 and any(i == 0 or i == n - 1 for i, n in zip(b.birth_at, shape)))
-        out.append(EDGE_CAVEAT if edge else "")
+        diag = b.dim == 0 and not b.essential and tuple(b.birth_at) in axis_only
+        out.append("; ".join(c for c, on in ((EDGE_CAVEAT, edge), (AXIS_ONLY_CAVEAT, diag)) if on))
     return out

@@ -425,11 +425,9 @@ def _barcode_text(barcode, score, n_params, written) -> str:
             return str(list(loc))
         return "(" + ", ".join(f"{axes[i][j]:.4g}" for i, j in enumerate(loc)) + ")"
 
-    caveats: dict = {}
-    if barcode.source == "grid":
-        from ..barcode.grid import EDGE_CAVEAT, grid_bar_caveats
+    from ..barcode.grid import AXIS_ONLY_CAVEAT, EDGE_CAVEAT, grid_bar_caveats
 
-        caveats = {id(b): c for b, c in zip(barcode.bars, grid_bar_caveats(barcode))}
+    caveats = {id(b): c for b, c in zip(barcode.bars, grid_bar_caveats(barcode))}  # ("" for a k-NN barcode's)
     for b in bars[:25]:
         note = f"refined (graph estimate {b.estimate:.6g})" if b.refined else ("essential" if b.essential else "")
         if b.cluster_size is not None:
@@ -446,12 +444,17 @@ def _barcode_text(barcode, score, n_params, written) -> str:
     elif axes is not None:
         lines.append("locations are coordinates (t_1, ...) on the grid's axes; --json gives them as grid indices "
                      "with the axes in meta.axes")
-    edge = [b for b in barcode.bars if not b.essential and caveats.get(id(b))]
+    total = sum(1 for b in barcode.bars if b.dim == 0 and not b.essential)
+    edge = [b for b in barcode.bars if not b.essential and EDGE_CAVEAT in caveats[id(b)]]
     if edge:
-        total = sum(1 for b in barcode.bars if b.dim == 0 and not b.essential)
         lines.append(f"note: {len(edge)} of the {total} finite index-0 segments {EDGE_CAVEAT} (their minima are "
                      "vertices on the region's boundary, where the loss may fall further outside: widen the region "
                      "to tell a minimum from the edge)")
+    diag = [b for b in barcode.bars if not b.essential and AXIS_ONLY_CAVEAT in caveats[id(b)]]
+    if diag:
+        lines.append(f"note: {len(diag)} of the {total} finite index-0 segments are born at {AXIS_ONLY_CAVEAT} (a "
+                     "diagonal neighbour is lower: the grid joins vertices along its axes, so a valley running across "
+                     "them leaves such minima at every spacing; refine the grid: their segments shrink if so)")
     lines += [f"warning: {w}" for w in m.get("warnings", [])]
     if written:
         lines.append("plots: " + ", ".join(written))

@@ -519,3 +519,23 @@ def test_barcode_plot_axis_spans_the_loss_range_and_titles_in_the_singular(tmp_p
     bplots.plot_minima(one, np.arange(9.0).reshape(3, 3), tmp_path)
     kw = seen["minima.png"][1]
     assert kw["title"].startswith("1 minimum of") and (kw["xlabel"], kw["ylabel"]) == ("t_1", "t_2")
+
+
+def test_grid_minima_along_the_axes_only_are_flagged():
+    """Trial 8: a trained regressor's slice showed "minima" one grid step off a valley running diagonally, lower
+    than their axis neighbours only (the V-construction joins vertices along the axes). A convex quadratic with
+    such a valley has one minimum; on a 9 x 9 grid it has 8 finite index-0 segments, every one of them flagged,
+    while separate basins on the axes are not."""
+    from bettibounds.barcode.grid import AXIS_ONLY_CAVEAT, EDGE_CAVEAT, grid_bar_caveats
+
+    t = np.linspace(-1, 1, 9)
+    X, Y = np.meshgrid(t, t, indexing="ij")
+    valley = grid_barcode(5 * (X - Y) ** 2 + 0.1 * (X + Y) ** 2)
+    finite = [(b, c) for b, c in zip(valley.bars, grid_bar_caveats(valley)) if not b.essential]
+    assert len(finite) == 8 and all(AXIS_ONLY_CAVEAT in c for _, c in finite)
+    assert sorted(c for b, c in finite if b.birth_at in ((0, 0), (8, 8))) == [f"{EDGE_CAVEAT}; {AXIS_ONLY_CAVEAT}"] * 2
+    assert [c for b, c in zip(valley.bars, grid_bar_caveats(valley)) if b.essential] == [""]
+    assert valley.to_dict()["meta"]["axis_only_minima"] == [list(b.birth_at) for b, _ in finite]
+    basins = grid_barcode(np.cos(2 * np.pi * X) + np.cos(2 * np.pi * Y) + 0.1 * X)  # minima at (+-1/2, +-1/2)
+    caveats = grid_bar_caveats(basins)
+    assert sum(1 for b in basins.bars if b.dim == 0) == 4 and all(AXIS_ONLY_CAVEAT not in c for c in caveats)
