@@ -191,6 +191,26 @@ def test_progress_blocks_give_the_same_values(capsys):
     np.testing.assert_array_equal(plain, barred)
 
 
+def test_calls_without_a_progress_bar_are_blocks_that_grow_while_fast(monkeypatch):
+    """Trial 8: without a progress bar the kernel took all the points in one call, and Ctrl-C (seen between calls)
+    waited for it: 8-10 s on a 2501^2 grid. The calls now start at 4096 points and double while each takes under
+    half of fused._CALL_SECONDS; the values are those of one call."""
+    spec, x, y, c, D = _problem(11, *CASES[11])
+    T = np.random.default_rng(0).uniform(-1, 1, size=(20000, 2))
+    kern = F32(spec, x, y)
+    T64, tab = kern.prepare(T, "slice", center=c, directions=D)
+    one = np.empty(len(T))
+    kern._call(tab, T64, one)
+    sizes: list[int] = []
+    real = kern._call
+    monkeypatch.setattr(kern, "_call", lambda tab, T, out: (sizes.append(len(T)), real(tab, T, out)))
+    for seconds, want in ((1e9, [4096, 8192, 7712]), (0.0, [4096] * 4 + [3616])):
+        sizes.clear()
+        monkeypatch.setattr(fused, "_CALL_SECONDS", seconds)  # every call fast / every call slow
+        np.testing.assert_array_equal(kern.evaluate_chunked(T, "slice", center=c, directions=D), one)
+        assert sizes == want
+
+
 def _zero_network_slice(rng, through_zero: bool):
     """A tanh network whose output weights are 0 in the centre and the directions, with y = 0:
     the loss is exactly l2 ||theta||^2. With ``through_zero`` the slice passes through theta = 0
