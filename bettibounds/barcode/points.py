@@ -116,12 +116,9 @@ def barcode_of_points(points, values, *, k: int, radius=None, knn: str = "auto",
         # and every merge across components is missing from the TO-score (a new user's silent 0.0)
         import warnings
 
-        from .sampling import BarcodeWarning
+        from .sampling import BarcodeWarning, split_graph_warning
 
-        text = (f"the k-NN graph has {components} connected components (k = {meta['k']}, radius "
-                f"{'none' if r is None else f'{r:.4g}'}): {components - 1} bars never die because the graph is "
-                "disconnected, not because the function has that many minima, and the merges between "
-                "components are missing from the TO-score; raise k or the radius (or drop it)")
+        text = split_graph_warning(components, meta["k"], r)
         meta["warnings"] = [text]
         warnings.warn(BarcodeWarning(text), stacklevel=2)
     from .sampling import ParameterSample

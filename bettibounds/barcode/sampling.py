@@ -29,7 +29,8 @@ from ..errors import InvalidSpecError
 from .core import Barcode, sorted_bars
 
 __all__ = ["ParameterSample", "sample_parameters", "sample_barcode", "box_bounds", "SAMPLE_PRESETS", "SAMPLE_REGIONS",
-           "BarcodeWarning", "resolve_k", "sparsity_warning", "protocol_options", "protocol_text"]
+           "BarcodeWarning", "resolve_k", "sparsity_warning", "protocol_options", "protocol_text",
+           "split_graph_warning"]
 
 
 @dataclass(frozen=True)
@@ -227,12 +228,28 @@ def protocol_options(k, options: dict) -> dict:
     return out
 
 
+def split_graph_warning(components: int, k: int, radius, threshold_region: bool = False) -> str:
+    """The warning of a k-NN graph with several connected components (each an essential segment)."""
+    return (f"the k-NN graph has {components} connected components (k = {k}, radius "
+            f"{'none' if radius is None else f'{radius:.4g}'}): {components - 1} segments never die because the graph "
+            "is disconnected, not because the function has that many minima, and the merges between components are "
+            "missing from the TO-score; raise k or the radius (or drop it)"
+            + ("; unless the threshold region itself is split (separate basins below the threshold)"
+               if threshold_region else ""))
+
+
 def protocol_text(meta: dict) -> str:
     """One line saying which protocol a sample barcode used (k, cutoff, region, quotient, filter)."""
     q = meta.get("quotient") or {"kind": "none"}
     r = meta.get("radius")
     region = meta.get("region", {}).get("kind", meta.get("region_kind", "box"))
-    parts = [f"protocol: k = {meta['k']}" + (" (4P)" if meta.get("k_requested") == "4P" else ""),
+    wanted = 4 * int(meta.get("n_params", 0)) if meta.get("k_requested") == "4P" else meta.get("k_requested")
+    if wanted is not None and wanted != meta["k"]:  # capped at the other samples: say what was asked
+        k_text = f"protocol: k = {meta['k']} (" + ("4P = " if meta.get("k_requested") == "4P" else "requested ") + \
+            f"{wanted}, capped at the other samples)"
+    else:
+        k_text = f"protocol: k = {meta['k']}" + (" (4P)" if meta.get("k_requested") == "4P" else "")
+    parts = [k_text,
              "no edge cutoff" if r is None else f"edge cutoff {r:.4g}" + (" (2 x mean k-NN distance)"
                                                                           if meta.get("radius_rule", "").startswith("2")
                                                                           else ""),
@@ -439,6 +456,9 @@ def _sample_barcode(kernel, low, high, uniform, starts, steps, lr, record_every,
     sparse = sparsity_warning(n, int(kernel.n_params))
     if sparse:
         _warn(meta, sparse)
+    meta["graph_components"] = sum(1 for b in bars if b.dim == 0 and b.essential)
+    if meta["graph_components"] > 1:  # (a new user's trial: two essential segments, said nowhere but docs/theory.md)
+        _warn(meta, split_graph_warning(meta["graph_components"], meta["k"], r, region == "threshold"))
     bc = Barcode(sorted_bars(bars), "knn", "sample id", float(sample.values.min()), float(sample.values.max()),
                  meta, samples=sample, edges=edges)
     if refine:

@@ -539,3 +539,24 @@ def test_grid_minima_along_the_axes_only_are_flagged():
     basins = grid_barcode(np.cos(2 * np.pi * X) + np.cos(2 * np.pi * Y) + 0.1 * X)  # minima at (+-1/2, +-1/2)
     caveats = grid_bar_caveats(basins)
     assert sum(1 for b in basins.bars if b.dim == 0) == 4 and all(AXIS_ONLY_CAVEAT not in c for c in caveats)
+
+
+def test_a_split_knn_graph_and_a_capped_k_are_said():
+    """Trial 8: with --k 10 the sample barcode had two essential segments and nothing said the graph was split
+    (only docs/theory.md §12 explained it); and the protocol line printed the capped k as "k = 467 (4P)" where
+    4P was 692."""
+    from bettibounds.barcode.sampling import protocol_text
+
+    f = MinOfQuadratics([[-1.0, 0.0], [1.0, 0.2]], [0.0, 0.3])
+    with pytest.warns(BarcodeWarning) as caught:
+        split = sample_barcode(f, -2.0, 2.0, uniform=60, starts=0, k=1, seed=0)
+    parts = sum(1 for b in split.bars if b.essential)
+    assert parts > 1
+    assert any(f"the k-NN graph has {parts} connected components" in str(w.message) for w in caught)
+    whole = sample_barcode(f, -2.0, 2.0, uniform=60, starts=0, k=12, seed=0)
+    assert sum(1 for b in whole.bars if b.essential) == 1
+    assert not any("connected components" in w for w in whole.meta.get("warnings", []))
+    with pytest.warns(BarcodeWarning):
+        capped = sample_barcode(f, -2.0, 2.0, uniform=5, starts=0, seed=0)  # 4P = 8 > the 4 other samples
+    assert protocol_text(capped.meta).startswith("protocol: k = 4 (4P = 8, capped at the other samples)")
+    assert protocol_text(whole.meta).startswith("protocol: k = 12;")
