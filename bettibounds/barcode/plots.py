@@ -47,7 +47,10 @@ def plot_barcode(barcode: Barcode, out_dir, name: str = "barcode.png", max_bars:
     ends += [b.estimate for b in bars if b.refined and b.estimate is not None and math.isfinite(b.estimate)]
     low = min(ends)
     top = max(ends)
-    top = top + 0.25 * (top - low) if top > low else low + 1.0
+    if top > low:
+        top = top + 0.25 * (top - low)
+    else:  # essential segments only: the loss range (a new user's plot ran to 1.0 for losses up to 0.3)
+        top = barcode.value_max if math.isfinite(barcode.value_max) and barcode.value_max > low else low + 1.0
     if x_range == "loss" and math.isfinite(barcode.value_min) and math.isfinite(barcode.value_max):
         low = min(low, barcode.value_min)
         top = max(top, barcode.value_max) if barcode.value_max > low else low + 1.0
@@ -105,7 +108,8 @@ def plot_minima(barcode: Barcode, values: np.ndarray, out_dir, name: str = "mini
             ax.plot([sx], [sy], "x", color="r", ms=7)
             ax.plot([bx, sx], [by, sy], ":", color="w", lw=0.8)
     ax.plot([], [], "o", mfc="none", mec="k", label="minimum (birth)")
-    ax.plot([], [], "x", color="r", label="merge saddle (death)")
+    if any(b.death_at is not None for b in barcode.of_dim(0)):  # (no saddle to name with one minimum)
+        ax.plot([], [], "x", color="r", label="merge saddle (death)")
     kind = barcode.meta.get("kind", "grid")
     names = axis_names("box" if kind == "box" else "slice", 2)
     finish(plt, fig, ax, out, name, written, xlabel=names[0], ylabel=names[1], legend=True,

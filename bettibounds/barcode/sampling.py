@@ -356,7 +356,9 @@ def sample_barcode(kernel, low=-3.0, high=3.0, *, uniform: int = 2000, starts: i
     k_used = resolve_k(k, kernel.n_params)
     spec = getattr(kernel, "spec", None)
     if quotient != "none" and spec is None:
-        raise InvalidSpecError("quotient='canonical' needs a kernel with a network spec")
+        raise InvalidSpecError("quotient='canonical' quotients by the symmetry group of a network the symbolic "
+                               "engine describes (an experiment file's \"network\"); this evaluator (a PyTorch "
+                               "model's, say) has none: use quotient='none'")
     qinfo = quotient_info(spec, quotient) if spec is not None else None  # validates the name early
     from .evaluate import small_problem_threads, torch_threads
 

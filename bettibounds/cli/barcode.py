@@ -398,7 +398,8 @@ def _barcode_run(exp, args: argparse.Namespace, device, dtype: str, grid_mode: b
 def _barcode_text(barcode, score, n_params, written) -> str:
     m = barcode.meta
     if barcode.source == "grid":
-        head = f"barcode: grid {m['shape']} ({m.get('kind', 'array')}), persistence backend {m['backend']}"
+        engine = f"; {m['engine']} engine, {m['dtype']}" if m.get("engine") and m.get("dtype") else ""
+        head = f"barcode: grid {m['shape']} ({m.get('kind', 'array')}{engine}), persistence backend {m['backend']}"
     else:
         head = (f"barcode: k-NN graph (k = {m['k']}) on {m['n_points']} samples in a box of R^{n_params} "
                 f"({m['uniform']} uniform + {m['starts']} descent trajectories), seed {m['seed']}")

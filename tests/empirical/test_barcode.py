@@ -502,7 +502,7 @@ def test_barcode_plot_axis_spans_the_loss_range_and_titles_in_the_singular(tmp_p
     seen = {}
 
     def record(plt, fig, ax, out, name, written, **kw):
-        seen[name] = (ax.get_xlim(), kw)
+        seen[name] = (ax.get_xlim(), kw, ax.get_legend_handles_labels()[1])
         plt.close(fig)
         written.append(str(out / name))
 
@@ -519,6 +519,14 @@ def test_barcode_plot_axis_spans_the_loss_range_and_titles_in_the_singular(tmp_p
     bplots.plot_minima(one, np.arange(9.0).reshape(3, 3), tmp_path)
     kw = seen["minima.png"][1]
     assert kw["title"].startswith("1 minimum of") and (kw["xlabel"], kw["ylabel"]) == ("t_1", "t_2")
+    assert seen["minima.png"][2] == ["minimum (birth)"]  # trial 8: no "merge saddle" in the legend without one
+    bplots.plot_minima(bc, np.arange(9.0).reshape(3, 3), tmp_path)
+    assert seen["minima.png"][2] == ["minimum (birth)", "merge saddle (death)"]
+    # trial 8: one essential segment and losses up to 0.3: the axis ran to 1.0 (birth + 1)
+    alone = Barcode((BarcodeBar(0, 0.1, float("inf"), (2, 2), None),), "grid", "grid index", 0.1, 0.3,
+                    {"axes": [np.linspace(-1, 1, 3)] * 2, "kind": "slice"})
+    bplots.plot_barcode(alone, tmp_path, name="alone.png")
+    assert seen["alone.png"][0][1] == pytest.approx(0.3)
 
 
 def test_grid_minima_along_the_axes_only_are_flagged():

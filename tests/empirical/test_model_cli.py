@@ -388,7 +388,9 @@ def test_barcode_of_a_model_from_flags_alone(tmp_path, monkeypatch, capsys):
     default = run_json(capsys, "barcode", *model, "--json", "--no-progress")
     assert default["meta"]["shape"] == [41, 41] and default["meta"]["axes"][0][0] == -1.0
     assert main(["barcode", *model, "--grid", "5", "--no-progress"]) == 0  # the text says what landscape's says
-    assert "note: no weights given (model.weights or --weights)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "note: no weights given (model.weights or --weights)" in out
+    assert out.startswith("barcode: grid [5, 5] (slice; ") and " engine, float64), persistence backend" in out
     # the file's data replaced by --data (landscape's rule)
     np.savez(tmp_path / "other.npz", x=rng.normal(size=(6, 3)), y=rng.normal(size=(6, 2)))
     replaced = run_json(capsys, "barcode", "exp.json", "--data", "other.npz", "--json", "--no-progress")
@@ -413,6 +415,8 @@ def test_barcode_of_a_model_from_flags_alone(tmp_path, monkeypatch, capsys):
     # trial 8: grid mode kept the file's seed silently where landscape refuses
     (["barcode", "exp.json", "--seed", "5"], "--span and --seed make a new slice with --slice K"),
     (["barcode", "--model", "mlp.py:make", "--data", "data.npz", "--slice", "0"], "--slice must be >= 1"),
+    (["barcode", "--model", "mlp.py:make", "--data", "data.npz", "--minima", "1", "--uniform", "10", "--quotient",
+      "canonical"], "quotients by the symmetry group of a network the symbolic engine describes"),
     # trial 8: one array name read as part of the file's name ("data.file: no file 'data.npz:x'")
     (["barcode", "--model", "mlp.py:make", "--data", "data.npz:x"],
      "--data 'data.npz:x': after the file, name two arrays, the inputs and the targets: data.npz:X,Y (got 'x')"),
