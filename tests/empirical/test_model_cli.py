@@ -251,8 +251,25 @@ def test_landscape_of_a_model_from_flags_alone(tmp_path, monkeypatch, capsys):
     (["landscape", "--model", "mlp.py:make", "--data", "data.npz", "--slice", "0"], "--slice must be >= 1"),
     (["landscape", "--model", "mlp.py:make", "--data", "data.npz", "--span", "-1"], "--span must be a positive"),
     (["landscape", "spec.json", "--grid", "5"], "--grid applies to PyTorch models"),
+    # barcode's flag route (trial 7) and trial 8's cases
+    (["barcode"], "barcode needs an experiment file, --network FILE and --data FILE, or a PyTorch model: --model"),
+    (["barcode", "spec.json", "--weights", "w.pt"], "--weights applies to PyTorch models: add --model"),
+    (["barcode", "spec.json", "--slice", "2", "--grid", "5"], "--slice, --grid apply to PyTorch models"),
+    (["barcode", "--model", "mlp.py:make", "--data", "data.npz", "--network", "spec.json"],
+     "--network describes a network of the built-in kind"),
+    (["barcode", "--model", "mlp.py:make", "--data", "data.npz", "--minima", "4", "--grid", "5"],
+     "--grid: options of grid mode (a slice of the model's weights), not used with --minima"),
+    (["barcode", "exp.json", "--span", "2"], "--span and --seed make a new slice with --slice K"),
+    # trial 8: grid mode kept the file's seed silently where landscape refuses
+    (["barcode", "exp.json", "--seed", "5"], "--span and --seed make a new slice with --slice K"),
+    (["barcode", "--model", "mlp.py:make", "--data", "data.npz", "--slice", "0"], "--slice must be >= 1"),
+    (["barcode", "--model", "mlp.py:make", "--data", "data.npz", "--minima", "1", "--uniform", "10", "--quotient",
+      "canonical"], "quotients by the symmetry group of a network the symbolic engine describes"),
+    # trial 8: one array name read as part of the file's name ("data.file: no file 'data.npz:x'")
+    (["barcode", "--model", "mlp.py:make", "--data", "data.npz:x"],
+     "--data 'data.npz:x': after the file, name two arrays, the inputs and the targets: data.npz:X,Y (got 'x')"),
 ])
-def test_landscape_region_flags_refuse_bad_input_in_one_line(tmp_path, monkeypatch, capsys, argv, message):
+def test_model_and_region_flags_refuse_bad_input_in_one_line(tmp_path, monkeypatch, capsys, argv, message):
     (tmp_path / "mlp.py").write_text(MLP)
     np.savez(tmp_path / "data.npz", x=np.ones((3, 3)), y=np.zeros((3, 2)))
     (tmp_path / "exp.json").write_text(json.dumps({
@@ -401,36 +418,3 @@ def test_barcode_of_a_model_from_flags_alone(tmp_path, monkeypatch, capsys):
     # trial 8: the weights do not centre sample mode's box; the JSON and the text say so
     assert any(n.startswith("sample mode samples a box of the parameters' own values") for n in sample["notes"])
     assert flags["notes"] == [NO_WEIGHTS] and filed["notes"] == [NO_WEIGHTS]
-
-
-@pytest.mark.parametrize("argv, message", [
-    (["barcode"], "barcode needs an experiment file, --network FILE and --data FILE, or a PyTorch model: --model"),
-    (["barcode", "spec.json", "--weights", "w.pt"], "--weights applies to PyTorch models: add --model"),
-    (["barcode", "spec.json", "--slice", "2", "--grid", "5"], "--slice, --grid apply to PyTorch models"),
-    (["barcode", "--model", "mlp.py:make", "--data", "data.npz", "--network", "spec.json"],
-     "--network describes a network of the built-in kind"),
-    (["barcode", "--model", "mlp.py:make", "--data", "data.npz", "--minima", "4", "--grid", "5"],
-     "--grid: options of grid mode (a slice of the model's weights), not used with --minima"),
-    (["barcode", "exp.json", "--span", "2"], "--span and --seed make a new slice with --slice K"),
-    # trial 8: grid mode kept the file's seed silently where landscape refuses
-    (["barcode", "exp.json", "--seed", "5"], "--span and --seed make a new slice with --slice K"),
-    (["barcode", "--model", "mlp.py:make", "--data", "data.npz", "--slice", "0"], "--slice must be >= 1"),
-    (["barcode", "--model", "mlp.py:make", "--data", "data.npz", "--minima", "1", "--uniform", "10", "--quotient",
-      "canonical"], "quotients by the symmetry group of a network the symbolic engine describes"),
-    # trial 8: one array name read as part of the file's name ("data.file: no file 'data.npz:x'")
-    (["barcode", "--model", "mlp.py:make", "--data", "data.npz:x"],
-     "--data 'data.npz:x': after the file, name two arrays, the inputs and the targets: data.npz:X,Y (got 'x')"),
-])
-def test_barcode_model_flags_refuse_bad_input_in_one_line(tmp_path, monkeypatch, capsys, argv, message):
-    (tmp_path / "mlp.py").write_text(MLP)
-    np.savez(tmp_path / "data.npz", x=np.ones((3, 3)), y=np.zeros((3, 2)))
-    (tmp_path / "exp.json").write_text(json.dumps({
-        "model": {"factory": "mlp.py:make"}, "data": {"file": "data.npz"}, "grid": [3, 3],
-        "region": {"kind": "slice", "directions": {"random": 2}, "low": [-1, -1], "high": [1, 1]}}))
-    (tmp_path / "spec.json").write_text(json.dumps({
-        "network": {"inputs": 1, "widths": [2], "activation": "tanh"}, "data": {"x": [[0.0]], "y": [[0.0]]},
-        "region": {"kind": "box", "low": -1, "high": 1}, "grid": [3, 3, 3, 3, 3, 3, 3]}))
-    monkeypatch.chdir(tmp_path)
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert message in err and len(err.splitlines()) == 1, err
