@@ -383,6 +383,16 @@ def _opt(rng, argv, flag, valid, p_valid=0.8):
         argv += [flag, value]
 
 
+def _model_flag_noise(rng, argv, model_flags, region_flags) -> None:
+    """Now and then a PyTorch model's option or a model region's flag with no model file in the corpus (refused), or
+    a junk value."""
+    if rng.random() < 0.05:
+        _opt(rng, argv, rng.choice(model_flags),
+             ["@MISSING@", "@EXISTING_FILE@", "x.py:f", "mse", "theory", "eval", "refuse", "train"], 0.7)
+    if rng.random() < 0.05:
+        _opt(rng, argv, rng.choice(region_flags), ["2", "0", "-1", "1e9", "nan", "41,41", "3,a", ""], 0.7)
+
+
 def _engine_opts(rng, argv):
     if rng.random() < 0.2:
         _opt(rng, argv, "--device", ["cpu", "auto", "cuda", "cuda:3", "tpu"])
@@ -453,12 +463,8 @@ def gen_argv(rng: random.Random, valid: dict[str, str]) -> list[str]:
         for switch, p in (("--no-local-search", 0.15), ("--log-scale", 0.1)):
             if rng.random() < p:
                 argv.append(switch)
-        if rng.random() < 0.05:  # PyTorch-model options with no model file: refused, or junk
-            _opt(rng, argv, rng.choice(["--model", "--weights", "--data", "--loss", "--reduction", "--mode"]),
-                 ["@MISSING@", "@EXISTING_FILE@", "x.py:f", "mse", "theory", "eval", "refuse", "train"], 0.7)
-        if rng.random() < 0.05:  # a model's region flags on a spec experiment (refused), or junk values
-            _opt(rng, argv, rng.choice(["--slice", "--span", "--seed", "--grid"]),
-                 ["2", "0", "-1", "1e9", "nan", "41,41", "3,a", ""], 0.7)
+        _model_flag_noise(rng, argv, ["--model", "--weights", "--data", "--loss", "--reduction", "--mode"],
+                          ["--slice", "--span", "--seed", "--grid"])
         _engine_opts(rng, argv)
         if rng.random() < 0.3:
             argv.append("--json")
@@ -489,12 +495,8 @@ def gen_argv(rng: random.Random, valid: dict[str, str]) -> list[str]:
             _opt(rng, argv, flag, val, 0.7)
         if rng.random() < 0.2:
             argv.append("--normalize")
-        if rng.random() < 0.05:  # PyTorch-model options with no model file in the corpus: refused, or junk
-            _opt(rng, argv, rng.choice(["--model", "--weights", "--loss", "--reduction", "--mode"]),
-                 ["@MISSING@", "@EXISTING_FILE@", "x.py:f", "mse", "theory", "eval", "refuse", "train"], 0.7)
-        if rng.random() < 0.05:  # a model's region flags on a spec experiment (refused), or junk values
-            _opt(rng, argv, rng.choice(["--slice", "--span", "--grid"]),
-                 ["2", "0", "-1", "1e9", "nan", "41,41", "3,a", ""], 0.7)
+        _model_flag_noise(rng, argv, ["--model", "--weights", "--loss", "--reduction", "--mode"],
+                          ["--slice", "--span", "--grid"])  # (--data and --seed: barcode's own, fuzzed above)
         _engine_opts(rng, argv)
         if rng.random() < 0.3:
             argv.append("--json")
