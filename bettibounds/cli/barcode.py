@@ -93,8 +93,9 @@ def add_parser(sub) -> None:
     bc.add_argument("--dim", type=int, default=0, help="segment index of the TO-score (default 0)")
     bc.add_argument("--seed", type=int, default=None,
                     help="sample mode: seed of the uniform points and the starts (default 0); grid mode: the seed of "
-                         "the slice --slice makes (or a PyTorch model's default slice; default 0), else the "
-                         "experiment's own direction seed applies")
+                         "the slice --slice makes (or a PyTorch model's default slice without a file; default 0); "
+                         "with a model experiment file's region, refused without --slice (as by landscape); an "
+                         "experiment file's network keeps its own direction seed")
     model_options(bc, data=False)
     slice_options(bc, seed=False)
     bc.set_defaults(handler=run)
@@ -200,6 +201,10 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise missing_extra("empirical", exc, "barcodes") from None
     grid_mode = args.minima is None and exp.region is not None and exp.grid is not None
+    if model_exp and not grid_mode and args.quotient not in (None, "none"):
+        raise InvalidSpecError(f"--quotient {args.quotient} quotients by the symmetry group of a network the symbolic "
+                               "engine describes (an experiment file's \"network\"); a PyTorch model's sample mode "
+                               "has none: drop --quotient (or --quotient none)")
     if args.engine == "model" and not model_exp:
         raise InvalidSpecError("--engine model evaluates PyTorch models (a model experiment file); this experiment "
                                "file describes its network: use auto, torch or fused")
@@ -448,7 +453,7 @@ def _barcode_text(barcode, score, n_params, written) -> str:
     total = sum(1 for b in barcode.bars if b.dim == 0 and not b.essential)
     edge = [b for b in barcode.bars if not b.essential and EDGE_CAVEAT in caveats[id(b)]]
     if edge:
-        lines.append(f"note: {len(edge)} of the {total} finite index-0 segments {EDGE_CAVEAT} (their minima are "
+        lines.append(f"note: {len(edge)} of the {total} finite index-0 segments are {EDGE_CAVEAT} (their minima are "
                      "vertices on the region's boundary, where the loss may fall further outside: widen the region "
                      "to tell a minimum from the edge)")
     diag = [b for b in barcode.bars if not b.essential and AXIS_ONLY_CAVEAT in caveats[id(b)]]

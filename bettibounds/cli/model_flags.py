@@ -62,9 +62,11 @@ def region_from_flags(args: argparse.Namespace, obj: dict) -> dict:
     if not new_region and "region" not in obj:
         raise InvalidSpecError('the experiment file has no "region": add one, or give the slice with --slice K '
                                "[--span S] [--seed N] [--grid N]")
-    if not new_region and (args.span is not None or args.seed is not None):
-        raise InvalidSpecError("--span and --seed make a new slice with --slice K (the experiment file's region "
-                               "is kept otherwise)")
+    given = [f"--{n}" for n in ("span", "seed") if getattr(args, n) is not None]
+    if not new_region and given:
+        raise InvalidSpecError(f"{' and '.join(given)} {'make' if len(given) > 1 else 'makes'} a new slice with "
+                               "--slice K (--span and --seed describe it; the experiment file's region is kept "
+                               "otherwise)")
     if new_region:
         k = count("--slice", 2 if args.slice is None else args.slice, 1, 16)
         span = 1.0 if args.span is None else args.span

@@ -218,7 +218,9 @@ class FunctionalModel:
                                    "first axis must run over the samples")
         if self.problem.loss in ("mse", "bce", "bce_with_logits") and tuple(out.shape) != tuple(self._y.shape):
             hint = (f": pass y.reshape({', '.join(str(s) for s in out.shape)})"
-                    if out.numel() == self._y.numel() else "")
+                    if out.numel() == self._y.numel() else
+                    ": class indices go with loss cross_entropy (on the command line the loss is mse unless --loss "
+                    "says otherwise)" if self._y.dim() == 1 and out.dim() == 2 and int(out.shape[1]) >= 2 else "")
             raise InvalidSpecError(f"{self.problem.loss} needs targets shaped like the model's output "
                                    f"{tuple(out.shape)}, got y of shape {tuple(self._y.shape)}{hint} (torch "
                                    "would broadcast them to a different loss)")

@@ -186,6 +186,7 @@ def loss_targets(problem: ModelProblem, y, dtype, device) -> torch.Tensor:
     if not bool(torch.isfinite(t).all()):
         raise InvalidSpecError("targets y contain non-finite values (nan or inf)")
     if problem.loss in ("bce", "bce_with_logits") and not bool(((t >= 0) & (t <= 1)).all()):
-        raise InvalidSpecError("BCE targets y must lie in [0, 1]")
+        where = tuple(int(i) for i in torch.nonzero((t < 0) | (t > 1))[0])
+        raise InvalidSpecError(f"{problem.loss} targets y must lie in [0, 1], got {float(t[where])!r} at {where}")
     return t.to(device=device, dtype=dtype)
 

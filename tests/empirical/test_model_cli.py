@@ -244,7 +244,7 @@ def test_landscape_of_a_model_from_flags_alone(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["landscape"], "landscape needs an experiment file, or a PyTorch model: --model"),
-    (["landscape", "exp.json", "--span", "2"], "--span and --seed make a new slice with --slice K"),
+    (["landscape", "exp.json", "--span", "2"], "--span makes a new slice with --slice K"),
     (["landscape", "exp.json", "--grid", "3,3,3"], "--grid gives 3 axes but the region has 2"),
     (["landscape", "exp.json", "--grid", "3,a"], "--grid takes comma-separated positive integers such as 41 or 41,31"),
     (["landscape", "exp.json", "--grid", "1"], "--grid must be >= 2"),
@@ -259,19 +259,26 @@ def test_landscape_of_a_model_from_flags_alone(tmp_path, monkeypatch, capsys):
      "--network describes a network of the built-in kind"),
     (["barcode", "--model", "mlp.py:make", "--data", "data.npz", "--minima", "4", "--grid", "5"],
      "--grid: options of grid mode (a slice of the model's weights), not used with --minima"),
-    (["barcode", "exp.json", "--span", "2"], "--span and --seed make a new slice with --slice K"),
+    (["barcode", "exp.json", "--span", "2"], "--span makes a new slice with --slice K"),
     # trial 8: grid mode kept the file's seed silently where landscape refuses
-    (["barcode", "exp.json", "--seed", "5"], "--span and --seed make a new slice with --slice K"),
+    (["barcode", "exp.json", "--seed", "5"], "--seed makes a new slice with --slice K"),
     (["barcode", "--model", "mlp.py:make", "--data", "data.npz", "--slice", "0"], "--slice must be >= 1"),
     (["barcode", "--model", "mlp.py:make", "--data", "data.npz", "--minima", "1", "--uniform", "10", "--quotient",
-      "canonical"], "quotients by the symmetry group of a network the symbolic engine describes"),
+      "canonical"], "a PyTorch model's sample mode has none: drop --quotient (or --quotient none)"),
+    # trial 9: class indices under the default loss (mse) said nothing of cross_entropy
+    (["barcode", "--model", "mlp.py:make", "--data", "labels.npz"],
+     "mse needs targets shaped like the model's output (3, 2), got y of shape (3,): class indices go with loss "
+     "cross_entropy (on the command line the loss is mse unless --loss says otherwise)"),
+    (["barcode", "--model", "mlp.py:make", "--data", "data.npz", "--loss", "bce_with_logits"],
+     "bce_with_logits targets y must lie in [0, 1], got 2.0 at (0, 0)"),
     # trial 8: one array name read as part of the file's name ("data.file: no file 'data.npz:x'")
     (["barcode", "--model", "mlp.py:make", "--data", "data.npz:x"],
      "--data 'data.npz:x': after the file, name two arrays, the inputs and the targets: data.npz:X,Y (got 'x')"),
 ])
 def test_model_and_region_flags_refuse_bad_input_in_one_line(tmp_path, monkeypatch, capsys, argv, message):
     (tmp_path / "mlp.py").write_text(MLP)
-    np.savez(tmp_path / "data.npz", x=np.ones((3, 3)), y=np.zeros((3, 2)))
+    np.savez(tmp_path / "data.npz", x=np.ones((3, 3)), y=np.r_[[[2.0, 0.0]], np.zeros((2, 2))])
+    np.savez(tmp_path / "labels.npz", x=np.ones((3, 3)), y=np.array([0, 1, 1]))
     (tmp_path / "exp.json").write_text(json.dumps({
         "model": {"factory": "mlp.py:make"}, "data": {"file": "data.npz"}, "grid": [3, 3],
         "region": {"kind": "slice", "directions": {"random": 2}, "low": [-1, -1], "high": [1, 1]}}))
@@ -369,7 +376,7 @@ def test_barcode_flags_segments_born_on_the_grid_edge(ring, capsys):
         "region": {"kind": "slice", "directions": [[1.0, 0.0]], "low": [0.2], "high": [1.5]}, "grid": [27]}))
     assert main(["barcode", "line.json", "--no-progress"]) == 0
     out = capsys.readouterr().out
-    assert "note: 1 of the 1 finite index-0 segments born on the grid's edge" in out, out
+    assert "note: 1 of the 1 finite index-0 segments are born on the grid's edge" in out, out
     d = run_json(capsys, "barcode", "line.json", "--no-progress", "--json")
     finite = [b for b in d["bars"] if b["death"] is not None]
     assert [b["caveat"] for b in finite] == ["born on the grid's edge"] and finite[0]["birth_at"] == [26]
