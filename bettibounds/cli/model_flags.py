@@ -27,7 +27,8 @@ def model_options(parser: argparse.ArgumentParser, *, data: bool = True) -> None
     mg.add_argument("--weights", metavar="FILE.pt", help="its state_dict, read with torch.load(weights_only=True)")
     if data:
         mg.add_argument("--data", metavar="FILE.npz[:X,Y]", help=DATA_HELP)
-    mg.add_argument("--loss", help="mse, bce, bce_with_logits, cross_entropy or nll")
+    mg.add_argument("--loss", help="mse, bce, bce_with_logits, cross_entropy or nll (default: the file's loss.kind, "
+                                   "else mse; a classifier's logits want cross_entropy)")
     mg.add_argument("--reduction", choices=("torch", "theory"), help=REDUCTION_HELP)
     mg.add_argument("--mode", choices=MODE_CHOICES, help=MODE_HELP)
 
