@@ -233,7 +233,7 @@ def split_graph_warning(components: int, k: int, radius, threshold_region: bool 
     return (f"the k-NN graph has {components} connected components (k = {k}, radius "
             f"{'none' if radius is None else f'{radius:.4g}'}): {components - 1} segments never die because the graph "
             "is disconnected, not because the function has that many minima, and the merges between components are "
-            "missing from the TO-score; raise k or the radius (or drop it)"
+            "missing from the TO-score; " + ("raise k" if radius is None else "raise k or the radius (or drop it)")
             + ("; unless the threshold region itself is split (separate basins below the threshold)"
                if threshold_region else ""))
 

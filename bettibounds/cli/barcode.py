@@ -22,7 +22,7 @@ from .common import (
     scheduler_options,
     staged_outputs,
 )
-from .model_flags import model_options, region_from_flags, slice_options
+from .model_flags import model_experiment, model_options, refuse_model_flags, slice_options
 
 __all__ = ["add_parser", "run"]
 
@@ -112,12 +112,7 @@ def _barcode_experiment(args):
 
     if args.model is not None or (args.experiment and is_model_experiment(args.experiment)):
         return _model_experiment(args)
-    model_flags = [f"--{n}" for n in ("weights", "loss", "reduction", "mode", "slice", "span", "grid")
-                   if getattr(args, n) is not None]
-    if model_flags:
-        verb = "applies" if len(model_flags) == 1 else "apply"
-        raise InvalidSpecError(f"{', '.join(model_flags)} {verb} to PyTorch models: add --model file.py:factory (or "
-                               "a \"model\" section in the experiment file)")
+    refuse_model_flags(args, ("weights", "loss", "reduction", "mode", "slice", "span", "grid"))
     if args.experiment and (args.network or args.data):
         raise InvalidSpecError("give either an experiment file or --network with --data, not both")
     if args.experiment:
@@ -139,9 +134,6 @@ def _model_experiment(args):
     ``landscape`` reads it; in grid mode --slice, --span, --seed and --grid give or replace the region and grid
     (without a file: a filter-normalised 2-D slice, span 1, 41 points per axis). Sample mode (--minima) samples a box
     of all the model's parameters (--box), so the region flags are refused there."""
-    from .._lib.readers import read_json
-    from ..empirical.model_files import load_model_experiment
-
     try:
         import torch  # noqa: F401
     except ImportError as exc:
@@ -149,21 +141,18 @@ def _model_experiment(args):
     if args.network is not None:
         raise InvalidSpecError("--network describes a network of the built-in kind; a PyTorch model (--model, or a "
                                "model experiment file) brings its own: drop --network")
-    obj = {} if args.experiment is None else read_json(args.experiment, "experiment file")
-    if not isinstance(obj, dict):
-        raise InvalidSpecError("a model experiment file holds a JSON object")
     region_flags = [f"--{n}" for n in ("slice", "span", "grid") if getattr(args, n) is not None]
     if args.minima is not None and region_flags:
         raise InvalidSpecError(f"{', '.join(region_flags)}: options of grid mode (a slice of the model's weights), not "
                                "used with --minima (sample mode samples a box of all the parameters: --box)")
+    region = None
     if args.minima is None and (args.experiment is None or region_flags or args.seed is not None):
         # grid mode: --seed is the slice's seed, refused with a file's region kept (as landscape does)
-        obj = region_from_flags(argparse.Namespace(experiment=args.experiment, slice=args.slice, span=args.span,
-                                                   grid=args.grid, seed=args.seed), obj)
+        region = argparse.Namespace(experiment=args.experiment, slice=args.slice, span=args.span, grid=args.grid,
+                                    seed=args.seed)
     elif args.experiment is None:  # sample mode without a file: a default slice, which it does not use
-        obj = region_from_flags(argparse.Namespace(experiment=None, slice=None, span=None, grid=None, seed=None), obj)
-    return load_model_experiment(args.experiment, obj=obj, factory=args.model, weights=args.weights, data=args.data,
-                                 loss=args.loss, reduction=args.reduction, mode=args.mode)
+        region = argparse.Namespace(experiment=None, slice=None, span=None, grid=None, seed=None)
+    return model_experiment(args, region)
 
 
 def run(args: argparse.Namespace) -> int:

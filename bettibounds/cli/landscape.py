@@ -22,7 +22,7 @@ from .common import (
     scheduler_options,
     staged_outputs,
 )
-from .model_flags import model_options, region_from_flags, slice_options
+from .model_flags import model_experiment, model_options, refuse_model_flags, slice_options
 
 __all__ = ["add_parser", "run"]
 
@@ -64,38 +64,32 @@ def add_parser(sub) -> None:
     ls.set_defaults(handler=run)
 
 
+#: the options that only a PyTorch model takes
+_MODEL_FLAGS = ("model", "weights", "data", "loss", "reduction", "mode", "slice", "span", "seed", "grid")
+
+
 def _load(args: argparse.Namespace):
     """The experiment: a model experiment when the file has a "model" section or --model is given,
     else an experiment file (read as before)."""
     from ..empirical.experiment import load_experiment
 
-    model_flags = [f"--{n}" for n in ("model", "weights", "data", "loss", "reduction", "mode", "slice", "span",
-                                      "seed", "grid") if getattr(args, n) is not None]
+    model_flags = [n for n in _MODEL_FLAGS if getattr(args, n) is not None]
     if args.experiment is None and args.model is None:
         raise InvalidSpecError("landscape needs an experiment file, or a PyTorch model: --model file.py:factory "
                                "--data data.npz (with --weights, --loss, and the region: --slice, --span, --grid)")
     try:
-        from ..empirical.model_files import is_model_experiment, load_model_experiment
+        from ..empirical.model_files import is_model_experiment
     except ImportError as exc:
         if model_flags:
             raise missing_extra("empirical", exc, "PyTorch models") from None
         return load_experiment(args.experiment)
     if args.model is not None or is_model_experiment(args.experiment):
-        from .._lib.readers import read_json
         from ..empirical.sampler import model_engine_refusal
 
         if args.engine not in ("auto", "model"):
             raise InvalidSpecError(model_engine_refusal(args.engine))
-        obj = {} if args.experiment is None else read_json(args.experiment, "experiment file")
-        if not isinstance(obj, dict):
-            raise InvalidSpecError("a model experiment file holds a JSON object")
-        obj = region_from_flags(args, obj)
-        return load_model_experiment(args.experiment, obj=obj, factory=args.model, weights=args.weights,
-                                     data=args.data, loss=args.loss, reduction=args.reduction, mode=args.mode)
-    if model_flags:
-        verb = "applies" if len(model_flags) == 1 else "apply"
-        raise InvalidSpecError(f"{', '.join(model_flags)} {verb} to PyTorch models: add --model file.py:factory (or "
-                               "a \"model\" section in the experiment file)")
+        return model_experiment(args, args)
+    refuse_model_flags(args, _MODEL_FLAGS)
     return load_experiment(args.experiment)
 
 

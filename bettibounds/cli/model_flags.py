@@ -9,7 +9,8 @@ import argparse
 from ..errors import InvalidSpecError
 from .common import MODE_CHOICES, MODE_HELP, int_list
 
-__all__ = ["DATA_HELP", "REDUCTION_HELP", "model_options", "region_from_flags", "slice_options"]
+__all__ = ["DATA_HELP", "REDUCTION_HELP", "model_experiment", "model_options", "refuse_model_flags",
+           "region_from_flags", "slice_options"]
 
 #: --data of a PyTorch model
 DATA_HELP = ("the data: arrays x and y (.npz, or a .pt dict of tensors); FILE.npz:x_train,y_train names other "
@@ -93,3 +94,28 @@ def region_from_flags(args: argparse.Namespace, obj: dict) -> dict:
                 raise InvalidSpecError(f"--grid gives {len(sizes)} axes but the region has {dim}")
             obj["grid"] = sizes
     return obj
+
+
+def model_experiment(args: argparse.Namespace, region: argparse.Namespace | None):
+    """A PyTorch model's experiment from the command line: the experiment file's JSON object (if any), its region
+    and grid replaced as ``region`` says (:func:`region_from_flags`; None keeps the file's) and its entries by
+    ``--model``, ``--weights``, ``--data``, ``--loss``, ``--reduction`` and ``--mode``."""
+    from .._lib.readers import read_json
+    from ..empirical.model_files import load_model_experiment
+
+    obj = {} if args.experiment is None else read_json(args.experiment, "experiment file")
+    if not isinstance(obj, dict):
+        raise InvalidSpecError("a model experiment file holds a JSON object")
+    if region is not None:
+        obj = region_from_flags(region, obj)
+    return load_model_experiment(args.experiment, obj=obj, factory=args.model, weights=args.weights, data=args.data,
+                                 loss=args.loss, reduction=args.reduction, mode=args.mode)
+
+
+def refuse_model_flags(args: argparse.Namespace, names) -> None:
+    """Refuse the model options among ``names`` that were given without a PyTorch model."""
+    given = [f"--{n}" for n in names if getattr(args, n) is not None]
+    if given:
+        verb = "applies" if len(given) == 1 else "apply"
+        raise InvalidSpecError(f"{', '.join(given)} {verb} to PyTorch models: add --model file.py:factory (or a "
+                               "\"model\" section in the experiment file)")

@@ -235,14 +235,6 @@ class FunctionalModel:
                                    "loss is identically 0; for a regression model use mse")
         if self.problem.loss == "nll":
             _check_log_probabilities(out)
-        if self.problem.loss == "cross_entropy" and self._y.dim() >= 2 and self._y.is_floating_point() and not bool(
-                ((self._y >= 0) & (self._y <= 1)).all()):
-            # soft labels are probabilities: outside [0, 1] the loss can be negative and means nothing (nll's
-            # log-probabilities are refused likewise)
-            bad = (self._y < 0) | (self._y > 1)
-            where = tuple(int(i) for i in torch.nonzero(bad)[0])
-            raise InvalidSpecError(f"cross_entropy soft labels (targets of shape {tuple(self._y.shape)}) are "
-                                   f"probabilities in [0, 1], got {float(self._y[where])!r} at {where}")
         if self.problem.loss in ("cross_entropy", "nll") and self._y.dim() == 1 and out.dim() >= 2:
             classes = int(out.shape[1])
             if self._y.numel() and int(self._y.max()) >= classes:

@@ -185,8 +185,11 @@ def loss_targets(problem: ModelProblem, y, dtype, device) -> torch.Tensor:
         t = t.to(torch.float64)
     if not bool(torch.isfinite(t).all()):
         raise InvalidSpecError("targets y contain non-finite values (nan or inf)")
-    if problem.loss in ("bce", "bce_with_logits") and not bool(((t >= 0) & (t <= 1)).all()):
+    if problem.loss in ("bce", "bce_with_logits", "cross_entropy") and not bool(((t >= 0) & (t <= 1)).all()):
+        # probabilities (cross_entropy here: soft labels, class indices having returned above): outside [0, 1] the
+        # loss can be negative and means nothing, which torch computes without a word (nll's inputs likewise)
         where = tuple(int(i) for i in torch.nonzero((t < 0) | (t > 1))[0])
-        raise InvalidSpecError(f"{problem.loss} targets y must lie in [0, 1], got {float(t[where])!r} at {where}")
+        raise InvalidSpecError(f"{problem.loss} targets y of shape {tuple(t.shape)} are probabilities in [0, 1], got "
+                               f"{float(t[where])!r} at {where}")
     return t.to(device=device, dtype=dtype)
 

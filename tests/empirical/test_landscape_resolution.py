@@ -259,7 +259,8 @@ def test_negative_levels_are_not_claimed_empty_without_a_proof_of_non_negativity
                                                   region=region, grid=[5])) is None
     assert nonnegative_loss(model_exp(lambda p, t: (p - t).sum(), torch.randn(4, 3))) is None  # a callable
     soft = torch.tensor([[1.5, -0.5, 0.0]] * 4)  # a negative "probability": CE can be < 0, so such data is refused
-    with pytest.raises(InvalidSpecError, match=r"soft labels .* are probabilities in \[0, 1\], got 1.5 at \(0, 0\)"):
+    with pytest.raises(InvalidSpecError,
+                       match=r"cross_entropy targets y of shape \(4, 3\) are probabilities in \[0, 1\], got 1.5"):
         model_exp("cross_entropy", soft)
     assert nonnegative_loss(model_exp("cross_entropy", soft.abs() / 1.5)) is not None
 

@@ -270,7 +270,7 @@ def test_landscape_of_a_model_from_flags_alone(tmp_path, monkeypatch, capsys):
      "mse needs targets shaped like the model's output (3, 2), got y of shape (3,): class indices go with loss "
      "cross_entropy (on the command line the loss is mse unless --loss says otherwise)"),
     (["barcode", "--model", "mlp.py:make", "--data", "data.npz", "--loss", "bce_with_logits"],
-     "bce_with_logits targets y must lie in [0, 1], got 2.0 at (0, 0)"),
+     "bce_with_logits targets y of shape (3, 2) are probabilities in [0, 1], got 2.0 at (0, 0)"),
     # trial 8: one array name read as part of the file's name ("data.file: no file 'data.npz:x'")
     (["barcode", "--model", "mlp.py:make", "--data", "data.npz:x"],
      "--data 'data.npz:x': after the file, name two arrays, the inputs and the targets: data.npz:X,Y (got 'x')"),

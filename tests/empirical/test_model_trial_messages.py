@@ -240,7 +240,7 @@ def test_the_route_reason_says_what_the_fused_engine_takes_and_lists_every_gap()
     ("cross_entropy", np.r_[0.0, 1.25, np.zeros(10)], False, "got 1.25 (entry 1); give soft labels or one-hot"),
     # trial 8: soft labels outside [0, 1] gave a negative "loss" range, exit 0 (nll's log-probabilities were refused)
     ("cross_entropy", np.eye(3)[np.arange(12) % 3] * 3 - 1, False,
-     "cross_entropy soft labels (targets of shape (12, 3)) are probabilities in [0, 1], got 2.0 at (0, 0)"),
+     "cross_entropy targets y of shape (12, 3) are probabilities in [0, 1], got 2.0 at (0, 0)"),
     # integer inputs are kept integer (token ids): torch's dtype error now says why
     ("cross_entropy", np.arange(12) % 3, True, "(x is int64: integer inputs are kept as they are, for token ids; "
                                                "save x as floats if the model takes numbers)"),
